@@ -1,0 +1,29 @@
+# Rempart: two commands do all set-up on a fresh machine.
+#   make demo   builds the environment and runs a demo scan on bundled sample images
+#   make test   builds the environment and runs the whole test suite
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: demo test lint bench clean
+
+$(STAMP): pyproject.toml setup.py constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip==26.3
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m ruff check src tests bench
+	$(PY) -m pytest
+
+demo: $(STAMP)
+	$(VENV)/bin/python demo/run_demo.py
+
+bench: $(STAMP)
+	$(PY) bench/hash_bench.py
+	$(PY) bench/index_bench.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info src/*.egg-info demo/out

@@ -1,0 +1,1 @@
+"""Hash-list formats: the hash-submission file, imports and exports."""

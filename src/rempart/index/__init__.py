@@ -1,0 +1,1 @@
+"""Near-duplicate index for binary hashes."""

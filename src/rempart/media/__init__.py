@@ -1,0 +1,1 @@
+"""Safe decoding of images and video: limits, orientation, colour modes, frames."""

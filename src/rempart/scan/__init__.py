@@ -1,0 +1,1 @@
+"""The scan pipeline: source -> signals -> match -> results."""

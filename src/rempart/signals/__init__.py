@@ -1,0 +1,1 @@
+"""Signals: one module per signal type (pdq, exact, ...)."""

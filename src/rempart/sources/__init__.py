@@ -1,0 +1,1 @@
+"""Sources: each yields media items with their provenance."""
