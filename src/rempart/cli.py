@@ -1,0 +1,347 @@
+"""The `rempart` command.
+
+Exit codes: 0 done; 1 error (bad arguments, unreadable or malformed input file, refused
+request); 2 usage error; 3 done, but some files were skipped (listed in the report).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from rempart.config import Settings, load_settings
+from rempart.exchange.bank_import import import_submission
+from rempart.exchange.consent import ConsentRecord, FormatError, read_consent
+from rempart.exchange.submission import Submission, SubmissionItem, read_submission
+from rempart.scan.matcher import Matcher, lookup_hex
+from rempart.scan.pipeline import ScanOptions, ScanResult, collect, hash_refs, run_scan
+from rempart.scan.report import write_report
+from rempart.signals.pdq import MIN_QUALITY
+from rempart.store import repository
+from rempart.store.bank_index import BankIndex
+from rempart.store.db import Database
+from rempart.store.models import utcnow
+from rempart.store.repository import StoreError
+
+EXIT_SKIPPED = 3
+
+app = typer.Typer(
+    help="Rempart: find, prove and remove non-consensual intimate images.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+bank_app = typer.Typer(help="Hash banks: create, list, import.", no_args_is_help=True)
+case_app = typer.Typer(help="Cases: show, withdraw.", no_args_is_help=True)
+app.add_typer(bank_app, name="bank")
+app.add_typer(case_app, name="case")
+
+err = Console(stderr=True)
+out = Console()
+
+
+class State:
+    settings: Settings
+
+
+state = State()
+
+
+@app.callback()
+def _main(
+    db: Annotated[
+        str | None, typer.Option(help="Database URL or SQLite file (default: $REMPART_DB).")
+    ] = None,
+    home: Annotated[
+        Path | None, typer.Option(help="Working folder (default: $REMPART_HOME or ~/.rempart).")
+    ] = None,
+) -> None:
+    state.settings = load_settings(db=db, home=home)
+
+
+def _open() -> tuple[Database, BankIndex]:
+    database = Database(state.settings.db_url)
+    return database, BankIndex(database, state.settings.home)
+
+
+def _fail(message: str) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(1)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[current]}", style="dim"),
+        console=err,
+        transient=False,
+    )
+
+
+def _workers(value: int | None) -> int:
+    import os
+
+    return value if value and value > 0 else (os.cpu_count() or 1)
+
+
+@app.command("hash")
+def hash_cmd(
+    paths: Annotated[list[Path], typer.Argument(help="Photos or folders to hash.")],
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="Write the hash-submission file here.")
+    ] = None,
+    include_paths: Annotated[
+        bool, typer.Option("--include-paths", help="Also record each file's path.")
+    ] = False,
+    consent: Annotated[
+        Path | None, typer.Option(help="Consent record (JSON) to carry in the submission.")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Processes to use (default: all cores).")
+    ] = None,
+) -> None:
+    """Hash photos on this device into a hash-submission file. No image data leaves it."""
+    try:
+        record = read_consent(consent) if consent else None
+    except FormatError as exc:
+        raise _fail(str(exc)) from exc
+    refs, problems = collect(paths)
+    options = ScanOptions(workers=_workers(workers))
+    items: list[SubmissionItem] = []
+    skipped = [(p.file, p.detail) for p in problems]
+    low = 0
+    with _progress() as progress:
+        task = progress.add_task("Hashing", total=len(refs), current="")
+        for outcome in hash_refs(refs, options, dihedral=False):
+            progress.update(task, advance=1, current=Path(outcome.ref.locator).name)
+            if outcome.hashes is None:
+                skipped.append((outcome.ref.locator, str(outcome.error)))
+                continue
+            h = outcome.hashes
+            low += h.pdq.quality < MIN_QUALITY
+            items.append(
+                SubmissionItem(
+                    md5=h.md5, sha256=h.sha256, pdq=h.pdq.hex, pdq_quality=h.pdq.quality,
+                    width=h.width, height=h.height,
+                    path=outcome.ref.locator if include_paths else None,
+                )
+            )  # fmt: skip
+    submission = Submission(items=items, consent=record)
+    if out_file is not None:
+        submission.write(out_file)
+    else:
+        sys.stdout.write(json.dumps(submission.to_json(), indent=2) + "\n")
+    for _name, why in skipped:
+        err.print(f"[yellow]skipped[/] {why}", highlight=False)
+    err.print(
+        f"Hashed {len(items)} file(s)"
+        + (f", wrote {out_file}" if out_file else "")
+        + (f"; {len(skipped)} skipped" if skipped else "")
+        + (f"; {low} with too little detail for PDQ (exact hashes kept)" if low else ""),
+        highlight=False,
+    )
+    if skipped:
+        raise typer.Exit(EXIT_SKIPPED)
+
+
+@bank_app.command("create")
+def bank_create(
+    name: str,
+    threshold: Annotated[int, typer.Option(help="PDQ match distance (0-63).")] = 31,
+    description: Annotated[str, typer.Option(help="What this bank holds.")] = "",
+) -> None:
+    """Create a hash bank."""
+    database, _ = _open()
+    try:
+        with database.session() as s:
+            repository.create_bank(s, name, description=description, pdq_threshold=threshold)
+    except StoreError as exc:
+        raise _fail(str(exc)) from exc
+    err.print(f"Created bank [bold]{name}[/] (PDQ threshold {threshold})")
+
+
+@bank_app.command("list")
+def bank_list(
+    fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+) -> None:
+    """List banks with their item and case counts."""
+    database, _ = _open()
+    with database.session() as s:
+        banks = repository.list_banks(s)
+    if fmt == "json":
+        out.print_json(json.dumps([asdict(b) for b in banks]))
+        return
+    table = Table("bank", "items", "cases", "PDQ threshold", "description")
+    for b in banks:
+        table.add_row(b.name, str(b.items), str(b.cases), str(b.pdq_threshold), b.description)
+    out.print(table)
+
+
+@bank_app.command("import")
+def bank_import(
+    name: Annotated[str, typer.Argument(help="Bank to add the hashes to.")],
+    submission_file: Annotated[Path, typer.Argument(help="Hash-submission file (JSON).")],
+    case: Annotated[str, typer.Option("--case", help="Case number, e.g. CASE-123.")],
+    consent: Annotated[
+        Path | None, typer.Option(help="Consent record (JSON), if the file carries none.")
+    ] = None,
+    label: Annotated[str | None, typer.Option(help="Label for the imported items.")] = None,
+) -> None:
+    """Import a hash-submission file into a bank under a case (requires a consent record)."""
+    try:
+        submission = read_submission(submission_file)
+        record: ConsentRecord | None = read_consent(consent) if consent else None
+    except FormatError as exc:
+        raise _fail(str(exc)) from exc
+    _, bank_index = _open()
+    try:
+        result = import_submission(
+            bank_index, name, submission, case_number=case, consent=record,
+            source_name=submission_file.name, label=label,
+        )  # fmt: skip
+    except StoreError as exc:
+        raise _fail(str(exc)) from exc
+    err.print(
+        f"Imported {result.added} item(s) into [bold]{name}[/] for case {case}"
+        + (f"; {result.duplicates} already there" if result.duplicates else "")
+        + (
+            f"; {result.low_quality} with too little detail for PDQ (exact match only)"
+            if result.low_quality
+            else ""
+        )
+        + ("; consent recorded" if result.consent_recorded else ""),
+        highlight=False,
+    )
+
+
+def _print_summary(result: ScanResult, report: Path | None) -> None:
+    table = Table(title=f"Scan {result.scan_id}", show_header=False)
+    table.add_row("files", str(result.files))
+    table.add_row("hashed", str(result.hashed))
+    table.add_row("files with matches", str(result.matched_files))
+    table.add_row("matches", str(len(result.matches)))
+    table.add_row("too little detail to hash", str(len(result.low_quality)))
+    table.add_row("skipped", str(len(result.skipped)))
+    table.add_row("time", f"{result.seconds:.1f} s")
+    err.print(table)
+    if result.matches:
+        mt = Table("file", "bank", "entry", "case", "signal", "distance", "transform")
+        for m in result.matches[:50]:
+            mt.add_row(
+                m.file, m.hit.bank, str(m.hit.bank_entry), m.hit.case or "", m.hit.signal,
+                str(m.hit.distance), m.hit.transform or "",
+            )  # fmt: skip
+        err.print(mt)
+        if len(result.matches) > 50:
+            err.print(f"... and {len(result.matches) - 50} more in the report")
+    for s in result.skipped[:20]:
+        err.print(f"[yellow]skipped[/] {s.detail}", highlight=False)
+    if len(result.skipped) > 20:
+        err.print(f"... and {len(result.skipped) - 20} more skipped, listed in the report")
+    if report is not None:
+        err.print(f"Report written to {report}")
+
+
+@app.command("scan")
+def scan_cmd(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders to scan.")],
+    bank: Annotated[
+        list[str] | None, typer.Option("--bank", help="Bank to match against (repeatable).")
+    ] = None,
+    report: Annotated[Path | None, typer.Option(help="Write the report to this file.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="Report format: json or csv.")] = "json",
+    workers: Annotated[
+        int | None, typer.Option(help="Processes to use (default: all cores).")
+    ] = None,
+) -> None:
+    """Scan files and folders against the banks."""
+    if fmt not in ("json", "csv"):
+        raise _fail(f"unknown format {fmt!r}: use json or csv")
+    database, bank_index = _open()
+    options = ScanOptions(banks=tuple(bank or ()), workers=_workers(workers))
+    with _progress() as progress:
+        task = progress.add_task("Scanning", total=None, current="")
+
+        def on_progress(done: int, total: int, current: str) -> None:
+            progress.update(task, completed=done, total=total, current=Path(current).name)
+
+        try:
+            result = run_scan(database, bank_index, paths, options, on_progress)
+        except StoreError as exc:
+            raise _fail(str(exc)) from exc
+    if report is not None:
+        write_report(result, report, fmt)
+    _print_summary(result, report)
+    if result.skipped:
+        raise typer.Exit(EXIT_SKIPPED)
+
+
+@app.command("match")
+def match_cmd(
+    hash_hex: Annotated[str, typer.Argument(help="A PDQ, SHA-256 (64 hex) or MD5 (32 hex).")],
+    bank: Annotated[list[str] | None, typer.Option("--bank", help="Only these banks.")] = None,
+    threshold: Annotated[
+        int | None, typer.Option(help="PDQ distance (default: each bank's threshold).")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+) -> None:
+    """Which bank entries lie within the threshold of a hash, with distances."""
+    database, bank_index = _open()
+    try:
+        matcher = Matcher(database, bank_index.load(), tuple(bank or ()))
+        hits = lookup_hex(matcher, hash_hex, threshold)
+    except (StoreError, ValueError) as exc:
+        raise _fail(str(exc)) from exc
+    if fmt == "json":
+        out.print_json(json.dumps([asdict(h) for h in hits]))
+        return
+    if not hits:
+        err.print("No bank entry within the threshold.")
+        return
+    table = Table("bank", "entry", "case", "signal", "distance")
+    for h in hits:
+        table.add_row(h.bank, str(h.bank_entry), h.case or "", h.signal, str(h.distance))
+    out.print(table)
+
+
+@case_app.command("withdraw")
+def case_withdraw(
+    number: Annotated[str, typer.Argument(help="Case number.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Withdraw a case: delete every hash of it from every bank and index, for real."""
+    _, bank_index = _open()
+    if not yes:
+        typer.confirm(f"Delete every hash of case {number} from every bank?", abort=True)
+    counts: dict[str, Any] = {}
+
+    def apply(s: Any) -> tuple[list[tuple[int, str]], list[int]]:
+        case = repository.get_case(s, number)
+        if case is None:
+            raise StoreError(f"no case {number}")
+        removed = repository.delete_case_items(s, case)
+        for consent in case.consents:
+            consent.withdrawn_at = consent.withdrawn_at or utcnow()
+        case.status = "withdrawn"
+        counts["pdq"] = len(removed)
+        return [], removed
+
+    try:
+        bank_index.change(apply)
+    except StoreError as exc:
+        raise _fail(str(exc)) from exc
+    err.print(f"Case {number} withdrawn: its hashes were deleted from every bank and index.")
+
+
+def main() -> None:
+    app()

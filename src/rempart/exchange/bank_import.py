@@ -1,0 +1,139 @@
+"""Import a hash-submission file into a bank, under a case and its consent record."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from rempart.exchange.consent import ConsentRecord
+from rempart.exchange.submission import Submission
+from rempart.signals.pdq import MIN_QUALITY
+from rempart.store import repository
+from rempart.store.bank_index import BankIndex
+from rempart.store.models import BankItem, Consent, ItemSignal
+from rempart.store.models import Submission as SubmissionRow
+from rempart.store.repository import StoreError
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    bank: str
+    case: str
+    added: int
+    duplicates: int
+    low_quality: int
+    consent_recorded: bool
+
+
+def import_submission(
+    bank_index: BankIndex,
+    bank_name: str,
+    submission: Submission,
+    *,
+    case_number: str,
+    consent: ConsentRecord | None = None,
+    source_name: str = "",
+    label: str | None = None,
+) -> ImportResult:
+    """Add every item of a submission to a bank, in one transaction.
+
+    Refuses (StoreError) when neither the command, the file nor the case has a consent
+    record: a victim's hashes are stored only with her consent on record.
+    """
+    counts = {"added": 0, "duplicates": 0, "low_quality": 0, "consent": False}
+
+    def apply(s: Session) -> tuple[list[tuple[int, str]], list[int]]:
+        bank = repository.get_bank(s, bank_name)
+        case = repository.get_or_create_case(s, case_number)
+        record = consent or submission.consent
+        consent_row = repository.active_consent(s, case)
+        if record is not None:
+            consent_row = _record_consent(s, case.id, record)
+            counts["consent"] = True
+        if consent_row is None:
+            raise StoreError(
+                f"case {case_number} has no consent record: give one with --consent FILE "
+                "(who consented, when, for what purpose, retention)"
+            )
+        sub = SubmissionRow(
+            bank_id=bank.id, case_id=case.id, consent_id=consent_row.id, source_name=source_name
+        )
+        s.add(sub)
+        s.flush()
+        known = _known_keys(s, bank.id, case.id)
+        added: list[tuple[int, str]] = []
+        for item in submission.items:
+            key = item.sha256 or item.md5 or item.pdq or ""
+            if key in known:
+                counts["duplicates"] += 1
+                continue
+            known.add(key)
+            row = BankItem(
+                bank_id=bank.id,
+                case_id=case.id,
+                submission_id=sub.id,
+                media_type=item.media_type,
+                width=item.width,
+                height=item.height,
+                label=label,
+                expires_at=consent_row.retention_until,
+            )
+            for signal_type, value in (("md5", item.md5), ("sha256", item.sha256)):
+                if value:
+                    row.signals.append(ItemSignal(signal_type=signal_type, value=value))
+            pdq_signal = None
+            if item.pdq is not None:
+                pdq_signal = ItemSignal(signal_type="pdq", value=item.pdq, quality=item.pdq_quality)
+                row.signals.append(pdq_signal)
+            s.add(row)
+            s.flush()
+            counts["added"] += 1
+            if pdq_signal is not None:
+                if item.pdq_quality is not None and item.pdq_quality < MIN_QUALITY:
+                    counts["low_quality"] += 1
+                else:
+                    added.append((pdq_signal.id, item.pdq))  # type: ignore[arg-type]
+        sub.item_count = counts["added"]
+        return added, []
+
+    bank_index.change(apply)
+    return ImportResult(
+        bank=bank_name,
+        case=case_number,
+        added=counts["added"],
+        duplicates=counts["duplicates"],
+        low_quality=counts["low_quality"],
+        consent_recorded=bool(counts["consent"]),
+    )
+
+
+def _record_consent(s: Session, case_id: int, record: ConsentRecord) -> Consent:
+    row = Consent(
+        case_id=case_id,
+        given_by=record.given_by,
+        given_at=record.given_at,
+        purpose=record.purpose,
+        retention_until=record.retention_until,
+        allow_exchange=record.allow_exchange,
+        document=record.to_json(),
+    )
+    s.add(row)
+    s.flush()
+    return row
+
+
+def _known_keys(s: Session, bank_id: int, case_id: int) -> set[str]:
+    """Identifying hash of every item the case already has in the bank."""
+    rows = s.execute(
+        select(ItemSignal.item_id, ItemSignal.signal_type, ItemSignal.value)
+        .join(BankItem, ItemSignal.item_id == BankItem.id)
+        .where(BankItem.bank_id == bank_id, BankItem.case_id == case_id)
+    ).all()
+    per_item: dict[int, dict[str, str]] = {}
+    for item_id, signal_type, value in rows:
+        per_item.setdefault(item_id, {})[signal_type] = value
+    return {
+        sig.get("sha256") or sig.get("md5") or sig.get("pdq") or "" for sig in per_item.values()
+    }

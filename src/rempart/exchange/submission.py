@@ -1,0 +1,162 @@
+"""The hash-submission file: what `rempart hash` writes on the victim's device.
+
+It carries, per media file, only hashes and dimensions: PDQ hex and quality, MD5, SHA-256,
+width and height. No pixels, and no path unless the user asked for it. See
+docs/formats.md for the documented schema.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rempart import __version__
+from rempart.exchange.consent import ConsentRecord, FormatError
+
+FORMAT = "rempart-hash-submission"
+VERSION = 1
+MAX_SUBMISSION_BYTES = 64 * 1024 * 1024
+
+_HEX = {
+    "pdq": re.compile(r"^[0-9a-f]{64}$"),
+    "md5": re.compile(r"^[0-9a-f]{32}$"),
+    "sha256": re.compile(r"^[0-9a-f]{64}$"),
+}
+
+
+@dataclass(frozen=True)
+class SubmissionItem:
+    md5: str
+    sha256: str
+    pdq: str | None
+    pdq_quality: int | None
+    width: int | None
+    height: int | None
+    media_type: str = "image"
+    path: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "media_type": self.media_type,
+            "pdq": self.pdq,
+            "pdq_quality": self.pdq_quality,
+            "md5": self.md5,
+            "sha256": self.sha256,
+            "width": self.width,
+            "height": self.height,
+        }
+        if self.path is not None:
+            out["path"] = self.path
+        return out
+
+
+@dataclass
+class Submission:
+    items: list[SubmissionItem]
+    consent: ConsentRecord | None = None
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    generator: str = f"rempart {__version__}"
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "format": FORMAT,
+            "version": VERSION,
+            "created_at": self.created_at.isoformat(timespec="seconds"),
+            "generator": self.generator,
+            "items": [item.to_json() for item in self.items],
+        }
+        if self.consent is not None:
+            out["consent"] = self.consent.to_json()
+        return out
+
+    def write(self, path: Path) -> None:
+        """Write atomically: a half-written submission file never replaces a good one."""
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(self.to_json(), indent=2) + "\n", encoding="utf-8")
+        tmp.replace(path)
+
+
+def _hex_field(raw: dict[str, Any], key: str, where: str, *, required: bool) -> str | None:
+    value = raw.get(key)
+    if value is None:
+        if required:
+            raise FormatError(f"{where}: missing '{key}'")
+        return None
+    if not isinstance(value, str) or not _HEX[key].match(value.lower()):
+        raise FormatError(f"{where}: '{key}' is not a valid {key} hex value")
+    return value.lower()
+
+
+def _int_field(raw: dict[str, Any], key: str, where: str, lo: int, hi: int) -> int | None:
+    value = raw.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise FormatError(f"{where}: '{key}' must be an integer from {lo} to {hi}")
+    return value
+
+
+def parse_item(raw: Any, where: str) -> SubmissionItem:
+    if not isinstance(raw, dict):
+        raise FormatError(f"{where}: an item must be a JSON object")
+    md5 = _hex_field(raw, "md5", where, required=False)
+    sha256 = _hex_field(raw, "sha256", where, required=False)
+    pdq = _hex_field(raw, "pdq", where, required=False)
+    if md5 is None and sha256 is None and pdq is None:
+        raise FormatError(f"{where}: no hash (pdq, md5 or sha256)")
+    media_type = raw.get("media_type", "image")
+    if media_type not in ("image", "video"):
+        raise FormatError(f"{where}: unknown media_type {media_type!r}")
+    path = raw.get("path")
+    return SubmissionItem(
+        md5=md5 or "",
+        sha256=sha256 or "",
+        pdq=pdq,
+        pdq_quality=_int_field(raw, "pdq_quality", where, 0, 100),
+        width=_int_field(raw, "width", where, 1, 10**7),
+        height=_int_field(raw, "height", where, 1, 10**7),
+        media_type=media_type,
+        path=path if isinstance(path, str) else None,
+    )
+
+
+def parse_submission(data: Any, name: str) -> Submission:
+    if not isinstance(data, dict):
+        raise FormatError(f"{name}: the top level must be a JSON object")
+    if data.get("format") != FORMAT:
+        raise FormatError(f"{name}: not a Rempart hash-submission file (format is not {FORMAT!r})")
+    if data.get("version") != VERSION:
+        raise FormatError(f"{name}: unsupported version {data.get('version')!r}")
+    items_raw = data.get("items")
+    if not isinstance(items_raw, list):
+        raise FormatError(f"{name}: 'items' must be a list")
+    items = [parse_item(raw, f"{name}: item {i + 1}") for i, raw in enumerate(items_raw)]
+    consent_raw = data.get("consent")
+    consent = ConsentRecord.parse(consent_raw, f"{name}: consent") if consent_raw else None
+    return Submission(items=items, consent=consent)
+
+
+def read_submission(path: Path) -> Submission:
+    """Read and validate a submission file; FormatError names the file and what is wrong."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_SUBMISSION_BYTES:
+            raise FormatError(
+                f"{path}: file is {size} bytes, over the {MAX_SUBMISSION_BYTES} limit"
+            )
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise FormatError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    except UnicodeDecodeError as exc:
+        raise FormatError(f"{path}: not UTF-8 text") from exc
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise FormatError(
+            f"{path}: malformed JSON at line {exc.lineno} column {exc.colno}"
+        ) from exc
+    return parse_submission(data, str(path))

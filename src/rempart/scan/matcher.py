@@ -1,0 +1,150 @@
+"""Matching hashed media against the banks: exact (MD5/SHA-256) and near (PDQ, 8 transforms)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from rempart.index.binary_index import BinaryHashIndex, hex_to_array
+from rempart.signals.image_hashes import ImageHashes
+from rempart.signals.pdq import MIN_QUALITY
+from rempart.store import repository
+from rempart.store.db import Database
+from rempart.store.models import Bank
+from rempart.store.repository import StoreError
+
+# A dihedral variant T of the query matched the stored image, so the query is the stored image
+# transformed by the inverse of T: that inverse is what we report.
+_INVERSE = {"rotate90": "rotate270", "rotate270": "rotate90"}
+
+
+@dataclass(frozen=True)
+class Hit:
+    bank: str
+    bank_entry: int
+    case: str | None
+    signal: str  # sha256, md5 or pdq
+    distance: int
+    transform: str | None  # for pdq: how the found copy relates to the bank's image
+    label: str | None = None
+
+
+class Matcher:
+    """Matches hashes against the selected banks (all banks when none are named)."""
+
+    def __init__(self, db: Database, index: BinaryHashIndex, banks: Sequence[str] = ()) -> None:
+        self.db = db
+        self.index = index
+        with db.session() as s:
+            rows = s.execute(select(Bank.name, Bank.pdq_threshold)).all()
+        thresholds = {name: int(t) for name, t in rows}
+        for name in banks:
+            if name not in thresholds:
+                raise StoreError(f"no bank named {name!r} (see `rempart bank list`)")
+        self.thresholds = {n: thresholds[n] for n in banks} if banks else thresholds
+        self.radius = max(self.thresholds.values(), default=0)
+
+    def match_hashes(self, hashes: Sequence[ImageHashes]) -> list[list[Hit]]:
+        """Hits for each hashed item, best first, one per bank entry."""
+        if not self.thresholds:
+            return [[] for _ in hashes]
+        exact = self._exact(hashes)
+        near = self._near(hashes)
+        out: list[list[Hit]] = []
+        for i in range(len(hashes)):
+            best: dict[tuple[str, int], Hit] = {}
+            for hit in exact[i] + near[i]:
+                key = (hit.bank, hit.bank_entry)
+                if key not in best:  # exact hits come first and win
+                    best[key] = hit
+            out.append(sorted(best.values(), key=lambda h: (h.distance, h.bank, h.bank_entry)))
+        return out
+
+    def _exact(self, hashes: Sequence[ImageHashes]) -> list[list[Hit]]:
+        out: list[list[Hit]] = [[] for _ in hashes]
+        with self.db.session() as s:
+            by_type = {
+                t: repository.exact_lookup(s, t, [getattr(h, t) for h in hashes])
+                for t in ("sha256", "md5")
+            }
+            ids = {sid for found in by_type.values() for sids in found.values() for sid in sids}
+            described = repository.describe_signals(s, ids)
+        for i, h in enumerate(hashes):
+            for signal_type in ("sha256", "md5"):
+                for sid in by_type[signal_type].get(getattr(h, signal_type), []):
+                    d = described.get(sid)
+                    if d is not None and d.bank_name in self.thresholds:
+                        out[i].append(
+                            Hit(
+                                d.bank_name, d.item_id, d.case_number, signal_type, 0, None, d.label
+                            )
+                        )
+        return out
+
+    def _near(self, hashes: Sequence[ImageHashes]) -> list[list[Hit]]:
+        out: list[list[Hit]] = [[] for _ in hashes]
+        queries: list[str] = []
+        owners: list[tuple[int, str]] = []
+        for i, h in enumerate(hashes):
+            if h.pdq.quality < MIN_QUALITY:
+                continue
+            variants = h.dihedral or (("original", h.pdq),)
+            for name, variant in variants:
+                queries.append(variant.hex)
+                owners.append((i, name))
+        if not queries or len(self.index) == 0:
+            return out
+        results = self.index.search(hex_to_array(queries), self.radius)
+        found: dict[tuple[int, int], tuple[int, str]] = {}  # (item, signal) -> (dist, transform)
+        for (i, name), (ids, dists) in zip(owners, results, strict=True):
+            for sid, dist in zip(ids.tolist(), dists.tolist(), strict=True):
+                prev = found.get((i, sid))
+                if prev is None or dist < prev[0]:
+                    found[(i, sid)] = (dist, name)
+        with self.db.session() as s:
+            described = repository.describe_signals(s, {sid for _, sid in found})
+        for (i, sid), (dist, name) in found.items():
+            d = described.get(sid)
+            if d is None or d.bank_name not in self.thresholds:
+                continue
+            if dist > self.thresholds[d.bank_name]:
+                continue
+            transform = _INVERSE.get(name, name)
+            out[i].append(
+                Hit(d.bank_name, d.item_id, d.case_number, "pdq", dist, transform, d.label)
+            )
+        return out
+
+
+def lookup_hex(matcher: Matcher, value: str, threshold: int | None = None) -> list[Hit]:
+    """Bank entries matching one hash given as hex: MD5 (32), or SHA-256 and PDQ (64)."""
+    value = value.strip().lower()
+    try:
+        bytes.fromhex(value)
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not hexadecimal") from exc
+    hits: list[Hit] = []
+    with matcher.db.session() as s:
+        kinds = ["md5"] if len(value) == 32 else ["sha256"] if len(value) == 64 else []
+        if not kinds:
+            raise ValueError("a hash is 32 (MD5) or 64 (PDQ, SHA-256) hex characters")
+        for kind in kinds:
+            sids = repository.exact_lookup(s, kind, [value]).get(value, [])
+            for d in repository.describe_signals(s, sids).values():
+                if d.bank_name in matcher.thresholds:
+                    hits.append(Hit(d.bank_name, d.item_id, d.case_number, kind, 0, None, d.label))
+    if len(value) == 64 and len(matcher.index):
+        radius = matcher.radius if threshold is None else threshold
+        ids, dists = matcher.index.search(hex_to_array([value]), radius)[0]
+        with matcher.db.session() as s:
+            described = repository.describe_signals(s, ids.tolist())
+        for sid, dist in zip(ids.tolist(), dists.tolist(), strict=True):
+            d = described.get(sid)
+            if d is None or d.bank_name not in matcher.thresholds:
+                continue
+            limit = matcher.thresholds[d.bank_name] if threshold is None else threshold
+            if dist <= limit:
+                hits.append(Hit(d.bank_name, d.item_id, d.case_number, "pdq", dist, None, d.label))
+    return sorted(hits, key=lambda h: (h.distance, h.bank, h.bank_entry))

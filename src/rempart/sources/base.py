@@ -1,0 +1,25 @@
+"""What every source yields: media items with where they came from, or problems it met."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class MediaRef:
+    """A media item to scan: a file on disk, with its provenance."""
+
+    locator: str  # how reports name the item (the file path for folders)
+    path: Path
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SourceProblem:
+    """Something a source could not read (a symlink loop, an unreadable folder...)."""
+
+    locator: str
+    reason: str
+    detail: str

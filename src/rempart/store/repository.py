@@ -1,0 +1,168 @@
+"""Queries and changes on banks, cases and their signals, in one transaction each."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.orm import Session
+
+from rempart.store.models import Bank, BankItem, Case, Consent, ItemSignal
+
+BANK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+
+
+class StoreError(Exception):
+    """A request the store refuses (unknown bank, duplicate name, missing consent...)."""
+
+
+def create_bank(s: Session, name: str, *, description: str = "", pdq_threshold: int = 31) -> Bank:
+    if not BANK_NAME.match(name):
+        raise StoreError(
+            f"invalid bank name {name!r}: use letters, digits, '-', '_' or '.' (max 100)"
+        )
+    if not 0 <= pdq_threshold <= 63:
+        raise StoreError("the PDQ threshold must be between 0 and 63")
+    if s.scalar(select(Bank).where(Bank.name == name)) is not None:
+        raise StoreError(f"a bank named {name!r} already exists")
+    bank = Bank(name=name, description=description, pdq_threshold=pdq_threshold)
+    s.add(bank)
+    s.flush()
+    return bank
+
+
+def get_bank(s: Session, name: str) -> Bank:
+    bank = s.scalar(select(Bank).where(Bank.name == name))
+    if bank is None:
+        raise StoreError(f"no bank named {name!r} (see `rempart bank list`)")
+    return bank
+
+
+@dataclass(frozen=True)
+class BankSummary:
+    name: str
+    description: str
+    pdq_threshold: int
+    items: int
+    cases: int
+
+
+def list_banks(s: Session) -> list[BankSummary]:
+    rows = s.execute(
+        select(
+            Bank,
+            func.count(BankItem.id),
+            func.count(func.distinct(BankItem.case_id)),
+        )
+        .outerjoin(BankItem, BankItem.bank_id == Bank.id)
+        .group_by(Bank.id)
+        .order_by(Bank.name)
+    ).all()
+    return [BankSummary(b.name, b.description, b.pdq_threshold, n, c) for b, n, c in rows]
+
+
+def get_case(s: Session, number: str) -> Case | None:
+    return s.scalar(select(Case).where(Case.number == number))
+
+
+def get_or_create_case(s: Session, number: str) -> Case:
+    number = number.strip()
+    if not number or len(number) > 64:
+        raise StoreError("a case number must be 1 to 64 characters")
+    case = get_case(s, number)
+    if case is None:
+        case = Case(number=number)
+        s.add(case)
+        s.flush()
+    return case
+
+
+def active_consent(s: Session, case: Case) -> Consent | None:
+    return s.scalar(
+        select(Consent)
+        .where(Consent.case_id == case.id, Consent.withdrawn_at.is_(None))
+        .order_by(Consent.recorded_at.desc())
+        .limit(1)
+    )
+
+
+def pdq_signals(s: Session, min_quality: int) -> Sequence[tuple[int, str]]:
+    """(signal id, hex) of every PDQ signal detailed enough to index, for (re)building it."""
+    rows = s.execute(
+        select(ItemSignal.id, ItemSignal.value).where(
+            ItemSignal.signal_type == "pdq",
+            or_(ItemSignal.quality.is_(None), ItemSignal.quality >= min_quality),
+        )
+    ).all()
+    return [(int(i), str(v)) for i, v in rows]
+
+
+@dataclass(frozen=True)
+class SignalHit:
+    signal_id: int
+    signal_type: str
+    item_id: int
+    bank_name: str
+    pdq_threshold: int
+    case_number: str | None
+    label: str | None
+
+
+def describe_signals(s: Session, signal_ids: Iterable[int]) -> dict[int, SignalHit]:
+    ids = list(set(signal_ids))
+    out: dict[int, SignalHit] = {}
+    for start in range(0, len(ids), 500):
+        rows = s.execute(
+            select(ItemSignal, BankItem, Bank.name, Bank.pdq_threshold, Case.number)
+            .join(BankItem, ItemSignal.item_id == BankItem.id)
+            .join(Bank, BankItem.bank_id == Bank.id)
+            .outerjoin(Case, BankItem.case_id == Case.id)
+            .where(ItemSignal.id.in_(ids[start : start + 500]))
+        ).all()
+        for sig, item, bank_name, threshold, case_number in rows:
+            out[sig.id] = SignalHit(
+                sig.id, sig.signal_type, item.id, bank_name, threshold, case_number, item.label
+            )
+    return out
+
+
+def exact_lookup(s: Session, signal_type: str, values: Iterable[str]) -> dict[str, list[int]]:
+    """Signal ids per value for exact hashes (md5, sha256)."""
+    wanted = list(set(values))
+    out: dict[str, list[int]] = {}
+    for start in range(0, len(wanted), 500):
+        rows = s.execute(
+            select(ItemSignal.value, ItemSignal.id).where(
+                ItemSignal.signal_type == signal_type,
+                ItemSignal.value.in_(wanted[start : start + 500]),
+            )
+        ).all()
+        for value, sid in rows:
+            out.setdefault(value, []).append(sid)
+    return out
+
+
+def delete_case_items(s: Session, case: Case) -> list[int]:
+    """Delete every bank item of a case; returns the PDQ signal ids to drop from the index."""
+    item_ids = select(BankItem.id).where(BankItem.case_id == case.id)
+    pdq_ids = list(
+        s.scalars(
+            select(ItemSignal.id).where(
+                ItemSignal.item_id.in_(item_ids), ItemSignal.signal_type == "pdq"
+            )
+        )
+    )
+    s.execute(delete(ItemSignal).where(ItemSignal.item_id.in_(item_ids)))
+    s.execute(delete(BankItem).where(BankItem.case_id == case.id))
+    return pdq_ids
+
+
+def now_expired_items(s: Session, now: datetime) -> list[int]:
+    return list(
+        s.scalars(
+            select(BankItem.id).where(BankItem.expires_at.is_not(None), BankItem.expires_at < now)
+        )
+    )
