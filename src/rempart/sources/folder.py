@@ -54,7 +54,9 @@ def _problem_for(path: Path, exc: OSError) -> SourceProblem:
     if exc.errno == errno.ELOOP:
         return SourceProblem(str(path), "symlink-loop", f"{path}: symbolic link loop")
     if exc.errno == errno.ENOENT:
-        return SourceProblem(str(path), "broken-link", f"{path}: link to a missing file")
+        if path.is_symlink():
+            return SourceProblem(str(path), "broken-link", f"{path}: link to a missing file")
+        return SourceProblem(str(path), "not-found", f"{path}: no such file or folder")
     if exc.errno in (errno.EACCES, errno.EPERM):
         return SourceProblem(str(path), "unreadable", f"{path}: permission denied")
     return SourceProblem(str(path), "unreadable", f"{path}: {exc.strerror or exc}")

@@ -1,0 +1,72 @@
+"""The Rempart demo: hash a person's photos, bank the hashes, scan a folder of found images.
+
+Everything runs on bundled, generated sample images (ordinary abstract scenes), in demo/out/.
+Each step is a real `rempart` command, printed before it runs.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from PIL import Image, ImageOps
+
+from rempart.samples import photo_like
+
+HERE = Path(__file__).resolve().parent
+OUT = HERE / "out"
+BIN = Path(sys.executable).parent / "rempart"
+
+
+def run(*args: str, ok: tuple[int, ...] = (0,)) -> None:
+    print(f"\n$ rempart {' '.join(args)}", flush=True)
+    code = subprocess.run([str(BIN), *args], env=ENV).returncode
+    if code not in ok:
+        sys.exit(f"demo step failed with exit code {code}")
+
+
+def make_samples() -> None:
+    photos, found = OUT / "victim-photos", OUT / "found"
+    photos.mkdir(parents=True)
+    found.mkdir()
+    originals = []
+    for i in range(6):
+        img = photo_like(1000 + i, (1600, 1200))
+        img.save(photos / f"photo-{i + 1}.jpg", quality=92)
+        originals.append(img)
+    # What a caseworker might find: copies, re-encodes, edits, and unrelated pictures.
+    originals[0].save(found / "copy.jpg", quality=92)
+    shutil.copyfile(photos / "photo-1.jpg", found / "exact-copy.jpg")
+    originals[1].resize((800, 600)).save(found / "smaller-recompressed.jpg", quality=50)
+    ImageOps.mirror(originals[2]).save(found / "mirrored.jpg", quality=85)
+    originals[3].rotate(90, expand=True).save(found / "rotated.png")
+    ImageOps.grayscale(originals[4]).save(found / "greyscale.jpg", quality=80)
+    for i in range(12):
+        photo_like(5000 + i, (800, 600)).save(found / f"unrelated-{i + 1:02d}.jpg", quality=85)
+    Image.new("RGB", (640, 480), (120, 130, 140)).save(found / "plain-grey.png")
+    (found / "empty.jpg").write_bytes(b"")
+    (found / "notes.jpg").write_text("this is not a picture")
+    data = (photos / "photo-6.jpg").read_bytes()
+    (found / "truncated.jpg").write_bytes(data[: len(data) // 3])
+
+
+if __name__ == "__main__":
+    if OUT.exists():
+        shutil.rmtree(OUT)
+    OUT.mkdir(parents=True)
+    ENV = {**os.environ, "REMPART_HOME": str(OUT / "home"), "REMPART_DB": str(OUT / "demo.db")}
+    make_samples()
+    print("Sample images written to", OUT)
+    run("hash", str(OUT / "victim-photos"), "--out", str(OUT / "my-hashes.json"),
+        "--consent", str(HERE / "consent.json"))  # fmt: skip
+    run("bank", "create", "victim-cases", "--description", "Demo bank")
+    run("bank", "import", "victim-cases", str(OUT / "my-hashes.json"), "--case", "CASE-123")
+    run("bank", "list")
+    run("scan", str(OUT / "found"), "--bank", "victim-cases", "--report",
+        str(OUT / "matches.json"), ok=(0, 3))  # fmt: skip
+    run("scan", str(OUT / "found"), "--bank", "victim-cases", "--report",
+        str(OUT / "matches.csv"), "--format", "csv", ok=(0, 3))  # fmt: skip
+    print(f"\nDemo finished. Reports: {OUT / 'matches.json'} and {OUT / 'matches.csv'}")

@@ -1,0 +1,42 @@
+"""Ordinary, photo-like sample images made in code, for the demo, tests and benchmarks.
+
+Scenes of sky, ground, shapes and texture: nothing resembling a person's body. Each seed
+gives a different, reproducible picture.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter
+
+
+def photo_like(seed: int, size: tuple[int, int] = (640, 480)) -> Image.Image:
+    """A reproducible RGB scene with structure at several scales (so PDQ quality is high)."""
+    rng = np.random.default_rng(seed)
+    w, h = size
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    top, bottom = rng.uniform(0, 255, 3), rng.uniform(0, 255, 3)
+    t = (yy / max(h - 1, 1))[..., None]
+    base = top * (1 - t) + bottom * t
+    wave = np.sin(xx / w * rng.uniform(2, 9) + rng.uniform(0, 6)) * np.cos(
+        yy / h * rng.uniform(2, 9) + rng.uniform(0, 6)
+    )
+    base += (wave[..., None] * rng.uniform(20, 60, 3)).astype(np.float32)
+    img = Image.fromarray(np.clip(base, 0, 255).astype(np.uint8), "RGB")
+    draw = ImageDraw.Draw(img)
+    for _ in range(int(rng.integers(8, 20))):
+        x0, y0 = rng.uniform(-0.1, 1.0) * w, rng.uniform(-0.1, 1.0) * h
+        x1, y1 = x0 + rng.uniform(0.05, 0.5) * w, y0 + rng.uniform(0.05, 0.5) * h
+        colour = tuple(int(c) for c in rng.integers(0, 256, 3))
+        kind = int(rng.integers(0, 3))
+        if kind == 0:
+            draw.ellipse([x0, y0, x1, y1], fill=colour)
+        elif kind == 1:
+            draw.rectangle([x0, y0, x1, y1], fill=colour)
+        else:
+            pts = [(float(rng.uniform(0, w)), float(rng.uniform(0, h))) for _ in range(3)]
+            draw.polygon(pts, fill=colour)
+    img = img.filter(ImageFilter.GaussianBlur(radius=max(w, h) / 400))
+    noise = rng.normal(0, 6, (h, w, 3))
+    arr = np.clip(np.asarray(img, dtype=np.float32) + noise, 0, 255).astype(np.uint8)
+    return Image.fromarray(arr, "RGB")
