@@ -11,10 +11,8 @@ compile_args = ["-O3", "-std=c11"]
 if platform.machine() in ("x86_64", "AMD64"):
     compile_args.append("-mpopcnt")
 
-ext_modules = []
-if KERNEL.exists():  # the index kernel is being written; the guard goes once it lands
-    ext_modules.append(
+setup(
+    ext_modules=[
         Extension("rempart.index._mih", sources=[str(KERNEL)], extra_compile_args=compile_args)
-    )
-
-setup(ext_modules=ext_modules)
+    ]
+)

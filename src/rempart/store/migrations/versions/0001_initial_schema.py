@@ -169,7 +169,6 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_matches_scan_item_id"), ["scan_item_id"], unique=False)
 
 
-
 def downgrade() -> None:
     with op.batch_alter_table("matches", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_matches_scan_item_id"))
