@@ -18,8 +18,8 @@
 #include <string.h>
 
 #define M 11
-#define LOW_BITS 5
-#define ROW_BITS 27
+#define LOW_BITS 3
+#define ROW_BITS 29
 #define ROW_MASK ((1u << ROW_BITS) - 1u)
 #define MAX_ROWS (1u << ROW_BITS)
 
@@ -113,33 +113,23 @@ static inline int is_dead(const uint8_t *tomb, Py_ssize_t tomb_len, uint32_t row
 
 /* ---- build ---- */
 static PyObject *py_build(PyObject *self, PyObject *args) {
-    Py_buffer hb;
-    if (!PyArg_ParseTuple(args, "y*", &hb)) return NULL;
-    if (hb.len % 32) {
-        PyBuffer_Release(&hb);
-        PyErr_SetString(PyExc_ValueError, "hash buffer length must be a multiple of 32");
-        return NULL;
-    }
+    Py_buffer hb, eb, ob;
+    if (!PyArg_ParseTuple(args, "y*w*w*", &hb, &eb, &ob)) return NULL;
     size_t n = (size_t)hb.len / 32;
-    if (n >= MAX_ROWS) {
-        PyBuffer_Release(&hb);
-        PyErr_SetString(PyExc_ValueError, "too many rows for one segment (2^27 max)");
-        return NULL;
-    }
-    const uint8_t *hashes = hb.buf;
-    PyObject *entries = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(n * M * sizeof(uint32_t)));
-    PyObject *offsets =
-        PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(offsets_total() * sizeof(uint32_t)));
-    uint32_t *keys = malloc((n ? n : 1) * sizeof(uint32_t));
-    if (!entries || !offsets || !keys) {
-        Py_XDECREF(entries);
-        Py_XDECREF(offsets);
-        free(keys);
-        PyBuffer_Release(&hb);
+    const char *problem = NULL;
+    if (hb.len % 32) problem = "hash buffer length must be a multiple of 32";
+    else if (n >= MAX_ROWS) problem = "too many rows for one segment";
+    else if ((size_t)eb.len != n * M * sizeof(uint32_t)) problem = "entries buffer has the wrong size";
+    else if ((size_t)ob.len != offsets_total() * sizeof(uint32_t)) problem = "offsets buffer has the wrong size";
+    uint32_t *keys = problem ? NULL : malloc((n ? n : 1) * sizeof(uint32_t));
+    if (problem || !keys) {
+        PyBuffer_Release(&hb); PyBuffer_Release(&eb); PyBuffer_Release(&ob);
+        if (problem) { PyErr_SetString(PyExc_ValueError, problem); return NULL; }
         return PyErr_NoMemory();
     }
-    uint32_t *ent = (uint32_t *)PyBytes_AS_STRING(entries);
-    uint32_t *off = (uint32_t *)PyBytes_AS_STRING(offsets);
+    const uint8_t *hashes = hb.buf;
+    uint32_t *ent = eb.buf;
+    uint32_t *off = ob.buf;
     Py_BEGIN_ALLOW_THREADS
     for (int c = 0; c < M; c++) {
         int start = chunk_start(c), width = WIDTH[c], pbits = width - LOW_BITS;
@@ -163,44 +153,132 @@ static PyObject *py_build(PyObject *self, PyObject *args) {
     }
     Py_END_ALLOW_THREADS
     free(keys);
-    PyBuffer_Release(&hb);
-    return Py_BuildValue("(NN)", entries, offsets);
+    PyBuffer_Release(&hb); PyBuffer_Release(&eb); PyBuffer_Release(&ob);
+    Py_RETURN_NONE;
 }
 
 /* ---- search ---- */
+/*
+ * One query runs in passes, so that the memory accesses of each pass are independent and
+ * overlap (software prefetch): list the buckets to visit, fetch their bounds, scan them for
+ * candidates, then verify the candidates against the full hashes.
+ */
 typedef struct {
-    const uint64_t *hashes;
-    const uint32_t *ent;  /* this chunk's entries */
-    const uint32_t *off;  /* this chunk's offsets */
-    const uint8_t *tomb;
-    Py_ssize_t tomb_len;
-    const uint64_t *q;
-    uint32_t qlow;
-    int radius;
-    int t;
-    results_t *res;
-    int failed;
-} probe_ctx;
+    uint32_t *prefix;  /* bucket prefix */
+    uint8_t *chunk;
+    uint8_t *budget;   /* flips left for the low bits */
+    uint32_t *lo, *hi;
+    size_t len, cap;
+    uint32_t *cand;
+    size_t ncand, candcap;
+} work_t;
 
-static void scan_bucket(probe_ctx *cx, uint32_t prefix, int used) {
-    uint32_t lo = cx->off[prefix], hi = cx->off[prefix + 1];
-    int budget = cx->t - used;
-    for (uint32_t k = lo; k < hi; k++) {
-        uint32_t e = cx->ent[k];
-        if (__builtin_popcount((e >> ROW_BITS) ^ cx->qlow) > budget) continue;
-        uint32_t row = e & ROW_MASK;
-        int d = dist256(cx->q, cx->hashes + 4 * (size_t)row);
-        if (d <= cx->radius && !is_dead(cx->tomb, cx->tomb_len, row)) {
-            if (results_push(cx->res, row, d)) cx->failed = 1;
-        }
-    }
+static int work_reserve(work_t *w, size_t need) {
+    if (need <= w->cap) return 0;
+    size_t cap = w->cap ? w->cap : 4096;
+    while (cap < need) cap *= 2;
+    uint32_t *p = realloc(w->prefix, cap * sizeof(uint32_t));
+    if (!p) return -1;
+    w->prefix = p;
+    uint8_t *c = realloc(w->chunk, cap);
+    if (!c) return -1;
+    w->chunk = c;
+    uint8_t *b = realloc(w->budget, cap);
+    if (!b) return -1;
+    w->budget = b;
+    uint32_t *lo = realloc(w->lo, cap * sizeof(uint32_t));
+    if (!lo) return -1;
+    w->lo = lo;
+    uint32_t *hi = realloc(w->hi, cap * sizeof(uint32_t));
+    if (!hi) return -1;
+    w->hi = hi;
+    w->cap = cap;
+    return 0;
 }
 
-/* All prefixes within `left` more flips of p, flipping only bits below `below`. */
-static void enumerate(probe_ctx *cx, uint32_t p, int below, int used) {
-    scan_bucket(cx, p, used);
-    if (used == cx->t) return;
-    for (int b = below - 1; b >= 0; b--) enumerate(cx, p ^ (1u << b), b, used + 1);
+static int cand_push(work_t *w, uint32_t row) {
+    if (w->ncand == w->candcap) {
+        size_t cap = w->candcap ? w->candcap * 2 : 8192;
+        uint32_t *c = realloc(w->cand, cap * sizeof(uint32_t));
+        if (!c) return -1;
+        w->cand = c;
+        w->candcap = cap;
+    }
+    w->cand[w->ncand++] = row;
+    return 0;
+}
+
+static void work_free(work_t *w) {
+    free(w->prefix); free(w->chunk); free(w->budget); free(w->lo); free(w->hi); free(w->cand);
+}
+
+/* Append every prefix within (t - used) more flips of p, flipping bits below `below`. */
+static int enumerate(work_t *w, int chunk, uint32_t p, int below, int used, int t) {
+    if (work_reserve(w, w->len + 1)) return -1;
+    w->prefix[w->len] = p;
+    w->chunk[w->len] = (uint8_t)chunk;
+    w->budget[w->len] = (uint8_t)(t - used);
+    w->len++;
+    if (used == t) return 0;
+    for (int b = below - 1; b >= 0; b--)
+        if (enumerate(w, chunk, p ^ (1u << b), b, used + 1, t)) return -1;
+    return 0;
+}
+
+#define PREFETCH_AHEAD 16
+
+static int search_one(const uint8_t *qbytes, const uint64_t *hashes, size_t n,
+                      const uint32_t *ent, const uint32_t *off, const uint8_t *tomb,
+                      Py_ssize_t tomb_len, int radius, const int *t, int used_chunks,
+                      work_t *w, results_t *res) {
+    uint64_t q[4];
+    uint32_t qlow[M];
+    memcpy(q, qbytes, 32);
+    w->len = 0;
+    w->ncand = 0;
+    for (int c = 0; c < used_chunks; c++) {
+        uint32_t key = chunk_key(qbytes, chunk_start(c), WIDTH[c]);
+        qlow[c] = key & ((1u << LOW_BITS) - 1u);
+        if (enumerate(w, c, key >> LOW_BITS, WIDTH[c] - LOW_BITS, 0, t[c])) return -1;
+    }
+    size_t obase[M];
+    for (int c = 0; c < M; c++) obase[c] = offsets_base(c);
+    /* passes 1 and 2, software-pipelined: fetch bucket bounds D ahead, entries D behind
+       that, and scan buckets whose entries have had time to arrive */
+    const size_t D = PREFETCH_AHEAD;
+    for (size_t i = 0; i < w->len + 2 * D; i++) {
+        if (i < w->len) __builtin_prefetch(off + obase[w->chunk[i]] + w->prefix[i]);
+        if (i >= D && i - D < w->len) {
+            size_t j = i - D;
+            const uint32_t *o = off + obase[w->chunk[j]] + w->prefix[j];
+            w->lo[j] = o[0];
+            w->hi[j] = o[1];
+            __builtin_prefetch(ent + (size_t)w->chunk[j] * n + o[0]);
+        }
+        if (i >= 2 * D) {
+            size_t k = i - 2 * D;
+            const uint32_t *e = ent + (size_t)w->chunk[k] * n;
+            uint32_t ql = qlow[w->chunk[k]];
+            int budget = w->budget[k];
+            for (uint32_t x = w->lo[k]; x < w->hi[k]; x++) {
+                uint32_t v = e[x];
+                if (__builtin_popcount((v >> ROW_BITS) ^ ql) <= budget)
+                    if (cand_push(w, v & ROW_MASK)) return -1;
+            }
+        }
+    }
+    /* pass 3: verify, prefetching ahead */
+    size_t nc = w->ncand;
+    for (size_t i = 0; i < nc && i < PREFETCH_AHEAD; i++)
+        __builtin_prefetch(hashes + 4 * (size_t)w->cand[i]);
+    for (size_t i = 0; i < nc; i++) {
+        if (i + PREFETCH_AHEAD < nc) __builtin_prefetch(hashes + 4 * (size_t)w->cand[i + PREFETCH_AHEAD]);
+        uint32_t row = w->cand[i];
+        int d = dist256(q, hashes + 4 * (size_t)row);
+        if (d <= radius && !is_dead(tomb, tomb_len, row))
+            if (results_push(res, row, d)) return -1;
+    }
+    return 0;
 }
 
 static PyObject *pack_results(results_t *res, uint32_t *counts, Py_ssize_t nq) {
@@ -250,25 +328,15 @@ static PyObject *py_search(PyObject *self, PyObject *args) {
     uint32_t *counts = calloc(nq ? nq : 1, sizeof(uint32_t));
     int failed = counts == NULL;
     Py_BEGIN_ALLOW_THREADS
+    work_t w = {0};
     for (Py_ssize_t qi = 0; qi < nq && !failed; qi++) {
-        const uint8_t *qbytes = (const uint8_t *)qb.buf + 32 * qi;
-        uint64_t q[4];
-        memcpy(q, qbytes, 32);
         size_t from = res.len;
-        for (int c = 0; c < used_chunks && !failed; c++) {
-            uint32_t key = chunk_key(qbytes, chunk_start(c), WIDTH[c]);
-            probe_ctx cx = {
-                .hashes = hb.buf, .ent = (const uint32_t *)eb.buf + (size_t)c * n,
-                .off = (const uint32_t *)ob.buf + offsets_base(c), .tomb = tb.buf,
-                .tomb_len = tb.len, .q = q, .qlow = key & ((1u << LOW_BITS) - 1u),
-                .radius = radius, .t = t[c], .res = &res, .failed = 0,
-            };
-            int pbits = WIDTH[c] - LOW_BITS;
-            if (n) enumerate(&cx, key >> LOW_BITS, pbits, 0);
-            failed |= cx.failed;
-        }
+        if (n && search_one((const uint8_t *)qb.buf + 32 * qi, hb.buf, n, eb.buf, ob.buf,
+                            tb.buf, tb.len, radius, t, used_chunks, &w, &res))
+            failed = 1;
         counts[qi] = (uint32_t)dedupe(&res, from);
     }
+    work_free(&w);
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&hb); PyBuffer_Release(&eb); PyBuffer_Release(&ob);
     PyBuffer_Release(&tb); PyBuffer_Release(&qb);
@@ -317,7 +385,7 @@ static PyObject *py_brute(PyObject *self, PyObject *args) {
 }
 
 static PyMethodDef methods[] = {
-    {"build", py_build, METH_VARARGS, "build(hashes) -> (entries, offsets)"},
+    {"build", py_build, METH_VARARGS, "build(hashes, entries_out, offsets_out)"},
     {"search", py_search, METH_VARARGS,
      "search(hashes, entries, offsets, tombstones, queries, radius) -> (counts, rows, dists)"},
     {"brute", py_brute, METH_VARARGS,
@@ -333,6 +401,7 @@ PyMODINIT_FUNC PyInit__mih(void) {
     if (m) {
         PyModule_AddIntConstant(m, "CHUNKS", M);
         PyModule_AddIntConstant(m, "MAX_ROWS", MAX_ROWS);
+        PyModule_AddIntConstant(m, "OFFSETS", (long)offsets_total());
     }
     return m;
 }

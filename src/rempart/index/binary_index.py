@@ -80,8 +80,11 @@ class BinaryHashIndex:
         self._main_ids = ids
         n = len(ids)
         if tables is None:
-            built = _mih.build(hashes) if n >= MIN_MAIN else (b"", b"")
-            tables = (np.frombuffer(built[0], np.uint32), np.frombuffer(built[1], np.uint32))
+            if n >= MIN_MAIN:
+                tables = (np.empty(n * _mih.CHUNKS, np.uint32), np.empty(_mih.OFFSETS, np.uint32))
+                _mih.build(hashes, tables[0], tables[1])
+            else:
+                tables = (np.empty(0, np.uint32), np.empty(0, np.uint32))
         self._entries, self._offsets = tables
         self._tomb = tomb if tomb is not None else np.zeros((n + 7) // 8, dtype=np.uint8)
         self._dead = int(np.unpackbits(self._tomb, bitorder="little").sum()) if n else 0
@@ -112,13 +115,21 @@ class BinaryHashIndex:
             raise ValueError("ids and hashes differ in length")
         if not len(ids):
             return
+        uniq, last = np.unique(ids[::-1], return_index=True)  # the last copy of an id wins
+        ids, arr = uniq, arr[::-1][last]
         for row in self._main_rows(ids).tolist():
             if row >= 0:
                 self._kill(row)
+        self.generation += 1
+        if len(ids) > max(MIN_DELTA, len(self._main_ids) // 16):
+            for i in ids.tolist():  # a bulk load: merged straight into the main segment
+                self._delta.pop(i, None)
+            self._delta_cache = None
+            self.compact(extra=(ids, arr))
+            return
         for i, h in zip(ids.tolist(), arr, strict=True):
             self._delta[i] = h.tobytes()
         self._delta_cache = None
-        self.generation += 1
         self._maybe_compact()
 
     def remove(self, ids: np.ndarray) -> int:
@@ -141,14 +152,15 @@ class BinaryHashIndex:
         ):
             self.compact()
 
-    def compact(self) -> None:
-        """Merge the delta into the main segment and drop removed rows (one O(n) pass)."""
+    def compact(self, extra: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+        """Merge the delta (and `extra` rows) into the main segment, dropping removed rows."""
         alive = ~np.unpackbits(self._tomb, count=len(self._main_ids), bitorder="little").astype(
             bool
         )
         d_ids, d_hashes = self._delta_arrays()
-        ids = np.concatenate([self._main_ids[alive], d_ids])
-        hashes = np.concatenate([self._main_hashes[alive], d_hashes])
+        e_ids, e_hashes = extra if extra is not None else (d_ids[:0], d_hashes[:0])
+        ids = np.concatenate([self._main_ids[alive], d_ids, e_ids])
+        hashes = np.concatenate([self._main_hashes[alive], d_hashes, e_hashes])
         order = np.argsort(ids, kind="stable")
         self._set_main(np.ascontiguousarray(hashes[order]), np.ascontiguousarray(ids[order]))
         self._delta = {}
