@@ -112,6 +112,8 @@ def test_match_command_and_withdrawal_removes_everywhere(world: Path) -> None:
     blob = b"".join(p.read_bytes() for p in world.glob("rempart.db*"))
     for key in ("pdq", "md5", "sha256"):
         assert item[key].encode() not in blob
+    index_bytes = b"".join(p.read_bytes() for p in (world / "home").rglob("*") if p.is_file())
+    assert bytes.fromhex(item["pdq"]) not in index_bytes
 
 
 def test_import_without_consent_is_refused(world: Path) -> None:

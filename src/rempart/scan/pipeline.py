@@ -75,10 +75,10 @@ class Outcome:
     error: MediaError | None = None
 
 
-def _hash_one(ref: MediaRef, max_pixels: int, max_bytes: int) -> Outcome:
+def _hash_one(ref: MediaRef, options: ScanOptions, dihedral: bool) -> Outcome:
     try:
         hashes = hash_image_file(
-            ref.path, dihedral=True, max_pixels=max_pixels, max_bytes=max_bytes
+            ref.path, dihedral=dihedral, max_pixels=options.max_pixels, max_bytes=options.max_bytes
         )
         return Outcome(ref, hashes=hashes)
     except MediaError as exc:

@@ -91,7 +91,10 @@ class BankIndex:
             self.db.set_meta(TOKEN_KEY, token, s)
         if removed:
             index.remove(np.asarray(list(removed), dtype=np.int64))
+            index.compact()  # removed hashes must not linger in the index files
         if added:
             ids = np.asarray([a[0] for a in added], dtype=np.int64)
             index.add(ids, hex_to_array([a[1] for a in added]))
         self._save(index, token)
+        if removed:
+            self.db.purge_deleted()

@@ -87,5 +87,12 @@ class Database:
         else:
             row.value = value
 
+    def purge_deleted(self) -> None:
+        """Make deletions final on disk: SQLite's write-ahead log still holds old pages
+        (with the deleted rows) until it is checkpointed and truncated."""
+        if self.engine.dialect.name == "sqlite":
+            with self.engine.connect() as c:
+                c.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
     def dispose(self) -> None:
         self.engine.dispose()
