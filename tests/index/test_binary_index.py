@@ -49,6 +49,19 @@ def check_exact(index: BinaryHashIndex, hashes: np.ndarray, ids: np.ndarray, q: 
         assert list(got_d) == sorted(got_d)
 
 
+@pytest.fixture(autouse=True)
+def small_tables(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Build the multi-index tables from 4,096 rows on, so small test data exercises them."""
+    monkeypatch.setattr(binary_index, "MIN_MAIN", 4096)
+
+
+def test_tables_are_used(data: tuple) -> None:
+    hashes, ids, _ = data
+    index = BinaryHashIndex()
+    index.add(ids, hashes)
+    assert index._entries.size == len(ids) * 11
+
+
 @pytest.fixture(scope="module")
 def data() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     rng = np.random.default_rng(7)

@@ -6,8 +6,8 @@ Layout:
 - a small *delta*: hashes added since the main segment was built, searched by a linear scan.
 
 Adding or removing one hash never rebuilds the main segment: an add goes to the delta, a
-removal sets a tombstone. When the delta outgrows 1/16 of the main segment (or a quarter of
-the main rows are dead) the two are merged in one pass (compaction, O(n)).
+removal sets a tombstone. When the delta outgrows 1/16 of the main segment or 32,768 rows
+(or a quarter of the main rows are dead) the two are merged in one pass (compaction, O(n)).
 
 Search is exact: every stored hash within the radius is returned (recall 1.0).
 """
@@ -26,9 +26,10 @@ from rempart.index import _mih
 
 HASH_BYTES = 32
 FORMAT_VERSION = 1
-MIN_MAIN = 4096  # below this, the main segment is scanned linearly
+MIN_MAIN = 65536  # below this, the main segment is scanned linearly (tables cost ~60 MB)
 BRUTE_RADIUS = 40  # above this radius, a linear scan beats enumerating chunk neighbours
 MIN_DELTA = 4096
+MAX_DELTA = 32768  # the delta is scanned linearly by every query: keep it small
 
 
 class IndexCorrupt(Exception):
@@ -121,7 +122,7 @@ class BinaryHashIndex:
             if row >= 0:
                 self._kill(row)
         self.generation += 1
-        if len(ids) > max(MIN_DELTA, len(self._main_ids) // 16):
+        if len(ids) > max(MIN_DELTA, min(len(self._main_ids) // 16, MAX_DELTA)):
             for i in ids.tolist():  # a bulk load: merged straight into the main segment
                 self._delta.pop(i, None)
             self._delta_cache = None
@@ -147,7 +148,7 @@ class BinaryHashIndex:
 
     def _maybe_compact(self) -> None:
         n_main = len(self._main_ids)
-        if len(self._delta) > max(MIN_DELTA, n_main // 16) or self._dead > max(
+        if len(self._delta) > max(MIN_DELTA, min(n_main // 16, MAX_DELTA)) or self._dead > max(
             MIN_DELTA, n_main // 4
         ):
             self.compact()

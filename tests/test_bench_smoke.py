@@ -1,0 +1,30 @@
+"""The benchmark scripts run (at a tiny size) so they cannot rot; real runs: `make bench`."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+
+
+def run(script: str, *args: str) -> str:
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / script), *args], capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def test_index_bench_small() -> None:
+    out = run("index_bench.py", "--sizes", "20000", "--queries", "300",
+              "--reference-queries", "100")  # fmt: skip
+    assert "queries/s" in out
+    assert out.count("queries exact, recall 1.0000") == 2  # ours and the reference
+    assert "200/200 queries exact" in out
+
+
+def test_hash_bench_small() -> None:
+    out = run("hash_bench.py", "--count", "1", "--sizes", "320x240", "--repeat", "1")
+    assert "rempart img/s" in out and "2 process(es)" in out
