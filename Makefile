@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml setup.py constraints.txt
 	touch $(STAMP)
 
 test: $(STAMP)
-	$(PY) -m ruff check src tests bench
+	$(PY) -m ruff check src tests bench demo
 	$(PY) -m pytest
 
 demo: $(STAMP)

@@ -224,6 +224,14 @@ def bank_import(
     )
 
 
+def _short(path: str) -> str:
+    """A path relative to the current folder when it is under it."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return path
+
+
 def _print_summary(result: ScanResult, report: Path | None) -> None:
     table = Table(title=f"Scan {result.scan_id}", show_header=False)
     table.add_row("files", str(result.files))
@@ -235,11 +243,14 @@ def _print_summary(result: ScanResult, report: Path | None) -> None:
     table.add_row("time", f"{result.seconds:.1f} s")
     err.print(table)
     if result.matches:
-        mt = Table("file", "bank", "entry", "case", "signal", "distance", "transform")
+        mt = Table()
+        for name in ("bank", "entry", "case", "signal", "distance", "transform"):
+            mt.add_column(name, no_wrap=True)
+        mt.add_column("file", overflow="fold", min_width=12)
         for m in result.matches[:50]:
             mt.add_row(
-                m.file, m.hit.bank, str(m.hit.bank_entry), m.hit.case or "", m.hit.signal,
-                str(m.hit.distance), m.hit.transform or "",
+                m.hit.bank, str(m.hit.bank_entry), m.hit.case or "", m.hit.signal,
+                str(m.hit.distance), m.hit.transform or "", _short(m.file),
             )  # fmt: skip
         err.print(mt)
         if len(result.matches) > 50:
