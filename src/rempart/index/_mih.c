@@ -322,7 +322,8 @@ static PyObject *py_search(PyObject *self, PyObject *args) {
     } else {
         used_chunks = M;
         int base = (radius + 1) / M - 1, extra = (radius + 1) % M;
-        for (int c = 0; c < M; c++) t[c] = base + (c >= M - extra ? 1 : 0);
+        /* the wider (24-bit) chunks take the larger radii: fewer candidates per probe */
+        for (int c = 0; c < M; c++) t[c] = base + (c < extra ? 1 : 0);
     }
     results_t res = {0};
     uint32_t *counts = calloc(nq ? nq : 1, sizeof(uint32_t));
