@@ -174,3 +174,9 @@ def test_media_error_survives_pickling_between_processes() -> None:
 
     err = pickle.loads(pickle.dumps(MediaError("a.jpg", "corrupt", "bad data")))
     assert (err.path, err.reason, str(err)) == ("a.jpg", "corrupt", "a.jpg: bad data")
+
+
+
+def test_fifo_is_not_opened(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe.jpg")  # opening it would block forever
+    _expect(tmp_path / "pipe.jpg", "not-a-file")
