@@ -44,6 +44,8 @@ def world(rempart_env: Path, consent_file: Path) -> Path:
     (found / "text.png").write_text("not an image at all")
     data = (photos / "p0.jpg").read_bytes()
     (found / "cut.jpg").write_bytes(data[: len(data) // 4])
+    (found / "sub").mkdir()
+    (found / "sub" / "loop").symlink_to(found / "sub")  # a folder link loop
     rempart("hash", str(photos), "--out", str(rempart_env / "h.json"))
     rempart("bank", "create", "victim-cases")
     rempart("bank", "import", "victim-cases", str(rempart_env / "h.json"), "--case", "CASE-1",
@@ -78,10 +80,11 @@ def test_scan_finds_copies_and_edits_and_reports_bad_files(world: Path) -> None:
     assert by_file["mirror.png"][0]["transform"] == "flip_horizontal"
     assert by_file["rot.png"][0]["transform"] not in (None, "original")
     skipped = {Path(s["file"]).name: s["reason"] for s in data["skipped"]}
-    assert set(skipped) == {"empty.jpg", "text.png", "cut.jpg"}
-    assert skipped["empty.jpg"] == "empty-file"
+    assert set(skipped) == {"empty.jpg", "text.png", "cut.jpg", "loop"}
+    assert skipped["empty.jpg"] == "empty-file" and skipped["loop"] == "symlink-loop"
+    assert skipped["text.png"] == "not-an-image" and skipped["cut.jpg"] == "truncated"
     assert [Path(f).name for f in data["too_little_detail"]] == ["flat.png"]
-    assert data["summary"]["files"] == 13 and data["summary"]["hashed"] == 10
+    assert data["summary"]["files"] == 14 and data["summary"]["hashed"] == 10
     for s in data["skipped"]:
         assert s["file"] in s["detail"]  # the message names the file
 
@@ -92,7 +95,7 @@ def test_csv_report(world: Path) -> None:
             "--workers", "1", code=3)  # fmt: skip
     rows = list(csv.DictReader(report.open()))
     statuses = [r["status"] for r in rows]
-    assert statuses.count("match") == 4 and statuses.count("skipped") == 3
+    assert statuses.count("match") == 4 and statuses.count("skipped") == 4
     assert statuses.count("too-little-detail") == 1
     assert {r["bank"] for r in rows if r["status"] == "match"} == {"victim-cases"}
 
