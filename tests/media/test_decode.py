@@ -176,7 +176,6 @@ def test_media_error_survives_pickling_between_processes() -> None:
     assert (err.path, err.reason, str(err)) == ("a.jpg", "corrupt", "a.jpg: bad data")
 
 
-
 def test_fifo_is_not_opened(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "pipe.jpg")  # opening it would block forever
     _expect(tmp_path / "pipe.jpg", "not-a-file")
