@@ -45,8 +45,11 @@ def check_exact(index: BinaryHashIndex, hashes: np.ndarray, ids: np.ndarray, q: 
     results = index.search(q, r)
     for qi, (got_ids, got_d) in enumerate(results):
         want = brute(hashes, ids, q[qi], r)
-        assert dict(zip(got_ids.tolist(), got_d.tolist(), strict=True)) == want
-        assert list(got_d) == sorted(got_d)
+        assert got_ids.dtype == np.int64 and got_d.dtype == np.int32
+        # exactly the brute-force set, sorted by distance then id
+        assert list(zip(got_d.tolist(), got_ids.tolist(), strict=True)) == sorted(
+            (d, i) for i, d in want.items()
+        )
 
 
 @pytest.fixture(autouse=True)
@@ -156,6 +159,23 @@ def test_missing_or_corrupt_files_raise_index_corrupt(tmp_path: Path, data: tupl
     victim.write_bytes(victim.read_bytes()[:1000])
     with pytest.raises(IndexCorrupt):
         BinaryHashIndex.load(tmp_path / "idx2")
+    # well-shaped but damaged tables: a row number past the end, offsets out of order
+    for name, damage in (("entries", lambda a: a.__setitem__(7, 2**29 - 1)),
+                         ("offsets", lambda a: a.__setitem__(5, 10**6))):  # fmt: skip
+        folder = tmp_path / f"idx-{name}"
+        index.save(folder)
+        path = next(folder.glob(f"main-*-{name}.npy"))
+        arr = np.load(path)
+        damage(arr)
+        np.save(path, arr)
+        with pytest.raises(IndexCorrupt, match="damaged"):
+            BinaryHashIndex.load(folder)
+    for missing in ("meta.json", "main-*-ids.npy", "state-*-tomb.npy"):
+        folder = tmp_path / "idx-missing"
+        index.save(folder)
+        next(folder.glob(missing)).unlink()
+        with pytest.raises(IndexCorrupt):
+            BinaryHashIndex.load(folder)
 
 
 def test_empty_index_and_bad_input() -> None:

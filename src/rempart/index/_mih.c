@@ -19,7 +19,7 @@
 
 #define M 11
 #define LOW_BITS 3
-#define ROW_BITS 29
+#define ROW_BITS (32 - LOW_BITS)
 #define ROW_MASK ((1u << ROW_BITS) - 1u)
 #define MAX_ROWS (1u << ROW_BITS)
 
@@ -78,28 +78,29 @@ static int results_push(results_t *r, uint32_t row, int32_t d) {
     return 0;
 }
 
-static int cmp_row(const void *a, const void *b) {
+static int cmp_u64(const void *a, const void *b) {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
     return (x > y) - (x < y);
 }
 
-/* Sort one query's results by row and drop duplicates (a row found through several chunks). */
-static size_t dedupe(results_t *r, size_t from) {
+/* Sort one query's results by (distance, row) and drop duplicates (a row found through
+   several chunks has the same distance each time). Rows ascend with ids in a segment. */
+static size_t sort_dedupe(results_t *r, size_t from) {
     size_t n = r->len - from;
     if (n < 2) return n;
     uint64_t *tmp = malloc(n * sizeof(uint64_t));
-    if (!tmp) return n;
+    if (!tmp) return (size_t)-1;
     for (size_t i = 0; i < n; i++)
-        tmp[i] = ((uint64_t)r->rows[from + i] << 8) | (uint32_t)r->dists[from + i];
-    qsort(tmp, n, sizeof(uint64_t), cmp_row);
+        tmp[i] = ((uint64_t)(uint32_t)r->dists[from + i] << 32) | r->rows[from + i];
+    qsort(tmp, n, sizeof(uint64_t), cmp_u64);
     size_t w = 0;
     for (size_t i = 0; i < n; i++) {
-        if (w > 0 && (tmp[i] >> 8) == (tmp[w - 1] >> 8)) continue;
+        if (w > 0 && tmp[i] == tmp[w - 1]) continue;
         tmp[w++] = tmp[i];
     }
     for (size_t i = 0; i < w; i++) {
-        r->rows[from + i] = (uint32_t)(tmp[i] >> 8);
-        r->dists[from + i] = (int32_t)(tmp[i] & 0xff);
+        r->rows[from + i] = (uint32_t)tmp[i];
+        r->dists[from + i] = (int32_t)(tmp[i] >> 32);
     }
     free(tmp);
     r->len = from + w;
@@ -157,6 +158,32 @@ static PyObject *py_build(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+/* Structural check of loaded tables: offsets ascend from 0 to n in every chunk, and every
+   entry names a row below n. Returns True when they are sound. */
+static PyObject *py_check(PyObject *self, PyObject *args) {
+    Py_buffer eb, ob;
+    Py_ssize_t n_arg;
+    if (!PyArg_ParseTuple(args, "y*y*n", &eb, &ob, &n_arg)) return NULL;
+    size_t n = (size_t)n_arg;
+    int ok = n_arg >= 0 && n < MAX_ROWS && (size_t)eb.len == n * M * sizeof(uint32_t) &&
+             (size_t)ob.len == offsets_total() * sizeof(uint32_t);
+    if (ok) {
+        const uint32_t *ent = eb.buf, *off = ob.buf;
+        Py_BEGIN_ALLOW_THREADS
+        for (int c = 0; c < M && ok; c++) {
+            const uint32_t *o = off + offsets_base(c);
+            size_t nb = (size_t)1 << (WIDTH[c] - LOW_BITS);
+            ok = o[0] == 0 && o[nb] == n;
+            for (size_t b = 0; b < nb && ok; b++) ok = o[b] <= o[b + 1];
+        }
+        for (size_t i = 0; i < n * M && ok; i++) ok = (ent[i] & ROW_MASK) < n;
+        Py_END_ALLOW_THREADS
+    }
+    PyBuffer_Release(&eb);
+    PyBuffer_Release(&ob);
+    return PyBool_FromLong(ok);
+}
+
 /* ---- search ---- */
 /*
  * One query runs in passes, so that the memory accesses of each pass are independent and
@@ -196,15 +223,15 @@ static int work_reserve(work_t *w, size_t need) {
     return 0;
 }
 
-static int cand_push(work_t *w, uint32_t row) {
-    if (w->ncand == w->candcap) {
-        size_t cap = w->candcap ? w->candcap * 2 : 8192;
+static int cand_reserve(work_t *w, size_t need) {
+    if (need > w->candcap) {
+        size_t cap = w->candcap ? w->candcap : 8192;
+        while (cap < need) cap *= 2;
         uint32_t *c = realloc(w->cand, cap * sizeof(uint32_t));
         if (!c) return -1;
         w->cand = c;
         w->candcap = cap;
     }
-    w->cand[w->ncand++] = row;
     return 0;
 }
 
@@ -225,7 +252,12 @@ static int enumerate(work_t *w, int chunk, uint32_t p, int below, int used, int 
     return 0;
 }
 
+#ifndef PREFETCH_AHEAD
 #define PREFETCH_AHEAD 16
+#endif
+#ifndef VERIFY_AHEAD
+#define VERIFY_AHEAD 32
+#endif
 
 static int search_one(const uint8_t *qbytes, const uint64_t *hashes, size_t n,
                       const uint32_t *ent, const uint32_t *off, const uint8_t *tomb,
@@ -253,27 +285,42 @@ static int search_one(const uint8_t *qbytes, const uint64_t *hashes, size_t n,
             const uint32_t *o = off + obase[w->chunk[j]] + w->prefix[j];
             w->lo[j] = o[0];
             w->hi[j] = o[1];
-            __builtin_prefetch(ent + (size_t)w->chunk[j] * n + o[0]);
+            const uint32_t *first = ent + (size_t)w->chunk[j] * n + o[0];
+            __builtin_prefetch(first);
+            /* a bucket may straddle a cache line: fetch its last line too */
+            if (o[1] > o[0]) {
+                const char *line = (const char *)((uintptr_t)first & ~(uintptr_t)63);
+                const char *last = (const char *)(first + (o[1] - o[0] - 1));
+                for (int k = 0; k < 3 && (line += 64) <= last; k++) __builtin_prefetch(line);
+            }
         }
         if (i >= 2 * D) {
             size_t k = i - 2 * D;
             const uint32_t *e = ent + (size_t)w->chunk[k] * n;
             uint32_t ql = qlow[w->chunk[k]];
             int budget = w->budget[k];
-            for (uint32_t x = w->lo[k]; x < w->hi[k]; x++) {
+            uint32_t lo = w->lo[k], hi = w->hi[k];
+            if (hi > n) hi = (uint32_t)n;  /* never read past a (damaged) table */
+            if (lo > hi) lo = hi;
+            if (cand_reserve(w, w->ncand + (hi - lo))) return -1;
+            uint32_t *out = w->cand + w->ncand;
+            size_t found = 0;
+            for (uint32_t x = lo; x < hi; x++) {  /* branchless: most entries are rejected */
                 uint32_t v = e[x];
-                if (__builtin_popcount((v >> ROW_BITS) ^ ql) <= budget)
-                    if (cand_push(w, v & ROW_MASK)) return -1;
+                out[found] = v & ROW_MASK;
+                found += __builtin_popcount((v >> ROW_BITS) ^ ql) <= budget;
             }
+            w->ncand += found;
         }
     }
     /* pass 3: verify, prefetching ahead */
     size_t nc = w->ncand;
-    for (size_t i = 0; i < nc && i < PREFETCH_AHEAD; i++)
+    for (size_t i = 0; i < nc && i < VERIFY_AHEAD; i++)
         __builtin_prefetch(hashes + 4 * (size_t)w->cand[i]);
     for (size_t i = 0; i < nc; i++) {
-        if (i + PREFETCH_AHEAD < nc) __builtin_prefetch(hashes + 4 * (size_t)w->cand[i + PREFETCH_AHEAD]);
+        if (i + VERIFY_AHEAD < nc) __builtin_prefetch(hashes + 4 * (size_t)w->cand[i + VERIFY_AHEAD]);
         uint32_t row = w->cand[i];
+        if (row >= n) continue;
         int d = dist256(q, hashes + 4 * (size_t)row);
         if (d <= radius && !is_dead(tomb, tomb_len, row))
             if (results_push(res, row, d)) return -1;
@@ -335,7 +382,9 @@ static PyObject *py_search(PyObject *self, PyObject *args) {
         if (n && search_one((const uint8_t *)qb.buf + 32 * qi, hb.buf, n, eb.buf, ob.buf,
                             tb.buf, tb.len, radius, t, used_chunks, &w, &res))
             failed = 1;
-        counts[qi] = (uint32_t)dedupe(&res, from);
+        size_t found = sort_dedupe(&res, from);
+        if (found == (size_t)-1) failed = 1;
+        else counts[qi] = (uint32_t)found;
     }
     work_free(&w);
     Py_END_ALLOW_THREADS
@@ -374,7 +423,10 @@ static PyObject *py_brute(PyObject *self, PyObject *args) {
             if (d <= radius && !is_dead(tb.buf, tb.len, (uint32_t)i))
                 if (results_push(&res, (uint32_t)i, d)) { failed = 1; break; }
         }
-        counts[qi] = (uint32_t)(res.len - from);
+        if (failed) break;
+        size_t found = sort_dedupe(&res, from);
+        if (found == (size_t)-1) failed = 1;
+        else counts[qi] = (uint32_t)found;
     }
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&hb); PyBuffer_Release(&tb); PyBuffer_Release(&qb);
@@ -387,8 +439,10 @@ static PyObject *py_brute(PyObject *self, PyObject *args) {
 
 static PyMethodDef methods[] = {
     {"build", py_build, METH_VARARGS, "build(hashes, entries_out, offsets_out)"},
+    {"check", py_check, METH_VARARGS, "check(entries, offsets, n) -> bool: tables are sound"},
     {"search", py_search, METH_VARARGS,
-     "search(hashes, entries, offsets, tombstones, queries, radius) -> (counts, rows, dists)"},
+     "search(hashes, entries, offsets, tombstones, queries, radius) -> (counts, rows, dists),\n"
+     "each query's results sorted by (distance, row)"},
     {"brute", py_brute, METH_VARARGS,
      "brute(hashes, tombstones, queries, radius) -> (counts, rows, dists)"},
     {NULL, NULL, 0, NULL},

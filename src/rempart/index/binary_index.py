@@ -207,15 +207,20 @@ class BinaryHashIndex:
             d_ids, d_hashes = self._delta_arrays()
             raw = _mih.brute(d_hashes, b"", q, radius)
             parts.append(self._decode(raw, d_ids))
+        if not parts:
+            return [(np.empty(0, np.int64), np.empty(0, np.int32)) for _ in range(nq)]
+        if len(parts) == 1 and len(self._main_ids):
+            # the kernel sorts by (distance, row), and main rows ascend with ids
+            counts, ids, dists = parts[0]
+            ends = np.cumsum(counts).tolist()
+            starts = [0, *ends[:-1]]
+            return [(ids[a:b], dists[a:b]) for a, b in zip(starts, ends, strict=True)]
         out: list[tuple[np.ndarray, np.ndarray]] = []
         splits = [
             (np.split(ids, np.cumsum(c)[:-1]), np.split(d, np.cumsum(c)[:-1]))
             for c, ids, d in parts
         ]
         for qi in range(nq):
-            if not splits:
-                out.append((np.empty(0, np.int64), np.empty(0, np.int32)))
-                continue
             ids = np.concatenate([s[0][qi] for s in splits])
             dists = np.concatenate([s[1][qi] for s in splits])
             if len(ids) > 1:
@@ -287,8 +292,9 @@ class BinaryHashIndex:
             shapes_ok = (
                 ids.shape == (n,) and ids.dtype == np.int64
                 and hashes.shape == (n, HASH_BYTES) and hashes.dtype == np.uint8
-                and entries.dtype == np.uint32
-                and entries.size in ((n * chunks) if n >= MIN_MAIN else 0,)
+                and entries.dtype == np.uint32 and offsets.dtype == np.uint32
+                and entries.ndim == 1 and offsets.ndim == 1
+                and (entries.size, offsets.size) in ((0, 0), (n * chunks, int(_mih.OFFSETS)))
                 and tomb.shape == ((n + 7) // 8,) and tomb.dtype == np.uint8
                 and d_ids.shape == (int(meta["delta_rows"]),) and d_ids.dtype == np.int64
                 and d_hashes.shape == (len(d_ids), HASH_BYTES)
@@ -296,12 +302,14 @@ class BinaryHashIndex:
             )  # fmt: skip
             if not shapes_ok:
                 raise IndexCorrupt(f"{directory}: index files do not fit together")
+            if entries.size and not _mih.check(entries, offsets, n):
+                raise IndexCorrupt(f"{directory}: damaged multi-index tables")
         except IndexCorrupt:
             raise
         except (OSError, ValueError, KeyError, TypeError, EOFError) as exc:
             raise IndexCorrupt(f"{directory}: cannot read the index ({exc})") from exc
         index = cls()
-        tables = (entries, offsets) if n >= MIN_MAIN else None
+        tables = (entries, offsets) if entries.size else None
         index._set_main(hashes, ids, tables, tomb.copy())
         index._main_version = main.removeprefix("main-")
         index._delta = {int(i): h.tobytes() for i, h in zip(d_ids, d_hashes, strict=True)}
