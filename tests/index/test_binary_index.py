@@ -100,7 +100,9 @@ def test_add_remove_readd_without_rebuild(data: tuple, monkeypatch: pytest.Monke
     gen = index.generation
     gone = ids[::600]
     assert index.remove(gone) == len(gone)
+    assert index.generation == gen + 1
     assert index.remove(gone) == 0  # already gone
+    assert index.generation == gen + 2  # every call counts, even one that changes nothing
     keep = np.ones(len(ids), bool)
     keep[::600] = False
     check_exact(index, hashes[keep], ids[keep], q, 31)
