@@ -209,11 +209,7 @@ def _decode_opened(
             notes.append(f"multi-picture file ({frames} images): first image hashed")
         else:
             notes.append(f"animated ({frames} frames): first frame hashed")
-    if (
-        reduce_for_hashing
-        and fmt in ("JPEG", "MPO")
-        and min(width, height) >= 2 * DRAFT_MIN_SIDE
-    ):
+    if reduce_for_hashing and fmt in ("JPEG", "MPO") and min(width, height) >= 2 * DRAFT_MIN_SIDE:
         img.draft(None, (DRAFT_MIN_SIDE, DRAFT_MIN_SIDE))  # type: ignore[arg-type]
     img.load()
     orientation = _orientation(img, notes)  # after load: PNG reads its EXIF chunk by loading
