@@ -1,7 +1,10 @@
 """Safe, streaming video decoding with PyAV (FFmpeg inside the wheel; no system FFmpeg).
 
 Frames are decoded one at a time and only the sampled ones are converted to RGB, so memory
-stays bounded whatever the length of the video. Every failure is a MediaError naming the file.
+stays bounded whatever the length of the video. When sampling (not every frame), packets of
+frames that will not be sampled are decoded with FFmpeg's ``skip_frame=NONREF``: frames no
+other frame depends on are not decoded at all, which changes nothing in the sampled frames.
+Every failure is a MediaError naming the file, with a short reason code.
 """
 
 from __future__ import annotations
@@ -16,32 +19,41 @@ import numpy as np
 
 from rempart.media.errors import MediaError
 
-VIDEO_EXTENSIONS = frozenset({".mp4", ".m4v", ".mov", ".webm", ".mkv", ".avi", ".3gp", ".mpg",
-                              ".mpeg", ".ts", ".wmv", ".flv"})  # fmt: skip
-MAX_SIDE = 8192  # larger frames are refused (absurd dimensions)
-MAX_FRAME_PIXELS = 40_000_000
+# Containers handled as video. Animated GIF/WebP/APNG stay images (rempart.media.decode).
+VIDEO_EXTENSIONS: frozenset[str] = frozenset(
+    {".mp4", ".m4v", ".mov", ".webm", ".mkv", ".avi", ".3gp", ".mpg", ".mpeg", ".ts",
+     ".wmv", ".flv"}
+)  # fmt: skip
+MAX_SIDE = 8192  # frames wider or taller than this are refused (absurd dimensions)
+MAX_FRAME_PIXELS = 40_000_000  # and frames with more pixels than this
+OPEN_TIMEOUT_S = 30.0
 
 
 @dataclass(frozen=True)
 class VideoInfo:
-    duration: float | None
-    fps: float | None
+    duration: float | None  # seconds, from the container (None when it does not say)
+    fps: float | None  # average frame rate (None when unknown)
     width: int
     height: int
     codec: str
 
 
 def _open(path: Path) -> av.container.InputContainer:
-    if not path.exists():
-        raise MediaError(path, "unreadable", "file not found")
-    if not path.is_file():
-        raise MediaError(path, "not-a-file", "not a regular file")
-    if path.stat().st_size == 0:
-        raise MediaError(path, "empty-file", "the file is empty (0 bytes)")
     try:
-        return av.open(str(path), mode="r", timeout=30)
+        if not path.exists():
+            raise MediaError(path, "unreadable", "file not found")
+        if not path.is_file():
+            raise MediaError(path, "not-a-file", "not a regular file")
+        if path.stat().st_size == 0:
+            raise MediaError(path, "empty-file", "the file is empty (0 bytes)")
+    except OSError as exc:
+        raise MediaError(path, "unreadable", f"cannot read ({exc.strerror})") from exc
+    try:
+        return av.open(str(path), mode="r", timeout=OPEN_TIMEOUT_S)
     except av.error.InvalidDataError as exc:
         raise MediaError(path, "not-a-video", "not a video Rempart can read") from exc
+    except PermissionError as exc:
+        raise MediaError(path, "unreadable", "permission denied") from exc
     except (av.error.FFmpegError, OSError) as exc:
         raise MediaError(path, "corrupt", f"cannot open the video ({exc})") from exc
 
@@ -55,66 +67,121 @@ def _video_stream(container: av.container.InputContainer, path: Path) -> av.vide
     if width <= 0 or height <= 0:
         raise MediaError(path, "corrupt", f"impossible frame size {width}x{height}")
     if max(width, height) > MAX_SIDE or width * height > MAX_FRAME_PIXELS:
-        raise MediaError(path, "too-many-pixels", f"frames of {width}x{height} exceed the limit")
+        raise MediaError(
+            path, "too-many-pixels", f"frames of {width}x{height} exceed the limit ({MAX_SIDE} px)"
+        )
     return stream
 
 
+def _rate(stream: av.video.VideoStream) -> Fraction | None:
+    rate = stream.average_rate or stream.guessed_rate
+    if not rate or rate <= 0:
+        return None
+    return Fraction(rate)
+
+
 def probe_video(path: Path) -> VideoInfo:
+    """Duration, frame rate, size and codec, from the headers (nothing is decoded)."""
     container = _open(path)
     try:
         stream = _video_stream(container, path)
         duration = None
-        if container.duration is not None:
+        if container.duration is not None and container.duration > 0:
             duration = float(container.duration) / 1_000_000
         elif stream.duration is not None and stream.time_base is not None:
             duration = float(stream.duration * stream.time_base)
-        fps = float(stream.average_rate) if stream.average_rate else None
+        rate = _rate(stream)
         ctx = stream.codec_context
-        return VideoInfo(duration, fps, int(ctx.width), int(ctx.height), ctx.name)
+        return VideoInfo(
+            duration, float(rate) if rate else None, int(ctx.width), int(ctx.height), ctx.name
+        )
     finally:
         container.close()
 
 
-def iter_sampled_frames(
-    path: Path, *, seconds_per_frame: float = 1.0
-) -> Iterator[tuple[int, float, np.ndarray]]:
-    """(frame number, timestamp in seconds, RGB uint8 array) of the sampled frames.
+def frame_step(fps: float | Fraction | None, seconds_per_frame: float) -> int:
+    """vPDQ's sampling step: every `int(seconds_per_frame * fps)`-th frame (at least 1)."""
+    if seconds_per_frame <= 0 or not fps:
+        return 1
+    return max(1, int(seconds_per_frame * float(fps)))
 
-    `seconds_per_frame` 0 yields every frame (as Meta's vPDQ reference output does).
-    Frame numbers count decoded frames from 0; timestamps are frame number / frame rate
-    (vPDQ's convention), falling back to the frame's own time when the rate is unknown.
+
+def iter_sampled_frames(
+    path: Path, *, seconds_per_frame: float = 1.0, threads: int = 0
+) -> Iterator[tuple[int, float, np.ndarray]]:
+    """(frame number, timestamp in seconds, RGB uint8 HxWx3) of the sampled frames.
+
+    Sampling follows Meta's vPDQ: frame n is kept when n % step == 0, where
+    step = int(seconds_per_frame * fps); `seconds_per_frame` 0 keeps every frame (as vPDQ's
+    reference output). Timestamps are n / fps, as vPDQ writes them. Frame numbers count
+    decoded frames from 0 when every frame is kept; when sampling, they come from each
+    frame's presentation time (the same numbers for constant-rate video), so that frames
+    nothing depends on can be skipped undecoded. `threads`: FFmpeg decoding threads, 0 = auto.
+    A file that breaks off mid-way keeps the frames decoded before the break (the caller
+    can compare the last timestamp with the duration); one that yields no frame at all
+    raises MediaError.
     """
+    if seconds_per_frame < 0:
+        raise ValueError("seconds_per_frame must be >= 0")
     container = _open(path)
     try:
         stream = _video_stream(container, path)
         stream.thread_type = "AUTO"
-        rate = Fraction(stream.average_rate) if stream.average_rate else None
-        next_due = 0.0
-        number = -1
+        stream.thread_count = max(0, threads)
+        ctx = stream.codec_context
+        rate = _rate(stream)
+        tb = stream.time_base
+        step = frame_step(rate, seconds_per_frame)
+        by_pts = step > 1 and rate is not None and tb is not None
+        start = stream.start_time if stream.start_time is not None else 0
+
+        def number_of(pts: int | None) -> int | None:
+            if pts is None or rate is None or tb is None:
+                return None
+            return max(0, round((pts - start) * tb * rate))
+
+        count = -1  # decoded frames so far, minus one
+        next_due = 0
+        yielded = False
         try:
-            for frame in container.decode(stream):
-                number += 1
-                if rate:
-                    ts = float(number / rate)
-                elif frame.time is not None:
-                    ts = float(frame.time)
-                else:
-                    ts = float(number)
-                if seconds_per_frame > 0 and ts + 1e-9 < next_due:
-                    continue
-                if frame.width * frame.height > MAX_FRAME_PIXELS:
-                    raise MediaError(path, "too-many-pixels", "a frame exceeds the size limit")
-                yield number, ts, frame.to_ndarray(format="rgb24")
-                if seconds_per_frame > 0:
-                    while next_due <= ts + 1e-9:
-                        next_due += seconds_per_frame
+            for packet in container.demux(stream):
+                if by_pts:
+                    n = number_of(packet.pts)
+                    wanted = n is None or n % step == 0 or n >= next_due + step
+                    ctx.skip_frame = "DEFAULT" if wanted else "NONREF"
+                for frame in packet.decode():
+                    count += 1
+                    number = count
+                    if by_pts:
+                        n = number_of(frame.pts)
+                        number = count if n is None else n
+                        if number < next_due:
+                            continue
+                        next_due = (number // step + 1) * step
+                    elif number % step:
+                        continue
+                    if rate is not None:
+                        ts = float(number / rate)
+                    elif frame.time is not None:
+                        ts = float(frame.time)
+                    else:
+                        ts = float(number)
+                    if frame.width * frame.height > MAX_FRAME_PIXELS or (
+                        max(frame.width, frame.height) > MAX_SIDE
+                    ):
+                        raise MediaError(
+                            path, "too-many-pixels",
+                            f"frame {number} of {frame.width}x{frame.height} exceeds the limit",
+                        )  # fmt: skip
+                    yielded = True
+                    yield number, ts, frame.to_ndarray(format="rgb24")
         except av.error.FFmpegError as exc:
-            if number < 0:
+            if count < 0:
                 raise MediaError(path, "corrupt", f"no frame could be decoded ({exc})") from exc
             raise MediaError(
-                path, "truncated", f"decoding stopped at frame {number} ({exc})"
+                path, "truncated", f"decoding stopped after frame {count} ({exc})"
             ) from exc
-        if number < 0:
-            raise MediaError(path, "empty-video", "the video has no frames")
+        if count < 0 or not yielded:
+            raise MediaError(path, "empty-video", "the video has no decodable frames")
     finally:
         container.close()

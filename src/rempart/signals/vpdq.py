@@ -1,12 +1,19 @@
 """Video hashing compatible with Meta's vPDQ: a PDQ hash per sampled frame, and matching.
 
-Text form, one line per frame, as Meta's vPDQ writes it:
+Text form, one line per frame, as Meta's vPDQ writes it (see docs/video.md):
     frame_number,quality,pdq_hex,timestamp_seconds      e.g. 0,100,e271...055c,0.000
+JSON form (hash-submission files), as python-threatexchange's VPDQ signal type writes it:
+    ["e271...055c,100,0.000", ...]                       (pdq_hex,quality,timestamp)
+
+Beyond vPDQ, frames framed by black bars (letterbox/pillarbox) get a second hash of the
+picture inside the bars (`VideoHashes.trimmed_frames`), so that a copy with bars added or
+removed still matches (`match_video_hashes`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,8 +25,18 @@ from rempart.media.errors import MediaError
 from rempart.media.video import iter_sampled_frames, probe_video
 from rempart.signals.pdq import DEFAULT_THRESHOLD, MIN_QUALITY, bits_to_hex, hamming
 
-DEDUPE_DISTANCE = 0  # consecutive sampled frames this close keep only the first
+# Consecutive sampled frames whose hashes are this close keep only the first (0 = identical
+# hashes only: vPDQ's matcher ignores repeated hashes anyway, so percentages are unchanged).
+DEDUPE_DISTANCE = 0
 CHUNK = 1 << 20
+# Default decision (python-threatexchange's VPDQ signal type uses the same two numbers):
+QUERY_MATCH_PERCENT = 80.0  # share of the query's frames found in the stored video
+STORED_MATCH_PERCENT = 0.0  # share of the stored video's frames found in the query
+# Bars: rows/columns this dark and this flat at the edges are trimmed for `trimmed_frames`.
+BAR_MAX_LUMA = 32
+BAR_MAX_SPREAD = 24
+BAR_MIN_FRACTION = 0.04  # bars thinner than this share of the side are ignored
+CONTENT_MIN_FRACTION = 0.4  # never trim to less than this share of a side
 
 
 @dataclass(frozen=True)
@@ -34,15 +51,17 @@ class VpdqFrame:
 class VideoHashes:
     md5: str
     sha256: str
-    frames: tuple[VpdqFrame, ...]
+    frames: tuple[VpdqFrame, ...]  # vPDQ-compatible, one per sampled frame (deduplicated)
     duration: float | None
     width: int
     height: int
+    # Hashes of the picture inside black bars, for the sampled frames that have bars.
+    trimmed_frames: tuple[VpdqFrame, ...] = field(default=())
     notes: tuple[str, ...] = field(default=())
 
 
 def file_digests(path: Path) -> tuple[str, str]:
-    """MD5 and SHA-256 of a file, read in chunks (videos can be large)."""
+    """MD5 and SHA-256 of a file, read in 1 MiB chunks (videos can be large)."""
     md5, sha = hashlib.md5(usedforsecurity=False), hashlib.sha256()
     try:
         with open(path, "rb") as fh:
@@ -54,26 +73,72 @@ def file_digests(path: Path) -> tuple[str, str]:
     return md5.hexdigest(), sha.hexdigest()
 
 
+def _bar_extent(flat: np.ndarray, dark: np.ndarray, side: int) -> tuple[int, int]:
+    """Lengths of the leading and trailing runs of bar lines (by a 1-D flag profile)."""
+    bar = flat & dark
+    lead = int(np.argmin(bar)) if not bar.all() else side
+    trail = int(np.argmin(bar[::-1])) if not bar.all() else side
+    return lead, trail
+
+
+def content_box(rgb: np.ndarray) -> tuple[int, int, int, int] | None:
+    """(top, bottom, left, right) of the picture inside black bars, or None without bars."""
+    h, w = rgb.shape[:2]
+    if h < 32 or w < 32:
+        return None
+    luma = rgb[::2, ::2].astype(np.int16).sum(axis=2) // 3  # cheap, on a quarter of pixels
+    rows_flat = (luma.max(axis=1) - luma.min(axis=1)) <= BAR_MAX_SPREAD
+    rows_dark = luma.mean(axis=1) <= BAR_MAX_LUMA
+    cols_flat = (luma.max(axis=0) - luma.min(axis=0)) <= BAR_MAX_SPREAD
+    cols_dark = luma.mean(axis=0) <= BAR_MAX_LUMA
+    top, bottom = (2 * v for v in _bar_extent(rows_flat, rows_dark, luma.shape[0]))
+    left, right = (2 * v for v in _bar_extent(cols_flat, cols_dark, luma.shape[1]))
+    top, bottom = (v if v >= BAR_MIN_FRACTION * h else 0 for v in (top, bottom))
+    left, right = (v if v >= BAR_MIN_FRACTION * w else 0 for v in (left, right))
+    if not (top or bottom or left or right):
+        return None
+    if h - top - bottom < CONTENT_MIN_FRACTION * h or w - left - right < CONTENT_MIN_FRACTION * w:
+        return None  # a mostly black frame (a fade, a title card): nothing to trim to
+    return top, h - bottom, left, w - right
+
+
+def _pdq(rgb: np.ndarray) -> tuple[str, int]:
+    bits, quality = pdqhash.compute(np.ascontiguousarray(rgb))
+    return bits_to_hex(bits), int(quality)
+
+
 def hash_frames(
     path: Path,
     *,
     seconds_per_frame: float = 1.0,
     dedupe_distance: int | None = DEDUPE_DISTANCE,
     progress: Callable[[float], None] | None = None,
+    threads: int = 0,
+    trimmed: list[VpdqFrame] | None = None,
 ) -> list[VpdqFrame]:
+    """vPDQ frames of a video; with `trimmed` given, also fill it with inside-bars hashes.
+
+    `dedupe_distance` None keeps every sampled frame (as vPDQ's reference output).
+    `progress` gets the timestamp (seconds) of each frame hashed.
+    """
     frames: list[VpdqFrame] = []
-    for number, ts, rgb in iter_sampled_frames(path, seconds_per_frame=seconds_per_frame):
-        bits, quality = pdqhash.compute(np.ascontiguousarray(rgb))
-        frame = VpdqFrame(number, int(quality), bits_to_hex(bits), ts)
+    for number, ts, rgb in iter_sampled_frames(
+        path, seconds_per_frame=seconds_per_frame, threads=threads
+    ):
+        pdq_hex, quality = _pdq(rgb)
+        if progress is not None:
+            progress(ts)
         if (
             dedupe_distance is not None
             and frames
-            and hamming(frames[-1].pdq_hex, frame.pdq_hex) <= dedupe_distance
+            and hamming(frames[-1].pdq_hex, pdq_hex) <= dedupe_distance
         ):
             continue
-        frames.append(frame)
-        if progress is not None:
-            progress(ts)
+        frames.append(VpdqFrame(number, quality, pdq_hex, ts))
+        if trimmed is not None and (box := content_box(rgb)) is not None:
+            top, bottom, left, right = box
+            t_hex, t_quality = _pdq(rgb[top:bottom, left:right])
+            trimmed.append(VpdqFrame(number, t_quality, t_hex, ts))
     return frames
 
 
@@ -82,47 +147,108 @@ def hash_video_file(
     *,
     seconds_per_frame: float = 1.0,
     progress: Callable[[float], None] | None = None,
+    threads: int = 0,
+    allow_truncated: bool = False,
 ) -> VideoHashes:
-    """Every hash of a video: MD5, SHA-256 and vPDQ frames. MediaError when unusable."""
+    """MD5, SHA-256 and vPDQ frames of a video file. MediaError (naming it) when unusable.
+
+    A file that breaks off before its announced duration raises MediaError "truncated",
+    unless `allow_truncated`: then the frames decoded before the break are kept, with a note.
+    """
     info = probe_video(path)
-    frames = hash_frames(path, seconds_per_frame=seconds_per_frame, progress=progress)
-    md5, sha256 = file_digests(path)
+    trimmed: list[VpdqFrame] = []
     notes: list[str] = []
-    if (
-        info.duration
-        and frames
-        and frames[-1].timestamp < info.duration - 2 * max(seconds_per_frame, 1.0)
-    ):
-        notes.append(
-            f"decoded up to {frames[-1].timestamp:.1f} s of {info.duration:.1f} s: "
-            "the file may be truncated"
-        )
-    return VideoHashes(md5, sha256, tuple(frames), info.duration, info.width, info.height,
-                       tuple(notes))  # fmt: skip
+    frames: list[VpdqFrame] = []
+
+    try:
+        frames = hash_frames(
+            path, seconds_per_frame=seconds_per_frame, progress=progress, threads=threads,
+            trimmed=trimmed,
+        )  # fmt: skip
+    except MediaError as exc:
+        if exc.reason != "truncated" or not allow_truncated:
+            raise
+        notes.append(exc.detail)
+    if not frames and allow_truncated and notes:
+        raise MediaError(path, "truncated", notes[0])
+    last = frames[-1].timestamp if frames else 0.0
+    slack = max(2.0, 2 * seconds_per_frame, 0.1 * (info.duration or 0.0))
+    if info.duration and last < info.duration - slack:
+        detail = f"decoded up to {last:.1f} s of {info.duration:.1f} s: the file is cut short"
+        if not allow_truncated:
+            raise MediaError(path, "truncated", detail)
+        notes.append(detail)
+    md5, sha256 = file_digests(path)
+    return VideoHashes(
+        md5, sha256, tuple(frames), info.duration, info.width, info.height,
+        tuple(trimmed), tuple(notes),
+    )  # fmt: skip
+
+
+# --- serialisation -----------------------------------------------------------------------
 
 
 def frames_to_text(frames: Iterable[VpdqFrame]) -> str:
+    """vPDQ's text form: `frame,quality,pdq_hex,timestamp` with 3 decimals, one per line."""
     return "".join(f"{f.frame},{f.quality},{f.pdq_hex},{f.timestamp:.3f}\n" for f in frames)
 
 
+def _check(frame: VpdqFrame) -> VpdqFrame:
+    if len(frame.pdq_hex) != 64:
+        raise ValueError("the PDQ hash must be 64 hex digits")
+    int(frame.pdq_hex, 16)
+    if not 0 <= frame.quality <= 100:
+        raise ValueError(f"quality {frame.quality} out of 0..100")
+    if frame.frame < 0 or not frame.timestamp >= 0 or frame.timestamp == float("inf"):
+        raise ValueError("negative frame number or bad timestamp")
+    return frame
+
+
 def frames_from_text(text: str, source: str) -> list[VpdqFrame]:
-    """Parse vPDQ text; a malformed line raises ValueError naming the source and line."""
+    """Parse vPDQ text; a malformed line raises ValueError naming the source and line.
+
+    Also reads Meta's older 3-field lines (`frame,quality,pdq_hex`, timestamp 0).
+    """
     out: list[VpdqFrame] = []
     for lineno, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
-        parts = line.strip().split(",")
+        parts = [p.strip() for p in line.split(",")]
         try:
-            if len(parts) != 4 or len(parts[2]) != 64:
+            if len(parts) not in (3, 4):
                 raise ValueError("expected frame,quality,pdq_hex,timestamp")
-            int(parts[2], 16)
-            frame = VpdqFrame(int(parts[0]), int(parts[1]), parts[2].lower(), float(parts[3]))
-            if not 0 <= frame.quality <= 100 or frame.frame < 0:
-                raise ValueError("quality or frame number out of range")
+            ts = float(parts[3]) if len(parts) == 4 else 0.0
+            out.append(_check(VpdqFrame(int(parts[0]), int(parts[1]), parts[2].lower(), ts)))
         except ValueError as exc:
-            raise ValueError(f"{source}: line {lineno}: {exc}") from exc
-        out.append(frame)
+            raise ValueError(f"{source}: line {lineno}: {exc}: {line[:100]!r}") from exc
     return out
+
+
+def frames_to_json(frames: Iterable[VpdqFrame]) -> str:
+    """JSON list of `pdq_hex,quality,timestamp` strings (python-threatexchange's VPDQ form)."""
+    return json.dumps([f"{f.pdq_hex},{f.quality},{f.timestamp:.3f}" for f in frames])
+
+
+def frames_from_json(text: str, source: str) -> list[VpdqFrame]:
+    """Parse the JSON form; frame numbers are the positions in the list."""
+    try:
+        items = json.loads(text or "[]")
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{source}: not JSON ({exc})") from exc
+    if not isinstance(items, list):
+        raise ValueError(f"{source}: expected a JSON list of 'pdq_hex,quality,timestamp'")
+    out: list[VpdqFrame] = []
+    for i, item in enumerate(items):
+        try:
+            if not isinstance(item, str) or len(parts := item.split(",")) != 3:
+                raise ValueError("expected 'pdq_hex,quality,timestamp'")
+            out.append(_check(VpdqFrame(i, int(parts[1]), parts[0].lower(), float(parts[2]))))
+        except ValueError as exc:
+            raise ValueError(f"{source}: item {i}: {exc}: {str(item)[:100]!r}") from exc
+    return out
+
+
+# --- matching ------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -133,18 +259,59 @@ class VpdqMatch:
     stored_ranges: list[tuple[float, float]]
 
 
-def _ranges(frames: Sequence[VpdqFrame], matched: Sequence[bool], end: float) -> list:
-    """Merge the time spans of matched frames (each frame lasts until the next one)."""
+def _unique_good(frames: Sequence[VpdqFrame], quality: int) -> list[str]:
+    """vPDQ's filtering: first occurrence of each hash, then the quality filter."""
+    seen: set[str] = set()
+    out: list[str] = []
+    for f in frames:
+        if f.pdq_hex in seen:
+            continue
+        seen.add(f.pdq_hex)
+        if f.quality >= quality:
+            out.append(f.pdq_hex)
+    return out
+
+
+def _words(hexes: Sequence[str]) -> np.ndarray:
+    return np.frombuffer(bytes.fromhex("".join(hexes)), dtype=np.uint64).reshape(-1, 4)
+
+
+def _close(a: np.ndarray, b: np.ndarray, distance: int) -> np.ndarray:
+    """Boolean matrix: Hamming distance <= distance, in blocks to bound memory."""
+    out = np.zeros((len(a), len(b)), dtype=bool)
+    for i in range(0, len(a), 1024):
+        blk = a[i : i + 1024]
+        dist = np.zeros((len(blk), len(b)), dtype=np.uint16)
+        for w in range(4):
+            dist += np.bitwise_count(blk[:, w][:, None] ^ b[:, w][None, :])
+        out[i : i + 1024] = dist <= distance
+    return out
+
+
+def _ranges(
+    frames: Sequence[VpdqFrame], matched: Sequence[bool], end: float
+) -> list[tuple[float, float]]:
+    """Merge consecutive matched frames into (start, end) seconds; a frame lasts until the
+    next sampled frame (the last one until `end`)."""
     out: list[tuple[float, float]] = []
+    prev_matched = False
     for i, f in enumerate(frames):
         if not matched[i]:
+            prev_matched = False
             continue
         stop = frames[i + 1].timestamp if i + 1 < len(frames) else max(end, f.timestamp)
-        if out and abs(out[-1][1] - f.timestamp) < 1e-6:
+        if out and prev_matched:
             out[-1] = (out[-1][0], stop)
         else:
             out.append((f.timestamp, stop))
+        prev_matched = True
     return out
+
+
+def _frame_step(frames: Sequence[VpdqFrame]) -> float:
+    gaps = [b.timestamp - a.timestamp for a, b in zip(frames, frames[1:], strict=False)]
+    gaps = [g for g in gaps if g > 0]
+    return float(min(gaps)) if gaps else 1.0
 
 
 def match_videos(
@@ -154,37 +321,68 @@ def match_videos(
     distance: int = DEFAULT_THRESHOLD,
     quality: int = MIN_QUALITY,
 ) -> VpdqMatch:
-    """vPDQ's two percentages over unique good-quality frame hashes, and matched time ranges.
+    """vPDQ's two percentages, and the matched time ranges on both sides.
 
-    query_match_percent: share of the query's unique hashes within `distance` of some stored
-    hash; stored_match_percent: the same the other way round (as Meta's vPDQ defines them).
+    As Meta's vPDQ (python-threatexchange's brute matcher): each side keeps the first
+    occurrence of each distinct hash, then drops frames of quality < `quality`;
+    query_match_percent is the share of those query hashes within `distance` (inclusive)
+    of some stored hash, stored_match_percent the same the other way round. Ranges: the
+    matched sampled frames (same rule), consecutive ones merged, in seconds.
     """
-    q_good = [f for f in query if f.quality >= quality]
-    s_good = [f for f in stored if f.quality >= quality]
-    q_unique = sorted({f.pdq_hex for f in q_good})
-    s_unique = sorted({f.pdq_hex for f in s_good})
+    q_unique, s_unique = _unique_good(query, quality), _unique_good(stored, quality)
     if not q_unique or not s_unique:
         return VpdqMatch(0.0, 0.0, [], [])
-    qa = np.frombuffer(bytes.fromhex("".join(q_unique)), np.uint64).reshape(-1, 4)
-    sa = np.frombuffer(bytes.fromhex("".join(s_unique)), np.uint64).reshape(-1, 4)
-    dist = np.zeros((len(qa), len(sa)), dtype=np.int32)
-    for w in range(4):
-        dist += np.bitwise_count(qa[:, w][:, None] ^ sa[:, w][None, :])
-    close = dist <= distance
+    close = _close(_words(q_unique), _words(s_unique), distance)
     q_hit = dict(zip(q_unique, close.any(axis=1).tolist(), strict=True))
     s_hit = dict(zip(s_unique, close.any(axis=0).tolist(), strict=True))
-    q_end = query[-1].timestamp + 1.0 if query else 0.0
-    s_end = stored[-1].timestamp + 1.0 if stored else 0.0
+    q_end = query[-1].timestamp + _frame_step(query)
+    s_end = stored[-1].timestamp + _frame_step(stored)
     return VpdqMatch(
         100.0 * sum(q_hit.values()) / len(q_unique),
         100.0 * sum(s_hit.values()) / len(s_unique),
-        _ranges(query, [q_hit.get(f.pdq_hex, False) and f.quality >= quality for f in query],
+        _ranges(query, [f.quality >= quality and q_hit.get(f.pdq_hex, False) for f in query],
                 q_end),
-        _ranges(stored, [s_hit.get(f.pdq_hex, False) and f.quality >= quality for f in stored],
+        _ranges(stored, [f.quality >= quality and s_hit.get(f.pdq_hex, False) for f in stored],
                 s_end),
     )  # fmt: skip
 
 
-def is_match(m: VpdqMatch, *, query_percent: float = 80.0, stored_percent: float = 0.0) -> bool:
-    """Default: most of the query is in the stored video (a clip cut from it matches)."""
+def is_match(
+    m: VpdqMatch,
+    *,
+    query_percent: float = QUERY_MATCH_PERCENT,
+    stored_percent: float = STORED_MATCH_PERCENT,
+) -> bool:
+    """Match when >= 80% of the query's frames are in the stored video (and >= 0% the other
+    way): a short clip cut from a long stored video matches; a long video that merely
+    contains the stored clip does not, unless the caller also checks the reverse direction
+    (`is_match(match_videos(stored, query))`) or lowers `query_percent`.
+    These are python-threatexchange's defaults for the VPDQ signal type."""
     return m.query_match_percent >= query_percent and m.stored_match_percent >= stored_percent
+
+
+def content_frames(frames: Sequence[VpdqFrame], trimmed: Sequence[VpdqFrame]) -> list[VpdqFrame]:
+    """Per sampled frame, the inside-bars hash when the frame has bars, else the plain one."""
+    inside = {f.frame: f for f in trimmed}
+    return [inside.get(f.frame, f) for f in frames]
+
+
+def match_video_hashes(
+    query: VideoHashes,
+    stored: VideoHashes,
+    *,
+    distance: int = DEFAULT_THRESHOLD,
+    quality: int = MIN_QUALITY,
+) -> VpdqMatch:
+    """The better (by query share, then stored share) of plain vPDQ matching and matching
+    of the pictures inside black bars (identical to plain vPDQ when neither has bars)."""
+    plain = match_videos(query.frames, stored.frames, distance=distance, quality=quality)
+    if not query.trimmed_frames and not stored.trimmed_frames:
+        return plain
+    inside = match_videos(
+        content_frames(query.frames, query.trimmed_frames),
+        content_frames(stored.frames, stored.trimmed_frames),
+        distance=distance, quality=quality,
+    )  # fmt: skip
+    key = lambda m: (m.query_match_percent, m.stored_match_percent)  # noqa: E731
+    return max(plain, inside, key=key)
