@@ -135,10 +135,10 @@ def iter_sampled_frames(
         by_pts = step > 1 and rate is not None and tb is not None
         start = stream.start_time if stream.start_time is not None else 0
 
+        per_tick = float(tb * rate) if by_pts else 0.0  # frames per time-base tick
+
         def number_of(pts: int | None) -> int | None:
-            if pts is None or rate is None or tb is None:
-                return None
-            return max(0, round((pts - start) * tb * rate))
+            return None if pts is None else max(0, round((pts - start) * per_tick))
 
         count = -1  # decoded frames so far, minus one
         next_due = 0

@@ -32,9 +32,8 @@ CHUNK = 1 << 20
 # Default decision (python-threatexchange's VPDQ signal type uses the same two numbers):
 QUERY_MATCH_PERCENT = 80.0  # share of the query's frames found in the stored video
 STORED_MATCH_PERCENT = 0.0  # share of the stored video's frames found in the query
-# Bars: rows/columns this dark and this flat at the edges are trimmed for `trimmed_frames`.
-BAR_MAX_LUMA = 32
-BAR_MAX_SPREAD = 24
+# Bars: edge rows/columns with no channel above this level are trimmed for `trimmed_frames`.
+BAR_MAX_LEVEL = 40
 BAR_MIN_FRACTION = 0.04  # bars thinner than this share of the side are ignored
 CONTENT_MIN_FRACTION = 0.4  # never trim to less than this share of a side
 
@@ -73,26 +72,33 @@ def file_digests(path: Path) -> tuple[str, str]:
     return md5.hexdigest(), sha.hexdigest()
 
 
-def _bar_extent(flat: np.ndarray, dark: np.ndarray, side: int) -> tuple[int, int]:
-    """Lengths of the leading and trailing runs of bar lines (by a 1-D flag profile)."""
-    bar = flat & dark
-    lead = int(np.argmin(bar)) if not bar.all() else side
-    trail = int(np.argmin(bar[::-1])) if not bar.all() else side
-    return lead, trail
+def _bar_depth(lines: np.ndarray) -> int:
+    """How many leading lines (axis 0 of a lines x samples x 3 view) are black bar lines:
+    first on a 1-in-4 grid of lines, then line by line from the last grid hit."""
+    coarse = lines[::4].max(axis=(1, 2)) <= BAR_MAX_LEVEL
+    run = len(coarse) if coarse.all() else int(np.argmin(coarse))
+    if run == 0:
+        return 0
+    depth = 4 * (run - 1) + 1
+    while depth < len(lines) and lines[depth].max() <= BAR_MAX_LEVEL:
+        depth += 1
+    return depth
 
 
 def content_box(rgb: np.ndarray) -> tuple[int, int, int, int] | None:
-    """(top, bottom, left, right) of the picture inside black bars, or None without bars."""
+    """(top, bottom, left, right) of the picture inside black bars, or None without bars.
+
+    A bar line is a row or column at an edge where every pixel (looked at every 4th pixel)
+    has all three channels <= BAR_MAX_LEVEL. Bars thinner than BAR_MIN_FRACTION of the side
+    are ignored; a frame that is mostly black (a fade) is left alone.
+    """
     h, w = rgb.shape[:2]
     if h < 32 or w < 32:
         return None
-    luma = rgb[::2, ::2].astype(np.int16).sum(axis=2) // 3  # cheap, on a quarter of pixels
-    rows_flat = (luma.max(axis=1) - luma.min(axis=1)) <= BAR_MAX_SPREAD
-    rows_dark = luma.mean(axis=1) <= BAR_MAX_LUMA
-    cols_flat = (luma.max(axis=0) - luma.min(axis=0)) <= BAR_MAX_SPREAD
-    cols_dark = luma.mean(axis=0) <= BAR_MAX_LUMA
-    top, bottom = (2 * v for v in _bar_extent(rows_flat, rows_dark, luma.shape[0]))
-    left, right = (2 * v for v in _bar_extent(cols_flat, cols_dark, luma.shape[1]))
+    rows = rgb[:, ::4]
+    cols = rgb[::4].transpose(1, 0, 2)
+    top, bottom = _bar_depth(rows), _bar_depth(rows[::-1])
+    left, right = _bar_depth(cols), _bar_depth(cols[::-1])
     top, bottom = (v if v >= BAR_MIN_FRACTION * h else 0 for v in (top, bottom))
     left, right = (v if v >= BAR_MIN_FRACTION * w else 0 for v in (left, right))
     if not (top or bottom or left or right):
