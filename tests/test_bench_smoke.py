@@ -29,7 +29,3 @@ def test_hash_bench_small() -> None:
     out = run("hash_bench.py", "--count", "1", "--sizes", "320x240", "--repeat", "1")
     assert "rempart img/s" in out and "2 process(es)" in out
 
-
-def test_video_bench_small() -> None:
-    out = run("video_bench.py", "--limit", "3")
-    assert "x real time" in out and "pairs right:" in out
