@@ -13,7 +13,7 @@ from rempart.signals.pdq import MIN_QUALITY
 from rempart.store import repository
 from rempart.store.db import Database
 from rempart.store.models import Bank
-from rempart.store.repository import StoreError
+from rempart.store.repository import SignalHit, StoreError
 
 # A dihedral variant T of the query matched the stored image, so the query is the stored image
 # transformed by the inverse of T: that inverse is what we report.
@@ -62,6 +62,22 @@ class Matcher:
             out.append(sorted(best.values(), key=lambda h: (h.distance, h.bank, h.bank_entry)))
         return out
 
+    def hit(
+        self,
+        d: SignalHit | None,
+        signal: str,
+        distance: int = 0,
+        transform: str | None = None,
+        limit: int | None = None,
+    ) -> Hit | None:
+        """A hit on a described signal when its bank is selected and the distance is within
+        `limit` (by default, the bank's own threshold)."""
+        if d is None or d.bank_name not in self.thresholds:
+            return None
+        if distance > (self.thresholds[d.bank_name] if limit is None else limit):
+            return None
+        return Hit(d.bank_name, d.item_id, d.case_number, signal, distance, transform, d.label)
+
     def _exact(self, hashes: Sequence[ImageHashes]) -> list[list[Hit]]:
         out: list[list[Hit]] = [[] for _ in hashes]
         with self.db.session() as s:
@@ -74,13 +90,8 @@ class Matcher:
         for i, h in enumerate(hashes):
             for signal_type in ("sha256", "md5"):
                 for sid in by_type[signal_type].get(getattr(h, signal_type), []):
-                    d = described.get(sid)
-                    if d is not None and d.bank_name in self.thresholds:
-                        out[i].append(
-                            Hit(
-                                d.bank_name, d.item_id, d.case_number, signal_type, 0, None, d.label
-                            )
-                        )
+                    if (hit := self.hit(described.get(sid), signal_type)) is not None:
+                        out[i].append(hit)
         return out
 
     def _near(self, hashes: Sequence[ImageHashes]) -> list[list[Hit]]:
@@ -106,15 +117,9 @@ class Matcher:
         with self.db.session() as s:
             described = repository.describe_signals(s, {sid for _, sid in found})
         for (i, sid), (dist, name) in found.items():
-            d = described.get(sid)
-            if d is None or d.bank_name not in self.thresholds:
-                continue
-            if dist > self.thresholds[d.bank_name]:
-                continue
-            transform = _INVERSE.get(name, name)
-            out[i].append(
-                Hit(d.bank_name, d.item_id, d.case_number, "pdq", dist, transform, d.label)
-            )
+            hit = self.hit(described.get(sid), "pdq", dist, _INVERSE.get(name, name))
+            if hit is not None:
+                out[i].append(hit)
         return out
 
 
@@ -125,26 +130,19 @@ def lookup_hex(matcher: Matcher, value: str, threshold: int | None = None) -> li
         bytes.fromhex(value)
     except ValueError as exc:
         raise ValueError(f"{value!r} is not hexadecimal") from exc
-    hits: list[Hit] = []
+    kind = {32: "md5", 64: "sha256"}.get(len(value))
+    if kind is None:
+        raise ValueError("a hash is 32 (MD5) or 64 (PDQ, SHA-256) hex characters")
+    found: list[Hit | None] = []
     with matcher.db.session() as s:
-        kinds = ["md5"] if len(value) == 32 else ["sha256"] if len(value) == 64 else []
-        if not kinds:
-            raise ValueError("a hash is 32 (MD5) or 64 (PDQ, SHA-256) hex characters")
-        for kind in kinds:
-            sids = repository.exact_lookup(s, kind, [value]).get(value, [])
-            for d in repository.describe_signals(s, sids).values():
-                if d.bank_name in matcher.thresholds:
-                    hits.append(Hit(d.bank_name, d.item_id, d.case_number, kind, 0, None, d.label))
-    if len(value) == 64 and len(matcher.index):
+        sids = repository.exact_lookup(s, kind, [value]).get(value, [])
+        found += [matcher.hit(d, kind) for d in repository.describe_signals(s, sids).values()]
+    if kind == "sha256" and len(matcher.index):  # 64 hex characters may also be a PDQ hash
         radius = matcher.radius if threshold is None else threshold
         ids, dists = matcher.index.search(hex_to_array([value]), radius)[0]
         with matcher.db.session() as s:
             described = repository.describe_signals(s, ids.tolist())
         for sid, dist in zip(ids.tolist(), dists.tolist(), strict=True):
-            d = described.get(sid)
-            if d is None or d.bank_name not in matcher.thresholds:
-                continue
-            limit = matcher.thresholds[d.bank_name] if threshold is None else threshold
-            if dist <= limit:
-                hits.append(Hit(d.bank_name, d.item_id, d.case_number, "pdq", dist, None, d.label))
+            found.append(matcher.hit(described.get(sid), "pdq", dist, limit=threshold))
+    hits = [h for h in found if h is not None]
     return sorted(hits, key=lambda h: (h.distance, h.bank, h.bank_entry))
