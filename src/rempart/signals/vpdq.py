@@ -12,7 +12,6 @@ removed still matches (`match_video_hashes`).
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -23,12 +22,12 @@ import pdqhash
 
 from rempart.media.errors import MediaError
 from rempart.media.video import iter_sampled_frames, probe_video
+from rempart.signals.exact import file_digests
 from rempart.signals.pdq import DEFAULT_THRESHOLD, MIN_QUALITY, bits_to_hex, hamming
 
 # Consecutive sampled frames whose hashes are this close keep only the first (0 = identical
 # hashes only: vPDQ's matcher ignores repeated hashes anyway, so percentages are unchanged).
 DEDUPE_DISTANCE = 0
-CHUNK = 1 << 20
 # Default decision (python-threatexchange's VPDQ signal type uses the same two numbers):
 QUERY_MATCH_PERCENT = 80.0  # share of the query's frames found in the stored video
 STORED_MATCH_PERCENT = 0.0  # share of the stored video's frames found in the query
@@ -57,19 +56,6 @@ class VideoHashes:
     # Hashes of the picture inside black bars, for the sampled frames that have bars.
     trimmed_frames: tuple[VpdqFrame, ...] = field(default=())
     notes: tuple[str, ...] = field(default=())
-
-
-def file_digests(path: Path) -> tuple[str, str]:
-    """MD5 and SHA-256 of a file, read in 1 MiB chunks (videos can be large)."""
-    md5, sha = hashlib.md5(usedforsecurity=False), hashlib.sha256()
-    try:
-        with open(path, "rb") as fh:
-            while block := fh.read(CHUNK):
-                md5.update(block)
-                sha.update(block)
-    except OSError as exc:
-        raise MediaError(path, "unreadable", f"cannot read ({exc.strerror})") from exc
-    return md5.hexdigest(), sha.hexdigest()
 
 
 def _bar_depth(lines: np.ndarray) -> int:
