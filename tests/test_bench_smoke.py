@@ -28,4 +28,3 @@ def test_index_bench_small() -> None:
 def test_hash_bench_small() -> None:
     out = run("hash_bench.py", "--count", "1", "--sizes", "320x240", "--repeat", "1")
     assert "rempart img/s" in out and "2 process(es)" in out
-

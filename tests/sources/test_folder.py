@@ -52,3 +52,10 @@ def test_single_file_and_missing_root(tmp_path: Path) -> None:
     [missing] = list(iter_folder([tmp_path / "nope"]))
     assert isinstance(missing, SourceProblem)
     assert missing.reason == "not-found" and "no such file" in missing.detail
+
+
+def test_a_file_named_twice_is_listed_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    photo_like(1, (64, 48)).save(tmp_path / "a.jpg")
+    monkeypatch.chdir(tmp_path)
+    found = list(iter_folder([Path("a.jpg"), Path("a.jpg"), Path(".")]))
+    assert [f.locator for f in found] == ["a.jpg"]

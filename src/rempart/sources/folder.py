@@ -65,6 +65,7 @@ def _problem_for(path: Path, exc: OSError) -> SourceProblem:
 def iter_folder(roots: Iterable[Path]) -> Iterator[MediaRef | SourceProblem]:
     """Yield every media file under the given files and folders, in a stable order."""
     seen_dirs: set[tuple[int, int]] = set()
+    seen_files: set[str] = set()  # a file named twice (overlapping roots) is scanned once
     for root in roots:
         stack = [Path(root)]
         while stack:
@@ -75,6 +76,9 @@ def iter_folder(roots: Iterable[Path]) -> Iterator[MediaRef | SourceProblem]:
                 yield _problem_for(path, exc)
                 continue
             if stat.S_ISREG(st.st_mode):
+                if str(path) in seen_files:
+                    continue
+                seen_files.add(str(path))
                 if _is_media(path):
                     yield MediaRef(str(path), path, {"source": "folder", "root": str(root)})
                 continue
