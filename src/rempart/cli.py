@@ -7,6 +7,7 @@ request); 2 usage error; 3 done, but some files were skipped (listed in the repo
 from __future__ import annotations
 
 import json
+import os
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -89,8 +90,6 @@ def _progress() -> Progress:
 
 
 def _workers(value: int | None) -> int:
-    import os
-
     return value if value and value > 0 else (os.cpu_count() or 1)
 
 
@@ -118,14 +117,14 @@ def hash_cmd(
     refs, problems = collect(paths)
     options = ScanOptions(workers=_workers(workers))
     items: list[SubmissionItem] = []
-    skipped = [(p.file, p.detail) for p in problems]
+    skipped = [p.detail for p in problems]  # each message names its file
     low = 0
     with _progress() as progress:
         task = progress.add_task("Hashing", total=len(refs), current="")
         for outcome in hash_refs(refs, options, dihedral=False):
             progress.update(task, advance=1, current=Path(outcome.ref.locator).name)
             if outcome.hashes is None:
-                skipped.append((outcome.ref.locator, str(outcome.error)))
+                skipped.append(str(outcome.error))
                 continue
             h = outcome.hashes
             low += h.pdq.quality < MIN_QUALITY
@@ -141,7 +140,7 @@ def hash_cmd(
         submission.write(out_file)
     else:
         sys.stdout.write(json.dumps(submission.to_json(), indent=2) + "\n")
-    for _name, why in skipped:
+    for why in skipped:
         err.print(f"[yellow]skipped[/] {why}", highlight=False)
     err.print(
         f"Hashed {len(items)} file(s)"
