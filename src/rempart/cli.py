@@ -15,7 +15,14 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from rempart.config import Settings, load_settings
@@ -24,8 +31,9 @@ from rempart.exchange.consent import ConsentRecord, FormatError, read_consent
 from rempart.exchange.submission import Submission, SubmissionItem, read_submission
 from rempart.scan.matcher import Matcher, lookup_hex
 from rempart.scan.pipeline import ScanOptions, ScanResult, collect, hash_refs, run_scan
-from rempart.scan.report import write_report
+from rempart.scan.report import describe_where, write_report
 from rempart.signals.pdq import MIN_QUALITY
+from rempart.signals.vpdq import VideoHashes, frames_to_text
 from rempart.store import repository
 from rempart.store.bank_index import BankIndex
 from rempart.store.db import Database
@@ -93,9 +101,64 @@ def _workers(value: int | None) -> int:
     return value if value and value > 0 else (os.cpu_count() or 1)
 
 
+class VideoBars:
+    """Per-video progress bars under the main bar: one per video being hashed."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.tasks: dict[str, TaskID] = {}
+
+    def __call__(self, locator: str, seconds: float, duration: float | None) -> None:
+        task = self.tasks.get(locator)
+        if seconds < 0:
+            if task is not None:
+                self.progress.remove_task(task)
+                del self.tasks[locator]
+            return
+        if task is None:
+            name = Path(locator).name
+            task = self.progress.add_task(f"  video {name[:30]}", total=duration, current="")
+            self.tasks[locator] = task
+        self.progress.update(task, completed=seconds, current=f"{seconds:.0f} s")
+
+
+# Bank side: every frame (deduplicated), so that a copy sampled at any moment finds its frame.
+BANK_SECONDS_PER_FRAME = 0.0
+BANK_VIDEO_DEDUPE = 8
+
+
+def _video_item(h: VideoHashes, locator: str | None) -> SubmissionItem:
+    return SubmissionItem(
+        md5=h.md5, sha256=h.sha256, pdq=None, pdq_quality=None, width=h.width,
+        height=h.height, media_type="video", path=locator, duration=h.duration,
+        frames=h.frames, inside=h.trimmed_frames, regions=h.regions,
+        seconds_per_frame=h.seconds_per_frame,
+    )  # fmt: skip
+
+
+def _write_vpdq(videos: list[tuple[str, VideoHashes]], out_file: Path | None) -> None:
+    """vPDQ text, one line per frame: to stdout or a file (one video), or a folder."""
+    if out_file is None:
+        if len(videos) > 1:
+            raise _fail("several videos: give --out FOLDER for one .vpdq.txt file per video")
+        sys.stdout.write(frames_to_text(videos[0][1].frames))
+        return
+    if len(videos) == 1 and not out_file.is_dir():
+        out_file.write_text(frames_to_text(videos[0][1].frames), encoding="ascii")
+        return
+    out_file.mkdir(parents=True, exist_ok=True)
+    used: set[str] = set()
+    for locator, h in videos:
+        name = Path(locator).stem
+        while name in used:
+            name += "_"
+        used.add(name)
+        (out_file / f"{name}.vpdq.txt").write_text(frames_to_text(h.frames), encoding="ascii")
+
+
 @app.command("hash")
 def hash_cmd(
-    paths: Annotated[list[Path], typer.Argument(help="Photos or folders to hash.")],
+    paths: Annotated[list[Path], typer.Argument(help="Photos, videos or folders to hash.")],
     out_file: Annotated[
         Path | None, typer.Option("--out", help="Write the hash-submission file here.")
     ] = None,
@@ -108,47 +171,91 @@ def hash_cmd(
     workers: Annotated[
         int | None, typer.Option(help="Processes to use (default: all cores).")
     ] = None,
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="submission (JSON, default) or vpdq (videos only: one line per frame, "
+            "frame,quality,pdq_hex,timestamp, as Meta's vPDQ).",
+        ),
+    ] = "submission",
+    seconds_per_frame: Annotated[
+        float | None,
+        typer.Option(
+            help="Videos: hash one frame every this many seconds (0: every frame). Default: "
+            "every frame for submissions, 1 for --format vpdq."
+        ),
+    ] = None,
 ) -> None:
-    """Hash photos on this device into a hash-submission file. No image data leaves it."""
+    """Hash photos and videos on this device into a hash-submission file. No image data
+    leaves it."""
+    if fmt not in ("submission", "vpdq"):
+        raise _fail(f"unknown format {fmt!r}: use submission or vpdq")
+    if seconds_per_frame is not None and not 0 <= seconds_per_frame <= 3600:
+        raise _fail("--seconds-per-frame must be between 0 and 3600")
     try:
         record = read_consent(consent) if consent else None
     except FormatError as exc:
         raise _fail(str(exc)) from exc
     refs, problems = collect(paths)
-    options = ScanOptions(workers=_workers(workers))
+    vpdq_text = fmt == "vpdq"
+    spf = seconds_per_frame
+    if spf is None:
+        spf = 1.0 if vpdq_text else BANK_SECONDS_PER_FRAME
+    options = ScanOptions(
+        workers=_workers(workers), seconds_per_frame=spf,
+        video_dedupe=None if vpdq_text else BANK_VIDEO_DEDUPE, video_regions=not vpdq_text,
+    )  # fmt: skip
     items: list[SubmissionItem] = []
+    videos: list[tuple[str, VideoHashes]] = []
     skipped = [p.detail for p in problems]  # each message names its file
     low = 0
     with _progress() as progress:
         task = progress.add_task("Hashing", total=len(refs), current="")
-        for outcome in hash_refs(refs, options, dihedral=False):
+        for outcome in hash_refs(refs, options, dihedral=False, on_video=VideoBars(progress)):
             progress.update(task, advance=1, current=Path(outcome.ref.locator).name)
-            if outcome.hashes is None:
+            h = outcome.hashes
+            if h is None:
                 skipped.append(str(outcome.error))
                 continue
-            h = outcome.hashes
+            locator = outcome.ref.locator if include_paths else None
+            if isinstance(h, VideoHashes):
+                videos.append((outcome.ref.locator, h))
+                low += not any(f.quality >= MIN_QUALITY for f in h.frames)
+                skipped.extend(f"{outcome.ref.locator}: {n}" for n in h.notes)
+                items.append(_video_item(h, locator))
+                continue
+            if vpdq_text:
+                skipped.append(f"{outcome.ref.locator}: not a video (--format vpdq)")
+                continue
             low += h.pdq.quality < MIN_QUALITY
             items.append(
                 SubmissionItem(
                     md5=h.md5, sha256=h.sha256, pdq=h.pdq.hex, pdq_quality=h.pdq.quality,
-                    width=h.width, height=h.height,
-                    path=outcome.ref.locator if include_paths else None,
+                    width=h.width, height=h.height, path=locator,
                 )
             )  # fmt: skip
-    submission = Submission(items=items, consent=record)
-    if out_file is not None:
-        submission.write(out_file)
+    if vpdq_text:
+        if videos:
+            _write_vpdq(videos, out_file)
     else:
-        sys.stdout.write(json.dumps(submission.to_json(), indent=2) + "\n")
+        submission = Submission(items=items, consent=record)
+        if out_file is not None:
+            submission.write(out_file)
+        else:
+            sys.stdout.write(json.dumps(submission.to_json(), indent=2) + "\n")
     for why in skipped:
         err.print(f"[yellow]skipped[/] {why}", highlight=False)
+    n_video = len(videos)
     err.print(
         f"Hashed {len(items)} file(s)"
+        + (f" ({n_video} video(s), {sum(len(v.frames) for _, v in videos)} frames)"
+           if n_video else "")
         + (f", wrote {out_file}" if out_file else "")
         + (f"; {len(skipped)} skipped" if skipped else "")
         + (f"; {low} with too little detail for PDQ (exact hashes kept)" if low else ""),
         highlight=False,
-    )
+    )  # fmt: skip
     if skipped:
         raise typer.Exit(EXIT_SKIPPED)
 
@@ -235,6 +342,8 @@ def _print_summary(result: ScanResult, report: Path | None) -> None:
     table = Table(title=f"Scan {result.scan_id}", show_header=False)
     table.add_row("files", str(result.files))
     table.add_row("hashed", str(result.hashed))
+    if result.videos:
+        table.add_row("of which videos", str(result.videos))
     table.add_row("files with matches", str(result.matched_files))
     table.add_row("matches", str(len(result.matches)))
     table.add_row("too little detail to hash", str(len(result.low_quality)))
@@ -246,10 +355,12 @@ def _print_summary(result: ScanResult, report: Path | None) -> None:
         for name in ("bank", "entry", "case", "signal", "distance", "transform"):
             mt.add_column(name, no_wrap=True)
         mt.add_column("file", overflow="fold", min_width=12)
+        mt.add_column("where", overflow="fold")
         for m in result.matches[:50]:
             mt.add_row(
                 m.hit.bank, str(m.hit.bank_entry), m.hit.case or "", m.hit.signal,
                 str(m.hit.distance), m.hit.transform or "", _short(m.file),
+                describe_where(m.hit, short=True),
             )  # fmt: skip
         err.print(mt)
         if len(result.matches) > 50:
@@ -273,12 +384,19 @@ def scan_cmd(
     workers: Annotated[
         int | None, typer.Option(help="Processes to use (default: all cores).")
     ] = None,
+    seconds_per_frame: Annotated[
+        float, typer.Option(help="Videos: hash one frame every this many seconds.")
+    ] = 1.0,
 ) -> None:
-    """Scan files and folders against the banks."""
+    """Scan files and folders (photos and videos) against the banks."""
     if fmt not in ("json", "csv"):
         raise _fail(f"unknown format {fmt!r}: use json or csv")
+    if not 0 < seconds_per_frame <= 3600:
+        raise _fail("--seconds-per-frame must be more than 0 and at most 3600")
     database, bank_index = _open()
-    options = ScanOptions(banks=tuple(bank or ()), workers=_workers(workers))
+    options = ScanOptions(
+        banks=tuple(bank or ()), workers=_workers(workers), seconds_per_frame=seconds_per_frame
+    )
     with _progress() as progress:
         task = progress.add_task("Scanning", total=None, current="")
 
@@ -286,7 +404,9 @@ def scan_cmd(
             progress.update(task, completed=done, total=total, current=Path(current).name)
 
         try:
-            result = run_scan(database, bank_index, paths, options, on_progress)
+            result = run_scan(
+                database, bank_index, paths, options, on_progress, VideoBars(progress)
+            )
         except StoreError as exc:
             raise _fail(str(exc)) from exc
     if report is not None:

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from rempart.exchange.consent import ConsentRecord
-from rempart.exchange.submission import Submission
+from rempart.exchange.submission import Submission, SubmissionItem
 from rempart.signals.pdq import MIN_QUALITY
 from rempart.store import repository
 from rempart.store.bank_index import BankIndex
@@ -87,6 +87,8 @@ def import_submission(
             if item.pdq is not None:
                 pdq_signal = ItemSignal(signal_type="pdq", value=item.pdq, quality=item.pdq_quality)
                 row.signals.append(pdq_signal)
+            frame_signals = video_signals(item)
+            row.signals.extend(frame_signals)
             s.add(row)
             s.flush()
             counts["added"] += 1
@@ -95,6 +97,13 @@ def import_submission(
                     counts["low_quality"] += 1
                 else:
                     added.append((pdq_signal.id, item.pdq))  # type: ignore[arg-type]
+            if item.media_type == "video" and item.frames and not any(
+                (f.quality or 0) >= MIN_QUALITY for f in frame_signals
+            ):
+                counts["low_quality"] += 1
+            added.extend(
+                (f.id, f.value) for f in frame_signals if (f.quality or 0) >= MIN_QUALITY
+            )
         sub.item_count = counts["added"]
         return added, []
 
@@ -107,6 +116,28 @@ def import_submission(
         low_quality=counts["low_quality"],
         consent_recorded=bool(counts["consent"]),
     )
+
+
+def video_signals(item: SubmissionItem) -> list[ItemSignal]:
+    """One signal per video frame hash: whole frames and the picture inside black bars as
+    "vpdq", frame halves as "vpdq-region"; the time (and region) in `extra`."""
+    out = [
+        ItemSignal(signal_type="vpdq", value=f.pdq_hex, quality=f.quality,
+                   extra={"ts": f.timestamp})
+        for f in item.frames
+    ]  # fmt: skip
+    out += [
+        ItemSignal(signal_type="vpdq", value=f.pdq_hex, quality=f.quality,
+                   extra={"ts": f.timestamp, "inside": True})
+        for f in item.inside
+    ]  # fmt: skip
+    for region, frames in item.regions.items():
+        out += [
+            ItemSignal(signal_type="vpdq-region", value=f.pdq_hex, quality=f.quality,
+                       extra={"ts": f.timestamp, "region": region})
+            for f in frames
+        ]  # fmt: skip
+    return out
 
 
 def _record_consent(s: Session, case_id: int, record: ConsentRecord) -> Consent:

@@ -1,7 +1,9 @@
 """The hash-submission file: what `rempart hash` writes on the victim's device.
 
 It carries, per media file, only hashes and dimensions: PDQ hex and quality, MD5, SHA-256,
-width and height. No pixels, and no path unless the user asked for it. See
+width and height; for a video, its duration and its frame hashes (vPDQ, in
+python-threatexchange's JSON form), the hashes of the picture inside black bars and of the
+halves of each frame. No pixels, and no path unless the user asked for it. See
 docs/formats.md for the documented schema.
 """
 
@@ -16,6 +18,7 @@ from typing import Any
 
 from rempart import __version__
 from rempart.exchange.consent import ConsentRecord, FormatError
+from rempart.signals.vpdq import REGIONS, VpdqFrame, frames_from_list, frames_to_list
 
 FORMAT = "rempart-hash-submission"
 VERSION = 1
@@ -38,6 +41,12 @@ class SubmissionItem:
     height: int | None
     media_type: str = "image"
     path: str | None = None
+    # Videos only:
+    duration: float | None = None
+    frames: tuple[VpdqFrame, ...] = ()  # vPDQ frames
+    inside: tuple[VpdqFrame, ...] = ()  # picture inside black bars, for frames with bars
+    regions: dict[str, tuple[VpdqFrame, ...]] = field(default_factory=dict)  # frame halves
+    seconds_per_frame: float | None = None  # sampling used (0: every frame)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -49,6 +58,14 @@ class SubmissionItem:
             "width": self.width,
             "height": self.height,
         }
+        if self.media_type == "video":
+            out["duration"] = self.duration
+            out["seconds_per_frame"] = self.seconds_per_frame
+            out["vpdq"] = frames_to_list(self.frames)
+            if self.inside:
+                out["vpdq_inside"] = frames_to_list(self.inside)
+            if self.regions:
+                out["vpdq_regions"] = {k: frames_to_list(v) for k, v in self.regions.items()}
         if self.path is not None:
             out["path"] = self.path
         return out
@@ -112,6 +129,11 @@ def parse_item(raw: Any, where: str) -> SubmissionItem:
     if media_type not in ("image", "video"):
         raise FormatError(f"{where}: unknown media_type {media_type!r}")
     path = raw.get("path")
+    video: dict[str, Any] = {}
+    if media_type == "video":
+        video = _video_fields(raw, where)
+    elif any(k in raw for k in ("vpdq", "vpdq_inside", "vpdq_regions")):
+        raise FormatError(f"{where}: frame hashes (vpdq) on an item that is not a video")
     return SubmissionItem(
         md5=md5 or "",
         sha256=sha256 or "",
@@ -121,7 +143,33 @@ def parse_item(raw: Any, where: str) -> SubmissionItem:
         height=_int_field(raw, "height", where, 1, 10**7),
         media_type=media_type,
         path=path if isinstance(path, str) else None,
+        **video,
     )
+
+
+def _video_fields(raw: dict[str, Any], where: str) -> dict[str, Any]:
+    def frames(value: Any, what: str) -> tuple[VpdqFrame, ...]:
+        try:
+            return tuple(frames_from_list(value, f"{where}: {what}"))
+        except ValueError as exc:
+            raise FormatError(str(exc)) from exc
+
+    out: dict[str, Any] = {
+        "frames": frames(raw.get("vpdq", []), "vpdq"),
+        "inside": frames(raw.get("vpdq_inside", []), "vpdq_inside"),
+    }
+    regions = raw.get("vpdq_regions", {})
+    if not isinstance(regions, dict) or not set(regions) <= set(REGIONS):
+        raise FormatError(f"{where}: 'vpdq_regions' must map {', '.join(REGIONS)} to lists")
+    out["regions"] = {k: frames(v, f"vpdq_regions.{k}") for k, v in regions.items()}
+    for key in ("duration", "seconds_per_frame"):
+        value = raw.get(key)
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1e7
+        ):
+            raise FormatError(f"{where}: '{key}' must be a number of seconds")
+        out[key] = None if value is None else float(value)
+    return out
 
 
 def parse_submission(data: Any, name: str) -> Submission:

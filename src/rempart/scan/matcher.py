@@ -1,9 +1,14 @@
-"""Matching hashed media against the banks: exact (MD5/SHA-256) and near (PDQ, 8 transforms)."""
+"""Matching hashed media against the banks: exact (MD5/SHA-256) and near (PDQ, 8 transforms).
+
+A photo also matches a frame of a banked video (signal "vpdq", with the frame's time);
+videos are matched by rempart.scan.video_match.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from sqlalchemy import select
 
@@ -20,6 +25,13 @@ from rempart.store.repository import SignalHit, StoreError
 _INVERSE = {"rotate90": "rotate270", "rotate270": "rotate90"}
 
 
+class HasDigests(Protocol):
+    @property
+    def md5(self) -> str: ...
+    @property
+    def sha256(self) -> str: ...
+
+
 @dataclass(frozen=True)
 class Hit:
     bank: str
@@ -29,6 +41,8 @@ class Hit:
     distance: int
     transform: str | None  # for pdq: how the found copy relates to the bank's image
     label: str | None = None
+    # Video matches: percentages and time ranges; a still in a video: the frame's time.
+    details: dict[str, Any] | None = None
 
 
 class Matcher:
@@ -50,7 +64,7 @@ class Matcher:
         """Hits for each hashed item, best first, one per bank entry."""
         if not self.thresholds:
             return [[] for _ in hashes]
-        exact = self._exact(hashes)
+        exact = self.exact(hashes)
         near = self._near(hashes)
         out: list[list[Hit]] = []
         for i in range(len(hashes)):
@@ -69,6 +83,7 @@ class Matcher:
         distance: int = 0,
         transform: str | None = None,
         limit: int | None = None,
+        details: dict[str, Any] | None = None,
     ) -> Hit | None:
         """A hit on a described signal when its bank is selected and the distance is within
         `limit` (by default, the bank's own threshold)."""
@@ -76,9 +91,26 @@ class Matcher:
             return None
         if distance > (self.thresholds[d.bank_name] if limit is None else limit):
             return None
-        return Hit(d.bank_name, d.item_id, d.case_number, signal, distance, transform, d.label)
+        return Hit(
+            d.bank_name, d.item_id, d.case_number, signal, distance, transform, d.label, details
+        )
 
-    def _exact(self, hashes: Sequence[ImageHashes]) -> list[list[Hit]]:
+    def still_hit(
+        self, d: SignalHit | None, distance: int, transform: str | None = None,
+        limit: int | None = None,
+    ) -> Hit | None:  # fmt: skip
+        """A hit of a whole picture (a photo, or a video frame) on an indexed signal: a bank
+        photo (pdq) or a frame of a bank video (vpdq, with its time). Halves of video frames
+        (vpdq-region) only match halves, never whole pictures."""
+        if d is None or d.signal_type == "vpdq-region":
+            return None
+        if d.signal_type == "vpdq":
+            details = {"stored_time": d.extra.get("ts"), "inside_bars": bool(d.extra.get("inside"))}
+            return self.hit(d, "vpdq", distance, transform, limit, details)
+        return self.hit(d, "pdq", distance, transform, limit)
+
+    def exact(self, hashes: Sequence[HasDigests]) -> list[list[Hit]]:
+        """MD5/SHA-256 hits of each item (photos and videos alike)."""
         out: list[list[Hit]] = [[] for _ in hashes]
         with self.db.session() as s:
             by_type = {
@@ -116,8 +148,8 @@ class Matcher:
                     found[(i, sid)] = (dist, name)
         with self.db.session() as s:
             described = repository.describe_signals(s, {sid for _, sid in found})
-        for (i, sid), (dist, name) in found.items():
-            hit = self.hit(described.get(sid), "pdq", dist, _INVERSE.get(name, name))
+        for (i, sid), (dist, name) in sorted(found.items(), key=lambda kv: kv[1][0]):
+            hit = self.still_hit(described.get(sid), dist, _INVERSE.get(name, name))
             if hit is not None:
                 out[i].append(hit)
         return out
@@ -143,6 +175,6 @@ def lookup_hex(matcher: Matcher, value: str, threshold: int | None = None) -> li
         with matcher.db.session() as s:
             described = repository.describe_signals(s, ids.tolist())
         for sid, dist in zip(ids.tolist(), dists.tolist(), strict=True):
-            found.append(matcher.hit(described.get(sid), "pdq", dist, limit=threshold))
+            found.append(matcher.still_hit(described.get(sid), dist, limit=threshold))
     hits = [h for h in found if h is not None]
     return sorted(hits, key=lambda h: (h.distance, h.bank, h.bank_entry))

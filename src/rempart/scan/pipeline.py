@@ -1,12 +1,17 @@
 """The scan: walk sources, hash media on every core, match against the banks, record results.
 
-Results are written to the database batch by batch as the scan goes, so an interrupted scan
-keeps what it had finished.
+Photos and videos go through the same pipeline: a worker hashes a photo (PDQ, 8 transforms)
+or a video (vPDQ frames at `seconds_per_frame`, inside black bars, and frame halves), and the
+main process matches and records. Results are written to the database batch by batch as the
+scan goes, so an interrupted scan keeps what it had finished. Workers report how far they are
+in each video, for per-video progress.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import queue
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -16,9 +21,13 @@ from pathlib import Path
 
 from rempart.media.decode import DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_PIXELS
 from rempart.media.errors import MediaError
+from rempart.media.kinds import media_kind
+from rempart.media.video import probe_video
 from rempart.scan.matcher import Hit, Matcher
+from rempart.scan.video_match import match_video
 from rempart.signals.image_hashes import ImageHashes, hash_image_file
 from rempart.signals.pdq import MIN_QUALITY
+from rempart.signals.vpdq import VideoHashes, hash_video_file
 from rempart.sources.base import MediaRef, SourceProblem
 from rempart.sources.folder import iter_folder
 from rempart.store.bank_index import BankIndex
@@ -34,6 +43,11 @@ class ScanOptions:
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     max_pixels: int = DEFAULT_MAX_PIXELS
     max_bytes: int = DEFAULT_MAX_FILE_BYTES
+    # Videos: one frame every `seconds_per_frame` (0: every frame), consecutive frames this
+    # close dropped, and hashes of frame halves (they survive large logos).
+    seconds_per_frame: float = 1.0
+    video_dedupe: int | None = 0
+    video_regions: bool = True
 
 
 @dataclass(frozen=True)
@@ -58,6 +72,7 @@ class ScanResult:
     banks: tuple[str, ...] = ()
     files: int = 0
     hashed: int = 0
+    videos: int = 0
     matches: list[MatchRow] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     low_quality: list[str] = field(default_factory=list)
@@ -71,12 +86,49 @@ class ScanResult:
 @dataclass(frozen=True)
 class Outcome:
     ref: MediaRef
-    hashes: ImageHashes | None = None
+    hashes: ImageHashes | VideoHashes | None = None
     error: MediaError | None = None
 
 
-def _hash_one(ref: MediaRef, options: ScanOptions, dihedral: bool) -> Outcome:
+# (locator, seconds hashed, duration or None; seconds -1 when the video is done)
+VideoProgressFn = Callable[[str, float, float | None], None]
+_video_events: multiprocessing.Queue[tuple[str, float, float | None]] | None = None
+
+
+def _init_worker(events: multiprocessing.Queue[tuple[str, float, float | None]]) -> None:
+    global _video_events
+    _video_events = events
+
+
+def _hash_video(ref: MediaRef, options: ScanOptions, report: VideoProgressFn | None) -> VideoHashes:
+    duration = probe_video(ref.path).duration
+    last = [-10.0]
+
+    def on_frame(ts: float) -> None:
+        if report is not None and ts - last[0] >= 1.0:
+            last[0] = ts
+            report(ref.locator, ts, duration)
+
     try:
+        return hash_video_file(
+            ref.path, seconds_per_frame=options.seconds_per_frame, progress=on_frame,
+            threads=1 if options.workers > 1 else 0, allow_truncated=True,
+            dedupe_distance=options.video_dedupe, regions=options.video_regions,
+        )  # fmt: skip
+    finally:
+        if report is not None:
+            report(ref.locator, -1.0, duration)
+
+
+def _hash_one(
+    ref: MediaRef, options: ScanOptions, dihedral: bool, report: VideoProgressFn | None = None
+) -> Outcome:
+    try:
+        if media_kind(ref.path) == "video":
+            if report is None and _video_events is not None:
+                events = _video_events
+                report = lambda *event: events.put(event)  # noqa: E731
+            return Outcome(ref, hashes=_hash_video(ref, options, report))
         hashes = hash_image_file(
             ref.path, dihedral=dihedral, max_pixels=options.max_pixels, max_bytes=options.max_bytes
         )
@@ -87,29 +139,52 @@ def _hash_one(ref: MediaRef, options: ScanOptions, dihedral: bool) -> Outcome:
         return Outcome(ref, error=MediaError(ref.path, "internal-error", repr(exc)))
 
 
+def _drain(
+    events: multiprocessing.Queue[tuple[str, float, float | None]], on_video: VideoProgressFn
+) -> None:
+    while True:
+        try:
+            on_video(*events.get_nowait())
+        except queue.Empty:
+            return
+
+
 def hash_refs(
-    refs: Sequence[MediaRef], options: ScanOptions, *, dihedral: bool
+    refs: Sequence[MediaRef],
+    options: ScanOptions,
+    *,
+    dihedral: bool,
+    on_video: VideoProgressFn | None = None,
 ) -> Iterator[Outcome]:
-    """Hash every ref, on `options.workers` processes, yielding outcomes as they complete."""
+    """Hash every ref, on `options.workers` processes, yielding outcomes as they complete.
+    `on_video` hears how far each video is (from the workers, in this process)."""
     if options.workers <= 1 or len(refs) <= 1:
         for ref in refs:
-            yield _hash_one(ref, options, dihedral)
+            yield _hash_one(ref, options, dihedral, on_video)
         return
     window = options.workers * 8
-    with ProcessPoolExecutor(max_workers=options.workers) as pool:
+    events: multiprocessing.Queue[tuple[str, float, float | None]] = multiprocessing.Queue()
+    with ProcessPoolExecutor(
+        max_workers=options.workers, initializer=_init_worker, initargs=(events,)
+    ) as pool:
         pending: set[Future[Outcome]] = set()
-        queue = iter(refs)
-        for ref in queue:
+        todo = iter(refs)
+        for ref in todo:
             pending.add(pool.submit(_hash_one, ref, options, dihedral))
             if len(pending) >= window:
                 break
         while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+            if on_video is not None:
+                _drain(events, on_video)
             for fut in done:
                 yield fut.result()
-                nxt = next(queue, None)
+                nxt = next(todo, None)
                 if nxt is not None:
                     pending.add(pool.submit(_hash_one, nxt, options, dihedral))
+    if on_video is not None:
+        _drain(events, on_video)
+    events.close()
 
 
 ProgressFn = Callable[[int, int, str], None]
@@ -133,6 +208,7 @@ def run_scan(
     roots: Iterable[Path],
     options: ScanOptions,
     progress: ProgressFn | None = None,
+    on_video: VideoProgressFn | None = None,
 ) -> ScanResult:
     start = time.perf_counter()
     roots = [Path(r) for r in roots]
@@ -140,7 +216,8 @@ def run_scan(
     with db.session() as s:
         run = ScanRun(
             sources={"folders": [str(r) for r in roots]},
-            options={"banks": list(options.banks), "workers": options.workers},
+            options={"banks": list(options.banks), "workers": options.workers,
+                     "seconds_per_frame": options.seconds_per_frame},
         )
         s.add(run)
         s.flush()
@@ -163,7 +240,7 @@ def run_scan(
         )
     batch: list[Outcome] = []
     done = 0
-    for outcome in hash_refs(refs, options, dihedral=True):
+    for outcome in hash_refs(refs, options, dihedral=True, on_video=on_video):
         batch.append(outcome)
         done += 1
         if progress is not None:
@@ -186,9 +263,17 @@ def run_scan(
 def _record(db: Database, matcher: Matcher, result: ScanResult, batch: list[Outcome]) -> None:
     if not batch:
         return
-    hashed = [o for o in batch if o.hashes is not None]
-    hits = matcher.match_hashes([o.hashes for o in hashed if o.hashes is not None])
-    hits_by_locator = {o.ref.locator: h for o, h in zip(hashed, hits, strict=True)}
+    images = [o for o in batch if isinstance(o.hashes, ImageHashes)]
+    videos = [o for o in batch if isinstance(o.hashes, VideoHashes)]
+    found = matcher.match_hashes([o.hashes for o in images])  # type: ignore[misc]
+    hits_by_locator = {o.ref.locator: h for o, h in zip(images, found, strict=True)}
+    exact = matcher.exact([o.hashes for o in videos])  # type: ignore[misc]
+    for o, exact_hits in zip(videos, exact, strict=True):
+        assert isinstance(o.hashes, VideoHashes)
+        best: dict[tuple[str, int], Hit] = {}
+        for h in exact_hits + match_video(matcher, o.hashes):
+            best.setdefault((h.bank, h.bank_entry), h)  # exact first: it wins
+        hits_by_locator[o.ref.locator] = list(best.values())
     with db.session() as s:
         for o in batch:
             if o.error is not None or o.hashes is None:
@@ -207,30 +292,40 @@ def _record(db: Database, matcher: Matcher, result: ScanResult, batch: list[Outc
                 continue
             h = o.hashes
             result.hashed += 1
-            low = h.pdq.quality < MIN_QUALITY
+            item_hits = hits_by_locator[o.ref.locator]
+            if isinstance(h, VideoHashes):
+                result.videos += 1
+                low = not any(f.quality >= MIN_QUALITY for f in h.frames)
+                quality = max((f.quality for f in h.frames), default=0)
+                first = h.frames[0].pdq_hex if h.frames else None
+                extra = {"media_type": "video", "duration": h.duration}
+                note = "; ".join(h.notes) or None
+            else:
+                low = h.pdq.quality < MIN_QUALITY
+                quality, first, extra, note = h.pdq.quality, h.pdq.hex, {}, None
             if low:
                 result.low_quality.append(o.ref.locator)
-            item_hits = hits_by_locator[o.ref.locator]
             item = ScanItem(
                 scan_id=result.scan_id, locator=o.ref.locator,
                 status="matched" if item_hits else ("low-quality" if low else "hashed"),
-                reason="too little detail to hash" if low else None,
-                md5=h.md5, sha256=h.sha256, pdq=h.pdq.hex, pdq_quality=h.pdq.quality,
-                width=h.width, height=h.height, provenance=o.ref.provenance,
+                reason="too little detail to hash" if low else None, detail=note,
+                md5=h.md5, sha256=h.sha256, pdq=first, pdq_quality=quality,
+                width=h.width, height=h.height, provenance=o.ref.provenance, **extra,
             )  # fmt: skip
             s.add(item)
             s.flush()
             for hit in item_hits:
                 s.add(Match(scan_item_id=item.id, bank_item_id=hit.bank_entry,
                             signal_type=hit.signal, distance=hit.distance,
-                            transform=hit.transform))  # fmt: skip
-                result.matches.append(MatchRow(o.ref.locator, hit, h.pdq.quality))
+                            transform=hit.transform, details=hit.details))  # fmt: skip
+                result.matches.append(MatchRow(o.ref.locator, hit, quality))
 
 
 def summary(result: ScanResult) -> dict[str, object]:
     return {
         "files": result.files,
         "hashed": result.hashed,
+        "videos": result.videos,
         "matched_files": result.matched_files,
         "matches": len(result.matches),
         "skipped": len(result.skipped),

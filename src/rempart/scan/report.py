@@ -7,12 +7,44 @@ import json
 from pathlib import Path
 from typing import Any
 
+from rempart.scan.matcher import Hit
 from rempart.scan.pipeline import ScanResult, summary
 
 CSV_COLUMNS = (
     "file", "status", "bank", "bank_entry", "case", "signal", "distance", "transform",
-    "reason", "detail",
+    "reason", "detail", "where",
 )  # fmt: skip
+
+
+def _clock(seconds: float) -> str:
+    m, s = divmod(int(round(seconds)), 60)
+    return f"{m // 60}:{m % 60:02d}:{s:02d}" if m >= 60 else f"{m}:{s:02d}"
+
+
+def _spans(ranges: Any) -> str:
+    return ", ".join(f"{_clock(a)}-{_clock(b)}" for a, b in ranges or [])
+
+
+def describe_where(hit: Hit, *, short: bool = False) -> str:
+    """Where a match lies in time, in words: which part of the found video matched which
+    part of hers, or at what moment a photo appears; empty for photo-to-photo matches."""
+    d = hit.details or {}
+    if "stored_percent" in d and short:
+        return (
+            f"{d['query_percent']:.0f}% {_spans(d.get('query_ranges'))} = bank "
+            f"{d['stored_percent']:.0f}% {_spans(d.get('stored_ranges'))}"
+        )
+    if "stored_percent" in d:
+        return (
+            f"{d['query_percent']:.0f}% of this video ({_spans(d.get('query_ranges'))}) "
+            f"matches {d['stored_percent']:.0f}% of the bank video "
+            f"({_spans(d.get('stored_ranges'))})"
+        )
+    if d.get("kind") == "photo in video":
+        return f"the bank photo appears at {_spans(d.get('query_ranges'))}"
+    if d.get("stored_time") is not None:
+        return f"a frame of the bank video at {_clock(float(d['stored_time']))}"
+    return ""
 
 
 def _iso(value: Any) -> str | None:
@@ -39,6 +71,8 @@ def report_json(result: ScanResult) -> dict[str, Any]:
                 "transform": m.hit.transform,
                 "pdq_quality": m.pdq_quality,
                 "label": m.hit.label,
+                "where": describe_where(m.hit) or None,
+                "details": m.hit.details,
             }
             for m in result.matches
         ],
@@ -57,6 +91,7 @@ def csv_rows(result: ScanResult) -> list[dict[str, Any]]:
                 "file": m.file, "status": "match", "bank": m.hit.bank,
                 "bank_entry": m.hit.bank_entry, "case": m.hit.case, "signal": m.hit.signal,
                 "distance": m.hit.distance, "transform": m.hit.transform,
+                "where": describe_where(m.hit),
             }
         )  # fmt: skip
     for s in result.skipped:

@@ -56,6 +56,9 @@ class VideoHashes:
     # Hashes of the picture inside black bars, for the sampled frames that have bars.
     trimmed_frames: tuple[VpdqFrame, ...] = field(default=())
     notes: tuple[str, ...] = field(default=())
+    # Hashes of each half of the picture (REGIONS), when asked for: they survive large logos.
+    regions: dict[str, tuple[VpdqFrame, ...]] = field(default_factory=dict)
+    seconds_per_frame: float = 1.0  # sampling used (0: every frame)
 
 
 def _bar_depth(lines: np.ndarray) -> int:
@@ -99,6 +102,37 @@ def _pdq(rgb: np.ndarray) -> tuple[str, int]:
     return bits_to_hex(bits), int(quality)
 
 
+REGIONS = ("top", "bottom", "left", "right")  # halves of the picture (inside any bars)
+
+
+def region_views(rgb: np.ndarray) -> dict[str, np.ndarray]:
+    """The four halves of a frame. A logo or caption covering part of a frame usually
+    leaves one half untouched, so a half still matches when the whole frame no longer does."""
+    h, w = rgb.shape[:2]
+    return {
+        "top": rgb[: h // 2], "bottom": rgb[h // 2 :],
+        "left": rgb[:, : w // 2], "right": rgb[:, w // 2 :],
+    }  # fmt: skip
+
+
+class _Stream:
+    """Frames of one hash stream, dropping a frame within `distance` of the last one kept."""
+
+    def __init__(self, distance: int | None) -> None:
+        self.distance = distance
+        self.frames: list[VpdqFrame] = []
+
+    def add(self, frame: VpdqFrame) -> bool:
+        if (
+            self.distance is not None
+            and self.frames
+            and hamming(self.frames[-1].pdq_hex, frame.pdq_hex) <= self.distance
+        ):
+            return False
+        self.frames.append(frame)
+        return True
+
+
 def hash_frames(
     path: Path,
     *,
@@ -107,31 +141,55 @@ def hash_frames(
     progress: Callable[[float], None] | None = None,
     threads: int = 0,
     trimmed: list[VpdqFrame] | None = None,
+    regions: dict[str, list[VpdqFrame]] | None = None,
+    notes: list[str] | None = None,
 ) -> list[VpdqFrame]:
-    """vPDQ frames of a video; with `trimmed` given, also fill it with inside-bars hashes.
+    """vPDQ frames of a video; with `trimmed` given, also fill it with inside-bars hashes,
+    and with `regions` given, fill regions[name] with the hashes of each half (REGIONS) of
+    the picture inside any bars.
 
-    `dedupe_distance` None keeps every sampled frame (as vPDQ's reference output).
-    `progress` gets the timestamp (seconds) of each frame hashed.
+    `dedupe_distance` None keeps every sampled frame (as vPDQ's reference output); otherwise
+    each stream (whole frames, inside bars, each half) drops a frame within that distance of
+    the last frame it kept. `progress` gets the timestamp (seconds) of each frame hashed.
+    With `notes` given, a file that breaks off mid-way keeps the frames hashed before the
+    break and a note says so; otherwise MediaError "truncated".
     """
-    frames: list[VpdqFrame] = []
-    for number, ts, rgb in iter_sampled_frames(
-        path, seconds_per_frame=seconds_per_frame, threads=threads
-    ):
+    whole = _Stream(dedupe_distance)
+    inside = _Stream(dedupe_distance)
+    halves = {name: _Stream(dedupe_distance) for name in REGIONS}
+    sampled = iter_sampled_frames(path, seconds_per_frame=seconds_per_frame, threads=threads)
+    while True:
+        try:
+            number, ts, rgb = next(sampled)
+        except StopIteration:
+            break
+        except MediaError as exc:
+            if exc.reason != "truncated" or notes is None or not whole.frames:
+                raise
+            notes.append(exc.detail)
+            break
         pdq_hex, quality = _pdq(rgb)
         if progress is not None:
             progress(ts)
-        if (
-            dedupe_distance is not None
-            and frames
-            and hamming(frames[-1].pdq_hex, pdq_hex) <= dedupe_distance
-        ):
-            continue
-        frames.append(VpdqFrame(number, quality, pdq_hex, ts))
-        if trimmed is not None and (box := content_box(rgb)) is not None:
+        whole.add(VpdqFrame(number, quality, pdq_hex, ts))
+        box = content_box(rgb) if trimmed is not None or regions is not None else None
+        picture = rgb
+        if box is not None:
             top, bottom, left, right = box
-            t_hex, t_quality = _pdq(rgb[top:bottom, left:right])
-            trimmed.append(VpdqFrame(number, t_quality, t_hex, ts))
-    return frames
+            picture = rgb[top:bottom, left:right]
+            if trimmed is not None:
+                t_hex, t_quality = _pdq(picture)
+                inside.add(VpdqFrame(number, t_quality, t_hex, ts))
+        if regions is not None:
+            for name, view in region_views(picture).items():
+                r_hex, r_quality = _pdq(view)
+                halves[name].add(VpdqFrame(number, r_quality, r_hex, ts))
+    if trimmed is not None:
+        trimmed.extend(inside.frames)
+    if regions is not None:
+        for name in REGIONS:
+            regions[name] = halves[name].frames
+    return whole.frames
 
 
 def hash_video_file(
@@ -141,6 +199,8 @@ def hash_video_file(
     progress: Callable[[float], None] | None = None,
     threads: int = 0,
     allow_truncated: bool = False,
+    dedupe_distance: int | None = DEDUPE_DISTANCE,
+    regions: bool = False,
 ) -> VideoHashes:
     """MD5, SHA-256 and vPDQ frames of a video file. MediaError (naming it) when unusable.
 
@@ -149,21 +209,21 @@ def hash_video_file(
     """
     info = probe_video(path)
     trimmed: list[VpdqFrame] = []
+    halves: dict[str, list[VpdqFrame]] | None = {} if regions else None
     notes: list[str] = []
-    frames: list[VpdqFrame] = []
+    seen = [0.0]  # timestamp of the last frame decoded (kept or not)
 
-    try:
-        frames = hash_frames(
-            path, seconds_per_frame=seconds_per_frame, progress=progress, threads=threads,
-            trimmed=trimmed,
-        )  # fmt: skip
-    except MediaError as exc:
-        if exc.reason != "truncated" or not allow_truncated:
-            raise
-        notes.append(exc.detail)
-    if not frames and allow_truncated and notes:
-        raise MediaError(path, "truncated", notes[0])
-    last = frames[-1].timestamp if frames else 0.0
+    def on_frame(ts: float) -> None:
+        seen[0] = ts
+        if progress is not None:
+            progress(ts)
+
+    frames = hash_frames(
+        path, seconds_per_frame=seconds_per_frame, progress=on_frame, threads=threads,
+        trimmed=trimmed, regions=halves, dedupe_distance=dedupe_distance,
+        notes=notes if allow_truncated else None,
+    )  # fmt: skip
+    last = seen[0]
     slack = max(2.0, 2 * seconds_per_frame, 0.1 * (info.duration or 0.0))
     if info.duration and last < info.duration - slack:
         detail = f"decoded up to {last:.1f} s of {info.duration:.1f} s: the file is cut short"
@@ -174,6 +234,7 @@ def hash_video_file(
     return VideoHashes(
         md5, sha256, tuple(frames), info.duration, info.width, info.height,
         tuple(trimmed), tuple(notes),
+        {name: tuple(fs) for name, fs in (halves or {}).items()}, seconds_per_frame,
     )  # fmt: skip
 
 
@@ -218,7 +279,12 @@ def frames_from_text(text: str, source: str) -> list[VpdqFrame]:
 
 def frames_to_json(frames: Iterable[VpdqFrame]) -> str:
     """JSON list of `pdq_hex,quality,timestamp` strings (python-threatexchange's VPDQ form)."""
-    return json.dumps([f"{f.pdq_hex},{f.quality},{f.timestamp:.3f}" for f in frames])
+    return json.dumps(frames_to_list(frames))
+
+
+def frames_to_list(frames: Iterable[VpdqFrame]) -> list[str]:
+    """The JSON form as a Python list (to embed in a larger JSON document)."""
+    return [f"{f.pdq_hex},{f.quality},{f.timestamp:.3f}" for f in frames]
 
 
 def frames_from_json(text: str, source: str) -> list[VpdqFrame]:
@@ -227,6 +293,11 @@ def frames_from_json(text: str, source: str) -> list[VpdqFrame]:
         items = json.loads(text or "[]")
     except json.JSONDecodeError as exc:
         raise ValueError(f"{source}: not JSON ({exc})") from exc
+    return frames_from_list(items, source)
+
+
+def frames_from_list(items: object, source: str) -> list[VpdqFrame]:
+    """Parse the JSON form already loaded: a list of 'pdq_hex,quality,timestamp' strings."""
     if not isinstance(items, list):
         raise ValueError(f"{source}: expected a JSON list of 'pdq_hex,quality,timestamp'")
     out: list[VpdqFrame] = []

@@ -1,8 +1,8 @@
 """Folder source: walks files and folders, following links safely.
 
-Selects files by extension or, for unknown extensions, by their first bytes (so an image
-saved as `.dat` is still scanned). Symbolic-link loops, broken links and unreadable folders
-are reported as problems, never followed forever.
+Selects images and videos by extension or, for unknown extensions, by their first bytes (so
+an image saved as `.dat` is still scanned; see rempart.media.kinds). Symbolic-link loops,
+broken links and unreadable folders are reported as problems, never followed forever.
 """
 
 from __future__ import annotations
@@ -13,41 +13,12 @@ import stat
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from rempart.media.kinds import media_kind
 from rempart.sources.base import MediaRef, SourceProblem
-
-IMAGE_EXTENSIONS = frozenset(
-    {
-        ".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff",
-        ".heic", ".heif", ".avif", ".ico", ".ppm", ".pgm", ".pbm", ".tga",
-    }
-)  # fmt: skip
-
-_MAGIC = (
-    b"\xff\xd8\xff",  # JPEG
-    b"\x89PNG\r\n\x1a\n",
-    b"GIF87a",
-    b"GIF89a",
-    b"BM",
-    b"II*\x00",
-    b"MM\x00*",
-)
-
-
-def looks_like_image(path: Path) -> bool:
-    try:
-        with path.open("rb") as fh:
-            head = fh.read(16)
-    except OSError:
-        return False
-    if head.startswith(_MAGIC):
-        return True
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return True
-    return head[4:8] == b"ftyp" and head[8:12] in (b"heic", b"heix", b"mif1", b"avif", b"msf1")
 
 
 def _is_media(path: Path) -> bool:
-    return path.suffix.lower() in IMAGE_EXTENSIONS or looks_like_image(path)
+    return media_kind(path) is not None
 
 
 def _problem_for(path: Path, exc: OSError) -> SourceProblem:

@@ -167,6 +167,8 @@ class ScanItem(Base):
     width: Mapped[int | None]
     height: Mapped[int | None]
     provenance: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    media_type: Mapped[str] = mapped_column(String(16), default="image", server_default="image")
+    duration: Mapped[float | None]  # seconds, for videos
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -184,3 +186,5 @@ class Match(Base):
     transform: Mapped[str | None] = mapped_column(String(32))
     review_status: Mapped[str] = mapped_column(String(16), default="pending")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Video matches: percentages and matched time ranges; stills found in videos: where.
+    details: Mapped[dict[str, Any] | None]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
@@ -89,11 +90,16 @@ def active_consent(s: Session, case: Case) -> Consent | None:
     )
 
 
+# Signals kept in the PDQ index: image PDQ, video frames (vPDQ, whole or inside black bars)
+# and video frame halves. Stills and videos share one index, so each finds the other.
+INDEXED_SIGNAL_TYPES = ("pdq", "vpdq", "vpdq-region")
+
+
 def pdq_signals(s: Session, min_quality: int) -> Sequence[tuple[int, str]]:
-    """(signal id, hex) of every PDQ signal detailed enough to index, for (re)building it."""
+    """(signal id, hex) of every PDQ-type signal detailed enough to index, to (re)build it."""
     rows = s.execute(
         select(ItemSignal.id, ItemSignal.value).where(
-            ItemSignal.signal_type == "pdq",
+            ItemSignal.signal_type.in_(INDEXED_SIGNAL_TYPES),
             or_(ItemSignal.quality.is_(None), ItemSignal.quality >= min_quality),
         )
     ).all()
@@ -109,6 +115,8 @@ class SignalHit:
     pdq_threshold: int
     case_number: str | None
     label: str | None
+    extra: dict[str, Any] = field(default_factory=dict)  # e.g. a video frame's time, region
+    media_type: str = "image"
 
 
 def describe_signals(s: Session, signal_ids: Iterable[int]) -> dict[int, SignalHit]:
@@ -124,7 +132,8 @@ def describe_signals(s: Session, signal_ids: Iterable[int]) -> dict[int, SignalH
         ).all()
         for sig, item, bank_name, threshold, case_number in rows:
             out[sig.id] = SignalHit(
-                sig.id, sig.signal_type, item.id, bank_name, threshold, case_number, item.label
+                sig.id, sig.signal_type, item.id, bank_name, threshold, case_number, item.label,
+                dict(sig.extra or {}), item.media_type,
             )
     return out
 
@@ -146,12 +155,14 @@ def exact_lookup(s: Session, signal_type: str, values: Iterable[str]) -> dict[st
 
 
 def delete_case_items(s: Session, case: Case) -> list[int]:
-    """Delete every bank item of a case; returns the PDQ signal ids to drop from the index."""
+    """Delete every bank item of a case; returns the indexed signal ids to drop from the
+    index."""
     item_ids = select(BankItem.id).where(BankItem.case_id == case.id)
     pdq_ids = list(
         s.scalars(
             select(ItemSignal.id).where(
-                ItemSignal.item_id.in_(item_ids), ItemSignal.signal_type == "pdq"
+                ItemSignal.item_id.in_(item_ids),
+                ItemSignal.signal_type.in_(INDEXED_SIGNAL_TYPES),
             )
         )
     )
