@@ -28,7 +28,7 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_extensions() -> None:
     assert {".mp4", ".mov", ".webm", ".mkv", ".avi", ".m4v"} <= VIDEO_EXTENSIONS
-    assert ".gif" not in VIDEO_EXTENSIONS  # animated GIFs are images
+    assert ".gif" not in VIDEO_EXTENSIONS  # a GIF is a video only when animated (kinds.py)
 
 
 def test_probe(clip: Path) -> None:

@@ -11,9 +11,13 @@ from typing import Literal
 
 from PIL import Image
 
-from rempart.media.video import VIDEO_EXTENSIONS
-
 Kind = Literal["image", "video"]
+
+# Containers handled as video (animated GIFs too, found by their content).
+VIDEO_EXTENSIONS: frozenset[str] = frozenset(
+    {".mp4", ".m4v", ".mov", ".webm", ".mkv", ".avi", ".3gp", ".mpg", ".mpeg", ".ts",
+     ".wmv", ".flv"}
+)  # fmt: skip
 
 IMAGE_EXTENSIONS = frozenset(
     {
@@ -35,7 +39,8 @@ _IMAGE_BRANDS = (b"heic", b"heix", b"mif1", b"avif", b"msf1")  # ISO-BMFF still 
 _EBML = b"\x1a\x45\xdf\xa3"  # Matroska and WebM
 
 
-def _head(path: Path, size: int = 16) -> bytes:
+def read_head(path: Path, size: int = 16) -> bytes:
+    """The first bytes of a file (empty when it cannot be read)."""
     try:
         with path.open("rb") as fh:
             return fh.read(size)
@@ -62,7 +67,7 @@ def sniff(head: bytes) -> Kind | None:
 
 def is_animated_gif(path: Path) -> bool:
     """A GIF with more than one frame (header parsing only; stops at the second frame)."""
-    if not _head(path, 6).startswith((b"GIF87a", b"GIF89a")):
+    if not read_head(path, 6).startswith((b"GIF87a", b"GIF89a")):
         return False
     try:
         with Image.open(path) as im:
@@ -76,7 +81,7 @@ def media_kind(path: Path) -> Kind | None:
     GIFs are videos when animated."""
     suffix = path.suffix.lower()
     if suffix == ".gif" or (suffix not in IMAGE_EXTENSIONS and suffix not in VIDEO_EXTENSIONS):
-        kind = sniff(_head(path)) if suffix != ".gif" else "image"
+        kind = sniff(read_head(path)) if suffix != ".gif" else "image"
         if kind == "image" and is_animated_gif(path):
             return "video"
         return kind

@@ -18,12 +18,10 @@ import av
 import numpy as np
 
 from rempart.media.errors import MediaError
+from rempart.media.kinds import VIDEO_EXTENSIONS, read_head, sniff
 
-# Containers handled as video. Animated GIF/WebP/APNG stay images (rempart.media.decode).
-VIDEO_EXTENSIONS: frozenset[str] = frozenset(
-    {".mp4", ".m4v", ".mov", ".webm", ".mkv", ".avi", ".3gp", ".mpg", ".mpeg", ".ts",
-     ".wmv", ".flv"}
-)  # fmt: skip
+__all__ = ["VIDEO_EXTENSIONS", "VideoInfo", "iter_sampled_frames", "probe_video"]
+
 MAX_SIDE = 8192  # frames wider or taller than this are refused (absurd dimensions)
 MAX_FRAME_PIXELS = 40_000_000  # and frames with more pixels than this
 OPEN_TIMEOUT_S = 30.0
@@ -51,6 +49,12 @@ def _open(path: Path) -> av.container.InputContainer:
     try:
         return av.open(str(path), mode="r", timeout=OPEN_TIMEOUT_S)
     except av.error.InvalidDataError as exc:
+        if sniff(read_head(path)) == "video":
+            raise MediaError(
+                path, "corrupt",
+                "starts like a video but cannot be opened: truncated or damaged "
+                f"(an MP4 cut before its index cannot be read) ({exc})",
+            ) from exc  # fmt: skip
         raise MediaError(path, "not-a-video", "not a video Rempart can read") from exc
     except PermissionError as exc:
         raise MediaError(path, "unreadable", "permission denied") from exc

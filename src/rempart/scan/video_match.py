@@ -47,16 +47,29 @@ class _Found:
     hit: Hit | None = None
 
 
-def merge_times(times: Iterable[float], step: float) -> list[tuple[float, float]]:
-    """Sorted times merged into (start, end) ranges: a time covers [t, t + step), and times
-    less than two steps apart join."""
+def merge_times(
+    times: Iterable[float], step: float, until: dict[float, float] | None = None
+) -> list[tuple[float, float]]:
+    """Times merged into (start, end) ranges: a time t covers [t, until[t]) (by default
+    [t, t + step)), and ranges less than a step apart join."""
     out: list[tuple[float, float]] = []
     for t in sorted(set(times)):
+        end = (until or {}).get(t, t + step)
         if out and t - out[-1][1] <= step:
-            out[-1] = (out[-1][0], t + step)
+            out[-1] = (out[-1][0], max(out[-1][1], end))
         else:
-            out.append((t, t + step))
+            out.append((t, end))
     return [(round(a, 3), round(b, 3)) for a, b in out]
+
+
+def _frame_ends(video: VideoHashes, step: float) -> dict[float, float]:
+    """Each sampled frame lasts until the next one kept (repeated frames are dropped), the
+    last one until the end of the video."""
+    times = sorted({f.timestamp for f in video.frames})
+    ends = dict(zip(times, times[1:], strict=False))
+    if times:
+        ends[times[-1]] = max(times[-1] + step, video.duration or 0.0)
+    return ends
 
 
 def _queries(video: VideoHashes) -> list[tuple[str, float, str]]:
@@ -133,7 +146,7 @@ def match_video(matcher: Matcher, video: VideoHashes, rule: VideoRule | None = N
         details: dict[str, object] = {
             "matched_frames": len(times),
             "query_percent": round(q_pct, 1),
-            "query_ranges": merge_times(times, step),
+            "query_ranges": merge_times(times, step, _frame_ends(video, step)),
         }
         if f.is_video:
             have = seconds.get(item_id, set())
