@@ -2,13 +2,17 @@
 
 1. Speed: every sample video in ../shared/testdata/threatexchange/tmk/sample-videos hashed at
    1 frame per second in 2 worker processes (1 decoding thread each), as seconds of video per
-   second of wall time; best of --repeat runs. Side by side with Meta's `vpdq` package (its
+   second of wall time; best of --repeat runs: plain vPDQ, and as `rempart scan` hashes
+   (plus inside-bars and frame-half hashes). Side by side with Meta's `vpdq` package (its
    own FFmpeg hasher) when it is installed, with the distance between its hashes and ours.
-2. Pairs: every pair of sample videos, matched both ways (plain vPDQ, and inside black
-   bars); a pair matches when either direction passes `is_match`. Same clip (same name
-   prefix: chair, pattern) should match, different clips should not.
+   Also the bank side (`rempart hash`: every frame, with halves), once.
+2. Pairs, end to end through a real bank: every sample video banked as `rempart hash` does
+   (its own case), every sample video scanned as `rempart scan` does; a pair matches when
+   either one's scan hits the other's bank entry. Same clip (same name prefix: chair,
+   pattern) should match, different clips should not. For comparison, the same table with
+   plain vPDQ (1 frame/s on both sides, python-threatexchange's rule).
 3. Clip: a 20-second clip cut from a longer generated video (moving abstract scenes),
-   re-encoded as VP8/WebM at another size, must be found and located.
+   re-encoded as VP8/WebM at another size, must be found and located in the bank video.
 
     .venv/bin/python bench/video_bench.py [--quick] [--repeat 3] [--workers 2]
 """
@@ -25,14 +29,24 @@ from pathlib import Path
 
 import numpy as np
 
+from rempart.exchange.bank_import import import_submission
+from rempart.exchange.consent import ConsentRecord
+from rempart.exchange.submission import Submission, SubmissionItem
+from rempart.scan.matcher import Hit, Matcher
+from rempart.scan.video_match import match_video
 from rempart.signals.pdq import hamming
 from rempart.signals.vpdq import (
+    BANK_DEDUPE_DISTANCE,
+    BANK_SECONDS_PER_FRAME,
     VideoHashes,
     hash_video_file,
     is_match,
     match_video_hashes,
     match_videos,
 )
+from rempart.store import repository
+from rempart.store.bank_index import BankIndex
+from rempart.store.db import Database
 
 ROOT = Path(__file__).resolve().parents[1]
 VIDEOS = ROOT.parent / "shared/testdata/threatexchange/tmk/sample-videos"
@@ -45,6 +59,18 @@ def clip_of(name: str) -> str:
 
 def _ours(path: Path) -> tuple[str, VideoHashes]:
     return path.stem, hash_video_file(path, seconds_per_frame=1.0, threads=1)
+
+
+def _scan_side(path: Path) -> tuple[str, VideoHashes]:
+    return path.stem, hash_video_file(path, seconds_per_frame=1.0, threads=1, regions=True)
+
+
+def _bank_side(path: Path) -> tuple[str, VideoHashes]:
+    h = hash_video_file(
+        path, seconds_per_frame=BANK_SECONDS_PER_FRAME, threads=1, regions=True,
+        dedupe_distance=BANK_DEDUPE_DISTANCE,
+    )  # fmt: skip
+    return path.stem, h
 
 
 def _theirs(path: Path) -> tuple[str, list[tuple[int, str, int]]]:
@@ -70,18 +96,31 @@ def timed(fn: object, paths: list[Path], workers: int, repeat: int) -> tuple[dic
     return out, walls
 
 
-def speed(args: argparse.Namespace, paths: list[Path]) -> dict[str, VideoHashes]:
+def speed(
+    args: argparse.Namespace, paths: list[Path]
+) -> tuple[dict[str, VideoHashes], dict[str, VideoHashes], dict[str, VideoHashes]]:
     ours, walls = timed(_ours, paths, args.workers, args.repeat)
     seconds = sum(h.duration or 0 for h in ours.values())
     best, median = seconds / min(walls), seconds / statistics.median(walls)
-    print(f"Rempart: {len(ours)} videos, {seconds:.0f} s of video at 1 frame/s on "
+    print(f"Rempart vPDQ: {len(ours)} videos, {seconds:.0f} s of video at 1 frame/s on "
           f"{args.workers} processes: {best:.1f}x real time (best of {args.repeat}; "
           f"median {median:.1f}x)")  # fmt: skip
+    scan, walls = timed(_scan_side, paths, args.workers, args.repeat)
+    print(f"Rempart scan hashing (vPDQ + inside bars + 4 halves per frame): "
+          f"{seconds / min(walls):.1f}x real time (best of {args.repeat}; median "
+          f"{seconds / statistics.median(walls):.1f}x)")  # fmt: skip
+    bank, walls = timed(_bank_side, paths, args.workers, 1)
+    n_bank = sum(len(h.frames) + len(h.trimmed_frames) + sum(map(len, h.regions.values()))
+                 for h in bank.values())  # fmt: skip
+    print(f"Rempart bank hashing (`rempart hash`: every frame, deduplicated within "
+          f"{BANK_DEDUPE_DISTANCE} bits, with halves): {seconds / min(walls):.1f}x real time; "
+          f"{n_bank} hashes for {seconds:.0f} s ({n_bank / seconds:.0f} per second of video)")
+    result = (ours, scan, bank)
     try:
         import vpdq  # type: ignore[import-not-found]  # noqa: F401
     except ImportError as exc:
         print(f"Meta's vpdq package: not installed here ({exc}); no side-by-side figure")
-        return ours
+        return result
     theirs, walls = timed(_theirs, paths, args.workers, args.repeat)
     print(f"Meta's vpdq {_version()}: {seconds / min(walls):.1f}x real time (best of "
           f"{args.repeat}; median {seconds / statistics.median(walls):.1f}x), same files, "
@@ -100,7 +139,7 @@ def speed(args: argparse.Namespace, paths: list[Path]) -> dict[str, VideoHashes]
           f"{sum(len(h.frames) for h in ours.values())}, same frame numbers {same}; "
           f"distance ours vs vpdq: max {max(dists, default=0)}, "
           f"mean {np.mean(dists) if dists else 0:.2f}")  # fmt: skip
-    return ours
+    return result
 
 
 def _version() -> str:
@@ -112,7 +151,7 @@ def _version() -> str:
         return "?"
 
 
-def pairs(hashed: dict[str, VideoHashes]) -> None:
+def plain_pairs(hashed: dict[str, VideoHashes]) -> None:
     names = sorted(hashed)
     right = wrong = 0
     print(f"\n{'query':30} {'stored':30} {'q%':>6} {'s%':>6} {'bars q%':>7}  match  same clip")
@@ -131,38 +170,89 @@ def pairs(hashed: dict[str, VideoHashes]) -> None:
             print(f"{q:30} {s:30} {plain.query_match_percent:6.1f} "
                   f"{plain.stored_match_percent:6.1f} {both[0].query_match_percent:7.1f}  "
                   f"{'yes' if got else 'no':5}  {'yes' if want else 'no'}{flag}")  # fmt: skip
-    print(f"pairs right: {right}, wrong: {wrong} (of {right + wrong}; pairs of different "
-          "clips with 0% both ways are not listed)")  # fmt: skip
+    print(f"plain vPDQ pairs right: {right}, wrong: {wrong} (of {right + wrong}; pairs of "
+          "different clips with 0% both ways are not listed)")  # fmt: skip
 
 
-def clip_location(long_s: int) -> tuple[bool, tuple[float, float] | None]:
+def real_bank(folder: Path, bank_side: dict[str, VideoHashes]) -> Matcher:
+    """A real SQLite bank holding each video under its own case, as `rempart bank import`."""
+    db = Database(f"sqlite:///{folder / 'bench.db'}")
+    index = BankIndex(db, folder / "home")
+    with db.session() as s:
+        repository.create_bank(s, "bench")
+    consent = ConsentRecord.parse(
+        {"given_by": "bench", "given_at": "2026-11-22", "purpose": "benchmark"}, "bench"
+    )
+    for name, h in bank_side.items():
+        sub = Submission(items=[SubmissionItem.from_video(h)], consent=consent)
+        import_submission(index, "bench", sub, case_number=name)
+    return Matcher(db, index.load())
+
+
+def scan_hits(matcher: Matcher, scan_side: dict[str, VideoHashes]) -> dict[str, dict[str, Hit]]:
+    """Per scanned video, the bank videos (by case = name) it matches."""
+    return {q: {h.case or "": h for h in match_video(matcher, v)} for q, v in scan_side.items()}
+
+
+def pairs(matcher: Matcher, scan_side: dict[str, VideoHashes]) -> int:
+    hits = scan_hits(matcher, scan_side)
+    names = sorted(scan_side)
+    right = wrong = 0
+    print(f"\nEnd to end (bank every frame + halves, scan at 1 frame/s):\n{'video a':30} "
+          f"{'video b':30} {'a in b':>12} {'b in a':>12}  match  same clip")  # fmt: skip
+
+    def cell(h: Hit | None) -> str:
+        if h is None or not h.details:
+            return "-"
+        return f"{h.details['query_percent']:.0f}%/{h.details.get('stored_percent', 0):.0f}%"
+
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            ab, ba = hits[a].get(b), hits[b].get(a)
+            got, want = ab is not None or ba is not None, clip_of(a) == clip_of(b)
+            right += got == want
+            wrong += got != want
+            if not (want or got):
+                continue
+            flag = "" if got == want else "  <-- wrong"
+            print(f"{a:30} {b:30} {cell(ab):>12} {cell(ba):>12}  {'yes' if got else 'no':5}  "
+                  f"{'yes' if want else 'no'}{flag}")  # fmt: skip
+    self_hits = sum(n in hits[n] for n in names)
+    print(f"pairs right: {right}, wrong: {wrong} (of {right + wrong}); each video finds "
+          f"itself: {self_hits}/{len(names)}; cells: share of the scanned video found / share "
+          "of the bank video's seconds found; pairs of different clips that do not match are "
+          "not listed")  # fmt: skip
+    return wrong
+
+
+def clip_location(long_s: int) -> bool:
     from tests.media.video_factory import scene_frames, write_video
 
     frames = scene_frames(21, long_s, 10, (320, 240))
     start = long_s // 2 - 10
     with tempfile.TemporaryDirectory() as tmp:
-        stored = hash_video_file(write_video(Path(tmp) / "long.mp4", frames))
+        folder = Path(tmp)
+        _, stored = _bank_side(write_video(folder / "long.mp4", frames))
         cut = [np.ascontiguousarray(f[::2, ::2]) for f in frames[start * 10 : (start + 20) * 10]]
-        query = hash_video_file(write_video(Path(tmp) / "clip.webm", cut, codec="libvpx"))
-        other = hash_video_file(
-            write_video(Path(tmp) / "other.mp4", scene_frames(77, 20, 10, (320, 240)))
+        _, query = _scan_side(write_video(folder / "clip.webm", cut, codec="libvpx"))
+        _, other = _scan_side(
+            write_video(folder / "other.mp4", scene_frames(77, 20, 10, (320, 240)))
         )
-    m = match_video_hashes(query, stored)
-    n = match_video_hashes(other, stored)
-    located = m.stored_ranges[0] if m.stored_ranges else None
+        matcher = real_bank(folder, {"long": stored})
+        hits = scan_hits(matcher, {"clip": query, "other": other})
+    m = hits["clip"].get("long")
+    ranges = m.details["stored_ranges"] if m is not None and m.details else []
     print(f"\nclip: 20 s cut at {start} s from a {long_s} s generated video, re-encoded "
-          f"VP8/WebM at half size: q% {m.query_match_percent:.1f}, s% "
-          f"{m.stored_match_percent:.1f}, match {is_match(m)}, located at {m.stored_ranges} "
-          f"(truth [{start}, {start + 20}]); an unrelated 20 s video: q% "
-          f"{n.query_match_percent:.1f}, match {is_match(n)}")  # fmt: skip
-    ok = (
-        is_match(m)
-        and not is_match(n)
-        and located is not None
-        and abs(located[0] - start) <= 1.5
-        and abs(m.stored_ranges[-1][1] - (start + 20)) <= 1.5
+          f"VP8/WebM at half size: found {m is not None}, "
+          f"{m.details if m is not None else ''}; located at {ranges} (truth [{start}, "
+          f"{start + 20}]); an unrelated 20 s video found: {bool(hits['other'])}")  # fmt: skip
+    return (
+        m is not None
+        and not hits["other"]
+        and bool(ranges)
+        and abs(ranges[0][0] - start) <= 1.5
+        and abs(ranges[-1][1] - (start + 20)) <= 1.5
     )
-    return ok, located
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -179,11 +269,13 @@ def main(argv: list[str] | None = None) -> int:
     if not paths:
         print(f"no sample videos in {VIDEOS}")
         return 1
-    hashed = speed(args, paths)
-    pairs(hashed)
-    ok, _ = clip_location(60 if args.quick else 180)
+    plain, scan_side, bank_side = speed(args, paths)
+    plain_pairs(plain)
+    with tempfile.TemporaryDirectory() as tmp:
+        wrong = pairs(real_bank(Path(tmp), bank_side), scan_side)
+    ok = clip_location(60 if args.quick else 180)
     print("clip found and located" if ok else "clip NOT found or located")
-    return 0 if ok else 1
+    return 0 if ok and not wrong else 1
 
 
 if __name__ == "__main__":

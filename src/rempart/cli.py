@@ -33,7 +33,12 @@ from rempart.scan.matcher import Matcher, lookup_hex
 from rempart.scan.pipeline import ScanOptions, ScanResult, collect, hash_refs, run_scan
 from rempart.scan.report import describe_where, write_report
 from rempart.signals.pdq import MIN_QUALITY
-from rempart.signals.vpdq import VideoHashes, frames_to_text
+from rempart.signals.vpdq import (
+    BANK_DEDUPE_DISTANCE,
+    BANK_SECONDS_PER_FRAME,
+    VideoHashes,
+    frames_to_text,
+)
 from rempart.store import repository
 from rempart.store.bank_index import BankIndex
 from rempart.store.db import Database
@@ -122,20 +127,6 @@ class VideoBars:
         self.progress.update(task, completed=seconds, current=f"{seconds:.0f} s")
 
 
-# Bank side: every frame (deduplicated), so that a copy sampled at any moment finds its frame.
-BANK_SECONDS_PER_FRAME = 0.0
-BANK_VIDEO_DEDUPE = 8
-
-
-def _video_item(h: VideoHashes, locator: str | None) -> SubmissionItem:
-    return SubmissionItem(
-        md5=h.md5, sha256=h.sha256, pdq=None, pdq_quality=None, width=h.width,
-        height=h.height, media_type="video", path=locator, duration=h.duration,
-        frames=h.frames, inside=h.trimmed_frames, regions=h.regions,
-        seconds_per_frame=h.seconds_per_frame,
-    )  # fmt: skip
-
-
 def _write_vpdq(videos: list[tuple[str, VideoHashes]], out_file: Path | None) -> None:
     """vPDQ text, one line per frame: to stdout or a file (one video), or a folder."""
     if out_file is None:
@@ -204,7 +195,7 @@ def hash_cmd(
         spf = 1.0 if vpdq_text else BANK_SECONDS_PER_FRAME
     options = ScanOptions(
         workers=_workers(workers), seconds_per_frame=spf,
-        video_dedupe=None if vpdq_text else BANK_VIDEO_DEDUPE, video_regions=not vpdq_text,
+        video_dedupe=None if vpdq_text else BANK_DEDUPE_DISTANCE, video_regions=not vpdq_text,
     )  # fmt: skip
     items: list[SubmissionItem] = []
     videos: list[tuple[str, VideoHashes]] = []
@@ -223,7 +214,7 @@ def hash_cmd(
                 videos.append((outcome.ref.locator, h))
                 low += not any(f.quality >= MIN_QUALITY for f in h.frames)
                 skipped.extend(f"{outcome.ref.locator}: {n}" for n in h.notes)
-                items.append(_video_item(h, locator))
+                items.append(SubmissionItem.from_video(h, locator))
                 continue
             if vpdq_text:
                 skipped.append(f"{outcome.ref.locator}: not a video (--format vpdq)")

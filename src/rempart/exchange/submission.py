@@ -18,7 +18,13 @@ from typing import Any
 
 from rempart import __version__
 from rempart.exchange.consent import ConsentRecord, FormatError
-from rempart.signals.vpdq import REGIONS, VpdqFrame, frames_from_list, frames_to_list
+from rempart.signals.vpdq import (
+    REGIONS,
+    VideoHashes,
+    VpdqFrame,
+    frames_from_list,
+    frames_to_list,
+)
 
 FORMAT = "rempart-hash-submission"
 VERSION = 1
@@ -47,6 +53,16 @@ class SubmissionItem:
     inside: tuple[VpdqFrame, ...] = ()  # picture inside black bars, for frames with bars
     regions: dict[str, tuple[VpdqFrame, ...]] = field(default_factory=dict)  # frame halves
     seconds_per_frame: float | None = None  # sampling used (0: every frame)
+
+    @classmethod
+    def from_video(cls, h: VideoHashes, path: str | None = None) -> SubmissionItem:
+        """The submission entry of a hashed video (no PDQ of its own: its frames)."""
+        return cls(
+            md5=h.md5, sha256=h.sha256, pdq=None, pdq_quality=None, width=h.width,
+            height=h.height, media_type="video", path=path, duration=h.duration,
+            frames=h.frames, inside=h.trimmed_frames, regions=h.regions,
+            seconds_per_frame=h.seconds_per_frame,
+        )  # fmt: skip
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pdqhash
+from PIL import Image
 
 from rempart.media.errors import MediaError
 from rempart.media.video import iter_sampled_frames, probe_video
@@ -28,6 +29,11 @@ from rempart.signals.pdq import DEFAULT_THRESHOLD, MIN_QUALITY, bits_to_hex, ham
 # Consecutive sampled frames whose hashes are this close keep only the first (0 = identical
 # hashes only: vPDQ's matcher ignores repeated hashes anyway, so percentages are unchanged).
 DEDUPE_DISTANCE = 0
+# Her videos (the bank side) are hashed at every frame, dropping a frame within this distance
+# of the last one kept: a copy sampled at 1 frame/s at any moment then finds its own frame,
+# whatever the cut, frame rate or time shift (1 frame/s on both sides misses re-cut copies).
+BANK_SECONDS_PER_FRAME = 0.0
+BANK_DEDUPE_DISTANCE = 8
 # Default decision (python-threatexchange's VPDQ signal type uses the same two numbers):
 QUERY_MATCH_PERCENT = 80.0  # share of the query's frames found in the stored video
 STORED_MATCH_PERCENT = 0.0  # share of the stored video's frames found in the query
@@ -105,10 +111,19 @@ def _pdq(rgb: np.ndarray) -> tuple[str, int]:
 REGIONS = ("top", "bottom", "left", "right")  # halves of the picture (inside any bars)
 
 
+REGION_SIDE = 384  # halves are hashed from the picture scaled to fit this (speed, and the
+# same scale whatever the video's resolution)
+
+
 def region_views(rgb: np.ndarray) -> dict[str, np.ndarray]:
-    """The four halves of a frame. A logo or caption covering part of a frame usually
-    leaves one half untouched, so a half still matches when the whole frame no longer does."""
+    """The four halves of a frame, from the frame scaled down to fit REGION_SIDE. A logo or
+    caption covering part of a frame usually leaves one half untouched, so a half still
+    matches when the whole frame no longer does."""
     h, w = rgb.shape[:2]
+    scale = REGION_SIDE / max(h, w)
+    if scale < 1:
+        w, h = max(2, round(w * scale)), max(2, round(h * scale))
+        rgb = np.asarray(Image.fromarray(rgb).resize((w, h), Image.Resampling.BOX))
     return {
         "top": rgb[: h // 2], "bottom": rgb[h // 2 :],
         "left": rgb[:, : w // 2], "right": rgb[:, w // 2 :],
