@@ -1,6 +1,7 @@
-"""The Rempart demo: hash a person's photos, bank the hashes, scan a folder of found images.
+"""The Rempart demo: hash a person's photos and video, bank the hashes, scan a folder of
+found images and videos.
 
-Everything runs on bundled, generated sample images (ordinary abstract scenes), in demo/out/.
+Everything runs on bundled, generated samples (ordinary abstract scenes), in demo/out/.
 Each step is a real `rempart` command, printed before it runs.
 """
 
@@ -12,9 +13,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 from PIL import Image, ImageOps
 
-from rempart.samples import photo_like
+from rempart.samples import photo_like, scene_frames, write_video
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "out"
@@ -51,6 +53,14 @@ def make_samples() -> None:
     (found / "notes.jpg").write_text("this is not a picture")
     data = (photos / "photo-6.jpg").read_bytes()
     (found / "truncated.jpg").write_bytes(data[: len(data) // 3])
+    # Her 40-second video; found: a 15-second clip of it re-encoded smaller as WebM, a
+    # screenshot of it, and an unrelated video.
+    frames = scene_frames(77, 40, 10, (480, 320))
+    write_video(photos / "video-1.mp4", frames)
+    clip = [np.ascontiguousarray(f[::2, ::2]) for f in frames[200:350]]
+    write_video(found / "clip-of-video.webm", clip, codec="libvpx")
+    Image.fromarray(frames[123]).save(found / "screenshot-of-video.jpg", quality=80)
+    write_video(found / "unrelated-video.mp4", scene_frames(78, 15, 10, (480, 320)))
 
 
 if __name__ == "__main__":

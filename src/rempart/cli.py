@@ -343,15 +343,16 @@ def _print_summary(result: ScanResult, report: Path | None) -> None:
     err.print(table)
     if result.matches:
         mt = Table()
-        for name in ("bank", "entry", "case", "signal", "distance", "transform"):
-            mt.add_column(name, no_wrap=True)
         mt.add_column("file", overflow="fold", min_width=12)
+        for name in ("case", "bank entry", "match", "distance"):
+            mt.add_column(name, overflow="fold")
         mt.add_column("where", overflow="fold")
         for m in result.matches[:50]:
+            how = m.hit.signal + (f" {m.hit.transform}" if m.hit.transform not in
+                                  (None, "original") else "")  # fmt: skip
             mt.add_row(
-                m.hit.bank, str(m.hit.bank_entry), m.hit.case or "", m.hit.signal,
-                str(m.hit.distance), m.hit.transform or "", _short(m.file),
-                describe_where(m.hit, short=True),
+                Path(m.file).name, m.hit.case or "", f"{m.hit.bank} #{m.hit.bank_entry}", how,
+                str(m.hit.distance), describe_where(m.hit, short=True),
             )  # fmt: skip
         err.print(mt)
         if len(result.matches) > 50:

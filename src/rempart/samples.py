@@ -1,11 +1,16 @@
-"""Ordinary, photo-like sample images made in code, for the demo, tests and benchmarks.
+"""Ordinary, photo-like sample images and videos made in code, for the demo, tests and
+benchmarks.
 
 Scenes of sky, ground, shapes and texture: nothing resembling a person's body. Each seed
-gives a different, reproducible picture.
+gives a different, reproducible picture; videos pan slowly across such scenes.
 """
 
 from __future__ import annotations
 
+from fractions import Fraction
+from pathlib import Path
+
+import av
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
@@ -40,3 +45,38 @@ def photo_like(seed: int, size: tuple[int, int] = (640, 480)) -> Image.Image:
     noise = rng.normal(0, 6, (h, w, 3))
     arr = np.clip(np.asarray(img, dtype=np.float32) + noise, 0, 255).astype(np.uint8)
     return Image.fromarray(arr, "RGB")
+
+
+def scene_frames(seed: int, seconds: float, fps: int, size: tuple[int, int]) -> list[np.ndarray]:
+    """Frames of a slow pan across a large generated scene, changing scene every 4 seconds."""
+    w, h = size
+    frames = []
+    scenes: dict[int, np.ndarray] = {}
+    for i in range(int(seconds * fps)):
+        t = i / fps
+        k = int(t // 4)
+        if k not in scenes:
+            scenes[k] = np.asarray(photo_like(seed * 1000 + k, (w * 2, h * 2)))
+        big = scenes[k]
+        x = int((t % 4) / 4 * w)
+        frames.append(np.ascontiguousarray(big[h // 2 : h // 2 + h, x : x + w]))
+    return frames
+
+
+def write_video(
+    path: Path, frames: list[np.ndarray], fps: int = 10, codec: str = "libx264"
+) -> Path:
+    """Encode RGB frames into a video file (container from the file name) with PyAV."""
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream(codec, rate=fps)
+        stream.width, stream.height = frames[0].shape[1], frames[0].shape[0]
+        stream.pix_fmt = "yuv420p"
+        stream.time_base = Fraction(1, fps)
+        for i, arr in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(arr, format="rgb24")
+            frame.pts = i
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
