@@ -183,3 +183,22 @@ def test_hash_writes_vpdq_text_and_submission_frames(rempart_env: Path) -> None:
     assert item.media_type == "video" and item.duration == pytest.approx(6.0, abs=0.2)
     assert len(item.frames) > 30 and set(item.regions) == {"top", "bottom", "left", "right"}
     assert item.seconds_per_frame == 0.0
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_workers_report_progress_per_video(tmp_path: Path, workers: int) -> None:
+    from rempart.scan.pipeline import ScanOptions, collect, hash_refs
+
+    for k in range(2):
+        write_video(tmp_path / f"v{k}.mp4", scene_frames(k, 5, 10, (160, 120)))
+    photo_like(1, (64, 48)).save(tmp_path / "p.png")
+    refs, _ = collect([tmp_path])
+    events: list[tuple[str, float, float | None]] = []
+    outcomes = list(hash_refs(refs, ScanOptions(workers=workers), dihedral=True,
+                              on_video=lambda *e: events.append(e)))  # fmt: skip
+    assert len(outcomes) == 3 and all(o.error is None for o in outcomes)
+    for k in range(2):
+        mine = [e for e in events if e[0].endswith(f"v{k}.mp4")]
+        assert [e[1] for e in mine] == [0.0, 1.0, 2.0, 3.0, 4.0, -1.0]  # then "done"
+        assert mine[0][2] == pytest.approx(5.0, abs=0.2)  # the duration, for the bar
+    assert not any(e[0].endswith("p.png") for e in events)
