@@ -29,6 +29,8 @@ from rempart.config import Settings, load_settings
 from rempart.exchange.bank_import import import_submission
 from rempart.exchange.consent import ConsentRecord, FormatError, read_consent
 from rempart.exchange.submission import Submission, SubmissionItem, read_submission
+from rempart.faces.crypto import TemplateKeyError
+from rempart.scan.face_match import DEFAULT_FACE_DISTANCE, FaceMatcher
 from rempart.scan.matcher import Matcher, lookup_hex
 from rempart.scan.pipeline import ScanOptions, ScanResult, collect, hash_refs, run_scan
 from rempart.scan.report import describe_where, write_report
@@ -39,7 +41,7 @@ from rempart.signals.vpdq import (
     VideoHashes,
     frames_to_text,
 )
-from rempart.store import repository
+from rempart.store import face_templates, repository
 from rempart.store.bank_index import BankIndex
 from rempart.store.db import Database
 from rempart.store.models import utcnow
@@ -339,8 +341,23 @@ def _print_summary(result: ScanResult, report: Path | None) -> None:
     table.add_row("matches", str(len(result.matches)))
     table.add_row("too little detail to hash", str(len(result.low_quality)))
     table.add_row("skipped", str(len(result.skipped)))
+    if result.faces_looked:
+        table.add_row("faces found", str(result.faces_found))
+        table.add_row("faces matching an enrolled person", str(len(result.face_matches)))
+        table.add_row("faces too small or blurred to compare", str(len(result.faces_not_compared)))
     table.add_row("time", f"{result.seconds:.1f} s")
     err.print(table)
+    if result.face_matches:
+        ft = Table(title="Faces")
+        for name in ("file", "case", "distance", "similarity", "where"):
+            ft.add_column(name, overflow="fold")
+        for f in result.face_matches[:50]:
+            left, top, right, bottom = f.hit.box
+            at = f" at {f.hit.time:.0f} s" if f.hit.time is not None else ""
+            where = f"x {left}-{right}, y {top}-{bottom}{at}"
+            ft.add_row(Path(f.file).name, f.hit.case, f"{f.hit.distance:.3f}",
+                       f"{f.hit.similarity:.3f}", where)  # fmt: skip
+        err.print(ft)
     if result.matches:
         mt = Table()
         mt.add_column("file", overflow="fold", min_width=12)
@@ -379,6 +396,12 @@ def scan_cmd(
     seconds_per_frame: Annotated[
         float, typer.Option(help="Videos: hash one frame every this many seconds.")
     ] = 1.0,
+    faces: Annotated[
+        bool, typer.Option("--faces", help="Also look for enrolled faces (rempart face enroll).")
+    ] = False,
+    face_threshold: Annotated[
+        float, typer.Option(help="Face distance at or under which faces match.")
+    ] = DEFAULT_FACE_DISTANCE,
 ) -> None:
     """Scan files and folders (photos and videos) against the banks."""
     if fmt not in ("json", "csv"):
@@ -387,8 +410,18 @@ def scan_cmd(
         raise _fail("--seconds-per-frame must be more than 0 and at most 3600")
     database, bank_index = _open()
     options = ScanOptions(
-        banks=tuple(bank or ()), workers=_workers(workers), seconds_per_frame=seconds_per_frame
-    )
+        banks=tuple(bank or ()), workers=_workers(workers), seconds_per_frame=seconds_per_frame,
+        faces=faces,
+    )  # fmt: skip
+    face_matcher = None
+    if faces:
+        try:
+            loaded = face_templates.load(database, state.settings.home)
+        except TemplateKeyError as exc:
+            raise _fail(str(exc)) from exc
+        face_matcher = FaceMatcher(loaded, face_threshold)
+        if not len(face_matcher):
+            err.print("[yellow]No face enrolled yet:[/] faces are found and listed, not matched.")
     with _progress() as progress:
         task = progress.add_task("Scanning", total=None, current="")
 
@@ -397,8 +430,9 @@ def scan_cmd(
 
         try:
             result = run_scan(
-                database, bank_index, paths, options, on_progress, VideoBars(progress)
-            )
+                database, bank_index, paths, options, on_progress, VideoBars(progress),
+                face_matcher,
+            )  # fmt: skip
         except StoreError as exc:
             raise _fail(str(exc)) from exc
     if report is not None:
@@ -452,6 +486,7 @@ def case_withdraw(
         if case is None:
             raise StoreError(f"no case {number}")
         removed = repository.delete_case_items(s, case)
+        counts["templates"] = face_templates.delete_case_templates(s, case)
         for consent in case.consents:
             consent.withdrawn_at = consent.withdrawn_at or utcnow()
         case.status = "withdrawn"
@@ -462,7 +497,22 @@ def case_withdraw(
         bank_index.change(apply)
     except StoreError as exc:
         raise _fail(str(exc)) from exc
-    err.print(f"Case {number} withdrawn: its hashes were deleted from every bank and index.")
+    bank_index.db.purge_deleted()  # deleted rows (hashes, face templates) leave the files
+    err.print(
+        f"Case {number} withdrawn: its hashes were deleted from every bank and index"
+        + (f", and its {counts['templates']} face template(s)" if counts.get("templates") else "")
+        + ".",
+        highlight=False,
+    )
+
+
+def _register_subcommands() -> None:
+    from rempart.cli_faces import face_app
+
+    app.add_typer(face_app, name="face")
+
+
+_register_subcommands()
 
 
 def main() -> None:

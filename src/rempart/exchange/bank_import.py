@@ -12,7 +12,7 @@ from rempart.exchange.submission import Submission, SubmissionItem
 from rempart.signals.pdq import MIN_QUALITY
 from rempart.store import repository
 from rempart.store.bank_index import BankIndex
-from rempart.store.models import BankItem, Consent, ItemSignal
+from rempart.store.models import BankItem, ItemSignal
 from rempart.store.models import Submission as SubmissionRow
 from rempart.store.repository import StoreError
 
@@ -50,7 +50,7 @@ def import_submission(
         record = consent or submission.consent
         consent_row = repository.active_consent(s, case)
         if record is not None:
-            consent_row = _record_consent(s, case.id, record)
+            consent_row = repository.record_consent(s, case.id, record)
             counts["consent"] = True
         if consent_row is None:
             raise StoreError(
@@ -138,21 +138,6 @@ def video_signals(item: SubmissionItem) -> list[ItemSignal]:
             for f in frames
         ]  # fmt: skip
     return out
-
-
-def _record_consent(s: Session, case_id: int, record: ConsentRecord) -> Consent:
-    row = Consent(
-        case_id=case_id,
-        given_by=record.given_by,
-        given_at=record.given_at,
-        purpose=record.purpose,
-        retention_until=record.retention_until,
-        allow_exchange=record.allow_exchange,
-        document=record.to_json(),
-    )
-    s.add(row)
-    s.flush()
-    return row
 
 
 def _known_keys(s: Session, bank_id: int, case_id: int) -> set[str]:

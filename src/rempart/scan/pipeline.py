@@ -19,20 +19,30 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from rempart.media.decode import DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_PIXELS
+import numpy as np
+from sqlalchemy.orm import Session
+
+from rempart.faces.detect import FaceFinding, find_faces
+from rempart.media.decode import (
+    DEFAULT_MAX_FILE_BYTES,
+    DEFAULT_MAX_PIXELS,
+    decode_image,
+    read_file_bytes,
+)
 from rempart.media.errors import MediaError
 from rempart.media.kinds import media_kind
 from rempart.media.video import probe_video
+from rempart.scan.face_match import FaceHit, FaceMatcher
 from rempart.scan.matcher import Hit, Matcher
 from rempart.scan.video_match import match_video
-from rempart.signals.image_hashes import ImageHashes, hash_image_file
+from rempart.signals.image_hashes import ImageHashes, hash_image_bytes
 from rempart.signals.pdq import MIN_QUALITY
 from rempart.signals.vpdq import VideoHashes, hash_video_file
 from rempart.sources.base import MediaRef, SourceProblem
 from rempart.sources.folder import iter_folder
 from rempart.store.bank_index import BankIndex
 from rempart.store.db import Database
-from rempart.store.models import Match, ScanItem, ScanRun
+from rempart.store.models import FaceMatch, Match, ScanItem, ScanRun
 
 BATCH = 64
 
@@ -48,6 +58,9 @@ class ScanOptions:
     seconds_per_frame: float = 1.0
     video_dedupe: int | None = 0
     video_regions: bool = True
+    # Faces (--faces): look for faces in photos, and in video frames every `face_seconds`.
+    faces: bool = False
+    face_seconds: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -64,6 +77,22 @@ class MatchRow:
     pdq_quality: int | None
 
 
+@dataclass(frozen=True)
+class FaceRow:
+    file: str
+    hit: FaceHit
+
+
+@dataclass(frozen=True)
+class FaceNote:
+    """A face found but not compared (too small or blurred)."""
+
+    file: str
+    box: tuple[int, int, int, int]
+    status: str
+    time: float | None
+
+
 @dataclass
 class ScanResult:
     scan_id: int
@@ -77,10 +106,14 @@ class ScanResult:
     skipped: list[Skipped] = field(default_factory=list)
     low_quality: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    faces_looked: bool = False
+    faces_found: int = 0
+    face_matches: list[FaceRow] = field(default_factory=list)
+    faces_not_compared: list[FaceNote] = field(default_factory=list)
 
     @property
     def matched_files(self) -> int:
-        return len({m.file for m in self.matches})
+        return len({m.file for m in self.matches} | {m.file for m in self.face_matches})
 
 
 @dataclass(frozen=True)
@@ -88,6 +121,7 @@ class Outcome:
     ref: MediaRef
     hashes: ImageHashes | VideoHashes | None = None
     error: MediaError | None = None
+    faces: tuple[FaceFinding, ...] | None = None  # when the scan looks for faces
 
 
 # (locator, seconds hashed, duration or None; seconds -1 when the video is done)
@@ -100,8 +134,20 @@ def _init_worker(events: multiprocessing.Queue[tuple[str, float, float | None]])
     _video_events = events
 
 
-def _hash_video(ref: MediaRef, options: ScanOptions, report: VideoProgressFn | None) -> VideoHashes:
+def _hash_video(
+    ref: MediaRef,
+    options: ScanOptions,
+    report: VideoProgressFn | None,
+    faces: list[FaceFinding] | None = None,
+) -> VideoHashes:
     duration = probe_video(ref.path).duration
+    next_face = [0.0]
+
+    def look_for_faces(ts: float, rgb: np.ndarray) -> None:
+        if faces is not None and ts >= next_face[0]:
+            next_face[0] = ts + options.face_seconds
+            faces.extend(find_faces(rgb, time=ts))
+
     last = [-10.0]
 
     def on_frame(ts: float) -> None:
@@ -114,6 +160,7 @@ def _hash_video(ref: MediaRef, options: ScanOptions, report: VideoProgressFn | N
             ref.path, seconds_per_frame=options.seconds_per_frame, progress=on_frame,
             threads=1 if options.workers > 1 else 0, allow_truncated=True,
             dedupe_distance=options.video_dedupe, regions=options.video_regions,
+            frame_hook=look_for_faces if faces is not None else None,
         )  # fmt: skip
     finally:
         if report is not None:
@@ -123,20 +170,29 @@ def _hash_video(ref: MediaRef, options: ScanOptions, report: VideoProgressFn | N
 def _hash_one(
     ref: MediaRef, options: ScanOptions, dihedral: bool, report: VideoProgressFn | None = None
 ) -> Outcome:
+    faces: list[FaceFinding] | None = [] if options.faces else None
     try:
         if media_kind(ref.path) == "video":
             if report is None and _video_events is not None:
                 events = _video_events
                 report = lambda *event: events.put(event)  # noqa: E731
-            return Outcome(ref, hashes=_hash_video(ref, options, report))
-        hashes = hash_image_file(
-            ref.path, dihedral=dihedral, max_pixels=options.max_pixels, max_bytes=options.max_bytes
-        )
-        return Outcome(ref, hashes=hashes)
+            video = _hash_video(ref, options, report, faces)
+            return Outcome(ref, hashes=video, faces=_tuple(faces))
+        data = read_file_bytes(ref.path, max_bytes=options.max_bytes)
+        hashes = hash_image_bytes(data, ref.path, dihedral=dihedral, max_pixels=options.max_pixels)
+        if faces is not None:
+            picture = decode_image(data, ref.path, max_pixels=options.max_pixels,
+                                   reduce_for_hashing=False).image  # fmt: skip
+            faces.extend(find_faces(np.asarray(picture.convert("RGB"))))
+        return Outcome(ref, hashes=hashes, faces=_tuple(faces))
     except MediaError as exc:
         return Outcome(ref, error=exc)
     except Exception as exc:  # never let one file end the scan
         return Outcome(ref, error=MediaError(ref.path, "internal-error", repr(exc)))
+
+
+def _tuple(faces: list[FaceFinding] | None) -> tuple[FaceFinding, ...] | None:
+    return None if faces is None else tuple(faces)
 
 
 def _drain(
@@ -209,6 +265,7 @@ def run_scan(
     options: ScanOptions,
     progress: ProgressFn | None = None,
     on_video: VideoProgressFn | None = None,
+    face_matcher: FaceMatcher | None = None,
 ) -> ScanResult:
     start = time.perf_counter()
     roots = [Path(r) for r in roots]
@@ -222,8 +279,9 @@ def run_scan(
         s.add(run)
         s.flush()
         result = ScanResult(
-            scan_id=run.id, started_at=run.started_at, banks=tuple(sorted(matcher.thresholds))
-        )
+            scan_id=run.id, started_at=run.started_at, banks=tuple(sorted(matcher.thresholds)),
+            faces_looked=options.faces,
+        )  # fmt: skip
     refs, problems = collect(roots)
     result.skipped.extend(problems)
     result.files = len(refs) + len(result.skipped)
@@ -246,9 +304,9 @@ def run_scan(
         if progress is not None:
             progress(done, len(refs), outcome.ref.locator)
         if len(batch) >= BATCH:
-            _record(db, matcher, result, batch)
+            _record(db, matcher, result, batch, face_matcher)
             batch = []
-    _record(db, matcher, result, batch)
+    _record(db, matcher, result, batch, face_matcher)
     result.finished_at = datetime.now(UTC)
     result.seconds = time.perf_counter() - start
     with db.session() as s:
@@ -260,7 +318,13 @@ def run_scan(
     return result
 
 
-def _record(db: Database, matcher: Matcher, result: ScanResult, batch: list[Outcome]) -> None:
+def _record(
+    db: Database,
+    matcher: Matcher,
+    result: ScanResult,
+    batch: list[Outcome],
+    face_matcher: FaceMatcher | None = None,
+) -> None:
     if not batch:
         return
     images = [o for o in batch if isinstance(o.hashes, ImageHashes)]
@@ -312,13 +376,38 @@ def _record(db: Database, matcher: Matcher, result: ScanResult, batch: list[Outc
                 md5=h.md5, sha256=h.sha256, pdq=first, pdq_quality=quality,
                 width=h.width, height=h.height, provenance=o.ref.provenance, **extra,
             )  # fmt: skip
+            if o.faces is not None:
+                item.faces = [
+                    {"box": list(f.box), "status": f.status, "score": round(f.score, 3),
+                     "time": f.time}
+                    for f in o.faces
+                ]  # fmt: skip
             s.add(item)
             s.flush()
+            if o.faces is not None:
+                _record_faces(s, item, o, result, face_matcher)
             for hit in item_hits:
                 s.add(Match(scan_item_id=item.id, bank_item_id=hit.bank_entry,
                             signal_type=hit.signal, distance=hit.distance,
                             transform=hit.transform, details=hit.details))  # fmt: skip
                 result.matches.append(MatchRow(o.ref.locator, hit, quality))
+
+
+def _record_faces(
+    s: Session, item: ScanItem, o: Outcome, result: ScanResult, face_matcher: FaceMatcher | None
+) -> None:
+    faces = o.faces or ()
+    result.faces_found += len(faces)
+    result.faces_not_compared.extend(
+        FaceNote(o.ref.locator, f.box, f.status, f.time) for f in faces if f.status != "ok"
+    )
+    hits = face_matcher.match(faces) if face_matcher is not None else []
+    for hit in hits:
+        s.add(FaceMatch(scan_item_id=item.id, template_id=hit.template_id,
+                        distance=hit.distance, box=list(hit.box), time=hit.time))  # fmt: skip
+        result.face_matches.append(FaceRow(o.ref.locator, hit))
+    if hits and item.status != "matched":
+        item.status = "matched"
 
 
 def summary(result: ScanResult) -> dict[str, object]:
@@ -331,4 +420,9 @@ def summary(result: ScanResult) -> dict[str, object]:
         "skipped": len(result.skipped),
         "too_little_detail": len(result.low_quality),
         "seconds": round(result.seconds, 3),
-    }
+        **(
+            {"faces_found": result.faces_found, "face_matches": len(result.face_matches),
+             "faces_not_compared": len(result.faces_not_compared)}
+            if result.faces_looked else {}
+        ),
+    }  # fmt: skip

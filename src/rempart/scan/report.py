@@ -25,6 +25,12 @@ def _spans(ranges: Any) -> str:
     return ", ".join(f"{_clock(a)}-{_clock(b)}" for a, b in ranges or [])
 
 
+def _face_where(box: tuple[int, int, int, int], time: float | None) -> str:
+    left, top, right, bottom = box
+    at = f" at {_clock(time)}" if time is not None else ""
+    return f"face at x {left}-{right}, y {top}-{bottom}{at}"
+
+
 def describe_where(hit: Hit, *, short: bool = False) -> str:
     """Where a match lies in time, in words: which part of the found video matched which
     part of hers, or at what moment a photo appears; empty for photo-to-photo matches."""
@@ -80,7 +86,23 @@ def report_json(result: ScanResult) -> dict[str, Any]:
             {"file": s.file, "reason": s.reason, "detail": s.detail} for s in result.skipped
         ],
         "too_little_detail": list(result.low_quality),
-    }
+        **(
+            {
+                "face_matches": [
+                    {"file": f.file, "case": f.hit.case, "template": f.hit.template_id,
+                     "template_source": f.hit.template_source, "distance": f.hit.distance,
+                     "similarity": f.hit.similarity, "box": list(f.hit.box), "time": f.hit.time}
+                    for f in result.face_matches
+                ],
+                "faces_not_compared": [
+                    {"file": n.file, "box": list(n.box), "reason": n.status, "time": n.time}
+                    for n in result.faces_not_compared
+                ],
+            }
+            if result.faces_looked
+            else {}
+        ),
+    }  # fmt: skip
 
 
 def csv_rows(result: ScanResult) -> list[dict[str, Any]]:
@@ -94,6 +116,17 @@ def csv_rows(result: ScanResult) -> list[dict[str, Any]]:
                 "where": describe_where(m.hit),
             }
         )  # fmt: skip
+    for f in result.face_matches:
+        rows.append(
+            {
+                "file": f.file, "status": "face-match", "case": f.hit.case, "signal": "face",
+                "bank_entry": f"template {f.hit.template_id}", "distance": f.hit.distance,
+                "where": _face_where(f.hit.box, f.hit.time),
+            }
+        )  # fmt: skip
+    for n in result.faces_not_compared:
+        rows.append({"file": n.file, "status": "face-not-compared", "reason": n.status,
+                     "where": _face_where(n.box, n.time)})  # fmt: skip
     for s in result.skipped:
         rows.append({"file": s.file, "status": "skipped", "reason": s.reason, "detail": s.detail})
     for f in result.low_quality:

@@ -158,6 +158,7 @@ def hash_frames(
     trimmed: list[VpdqFrame] | None = None,
     regions: dict[str, list[VpdqFrame]] | None = None,
     notes: list[str] | None = None,
+    frame_hook: Callable[[float, np.ndarray], None] | None = None,
 ) -> list[VpdqFrame]:
     """vPDQ frames of a video; with `trimmed` given, also fill it with inside-bars hashes,
     and with `regions` given, fill regions[name] with the hashes of each half (REGIONS) of
@@ -167,7 +168,8 @@ def hash_frames(
     each stream (whole frames, inside bars, each half) drops a frame within that distance of
     the last frame it kept. `progress` gets the timestamp (seconds) of each frame hashed.
     With `notes` given, a file that breaks off mid-way keeps the frames hashed before the
-    break and a note says so; otherwise MediaError "truncated".
+    break and a note says so; otherwise MediaError "truncated". `frame_hook(time, rgb)` sees
+    every sampled frame (e.g. to look for faces).
     """
     whole = _Stream(dedupe_distance)
     inside = _Stream(dedupe_distance)
@@ -186,6 +188,8 @@ def hash_frames(
         pdq_hex, quality = _pdq(rgb)
         if progress is not None:
             progress(ts)
+        if frame_hook is not None:
+            frame_hook(ts, rgb)
         whole.add(VpdqFrame(number, quality, pdq_hex, ts))
         box = content_box(rgb) if trimmed is not None or regions is not None else None
         picture = rgb
@@ -216,6 +220,7 @@ def hash_video_file(
     allow_truncated: bool = False,
     dedupe_distance: int | None = DEDUPE_DISTANCE,
     regions: bool = False,
+    frame_hook: Callable[[float, np.ndarray], None] | None = None,
 ) -> VideoHashes:
     """MD5, SHA-256 and vPDQ frames of a video file. MediaError (naming it) when unusable.
 
@@ -236,7 +241,7 @@ def hash_video_file(
     frames = hash_frames(
         path, seconds_per_frame=seconds_per_frame, progress=on_frame, threads=threads,
         trimmed=trimmed, regions=halves, dedupe_distance=dedupe_distance,
-        notes=notes if allow_truncated else None,
+        notes=notes if allow_truncated else None, frame_hook=frame_hook,
     )  # fmt: skip
     last = seen[0]
     slack = max(2.0, 2 * seconds_per_frame, 0.1 * (info.duration or 0.0))

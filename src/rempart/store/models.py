@@ -19,6 +19,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -169,6 +170,8 @@ class ScanItem(Base):
     provenance: Mapped[dict[str, Any]] = mapped_column(default=dict)
     media_type: Mapped[str] = mapped_column(String(16), default="image", server_default="image")
     duration: Mapped[float | None]  # seconds, for videos
+    # With --faces: every face found, [{box, status, score, time}] (no template stored)
+    faces: Mapped[list[Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -188,3 +191,36 @@ class Match(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Video matches: percentages and matched time ranges; stills found in videos: where.
     details: Mapped[dict[str, Any] | None]
+
+
+class FaceTemplate(Base):
+    """A face template (128-d embedding) of a person, encrypted (AES-GCM, key outside the
+    database), stored only under a consent record."""
+
+    __tablename__ = "face_templates"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    consent_id: Mapped[int | None] = mapped_column(ForeignKey("consents.id", ondelete="SET NULL"))
+    ref: Mapped[str] = mapped_column(String(32), unique=True)  # random; bound into the cipher
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    source: Mapped[str] = mapped_column(String(500), default="")
+    face_width: Mapped[int | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FaceMatch(Base):
+    """A face in a scanned item that matches an enrolled template."""
+
+    __tablename__ = "face_matches"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scan_item_id: Mapped[int] = mapped_column(
+        ForeignKey("scan_items.id", ondelete="CASCADE"), index=True
+    )
+    template_id: Mapped[int] = mapped_column(
+        ForeignKey("face_templates.id", ondelete="CASCADE"), index=True
+    )
+    distance: Mapped[float]
+    box: Mapped[list[Any]] = mapped_column(JSON)
+    time: Mapped[float | None]  # seconds into a video
+    review_status: Mapped[str] = mapped_column(String(16), default="pending")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
@@ -14,6 +14,16 @@ from sqlalchemy.orm import Session
 from rempart.store.models import Bank, BankItem, Case, Consent, ItemSignal
 
 BANK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+
+
+class ConsentRecordLike(Protocol):
+    given_by: str
+    given_at: datetime
+    purpose: str
+    retention_until: datetime | None
+    allow_exchange: bool
+
+    def to_json(self) -> dict[str, Any]: ...
 
 
 class StoreError(Exception):
@@ -88,6 +98,22 @@ def active_consent(s: Session, case: Case) -> Consent | None:
         .order_by(Consent.recorded_at.desc())
         .limit(1)
     )
+
+
+def record_consent(s: Session, case_id: int, record: ConsentRecordLike) -> Consent:
+    """Store a consent record (who, when, what for, until when, exchange allowed) on a case."""
+    row = Consent(
+        case_id=case_id,
+        given_by=record.given_by,
+        given_at=record.given_at,
+        purpose=record.purpose,
+        retention_until=record.retention_until,
+        allow_exchange=record.allow_exchange,
+        document=record.to_json(),
+    )
+    s.add(row)
+    s.flush()
+    return row
 
 
 # Signals kept in the PDQ index: image PDQ, video frames (vPDQ, whole or inside black bars)

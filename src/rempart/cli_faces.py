@@ -1,0 +1,190 @@
+"""`rempart face ...`: enroll a person's face from her ordinary photos, list, export."""
+
+from __future__ import annotations
+
+import base64
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+from rich.table import Table
+
+from rempart.exchange.consent import ConsentRecord, FormatError, read_consent
+from rempart.faces.detect import FaceFinding, find_faces
+from rempart.media.decode import decode_image, read_file_bytes
+from rempart.media.errors import MediaError
+from rempart.media.kinds import media_kind
+from rempart.store import face_templates, repository
+from rempart.store.db import Database
+from rempart.store.face_templates import NewTemplate
+from rempart.store.models import FaceTemplate
+from rempart.store.repository import StoreError
+
+face_app = typer.Typer(
+    help="Face search: enroll a person's face (with her consent), list, export.",
+    no_args_is_help=True,
+)
+
+
+def _cli():  # noqa: ANN202 (the main CLI module; imported late to avoid a cycle)
+    from rempart import cli
+
+    return cli
+
+
+def _parse_picks(picks: list[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for pick in picks:
+        name, _, number = pick.rpartition(":")
+        if not name or not number.isdigit() or int(number) < 1:
+            raise ValueError(f"--pick {pick!r}: use PHOTO:N (N = 1 for the first face listed)")
+        out[name] = int(number)
+    return out
+
+
+def _faces_of(path: Path) -> list[FaceFinding]:
+    data = read_file_bytes(path)
+    picture = decode_image(data, path, reduce_for_hashing=False).image.convert("RGB")
+    return find_faces(np.asarray(picture))
+
+
+def _describe(faces: list[FaceFinding]) -> str:
+    return "; ".join(
+        f"{i}: {f.width} px wide at x {f.box[0]}-{f.box[2]}, y {f.box[1]}-{f.box[3]}"
+        + ("" if f.status == "ok" else f" ({f.status})")
+        for i, f in enumerate(faces, 1)
+    )
+
+
+def _choose(path: Path, faces: list[FaceFinding], picks: dict[str, int]) -> FaceFinding | str:
+    """The face to enroll from a photo, or why none is."""
+    if not faces:
+        return "no face found"
+    pick = picks.get(str(path), picks.get(path.name))
+    if pick is None and len(faces) > 1:
+        if sys.stdin.isatty():
+            _cli().err.print(f"{path} shows {len(faces)} faces: {_describe(faces)}")
+            pick = typer.prompt("Which one is hers (number, 0 for none)", type=int)
+            if pick == 0:
+                return "no face chosen"
+        else:
+            return (f"{len(faces)} faces ({_describe(faces)}): say which one is hers with "
+                    f"--pick {path.name}:N")  # fmt: skip
+    chosen = faces[(pick or 1) - 1] if (pick or 1) <= len(faces) else None
+    if chosen is None:
+        return f"--pick asks for face {pick} but only {len(faces)} were found"
+    if chosen.status != "ok":
+        return f"the face is {chosen.status.replace('-', ' ')}: use a clearer, larger photo"
+    return chosen
+
+
+@face_app.command("enroll")
+def enroll_cmd(
+    photos: Annotated[list[Path], typer.Argument(help="Her ordinary photos (not intimate).")],
+    case: Annotated[str, typer.Option("--case", help="Case number, e.g. CASE-123.")],
+    consent: Annotated[
+        Path | None, typer.Option(help="Consent record (JSON) for face search.")
+    ] = None,
+    pick: Annotated[
+        list[str] | None,
+        typer.Option(help="PHOTO:N, which face is hers in a photo with several (repeatable)."),
+    ] = None,
+    include_paths: Annotated[
+        bool, typer.Option("--include-paths", help="Record each photo's path with its template.")
+    ] = False,
+) -> None:
+    """Compute face templates from her photos and store them (encrypted) under her case.
+    The photos themselves are never stored."""
+    cli = _cli()
+    try:
+        record: ConsentRecord | None = read_consent(consent) if consent else None
+        picks = _parse_picks(pick or [])
+    except (FormatError, ValueError) as exc:
+        raise cli._fail(str(exc)) from exc
+    templates: list[NewTemplate] = []
+    problems: list[str] = []
+    for i, path in enumerate(photos, 1):
+        if media_kind(path) != "image":
+            problems.append(f"{path}: not a photo")
+            continue
+        try:
+            faces = _faces_of(path)
+        except MediaError as exc:
+            problems.append(str(exc))
+            continue
+        chosen = _choose(path, faces, picks)
+        if isinstance(chosen, str):
+            problems.append(f"{path}: {chosen}")
+            continue
+        assert chosen.template is not None
+        source = str(path) if include_paths else f"photo {i} of {len(photos)}"
+        templates.append(NewTemplate(np.asarray(chosen.template), source, chosen.width))
+    for why in problems:
+        cli.err.print(f"[yellow]not enrolled[/] {why}", highlight=False)
+    if not templates:
+        raise cli._fail("no face template could be made from these photos")
+    database = Database(cli.state.settings.db_url)
+    try:
+        face_templates.enroll(database, cli.state.settings.home, case, templates, record)
+    except StoreError as exc:
+        raise cli._fail(str(exc)) from exc
+    cli.err.print(
+        f"Enrolled {len(templates)} face template(s) for case {case} (encrypted; the photos "
+        f"were not stored)" + (f"; {len(problems)} photo(s) not used" if problems else ""),
+        highlight=False,
+    )
+    if problems:
+        raise typer.Exit(cli.EXIT_SKIPPED)
+
+
+@face_app.command("list")
+def list_cmd(
+    case: Annotated[str | None, typer.Option("--case", help="Only this case.")] = None,
+) -> None:
+    """Enrolled templates per case (counts and sources; never the templates)."""
+    cli = _cli()
+    database = Database(cli.state.settings.db_url)
+    table = Table("case", "template", "source", "face width", "enrolled")
+    with database.session() as s:
+        from sqlalchemy import select
+
+        from rempart.store.models import Case
+
+        query = select(FaceTemplate, Case.number).join(Case, FaceTemplate.case_id == Case.id)
+        if case:
+            query = query.where(Case.number == case)
+        for t, number in s.execute(query.order_by(FaceTemplate.id)).all():
+            table.add_row(number, str(t.id), t.source, str(t.face_width or ""),
+                          t.created_at.isoformat(timespec="seconds"))  # fmt: skip
+    cli.out.print(table)
+
+
+@face_app.command("export")
+def export_cmd(
+    case: Annotated[str, typer.Option("--case", help="Case whose templates to export.")],
+    out_file: Annotated[Path, typer.Option("--out", help="Write the templates here.")],
+) -> None:
+    """Export a case's templates for a partner, only if her consent allows exchange."""
+    cli = _cli()
+    database = Database(cli.state.settings.db_url)
+    with database.session() as s:
+        row = repository.get_case(s, case)
+        consent_row = repository.active_consent(s, row) if row else None
+        if row is None or consent_row is None:
+            raise cli._fail(f"case {case} has no active consent record")
+        if not consent_row.allow_exchange:
+            raise cli._fail(
+                f"case {case}: her consent does not allow exchanging her data "
+                "(allow_exchange is false): face templates are not exported"
+            )
+    loaded = face_templates.load(database, cli.state.settings.home, [case])
+    document = {
+        "format": "rempart-face-templates", "version": 1, "case": case,
+        "model": "dlib_face_recognition_resnet_model_v1", "distance": "euclidean",
+        "templates": [base64.b64encode(v.astype("<f4").tobytes()).decode() for v in loaded.vectors],
+    }  # fmt: skip
+    out_file.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    cli.err.print(f"Exported {len(loaded.ids)} template(s) of case {case} to {out_file}")
