@@ -80,3 +80,32 @@ def write_video(
         for packet in stream.encode():
             out.mux(packet)
     return path
+
+
+def paste_region(
+    source: Image.Image,
+    box: tuple[int, int, int, int],
+    target: Image.Image,
+    at: tuple[int, int],
+    *,
+    scale: float = 1.0,
+    feather: int = 8,
+) -> Image.Image:
+    """A copy of `target` with the `box` region of `source` pasted at `at`, resized by
+    `scale`, its edges blended over `feather` pixels: how a benign face-swap composite (a
+    face pasted onto another photo) is simulated in tests and benchmarks."""
+    left, top, right, bottom = box
+    region = source.convert("RGB").crop(box)
+    if scale != 1.0:
+        size = (max(1, round((right - left) * scale)), max(1, round((bottom - top) * scale)))
+        region = region.resize(size, Image.Resampling.LANCZOS)
+    mask = Image.new("L", region.size, 0)
+    inset = min(feather, region.size[0] // 4, region.size[1] // 4)
+    ImageDraw.Draw(mask).ellipse(
+        (inset, inset, region.size[0] - inset, region.size[1] - inset), fill=255
+    )
+    if inset:
+        mask = mask.filter(ImageFilter.GaussianBlur(inset / 2))
+    out = target.convert("RGB").copy()
+    out.paste(region, at, mask)
+    return out
