@@ -25,6 +25,7 @@ bench: $(STAMP)
 	$(PY) bench/hash_bench.py
 	$(PY) bench/index_bench.py
 	$(PY) bench/video_bench.py
+	$(PY) bench/face_bench.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info demo/out

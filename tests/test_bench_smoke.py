@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 BENCH = Path(__file__).resolve().parents[1] / "bench"
 
 
@@ -28,3 +30,10 @@ def test_index_bench_small() -> None:
 def test_hash_bench_small() -> None:
     out = run("hash_bench.py", "--count", "1", "--sizes", "320x240", "--repeat", "1")
     assert "rempart img/s" in out and "2 process(es)" in out
+
+
+@pytest.mark.slow
+def test_face_bench_quick() -> None:
+    out = run("face_bench.py", "--quick")
+    assert "1. Identity" in out and "2. Composites" in out and "3. Distractors" in out
+    assert "recall@1 vs exact" in out and "images/s" in out

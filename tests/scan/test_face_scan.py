@@ -133,3 +133,13 @@ def test_faces_in_video_frames(rempart_env: Path, consent_file: Path) -> None:
     rempart("scan", str(video), "--faces", "--report", str(report))
     (hit,) = json.loads(report.read_text())["face_matches"]
     assert hit["case"] == "CV" and 2.0 <= hit["time"] <= 6.0
+
+
+def test_expired_consent_templates_are_not_used(rempart_env: Path, tmp_path: Path) -> None:
+    consent = tmp_path / "c.json"
+    consent.write_text(json.dumps({"given_by": "A", "given_at": "2026-01-01",
+                                   "purpose": "find", "retention_until": "2026-02-01"}))
+    rempart("face", "enroll", str(FACES / "obama.jpg"), "--case", "C5", "--consent", str(consent))
+    report = tmp_path / "r.json"
+    rempart("scan", str(FACES / "obama2.jpg"), "--faces", "--report", str(report))
+    assert json.loads(report.read_text())["face_matches"] == []

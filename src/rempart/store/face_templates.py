@@ -9,13 +9,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from rempart.faces.crypto import TemplateCipher, load_key
 from rempart.store import repository
 from rempart.store.db import Database
-from rempart.store.models import Case, FaceTemplate
+from rempart.store.models import Case, Consent, FaceTemplate, utcnow
 from rempart.store.repository import ConsentRecordLike, StoreError
 
 
@@ -69,9 +69,19 @@ def enroll(
 
 
 def load(db: Database, home: Path, cases: Sequence[str] = ()) -> LoadedTemplates:
-    """Every enrolled template (of the named cases, or all), decrypted in memory."""
+    """Every usable enrolled template (of the named cases, or all), decrypted in memory.
+    Templates whose consent was withdrawn or whose retention date has passed are left out."""
+    now = utcnow()
     with db.session() as s:
-        query = select(FaceTemplate, Case.number).join(Case, FaceTemplate.case_id == Case.id)
+        query = (
+            select(FaceTemplate, Case.number)
+            .join(Case, FaceTemplate.case_id == Case.id)
+            .join(Consent, FaceTemplate.consent_id == Consent.id)
+            .where(
+                Consent.withdrawn_at.is_(None),
+                or_(Consent.retention_until.is_(None), Consent.retention_until > now),
+            )
+        )
         if cases:
             query = query.where(Case.number.in_(list(cases)))
         rows = s.execute(query.order_by(FaceTemplate.id)).all()
