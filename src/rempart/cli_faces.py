@@ -13,7 +13,7 @@ import typer
 from rich.table import Table
 
 from rempart.exchange.consent import ConsentRecord, FormatError, read_consent
-from rempart.faces.detect import FaceFinding, find_faces
+from rempart.faces.detect import ENROLL_JITTERS, FaceFinding, find_faces
 from rempart.media.decode import decode_image, read_file_bytes
 from rempart.media.errors import MediaError
 from rempart.media.kinds import media_kind
@@ -48,7 +48,7 @@ def _parse_picks(picks: list[str]) -> dict[str, int]:
 def _faces_of(path: Path) -> list[FaceFinding]:
     data = read_file_bytes(path)
     picture = decode_image(data, path, reduce_for_hashing=False).image.convert("RGB")
-    return find_faces(np.asarray(picture))
+    return find_faces(np.asarray(picture), jitters=ENROLL_JITTERS)
 
 
 def _describe(faces: list[FaceFinding]) -> str:

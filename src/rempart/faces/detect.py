@@ -22,6 +22,7 @@ UPSAMPLE_BELOW = 800  # long side (after scaling) under which the detector upsam
 MIN_FACE_PX = 40  # face box width in the original picture
 MIN_SHARPNESS = 12.0  # variance of the Laplacian of the face, grey 0-255, at 100 px wide
 MIN_SCORE = 0.0  # HOG detector score
+ENROLL_JITTERS = 10  # enrolment averages 10 jittered copies (+1 point of composite recall)
 
 
 @dataclass(frozen=True)
@@ -57,8 +58,12 @@ def _face_sharpness(rgb: np.ndarray, box: tuple[int, int, int, int]) -> float:
     return _sharpness(np.asarray(img))
 
 
-def find_faces(rgb: np.ndarray, *, time: float | None = None) -> list[FaceFinding]:
-    """Every face in an RGB uint8 picture, largest first."""
+def find_faces(
+    rgb: np.ndarray, *, time: float | None = None, jitters: int = 0
+) -> list[FaceFinding]:
+    """Every face in an RGB uint8 picture, largest first. `jitters` > 0 averages the
+    template over that many randomly shifted, zoomed and mirrored copies of the face (dlib's
+    option): slower, steadier templates, used when enrolling."""
     h, w = rgb.shape[:2]
     if h < 20 or w < 20:
         return []
@@ -84,7 +89,7 @@ def find_faces(rgb: np.ndarray, *, time: float | None = None) -> list[FaceFindin
             out.append(FaceFinding(box, float(score), "blurred", sharp, None, time))
             continue
         shape = models.landmarks()(small, rect)
-        vec = models.encoder().compute_face_descriptor(small, shape, 0)
+        vec = models.encoder().compute_face_descriptor(small, shape, jitters)
         template = tuple(float(v) for v in np.asarray(vec, dtype=np.float32))
         out.append(FaceFinding(box, float(score), "ok", sharp, template, time))
     return sorted(out, key=lambda f: -f.width)

@@ -2,7 +2,9 @@
 
 Exact (brute force with numpy) up to EXACT_MAX templates; above, faiss HNSW (approximate:
 its recall against the exact search is measured in bench/face_bench.py). Built in memory
-from decrypted templates at the start of a scan and never written to disk.
+from decrypted templates at the start of a scan and never written to disk. Measured at 1M
+templates: exact 10.7 ms a query (no build); HNSW 0.33 ms a query but 277 s to build, which
+a scan would pay at every start, so exact search is the default up to 2M templates.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-EXACT_MAX = 200_000
+EXACT_MAX = 2_000_000
 HNSW_M = 32
 HNSW_EF_SEARCH = 128
 
