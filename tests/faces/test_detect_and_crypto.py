@@ -96,3 +96,30 @@ def test_template_index_exact_and_hnsw_agree() -> None:
     assert [h[0].position for h in exact] == list(range(50))
     assert [h[0].position for h in approx] == list(range(50))
     assert TemplateIndex(np.zeros((0, 128))).search(queries, 0.5) == [[] for _ in range(50)]
+
+
+def test_photo_of_a_photo_and_a_crowd() -> None:
+    img = Image.open(FACES / "obama.jpg").convert("RGB")
+    (face,) = find_faces(np.asarray(img))
+    # a printed photo lying at an angle in a scene, slightly out of focus
+    print_ = ImageOps.expand(img.resize((455, 568)), border=20, fill="white").rotate(
+        8, expand=True, fillcolor=(90, 80, 70)
+    )
+    scene = photo_like(12, (1400, 1000))
+    scene.paste(print_.filter(ImageFilter.GaussianBlur(1)), (500, 200))
+    found = [f for f in find_faces(np.asarray(scene)) if f.status == "ok"]
+    assert found and distance(found[0].template, face.template) < 0.55
+    # a crowd: 12 faces of the sample people in a grid; every face listed, none lost
+    tiles = []
+    for path in sorted((FACES / "knn_examples/train").glob("*/*")):
+        photo = Image.open(path).convert("RGB")
+        for f in find_faces(np.asarray(photo)):
+            pad = f.width // 2
+            box = (f.box[0] - pad, f.box[1] - pad, f.box[2] + pad, f.box[3] + pad)
+            tiles.append(photo.crop(box).resize((300, 300)))
+    tiles = (tiles * 2)[:12]
+    crowd = Image.new("RGB", (1200, 900))
+    for i, tile in enumerate(tiles):
+        crowd.paste(tile, (300 * (i % 4), 300 * (i // 4)))
+    faces = find_faces(np.asarray(crowd))
+    assert len(faces) >= 10 and all(f.status in ("ok", "too-small", "blurred") for f in faces)
