@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -24,6 +24,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
+from sqlalchemy import select
 
 from rempart.config import Settings, load_settings
 from rempart.exchange.bank_import import import_submission
@@ -44,7 +45,7 @@ from rempart.signals.vpdq import (
 from rempart.store import face_templates, repository
 from rempart.store.bank_index import BankIndex
 from rempart.store.db import Database
-from rempart.store.models import utcnow
+from rempart.store.models import ScanRun, utcnow
 from rempart.store.repository import StoreError
 
 EXIT_SKIPPED = 3
@@ -341,6 +342,10 @@ def _print_summary(result: ScanResult, report: Path | None) -> None:
     table.add_row("matches", str(len(result.matches)))
     table.add_row("too little detail to hash", str(len(result.low_quality)))
     table.add_row("skipped", str(len(result.skipped)))
+    if result.not_exported:
+        table.add_row("not in the export (Telegram)", str(len(result.not_exported)))
+    if result.resumed_items:
+        table.add_row("already done before resuming", str(result.resumed_items))
     if result.faces_looked:
         table.add_row("faces found", str(result.faces_found))
         table.add_row("faces matching an enrolled person", str(len(result.face_matches)))
@@ -382,9 +387,40 @@ def _print_summary(result: ScanResult, report: Path | None) -> None:
         err.print(f"Report written to {report}")
 
 
+def _resumable(
+    database: Database, scan_id: int | None, options: ScanOptions
+) -> tuple[int, list[Path], ScanOptions]:
+    """The scan to resume (the given one, or the last unfinished), its folders and options."""
+    with database.session() as s:
+        if scan_id is not None:
+            run = s.get(ScanRun, scan_id)
+            if run is None:
+                raise StoreError(f"no scan {scan_id}")
+        else:
+            run = s.scalars(
+                select(ScanRun).where(ScanRun.status != "finished").order_by(ScanRun.id.desc())
+            ).first()
+            if run is None:
+                raise StoreError("no unfinished scan to resume")
+        if run.status == "finished":
+            raise StoreError(f"scan {run.id} is finished; nothing to resume")
+        stored = run.options or {}
+        roots = [Path(p) for p in (run.sources or {}).get("folders", [])]
+        resumed = replace(
+            options,
+            banks=tuple(stored.get("banks", options.banks)),
+            seconds_per_frame=float(stored.get("seconds_per_frame", options.seconds_per_frame)),
+            faces=bool(stored.get("faces", options.faces)),
+        )
+        return run.id, roots, resumed
+
+
 @app.command("scan")
 def scan_cmd(
-    paths: Annotated[list[Path], typer.Argument(help="Files or folders to scan.")],
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Files, folders, archives or Telegram exports to scan."),
+    ] = None,
     bank: Annotated[
         list[str] | None, typer.Option("--bank", help="Bank to match against (repeatable).")
     ] = None,
@@ -402,8 +438,16 @@ def scan_cmd(
     face_threshold: Annotated[
         float, typer.Option(help="Face distance at or under which faces match.")
     ] = DEFAULT_FACE_DISTANCE,
+    resume: Annotated[
+        bool,
+        typer.Option("--resume", help="Finish the last scan that did not finish (or --scan-id)."),
+    ] = False,
+    scan_id: Annotated[
+        int | None, typer.Option(help="With --resume: the scan to finish.")
+    ] = None,
 ) -> None:
-    """Scan files and folders (photos and videos) against the banks."""
+    """Scan files, folders, archives and Telegram exports (photos and videos) against the
+    banks. An interrupted scan is finished with --resume."""
     if fmt not in ("json", "csv"):
         raise _fail(f"unknown format {fmt!r}: use json or csv")
     if not 0 < seconds_per_frame <= 3600:
@@ -413,6 +457,17 @@ def scan_cmd(
         banks=tuple(bank or ()), workers=_workers(workers), seconds_per_frame=seconds_per_frame,
         faces=faces,
     )  # fmt: skip
+    resume_id: int | None = None
+    if resume:
+        try:
+            resume_id, roots, options = _resumable(database, scan_id, options)
+        except StoreError as exc:
+            raise _fail(str(exc)) from exc
+        paths = roots
+        faces = options.faces
+        err.print(f"Resuming scan {resume_id} of {', '.join(map(str, roots))}", highlight=False)
+    elif not paths:
+        raise _fail("give the files or folders to scan (or --resume)")
     face_matcher = None
     if faces:
         try:
@@ -430,8 +485,8 @@ def scan_cmd(
 
         try:
             result = run_scan(
-                database, bank_index, paths, options, on_progress, VideoBars(progress),
-                face_matcher,
+                database, bank_index, paths or [], options, on_progress, VideoBars(progress),
+                face_matcher, resume=resume_id,
             )  # fmt: skip
         except StoreError as exc:
             raise _fail(str(exc)) from exc

@@ -12,14 +12,18 @@ from __future__ import annotations
 import multiprocessing
 import os
 import queue
+import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from dataclasses import dataclass, field
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from rempart.faces.detect import FaceFinding, find_faces
@@ -30,7 +34,7 @@ from rempart.media.decode import (
     read_file_bytes,
 )
 from rempart.media.errors import MediaError
-from rempart.media.kinds import media_kind
+from rempart.media.kinds import VIDEO_EXTENSIONS, media_kind, sniff
 from rempart.media.video import probe_video
 from rempart.scan.face_match import FaceHit, FaceMatcher
 from rempart.scan.matcher import Hit, Matcher
@@ -42,7 +46,17 @@ from rempart.sources.base import MediaRef, SourceProblem
 from rempart.sources.folder import iter_folder
 from rempart.store.bank_index import BankIndex
 from rempart.store.db import Database
-from rempart.store.models import FaceMatch, Match, ScanItem, ScanRun
+from rempart.store.models import (
+    Bank,
+    BankItem,
+    Case,
+    FaceMatch,
+    FaceTemplate,
+    Match,
+    ScanItem,
+    ScanRun,
+)
+from rempart.store.repository import StoreError
 
 BATCH = 64
 
@@ -68,6 +82,7 @@ class Skipped:
     file: str
     reason: str
     detail: str
+    provenance: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -75,6 +90,7 @@ class MatchRow:
     file: str
     hit: Hit
     pdq_quality: int | None
+    provenance: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -107,6 +123,8 @@ class ScanResult:
     low_quality: list[str] = field(default_factory=list)
     seconds: float = 0.0
     faces_looked: bool = False
+    not_exported: list[Skipped] = field(default_factory=list)
+    resumed_items: int = 0
     faces_found: int = 0
     face_matches: list[FaceRow] = field(default_factory=list)
     faces_not_compared: list[FaceNote] = field(default_factory=list)
@@ -171,24 +189,57 @@ def _hash_one(
     ref: MediaRef, options: ScanOptions, dihedral: bool, report: VideoProgressFn | None = None
 ) -> Outcome:
     faces: list[FaceFinding] | None = [] if options.faces else None
+    name = Path(ref.locator) if ref.data is not None else ref.path  # what messages call it
     try:
-        if media_kind(ref.path) == "video":
+        if _kind(ref) == "video":
             if report is None and _video_events is not None:
                 events = _video_events
                 report = lambda *event: events.put(event)  # noqa: E731
-            video = _hash_video(ref, options, report, faces)
+            with _as_file(ref) as path:
+                video = _hash_video(replace(ref, path=path), options, report, faces)
             return Outcome(ref, hashes=video, faces=_tuple(faces))
-        data = read_file_bytes(ref.path, max_bytes=options.max_bytes)
-        hashes = hash_image_bytes(data, ref.path, dihedral=dihedral, max_pixels=options.max_pixels)
+        data = ref.data
+        if data is None:
+            data = read_file_bytes(ref.path, max_bytes=options.max_bytes)
+        hashes = hash_image_bytes(data, name, dihedral=dihedral, max_pixels=options.max_pixels)
         if faces is not None:
-            picture = decode_image(data, ref.path, max_pixels=options.max_pixels,
+            picture = decode_image(data, name, max_pixels=options.max_pixels,
                                    reduce_for_hashing=False).image  # fmt: skip
             faces.extend(find_faces(np.asarray(picture.convert("RGB"))))
         return Outcome(ref, hashes=hashes, faces=_tuple(faces))
     except MediaError as exc:
+        if ref.data is not None:  # name the archive member or URL, not a temporary file
+            exc = MediaError(name, exc.reason, exc.detail)
         return Outcome(ref, error=exc)
     except Exception as exc:  # never let one file end the scan
         return Outcome(ref, error=MediaError(ref.path, "internal-error", repr(exc)))
+
+
+def _kind(ref: MediaRef) -> str | None:
+    if ref.data is None:
+        return media_kind(ref.path)
+    kind = sniff(ref.data[:16])
+    if kind == "image" and ref.data[:6] in (b"GIF87a", b"GIF89a"):
+        with tempfile.NamedTemporaryFile(suffix=".gif") as tmp:
+            tmp.write(ref.data)
+            tmp.flush()
+            return media_kind(Path(tmp.name))
+    if kind is None and ref.path.suffix.lower() in VIDEO_EXTENSIONS:
+        return "video"
+    return kind or "image"
+
+
+@contextmanager
+def _as_file(ref: MediaRef) -> Iterator[Path]:
+    """The ref's file; bytes (from an archive or a URL) go to a private temporary file for
+    the video decoder, deleted afterwards."""
+    if ref.data is None:
+        yield ref.path
+        return
+    with tempfile.TemporaryDirectory(prefix="rempart-") as folder:
+        path = Path(folder) / f"media{ref.path.suffix.lower()[:10]}"
+        path.write_bytes(ref.data)
+        yield path
 
 
 def _tuple(faces: list[FaceFinding] | None) -> tuple[FaceFinding, ...] | None:
@@ -206,7 +257,7 @@ def _drain(
 
 
 def hash_refs(
-    refs: Sequence[MediaRef],
+    refs: Iterable[MediaRef],
     options: ScanOptions,
     *,
     dihedral: bool,
@@ -214,7 +265,7 @@ def hash_refs(
 ) -> Iterator[Outcome]:
     """Hash every ref, on `options.workers` processes, yielding outcomes as they complete.
     `on_video` hears how far each video is (from the workers, in this process)."""
-    if options.workers <= 1 or len(refs) <= 1:
+    if options.workers <= 1:
         for ref in refs:
             yield _hash_one(ref, options, dihedral, on_video)
         return
@@ -258,6 +309,57 @@ def collect(roots: Iterable[Path]) -> tuple[list[MediaRef], list[Skipped]]:
     return refs, problems
 
 
+def _unique(locator: str, seen: set[str]) -> str:
+    """A locator not used yet in this scan (two items may name the same place)."""
+    out, n = locator, 1
+    while out in seen:
+        n += 1
+        out = f"{locator} ({n})"
+    seen.add(out)
+    return out
+
+
+class _Stream:
+    """Media items from the sources, one at a time; problems are kept aside to be recorded
+    with the next batch. Items already recorded (a resumed scan) are passed over."""
+
+    def __init__(self, roots: list[Path], done: set[str]) -> None:
+        self.roots = roots
+        self.done = done
+        self.seen: set[str] = set()
+        self.problems: list[SourceProblem] = []
+        self.passed_over = 0
+
+    def __iter__(self) -> Iterator[MediaRef]:
+        for found in iter_folder(self.roots):
+            locator = _unique(found.locator, self.seen)
+            if locator in self.done:
+                self.passed_over += 1
+                continue
+            if isinstance(found, SourceProblem):
+                self.problems.append(replace(found, locator=locator))
+            else:
+                yield replace(found, locator=locator) if locator != found.locator else found
+
+
+def count_items(roots: Iterable[Path]) -> int:
+    """How many media items the sources hold (listing only; for progress bars)."""
+    return sum(1 for found in iter_folder(roots, read_data=False)
+               if isinstance(found, MediaRef))  # fmt: skip
+
+
+def start_run(db: Database, roots: list[Path], options: ScanOptions) -> int:
+    with db.session() as s:
+        run = ScanRun(
+            sources={"folders": [str(r) for r in roots]},
+            options={"banks": list(options.banks), "workers": options.workers,
+                     "seconds_per_frame": options.seconds_per_frame, "faces": options.faces},
+        )  # fmt: skip
+        s.add(run)
+        s.flush()
+        return run.id
+
+
 def run_scan(
     db: Database,
     bank_index: BankIndex,
@@ -266,56 +368,64 @@ def run_scan(
     progress: ProgressFn | None = None,
     on_video: VideoProgressFn | None = None,
     face_matcher: FaceMatcher | None = None,
+    resume: int | None = None,
 ) -> ScanResult:
+    """Scan the roots (or finish scan `resume`, with its roots) and return the whole scan's
+    result, read back from the database."""
     start = time.perf_counter()
     roots = [Path(r) for r in roots]
     matcher = Matcher(db, bank_index.load(), options.banks)
+    scan_id = resume if resume is not None else start_run(db, roots, options)
+    done = recorded_locators(db, scan_id)
     with db.session() as s:
-        run = ScanRun(
-            sources={"folders": [str(r) for r in roots]},
-            options={"banks": list(options.banks), "workers": options.workers,
-                     "seconds_per_frame": options.seconds_per_frame},
-        )
-        s.add(run)
-        s.flush()
-        result = ScanResult(
-            scan_id=run.id, started_at=run.started_at, banks=tuple(sorted(matcher.thresholds)),
-            faces_looked=options.faces,
-        )  # fmt: skip
-    refs, problems = collect(roots)
-    result.skipped.extend(problems)
-    result.files = len(refs) + len(result.skipped)
-    with db.session() as s:
-        s.add_all(
-            ScanItem(
-                scan_id=result.scan_id,
-                locator=p.file,
-                status="skipped",
-                reason=p.reason,
-                detail=p.detail,
-            )
-            for p in result.skipped
-        )
+        run = s.get(ScanRun, scan_id)
+        if run is None:
+            raise StoreError(f"no scan {scan_id}")
+        started_at = run.started_at
+        run.status = "running"
+    live = ScanResult(scan_id=scan_id, started_at=started_at,
+                      banks=tuple(sorted(matcher.thresholds)), faces_looked=options.faces)
+    total = max(0, count_items(roots) - len(done))
+    stream = _Stream(roots, done)
     batch: list[Outcome] = []
-    done = 0
-    for outcome in hash_refs(refs, options, dihedral=True, on_video=on_video):
+    n = 0
+    for outcome in hash_refs(stream, options, dihedral=True, on_video=on_video):
         batch.append(outcome)
-        done += 1
+        n += 1
         if progress is not None:
-            progress(done, len(refs), outcome.ref.locator)
+            progress(n, max(total, n), outcome.ref.locator)
         if len(batch) >= BATCH:
-            _record(db, matcher, result, batch, face_matcher)
+            _record_problems(db, live, stream)
+            _record(db, matcher, live, batch, face_matcher)
             batch = []
-    _record(db, matcher, result, batch, face_matcher)
-    result.finished_at = datetime.now(UTC)
+    _record_problems(db, live, stream)
+    _record(db, matcher, live, batch, face_matcher)
+    result = load_result(db, scan_id, banks=live.banks, faces_looked=options.faces)
     result.seconds = time.perf_counter() - start
+    result.resumed_items = len(done) if resume is not None else 0
     with db.session() as s:
-        run = s.get(ScanRun, result.scan_id)
+        run = s.get(ScanRun, scan_id)
         assert run is not None
         run.status = "finished"
-        run.finished_at = result.finished_at
+        run.finished_at = result.finished_at = datetime.now(UTC)
         run.summary = summary(result)
     return result
+
+
+def recorded_locators(db: Database, scan_id: int) -> set[str]:
+    with db.session() as s:
+        return set(s.scalars(select(ScanItem.locator).where(ScanItem.scan_id == scan_id)))
+
+
+def _record_problems(db: Database, result: ScanResult, stream: _Stream) -> None:
+    problems, stream.problems = stream.problems, []
+    if not problems:
+        return
+    with db.session() as s:
+        for p in problems:
+            status = "not-exported" if p.reason == "not-exported" else "skipped"
+            s.add(ScanItem(scan_id=result.scan_id, locator=p.locator, status=status,
+                           reason=p.reason, detail=p.detail, provenance=p.provenance))  # fmt: skip
 
 
 def _record(
@@ -410,6 +520,68 @@ def _record_faces(
         item.status = "matched"
 
 
+def load_result(
+    db: Database, scan_id: int, *, banks: tuple[str, ...] = (), faces_looked: bool = False
+) -> ScanResult:
+    """A scan's whole result, read back from the database (also for a resumed scan)."""
+    with db.session() as s:
+        run = s.get(ScanRun, scan_id)
+        if run is None:
+            raise StoreError(f"no scan {scan_id}")
+        result = ScanResult(scan_id=scan_id, started_at=run.started_at, banks=banks,
+                            faces_looked=faces_looked, finished_at=run.finished_at)  # fmt: skip
+        items = s.scalars(select(ScanItem).where(ScanItem.scan_id == scan_id)
+                          .order_by(ScanItem.id)).all()  # fmt: skip
+        by_id = {i.id: i for i in items}
+        for item in items:
+            if item.status == "skipped":
+                result.skipped.append(Skipped(item.locator, item.reason or "", item.detail or "",
+                                              item.provenance or {}))  # fmt: skip
+                continue
+            if item.status == "not-exported":
+                result.not_exported.append(Skipped(item.locator, item.reason or "",
+                                                   item.detail or "", item.provenance or {}))
+                continue
+            result.hashed += 1
+            result.videos += item.media_type == "video"
+            if item.status == "low-quality":
+                result.low_quality.append(item.locator)
+            for face in item.faces or []:
+                result.faces_found += 1
+                if face.get("status") != "ok":
+                    result.faces_not_compared.append(
+                        FaceNote(item.locator, tuple(face.get("box") or (0, 0, 0, 0)),
+                                 str(face.get("status")), face.get("time"))
+                    )  # fmt: skip
+        rows = s.execute(
+            select(Match, BankItem.label, Bank.name, Case.number)
+            .join(BankItem, Match.bank_item_id == BankItem.id)
+            .join(Bank, BankItem.bank_id == Bank.id)
+            .outerjoin(Case, BankItem.case_id == Case.id)
+            .where(Match.scan_item_id.in_(list(by_id)))
+            .order_by(Match.id)
+        ).all() if by_id else []
+        for m, label, bank_name, case_number in rows:
+            item = by_id[m.scan_item_id]
+            hit = Hit(bank_name, m.bank_item_id, case_number, m.signal_type, m.distance,
+                      m.transform, label, m.details)  # fmt: skip
+            result.matches.append(MatchRow(item.locator, hit, item.pdq_quality,
+                                           item.provenance or {}))  # fmt: skip
+        face_rows = s.execute(
+            select(FaceMatch, FaceTemplate.source, Case.number)
+            .join(FaceTemplate, FaceMatch.template_id == FaceTemplate.id)
+            .join(Case, FaceTemplate.case_id == Case.id)
+            .where(FaceMatch.scan_item_id.in_(list(by_id)))
+            .order_by(FaceMatch.id)
+        ).all() if by_id else []
+        for fm, source, case_number in face_rows:
+            fh = FaceHit(case_number, fm.template_id, source, fm.distance,
+                         round(max(0.0, 1 - fm.distance), 4), tuple(fm.box), fm.time)  # fmt: skip
+            result.face_matches.append(FaceRow(by_id[fm.scan_item_id].locator, fh))
+    result.files = result.hashed + len(result.skipped) + len(result.not_exported)
+    return result
+
+
 def summary(result: ScanResult) -> dict[str, object]:
     return {
         "files": result.files,
@@ -418,6 +590,7 @@ def summary(result: ScanResult) -> dict[str, object]:
         "matched_files": result.matched_files,
         "matches": len(result.matches),
         "skipped": len(result.skipped),
+        "not_exported": len(result.not_exported),
         "too_little_detail": len(result.low_quality),
         "seconds": round(result.seconds, 3),
         **(

@@ -13,7 +13,20 @@ from rempart.scan.pipeline import ScanResult, summary
 CSV_COLUMNS = (
     "file", "status", "bank", "bank_entry", "case", "signal", "distance", "transform",
     "reason", "detail", "where",
+    # where the item came from (Telegram exports, archives; empty for plain folders)
+    "source", "chat", "message_id", "sender", "sender_id", "date", "forwarded_from",
+    "via_bot", "caption", "archive_member",
 )  # fmt: skip
+
+
+def _provenance_columns(prov: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "source": prov.get("source", ""), "chat": prov.get("chat", ""),
+        "message_id": prov.get("message_id", ""), "sender": prov.get("from", ""),
+        "sender_id": prov.get("from_id", ""), "date": prov.get("date", ""),
+        "forwarded_from": prov.get("forwarded_from", ""), "via_bot": prov.get("via_bot", ""),
+        "caption": (prov.get("caption") or "")[:300], "archive_member": prov.get("member", ""),
+    }  # fmt: skip
 
 
 def _clock(seconds: float) -> str:
@@ -79,11 +92,18 @@ def report_json(result: ScanResult) -> dict[str, Any]:
                 "label": m.hit.label,
                 "where": describe_where(m.hit) or None,
                 "details": m.hit.details,
+                "provenance": m.provenance or None,
             }
             for m in result.matches
         ],
         "skipped": [
-            {"file": s.file, "reason": s.reason, "detail": s.detail} for s in result.skipped
+            {"file": s.file, "reason": s.reason, "detail": s.detail,
+             **({"provenance": s.provenance} if s.provenance else {})}
+            for s in result.skipped
+        ],
+        "not_exported": [
+            {"file": s.file, "detail": s.detail, "provenance": s.provenance}
+            for s in result.not_exported
         ],
         "too_little_detail": list(result.low_quality),
         **(
@@ -113,7 +133,7 @@ def csv_rows(result: ScanResult) -> list[dict[str, Any]]:
                 "file": m.file, "status": "match", "bank": m.hit.bank,
                 "bank_entry": m.hit.bank_entry, "case": m.hit.case, "signal": m.hit.signal,
                 "distance": m.hit.distance, "transform": m.hit.transform,
-                "where": describe_where(m.hit),
+                "where": describe_where(m.hit), **_provenance_columns(m.provenance),
             }
         )  # fmt: skip
     for f in result.face_matches:
@@ -128,7 +148,11 @@ def csv_rows(result: ScanResult) -> list[dict[str, Any]]:
         rows.append({"file": n.file, "status": "face-not-compared", "reason": n.status,
                      "where": _face_where(n.box, n.time)})  # fmt: skip
     for s in result.skipped:
-        rows.append({"file": s.file, "status": "skipped", "reason": s.reason, "detail": s.detail})
+        rows.append({"file": s.file, "status": "skipped", "reason": s.reason, "detail": s.detail,
+                     **_provenance_columns(s.provenance)})  # fmt: skip
+    for s in result.not_exported:
+        rows.append({"file": s.file, "status": "not-exported", "reason": s.reason,
+                     "detail": s.detail, **_provenance_columns(s.provenance)})  # fmt: skip
     for f in result.low_quality:
         rows.append(
             {"file": f, "status": "too-little-detail", "reason": "too little detail to hash"}

@@ -9,11 +9,14 @@ from typing import Any
 
 @dataclass(frozen=True)
 class MediaRef:
-    """A media item to scan: a file on disk, with its provenance."""
+    """A media item to scan: a file on disk, or bytes read from an archive or a URL (`data`),
+    with its provenance. `path` names it (for bytes: the member's or URL's name, used for
+    its extension and in messages)."""
 
     locator: str  # how reports name the item (the file path for folders)
     path: Path
     provenance: dict[str, Any] = field(default_factory=dict)
+    data: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -23,3 +26,4 @@ class SourceProblem:
     locator: str
     reason: str
     detail: str
+    provenance: dict[str, Any] = field(default_factory=dict)

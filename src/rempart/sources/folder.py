@@ -1,4 +1,5 @@
-"""Folder source: walks files and folders, following links safely.
+"""Folder source: walks files and folders, following links safely; archives and Telegram
+exports found on the way are read by their own sources (archive.py, telegram.py).
 
 Selects images and videos by extension or, for unknown extensions, by their first bytes (so
 an image saved as `.dat` is still scanned; see rempart.media.kinds). Symbolic-link loops,
@@ -14,11 +15,31 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from rempart.media.kinds import media_kind
+from rempart.sources.archive import ARCHIVE_SUFFIXES, is_archive, iter_archive
 from rempart.sources.base import MediaRef, SourceProblem
+from rempart.sources.telegram import EXPORT_FILE, iter_export, looks_like_export
 
 
 def _is_media(path: Path) -> bool:
     return media_kind(path) is not None
+
+
+def _could_be_archive(path: Path) -> bool:
+    name = path.name.lower()
+    return name.endswith(ARCHIVE_SUFFIXES) or path.suffix == ""
+
+
+def _file_items(
+    path: Path, root: Path, read_data: bool = True
+) -> Iterator[MediaRef | SourceProblem]:
+    """A file found while walking: a photo or video, an archive, or a Telegram export."""
+    if _could_be_archive(path) and is_archive(path):
+        yield from iter_archive(path, read_data=read_data)
+    elif path.suffix.lower() == ".json":
+        if looks_like_export(path):
+            yield from iter_export(path)
+    elif _is_media(path):
+        yield MediaRef(str(path), path, {"source": "folder", "root": str(root)})
 
 
 def _problem_for(path: Path, exc: OSError) -> SourceProblem:
@@ -33,8 +54,11 @@ def _problem_for(path: Path, exc: OSError) -> SourceProblem:
     return SourceProblem(str(path), "unreadable", f"{path}: {exc.strerror or exc}")
 
 
-def iter_folder(roots: Iterable[Path]) -> Iterator[MediaRef | SourceProblem]:
-    """Yield every media file under the given files and folders, in a stable order."""
+def iter_folder(
+    roots: Iterable[Path], *, read_data: bool = True
+) -> Iterator[MediaRef | SourceProblem]:
+    """Yield every media file under the given files and folders, in a stable order.
+    `read_data` False only lists archive members (to count items, not to scan them)."""
     seen_dirs: set[tuple[int, int]] = set()
     seen_files: set[str] = set()  # a file named twice (overlapping roots) is scanned once
     for root in roots:
@@ -50,8 +74,7 @@ def iter_folder(roots: Iterable[Path]) -> Iterator[MediaRef | SourceProblem]:
                 if str(path) in seen_files:
                     continue
                 seen_files.add(str(path))
-                if _is_media(path):
-                    yield MediaRef(str(path), path, {"source": "folder", "root": str(root)})
+                yield from _file_items(path, Path(root), read_data)
                 continue
             if not stat.S_ISDIR(st.st_mode):
                 continue  # sockets, fifos, devices: never opened
@@ -62,6 +85,10 @@ def iter_folder(roots: Iterable[Path]) -> Iterator[MediaRef | SourceProblem]:
                 )
                 continue
             seen_dirs.add(key)
+            export = path / EXPORT_FILE
+            if export.is_file() and looks_like_export(export):
+                yield from iter_export(export)  # a Telegram export: its JSON says what is in it
+                continue
             try:
                 with os.scandir(path) as it:
                     names = sorted((entry.name for entry in it), reverse=True)
