@@ -17,7 +17,9 @@ disk is reported as "not-exported", not as an error. A path that leaves the expo
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -100,11 +102,18 @@ def _resolve(root: Path, value: str) -> Path | None:
         return None
     target = root / rel
     try:
-        real = target.resolve()
-        real.relative_to(root.resolve())
-    except (OSError, ValueError, RuntimeError):
+        real = os.path.realpath(target)
+    except (OSError, ValueError):
+        return None
+    base = _real_root(root)
+    if real != base and not real.startswith(base + os.sep):
         return None
     return target
+
+
+@lru_cache(maxsize=64)
+def _real_root(root: Path) -> str:
+    return os.path.realpath(root)
 
 
 def _media(root: Path, json_path: Path, chat: dict[str, Any], msg: dict[str, Any]
