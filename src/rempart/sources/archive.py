@@ -266,6 +266,7 @@ def _walk_7z(fh: IO[bytes], label: str, outer: Path, depth: int, budget: _Budget
              ) -> Iterator[MediaRef | SourceProblem]:  # fmt: skip
     try:
         import py7zr
+        import py7zr.io
     except ImportError:
         yield SourceProblem(label, "unsupported-archive", f"{label}: 7z support not installed")
         return
@@ -284,14 +285,16 @@ def _walk_7z(fh: IO[bytes], label: str, outer: Path, depth: int, budget: _Budget
                 if problem is not None:
                     yield problem
                     if problem.reason == "too-many-members" or "in all" in problem.detail:
-                        return
+                        break  # the members accepted so far are still read
                     continue
                 wanted.append(info.filename)
             for start in range(0, len(wanted), 32):  # bounded memory: 32 members at a time
                 z.reset()
-                chunk = z.read(targets=wanted[start : start + 32]) or {}
-                for name, bio in chunk.items():
-                    data = bio.read(budget.limits.max_member_bytes + 1)
+                factory = py7zr.io.BytesIOFactory(budget.limits.max_member_bytes + 1)
+                z.extract(targets=wanted[start : start + 32], factory=factory)
+                for name, product in factory.products.items():
+                    product.seek(0)
+                    data = product.read()
                     yield from _member(name, data, label, outer, depth, budget)
     except (py7zr.exceptions.Bad7zFile, py7zr.exceptions.PasswordRequired,
             py7zr.exceptions.UnsupportedCompressionMethodError) as exc:  # fmt: skip
