@@ -6,6 +6,7 @@ request); 2 usage error; 3 done, but some files were skipped (listed in the repo
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import sys
@@ -42,6 +43,7 @@ from rempart.signals.vpdq import (
     VideoHashes,
     frames_to_text,
 )
+from rempart.sources.urls import FetchOptions
 from rempart.store import face_templates, repository
 from rempart.store.bank_index import BankIndex
 from rempart.store.db import Database
@@ -415,6 +417,13 @@ def _resumable(
         return run.id, roots, resumed
 
 
+def _stored_urls(database: Database, scan_id: int) -> Path | None:
+    with database.session() as s:
+        run = s.get(ScanRun, scan_id)
+        value = (run.sources or {}).get("urls") if run is not None else None
+    return Path(value) if value else None
+
+
 @app.command("scan")
 def scan_cmd(
     paths: Annotated[
@@ -445,6 +454,14 @@ def scan_cmd(
     scan_id: Annotated[
         int | None, typer.Option(help="With --resume: the scan to finish.")
     ] = None,
+    urls: Annotated[
+        Path | None,
+        typer.Option("--urls", help="A file of links (one per line) to fetch and scan."),
+    ] = None,
+    allow_network: Annotated[
+        list[str] | None,
+        typer.Option(help="Let --urls fetch from this private network (CIDR), e.g. a lab server."),
+    ] = None,
 ) -> None:
     """Scan files, folders, archives and Telegram exports (photos and videos) against the
     banks. An interrupted scan is finished with --resume."""
@@ -465,9 +482,15 @@ def scan_cmd(
             raise _fail(str(exc)) from exc
         paths = roots
         faces = options.faces
+        urls = urls or _stored_urls(database, resume_id)
         err.print(f"Resuming scan {resume_id} of {', '.join(map(str, roots))}", highlight=False)
-    elif not paths:
-        raise _fail("give the files or folders to scan (or --resume)")
+    elif not paths and urls is None:
+        raise _fail("give the files or folders to scan, --urls FILE, or --resume")
+    try:
+        networks = tuple(ipaddress.ip_network(n, strict=False) for n in allow_network or ())
+    except ValueError as exc:
+        raise _fail(f"--allow-network: {exc}") from exc
+    fetch_options = FetchOptions(allowed_networks=networks)
     face_matcher = None
     if faces:
         try:
@@ -486,7 +509,7 @@ def scan_cmd(
         try:
             result = run_scan(
                 database, bank_index, paths or [], options, on_progress, VideoBars(progress),
-                face_matcher, resume=resume_id,
+                face_matcher, resume=resume_id, url_file=urls, fetch_options=fetch_options,
             )  # fmt: skip
         except StoreError as exc:
             raise _fail(str(exc)) from exc

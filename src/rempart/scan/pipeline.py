@@ -44,6 +44,7 @@ from rempart.signals.pdq import MIN_QUALITY
 from rempart.signals.vpdq import VideoHashes, hash_video_file
 from rempart.sources.base import MediaRef, SourceProblem
 from rempart.sources.folder import iter_folder
+from rempart.sources.urls import FetchOptions, iter_urls, read_url_list
 from rempart.store.bank_index import BankIndex
 from rempart.store.db import Database
 from rempart.store.models import (
@@ -323,15 +324,30 @@ class _Stream:
     """Media items from the sources, one at a time; problems are kept aside to be recorded
     with the next batch. Items already recorded (a resumed scan) are passed over."""
 
-    def __init__(self, roots: list[Path], done: set[str]) -> None:
+    def __init__(
+        self,
+        roots: list[Path],
+        done: set[str],
+        url_file: Path | None = None,
+        fetch_options: FetchOptions | None = None,
+    ) -> None:
         self.roots = roots
+        self.url_file = url_file
+        self.fetch_options = fetch_options
         self.done = done
         self.seen: set[str] = set()
         self.problems: list[SourceProblem] = []
         self.passed_over = 0
 
+    def _sources(self) -> Iterator[MediaRef | SourceProblem]:
+        yield from iter_folder(self.roots)
+        if self.url_file is not None:
+            urls, problems = read_url_list(self.url_file)
+            yield from problems
+            yield from iter_urls([u for u in urls if u not in self.done], self.fetch_options)
+
     def __iter__(self) -> Iterator[MediaRef]:
-        for found in iter_folder(self.roots):
+        for found in self._sources():
             locator = _unique(found.locator, self.seen)
             if locator in self.done:
                 self.passed_over += 1
@@ -348,10 +364,13 @@ def count_items(roots: Iterable[Path]) -> int:
                if isinstance(found, MediaRef))  # fmt: skip
 
 
-def start_run(db: Database, roots: list[Path], options: ScanOptions) -> int:
+def start_run(
+    db: Database, roots: list[Path], options: ScanOptions, url_file: Path | None = None
+) -> int:
     with db.session() as s:
         run = ScanRun(
-            sources={"folders": [str(r) for r in roots]},
+            sources={"folders": [str(r) for r in roots],
+                     **({"urls": str(url_file)} if url_file is not None else {})},
             options={"banks": list(options.banks), "workers": options.workers,
                      "seconds_per_frame": options.seconds_per_frame, "faces": options.faces},
         )  # fmt: skip
@@ -369,13 +388,15 @@ def run_scan(
     on_video: VideoProgressFn | None = None,
     face_matcher: FaceMatcher | None = None,
     resume: int | None = None,
+    url_file: Path | None = None,
+    fetch_options: FetchOptions | None = None,
 ) -> ScanResult:
     """Scan the roots (or finish scan `resume`, with its roots) and return the whole scan's
     result, read back from the database."""
     start = time.perf_counter()
     roots = [Path(r) for r in roots]
     matcher = Matcher(db, bank_index.load(), options.banks)
-    scan_id = resume if resume is not None else start_run(db, roots, options)
+    scan_id = resume if resume is not None else start_run(db, roots, options, url_file)
     done = recorded_locators(db, scan_id)
     with db.session() as s:
         run = s.get(ScanRun, scan_id)
@@ -386,7 +407,9 @@ def run_scan(
     live = ScanResult(scan_id=scan_id, started_at=started_at,
                       banks=tuple(sorted(matcher.thresholds)), faces_looked=options.faces)
     total = max(0, count_items(roots) - len(done))
-    stream = _Stream(roots, done)
+    if url_file is not None:
+        total += len(read_url_list(url_file)[0])
+    stream = _Stream(roots, done, url_file, fetch_options)
     batch: list[Outcome] = []
     n = 0
     for outcome in hash_refs(stream, options, dihedral=True, on_video=on_video):
