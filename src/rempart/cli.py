@@ -346,6 +346,8 @@ def _print_summary(result: ScanResult, report: Path | None) -> None:
     table.add_row("skipped", str(len(result.skipped)))
     if result.not_exported:
         table.add_row("not in the export (Telegram)", str(len(result.not_exported)))
+    if result.from_cache:
+        table.add_row("known content (hashes reused)", str(result.from_cache))
     if result.resumed_items:
         table.add_row("already done before resuming", str(result.resumed_items))
     if result.faces_looked:
@@ -491,6 +493,7 @@ def scan_cmd(
     except ValueError as exc:
         raise _fail(f"--allow-network: {exc}") from exc
     fetch_options = FetchOptions(allowed_networks=networks)
+    options = replace(options, cache_dir=str(state.settings.home / "cache" / "hashes"))
     face_matcher = None
     if faces:
         try:

@@ -116,3 +116,27 @@ def test_scan_killed_with_sigkill_resumes_without_redoing_or_losing(
     assert _count(db, "select count(*) from matches") == n_copies
     assert _count(db, "select count(*) from scan_runs where status = 'finished'") == 1
     rempart("scan", "--resume", code=1)  # nothing left to resume
+
+
+def test_rescanning_unchanged_files_reuses_hashes_by_content(
+    rempart_env: Path, consent_file: Path
+) -> None:
+    from rempart.samples import scene_frames, write_video
+
+    bank_photos(rempart_env, consent_file, [3, 4])
+    found = rempart_env / "found"
+    found.mkdir()
+    photo_like(3, (320, 240)).save(found / "copy.png")
+    photo_like(99, (320, 240)).save(found / "other.png")
+    write_video(found / "v.mp4", scene_frames(1, 3, 10, (160, 120)))
+    first, second = rempart_env / "1.json", rempart_env / "2.json"
+    rempart("scan", str(found), "--bank", "b", "--report", str(first))
+    # a damaged cache entry is ignored and rewritten
+    cache = next((rempart_env / "home" / "cache" / "hashes").rglob("*.json"))
+    cache.write_text("{broken")
+    (found / "copy-renamed.png").write_bytes((found / "copy.png").read_bytes())
+    rempart("scan", str(found), "--bank", "b", "--report", str(second))
+    a, b = (json.loads(p.read_text()) for p in (first, second))
+    assert a["summary"]["known_content_reused"] == 0
+    assert b["summary"]["known_content_reused"] == 3  # 4 files, one cache entry was damaged
+    assert len(b["matches"]) == 2 and len(a["matches"]) == 1  # the renamed copy matches too

@@ -9,6 +9,7 @@ in each video, for per-video progress.
 
 from __future__ import annotations
 
+import hashlib
 import multiprocessing
 import os
 import queue
@@ -37,8 +38,10 @@ from rempart.media.errors import MediaError
 from rempart.media.kinds import VIDEO_EXTENSIONS, media_kind, sniff
 from rempart.media.video import probe_video
 from rempart.scan.face_match import FaceHit, FaceMatcher
+from rempart.scan.hash_cache import HashCache
 from rempart.scan.matcher import Hit, Matcher
 from rempart.scan.video_match import match_video
+from rempart.signals.exact import file_digests
 from rempart.signals.image_hashes import ImageHashes, hash_image_bytes
 from rempart.signals.pdq import MIN_QUALITY
 from rempart.signals.vpdq import VideoHashes, hash_video_file
@@ -76,6 +79,8 @@ class ScanOptions:
     # Faces (--faces): look for faces in photos, and in video frames every `face_seconds`.
     faces: bool = False
     face_seconds: float = 2.0
+    # Hashes of known content (by SHA-256) are reused from this folder instead of decoding.
+    cache_dir: str | None = None
 
 
 @dataclass(frozen=True)
@@ -126,6 +131,7 @@ class ScanResult:
     faces_looked: bool = False
     not_exported: list[Skipped] = field(default_factory=list)
     resumed_items: int = 0
+    from_cache: int = 0  # known content: hashes reused, not decoded again
     faces_found: int = 0
     face_matches: list[FaceRow] = field(default_factory=list)
     faces_not_compared: list[FaceNote] = field(default_factory=list)
@@ -141,6 +147,7 @@ class Outcome:
     hashes: ImageHashes | VideoHashes | None = None
     error: MediaError | None = None
     faces: tuple[FaceFinding, ...] | None = None  # when the scan looks for faces
+    cached: bool = False  # hashes reused from the cache (known content, not decoded again)
 
 
 # (locator, seconds hashed, duration or None; seconds -1 when the video is done)
@@ -192,17 +199,34 @@ def _hash_one(
     faces: list[FaceFinding] | None = [] if options.faces else None
     name = Path(ref.locator) if ref.data is not None else ref.path  # what messages call it
     try:
+        cache = HashCache(Path(options.cache_dir)) if options.cache_dir else None
         if _kind(ref) == "video":
             if report is None and _video_events is not None:
                 events = _video_events
                 report = lambda *event: events.put(event)  # noqa: E731
+            recipe = (f"video-{options.seconds_per_frame:g}-{options.video_dedupe}-"
+                      f"{int(options.video_regions)}")  # fmt: skip
             with _as_file(ref) as path:
+                known = None
+                if cache is not None and faces is None:
+                    known = cache.get(file_digests(path)[1], recipe)
+                if isinstance(known, VideoHashes):
+                    return Outcome(ref, hashes=known, cached=True)
                 video = _hash_video(replace(ref, path=path), options, report, faces)
+            if cache is not None:
+                cache.put(recipe, video)
             return Outcome(ref, hashes=video, faces=_tuple(faces))
         data = ref.data
         if data is None:
             data = read_file_bytes(ref.path, max_bytes=options.max_bytes)
+        recipe = f"image-{int(dihedral)}"
+        if cache is not None and faces is None:
+            known = cache.get(hashlib.sha256(data).hexdigest(), recipe)
+            if isinstance(known, ImageHashes):
+                return Outcome(ref, hashes=known, cached=True)
         hashes = hash_image_bytes(data, name, dihedral=dihedral, max_pixels=options.max_pixels)
+        if cache is not None:
+            cache.put(recipe, hashes)
         if faces is not None:
             picture = decode_image(data, name, max_pixels=options.max_pixels,
                                    reduce_for_hashing=False).image  # fmt: skip
@@ -426,6 +450,7 @@ def run_scan(
     result = load_result(db, scan_id, banks=live.banks, faces_looked=options.faces)
     result.seconds = time.perf_counter() - start
     result.resumed_items = len(done) if resume is not None else 0
+    result.from_cache = live.from_cache
     with db.session() as s:
         run = s.get(ScanRun, scan_id)
         assert run is not None
@@ -489,6 +514,7 @@ def _record(
                 continue
             h = o.hashes
             result.hashed += 1
+            result.from_cache += o.cached
             item_hits = hits_by_locator[o.ref.locator]
             if isinstance(h, VideoHashes):
                 result.videos += 1
@@ -614,6 +640,7 @@ def summary(result: ScanResult) -> dict[str, object]:
         "matches": len(result.matches),
         "skipped": len(result.skipped),
         "not_exported": len(result.not_exported),
+        "known_content_reused": result.from_cache,
         "too_little_detail": len(result.low_quality),
         "seconds": round(result.seconds, 3),
         **(

@@ -1,0 +1,77 @@
+"""A cache of computed hashes by content (SHA-256), so a re-scan skips decoding known files.
+
+One small JSON file per content and hashing recipe under REMPART_HOME/cache/hashes/. It
+holds hashes of scanned media only (never a victim's own hashes, which live in the banks),
+and never pixels. A damaged or foreign cache file is ignored and rewritten.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from rempart.signals.image_hashes import ImageHashes
+from rempart.signals.pdq import PdqHash
+from rempart.signals.vpdq import VideoHashes, VpdqFrame
+
+VERSION = 1
+
+
+class HashCache:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def _path(self, sha256: str, recipe: str) -> Path:
+        return self.folder / sha256[:2] / f"{sha256}.{recipe}.json"
+
+    def get(self, sha256: str, recipe: str) -> ImageHashes | VideoHashes | None:
+        path = self._path(sha256, recipe)
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+            if doc.get("version") != VERSION or doc.get("sha256") != sha256:
+                return None
+            return _decode(doc)
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def put(self, recipe: str, hashes: ImageHashes | VideoHashes) -> None:
+        path = self._path(hashes.sha256, recipe)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            doc = {"version": VERSION, "sha256": hashes.sha256, **_encode(hashes)}
+            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(doc, fh)
+            os.replace(tmp, path)
+        except OSError:
+            pass  # a cache that cannot be written only costs time
+
+
+def _encode(h: ImageHashes | VideoHashes) -> dict[str, Any]:
+    if isinstance(h, ImageHashes):
+        return {"kind": "image", "hashes": asdict(h)}
+    return {"kind": "video", "hashes": asdict(h)}
+
+
+def _frames(items: Any) -> tuple[VpdqFrame, ...]:
+    return tuple(VpdqFrame(**f) for f in items)
+
+
+def _decode(doc: dict[str, Any]) -> ImageHashes | VideoHashes:
+    h = doc["hashes"]
+    if doc["kind"] == "image":
+        dihedral = h.get("dihedral")
+        return ImageHashes(
+            h["md5"], h["sha256"], PdqHash(**h["pdq"]), h["width"], h["height"], h["format"],
+            tuple(h["notes"]),
+            tuple((name, PdqHash(**p)) for name, p in dihedral) if dihedral else None,
+        )  # fmt: skip
+    return VideoHashes(
+        h["md5"], h["sha256"], _frames(h["frames"]), h["duration"], h["width"], h["height"],
+        _frames(h["trimmed_frames"]), tuple(h["notes"]),
+        {k: _frames(v) for k, v in h["regions"].items()}, h["seconds_per_frame"],
+    )  # fmt: skip
