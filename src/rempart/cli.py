@@ -36,6 +36,7 @@ from rempart.scan.face_match import DEFAULT_FACE_DISTANCE, FaceMatcher
 from rempart.scan.matcher import Matcher, lookup_hex
 from rempart.scan.pipeline import ScanOptions, ScanResult, collect, hash_refs, run_scan
 from rempart.scan.report import describe_where, write_report
+from rempart.scan.rooms import link_rooms, load_rooms
 from rempart.signals.pdq import MIN_QUALITY
 from rempart.signals.vpdq import (
     BANK_DEDUPE_DISTANCE,
@@ -521,6 +522,57 @@ def scan_cmd(
     _print_summary(result, report)
     if result.skipped:
         raise typer.Exit(EXIT_SKIPPED)
+
+
+@app.command("rooms")
+def rooms_cmd(
+    fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+    min_members: Annotated[
+        int, typer.Option(help="Shared members needed to link rooms on members alone.")
+    ] = 2,
+) -> None:
+    """Telegram rooms seen in scans, and the links between them (same room exported again,
+    renamed, sharing media, members or bots, forwarding from each other), with evidence."""
+    database, _ = _open()
+    rooms = load_rooms(database)
+    links = link_rooms(rooms, min_members=min_members)
+    if fmt == "json":
+        out.print_json(json.dumps({
+            "rooms": [r.summary() for r in rooms.values()],
+            "links": [{"a": k.a, "b": k.b, "strength": k.strength, "evidence": k.evidence}
+                      for k in links],
+        }))  # fmt: skip
+        return
+    if not rooms:
+        err.print("No Telegram room in any scan yet: scan an export first.")
+        return
+    number = {key: i for i, key in enumerate(sorted(rooms), 1)}
+    rt = Table("room", "names", "chat id", "media", "members", "bots", "dates", "export",
+               title="Rooms")  # fmt: skip
+    for key in sorted(rooms):
+        r = rooms[key]
+        rt.add_row(f"#{number[key]}", ", ".join(sorted(r.names)), r.chat_id,
+                   str(len(r.media_sha)), str(len(r.members)), ", ".join(sorted(r.bots)),
+                   f"{r.first[:10]} - {r.last[:10]}", r.export)  # fmt: skip
+    out.print(rt)
+    lt = Table("rooms", "strength", "evidence", title="Links")
+    for k in links:
+        ev = k.evidence
+        parts = []
+        if "same_chat_id" in ev:
+            parts.append(f"same chat id {ev['same_chat_id']}"
+                         + (" (renamed)" if "renamed" in ev else ""))  # fmt: skip
+        if ev.get("identical_media"):
+            parts.append(f"{len(ev['identical_media'])} identical media")
+        if ev.get("similar_media"):
+            parts.append(f"{ev['similar_media']} look-alike pictures")
+        if ev.get("shared_members"):
+            parts.append("members: " + ", ".join(ev["shared_members"][:5]))
+        if ev.get("shared_bots"):
+            parts.append("bots: " + ", ".join(ev["shared_bots"]))
+        parts += ev.get("forwards", [])
+        lt.add_row(f"#{number[k.a]} - #{number[k.b]}", str(k.strength), "; ".join(parts))
+    out.print(lt)
 
 
 @app.command("match")

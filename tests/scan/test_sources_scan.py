@@ -140,3 +140,41 @@ def test_rescanning_unchanged_files_reuses_hashes_by_content(
     assert a["summary"]["known_content_reused"] == 0
     assert b["summary"]["known_content_reused"] == 3  # 4 files, one cache entry was damaged
     assert len(b["matches"]) == 2 and len(a["matches"]) == 1  # the renamed copy matches too
+
+
+def test_rooms_are_linked_across_exports_with_evidence(rempart_env: Path) -> None:
+    from tests.sources.telegram_factory import message, write_photo
+
+    found = rempart_env / "exports"
+    chat_export(found / "2024-03-room-a", name="Room A", chat_id=555, photo_seeds=(1, 2))
+    chat_export(found / "2024-06-room-a", name="Room A", chat_id=555, photo_seeds=(1, 5))
+    chat_export(found / "2024-09-backup", name="Room A backup", chat_id=777, photo_seeds=(2, 6))
+    other = found / "2024-09-other"
+    other.mkdir()
+    msgs = [message(1, photo=write_photo(other, "photos/x.jpg", 40), from_id="user9",
+                    forwarded_from="Room A", **{"from": "Stranger"}),
+            message(2, photo=write_photo(other, "photos/y.jpg", 41), from_id="user9")]
+    (other / "result.json").write_text(json.dumps(
+        {"name": "Elsewhere", "type": "public_channel", "id": 999, "messages": msgs}))
+    lone = found / "2024-09-lone"
+    lone.mkdir()
+    (lone / "result.json").write_text(json.dumps(
+        {"name": "Unrelated", "type": "private_group", "id": 1234,
+         "messages": [message(1, photo=write_photo(lone, "p/z.jpg", 50), from_id="user77")]}))
+    rempart("scan", str(found), "--report", str(rempart_env / "r.json"), code=3)
+    data = json.loads(rempart("rooms", "--format", "json"))
+    rooms = {r["room"]: r for r in data["rooms"]}
+    assert len(rooms) == 5
+    def key(folder: str) -> str:
+        return next(k for k in rooms if f"/{folder}|" in k)
+    links = {frozenset((link["a"], link["b"])): link["evidence"] for link in data["links"]}
+    same = links[frozenset((key("2024-03-room-a"), key("2024-06-room-a")))]
+    assert same["same_chat_id"] == "555" and len(same["identical_media"]) >= 2
+    backup = links[frozenset((key("2024-03-room-a"), key("2024-09-backup")))]
+    assert "same_chat_id" not in backup and backup["identical_media"]
+    assert backup["shared_bots"] == ["@uploaderbot"] and len(backup["shared_members"]) == 2
+    forwards = links[frozenset((key("2024-03-room-a"), key("2024-09-other")))]
+    assert any("forwards from 'Room A'" in f for f in forwards["forwards"])
+    assert not any(key("2024-09-lone") in pair for pair in links)
+    table = rempart("rooms")
+    assert "same chat id 555" in table and "identical media" in table

@@ -1,0 +1,151 @@
+"""Rooms over time: link Telegram rooms seen in scans, with the evidence for each link.
+
+A room is a chat of a Telegram export (one per export and chat id). Rooms are linked when:
+- they have the same chat id (the same room exported again, maybe renamed);
+- they share media: identical files (SHA-256) or the same picture re-encoded (PDQ within 31);
+- they share members (the same sender ids) or bots (`via_bot`);
+- one forwards from the other (`forwarded_from` names the other room).
+Everything comes from what scans recorded (media items with their provenance): a sender who
+never posted media is not seen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select
+
+from rempart.signals.pdq import DEFAULT_THRESHOLD, MIN_QUALITY
+from rempart.store.db import Database
+from rempart.store.models import ScanItem
+
+
+@dataclass
+class Room:
+    key: str  # "export|chat id"
+    export: str
+    chat_id: str
+    names: set[str] = field(default_factory=set)
+    chat_type: str = ""
+    messages: set[str] = field(default_factory=set)
+    media_sha: set[str] = field(default_factory=set)
+    media_pdq: set[str] = field(default_factory=set)
+    members: dict[str, str] = field(default_factory=dict)  # sender id -> name
+    bots: set[str] = field(default_factory=set)
+    forwarded_from: set[str] = field(default_factory=set)
+    first: str = ""
+    last: str = ""
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "room": self.key, "names": sorted(self.names), "chat_id": self.chat_id,
+            "chat_type": self.chat_type, "export": self.export,
+            "messages_with_media": len(self.messages), "media": len(self.media_sha),
+            "members": len(self.members), "bots": sorted(self.bots),
+            "first_date": self.first, "last_date": self.last,
+        }  # fmt: skip
+
+
+@dataclass
+class Link:
+    a: str
+    b: str
+    evidence: dict[str, Any]
+
+    @property
+    def strength(self) -> int:
+        e = self.evidence
+        return (
+            100 * bool(e.get("same_chat_id"))
+            + 10 * len(e.get("identical_media", []))
+            + 5 * e.get("similar_media", 0)
+            + 3 * len(e.get("shared_bots", []))
+            + 2 * len(e.get("shared_members", []))
+            + 5 * len(e.get("forwards", []))
+        )
+
+
+def load_rooms(db: Database) -> dict[str, Room]:
+    rooms: dict[str, Room] = {}
+    with db.session() as s:
+        rows = s.execute(
+            select(ScanItem.provenance, ScanItem.sha256, ScanItem.pdq, ScanItem.pdq_quality)
+        ).all()
+    for prov, sha, pdq, quality in rows:
+        if not prov or prov.get("source") != "telegram":
+            continue
+        export, chat_id = str(prov.get("export", "")), str(prov.get("chat_id", ""))
+        key = f"{export}|{chat_id}"
+        room = rooms.get(key)
+        if room is None:
+            room = rooms[key] = Room(key, export, chat_id)
+        if prov.get("chat"):
+            room.names.add(str(prov["chat"]))
+        room.chat_type = str(prov.get("chat_type", room.chat_type))
+        if prov.get("message_id"):
+            room.messages.add(str(prov["message_id"]))
+        if sha:
+            room.media_sha.add(sha)
+        if pdq and (quality or 0) >= MIN_QUALITY:
+            room.media_pdq.add(pdq)
+        if prov.get("from_id"):
+            room.members[str(prov["from_id"])] = str(prov.get("from", ""))
+        if prov.get("via_bot"):
+            room.bots.add(str(prov["via_bot"]))
+        if prov.get("forwarded_from"):
+            room.forwarded_from.add(str(prov["forwarded_from"]))
+        date = str(prov.get("date", ""))
+        if date:
+            room.first = min(room.first, date) if room.first else date
+            room.last = max(room.last, date)
+    return rooms
+
+
+def _similar(a: set[str], b: set[str]) -> int:
+    """How many of a's pictures have a look-alike (PDQ <= 31) in b, not identical."""
+    if not a or not b:
+        return 0
+    qa = np.frombuffer(bytes.fromhex("".join(sorted(a))), dtype=np.uint64).reshape(-1, 4)
+    qb = np.frombuffer(bytes.fromhex("".join(sorted(b))), dtype=np.uint64).reshape(-1, 4)
+    count = 0
+    for start in range(0, len(qa), 512):
+        blk = qa[start : start + 512]
+        dist = np.zeros((len(blk), len(qb)), dtype=np.uint16)
+        for w in range(4):
+            dist += np.bitwise_count(blk[:, w][:, None] ^ qb[:, w][None, :])
+        close = (dist <= DEFAULT_THRESHOLD) & (dist > 0)
+        count += int(close.any(axis=1).sum())
+    return count
+
+
+def link_rooms(rooms: dict[str, Room], min_members: int = 2) -> list[Link]:
+    keys = sorted(rooms)
+    links: list[Link] = []
+    for i, ka in enumerate(keys):
+        a = rooms[ka]
+        for kb in keys[i + 1 :]:
+            b = rooms[kb]
+            ev: dict[str, Any] = {}
+            if a.chat_id and a.chat_id == b.chat_id:
+                ev["same_chat_id"] = a.chat_id
+                if a.names != b.names:
+                    ev["renamed"] = [sorted(a.names), sorted(b.names)]
+            if shared := sorted(a.media_sha & b.media_sha):
+                ev["identical_media"] = shared[:50]
+            if similar := _similar(a.media_pdq - b.media_pdq, b.media_pdq - a.media_pdq):
+                ev["similar_media"] = similar
+            members = sorted(set(a.members) & set(b.members))
+            if len(members) >= min_members or (members and ev):
+                ev["shared_members"] = [f"{a.members[m]} ({m})" for m in members][:50]
+            if bots := sorted(a.bots & b.bots):
+                ev["shared_bots"] = bots
+            forwards = [f"{rooms[x].key} forwards from {name!r}"
+                        for x, y in ((ka, kb), (kb, ka))
+                        for name in rooms[x].forwarded_from if name in rooms[y].names]  # fmt: skip
+            if forwards:
+                ev["forwards"] = forwards
+            if ev:
+                links.append(Link(ka, kb, ev))
+    return sorted(links, key=lambda link: -link.strength)
