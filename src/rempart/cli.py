@@ -465,6 +465,11 @@ def scan_cmd(
         list[str] | None,
         typer.Option(help="Let --urls fetch from this private network (CIDR), e.g. a lab server."),
     ] = None,
+    cluster: Annotated[
+        str | None,
+        typer.Option(help="Hash on a Dask cluster: tcp://SCHEDULER:8786, or 'local' for a "
+                     "cluster of --workers processes on this machine."),
+    ] = None,
 ) -> None:
     """Scan files, folders, archives and Telegram exports (photos and videos) against the
     banks. An interrupted scan is finished with --resume."""
@@ -494,7 +499,8 @@ def scan_cmd(
     except ValueError as exc:
         raise _fail(f"--allow-network: {exc}") from exc
     fetch_options = FetchOptions(allowed_networks=networks)
-    options = replace(options, cache_dir=str(state.settings.home / "cache" / "hashes"))
+    options = replace(options, cache_dir=str(state.settings.home / "cache" / "hashes"),
+                      cluster=cluster)  # fmt: skip
     face_matcher = None
     if faces:
         try:

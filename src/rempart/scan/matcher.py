@@ -60,12 +60,17 @@ class Matcher:
         self.thresholds = {n: thresholds[n] for n in banks} if banks else thresholds
         self.radius = max(self.thresholds.values(), default=0)
 
-    def match_hashes(self, hashes: Sequence[ImageHashes]) -> list[list[Hit]]:
-        """Hits for each hashed item, best first, one per bank entry."""
+    def match_hashes(
+        self,
+        hashes: Sequence[ImageHashes],
+        candidates: Sequence[Candidates | None] | None = None,
+    ) -> list[list[Hit]]:
+        """Hits for each hashed item, best first, one per bank entry. `candidates`: index
+        search results already computed (by cluster workers), else searched here."""
         if not self.thresholds:
             return [[] for _ in hashes]
         exact = self.exact(hashes)
-        near = self._near(hashes)
+        near = self._near(hashes, candidates)
         out: list[list[Hit]] = []
         for i in range(len(hashes)):
             best: dict[tuple[str, int], Hit] = {}
@@ -126,26 +131,17 @@ class Matcher:
                         out[i].append(hit)
         return out
 
-    def _near(self, hashes: Sequence[ImageHashes]) -> list[list[Hit]]:
+    def _near(
+        self,
+        hashes: Sequence[ImageHashes],
+        candidates: Sequence[Candidates | None] | None = None,
+    ) -> list[list[Hit]]:
         out: list[list[Hit]] = [[] for _ in hashes]
-        queries: list[str] = []
-        owners: list[tuple[int, str]] = []
-        for i, h in enumerate(hashes):
-            if h.pdq.quality < MIN_QUALITY:
-                continue
-            variants = h.dihedral or (("original", h.pdq),)
-            for name, variant in variants:
-                queries.append(variant.hex)
-                owners.append((i, name))
-        if not queries or len(self.index) == 0:
-            return out
-        results = self.index.search(hex_to_array(queries), self.radius)
-        found: dict[tuple[int, int], tuple[int, str]] = {}  # (item, signal) -> (dist, transform)
-        for (i, name), (ids, dists) in zip(owners, results, strict=True):
-            for sid, dist in zip(ids.tolist(), dists.tolist(), strict=True):
-                prev = found.get((i, sid))
-                if prev is None or dist < prev[0]:
-                    found[(i, sid)] = (dist, name)
+        if candidates is None or any(c is None for c in candidates):
+            candidates = near_candidates(self.index, hashes, self.radius)
+        found: dict[tuple[int, int], tuple[int, str]] = {
+            (i, sid): best for i, c in enumerate(candidates) for sid, best in (c or {}).items()
+        }
         with self.db.session() as s:
             described = repository.describe_signals(s, {sid for _, sid in found})
         for (i, sid), (dist, name) in sorted(found.items(), key=lambda kv: kv[1][0]):
@@ -153,6 +149,35 @@ class Matcher:
             if hit is not None:
                 out[i].append(hit)
         return out
+
+
+# Per photo: indexed signal id -> (best distance, dihedral variant that reached it).
+Candidates = dict[int, tuple[int, str]]
+
+
+def near_candidates(
+    index: BinaryHashIndex, hashes: Sequence[ImageHashes], radius: int
+) -> list[Candidates]:
+    """The index search for photos, under all 8 transforms, needing nothing but the index:
+    what a cluster worker computes next to the hashing."""
+    out: list[Candidates] = [{} for _ in hashes]
+    queries: list[str] = []
+    owners: list[tuple[int, str]] = []
+    for i, h in enumerate(hashes):
+        if h.pdq.quality < MIN_QUALITY:
+            continue
+        for name, variant in h.dihedral or (("original", h.pdq),):
+            queries.append(variant.hex)
+            owners.append((i, name))
+    if not queries or len(index) == 0 or radius <= 0:
+        return out
+    results = index.search(hex_to_array(queries), radius)
+    for (i, name), (ids, dists) in zip(owners, results, strict=True):
+        for sid, dist in zip(ids.tolist(), dists.tolist(), strict=True):
+            prev = out[i].get(sid)
+            if prev is None or dist < prev[0]:
+                out[i][sid] = (dist, name)
+    return out
 
 
 def lookup_hex(matcher: Matcher, value: str, threshold: int | None = None) -> list[Hit]:

@@ -17,7 +17,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,9 +37,10 @@ from rempart.media.decode import (
 from rempart.media.errors import MediaError
 from rempart.media.kinds import VIDEO_EXTENSIONS, media_kind, sniff
 from rempart.media.video import probe_video
+from rempart.scan.cluster import connect, hash_on_cluster
 from rempart.scan.face_match import FaceHit, FaceMatcher
 from rempart.scan.hash_cache import HashCache
-from rempart.scan.matcher import Hit, Matcher
+from rempart.scan.matcher import Candidates, Hit, Matcher
 from rempart.scan.video_match import match_video
 from rempart.signals.exact import file_digests
 from rempart.signals.image_hashes import ImageHashes, hash_image_bytes
@@ -81,6 +82,8 @@ class ScanOptions:
     face_seconds: float = 2.0
     # Hashes of known content (by SHA-256) are reused from this folder instead of decoding.
     cache_dir: str | None = None
+    # A Dask cluster to hash on: "local" (a cluster of `workers` processes) or an address.
+    cluster: str | None = None
 
 
 @dataclass(frozen=True)
@@ -148,6 +151,7 @@ class Outcome:
     error: MediaError | None = None
     faces: tuple[FaceFinding, ...] | None = None  # when the scan looks for faces
     cached: bool = False  # hashes reused from the cache (known content, not decoded again)
+    near: Candidates | None = None  # index search already done (by a cluster worker)
 
 
 # (locator, seconds hashed, duration or None; seconds -1 when the video is done)
@@ -436,15 +440,24 @@ def run_scan(
     stream = _Stream(roots, done, url_file, fetch_options)
     batch: list[Outcome] = []
     n = 0
-    for outcome in hash_refs(stream, options, dihedral=True, on_video=on_video):
-        batch.append(outcome)
-        n += 1
-        if progress is not None:
-            progress(n, max(total, n), outcome.ref.locator)
-        if len(batch) >= BATCH:
-            _record_problems(db, live, stream)
-            _record(db, matcher, live, batch, face_matcher)
-            batch = []
+    with ExitStack() as stack:
+        if options.cluster:
+            client = stack.enter_context(connect(options.cluster, options.workers))
+            outcomes: Iterable[Outcome] = hash_on_cluster(
+                client, stream, options, dihedral=True, index=matcher.index,
+                radius=matcher.radius,
+            )  # fmt: skip
+        else:
+            outcomes = hash_refs(stream, options, dihedral=True, on_video=on_video)
+        for outcome in outcomes:
+            batch.append(outcome)
+            n += 1
+            if progress is not None:
+                progress(n, max(total, n), outcome.ref.locator)
+            if len(batch) >= BATCH:
+                _record_problems(db, live, stream)
+                _record(db, matcher, live, batch, face_matcher)
+                batch = []
     _record_problems(db, live, stream)
     _record(db, matcher, live, batch, face_matcher)
     result = load_result(db, scan_id, banks=live.banks, faces_looked=options.faces)
@@ -487,7 +500,10 @@ def _record(
         return
     images = [o for o in batch if isinstance(o.hashes, ImageHashes)]
     videos = [o for o in batch if isinstance(o.hashes, VideoHashes)]
-    found = matcher.match_hashes([o.hashes for o in images])  # type: ignore[misc]
+    found = matcher.match_hashes(
+        [o.hashes for o in images],  # type: ignore[misc]
+        [o.near for o in images] if all(o.near is not None for o in images) else None,
+    )
     hits_by_locator = {o.ref.locator: h for o, h in zip(images, found, strict=True)}
     exact = matcher.exact([o.hashes for o in videos])  # type: ignore[misc]
     for o, exact_hits in zip(videos, exact, strict=True):
