@@ -26,6 +26,7 @@ bench: $(STAMP)
 	$(PY) bench/index_bench.py
 	$(PY) bench/video_bench.py
 	$(PY) bench/face_bench.py
+	$(PY) bench/scan_bench.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info demo/out

@@ -37,3 +37,9 @@ def test_face_bench_quick() -> None:
     out = run("face_bench.py", "--quick")
     assert "1. Identity" in out and "2. Composites" in out and "3. Distractors" in out
     assert "recall@1 vs exact" in out and "images/s" in out
+
+
+@pytest.mark.slow
+def test_scan_bench_small() -> None:
+    out = run("scan_bench.py", "--images", "20", "--repeat", "1", "--bank", "1000")
+    assert "scaling: 2 processes" in out and "Dask" in out
