@@ -18,6 +18,7 @@ from rempart.exchange.bank_import import import_submission
 from rempart.exchange.consent import ConsentRecord
 from rempart.exchange.submission import Submission, SubmissionItem
 from rempart.samples import photo_like
+from rempart.scan.cluster import connect
 from rempart.scan.pipeline import ScanOptions, run_scan
 from rempart.store import repository
 from rempart.store.bank_index import BankIndex
@@ -68,6 +69,14 @@ def main(argv: list[str] | None = None) -> int:
                 best = max(best, args.images / wall)
             rates[label] = best
             print(f"  {label:32} {best:7.1f} images/s")
+        t0 = time.perf_counter()
+        with connect("local", 2):
+            pass
+        startup = time.perf_counter() - t0
+        dask_wall = args.images / rates["Dask local cluster, 2 workers"]
+        steady = args.images / max(1e-9, dask_wall - startup)
+        print(f"  (a local cluster takes {startup:.1f} s to start and stop: without it, Dask "
+              f"runs at {steady:.1f} images/s)")
         base = rates["1 process"]
         print(f"scaling: 2 processes {rates['2 processes'] / base:.2f}x, "
               f"Dask 2 workers {rates['Dask local cluster, 2 workers'] / base:.2f}x "
