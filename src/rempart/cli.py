@@ -45,7 +45,7 @@ from rempart.signals.vpdq import (
     frames_to_text,
 )
 from rempart.sources.urls import FetchOptions
-from rempart.store import face_templates, repository
+from rempart.store import audit, face_templates, repository
 from rempart.store.bank_index import BankIndex
 from rempart.store.db import Database
 from rempart.store.models import ScanRun, utcnow
@@ -69,6 +69,7 @@ out = Console()
 
 class State:
     settings: Settings
+    opened: list[Database]
 
 
 state = State()
@@ -76,6 +77,7 @@ state = State()
 
 @app.callback()
 def _main(
+    ctx: typer.Context,
     db: Annotated[
         str | None, typer.Option(help="Database URL or SQLite file (default: $REMPART_DB).")
     ] = None,
@@ -84,10 +86,28 @@ def _main(
     ] = None,
 ) -> None:
     state.settings = load_settings(db=db, home=home)
+    state.opened = []
+    ctx.call_on_close(_write_audit_heads)
+
+
+def _write_audit_heads() -> None:
+    """After any command (even a failed one): the audit chain's head, kept outside the DB."""
+    for database in getattr(state, "opened", []):
+        try:
+            audit.write_head(database, state.settings.home)
+        except Exception as exc:  # never hide the command's own outcome
+            err.print(f"[yellow]warning:[/] could not record the audit head: {exc}")
+    state.opened = []
+
+
+def open_database() -> Database:
+    database = Database(state.settings.db_url)
+    state.opened.append(database)
+    return database
 
 
 def _open() -> tuple[Database, BankIndex]:
-    database = Database(state.settings.db_url)
+    database = open_database()
     return database, BankIndex(database, state.settings.home)
 
 
@@ -268,6 +288,7 @@ def bank_create(
     try:
         with database.session() as s:
             repository.create_bank(s, name, description=description, pdq_threshold=threshold)
+            audit.record(s, "bank-create", details={"bank": name, "threshold": threshold})
     except StoreError as exc:
         raise _fail(str(exc)) from exc
     err.print(f"Created bank [bold]{name}[/] (PDQ threshold {threshold})")
@@ -626,6 +647,8 @@ def case_withdraw(
             raise StoreError(f"no case {number}")
         removed = repository.delete_case_items(s, case)
         counts["templates"] = face_templates.delete_case_templates(s, case)
+        audit.record(s, "case-withdraw", case=number,
+                     details={"hashes": len(removed), "face_templates": counts["templates"]})
         for consent in case.consents:
             consent.withdrawn_at = consent.withdrawn_at or utcnow()
         case.status = "withdrawn"
@@ -643,6 +666,51 @@ def case_withdraw(
         + ".",
         highlight=False,
     )
+
+
+audit_app = typer.Typer(help="The audit log: list entries, verify the chain.",
+                        no_args_is_help=True)  # fmt: skip
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check that no audit entry was changed or deleted (exit code 1 if one was)."""
+    database = open_database()
+    verdict = audit.verify(database, state.settings.home)
+    if verdict.ok:
+        err.print(f"Audit log intact: {verdict.entries} entries, chain verified.")
+        return
+    for problem in verdict.problems:
+        err.print(f"[bold red]tampered:[/] {problem}", highlight=False)
+    raise typer.Exit(1)
+
+
+@audit_app.command("list")
+def audit_list(
+    case: Annotated[str | None, typer.Option("--case", help="Only this case.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+) -> None:
+    """Audit entries, oldest first."""
+    from rempart.store.models import AuditEntry
+
+    database = open_database()
+    with database.session() as s:
+        query = select(AuditEntry).order_by(AuditEntry.id)
+        if case:
+            query = query.where(AuditEntry.case_number == case)
+        rows = [(e.id, e.at, e.actor, e.action, e.case_number, e.details)
+                for e in s.scalars(query)]  # fmt: skip
+    if fmt == "json":
+        out.print_json(json.dumps([
+            {"id": i, "at": at, "actor": who, "action": what, "case": c, "details": json.loads(d)}
+            for i, at, who, what, c, d in rows
+        ]))  # fmt: skip
+        return
+    table = Table("#", "when", "who", "action", "case", "details")
+    for i, at, who, what, c, d in rows:
+        table.add_row(str(i), at[:19], who, what, c or "", d[:80])
+    out.print(table)
 
 
 def _register_subcommands() -> None:

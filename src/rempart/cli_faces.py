@@ -17,8 +17,7 @@ from rempart.faces.detect import ENROLL_JITTERS, FaceFinding, find_faces
 from rempart.media.decode import decode_image, read_file_bytes
 from rempart.media.errors import MediaError
 from rempart.media.kinds import media_kind
-from rempart.store import face_templates, repository
-from rempart.store.db import Database
+from rempart.store import audit, face_templates, repository
 from rempart.store.face_templates import NewTemplate
 from rempart.store.models import FaceTemplate
 from rempart.store.repository import StoreError
@@ -126,7 +125,7 @@ def enroll_cmd(
         cli.err.print(f"[yellow]not enrolled[/] {why}", highlight=False)
     if not templates:
         raise cli._fail("no face template could be made from these photos")
-    database = Database(cli.state.settings.db_url)
+    database = cli.open_database()
     try:
         face_templates.enroll(database, cli.state.settings.home, case, templates, record)
     except StoreError as exc:
@@ -146,7 +145,7 @@ def list_cmd(
 ) -> None:
     """Enrolled templates per case (counts and sources; never the templates)."""
     cli = _cli()
-    database = Database(cli.state.settings.db_url)
+    database = cli.open_database()
     table = Table("case", "template", "source", "face width", "enrolled")
     with database.session() as s:
         from sqlalchemy import select
@@ -169,7 +168,7 @@ def export_cmd(
 ) -> None:
     """Export a case's templates for a partner, only if her consent allows exchange."""
     cli = _cli()
-    database = Database(cli.state.settings.db_url)
+    database = cli.open_database()
     with database.session() as s:
         row = repository.get_case(s, case)
         consent_row = repository.active_consent(s, row) if row else None
@@ -181,6 +180,9 @@ def export_cmd(
                 "(allow_exchange is false): face templates are not exported"
             )
     loaded = face_templates.load(database, cli.state.settings.home, [case])
+    with database.session() as s:
+        audit.record(s, "face-export", case=case,
+                     details={"templates": len(loaded.ids), "file": str(out_file)})
     document = {
         "format": "rempart-face-templates", "version": 1, "case": case,
         "model": "dlib_face_recognition_resnet_model_v1", "distance": "euclidean",

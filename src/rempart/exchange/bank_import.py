@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from rempart.exchange.consent import ConsentRecord
 from rempart.exchange.submission import Submission, SubmissionItem
 from rempart.signals.pdq import MIN_QUALITY
-from rempart.store import repository
+from rempart.store import audit, repository
 from rempart.store.bank_index import BankIndex
 from rempart.store.models import BankItem, ItemSignal
 from rempart.store.models import Submission as SubmissionRow
@@ -105,6 +105,10 @@ def import_submission(
                 (f.id, f.value) for f in frame_signals if (f.quality or 0) >= MIN_QUALITY
             )
         sub.item_count = counts["added"]
+        audit.record(s, "bank-import", case=case_number,
+                     details={"bank": bank_name, "added": counts["added"],
+                              "duplicates": counts["duplicates"], "source": source_name,
+                              "consent_recorded": bool(counts["consent"])})  # fmt: skip
         return added, []
 
     bank_index.change(apply)

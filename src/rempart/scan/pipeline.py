@@ -49,6 +49,7 @@ from rempart.signals.vpdq import VideoHashes, hash_video_file
 from rempart.sources.base import MediaRef, SourceProblem
 from rempart.sources.folder import iter_folder
 from rempart.sources.urls import FetchOptions, iter_urls, read_url_list
+from rempart.store import audit
 from rempart.store.bank_index import BankIndex
 from rempart.store.db import Database
 from rempart.store.models import (
@@ -404,6 +405,8 @@ def start_run(
         )  # fmt: skip
         s.add(run)
         s.flush()
+        audit.record(s, "scan-start", details={"scan": run.id, "sources": run.sources,
+                                              "options": run.options})  # fmt: skip
         return run.id
 
 
@@ -470,6 +473,8 @@ def run_scan(
         run.status = "finished"
         run.finished_at = result.finished_at = datetime.now(UTC)
         run.summary = summary(result)
+        audit.record(s, "scan-finish", details={"scan": scan_id, "summary": run.summary,
+                                               "resumed": resume is not None})  # fmt: skip
     return result
 
 

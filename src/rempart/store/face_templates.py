@@ -13,7 +13,7 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from rempart.faces.crypto import TemplateCipher, load_key
-from rempart.store import repository
+from rempart.store import audit, repository
 from rempart.store.db import Database
 from rempart.store.models import Case, Consent, FaceTemplate, utcnow
 from rempart.store.repository import ConsentRecordLike, StoreError
@@ -65,6 +65,8 @@ def enroll(
             s.add(row)
             s.flush()
             ids.append(row.id)
+        audit.record(s, "face-enroll", case=case_number,
+                     details={"templates": len(ids), "consent_recorded": consent is not None})
         return ids
 
 

@@ -224,3 +224,19 @@ class FaceMatch(Base):
     time: Mapped[float | None]  # seconds into a video
     review_status: Mapped[str] = mapped_column(String(16), default="pending")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AuditEntry(Base):
+    """One entry of the append-only audit log. `entry_hash` = SHA-256 over the entry's
+    fields and `prev_hash` (the previous entry's hash): changing or deleting an entry breaks
+    the chain. `prev_hash` is unique, so two writers cannot fork the chain."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[str] = mapped_column(String(40))  # ISO 8601, UTC, as hashed
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(64))
+    case_number: Mapped[str | None] = mapped_column(String(64), index=True)
+    details: Mapped[str] = mapped_column(Text)  # canonical JSON, as hashed
+    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    entry_hash: Mapped[str] = mapped_column(String(64))

@@ -1,0 +1,130 @@
+"""The audit log: every action on a case, every reveal and export, with who and when.
+
+Append-only and hash-chained: each entry's hash covers its fields and the previous entry's
+hash, starting from GENESIS. `verify` recomputes the chain: a changed entry, a deleted
+entry in the middle, or entries out of order are found; the head (count and last hash) is
+also kept in a file outside the database (REMPART_HOME/audit-head), so deleting the last
+entries (a truncated log) is found too. Entries are written in the same transaction as the
+action they record: an action that fails leaves no entry, an entry never lacks its action.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from rempart.store.db import Database
+from rempart.store.models import AuditEntry
+
+GENESIS = "0" * 64
+HEAD_FILE = "audit-head"
+
+
+def current_actor() -> str:
+    """Who is acting: REMPART_USER, else the operating-system user."""
+    try:
+        return os.environ.get("REMPART_USER") or getpass.getuser()
+    except Exception:  # no user name (containers): say so rather than fail
+        return "unknown"
+
+
+def _canonical(details: dict[str, Any]) -> str:
+    return json.dumps(details, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      default=str)  # fmt: skip
+
+
+def entry_hash(entry_id: int, at: str, actor: str, action: str, case: str | None,
+               details: str, prev: str) -> str:  # fmt: skip
+    payload = json.dumps([entry_id, at, actor, action, case, details, prev],
+                         separators=(",", ":"), ensure_ascii=False)  # fmt: skip
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def record(
+    s: Session,
+    action: str,
+    *,
+    case: str | None = None,
+    details: dict[str, Any] | None = None,
+    actor: str | None = None,
+) -> AuditEntry:
+    """Append an entry in the caller's transaction."""
+    last = s.execute(select(AuditEntry.id, AuditEntry.entry_hash)
+                     .order_by(AuditEntry.id.desc()).limit(1)).first()  # fmt: skip
+    entry_id = (last[0] + 1) if last else 1
+    prev = last[1] if last else GENESIS
+    at = datetime.now(UTC).isoformat(timespec="microseconds")
+    who = actor or current_actor()
+    body = _canonical(details or {})
+    entry = AuditEntry(id=entry_id, at=at, actor=who, action=action, case_number=case,
+                       details=body, prev_hash=prev,
+                       entry_hash=entry_hash(entry_id, at, who, action, case, body, prev))
+    s.add(entry)
+    s.flush()
+    return entry
+
+
+def write_head(db: Database, home: Path) -> None:
+    """Keep the chain's head outside the database (after a committed change)."""
+    with db.session() as s:
+        last = s.execute(select(AuditEntry.id, AuditEntry.entry_hash)
+                         .order_by(AuditEntry.id.desc()).limit(1)).first()  # fmt: skip
+    if last is None:
+        return
+    home.mkdir(parents=True, exist_ok=True)
+    tmp = home / (HEAD_FILE + ".tmp")
+    tmp.write_text(json.dumps({"db": db.instance_id(), "count": last[0], "head": last[1]}))
+    tmp.replace(home / HEAD_FILE)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    ok: bool
+    entries: int
+    problems: list[str]
+
+
+def verify(db: Database, home: Path | None = None) -> Verdict:
+    problems: list[str] = []
+    prev = GENESIS
+    expected_id = 1
+    count = 0
+    last_hash = GENESIS
+    with db.session() as s:
+        for e in s.scalars(select(AuditEntry).order_by(AuditEntry.id)):
+            count += 1
+            if e.id != expected_id:
+                problems.append(f"entries {expected_id}..{e.id - 1} are missing (deleted)")
+            if e.prev_hash != prev:
+                problems.append(f"entry {e.id}: does not follow the entry before it (an entry "
+                                "was deleted or changed before it)")  # fmt: skip
+            again = entry_hash(e.id, e.at, e.actor, e.action, e.case_number, e.details,
+                               e.prev_hash)  # fmt: skip
+            if again != e.entry_hash:
+                problems.append(f"entry {e.id} ({e.action}, {e.at}): its content was changed")
+            prev = e.entry_hash
+            expected_id = e.id + 1
+            last_hash = e.entry_hash
+    if home is not None and (home / HEAD_FILE).exists():
+        try:
+            head = json.loads((home / HEAD_FILE).read_text())
+        except (OSError, ValueError):
+            problems.append(f"{home / HEAD_FILE}: unreadable head record")
+            head = None
+        if head and head.get("db") == db.instance_id():
+            if head.get("count", 0) > count:
+                problems.append(f"the log ends at entry {count} but {head['count']} were "
+                                "written: entries at the end were deleted (truncated log)")
+            elif head.get("count") == count and head.get("head") != last_hash:
+                problems.append("the last entry differs from the one recorded outside the "
+                                "database")  # fmt: skip
+    return Verdict(not problems, count, problems)

@@ -1,0 +1,82 @@
+"""The audit log through the real CLI: actions are logged; edits and deletions are found."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from rempart.cli import app
+from rempart.samples import photo_like
+
+runner = CliRunner()
+
+
+def rempart(*args: str, code: int = 0) -> str:
+    result = runner.invoke(app, list(args), env={"COLUMNS": "300", "REMPART_USER": "caseworker-1"})
+    assert result.exit_code == code, result.output
+    return " ".join(result.output.split())
+
+
+def setup_case(home: Path, consent: Path) -> Path:
+    photos = home / "p"
+    photos.mkdir()
+    photo_like(1, (200, 150)).save(photos / "a.jpg")
+    rempart("hash", str(photos), "--out", str(home / "s.json"))
+    rempart("bank", "create", "b")
+    rempart("bank", "import", "b", str(home / "s.json"), "--case", "C-1", "--consent", str(consent))
+    rempart("scan", str(photos), "--bank", "b")
+    return home / "rempart.db"
+
+
+def test_actions_are_logged_with_who_and_when(rempart_env: Path, consent_file: Path) -> None:
+    setup_case(rempart_env, consent_file)
+    rempart("case", "withdraw", "C-1", "--yes")
+    entries = json.loads(rempart("audit", "list", "--format", "json"))
+    assert [e["action"] for e in entries] == ["bank-create", "bank-import", "scan-start",
+                                              "scan-finish", "case-withdraw"]
+    assert all(e["actor"] == "caseworker-1" and e["at"] for e in entries)
+    assert entries[1]["case"] == "C-1" and entries[1]["details"]["added"] == 1
+    assert "chain verified" in rempart("audit", "verify")
+    case_only = json.loads(rempart("audit", "list", "--case", "C-1", "--format", "json"))
+    assert [e["action"] for e in case_only] == ["bank-import", "case-withdraw"]
+
+
+def test_a_changed_entry_is_found(rempart_env: Path, consent_file: Path) -> None:
+    db = setup_case(rempart_env, consent_file)
+    with sqlite3.connect(db) as conn:
+        conn.execute("update audit_log set details = replace(details, '1', '9') where id = 2")
+    out = rempart("audit", "verify", code=1)
+    assert "entry 2" in out and "changed" in out
+    with sqlite3.connect(db) as conn:  # a forger who also recomputes the hash breaks the link
+        conn.execute("update audit_log set actor = 'someone else', entry_hash = "
+                     "'%s' where id = 3" % ("ab" * 32))
+    out = rempart("audit", "verify", code=1)
+    assert "entry 3" in out and "entry 4: does not follow" in out
+
+
+def test_deleting_entries_breaks_the_chain(rempart_env: Path, consent_file: Path) -> None:
+    db = setup_case(rempart_env, consent_file)
+    with sqlite3.connect(db) as conn:
+        conn.execute("delete from audit_log where id = 2")
+    out = rempart("audit", "verify", code=1)
+    assert "missing" in out and "entry 3" in out
+
+
+def test_a_truncated_log_is_found(rempart_env: Path, consent_file: Path) -> None:
+    db = setup_case(rempart_env, consent_file)
+    with sqlite3.connect(db) as conn:
+        conn.execute("delete from audit_log where id = (select max(id) from audit_log)")
+    out = rempart("audit", "verify", code=1)
+    assert "truncated" in out
+
+
+def test_a_failed_action_leaves_no_entry(rempart_env: Path, consent_file: Path) -> None:
+    rempart("bank", "create", "b")
+    rempart("bank", "import", "b", str(consent_file), "--case", "C-2", code=1)  # not a submission
+    rempart("case", "withdraw", "NOPE", "--yes", code=1)
+    entries = json.loads(rempart("audit", "list", "--format", "json"))
+    assert [e["action"] for e in entries] == ["bank-create"]
+    assert "chain verified" in rempart("audit", "verify")
