@@ -714,9 +714,11 @@ def audit_list(
 
 
 def _register_subcommands() -> None:
+    from rempart.cli_cases import review_app
     from rempart.cli_faces import face_app
 
     app.add_typer(face_app, name="face")
+    app.add_typer(review_app, name="review")
 
 
 _register_subcommands()

@@ -189,6 +189,9 @@ class Match(Base):
     transform: Mapped[str | None] = mapped_column(String(32))
     review_status: Mapped[str] = mapped_column(String(16), default="pending")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    reviewed_by: Mapped[str | None] = mapped_column(String(200))
+    reviewed_at: Mapped[datetime | None]
+    review_reason: Mapped[str | None] = mapped_column(Text)
     # Video matches: percentages and matched time ranges; stills found in videos: where.
     details: Mapped[dict[str, Any] | None]
 
@@ -224,6 +227,9 @@ class FaceMatch(Base):
     time: Mapped[float | None]  # seconds into a video
     review_status: Mapped[str] = mapped_column(String(16), default="pending")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    reviewed_by: Mapped[str | None] = mapped_column(String(200))
+    reviewed_at: Mapped[datetime | None]
+    review_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class AuditEntry(Base):

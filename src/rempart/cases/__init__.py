@@ -1,0 +1,1 @@
+"""Cases: review of matches, evidence packages, notices (the "actioner" layer)."""

@@ -1,0 +1,114 @@
+"""The review queue: every match waits for a person's decision before anything is sent.
+
+Items are hash/video matches (`m<id>`) and face matches (`f<id>`). Decisions: confirmed
+(it is her), not-her, unsure; each with a reason, who decided and when, and an audit entry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from rempart.store import audit
+from rempart.store.db import Database
+from rempart.store.models import (
+    Bank,
+    BankItem,
+    Case,
+    FaceMatch,
+    FaceTemplate,
+    Match,
+    ScanItem,
+    utcnow,
+)
+from rempart.store.repository import StoreError
+
+DECISIONS = ("confirmed", "not-her", "unsure")
+
+
+@dataclass(frozen=True)
+class ReviewItem:
+    ref: str  # m12 or f3
+    status: str
+    case: str | None
+    file: str
+    kind: str  # signal (sha256, md5, pdq, vpdq) or face
+    distance: float
+    details: dict[str, Any]
+    provenance: dict[str, Any]
+    reviewed_by: str | None
+    reason: str | None
+
+
+def queue(db: Database, *, case: str | None = None, status: str | None = "pending"
+          ) -> list[ReviewItem]:  # fmt: skip
+    out: list[ReviewItem] = []
+    with db.session() as s:
+        q = (select(Match, ScanItem, Case.number, Bank.name)
+             .join(ScanItem, Match.scan_item_id == ScanItem.id)
+             .join(BankItem, Match.bank_item_id == BankItem.id)
+             .join(Bank, BankItem.bank_id == Bank.id)
+             .outerjoin(Case, BankItem.case_id == Case.id))  # fmt: skip
+        if case:
+            q = q.where(Case.number == case)
+        if status:
+            q = q.where(Match.review_status == status)
+        for m, item, number, bank in s.execute(q.order_by(Match.id)).all():
+            out.append(ReviewItem(f"m{m.id}", m.review_status, number, item.locator,
+                                  m.signal_type, float(m.distance),
+                                  {"bank": bank, **(m.details or {})}, item.provenance or {},
+                                  m.reviewed_by, m.review_reason))  # fmt: skip
+        fq = (select(FaceMatch, ScanItem, Case.number)
+              .join(ScanItem, FaceMatch.scan_item_id == ScanItem.id)
+              .join(FaceTemplate, FaceMatch.template_id == FaceTemplate.id)
+              .join(Case, FaceTemplate.case_id == Case.id))  # fmt: skip
+        if case:
+            fq = fq.where(Case.number == case)
+        if status:
+            fq = fq.where(FaceMatch.review_status == status)
+        for fm, item, number in s.execute(fq.order_by(FaceMatch.id)).all():
+            out.append(ReviewItem(f"f{fm.id}", fm.review_status, number, item.locator, "face",
+                                  float(fm.distance), {"box": fm.box, "time": fm.time},
+                                  item.provenance or {}, fm.reviewed_by,
+                                  fm.review_reason))  # fmt: skip
+    return out
+
+
+def decide(db: Database, ref: str, decision: str, reason: str, actor: str | None = None
+           ) -> ReviewItem:  # fmt: skip
+    """Record a decision on one match, with its reason and an audit entry."""
+    if decision not in DECISIONS:
+        raise StoreError(f"decision must be one of {', '.join(DECISIONS)}, not {decision!r}")
+    if not reason.strip():
+        raise StoreError("give the reason for the decision (--reason)")
+    number = ref[1:]
+    if not ref or ref[0] not in "mf" or not number.isdigit():
+        raise StoreError(f"{ref!r} is not a match reference (m<number> or f<number>)")
+    who = actor or audit.current_actor()
+    with db.session() as s:
+        row = s.get(Match if ref[0] == "m" else FaceMatch, int(number))
+        if row is None:
+            raise StoreError(f"no match {ref}")
+        before = row.review_status
+        row.review_status, row.reviewed_by, row.reviewed_at = decision, who, utcnow()
+        row.review_reason = reason.strip()
+        item = s.get(ScanItem, row.scan_item_id)
+        case = _case_of(s, row)
+        audit.record(s, "review", case=case, actor=who,
+                     details={"match": ref, "decision": decision, "before": before,
+                              "reason": reason.strip(),
+                              "file": item.locator if item else None})  # fmt: skip
+    found = [i for i in queue(db, status=None) if i.ref == ref]
+    return found[0]
+
+
+def _case_of(s: Any, row: Match | FaceMatch) -> str | None:
+    if isinstance(row, Match):
+        q = select(Case.number).join(BankItem, BankItem.case_id == Case.id).where(
+            BankItem.id == row.bank_item_id)
+    else:
+        q = select(Case.number).join(FaceTemplate, FaceTemplate.case_id == Case.id).where(
+            FaceTemplate.id == row.template_id)
+    return s.scalar(q)

@@ -1,0 +1,63 @@
+"""`rempart review ...` and `rempart evidence ...`: from a match to proof."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from rempart.cases import review as review_queue
+from rempart.store.repository import StoreError
+
+review_app = typer.Typer(help="Review matches: confirm, reject, or mark unsure.",
+                         no_args_is_help=True)  # fmt: skip
+
+
+def _cli():  # noqa: ANN202 (the main CLI module; imported late to avoid a cycle)
+    from rempart import cli
+
+    return cli
+
+
+@review_app.command("list")
+def review_list(
+    case: Annotated[str | None, typer.Option("--case", help="Only this case.")] = None,
+    status: Annotated[
+        str, typer.Option(help="pending (default), confirmed, not-her, unsure, or all.")
+    ] = "pending",
+    fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+) -> None:
+    """Matches waiting for a decision (or with the given one)."""
+    cli = _cli()
+    items = review_queue.queue(cli.open_database(), case=case,
+                               status=None if status == "all" else status)  # fmt: skip
+    if fmt == "json":
+        cli.out.print_json(json.dumps([asdict(i) for i in items]))
+        return
+    table = Table("match", "status", "case", "kind", "distance", "file", "from")
+    for i in items:
+        origin = i.provenance.get("chat") or i.provenance.get("url") or ""
+        table.add_row(i.ref, i.status, i.case or "", i.kind, f"{i.distance:g}",
+                      Path(i.file).name, str(origin))  # fmt: skip
+    cli.out.print(table)
+    cli.err.print(f"{len(items)} match(es)")
+
+
+@review_app.command("decide")
+def review_decide(
+    ref: Annotated[str, typer.Argument(help="Match reference from `review list`, e.g. m12.")],
+    decision: Annotated[str, typer.Argument(help="confirmed, not-her or unsure.")],
+    reason: Annotated[str, typer.Option(help="Why (kept with the decision).")] = "",
+) -> None:
+    """Record a decision on one match (logged in the audit log)."""
+    cli = _cli()
+    try:
+        item = review_queue.decide(cli.open_database(), ref, decision, reason)
+    except StoreError as exc:
+        raise cli._fail(str(exc)) from exc
+    cli.err.print(f"{item.ref}: {item.status} by {item.reviewed_by} ({item.reason})",
+                  highlight=False)  # fmt: skip

@@ -1,0 +1,59 @@
+"""The review queue through the CLI: pending matches, decisions with reasons, audit."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from rempart.cli import app
+from rempart.samples import photo_like
+
+runner = CliRunner()
+
+
+def rempart(*args: str, code: int = 0, user: str = "reviewer-a") -> str:
+    result = runner.invoke(app, list(args), env={"COLUMNS": "300", "REMPART_USER": user})
+    assert result.exit_code == code, result.output
+    return " ".join(result.output.split())
+
+
+def scanned_case(home: Path, consent: Path) -> None:
+    hers, found = home / "hers", home / "found"
+    hers.mkdir()
+    found.mkdir()
+    for s in (1, 2):
+        photo_like(s, (320, 240)).save(hers / f"{s}.jpg", quality=90)
+        photo_like(s, (320, 240)).rotate(90, expand=True).save(found / f"copy{s}.png")
+    photo_like(9, (320, 240)).save(found / "other.jpg")
+    rempart("hash", str(hers), "--out", str(home / "s.json"))
+    rempart("bank", "create", "b")
+    rempart("bank", "import", "b", str(home / "s.json"), "--case", "C-9", "--consent",
+            str(consent))  # fmt: skip
+    rempart("scan", str(found), "--bank", "b")
+
+
+def test_pending_matches_are_decided_with_reasons(rempart_env: Path, consent_file: Path) -> None:
+    scanned_case(rempart_env, consent_file)
+    pending = json.loads(rempart("review", "list", "--format", "json"))
+    assert len(pending) == 2 and {p["status"] for p in pending} == {"pending"}
+    first, second = (p["ref"] for p in pending)
+    rempart("review", "decide", first, "confirmed", "--reason", "same photo, rotated")
+    out = rempart("review", "decide", second, "not-her", code=1)
+    assert "reason" in out  # a decision needs its reason
+    rempart("review", "decide", second, "not-her", "--reason", "different person",
+            user="reviewer-b")  # fmt: skip
+    assert json.loads(rempart("review", "list", "--format", "json")) == []
+    done = {p["ref"]: p for p in json.loads(rempart("review", "list", "--status", "all",
+                                                   "--format", "json"))}  # fmt: skip
+    assert done[first]["status"] == "confirmed" and done[first]["reviewed_by"] == "reviewer-a"
+    assert done[second]["reviewed_by"] == "reviewer-b"
+    reviews = [e for e in json.loads(rempart("audit", "list", "--format", "json"))
+               if e["action"] == "review"]  # fmt: skip
+    assert [(e["actor"], e["details"]["decision"]) for e in reviews] == [
+        ("reviewer-a", "confirmed"), ("reviewer-b", "not-her")]
+    assert all(e["case"] == "C-9" for e in reviews)
+    rempart("review", "decide", "m999", "confirmed", "--reason", "x", code=1)
+    rempart("review", "decide", "x1", "confirmed", "--reason", "x", code=1)
+    rempart("review", "decide", first, "maybe", "--reason", "x", code=1)
