@@ -714,11 +714,12 @@ def audit_list(
 
 
 def _register_subcommands() -> None:
-    from rempart.cli_cases import review_app
+    from rempart.cli_cases import evidence_app, review_app
     from rempart.cli_faces import face_app
 
     app.add_typer(face_app, name="face")
     app.add_typer(review_app, name="review")
+    app.add_typer(evidence_app, name="evidence")
 
 
 _register_subcommands()

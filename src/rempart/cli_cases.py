@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
@@ -10,6 +11,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from rempart.cases import evidence
 from rempart.cases import review as review_queue
 from rempart.store.repository import StoreError
 
@@ -61,3 +63,57 @@ def review_decide(
         raise cli._fail(str(exc)) from exc
     cli.err.print(f"{item.ref}: {item.status} by {item.reviewed_by} ({item.reason})",
                   highlight=False)  # fmt: skip
+
+
+evidence_app = typer.Typer(help="Evidence packages: export (signed ZIP) and verify.",
+                           no_args_is_help=True)  # fmt: skip
+
+
+@evidence_app.command("export")
+def evidence_export(
+    ref: Annotated[str, typer.Argument(help="A confirmed match, e.g. m12 (rempart review).")],
+    out_file: Annotated[Path, typer.Option("--out", help="The package to write (.zip).")],
+    include_media: Annotated[
+        bool, typer.Option("--include-media", help="Add the media file as found (only where "
+                           "REMPART_EVIDENCE_MEDIA=allowed).")
+    ] = False,
+) -> None:
+    """Write a signed evidence package for a confirmed match."""
+    cli = _cli()
+    allowed = os.environ.get("REMPART_EVIDENCE_MEDIA", "") == "allowed"
+    try:
+        manifest = evidence.export_package(cli.open_database(), cli.state.settings.home, ref,
+                                           out_file, include_media=include_media,
+                                           media_allowed=allowed)  # fmt: skip
+    except (StoreError, OSError) as exc:
+        raise cli._fail(str(exc)) from exc
+    key = evidence.public_key_hex(evidence.signing_key(cli.state.settings.home))
+    cli.err.print(f"Wrote {out_file}: {len(manifest['files'])} file(s), signed "
+                  f"(key {evidence.fingerprint(key)})", highlight=False)  # fmt: skip
+
+
+@evidence_app.command("verify")
+def evidence_verify(
+    package: Annotated[Path, typer.Argument(help="An evidence package (.zip).")],
+    public_key: Annotated[
+        str | None, typer.Option(help="Expected signer's public key (hex), if known.")
+    ] = None,
+) -> None:
+    """Check an evidence package: signature, and every file against the manifest."""
+    cli = _cli()
+    check = evidence.verify_package(package, public_key)
+    if check.ok:
+        cli.err.print(f"{package}: intact. {check.files} file(s) match the signed manifest "
+                      f"(signer key {check.key_fingerprint}).", highlight=False)  # fmt: skip
+        return
+    for problem in check.problems:
+        cli.err.print(f"[bold red]not intact:[/] {problem}", highlight=False)
+    raise typer.Exit(1)
+
+
+@evidence_app.command("public-key")
+def evidence_public_key() -> None:
+    """Print this installation's evidence-signing public key (hex), to give to verifiers."""
+    cli = _cli()
+    key = evidence.signing_key(cli.state.settings.home)
+    cli.out.print(evidence.public_key_hex(key))

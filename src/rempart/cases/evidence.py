@@ -1,0 +1,257 @@
+"""Evidence packages: a signed ZIP proving one confirmed match, for police or a lawyer.
+
+Contents: `match.json` (the match, the found item's hashes, where and when it was found, the
+bank entry and case, who confirmed it and why), `report.html` and `report.pdf` (the same for
+people), the media file as found only when asked and allowed (`media/`), `manifest.json`
+(every file with its SHA-256 and size) and `signature.json` (Ed25519 signature of the
+manifest, with the public key and its fingerprint). `verify_package` checks the signature,
+then every file against the manifest: a changed, missing or extra file, a changed manifest
+or signature, an unsafe or damaged ZIP are all reported.
+
+The signing key is REMPART_HOME/keys/evidence-signing.pem (mode 0600), made on first use;
+give its public key (`rempart evidence public-key`) to whoever will check packages.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import os
+import zipfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
+
+from rempart import __version__
+from rempart.cases.pdf import text_pdf
+from rempart.cases.review import ReviewItem, queue
+from rempart.store import audit
+from rempart.store.db import Database
+from rempart.store.models import FaceMatch, Match, ScanItem, ScanRun
+from rempart.store.repository import StoreError
+
+KEY_FILE = "evidence-signing.pem"
+FORMAT = "rempart-evidence-package"
+MAX_PACKAGE_BYTES = 2 * 1024**3
+MAX_MEMBER_BYTES = 1024**3
+
+
+def _key_path(home: Path) -> Path:
+    return home / "keys" / KEY_FILE
+
+
+def signing_key(home: Path) -> Ed25519PrivateKey:
+    path = _key_path(home)
+    if path.exists():
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        if not isinstance(key, Ed25519PrivateKey):
+            raise StoreError(f"{path}: not an Ed25519 key")
+        return key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = Ed25519PrivateKey.generate()
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption())  # fmt: skip
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(pem)
+    return key
+
+
+def public_key_hex(key: Ed25519PrivateKey | Ed25519PublicKey) -> str:
+    pub = key.public_key() if isinstance(key, Ed25519PrivateKey) else key
+    return pub.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw).hex()
+
+
+def fingerprint(public_hex: str) -> str:
+    return hashlib.sha256(bytes.fromhex(public_hex)).hexdigest()[:32]
+
+
+def _find(db: Database, ref: str) -> ReviewItem:
+    for item in queue(db, status=None):
+        if item.ref == ref:
+            return item
+    raise StoreError(f"no match {ref} (see `rempart review list --status all`)")
+
+
+def _report_lines(doc: dict[str, Any]) -> list[str]:
+    m, found = doc["match"], doc["found"]
+    lines = [
+        f"Evidence package {doc['package_id']}",
+        f"Made {doc['created_at']} by {doc['created_by']} with {doc['generator']}",
+        "",
+        "MATCH",
+        f"  Reference: {m['ref']}   kind: {m['kind']}   distance: {m['distance']}",
+        f"  Case: {m['case']}",
+        f"  Review: {m['review']['status']} by {m['review']['by']} on {m['review']['at']}",
+        f"  Reason: {m['review']['reason']}",
+    ]
+    for k, v in sorted((m.get("details") or {}).items()):
+        lines.append(f"  {k}: {json.dumps(v, ensure_ascii=False)}")
+    lines += ["", "FOUND ITEM", f"  Location: {found['locator']}",
+              f"  Media type: {found['media_type']}   size: {found['width']} x {found['height']}",
+              f"  SHA-256: {found['sha256']}", f"  MD5: {found['md5']}",
+              f"  PDQ: {found['pdq']} (quality {found['pdq_quality']})",
+              f"  Scanned in scan {found['scan_id']} on {found['scanned_at']}", "",
+              "WHERE IT CAME FROM"]  # fmt: skip
+    for k, v in sorted((found.get("provenance") or {}).items()):
+        lines.append(f"  {k}: {v}")
+    lines += ["", "This package holds no image unless media/ is listed in the manifest.",
+              "Check it with: rempart evidence verify PACKAGE.zip"]  # fmt: skip
+    return lines
+
+
+def _html(lines: list[str]) -> str:
+    body = "\n".join(html.escape(line) for line in lines)
+    return ("<!doctype html><meta charset='utf-8'><title>Rempart evidence</title>"
+            "<style>body{font-family:sans-serif;margin:2em}pre{white-space:pre-wrap}</style>"
+            f"<h1>Rempart evidence package</h1><pre>{body}</pre>\n")  # fmt: skip
+
+
+def export_package(
+    db: Database,
+    home: Path,
+    ref: str,
+    out: Path,
+    *,
+    include_media: bool = False,
+    media_allowed: bool = False,
+) -> dict[str, Any]:
+    """Write the package for a confirmed match; returns its manifest."""
+    item = _find(db, ref)
+    if item.status != "confirmed":
+        raise StoreError(f"{ref} is {item.status}: only a confirmed match gets an evidence "
+                         "package (rempart review decide)")  # fmt: skip
+    if include_media and not media_allowed:
+        raise StoreError("this organisation's evidence mode does not allow storing media "
+                         "(set REMPART_EVIDENCE_MEDIA=allowed where the law permits it)")
+    with db.session() as s:
+        row = s.get(Match if ref[0] == "m" else FaceMatch, int(ref[1:]))
+        assert row is not None
+        scan_item = s.get(ScanItem, row.scan_item_id)
+        assert scan_item is not None
+        run = s.get(ScanRun, scan_item.scan_id)
+        found = {
+            "locator": scan_item.locator, "media_type": scan_item.media_type,
+            "width": scan_item.width, "height": scan_item.height, "sha256": scan_item.sha256,
+            "md5": scan_item.md5, "pdq": scan_item.pdq, "pdq_quality": scan_item.pdq_quality,
+            "duration": scan_item.duration, "provenance": scan_item.provenance or {},
+            "scan_id": scan_item.scan_id,
+            "scanned_at": run.started_at.isoformat(timespec="seconds") if run else None,
+        }  # fmt: skip
+        review = {"status": row.review_status, "by": row.reviewed_by,
+                  "at": row.reviewed_at.isoformat(timespec="seconds") if row.reviewed_at else None,
+                  "reason": row.review_reason}  # fmt: skip
+    now = datetime.now(UTC)
+    doc = {
+        "format": FORMAT, "version": 1,
+        "package_id": hashlib.sha256(f"{ref}|{now.isoformat()}".encode()).hexdigest()[:16],
+        "created_at": now.isoformat(timespec="seconds"), "created_by": audit.current_actor(),
+        "generator": f"rempart {__version__}",
+        "match": {"ref": ref, "kind": item.kind, "distance": item.distance, "case": item.case,
+                  "details": item.details, "review": review},
+        "found": found,
+    }  # fmt: skip
+    files: dict[str, bytes] = {
+        "match.json": json.dumps(doc, indent=2, ensure_ascii=False, default=str).encode(),
+    }
+    lines = _report_lines(doc)
+    files["report.html"] = _html(lines).encode()
+    files["report.pdf"] = text_pdf("Rempart evidence", lines)
+    if include_media:
+        path = Path(scan_item.locator)
+        if scan_item.provenance and scan_item.provenance.get("source") in ("archive", "url"):
+            raise StoreError(f"{ref}: the media came from an archive or URL; add it by hand")
+        data = path.read_bytes()
+        if hashlib.sha256(data).hexdigest() != scan_item.sha256:
+            raise StoreError(f"{path}: the file changed since it was scanned (SHA-256 differs)")
+        files[f"media/{path.name}"] = data
+    manifest = {
+        "format": FORMAT, "version": 1, "package_id": doc["package_id"],
+        "created_at": doc["created_at"],
+        "files": [{"name": n, "sha256": hashlib.sha256(b).hexdigest(), "size": len(b)}
+                  for n, b in sorted(files.items())],
+    }  # fmt: skip
+    manifest_bytes = json.dumps(manifest, indent=2, sort_keys=True).encode()
+    key = signing_key(home)
+    pub = public_key_hex(key)
+    signature = {"algorithm": "Ed25519", "public_key": pub, "key_fingerprint": fingerprint(pub),
+                 "signed_file": "manifest.json",
+                 "signature": key.sign(manifest_bytes).hex()}  # fmt: skip
+    tmp = out.with_name(out.name + ".tmp")
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in sorted(files.items()):
+            zf.writestr(name, data)
+        zf.writestr("manifest.json", manifest_bytes)
+        zf.writestr("signature.json", json.dumps(signature, indent=2))
+    tmp.replace(out)
+    with db.session() as s:
+        audit.record(s, "evidence-export", case=item.case,
+                     details={"match": ref, "package": doc["package_id"], "file": str(out),
+                              "media_included": include_media})  # fmt: skip
+    return manifest
+
+
+@dataclass(frozen=True)
+class Check:
+    ok: bool
+    problems: list[str]
+    key_fingerprint: str | None
+    files: int
+
+
+def verify_package(path: Path, expected_public_key: str | None = None) -> Check:
+    problems: list[str] = []
+    try:
+        if path.stat().st_size > MAX_PACKAGE_BYTES:
+            return Check(False, [f"{path}: larger than {MAX_PACKAGE_BYTES} bytes"], None, 0)
+        with zipfile.ZipFile(path) as zf:
+            infos = {i.filename: i for i in zf.infolist()}
+            for name, info in infos.items():
+                p = PurePosixPath(name)
+                if name.startswith("/") or ".." in p.parts or "\\" in name:
+                    problems.append(f"{path}: unsafe member name {name!r}")
+                if info.file_size > MAX_MEMBER_BYTES:
+                    problems.append(f"{path}: member {name!r} too large")
+            if problems:
+                return Check(False, problems, None, 0)
+            for needed in ("manifest.json", "signature.json"):
+                if needed not in infos:
+                    return Check(False, [f"{path}: no {needed}: not a signed evidence package"],
+                                 None, 0)  # fmt: skip
+            manifest_bytes = zf.read("manifest.json")
+            signature = json.loads(zf.read("signature.json"))
+            pub_hex = str(signature.get("public_key", ""))
+            try:
+                pub = Ed25519PublicKey.from_public_bytes(bytes.fromhex(pub_hex))
+                pub.verify(bytes.fromhex(str(signature.get("signature", ""))), manifest_bytes)
+            except (ValueError, InvalidSignature):
+                return Check(False, [f"{path}: the signature does not match the manifest "
+                                     "(manifest or signature altered)"], None, 0)  # fmt: skip
+            if expected_public_key and pub_hex != expected_public_key.strip().lower():
+                problems.append(f"{path}: signed by key {fingerprint(pub_hex)}, not the "
+                                "expected key")  # fmt: skip
+            manifest = json.loads(manifest_bytes)
+            listed = {f["name"]: f for f in manifest.get("files", [])}
+            for name, entry in listed.items():
+                if name not in infos:
+                    problems.append(f"{path}: {name} is listed in the manifest but missing")
+                    continue
+                digest = hashlib.sha256(zf.read(name)).hexdigest()
+                if digest != entry.get("sha256"):
+                    problems.append(f"{path}: {name} was altered (SHA-256 differs)")
+            extra = set(infos) - set(listed) - {"manifest.json", "signature.json"}
+            problems += [f"{path}: {name} is not in the manifest (added)" for name in sorted(extra)]
+            return Check(not problems, problems, fingerprint(pub_hex), len(listed))
+    except FileNotFoundError:
+        return Check(False, [f"{path}: no such file"], None, 0)
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError, TypeError) as exc:
+        return Check(False, [f"{path}: damaged or truncated package ({exc})"], None, 0)
