@@ -48,7 +48,7 @@ from rempart.sources.urls import FetchOptions
 from rempart.store import audit, face_templates, repository
 from rempart.store.bank_index import BankIndex
 from rempart.store.db import Database
-from rempart.store.models import ScanRun, utcnow
+from rempart.store.models import CaseEvent, ScanRun, utcnow
 from rempart.store.repository import StoreError
 
 EXIT_SKIPPED = 3
@@ -651,6 +651,8 @@ def case_withdraw(
                      details={"hashes": len(removed), "face_templates": counts["templates"]})
         for consent in case.consents:
             consent.withdrawn_at = consent.withdrawn_at or utcnow()
+        s.add(CaseEvent(case_id=case.id, actor=audit.current_actor(), from_status=case.status,
+                        to_status="withdrawn", note="withdrawn by her"))  # fmt: skip
         case.status = "withdrawn"
         counts["pdq"] = len(removed)
         return [], removed
@@ -714,9 +716,10 @@ def audit_list(
 
 
 def _register_subcommands() -> None:
-    from rempart.cli_cases import evidence_app, review_app
+    from rempart.cli_cases import evidence_app, register_case_commands, review_app
     from rempart.cli_faces import face_app
 
+    register_case_commands(case_app)
     app.add_typer(face_app, name="face")
     app.add_typer(review_app, name="review")
     app.add_typer(evidence_app, name="evidence")

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from rempart.cases import evidence
+from rempart.cases import evidence, workflow
 from rempart.cases import review as review_queue
 from rempart.store.repository import StoreError
 
@@ -117,3 +117,78 @@ def evidence_public_key() -> None:
     cli = _cli()
     key = evidence.signing_key(cli.state.settings.home)
     cli.out.print(evidence.public_key_hex(key))
+
+
+def register_case_commands(case_app: typer.Typer) -> None:
+    """`rempart case open/show/status/set-status/close` (withdraw lives in cli.py)."""
+
+    @case_app.command("open")
+    def case_open(number: Annotated[str, typer.Argument(help="Case number, e.g. CASE-123.")]
+                  ) -> None:  # fmt: skip
+        """Open a case and print its secret once: give it to her, with the case number."""
+        cli = _cli()
+        try:
+            secret = workflow.open_case(cli.open_database(), number)
+        except StoreError as exc:
+            raise cli._fail(str(exc)) from exc
+        cli.err.print(f"Case {number} opened. Her secret (shown only now; Rempart keeps only a "
+                      "hash of it):", highlight=False)  # fmt: skip
+        cli.out.print(secret)
+
+    @case_app.command("show")
+    def case_show(
+        number: Annotated[str, typer.Argument(help="Case number.")],
+        fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+    ) -> None:
+        """A case for the caseworker: status and its history, what is registered and found."""
+        cli = _cli()
+        try:
+            v = workflow.view(cli.open_database(), number)
+        except StoreError as exc:
+            raise cli._fail(str(exc)) from exc
+        if fmt == "json":
+            cli.out.print_json(json.dumps(asdict(v)))
+            return
+        cli.out.print(f"Case {v.number}: {v.status} (opened {v.created_at})")
+        cli.out.print(f"Registered: {v.bank_items} hash entries, {v.face_templates} face "
+                      f"templates. Matches: {v.matches or 'none'}. Confirmed by place: "
+                      f"{v.platforms or 'none'}", highlight=False)  # fmt: skip
+        table = Table("when", "by", "from", "to", "note", title="History")
+        for h in v.history:
+            table.add_row(h["at"], h["by"], h["from"] or "", h["to"], h["note"])
+        cli.out.print(table)
+
+    @case_app.command("status")
+    def case_status(
+        number: Annotated[str, typer.Argument(help="Her case number.")],
+        secret: Annotated[str, typer.Option(help="Her secret.", prompt=True, hide_input=True)],
+    ) -> None:
+        """What she may see of her case: counts and platforms, never images."""
+        cli = _cli()
+        try:
+            info = workflow.victim_status(cli.open_database(), number, secret)
+        except StoreError as exc:
+            raise cli._fail(str(exc)) from exc
+        cli.out.print_json(json.dumps(info))
+
+    @case_app.command("set-status")
+    def case_set_status(
+        number: Annotated[str, typer.Argument(help="Case number.")],
+        status: Annotated[str, typer.Argument(help=", ".join(workflow.STATES))],
+        note: Annotated[str, typer.Option(help="Why.")] = "",
+    ) -> None:
+        """Move a case to another status (recorded with who, when and why)."""
+        cli = _cli()
+        try:
+            workflow.set_status(cli.open_database(), number, status, note)
+        except StoreError as exc:
+            raise cli._fail(str(exc)) from exc
+        cli.err.print(f"Case {number}: {status}", highlight=False)
+
+    @case_app.command("close")
+    def case_close(
+        number: Annotated[str, typer.Argument(help="Case number.")],
+        note: Annotated[str, typer.Option(help="Why.")] = "",
+    ) -> None:
+        """Close a case (it reopens if her content is found again)."""
+        case_set_status(number, "closed", note)
