@@ -716,13 +716,19 @@ def audit_list(
 
 
 def _register_subcommands() -> None:
-    from rempart.cli_cases import evidence_app, register_case_commands, review_app
+    from rempart.cli_cases import (
+        evidence_app,
+        notice_app,
+        register_case_commands,
+        review_app,
+    )
     from rempart.cli_faces import face_app
 
     register_case_commands(case_app)
     app.add_typer(face_app, name="face")
     app.add_typer(review_app, name="review")
     app.add_typer(evidence_app, name="evidence")
+    app.add_typer(notice_app, name="notice")
 
 
 _register_subcommands()

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from rempart.cases import evidence, workflow
+from rempart.cases import evidence, notices, workflow
 from rempart.cases import review as review_queue
 from rempart.store.repository import StoreError
 
@@ -192,3 +192,71 @@ def register_case_commands(case_app: typer.Typer) -> None:
     ) -> None:
         """Close a case (it reopens if her content is found again)."""
         case_set_status(number, "closed", note)
+
+
+notice_app = typer.Typer(help="Takedown notices: create, track, re-send.", no_args_is_help=True)
+
+
+@notice_app.command("create")
+def notice_create(
+    case: Annotated[str, typer.Option("--case", help="Case number.")],
+    platform: Annotated[str, typer.Option(help="Platform key from platforms.toml.")],
+    language: Annotated[
+        str | None, typer.Option(help="en, fr, ko... (default: the platform's).")
+    ] = None,
+    match: Annotated[
+        list[str] | None, typer.Option("--match", help="Only these confirmed matches.")
+    ] = None,
+    organisation: Annotated[str, typer.Option(help="Who sends it.")] = notices.ORGANISATION,
+    out_file: Annotated[Path | None, typer.Option("--out", help="Write the notice here.")] = None,
+) -> None:
+    """Write a takedown notice for a case's confirmed matches on one platform."""
+    cli = _cli()
+    try:
+        n = notices.create(cli.open_database(), cli.state.settings.home, case, platform,
+                           language=language, refs=match, organisation=organisation)  # fmt: skip
+    except StoreError as exc:
+        raise cli._fail(str(exc)) from exc
+    if out_file is not None:
+        out_file.write_text(n.text, encoding="utf-8")
+    else:
+        cli.out.print(n.text, highlight=False, markup=False)
+    cli.err.print(f"Notice N-{n.id} ({len(n.items)} item(s), {n.language}) is a draft: "
+                  f"after sending it, run `rempart notice mark {n.id} sent`.")  # fmt: skip
+
+
+@notice_app.command("mark")
+def notice_mark(
+    notice_id: Annotated[int, typer.Argument(help="Notice number (N-12 is 12).")],
+    status: Annotated[str, typer.Argument(help="sent, acknowledged, removed, refused, "
+                                                "no-answer")],
+) -> None:
+    """Record what happened to a notice."""
+    cli = _cli()
+    try:
+        n = notices.mark(cli.open_database(), notice_id, status)
+    except StoreError as exc:
+        raise cli._fail(str(exc)) from exc
+    extra = f"; due again {n.next_notice_at:%Y-%m-%d %H:%M} UTC" if n.next_notice_at else ""
+    cli.err.print(f"Notice N-{n.id}: {n.status}{extra}", highlight=False)
+
+
+@notice_app.command("list")
+def notice_list(
+    case: Annotated[str | None, typer.Option("--case", help="Only this case.")] = None,
+    due_only: Annotated[bool, typer.Option("--due", help="Only notices due again.")] = False,
+    fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+) -> None:
+    """Notices and their status; --due: those to send again (24 h without removal)."""
+    cli = _cli()
+    db = cli.open_database()
+    rows = notices.due(db) if due_only else notices.all_notices(db, case)
+    if fmt == "json":
+        cli.out.print_json(json.dumps([notices.as_dict(n) for n in rows], default=str))
+        return
+    table = Table("notice", "platform", "status", "items", "sent", "times", "due again")
+    for n in rows:
+        table.add_row(f"N-{n.id}", n.platform, n.status, str(len(n.items)),
+                      f"{n.sent_at:%Y-%m-%d %H:%M}" if n.sent_at else "", str(n.times_sent),
+                      f"{n.next_notice_at:%Y-%m-%d %H:%M}" if n.next_notice_at else "")
+    cli.out.print(table)

@@ -261,3 +261,25 @@ class CaseEvent(Base):
     from_status: Mapped[str | None] = mapped_column(String(32))
     to_status: Mapped[str] = mapped_column(String(32))
     note: Mapped[str] = mapped_column(Text, default="")
+
+
+class Notice(Base):
+    """A takedown notice to one platform for some confirmed matches of a case, and its
+    tracking: status (draft, sent, acknowledged, removed, refused, no-answer), when it was
+    sent and re-sent, when the content was removed."""
+
+    __tablename__ = "notices"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    platform: Mapped[str] = mapped_column(String(100))
+    language: Mapped[str] = mapped_column(String(8))
+    jurisdictions: Mapped[list[Any]] = mapped_column(JSON)
+    items: Mapped[list[Any]] = mapped_column(JSON)  # match refs with their content locations
+    text: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="draft")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+    status_at: Mapped[datetime | None]
+    removed_at: Mapped[datetime | None]
+    next_notice_at: Mapped[datetime | None]
+    times_sent: Mapped[int] = mapped_column(default=0)

@@ -91,6 +91,11 @@ def get_or_create_case(s: Session, number: str) -> Case:
     return case
 
 
+def case_number(s: Session, case_id: int) -> str | None:
+    case = s.get(Case, case_id)
+    return case.number if case is not None else None
+
+
 def active_consent(s: Session, case: Case) -> Consent | None:
     return s.scalar(
         select(Consent)

@@ -1,0 +1,254 @@
+"""Takedown notices, made from editable data files, and their tracking.
+
+Data (src/rempart/data/notices/, or a copy in REMPART_HOME/notices/ that takes precedence,
+so an organisation edits its own without touching the program): `laws.toml` (the rule each
+jurisdiction's notices cite, in each language), `platforms.toml` (names, contacts, domains,
+jurisdictions, language) and `templates/<language>.txt` (the letter, with $placeholders).
+
+A notice lists the confirmed matches of a case found on one platform (where each was found,
+its fingerprints, who confirmed it and when) and the victim's consent; never the images.
+Tracking: sent, acknowledged, removed, refused, no-answer; a sent notice is due again every
+24 hours until the content is removed or the platform refuses (as Project Arachnid does).
+"""
+
+from __future__ import annotations
+
+import string
+import tomllib
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+
+from rempart.cases.review import ReviewItem, queue
+from rempart.store import audit, repository
+from rempart.store.db import Database
+from rempart.store.models import Notice, utcnow
+from rempart.store.repository import StoreError
+
+STATUSES = ("draft", "sent", "acknowledged", "removed", "refused", "no-answer")
+OPEN_STATUSES = ("sent", "acknowledged", "no-answer")
+RENOTICE_HOURS = 24
+ORGANISATION = "the helpline"
+
+
+@dataclass(frozen=True)
+class NoticeData:
+    laws: dict[str, dict[str, Any]]
+    platforms: dict[str, dict[str, Any]]
+    folder: str
+
+
+def load_data(home: Path | None = None) -> NoticeData:
+    """The notice data: REMPART_HOME/notices/ when it exists, else the bundled files.
+    A malformed file is a StoreError naming it."""
+    local = home / "notices" if home is not None else None
+    if local is not None and (local / "laws.toml").exists():
+        folder: Any = local
+    else:
+        folder = resources.files("rempart") / "data" / "notices"
+    parsed: dict[str, dict[str, Any]] = {}
+    for name in ("laws.toml", "platforms.toml"):
+        try:
+            parsed[name] = tomllib.loads((folder / name).read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise StoreError(f"{folder}/{name}: cannot read the notice data ({exc})") from exc
+    return NoticeData(parsed["laws.toml"], parsed["platforms.toml"], str(folder))
+
+
+def _template(data: NoticeData, language: str) -> string.Template:
+    path = Path(data.folder) / "templates" / f"{language}.txt"
+    bundled = resources.files("rempart") / "data" / "notices" / "templates" / f"{language}.txt"
+    for candidate in (path, bundled):
+        try:
+            return string.Template(candidate.read_text(encoding="utf-8"))
+        except OSError:
+            continue
+    raise StoreError(f"no notice template in language {language!r} "
+                     f"(add templates/{language}.txt to {data.folder})")  # fmt: skip
+
+
+def platform_of(item: ReviewItem, data: NoticeData) -> str | None:
+    """Which platform (a key of platforms.toml) a match was found on, if known."""
+    prov = item.provenance
+    host = ""
+    if prov.get("source") == "url":
+        host = (urlsplit(str(prov.get("final_url") or prov.get("url"))).hostname or "").lower()
+    for key, p in data.platforms.items():
+        if prov.get("source") in p.get("sources", []):
+            return key
+        if host and any(host == d or host.endswith("." + d) for d in p.get("domains", [])):
+            return key
+    return None
+
+
+def _location(item: ReviewItem) -> str:
+    p = item.provenance
+    if p.get("source") == "telegram":
+        return (f"Telegram chat {p.get('chat')!r} (id {p.get('chat_id')}), message "
+                f"{p.get('message_id')}, posted {p.get('date')} by {p.get('from')}"
+                + (f", forwarded from {p.get('forwarded_from')}" if p.get("forwarded_from")
+                   else ""))  # fmt: skip
+    if p.get("source") == "url":
+        return f"{p.get('url')} (fetched {p.get('fetched_at')})"
+    return item.file
+
+
+def _item_lines(items: list[ReviewItem]) -> str:
+    lines = []
+    for n, i in enumerate(items, 1):
+        lines.append(f"{n}. {_location(i)}\n   match {i.ref}: {i.kind}, distance "
+                     f"{i.distance:g}; confirmed by {i.reviewed_by}")  # fmt: skip
+    return "\n".join(lines)
+
+
+def create(
+    db: Database,
+    home: Path,
+    case_number: str,
+    platform: str,
+    *,
+    language: str | None = None,
+    refs: list[str] | None = None,
+    organisation: str = ORGANISATION,
+) -> Notice:
+    data = load_data(home)
+    if platform not in data.platforms:
+        raise StoreError(f"no platform {platform!r} in {data.folder}/platforms.toml "
+                         f"(known: {', '.join(sorted(data.platforms))})")  # fmt: skip
+    pdata = data.platforms[platform]
+    lang = language or pdata.get("language", "en")
+    template = _template(data, lang)
+    confirmed = queue(db, case=case_number, status="confirmed")
+    if refs:
+        items = [i for i in confirmed if i.ref in refs]
+        missing = set(refs) - {i.ref for i in items}
+        if missing:
+            raise StoreError(f"not confirmed matches of case {case_number}: "
+                             f"{', '.join(sorted(missing))}")  # fmt: skip
+    else:
+        items = [i for i in confirmed if platform_of(i, data) == platform]
+    if not items:
+        raise StoreError(f"case {case_number} has no confirmed match on {pdata.get('name')}: "
+                         "nothing is sent on an unreviewed match")  # fmt: skip
+    laws = []
+    deadline = 0
+    for j in pdata.get("jurisdictions", []):
+        law = data.laws.get(j)
+        if law is None or lang not in law:
+            raise StoreError(f"{data.folder}/laws.toml: no text for {j!r} in {lang!r}")
+        laws.append(f"- {law.get('name', j)}: {law[lang]}")
+        deadline = max(deadline, int(law.get("deadline_hours", 0)))
+    with db.session() as s:
+        case = repository.get_case(s, case_number)
+        if case is None:
+            raise StoreError(f"no case {case_number}")
+        consent = repository.active_consent(s, case)
+        if consent is None:
+            raise StoreError(f"case {case_number} has no active consent record: no notice "
+                             "can be sent on her behalf")  # fmt: skip
+        notice = Notice(case_id=case.id, platform=platform, language=lang,
+                        jurisdictions=list(pdata.get("jurisdictions", [])),
+                        items=[{"match": i.ref, "location": _location(i), "file": i.file}
+                               for i in items], text="", status="draft")  # fmt: skip
+        s.add(notice)
+        s.flush()
+        consent_text = (f"given by {consent.given_by} on {consent.given_at:%Y-%m-%d} for: "
+                        f"{consent.purpose}")  # fmt: skip
+        deadline_text = (f"\n\nThe applicable rule sets a {deadline}-hour removal deadline."
+                         if deadline and lang == "en" else "")  # fmt: skip
+        notice.text = template.safe_substitute(
+            platform=pdata.get("name", platform), contact=pdata.get("contact", ""),
+            case=case_number, organisation=organisation, laws="\n".join(laws),
+            count=len(items), items=_item_lines(items), consent=consent_text,
+            notice_id=f"N-{notice.id}", deadline=deadline_text,
+        )  # fmt: skip
+        audit.record(s, "notice-create", case=case_number,
+                     details={"notice": notice.id, "platform": platform, "language": lang,
+                              "matches": [i.ref for i in items]})  # fmt: skip
+        s.flush()
+        s.expunge(notice)
+    return notice
+
+
+def mark(db: Database, notice_id: int, status: str, *, at: datetime | None = None) -> Notice:
+    """Record what happened to a notice (sent, acknowledged, removed, refused, no-answer)."""
+    if status not in STATUSES[1:]:
+        raise StoreError(f"status must be one of {', '.join(STATUSES[1:])}")
+    when = at or utcnow()
+    with db.session() as s:
+        n = s.get(Notice, notice_id)
+        if n is None:
+            raise StoreError(f"no notice N-{notice_id}")
+        if n.status in ("removed", "refused") and status == "sent":
+            raise StoreError(f"notice N-{notice_id} is {n.status}: nothing to send again")
+        if status == "sent":
+            n.times_sent += 1
+            n.sent_at = n.sent_at or when
+            n.next_notice_at = when + timedelta(hours=RENOTICE_HOURS)
+        if status == "removed":
+            n.removed_at = when
+            n.next_notice_at = None
+        if status == "refused":
+            n.next_notice_at = None
+        before = n.status
+        n.status, n.status_at = status, when
+        case_number = repository.case_number(s, n.case_id)
+        audit.record(s, "notice-status", case=case_number,
+                     details={"notice": notice_id, "from": before, "to": status,
+                              "at": when.isoformat(timespec="seconds")})  # fmt: skip
+        s.flush()
+        s.expunge(n)
+    return n
+
+
+def due(db: Database, now: datetime | None = None) -> list[Notice]:
+    """Notices to send again: sent (or unanswered) more than 24 h ago and not removed."""
+    when = now or utcnow()
+    with db.session() as s:
+        rows = list(s.scalars(select(Notice).where(Notice.status.in_(OPEN_STATUSES),
+                                                   Notice.next_notice_at.is_not(None))))
+        for n in rows:
+            s.expunge(n)
+    return [n for n in rows if _aware(n.next_notice_at) <= when]  # type: ignore[arg-type]
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def removal_times(db: Database) -> dict[str, list[float]]:
+    """Hours from first sending to removal, per platform."""
+    out: dict[str, list[float]] = {}
+    with db.session() as s:
+        for n in s.scalars(select(Notice).where(Notice.removed_at.is_not(None),
+                                                Notice.sent_at.is_not(None))):  # fmt: skip
+            assert n.removed_at is not None and n.sent_at is not None
+            hours = (_aware(n.removed_at) - _aware(n.sent_at)).total_seconds() / 3600
+            out.setdefault(n.platform, []).append(hours)
+    return out
+
+
+def all_notices(db: Database, case_number: str | None = None) -> list[Notice]:
+    with db.session() as s:
+        q = select(Notice).order_by(Notice.id)
+        if case_number:
+            case = repository.get_case(s, case_number)
+            q = q.where(Notice.case_id == (case.id if case else -1))
+        rows = list(s.scalars(q))
+        for n in rows:
+            s.expunge(n)
+    return rows
+
+
+def as_dict(n: Notice) -> dict[str, Any]:
+    return {
+        "notice": f"N-{n.id}", "platform": n.platform, "language": n.language,
+        "jurisdictions": n.jurisdictions, "items": n.items, "status": n.status,
+        "created_at": n.created_at, "sent_at": n.sent_at, "times_sent": n.times_sent,
+        "next_notice_at": n.next_notice_at, "removed_at": n.removed_at,
+    }  # fmt: skip

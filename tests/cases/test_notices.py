@@ -1,0 +1,109 @@
+"""Takedown notices from the data files, in three languages, and their tracking."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from datetime import timedelta
+from importlib import resources
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from rempart.cases import notices
+from rempart.cli import app
+from rempart.samples import photo_like
+from rempart.store.db import Database
+from rempart.store.models import utcnow
+from tests.sources.telegram_factory import chat_export
+
+runner = CliRunner()
+
+
+def rempart(*args: str, code: int = 0) -> str:
+    result = runner.invoke(app, list(args), env={"COLUMNS": "300", "REMPART_USER": "cw"})
+    assert result.exit_code == code, result.output
+    return result.output
+
+
+def confirmed_telegram_match(home: Path, consent: Path) -> str:
+    hers = home / "hers"
+    hers.mkdir()
+    photo_like(1, (320, 240)).save(hers / "a.jpg", quality=90)
+    rempart("hash", str(hers), "--out", str(home / "s.json"))
+    rempart("bank", "create", "b")
+    rempart("bank", "import", "b", str(home / "s.json"), "--case", "C-7", "--consent",
+            str(consent))  # fmt: skip
+    chat_export(home / "export", photo_seeds=(1, 2))
+    rempart("scan", str(home / "export"), "--bank", "b", code=3)
+    (item,) = json.loads(rempart("review", "list", "--format", "json"))
+    rempart("review", "decide", item["ref"], "confirmed", "--reason", "her photo")
+    return str(item["ref"])
+
+
+def test_notice_in_three_languages_cites_the_rules(rempart_env: Path, consent_file: Path) -> None:
+    ref = confirmed_telegram_match(rempart_env, consent_file)
+    en = rempart("notice", "create", "--case", "C-7", "--platform", "telegram",
+                 "--organisation", "Helpline X")  # fmt: skip
+    assert "Telegram chat 'Room A'" in en and "message 2" in en and ref in en
+    assert "Article 16 of Regulation (EU) 2022/2065" in en and "TAKE IT DOWN Act" in en
+    assert "48-hour removal deadline" in en and "given by Test Person" in en
+    assert "Helpline X" in en and "not attached" in en
+    fr = rempart("notice", "create", "--case", "C-7", "--platform", "telegram", "--language",
+                 "fr")  # fmt: skip
+    assert "Demande de retrait" in fr and "règlement (UE) 2022/2065" in fr
+    ko = rempart("notice", "create", "--case", "C-7", "--platform", "telegram", "--language",
+                 "ko")  # fmt: skip
+    assert "삭제 요청" in ko and "디지털서비스법" in ko
+    listed = json.loads(rempart("notice", "list", "--case", "C-7", "--format", "json"))
+    assert [n["status"] for n in listed] == ["draft"] * 3
+
+
+def test_refusals(rempart_env: Path, consent_file: Path) -> None:
+    confirmed_telegram_match(rempart_env, consent_file)
+    assert "no platform 'myspace'" in rempart("notice", "create", "--case", "C-7",
+                                              "--platform", "myspace", code=1)  # fmt: skip
+    assert "no notice template in language 'de'" in rempart(
+        "notice", "create", "--case", "C-7", "--platform", "telegram", "--language", "de", code=1)
+    assert "no confirmed match on X" in rempart("notice", "create", "--case", "C-7",
+                                                "--platform", "x", code=1)  # fmt: skip
+    with sqlite3.connect(rempart_env / "rempart.db") as conn:
+        conn.execute("update consents set withdrawn_at = '2026-11-01 00:00:00'")
+    out = rempart("notice", "create", "--case", "C-7", "--platform", "telegram", code=1)
+    assert "no active consent record" in out
+    assert json.loads(rempart("notice", "list", "--format", "json")) == []  # nothing half-made
+
+
+def test_tracking_renotice_and_removal_time(rempart_env: Path, consent_file: Path) -> None:
+    confirmed_telegram_match(rempart_env, consent_file)
+    rempart("notice", "create", "--case", "C-7", "--platform", "telegram")
+    rempart("notice", "mark", "1", "sent")
+    db = Database(f"sqlite:///{rempart_env / 'rempart.db'}")
+    assert notices.due(db) == []
+    later = notices.due(db, utcnow() + timedelta(hours=25))
+    assert [n.id for n in later] == [1]  # due again after 24 h without removal
+    rempart("notice", "mark", "1", "sent")
+    assert json.loads(rempart("notice", "list", "--format", "json"))[0]["times_sent"] == 2
+    notices.mark(db, 1, "removed", at=utcnow() + timedelta(hours=30))
+    assert notices.due(db, utcnow() + timedelta(days=5)) == []
+    times = notices.removal_times(db)
+    assert list(times) == ["telegram"] and 29.5 < times["telegram"][0] < 30.5
+    assert "nothing to send again" in rempart("notice", "mark", "1", "sent", code=1)
+    rempart("notice", "mark", "1", "flying", code=1)
+    actions = [e["action"] for e in json.loads(rempart("audit", "list", "--format", "json"))]
+    assert actions.count("notice-status") == 3 and "notice-create" in actions
+
+
+def test_an_organisation_edits_its_own_data_files(rempart_env: Path, consent_file: Path) -> None:
+    confirmed_telegram_match(rempart_env, consent_file)
+    own = rempart_env / "home" / "notices"
+    shutil.copytree(Path(str(resources.files("rempart") / "data" / "notices")), own)
+    text = (own / "platforms.toml").read_text().replace('name = "Telegram"',
+                                                        'name = "Telegram (our contact)"')
+    (own / "platforms.toml").write_text(text)
+    out = rempart("notice", "create", "--case", "C-7", "--platform", "telegram")
+    assert "Telegram (our contact)" in out
+    (own / "laws.toml").write_text("[US\nbroken")
+    assert "cannot read the notice data" in rempart("notice", "create", "--case", "C-7",
+                                                    "--platform", "telegram", code=1)
