@@ -27,6 +27,7 @@ from rich.progress import (
 from rich.table import Table
 from sqlalchemy import select
 
+from rempart.cases.returns import reopen_returned
 from rempart.config import Settings, load_settings
 from rempart.exchange.bank_import import import_submission
 from rempart.exchange.consent import ConsentRecord, FormatError, read_consent
@@ -544,9 +545,14 @@ def scan_cmd(
             )  # fmt: skip
         except StoreError as exc:
             raise _fail(str(exc)) from exc
+    returned = reopen_returned(database, result.scan_id)
     if report is not None:
         write_report(result, report, fmt)
     _print_summary(result, report)
+    if returned:
+        err.print(f"[bold yellow]{len(returned)} match(es) are content that was removed "
+                  f"before and came back:[/] {', '.join(returned)}; their cases are back "
+                  "in review.")  # fmt: skip
     if result.skipped:
         raise typer.Exit(EXIT_SKIPPED)
 

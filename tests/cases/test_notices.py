@@ -107,3 +107,23 @@ def test_an_organisation_edits_its_own_data_files(rempart_env: Path, consent_fil
     (own / "laws.toml").write_text("[US\nbroken")
     assert "cannot read the notice data" in rempart("notice", "create", "--case", "C-7",
                                                     "--platform", "telegram", code=1)
+
+
+def test_content_that_comes_back_reopens_the_case(rempart_env: Path, consent_file: Path) -> None:
+    confirmed_telegram_match(rempart_env, consent_file)
+    rempart("notice", "create", "--case", "C-7", "--platform", "telegram")
+    rempart("notice", "mark", "1", "sent")
+    rempart("notice", "mark", "1", "removed")
+    rempart("case", "set-status", "C-7", "monitoring", "--note", "removed")
+    # the same picture is posted again, elsewhere
+    again = rempart_env / "again"
+    again.mkdir()
+    photo_like(1, (320, 240)).save(again / "reposted.jpg", quality=70)
+    out = " ".join(rempart("scan", str(again), "--bank", "b").split())
+    assert "came back" in out
+    view = json.loads(rempart("case", "show", "C-7", "--format", "json"))
+    assert view["status"] == "reviewing" and "content came back" in view["history"][-1]["note"]
+    pending = json.loads(rempart("review", "list", "--format", "json"))
+    assert len(pending) == 1 and pending[0]["details"]["returned_after_removal"] is True
+    actions = [e["action"] for e in json.loads(rempart("audit", "list", "--format", "json"))]
+    assert "content-returned" in actions

@@ -98,6 +98,11 @@ def open_case(db: Database, number: str) -> str:
     return secret
 
 
+def set_status_in(s: Session, case: Case, to: str, note: str) -> None:
+    """Change a case's status inside the caller's transaction."""
+    _change(s, case, to, note, audit.current_actor())
+
+
 def set_status(db: Database, number: str, to: str, note: str = "") -> None:
     with db.session() as s:
         case = repository.get_case(s, number)
