@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from rempart.cases import evidence, notices, workflow
+from rempart.cases import evidence, notices, preview, workflow
 from rempart.cases import review as review_queue
 from rempart.store.repository import StoreError
 
@@ -260,3 +260,24 @@ def notice_list(
                       f"{n.sent_at:%Y-%m-%d %H:%M}" if n.sent_at else "", str(n.times_sent),
                       f"{n.next_notice_at:%Y-%m-%d %H:%M}" if n.next_notice_at else "")
     cli.out.print(table)
+
+
+@review_app.command("preview")
+def review_preview(
+    ref: Annotated[str, typer.Argument(help="Match reference, e.g. m12.")],
+    out_file: Annotated[Path, typer.Option("--out", help="Write the preview here (.png).")],
+    reveal: Annotated[
+        bool, typer.Option("--reveal", help="Show it unblurred (greyscale); this is logged.")
+    ] = False,
+) -> None:
+    """A blurred greyscale preview of the found picture (or, with --reveal, a clear one)."""
+    cli = _cli()
+    db = cli.open_database()
+    found = [i for i in review_queue.queue(db, status=None) if i.ref == ref]
+    if not found:
+        raise cli._fail(f"no match {ref}")
+    try:
+        preview.write_preview(db, ref, found[0].file, found[0].case, out_file, reveal=reveal)
+    except StoreError as exc:
+        raise cli._fail(str(exc)) from exc
+    cli.err.print(f"{'Revealed (logged)' if reveal else 'Blurred preview'}: {out_file}")

@@ -1,0 +1,48 @@
+"""Previews for reviewers: blurred and greyscale by default; the clear picture only on
+request, one at a time, and every reveal is logged (who, when, which match)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PIL import Image, ImageFilter, ImageOps
+
+from rempart.media.decode import decode_image, read_file_bytes
+from rempart.media.errors import MediaError
+from rempart.store import audit
+from rempart.store.db import Database
+from rempart.store.repository import StoreError
+
+PREVIEW_SIDE = 320
+
+
+def blurred(image: Image.Image) -> Image.Image:
+    """Greyscale, small, and blurred enough that nothing intimate can be made out, while the
+    layout (a person, a room) stays visible for triage."""
+    small = ImageOps.grayscale(image)
+    small.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE))
+    radius = max(6, max(small.size) // 18)
+    return small.filter(ImageFilter.GaussianBlur(radius))
+
+
+def _picture(path: Path) -> Image.Image:
+    data = read_file_bytes(path)
+    return decode_image(data, path, reduce_for_hashing=False).image
+
+
+def write_preview(db: Database, ref: str, locator: str, case: str | None, out: Path,
+                  *, reveal: bool = False) -> None:  # fmt: skip
+    path = Path(locator)
+    try:
+        picture = _picture(path)
+    except MediaError as exc:
+        raise StoreError(f"{ref}: no preview: {exc} (videos, archive members and downloads "
+                         "are not kept)") from exc  # fmt: skip
+    if reveal:
+        with db.session() as s:  # logged before anything is shown
+            audit.record(s, "reveal", case=case, details={"match": ref, "file": locator})
+        clear = ImageOps.grayscale(picture)
+        clear.thumbnail((1024, 1024))
+        clear.save(out)
+    else:
+        blurred(picture).save(out)
