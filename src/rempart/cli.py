@@ -726,8 +726,11 @@ def _register_subcommands() -> None:
         evidence_app,
         notice_app,
         register_case_commands,
+        register_report,
         review_app,
     )
+
+    register_report(app)
     from rempart.cli_faces import face_app
 
     register_case_commands(case_app)

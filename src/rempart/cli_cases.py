@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from rempart.cases import evidence, notices, preview, workflow
+from rempart.cases import evidence, notices, preview, stats, workflow
 from rempart.cases import review as review_queue
 from rempart.store.repository import StoreError
 
@@ -281,3 +281,17 @@ def review_preview(
     except StoreError as exc:
         raise cli._fail(str(exc)) from exc
     cli.err.print(f"{'Revealed (logged)' if reveal else 'Blurred preview'}: {out_file}")
+
+
+def register_report(app: typer.Typer) -> None:
+    @app.command("report")
+    def report_cmd(
+        out_dir: Annotated[Path, typer.Option("--out", help="Folder for report.html + charts.")],
+        case: Annotated[str | None, typer.Option("--case", help="Only this case.")] = None,
+    ) -> None:
+        """Statistics with charts: matches over time, removal rate and median time to
+        removal per platform (HTML, PNG and JSON)."""
+        cli = _cli()
+        data = stats.collect(cli.open_database(), case)
+        files = stats.write(data, out_dir)
+        cli.err.print(f"Report written: {', '.join(str(f) for f in files)}")

@@ -127,3 +127,21 @@ def test_content_that_comes_back_reopens_the_case(rempart_env: Path, consent_fil
     assert len(pending) == 1 and pending[0]["details"]["returned_after_removal"] is True
     actions = [e["action"] for e in json.loads(rempart("audit", "list", "--format", "json"))]
     assert "content-returned" in actions
+
+
+def test_report_with_charts(rempart_env: Path, consent_file: Path) -> None:
+    confirmed_telegram_match(rempart_env, consent_file)
+    rempart("notice", "create", "--case", "C-7", "--platform", "telegram")
+    db = Database(f"sqlite:///{rempart_env / 'rempart.db'}")
+    notices.mark(db, 1, "sent", at=utcnow() - timedelta(hours=10))
+    notices.mark(db, 1, "removed")
+    out_dir = rempart_env / "report"
+    rempart("report", "--out", str(out_dir))
+    stats = json.loads((out_dir / "stats.json").read_text())
+    tg = stats["platforms"]["telegram"]
+    assert tg["removal_rate"] == 1.0 and 9.5 < tg["median_hours_to_removal"] < 10.5
+    assert sum(stats["matches_per_day"].values()) == 1 and stats["review"] == {"confirmed": 1}
+    for png in ("matches_over_time.png", "platforms.png"):
+        assert (out_dir / png).read_bytes().startswith(b"\x89PNG")
+    assert "telegram" in (out_dir / "report.html").read_text()
+    rempart("report", "--out", str(rempart_env / "r2"), "--case", "C-7")

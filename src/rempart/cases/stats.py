@@ -1,0 +1,107 @@
+"""`rempart report`: per-case and overall statistics with charts (matplotlib, PNG + HTML):
+matches over time, removal rate and median time to removal per platform."""
+
+from __future__ import annotations
+
+import html
+import json
+import statistics
+from collections import Counter, defaultdict
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from rempart.cases.notices import removal_times
+from rempart.store.db import Database
+from rempart.store.models import BankItem, Case, FaceMatch, FaceTemplate, Match, Notice, ScanItem
+
+
+def collect(db: Database, case: str | None = None) -> dict[str, Any]:
+    per_day: Counter[str] = Counter()
+    review: Counter[str] = Counter()
+    with db.session() as s:
+        q = (select(Match.created_at, Match.review_status)
+             .join(BankItem, Match.bank_item_id == BankItem.id)
+             .outerjoin(Case, BankItem.case_id == Case.id))  # fmt: skip
+        fq = (select(FaceMatch.created_at, FaceMatch.review_status)
+              .join(FaceTemplate, FaceMatch.template_id == FaceTemplate.id)
+              .join(Case, FaceTemplate.case_id == Case.id))  # fmt: skip
+        nq = select(Notice)
+        if case:
+            q, fq = q.where(Case.number == case), fq.where(Case.number == case)
+            nq = nq.join(Case, Notice.case_id == Case.id).where(Case.number == case)
+        for at, status in list(s.execute(q)) + list(s.execute(fq)):
+            per_day[at.date().isoformat()] += 1
+            review[status] += 1
+        by_platform: dict[str, Counter[str]] = defaultdict(Counter)
+        for n in s.scalars(nq):
+            by_platform[n.platform][n.status] += 1
+        scanned = s.scalar(select(ScanItem.id).order_by(ScanItem.id.desc()).limit(1)) or 0
+    times = removal_times(db)
+    platforms = {}
+    for p, counts in sorted(by_platform.items()):
+        sent = sum(v for k, v in counts.items() if k != "draft")
+        platforms[p] = {
+            "notices": sum(counts.values()), "sent": sent, "removed": counts.get("removed", 0),
+            "removal_rate": round(counts.get("removed", 0) / sent, 3) if sent else None,
+            "median_hours_to_removal": round(statistics.median(times[p]), 1)
+            if times.get(p) else None,
+            "statuses": dict(counts),
+        }  # fmt: skip
+    return {"case": case, "matches_per_day": dict(sorted(per_day.items())),
+            "review": dict(review), "platforms": platforms,
+            "items_scanned": scanned}  # fmt: skip
+
+
+def write(stats: dict[str, Any], out: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out.mkdir(parents=True, exist_ok=True)
+    files: list[Path] = []
+    days = [date.fromisoformat(d) for d in stats["matches_per_day"]]
+    fig, ax = plt.subplots(figsize=(7, 3))
+    ax.bar(days, list(stats["matches_per_day"].values()), color="#4b6cb7")
+    ax.set_title("Matches found per day")
+    ax.set_ylabel("matches")
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    files.append(out / "matches_over_time.png")
+    fig.savefig(files[-1], dpi=100)
+    plt.close(fig)
+    names = list(stats["platforms"])
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3))
+    rates = [100 * (stats["platforms"][p]["removal_rate"] or 0) for p in names]
+    hours = [stats["platforms"][p]["median_hours_to_removal"] or 0 for p in names]
+    axes[0].bar(names, rates, color="#2e8b57")
+    axes[0].set_title("Removal rate (%)")
+    axes[0].set_ylim(0, 100)
+    axes[1].bar(names, hours, color="#b8860b")
+    axes[1].set_title("Median hours to removal")
+    fig.tight_layout()
+    files.append(out / "platforms.png")
+    fig.savefig(files[-1], dpi=100)
+    plt.close(fig)
+    (out / "stats.json").write_text(json.dumps(stats, indent=2))
+    def row(p: str, v: dict[str, Any]) -> str:
+        rate = "" if v["removal_rate"] is None else f"{100 * v['removal_rate']:.0f}%"
+        hours = "" if v["median_hours_to_removal"] is None else v["median_hours_to_removal"]
+        return (f"<tr><td>{html.escape(p)}</td><td>{v['sent']}</td><td>{v['removed']}</td>"
+                f"<td>{rate}</td><td>{hours}</td></tr>")  # fmt: skip
+
+    rows = "".join(row(p, v) for p, v in stats["platforms"].items())
+    title = f"Case {stats['case']}" if stats["case"] else "All cases"
+    page = (f"<!doctype html><meta charset='utf-8'><title>Rempart report</title>"
+            f"<h1>Rempart report: {html.escape(title)}</h1>"
+            f"<p>Review decisions: {html.escape(json.dumps(stats['review']))}</p>"
+            "<img src='matches_over_time.png' alt='matches per day'>"
+            "<h2>Platforms</h2><table border=1 cellpadding=4><tr><th>platform</th><th>sent"
+            "</th><th>removed</th><th>removal rate</th><th>median hours to removal</th></tr>"
+            f"{rows}</table><img src='platforms.png' alt='removal per platform'>\n")  # fmt: skip
+    files.append(out / "report.html")
+    files[-1].write_text(page, encoding="utf-8")
+    return files
