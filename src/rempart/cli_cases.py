@@ -43,7 +43,8 @@ def review_list(
     table = Table("match", "status", "case", "kind", "distance", "file", "from")
     for i in items:
         origin = i.provenance.get("chat") or i.provenance.get("url") or ""
-        table.add_row(i.ref, i.status, i.case or "", i.kind, f"{i.distance:g}",
+        ref = f"{i.ref} [MINOR?]" if i.possible_minor else i.ref
+        table.add_row(ref, i.status, i.case or "", i.kind, f"{i.distance:g}",
                       Path(i.file).name, str(origin))  # fmt: skip
     cli.out.print(table)
     cli.err.print(f"{len(items)} match(es)")
@@ -223,6 +224,11 @@ def notice_create(
         cli.out.print(n.text, highlight=False, markup=False)
     cli.err.print(f"Notice N-{n.id} ({len(n.items)} item(s), {n.language}) is a draft: "
                   f"after sending it, run `rempart notice mark {n.id} sent`.")  # fmt: skip
+    hotlines = notices.hotlines_for(n, notices.load_data(cli.state.settings.home))
+    if hotlines:
+        cli.err.print("[bold red]Possible minor:[/] also report to "
+                      + "; ".join(f"{h['name']} ({h['contact']})" for h in hotlines),
+                      highlight=False)  # fmt: skip
 
 
 @notice_app.command("mark")
@@ -260,6 +266,21 @@ def notice_list(
                       f"{n.sent_at:%Y-%m-%d %H:%M}" if n.sent_at else "", str(n.times_sent),
                       f"{n.next_notice_at:%Y-%m-%d %H:%M}" if n.next_notice_at else "")
     cli.out.print(table)
+
+
+@review_app.command("flag-minor")
+def review_flag_minor(
+    ref: Annotated[str, typer.Argument(help="Match reference, e.g. m12.")],
+    reason: Annotated[str, typer.Option(help="Why (kept in the audit log).")] = "",
+) -> None:
+    """Flag a match as possibly showing a minor: prioritised, routed to child-protection
+    hotlines, media never stored unless the organisation is authorised."""
+    cli = _cli()
+    try:
+        review_queue.flag_minor(cli.open_database(), ref, reason)
+    except StoreError as exc:
+        raise cli._fail(str(exc)) from exc
+    cli.err.print(f"{ref}: flagged as possibly showing a minor")
 
 
 @review_app.command("preview")

@@ -145,3 +145,23 @@ def test_report_with_charts(rempart_env: Path, consent_file: Path) -> None:
         assert (out_dir / png).read_bytes().startswith(b"\x89PNG")
     assert "telegram" in (out_dir / "report.html").read_text()
     rempart("report", "--out", str(rempart_env / "r2"), "--case", "C-7")
+
+
+def test_possible_minor_is_prioritised_routed_and_kept_out_of_packages(
+    rempart_env: Path, consent_file: Path
+) -> None:
+    ref = confirmed_telegram_match(rempart_env, consent_file)
+    rempart("review", "flag-minor", ref, code=1)  # a reason is required
+    rempart("review", "flag-minor", ref, "--reason", "looks under 18")
+    listed = json.loads(rempart("review", "list", "--status", "all", "--format", "json"))
+    assert listed[0]["ref"] == ref and listed[0]["possible_minor"] is True
+    out = " ".join(rempart("notice", "create", "--case", "C-7", "--platform", "telegram",
+                           "--out", str(rempart_env / "n.txt")).split())  # fmt: skip
+    assert "Possible minor" in out and "NCMEC" in out and "INHOPE" in out
+    pkg = str(rempart_env / "p.zip")
+    result = runner.invoke(app, ["evidence", "export", ref, "--out", pkg, "--include-media"],
+                           env={"REMPART_EVIDENCE_MEDIA": "allowed"})  # fmt: skip
+    assert result.exit_code == 1 and "may show a minor" in " ".join(result.output.split())
+    rempart("evidence", "export", ref, "--out", pkg)  # without media it is allowed
+    actions = [e["action"] for e in json.loads(rempart("audit", "list", "--format", "json"))]
+    assert "flag-possible-minor" in actions

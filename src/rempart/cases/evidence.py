@@ -130,6 +130,12 @@ def export_package(
     if item.status != "confirmed":
         raise StoreError(f"{ref} is {item.status}: only a confirmed match gets an evidence "
                          "package (rempart review decide)")  # fmt: skip
+    if include_media and item.possible_minor and os.environ.get(
+        "REMPART_CSAM_AUTHORISED", ""
+    ) != "yes":
+        raise StoreError(f"{ref} may show a minor: its media is never put in a package unless "
+                         "the organisation is legally authorised (REMPART_CSAM_AUTHORISED=yes);"
+                         " report it to the child-protection hotline instead")  # fmt: skip
     if include_media and not media_allowed:
         raise StoreError("this organisation's evidence mode does not allow storing media "
                          "(set REMPART_EVIDENCE_MEDIA=allowed where the law permits it)")

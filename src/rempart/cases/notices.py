@@ -41,6 +41,7 @@ class NoticeData:
     laws: dict[str, dict[str, Any]]
     platforms: dict[str, dict[str, Any]]
     folder: str
+    hotlines: dict[str, dict[str, Any]]
 
 
 def load_data(home: Path | None = None) -> NoticeData:
@@ -52,12 +53,13 @@ def load_data(home: Path | None = None) -> NoticeData:
     else:
         folder = resources.files("rempart") / "data" / "notices"
     parsed: dict[str, dict[str, Any]] = {}
-    for name in ("laws.toml", "platforms.toml"):
+    for name in ("laws.toml", "platforms.toml", "hotlines.toml"):
         try:
             parsed[name] = tomllib.loads((folder / name).read_text(encoding="utf-8"))
         except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise StoreError(f"{folder}/{name}: cannot read the notice data ({exc})") from exc
-    return NoticeData(parsed["laws.toml"], parsed["platforms.toml"], str(folder))
+    return NoticeData(parsed["laws.toml"], parsed["platforms.toml"], str(folder),
+                      parsed["hotlines.toml"])
 
 
 def _template(data: NoticeData, language: str) -> string.Template:
@@ -153,7 +155,8 @@ def create(
                              "can be sent on her behalf")  # fmt: skip
         notice = Notice(case_id=case.id, platform=platform, language=lang,
                         jurisdictions=list(pdata.get("jurisdictions", [])),
-                        items=[{"match": i.ref, "location": _location(i), "file": i.file}
+                        items=[{"match": i.ref, "location": _location(i), "file": i.file,
+                                "possible_minor": i.possible_minor}
                                for i in items], text="", status="draft")  # fmt: skip
         s.add(notice)
         s.flush()
@@ -252,3 +255,11 @@ def as_dict(n: Notice) -> dict[str, Any]:
         "created_at": n.created_at, "sent_at": n.sent_at, "times_sent": n.times_sent,
         "next_notice_at": n.next_notice_at, "removed_at": n.removed_at,
     }  # fmt: skip
+
+
+def hotlines_for(notice: Notice, data: NoticeData) -> list[dict[str, Any]]:
+    """The child-protection bodies to report to when a notice's items may show a minor."""
+    if not any(i.get("possible_minor") for i in notice.items):
+        return []
+    wanted = set(notice.jurisdictions)
+    return [h for h in data.hotlines.values() if wanted & set(h.get("jurisdictions", []))]

@@ -40,6 +40,7 @@ class ReviewItem:
     provenance: dict[str, Any]
     reviewed_by: str | None
     reason: str | None
+    possible_minor: bool = False
 
 
 def queue(db: Database, *, case: str | None = None, status: str | None = "pending"
@@ -59,7 +60,7 @@ def queue(db: Database, *, case: str | None = None, status: str | None = "pendin
             out.append(ReviewItem(f"m{m.id}", m.review_status, number, item.locator,
                                   m.signal_type, float(m.distance),
                                   {"bank": bank, **(m.details or {})}, item.provenance or {},
-                                  m.reviewed_by, m.review_reason))  # fmt: skip
+                                  m.reviewed_by, m.review_reason, m.possible_minor))  # fmt: skip
         fq = (select(FaceMatch, ScanItem, Case.number)
               .join(ScanItem, FaceMatch.scan_item_id == ScanItem.id)
               .join(FaceTemplate, FaceMatch.template_id == FaceTemplate.id)
@@ -72,8 +73,25 @@ def queue(db: Database, *, case: str | None = None, status: str | None = "pendin
             out.append(ReviewItem(f"f{fm.id}", fm.review_status, number, item.locator, "face",
                                   float(fm.distance), {"box": fm.box, "time": fm.time},
                                   item.provenance or {}, fm.reviewed_by,
-                                  fm.review_reason))  # fmt: skip
-    return out
+                                  fm.review_reason, fm.possible_minor))  # fmt: skip
+    return sorted(out, key=lambda i: not i.possible_minor)  # possible minors first
+
+
+def flag_minor(db: Database, ref: str, reason: str) -> None:
+    """Flag a match as possibly showing a minor: it goes first in the queue, notices also
+    name the child-protection hotlines, and its media never goes into evidence packages
+    unless the organisation is legally authorised."""
+    if not reason.strip():
+        raise StoreError("give the reason for the flag (--reason)")
+    if not ref or ref[0] not in "mf" or not ref[1:].isdigit():
+        raise StoreError(f"{ref!r} is not a match reference (m<number> or f<number>)")
+    with db.session() as s:
+        row = s.get(Match if ref[0] == "m" else FaceMatch, int(ref[1:]))
+        if row is None:
+            raise StoreError(f"no match {ref}")
+        row.possible_minor = True
+        audit.record(s, "flag-possible-minor", case=_case_of(s, row),
+                     details={"match": ref, "reason": reason.strip()})
 
 
 def decide(db: Database, ref: str, decision: str, reason: str, actor: str | None = None

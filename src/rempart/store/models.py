@@ -194,6 +194,7 @@ class Match(Base):
     reviewed_by: Mapped[str | None] = mapped_column(String(200))
     reviewed_at: Mapped[datetime | None]
     review_reason: Mapped[str | None] = mapped_column(Text)
+    possible_minor: Mapped[bool] = mapped_column(default=False, server_default="0")
     # Video matches: percentages and matched time ranges; stills found in videos: where.
     details: Mapped[dict[str, Any] | None]
 
@@ -232,6 +233,7 @@ class FaceMatch(Base):
     reviewed_by: Mapped[str | None] = mapped_column(String(200))
     reviewed_at: Mapped[datetime | None]
     review_reason: Mapped[str | None] = mapped_column(Text)
+    possible_minor: Mapped[bool] = mapped_column(default=False, server_default="0")
 
 
 class AuditEntry(Base):
