@@ -640,9 +640,21 @@ def match_cmd(
 def case_withdraw(
     number: Annotated[str, typer.Argument(help="Case number.")],
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    item: Annotated[
+        list[int] | None,
+        typer.Option("--item", help="Withdraw only this bank entry (repeatable)."),
+    ] = None,
+    template: Annotated[
+        list[int] | None,
+        typer.Option("--template", help="Withdraw only this face template (repeatable)."),
+    ] = None,
 ) -> None:
-    """Withdraw a case: delete every hash of it from every bank and index, for real."""
+    """Withdraw a case (or some of its hashes or face templates): delete them from every bank
+    and index, for real; a one-way withdrawal record is kept for partners."""
     _, bank_index = _open()
+    if item or template:
+        _withdraw_some(bank_index, number, item or [], template or [])
+        return
     if not yes:
         typer.confirm(f"Delete every hash of case {number} from every bank?", abort=True)
     counts: dict[str, Any] = {}
@@ -674,6 +686,28 @@ def case_withdraw(
         + ".",
         highlight=False,
     )
+
+
+def _withdraw_some(bank_index: BankIndex, number: str, items: list[int],
+                   templates: list[int]) -> None:  # fmt: skip
+    def apply(s: Any) -> tuple[list[tuple[int, str]], list[int]]:
+        case = repository.get_case(s, number)
+        if case is None:
+            raise StoreError(f"no case {number}")
+        removed = repository.delete_items(s, case, items) if items else []
+        if templates:
+            face_templates.delete_templates(s, case, templates)
+        audit.record(s, "withdraw-items", case=number,
+                     details={"bank_entries": items, "face_templates": templates})
+        return [], removed
+
+    try:
+        bank_index.change(apply)
+    except StoreError as exc:
+        raise _fail(str(exc)) from exc
+    bank_index.db.purge_deleted()
+    err.print(f"Withdrawn from case {number}: {len(items)} bank entr(y/ies), "
+              f"{len(templates)} face template(s).", highlight=False)  # fmt: skip
 
 
 audit_app = typer.Typer(help="The audit log: list entries, verify the chain.",

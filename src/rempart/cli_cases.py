@@ -186,6 +186,28 @@ def register_case_commands(case_app: typer.Typer) -> None:
             raise cli._fail(str(exc)) from exc
         cli.err.print(f"Case {number}: {status}", highlight=False)
 
+    @case_app.command("withdrawals")
+    def case_withdrawals(
+        out_file: Annotated[Path | None, typer.Option("--out", help="Write them here.")] = None,
+    ) -> None:
+        """Withdrawal records for partners: SHA-256 of each withdrawn hash (the hash itself
+        is gone); a partner removes any hash whose SHA-256 is listed."""
+        cli = _cli()
+        from sqlalchemy import select
+
+        from rempart.store.models import Withdrawal
+
+        with cli.open_database().session() as s:
+            rows = [{"signal_type": w.signal_type, "value_sha256": w.value_sha256,
+                     "withdrawn_at": w.withdrawn_at.isoformat(timespec="seconds")}
+                    for w in s.scalars(select(Withdrawal).order_by(Withdrawal.id))]  # fmt: skip
+        doc = json.dumps({"format": "rempart-withdrawals", "version": 1, "items": rows},
+                         indent=2)  # fmt: skip
+        if out_file is not None:
+            out_file.write_text(doc + "\n", encoding="utf-8")
+        else:
+            cli.out.print(doc, highlight=False, markup=False)
+
     @case_app.command("close")
     def case_close(
         number: Annotated[str, typer.Argument(help="Case number.")],

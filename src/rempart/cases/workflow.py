@@ -122,6 +122,8 @@ class CaseView:
     matches: dict[str, int] = field(default_factory=dict)  # review status -> count
     platforms: dict[str, int] = field(default_factory=dict)  # where found -> count
     removed: int = 0
+    bank_entries: list[int] = field(default_factory=list)
+    template_ids: list[int] = field(default_factory=list)
 
 
 def _platform(prov: dict[str, Any]) -> str:
@@ -145,10 +147,12 @@ def view(db: Database, number: str) -> CaseView:
                            .order_by(CaseEvent.id)):  # fmt: skip
             out.history.append({"at": e.at.isoformat(timespec="seconds"), "by": e.actor,
                                 "from": e.from_status, "to": e.to_status, "note": e.note})
-        out.bank_items = len(list(s.scalars(select(BankItem.id).where(
-            BankItem.case_id == case.id))))  # fmt: skip
-        out.face_templates = len(list(s.scalars(select(FaceTemplate.id).where(
-            FaceTemplate.case_id == case.id))))  # fmt: skip
+        out.bank_entries = list(s.scalars(select(BankItem.id).where(
+            BankItem.case_id == case.id).order_by(BankItem.id)))  # fmt: skip
+        out.template_ids = list(s.scalars(select(FaceTemplate.id).where(
+            FaceTemplate.case_id == case.id).order_by(FaceTemplate.id)))  # fmt: skip
+        out.bank_items = len(out.bank_entries)
+        out.face_templates = len(out.template_ids)
         statuses: Counter[str] = Counter()
         places: Counter[str] = Counter()
         rows = s.execute(select(Match.review_status, ScanItem.provenance)

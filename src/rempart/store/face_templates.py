@@ -105,3 +105,12 @@ def delete_case_templates(s: Session, case: Case) -> int:
     n = count(s, case)
     s.execute(delete(FaceTemplate).where(FaceTemplate.case_id == case.id))
     return n
+
+
+def delete_templates(s: Session, case: Case, template_ids: list[int]) -> None:
+    owned = set(s.scalars(select(FaceTemplate.id).where(FaceTemplate.case_id == case.id,
+                                                        FaceTemplate.id.in_(template_ids))))
+    missing = set(template_ids) - owned
+    if missing:
+        raise StoreError(f"case {case.number} has no face template {sorted(missing)}")
+    s.execute(delete(FaceTemplate).where(FaceTemplate.id.in_(list(owned))))

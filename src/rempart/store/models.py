@@ -285,3 +285,15 @@ class Notice(Base):
     removed_at: Mapped[datetime | None]
     next_notice_at: Mapped[datetime | None]
     times_sent: Mapped[int] = mapped_column(default=0)
+
+
+class Withdrawal(Base):
+    """A withdrawn hash, kept only as SHA-256 of its value: a partner holding the hash
+    computes the same digest and removes it; the hash itself cannot be recovered."""
+
+    __tablename__ = "withdrawals"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_number: Mapped[str] = mapped_column(String(64))
+    signal_type: Mapped[str] = mapped_column(String(16))
+    value_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    withdrawn_at: Mapped[datetime] = mapped_column(default=utcnow)

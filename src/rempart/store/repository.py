@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -11,7 +12,7 @@ from typing import Any, Protocol
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
-from rempart.store.models import Bank, BankItem, Case, Consent, ItemSignal
+from rempart.store.models import Bank, BankItem, Case, Consent, ItemSignal, Withdrawal
 
 BANK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
@@ -185,10 +186,42 @@ def exact_lookup(s: Session, signal_type: str, values: Iterable[str]) -> dict[st
     return out
 
 
+def withdrawal_digest(value: str) -> str:
+    return hashlib.sha256(value.strip().lower().encode()).hexdigest()
+
+
+def record_withdrawals(s: Session, case_number: str, item_ids: Any) -> None:
+    """Keep a one-way record of every hash of these bank items, for exchanges."""
+    rows = s.execute(select(ItemSignal.signal_type, ItemSignal.value).where(
+        ItemSignal.item_id.in_(item_ids),
+        ItemSignal.signal_type.in_(("pdq", "md5", "sha256")),
+    )).all()  # fmt: skip
+    for signal_type, value in rows:
+        s.add(Withdrawal(case_number=case_number, signal_type=signal_type,
+                         value_sha256=withdrawal_digest(value)))  # fmt: skip
+
+
+def delete_items(s: Session, case: Case, item_ids: list[int]) -> list[int]:
+    """Delete some bank items of a case (with withdrawal records); returns the indexed
+    signal ids to drop from the index."""
+    owned = list(s.scalars(select(BankItem.id).where(BankItem.case_id == case.id,
+                                                     BankItem.id.in_(item_ids))))
+    missing = set(item_ids) - set(owned)
+    if missing:
+        raise StoreError(f"case {case.number} has no bank entry {sorted(missing)}")
+    record_withdrawals(s, case.number, owned)
+    pdq_ids = list(s.scalars(select(ItemSignal.id).where(
+        ItemSignal.item_id.in_(owned), ItemSignal.signal_type.in_(INDEXED_SIGNAL_TYPES))))
+    s.execute(delete(ItemSignal).where(ItemSignal.item_id.in_(owned)))
+    s.execute(delete(BankItem).where(BankItem.id.in_(owned)))
+    return pdq_ids
+
+
 def delete_case_items(s: Session, case: Case) -> list[int]:
     """Delete every bank item of a case; returns the indexed signal ids to drop from the
     index."""
     item_ids = select(BankItem.id).where(BankItem.case_id == case.id)
+    record_withdrawals(s, case.number, item_ids)
     pdq_ids = list(
         s.scalars(
             select(ItemSignal.id).where(
