@@ -80,3 +80,31 @@ def test_a_failed_action_leaves_no_entry(rempart_env: Path, consent_file: Path) 
     entries = json.loads(rempart("audit", "list", "--format", "json"))
     assert [e["action"] for e in entries] == ["bank-create"]
     assert "chain verified" in rempart("audit", "verify")
+
+
+def test_concurrent_writers_keep_one_chain(rempart_env: Path) -> None:
+    """Victim status checks (the audit entry is the transaction's first write) from many
+    threads at once: every entry is kept, in one unbroken chain."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from rempart.cases import workflow
+    from rempart.store import audit
+    from rempart.store.db import Database
+    from rempart.store.repository import StoreError
+
+    url = f"sqlite:///{rempart_env / 'rempart.db'}"
+    secret = workflow.open_case(Database(url), "C-A")
+
+    def check(k: int) -> int:
+        db = Database(url)
+        for _ in range(5):
+            try:
+                workflow.victim_status(db, "C-A", secret if k % 2 else "WRONG")
+            except StoreError:
+                pass
+        return k
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(check, range(8)))
+    verdict = audit.verify(Database(url))
+    assert verdict.ok and verdict.entries == 1 + 40, verdict.problems

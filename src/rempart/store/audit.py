@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import false, select, update
 from sqlalchemy.orm import Session
 
 from rempart.store.db import Database
@@ -58,6 +58,9 @@ def record(
     actor: str | None = None,
 ) -> AuditEntry:
     """Append an entry in the caller's transaction."""
+    # Take the write lock before reading the chain's head, so that two writers append one
+    # after the other (SQLite: an UPDATE opens the write transaction, even on no row).
+    s.execute(update(AuditEntry).where(false()).values(actor=AuditEntry.actor))
     last = s.execute(select(AuditEntry.id, AuditEntry.entry_hash)
                      .order_by(AuditEntry.id.desc()).limit(1)).first()  # fmt: skip
     entry_id = (last[0] + 1) if last else 1

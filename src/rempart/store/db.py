@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,6 +12,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -27,6 +30,20 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+_MIGRATE_LOCK = threading.Lock()
+
+
+@functools.cache
+def _head_for(script_location: str) -> str | None:
+    cfg = Config()
+    cfg.set_main_option("script_location", script_location)
+    return ScriptDirectory.from_config(cfg).get_current_head()
+
+
+def _head_revision(cfg: Config) -> str | None:
+    return _head_for(str(cfg.get_main_option("script_location")))
 
 
 def alembic_config(url: str) -> Config:
@@ -52,10 +69,23 @@ class Database:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def upgrade(self) -> None:
-        cfg = alembic_config(self.url)
-        with self.engine.begin() as connection:
-            cfg.attributes["connection"] = connection
-            command.upgrade(cfg, "head")
+        """Bring the schema to the newest migration. Alembic's runner is not thread-safe,
+        so one thread at a time; an up-to-date database costs one query."""
+        with _MIGRATE_LOCK:
+            cfg = alembic_config(self.url)
+            head = _head_revision(cfg)
+            with self.engine.begin() as connection:
+                try:
+                    current = connection.exec_driver_sql(
+                        "SELECT version_num FROM alembic_version"
+                    ).scalar()
+                except Exception:  # no table yet: a new database
+                    current = None
+            if current == head:
+                return
+            with self.engine.begin() as connection:
+                cfg.attributes["connection"] = connection
+                command.upgrade(cfg, "head")
 
     @contextmanager
     def session(self) -> Iterator[Session]:
