@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import asdict
@@ -11,8 +12,10 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from rempart.cases import evidence, notices, preview, stats, workflow
+from rempart.cases import evidence, media_store, notices, preview, stats, workflow
 from rempart.cases import review as review_queue
+from rempart.store import audit
+from rempart.store.db import Database
 from rempart.store.repository import StoreError
 
 review_app = typer.Typer(help="Review matches: confirm, reject, or mark unsure.",
@@ -58,12 +61,34 @@ def review_decide(
 ) -> None:
     """Record a decision on one match (logged in the audit log)."""
     cli = _cli()
+    db = cli.open_database()
     try:
-        item = review_queue.decide(cli.open_database(), ref, decision, reason)
+        item = review_queue.decide(db, ref, decision, reason)
     except StoreError as exc:
         raise cli._fail(str(exc)) from exc
     cli.err.print(f"{item.ref}: {item.status} by {item.reviewed_by} ({item.reason})",
                   highlight=False)  # fmt: skip
+    if decision == "confirmed" and os.environ.get("REMPART_EVIDENCE_MEDIA") == "allowed":
+        _preserve(db, item)
+
+
+def _preserve(db: Database, item: review_queue.ReviewItem) -> None:
+    """Keep the media as found, encrypted (evidence mode), unless it may show a minor and
+    the organisation is not authorised."""
+    cli = _cli()
+    if item.possible_minor and os.environ.get("REMPART_CSAM_AUTHORISED") != "yes":
+        cli.err.print("Media not preserved: it may show a minor.")
+        return
+    try:
+        data = Path(item.file).read_bytes()
+    except OSError:
+        cli.err.print(f"[yellow]Media not preserved:[/] {item.file} cannot be read now.")
+        return
+    media_store.preserve(cli.state.settings.home, data)
+    with db.session() as s:
+        audit.record(s, "evidence-preserve", case=item.case,
+                     details={"match": item.ref, "sha256": hashlib.sha256(data).hexdigest()})
+    cli.err.print("Media preserved as evidence (encrypted).")
 
 
 evidence_app = typer.Typer(help="Evidence packages: export (signed ZIP) and verify.",

@@ -108,3 +108,30 @@ def test_only_confirmed_matches_and_media_only_when_allowed(
     with zipfile.ZipFile(rempart_env / "p.zip") as zf:
         assert any(n.startswith("media/") for n in zf.namelist())
     assert "intact" in rempart("evidence", "verify", str(rempart_env / "p.zip"))
+
+
+def test_confirmed_media_preserved_encrypted_survives_removal(
+    rempart_env: Path, consent_file: Path
+) -> None:
+    from tests.cases.test_review import scanned_case as setup
+
+    setup(rempart_env, consent_file)
+    item = json.loads(review_rempart("review", "list", "--format", "json"))[0]
+    original = Path(item["file"]).read_bytes()
+    result = runner.invoke(app, ["review", "decide", item["ref"], "confirmed", "--reason", "hers"],
+                           env={"REMPART_EVIDENCE_MEDIA": "allowed"})  # fmt: skip
+    assert result.exit_code == 0 and "preserved" in result.output
+    (kept,) = (rempart_env / "home" / "evidence").iterdir()
+    assert original not in kept.read_bytes() and original[100:164] not in kept.read_bytes()
+    Path(item["file"]).unlink()  # the platform removed it; the proof stays
+    pkg = rempart_env / "p.zip"
+    rempart("evidence", "export", item["ref"], "--out", str(pkg), "--include-media",
+            env={"REMPART_EVIDENCE_MEDIA": "allowed"})  # fmt: skip
+    with zipfile.ZipFile(pkg) as zf:
+        (media,) = [n for n in zf.namelist() if n.startswith("media/")]
+        assert zf.read(media) == original
+    assert "intact" in rempart("evidence", "verify", str(pkg))
+    kept.write_bytes(kept.read_bytes()[:-1] + b"\x00")  # tampered at rest
+    out = rempart("evidence", "export", item["ref"], "--out", str(pkg), "--include-media",
+                  env={"REMPART_EVIDENCE_MEDIA": "allowed"}, code=1)  # fmt: skip
+    assert "does not decrypt" in out

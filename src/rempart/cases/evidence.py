@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 
 from rempart import __version__
+from rempart.cases import media_store
 from rempart.cases.pdf import text_pdf
 from rempart.cases.review import ReviewItem, queue
 from rempart.store import audit
@@ -173,12 +174,17 @@ def export_package(
     files["report.html"] = _html(lines).encode()
     files["report.pdf"] = text_pdf("Rempart evidence", lines)
     if include_media:
-        path = Path(scan_item.locator)
-        if scan_item.provenance and scan_item.provenance.get("source") in ("archive", "url"):
-            raise StoreError(f"{ref}: the media came from an archive or URL; add it by hand")
-        data = path.read_bytes()
-        if hashlib.sha256(data).hexdigest() != scan_item.sha256:
-            raise StoreError(f"{path}: the file changed since it was scanned (SHA-256 differs)")
+        path = Path(scan_item.locator.split("!")[-1].split("#")[0])
+        data = media_store.load(home, scan_item.sha256 or "") if scan_item.sha256 else None
+        if data is None:  # not preserved: the file as it is now, if unchanged
+            try:
+                data = Path(scan_item.locator).read_bytes()
+            except OSError as exc:
+                raise StoreError(f"{ref}: the media is no longer at {scan_item.locator} and was "
+                                 "not preserved") from exc  # fmt: skip
+            if hashlib.sha256(data).hexdigest() != scan_item.sha256:
+                raise StoreError(f"{scan_item.locator}: the file changed since it was scanned "
+                                 "(SHA-256 differs)")  # fmt: skip
         files[f"media/{path.name}"] = data
     manifest = {
         "format": FORMAT, "version": 1, "package_id": doc["package_id"],
