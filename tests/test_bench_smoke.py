@@ -43,3 +43,9 @@ def test_face_bench_quick() -> None:
 def test_scan_bench_small() -> None:
     out = run("scan_bench.py", "--images", "20", "--repeat", "1", "--bank", "1000")
     assert "scaling: 2 processes" in out and "Dask" in out
+
+
+@pytest.mark.slow
+def test_robustness_bench_quick() -> None:
+    out = run("robustness.py", "--quick")
+    assert "overall" in out and "pHash (imagehash)" in out and "region replaced 50%" in out
