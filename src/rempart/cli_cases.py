@@ -341,11 +341,9 @@ def review_preview(
     """A blurred greyscale preview of the found picture (or, with --reveal, a clear one)."""
     cli = _cli()
     db = cli.open_database()
-    found = [i for i in review_queue.queue(db, status=None) if i.ref == ref]
-    if not found:
-        raise cli._fail(f"no match {ref}")
     try:
-        preview.write_preview(db, ref, found[0].file, found[0].case, out_file, reveal=reveal)
+        item = review_queue.get(db, ref)
+        preview.write_preview(db, ref, item.file, item.case, out_file, reveal=reveal)
     except StoreError as exc:
         raise cli._fail(str(exc)) from exc
     cli.err.print(f"{'Revealed (logged)' if reveal else 'Blurred preview'}: {out_file}")

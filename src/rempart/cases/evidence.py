@@ -34,10 +34,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 from rempart import __version__
 from rempart.cases import media_store
 from rempart.cases.pdf import text_pdf
-from rempart.cases.review import ReviewItem, queue
+from rempart.cases.review import get, parse_ref
 from rempart.store import audit
 from rempart.store.db import Database
-from rempart.store.models import FaceMatch, Match, ScanItem, ScanRun
+from rempart.store.models import ScanItem, ScanRun
 from rempart.store.repository import StoreError
 
 KEY_FILE = "evidence-signing.pem"
@@ -74,13 +74,6 @@ def public_key_hex(key: Ed25519PrivateKey | Ed25519PublicKey) -> str:
 
 def fingerprint(public_hex: str) -> str:
     return hashlib.sha256(bytes.fromhex(public_hex)).hexdigest()[:32]
-
-
-def _find(db: Database, ref: str) -> ReviewItem:
-    for item in queue(db, status=None):
-        if item.ref == ref:
-            return item
-    raise StoreError(f"no match {ref} (see `rempart review list --status all`)")
 
 
 def _report_lines(doc: dict[str, Any]) -> list[str]:
@@ -127,7 +120,7 @@ def export_package(
     media_allowed: bool = False,
 ) -> dict[str, Any]:
     """Write the package for a confirmed match; returns its manifest."""
-    item = _find(db, ref)
+    item = get(db, ref)
     if item.status != "confirmed":
         raise StoreError(f"{ref} is {item.status}: only a confirmed match gets an evidence "
                          "package (rempart review decide)")  # fmt: skip
@@ -141,7 +134,8 @@ def export_package(
         raise StoreError("this organisation's evidence mode does not allow storing media "
                          "(set REMPART_EVIDENCE_MEDIA=allowed where the law permits it)")
     with db.session() as s:
-        row = s.get(Match if ref[0] == "m" else FaceMatch, int(ref[1:]))
+        table, number = parse_ref(ref)
+        row = s.get(table, number)
         assert row is not None
         scan_item = s.get(ScanItem, row.scan_item_id)
         assert scan_item is not None

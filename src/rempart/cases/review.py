@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from rempart.store import audit
 from rempart.store.db import Database
@@ -43,8 +44,27 @@ class ReviewItem:
     possible_minor: bool = False
 
 
-def queue(db: Database, *, case: str | None = None, status: str | None = "pending"
-          ) -> list[ReviewItem]:  # fmt: skip
+def parse_ref(ref: str) -> tuple[type[Match] | type[FaceMatch], int]:
+    """The table and id a match reference (m<id> or f<id>) names; StoreError otherwise."""
+    if not ref or ref[0] not in "mf" or not ref[1:].isdigit():
+        raise StoreError(f"{ref!r} is not a match reference (m<number> or f<number>)")
+    return (Match if ref[0] == "m" else FaceMatch), int(ref[1:])
+
+
+def get(db: Database, ref: str) -> ReviewItem:
+    """One match, whatever its review status; StoreError when there is none."""
+    parse_ref(ref)
+    found = queue(db, status=None, ref=ref)
+    if not found:
+        raise StoreError(f"no match {ref} (see `rempart review list --status all`)")
+    return found[0]
+
+
+def queue(db: Database, *, case: str | None = None, status: str | None = "pending",
+          ref: str | None = None) -> list[ReviewItem]:  # fmt: skip
+    """Matches with the given review status (all when None), of one case or all, or the one
+    match `ref` names."""
+    table, number = parse_ref(ref) if ref else (None, 0)
     out: list[ReviewItem] = []
     with db.session() as s:
         q = (select(Match, ScanItem, Case.number, Bank.name)
@@ -56,8 +76,10 @@ def queue(db: Database, *, case: str | None = None, status: str | None = "pendin
             q = q.where(Case.number == case)
         if status:
             q = q.where(Match.review_status == status)
-        for m, item, number, bank in s.execute(q.order_by(Match.id)).all():
-            out.append(ReviewItem(f"m{m.id}", m.review_status, number, item.locator,
+        if table is not None:
+            q = q.where(Match.id == (number if table is Match else -1))
+        for m, item, case_number, bank in s.execute(q.order_by(Match.id)).all():
+            out.append(ReviewItem(f"m{m.id}", m.review_status, case_number, item.locator,
                                   m.signal_type, float(m.distance),
                                   {"bank": bank, **(m.details or {})}, item.provenance or {},
                                   m.reviewed_by, m.review_reason, m.possible_minor))  # fmt: skip
@@ -69,8 +91,11 @@ def queue(db: Database, *, case: str | None = None, status: str | None = "pendin
             fq = fq.where(Case.number == case)
         if status:
             fq = fq.where(FaceMatch.review_status == status)
-        for fm, item, number in s.execute(fq.order_by(FaceMatch.id)).all():
-            out.append(ReviewItem(f"f{fm.id}", fm.review_status, number, item.locator, "face",
+        if table is not None:
+            fq = fq.where(FaceMatch.id == (number if table is FaceMatch else -1))
+        for fm, item, case_number in s.execute(fq.order_by(FaceMatch.id)).all():
+            out.append(ReviewItem(f"f{fm.id}", fm.review_status, case_number, item.locator,
+                                  "face",
                                   float(fm.distance), {"box": fm.box, "time": fm.time},
                                   item.provenance or {}, fm.reviewed_by,
                                   fm.review_reason, fm.possible_minor))  # fmt: skip
@@ -83,10 +108,9 @@ def flag_minor(db: Database, ref: str, reason: str) -> None:
     unless the organisation is legally authorised."""
     if not reason.strip():
         raise StoreError("give the reason for the flag (--reason)")
-    if not ref or ref[0] not in "mf" or not ref[1:].isdigit():
-        raise StoreError(f"{ref!r} is not a match reference (m<number> or f<number>)")
+    table, number = parse_ref(ref)
     with db.session() as s:
-        row = s.get(Match if ref[0] == "m" else FaceMatch, int(ref[1:]))
+        row = s.get(table, number)
         if row is None:
             raise StoreError(f"no match {ref}")
         row.possible_minor = True
@@ -101,12 +125,10 @@ def decide(db: Database, ref: str, decision: str, reason: str, actor: str | None
         raise StoreError(f"decision must be one of {', '.join(DECISIONS)}, not {decision!r}")
     if not reason.strip():
         raise StoreError("give the reason for the decision (--reason)")
-    number = ref[1:]
-    if not ref or ref[0] not in "mf" or not number.isdigit():
-        raise StoreError(f"{ref!r} is not a match reference (m<number> or f<number>)")
+    table, number = parse_ref(ref)
     who = actor or audit.current_actor()
     with db.session() as s:
-        row = s.get(Match if ref[0] == "m" else FaceMatch, int(number))
+        row = s.get(table, number)
         if row is None:
             raise StoreError(f"no match {ref}")
         before = row.review_status
@@ -118,11 +140,10 @@ def decide(db: Database, ref: str, decision: str, reason: str, actor: str | None
                      details={"match": ref, "decision": decision, "before": before,
                               "reason": reason.strip(),
                               "file": item.locator if item else None})  # fmt: skip
-    found = [i for i in queue(db, status=None) if i.ref == ref]
-    return found[0]
+    return get(db, ref)
 
 
-def _case_of(s: Any, row: Match | FaceMatch) -> str | None:
+def _case_of(s: Session, row: Match | FaceMatch) -> str | None:
     if isinstance(row, Match):
         q = select(Case.number).join(BankItem, BankItem.case_id == Case.id).where(
             BankItem.id == row.bank_item_id)
