@@ -170,8 +170,10 @@ def _hash_video(
     options: ScanOptions,
     report: VideoProgressFn | None,
     faces: list[FaceFinding] | None = None,
+    digests: tuple[str, str] | None = None,
 ) -> VideoHashes:
-    duration = probe_video(ref.path).duration
+    info = probe_video(ref.path)
+    duration = info.duration
     next_face = [0.0]
 
     def look_for_faces(ts: float, rgb: np.ndarray) -> None:
@@ -191,7 +193,8 @@ def _hash_video(
             ref.path, seconds_per_frame=options.seconds_per_frame, progress=on_frame,
             threads=1 if options.workers > 1 else 0, allow_truncated=True,
             dedupe_distance=options.video_dedupe, regions=options.video_regions,
-            frame_hook=look_for_faces if faces is not None else None,
+            frame_hook=look_for_faces if faces is not None else None, info=info,
+            digests=digests,
         )  # fmt: skip
     finally:
         if report is not None:
@@ -212,12 +215,13 @@ def _hash_one(
             recipe = (f"video-{options.seconds_per_frame:g}-{options.video_dedupe}-"
                       f"{int(options.video_regions)}")  # fmt: skip
             with _as_file(ref) as path:
-                known = None
+                digests = None
                 if cache is not None and faces is None:
-                    known = cache.get(file_digests(path)[1], recipe)
-                if isinstance(known, VideoHashes):
-                    return Outcome(ref, hashes=known, cached=True)
-                video = _hash_video(replace(ref, path=path), options, report, faces)
+                    digests = file_digests(path)  # read once: the cache key and the hashes
+                    known = cache.get(digests[1], recipe)
+                    if isinstance(known, VideoHashes):
+                        return Outcome(ref, hashes=known, cached=True)
+                video = _hash_video(replace(ref, path=path), options, report, faces, digests)
             if cache is not None:
                 cache.put(recipe, video)
             return Outcome(ref, hashes=video, faces=_tuple(faces))

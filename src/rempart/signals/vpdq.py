@@ -22,7 +22,7 @@ import pdqhash
 from PIL import Image
 
 from rempart.media.errors import MediaError
-from rempart.media.video import iter_sampled_frames, probe_video
+from rempart.media.video import VideoInfo, iter_sampled_frames, probe_video
 from rempart.signals.exact import file_digests
 from rempart.signals.pdq import DEFAULT_THRESHOLD, MIN_QUALITY, bits_to_hex, hamming
 
@@ -221,13 +221,17 @@ def hash_video_file(
     dedupe_distance: int | None = DEDUPE_DISTANCE,
     regions: bool = False,
     frame_hook: Callable[[float, np.ndarray], None] | None = None,
+    info: VideoInfo | None = None,
+    digests: tuple[str, str] | None = None,
 ) -> VideoHashes:
     """MD5, SHA-256 and vPDQ frames of a video file. MediaError (naming it) when unusable.
 
     A file that breaks off before its announced duration raises MediaError "truncated",
     unless `allow_truncated`: then the frames decoded before the break are kept, with a note.
+    `info` (probe_video's) and `digests` (MD5, SHA-256) are used when the caller already has
+    them, so the file is not probed or read twice.
     """
-    info = probe_video(path)
+    info = info or probe_video(path)
     trimmed: list[VpdqFrame] = []
     halves: dict[str, list[VpdqFrame]] | None = {} if regions else None
     notes: list[str] = []
@@ -250,7 +254,7 @@ def hash_video_file(
         if not allow_truncated:
             raise MediaError(path, "truncated", detail)
         notes.append(detail)
-    md5, sha256 = file_digests(path)
+    md5, sha256 = digests or file_digests(path)
     return VideoHashes(
         md5, sha256, tuple(frames), info.duration, info.width, info.height,
         tuple(trimmed), tuple(notes),
