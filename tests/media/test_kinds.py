@@ -3,7 +3,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from rempart.media.kinds import media_kind, sniff
+from rempart.media.kinds import is_animated_gif, media_kind, sniff
 from rempart.samples import photo_like
 from tests.media.video_factory import scene_frames, write_video
 
@@ -33,6 +33,10 @@ def test_animated_gif_is_a_video_and_a_still_gif_an_image(tmp_path: Path) -> Non
     assert media_kind(tmp_path / "a.gif") == "video"
     assert media_kind(tmp_path / "s.gif") == "image"
     assert media_kind(tmp_path / "broken.gif") == "image"  # the image decoder reports it
+    # the same from bytes (archive members, downloads)
+    assert is_animated_gif((tmp_path / "a.gif").read_bytes())
+    assert not is_animated_gif((tmp_path / "s.gif").read_bytes())
+    assert not is_animated_gif(b"GIF89a\x00")
 
 
 def test_sniff_heif_is_an_image_and_mp4_brands_are_videos() -> None:

@@ -6,6 +6,7 @@ round video messages are MP4 and its video stickers WebM, so both are videos her
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Literal
 
@@ -65,12 +66,14 @@ def sniff(head: bytes) -> Kind | None:
     return None
 
 
-def is_animated_gif(path: Path) -> bool:
-    """A GIF with more than one frame (header parsing only; stops at the second frame)."""
-    if not read_head(path, 6).startswith((b"GIF87a", b"GIF89a")):
+def is_animated_gif(source: Path | bytes) -> bool:
+    """A GIF (a file, or its bytes) with more than one frame (header parsing only; stops at
+    the second frame)."""
+    head = source[:6] if isinstance(source, bytes) else read_head(source, 6)
+    if not head.startswith((b"GIF87a", b"GIF89a")):
         return False
     try:
-        with Image.open(path) as im:
+        with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as im:
             return bool(getattr(im, "is_animated", False))
     except Exception:  # a broken GIF: the image decoder reports it properly
         return False

@@ -35,7 +35,7 @@ from rempart.media.decode import (
     read_file_bytes,
 )
 from rempart.media.errors import MediaError
-from rempart.media.kinds import VIDEO_EXTENSIONS, media_kind, sniff
+from rempart.media.kinds import VIDEO_EXTENSIONS, is_animated_gif, media_kind, sniff
 from rempart.media.video import probe_video
 from rempart.scan.cluster import connect, hash_on_cluster
 from rempart.scan.face_match import FaceHit, FaceMatcher
@@ -253,11 +253,8 @@ def _kind(ref: MediaRef) -> str | None:
     if ref.data is None:
         return media_kind(ref.path)
     kind = sniff(ref.data[:16])
-    if kind == "image" and ref.data[:6] in (b"GIF87a", b"GIF89a"):
-        with tempfile.NamedTemporaryFile(suffix=".gif") as tmp:
-            tmp.write(ref.data)
-            tmp.flush()
-            return media_kind(Path(tmp.name))
+    if kind == "image" and is_animated_gif(ref.data):
+        return "video"
     if kind is None and ref.path.suffix.lower() in VIDEO_EXTENSIONS:
         return "video"
     return kind or "image"
