@@ -177,7 +177,19 @@ class ScanItem(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class Match(Base):
+class Reviewed:
+    """What every kind of match carries for the review queue: the decision, who took it,
+    when and why, and whether it may show a minor."""
+
+    review_status: Mapped[str] = mapped_column(String(16), default="pending")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    reviewed_by: Mapped[str | None] = mapped_column(String(200))
+    reviewed_at: Mapped[datetime | None]
+    review_reason: Mapped[str | None] = mapped_column(Text)
+    possible_minor: Mapped[bool] = mapped_column(default=False, server_default="0")
+
+
+class Match(Reviewed, Base):
     __tablename__ = "matches"
     id: Mapped[int] = mapped_column(primary_key=True)
     scan_item_id: Mapped[int] = mapped_column(
@@ -189,12 +201,6 @@ class Match(Base):
     signal_type: Mapped[str] = mapped_column(String(16))
     distance: Mapped[int] = mapped_column(default=0)
     transform: Mapped[str | None] = mapped_column(String(32))
-    review_status: Mapped[str] = mapped_column(String(16), default="pending")
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    reviewed_by: Mapped[str | None] = mapped_column(String(200))
-    reviewed_at: Mapped[datetime | None]
-    review_reason: Mapped[str | None] = mapped_column(Text)
-    possible_minor: Mapped[bool] = mapped_column(default=False, server_default="0")
     # Video matches: percentages and matched time ranges; stills found in videos: where.
     details: Mapped[dict[str, Any] | None]
 
@@ -214,7 +220,7 @@ class FaceTemplate(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class FaceMatch(Base):
+class FaceMatch(Reviewed, Base):
     """A face in a scanned item that matches an enrolled template."""
 
     __tablename__ = "face_matches"
@@ -228,12 +234,6 @@ class FaceMatch(Base):
     distance: Mapped[float]
     box: Mapped[list[Any]] = mapped_column(JSON)
     time: Mapped[float | None]  # seconds into a video
-    review_status: Mapped[str] = mapped_column(String(16), default="pending")
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    reviewed_by: Mapped[str | None] = mapped_column(String(200))
-    reviewed_at: Mapped[datetime | None]
-    review_reason: Mapped[str | None] = mapped_column(Text)
-    possible_minor: Mapped[bool] = mapped_column(default=False, server_default="0")
 
 
 class AuditEntry(Base):
