@@ -14,10 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 from sqlalchemy import select
 
-from rempart.signals.pdq import DEFAULT_THRESHOLD, MIN_QUALITY
+from rempart.signals.pdq import DEFAULT_THRESHOLD, MIN_QUALITY, hex_words, within
 from rempart.store.db import Database
 from rempart.store.models import ScanItem
 
@@ -104,20 +103,12 @@ def load_rooms(db: Database) -> dict[str, Room]:
 
 
 def _similar(a: set[str], b: set[str]) -> int:
-    """How many of a's pictures have a look-alike (PDQ <= 31) in b, not identical."""
+    """How many of a's pictures have a look-alike (PDQ <= 31) in b (the two sets share no
+    hash: identical media are counted apart)."""
     if not a or not b:
         return 0
-    qa = np.frombuffer(bytes.fromhex("".join(sorted(a))), dtype=np.uint64).reshape(-1, 4)
-    qb = np.frombuffer(bytes.fromhex("".join(sorted(b))), dtype=np.uint64).reshape(-1, 4)
-    count = 0
-    for start in range(0, len(qa), 512):
-        blk = qa[start : start + 512]
-        dist = np.zeros((len(blk), len(qb)), dtype=np.uint16)
-        for w in range(4):
-            dist += np.bitwise_count(blk[:, w][:, None] ^ qb[:, w][None, :])
-        close = (dist <= DEFAULT_THRESHOLD) & (dist > 0)
-        count += int(close.any(axis=1).sum())
-    return count
+    close = within(hex_words(sorted(a)), hex_words(sorted(b)), DEFAULT_THRESHOLD)
+    return int(close.any(axis=1).sum())
 
 
 def link_rooms(rooms: dict[str, Room], min_members: int = 2) -> list[Link]:

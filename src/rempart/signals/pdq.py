@@ -6,6 +6,7 @@ of the first hex digit, as python-threatexchange writes them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,3 +64,21 @@ def pdq_dihedral(image: Image.Image) -> list[tuple[str, PdqHash]]:
 
 def hamming(a_hex: str, b_hex: str) -> int:
     return (int(a_hex, 16) ^ int(b_hex, 16)).bit_count()
+
+
+def hex_words(hexes: Sequence[str]) -> np.ndarray:
+    """PDQ hashes as rows of four 64-bit words, for vectorised Hamming distances."""
+    return np.frombuffer(bytes.fromhex("".join(hexes)), dtype=np.uint64).reshape(-1, 4)
+
+
+def within(a: np.ndarray, b: np.ndarray, distance: int) -> np.ndarray:
+    """Boolean matrix over rows of `hex_words`: Hamming distance <= distance, computed in
+    blocks of 1024 rows of `a` to bound memory."""
+    out = np.zeros((len(a), len(b)), dtype=bool)
+    for i in range(0, len(a), 1024):
+        blk = a[i : i + 1024]
+        dist = np.zeros((len(blk), len(b)), dtype=np.uint16)
+        for w in range(4):
+            dist += np.bitwise_count(blk[:, w][:, None] ^ b[:, w][None, :])
+        out[i : i + 1024] = dist <= distance
+    return out

@@ -24,7 +24,14 @@ from PIL import Image
 from rempart.media.errors import MediaError
 from rempart.media.video import VideoInfo, iter_sampled_frames, probe_video
 from rempart.signals.exact import file_digests
-from rempart.signals.pdq import DEFAULT_THRESHOLD, MIN_QUALITY, bits_to_hex, hamming
+from rempart.signals.pdq import (
+    DEFAULT_THRESHOLD,
+    MIN_QUALITY,
+    bits_to_hex,
+    hamming,
+    hex_words,
+    within,
+)
 
 # Consecutive sampled frames whose hashes are this close keep only the first (0 = identical
 # hashes only: vPDQ's matcher ignores repeated hashes anyway, so percentages are unchanged).
@@ -359,22 +366,6 @@ def _unique_good(frames: Sequence[VpdqFrame], quality: int) -> list[str]:
     return out
 
 
-def _words(hexes: Sequence[str]) -> np.ndarray:
-    return np.frombuffer(bytes.fromhex("".join(hexes)), dtype=np.uint64).reshape(-1, 4)
-
-
-def _close(a: np.ndarray, b: np.ndarray, distance: int) -> np.ndarray:
-    """Boolean matrix: Hamming distance <= distance, in blocks to bound memory."""
-    out = np.zeros((len(a), len(b)), dtype=bool)
-    for i in range(0, len(a), 1024):
-        blk = a[i : i + 1024]
-        dist = np.zeros((len(blk), len(b)), dtype=np.uint16)
-        for w in range(4):
-            dist += np.bitwise_count(blk[:, w][:, None] ^ b[:, w][None, :])
-        out[i : i + 1024] = dist <= distance
-    return out
-
-
 def _ranges(
     frames: Sequence[VpdqFrame], matched: Sequence[bool], end: float
 ) -> list[tuple[float, float]]:
@@ -419,7 +410,7 @@ def match_videos(
     q_unique, s_unique = _unique_good(query, quality), _unique_good(stored, quality)
     if not q_unique or not s_unique:
         return VpdqMatch(0.0, 0.0, [], [])
-    close = _close(_words(q_unique), _words(s_unique), distance)
+    close = within(hex_words(q_unique), hex_words(s_unique), distance)
     q_hit = dict(zip(q_unique, close.any(axis=1).tolist(), strict=True))
     s_hit = dict(zip(s_unique, close.any(axis=0).tolist(), strict=True))
     q_end = query[-1].timestamp + _frame_step(query)
