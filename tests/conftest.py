@@ -1,21 +1,83 @@
-"""Shared fixtures: an isolated Rempart home and database per test, and sample media."""
+"""Shared fixtures: an isolated Rempart home and database per test, and sample media.
+
+Tests (or modules) marked `both_databases` run twice: on SQLite and on a real PostgreSQL
+server that the session starts (tests/postgres.py). A test obtains its database through
+`db_url` (an SQLAlchemy URL) or `rempart_env` (which points REMPART_DB at it).
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.postgres import (
+    PostgresServer,
+    PostgresUnavailable,
+    session_server,
+    stop_session_server,
+)
+
 TESTDATA = Path(__file__).resolve().parents[1].parent / "shared" / "testdata"
+BACKENDS = ("sqlite", "postgresql")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "both_databases: run on SQLite and on PostgreSQL (a real server)"
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "db_backend" in metafunc.fixturenames and metafunc.definition.get_closest_marker(
+        "both_databases"
+    ):
+        metafunc.parametrize("db_backend", BACKENDS, indirect=True)
 
 
 @pytest.fixture
-def rempart_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """REMPART_HOME and REMPART_DB pointing into a fresh temporary folder."""
+def db_backend(request: pytest.FixtureRequest) -> str:
+    """sqlite, unless the test is marked both_databases (then each in turn)."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> PostgresServer:
+    """One PostgreSQL server for the whole session, started on first use. If it cannot
+    start, every PostgreSQL test fails with the reason (never a silent skip; a skip only
+    when asked for with REMPART_SKIP_POSTGRES=1, and never in CI)."""
+    if os.environ.get("REMPART_SKIP_POSTGRES") == "1" and not os.environ.get("CI"):
+        pytest.skip("REMPART_SKIP_POSTGRES=1: PostgreSQL tests not run")
+    try:
+        return session_server()
+    except PostgresUnavailable as exc:
+        pytest.fail(f"PostgreSQL test server unavailable: {exc}", pytrace=False)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    stop_session_server()
+
+
+@pytest.fixture
+def db_url(db_backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """An empty database of the test's backend, as an SQLAlchemy URL."""
+    if db_backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'rempart.db'}"
+        return
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    with server.database() as url:
+        yield url
+
+
+@pytest.fixture
+def rempart_env(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """REMPART_HOME and REMPART_DB pointing into a fresh temporary folder (or, on
+    PostgreSQL, a fresh database)."""
     home = tmp_path / "home"
     monkeypatch.setenv("REMPART_HOME", str(home))
-    monkeypatch.setenv("REMPART_DB", str(tmp_path / "rempart.db"))
+    monkeypatch.setenv("REMPART_DB", db_url)
     yield tmp_path
 
 

@@ -6,12 +6,14 @@ import json
 import zipfile
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from rempart.cli import app
 from tests.cases.test_review import rempart as review_rempart
 from tests.cases.test_review import scanned_case
 
+pytestmark = pytest.mark.both_databases
 runner = CliRunner()
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
-import sqlite3
 from datetime import timedelta
 from importlib import resources
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from rempart.cases import notices
@@ -16,8 +17,10 @@ from rempart.cli import app
 from rempart.samples import photo_like
 from rempart.store.db import Database
 from rempart.store.models import utcnow
+from tests.postgres import execute
 from tests.sources.telegram_factory import chat_export
 
+pytestmark = pytest.mark.both_databases
 runner = CliRunner()
 
 
@@ -68,8 +71,7 @@ def test_refusals(rempart_env: Path, consent_file: Path) -> None:
         "notice", "create", "--case", "C-7", "--platform", "telegram", "--language", "de", code=1)
     assert "no confirmed match on X" in rempart("notice", "create", "--case", "C-7",
                                                 "--platform", "x", code=1)  # fmt: skip
-    with sqlite3.connect(rempart_env / "rempart.db") as conn:
-        conn.execute("update consents set withdrawn_at = '2026-11-01 00:00:00'")
+    execute(os.environ["REMPART_DB"], "update consents set withdrawn_at = '2026-11-01 00:00:00'")
     out = rempart("notice", "create", "--case", "C-7", "--platform", "telegram", code=1)
     assert "no active consent record" in out
     assert json.loads(rempart("notice", "list", "--format", "json")) == []  # nothing half-made
@@ -79,7 +81,7 @@ def test_tracking_renotice_and_removal_time(rempart_env: Path, consent_file: Pat
     confirmed_telegram_match(rempart_env, consent_file)
     rempart("notice", "create", "--case", "C-7", "--platform", "telegram")
     rempart("notice", "mark", "1", "sent")
-    db = Database(f"sqlite:///{rempart_env / 'rempart.db'}")
+    db = Database(os.environ["REMPART_DB"])
     assert notices.due(db) == []
     later = notices.due(db, utcnow() + timedelta(hours=25))
     assert [n.id for n in later] == [1]  # due again after 24 h without removal
@@ -132,7 +134,7 @@ def test_content_that_comes_back_reopens_the_case(rempart_env: Path, consent_fil
 def test_report_with_charts(rempart_env: Path, consent_file: Path) -> None:
     confirmed_telegram_match(rempart_env, consent_file)
     rempart("notice", "create", "--case", "C-7", "--platform", "telegram")
-    db = Database(f"sqlite:///{rempart_env / 'rempart.db'}")
+    db = Database(os.environ["REMPART_DB"])
     notices.mark(db, 1, "sent", at=utcnow() - timedelta(hours=10))
     notices.mark(db, 1, "removed")
     out_dir = rempart_env / "report"

@@ -4,9 +4,12 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from tests.cases.test_review import rempart, scanned_case
+
+pytestmark = pytest.mark.both_databases
 
 
 def test_blurred_by_default_reveal_logged(rempart_env: Path, consent_file: Path) -> None:

@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from rempart.cli import app
 from rempart.samples import photo_like
+
+pytestmark = pytest.mark.both_databases
 
 runner = CliRunner()
 

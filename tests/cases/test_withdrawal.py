@@ -5,14 +5,22 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
+
+import pytest
 
 from rempart.exchange.submission import read_submission
 from tests.cases.test_review import rempart, scanned_case
+from tests.postgres import database_bytes
+
+pytestmark = pytest.mark.both_databases
 
 
 def files_bytes(home: Path) -> bytes:
-    out = b""
+    """The bytes of the database (SQLite file or PostgreSQL table files) and of every other
+    file under the test's folder (the index)."""
+    out = database_bytes(os.environ["REMPART_DB"])
     for path in list(home.rglob("*")):
         if path.is_file() and path.suffix != ".json":
             out += path.read_bytes()

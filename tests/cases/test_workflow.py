@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import json
-import sqlite3
+import os
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from rempart.cases.workflow import check_secret, hash_secret, new_secret
 from rempart.cli import app
 from tests.cases.test_review import rempart as review_rempart
 from tests.cases.test_review import scanned_case
+from tests.postgres import execute
+
+pytestmark = pytest.mark.both_databases
 
 runner = CliRunner()
 
@@ -56,8 +60,7 @@ def test_open_show_status_and_history(rempart_env: Path, consent_file: Path) -> 
     assert view["history"][1]["by"] == "cw" and view["history"][1]["note"] == "matches found"
     rempart("case", "withdraw", "C-9", "--yes")
     rempart("case", "set-status", "C-9", "open", code=1)  # withdrawn stays withdrawn
-    with sqlite3.connect(rempart_env / "rempart.db") as conn:
-        stored = conn.execute("select secret_hash from cases").fetchone()[0]
+    stored = execute(os.environ["REMPART_DB"], "select secret_hash from cases")[0][0]
     assert secret not in stored and secret.replace("-", "") not in stored
     checks = [e for e in json.loads(rempart("audit", "list", "--format", "json"))
               if e["action"] == "victim-status-check"]  # fmt: skip
@@ -65,15 +68,15 @@ def test_open_show_status_and_history(rempart_env: Path, consent_file: Path) -> 
 
 
 def test_concurrent_edits_of_one_case_lose_nothing(rempart_env: Path) -> None:
-    """Eight writers change one case at once (separate connections, real SQLite): every
-    change is recorded once, the audit chain stays whole."""
+    """Eight writers change one case at once (separate connections, real SQLite or
+    PostgreSQL): every change is recorded once, the audit chain stays whole."""
     from concurrent.futures import ThreadPoolExecutor
 
     from rempart.cases import workflow
     from rempart.store import audit
     from rempart.store.db import Database
 
-    url = f"sqlite:///{rempart_env / 'rempart.db'}"
+    url = os.environ["REMPART_DB"]
     workflow.open_case(Database(url), "C-CON")
 
     def change(k: int) -> None:

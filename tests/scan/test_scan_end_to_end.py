@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,9 @@ from typer.testing import CliRunner
 
 from rempart.cli import app
 from rempart.samples import photo_like
+from tests.postgres import database_bytes
+
+pytestmark = pytest.mark.both_databases
 
 runner = CliRunner()
 
@@ -112,7 +116,7 @@ def test_match_command_and_withdrawal_removes_everywhere(world: Path) -> None:
     rempart("case", "withdraw", "CASE-1", "--yes")
     assert json.loads(rempart("match", item["pdq"], "--format", "json")) == []
     # Deleted for real: no trace of her hashes in the database file.
-    blob = b"".join(p.read_bytes() for p in world.glob("rempart.db*"))
+    blob = database_bytes(os.environ["REMPART_DB"])
     for key in ("pdq", "md5", "sha256"):
         assert item[key].encode() not in blob
     index_bytes = b"".join(p.read_bytes() for p in (world / "home").rglob("*") if p.is_file())

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
-import sqlite3
+import os
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from rempart.cli import app
 from rempart.samples import photo_like
+from tests.postgres import execute
+
+pytestmark = pytest.mark.both_databases
 
 runner = CliRunner()
 
@@ -20,7 +24,7 @@ def rempart(*args: str, code: int = 0) -> str:
     return " ".join(result.output.split())
 
 
-def setup_case(home: Path, consent: Path) -> Path:
+def setup_case(home: Path, consent: Path) -> str:
     photos = home / "p"
     photos.mkdir()
     photo_like(1, (200, 150)).save(photos / "a.jpg")
@@ -28,7 +32,7 @@ def setup_case(home: Path, consent: Path) -> Path:
     rempart("bank", "create", "b")
     rempart("bank", "import", "b", str(home / "s.json"), "--case", "C-1", "--consent", str(consent))
     rempart("scan", str(photos), "--bank", "b")
-    return home / "rempart.db"
+    return os.environ["REMPART_DB"]
 
 
 def test_actions_are_logged_with_who_and_when(rempart_env: Path, consent_file: Path) -> None:
@@ -46,29 +50,26 @@ def test_actions_are_logged_with_who_and_when(rempart_env: Path, consent_file: P
 
 def test_a_changed_entry_is_found(rempart_env: Path, consent_file: Path) -> None:
     db = setup_case(rempart_env, consent_file)
-    with sqlite3.connect(db) as conn:
-        conn.execute("update audit_log set details = replace(details, '1', '9') where id = 2")
+    execute(db, "update audit_log set details = replace(details, '1', '9') where id = 2")
     out = rempart("audit", "verify", code=1)
     assert "entry 2" in out and "changed" in out
-    with sqlite3.connect(db) as conn:  # a forger who also recomputes the hash breaks the link
-        conn.execute("update audit_log set actor = 'someone else', entry_hash = "
-                     "'%s' where id = 3" % ("ab" * 32))
+    # a forger who also recomputes the hash breaks the link
+    execute(db, "update audit_log set actor = 'someone else', entry_hash = "
+                "'%s' where id = 3" % ("ab" * 32))
     out = rempart("audit", "verify", code=1)
     assert "entry 3" in out and "entry 4: does not follow" in out
 
 
 def test_deleting_entries_breaks_the_chain(rempart_env: Path, consent_file: Path) -> None:
     db = setup_case(rempart_env, consent_file)
-    with sqlite3.connect(db) as conn:
-        conn.execute("delete from audit_log where id = 2")
+    execute(db, "delete from audit_log where id = 2")
     out = rempart("audit", "verify", code=1)
     assert "missing" in out and "entry 3" in out
 
 
 def test_a_truncated_log_is_found(rempart_env: Path, consent_file: Path) -> None:
     db = setup_case(rempart_env, consent_file)
-    with sqlite3.connect(db) as conn:
-        conn.execute("delete from audit_log where id = (select max(id) from audit_log)")
+    execute(db, "delete from audit_log where id = (select max(id) from audit_log)")
     out = rempart("audit", "verify", code=1)
     assert "truncated" in out
 
@@ -92,7 +93,7 @@ def test_concurrent_writers_keep_one_chain(rempart_env: Path) -> None:
     from rempart.store.db import Database
     from rempart.store.repository import StoreError
 
-    url = f"sqlite:///{rempart_env / 'rempart.db'}"
+    url = os.environ["REMPART_DB"]
     secret = workflow.open_case(Database(url), "C-A")
 
     def check(k: int) -> int:

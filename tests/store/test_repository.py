@@ -1,15 +1,15 @@
-from pathlib import Path
-
 import pytest
 
 from rempart.store import repository
 from rempart.store.db import Database
 from rempart.store.repository import StoreError
 
+pytestmark = pytest.mark.both_databases
+
 
 @pytest.fixture
-def db(tmp_path: Path) -> Database:
-    return Database(f"sqlite:///{tmp_path / 'r.db'}")
+def db(db_url: str) -> Database:
+    return Database(db_url)
 
 
 def test_bank_names_are_checked_and_unique(db: Database) -> None:

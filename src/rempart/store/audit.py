@@ -14,12 +14,15 @@ import getpass
 import hashlib
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import false, select, update
+from sqlalchemy import false, select, text, update
 from sqlalchemy.orm import Session
 
 from rempart.store.db import Database
@@ -27,10 +30,27 @@ from rempart.store.models import AuditEntry
 
 GENESIS = "0" * 64
 HEAD_FILE = "audit-head"
+_PG_AUDIT_LOCK_KEY = 0x41554454  # "AUDT": one audit writer at a time
+
+
+_ACTING_AS: ContextVar[str | None] = ContextVar("rempart_actor", default=None)
+
+
+@contextmanager
+def acting_as(actor: str) -> Iterator[None]:
+    """Record `actor` as who acts, in this thread or task only (the API: the key's owner)."""
+    token = _ACTING_AS.set(actor)
+    try:
+        yield
+    finally:
+        _ACTING_AS.reset(token)
 
 
 def current_actor() -> str:
-    """Who is acting: REMPART_USER, else the operating-system user."""
+    """Who is acting: the `acting_as` actor, else REMPART_USER, else the operating-system
+    user."""
+    if (acting := _ACTING_AS.get()) is not None:
+        return acting
     try:
         return os.environ.get("REMPART_USER") or getpass.getuser()
     except Exception:  # no user name (containers): say so rather than fail
@@ -59,8 +79,12 @@ def record(
 ) -> AuditEntry:
     """Append an entry in the caller's transaction."""
     # Take the write lock before reading the chain's head, so that two writers append one
-    # after the other (SQLite: an UPDATE opens the write transaction, even on no row).
-    s.execute(update(AuditEntry).where(false()).values(actor=AuditEntry.actor))
+    # after the other (SQLite: an UPDATE opens the write transaction, even on no row;
+    # PostgreSQL: an advisory lock held until the transaction ends).
+    if s.get_bind().dialect.name == "postgresql":
+        s.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_AUDIT_LOCK_KEY})
+    else:
+        s.execute(update(AuditEntry).where(false()).values(actor=AuditEntry.actor))
     last = s.execute(select(AuditEntry.id, AuditEntry.entry_hash)
                      .order_by(AuditEntry.id.desc()).limit(1)).first()  # fmt: skip
     entry_id = (last[0] + 1) if last else 1

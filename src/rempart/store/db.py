@@ -15,6 +15,7 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, select
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from rempart.store.models import Meta
@@ -33,6 +34,21 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 _MIGRATE_LOCK = threading.Lock()
+# PostgreSQL advisory lock key (any constant): migrations of one database by several
+# processes at once run one after the other.
+_PG_MIGRATE_LOCK_KEY = 0x52454D50  # "REMP"
+# Tables holding a victim's data (hashes, templates): rewritten on PostgreSQL after a
+# withdrawal, so the deleted rows leave the table files.
+_PURGED_TABLES = ("item_signals", "bank_items", "submissions", "face_templates", "consents")
+
+
+def normalise_url(url: str) -> str:
+    """postgresql:// (and postgres://) mean PostgreSQL through psycopg 3, the driver Rempart
+    ships; other URLs are kept as given."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
 
 
 @functools.cache
@@ -57,12 +73,19 @@ class Database:
     """A migrated database and a session factory."""
 
     def __init__(self, url: str, *, migrate: bool = True) -> None:
+        url = normalise_url(url)
         parsed = make_url(url)
-        if parsed.get_backend_name() == "sqlite" and parsed.database:
+        self.backend = parsed.get_backend_name()
+        if self.backend == "sqlite" and parsed.database:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         self.url = url
-        self.engine: Engine = create_engine(url)
-        if parsed.get_backend_name() == "sqlite":
+        connect_args: dict[str, Any] = {}
+        if self.backend == "postgresql":
+            # Times are stored and read in UTC whatever the server's or client's zone.
+            connect_args["options"] = "-c timezone=UTC"
+        self.engine: Engine = create_engine(url, connect_args=connect_args,
+                                            pool_pre_ping=self.backend == "postgresql")
+        if self.backend == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         if migrate:
             self.upgrade()
@@ -74,18 +97,26 @@ class Database:
         with _MIGRATE_LOCK:
             cfg = alembic_config(self.url)
             head = _head_revision(cfg)
-            with self.engine.begin() as connection:
-                try:
-                    current = connection.exec_driver_sql(
-                        "SELECT version_num FROM alembic_version"
-                    ).scalar()
-                except Exception:  # no table yet: a new database
-                    current = None
-            if current == head:
+            if self._current_revision() == head:
                 return
             with self.engine.begin() as connection:
+                if self.backend == "postgresql":
+                    # Another process may be migrating the same database: wait for it
+                    # (the lock ends with this transaction); Alembic then sees its work.
+                    connection.exec_driver_sql(
+                        f"SELECT pg_advisory_xact_lock({_PG_MIGRATE_LOCK_KEY})"
+                    )
                 cfg.attributes["connection"] = connection
                 command.upgrade(cfg, "head")
+
+    def _current_revision(self) -> str | None:
+        try:
+            with self.engine.connect() as connection:
+                return connection.exec_driver_sql(
+                    "SELECT version_num FROM alembic_version"
+                ).scalar()
+        except Exception:  # no table yet: a new database (the failed read is rolled back)
+            return None
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -95,12 +126,17 @@ class Database:
 
     def instance_id(self) -> str:
         """A stable random id of this database, used to name its index folder."""
-        with self.session() as s:
-            row = s.get(Meta, "instance_id")
-            if row is None:
-                row = Meta(key="instance_id", value=uuid.uuid4().hex)
-                s.add(row)
-            return row.value
+        value = self.get_meta("instance_id")
+        if value is not None:
+            return value
+        try:
+            with self.session() as s:
+                s.add(Meta(key="instance_id", value=uuid.uuid4().hex))
+        except IntegrityError:  # another process or thread created it first: use theirs
+            pass
+        value = self.get_meta("instance_id")
+        assert value is not None
+        return value
 
     def get_meta(self, key: str) -> str | None:
         with self.session() as s:
@@ -118,11 +154,19 @@ class Database:
             row.value = value
 
     def purge_deleted(self) -> None:
-        """Make deletions final on disk: SQLite's write-ahead log still holds old pages
-        (with the deleted rows) until it is checkpointed and truncated."""
-        if self.engine.dialect.name == "sqlite":
+        """Make deletions final on disk. SQLite (secure_delete on) overwrites deleted rows,
+        but its write-ahead log still holds old pages until it is checkpointed and
+        truncated. PostgreSQL keeps deleted rows in the table files until they are
+        vacuumed, and a plain VACUUM only marks their space free: VACUUM FULL rewrites the
+        tables holding a victim's data into new files and removes the old ones. (Its
+        write-ahead log keeps the rows until its segments are recycled: see
+        docs/postgresql.md.)"""
+        if self.backend == "sqlite":
             with self.engine.connect() as c:
                 c.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        elif self.backend == "postgresql":
+            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+                c.exec_driver_sql("VACUUM FULL " + ", ".join(_PURGED_TABLES))
 
     def dispose(self) -> None:
         self.engine.dispose()
