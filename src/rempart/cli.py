@@ -772,6 +772,9 @@ def _register_subcommands() -> None:
     app.add_typer(review_app, name="review")
     app.add_typer(evidence_app, name="evidence")
     app.add_typer(notice_app, name="notice")
+    from rempart.cli_api import register_api_commands
+
+    register_api_commands(app, bank_app, case_app)
 
 
 _register_subcommands()

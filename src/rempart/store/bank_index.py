@@ -8,8 +8,10 @@ token differs from the database's is stale (a crash, another process) and is reb
 
 from __future__ import annotations
 
+import fcntl
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +30,18 @@ class BankIndex:
         self.db = db
         self.folder = home / "index" / db.instance_id() / "pdq"
         self._index: BinaryHashIndex | None = None
+        self.token: str | None = None  # the token of the index held in memory
+
+    @contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """One process (or thread) at a time changes, rebuilds or reloads the index."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with open(self.folder / "lock", "a+b") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
 
     @property
     def token_file(self) -> Path:
@@ -48,17 +62,44 @@ class BankIndex:
         """The current index: loaded from disk if up to date, else rebuilt from the database."""
         if self._index is not None:
             return self._index
+        with self._exclusive():
+            return self._load_locked()
+
+    def _load_locked(self) -> BinaryHashIndex:
         wanted = self.db.get_meta(TOKEN_KEY)
         if wanted is not None and self._read_token() == wanted:
             try:
                 self._index = BinaryHashIndex.load(self.folder / "data")
+                self.token = wanted
                 return self._index
             except IndexCorrupt:
                 pass
-        self._index = self.rebuild()
+        self._index = self._rebuild_locked()
         return self._index
 
+    def is_current(self) -> bool:
+        """Whether the index held in memory reflects every change in the database."""
+        return self._index is not None and self.db.get_meta(TOKEN_KEY) == self.token
+
+    def refresh(self) -> bool:
+        """Reload the index when another process changed the database since it was loaded
+        (from its saved folder, else rebuilt); True when the held index was replaced. The
+        old index object is left untouched, for readers still using it."""
+        if self.is_current():
+            return False
+        with self._exclusive():
+            if self.is_current():  # the change was our own, finished while we waited
+                return False
+            self._index = None
+            self._load_locked()
+        return True
+
     def rebuild(self) -> BinaryHashIndex:
+        with self._exclusive():
+            self._index = self._rebuild_locked()
+            return self._index
+
+    def _rebuild_locked(self) -> BinaryHashIndex:
         token = uuid.uuid4().hex
         with self.db.session() as s:
             rows = repository.pdq_signals(s, MIN_QUALITY)
@@ -68,6 +109,7 @@ class BankIndex:
             ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
             index.add(ids, hex_to_array([r[1] for r in rows]))
         self._save(index, token)
+        self.token = token
         return index
 
     def _save(self, index: BinaryHashIndex, token: str) -> None:
@@ -84,17 +126,21 @@ class BankIndex:
 
         `apply` runs inside one transaction and returns (added (id, hex) pairs, removed ids).
         """
-        index = self.load()
-        token = uuid.uuid4().hex
-        with self.db.session() as s:
-            added, removed = apply(s)
-            self.db.set_meta(TOKEN_KEY, token, s)
-        if removed:
-            index.remove(np.asarray(list(removed), dtype=np.int64))
-            index.compact()  # removed hashes must not linger in the index files
-        if added:
-            ids = np.asarray([a[0] for a in added], dtype=np.int64)
-            index.add(ids, hex_to_array([a[1] for a in added]))
-        self._save(index, token)
+        with self._exclusive():
+            if not self.is_current():  # another process changed it: start from its index
+                self._index = None
+            index = self._index if self._index is not None else self._load_locked()
+            token = uuid.uuid4().hex
+            with self.db.session() as s:
+                added, removed = apply(s)
+                self.db.set_meta(TOKEN_KEY, token, s)
+            if removed:
+                index.remove(np.asarray(list(removed), dtype=np.int64))
+                index.compact()  # removed hashes must not linger in the index files
+            if added:
+                ids = np.asarray([a[0] for a in added], dtype=np.int64)
+                index.add(ids, hex_to_array([a[1] for a in added]))
+            self._save(index, token)
+            self.token = token
         if removed:
             self.db.purge_deleted()

@@ -297,3 +297,100 @@ class Withdrawal(Base):
     signal_type: Mapped[str] = mapped_column(String(16))
     value_sha256: Mapped[str] = mapped_column(String(64), index=True)
     withdrawn_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# ---- The HTTP API (migration 0010): tenants, keys, bank sharing, feedback, query log ----
+
+
+class Tenant(Base):
+    """An organisation (a helpline: its caseworkers and their cases) or a platform (its
+    trust & safety team: its queries, its feedback, the banks shared with it)."""
+
+    __tablename__ = "tenants"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # organisation or platform
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApiKey(Base):
+    """An API key: only the SHA-256 of the (high-entropy, random) key is stored. `key_id`
+    is the key's public part, shown in lists and audit entries."""
+
+    __tablename__ = "api_keys"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(16), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))  # admin, caseworker, platform, victim
+    tenant_id: Mapped[int | None] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), index=True
+    )
+    label: Mapped[str] = mapped_column(String(200), default="")
+    rate_limit: Mapped[float | None]  # requests per second; None: the role's default
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+    revoked_at: Mapped[datetime | None]
+
+
+class BankShare(Base):
+    """A bank a platform may match against."""
+
+    __tablename__ = "bank_shares"
+    __table_args__ = (UniqueConstraint("bank_id", "tenant_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bank_id: Mapped[int] = mapped_column(ForeignKey("banks.id", ondelete="CASCADE"), index=True)
+    tenant_id: Mapped[int] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CaseOwner(Base):
+    """The organisation whose caseworkers may see and change a case."""
+
+    __tablename__ = "case_owners"
+    case_id: Mapped[int] = mapped_column(
+        ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True
+    )
+    tenant_id: Mapped[int] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), index=True
+    )
+
+
+class PlatformFeedback(Base):
+    """What a platform did about a match: removed, not_violating or false_positive."""
+
+    __tablename__ = "platform_feedback"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), index=True
+    )
+    api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id", ondelete="SET NULL"))
+    bank_item_id: Mapped[int | None] = mapped_column(
+        ForeignKey("bank_items.id", ondelete="SET NULL"), index=True
+    )
+    case_id: Mapped[int | None] = mapped_column(
+        ForeignKey("cases.id", ondelete="SET NULL"), index=True
+    )
+    bank_name: Mapped[str] = mapped_column(String(100))
+    verdict: Mapped[str] = mapped_column(String(20))
+    content_ref: Mapped[str] = mapped_column(String(500), default="")
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApiQuery(Base):
+    """One hash a tenant looked up through the API, and what it matched (bank entry ids,
+    never the bank's hashes). Visible only to that tenant (and admins)."""
+
+    __tablename__ = "api_queries"
+    __table_args__ = (Index("ix_api_queries_tenant_at", "tenant_id", "at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int | None] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id", ondelete="SET NULL"))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    endpoint: Mapped[str] = mapped_column(String(32))
+    signal_type: Mapped[str] = mapped_column(String(16))
+    signal: Mapped[str] = mapped_column(String(128))
+    match_count: Mapped[int] = mapped_column(default=0)
+    matched: Mapped[list[Any]] = mapped_column(JSON, default=list)

@@ -1,0 +1,49 @@
+"""The FastAPI application: `create_app()` (uvicorn factory) builds it from the environment
+(REMPART_DB, REMPART_HOME, REMPART_API_*), or from given settings in tests."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from rempart import __version__
+from rempart.api import errors
+from rempart.api.limits import BodyLimit
+from rempart.api.routes import admin, banks, cases, feedback, health, hma, lookup, queries
+from rempart.api.services import Services
+from rempart.api.settings import ApiSettings
+
+UPLOAD_PATHS = frozenset({"/v1/hash", "/v1/lookup/file", "/m/lookup", "/h/hash"})
+
+DESCRIPTION = """\
+Rempart's HTTP API: match uploads against shared hash lists of non-consensual intimate
+images, report what was removed, manage banks and cases, and let a victim check her case.
+
+Every call but /health and /ready needs an API key (`Authorization: Bearer rmp_...` or
+`X-API-Key: rmp_...`) with a role: admin, caseworker, platform or victim. See docs/api.md.
+"""
+
+
+def create_app(settings: ApiSettings | None = None) -> FastAPI:
+    settings = settings or ApiSettings.from_env()
+    svc = Services.build(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        svc.start()
+        try:
+            yield
+        finally:
+            svc.stop()
+
+    app = FastAPI(title="Rempart API", version=__version__, description=DESCRIPTION,
+                  lifespan=lifespan)  # fmt: skip
+    app.state.services = svc
+    errors.install(app)
+    app.add_middleware(BodyLimit, default=settings.max_body_bytes,
+                       uploads=settings.max_upload_bytes, upload_paths=UPLOAD_PATHS)
+    for module in (health, lookup, hma, banks, feedback, cases, queries, admin):
+        app.include_router(module.router)
+    return app

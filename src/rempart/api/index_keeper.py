@@ -1,0 +1,141 @@
+"""The PDQ index while serving: loaded in the background at start (readiness false until
+then), searched by many threads at once, changed in place by imports and withdrawals made
+through this server, and reloaded when another process (a CLI command, another worker)
+changed the database: its change token is polled every `poll` seconds, so a hash added or
+withdrawn anywhere is matchable, or gone, within about a second, with no full rebuild."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TypeVar
+
+from rempart.index.binary_index import BinaryHashIndex
+from rempart.store.bank_index import BankIndex
+from rempart.store.db import Database
+
+log = logging.getLogger("rempart.api")
+T = TypeVar("T")
+
+
+class NotReady(Exception):
+    """The index is still loading."""
+
+
+class RWLock:
+    """Many readers or one writer; a waiting writer holds new readers back."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._readers = 0
+        self._writer = False
+        self._waiting = 0
+
+    @contextmanager
+    def read(self) -> Iterator[None]:
+        with self._cond:
+            while self._writer or self._waiting:
+                self._cond.wait()
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._readers -= 1
+                if not self._readers:
+                    self._cond.notify_all()
+
+    @contextmanager
+    def write(self) -> Iterator[None]:
+        with self._cond:
+            self._waiting += 1
+            while self._writer or self._readers:
+                self._cond.wait()
+            self._waiting -= 1
+            self._writer = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._writer = False
+                self._cond.notify_all()
+
+
+class IndexKeeper:
+    def __init__(self, db: Database, home: Path, poll: float = 0.5) -> None:
+        self.db = db
+        self.bank_index = BankIndex(db, home)
+        self.poll = poll
+        self._lock = RWLock()
+        self._index: BinaryHashIndex | None = None
+        self.version = 0  # bumped on every change or reload (caches key on it)
+        self.loaded_at: float | None = None
+        self.last_error: str | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # ---- lifecycle ----
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="rempart-index", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                if self._index is None:
+                    index = self.bank_index.load()
+                    self._swap(index)
+                    self.loaded_at = time.time()
+                elif self.bank_index.refresh():
+                    self._swap(self.bank_index.load())
+                    log.info("index reloaded after a change by another process")
+                self.last_error = None
+            except Exception as exc:  # keep serving the index held; say so in readiness
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.exception("index refresh failed")
+            self._stop.wait(self.poll)
+
+    def _swap(self, index: BinaryHashIndex) -> None:
+        with self._lock.write():
+            self._index = index
+            self.version += 1
+
+    # ---- use ----
+    @property
+    def ready(self) -> bool:
+        return self._index is not None
+
+    def stale(self) -> bool:
+        """True while the database holds a change the index does not have yet."""
+        return self._index is None or not self.bank_index.is_current()
+
+    @contextmanager
+    def reading(self) -> Iterator[BinaryHashIndex]:
+        if self._index is None:
+            raise NotReady("the index is loading")
+        with self._lock.read():
+            yield self._index  # type: ignore[misc]
+
+    def change(self, fn: Callable[[BankIndex], T]) -> T:
+        """Run an import or withdrawal (which changes the index in place) with no search
+        running meanwhile."""
+        if self._index is None:
+            raise NotReady("the index is loading")
+        with self._lock.write():
+            try:
+                return fn(self.bank_index)
+            finally:
+                self._index = self.bank_index.load()
+                self.version += 1
+
+    def size(self) -> int:
+        return len(self._index) if self._index is not None else 0

@@ -1,0 +1,69 @@
+"""The per-tenant query log: every hash looked up through the API and what it matched
+(bank entry ids, never bank hashes), buffered in memory and written in one transaction
+per second, so logging adds no database write to a lookup."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from sqlalchemy import insert
+
+from rempart.store.db import Database
+from rempart.store.models import ApiQuery, utcnow
+
+log = logging.getLogger("rempart.api")
+MAX_BUFFER = 200_000  # rows held while the database is unavailable; older ones are dropped
+
+
+class QueryLog:
+    def __init__(self, db: Database, every: float = 1.0) -> None:
+        self.db = db
+        self.every = every
+        self._rows: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.dropped = 0
+
+    def add(self, tenant_id: int | None, key_id: int, endpoint: str,
+            entries: list[tuple[str, str, list[dict[str, Any]]]]) -> None:  # fmt: skip
+        at = utcnow()
+        rows = [{"tenant_id": tenant_id, "api_key_id": key_id, "at": at, "endpoint": endpoint,
+                 "signal_type": t, "signal": v[:128], "match_count": len(m), "matched": m}
+                for t, v, m in entries]  # fmt: skip
+        with self._lock:
+            self._rows.extend(rows)
+            if len(self._rows) > MAX_BUFFER:
+                self.dropped += len(self._rows) - MAX_BUFFER
+                del self._rows[: len(self._rows) - MAX_BUFFER]
+
+    def flush(self) -> None:
+        with self._write_lock:
+            with self._lock:
+                rows, self._rows = self._rows, []
+            if not rows:
+                return
+            try:
+                with self.db.session() as s:
+                    s.execute(insert(ApiQuery), rows)
+            except Exception:
+                log.exception("could not write %d query log rows; kept for later", len(rows))
+                with self._lock:
+                    self._rows[:0] = rows
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="rempart-querylog", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            self.flush()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self.flush()

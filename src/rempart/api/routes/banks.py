@@ -1,0 +1,248 @@
+"""Banks and bank entries: list (a platform sees only the banks shared with it), create and
+share (admin), add entries under a case and its consent, list and withdraw them (a
+caseworker: only her organisation's cases). Every change is audited, naming the key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from rempart.api.auth import Principal, require
+from rempart.api.keys import get_tenant
+from rempart.api.services import Services, services
+from rempart.api.tenancy import bank_for, case_for, may_see_case, own_case, visible_banks
+from rempart.exchange.bank_import import import_submission
+from rempart.exchange.consent import ConsentRecord
+from rempart.exchange.submission import FORMAT, VERSION, parse_submission
+from rempart.store import audit, repository
+from rempart.store.bank_index import BankIndex
+from rempart.store.models import (
+    Bank,
+    BankItem,
+    BankShare,
+    Case,
+    CaseOwner,
+    ItemSignal,
+    Submission,
+    Tenant,
+)
+from rempart.store.repository import StoreError
+
+router = APIRouter(prefix="/v1/banks", tags=["banks"])
+READERS = ("admin", "caseworker", "platform")
+KEEPERS = ("admin", "caseworker")
+
+
+class BankIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(max_length=100)
+    description: str = Field("", max_length=2000)
+    pdq_threshold: int = Field(31, ge=0, le=63)
+
+
+class EntriesIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    case: str = Field(min_length=1, max_length=64, description="Case number")
+    items: list[dict[str, Any]] | None = Field(
+        None, description="Items of a hash-submission file (pdq, md5, sha256, ...)")
+    submission: dict[str, Any] | None = Field(
+        None, description="A whole hash-submission file (instead of items)")
+    consent: dict[str, Any] | None = Field(None, description="Consent record, if none is on file")
+    label: str | None = Field(None, max_length=200)
+
+
+def _bank_json(s: Session, bank: Bank, p: Principal) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": bank.name, "description": bank.description,
+                           "pdq_threshold": bank.pdq_threshold}  # fmt: skip
+    if p.role != "platform":
+        out["entries"] = s.scalar(select(func.count(BankItem.id)).where(
+            BankItem.bank_id == bank.id))  # fmt: skip
+    if p.role == "admin":
+        out["shared_with"] = sorted(s.scalars(select(Tenant.name).join(
+            BankShare, BankShare.tenant_id == Tenant.id).where(BankShare.bank_id == bank.id)))
+    return out
+
+
+@router.get("", summary="Banks this key may match against")
+def list_banks(p: Principal = Depends(require(*READERS)),
+               svc: Services = Depends(services)) -> list[dict[str, Any]]:  # fmt: skip
+    with svc.db.session() as s:
+        names = visible_banks(s, p)
+        banks = s.scalars(select(Bank).where(Bank.name.in_(names)).order_by(Bank.name)).all()
+        return [_bank_json(s, b, p) for b in banks]
+
+
+@router.post("", status_code=201, summary="Create a bank (admin)")
+def create_bank(body: BankIn, p: Principal = Depends(require("admin")),
+                svc: Services = Depends(services)) -> dict[str, Any]:  # fmt: skip
+    with audit.acting_as(p.actor), svc.db.session() as s:
+        bank = repository.create_bank(s, body.name, description=body.description,
+                                      pdq_threshold=body.pdq_threshold)  # fmt: skip
+        audit.record(s, "bank-create", details={"bank": body.name,
+                                                "threshold": body.pdq_threshold})
+        out = _bank_json(s, bank, p)
+    svc.lookups.invalidate()
+    svc.changed()
+    return out
+
+
+@router.get("/{name}", summary="One bank")
+def get_bank(name: str, p: Principal = Depends(require(*READERS)),
+             svc: Services = Depends(services)) -> dict[str, Any]:  # fmt: skip
+    with svc.db.session() as s:
+        return _bank_json(s, bank_for(s, p, name), p)
+
+
+def _share(svc: Services, p: Principal, name: str, tenant_name: str, on: bool) -> dict[str, Any]:
+    with audit.acting_as(p.actor), svc.db.session() as s:
+        bank = bank_for(s, p, name)
+        tenant = get_tenant(s, tenant_name)
+        if tenant.kind != "platform":
+            raise HTTPException(400, f"{tenant_name!r} is not a platform: banks are shared "
+                                "with platforms")  # fmt: skip
+        existing = s.scalar(select(BankShare).where(BankShare.bank_id == bank.id,
+                                                    BankShare.tenant_id == tenant.id))
+        if on and existing is None:
+            s.add(BankShare(bank_id=bank.id, tenant_id=tenant.id))
+        if not on and existing is not None:
+            s.delete(existing)
+        audit.record(s, "bank-share" if on else "bank-unshare",
+                     details={"bank": name, "tenant": tenant_name})  # fmt: skip
+    svc.lookups.invalidate()
+    svc.changed()
+    return {"bank": name, "tenant": tenant_name, "shared": on}
+
+
+@router.put("/{name}/shares/{tenant}", summary="Share a bank with a platform (admin)")
+def share(name: str, tenant: str, p: Principal = Depends(require("admin")),
+          svc: Services = Depends(services)) -> dict[str, Any]:  # fmt: skip
+    return _share(svc, p, name, tenant, True)
+
+
+@router.delete("/{name}/shares/{tenant}", summary="Stop sharing a bank with a platform (admin)")
+def unshare(name: str, tenant: str, p: Principal = Depends(require("admin")),
+            svc: Services = Depends(services)) -> dict[str, Any]:  # fmt: skip
+    return _share(svc, p, name, tenant, False)
+
+
+@router.get("/{name}/entries", summary="Entries of a bank (a caseworker: her cases only)")
+def list_entries(
+    name: str,
+    case: str | None = None,
+    limit: int = Query(100, ge=1, le=1000),
+    offset: int = Query(0, ge=0),
+    p: Principal = Depends(require(*KEEPERS)),
+    svc: Services = Depends(services),
+) -> dict[str, Any]:
+    with svc.db.session() as s:
+        bank = bank_for(s, p, name)
+        query = (select(BankItem, Case.number).outerjoin(Case, BankItem.case_id == Case.id)
+                 .where(BankItem.bank_id == bank.id))  # fmt: skip
+        if p.role == "caseworker":
+            query = query.join(CaseOwner, CaseOwner.case_id == BankItem.case_id).where(
+                CaseOwner.tenant_id == p.tenant_id)
+        if case is not None:
+            query = query.where(Case.number == case)
+        rows = s.execute(query.order_by(BankItem.id).limit(limit).offset(offset)).all()
+        ids = [item.id for item, _ in rows]
+        kinds: dict[int, list[str]] = {}
+        for item_id, signal_type in s.execute(select(ItemSignal.item_id, ItemSignal.signal_type)
+                                              .where(ItemSignal.item_id.in_(ids))).all():
+            if signal_type not in kinds.setdefault(item_id, []):
+                kinds[item_id].append(signal_type)
+        entries = [{"bank_entry": item.id, "case": number, "media_type": item.media_type,
+                    "label": item.label, "signals": sorted(kinds.get(item.id, [])),
+                    "created_at": item.created_at.isoformat(timespec="seconds"),
+                    "expires_at": item.expires_at.isoformat(timespec="seconds")
+                    if item.expires_at else None} for item, number in rows]  # fmt: skip
+    return {"bank": name, "entries": entries, "limit": limit, "offset": offset}
+
+
+def _submission(body: EntriesIn) -> Any:
+    if (body.items is None) == (body.submission is None):
+        raise HTTPException(422, "give either 'items' or 'submission'")
+    doc = body.submission or {"format": FORMAT, "version": VERSION, "items": body.items}
+    return parse_submission(doc, "request")
+
+
+def _claim(svc: Services, p: Principal, number: str) -> bool:
+    """Check the caller may add to this case; a caseworker's new case becomes her
+    organisation's. True when the case was created here."""
+    with svc.db.session() as s:
+        case = repository.get_case(s, number.strip())
+        if case is not None:
+            if not may_see_case(s, p, case):
+                raise HTTPException(404, f"no case {number!r}")
+            return False
+        case = repository.get_or_create_case(s, number)
+        own_case(s, p, case)
+        return True
+
+
+@router.post("/{name}/entries", status_code=201,
+             summary="Add hashes to a bank under a case (consent required)")  # fmt: skip
+def add_entries(name: str, body: EntriesIn, p: Principal = Depends(require(*KEEPERS)),
+                svc: Services = Depends(services)) -> dict[str, Any]:  # fmt: skip
+    submission = _submission(body)
+    consent = ConsentRecord.parse(body.consent, "consent") if body.consent else None
+    with svc.db.session() as s:
+        bank_for(s, p, name)
+    created = _claim(svc, p, body.case)
+
+    def run(bank_index: BankIndex) -> Any:
+        return import_submission(bank_index, name, submission, case_number=body.case.strip(),
+                                 consent=consent, source_name="api", label=body.label)
+
+    try:
+        with audit.acting_as(p.actor):
+            result = svc.keeper.change(run)
+    except StoreError:
+        if created:  # leave no empty case behind a refused import
+            with svc.db.session() as s:
+                case = repository.get_case(s, body.case.strip())
+                if case is not None and not s.scalar(select(func.count(Submission.id)).where(
+                        Submission.case_id == case.id)):  # fmt: skip
+                    s.execute(delete(Case).where(Case.id == case.id))
+        raise
+    svc.changed()
+    with svc.db.session() as s:
+        case_row = repository.get_case(s, body.case.strip())
+        new_ids = list(s.scalars(select(BankItem.id).join(Bank, BankItem.bank_id == Bank.id)
+                                 .where(Bank.name == name, BankItem.case_id == case_row.id)
+                                 .order_by(BankItem.id.desc()).limit(result.added)))
+    return {"bank": result.bank, "case": result.case, "added": result.added,
+            "duplicates": result.duplicates, "low_quality": result.low_quality,
+            "consent_recorded": result.consent_recorded,
+            "bank_entries": sorted(new_ids)}  # fmt: skip
+
+
+@router.delete("/{name}/entries/{entry}",
+               summary="Withdraw a bank entry: deleted from the bank and the index at once")
+def withdraw_entry(name: str, entry: int, p: Principal = Depends(require(*KEEPERS)),
+                   svc: Services = Depends(services)) -> dict[str, Any]:  # fmt: skip
+    with svc.db.session() as s:
+        bank = bank_for(s, p, name)
+        item = s.get(BankItem, entry)
+        number = repository.case_number(s, item.case_id) if item and item.case_id else None
+        if item is None or item.bank_id != bank.id or number is None:
+            raise HTTPException(404, f"bank {name!r} has no entry {entry}")
+        case_for(s, p, number)
+
+    def apply(s: Session) -> tuple[list[tuple[int, str]], list[int]]:
+        case = repository.get_case(s, number)
+        if case is None:
+            raise StoreError(f"no case {number}")
+        removed = repository.delete_items(s, case, [entry])
+        audit.record(s, "withdraw-items", case=number,
+                     details={"bank_entries": [entry], "face_templates": []})
+        return [], removed
+
+    with audit.acting_as(p.actor):
+        svc.keeper.change(lambda bank_index: bank_index.change(apply))
+    svc.db.purge_deleted()
+    svc.changed()
+    return {"bank": name, "bank_entry": entry, "withdrawn": True}

@@ -1,0 +1,103 @@
+"""Cases for caseworkers (only her organisation's), and the victim's status check with her
+case number and secret (wrong secrets are limited per case number)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import func, select
+
+from rempart.api.auth import Principal, require
+from rempart.api.services import Services, services
+from rempart.api.tenancy import case_for, may_see_case, own_case
+from rempart.cases import workflow
+from rempart.store import audit, repository
+from rempart.store.models import Case, CaseOwner, PlatformFeedback
+from rempart.store.repository import StoreError
+
+router = APIRouter(prefix="/v1", tags=["cases"])
+
+
+class CaseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    number: str = Field(min_length=1, max_length=64)
+
+
+class StatusIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    case: str = Field(min_length=1, max_length=64)
+    secret: str = Field(min_length=1, max_length=100)
+
+
+@router.get("/cases", summary="Cases (a caseworker: her organisation's)")
+def list_cases(
+    limit: int = Query(100, ge=1, le=1000),
+    offset: int = Query(0, ge=0),
+    p: Principal = Depends(require("caseworker", "admin")),
+    svc: Services = Depends(services),
+) -> list[dict[str, Any]]:
+    query = select(Case)
+    if p.role == "caseworker":
+        query = query.join(CaseOwner, CaseOwner.case_id == Case.id).where(
+            CaseOwner.tenant_id == p.tenant_id)
+    with svc.db.session() as s:
+        rows = s.scalars(query.order_by(Case.id).limit(limit).offset(offset)).all()
+        return [{"case": c.number, "status": c.status,
+                 "created_at": c.created_at.isoformat(timespec="seconds")} for c in rows]
+
+
+@router.post("/cases", status_code=201,
+             summary="Open a case; its secret (for the victim) is shown once")
+def open_case(body: CaseIn, p: Principal = Depends(require("caseworker", "admin")),
+              svc: Services = Depends(services)) -> dict[str, Any]:  # fmt: skip
+    number = body.number.strip()
+    with svc.db.session() as s:
+        case = repository.get_case(s, number)
+        if case is not None and not may_see_case(s, p, case):
+            raise HTTPException(404, f"no case {number!r}")
+    with audit.acting_as(p.actor):
+        secret = workflow.open_case(svc.db, number)
+    with svc.db.session() as s:
+        case = repository.get_case(s, number)
+        if case is not None:
+            own_case(s, p, case)
+    svc.changed()
+    return {"case": number, "secret": secret,
+            "note": "give the secret to the victim now: it is not stored and not shown again"}
+
+
+@router.get("/cases/{number}", summary="A case: history, entries, matches by status")
+def show_case(number: str, p: Principal = Depends(require("caseworker", "admin")),
+              svc: Services = Depends(services)) -> dict[str, Any]:  # fmt: skip
+    with svc.db.session() as s:
+        case_for(s, p, number)
+    return asdict(workflow.view(svc.db, number))
+
+
+@router.post("/status", summary="The victim's status check: case number and secret",
+             responses={403: {"description": "Case number or secret not recognised"},
+                        429: {"description": "Too many wrong secrets for this case"}})
+def victim_status(body: StatusIn, p: Principal = Depends(require("victim", "admin")),
+                  svc: Services = Depends(services)) -> dict[str, Any]:  # fmt: skip
+    key = body.case.strip().upper()
+    wait = svc.victim_limiter.blocked(key)
+    if wait > 0:
+        raise HTTPException(429, "too many wrong secrets for this case number: try later",
+                            headers={"Retry-After": str(int(wait) + 1)})  # fmt: skip
+    try:
+        status = workflow.victim_status(svc.db, body.case.strip(), body.secret)
+    except StoreError as exc:
+        svc.victim_limiter.failed(key)
+        svc.changed()
+        raise HTTPException(403, str(exc)) from exc
+    with svc.db.session() as s:
+        case = repository.get_case(s, body.case.strip())
+        rows = s.execute(select(PlatformFeedback.verdict, func.count(PlatformFeedback.id))
+                         .where(PlatformFeedback.case_id == case.id)
+                         .group_by(PlatformFeedback.verdict)).all() if case else []
+    status["platform_reports"] = {v: int(n) for v, n in rows}
+    svc.changed()
+    return status

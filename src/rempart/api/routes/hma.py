@@ -1,0 +1,118 @@
+"""The lookup shapes of Meta's Hasher-Matcher-Actioner (HMA, OpenMediaMatch), for platforms
+that already integrated it: /m/lookup and /h/hash. Same parameters and answers; a Rempart
+API key is still required (HMA has none), and only the banks shared with the caller count.
+
+GET /m/lookup?signal_type=pdq&signal=HEX  ->  {"BANK": [{"bank_content_id": 12, "distance": "4"}]}
+GET /m/lookup?url=URL                     ->  {"pdq": {"BANK": [...]}, "md5": {...}}
+POST /m/lookup (file)                     ->  the same, from an uploaded picture or video
+GET /h/hash?url=URL, POST /h/hash (file)  ->  {"pdq": HEX, "md5": HEX}
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from starlette.concurrency import run_in_threadpool
+
+from rempart.api.auth import Principal, require
+from rempart.api.lookups import Query as HashQuery
+from rempart.api.lookups import hash_media, parse_query
+from rempart.api.routes.lookup import LOOKUP_ROLES, fetch_url, lookup_hashes
+from rempart.api.routes.uploads import read_upload
+from rempart.api.services import Services, services
+
+router = APIRouter(tags=["HMA-compatible"])
+
+
+def _by_bank(matches: list[dict[str, Any]], banks: set[str] | None) -> dict[str, list[Any]]:
+    out: dict[str, list[Any]] = {}
+    for m in matches:
+        if banks is None or m["bank"] in banks:
+            out.setdefault(m["bank"], []).append(
+                {"bank_content_id": m["bank_entry"], "distance": str(m["distance"])})
+    return out
+
+
+def _media_signals(summary: dict[str, Any]) -> list[HashQuery]:
+    out = [HashQuery("md5", summary["md5"])]
+    if summary.get("pdq"):
+        out.insert(0, HashQuery("pdq", summary["pdq"]))
+    return out
+
+
+def _lookup_media(svc: Services, p: Principal, data: bytes, name: str,
+                  banks: set[str] | None) -> dict[str, Any]:  # fmt: skip
+    summary, hits = svc.lookups.media(p, data, name)
+    # keyed by signal type, as HMA: PDQ (and vPDQ frames) under "pdq", exact under "md5"
+    near = [h for h in hits if h.signal in ("pdq", "vpdq")]
+    exact = [h for h in hits if h.signal in ("md5", "sha256")]
+    as_rows = [{"bank": h.bank, "bank_entry": h.bank_entry, "distance": h.distance}
+               for h in near]  # fmt: skip
+    ex_rows = [{"bank": h.bank, "bank_entry": h.bank_entry, "distance": 0} for h in exact]
+    key = "pdq" if summary["media_type"] == "image" else "vpdq"
+    svc.querylog.add(p.tenant_id, p.id, "hma", [
+        (q.signal_type, q.value, as_rows + ex_rows) for q in _media_signals(summary)[:1]])
+    return {key: _by_bank(as_rows, banks), "md5": _by_bank(ex_rows, banks)}
+
+
+def _banks(banks: str | None) -> set[str] | None:
+    return {b.strip() for b in banks.split(",") if b.strip()} if banks else None
+
+
+@router.get("/m/lookup", summary="HMA: look up a hash, or the media at a URL")
+def m_lookup(
+    signal_type: str | None = None,
+    signal: str | None = Query(None, max_length=200),
+    url: str | None = Query(None, max_length=4000),
+    content_type: str | None = None,
+    banks: str | None = Query(None, description="Only these banks (comma-separated)"),
+    seed: str | None = None,
+    p: Principal = Depends(require(*LOOKUP_ROLES)),
+    svc: Services = Depends(services),
+) -> dict[str, Any]:
+    if url:
+        result = _lookup_media(svc, p, fetch_url(svc, url), "download", _banks(banks))
+        return result.get(signal_type, {}) if signal_type else result
+    if not signal or not signal_type:
+        raise HTTPException(400, "Either url or both signal and signal_type are required")
+    try:
+        q = parse_query(signal_type, signal)
+    except ValueError as exc:
+        raise HTTPException(400, f"invalid signal: {exc}") from exc
+    matches = lookup_hashes(svc, p, [q], None, "hma")[0]
+    return _by_bank(matches, _banks(banks))
+
+
+@router.post("/m/lookup", summary="HMA: look up an uploaded picture or video")
+async def m_lookup_post(
+    request: Request,
+    banks: str | None = None,
+    p: Principal = Depends(require(*LOOKUP_ROLES)),
+    svc: Services = Depends(services),
+) -> dict[str, Any]:
+    data, name = await read_upload(request)
+    return await run_in_threadpool(_lookup_media, svc, p, data, name, _banks(banks))
+
+
+def _hashes(summary: dict[str, Any]) -> dict[str, str]:
+    return {q.signal_type: q.value for q in _media_signals(summary)}
+
+
+@router.get("/h/hash", summary="HMA: hash the media at a URL")
+def h_hash(
+    url: str = Query(max_length=4000),
+    p: Principal = Depends(require(*LOOKUP_ROLES)),
+    svc: Services = Depends(services),
+) -> dict[str, str]:
+    return _hashes(hash_media(fetch_url(svc, url), "download").summary)
+
+
+@router.post("/h/hash", summary="HMA: hash an uploaded picture or video")
+async def h_hash_post(
+    request: Request,
+    p: Principal = Depends(require(*LOOKUP_ROLES)),
+) -> dict[str, str]:
+    data, name = await read_upload(request)
+    hashes = await run_in_threadpool(hash_media, data, name)
+    return _hashes(hashes.summary)

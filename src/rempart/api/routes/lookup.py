@@ -1,0 +1,152 @@
+"""Hashing and lookups: one hash, a batch, a file, a URL (fetched SSRF-safe)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from starlette.concurrency import run_in_threadpool
+
+from rempart.api.auth import Principal, require
+from rempart.api.lookups import Query as HashQuery
+from rempart.api.lookups import hash_media, parse_query, present, visible_cases
+from rempart.api.routes.uploads import read_upload
+from rempart.api.schemas import BatchIn, BatchOut, LookupOut, MediaOut, UrlIn
+from rempart.api.services import Services, services
+from rempart.scan.matcher import Hit
+from rempart.sources.urls import FetchOptions, Refused, fetch
+
+router = APIRouter(prefix="/v1", tags=["lookup"])
+LOOKUP_ROLES = ("platform", "caseworker", "admin")
+
+
+def log_queries(svc: Services, p: Principal, endpoint: str, queries: list[HashQuery],
+                results: list[list[dict[str, Any]]]) -> None:  # fmt: skip
+    svc.querylog.add(p.tenant_id, p.id, endpoint, [
+        (q.signal_type, q.value, [{"bank": h["bank"], "bank_entry": h["bank_entry"],
+                                   "distance": h["distance"]} for h in r])
+        for q, r in zip(queries, results, strict=True)])  # fmt: skip
+
+
+def lookup_hashes(svc: Services, p: Principal, queries: list[HashQuery], threshold: int | None,
+                  endpoint: str) -> list[list[dict[str, Any]]]:  # fmt: skip
+    hits = svc.lookups.hashes(p, queries, threshold)
+    cases = visible_cases(svc.db, p, hits)
+    out = [present(h, p, cases) for h in hits]
+    log_queries(svc, p, endpoint, queries, out)
+    return out
+
+
+def _query(signal_type: str, signal: str) -> HashQuery:
+    try:
+        return parse_query(signal_type, signal)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from exc
+
+
+@router.get("/lookup", response_model=LookupOut, summary="Look up one hash")
+def lookup_one(
+    signal_type: str = Query(description="pdq, md5, sha256 (or video_md5)"),
+    signal: str = Query(description="The hash, hexadecimal", max_length=200),
+    threshold: int | None = Query(None, ge=0, le=63, description="PDQ distance"),
+    p: Principal = Depends(require(*LOOKUP_ROLES)),
+    svc: Services = Depends(services),
+) -> dict[str, Any]:
+    q = _query(signal_type, signal)
+    matches = lookup_hashes(svc, p, [q], threshold, "lookup")[0]
+    return {"signal_type": q.signal_type, "signal": q.value, "matches": matches}
+
+
+@router.post("/lookup/batch", response_model=BatchOut,
+             summary="Look up many hashes in one call (up to 1,000)")  # fmt: skip
+def lookup_batch(
+    body: BatchIn,
+    p: Principal = Depends(require(*LOOKUP_ROLES)),
+    svc: Services = Depends(services),
+) -> dict[str, Any]:
+    if len(body.queries) > svc.settings.max_batch:
+        raise HTTPException(413, f"at most {svc.settings.max_batch} hashes per batch")
+    queries: list[HashQuery] = []
+    for n, item in enumerate(body.queries):
+        try:
+            queries.append(parse_query(item.signal_type, item.signal))
+        except ValueError as exc:
+            raise HTTPException(422, f"query {n}: {exc}") from exc
+    results = lookup_hashes(svc, p, queries, body.threshold, "batch")
+    return {"results": [{"signal_type": q.signal_type, "signal": q.value, "matches": r}
+                        for q, r in zip(queries, results, strict=True)]}  # fmt: skip
+
+
+def media_result(svc: Services, p: Principal, summary: dict[str, Any], hits: list[Hit],
+                 endpoint: str) -> dict[str, Any]:  # fmt: skip
+    cases = visible_cases(svc.db, p, [hits])
+    matches = present(hits, p, cases)
+    key = summary.get("pdq") or summary["sha256"]
+    svc.querylog.add(p.tenant_id, p.id, endpoint, [
+        ("pdq" if summary.get("pdq") else "sha256", key,
+         [{"bank": h["bank"], "bank_entry": h["bank_entry"], "distance": h["distance"]}
+          for h in matches])])  # fmt: skip
+    return {"hashes": summary, "matches": matches}
+
+
+@router.post("/hash", summary="Hash a picture or video (nothing is kept)",
+             openapi_extra={"requestBody": {"content": {
+                 "multipart/form-data": {"schema": {"type": "object", "properties": {
+                     "file": {"type": "string", "format": "binary"}}}},
+                 "application/octet-stream": {"schema": {"type": "string",
+                                                         "format": "binary"}}}}})  # fmt: skip
+async def hash_file(
+    request: Request,
+    p: Principal = Depends(require(*LOOKUP_ROLES)),
+    svc: Services = Depends(services),
+) -> dict[str, Any]:
+    data, name = await read_upload(request)
+    hashes = await run_in_threadpool(hash_media, data, name)
+    return hashes.summary
+
+
+@router.post("/lookup/file", response_model=MediaOut,
+             summary="Hash a picture or video and look it up (all signal types)",
+             openapi_extra={"requestBody": {"content": {
+                 "multipart/form-data": {"schema": {"type": "object", "properties": {
+                     "file": {"type": "string", "format": "binary"}}}}}}})  # fmt: skip
+async def lookup_file(
+    request: Request,
+    p: Principal = Depends(require(*LOOKUP_ROLES)),
+    svc: Services = Depends(services),
+) -> dict[str, Any]:
+    data, name = await read_upload(request)
+    summary, hits = await run_in_threadpool(svc.lookups.media, p, data, name)
+    return await run_in_threadpool(media_result, svc, p, summary, hits, "file")
+
+
+def fetch_url(svc: Services, url: str) -> bytes:
+    """The bytes at a URL, fetched safely: private, loopback and link-local addresses are
+    refused, on every redirect hop and on the connected address (Refused otherwise)."""
+    options = FetchOptions(max_bytes=svc.settings.max_upload_bytes,
+                           deadline=svc.settings.fetch_max_seconds,
+                           connect_timeout=5.0, read_timeout=10.0,
+                           allowed_networks=svc.settings.fetch_allowed_networks)  # fmt: skip
+    timeout = httpx.Timeout(options.read_timeout, connect=options.connect_timeout)
+    try:
+        with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False,
+                          headers={"user-agent": options.user_agent}) as client:  # fmt: skip
+            data, _facts = fetch(client, url, options)
+    except httpx.TimeoutException as exc:
+        raise Refused("timeout", f"{url[:200]}: timed out") from exc
+    except httpx.HTTPError as exc:
+        raise Refused("http-error", f"{url[:200]}: {type(exc).__name__}") from exc
+    return data
+
+
+@router.post("/lookup/url", response_model=MediaOut,
+             summary="Fetch a URL (public addresses only) and look the media up")
+def lookup_url(
+    body: UrlIn,
+    p: Principal = Depends(require(*LOOKUP_ROLES)),
+    svc: Services = Depends(services),
+) -> dict[str, Any]:
+    data = fetch_url(svc, body.url)
+    summary, hits = svc.lookups.media(p, data, "download")
+    return media_result(svc, p, summary, hits, "url")

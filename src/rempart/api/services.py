@@ -1,0 +1,59 @@
+"""What every route needs, built once per server process: the database, the index keeper,
+lookups, key checks, rate limits and the query log."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from rempart.api.auth import Authenticator
+from rempart.api.index_keeper import IndexKeeper
+from rempart.api.lookups import LookupService
+from rempart.api.querylog import QueryLog
+from rempart.api.ratelimit import FailureLimiter, RateLimiter
+from rempart.api.settings import ApiSettings
+from rempart.store import audit
+from rempart.store.db import Database
+
+
+@dataclass
+class Services:
+    settings: ApiSettings
+    db: Database
+    keeper: IndexKeeper
+    lookups: LookupService
+    auth: Authenticator
+    limiter: RateLimiter
+    victim_limiter: FailureLimiter
+    querylog: QueryLog
+
+    @classmethod
+    def build(cls, settings: ApiSettings) -> Services:
+        db = Database(settings.db_url)
+        keeper = IndexKeeper(db, settings.home, settings.index_poll_s)
+        return cls(
+            settings=settings, db=db, keeper=keeper,
+            lookups=LookupService(db, keeper, ttl=settings.key_cache_s),
+            auth=Authenticator(db, settings.rates, settings.key_cache_s),
+            limiter=RateLimiter(),
+            victim_limiter=FailureLimiter(settings.victim_failures, settings.victim_window_s),
+            querylog=QueryLog(db, settings.query_log_flush_s),
+        )  # fmt: skip
+
+    def start(self) -> None:
+        self.keeper.start()
+        self.querylog.start()
+
+    def stop(self) -> None:
+        self.querylog.stop()
+        self.keeper.stop()
+        self.db.dispose()
+
+    def changed(self) -> None:
+        """After a change through the API: the audit chain's head, kept outside the DB."""
+        audit.write_head(self.db, self.settings.home)
+
+
+def services(request: Request) -> Services:
+    return request.app.state.services  # type: ignore[no-any-return]

@@ -1,0 +1,64 @@
+"""The API server's settings, from the environment (so every uvicorn worker reads the same)."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rempart.config import load_settings
+from rempart.sources.urls import Network
+
+ROLES = ("admin", "caseworker", "platform", "victim")
+# Requests per second per key (a bucket twice as deep absorbs bursts); a key may set its own.
+DEFAULT_RATES = {"admin": 50.0, "caseworker": 50.0, "platform": 200.0, "victim": 1.0}
+
+
+def _float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return float(value) if value else default
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value else default
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    db_url: str
+    home: Path
+    max_upload_bytes: int = 50 * 1024 * 1024  # a picture or video sent to be hashed
+    max_body_bytes: int = 16 * 1024 * 1024  # any other request (JSON)
+    max_batch: int = 1000  # hashes per batch lookup
+    rates: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_RATES))
+    victim_failures: int = 5  # wrong secrets per case number per window, then 429
+    victim_window_s: float = 900.0
+    key_cache_s: float = 2.0  # how long a checked key is trusted (revocation delay)
+    index_poll_s: float = 0.5  # how often the database is asked whether the index changed
+    query_log_flush_s: float = 1.0
+    fetch_allowed_networks: tuple[Network, ...] = ()  # tests only: loopback servers
+    fetch_max_seconds: float = 30.0
+
+    @classmethod
+    def from_env(cls) -> ApiSettings:
+        base = load_settings()
+        allowed = tuple(
+            ipaddress.ip_network(n.strip())
+            for n in os.environ.get("REMPART_API_FETCH_ALLOW", "").split(",")
+            if n.strip()
+        )
+        rates = dict(DEFAULT_RATES)
+        for role in ROLES:
+            rates[role] = _float(f"REMPART_API_RATE_{role.upper()}", rates[role])
+        return cls(
+            db_url=base.db_url,
+            home=base.home,
+            max_upload_bytes=_int("REMPART_API_MAX_UPLOAD", cls.max_upload_bytes),
+            max_body_bytes=_int("REMPART_API_MAX_BODY", cls.max_body_bytes),
+            rates=rates,
+            key_cache_s=_float("REMPART_API_KEY_CACHE", cls.key_cache_s),
+            index_poll_s=_float("REMPART_API_INDEX_POLL", cls.index_poll_s),
+            fetch_allowed_networks=allowed,
+        )

@@ -1,0 +1,71 @@
+"""What each caller may see: a platform only the banks shared with it; a caseworker only
+her organisation's cases; an admin everything; a victim only her own case's status (by
+number and secret, see routes/cases.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from fastapi import HTTPException
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from rempart.api.auth import Principal
+from rempart.store import repository
+from rempart.store.models import Bank, BankShare, Case, CaseOwner
+
+
+def visible_banks(s: Session, p: Principal) -> dict[str, int]:
+    """Bank name -> PDQ threshold, for the banks this caller may match against."""
+    if p.role in ("admin", "caseworker"):
+        rows = s.execute(select(Bank.name, Bank.pdq_threshold)).all()
+    elif p.role == "platform":
+        rows = s.execute(select(Bank.name, Bank.pdq_threshold).join(
+            BankShare, BankShare.bank_id == Bank.id).where(
+            BankShare.tenant_id == p.tenant_id)).all()  # fmt: skip
+    else:
+        rows = []
+    return {str(n): int(t) for n, t in rows}
+
+
+def bank_for(s: Session, p: Principal, name: str) -> Bank:
+    """The bank if this caller may see it; 404 otherwise (the same whether it exists)."""
+    bank = s.scalar(select(Bank).where(Bank.name == name))
+    if bank is None or name not in visible_banks(s, p):
+        raise HTTPException(404, f"no bank named {name!r}")
+    return bank
+
+
+def may_see_case(s: Session, p: Principal, case: Case) -> bool:
+    if p.role == "admin":
+        return True
+    if p.role != "caseworker":
+        return False
+    owner = s.get(CaseOwner, case.id)
+    return owner is not None and owner.tenant_id == p.tenant_id
+
+
+def case_for(s: Session, p: Principal, number: str) -> Case:
+    """The case if this caller may see it; 404 otherwise (the same whether it exists)."""
+    case = repository.get_case(s, number)
+    if case is None or not may_see_case(s, p, case):
+        raise HTTPException(404, f"no case {number!r}")
+    return case
+
+
+def visible_case_numbers(s: Session, p: Principal, numbers: Iterable[str | None]) -> set[str]:
+    wanted = {n for n in numbers if n}
+    if not wanted or p.role not in ("admin", "caseworker"):
+        return set()
+    if p.role == "admin":
+        return wanted
+    rows = s.scalars(select(Case.number).join(CaseOwner, CaseOwner.case_id == Case.id).where(
+        CaseOwner.tenant_id == p.tenant_id, Case.number.in_(wanted)))  # fmt: skip
+    return set(rows)
+
+
+def own_case(s: Session, p: Principal, case: Case) -> None:
+    """Give a case no organisation holds to the caller's organisation."""
+    if p.role == "caseworker" and p.tenant_id is not None and s.get(CaseOwner, case.id) is None:
+        s.add(CaseOwner(case_id=case.id, tenant_id=p.tenant_id))
+        s.flush()
