@@ -768,6 +768,9 @@ def _register_subcommands() -> None:
     from rempart.cli_faces import face_app
 
     register_case_commands(case_app)
+    from rempart.cli_exchange import register_exchange_commands
+
+    register_exchange_commands(bank_app)
     app.add_typer(face_app, name="face")
     app.add_typer(review_app, name="review")
     app.add_typer(evidence_app, name="evidence")

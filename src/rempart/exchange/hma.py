@@ -1,0 +1,135 @@
+"""Meta's Hasher-Matcher-Actioner (HMA 2, OpenMediaMatch) bank contents.
+
+HMA names signal types as python-threatexchange does (`pdq`, `video_md5`,
+`video_sha256`, ...), and a bank entry ("content") carries one value per signal type. Two
+shapes are read:
+
+- JSON, as HMA's curation API shows a bank and its contents: an object
+  `{"bank": {"name": ..., "matching_enabled_ratio": 1.0}, "contents": [{"id": 1,
+  "signals": {"pdq": "<hex>"}, "disable_until_ts": 0, "original_media_uri": null,
+  "collab_metadata": {}}, ...]}`, or just the list of contents, or a list of the
+  `{"pdq": "<hex>"}` bodies that HMA's "add signal to bank" endpoint takes;
+- text, python-threatexchange's signal file (what HMA's "file" exchange reads): one
+  `signal_type value` per line, e.g. `pdq e64c...b064`.
+
+Exports are the JSON shape (`--format hma`).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from rempart.exchange.consent import FormatError
+from rempart.exchange.hashlist import (
+    ExportSet,
+    ParsedList,
+    clean_hex,
+    image_item,
+    load_json,
+    text_lines,
+    video_item,
+    write_atomic,
+)
+
+# HMA / python-threatexchange signal type name -> Rempart signal
+KNOWN = {"pdq": "pdq", "video_md5": "md5", "video_sha256": "sha256"}
+OTHER_KNOWN = ("vpdq", "url", "url_md5", "raw_text", "trend_query", "tmk")
+
+
+def _content(parsed: ParsedList, number: int, signals: Any) -> None:
+    if not isinstance(signals, dict) or not signals:
+        parsed.problem(number, "'signals' must be an object of signal type -> value")
+        return
+    values: dict[str, str] = {}
+    for name, raw in signals.items():
+        ours = KNOWN.get(name)
+        if ours is None:
+            known = name in OTHER_KNOWN
+            parsed.problem(number, f"signal type {str(name)[:40]!r} is "
+                                   f"{'not one Rempart matches' if known else 'unknown'}: "
+                                   "skipped")  # fmt: skip
+            continue
+        value = clean_hex(raw, ours)
+        if value is None:
+            parsed.problem(number, f"{name}: not a valid {name} value (hex)")
+            return
+        values[ours] = value
+    if "pdq" in values:
+        if "md5" in values or "sha256" in values:
+            parsed.problem(number, "a photo hash (pdq) and video hashes in one content: "
+                                   "only the pdq is kept")  # fmt: skip
+        parsed.add_item(number, image_item(values["pdq"]))
+    elif values:
+        parsed.add_item(number, video_item(md5=values.get("md5", ""),
+                                           sha256=values.get("sha256", "")))  # fmt: skip
+
+
+def parse_json(data: Any, source: str) -> ParsedList:
+    parsed = ParsedList(source=source, format="hma")
+    contents = data.get("contents") if isinstance(data, dict) else data
+    if isinstance(data, dict) and "contents" not in data:
+        raise FormatError(f"{source}: not HMA bank contents (no 'contents' list)")
+    if not isinstance(contents, list):
+        raise FormatError(f"{source}: HMA bank contents must be a list")
+    for number, raw in enumerate(contents, 1):
+        parsed.records += 1
+        if not isinstance(raw, dict):
+            parsed.problem(number, "a content must be a JSON object")
+            continue
+        if "signals" in raw:
+            disabled = raw.get("disable_until_ts", 0)
+            if isinstance(disabled, bool) or not isinstance(disabled, int | float):
+                parsed.problem(number, "'disable_until_ts' must be a number")
+                continue
+            _content(parsed, number, raw["signals"])
+        else:  # an "add signal" body: {"pdq": "..."}
+            _content(parsed, number, raw)
+    return parsed
+
+
+def parse_lines(path: Path) -> ParsedList:
+    parsed = ParsedList(source=str(path), format="hma")
+    for number, line in text_lines(path, parsed):
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        parsed.records += 1
+        name, _, value = text.partition(" ")
+        _content(parsed, number, {name: value.strip()})
+    return parsed
+
+
+def read(path: Path) -> ParsedList:
+    """JSON bank contents, or a text signal file: told apart by the first character."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(64).lstrip(b"\xef\xbb\xbf \t\r\n")
+    except OSError as exc:
+        raise FormatError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    if head[:1] in (b"{", b"["):
+        return parse_json(load_json(path), str(path))
+    return parse_lines(path)
+
+
+def to_json(export: ExportSet) -> dict[str, Any]:
+    contents: list[dict[str, Any]] = []
+    for e in export.items:
+        if e.item.media_type == "image" and e.item.pdq:
+            signals = {"pdq": e.item.pdq}
+        elif e.item.media_type == "video" and (e.item.md5 or e.item.sha256):
+            signals = {k: v for k, v in (("video_md5", e.item.md5),
+                                         ("video_sha256", e.item.sha256)) if v}  # fmt: skip
+        else:
+            continue
+        contents.append({"id": len(contents) + 1, "signals": signals, "disable_until_ts": 0,
+                         "original_media_uri": None, "collab_metadata": {}})  # fmt: skip
+    return {"bank": {"name": export.bank, "matching_enabled_ratio": 1.0},
+            "contents": contents}  # fmt: skip
+
+
+def write(export: ExportSet, path: Path) -> int:
+    doc = to_json(export)
+    write_atomic(path, json.dumps(doc, indent=2) + "\n")
+    return len(doc["contents"])

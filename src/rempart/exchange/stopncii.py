@@ -1,0 +1,144 @@
+"""StopNCII.org hash records (the shape of its FetchHashes API, as python-threatexchange's
+`StopNCIIHashRecord` and `FetchHashesResponse` read it).
+
+A record: `lastModtimestamp` (Unix seconds), `signalType` (`ImagePDQ`, `VideoMD5`;
+`VideoTMK`, `Text`, `URL` are not hashes Rempart matches), `hashValue`, `hashStatus`
+(`Received`, `Active`, `Withdrawn`, `Deleted`), `caseNumbers` (StopNCII case number ->
+status) and `CSPFeedbacks` (platforms' feedback: `feedbackValue`, `tags`, `source`).
+
+A record whose `hashStatus` is `Withdrawn` or `Deleted` (or whose cases are all withdrawn
+or deleted) removes the hash: the person who submitted it withdrew it. (Meta's StopNCII
+adapter in python-threatexchange compares `hashValue`, not `hashStatus`, against these
+statuses, so it never removes anything.)
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from rempart.exchange.consent import FormatError
+from rempart.exchange.hashlist import (
+    HEX_LENGTH,
+    ExportSet,
+    ParsedList,
+    clean_hex,
+    image_item,
+    load_json,
+    video_item,
+    write_atomic,
+)
+from rempart.store.models import utcnow
+
+SIGNAL_TYPES = ("Unknown", "ImagePDQ", "VideoMD5", "VideoTMK", "Text", "URL")
+STATUSES = ("Unknown", "Received", "Active", "Withdrawn", "Deleted")
+GONE = ("Withdrawn", "Deleted")
+FEEDBACK = ("Unknown", "None", "QualityUnknown", "PendingReview", "Blocked", "NotBlocked",
+            "Withdrawn", "Deleted")  # fmt: skip
+
+
+def _check_record(raw: Any) -> str | None:
+    """What is wrong with a record's shape, or None."""
+    if not isinstance(raw, dict):
+        return "a record must be a JSON object"
+    ts = raw.get("lastModtimestamp", 0)
+    if isinstance(ts, bool) or not isinstance(ts, int) or not 0 <= ts < 2**63:
+        return "'lastModtimestamp' must be a whole number of seconds"
+    if raw.get("signalType") not in SIGNAL_TYPES:
+        return f"unknown signalType {str(raw.get('signalType'))[:40]!r}"
+    if not isinstance(raw.get("hashValue"), str):
+        return "'hashValue' must be text"
+    if raw.get("hashStatus") not in STATUSES:
+        return f"unknown hashStatus {str(raw.get('hashStatus'))[:40]!r}"
+    cases = raw.get("caseNumbers", {})
+    if cases == []:  # StopNCII sends an empty mapping as [] (python-threatexchange too)
+        cases = {}
+    if not isinstance(cases, dict) or not all(
+        isinstance(k, str) and v in STATUSES for k, v in cases.items()
+    ):
+        return "'caseNumbers' must map case numbers to statuses"
+    feedbacks = raw.get("CSPFeedbacks", [])
+    if not isinstance(feedbacks, list) or not all(
+        isinstance(f, dict) and f.get("feedbackValue") in FEEDBACK
+        and isinstance(f.get("tags", []), list) and isinstance(f.get("source", ""), str)
+        for f in feedbacks
+    ):  # fmt: skip
+        return "'CSPFeedbacks' must be a list of {feedbackValue, tags, source}"
+    return None
+
+
+def is_withdrawn(raw: dict[str, Any]) -> bool:
+    """Withdrawn by whoever submitted it: the aggregate status says so, or every case
+    linked to the hash is withdrawn or deleted. In doubt, a hash is removed, not kept."""
+    if raw["hashStatus"] in GONE:
+        return True
+    cases = raw.get("caseNumbers") or {}
+    return bool(cases) and all(v in GONE for v in cases.values())
+
+
+def parse(data: Any, source: str) -> ParsedList:
+    parsed = ParsedList(source=source, format="stopncii")
+    if isinstance(data, dict) and "hashRecords" in data:
+        records = data["hashRecords"]
+    elif isinstance(data, list):
+        records = data
+    else:
+        raise FormatError(f"{source}: not StopNCII records (an object with 'hashRecords', "
+                          "or a list of records)")  # fmt: skip
+    if not isinstance(records, list):
+        raise FormatError(f"{source}: 'hashRecords' must be a list")
+    for number, raw in enumerate(records, 1):
+        parsed.records += 1
+        wrong = _check_record(raw)
+        if wrong is not None:
+            parsed.problem(number, wrong)
+            continue
+        kind = raw["signalType"]
+        if kind not in ("ImagePDQ", "VideoMD5"):
+            parsed.problem(number, f"signalType {kind} is not a hash Rempart matches: skipped")
+            continue
+        ours = "pdq" if kind == "ImagePDQ" else "md5"
+        value = clean_hex(raw["hashValue"], ours)
+        if value is None:
+            parsed.problem(number, f"'hashValue' is not a valid {kind} hash "
+                                   f"({HEX_LENGTH[ours]} hex characters)")
+            continue
+        if is_withdrawn(raw):
+            parsed.add_withdrawal(number, ours, value)
+        elif raw["hashStatus"] == "Unknown":
+            parsed.problem(number, "hashStatus Unknown: not imported")
+        elif ours == "pdq":
+            parsed.add_item(number, image_item(value))
+        else:
+            parsed.add_item(number, video_item(md5=value))
+    return parsed
+
+
+def read(path: Path) -> ParsedList:
+    return parse(load_json(path), str(path))
+
+
+def records(export: ExportSet) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for e in export.items:
+        ts = int(e.created_at.timestamp())
+        case = {e.case_number: "Active"}
+        if e.item.media_type == "image" and e.item.pdq:
+            out.append({"lastModtimestamp": ts, "signalType": "ImagePDQ",
+                        "hashValue": e.item.pdq, "hashStatus": "Active",
+                        "caseNumbers": case, "CSPFeedbacks": []})  # fmt: skip
+        elif e.item.media_type == "video" and e.item.md5:
+            out.append({"lastModtimestamp": ts, "signalType": "VideoMD5",
+                        "hashValue": e.item.md5, "hashStatus": "Active",
+                        "caseNumbers": case, "CSPFeedbacks": []})  # fmt: skip
+    return out
+
+
+def write(export: ExportSet, path: Path) -> int:
+    recs = records(export)
+    doc = {"count": len(recs), "nextPageToken": None,
+           "nextSetTimestamp": int(utcnow().timestamp()), "hasMoreRecords": False,
+           "hashRecords": recs}  # fmt: skip
+    write_atomic(path, json.dumps(doc, indent=2) + "\n")
+    return len(recs)
