@@ -12,7 +12,7 @@ from rempart.sources.urls import Network
 
 ROLES = ("admin", "caseworker", "platform", "victim")
 # Requests per second per key (a bucket twice as deep absorbs bursts); a key may set its own.
-DEFAULT_RATES = {"admin": 50.0, "caseworker": 50.0, "platform": 200.0, "victim": 1.0}
+DEFAULT_RATES = {"admin": 50.0, "caseworker": 50.0, "platform": 200.0, "victim": 5.0}
 
 
 def _float(name: str, default: float) -> float:

@@ -43,17 +43,22 @@ def _media_signals(summary: dict[str, Any]) -> list[HashQuery]:
 
 def _lookup_media(svc: Services, p: Principal, data: bytes, name: str,
                   banks: set[str] | None) -> dict[str, Any]:  # fmt: skip
+    """Per signal type, as HMA: "pdq" (a picture: also under its 8 rotations and flips) or
+    "vpdq" (a video's frames), and "md5" (the exact file)."""
     summary, hits = svc.lookups.media(p, data, name)
-    # keyed by signal type, as HMA: PDQ (and vPDQ frames) under "pdq", exact under "md5"
-    near = [h for h in hits if h.signal in ("pdq", "vpdq")]
-    exact = [h for h in hits if h.signal in ("md5", "sha256")]
-    as_rows = [{"bank": h.bank, "bank_entry": h.bank_entry, "distance": h.distance}
-               for h in near]  # fmt: skip
-    ex_rows = [{"bank": h.bank, "bank_entry": h.bank_entry, "distance": 0} for h in exact]
+    signals = _media_signals(summary)
+    per_signal = svc.lookups.hashes(p, signals)  # each signal on its own (exact hits
+    near: dict[tuple[str, int], int] = {}  # in `hits` hide near ones on the same entry)
+    for h in [h for h in hits if h.signal in ("pdq", "vpdq")] + (
+            per_signal[0] if summary.get("pdq") else []):  # fmt: skip
+        key = (h.bank, h.bank_entry)
+        near[key] = min(h.distance, near.get(key, h.distance))
+    rows = [{"bank": b, "bank_entry": e, "distance": d} for (b, e), d in sorted(near.items())]
+    exact = [{"bank": h.bank, "bank_entry": h.bank_entry, "distance": 0} for h in per_signal[-1]]
+    svc.querylog.add(p.tenant_id, p.id, "hma", [(signals[0].signal_type, signals[0].value,
+                                                 rows + exact)])  # fmt: skip
     key = "pdq" if summary["media_type"] == "image" else "vpdq"
-    svc.querylog.add(p.tenant_id, p.id, "hma", [
-        (q.signal_type, q.value, as_rows + ex_rows) for q in _media_signals(summary)[:1]])
-    return {key: _by_bank(as_rows, banks), "md5": _by_bank(ex_rows, banks)}
+    return {key: _by_bank(rows, banks), "md5": _by_bank(exact, banks)}
 
 
 def _banks(banks: str | None) -> set[str] | None:

@@ -1,0 +1,192 @@
+"""In-process checks (FastAPI TestClient): a fetch that redirects to a private address,
+readiness while the index loads or lags the database, and concurrent use."""
+
+from __future__ import annotations
+
+import fcntl
+import ipaddress
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from rempart.api.app import create_app
+from rempart.api.settings import ApiSettings
+from rempart.signals.image_hashes import hash_image_bytes
+from rempart.store.bank_index import TOKEN_KEY
+from rempart.store.db import Database
+from tests.api.conftest import World, build_world, jpeg, wait_for
+
+
+class Handler(BaseHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def _redirect(self, where: str) -> None:
+        self.send_response(302)
+        self.send_header("Location", where)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def do_GET(self) -> None:  # noqa: N802
+        if self.path == "/photo.jpg":
+            body = jpeg(1)
+            self.send_response(200)
+            self.send_header("Content-Type", "image/jpeg")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        elif self.path == "/to-private":
+            self._redirect("http://10.20.30.40/x.jpg")
+        elif self.path == "/to-metadata":
+            self._redirect("http://169.254.169.254/latest/meta-data/")
+        elif self.path == "/to-loopback-name":
+            self._redirect("http://localhost:1/x.jpg")
+        else:
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+
+@pytest.fixture(scope="module")
+def local_site() -> Iterator[str]:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+@pytest.fixture(scope="module")
+def small_world(tmp_path_factory: pytest.TempPathFactory) -> World:
+    return build_world(tmp_path_factory.mktemp("inproc"))
+
+
+def settings(world: World, **kw: object) -> ApiSettings:
+    return ApiSettings(db_url=world.db_url, home=world.home, index_poll_s=0.1, **kw)  # type: ignore[arg-type]
+
+
+def auth(world: World, who: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {world.keys[who]}"}
+
+
+def test_redirect_to_a_private_address_is_refused(small_world: World, local_site: str) -> None:
+    # Only 127.0.0.1 is allowed here (the test site); every hop is checked again.
+    allowed = (ipaddress.ip_network("127.0.0.1/32"),)
+    with TestClient(create_app(settings(small_world, fetch_allowed_networks=allowed))) as c:
+        h = auth(small_world, "pa")
+        ok = c.post("/v1/lookup/url", json={"url": f"{local_site}/photo.jpg"}, headers=h)
+        assert ok.status_code == 200, ok.text
+        assert ok.json()["matches"][0]["bank"] == "ncii"
+        for path in ("/to-private", "/to-metadata"):
+            r = c.post("/v1/lookup/url", json={"url": local_site + path}, headers=h)
+            assert r.status_code == 400, (path, r.text)
+            assert r.json()["reason"] == "private-address"
+        r = c.post("/v1/lookup/url", json={"url": f"{local_site}/missing"}, headers=h)
+        assert r.status_code == 400 and r.json()["reason"] == "http-error"
+    with TestClient(create_app(settings(small_world))) as c:  # nothing allowed: refused
+        r = c.post("/v1/lookup/url", json={"url": f"{local_site}/photo.jpg"},
+                   headers=auth(small_world, "pa"))
+        assert r.status_code == 400 and r.json()["reason"] == "private-address"
+
+
+def test_not_ready_while_loading(small_world: World) -> None:
+    c = TestClient(create_app(settings(small_world)))  # no lifespan: the index never loads
+    r = c.get("/ready")
+    assert r.status_code == 503 and r.json()["index"]["loaded"] is False
+    r = c.get("/v1/lookup", params={"signal_type": "pdq", "signal": "0" * 64},
+              headers=auth(small_world, "pa"))
+    assert r.status_code == 503 and r.headers["retry-after"] == "1"
+
+
+def test_not_ready_while_stale(small_world: World) -> None:
+    with TestClient(create_app(settings(small_world))) as c:
+        wait_for(lambda: c.get("/ready").status_code == 200)
+        db = Database(small_world.db_url)
+        lock_path = next((small_world.home / "index").glob("*/pdq/lock"))
+        with open(lock_path, "a+b") as fh:  # another process is mid-change
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            db.set_meta(TOKEN_KEY, "another-process-changed-it")
+            r = c.get("/ready")
+            assert r.status_code == 503 and r.json()["index"]["stale"] is True
+            fcntl.flock(fh, fcntl.LOCK_UN)
+        wait_for(lambda: c.get("/ready").status_code == 200, seconds=10)  # rebuilt
+        h = hash_image_bytes(small_world.images[1], "x")
+        r = c.get("/v1/lookup", params={"signal_type": "pdq", "signal": h.pdq.hex},
+                  headers=auth(small_world, "pa"))
+        assert r.json()["matches"][0]["bank_entry"] == 1
+        db.dispose()
+
+
+def test_lookups_while_entries_change(small_world: World) -> None:
+    """Many threads look up while entries are added and withdrawn: no error, and each
+    added hash is found once its import returned."""
+    base = hash_image_bytes(small_world.images[2], "x")
+    errors: list[str] = []
+    stop = threading.Event()
+    rates = {"admin": 1e5, "caseworker": 1e5, "platform": 1e5, "victim": 1e5}
+    with TestClient(create_app(settings(small_world, rates=rates))) as c:
+        wait_for(lambda: c.get("/ready").status_code == 200)
+
+        def reader() -> None:
+            while not stop.is_set():
+                r = c.get("/v1/lookup", params={"signal_type": "pdq", "signal": base.pdq.hex},
+                          headers=auth(small_world, "ca"))
+                if r.status_code != 200 or not r.json()["matches"]:
+                    errors.append(f"{r.status_code} {r.text[:200]}")
+
+        threads = [threading.Thread(target=reader) for _ in range(4)]
+        for t in threads:
+            t.start()
+        try:
+            for seed in range(900, 906):
+                h = hash_image_bytes(jpeg(seed), "x")
+                r = c.post("/v1/banks/ncii/entries", headers=auth(small_world, "ca"), json={
+                    "case": "CASE-A", "items": [{"pdq": h.pdq.hex, "md5": h.md5}]})
+                assert r.status_code == 201, r.text
+                (entry,) = r.json()["bank_entries"]
+                found = c.get("/v1/lookup", params={"signal_type": "pdq", "signal": h.pdq.hex},
+                              headers=auth(small_world, "ca")).json()["matches"]
+                assert [m["bank_entry"] for m in found] == [entry]
+                assert c.delete(f"/v1/banks/ncii/entries/{entry}",
+                                headers=auth(small_world, "ca")).status_code == 200
+        finally:
+            stop.set()
+            for t in threads:
+                t.join()
+    assert errors == []
+
+
+def test_serve_refuses_bad_options(small_world: World, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from rempart.cli import app
+
+    runner = CliRunner()
+    env = {"REMPART_DB": small_world.db_url, "REMPART_HOME": str(small_world.home)}
+    r = runner.invoke(app, ["serve", "--workers", "0"], env=env)
+    assert r.exit_code == 1
+    r = runner.invoke(app, ["apikey", "create", "--role", "platform"], env=env)
+    assert r.exit_code == 1 and "needs a tenant" in r.output
+    r = runner.invoke(app, ["apikey", "create", "--role", "root"], env=env)
+    assert r.exit_code == 1
+    r = runner.invoke(app, ["apikey", "create", "--role", "platform", "--tenant", "plat-z",
+                            "--label", "t&s"], env=env)  # fmt: skip
+    assert r.exit_code == 0
+    key = r.stdout.strip().splitlines()[-1]
+    assert key.startswith("rmp_") and len(key) == 56
+    listed = runner.invoke(app, ["apikey", "list", "--format", "json"], env=env)
+    assert "plat-z" in listed.stdout and key not in listed.stdout
+    r = runner.invoke(app, ["bank", "share", "ncii", "--tenant", "org-a"], env=env)
+    assert r.exit_code == 1 and "organisation" in r.output
+    assert runner.invoke(app, ["bank", "share", "ncii", "--tenant", "plat-z"],
+                         env=env).exit_code == 0
+    assert runner.invoke(app, ["case", "assign", "CASE-A", "--tenant", "org-b"],
+                         env=env).exit_code == 0
+    assert runner.invoke(app, ["case", "assign", "CASE-A", "--tenant", "org-a"],
+                         env=env).exit_code == 0
+    assert runner.invoke(app, ["case", "assign", "NOPE", "--tenant", "org-a"],
+                         env=env).exit_code == 1
