@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 
 from rempart import __version__
 from rempart.api import errors
+from rempart.api.auth import security_schemes
 from rempart.api.limits import BodyLimit
 from rempart.api.routes import admin, banks, cases, feedback, health, hma, lookup, queries
 from rempart.api.services import Services
@@ -46,4 +49,18 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
                        uploads=settings.max_upload_bytes, upload_paths=UPLOAD_PATHS)
     for module in (health, lookup, hma, banks, feedback, cases, queries, admin):
         app.include_router(module.router)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version,
+                                 description=app.description, routes=app.routes)
+            schema.setdefault("components", {})["securitySchemes"] = security_schemes()
+            for path, operations in schema["paths"].items():
+                if path not in ("/health", "/ready"):
+                    for op in operations.values():
+                        op["security"] = [{"bearer": []}, {"apiKey": []}]
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app

@@ -9,17 +9,15 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
-from fastapi import Depends, HTTPException, Request
-from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import HTTPException, Request
 from sqlalchemy import select
 
 from rempart.api.keys import KEY_PATTERN, digest
 from rempart.store.db import Database
 from rempart.store.models import ApiKey, Tenant
 
-_bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer rmp_...")
-_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="X-API-Key: rmp_...")
 _MAX_CACHED = 10_000
 
 
@@ -82,16 +80,21 @@ class Authenticator:
                     del self._cache[d]
 
 
-def require(*roles: str) -> Callable[..., Awaitable[Principal]]:
-    """A dependency admitting only keys with one of these roles."""
+def key_from(headers: Any) -> str | None:
+    """The key from `Authorization: Bearer KEY` or `X-API-Key: KEY`."""
+    value = headers.get("authorization")
+    if value and value[:7].lower() == "bearer ":
+        return str(value[7:].strip()) or None
+    return headers.get("x-api-key") or None
 
-    async def dependency(
-        request: Request,
-        bearer: HTTPAuthorizationCredentials | None = Depends(_bearer),
-        header: str | None = Depends(_header),
-    ) -> Principal:
+
+def require(*roles: str) -> Callable[..., Awaitable[Principal]]:
+    """A dependency admitting only keys with one of these roles (one dependency, reading
+    the headers itself: this runs on every request)."""
+
+    async def dependency(request: Request) -> Principal:
         services = request.app.state.services
-        key = (bearer.credentials if bearer is not None else None) or header
+        key = key_from(request.headers)
         if not key:
             raise HTTPException(401, "an API key is required (Authorization: Bearer KEY)",
                                 headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
@@ -106,7 +109,15 @@ def require(*roles: str) -> Callable[..., Awaitable[Principal]]:
         if principal.role not in roles:
             raise HTTPException(403, f"a {principal.role} key may not do this (needs: "
                                 f"{', '.join(roles)})")  # fmt: skip
-        request.state.principal = principal
         return principal
 
     return dependency
+
+
+def security_schemes() -> dict[str, Any]:
+    """For the OpenAPI schema: how keys are sent."""
+    return {
+        "bearer": {"type": "http", "scheme": "bearer",
+                   "description": "Authorization: Bearer rmp_..."},
+        "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+    }

@@ -49,6 +49,11 @@ class RWLock:
                 if not self._readers:
                     self._cond.notify_all()
 
+    @property
+    def busy(self) -> bool:
+        """A writer holds the lock or waits for it (a reader would wait)."""
+        return self._writer or bool(self._waiting)
+
     @contextmanager
     def write(self) -> Iterator[None]:
         with self._cond:
@@ -113,6 +118,10 @@ class IndexKeeper:
     @property
     def ready(self) -> bool:
         return self._index is not None
+
+    def busy(self) -> bool:
+        """An import or withdrawal is changing the index: a search would wait for it."""
+        return self._lock.busy
 
     def stale(self) -> bool:
         """True while the database holds a change the index does not have yet."""

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from rempart.api.auth import Principal
 from rempart.api.index_keeper import IndexKeeper
 from rempart.api.tenancy import visible_banks, visible_case_numbers
@@ -23,7 +25,7 @@ from rempart.signals.image_hashes import hash_image_bytes
 from rempart.signals.vpdq import hash_video_file
 from rempart.store import repository
 from rempart.store.db import Database
-from rempart.store.repository import StoreError
+from rempart.store.repository import SignalHit, StoreError
 
 # Accepted names (HMA's video_md5 is the MD5 of the file, as here).
 SIGNAL_TYPES = {"pdq": "pdq", "md5": "md5", "sha256": "sha256", "video_md5": "md5"}
@@ -56,6 +58,24 @@ class LookupService:
         self.ttl = ttl
         self._matchers: dict[tuple[str, int | None], tuple[float, int, Matcher | None]] = {}
         self._lock = threading.Lock()
+        self._described: dict[int, SignalHit] = {}
+        self._described_version = -1
+
+    def _describe(self, s: Session, ids: set[int]) -> dict[int, SignalHit]:
+        """What each signal id is (bank, entry, case), cached until the index changes (a
+        change of any entry bumps the keeper's version)."""
+        version = self.keeper.version
+        if self._described_version != version:
+            self._described, self._described_version = {}, version
+        cache = self._described
+        out = {i: cache[i] for i in ids if i in cache}
+        missing = ids - out.keys()
+        if missing:
+            fresh = repository.describe_signals(s, missing)
+            if len(cache) < 200_000 and self._described_version == version:
+                cache.update(fresh)
+            out.update(fresh)
+        return out
 
     def invalidate(self) -> None:
         """Banks or shares changed: forget the cached bank lists at once."""
@@ -100,15 +120,19 @@ class LookupService:
                         found += [(i, sid, d) for sid, d in
                                   zip(ids.tolist(), dists.tolist(), strict=True)]  # fmt: skip
         exact: list[tuple[int, int, str]] = []
-        with self.db.session() as s:
-            for kind in ("md5", "sha256"):
-                idx = [i for i, q in enumerate(queries) if q.signal_type == kind]
-                if idx:
-                    by_value = repository.exact_lookup(s, kind, [queries[i].value for i in idx])
-                    exact += [(i, sid, kind) for i in idx
-                              for sid in by_value.get(queries[i].value, [])]  # fmt: skip
-            wanted = {sid for _, sid, _ in found} | {sid for _, sid, _ in exact}
-            described = repository.describe_signals(s, wanted) if wanted else {}
+        exact_idx = {kind: [i for i, q in enumerate(queries) if q.signal_type == kind]
+                     for kind in ("md5", "sha256")}  # fmt: skip
+        described: dict[int, SignalHit] = {}
+        if found or any(exact_idx.values()):
+            with self.db.session() as s:
+                for kind, idx in exact_idx.items():
+                    if idx:
+                        by_value = repository.exact_lookup(s, kind,
+                                                           [queries[i].value for i in idx])
+                        exact += [(i, sid, kind) for i in idx
+                                  for sid in by_value.get(queries[i].value, [])]  # fmt: skip
+                wanted = {sid for _, sid, _ in found} | {sid for _, sid, _ in exact}
+                described = self._describe(s, wanted)
         for i, sid, kind in exact:
             if (hit := m.hit(described.get(sid), kind)) is not None:
                 out[i].append(hit)

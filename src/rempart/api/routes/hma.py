@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from rempart.api.auth import Principal, require
 from rempart.api.lookups import Query as HashQuery
 from rempart.api.lookups import hash_media, parse_query
-from rempart.api.routes.lookup import LOOKUP_ROLES, fetch_url, lookup_hashes
+from rempart.api.routes.lookup import LOOKUP_ROLES, fetch_url, lookup_hashes_async
 from rempart.api.routes.uploads import read_upload
 from rempart.api.services import Services, services
 
@@ -66,7 +66,7 @@ def _banks(banks: str | None) -> set[str] | None:
 
 
 @router.get("/m/lookup", summary="HMA: look up a hash, or the media at a URL")
-def m_lookup(
+async def m_lookup(
     signal_type: str | None = None,
     signal: str | None = Query(None, max_length=200),
     url: str | None = Query(None, max_length=4000),
@@ -77,7 +77,8 @@ def m_lookup(
     svc: Services = Depends(services),
 ) -> dict[str, Any]:
     if url:
-        result = _lookup_media(svc, p, fetch_url(svc, url), "download", _banks(banks))
+        data = await run_in_threadpool(fetch_url, svc, url)
+        result = await run_in_threadpool(_lookup_media, svc, p, data, "download", _banks(banks))
         return result.get(signal_type, {}) if signal_type else result
     if not signal or not signal_type:
         raise HTTPException(400, "Either url or both signal and signal_type are required")
@@ -85,7 +86,7 @@ def m_lookup(
         q = parse_query(signal_type, signal)
     except ValueError as exc:
         raise HTTPException(400, f"invalid signal: {exc}") from exc
-    matches = lookup_hashes(svc, p, [q], None, "hma")[0]
+    matches = (await lookup_hashes_async(svc, p, [q], None, "hma"))[0]
     return _by_bank(matches, _banks(banks))
 
 
