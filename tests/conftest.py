@@ -39,8 +39,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @pytest.fixture
 def db_backend(request: pytest.FixtureRequest) -> str:
-    """sqlite, unless the test is marked both_databases (then each in turn)."""
-    return str(getattr(request, "param", "sqlite"))
+    """sqlite (or REMPART_TEST_BACKEND), unless the test is marked both_databases (then
+    each in turn). REMPART_TEST_BACKEND=postgresql runs every test on PostgreSQL, to find
+    what breaks there (tests that read SQLite's file directly fail then, as they should)."""
+    return str(getattr(request, "param", os.environ.get("REMPART_TEST_BACKEND", "sqlite")))
 
 
 @pytest.fixture(scope="session")

@@ -323,6 +323,8 @@ def bank_import(
     label: Annotated[str | None, typer.Option(help="Label for the imported items.")] = None,
 ) -> None:
     """Import a hash-submission file into a bank under a case (requires a consent record)."""
+    if label is not None and len(label) > 200:
+        raise _fail("--label: at most 200 characters")
     try:
         submission = read_submission(submission_file)
         record: ConsentRecord | None = read_consent(consent) if consent else None

@@ -88,6 +88,8 @@ def register_exchange_commands(bank_app: typer.Typer) -> None:
         withdrawn digests) are deleted from every bank and the index. A malformed record
         is reported and skipped (exit code 3); the rest is imported."""
         cli = _cli()
+        if label is not None and len(label) > 200:
+            raise cli._fail("--label: at most 200 characters")
         if (case is None) == (partner is None):
             raise cli._fail("give either --case CASE or --partner NAME")
         case_number = case if case is not None else f"partner-{partner}"

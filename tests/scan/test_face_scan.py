@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from rempart.cli import app
 from rempart.faces.detect import find_faces
 from rempart.samples import paste_region, photo_like
 from tests.conftest import TESTDATA
+from tests.postgres import database_bytes, execute
 
 FACES = TESTDATA / "faces/face_recognition-examples"
 TRAIN = FACES / "knn_examples/train"
@@ -38,6 +40,7 @@ def composite(photo: Path, background_seed: int) -> Image.Image:
                         photo_like(background_seed, (1000, 750)), (400, 120), scale=0.7)
 
 
+@pytest.mark.both_databases  # face templates deleted for real on both
 def test_enroll_scan_export_withdraw(rempart_env: Path, consent_file: Path) -> None:
     obama = sorted((TRAIN / "obama").iterdir())
     # without consent: refused, nothing stored
@@ -71,17 +74,13 @@ def test_enroll_scan_export_withdraw(rempart_env: Path, consent_file: Path) -> N
     # templates are encrypted at rest: no template's raw bytes anywhere in the database file
     raw = [np.asarray(f.template, dtype="<f4").tobytes()
            for p in obama for f in find_faces(np.asarray(Image.open(p).convert("RGB")))]
-    db_bytes = (rempart_env / "rempart.db").read_bytes()
+    db_bytes = database_bytes(os.environ["REMPART_DB"])
     assert raw and not any(r[:64] in db_bytes for r in raw)
-    import sqlite3
-
-    with sqlite3.connect(rempart_env / "rempart.db") as conn:
-        blobs = [bytes(b) for (b,) in conn.execute("select ciphertext from face_templates")]
+    blobs = [bytes(b) for (b,) in execute(os.environ["REMPART_DB"],
+                                          "select ciphertext from face_templates")]
     assert len(blobs) == len(obama)
     rempart("case", "withdraw", "CASE-F", "--yes")
-    db_bytes = (rempart_env / "rempart.db").read_bytes()
-    wal = rempart_env / "rempart.db-wal"
-    db_bytes += wal.read_bytes() if wal.exists() else b""
+    db_bytes = database_bytes(os.environ["REMPART_DB"])  # SQLite: with its write-ahead log
     assert not any(b[12:60] in db_bytes for b in blobs)  # deleted for real, not just marked
     assert "CASE-F" not in rempart("face", "list")
     rempart("scan", str(found), "--faces", "--report", str(report))

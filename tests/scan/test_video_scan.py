@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -150,7 +151,7 @@ def test_bad_videos_are_reported_and_the_scan_goes_on(
     # a Matroska copy cut at 60% keeps the frames before the break: matched, with a note
     assert set(hits) == {"copy.mp4", "cut.mkv"}
     assert hits["cut.mkv"][0]["details"]["query_percent"] >= 80
-    db = Database(f"sqlite:///{rempart_env / 'rempart.db'}")
+    db = Database(os.environ["REMPART_DB"])
     with db.session() as s:
         item = s.scalars(select(ScanItem).where(ScanItem.locator.like("%cut.mkv"))).one()
         assert item.media_type == "video" and "cut short" in (item.detail or "")
@@ -161,7 +162,7 @@ def test_withdrawal_removes_every_frame_from_the_index(
 ) -> None:
     her = write_video(rempart_env / "hers.mp4", scene_frames(5, 10, 10, (320, 240)))
     bank(rempart_env, consent_file, her)
-    db = Database(f"sqlite:///{rempart_env / 'rempart.db'}")
+    db = Database(os.environ["REMPART_DB"])
     index = BankIndex(db, rempart_env / "home").load()
     assert len(index) > 100  # every frame, inside bars and halves
     rempart("case", "withdraw", "CASE-V", "--yes")

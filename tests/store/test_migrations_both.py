@@ -122,3 +122,28 @@ def test_the_cli_runs_on_the_url_in_rempart_db(rempart_env: Path, db_url: str) -
     assert load_settings(db=plain).db_url == plain
     assert normalise_url("postgres://u@h/d") == "postgresql+psycopg://u@h/d"
     assert normalise_url("sqlite:///x.db") == "sqlite:///x.db"
+
+
+def test_long_inputs_are_refused_or_fitted_never_a_crash(rempart_env: Path, tmp_path: Path) -> None:
+    """SQLite stores any length; PostgreSQL refuses text longer than its column: a long
+    user name, consent signer or label must not crash a command there."""
+    runner = CliRunner()
+    env = {"REMPART_USER": "u" * 500, "COLUMNS": "200"}
+    assert runner.invoke(app, ["bank", "create", "b"], env=env).exit_code == 0
+    sub = tmp_path / "s.json"
+    sub.write_text('{"format": "rempart-hash-submission", "version": 1, "items": '
+                   '[{"pdq": "' + "ab" * 32 + '", "pdq_quality": 100}]}')
+    consent = tmp_path / "c.json"
+    consent.write_text('{"given_by": "' + "n" * 300 + '", "given_at": "2026-11-01", '
+                       '"purpose": "p"}')
+    args = ["bank", "import", "b", str(sub), "--case", "C-1", "--consent", str(consent)]
+    result = runner.invoke(app, args, env=env)
+    assert result.exit_code == 1 and "longer than 200" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    consent.write_text('{"given_by": "n", "given_at": "2026-11-01", "purpose": "p"}')
+    result = runner.invoke(app, [*args, "--label", "l" * 300], env=env)
+    assert result.exit_code == 1 and "at most 200" in result.output
+    result = runner.invoke(app, args, env=env)
+    assert result.exit_code == 0, result.output
+    listed = runner.invoke(app, ["audit", "list", "--format", "json"], env=env)
+    assert '"actor": "' + "u" * 200 + '"' in listed.output

@@ -43,6 +43,8 @@ class ConsentRecord:
                 raise FormatError(f"{where}: missing '{key}' (who consented, when, what for)")
         if not isinstance(raw["given_by"], str) or not isinstance(raw["purpose"], str):
             raise FormatError(f"{where}: 'given_by' and 'purpose' must be text")
+        if len(raw["given_by"]) > 200:
+            raise FormatError(f"{where}: 'given_by' is longer than 200 characters")
         retention = raw.get("retention_until")
         allow = raw.get("allow_exchange", False)
         if not isinstance(allow, bool):

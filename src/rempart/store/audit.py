@@ -30,6 +30,7 @@ from rempart.store.models import AuditEntry
 
 GENESIS = "0" * 64
 HEAD_FILE = "audit-head"
+ACTOR_CHARS = 200
 _PG_AUDIT_LOCK_KEY = 0x41554454  # "AUDT": one audit writer at a time
 
 
@@ -48,11 +49,11 @@ def acting_as(actor: str) -> Iterator[None]:
 
 def current_actor() -> str:
     """Who is acting: the `acting_as` actor, else REMPART_USER, else the operating-system
-    user."""
+    user; at most ACTOR_CHARS characters (the columns' size: PostgreSQL refuses longer)."""
     if (acting := _ACTING_AS.get()) is not None:
-        return acting
+        return acting[:ACTOR_CHARS]
     try:
-        return os.environ.get("REMPART_USER") or getpass.getuser()
+        return (os.environ.get("REMPART_USER") or getpass.getuser())[:ACTOR_CHARS]
     except Exception:  # no user name (containers): say so rather than fail
         return "unknown"
 
@@ -90,7 +91,7 @@ def record(
     entry_id = (last[0] + 1) if last else 1
     prev = last[1] if last else GENESIS
     at = datetime.now(UTC).isoformat(timespec="microseconds")
-    who = actor or current_actor()
+    who = (actor or current_actor())[:ACTOR_CHARS]
     body = _canonical(details or {})
     entry = AuditEntry(id=entry_id, at=at, actor=who, action=action, case_number=case,
                        details=body, prev_hash=prev,

@@ -59,7 +59,7 @@ def enroll(
             ref = uuid.uuid4().hex
             row = FaceTemplate(
                 case_id=case.id, consent_id=consent_row.id, ref=ref,
-                ciphertext=cipher.seal(t.template, case_number, ref), source=t.source,
+                ciphertext=cipher.seal(t.template, case_number, ref), source=t.source[:500],
                 face_width=t.face_width,
             )  # fmt: skip
             s.add(row)
