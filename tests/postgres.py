@@ -53,7 +53,9 @@ def _free_port() -> int:
 class PostgresServer:
     def __init__(self, bin_dir: Path) -> None:
         self.bin_dir = bin_dir
-        self.root = Path(tempfile.mkdtemp(prefix="rempart-pg-"))
+        # /tmp, not $TMPDIR: the `postgres` user must reach the folder, and a unix socket's
+        # path must stay short (107 bytes)
+        self.root = Path(tempfile.mkdtemp(prefix="rempart-pg-", dir="/tmp"))
         self.data = self.root / "data"
         self.socket_dir = self.root
         self.port = _free_port()
