@@ -88,28 +88,33 @@ def key_from(headers: Any) -> str | None:
     return headers.get("x-api-key") or None
 
 
+async def authenticate(request: Request, roles: tuple[str, ...]) -> Principal:
+    """The caller's key, checked: 401 without a key or with an unknown or revoked one, 429
+    over its rate, 403 when its role is not one of `roles`."""
+    services = request.app.state.services
+    key = key_from(request.headers)
+    if not key:
+        raise HTTPException(401, "an API key is required (Authorization: Bearer KEY)",
+                            headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
+    principal = services.auth.check(key)
+    if principal is None:
+        raise HTTPException(401, "unknown or revoked API key",
+                            headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
+    wait = services.limiter.take(principal.id, principal.rate)
+    if wait > 0:
+        raise HTTPException(429, f"rate limit of {principal.rate:g} requests/s exceeded",
+                            headers={"Retry-After": str(max(1, round(wait + 0.5)))})
+    if principal.role not in roles:
+        raise HTTPException(403, f"a {principal.role} key may not do this (needs: "
+                            f"{', '.join(roles)})")  # fmt: skip
+    return principal
+
+
 def require(*roles: str) -> Callable[..., Awaitable[Principal]]:
-    """A dependency admitting only keys with one of these roles (one dependency, reading
-    the headers itself: this runs on every request)."""
+    """A dependency admitting only keys with one of these roles."""
 
     async def dependency(request: Request) -> Principal:
-        services = request.app.state.services
-        key = key_from(request.headers)
-        if not key:
-            raise HTTPException(401, "an API key is required (Authorization: Bearer KEY)",
-                                headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
-        principal = services.auth.check(key)
-        if principal is None:
-            raise HTTPException(401, "unknown or revoked API key",
-                                headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
-        wait = services.limiter.take(principal.id, principal.rate)
-        if wait > 0:
-            raise HTTPException(429, f"rate limit of {principal.rate:g} requests/s exceeded",
-                                headers={"Retry-After": str(max(1, round(wait + 0.5)))})
-        if principal.role not in roles:
-            raise HTTPException(403, f"a {principal.role} key may not do this (needs: "
-                                f"{', '.join(roles)})")  # fmt: skip
-        return principal
+        return await authenticate(request, roles)
 
     return dependency
 

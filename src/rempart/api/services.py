@@ -55,5 +55,5 @@ class Services:
         audit.write_head(self.db, self.settings.home)
 
 
-def services(request: Request) -> Services:
+async def services(request: Request) -> Services:
     return request.app.state.services  # type: ignore[no-any-return]

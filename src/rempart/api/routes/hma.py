@@ -15,10 +15,16 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from starlette.concurrency import run_in_threadpool
 
-from rempart.api.auth import Principal, require
+from rempart.api.auth import Principal, authenticate, require
 from rempart.api.lookups import Query as HashQuery
 from rempart.api.lookups import hash_media, parse_query
-from rempart.api.routes.lookup import LOOKUP_ROLES, fetch_url, lookup_hashes_async
+from rempart.api.routes.lookup import (
+    LOOKUP_ROLES,
+    fetch_url,
+    json_response,
+    lookup_hashes_async,
+    param,
+)
 from rempart.api.routes.uploads import read_upload
 from rempart.api.services import Services, services
 
@@ -65,29 +71,33 @@ def _banks(banks: str | None) -> set[str] | None:
     return {b.strip() for b in banks.split(",") if b.strip()} if banks else None
 
 
-@router.get("/m/lookup", summary="HMA: look up a hash, or the media at a URL")
-async def m_lookup(
-    signal_type: str | None = None,
-    signal: str | None = Query(None, max_length=200),
-    url: str | None = Query(None, max_length=4000),
-    content_type: str | None = None,
-    banks: str | None = Query(None, description="Only these banks (comma-separated)"),
-    seed: str | None = None,
-    p: Principal = Depends(require(*LOOKUP_ROLES)),
-    svc: Services = Depends(services),
-) -> dict[str, Any]:
+@router.get("/m/lookup", summary="HMA: look up a hash, or the media at a URL",
+            openapi_extra={"parameters": [
+                param("signal_type", "pdq, md5, sha256 or video_md5", False),
+                param("signal", "The hash, hexadecimal", False),
+                param("url", "Instead of a hash: media to fetch (public addresses only)",
+                      False),
+                param("banks", "Only these banks (comma-separated)", False)]})
+async def m_lookup(request: Request) -> Any:
+    p = await authenticate(request, LOOKUP_ROLES)
+    svc: Services = request.app.state.services
+    args = request.query_params
+    signal_type, signal, url = args.get("signal_type"), args.get("signal"), args.get("url")
+    banks = _banks(args.get("banks"))
     if url:
+        if len(url) > 4000:
+            raise HTTPException(400, "url: too long")
         data = await run_in_threadpool(fetch_url, svc, url)
-        result = await run_in_threadpool(_lookup_media, svc, p, data, "download", _banks(banks))
+        result = await run_in_threadpool(_lookup_media, svc, p, data, "download", banks)
         return result.get(signal_type, {}) if signal_type else result
     if not signal or not signal_type:
         raise HTTPException(400, "Either url or both signal and signal_type are required")
     try:
-        q = parse_query(signal_type, signal)
+        q = parse_query(signal_type, signal[:200])
     except ValueError as exc:
         raise HTTPException(400, f"invalid signal: {exc}") from exc
     matches = (await lookup_hashes_async(svc, p, [q], None, "hma"))[0]
-    return _by_bank(matches, _banks(banks))
+    return json_response(_by_bank(matches, banks))
 
 
 @router.post("/m/lookup", summary="HMA: look up an uploaded picture or video")
