@@ -244,3 +244,13 @@ def test_cli_imports_the_good_records_and_exits_3(rempart_env: Path,
     bad_format = runner.invoke(app, ["bank", "export", "b", "--format", "xml", "--out",
                                      str(rempart_env / "x")], env=env)  # fmt: skip
     assert bad_format.exit_code == 1
+
+
+def test_a_line_without_end_is_read_in_bounded_pieces(tmp_path: Path) -> None:
+    path = tmp_path / "one-line.csv"
+    good = hexs(256)
+    path.write_bytes(b"f" * 10_000_000 + b"\n" + good.encode() + b"\n" + b"e" * 9000)
+    parsed = pdq_csv.read(path)
+    assert [i.pdq for i in parsed.items] == [good]
+    assert [p.split(": ", 1)[1] for p in parsed.problems] == [
+        "record 1: line longer than 4096 characters", "record 3: line longer than 4096 characters"]

@@ -164,8 +164,12 @@ def text_lines(path: Path, parsed: ParsedList) -> Iterable[tuple[int, str]]:
     except OSError as exc:
         raise FormatError(f"{path}: cannot read ({exc.strerror or exc})") from exc
     with handle:
-        for number, raw in enumerate(handle, 1):
-            if len(raw) > MAX_LINE_CHARS:
+        number = 0
+        while raw := handle.readline(MAX_LINE_CHARS + 1):  # bounded, even with no newline
+            number += 1
+            if len(raw) > MAX_LINE_CHARS and not raw.endswith(b"\n"):
+                while raw and not raw.endswith(b"\n"):  # skip the rest of that line
+                    raw = handle.readline(1 << 16)
                 parsed.problem(number, f"line longer than {MAX_LINE_CHARS} characters")
                 continue
             try:
