@@ -73,6 +73,7 @@ def build_bank(root: Path, n: int, known: int, seed: int = 7) -> tuple[str, Path
         s.flush()
         bank_id, case_id, sub_id = bank.id, case.id, sub.id
         key, _ = keys.create_key(s, "platform", "bench-platform", rate_limit=1e6)
+        admin_key, _ = keys.create_key(s, "admin", None, rate_limit=1e6)
         tenant = keys.get_tenant(s, "bench-platform")
         s.add(BankShare(bank_id=bank_id, tenant_id=tenant.id))
     rng = np.random.default_rng(seed)
@@ -107,7 +108,44 @@ def build_bank(root: Path, n: int, known: int, seed: int = 7) -> tuple[str, Path
     print(f"bank: {n:,} hashes inserted in {insert_s:.1f} s, index built in {index_s:.1f} s "
           f"({len(index):,} indexed)", flush=True)
     db.dispose()
-    return url, home, key, hexes
+    return url, home, key, admin_key, hexes
+
+
+def live_change(port: int, key: str, admin_key: str, polls: int = 10) -> dict[str, float]:
+    """Add a hash through the API while serving, then withdraw it: seconds until every
+    worker answers (`polls` answers in a row on fresh connections) with it, then without."""
+    base = f"http://127.0.0.1:{port}"
+    value = f"{random.Random(5).getrandbits(256):064x}"
+
+    def seen() -> bool:
+        r = httpx.get(f"{base}/v1/lookup", params={"signal_type": "pdq", "signal": value},
+                      headers={"Authorization": f"Bearer {key}"}, timeout=30)
+        return bool(r.json()["matches"])
+
+    def until(want: bool) -> float:
+        t0, row = time.perf_counter(), 0
+        while row < polls:
+            row = row + 1 if seen() == want else 0
+            if time.perf_counter() - t0 > 120:
+                raise SystemExit("a change was not seen within 120 s")
+        return time.perf_counter() - t0
+
+    admin = {"Authorization": f"Bearer {admin_key}"}
+    t0 = time.perf_counter()
+    r = httpx.post(f"{base}/v1/banks/load/entries", headers=admin, timeout=120, json={
+        "case": "LOAD-1", "items": [{"pdq": value, "pdq_quality": 100}]})
+    r.raise_for_status()
+    add_s = time.perf_counter() - t0
+    added = until(True)
+    (entry,) = r.json()["bank_entries"]
+    t0 = time.perf_counter()
+    httpx.delete(f"{base}/v1/banks/load/entries/{entry}", headers=admin,
+                 timeout=120).raise_for_status()
+    withdraw_s = time.perf_counter() - t0
+    gone = until(False)
+    return {"add_request_s": round(add_s, 3), "add_seen_everywhere_s": round(add_s + added, 3),
+            "withdraw_request_s": round(withdraw_s, 3),
+            "withdraw_gone_everywhere_s": round(withdraw_s + gone, 3)}  # fmt: skip
 
 
 # ---------------------------------------------------------------- the server
@@ -242,7 +280,7 @@ def client_process(args: tuple[int, str, int, int, float, int, list[str], int]) 
 
 
 def run_load(port: int, key: str, known: list[str], requests: int, seconds: float,
-             clients: int, concurrency: int, batch: int, seed: int) -> dict[str, object]:  # fmt: skip
+             clients: int, concurrency: int, batch: int, seed: int) -> dict[str, object]:
     per = max(1, requests // clients) * max(1, batch)
     jobs = [(port, key, per, concurrency, seconds, batch, known, seed + i)
             for i in range(clients)]  # fmt: skip
@@ -301,7 +339,7 @@ def main() -> None:
           f"{args.clients} load process(es) on the same machine ({cores} cores shared)")
     with tempfile.TemporaryDirectory(prefix="rempart-api-load-") as tmp:
         root = Path(tmp)
-        url, home, key, known = build_bank(root, args.hashes, args.known)
+        url, home, key, admin_key, known = build_bank(root, args.hashes, args.known)
         port = free_port()
         log = root / "server.log"
         proc = start_server(url, home, port, args.workers, log)
@@ -313,6 +351,7 @@ def main() -> None:
                 results.append(run_load(port, key, known, args.batch_requests, args.seconds,
                                         args.clients, max(1, args.concurrency // 4),
                                         args.batch, 1000))  # fmt: skip
+            change = live_change(port, key, admin_key)
         finally:
             proc.terminate()
             try:
@@ -321,6 +360,10 @@ def main() -> None:
                 proc.kill()
     for r in results:
         show(r)
+    print(f"\nwhile serving {args.hashes:,} hashes: a hash added through the API answered in "
+          f"{change['add_request_s']} s, matched by every worker after "
+          f"{change['add_seen_everywhere_s']} s; withdrawn in {change['withdraw_request_s']} s, "
+          f"gone from every worker after {change['withdraw_gone_everywhere_s']} s")
     print(f"\nreference: {HMA_RPS}")
     target = results[0]
     ok = (target["failed"] == 0 and target["wrong_answers"] == 0)
@@ -329,7 +372,8 @@ def main() -> None:
           + (f"; batch {results[1]['lookups_per_s']:,} lookups/s" if len(results) > 1 else ""))
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps({"hashes": args.hashes, "workers": args.workers,
-                                     "cores": cores, "results": results}, indent=2))
+                                     "cores": cores, "results": results,
+                                     "live_change": change}, indent=2))
     if not ok:
         raise SystemExit(1)
 

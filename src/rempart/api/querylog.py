@@ -18,7 +18,10 @@ MAX_BUFFER = 200_000  # rows held while the database is unavailable; older ones 
 
 
 class QueryLog:
-    def __init__(self, db: Database, every: float = 1.0) -> None:
+    def __init__(self, db: Database, every: float = 1.0, mode: str = "all") -> None:
+        if mode not in ("all", "matches", "off"):
+            raise ValueError(f"query log mode {mode!r}: all, matches or off")
+        self.mode = mode
         self.db = db
         self.every = every
         self._rows: list[dict[str, Any]] = []
@@ -30,6 +33,12 @@ class QueryLog:
 
     def add(self, tenant_id: int | None, key_id: int, endpoint: str,
             entries: list[tuple[str, str, list[dict[str, Any]]]]) -> None:  # fmt: skip
+        if self.mode == "off":
+            return
+        if self.mode == "matches":
+            entries = [e for e in entries if e[2]]
+            if not entries:
+                return
         at = utcnow()
         rows = [{"tenant_id": tenant_id, "api_key_id": key_id, "at": at, "endpoint": endpoint,
                  "signal_type": t, "signal": v[:128], "match_count": len(m), "matched": m}

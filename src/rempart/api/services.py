@@ -38,7 +38,7 @@ class Services:
             auth=Authenticator(db, settings.rates, settings.key_cache_s),
             limiter=RateLimiter(),
             victim_limiter=FailureLimiter(settings.victim_failures, settings.victim_window_s),
-            querylog=QueryLog(db, settings.query_log_flush_s),
+            querylog=QueryLog(db, settings.query_log_flush_s, settings.query_log),
         )  # fmt: skip
 
     def start(self) -> None:

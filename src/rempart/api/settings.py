@@ -38,6 +38,7 @@ class ApiSettings:
     key_cache_s: float = 2.0  # how long a checked key is trusted (revocation delay)
     index_poll_s: float = 0.5  # how often the database is asked whether the index changed
     query_log_flush_s: float = 1.0
+    query_log: str = "all"  # all, matches (only lookups that matched) or off
     fetch_allowed_networks: tuple[Network, ...] = ()  # tests only: loopback servers
     fetch_max_seconds: float = 30.0
 
@@ -61,4 +62,5 @@ class ApiSettings:
             key_cache_s=_float("REMPART_API_KEY_CACHE", cls.key_cache_s),
             index_poll_s=_float("REMPART_API_INDEX_POLL", cls.index_poll_s),
             fetch_allowed_networks=allowed,
+            query_log=os.environ.get("REMPART_API_QUERY_LOG", "all"),
         )
