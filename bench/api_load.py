@@ -48,9 +48,11 @@ HMA_RPS = "~450-500 requests/s with 10 pods (Meta's HMA, production figure from 
 # ---------------------------------------------------------------- the bank, in bulk
 
 
-def build_bank(root: Path, n: int, known: int, seed: int = 7) -> tuple[str, Path, str, list[str]]:
-    """A database with one bank of n PDQ hashes (the first `known` are returned), shared
-    with a platform whose key (rate-unlimited) is returned."""
+def build_bank(root: Path, n: int, known: int, case_size: int = 100, seed: int = 7
+               ) -> tuple[str, Path, str, str, list[str]]:  # fmt: skip
+    """A database with one bank of n PDQ hashes in cases of `case_size` entries (the first
+    `known` hashes are returned), shared with a platform; its key and an admin key (both
+    without rate limit) are returned."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
     from rempart.api import keys
     from rempart.exchange.consent import ConsentRecord
@@ -90,10 +92,17 @@ def build_bank(root: Path, n: int, known: int, seed: int = 7) -> tuple[str, Path
             if start == 0:
                 hexes = hx[:known]
             ids = range(start + 1, start + m + 1)
+            first_case = (start // case_size) + 2  # case 1 is LOAD-1, made above
+            cur.executemany(
+                "INSERT OR IGNORE INTO cases (id, number, status, created_at, updated_at) "
+                "VALUES (?, ?, 'open', ?, ?)",
+                [(c, f"LOAD-{c}", now, now)
+                 for c in range(first_case, first_case + (m + case_size - 1) // case_size)])
             cur.executemany(
                 "INSERT INTO bank_items (id, bank_id, case_id, submission_id, media_type, "
                 "created_at) VALUES (?, ?, ?, ?, 'image', ?)",
-                [(i, bank_id, case_id, sub_id, now) for i in ids])
+                [(i, bank_id, case_id if i <= case_size else (i - 1) // case_size + 1, sub_id,
+                  now) for i in ids])
             cur.executemany(
                 "INSERT INTO item_signals (id, item_id, signal_type, value, quality, extra) "
                 "VALUES (?, ?, 'pdq', ?, 100, '{}')",
@@ -324,6 +333,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--hashes", type=int, default=1_000_000)
     ap.add_argument("--known", type=int, default=1000)
+    ap.add_argument("--case-size", type=int, default=100, help="bank entries per case")
     ap.add_argument("--requests", type=int, default=60_000, help="single lookups to send")
     ap.add_argument("--seconds", type=float, default=60.0, help="at most this long per run")
     ap.add_argument("--workers", type=int, default=2, help="server processes")
@@ -339,7 +349,7 @@ def main() -> None:
           f"{args.clients} load process(es) on the same machine ({cores} cores shared)")
     with tempfile.TemporaryDirectory(prefix="rempart-api-load-") as tmp:
         root = Path(tmp)
-        url, home, key, admin_key, known = build_bank(root, args.hashes, args.known)
+        url, home, key, admin_key, known = build_bank(root, args.hashes, args.known, args.case_size)
         port = free_port()
         log = root / "server.log"
         proc = start_server(url, home, port, args.workers, log)
