@@ -104,13 +104,14 @@ def build_world(root: Path) -> World:
 
 
 class Server:
-    def __init__(self, world: World, **env: str) -> None:
+    def __init__(self, world: World, workers: int = 1, **env: str) -> None:
         self.world = world
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = world.root / f"server-{self.port}.log"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "rempart", "serve", "--port", str(self.port)],
+            [sys.executable, "-m", "rempart", "serve", "--port", str(self.port),
+             "--workers", str(workers)],
             env={**world.env(), "REMPART_API_INDEX_POLL": "0.2", **env},
             stdout=self.log.open("wb"), stderr=subprocess.STDOUT,
         )  # fmt: skip

@@ -8,13 +8,14 @@ import json
 import secrets
 import subprocess
 import sys
+from pathlib import Path
 
 import httpx
 from PIL import Image
 
 from rempart.samples import photo_like
 from rempart.signals.image_hashes import hash_image_bytes
-from tests.api.conftest import CONSENT, Server, World, item, jpeg, wait_for
+from tests.api.conftest import CONSENT, Server, World, build_world, item, jpeg, wait_for
 
 
 def test_hash_a_file(server: Server, world: World) -> None:
@@ -201,3 +202,27 @@ def test_changes_by_another_process_are_seen_within_seconds(server: Server, worl
         took = wait_for(lambda: not _matches(pa, h.pdq.hex), seconds=10)
         assert took < 5
         assert httpx.get(server.url + "/ready").json()["ready"] is True
+
+
+def test_two_workers_follow_each_other(tmp_path: Path) -> None:
+    """With --workers 2, an entry added through one worker is matched by both (the other
+    reloads from the database token), and a withdrawn one is gone from both."""
+    world = build_world(tmp_path)
+    srv = Server(world, workers=2)
+    try:
+        fresh = hash_image_bytes(jpeg(801), "x")
+
+        def everywhere(want: bool) -> bool:  # fresh connections reach either worker
+            return all(bool(_matches(srv.client("pa"), fresh.pdq.hex)) == want
+                       for _ in range(12))  # fmt: skip
+
+        with srv.client("ca") as cw:
+            r = cw.post("/v1/banks/ncii/entries", json={"case": "CASE-A", "items": [
+                {"pdq": fresh.pdq.hex, "md5": fresh.md5}]})  # fmt: skip
+            assert r.status_code == 201, r.text
+            assert wait_for(lambda: everywhere(True), seconds=10) < 5
+            (entry,) = r.json()["bank_entries"]
+            assert cw.delete(f"/v1/banks/ncii/entries/{entry}").status_code == 200
+            assert wait_for(lambda: everywhere(False), seconds=10) < 5
+    finally:
+        srv.stop()
