@@ -38,6 +38,7 @@ from rempart.scan.matcher import Matcher, lookup_hex
 from rempart.scan.pipeline import ScanOptions, ScanResult, collect, hash_refs, run_scan
 from rempart.scan.report import describe_where, write_report
 from rempart.scan.rooms import link_rooms, load_rooms
+from rempart.signals.image_hashes import NOT_ENOUGH_CONTENT
 from rempart.signals.pdq import MIN_QUALITY
 from rempart.signals.vpdq import (
     BANK_DEDUPE_DISTANCE,
@@ -204,6 +205,15 @@ def hash_cmd(
             "every frame for submissions, 1 for --format vpdq."
         ),
     ] = None,
+    robust: Annotated[
+        bool,
+        typer.Option(
+            "--robust/--no-robust",
+            help="Photos: also keep hashes of crops, rotations and regions and local "
+            "features (keypoints), so cropped, framed, rotated or partly edited copies are "
+            "found. Still no image data.",
+        ),
+    ] = True,
 ) -> None:
     """Hash photos and videos on this device into a hash-submission file. No image data
     leaves it."""
@@ -223,11 +233,12 @@ def hash_cmd(
     options = ScanOptions(
         workers=_workers(workers), seconds_per_frame=spf,
         video_dedupe=None if vpdq_text else BANK_DEDUPE_DISTANCE, video_regions=not vpdq_text,
+        robust="stored" if robust and not vpdq_text else None,
     )  # fmt: skip
     items: list[SubmissionItem] = []
     videos: list[tuple[str, VideoHashes]] = []
     skipped = [p.detail for p in problems]  # each message names its file
-    low = 0
+    low = thin = 0
     with _progress() as progress:
         task = progress.add_task("Hashing", total=len(refs), current="")
         for outcome in hash_refs(refs, options, dihedral=False, on_video=VideoBars(progress)):
@@ -247,12 +258,9 @@ def hash_cmd(
                 skipped.append(f"{outcome.ref.locator}: not a video (--format vpdq)")
                 continue
             low += h.pdq.quality < MIN_QUALITY
-            items.append(
-                SubmissionItem(
-                    md5=h.md5, sha256=h.sha256, pdq=h.pdq.hex, pdq_quality=h.pdq.quality,
-                    width=h.width, height=h.height, path=locator,
-                )
-            )  # fmt: skip
+            skipped_notes = [n for n in h.notes if n.startswith(NOT_ENOUGH_CONTENT)]
+            thin += bool(skipped_notes)
+            items.append(SubmissionItem.from_image(h, locator))
     if vpdq_text:
         if videos:
             _write_vpdq(videos, out_file)
@@ -271,7 +279,9 @@ def hash_cmd(
            if n_video else "")
         + (f", wrote {out_file}" if out_file else "")
         + (f"; {len(skipped)} skipped" if skipped else "")
-        + (f"; {low} with too little detail for PDQ (exact hashes kept)" if low else ""),
+        + (f"; {low} with too little detail for PDQ (exact hashes kept)" if low else "")
+        + (f"; {thin} with not enough content for crop/region/keypoint matching" if thin
+           else ""),
         highlight=False,
     )  # fmt: skip
     if skipped:

@@ -62,8 +62,11 @@ def test_hash_file_holds_hashes_and_nothing_else(world: Path) -> None:
     assert len(data["items"]) == 4
     for item in data["items"]:
         assert set(item) == {"media_type", "pdq", "pdq_quality", "md5", "sha256", "width",
-                             "height"}  # fmt: skip
+                             "height", "pdq_variants", "local_features"}  # fmt: skip
         assert len(item["pdq"]) == 64 and item["pdq_quality"] >= 50
+        # robust matching: only hashes and keypoint descriptors, never pixels
+        assert all(set(v) == {"kind", "name", "pdq", "quality"} for v in item["pdq_variants"])
+        assert len(item["local_features"]) < 30_000
         assert (item["width"], item["height"]) == (640, 480)
     assert "p0.jpg" not in (world / "h.json").read_text()
 

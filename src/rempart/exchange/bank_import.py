@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -14,7 +15,7 @@ from rempart.store import audit, repository
 from rempart.store.bank_index import BankIndex
 from rempart.store.models import BankItem, ItemSignal
 from rempart.store.models import Submission as SubmissionRow
-from rempart.store.repository import StoreError
+from rempart.store.repository import FEATURES_SIGNAL, VARIANT_SIGNAL, StoreError
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,10 @@ def import_submission(
                 row.signals.append(pdq_signal)
             frame_signals = video_signals(item)
             row.signals.extend(frame_signals)
+            variant_signals, feature_signal = robust_signals(item)
+            row.signals.extend(variant_signals)
+            if feature_signal is not None:
+                row.signals.append(feature_signal)
             s.add(row)
             s.flush()
             counts["added"] += 1
@@ -104,6 +109,7 @@ def import_submission(
             added.extend(
                 (f.id, f.value) for f in frame_signals if (f.quality or 0) >= MIN_QUALITY
             )
+            added.extend((v.id, v.value) for v in variant_signals)
         sub.item_count = counts["added"]
         audit.record(s, "bank-import", case=case_number,
                      details={"bank": bank_name, "added": counts["added"],
@@ -142,6 +148,23 @@ def video_signals(item: SubmissionItem) -> list[ItemSignal]:
             for f in frames
         ]  # fmt: skip
     return out
+
+
+def robust_signals(item: SubmissionItem) -> tuple[list[ItemSignal], ItemSignal | None]:
+    """A photo's PDQ variants as "pdq-variant" signals (indexed with the other PDQ hashes;
+    kind and name in `extra`) and its local features as one "local-features" signal (the
+    encoded features in `extra`, their SHA-256 as the value)."""
+    variants = [
+        ItemSignal(signal_type=VARIANT_SIGNAL, value=v.hash.hex, quality=v.hash.quality,
+                   extra={"kind": v.kind, "name": v.name})
+        for v in item.variants if v.hash.quality >= MIN_QUALITY
+    ]  # fmt: skip
+    features = None
+    if item.features is not None:
+        digest = hashlib.sha256(item.features.encode("ascii")).hexdigest()
+        features = ItemSignal(signal_type=FEATURES_SIGNAL, value=digest,
+                              extra={"data": item.features})  # fmt: skip
+    return variants, features
 
 
 def _known_keys(s: Session, bank_id: int, case_id: int) -> set[str]:

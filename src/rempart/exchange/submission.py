@@ -1,10 +1,11 @@
 """The hash-submission file: what `rempart hash` writes on the victim's device.
 
 It carries, per media file, only hashes and dimensions: PDQ hex and quality, MD5, SHA-256,
-width and height; for a video, its duration and its frame hashes (vPDQ, in
-python-threatexchange's JSON form), the hashes of the picture inside black bars and of the
-halves of each frame. No pixels, and no path unless the user asked for it. See
-docs/formats.md for the documented schema.
+width and height; for a photo, the PDQ hashes of its crops, rotations and regions and its
+local features (keypoint positions and ORB descriptors, base64), for robust matching; for a
+video, its duration and its frame hashes (vPDQ, in python-threatexchange's JSON form), the
+hashes of the picture inside black bars and of the halves of each frame. No pixels, and no
+path unless the user asked for it. See docs/formats.md for the documented schema.
 """
 
 from __future__ import annotations
@@ -18,6 +19,11 @@ from typing import Any
 
 from rempart import __version__
 from rempart.exchange.consent import ConsentRecord, FormatError
+from rempart.signals.image_hashes import ImageHashes
+from rempart.signals.local_features import FeatureFormatError, Features
+from rempart.signals.pdq import PdqHash
+from rempart.signals.pdq_variants import REGIONS as IMAGE_REGIONS
+from rempart.signals.pdq_variants import Variant
 from rempart.signals.vpdq import (
     REGIONS,
     VideoHashes,
@@ -28,7 +34,10 @@ from rempart.signals.vpdq import (
 
 FORMAT = "rempart-hash-submission"
 VERSION = 1
-MAX_SUBMISSION_BYTES = 64 * 1024 * 1024
+MAX_SUBMISSION_BYTES = 256 * 1024 * 1024
+STORED_VARIANT_KINDS = ("crop", "rotation", "region")
+MAX_VARIANTS = 64
+_VARIANT_NAME = re.compile(r"^[a-z0-9+-]{1,16}$")
 
 _HEX = {
     "pdq": re.compile(r"^[0-9a-f]{64}$"),
@@ -53,6 +62,9 @@ class SubmissionItem:
     inside: tuple[VpdqFrame, ...] = ()  # picture inside black bars, for frames with bars
     regions: dict[str, tuple[VpdqFrame, ...]] = field(default_factory=dict)  # frame halves
     seconds_per_frame: float | None = None  # sampling used (0: every frame)
+    # Photos only, for robust matching: PDQ of crops, rotations, regions; local features.
+    variants: tuple[Variant, ...] = ()
+    features: str | None = None  # Features.to_text()
 
     @classmethod
     def from_video(cls, h: VideoHashes, path: str | None = None) -> SubmissionItem:
@@ -62,6 +74,16 @@ class SubmissionItem:
             height=h.height, media_type="video", path=path, duration=h.duration,
             frames=h.frames, inside=h.trimmed_frames, regions=h.regions,
             seconds_per_frame=h.seconds_per_frame,
+        )  # fmt: skip
+
+    @classmethod
+    def from_image(cls, h: ImageHashes, path: str | None = None) -> SubmissionItem:
+        """The submission entry of a hashed photo (with its variants and local features when
+        they were computed)."""
+        return cls(
+            md5=h.md5, sha256=h.sha256, pdq=h.pdq.hex, pdq_quality=h.pdq.quality,
+            width=h.width, height=h.height, path=path, variants=h.variants,
+            features=h.features.to_text() if h.features is not None else None,
         )  # fmt: skip
 
     def to_json(self) -> dict[str, Any]:
@@ -82,6 +104,13 @@ class SubmissionItem:
                 out["vpdq_inside"] = frames_to_list(self.inside)
             if self.regions:
                 out["vpdq_regions"] = {k: frames_to_list(v) for k, v in self.regions.items()}
+        if self.variants:
+            out["pdq_variants"] = [
+                {"kind": v.kind, "name": v.name, "pdq": v.hash.hex, "quality": v.hash.quality}
+                for v in self.variants
+            ]
+        if self.features is not None:
+            out["local_features"] = self.features
         if self.path is not None:
             out["path"] = self.path
         return out
@@ -150,6 +179,8 @@ def parse_item(raw: Any, where: str) -> SubmissionItem:
         video = _video_fields(raw, where)
     elif any(k in raw for k in ("vpdq", "vpdq_inside", "vpdq_regions")):
         raise FormatError(f"{where}: frame hashes (vpdq) on an item that is not a video")
+    else:
+        video = _robust_fields(raw, where)
     return SubmissionItem(
         md5=md5 or "",
         sha256=sha256 or "",
@@ -161,6 +192,40 @@ def parse_item(raw: Any, where: str) -> SubmissionItem:
         path=path if isinstance(path, str) else None,
         **video,
     )
+
+
+def _robust_fields(raw: dict[str, Any], where: str) -> dict[str, Any]:
+    """A photo's PDQ variants and local features, validated."""
+    out: dict[str, Any] = {}
+    listed = raw.get("pdq_variants", [])
+    if not isinstance(listed, list) or len(listed) > MAX_VARIANTS:
+        raise FormatError(f"{where}: 'pdq_variants' must be a list of at most {MAX_VARIANTS}")
+    variants = []
+    for k, v in enumerate(listed):
+        at = f"{where}: pdq_variants[{k}]"
+        if not isinstance(v, dict):
+            raise FormatError(f"{at}: must be a JSON object")
+        kind, name = v.get("kind"), v.get("name")
+        if kind not in STORED_VARIANT_KINDS:
+            raise FormatError(f"{at}: 'kind' must be one of {', '.join(STORED_VARIANT_KINDS)}")
+        if not isinstance(name, str) or not _VARIANT_NAME.match(name) or (
+            kind == "region" and name not in IMAGE_REGIONS
+        ):
+            raise FormatError(f"{at}: unknown variant name {name!r}")
+        pdq = _hex_field(v, "pdq", at, required=True)
+        quality = _int_field(v, "quality", at, 0, 100)
+        variants.append(Variant(kind, name, PdqHash(str(pdq), 100 if quality is None else quality)))
+    out["variants"] = tuple(variants)
+    text = raw.get("local_features")
+    if text is not None:
+        if not isinstance(text, str):
+            raise FormatError(f"{where}: 'local_features' must be a base64 string")
+        try:
+            Features.from_text(text)
+        except FeatureFormatError as exc:
+            raise FormatError(f"{where}: {exc}") from exc
+        out["features"] = text
+    return out
 
 
 def _video_fields(raw: dict[str, Any], where: str) -> dict[str, Any]:

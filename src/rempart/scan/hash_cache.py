@@ -10,15 +10,17 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
 from rempart.signals.image_hashes import ImageHashes
+from rempart.signals.local_features import Features
 from rempart.signals.pdq import PdqHash
+from rempart.signals.pdq_variants import Variant
 from rempart.signals.vpdq import VideoHashes, VpdqFrame
 
-VERSION = 1
+VERSION = 2  # 2: photos carry PDQ variants and local features
 
 
 class HashCache:
@@ -53,7 +55,9 @@ class HashCache:
 
 def _encode(h: ImageHashes | VideoHashes) -> dict[str, Any]:
     if isinstance(h, ImageHashes):
-        return {"kind": "image", "hashes": asdict(h)}
+        plain = asdict(replace(h, features=None))
+        plain["features"] = h.features.to_text() if h.features is not None else None
+        return {"kind": "image", "hashes": plain}
     return {"kind": "video", "hashes": asdict(h)}
 
 
@@ -69,6 +73,9 @@ def _decode(doc: dict[str, Any]) -> ImageHashes | VideoHashes:
             h["md5"], h["sha256"], PdqHash(**h["pdq"]), h["width"], h["height"], h["format"],
             tuple(h["notes"]),
             tuple((name, PdqHash(**p)) for name, p in dihedral) if dihedral else None,
+            tuple(Variant(v["kind"], v["name"], PdqHash(**v["hash"]))
+                  for v in h.get("variants", ())),
+            Features.from_text(h["features"]) if h.get("features") else None,
         )  # fmt: skip
     return VideoHashes(
         h["md5"], h["sha256"], _frames(h["frames"]), h["duration"], h["width"], h["height"],

@@ -1,4 +1,7 @@
-"""Matching hashed media against the banks: exact (MD5/SHA-256) and near (PDQ, 8 transforms).
+"""Matching hashed media against the banks: exact (MD5/SHA-256) and near (PDQ, 8 transforms),
+and the robust stage (scan/robust.py): PDQ variants (crops, rotations, regions, the picture
+inside its borders or turned upright) and local features (candidates from shared hashes or
+shared descriptors, confirmed geometrically).
 
 A photo also matches a frame of a banked video (signal "vpdq", with the frame's time);
 videos are matched by rempart.scan.video_match.
@@ -13,12 +16,16 @@ from typing import Any, Protocol
 from sqlalchemy import select
 
 from rempart.index.binary_index import BinaryHashIndex, hex_to_array
+from rempart.index.descriptor_index import DescriptorIndex
+from rempart.scan import robust
+from rempart.signals import pdq_variants
 from rempart.signals.image_hashes import ImageHashes
-from rempart.signals.pdq import MIN_QUALITY
+from rempart.signals.local_features import FeatureFormatError, Features, verify
+from rempart.signals.pdq import DIHEDRAL, MIN_QUALITY
 from rempart.store import repository
 from rempart.store.db import Database
 from rempart.store.models import Bank
-from rempart.store.repository import SignalHit, StoreError
+from rempart.store.repository import VARIANT_SIGNAL, SignalHit, StoreError
 
 # A dihedral variant T of the query matched the stored image, so the query is the stored image
 # transformed by the inverse of T: that inverse is what we report.
@@ -48,9 +55,19 @@ class Hit:
 class Matcher:
     """Matches hashes against the selected banks (all banks when none are named)."""
 
-    def __init__(self, db: Database, index: BinaryHashIndex, banks: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        db: Database,
+        index: BinaryHashIndex,
+        banks: Sequence[str] = (),
+        features: DescriptorIndex | None = None,
+    ) -> None:
+        """`features`: the descriptor index of the banks' local features, for candidates
+        that share no close hash (robust stage; without it, only hash candidates are
+        verified)."""
         self.db = db
         self.index = index
+        self.features = features
         with db.session() as s:
             rows = s.execute(select(Bank.name, Bank.pdq_threshold)).all()
         thresholds = {name: int(t) for name, t in rows}
@@ -59,6 +76,8 @@ class Matcher:
                 raise StoreError(f"no bank named {name!r} (see `rempart bank list`)")
         self.thresholds = {n: thresholds[n] for n in banks} if banks else thresholds
         self.radius = max(self.thresholds.values(), default=0)
+        # the index search of photos reaches the robust stage's candidates too
+        self.search_radius = max(self.radius, robust.CANDIDATE_RADIUS) if self.radius else 0
 
     def match_hashes(
         self,
@@ -109,6 +128,14 @@ class Matcher:
         (vpdq-region) only match halves, never whole pictures."""
         if d is None or d.signal_type == "vpdq-region":
             return None
+        if d.signal_type == VARIANT_SIGNAL:  # a banked photo's crop or rotation; not regions
+            kind = d.extra.get("kind")
+            if kind not in ("crop", "rotation"):
+                return None
+            details = {"method": robust.METHODS[kind], "variant": d.extra.get("name")}
+            cap = robust.VARIANT_THRESHOLD if limit is None else min(limit,
+                                                                     robust.VARIANT_THRESHOLD)
+            return self.hit(d, robust.METHODS[kind], distance, transform, cap, details)
         if d.signal_type == "vpdq":
             details = {"stored_time": d.extra.get("ts"), "inside_bars": bool(d.extra.get("inside"))}
             return self.hit(d, "vpdq", distance, transform, limit, details)
@@ -135,48 +162,148 @@ class Matcher:
         self,
         hashes: Sequence[ImageHashes],
         candidates: Sequence[Candidates | None] | None = None,
+        *,
+        keep_all: bool = False,
     ) -> list[list[Hit]]:
         out: list[list[Hit]] = [[] for _ in hashes]
         if candidates is None or any(c is None for c in candidates):
-            candidates = near_candidates(self.index, hashes, self.radius)
-        found: dict[tuple[int, int], tuple[int, str]] = {
-            (i, sid): best for i, c in enumerate(candidates) for sid, best in (c or {}).items()
-        }
+            candidates = near_candidates(self.index, hashes, self.search_radius)
+        sids = {sid for c in candidates for sid in (c or {})}
+        voted = [self._votes(h) for h in hashes]
         with self.db.session() as s:
-            described = repository.describe_signals(s, {sid for _, sid in found})
-        for (i, sid), (dist, name) in sorted(found.items(), key=lambda kv: kv[1][0]):
-            hit = self.still_hit(described.get(sid), dist, _INVERSE.get(name, name))
-            if hit is not None:
-                out[i].append(hit)
+            described = repository.describe_signals(s, sids)
+            extra_items = {i for v in voted for i in v} - {d.item_id for d in described.values()}
+            items = repository.describe_items(s, extra_items)
+        for d in described.values():
+            items.setdefault(d.item_id, repository.ItemInfo(
+                d.item_id, d.bank_name, d.pdq_threshold, d.case_number, d.label, d.media_type))
+        cache: dict[int, Features | None] = {}
+        for i, (h, c) in enumerate(zip(hashes, candidates, strict=True)):
+            out[i] = self._judge(h, c or {}, described, items, voted[i], cache, keep_all)
         return out
 
+    def scores(self, hashes: Sequence[ImageHashes]) -> list[list[Hit]]:
+        """Every candidate's best verdict, matches or not (details["score"] <= 1.0 is a
+        match): for calibration and benchmarks."""
+        return self._near(hashes, keep_all=True)
 
-# Per photo: indexed signal id -> (best distance, dihedral variant that reached it).
-Candidates = dict[int, tuple[int, str]]
+    def _votes(self, h: ImageHashes) -> dict[int, int]:
+        if self.features is None or h.features is None or not len(self.features):
+            return {}
+        return self.features.votes(h.features.descriptors[: robust.QUERY_DESCRIPTORS],
+                                   robust.DESCRIPTOR_RADIUS)  # fmt: skip
+
+    def _stored_features(self, cache: dict[int, Features | None], ids: list[int]
+                         ) -> dict[int, Features]:  # fmt: skip
+        missing = [i for i in ids if i not in cache]
+        if missing:
+            with self.db.session() as s:
+                texts = repository.item_features(s, missing)
+            for i in missing:
+                try:
+                    cache[i] = Features.from_text(texts[i]) if i in texts else None
+                except FeatureFormatError:
+                    cache[i] = None
+        return {i: f for i in ids if (f := cache.get(i)) is not None}
+
+    def _judge(
+        self,
+        h: ImageHashes,
+        found: Candidates,
+        described: dict[int, SignalHit],
+        items: dict[int, repository.ItemInfo],
+        voted: dict[int, int],
+        cache: dict[int, Features | None],
+        keep_all: bool,
+    ) -> list[Hit]:
+        hits: list[Hit] = []
+        per_item: dict[int, list[robust.Candidate]] = {}
+        for sid, pairs in found.items():
+            d = described.get(sid)
+            if d is None or d.bank_name not in self.thresholds:
+                continue
+            for dist, name in pairs:
+                if d.signal_type in ("vpdq", "vpdq-region"):  # a frame of a banked video
+                    if name in DIHEDRAL and (hit := self.still_hit(
+                            d, dist, _INVERSE.get(name, name))) is not None:  # fmt: skip
+                        hits.append(hit)
+                    continue
+                c = _candidate(d, dist, name)
+                if c is not None:
+                    per_item.setdefault(d.item_id, []).append(c)
+        voted = {i: n for i, n in voted.items()
+                 if i in items and items[i].bank_name in self.thresholds}  # fmt: skip
+        verdicts = robust.judge(
+            per_item, lambda item: self.thresholds[items[item].bank_name], h.features,
+            lambda ids: self._stored_features(cache, ids), voted=voted, keep_all=keep_all,
+        )  # fmt: skip
+        for item_id, v in verdicts.items():
+            info = items[item_id]
+            details = v.details()
+            if v.method == "pdq-region" and h.features is not None:  # where it matched
+                stored = self._stored_features(cache, [item_id]).get(item_id)
+                check = verify(h.features, stored) if stored is not None else None
+                if robust.accept_verification(check):
+                    assert check is not None
+                    details["local_features"] = check.to_json()
+            transform = _INVERSE.get(v.transform, v.transform) if v.transform else None
+            hits.append(Hit(info.bank_name, item_id, info.case_number, v.method,
+                            v.distance if v.distance is not None else 0, transform, info.label,
+                            details))  # fmt: skip
+        return sorted(hits, key=lambda hit: (hit.distance, hit.bank, hit.bank_entry))
+
+
+def _candidate(d: SignalHit, dist: int, query: str) -> robust.Candidate | None:
+    """A robust-stage candidate from an index hit on a banked photo's hash."""
+    if query in DIHEDRAL:
+        q_kind, q_name = "pdq", query
+    elif query.startswith("region:"):
+        q_kind, q_name = "region", query[7:]
+    else:
+        q_kind, q_name = query, query
+    if d.signal_type == "pdq":
+        s_kind, s_name = "pdq", "pdq"
+    elif d.signal_type == VARIANT_SIGNAL:
+        s_kind, s_name = str(d.extra.get("kind")), str(d.extra.get("name"))
+    else:
+        return None
+    if not pdq_variants.compatible(q_kind, q_name, s_kind, s_name):
+        return None
+    return robust.Candidate(q_kind, q_name, s_kind, s_name, dist)
+
+
+# Per photo: indexed signal id -> [(distance, query hash)], the query hash named by its
+# dihedral transform ("original", "rotate90"...), "trimmed", "deskewed" or "region:NAME".
+Candidates = dict[int, list[tuple[int, str]]]
+
+
+def _queries(h: ImageHashes) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    if h.pdq.quality >= MIN_QUALITY:
+        out += [(name, v.hex) for name, v in h.dihedral or (("original", h.pdq),)]
+    for v in h.variants:
+        out.append((f"region:{v.name}" if v.kind == "region" else v.kind, v.hash.hex))
+    return out
 
 
 def near_candidates(
     index: BinaryHashIndex, hashes: Sequence[ImageHashes], radius: int
 ) -> list[Candidates]:
-    """The index search for photos, under all 8 transforms, needing nothing but the index:
-    what a cluster worker computes next to the hashing."""
+    """The index search for photos, under all 8 transforms and their variants, needing
+    nothing but the index: what a cluster worker computes next to the hashing."""
     out: list[Candidates] = [{} for _ in hashes]
     queries: list[str] = []
     owners: list[tuple[int, str]] = []
     for i, h in enumerate(hashes):
-        if h.pdq.quality < MIN_QUALITY:
-            continue
-        for name, variant in h.dihedral or (("original", h.pdq),):
-            queries.append(variant.hex)
+        for name, value in _queries(h):
+            queries.append(value)
             owners.append((i, name))
     if not queries or len(index) == 0 or radius <= 0:
         return out
     results = index.search(hex_to_array(queries), radius)
     for (i, name), (ids, dists) in zip(owners, results, strict=True):
         for sid, dist in zip(ids.tolist(), dists.tolist(), strict=True):
-            prev = out[i].get(sid)
-            if prev is None or dist < prev[0]:
-                out[i][sid] = (dist, name)
+            out[i].setdefault(sid, []).append((dist, name))
     return out
 
 

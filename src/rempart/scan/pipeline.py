@@ -52,6 +52,7 @@ from rempart.sources.urls import FetchOptions, iter_urls, read_url_list
 from rempart.store import audit
 from rempart.store.bank_index import BankIndex
 from rempart.store.db import Database
+from rempart.store.feature_index import FeatureIndex
 from rempart.store.models import (
     Bank,
     BankItem,
@@ -85,6 +86,9 @@ class ScanOptions:
     cache_dir: str | None = None
     # A Dask cluster to hash on: "local" (a cluster of `workers` processes) or an address.
     cluster: str | None = None
+    # Photos: hash variants and local features for robust matching ("query": as a scan
+    # looks them up, "stored": as a bank keeps them, None: whole-image hashes only).
+    robust: str | None = "query"
 
 
 @dataclass(frozen=True)
@@ -228,12 +232,13 @@ def _hash_one(
         data = ref.data
         if data is None:
             data = read_file_bytes(ref.path, max_bytes=options.max_bytes)
-        recipe = f"image-{int(dihedral)}"
+        recipe = f"image-{int(dihedral)}-{options.robust or 'plain'}"
         if cache is not None and faces is None:
             known = cache.get(hashlib.sha256(data).hexdigest(), recipe)
             if isinstance(known, ImageHashes):
                 return Outcome(ref, hashes=known, cached=True)
-        hashes = hash_image_bytes(data, name, dihedral=dihedral, max_pixels=options.max_pixels)
+        hashes = hash_image_bytes(data, name, dihedral=dihedral, max_pixels=options.max_pixels,
+                                  robust=options.robust)  # fmt: skip
         if cache is not None:
             cache.put(recipe, hashes)
         if faces is not None:
@@ -427,7 +432,8 @@ def run_scan(
     result, read back from the database."""
     start = time.perf_counter()
     roots = [Path(r) for r in roots]
-    matcher = Matcher(db, bank_index.load(), options.banks)
+    features = FeatureIndex.beside(bank_index).load() if options.robust else None
+    matcher = Matcher(db, bank_index.load(), options.banks, features=features)
     scan_id = resume if resume is not None else start_run(db, roots, options, url_file)
     done = recorded_locators(db, scan_id)
     with db.session() as s:
@@ -449,7 +455,7 @@ def run_scan(
             client = stack.enter_context(connect(options.cluster, options.workers))
             outcomes: Iterable[Outcome] = hash_on_cluster(
                 client, stream, options, dihedral=True, index=matcher.index,
-                radius=matcher.radius,
+                radius=matcher.search_radius,
             )  # fmt: skip
         else:
             outcomes = hash_refs(stream, options, dihedral=True, on_video=on_video)

@@ -130,7 +130,7 @@ def match_video(matcher: Matcher, video: VideoHashes, rule: VideoRule | None = N
             if hit is None:
                 continue
             f = found.setdefault((hit.bank, hit.bank_entry), _Found())
-            f.is_video = f.is_video or d.signal_type != "pdq"
+            f.is_video = f.is_video or d.media_type == "video"
             (f.whole_times if kind in ("whole", "inside") else f.half_times).add(ts)
             stored_ts = d.extra.get("ts")
             if isinstance(stored_ts, int | float):

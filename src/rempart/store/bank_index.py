@@ -9,6 +9,7 @@ token differs from the database's is stale (a crash, another process) and is reb
 from __future__ import annotations
 
 import fcntl
+import shutil
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -142,5 +143,7 @@ class BankIndex:
                 index.add(ids, hex_to_array([a[1] for a in added]))
             self._save(index, token)
             self.token = token
+            if removed:  # the descriptor index (store/feature_index.py) is rebuilt without
+                shutil.rmtree(self.folder.parent / "features", ignore_errors=True)  # them
         if removed:
             self.db.purge_deleted()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -124,7 +124,11 @@ def record_consent(s: Session, case_id: int, record: ConsentRecordLike) -> Conse
 
 # Signals kept in the PDQ index: image PDQ, video frames (vPDQ, whole or inside black bars)
 # and video frame halves. Stills and videos share one index, so each finds the other.
-INDEXED_SIGNAL_TYPES = ("pdq", "vpdq", "vpdq-region")
+# Photos also have PDQ variants (crops, rotations, regions: "pdq-variant", matched only by
+# the robust stage) and local features ("local-features": never indexed by value).
+VARIANT_SIGNAL = "pdq-variant"
+FEATURES_SIGNAL = "local-features"
+INDEXED_SIGNAL_TYPES = ("pdq", "vpdq", "vpdq-region", VARIANT_SIGNAL)
 
 
 def pdq_signals(s: Session, min_quality: int) -> Sequence[tuple[int, str]]:
@@ -168,6 +172,62 @@ def describe_signals(s: Session, signal_ids: Iterable[int]) -> dict[int, SignalH
                 dict(sig.extra or {}), item.media_type,
             )
     return out
+
+
+@dataclass(frozen=True)
+class ItemInfo:
+    item_id: int
+    bank_name: str
+    pdq_threshold: int
+    case_number: str | None
+    label: str | None
+    media_type: str = "image"
+
+
+def describe_items(s: Session, item_ids: Iterable[int]) -> dict[int, ItemInfo]:
+    """Bank, case and label of bank items, by id."""
+    ids = list(set(item_ids))
+    out: dict[int, ItemInfo] = {}
+    for start in range(0, len(ids), 500):
+        rows = s.execute(
+            select(BankItem, Bank.name, Bank.pdq_threshold, Case.number)
+            .join(Bank, BankItem.bank_id == Bank.id)
+            .outerjoin(Case, BankItem.case_id == Case.id)
+            .where(BankItem.id.in_(ids[start : start + 500]))
+        ).all()
+        for item, bank_name, threshold, number in rows:
+            out[item.id] = ItemInfo(item.id, bank_name, threshold, number, item.label,
+                                    item.media_type)  # fmt: skip
+    return out
+
+
+def item_features(s: Session, item_ids: Iterable[int]) -> dict[int, str]:
+    """The encoded local features of banked photos, by item id."""
+    wanted = list(set(item_ids))
+    out: dict[int, str] = {}
+    for start in range(0, len(wanted), 500):
+        rows = s.execute(
+            select(ItemSignal.item_id, ItemSignal.extra).where(
+                ItemSignal.signal_type == FEATURES_SIGNAL,
+                ItemSignal.item_id.in_(wanted[start : start + 500]),
+            )
+        ).all()
+        for item_id, extra in rows:
+            if isinstance(extra, dict) and isinstance(extra.get("data"), str):
+                out[int(item_id)] = extra["data"]
+    return out
+
+
+def all_features(s: Session) -> Iterator[tuple[int, int, str]]:
+    """(signal id, item id, encoded features) of every banked photo with local features."""
+    rows = s.execute(
+        select(ItemSignal.id, ItemSignal.item_id, ItemSignal.extra)
+        .where(ItemSignal.signal_type == FEATURES_SIGNAL)
+        .execution_options(yield_per=1000)
+    )
+    for sid, item_id, extra in rows:
+        if isinstance(extra, dict) and isinstance(extra.get("data"), str):
+            yield int(sid), int(item_id), extra["data"]
 
 
 def exact_lookup(s: Session, signal_type: str, values: Iterable[str]) -> dict[str, list[int]]:

@@ -1,0 +1,79 @@
+"""Which stored pictures share local-feature descriptors with a query picture: votes from
+locality-sensitive hashing over 256-bit binary descriptors (ORB).
+
+Each descriptor is filed under TABLES keys, each key two of its 32 bytes (16 bits); the
+tables use disjoint bytes. Two descriptors of the same keypoint differ in a few bits, so they
+usually share at least one key; unrelated descriptors rarely do. A query looks up its
+descriptors' keys (sorted arrays, `searchsorted`: no Python loop over descriptors), checks
+each pair found by its full Hamming distance, and counts, per stored picture (owner), how
+many query descriptors found a close descriptor of it. Buckets holding more than MAX_BUCKET
+descriptors (texture that every picture has) are ignored.
+
+This finds candidates only; `signals.local_features.verify` decides, geometrically.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+TABLES = 8
+MAX_BUCKET = 2000
+DESCRIPTOR_BYTES = 32
+
+
+def _keys(descriptors: np.ndarray, table: int) -> np.ndarray:
+    d = descriptors
+    return (d[:, 2 * table].astype(np.uint32) << 8) | d[:, 2 * table + 1].astype(np.uint32)
+
+
+class DescriptorIndex:
+    def __init__(self, descriptors: np.ndarray, owners: np.ndarray) -> None:
+        d = np.ascontiguousarray(descriptors, dtype=np.uint8)
+        if d.ndim != 2 or d.shape[1] != DESCRIPTOR_BYTES or len(d) != len(owners):
+            raise ValueError("descriptors must be (n, 32) uint8 with one owner each")
+        self.descriptors = d
+        self.owners = np.asarray(owners, dtype=np.int64)
+        self._words = d.view(np.uint64).reshape(-1, 4)
+        self._sorted: list[tuple[np.ndarray, np.ndarray]] = []
+        for t in range(TABLES):
+            keys = _keys(d, t)
+            order = np.argsort(keys, kind="stable")
+            self._sorted.append((keys[order], order))
+
+    def __len__(self) -> int:
+        return len(self.descriptors)
+
+    def votes(self, query: np.ndarray, max_distance: int) -> dict[int, int]:
+        """Owner -> number of query descriptors with a stored descriptor of that owner
+        within `max_distance` bits."""
+        q = np.ascontiguousarray(query, dtype=np.uint8)
+        if not len(q) or not len(self):
+            return {}
+        qi_parts, row_parts = [], []
+        for t, (keys, order) in enumerate(self._sorted):
+            qk = _keys(q, t)
+            lo = np.searchsorted(keys, qk, "left")
+            hi = np.searchsorted(keys, qk, "right")
+            size = hi - lo
+            ok = (size > 0) & (size <= MAX_BUCKET)
+            if not ok.any():
+                continue
+            lo, size, qidx = lo[ok], size[ok], np.flatnonzero(ok)
+            total = int(size.sum())
+            # expand each (query, bucket) into its rows without a Python loop
+            starts = np.repeat(lo - np.cumsum(size) + size, size)
+            rows = order[starts + np.arange(total)]
+            qi_parts.append(np.repeat(qidx, size))
+            row_parts.append(rows)
+        if not qi_parts:
+            return {}
+        qi = np.concatenate(qi_parts)
+        rows = np.concatenate(row_parts)
+        qw = q.view(np.uint64).reshape(-1, 4)
+        dist = np.bitwise_count(qw[qi] ^ self._words[rows]).sum(axis=1)
+        close = dist <= max_distance
+        if not close.any():
+            return {}
+        owner_query = np.unique(self.owners[rows[close]] * len(q) + qi[close])  # each once
+        owners, counts = np.unique(owner_query // len(q), return_counts=True)
+        return dict(zip(owners.tolist(), counts.tolist(), strict=True))

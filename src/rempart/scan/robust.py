@@ -1,0 +1,179 @@
+"""The robust matching stage: judging a found picture against one banked picture from the
+hash variants they share (signals.pdq_variants) and, in the grey zone, their local features
+(signals.local_features).
+
+Every verdict says which method found the match and with what score. The score is
+normalised so that 1.0 is the line between a match and no match for every method: a PDQ
+distance divided by that variant pair's threshold, or MIN_INLIERS divided by the number of
+keypoint pairs that agree on one geometric transform. Lower is closer.
+
+The thresholds are calibrated (bench/robustness.py) to give no false match on thousands of
+unrelated pictures: a false match costs a caseworker time and could lead to a wrong takedown
+request, so the regions (a part of a picture carries less evidence than the whole) have a
+stricter threshold, and the local-feature verifier needs many agreeing keypoints spread
+over a real part of the banked picture.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from rempart.signals.local_features import Features, Verification, verify
+
+# PDQ thresholds per variant pair: whole-image pairs use the bank's own threshold (Meta's 31
+# by default); crops, rotations, pictures found inside borders or turned upright use
+# VARIANT_THRESHOLD; a region meets only the same region, within REGION_THRESHOLD.
+VARIANT_THRESHOLD = 31
+REGION_THRESHOLD = 22
+# Candidates this close (in PDQ bits, any variant pair) go to the local-feature verifier.
+CANDIDATE_RADIUS = 40
+MAX_VERIFIED = 8  # candidates verified per found picture, closest first
+MIN_INLIERS = 12  # agreeing keypoint pairs for a local-feature match
+MIN_AREA = 0.08  # ... spread over at least this share of the banked picture's area
+# Descriptor votes: the found picture's strongest QUERY_DESCRIPTORS are looked up among every
+# banked picture's strongest INDEXED_DESCRIPTORS within DESCRIPTOR_RADIUS bits; a banked
+# picture with MIN_VOTES of them (MAX_VOTED at most, most voted first) is verified.
+QUERY_DESCRIPTORS = 400
+INDEXED_DESCRIPTORS = 400
+DESCRIPTOR_RADIUS = 16
+MIN_VOTES = 6
+MAX_VOTED = 4
+
+METHODS = {
+    "pdq": "pdq",
+    "trimmed": "pdq-trimmed",
+    "deskewed": "pdq-deskewed",
+    "crop": "pdq-crop",
+    "rotation": "pdq-rotation",
+    "region": "pdq-region",
+}
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A query hash close to a stored hash of one banked picture."""
+
+    query_kind: str  # pdq (the found picture as a whole, any of its 8 orientations), trimmed...
+    query_name: str  # the dihedral transform for pdq, the region or variant name otherwise
+    stored_kind: str  # pdq, crop, rotation, region
+    stored_name: str
+    distance: int
+
+
+@dataclass(frozen=True)
+class Verdict:
+    score: float  # <= 1.0: a match
+    method: str  # pdq, pdq-trimmed, pdq-crop, pdq-rotation, pdq-region, local-features...
+    distance: int | None  # PDQ distance of the closest variant pair
+    variant: str | None  # e.g. "crop85", "top33", "trimmed"
+    transform: str | None  # for whole-picture pdq: the found copy's rotation/flip
+    verification: Verification | None = None
+
+    @property
+    def is_match(self) -> bool:
+        return self.score <= 1.0
+
+    def details(self) -> dict[str, object]:
+        out: dict[str, object] = {"method": self.method, "score": round(self.score, 3)}
+        if self.variant:
+            out["variant"] = self.variant
+        if self.verification is not None:
+            out["local_features"] = self.verification.to_json()
+        return out
+
+
+def threshold(c: Candidate, bank_threshold: int) -> int:
+    if c.query_kind == "region":
+        return REGION_THRESHOLD
+    if c.query_kind == "pdq" and c.stored_kind == "pdq":
+        return bank_threshold
+    return VARIANT_THRESHOLD
+
+
+def _method(c: Candidate) -> str:
+    kind = c.stored_kind if c.query_kind == "pdq" else c.query_kind
+    return METHODS.get(kind, "pdq")
+
+
+def best_hash_verdict(candidates: Iterable[Candidate], bank_threshold: int) -> Verdict | None:
+    """The closest variant pair, by normalised score."""
+    best: Verdict | None = None
+    for c in candidates:
+        t = max(1, threshold(c, bank_threshold))
+        score = c.distance / t
+        if best is None or score < best.score:
+            variant = None
+            if c.query_kind != "pdq":
+                variant = c.query_name
+            elif c.stored_kind != "pdq":
+                variant = c.stored_name
+            transform = c.query_name if c.query_kind == "pdq" else None
+            best = Verdict(score, _method(c), c.distance, variant, transform)
+    return best
+
+
+def _spread(v: Verification) -> bool:
+    x0, y0, x1, y1 = v.stored_area
+    return (x1 - x0) * (y1 - y0) >= MIN_AREA
+
+
+def accept_verification(v: Verification | None) -> bool:
+    return v is not None and v.inliers >= MIN_INLIERS and _spread(v)
+
+
+def local_verdict(v: Verification, hash_verdict: Verdict | None) -> Verdict:
+    return Verdict(
+        MIN_INLIERS / max(v.inliers, 1), "local-features",
+        hash_verdict.distance if hash_verdict else None,
+        hash_verdict.variant if hash_verdict else None, None, v,
+    )  # fmt: skip
+
+
+def judge(
+    per_item: dict[int, list[Candidate]],
+    bank_threshold: Callable[[int], int],
+    query_features: Features | None,
+    stored_features: Callable[[list[int]], dict[int, Features]],
+    *,
+    voted: dict[int, int] | None = None,
+    keep_all: bool = False,
+) -> dict[int, Verdict]:
+    """A verdict per banked picture (by item id): matches only, or, with keep_all, the best
+    score of every candidate (for calibration and benchmarks). `voted`: banked pictures
+    that share many local-feature descriptors with the found one (item -> votes), verified
+    too, most voted first, even without a close hash."""
+    hashed = {
+        item: v for item, cands in per_item.items()
+        if (v := best_hash_verdict(cands, bank_threshold(item))) is not None
+    }  # fmt: skip
+    out: dict[int, Verdict] = {}
+    grey: list[int] = []
+    for item, v in hashed.items():
+        if v.is_match or keep_all:
+            out[item] = v
+        if not v.is_match and min(c.distance for c in per_item[item]) <= CANDIDATE_RADIUS:
+            grey.append(item)
+    if query_features is None:
+        return out
+    grey.sort(key=lambda i: hashed[i].score)
+    grey = grey[:MAX_VERIFIED]
+    by_votes = sorted((voted or {}).items(), key=lambda kv: -kv[1])
+    grey += [i for i, n in by_votes if n >= MIN_VOTES and i not in out and i not in grey][
+        :MAX_VOTED
+    ]
+    if not grey:
+        return out
+    features = stored_features(grey)
+    for item in grey:
+        stored = features.get(item)
+        if stored is None:
+            continue
+        v = verify(query_features, stored)
+        if v is None or not (accept_verification(v) or keep_all and _spread(v)):
+            continue
+        verdict = local_verdict(v, hashed.get(item))
+        known = out.get(item, hashed.get(item))
+        if known is None or verdict.score < known.score:
+            out[item] = verdict
+    return out

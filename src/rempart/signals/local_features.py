@@ -1,0 +1,175 @@
+"""Local features (OpenCV ORB keypoints) and their geometric verification.
+
+A copy that shares an unchanged region with the original (a "nudified" photo keeps face,
+hair and background; a meme crops and frames it; a screenshot shrinks it) keeps many of the
+original's keypoints, in the same arrangement up to a shift, a scale and a rotation. ORB
+gives each keypoint a 256-bit descriptor; `verify` pairs descriptors (Hamming distance,
+Lowe's ratio test, mutual best) and keeps the pairs that agree on one similarity transform
+(RANSAC). Unrelated pictures leave a handful of pairs that agree by chance; a copy leaves
+dozens. The pairs that agree say which area of each picture matched.
+
+What is stored for a banked picture is only keypoint positions (relative to the picture's
+size) and descriptors, computed on the victim's device: no pixels. The positions are rounded
+to 1/4096 of a side and there are at most MAX_POINTS of them.
+"""
+
+from __future__ import annotations
+
+import base64
+import struct
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from PIL import Image
+
+WORK_SIDE = 512  # features are computed on a copy this size
+MAX_POINTS = 400
+MIN_POINTS = 24  # fewer keypoints than this: "not enough content" for local features
+RATIO = 0.8  # Lowe's ratio test
+MAX_DESCRIPTOR_DISTANCE = 64  # of 256 bits
+RANSAC_PIXELS = 0.012  # reprojection tolerance, as a fraction of the query's diagonal
+_MAGIC = b"RPO1"
+
+cv2.setNumThreads(1)  # scans run one worker process per core already
+
+
+class FeatureFormatError(ValueError):
+    """Stored features that cannot be read (damaged or from another program)."""
+
+
+@dataclass(frozen=True)
+class Features:
+    points: np.ndarray  # (n, 2) float32, x/width and y/height in [0, 1]
+    descriptors: np.ndarray  # (n, 32) uint8
+    width: int
+    height: int
+
+    def __len__(self) -> int:
+        return len(self.points)
+
+    def to_text(self) -> str:
+        """A compact, portable text form (base64): header, positions (uint16), descriptors."""
+        n = len(self.points)
+        head = _MAGIC + struct.pack("<HII", n, self.width, self.height)
+        pos = np.clip(np.rint(self.points * 4095), 0, 4095).astype("<u2").tobytes()
+        return base64.b64encode(head + pos + self.descriptors.tobytes()).decode("ascii")
+
+    @classmethod
+    def from_text(cls, text: str) -> Features:
+        try:
+            raw = base64.b64decode(text.encode("ascii"), validate=True)
+        except (ValueError, UnicodeEncodeError) as exc:
+            raise FeatureFormatError("local features: not base64") from exc
+        if len(raw) < 14 or raw[:4] != _MAGIC:
+            raise FeatureFormatError("local features: unknown format")
+        n, width, height = struct.unpack("<HII", raw[4:14])
+        if n > MAX_POINTS * 4 or len(raw) != 14 + n * 4 + n * 32 or not width or not height:
+            raise FeatureFormatError("local features: wrong length or size")
+        pos = np.frombuffer(raw, dtype="<u2", count=2 * n, offset=14).astype(np.float32) / 4095
+        desc = np.frombuffer(raw, dtype=np.uint8, count=32 * n, offset=14 + 4 * n)
+        return cls(pos.reshape(n, 2), desc.reshape(n, 32).copy(), width, height)
+
+
+@dataclass(frozen=True)
+class Verification:
+    inliers: int  # keypoint pairs that agree on one transform
+    pairs: int  # pairs that passed the descriptor tests
+    scale: float  # size of the stored picture in the query, relative
+    angle: float  # degrees
+    query_area: tuple[float, float, float, float]  # where it matched in the found picture
+    stored_area: tuple[float, float, float, float]  # ... and in the banked one (fractions)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "inliers": self.inliers,
+            "pairs": self.pairs,
+            "scale": round(self.scale, 3),
+            "angle": round(self.angle, 1),
+            "found_area": [round(v, 3) for v in self.query_area],
+            "bank_area": [round(v, 3) for v in self.stored_area],
+        }
+
+
+_ORB = cv2.ORB_create(nfeatures=MAX_POINTS, scaleFactor=1.2, nlevels=8, edgeThreshold=15,
+                      patchSize=31, fastThreshold=12)  # fmt: skip
+
+
+def extract(image: Image.Image) -> Features | None:
+    """ORB keypoints and descriptors of a picture (reduced to WORK_SIDE first); None when it
+    has too little detail."""
+    w, h = image.size
+    if min(w, h) < 32:
+        return None
+    grey = image.convert("L")
+    scale = WORK_SIDE / max(w, h)
+    if scale < 1:
+        factor = int(1 / scale)
+        if factor >= 2:
+            grey = grey.reduce(factor)
+        if max(grey.size) > WORK_SIDE:
+            s = WORK_SIDE / max(grey.size)
+            grey = grey.resize((max(1, round(grey.width * s)), max(1, round(grey.height * s))),
+                               Image.Resampling.BILINEAR)  # fmt: skip
+    arr = np.ascontiguousarray(np.asarray(grey, dtype=np.uint8))
+    keypoints, descriptors = _ORB.detectAndCompute(arr, None)
+    if descriptors is None or len(keypoints) < MIN_POINTS:
+        return None
+    gw, gh = arr.shape[1], arr.shape[0]
+    order = np.argsort([-kp.response for kp in keypoints], kind="stable")  # strongest first
+    pts = np.array([keypoints[i].pt for i in order], np.float32) / np.array([gw, gh], np.float32)
+    desc = np.ascontiguousarray(descriptors[order], np.uint8)
+    return Features(np.clip(pts, 0, 1), desc, w, h)
+
+
+_BF = cv2.BFMatcher(cv2.NORM_HAMMING)
+
+
+def _pairs(q: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """(k, 2) indices of query/stored descriptors that are mutual best matches, close, and
+    pass Lowe's ratio test."""
+    if len(q) < 2 or len(s) < 2:
+        return np.empty((0, 2), dtype=np.int64)
+    out = []
+    back = {m.queryIdx: m.trainIdx for m in _BF.match(s, q)}  # stored -> its best query
+    for pair in _BF.knnMatch(q, s, k=2):
+        if len(pair) < 2:
+            continue
+        best, second = pair
+        if (best.distance <= MAX_DESCRIPTOR_DISTANCE and best.distance < RATIO * second.distance
+                and back.get(best.trainIdx) == best.queryIdx):  # fmt: skip
+            out.append((best.queryIdx, best.trainIdx))
+    return np.asarray(out, dtype=np.int64).reshape(-1, 2)
+
+
+def _area(pts: np.ndarray) -> tuple[float, float, float, float]:
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    return (float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1]))
+
+
+def verify(query: Features, stored: Features) -> Verification | None:
+    """The geometric agreement of two pictures' local features, or None (too few pairs)."""
+    pairs = _pairs(query.descriptors, stored.descriptors)
+    if len(pairs) < 6:
+        return None
+    qs = np.array([query.width, query.height], np.float32)
+    ss = np.array([stored.width, stored.height], np.float32)
+    qp = query.points[pairs[:, 0]] * qs
+    sp = stored.points[pairs[:, 1]] * ss
+    tolerance = RANSAC_PIXELS * float(np.hypot(*qs))
+    matrix, mask = cv2.estimateAffinePartial2D(
+        sp, qp, method=cv2.RANSAC, ransacReprojThreshold=tolerance, maxIters=500,
+        confidence=0.99, refineIters=5,
+    )  # fmt: skip
+    if matrix is None or mask is None:
+        return None
+    keep = mask.ravel().astype(bool)
+    inliers = int(keep.sum())
+    scale = float(np.hypot(matrix[0, 0], matrix[1, 0]))
+    if inliers < 3 or not 0.05 <= scale * float(ss.max()) / float(qs.max()) <= 20:
+        return None
+    angle = float(np.degrees(np.arctan2(matrix[1, 0], matrix[0, 0])))
+    return Verification(
+        inliers, len(pairs), scale * float(ss.max()) / float(qs.max()), angle,
+        _area(query.points[pairs[keep, 0]]), _area(stored.points[pairs[keep, 1]]),
+    )  # fmt: skip

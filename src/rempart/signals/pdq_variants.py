@@ -1,0 +1,189 @@
+"""Several PDQ hashes per picture, so that crops, rotations, pads and partial edits still
+share a hash with the original.
+
+A whole-image PDQ hash moves by 20 to 30 bits for a 2% change of framing or a 1 degree
+rotation, and by 100+ bits when part of the picture is replaced. So:
+
+- the **stored** side (computed by `rempart hash` on the victim's device) keeps, next to the
+  whole-image hash, hashes of centre crops at several scales, of rotated copies cut to fill
+  the frame (as photo editors straighten), and of fixed regions (the upper
+  bands where a "nudified" photo keeps face, hair and background; halves; the centre);
+- the **query** side (every scanned picture) adds the hash of the picture found inside its
+  borders (pads, letterbox, screenshot frame: `signals.borders`), of a rotated picture turned
+  back upright (when its tilt can be read off the corners the rotation left), and of the same
+  fixed regions, so that region meets region.
+
+Which query variant may meet which stored variant is `compatible`; the thresholds are in
+`scan.robust`. Everything is computed on one copy of at most WORK_SIDE pixels (PDQ works on a
+64x64 reduction, so this changes a hash by a few bits at most and costs a fraction of the
+full-size hash). Pictures under MIN_SIDE pixels, or with too little detail, get no variants.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from rempart.signals.borders import ContentBox, content_box
+from rempart.signals.pdq import MIN_QUALITY, PdqHash, pdq_hash
+
+WORK_SIDE = 512
+REGION_SIDE = 256
+MIN_SIDE = 64  # below this, "not enough content" for variants
+MIN_TILT = 0.75  # degrees: a smaller tilt is left as it is
+
+# Stored: centre crops (fraction of each side kept) and rotations cut to fill the frame
+# (degrees, counter-clockwise). A rotation that leaves corners is turned back on the query
+# side instead (`deskew`), whatever its angle.
+CROP_SCALES = (0.95, 0.9, 0.85, 0.8, 0.75)
+ANGLES = (-9, -6, -3, 3, 6, 9)
+# Both sides: regions as (left, top, right, bottom) fractions of the picture
+REGIONS: dict[str, tuple[float, float, float, float]] = {
+    "top20": (0.0, 0.0, 1.0, 0.2),
+    "top33": (0.0, 0.0, 1.0, 1 / 3),
+    "top50": (0.0, 0.0, 1.0, 0.5),
+    "bottom50": (0.0, 0.5, 1.0, 1.0),
+    "left50": (0.0, 0.0, 0.5, 1.0),
+    "right50": (0.5, 0.0, 1.0, 1.0),
+    "centre50": (0.25, 0.25, 0.75, 0.75),
+}
+WHOLE_KINDS = frozenset({"pdq", "crop", "rotation", "trimmed", "deskewed"})
+
+
+@dataclass(frozen=True)
+class Variant:
+    kind: str  # stored: crop, rotation, region; query: trimmed, deskewed, region
+    name: str  # crop90, rot-6, top33, trimmed, deskewed...
+    hash: PdqHash
+
+
+def work_copy(image: Image.Image) -> Image.Image:
+    """An RGB copy of at most WORK_SIDE pixels a side."""
+    image = image.convert("RGB") if image.mode != "RGB" else image
+    if max(image.size) <= WORK_SIDE:
+        return image
+    factor = max(image.size) // WORK_SIDE
+    if factor >= 2:  # a box reduction by a whole factor first: fast, and a good filter
+        image = image.reduce(factor)
+    if max(image.size) <= WORK_SIDE:
+        return image
+    scale = WORK_SIDE / max(image.size)
+    return image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))),
+                        Image.Resampling.BILINEAR)  # fmt: skip
+
+
+def _crop(image: Image.Image, box: tuple[float, float, float, float]) -> Image.Image:
+    w, h = image.size
+    return image.crop((round(box[0] * w), round(box[1] * h), round(box[2] * w), round(box[3] * h)))
+
+
+def _keep(kind: str, name: str, h: PdqHash, out: list[Variant]) -> None:
+    if h.quality >= MIN_QUALITY:
+        out.append(Variant(kind, name, h))
+
+
+def _regions(image: Image.Image, out: list[Variant]) -> None:
+    """Region hashes, on a copy of at most REGION_SIDE pixels (both sides do the same, and
+    it costs a quarter of the full work copy)."""
+    if max(image.size) > REGION_SIDE:
+        s = REGION_SIDE / max(image.size)
+        image = image.resize((max(1, round(image.width * s)), max(1, round(image.height * s))),
+                             Image.Resampling.BILINEAR)  # fmt: skip
+    for name, box in REGIONS.items():
+        _keep("region", name, pdq_hash(_crop(image, box)), out)
+
+
+def rotate_filled(image: Image.Image, degrees: float) -> Image.Image:
+    """Rotated (counter-clockwise) and cut to the largest centred box of the same shape that
+    holds no corner: how photo editors straighten or tilt a picture."""
+    w, h = image.size
+    a = math.radians(abs(degrees))
+    c, s = math.cos(a), math.sin(a)
+    scale = min(w / (w * c + h * s), h / (w * s + h * c))
+    m = (1 - scale) / 2
+    rotated = image.rotate(degrees, resample=Image.Resampling.BILINEAR)
+    return _crop(rotated, (m, m, 1 - m, 1 - m))
+
+
+def too_small(image: Image.Image) -> bool:
+    return min(image.size) < MIN_SIDE
+
+
+def stored_variants(image: Image.Image) -> list[Variant]:
+    """The extra hashes kept for a banked picture (the whole-image PDQ is kept apart)."""
+    if too_small(image):
+        return []
+    work = work_copy(image)
+    out: list[Variant] = []
+    for s in CROP_SCALES:
+        m = (1 - s) / 2
+        _keep("crop", f"crop{round(s * 100)}", pdq_hash(_crop(work, (m, m, 1 - m, 1 - m))), out)
+    for a in ANGLES:
+        _keep("rotation", f"rot{a:+d}", pdq_hash(rotate_filled(work, a)), out)
+    _regions(work, out)
+    return out
+
+
+def deskew(work: Image.Image) -> Image.Image | None:
+    """A picture rotated with `expand` (corner triangles of one flat colour around it)
+    turned back upright and cut to its inside; None when it shows no such tilt."""
+    grey = np.asarray(work.convert("L"), dtype=np.int16)
+    h, w = grey.shape
+    corners = [int(grey[y, x]) for y, x in ((0, 0), (0, -1), (-1, 0), (-1, -1))]
+    if max(corners) - min(corners) > 8:
+        return None  # the four corners are not one flat colour
+    content = (np.abs(grey - int(np.median(corners))) > 12).astype(np.uint8)
+    # the corner triangles must be there: each image corner is outside the picture
+    k = max(2, min(w, h) // 40)
+    if any(content[sl].any() for sl in ((slice(0, k), slice(0, k)), (slice(0, k), slice(-k, None)),
+                                        (slice(-k, None), slice(0, k)),
+                                        (slice(-k, None), slice(-k, None)))):
+        return None
+    points = cv2.findNonZero(content)
+    if points is None or len(points) < 0.3 * w * h:
+        return None
+    (cx, cy), (rw, rh), angle = cv2.minAreaRect(points)
+    while angle > 45:  # OpenCV's range for the angle changed between versions
+        angle, rw, rh = angle - 90, rh, rw
+    while angle <= -45:
+        angle, rw, rh = angle + 90, rh, rw
+    if abs(angle) < MIN_TILT or abs(angle) > 45 or min(rw, rh) < MIN_SIDE:
+        return None
+    upright = work.rotate(angle, resample=Image.Resampling.BILINEAR, center=(cx, cy))
+    # a pixel inset: the rotated edges are blended with the corner colour
+    return upright.crop((round(cx - rw / 2) + 2, round(cy - rh / 2) + 2,
+                         round(cx + rw / 2) - 2, round(cy + rh / 2) - 2))  # fmt: skip
+
+
+def query_variants(image: Image.Image, box: ContentBox | None = None) -> list[Variant]:
+    """The extra hashes computed for a scanned picture: inside its borders, and regions (of
+    the inside, when it has borders)."""
+    if too_small(image):
+        return []
+    work = work_copy(image)
+    box = box or content_box(work)
+    out: list[Variant] = []
+    inside = work
+    if box.trimmed and not box.mostly_border:
+        inside = _crop(work, box.relative())
+        if not too_small(inside):
+            _keep("trimmed", "trimmed", pdq_hash(inside), out)
+        else:
+            inside = work
+    elif (upright := deskew(work)) is not None:
+        _keep("deskewed", "deskewed", pdq_hash(upright), out)
+    _regions(inside, out)
+    return out
+
+
+def compatible(query_kind: str, query_name: str, stored_kind: str, stored_name: str) -> bool:
+    """Whether a query variant may be compared with a stored one: whole pictures (as found,
+    inside borders, turned upright) with whole pictures, crops and rotations; a region only
+    with the same region."""
+    if query_kind == "region" or stored_kind == "region":
+        return query_kind == stored_kind and query_name == stored_name
+    return query_kind in WHOLE_KINDS and stored_kind in WHOLE_KINDS
