@@ -159,17 +159,21 @@ def describe_signals(s: Session, signal_ids: Iterable[int]) -> dict[int, SignalH
     ids = list(set(signal_ids))
     out: dict[int, SignalHit] = {}
     for start in range(0, len(ids), 500):
+        # Columns, not ORM objects: this runs for every lookup that matched (API, scans).
         rows = s.execute(
-            select(ItemSignal, BankItem, Bank.name, Bank.pdq_threshold, Case.number)
+            select(ItemSignal.id, ItemSignal.signal_type, ItemSignal.extra, BankItem.id,
+                   BankItem.label, BankItem.media_type, Bank.name, Bank.pdq_threshold,
+                   Case.number)
             .join(BankItem, ItemSignal.item_id == BankItem.id)
             .join(Bank, BankItem.bank_id == Bank.id)
             .outerjoin(Case, BankItem.case_id == Case.id)
             .where(ItemSignal.id.in_(ids[start : start + 500]))
         ).all()
-        for sig, item, bank_name, threshold, case_number in rows:
-            out[sig.id] = SignalHit(
-                sig.id, sig.signal_type, item.id, bank_name, threshold, case_number, item.label,
-                dict(sig.extra or {}), item.media_type,
+        for sid, signal_type, extra, item_id, label, media_type, bank_name, threshold, \
+                case_number in rows:  # fmt: skip
+            out[sid] = SignalHit(
+                sid, signal_type, item_id, bank_name, threshold, case_number, label,
+                dict(extra or {}), media_type,
             )
     return out
 
