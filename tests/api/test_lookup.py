@@ -226,3 +226,22 @@ def test_two_workers_follow_each_other(tmp_path: Path) -> None:
             assert wait_for(lambda: everywhere(False), seconds=10) < 5
     finally:
         srv.stop()
+
+
+def test_case_withdrawn_through_the_api(server: Server) -> None:
+    h = hash_image_bytes(jpeg(901), "x")
+    with server.client("cb") as cb, server.client("ca") as ca, server.client("pb") as pb:
+        r = cb.post("/v1/banks/other/entries", json={"case": "CASE-W", "consent": CONSENT,
+                                                     "items": [item(jpeg(901)).to_json()]})
+        assert r.status_code == 201, r.text
+        assert _matches(pb, h.pdq.hex)
+        assert ca.post("/v1/cases/CASE-W/withdraw").status_code == 404  # not her case
+        r = cb.post("/v1/cases/CASE-W/withdraw")
+        assert r.status_code == 200 and r.json()["indexed_hashes_removed"] == 1
+        assert _matches(pb, h.pdq.hex) == []
+        assert pb.get("/v1/lookup", params={"signal_type": "md5",
+                                            "signal": h.md5}).json()["matches"] == []
+        assert cb.get("/v1/cases/CASE-W").json()["status"] == "withdrawn"
+        r = cb.post("/v1/banks/other/entries", json={"case": "CASE-W", "consent": CONSENT,
+                                                     "items": [item(jpeg(902)).to_json()]})
+        assert r.status_code == 400 and "withdrawn" in r.json()["detail"]

@@ -177,6 +177,9 @@ def _claim(svc: Services, p: Principal, number: str) -> bool:
         if case is not None:
             if not may_see_case(s, p, case):
                 raise HTTPException(404, f"no case {number!r}")
+            if case.status == "withdrawn":
+                raise HTTPException(400, f"case {number} was withdrawn: its hashes may not "
+                                    "be stored again under it")  # fmt: skip
             return False
         case = repository.get_or_create_case(s, number)
         own_case(s, p, case)

@@ -9,13 +9,14 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from rempart.api.auth import Principal, require
 from rempart.api.services import Services, services
 from rempart.api.tenancy import case_for, may_see_case, own_case
 from rempart.cases import workflow
-from rempart.store import audit, repository
-from rempart.store.models import Case, CaseOwner, PlatformFeedback
+from rempart.store import audit, face_templates, repository
+from rempart.store.models import Case, CaseEvent, CaseOwner, PlatformFeedback, utcnow
 from rempart.store.repository import StoreError
 
 router = APIRouter(prefix="/v1", tags=["cases"])
@@ -75,6 +76,41 @@ def show_case(number: str, p: Principal = Depends(require("caseworker", "admin")
     with svc.db.session() as s:
         case_for(s, p, number)
     return asdict(workflow.view(svc.db, number))
+
+
+@router.post("/cases/{number}/withdraw",
+             summary="Withdraw a case: every hash and face template deleted, everywhere")
+def withdraw_case(number: str, p: Principal = Depends(require("caseworker", "admin")),
+                  svc: Services = Depends(services)) -> dict[str, Any]:  # fmt: skip
+    """As `rempart case withdraw`: her hashes leave every bank and the index at once, her
+    face templates are deleted, her consents are marked withdrawn, one-way withdrawal
+    records are kept for partners."""
+    with svc.db.session() as s:
+        case_for(s, p, number)
+    counts: dict[str, int] = {}
+
+    def apply(s: Session) -> tuple[list[tuple[int, str]], list[int]]:
+        case = repository.get_case(s, number)
+        if case is None:
+            raise StoreError(f"no case {number}")
+        removed = repository.delete_case_items(s, case)
+        counts["templates"] = face_templates.delete_case_templates(s, case)
+        counts["hashes"] = len(removed)
+        audit.record(s, "case-withdraw", case=number,
+                     details={"hashes": len(removed), "face_templates": counts["templates"]})
+        for consent in case.consents:
+            consent.withdrawn_at = consent.withdrawn_at or utcnow()
+        s.add(CaseEvent(case_id=case.id, actor=p.actor, from_status=case.status,
+                        to_status="withdrawn", note="withdrawn (through the API)"))
+        case.status = "withdrawn"
+        return [], removed
+
+    with audit.acting_as(p.actor):
+        svc.keeper.change(lambda bank_index: bank_index.change(apply))
+    svc.db.purge_deleted()
+    svc.changed()
+    return {"case": number, "status": "withdrawn", "indexed_hashes_removed": counts["hashes"],
+            "face_templates_removed": counts["templates"]}
 
 
 @router.post("/status", summary="The victim's status check: case number and secret",
