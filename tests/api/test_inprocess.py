@@ -190,3 +190,32 @@ def test_serve_refuses_bad_options(small_world: World, tmp_path: Path) -> None:
                          env=env).exit_code == 0
     assert runner.invoke(app, ["case", "assign", "NOPE", "--tenant", "org-a"],
                          env=env).exit_code == 1
+
+
+def test_videos_hashed_matched_and_length_limited(small_world: World, tmp_path: Path) -> None:
+    from rempart.exchange.submission import SubmissionItem
+    from rempart.samples import scene_frames, write_video
+    from rempart.signals.vpdq import hash_video_file
+
+    path = write_video(tmp_path / "v.mp4", scene_frames(31, 6, 10, (160, 120)))
+    banked = hash_video_file(path, seconds_per_frame=1.0, regions=True)
+    item = SubmissionItem.from_video(banked).to_json()
+    reencoded = write_video(tmp_path / "v2.mkv", scene_frames(31, 6, 10, (160, 120)),
+                            codec="mpeg4").read_bytes()  # fmt: skip
+    with TestClient(create_app(settings(small_world))) as c:
+        wait_for(lambda: c.get("/ready").status_code == 200)
+        r = c.post("/v1/banks/ncii/entries", json={"case": "CASE-A", "items": [item]},
+                   headers=auth(small_world, "ca"))
+        assert r.status_code == 201, r.text
+        h = c.post("/v1/hash", content=path.read_bytes(), headers=auth(small_world, "pa"))
+        assert h.status_code == 200, h.text
+        assert h.json()["media_type"] == "video" and h.json()["md5"] == banked.md5
+        m = c.post("/v1/lookup/file", content=reencoded, headers=auth(small_world, "pa"))
+        assert m.status_code == 200, m.text
+        assert any(x["signal"] == "vpdq" for x in m.json()["matches"]), m.text
+        hma = c.post("/m/lookup", files={"file": ("v2.mkv", reencoded)},
+                     headers=auth(small_world, "pa")).json()
+        assert hma["vpdq"]["ncii"] and hma["md5"] == {}
+    with TestClient(create_app(settings(small_world, max_video_seconds=2.0))) as c:
+        r = c.post("/v1/hash", content=path.read_bytes(), headers=auth(small_world, "pa"))
+        assert r.status_code == 422 and r.json()["reason"] == "too-long"

@@ -19,6 +19,7 @@ from rempart.api.tenancy import visible_banks, visible_case_numbers
 from rempart.index.binary_index import hex_to_array
 from rempart.media.errors import MediaError
 from rempart.media.kinds import is_animated_gif, sniff
+from rempart.media.video import probe_video
 from rempart.scan.matcher import Hit, Matcher
 from rempart.scan.video_match import match_video
 from rempart.signals.image_hashes import hash_image_bytes
@@ -52,8 +53,13 @@ def parse_query(signal_type: str, value: str) -> Query:
 
 
 class LookupService:
-    def __init__(self, db: Database, keeper: IndexKeeper, ttl: float = 2.0) -> None:
+    def __init__(self, db: Database, keeper: IndexKeeper, ttl: float = 2.0,
+                 media_slots: int = 2, max_video_seconds: float = 600.0) -> None:  # fmt: skip
         self.db = db
+        # Decoding is the costly part (a 100 Mpx picture holds 300 MB while it is hashed):
+        # a few at a time per process, the others wait their turn.
+        self._media_slots = threading.BoundedSemaphore(max(1, media_slots))
+        self.max_video_seconds = max_video_seconds
         self.keeper = keeper
         self.ttl = ttl
         self._matchers: dict[tuple[str, int | None], tuple[float, int, Matcher | None]] = {}
@@ -141,9 +147,14 @@ class LookupService:
                 out[i].append(hit)
         return [_best(hits) for hits in out]
 
+    def hash(self, data: bytes, name: str) -> MediaHashes:
+        """Hash a picture or video (bytes), a few at a time; MediaError when unusable."""
+        with self._media_slots:
+            return hash_media(data, name, self.max_video_seconds)
+
     def media(self, p: Principal, data: bytes, name: str) -> tuple[dict[str, Any], list[Hit]]:
         """Hash a picture or video (bytes) and match it; MediaError when unusable."""
-        hashes = hash_media(data, name)
+        hashes = self.hash(data, name)
         m = self.matcher(p)
         if m is None:
             return hashes.summary, []
@@ -172,9 +183,10 @@ class MediaHashes:
     video: Any = None
 
 
-def hash_media(data: bytes, name: str) -> MediaHashes:
+def hash_media(data: bytes, name: str, max_video_seconds: float = 600.0) -> MediaHashes:
     """Every hash of a picture (PDQ under 8 transforms, MD5, SHA-256) or video (vPDQ frames,
-    MD5, SHA-256); MediaError when the bytes are not usable media."""
+    MD5, SHA-256); MediaError when the bytes are not usable media, or a video is longer
+    than `max_video_seconds` (or does not say how long it is)."""
     if not data:
         raise MediaError(name, "empty-file", "the upload is empty")
     kind = sniff(data[:16])
@@ -182,7 +194,14 @@ def hash_media(data: bytes, name: str) -> MediaHashes:
         with tempfile.TemporaryDirectory(prefix="rempart-api-") as tmp:
             path = Path(tmp) / "upload"
             path.write_bytes(data)
-            video = hash_video_file(path, seconds_per_frame=1.0, regions=True)
+            info = probe_video(path)
+            if info.duration is None or info.duration > max_video_seconds:
+                length = "unknown" if info.duration is None else f"{info.duration:.0f} s"
+                raise MediaError(name, "too-long",
+                                 f"video length {length}: the API hashes videos up to "
+                                 f"{max_video_seconds:.0f} s; hash longer ones with "
+                                 "`rempart hash` and look up the hashes")  # fmt: skip
+            video = hash_video_file(path, seconds_per_frame=1.0, regions=True, info=info)
         summary = {"media_type": "video", "md5": video.md5, "sha256": video.sha256,
                    "width": video.width, "height": video.height, "duration": video.duration,
                    "vpdq_frames": len(video.frames)}  # fmt: skip

@@ -34,7 +34,9 @@ class Services:
         keeper = IndexKeeper(db, settings.home, settings.index_poll_s)
         return cls(
             settings=settings, db=db, keeper=keeper,
-            lookups=LookupService(db, keeper, ttl=settings.key_cache_s),
+            lookups=LookupService(db, keeper, ttl=settings.key_cache_s,
+                                  media_slots=settings.media_slots,
+                                  max_video_seconds=settings.max_video_seconds),
             auth=Authenticator(db, settings.rates, settings.key_cache_s),
             limiter=RateLimiter(),
             victim_limiter=FailureLimiter(settings.victim_failures, settings.victim_window_s),

@@ -41,6 +41,8 @@ class ApiSettings:
     query_log: str = "all"  # all, matches (only lookups that matched) or off
     fetch_allowed_networks: tuple[Network, ...] = ()  # tests only: loopback servers
     fetch_max_seconds: float = 30.0
+    media_slots: int = 2  # pictures or videos hashed at once per process
+    max_video_seconds: float = 600.0  # longer videos: hash with `rempart hash` instead
 
     @classmethod
     def from_env(cls) -> ApiSettings:
@@ -63,4 +65,6 @@ class ApiSettings:
             index_poll_s=_float("REMPART_API_INDEX_POLL", cls.index_poll_s),
             fetch_allowed_networks=allowed,
             query_log=os.environ.get("REMPART_API_QUERY_LOG", "all"),
+            media_slots=_int("REMPART_API_MEDIA_SLOTS", min(4, os.cpu_count() or 1)),
+            max_video_seconds=_float("REMPART_API_MAX_VIDEO_SECONDS", cls.max_video_seconds),
         )

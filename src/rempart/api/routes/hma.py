@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from rempart.api.auth import Principal, authenticate, require
 from rempart.api.lookups import Query as HashQuery
-from rempart.api.lookups import hash_media, parse_query
+from rempart.api.lookups import parse_query
 from rempart.api.routes.lookup import (
     LOOKUP_ROLES,
     fetch_url,
@@ -121,14 +121,15 @@ def h_hash(
     p: Principal = Depends(require(*LOOKUP_ROLES)),
     svc: Services = Depends(services),
 ) -> dict[str, str]:
-    return _hashes(hash_media(fetch_url(svc, url), "download").summary)
+    return _hashes(svc.lookups.hash(fetch_url(svc, url), "download").summary)
 
 
 @router.post("/h/hash", summary="HMA: hash an uploaded picture or video")
 async def h_hash_post(
     request: Request,
     p: Principal = Depends(require(*LOOKUP_ROLES)),
+    svc: Services = Depends(services),
 ) -> dict[str, str]:
     data, name = await read_upload(request)
-    hashes = await run_in_threadpool(hash_media, data, name)
+    hashes = await run_in_threadpool(svc.lookups.hash, data, name)
     return _hashes(hashes.summary)

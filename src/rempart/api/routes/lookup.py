@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from rempart.api.auth import Principal, authenticate, require
 from rempart.api.lookups import Query as HashQuery
-from rempart.api.lookups import hash_media, parse_query, present, visible_cases
+from rempart.api.lookups import parse_query, present, visible_cases
 from rempart.api.routes.uploads import read_upload
 from rempart.api.schemas import BatchIn, BatchOut, LookupOut, MediaOut, UrlIn
 from rempart.api.services import Services, services
@@ -145,7 +145,7 @@ async def hash_file(
     svc: Services = Depends(services),
 ) -> dict[str, Any]:
     data, name = await read_upload(request)
-    hashes = await run_in_threadpool(hash_media, data, name)
+    hashes = await run_in_threadpool(svc.lookups.hash, data, name)
     return hashes.summary
 
 
