@@ -36,7 +36,7 @@ from rempart.faces.crypto import TemplateKeyError
 from rempart.scan.face_match import DEFAULT_FACE_DISTANCE, FaceMatcher
 from rempart.scan.matcher import Matcher, lookup_hex
 from rempart.scan.pipeline import ScanOptions, ScanResult, collect, hash_refs, run_scan
-from rempart.scan.report import describe_where, write_report
+from rempart.scan.report import describe_area, describe_where, write_report
 from rempart.scan.rooms import link_rooms, load_rooms
 from rempart.signals.image_hashes import NOT_ENOUGH_CONTENT
 from rempart.signals.pdq import MIN_QUALITY
@@ -411,9 +411,16 @@ def _print_summary(result: ScanResult, report: Path | None) -> None:
         for m in result.matches[:50]:
             how = m.hit.signal + (f" {m.hit.transform}" if m.hit.transform not in
                                   (None, "original") else "")  # fmt: skip
+            variant = (m.hit.details or {}).get("variant")
+            if variant and m.hit.signal != "pdq":
+                how += f" {variant}"
+            distance = str(m.hit.distance)
+            if m.hit.signal == "local-features":
+                lf = (m.hit.details or {}).get("local_features") or {}
+                distance = f"{lf.get('inliers', '?')} keypoints"
             mt.add_row(
                 Path(m.file).name, m.hit.case or "", f"{m.hit.bank} #{m.hit.bank_entry}", how,
-                str(m.hit.distance), describe_where(m.hit, short=True),
+                distance, describe_where(m.hit, short=True) or describe_area(m.hit),
             )  # fmt: skip
         err.print(mt)
         if len(result.matches) > 50:
@@ -504,6 +511,14 @@ def scan_cmd(
         typer.Option(help="Hash on a Dask cluster: tcp://SCHEDULER:8786, or 'local' for a "
                      "cluster of --workers processes on this machine."),
     ] = None,
+    robust: Annotated[
+        bool,
+        typer.Option(
+            "--robust/--no-robust",
+            help="Photos: also find crops, pads, frames, screenshots, rotations and partly "
+            "edited copies (crop/region hashes and keypoints; about 0.7 x the speed).",
+        ),
+    ] = True,
 ) -> None:
     """Scan files, folders, archives and Telegram exports (photos and videos) against the
     banks. An interrupted scan is finished with --resume."""
@@ -534,7 +549,7 @@ def scan_cmd(
         raise _fail(f"--allow-network: {exc}") from exc
     fetch_options = FetchOptions(allowed_networks=networks)
     options = replace(options, cache_dir=str(state.settings.home / "cache" / "hashes"),
-                      cluster=cluster)  # fmt: skip
+                      cluster=cluster, robust="query" if robust else None)  # fmt: skip
     face_matcher = None
     if faces:
         try:

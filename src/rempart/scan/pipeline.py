@@ -407,7 +407,8 @@ def start_run(
             sources={"folders": [str(r) for r in roots],
                      **({"urls": str(url_file)} if url_file is not None else {})},
             options={"banks": list(options.banks), "workers": options.workers,
-                     "seconds_per_frame": options.seconds_per_frame, "faces": options.faces},
+                     "seconds_per_frame": options.seconds_per_frame, "faces": options.faces,
+                     "robust": options.robust},
         )  # fmt: skip
         s.add(run)
         s.flush()

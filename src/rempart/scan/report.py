@@ -16,6 +16,8 @@ CSV_COLUMNS = (
     # where the item came from (Telegram exports, archives; empty for plain folders)
     "source", "chat", "message_id", "sender", "sender_id", "date", "forwarded_from",
     "via_bot", "caption", "archive_member",
+    # robust stage: the match's normalised score (<= 1.0) and where it matched
+    "score", "area",
 )  # fmt: skip
 
 
@@ -66,6 +68,37 @@ def describe_where(hit: Hit, *, short: bool = False) -> str:
     return ""
 
 
+_HOW = {
+    "pdq-trimmed": "the picture inside a border, pad or screenshot frame",
+    "pdq-deskewed": "the picture, turned back upright",
+    "pdq-crop": "a crop of the bank photo",
+    "pdq-rotation": "the bank photo, rotated",
+    "pdq-region": "a part of the bank photo",
+    "local-features": "keypoints of an unchanged part of the bank photo",
+}
+
+
+def _box(b: Any) -> str:
+    x0, y0, x1, y1 = (round(100 * float(v)) for v in b)
+    return f"x {x0}-{x1}%, y {y0}-{y1}%"
+
+
+def describe_area(hit: Hit) -> str:
+    """For the robust stage: what matched, and where, in words."""
+    d = hit.details or {}
+    how = _HOW.get(hit.signal)
+    if how is None:
+        return ""
+    text = how
+    if d.get("variant") and hit.signal in ("pdq-crop", "pdq-rotation", "pdq-region"):
+        text += f" ({d['variant']})"
+    lf = d.get("local_features")
+    if isinstance(lf, dict) and "found_area" in lf:
+        text += (f"; {lf['inliers']} keypoints agree: found picture {_box(lf['found_area'])} "
+                 f"= bank photo {_box(lf['bank_area'])}")  # fmt: skip
+    return text
+
+
 def _iso(value: Any) -> str | None:
     return value.isoformat(timespec="seconds") if value is not None else None
 
@@ -91,6 +124,7 @@ def report_json(result: ScanResult) -> dict[str, Any]:
                 "pdq_quality": m.pdq_quality,
                 "label": m.hit.label,
                 "where": describe_where(m.hit) or None,
+                "area": describe_area(m.hit) or None,
                 "details": m.hit.details,
                 "provenance": m.provenance or None,
             }
@@ -134,6 +168,7 @@ def csv_rows(result: ScanResult) -> list[dict[str, Any]]:
                 "bank_entry": m.hit.bank_entry, "case": m.hit.case, "signal": m.hit.signal,
                 "distance": m.hit.distance, "transform": m.hit.transform,
                 "where": describe_where(m.hit), **_provenance_columns(m.provenance),
+                "score": (m.hit.details or {}).get("score", ""), "area": describe_area(m.hit),
             }
         )  # fmt: skip
     for f in result.face_matches:

@@ -75,8 +75,8 @@ class Features:
 class Verification:
     inliers: int  # keypoint pairs that agree on one transform
     pairs: int  # pairs that passed the descriptor tests
-    scale: float  # size of the stored picture in the query, relative
-    angle: float  # degrees
+    scale: float  # pixels of the found picture per pixel of the banked one
+    angle: float  # degrees, counter-clockwise
     query_area: tuple[float, float, float, float]  # where it matched in the found picture
     stored_area: tuple[float, float, float, float]  # ... and in the banked one (fractions)
 
@@ -166,10 +166,11 @@ def verify(query: Features, stored: Features) -> Verification | None:
     keep = mask.ravel().astype(bool)
     inliers = int(keep.sum())
     scale = float(np.hypot(matrix[0, 0], matrix[1, 0]))
-    if inliers < 3 or not 0.05 <= scale * float(ss.max()) / float(qs.max()) <= 20:
+    if inliers < 3 or not 0.02 <= scale <= 50:
         return None
-    angle = float(np.degrees(np.arctan2(matrix[1, 0], matrix[0, 0])))
+    # counter-clockwise, as PIL's Image.rotate (image rows go down)
+    angle = -float(np.degrees(np.arctan2(matrix[1, 0], matrix[0, 0])))
     return Verification(
-        inliers, len(pairs), scale * float(ss.max()) / float(qs.max()), angle,
+        inliers, len(pairs), scale, angle,
         _area(query.points[pairs[keep, 0]]), _area(stored.points[pairs[keep, 1]]),
     )  # fmt: skip
