@@ -196,9 +196,27 @@ def add_entries(name: str, body: EntriesIn, p: Principal = Depends(require(*KEEP
         bank_for(s, p, name)
     created = _claim(svc, p, body.case)
 
+    number = body.case.strip()
+    new_ids: list[int] = []
+
+    def entries(column: Any) -> Any:
+        return (select(column).join(Bank, BankItem.bank_id == Bank.id)
+                .join(Case, BankItem.case_id == Case.id)
+                .where(Bank.name == name, Case.number == number))  # fmt: skip
+
+    def entry_ids(s: Session, after: int) -> list[int]:
+        return list(s.scalars(entries(BankItem.id).where(BankItem.id > after)
+                              .order_by(BankItem.id)))  # fmt: skip
+
     def run(bank_index: BankIndex) -> Any:
-        return import_submission(bank_index, name, submission, case_number=body.case.strip(),
-                                 consent=consent, source_name="api", label=body.label)
+        # under the index's write lock: no other import through this server in between
+        with svc.db.session() as s:
+            before = s.scalar(entries(func.max(BankItem.id))) or 0
+        result = import_submission(bank_index, name, submission, case_number=number,
+                                   consent=consent, source_name="api", label=body.label)
+        with svc.db.session() as s:
+            new_ids.extend(entry_ids(s, before))
+        return result
 
     try:
         with audit.acting_as(p.actor):
@@ -212,15 +230,10 @@ def add_entries(name: str, body: EntriesIn, p: Principal = Depends(require(*KEEP
                     s.execute(delete(Case).where(Case.id == case.id))
         raise
     svc.changed()
-    with svc.db.session() as s:
-        case_row = repository.get_case(s, body.case.strip())
-        new_ids = list(s.scalars(select(BankItem.id).join(Bank, BankItem.bank_id == Bank.id)
-                                 .where(Bank.name == name, BankItem.case_id == case_row.id)
-                                 .order_by(BankItem.id.desc()).limit(result.added)))
     return {"bank": result.bank, "case": result.case, "added": result.added,
             "duplicates": result.duplicates, "low_quality": result.low_quality,
             "consent_recorded": result.consent_recorded,
-            "bank_entries": sorted(new_ids)}  # fmt: skip
+            "bank_entries": new_ids}  # fmt: skip
 
 
 @router.delete("/{name}/entries/{entry}",
