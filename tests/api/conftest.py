@@ -63,12 +63,12 @@ class World:
         return {**os.environ, "REMPART_DB": self.db_url, "REMPART_HOME": str(self.home)}
 
 
-def build_world(root: Path) -> World:
+def build_world(root: Path, db_url: str | None = None) -> World:
     """Org A (caseworker ca) has CASE-A with seeds 1-3 in bank 'ncii', shared with platform
     plat-a; org B has CASE-B with seed 4 in bank 'other', shared with plat-b."""
     from rempart.cases import workflow
 
-    world = World(root, f"sqlite:///{root / 'rempart.db'}", root / "home")
+    world = World(root, db_url or f"sqlite:///{root / 'rempart.db'}", root / "home")
     db = Database(world.db_url)
     bank_index = BankIndex(db, world.home)
     consent = ConsentRecord.parse(CONSENT, "consent")
