@@ -245,3 +245,20 @@ def test_case_withdrawn_through_the_api(server: Server) -> None:
         r = cb.post("/v1/banks/other/entries", json={"case": "CASE-W", "consent": CONSENT,
                                                      "items": [item(jpeg(902)).to_json()]})
         assert r.status_code == 400 and "withdrawn" in r.json()["detail"]
+
+
+def test_bank_threshold_change_applies_to_lookups(server: Server, world: World) -> None:
+    h = hash_image_bytes(world.images[3], "x")
+    near = list(bytes.fromhex(h.pdq.hex))
+    near[5] ^= 0xFF  # 8 bits off
+    near_hex = bytes(near).hex()
+    with server.client("admin") as admin, server.client("pa") as pa:
+        assert _matches(pa, near_hex)
+        r = admin.patch("/v1/banks/ncii", json={"pdq_threshold": 4})
+        assert r.status_code == 200 and r.json()["pdq_threshold"] == 4
+        assert _matches(pa, near_hex) == []
+        assert _matches(pa, h.pdq.hex)
+        assert pa.patch("/v1/banks/ncii", json={"pdq_threshold": 63}).status_code == 403
+        assert admin.patch("/v1/banks/ncii", json={"pdq_threshold": 64}).status_code == 422
+        assert admin.patch("/v1/banks/ncii", json={"pdq_threshold": 31}).status_code == 200
+        assert _matches(pa, near_hex)

@@ -97,6 +97,30 @@ def get_bank(name: str, p: Principal = Depends(require(*READERS)),
         return _bank_json(s, bank_for(s, p, name), p)
 
 
+class BankChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    description: str | None = Field(None, max_length=2000)
+    pdq_threshold: int | None = Field(None, ge=0, le=63)
+
+
+@router.patch("/{name}", summary="Change a bank's description or PDQ threshold (admin)")
+def change_bank(name: str, body: BankChange, p: Principal = Depends(require("admin")),
+                svc: Services = Depends(services)) -> dict[str, Any]:  # fmt: skip
+    with audit.acting_as(p.actor), svc.db.session() as s:
+        bank = bank_for(s, p, name)
+        before = {"description": bank.description, "pdq_threshold": bank.pdq_threshold}
+        if body.description is not None:
+            bank.description = body.description
+        if body.pdq_threshold is not None:
+            bank.pdq_threshold = body.pdq_threshold
+        audit.record(s, "bank-change", details={"bank": name, "before": before,
+                                                "after": body.model_dump(exclude_none=True)})
+        out = _bank_json(s, bank, p)
+    svc.lookups.invalidate()  # other workers: within the cache's 2 s
+    svc.changed()
+    return out
+
+
 def _share(svc: Services, p: Principal, name: str, tenant_name: str, on: bool) -> dict[str, Any]:
     with audit.acting_as(p.actor), svc.db.session() as s:
         bank = bank_for(s, p, name)
