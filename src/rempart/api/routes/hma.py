@@ -55,7 +55,8 @@ def _lookup_media(svc: Services, p: Principal, data: bytes, name: str,
     signals = _media_signals(summary)
     per_signal = svc.lookups.hashes(p, signals)  # each signal on its own (exact hits
     near: dict[tuple[str, int], int] = {}  # in `hits` hide near ones on the same entry)
-    for h in [h for h in hits if h.signal in ("pdq", "vpdq")] + (
+    # PDQ-distance hits (pdq, vpdq, and pdq-* variants such as crops); not other kinds
+    for h in [h for h in hits if h.signal.startswith(("pdq", "vpdq"))] + (
             per_signal[0] if summary.get("pdq") else []):  # fmt: skip
         key = (h.bank, h.bank_entry)
         near[key] = min(h.distance, near.get(key, h.distance))
