@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint bench clean postgres
+.PHONY: demo test lint bench bench-perception clean postgres
 
 $(STAMP): pyproject.toml setup.py constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -32,7 +32,18 @@ test: $(STAMP) postgres
 demo: $(STAMP)
 	$(VENV)/bin/python demo/run_demo.py
 
-bench: $(STAMP)
+# Thorn's perception (for bench/robustness.py) needs rich < 14: it gets its own environment.
+PERCEPTION := bench/.venv-perception
+
+bench-perception:
+	@[ -f $(PERCEPTION)/.stamp ] || { $(PYTHON) -m venv $(PERCEPTION) && \
+	  $(PERCEPTION)/bin/pip install --quiet -c bench/perception-constraints.txt perception && \
+	  touch $(PERCEPTION)/.stamp; } || \
+	  echo "perception could not be installed: bench/robustness.py runs without it"
+
+bench: $(STAMP) bench-perception
+	$(PY) bench/robustness.py $$([ -f $(PERCEPTION)/.stamp ] && \
+	  echo --perception-python $(PERCEPTION)/bin/python)
 	$(PY) bench/hash_bench.py
 	$(PY) bench/index_bench.py
 	$(PY) bench/video_bench.py

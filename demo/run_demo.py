@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
 from rempart.samples import photo_like, scene_frames, write_video
 
@@ -46,6 +46,22 @@ def make_samples() -> None:
     ImageOps.mirror(originals[2]).save(found / "mirrored.jpg", quality=85)
     originals[3].rotate(90, expand=True).save(found / "rotated.png")
     ImageOps.grayscale(originals[4]).save(found / "greyscale.jpg", quality=80)
+    # Harder copies (the robust stage): cropped, in a blurred frame, screenshotted, tilted,
+    # and a fake that keeps the upper part of her photo and replaces the rest.
+    w, h = originals[5].size
+    originals[5].crop((w // 10, h // 10, w - w // 10, h - h // 10)).save(
+        found / "cropped.jpg", quality=88)
+    framed = originals[0].resize((w * 7 // 5, h * 7 // 5)).filter(ImageFilter.GaussianBlur(30))
+    framed.paste(originals[0], (w // 5, h // 5))
+    framed.save(found / "in-a-blurred-frame.jpg", quality=85)
+    shot = Image.new("RGB", (w // 2 + 40, h // 2 + 220), (245, 245, 245))
+    ImageDraw.Draw(shot).rectangle((0, 0, w // 2 + 40, 90), fill=(40, 40, 60))
+    shot.paste(originals[2].resize((w // 2, h // 2)), (20, 110))
+    shot.save(found / "screenshot-of-a-chat.png")
+    originals[3].rotate(7, expand=True).save(found / "tilted.jpg", quality=85)
+    fake = photo_like(6000, (w, h))
+    fake.paste(originals[4].crop((0, 0, w, h // 3)), (0, 0))
+    fake.save(found / "upper-third-kept.jpg", quality=85)
     for i in range(12):
         photo_like(5000 + i, (800, 600)).save(found / f"unrelated-{i + 1:02d}.jpg", quality=85)
     Image.new("RGB", (640, 480), (120, 130, 140)).save(found / "plain-grey.png")

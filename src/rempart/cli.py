@@ -412,7 +412,7 @@ def _print_summary(result: ScanResult, report: Path | None) -> None:
             how = m.hit.signal + (f" {m.hit.transform}" if m.hit.transform not in
                                   (None, "original") else "")  # fmt: skip
             variant = (m.hit.details or {}).get("variant")
-            if variant and m.hit.signal != "pdq":
+            if variant and m.hit.signal in ("pdq-crop", "pdq-rotation", "pdq-region"):
                 how += f" {variant}"
             distance = str(m.hit.distance)
             if m.hit.signal == "local-features":
@@ -420,7 +420,7 @@ def _print_summary(result: ScanResult, report: Path | None) -> None:
                 distance = f"{lf.get('inliers', '?')} keypoints"
             mt.add_row(
                 Path(m.file).name, m.hit.case or "", f"{m.hit.bank} #{m.hit.bank_entry}", how,
-                distance, describe_where(m.hit, short=True) or describe_area(m.hit),
+                distance, describe_where(m.hit, short=True) or describe_area(m.hit, short=True),
             )  # fmt: skip
         err.print(mt)
         if len(result.matches) > 50:

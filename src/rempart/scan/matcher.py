@@ -10,7 +10,7 @@ videos are matched by rempart.scan.video_match.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from sqlalchemy import select
@@ -21,7 +21,7 @@ from rempart.scan import robust
 from rempart.signals import pdq_variants
 from rempart.signals.image_hashes import ImageHashes
 from rempart.signals.local_features import FeatureFormatError, Features, verify
-from rempart.signals.pdq import DIHEDRAL, MIN_QUALITY
+from rempart.signals.pdq import DIHEDRAL, MIN_QUALITY, hamming
 from rempart.store import repository
 from rempart.store.db import Database
 from rempart.store.models import Bank
@@ -237,8 +237,16 @@ class Matcher:
             per_item, lambda item: self.thresholds[items[item].bank_name], h.features,
             lambda ids: self._stored_features(cache, ids), voted=voted, keep_all=keep_all,
         )  # fmt: skip
+        unrelated = [i for i, v in verdicts.items() if v.distance is None]
+        whole: dict[int, str] = {}
+        if unrelated:  # matched by keypoints alone: report the whole pictures' distance
+            with self.db.session() as s:
+                whole = repository.item_pdq(s, unrelated)
         for item_id, v in verdicts.items():
             info = items[item_id]
+            if v.distance is None:
+                v = replace(v, distance=hamming(h.pdq.hex, whole[item_id])
+                            if item_id in whole else 256)  # fmt: skip
             details = v.details()
             if v.method == "pdq-region" and h.features is not None:  # where it matched
                 stored = self._stored_features(cache, [item_id]).get(item_id)

@@ -83,16 +83,26 @@ def _box(b: Any) -> str:
     return f"x {x0}-{x1}%, y {y0}-{y1}%"
 
 
-def describe_area(hit: Hit) -> str:
+_SHORT = {
+    "pdq-trimmed": "inside a frame", "pdq-deskewed": "turned upright", "pdq-crop": "crop",
+    "pdq-rotation": "rotated", "pdq-region": "part", "local-features": "keypoints",
+}  # fmt: skip
+
+
+def describe_area(hit: Hit, *, short: bool = False) -> str:
     """For the robust stage: what matched, and where, in words."""
     d = hit.details or {}
     how = _HOW.get(hit.signal)
     if how is None:
         return ""
+    lf = d.get("local_features")
+    if short:
+        if isinstance(lf, dict) and "found_area" in lf:
+            return f"found {_box(lf['found_area'])}"
+        return _SHORT[hit.signal]
     text = how
     if d.get("variant") and hit.signal in ("pdq-crop", "pdq-rotation", "pdq-region"):
         text += f" ({d['variant']})"
-    lf = d.get("local_features")
     if isinstance(lf, dict) and "found_area" in lf:
         text += (f"; {lf['inliers']} keypoints agree: found picture {_box(lf['found_area'])} "
                  f"= bank photo {_box(lf['bank_area'])}")  # fmt: skip

@@ -96,21 +96,31 @@ def _method(c: Candidate) -> str:
     return METHODS.get(kind, "pdq")
 
 
+# When several variant pairs match, the report names the most direct one: the whole
+# picture first, a part of it last.
+PRIORITY = ("pdq", "pdq-trimmed", "pdq-deskewed", "pdq-crop", "pdq-rotation", "pdq-region")
+
+
 def best_hash_verdict(candidates: Iterable[Candidate], bank_threshold: int) -> Verdict | None:
-    """The closest variant pair, by normalised score."""
-    best: Verdict | None = None
+    """The verdict of the variant pairs: the most direct method among those that match,
+    else the closest pair by normalised score."""
+    best: dict[str, Verdict] = {}
     for c in candidates:
         t = max(1, threshold(c, bank_threshold))
         score = c.distance / t
-        if best is None or score < best.score:
+        method = _method(c)
+        if method not in best or score < best[method].score:
             variant = None
             if c.query_kind != "pdq":
                 variant = c.query_name
             elif c.stored_kind != "pdq":
                 variant = c.stored_name
             transform = c.query_name if c.query_kind == "pdq" else None
-            best = Verdict(score, _method(c), c.distance, variant, transform)
-    return best
+            best[method] = Verdict(score, method, c.distance, variant, transform)
+    matching = [best[m] for m in PRIORITY if m in best and best[m].is_match]
+    if matching:
+        return matching[0]
+    return min(best.values(), key=lambda v: v.score, default=None)
 
 
 def _spread(v: Verification) -> bool:

@@ -91,8 +91,33 @@ class Verification:
         }
 
 
-_ORB = cv2.ORB_create(nfeatures=MAX_POINTS, scaleFactor=1.2, nlevels=8, edgeThreshold=15,
-                      patchSize=31, fastThreshold=12)  # fmt: skip
+# Many candidate keypoints (a low FAST threshold finds them in smooth areas too), then at
+# most MAX_POINTS spread over a GRID x GRID grid: a copy that keeps only part of the picture
+# (the upper third, the sides) still shares many keypoints with it, where keeping only the
+# strongest would spend them all on the most textured part.
+GRID = 4
+_ORB = cv2.ORB_create(nfeatures=2000, scaleFactor=1.2, nlevels=8, edgeThreshold=15,
+                      patchSize=31, fastThreshold=7)  # fmt: skip
+
+
+def _spread(points: np.ndarray, response: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Indices of at most MAX_POINTS keypoints: the strongest of each grid cell up to its
+    share, then the strongest of the rest; strongest first."""
+    w, h = size
+    col = np.minimum((points[:, 0] * GRID // w).astype(int), GRID - 1)
+    row = np.minimum((points[:, 1] * GRID // h).astype(int), GRID - 1)
+    cell = row * GRID + col
+    order = np.argsort(-response, kind="stable")
+    share = MAX_POINTS // (GRID * GRID)
+    rank = np.empty(len(order), dtype=np.int64)  # rank of each keypoint within its cell
+    seen = np.zeros(GRID * GRID, dtype=np.int64)
+    for i in order.tolist():
+        rank[i] = seen[cell[i]]
+        seen[cell[i]] += 1
+    first = order[rank[order] < share]
+    rest = order[rank[order] >= share][: max(0, MAX_POINTS - len(first))]
+    chosen = np.concatenate([first, rest])
+    return chosen[np.argsort(-response[chosen], kind="stable")]
 
 
 def extract(image: Image.Image) -> Features | None:
@@ -116,10 +141,10 @@ def extract(image: Image.Image) -> Features | None:
     if descriptors is None or len(keypoints) < MIN_POINTS:
         return None
     gw, gh = arr.shape[1], arr.shape[0]
-    order = np.argsort([-kp.response for kp in keypoints], kind="stable")  # strongest first
-    pts = np.array([keypoints[i].pt for i in order], np.float32) / np.array([gw, gh], np.float32)
-    desc = np.ascontiguousarray(descriptors[order], np.uint8)
-    return Features(np.clip(pts, 0, 1), desc, w, h)
+    pts = np.array([kp.pt for kp in keypoints], np.float32)
+    chosen = _spread(pts, np.array([kp.response for kp in keypoints], np.float32), (gw, gh))
+    rel = pts[chosen] / np.array([gw, gh], np.float32)
+    return Features(np.clip(rel, 0, 1), np.ascontiguousarray(descriptors[chosen], np.uint8), w, h)
 
 
 _BF = cv2.BFMatcher(cv2.NORM_HAMMING)

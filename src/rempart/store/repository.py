@@ -222,6 +222,21 @@ def item_features(s: Session, item_ids: Iterable[int]) -> dict[int, str]:
     return out
 
 
+def item_pdq(s: Session, item_ids: Iterable[int]) -> dict[int, str]:
+    """The whole-image PDQ hash of banked photos, by item id."""
+    wanted = list(set(item_ids))
+    out: dict[int, str] = {}
+    for start in range(0, len(wanted), 500):
+        rows = s.execute(
+            select(ItemSignal.item_id, ItemSignal.value).where(
+                ItemSignal.signal_type == "pdq",
+                ItemSignal.item_id.in_(wanted[start : start + 500]),
+            )
+        ).all()
+        out.update({int(i): str(v) for i, v in rows})
+    return out
+
+
 def all_features(s: Session) -> Iterator[tuple[int, int, str]]:
     """(signal id, item id, encoded features) of every banked photo with local features."""
     rows = s.execute(
