@@ -200,6 +200,7 @@ def database_bytes(url: str) -> bytes:
         db = Path(str(parsed.database))
         return b"".join(p.read_bytes() for p in db.parent.glob(db.name + "*"))
     server = session_server()
+    execute(url, "CHECKPOINT")  # write every page to its file first: else still in memory
     rows = execute(url, "SELECT pg_relation_filepath(oid) FROM pg_class "
                         "WHERE relkind IN ('r', 'i', 't', 'm') AND relfilenode <> 0")
     blob = b""
