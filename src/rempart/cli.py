@@ -214,6 +214,15 @@ def hash_cmd(
             "found. Still no image data.",
         ),
     ] = True,
+    keypoints: Annotated[
+        bool,
+        typer.Option(
+            "--keypoints/--no-keypoints",
+            help="With --robust: also keep local features (positions and descriptors of up "
+            "to 400 keypoints, which find partly replaced copies). --no-keypoints keeps only "
+            "hashes.",
+        ),
+    ] = True,
 ) -> None:
     """Hash photos and videos on this device into a hash-submission file. No image data
     leaves it."""
@@ -260,6 +269,8 @@ def hash_cmd(
             low += h.pdq.quality < MIN_QUALITY
             skipped_notes = [n for n in h.notes if n.startswith(NOT_ENOUGH_CONTENT)]
             thin += bool(skipped_notes)
+            if not keypoints:
+                h = replace(h, features=None)
             items.append(SubmissionItem.from_image(h, locator))
     if vpdq_text:
         if videos:

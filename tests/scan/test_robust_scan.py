@@ -144,6 +144,14 @@ def test_no_robust_hash_file_is_as_before(rempart_env: Path) -> None:
     assert "pdq_variants" not in item and "local_features" not in item
 
 
+def test_no_keypoints_keeps_variants_only(rempart_env: Path) -> None:
+    photo_like(2, (320, 240)).save(rempart_env / "p.png")
+    rempart("hash", str(rempart_env / "p.png"), "--out", str(rempart_env / "h.json"),
+            "--no-keypoints")  # fmt: skip
+    item = json.loads((rempart_env / "h.json").read_text())["items"][0]
+    assert item["pdq_variants"] and "local_features" not in item
+
+
 def test_damaged_features_in_a_hash_file_are_refused_by_name(
     banked: Path, consent_file: Path
 ) -> None:
@@ -185,3 +193,17 @@ def test_withdrawal_removes_variants_features_and_their_index(banked: Path) -> N
     rempart("scan", str(found), "--bank", "b", "--report", str(banked / "r.json"),
             "--workers", "1")  # fmt: skip
     assert json.loads((banked / "r.json").read_text())["matches"] == []
+
+
+def test_match_command_finds_a_crop_by_its_hash_once_per_entry(banked: Path) -> None:
+    from rempart.signals.pdq import pdq_hash
+    from rempart.signals.pdq_variants import work_copy
+
+    src = photo_like(SEEDS[0], (640, 480))
+    crop = work_copy(src).crop((13, 10, 499, 374))  # 95% of each side kept
+    whole = json.loads(rempart("match", pdq_hash(src).hex, "--format", "json"))
+    assert [h["signal"] for h in whole] == ["pdq"]  # one hit for her photo, not one a variant
+    entry = whole[0]["bank_entry"]
+    hits = json.loads(rempart("match", pdq_hash(crop).hex, "--format", "json"))
+    assert [(h["bank_entry"], h["signal"]) for h in hits] == [(entry, "pdq-crop")]
+    assert hits[0]["details"]["variant"] == "crop95"

@@ -336,5 +336,9 @@ def lookup_hex(matcher: Matcher, value: str, threshold: int | None = None) -> li
             described = repository.describe_signals(s, ids.tolist())
         for sid, dist in zip(ids.tolist(), dists.tolist(), strict=True):
             found.append(matcher.still_hit(described.get(sid), dist, limit=threshold))
-    hits = [h for h in found if h is not None]
-    return sorted(hits, key=lambda h: (h.distance, h.bank, h.bank_entry))
+    hits = [h for h in found if h is not None and h.signal in ("md5", "sha256")]
+    near: dict[tuple[str, int], Hit] = {}  # one look-alike hit per entry, the whole photo's
+    for h in sorted((h for h in found if h is not None and h.signal not in ("md5", "sha256")),
+                    key=lambda h: (h.signal != "pdq", h.distance)):  # fmt: skip
+        near.setdefault((h.bank, h.bank_entry), h)
+    return sorted(hits + list(near.values()), key=lambda h: (h.distance, h.bank, h.bank_entry))

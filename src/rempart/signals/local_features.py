@@ -104,16 +104,15 @@ def _spread(points: np.ndarray, response: np.ndarray, size: tuple[int, int]) -> 
     """Indices of at most MAX_POINTS keypoints: the strongest of each grid cell up to its
     share, then the strongest of the rest; strongest first."""
     w, h = size
-    col = np.minimum((points[:, 0] * GRID // w).astype(int), GRID - 1)
-    row = np.minimum((points[:, 1] * GRID // h).astype(int), GRID - 1)
+    col = np.minimum((points[:, 0] * GRID // w).astype(np.int64), GRID - 1)
+    row = np.minimum((points[:, 1] * GRID // h).astype(np.int64), GRID - 1)
     cell = row * GRID + col
+    by_cell = np.lexsort((-response, cell))  # by cell, strongest first within each
+    starts = np.searchsorted(cell[by_cell], np.arange(GRID * GRID))
+    rank = np.empty(len(cell), dtype=np.int64)
+    rank[by_cell] = np.arange(len(cell)) - starts[cell[by_cell]]
     order = np.argsort(-response, kind="stable")
     share = MAX_POINTS // (GRID * GRID)
-    rank = np.empty(len(order), dtype=np.int64)  # rank of each keypoint within its cell
-    seen = np.zeros(GRID * GRID, dtype=np.int64)
-    for i in order.tolist():
-        rank[i] = seen[cell[i]]
-        seen[cell[i]] += 1
     first = order[rank[order] < share]
     rest = order[rank[order] >= share][: max(0, MAX_POINTS - len(first))]
     chosen = np.concatenate([first, rest])
@@ -137,14 +136,19 @@ def extract(image: Image.Image) -> Features | None:
             grey = grey.resize((max(1, round(grey.width * s)), max(1, round(grey.height * s))),
                                Image.Resampling.BILINEAR)  # fmt: skip
     arr = np.ascontiguousarray(np.asarray(grey, dtype=np.uint8))
-    keypoints, descriptors = _ORB.detectAndCompute(arr, None)
-    if descriptors is None or len(keypoints) < MIN_POINTS:
+    found = _ORB.detect(arr, None)
+    if len(found) < MIN_POINTS:
         return None
     gw, gh = arr.shape[1], arr.shape[0]
+    pts = np.array([kp.pt for kp in found], np.float32)
+    chosen = _spread(pts, np.array([kp.response for kp in found], np.float32), (gw, gh))
+    # descriptors only for the chosen keypoints (compute may drop some near the edges)
+    keypoints, descriptors = _ORB.compute(arr, [found[i] for i in chosen.tolist()])
+    if descriptors is None or len(keypoints) < MIN_POINTS:
+        return None
     pts = np.array([kp.pt for kp in keypoints], np.float32)
-    chosen = _spread(pts, np.array([kp.response for kp in keypoints], np.float32), (gw, gh))
-    rel = pts[chosen] / np.array([gw, gh], np.float32)
-    return Features(np.clip(rel, 0, 1), np.ascontiguousarray(descriptors[chosen], np.uint8), w, h)
+    rel = pts / np.array([gw, gh], np.float32)
+    return Features(np.clip(rel, 0, 1), np.ascontiguousarray(descriptors, np.uint8), w, h)
 
 
 _BF = cv2.BFMatcher(cv2.NORM_HAMMING)
