@@ -97,6 +97,7 @@ def test_round_trip_exports_only_what_consent_allows(banked: dict[str, Any], fmt
     photo1, photo2, vid = banked["shared"]
     assert photo1["pdq"] in text and photo2["pdq"] in text
     assert "given_by" not in text and "Test Person" not in text  # her name stays here
+    assert "C-1" not in text and "C-2" not in text  # case numbers too
     said = rempart("bank", "import-list", "dst", str(out), "--partner", "ngo",
                    "--consent", str(banked["partner"]))  # fmt: skip
     for p in (photo1, photo2):

@@ -18,6 +18,8 @@ Exporting gives only what consent allows: bank entries of cases whose active con
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from collections import defaultdict
 from collections.abc import Iterable
@@ -321,7 +323,7 @@ def _items_holding(
 @dataclass(frozen=True)
 class ExportItem:
     item: SubmissionItem
-    case_number: str
+    case_number: str  # never written to a file: see case_ref
     label: str | None
     created_at: datetime
     expires_at: datetime | None
@@ -335,6 +337,14 @@ class ExportSet:
     items: list[ExportItem]
     withheld: int  # entries not exported: no consent to exchange, withdrawn or expired
     withdrawals: list[tuple[str, str, datetime]]  # (type, SHA-256 of the value, when)
+    instance_key: str = ""  # this database's instance id: keys the case references
+
+    def case_ref(self, case_number: str) -> str:
+        """A stable reference to a case for partners, that says nothing of it: an HMAC of
+        the case number under this instance's id (a case number can be guessed; a partner
+        can still group hashes by case and cite it back)."""
+        mac = hmac.new(self.instance_key.encode(), case_number.encode(), hashlib.sha256)
+        return "rempart-" + mac.hexdigest()[:20]
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -375,8 +385,8 @@ def exportable(db: Database, bank_name: str, *, now: datetime | None = None) -> 
         ]  # fmt: skip
         withdrawals = [(w.signal_type, w.value_sha256, _aware(w.withdrawn_at) or now)
                        for w in s.scalars(select(Withdrawal).order_by(Withdrawal.id))]
-        return ExportSet(bank.name, bank.pdq_threshold, bank.description, items, withheld,
-                         withdrawals)  # fmt: skip
+    return ExportSet(bank.name, bank.pdq_threshold, bank.description, items, withheld,
+                     withdrawals, db.instance_id())  # fmt: skip
 
 
 def _cases_allowing_exchange(s: Session) -> set[int]:

@@ -123,7 +123,7 @@ def records(export: ExportSet) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for e in export.items:
         ts = int(e.created_at.timestamp())
-        case = {e.case_number: "Active"}
+        case = {export.case_ref(e.case_number): "Active"}
         if e.item.media_type == "image" and e.item.pdq:
             out.append({"lastModtimestamp": ts, "signalType": "ImagePDQ",
                         "hashValue": e.item.pdq, "hashStatus": "Active",
