@@ -166,20 +166,30 @@ def text_lines(path: Path, parsed: ParsedList) -> Iterable[tuple[int, str]]:
     except OSError as exc:
         raise FormatError(f"{path}: cannot read ({exc.strerror or exc})") from exc
     with handle:
-        number = 0
-        while raw := handle.readline(MAX_LINE_CHARS + 1):  # bounded, even with no newline
+        yield from _lines(handle, path, parsed)
+
+
+def _lines(handle: Any, path: Path, parsed: ParsedList) -> Iterable[tuple[int, str]]:
+    number = 0
+    while True:
+        try:
+            raw = handle.readline(MAX_LINE_CHARS + 1)  # bounded, even with no newline
             number += 1
             if len(raw) > MAX_LINE_CHARS and not raw.endswith(b"\n"):
                 while raw and not raw.endswith(b"\n"):  # skip the rest of that line
                     raw = handle.readline(1 << 16)
                 parsed.problem(number, f"line longer than {MAX_LINE_CHARS} characters")
                 continue
-            try:
-                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
-            except UnicodeDecodeError:
-                parsed.problem(number, "not UTF-8 text")
-                continue
-            yield number, line.rstrip("\r\n")
+        except OSError as exc:  # a disk error halfway: the file is refused as a whole
+            raise FormatError(f"{path}: read error ({exc.strerror or exc})") from exc
+        if not raw:
+            return
+        try:
+            line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError:
+            parsed.problem(number, "not UTF-8 text")
+            continue
+        yield number, line.rstrip("\r\n")
 
 
 def image_item(pdq: str, quality: int | None = None) -> SubmissionItem:
