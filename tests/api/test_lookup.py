@@ -136,6 +136,9 @@ def test_feedback_recorded_and_seen_by_the_right_people(server: Server, world: W
         fb = [e for e in entries if e["action"] == "platform-feedback"]
         assert fb and fb[-1]["actor"] == f"api:plat-a:{world.key_ids['pa']}"
         assert fb[-1]["case"] == "CASE-A"
+        verify = subprocess.run([sys.executable, "-m", "rempart", "audit", "verify"],
+                                env=world.env(), capture_output=True, text=True)
+        assert verify.returncode == 0, verify.stderr  # one unbroken chain, head recorded
         assert admin.get("/v1/tenants").status_code == 200
 
 
