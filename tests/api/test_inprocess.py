@@ -272,3 +272,28 @@ def test_fuzz_no_input_gives_a_server_error(tmp_path: Path) -> None:
                     assert r.status_code < 500, (method, path, params, body, r.text)
                     seen[r.status_code] = seen.get(r.status_code, 0) + 1
     assert sum(seen.values()) >= 300 and seen.get(200, 0) > 10, seen
+
+
+def test_query_log_modes_and_retention(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from rempart.api.querylog import QueryLog
+    from rempart.store.models import ApiQuery, utcnow
+
+    db = Database(f"sqlite:///{tmp_path / 'q.db'}")
+    log = QueryLog(db, mode="matches", keep_days=30)
+    log.add(None, None, "lookup", [("pdq", "a" * 64, []), ("md5", "b" * 32, [{"bank": "x"}])])
+    log.flush()
+    with db.session() as s:
+        rows = s.query(ApiQuery).all()
+        assert [r.signal for r in rows] == ["b" * 32]
+        rows[0].at = utcnow() - timedelta(days=31)
+    assert log.purge() == 1
+    off = QueryLog(db, mode="off")
+    off.add(None, None, "lookup", [("md5", "c" * 32, [{"bank": "x"}])])
+    off.flush()
+    with db.session() as s:
+        assert s.query(ApiQuery).count() == 0
+    with pytest.raises(ValueError):
+        QueryLog(db, mode="sometimes")
+    db.dispose()

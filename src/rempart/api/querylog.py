@@ -1,14 +1,17 @@
 """The per-tenant query log: every hash looked up through the API and what it matched
 (bank entry ids, never bank hashes), buffered in memory and written in one transaction
-per second, so logging adds no database write to a lookup."""
+per second, so logging adds no database write to a lookup. Entries older than
+REMPART_API_QUERY_LOG_DAYS (90) are deleted, hourly."""
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import delete, insert
 
 from rempart.store.db import Database
 from rempart.store.models import ApiQuery, utcnow
@@ -18,10 +21,13 @@ MAX_BUFFER = 200_000  # rows held while the database is unavailable; older ones 
 
 
 class QueryLog:
-    def __init__(self, db: Database, every: float = 1.0, mode: str = "all") -> None:
+    def __init__(self, db: Database, every: float = 1.0, mode: str = "all",
+                 keep_days: float = 90.0) -> None:  # fmt: skip
         if mode not in ("all", "matches", "off"):
             raise ValueError(f"query log mode {mode!r}: all, matches or off")
         self.mode = mode
+        self.keep_days = keep_days
+        self._last_purge = 0.0
         self.db = db
         self.every = every
         self._rows: list[dict[str, Any]] = []
@@ -31,7 +37,7 @@ class QueryLog:
         self._thread: threading.Thread | None = None
         self.dropped = 0
 
-    def add(self, tenant_id: int | None, key_id: int, endpoint: str,
+    def add(self, tenant_id: int | None, key_id: int | None, endpoint: str,
             entries: list[tuple[str, str, list[dict[str, Any]]]]) -> None:  # fmt: skip
         if self.mode == "off":
             return
@@ -67,9 +73,23 @@ class QueryLog:
         self._thread = threading.Thread(target=self._run, name="rempart-querylog", daemon=True)
         self._thread.start()
 
+    def purge(self) -> int:
+        """Delete entries older than `keep_days` (a platform's hashes are not kept for
+        ever); the number deleted."""
+        cutoff = utcnow() - timedelta(days=self.keep_days)
+        with self.db.session() as s:
+            result = s.execute(delete(ApiQuery).where(ApiQuery.at < cutoff))
+        self._last_purge = time.monotonic()
+        return int(getattr(result, "rowcount", 0) or 0)
+
     def _run(self) -> None:
         while not self._stop.wait(self.every):
             self.flush()
+            if time.monotonic() - self._last_purge > 3600:
+                try:
+                    self.purge()
+                except Exception:
+                    log.exception("could not purge old query log entries")
 
     def stop(self) -> None:
         self._stop.set()

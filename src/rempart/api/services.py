@@ -40,7 +40,8 @@ class Services:
             auth=Authenticator(db, settings.rates, settings.key_cache_s),
             limiter=RateLimiter(),
             victim_limiter=FailureLimiter(settings.victim_failures, settings.victim_window_s),
-            querylog=QueryLog(db, settings.query_log_flush_s, settings.query_log),
+            querylog=QueryLog(db, settings.query_log_flush_s, settings.query_log,
+                              settings.query_log_days),
         )  # fmt: skip
 
     def start(self) -> None:

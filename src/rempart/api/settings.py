@@ -39,6 +39,7 @@ class ApiSettings:
     index_poll_s: float = 0.5  # how often the database is asked whether the index changed
     query_log_flush_s: float = 1.0
     query_log: str = "all"  # all, matches (only lookups that matched) or off
+    query_log_days: float = 90.0  # older entries are deleted
     fetch_allowed_networks: tuple[Network, ...] = ()  # tests only: loopback servers
     fetch_max_seconds: float = 30.0
     media_slots: int = 2  # pictures or videos hashed at once per process
@@ -65,6 +66,7 @@ class ApiSettings:
             index_poll_s=_float("REMPART_API_INDEX_POLL", cls.index_poll_s),
             fetch_allowed_networks=allowed,
             query_log=os.environ.get("REMPART_API_QUERY_LOG", "all"),
+            query_log_days=_float("REMPART_API_QUERY_LOG_DAYS", cls.query_log_days),
             media_slots=_int("REMPART_API_MEDIA_SLOTS", min(4, os.cpu_count() or 1)),
             max_video_seconds=_float("REMPART_API_MAX_VIDEO_SECONDS", cls.max_video_seconds),
         )
