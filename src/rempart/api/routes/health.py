@@ -19,7 +19,8 @@ async def health() -> dict[str, str]:
 
 @router.get("/ready", summary="The server can answer lookups",
             responses={503: {"description": "Index loading, or stale"}})  # fmt: skip
-def ready(svc: Services = Depends(services)) -> JSONResponse:
+async def ready(svc: Services = Depends(services)) -> JSONResponse:
+    # on the event loop (one small query): a probe must not queue behind busy worker threads
     keeper = svc.keeper
     stale = keeper.stale()
     body: dict[str, Any] = {
