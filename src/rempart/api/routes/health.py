@@ -22,11 +22,15 @@ async def health() -> dict[str, str]:
 async def ready(svc: Services = Depends(services)) -> JSONResponse:
     # on the event loop (one small query): a probe must not queue behind busy worker threads
     keeper = svc.keeper
-    stale = keeper.stale()
+    error = keeper.last_error
+    try:
+        stale = keeper.stale()
+    except Exception as exc:  # the database is unreachable: not ready, and why
+        stale, error = True, f"database: {type(exc).__name__}"
     body: dict[str, Any] = {
         "ready": keeper.ready and not stale,
         "index": {"loaded": keeper.ready, "stale": stale, "hashes": keeper.size()},
     }
-    if keeper.last_error:
-        body["index"]["error"] = keeper.last_error
+    if error:
+        body["index"]["error"] = error
     return JSONResponse(body, status_code=200 if body["ready"] else 503)
