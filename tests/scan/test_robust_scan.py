@@ -119,6 +119,10 @@ def test_flat_pictures_never_match_each_other(banked: Path) -> None:
     for k, grey in enumerate((118, 121, 125, 200)):  # her flat picture is grey 120
         Image.new("RGB", (640, 480), (grey, grey, grey)).save(found / f"flat{k}.png")
     Image.new("RGB", (600, 400), (120, 120, 120)).save(found / "flat-resized.png")
+    for k in range(3):  # mostly border: a small unrelated picture on a large white page
+        page = Image.new("RGB", (1000, 1400), (255, 255, 255))
+        page.paste(photo_like(8100 + k, (120, 90)), (440, 655))
+        page.save(found / f"page{k}.png")
     Image.new("RGB", (40, 40), (10, 200, 10)).save(found / "tiny.png")
     rempart("scan", str(found), "--bank", "b", "--report", str(banked / "r.json"),
             "--workers", "1")  # fmt: skip
