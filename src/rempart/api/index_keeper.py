@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import TypeVar
 
 from rempart.index.binary_index import BinaryHashIndex
+from rempart.index.descriptor_index import DescriptorIndex
 from rempart.store.bank_index import BankIndex
 from rempart.store.db import Database
+from rempart.store.feature_index import FeatureIndex
 
 log = logging.getLogger("rempart.api")
 T = TypeVar("T")
@@ -82,6 +84,20 @@ class IndexKeeper:
         self.last_error: str | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._features: tuple[int, DescriptorIndex] | None = None
+        self._features_lock = threading.Lock()
+
+    def features(self) -> DescriptorIndex:
+        """The descriptor index of the banks' keypoints (robust stage), loaded on first use
+        after each change (it is rebuilt from the database when the banks changed)."""
+        version = self.version
+        cached = self._features
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        with self._features_lock:
+            if self._features is None or self._features[0] != version:
+                self._features = (version, FeatureIndex.beside(self.bank_index).load())
+            return self._features[1]
 
     # ---- lifecycle ----
     def start(self) -> None:

@@ -101,7 +101,8 @@ class LookupService:
             with self.db.session() as s:
                 banks = visible_banks(s, p)
             try:
-                m = Matcher(self.db, index, tuple(sorted(banks))) if banks else None
+                m = Matcher(self.db, index, tuple(sorted(banks)),
+                            features=self.keeper.features()) if banks else None  # fmt: skip
             except StoreError:  # a bank was deleted meanwhile: try again next time
                 m = None
         with self._lock:
@@ -206,7 +207,7 @@ def hash_media(data: bytes, name: str, max_video_seconds: float = 600.0) -> Medi
                    "width": video.width, "height": video.height, "duration": video.duration,
                    "vpdq_frames": len(video.frames)}  # fmt: skip
         return MediaHashes(summary, video=video)
-    h = hash_image_bytes(data, name, dihedral=True)
+    h = hash_image_bytes(data, name, dihedral=True, robust="query")
     summary = {"media_type": "image", "pdq": h.pdq.hex, "pdq_quality": h.pdq.quality,
                "md5": h.md5, "sha256": h.sha256, "width": h.width, "height": h.height}
     return MediaHashes(summary, image=h)
