@@ -468,6 +468,7 @@ def _resumable(
             banks=tuple(stored.get("banks", options.banks)),
             seconds_per_frame=float(stored.get("seconds_per_frame", options.seconds_per_frame)),
             faces=bool(stored.get("faces", options.faces)),
+            robust=stored.get("robust", options.robust),
         )
         return run.id, roots, resumed
 
@@ -540,7 +541,7 @@ def scan_cmd(
     database, bank_index = _open()
     options = ScanOptions(
         banks=tuple(bank or ()), workers=_workers(workers), seconds_per_frame=seconds_per_frame,
-        faces=faces,
+        faces=faces, robust="query" if robust else None,
     )  # fmt: skip
     resume_id: int | None = None
     if resume:
@@ -560,7 +561,7 @@ def scan_cmd(
         raise _fail(f"--allow-network: {exc}") from exc
     fetch_options = FetchOptions(allowed_networks=networks)
     options = replace(options, cache_dir=str(state.settings.home / "cache" / "hashes"),
-                      cluster=cluster, robust="query" if robust else None)  # fmt: skip
+                      cluster=cluster)  # fmt: skip
     face_matcher = None
     if faces:
         try:
