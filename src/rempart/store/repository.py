@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
+from rempart.store import changefeed
 from rempart.store.models import Bank, BankItem, Case, Consent, ItemSignal, Withdrawal
 
 BANK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
@@ -108,6 +109,7 @@ def active_consent(s: Session, case: Case) -> Consent | None:
 
 def record_consent(s: Session, case_id: int, record: ConsentRecordLike) -> Consent:
     """Store a consent record (who, when, what for, until when, exchange allowed) on a case."""
+    allowed_before = changefeed.allows_exchange(s, case_id)
     row = Consent(
         case_id=case_id,
         given_by=record.given_by,
@@ -119,6 +121,7 @@ def record_consent(s: Session, case_id: int, record: ConsentRecordLike) -> Conse
     )
     s.add(row)
     s.flush()
+    changefeed.consent_changed(s, case_id, allowed_before)  # partners: offered or withdrawn
     return row
 
 
@@ -205,36 +208,33 @@ def describe_items(s: Session, item_ids: Iterable[int]) -> dict[int, ItemInfo]:
     return out
 
 
-def item_features(s: Session, item_ids: Iterable[int]) -> dict[int, str]:
-    """The encoded local features of banked photos, by item id."""
+def _item_signals(s: Session, signal_type: str, item_ids: Iterable[int]
+                  ) -> Iterator[tuple[int, str, Any]]:  # fmt: skip
+    """(item id, value, extra) of one signal type of these bank items, 500 ids a query."""
     wanted = list(set(item_ids))
-    out: dict[int, str] = {}
     for start in range(0, len(wanted), 500):
         rows = s.execute(
-            select(ItemSignal.item_id, ItemSignal.extra).where(
-                ItemSignal.signal_type == FEATURES_SIGNAL,
+            select(ItemSignal.item_id, ItemSignal.value, ItemSignal.extra).where(
+                ItemSignal.signal_type == signal_type,
                 ItemSignal.item_id.in_(wanted[start : start + 500]),
             )
-        ).all()
-        for item_id, extra in rows:
-            if isinstance(extra, dict) and isinstance(extra.get("data"), str):
-                out[int(item_id)] = extra["data"]
-    return out
+        )
+        for item_id, value, extra in rows:
+            yield int(item_id), str(value), extra
+
+
+def item_features(s: Session, item_ids: Iterable[int]) -> dict[int, str]:
+    """The encoded local features of banked photos, by item id."""
+    return {
+        int(item_id): extra["data"]
+        for item_id, _, extra in _item_signals(s, FEATURES_SIGNAL, item_ids)
+        if isinstance(extra, dict) and isinstance(extra.get("data"), str)
+    }
 
 
 def item_pdq(s: Session, item_ids: Iterable[int]) -> dict[int, str]:
     """The whole-image PDQ hash of banked photos, by item id."""
-    wanted = list(set(item_ids))
-    out: dict[int, str] = {}
-    for start in range(0, len(wanted), 500):
-        rows = s.execute(
-            select(ItemSignal.item_id, ItemSignal.value).where(
-                ItemSignal.signal_type == "pdq",
-                ItemSignal.item_id.in_(wanted[start : start + 500]),
-            )
-        ).all()
-        out.update({int(i): str(v) for i, v in rows})
-    return out
+    return {int(i): str(v) for i, v, _ in _item_signals(s, "pdq", item_ids)}
 
 
 def all_features(s: Session) -> Iterator[tuple[int, int, str]]:
@@ -271,6 +271,7 @@ def withdrawal_digest(value: str) -> str:
 
 def record_withdrawals(s: Session, case_number: str, item_ids: Any) -> None:
     """Keep a one-way record of every hash of these bank items, for exchanges."""
+    changefeed.record_withdrawn(s, item_ids)  # and in the sync feed of their banks
     rows = s.execute(select(ItemSignal.signal_type, ItemSignal.value).where(
         ItemSignal.item_id.in_(item_ids),
         ItemSignal.signal_type.in_(("pdq", "md5", "sha256")),
