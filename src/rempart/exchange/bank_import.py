@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from rempart.exchange.consent import ConsentRecord
 from rempart.exchange.submission import Submission, SubmissionItem
 from rempart.signals.pdq import MIN_QUALITY
-from rempart.store import audit, repository
+from rempart.store import audit, changefeed, repository
 from rempart.store.bank_index import BankIndex
 from rempart.store.models import BankItem, ItemSignal
 from rempart.store.models import Submission as SubmissionRow
@@ -111,6 +111,7 @@ def import_submission(
             )
             added.extend((v.id, v.value) for v in variant_signals)
         sub.item_count = counts["added"]
+        changefeed.record_added(s, bank.id, submission_id=sub.id)  # the sync feed
         audit.record(s, "bank-import", case=case_number,
                      details={"bank": bank_name, "added": counts["added"],
                               "duplicates": counts["duplicates"], "source": source_name,
