@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint bench bench-perception clean postgres
+.PHONY: demo test lint bench bench-perception clean postgres chromium
 
 $(STAMP): pyproject.toml setup.py constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,18 @@ postgres:
 	  { echo "error: could not install PostgreSQL; the PostgreSQL tests will fail" >&2; exit 1; }; \
 	fi
 
-test: $(STAMP) postgres
+# The web UI's browser tests (tests/web) drive Debian's chromium through Playwright (never a
+# browser download): installed here when missing, with a Korean font for the screenshots.
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  echo "Installing Chromium (Debian package chromium) for the browser tests..."; \
+	  SUDO=""; [ "$$(id -u)" -eq 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq >/dev/null && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-nanum >/dev/null || \
+	  { echo "error: could not install chromium; the browser tests will fail" >&2; exit 1; }; \
+	fi
+
+test: $(STAMP) postgres chromium
 	$(PY) -m ruff check src tests bench demo
 	$(PY) -m pytest
 

@@ -17,6 +17,7 @@ from rempart.api.limits import BodyLimit
 from rempart.api.routes import admin, banks, cases, feedback, health, hma, lookup, queries
 from rempart.api.services import Services
 from rempart.api.settings import ApiSettings
+from rempart.web import mount as mount_web_ui
 
 UPLOAD_PATHS = frozenset({"/v1/hash", "/v1/lookup/file", "/m/lookup", "/h/hash"})
 
@@ -49,6 +50,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
                        uploads=settings.max_upload_bytes, upload_paths=UPLOAD_PATHS)
     for module in (health, lookup, hma, banks, feedback, cases, queries, admin):
         app.include_router(module.router)
+    mount_web_ui(app)  # the caseworker web UI under /ui (rempart.web, docs/web.md)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

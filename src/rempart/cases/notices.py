@@ -27,7 +27,7 @@ from sqlalchemy import select
 from rempart.cases.review import ReviewItem, queue
 from rempart.store import audit, repository
 from rempart.store.db import Database
-from rempart.store.models import Notice, utcnow
+from rempart.store.models import Case, Notice, utcnow
 from rempart.store.repository import StoreError
 
 STATUSES = ("draft", "sent", "acknowledged", "removed", "refused", "no-answer")
@@ -224,12 +224,15 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def removal_times(db: Database) -> dict[str, list[float]]:
-    """Hours from first sending to removal, per platform."""
+def removal_times(db: Database, cases: list[str] | None = None) -> dict[str, list[float]]:
+    """Hours from first sending to removal, per platform (of these cases' notices only, when
+    `cases` is given)."""
     out: dict[str, list[float]] = {}
     with db.session() as s:
-        for n in s.scalars(select(Notice).where(Notice.removed_at.is_not(None),
-                                                Notice.sent_at.is_not(None))):  # fmt: skip
+        q = select(Notice).where(Notice.removed_at.is_not(None), Notice.sent_at.is_not(None))
+        if cases is not None:
+            q = q.join(Case, Notice.case_id == Case.id).where(Case.number.in_(cases))
+        for n in s.scalars(q):
             assert n.removed_at is not None and n.sent_at is not None
             hours = (_aware(n.removed_at) - _aware(n.sent_at)).total_seconds() / 3600
             out.setdefault(n.platform, []).append(hours)

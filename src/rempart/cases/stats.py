@@ -7,6 +7,7 @@ import html
 import json
 import statistics
 from collections import Counter, defaultdict
+from collections.abc import Collection
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,10 @@ from rempart.store.db import Database
 from rempart.store.models import BankItem, Case, FaceMatch, FaceTemplate, Match, Notice, ScanItem
 
 
-def collect(db: Database, case: str | None = None) -> dict[str, Any]:
+def collect(db: Database, case: str | None = None,
+            cases: Collection[str] | None = None) -> dict[str, Any]:
+    """Figures for one case, for the cases named in `cases` (an organisation's: the web UI),
+    or for all."""
     per_day: Counter[str] = Counter()
     review: Counter[str] = Counter()
     with db.session() as s:
@@ -32,6 +36,9 @@ def collect(db: Database, case: str | None = None) -> dict[str, Any]:
         if case:
             q, fq = q.where(Case.number == case), fq.where(Case.number == case)
             nq = nq.join(Case, Notice.case_id == Case.id).where(Case.number == case)
+        elif cases is not None:
+            q, fq = q.where(Case.number.in_(list(cases))), fq.where(Case.number.in_(list(cases)))
+            nq = nq.join(Case, Notice.case_id == Case.id).where(Case.number.in_(list(cases)))
         for at, status in list(s.execute(q)) + list(s.execute(fq)):
             per_day[at.date().isoformat()] += 1
             review[status] += 1
@@ -39,7 +46,8 @@ def collect(db: Database, case: str | None = None) -> dict[str, Any]:
         for n in s.scalars(nq):
             by_platform[n.platform][n.status] += 1
         scanned = s.scalar(select(ScanItem.id).order_by(ScanItem.id.desc()).limit(1)) or 0
-    times = removal_times(db)
+    wanted = [case] if case else (list(cases) if cases is not None else None)
+    times = removal_times(db, wanted)
     platforms = {}
     for p, counts in sorted(by_platform.items()):
         sent = sum(v for k, v in counts.items() if k != "draft")

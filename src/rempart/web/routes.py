@@ -1,0 +1,461 @@
+"""The caseworker UI's pages (under /ui): sign-in, cases, a case, the review queue and one
+match (blurred preview, reveal, decision, possible-minor flag, evidence package), notices and
+their tracking, scans with live progress, statistics. Every POST carries the session's CSRF
+token; a caseworker sees only her organisation's cases (rempart.api.tenancy)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy import select
+from starlette.datastructures import FormData
+
+from rempart.api.auth import Principal
+from rempart.api.tenancy import case_for, visible_banks, visible_case_numbers
+from rempart.cases import evidence, media_store, notices, preview, stats, workflow
+from rempart.cases import review as review_queue
+from rempart.cases.review import ReviewItem
+from rempart.store import audit, repository
+from rempart.store.db import Database
+from rempart.store.models import Case, CaseOwner, Notice
+from rempart.store.repository import StoreError
+from rempart.web import scans
+from rempart.web import session as sessions
+from rempart.web.auth import WEB_ROLES, WebError, actor
+from rempart.web.i18n import LANGUAGES
+from rempart.web.render import page
+from rempart.web.routing import WebRoute, current_user, services, web_state
+
+router = APIRouter(prefix="/ui", route_class=WebRoute, include_in_schema=False)
+root_router = APIRouter(include_in_schema=False)
+LOGIN_FAILURES = (10, 900.0)  # wrong keys per client address per 15 minutes
+
+
+@root_router.get("/")
+def root() -> RedirectResponse:
+    return RedirectResponse("/ui/", 303)
+
+
+async def checked_form(request: Request) -> FormData:
+    """The POSTed form, after its CSRF token was checked against the session's (403)."""
+    form = await request.form()
+    token = form.get("csrf")
+    if not isinstance(token, str) or not request.state.session.check_csrf(token):
+        raise WebError(403, "error.csrf")
+    return form
+
+
+def _field(form: FormData, name: str, limit: int = 2000) -> str:
+    value = form.get(name)
+    return value.strip()[:limit] if isinstance(value, str) else ""
+
+
+def _safe_next(target: str) -> str:
+    """Only a path of this UI (never another site) to go back to."""
+    if target.startswith("/ui/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/ui/"
+
+
+def _home(request: Request) -> Path:
+    return services(request).settings.home
+
+
+def _visible_numbers(db: Database, p: Principal) -> list[str]:
+    query = select(Case.number)
+    if p.role != "admin":
+        query = query.join(CaseOwner, CaseOwner.case_id == Case.id).where(
+            CaseOwner.tenant_id == p.tenant_id)
+    with db.session() as s:
+        return list(s.scalars(query.order_by(Case.id)))
+
+
+def _may_see(db: Database, p: Principal, case: str | None) -> bool:
+    if p.role == "admin":
+        return True
+    with db.session() as s:
+        return bool(case) and case in visible_case_numbers(s, p, [case])
+
+
+def _match(request: Request, p: Principal, ref: str) -> ReviewItem:
+    """A match she may see; 404 otherwise (the same whether it exists)."""
+    db = services(request).db
+    try:
+        item = review_queue.get(db, ref)
+    except StoreError as exc:
+        raise WebError(404, "error.not_found") from exc
+    if not _may_see(db, p, item.case):
+        raise WebError(404, "error.not_found")
+    return item
+
+
+def _changed(request: Request) -> None:
+    services(request).changed()
+
+
+# ---- sign-in ----------------------------------------------------------------------------
+
+
+@router.get("/login")
+def login_form(request: Request, next: str = "/ui/") -> Response:
+    return page(request, "login.html", next=_safe_next(next), error="")
+
+
+@router.post("/login")
+def login(request: Request, form: FormData = Depends(checked_form)) -> Response:
+    svc = services(request)
+    limiter = web_state(request).login_failures
+    client = request.client.host if request.client else "?"
+    target = _safe_next(_field(form, "next"))
+    if limiter.blocked(client) > 0:
+        return page(request, "login.html", 429, next=target, error="login.too_many")
+    principal = svc.auth.check(_field(form, "key", 200))
+    if principal is None or principal.role not in WEB_ROLES:
+        limiter.failed(client)
+        return page(request, "login.html", 401, next=target, error="login.failed")
+    state = web_state(request)
+    request.state.session = request.state.session.signed_in(principal.id,
+                                                            state.settings.session_hours)
+    with svc.db.session() as s:
+        audit.record(s, "web-sign-in", actor=actor(principal),
+                     details={"key_id": principal.key_id, "role": principal.role})
+    _changed(request)
+    return RedirectResponse(target, 303)
+
+
+@router.post("/logout")
+def logout(request: Request, form: FormData = Depends(checked_form)) -> Response:
+    request.state.session = sessions.Session(lang=request.state.session.lang)
+    return RedirectResponse("/ui/login", 303)
+
+
+@router.post("/lang")
+def set_language(request: Request, form: FormData = Depends(checked_form)) -> Response:
+    lang = _field(form, "lang")
+    if lang in LANGUAGES:
+        request.state.session = request.state.session.with_lang(lang)
+    return RedirectResponse(_safe_next(_field(form, "next")), 303)
+
+
+# ---- cases ------------------------------------------------------------------------------
+
+
+@router.get("/")
+def cases_page(request: Request, p: Principal = Depends(current_user)) -> Response:
+    db = services(request).db
+    numbers = _visible_numbers(db, p)
+    pending: dict[str, int] = {}
+    minors: dict[str, int] = {}
+    for item in review_queue.queue(db, status="pending"):
+        if item.case in numbers:
+            pending[item.case] = pending.get(item.case, 0) + 1
+            minors[item.case] = minors.get(item.case, 0) + int(item.possible_minor)
+    rows = [workflow.view(db, n) for n in numbers[:500]]
+    return page(request, "cases.html", cases=rows, pending=pending, minors=minors)
+
+
+@router.get("/cases/{number}")
+def case_page(request: Request, number: str, p: Principal = Depends(current_user)) -> Response:
+    svc = services(request)
+    with svc.db.session() as s:
+        case_for(s, p, number)
+    data = notices.load_data(svc.settings.home)
+    return page(request, "case.html", case=workflow.view(svc.db, number),
+                items=review_queue.queue(svc.db, case=number, status=None),
+                notices=notices.all_notices(svc.db, number),
+                platforms={k: v.get("name", k) for k, v in data.platforms.items()},
+                states=workflow.STATES, error=request.query_params.get("error", ""))  # fmt: skip
+
+
+@router.post("/cases/{number}/status")
+def case_status(request: Request, number: str, p: Principal = Depends(current_user),
+                form: FormData = Depends(checked_form)) -> Response:  # fmt: skip
+    svc = services(request)
+    with svc.db.session() as s:
+        case_for(s, p, number)
+    with audit.acting_as(actor(p)):
+        try:
+            workflow.set_status(svc.db, number, _field(form, "status"), _field(form, "note"))
+        except StoreError as exc:
+            raise WebError(400, "error.message_raw", message=str(exc)) from exc
+    _changed(request)
+    return RedirectResponse(f"/ui/cases/{number}", 303)
+
+
+# ---- review -----------------------------------------------------------------------------
+
+
+@router.get("/review")
+def review_page(request: Request, status: str = "pending",
+                p: Principal = Depends(current_user)) -> Response:  # fmt: skip
+    db = services(request).db
+    wanted = status if status in review_queue.DECISIONS or status == "pending" else None
+    numbers = set(_visible_numbers(db, p))
+    items = [i for i in review_queue.queue(db, status=wanted)
+             if (i.case in numbers) or (p.role == "admin")]  # fmt: skip
+    return page(request, "review.html", items=items, status=wanted or "all")
+
+
+def _png(db: Database, item: ReviewItem, reveal: bool) -> bytes:
+    with tempfile.TemporaryDirectory(prefix="rempart-preview-") as tmp:
+        out = Path(tmp) / "preview.png"
+        preview.write_preview(db, item.ref, item.file, item.case, out, reveal=reveal)
+        return out.read_bytes()
+
+
+def _match_page(request: Request, item: ReviewItem, status: int = 200, **extra: Any
+                ) -> Response:  # fmt: skip
+    return page(request, "match.html", status, item=item, decisions=review_queue.DECISIONS,
+                media_allowed=os.environ.get("REMPART_EVIDENCE_MEDIA") == "allowed",
+                saved=request.query_params.get("saved", ""),
+                **{"revealed": "", "error": "", **extra})  # fmt: skip
+
+
+@router.get("/matches/{ref}")
+def match_page(request: Request, ref: str, p: Principal = Depends(current_user)) -> Response:
+    return _match_page(request, _match(request, p, ref))
+
+
+@router.get("/matches/{ref}/preview.png")
+def match_preview(request: Request, ref: str, p: Principal = Depends(current_user)) -> Response:
+    """The blurred greyscale preview (never the clear picture: that is a POST, audited)."""
+    item = _match(request, p, ref)
+    try:
+        data = _png(services(request).db, item, reveal=False)
+    except StoreError:
+        return Response(status_code=404)
+    return Response(data, media_type="image/png")
+
+
+@router.post("/matches/{ref}/reveal")
+def match_reveal(request: Request, ref: str, p: Principal = Depends(current_user),
+                 form: FormData = Depends(checked_form)) -> Response:  # fmt: skip
+    """The clear (greyscale) picture of this one match, written to the audit log before it
+    is shown, embedded in this answer only (no address to come back to)."""
+    item = _match(request, p, ref)
+    if item.possible_minor and os.environ.get("REMPART_CSAM_AUTHORISED") != "yes":
+        return _match_page(request, item, 403, error="match.minor_no_reveal")
+    with audit.acting_as(actor(p)):
+        try:
+            data = _png(services(request).db, item, reveal=True)
+        except StoreError:
+            return _match_page(request, item, 404, error="match.no_preview")
+    _changed(request)
+    uri = "data:image/png;base64," + base64.b64encode(data).decode()
+    return _match_page(request, item, revealed=uri)
+
+
+@router.post("/matches/{ref}/decide")
+def match_decide(request: Request, ref: str, p: Principal = Depends(current_user),
+                 form: FormData = Depends(checked_form)) -> Response:  # fmt: skip
+    item = _match(request, p, ref)
+    svc = services(request)
+    decision, reason = _field(form, "decision"), _field(form, "reason")
+    if decision not in review_queue.DECISIONS or not reason:
+        return _match_page(request, item, 400, error="match.reason_needed")
+    with audit.acting_as(actor(p)):
+        item = review_queue.decide(svc.db, ref, decision, reason, actor=actor(p))
+        if decision == "confirmed" and os.environ.get("REMPART_EVIDENCE_MEDIA") == "allowed":
+            _preserve(svc.db, svc.settings.home, item)
+    _changed(request)
+    return RedirectResponse(f"/ui/matches/{ref}?saved=decided", 303)
+
+
+def _preserve(db: Database, home: Path, item: ReviewItem) -> None:
+    """As `rempart review decide`: keep the media as found, encrypted (evidence mode),
+    never for a possible minor unless the organisation is authorised."""
+    if item.possible_minor and os.environ.get("REMPART_CSAM_AUTHORISED") != "yes":
+        return
+    try:
+        data = Path(item.file).read_bytes()
+    except OSError:
+        return
+    media_store.preserve(home, data)
+    with db.session() as s:
+        audit.record(s, "evidence-preserve", case=item.case,
+                     details={"match": item.ref, "sha256": hashlib.sha256(data).hexdigest()})
+
+
+@router.post("/matches/{ref}/flag-minor")
+def match_flag_minor(request: Request, ref: str, p: Principal = Depends(current_user),
+                     form: FormData = Depends(checked_form)) -> Response:  # fmt: skip
+    item = _match(request, p, ref)
+    reason = _field(form, "reason")
+    if not reason:
+        return _match_page(request, item, 400, error="match.reason_needed")
+    with audit.acting_as(actor(p)):
+        review_queue.flag_minor(services(request).db, ref, reason)
+    _changed(request)
+    return RedirectResponse(f"/ui/matches/{ref}?saved=flagged", 303)
+
+
+@router.post("/matches/{ref}/evidence")
+def match_evidence(request: Request, ref: str, p: Principal = Depends(current_user),
+                   form: FormData = Depends(checked_form)) -> Response:  # fmt: skip
+    """The signed evidence package of a confirmed match, as a download."""
+    item = _match(request, p, ref)
+    svc = services(request)
+    allowed = os.environ.get("REMPART_EVIDENCE_MEDIA") == "allowed"
+    with tempfile.TemporaryDirectory(prefix="rempart-evidence-") as tmp:
+        out = Path(tmp) / f"evidence-{ref}.zip"
+        with audit.acting_as(actor(p)):
+            try:
+                evidence.export_package(svc.db, svc.settings.home, ref, out,
+                                        include_media=form.get("include_media") == "1",
+                                        media_allowed=allowed)  # fmt: skip
+            except (StoreError, OSError) as exc:
+                return _match_page(request, item, 400, error="error.message_raw",
+                                   message=str(exc))  # fmt: skip
+        data = out.read_bytes()
+    _changed(request)
+    return Response(data, media_type="application/zip",
+                    headers={"Content-Disposition": f'attachment; filename="evidence-{ref}.zip"'})
+
+
+# ---- notices ----------------------------------------------------------------------------
+
+
+def _notice(request: Request, p: Principal, notice_id: int) -> tuple[Notice, str]:
+    db = services(request).db
+    with db.session() as s:
+        n = s.get(Notice, notice_id)
+        number = repository.case_number(s, n.case_id) if n is not None else None
+        if n is not None:
+            s.expunge(n)
+    if n is None or number is None or not _may_see(db, p, number):
+        raise WebError(404, "error.not_found")
+    return n, number
+
+
+@router.get("/notices")
+def notices_page(request: Request, p: Principal = Depends(current_user)) -> Response:
+    db = services(request).db
+    numbers = set(_visible_numbers(db, p))
+    with db.session() as s:
+        case_of = {c.id: c.number for c in s.scalars(select(Case))}
+    rows = [(n, case_of.get(n.case_id, "")) for n in notices.all_notices(db)
+            if case_of.get(n.case_id) in numbers]  # fmt: skip
+    due = {n.id for n in notices.due(db)}
+    return page(request, "notices.html", rows=rows, due=due)
+
+
+@router.post("/cases/{number}/notices")
+def notice_create(request: Request, number: str, p: Principal = Depends(current_user),
+                  form: FormData = Depends(checked_form)) -> Response:  # fmt: skip
+    svc = services(request)
+    with svc.db.session() as s:
+        case_for(s, p, number)
+    refs = [r for r in form.getlist("match") if isinstance(r, str)]
+    language = _field(form, "language") or None
+    with audit.acting_as(actor(p)):
+        try:
+            n = notices.create(svc.db, svc.settings.home, number, _field(form, "platform"),
+                               language=language, refs=refs or None)  # fmt: skip
+        except StoreError as exc:
+            raise WebError(400, "error.message_raw", message=str(exc)) from exc
+    _changed(request)
+    return RedirectResponse(f"/ui/notices/{n.id}", 303)
+
+
+@router.get("/notices/{notice_id}")
+def notice_page(request: Request, notice_id: int, p: Principal = Depends(current_user)
+                ) -> Response:  # fmt: skip
+    n, number = _notice(request, p, notice_id)
+    data = notices.load_data(services(request).settings.home)
+    return page(request, "notice.html", notice=n, case=number,
+                hotlines=notices.hotlines_for(n, data), statuses=notices.STATUSES[1:],
+                platform=data.platforms.get(n.platform, {}).get("name", n.platform),
+                contact=data.platforms.get(n.platform, {}).get("contact", ""))  # fmt: skip
+
+
+@router.post("/notices/{notice_id}/mark")
+def notice_mark(request: Request, notice_id: int, p: Principal = Depends(current_user),
+                form: FormData = Depends(checked_form)) -> Response:  # fmt: skip
+    _notice(request, p, notice_id)
+    with audit.acting_as(actor(p)):
+        try:
+            notices.mark(services(request).db, notice_id, _field(form, "status"))
+        except StoreError as exc:
+            raise WebError(400, "error.message_raw", message=str(exc)) from exc
+    _changed(request)
+    return RedirectResponse(f"/ui/notices/{notice_id}", 303)
+
+
+# ---- scans ------------------------------------------------------------------------------
+
+
+@router.get("/scans")
+def scans_page(request: Request, p: Principal = Depends(current_user)) -> Response:
+    svc = services(request)
+    root = web_state(request).settings.scan_root
+    with svc.db.session() as s:
+        banks = sorted(visible_banks(s, p))
+    return page(request, "scans.html", folders=scans.scan_folders(root) if root else [],
+                banks=banks, root=str(root or ""))  # fmt: skip
+
+
+@router.post("/scans")
+def scan_start(request: Request, p: Principal = Depends(current_user),
+               form: FormData = Depends(checked_form)) -> Response:  # fmt: skip
+    svc = services(request)
+    settings = web_state(request).settings
+    with svc.db.session() as s:
+        allowed = visible_banks(s, p)
+    banks = [b for b in form.getlist("bank") if isinstance(b, str)]
+    if any(b not in allowed for b in banks) or settings.scan_root is None:
+        raise WebError(400, "scan.bad_request")
+    try:
+        job = scans.start(svc.db, svc.settings.home, settings.scan_root, _field(form, "folder"),
+                          banks, p.id, p.tenant_id if p.role != "admin" else None, actor(p),
+                          settings.scan_workers)  # fmt: skip
+    except StoreError as exc:
+        raise WebError(400, "scan.bad_request") from exc
+    return RedirectResponse(f"/ui/scans/{job.id}", 303)
+
+
+def _job(request: Request, p: Principal, job_id: str) -> scans.Job:
+    job = scans.load(services(request).settings.home, job_id)
+    if job is None or (p.role != "admin" and job.key_row != p.id):
+        raise WebError(404, "error.not_found")
+    return job
+
+
+@router.get("/scans/{job_id}")
+def scan_page(request: Request, job_id: str, p: Principal = Depends(current_user)) -> Response:
+    return page(request, "scan.html", job=_job(request, p, job_id))
+
+
+@router.get("/scans/{job_id}/progress")
+def scan_progress(request: Request, job_id: str, p: Principal = Depends(current_user)
+                  ) -> Response:  # fmt: skip
+    return JSONResponse(_job(request, p, job_id).public())
+
+
+# ---- statistics -------------------------------------------------------------------------
+
+
+@router.get("/stats")
+def stats_page(request: Request, case: str = "", p: Principal = Depends(current_user)
+               ) -> Response:  # fmt: skip
+    db = services(request).db
+    numbers = _visible_numbers(db, p)
+    if case and case not in numbers:
+        raise WebError(404, "error.not_found")
+    if case:
+        data = stats.collect(db, case)
+    else:
+        data = stats.collect(db, cases=None if p.role == "admin" else numbers)
+    charts: dict[str, str] = {}
+    with tempfile.TemporaryDirectory(prefix="rempart-stats-") as tmp:
+        for f in stats.write(data, Path(tmp)):
+            if f.suffix == ".png":
+                charts[f.stem] = "data:image/png;base64," + base64.b64encode(
+                    f.read_bytes()).decode()  # fmt: skip
+    return page(request, "stats.html", data=data, charts=charts, cases=numbers, case=case)

@@ -1,0 +1,96 @@
+"""The browser session: a signed cookie (HMAC-SHA256 with a key kept in
+REMPART_HOME/keys/web-session.key, shared by every worker), HttpOnly, SameSite=Strict,
+Secure unless told otherwise. It holds a CSRF token, the language and, once signed in, the
+API key's row id (never the key itself); the key is checked again on every request, so a
+revoked key ends its sessions at once."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+COOKIE = "rempart_session"
+KEY_FILE = "web-session.key"
+
+
+def signing_key(home: Path) -> bytes:
+    """32 random bytes, made on first use (mode 0600); two workers racing read the same."""
+    path = home / "keys" / KEY_FILE
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(secrets.token_bytes(32))
+    for _ in range(50):  # the other worker may be writing it right now
+        key = path.read_bytes()
+        if len(key) == 32:
+            return key
+        time.sleep(0.01)
+    raise RuntimeError(f"{path}: not a session key (expected 32 bytes)")
+
+
+@dataclass(frozen=True)
+class Session:
+    csrf: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    lang: str = ""
+    key_row: int | None = None  # the API key's row id once signed in
+    signed_in_at: float = 0.0
+    expires: float = 0.0
+
+    def signed_in(self, key_row: int, hours: float) -> Session:
+        """A new session (new CSRF token) for this key."""
+        now = time.time()
+        return Session(lang=self.lang, key_row=key_row, signed_in_at=now,
+                       expires=now + hours * 3600)  # fmt: skip
+
+    def with_lang(self, lang: str) -> Session:
+        return replace(self, lang=lang)
+
+    def check_csrf(self, token: str) -> bool:
+        return bool(token) and hmac.compare_digest(token.encode(), self.csrf.encode())
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def encode(session: Session, key: bytes) -> str:
+    body = _b64(json.dumps(asdict(session), separators=(",", ":")).encode())
+    mac = _b64(hmac.new(key, body.encode(), hashlib.sha256).digest())
+    return f"{body}.{mac}"
+
+
+def decode(value: str | None, key: bytes) -> Session | None:
+    """The session a cookie holds; None when missing, forged, malformed or expired."""
+    if not value or value.count(".") != 1 or len(value) > 4096:
+        return None
+    body, mac = value.split(".")
+    want = _b64(hmac.new(key, body.encode(), hashlib.sha256).digest())
+    if not hmac.compare_digest(mac.encode(), want.encode()):
+        return None
+    try:
+        data = json.loads(_unb64(body))
+        session = Session(csrf=str(data["csrf"]), lang=str(data["lang"]),
+                          key_row=None if data["key_row"] is None else int(data["key_row"]),
+                          signed_in_at=float(data["signed_in_at"]),
+                          expires=float(data["expires"]))  # fmt: skip
+    except (ValueError, KeyError, TypeError):
+        return None
+    if session.key_row is not None and session.expires < time.time():
+        return Session(lang=session.lang)  # expired: signed out, language kept
+    return session
