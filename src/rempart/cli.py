@@ -817,6 +817,9 @@ def _register_subcommands() -> None:
     from rempart.cli_api import register_api_commands
 
     register_api_commands(app, bank_app, case_app)
+    from rempart.cli_sync import register_sync_commands
+
+    register_sync_commands(app)
 
 
 _register_subcommands()

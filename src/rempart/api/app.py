@@ -14,7 +14,7 @@ from rempart import __version__
 from rempart.api import errors
 from rempart.api.auth import security_schemes
 from rempart.api.limits import BodyLimit
-from rempart.api.routes import admin, banks, cases, feedback, health, hma, lookup, queries
+from rempart.api.routes import admin, banks, cases, feedback, health, hma, lookup, queries, sync
 from rempart.api.services import Services
 from rempart.api.settings import ApiSettings
 from rempart.web import mount as mount_web_ui
@@ -48,7 +48,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     errors.install(app)
     app.add_middleware(BodyLimit, default=settings.max_body_bytes,
                        uploads=settings.max_upload_bytes, upload_paths=UPLOAD_PATHS)
-    for module in (health, lookup, hma, banks, feedback, cases, queries, admin):
+    for module in (health, lookup, hma, banks, feedback, cases, queries, admin, sync):
         app.include_router(module.router)
     mount_web_ui(app)  # the caseworker web UI under /ui (rempart.web, docs/web.md)
 

@@ -23,7 +23,8 @@ from rempart.store.repository import StoreError
 KEY_PATTERN = re.compile(r"^rmp_([0-9a-f]{8})_([A-Za-z0-9_-]{43})$")
 TENANT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 # Which kind of tenant each role belongs to (admins and victims belong to none).
-TENANT_KIND = {"caseworker": "organisation", "platform": "platform"}
+# A partner (another Rempart instance pulling shared banks) is shared banks as a platform is.
+TENANT_KIND = {"caseworker": "organisation", "platform": "platform", "partner": "platform"}
 
 
 def digest(key: str) -> str:

@@ -10,9 +10,10 @@ from pathlib import Path
 from rempart.config import load_settings
 from rempart.sources.urls import Network
 
-ROLES = ("admin", "caseworker", "platform", "victim")
+ROLES = ("admin", "caseworker", "platform", "victim", "partner")  # partner: sync (docs/sync.md)
 # Requests per second per key (a bucket twice as deep absorbs bursts); a key may set its own.
-DEFAULT_RATES = {"admin": 50.0, "caseworker": 50.0, "platform": 200.0, "victim": 5.0}
+DEFAULT_RATES = {"admin": 50.0, "caseworker": 50.0, "platform": 200.0, "victim": 5.0,
+                 "partner": 10.0}
 
 
 def _float(name: str, default: float) -> float:
