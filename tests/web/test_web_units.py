@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 from tests.api.conftest import Server, World
+from tests.web.conftest import match_refs
 
 from rempart.cases import notices, review, workflow
 from rempart.store.repository import StoreError
@@ -148,3 +149,32 @@ def test_secure_cookie_by_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     with TestClient(app, base_url="https://testserver") as c:
         cookie = c.get("/ui/login").headers["set-cookie"]
     assert "Secure" in cookie and "HttpOnly" in cookie
+
+
+def _signed_in(server: Server, key: str) -> tuple[httpx.Client, str]:
+    c = httpx.Client(base_url=server.url, follow_redirects=False, timeout=30)
+    r = c.post("/ui/login", data={"csrf": _csrf(c.get("/ui/login").text), "key": key})
+    assert r.status_code == 303
+    return c, _csrf(c.get("/ui/").text)
+
+
+def test_possible_minor_first_and_never_revealed(web_server: Server, web_world: World) -> None:
+    ref = match_refs(web_world)["CASE-B"]
+    c, token = _signed_in(web_server, web_world.keys["cb"])  # org-b's caseworker
+    try:
+        assert c.post(f"/ui/matches/{ref}/flag-minor", data={"csrf": token, "reason": ""}
+                      ).status_code == 400  # a reason is needed  # fmt: skip
+        r = c.post(f"/ui/matches/{ref}/flag-minor", data={"csrf": token, "reason": "looks young"})
+        assert r.status_code == 303
+        page = c.get(f"/ui/matches/{ref}").text
+        assert 'id="minor-banner"' in page and 'id="reveal"' in page
+        r = c.post(f"/ui/matches/{ref}/reveal", data={"csrf": token})
+        assert r.status_code == 403 and "data:image" not in r.text
+        assert "never revealed" in r.text
+        queue = c.get("/ui/review").text
+        assert queue.index(f">{ref}<") < queue.index("</ul>") and "MINOR?" in queue
+        # The blurred preview is still there for triage.
+        png = c.get(f"/ui/matches/{ref}/preview.png")
+        assert png.status_code == 200 and png.headers["content-type"] == "image/png"
+    finally:
+        c.close()
