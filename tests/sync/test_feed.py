@@ -186,3 +186,44 @@ def test_client_checks() -> None:
     with pytest.raises(SyncError, match="does not follow"):  # a checkpoint going backwards
         read_page({**good, "sync": {**good["sync"], "since": "0" * 16 + "-9"}}, "p", "shared",
                   "0" * 16 + "-9")  # fmt: skip
+
+
+def test_fetcher_redirects_sizes_and_answers() -> None:
+    import httpx
+
+    from rempart.exchange.sync_client import MAX_PAGE_BYTES, PageFetcher
+
+    good = {"ok": True}
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        path = request.url.path
+        assert request.headers["authorization"] == "Bearer KEY"
+        if path == "/v1/sync/same":
+            return httpx.Response(307, headers={"location": "/moved/v1/sync/x?since=0"})
+        if path == "/moved/v1/sync/x":
+            return httpx.Response(200, json=good)
+        if path == "/v1/sync/away":
+            return httpx.Response(302, headers={"location": "https://elsewhere.example/x"})
+        if path == "/v1/sync/downgrade":
+            return httpx.Response(302, headers={"location": "http://partner.example/x"})
+        if path == "/v1/sync/huge":
+            return httpx.Response(200, headers={"content-length": str(MAX_PAGE_BYTES + 1),
+                                                "content-type": "application/json"})
+        if path == "/v1/sync/html":
+            return httpx.Response(200, text="<html>", headers={"content-type": "text/html"})
+        if path == "/v1/sync/locked":
+            return httpx.Response(401, json={"detail": "unknown or revoked API key"})
+        return httpx.Response(500, json={"detail": "internal error"})
+
+    f = PageFetcher("https://partner.example", "KEY", transport=httpx.MockTransport(handler))
+    assert f.page("same", "0", 10) == good  # a same-host redirect is followed
+    for bank, why in (("away", "redirected to another place"),
+                      ("downgrade", "redirected to another place"),
+                      ("huge", "over the"), ("html", "not JSON"),
+                      ("locked", "refused the key"), ("broken", "answered 500")):  # fmt: skip
+        with pytest.raises(SyncError, match=why):
+            f.page(bank, "0", 10)
+    assert not any("elsewhere" in u for u in seen)
+    f.close()
