@@ -83,6 +83,14 @@ def build_world(root: Path) -> World:
     (batch / "a-copy.jpg").write_bytes(jpeg(2, (360, 270), quality=75))
     for seed in range(60, 66):
         (batch / f"other-{seed}.jpg").write_bytes(jpeg(seed, (320, 240)))
+    # ... and enough larger pictures (distinct files: each saved at several qualities) that
+    # the scan takes a second or two, so that the page follows it while it runs.
+    for seed in range(70, 74):
+        picture = photo_like(seed, (1024, 768))
+        for quality in range(60, 100, 4):
+            buf = io.BytesIO()
+            picture.save(buf, "JPEG", quality=quality)
+            (batch / f"large-{seed}-q{quality}.jpg").write_bytes(buf.getvalue())
     db.dispose()
     return world
 

@@ -131,15 +131,25 @@ def test_scan_progress_to_the_end(context: Any, web_world: World, shots: Shots) 
     page.click("#nav-scans")
     page.select_option("#folder", "batch-1")
     page.check("input[name=bank][value=ncii]")
+    seen: list[str] = []  # the scan's state in each progress answer the page polled
+    page.on("response", lambda r: seen.append(r.json()["state"])
+            if r.url.endswith("/progress") and r.ok else None)  # fmt: skip
     start = time.monotonic()
     page.click("#scan-start")
     page.wait_for_url(re.compile(r".*/ui/scans/[A-Za-z0-9_-]+$"))
+    first = page.get_attribute("#scan-state", "data-state")
+    shots(page, "running")
     page.wait_for_selector("#scan-state[data-state=finished]", timeout=60_000)
-    assert time.monotonic() - start < 60
-    assert page.locator("#scan-count").inner_text() == "7 / 7"
+    seconds = time.monotonic() - start
+    assert seconds < 60
+    # The page followed the scan while it ran (the script's polling), up to the end.
+    assert first in ("queued", "running"), first
+    assert len(seen) >= 2 and seen[-1] == "finished" and "running" in seen, seen
+    assert page.locator("#scan-count").inner_text() == "47 / 47"
     assert page.get_attribute("#scan-bar", "value") == page.get_attribute("#scan-bar", "max")
     assert page.locator("#scan-matches").inner_text() == "1"  # the copy of CASE-A's photo 2
     assert page.locator("#scan-result").is_visible()
+    assert page.locator("#scan-state").inner_text() == "finished"
     shots(page, "finished")
     page.click("#scan-result >> text=Review queue")
     assert page.locator("#review-queue li").count() >= 1
