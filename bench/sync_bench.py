@@ -77,9 +77,10 @@ def main() -> None:
     ap.add_argument("--entries", type=int, default=20_000)
     ap.add_argument("--delta", type=int, default=100)
     ap.add_argument("--limit", type=int, default=1000)
+    ap.add_argument("--out", type=Path, default=OUT / "sync_bench.json")
     args = ap.parse_args()
     rng = random.Random(11)
-    root = Path(tempfile.mkdtemp(prefix="rempart-sync-bench-"))
+    root = Path(tempfile.mkdtemp(prefix="rempart-sync-bench-"))  # left for inspection
     a_url, a_home = f"sqlite:///{root / 'a.db'}", root / "a-home"
     b_url, b_home = f"sqlite:///{root / 'b.db'}", root / "b-home"
     a = Database(a_url)
@@ -155,11 +156,11 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=20)
-    OUT.mkdir(exist_ok=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     result = {"at": datetime.now(UTC).isoformat(timespec="seconds"), "entries": args.entries,
               "delta": args.delta, "limit": args.limit, "build_seconds": round(build_s, 1),
               "runs": runs, "identical": same, "load_average": os.getloadavg()}  # fmt: skip
-    (OUT / "sync_bench.json").write_text(json.dumps(result, indent=2) + "\n")
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
     if not same:
         raise SystemExit(1)
 

@@ -183,6 +183,9 @@ def test_refusals(pair: Pair) -> None:
                 "from-a", "--key-file", str(pair.key_file("partner")), "--partner",
                 "helpline-a")  # fmt: skip
     assert r.returncode == 1 and "no bank 'private'" in r.stderr, r.stderr
+    # no such bank here
+    code, _, err = pair.pull(into="nowhere")
+    assert code == 1 and "no bank named 'nowhere'" in err, err
     # a server that is down
     code, _, err = pair.pull(url=f"http://127.0.0.1:{free_port()}")
     assert code == 1 and "cannot reach" in err, err

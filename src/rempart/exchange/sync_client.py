@@ -329,8 +329,11 @@ def pull(
     remote = fetcher.base
     if not BANK_NAME.match(remote_bank):
         raise SyncError(f"invalid remote bank name {remote_bank!r}")
-    with db.session() as s:  # an unknown local bank is refused before anything is fetched
-        repository.get_bank(s, local_bank)
+    try:  # an unknown local bank is refused before anything is fetched
+        with db.session() as s:
+            repository.get_bank(s, local_bank)
+    except StoreError as exc:
+        raise SyncError(str(exc)) from exc
     result = PullResult(remote, remote_bank, local_bank, case_number)
     since = load_checkpoint(db, remote, remote_bank, local_bank)
     result.checkpoint = since
