@@ -156,12 +156,16 @@ def transforms(filler: Image.Image) -> dict[str, Callable[[Image.Image], Image.I
 
 
 def off_grid(filler: Image.Image) -> dict[str, Callable[[Image.Image], Image.Image]]:
-    """Transformations between the crops and angles the stage stores."""
+    """Transformations between the crops and angles the stage stores, and combinations
+    with a mirror."""
     return {
         "crop 7% (off-grid)": lambda i: _crop(i, 0.07),
         "rotate 7 (off-grid)": lambda i: i.rotate(7, expand=True),
         "rotate 5, cut to fill": lambda i: rotate_filled(i, 5),
         "pad 15% solid (off-grid)": lambda i: _pad(i, 0.15, False),
+        "mirror + pad 20% blurred": lambda i: _pad(ImageOps.mirror(i), 0.2, True),
+        "mirror + crop 10%": lambda i: _crop(ImageOps.mirror(i), 0.10),
+        "mirror + region replaced 50%": lambda i: _replace(ImageOps.mirror(i), 0.5, filler),
     }
 
 

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from PIL import Image, ImageDraw, ImageFilter
+from PIL import Image, ImageDraw, ImageFilter, ImageOps
 from typer.testing import CliRunner
 
 from rempart.cli import app
@@ -80,6 +80,8 @@ def test_edited_copies_are_found_with_the_method_and_area(banked: Path) -> None:
         "shot.png": _screenshot(src[2]),
         "tilt.png": src[3].rotate(8, expand=True),
         "replaced.png": _replaced(src[4], filler, 0.5),
+        "mirrored_framed.png": ImageOps.mirror(_blur_pad(src[0])),
+        "mirrored_replaced.png": ImageOps.mirror(_replaced(src[2], filler, 0.5)),
     }
     composite = filler.copy()  # the upper third (face, hair) kept, the rest replaced
     composite.paste(src[5].crop((0, 0, w, h // 3)), (0, 0))
@@ -102,6 +104,8 @@ def test_edited_copies_are_found_with_the_method_and_area(banked: Path) -> None:
     assert by_file["crop.jpg"]["signal"] in ("pdq-crop", "local-features")
     assert by_file["pad.png"]["signal"] in ("pdq-trimmed", "pdq-region", "local-features")
     assert by_file["tilt.png"]["signal"] in ("pdq-deskewed", "local-features")
+    for name in ("mirrored_framed.png", "mirrored_replaced.png"):  # found, and said mirrored
+        assert by_file[name]["transform"] == "flip_horizontal", by_file[name]
     lf = [m for m in by_file.values() if m["signal"] == "local-features"]
     for m in lf:  # the verifier says where it matched
         area = m["details"]["local_features"]["bank_area"]

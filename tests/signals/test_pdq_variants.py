@@ -3,10 +3,10 @@ turned upright; which may meet which."""
 
 from __future__ import annotations
 
-from PIL import Image
+from PIL import Image, ImageOps
 
 from rempart.samples import photo_like
-from rempart.signals.pdq import hamming, pdq_hash
+from rempart.signals.pdq import DIHEDRAL, hamming, pdq_hash
 from rempart.signals.pdq_variants import (
     ANGLES,
     CROP_SCALES,
@@ -41,9 +41,12 @@ def test_a_padded_copy_is_hashed_inside_its_pad() -> None:
     img = photo_like(3, (640, 480))
     canvas = Image.new("RGB", (900, 700), (0, 0, 0))
     canvas.paste(img, (130, 110))
-    trimmed = [v for v in query_variants(canvas) if v.kind == "trimmed"]
-    assert len(trimmed) == 1
-    assert hamming(trimmed[0].hash.hex, pdq_hash(img).hex) <= 20
+    trimmed = {v.name: v.hash for v in query_variants(canvas) if v.kind == "trimmed"}
+    assert set(trimmed) == set(DIHEDRAL)  # inside the pad, under its 8 rotations/flips
+    assert hamming(trimmed["original"].hex, pdq_hash(img).hex) <= 20
+    mirrored = ImageOps.mirror(canvas)
+    flipped = {v.name: v.hash for v in query_variants(mirrored) if v.kind == "trimmed"}
+    assert hamming(flipped["flip_horizontal"].hex, pdq_hash(img).hex) <= 24
 
 
 def test_any_tilt_with_corners_is_turned_back_upright() -> None:
@@ -64,7 +67,7 @@ def test_a_rotation_cut_to_fill_meets_the_stored_rotation() -> None:
 
 def test_compatibility_rules() -> None:
     assert compatible("pdq", "original", "crop", "crop90")
-    assert compatible("trimmed", "trimmed", "pdq", "pdq")
+    assert compatible("trimmed", "original", "pdq", "pdq")
     assert compatible("region", "top33", "region", "top33")
     assert not compatible("region", "top33", "region", "top50")
     assert not compatible("region", "top33", "pdq", "pdq")

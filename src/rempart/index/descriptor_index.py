@@ -21,9 +21,10 @@ MAX_BUCKET = 2000
 DESCRIPTOR_BYTES = 32
 
 
-def _keys(descriptors: np.ndarray, table: int) -> np.ndarray:
-    d = descriptors
-    return (d[:, 2 * table].astype(np.uint32) << 8) | d[:, 2 * table + 1].astype(np.uint32)
+def _all_keys(d: np.ndarray) -> np.ndarray:
+    """(n, TABLES) keys, table t's key offset by t << 16 so that all live in one array."""
+    pairs = d[:, : 2 * TABLES].astype(np.uint32).reshape(len(d), TABLES, 2)
+    return (pairs[:, :, 0] << 8 | pairs[:, :, 1]) + (np.arange(TABLES, dtype=np.uint32) << 16)
 
 
 class DescriptorIndex:
@@ -34,11 +35,10 @@ class DescriptorIndex:
         self.descriptors = d
         self.owners = np.asarray(owners, dtype=np.int64)
         self._words = d.view(np.uint64).reshape(-1, 4)
-        self._sorted: list[tuple[np.ndarray, np.ndarray]] = []
-        for t in range(TABLES):
-            keys = _keys(d, t)
-            order = np.argsort(keys, kind="stable")
-            self._sorted.append((keys[order], order))
+        keys = _all_keys(d).ravel()  # row-major: entry i*TABLES+t is row i, table t
+        order = np.argsort(keys, kind="stable")
+        self._keys = keys[order]
+        self._rows = (order // TABLES).astype(np.int64)
 
     def __len__(self) -> int:
         return len(self.descriptors)
@@ -49,26 +49,19 @@ class DescriptorIndex:
         q = np.ascontiguousarray(query, dtype=np.uint8)
         if not len(q) or not len(self):
             return {}
-        qi_parts, row_parts = [], []
-        for t, (keys, order) in enumerate(self._sorted):
-            qk = _keys(q, t)
-            lo = np.searchsorted(keys, qk, "left")
-            hi = np.searchsorted(keys, qk, "right")
-            size = hi - lo
-            ok = (size > 0) & (size <= MAX_BUCKET)
-            if not ok.any():
-                continue
-            lo, size, qidx = lo[ok], size[ok], np.flatnonzero(ok)
-            total = int(size.sum())
-            # expand each (query, bucket) into its rows without a Python loop
-            starts = np.repeat(lo - np.cumsum(size) + size, size)
-            rows = order[starts + np.arange(total)]
-            qi_parts.append(np.repeat(qidx, size))
-            row_parts.append(rows)
-        if not qi_parts:
+        qk = _all_keys(q).ravel()
+        lo = np.searchsorted(self._keys, qk, "left")
+        size = np.searchsorted(self._keys, qk, "right") - lo
+        ok = (size > 0) & (size <= MAX_BUCKET)
+        if not ok.any():
             return {}
-        qi = np.concatenate(qi_parts)
-        rows = np.concatenate(row_parts)
+        lo, size = lo[ok], size[ok]
+        qidx = np.flatnonzero(ok) // TABLES
+        total = int(size.sum())
+        # expand each (query, bucket) into its rows without a Python loop
+        starts = np.repeat(lo - np.cumsum(size) + size, size)
+        rows = self._rows[starts + np.arange(total)]
+        qi = np.repeat(qidx, size)
         qw = q.view(np.uint64).reshape(-1, 4)
         dist = np.bitwise_count(qw[qi] ^ self._words[rows]).sum(axis=1)
         close = dist <= max_distance

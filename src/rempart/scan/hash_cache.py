@@ -20,7 +20,7 @@ from rempart.signals.pdq import PdqHash
 from rempart.signals.pdq_variants import Variant
 from rempart.signals.vpdq import VideoHashes, VpdqFrame
 
-VERSION = 2  # 2: photos carry PDQ variants and local features
+VERSION = 3  # 2: photos carry PDQ variants and local features; 3: mirrored features
 
 
 class HashCache:
@@ -55,8 +55,10 @@ class HashCache:
 
 def _encode(h: ImageHashes | VideoHashes) -> dict[str, Any]:
     if isinstance(h, ImageHashes):
-        plain = asdict(replace(h, features=None))
-        plain["features"] = h.features.to_text() if h.features is not None else None
+        plain = asdict(replace(h, features=None, mirrored_features=None))
+        for key in ("features", "mirrored_features"):
+            f = getattr(h, key)
+            plain[key] = f.to_text() if f is not None else None
         return {"kind": "image", "hashes": plain}
     return {"kind": "video", "hashes": asdict(h)}
 
@@ -76,6 +78,7 @@ def _decode(doc: dict[str, Any]) -> ImageHashes | VideoHashes:
             tuple(Variant(v["kind"], v["name"], PdqHash(**v["hash"]))
                   for v in h.get("variants", ())),
             Features.from_text(h["features"]) if h.get("features") else None,
+            Features.from_text(h["mirrored_features"]) if h.get("mirrored_features") else None,
         )  # fmt: skip
     return VideoHashes(
         h["md5"], h["sha256"], _frames(h["frames"]), h["duration"], h["width"], h["height"],

@@ -190,8 +190,14 @@ class Matcher:
     def _votes(self, h: ImageHashes) -> dict[int, int]:
         if self.features is None or h.features is None or not len(self.features):
             return {}
-        return self.features.votes(h.features.descriptors[: robust.QUERY_DESCRIPTORS],
-                                   robust.DESCRIPTOR_RADIUS)  # fmt: skip
+        out: dict[int, int] = {}
+        for f in (h.features, h.mirrored_features):
+            if f is not None:
+                votes = self.features.votes(f.descriptors[: robust.QUERY_DESCRIPTORS],
+                                            robust.DESCRIPTOR_RADIUS)  # fmt: skip
+                for item, n in votes.items():
+                    out[item] = max(n, out.get(item, 0))
+        return out
 
     def _stored_features(self, cache: dict[int, Features | None], ids: list[int]
                          ) -> dict[int, Features]:  # fmt: skip
@@ -236,6 +242,7 @@ class Matcher:
         verdicts = robust.judge(
             per_item, lambda item: self.thresholds[items[item].bank_name], h.features,
             lambda ids: self._stored_features(cache, ids), voted=voted, keep_all=keep_all,
+            mirrored_features=h.mirrored_features,
         )  # fmt: skip
         unrelated = [i for i, v in verdicts.items() if v.distance is None]
         whole: dict[int, str] = {}
@@ -265,10 +272,8 @@ def _candidate(d: SignalHit, dist: int, query: str) -> robust.Candidate | None:
     """A robust-stage candidate from an index hit on a banked photo's hash."""
     if query in DIHEDRAL:
         q_kind, q_name = "pdq", query
-    elif query.startswith("region:"):
-        q_kind, q_name = "region", query[7:]
     else:
-        q_kind, q_name = query, query
+        q_kind, _, q_name = query.partition(":")
     if d.signal_type == "pdq":
         s_kind, s_name = "pdq", "pdq"
     elif d.signal_type == VARIANT_SIGNAL:
@@ -281,7 +286,8 @@ def _candidate(d: SignalHit, dist: int, query: str) -> robust.Candidate | None:
 
 
 # Per photo: indexed signal id -> [(distance, query hash)], the query hash named by its
-# dihedral transform ("original", "rotate90"...), "trimmed", "deskewed" or "region:NAME".
+# dihedral transform ("original", "rotate90"...), or KIND:NAME for a variant
+# ("trimmed:original", "deskewed:flip_horizontal", "region:top33").
 Candidates = dict[int, list[tuple[int, str]]]
 
 
@@ -290,7 +296,7 @@ def _queries(h: ImageHashes) -> list[tuple[str, str]]:
     if h.pdq.quality >= MIN_QUALITY:
         out += [(name, v.hex) for name, v in h.dihedral or (("original", h.pdq),)]
     for v in h.variants:
-        out.append((f"region:{v.name}" if v.kind == "region" else v.kind, v.hash.hex))
+        out.append((f"{v.kind}:{v.name}", v.hash.hex))
     return out
 
 

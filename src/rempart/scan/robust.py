@@ -17,7 +17,7 @@ over a real part of the banked picture.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rempart.signals.local_features import Features, Verification, verify
 
@@ -47,6 +47,7 @@ METHODS = {
     "crop": "pdq-crop",
     "rotation": "pdq-rotation",
     "region": "pdq-region",
+    "mirrored-region": "pdq-region",
 }
 
 
@@ -84,7 +85,7 @@ class Verdict:
 
 
 def threshold(c: Candidate, bank_threshold: int) -> int:
-    if c.query_kind == "region":
+    if c.query_kind in ("region", "mirrored-region"):
         return REGION_THRESHOLD
     if c.query_kind == "pdq" and c.stored_kind == "pdq":
         return bank_threshold
@@ -111,11 +112,14 @@ def best_hash_verdict(candidates: Iterable[Candidate], bank_threshold: int) -> V
         method = _method(c)
         if method not in best or score < best[method].score:
             variant = None
-            if c.query_kind != "pdq":
+            if c.query_kind in ("region", "mirrored-region"):
                 variant = c.query_name
             elif c.stored_kind != "pdq":
                 variant = c.stored_name
-            transform = c.query_name if c.query_kind == "pdq" else None
+            # a whole found picture (as found, inside borders, upright) under one of its
+            # 8 orientations: which one
+            transform = c.query_name if c.query_kind in ("pdq", "trimmed", "deskewed") else (
+                "flip_horizontal" if c.query_kind == "mirrored-region" else None)
             best[method] = Verdict(score, method, c.distance, variant, transform)
     matching = [best[m] for m in PRIORITY if m in best and best[m].is_match]
     if matching:
@@ -130,6 +134,13 @@ def _spread(v: Verification) -> bool:
 
 def accept_verification(v: Verification | None) -> bool:
     return v is not None and v.inliers >= MIN_INLIERS and _spread(v)
+
+
+def unmirror(v: Verification) -> Verification:
+    """A verification of the found picture's mirror image, in the found picture's own
+    coordinates (its matched area flipped back)."""
+    x0, y0, x1, y1 = v.query_area
+    return replace(v, query_area=(1 - x1, y0, 1 - x0, y1), angle=-v.angle)
 
 
 def local_verdict(v: Verification, hash_verdict: Verdict | None) -> Verdict:
@@ -148,6 +159,7 @@ def judge(
     *,
     voted: dict[int, int] | None = None,
     keep_all: bool = False,
+    mirrored_features: Features | None = None,
 ) -> dict[int, Verdict]:
     """A verdict per banked picture (by item id): matches only, or, with keep_all, the best
     score of every candidate (for calibration and benchmarks). `voted`: banked pictures
@@ -179,10 +191,16 @@ def judge(
         stored = features.get(item)
         if stored is None:
             continue
-        v = verify(query_features, stored)
+        v, flipped = verify(query_features, stored), False
+        if mirrored_features is not None and not accept_verification(v):
+            w = verify(mirrored_features, stored)  # a mirrored copy?
+            if w is not None and (v is None or w.inliers > v.inliers):
+                v, flipped = unmirror(w), True
         if v is None or not (accept_verification(v) or keep_all and _spread(v)):
             continue
         verdict = local_verdict(v, hashed.get(item))
+        if flipped:
+            verdict = replace(verdict, transform="flip_horizontal")
         known = out.get(item, hashed.get(item))
         if known is None or verdict.score < known.score:
             out[item] = verdict

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image
+from PIL import Image, ImageOps
 
 from rempart.media.decode import (
     DEFAULT_MAX_FILE_BYTES,
@@ -43,22 +43,26 @@ class ImageHashes:
     dihedral: tuple[tuple[str, PdqHash], ...] | None = None
     variants: tuple[Variant, ...] = ()
     features: Features | None = None
+    # found pictures: the features of the mirror image too (keypoint descriptors are not
+    # mirror-symmetric), so a mirrored and partly edited copy still shares them
+    mirrored_features: Features | None = None
 
 
 def robust_signals(
     image: Image.Image, side: str
-) -> tuple[tuple[Variant, ...], Features | None, tuple[str, ...]]:
+) -> tuple[tuple[Variant, ...], Features | None, Features | None, tuple[str, ...]]:
     """Variants and local features of a picture for the `side` ("stored": a banked picture,
     "query": a found one), with a note when the picture has too little for them."""
     if too_small(image):
-        return (), None, (f"{NOT_ENOUGH_CONTENT} (smaller than {MIN_SIDE} pixels)",)
+        return (), None, None, (f"{NOT_ENOUGH_CONTENT} (smaller than {MIN_SIDE} pixels)",)
     work = work_copy(image)  # reduced once, for every variant and the features
     variants = tuple(stored_variants(work) if side == "stored" else query_variants(work))
     features = extract(work)
+    mirrored = extract(ImageOps.mirror(work)) if side == "query" and features else None
     notes: tuple[str, ...] = ()
     if not variants and features is None:
         notes = (f"{NOT_ENOUGH_CONTENT} (too little detail: flat, or mostly border)",)
-    return variants, features, notes
+    return variants, features, mirrored, notes
 
 
 def hash_image_bytes(
@@ -97,13 +101,14 @@ def hash_image(
     else:
         orientations, pdq = None, pdq_hash(image)
     variants: tuple[Variant, ...] = ()
-    features = None
+    features = mirrored = None
     if robust is not None:
-        variants, features, more = robust_signals(image, robust)
+        variants, features, mirrored, more = robust_signals(image, robust)
         notes = notes + more
     width, height = size or image.size
     return ImageHashes(
         md5, sha256, pdq, width, height, fmt, notes, orientations, variants, features,
+        mirrored,
     )  # fmt: skip
 
 

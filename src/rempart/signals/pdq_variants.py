@@ -29,7 +29,7 @@ import numpy as np
 from PIL import Image
 
 from rempart.signals.borders import ContentBox, content_box
-from rempart.signals.pdq import MIN_QUALITY, PdqHash, pdq_hash
+from rempart.signals.pdq import MIN_QUALITY, PdqHash, pdq_dihedral, pdq_hash
 
 WORK_SIDE = 512
 REGION_SIDE = 256
@@ -51,13 +51,14 @@ REGIONS: dict[str, tuple[float, float, float, float]] = {
     "right50": (0.5, 0.0, 1.0, 1.0),
     "centre50": (0.25, 0.25, 0.75, 0.75),
 }
+MIRROR_NAMES = {"left50": "right50", "right50": "left50"}  # the other regions are symmetric
 WHOLE_KINDS = frozenset({"pdq", "crop", "rotation", "trimmed", "deskewed"})
 
 
 @dataclass(frozen=True)
 class Variant:
     kind: str  # stored: crop, rotation, region; query: trimmed, deskewed, region
-    name: str  # crop90, rot-6, top33, trimmed, deskewed...
+    name: str  # crop90, rot-6, top33; for trimmed and deskewed: the dihedral transform
     hash: PdqHash
 
 
@@ -86,15 +87,30 @@ def _keep(kind: str, name: str, h: PdqHash, out: list[Variant]) -> None:
         out.append(Variant(kind, name, h))
 
 
-def _regions(image: Image.Image, out: list[Variant]) -> None:
+def _keep_turned(kind: str, image: Image.Image, out: list[Variant]) -> None:
+    """A whole-picture query variant under the 8 rotations/flips (one DCT), each named by
+    its transform: a mirrored copy inside a frame meets the original too."""
+    for name, h in pdq_dihedral(image):
+        _keep(kind, name, h, out)
+
+
+def _regions(image: Image.Image, out: list[Variant], mirrored: bool = False) -> None:
     """Region hashes, on a copy of at most REGION_SIDE pixels (both sides do the same, and
-    it costs a quarter of the full work copy)."""
+    it costs a quarter of the full work copy). With `mirrored` (found pictures), also each
+    region's mirror image, from the same DCT, named as the region of the original that it
+    is if the found picture is a mirrored copy (left and right swap)."""
     if max(image.size) > REGION_SIDE:
         s = REGION_SIDE / max(image.size)
         image = image.resize((max(1, round(image.width * s)), max(1, round(image.height * s))),
                              Image.Resampling.BILINEAR)  # fmt: skip
     for name, box in REGIONS.items():
-        _keep("region", name, pdq_hash(_crop(image, box)), out)
+        region = _crop(image, box)
+        if not mirrored:
+            _keep("region", name, pdq_hash(region), out)
+            continue
+        turned = dict(pdq_dihedral(region))
+        _keep("region", name, turned["original"], out)
+        _keep("mirrored-region", MIRROR_NAMES.get(name, name), turned["flip_horizontal"], out)
 
 
 def rotate_filled(image: Image.Image, degrees: float) -> Image.Image:
@@ -171,19 +187,21 @@ def query_variants(image: Image.Image, box: ContentBox | None = None) -> list[Va
     if box.trimmed and not box.mostly_border:
         inside = _crop(work, box.relative())
         if not too_small(inside):
-            _keep("trimmed", "trimmed", pdq_hash(inside), out)
+            _keep_turned("trimmed", inside, out)
         else:
             inside = work
     elif (upright := deskew(work)) is not None:
-        _keep("deskewed", "deskewed", pdq_hash(upright), out)
-    _regions(inside, out)
+        _keep_turned("deskewed", upright, out)
+    _regions(inside, out, mirrored=True)
     return out
 
 
 def compatible(query_kind: str, query_name: str, stored_kind: str, stored_name: str) -> bool:
     """Whether a query variant may be compared with a stored one: whole pictures (as found,
-    inside borders, turned upright) with whole pictures, crops and rotations; a region only
-    with the same region."""
-    if query_kind == "region" or stored_kind == "region":
-        return query_kind == stored_kind and query_name == stored_name
+    inside borders, turned upright) with whole pictures, crops and rotations; a region (or
+    a mirrored one) only with the same region."""
+    if query_kind in ("region", "mirrored-region") or stored_kind == "region":
+        return stored_kind == "region" and query_kind in ("region", "mirrored-region") and (
+            query_name == stored_name
+        )
     return query_kind in WHOLE_KINDS and stored_kind in WHOLE_KINDS
