@@ -88,7 +88,9 @@ def test_review_confirm_evidence_notice(context: Any, web_world: World, web_serv
     page.select_option("#language", "fr")
     page.click("#notice-create")
     page.wait_for_url(re.compile(r".*/ui/notices/\d+$"))
-    assert "CASE-A" in page.locator("#notice-text").inner_text()
+    letter = page.locator("#notice-text").inner_text()
+    assert "CASE-A" in letter and "org-a" in letter  # sent by her organisation
+    assert "226-8-1" in letter and "Objet" in letter  # French law, French letter
     assert page.locator("#notice-status").inner_text() == "draft"
     shots(page, "6-notice-draft")
     page.select_option("#status", "sent")

@@ -357,7 +357,8 @@ def notice_create(request: Request, number: str, p: Principal = Depends(current_
     with audit.acting_as(actor(p)):
         try:
             n = notices.create(svc.db, svc.settings.home, number, _field(form, "platform"),
-                               language=language, refs=refs or None)  # fmt: skip
+                               language=language, refs=refs or None,
+                               organisation=p.tenant or notices.ORGANISATION)  # fmt: skip
         except StoreError as exc:
             raise WebError(400, "error.message_raw", message=str(exc)) from exc
     _changed(request)

@@ -17,6 +17,7 @@ from fastapi.routing import APIRoute
 from rempart.api.auth import Principal
 from rempart.api.ratelimit import FailureLimiter
 from rempart.api.services import Services
+from rempart.store.repository import StoreError
 from rempart.web import session as sessions
 from rempart.web.auth import LoginRequired, WebError, principal_for
 from rempart.web.i18n import Translator, pick
@@ -80,6 +81,8 @@ class WebRoute(APIRoute):
             except WebError as exc:
                 response = page(request, "error.html", exc.status,
                                 message=request.state.t(exc.key, **exc.values))  # fmt: skip
+            except StoreError as exc:  # a refusal of the case layer, said as it is
+                response = page(request, "error.html", 400, message=str(exc))
             except HTTPException as exc:
                 key = {404: "error.not_found", 403: "error.forbidden"}.get(exc.status_code,
                                                                            "error.refused")
