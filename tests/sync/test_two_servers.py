@@ -154,6 +154,7 @@ def test_pull_everything_then_only_changes_then_nothing(pair: Pair) -> None:
 
     code, last, err = pair.pull()
     assert code == 0 and last is not None and last["received"] == 0, err
+    assert all(s["consent_recorded"] is False for s in (again, change, last))  # once only
     listed = rempart(b, "sync", "list", "--format", "json")
     rows = json.loads(listed.stdout)
     assert [(r["remote"], r["remote_bank"], r["local_bank"]) for r in rows] == [

@@ -335,6 +335,8 @@ def pull(
     except StoreError as exc:
         raise SyncError(str(exc)) from exc
     result = PullResult(remote, remote_bank, local_bank, case_number)
+    if consent is not None and _on_file(db, case_number, consent):
+        consent = None  # the same record is the case's current one: not recorded again
     since = load_checkpoint(db, remote, remote_bank, local_bank)
     result.checkpoint = since
     source = f"sync:{urlsplit(remote).netloc}:{remote_bank}"
@@ -378,6 +380,15 @@ def pull(
     finally:
         with db.session() as s:
             audit.record(s, "sync-pull", case=case_number, details=_summary(result))
+
+
+def _on_file(db: Database, case_number: str, consent: ConsentRecord) -> bool:
+    """Whether this consent record is already the case's active one (a pull run every few
+    minutes with the same --consent records it once)."""
+    with db.session() as s:
+        case = repository.get_case(s, case_number)
+        row = repository.active_consent(s, case) if case is not None else None
+        return row is not None and row.document == consent.to_json()
 
 
 def _summary(result: PullResult) -> dict[str, Any]:
