@@ -6,8 +6,8 @@ tables use disjoint bytes. Two descriptors of the same keypoint differ in a few 
 usually share at least one key; unrelated descriptors rarely do. A query looks up its
 descriptors' keys (sorted arrays, `searchsorted`: no Python loop over descriptors), checks
 each pair found by its full Hamming distance, and counts, per stored picture (owner), how
-many query descriptors found a close descriptor of it. Buckets holding more than MAX_BUCKET
-descriptors (texture that every picture has) are ignored.
+many query descriptors found a close descriptor of it. Buckets far fuller than average
+(texture that every picture has) are ignored.
 
 This finds candidates only; `signals.local_features.verify` decides, geometrically.
 """
@@ -17,7 +17,9 @@ from __future__ import annotations
 import numpy as np
 
 TABLES = 8
-MAX_BUCKET = 2000
+# Buckets holding more than this many descriptors (per table, on average 16 times a uniform
+# key's share, at least 48) are texture that every picture has: ignored.
+MIN_BUCKET_CAP = 48
 DESCRIPTOR_BYTES = 32
 
 
@@ -39,6 +41,7 @@ class DescriptorIndex:
         order = np.argsort(keys, kind="stable")
         self._keys = keys[order]
         self._rows = (order // TABLES).astype(np.int64)
+        self.max_bucket = max(MIN_BUCKET_CAP, 16 * len(d) // 65536)
 
     def __len__(self) -> int:
         return len(self.descriptors)
@@ -52,7 +55,7 @@ class DescriptorIndex:
         qk = _all_keys(q).ravel()
         lo = np.searchsorted(self._keys, qk, "left")
         size = np.searchsorted(self._keys, qk, "right") - lo
-        ok = (size > 0) & (size <= MAX_BUCKET)
+        ok = (size > 0) & (size <= self.max_bucket)
         if not ok.any():
             return {}
         lo, size = lo[ok], size[ok]

@@ -27,6 +27,7 @@ from rempart.store.db import Database
 from rempart.store.models import Bank
 from rempart.store.repository import VARIANT_SIGNAL, SignalHit, StoreError
 
+_FLIPPED = frozenset({"flip_horizontal", "flip_vertical", "transpose", "transverse"})
 # A dihedral variant T of the query matched the stored image, so the query is the stored image
 # transformed by the inverse of T: that inverse is what we report.
 _INVERSE = {"rotate90": "rotate270", "rotate270": "rotate90"}
@@ -172,7 +173,8 @@ class Matcher:
         voted = [self._votes(h) for h in hashes]
         with self.db.session() as s:
             described = repository.describe_signals(s, sids)
-            extra_items = {i for v in voted for i in v} - {d.item_id for d in described.values()}
+            extra_items = {i for v, _ in voted for i in v} - {
+                d.item_id for d in described.values()}  # fmt: skip
             items = repository.describe_items(s, extra_items)
         for d in described.values():
             items.setdefault(d.item_id, repository.ItemInfo(
@@ -187,17 +189,22 @@ class Matcher:
         match): for calibration and benchmarks."""
         return self._near(hashes, keep_all=True)
 
-    def _votes(self, h: ImageHashes) -> dict[int, int]:
+    def _votes(self, h: ImageHashes) -> tuple[dict[int, int], set[int]]:
+        """Votes per banked photo from the found picture's descriptors and its mirror
+        image's (the higher of the two), and the photos the mirror image voted for more."""
         if self.features is None or h.features is None or not len(self.features):
-            return {}
-        out: dict[int, int] = {}
-        for f in (h.features, h.mirrored_features):
-            if f is not None:
-                votes = self.features.votes(f.descriptors[: robust.QUERY_DESCRIPTORS],
-                                            robust.DESCRIPTOR_RADIUS)  # fmt: skip
-                for item, n in votes.items():
-                    out[item] = max(n, out.get(item, 0))
-        return out
+            return {}, set()
+        plain = self.features.votes(h.features.descriptors[: robust.QUERY_DESCRIPTORS],
+                                    robust.DESCRIPTOR_RADIUS)  # fmt: skip
+        mirrored: dict[int, int] = {}
+        if h.mirrored_features is not None:
+            mirrored = self.features.votes(
+                h.mirrored_features.descriptors[: robust.QUERY_DESCRIPTORS],
+                robust.DESCRIPTOR_RADIUS)  # fmt: skip
+        out = dict(plain)
+        for item, n in mirrored.items():
+            out[item] = max(n, out.get(item, 0))
+        return out, {i for i, n in mirrored.items() if n > plain.get(i, 0)}
 
     def _stored_features(self, cache: dict[int, Features | None], ids: list[int]
                          ) -> dict[int, Features]:  # fmt: skip
@@ -218,7 +225,7 @@ class Matcher:
         found: Candidates,
         described: dict[int, SignalHit],
         items: dict[int, repository.ItemInfo],
-        voted: dict[int, int],
+        voted: tuple[dict[int, int], set[int]],
         cache: dict[int, Features | None],
         keep_all: bool,
     ) -> list[Hit]:
@@ -237,12 +244,19 @@ class Matcher:
                 c = _candidate(d, dist, name)
                 if c is not None:
                     per_item.setdefault(d.item_id, []).append(c)
-        voted = {i: n for i, n in voted.items()
+        votes, mirrored_more = voted
+        votes = {i: n for i, n in votes.items()
                  if i in items and items[i].bank_name in self.thresholds}  # fmt: skip
+        # the mirror image's keypoints are verified where it voted more, or where a flipped
+        # orientation of the found picture came closest
+        flipped = mirrored_more | {
+            i for i, cands in per_item.items()
+            if min(cands, key=lambda c: c.distance).query_name in _FLIPPED
+        }  # fmt: skip
         verdicts = robust.judge(
             per_item, lambda item: self.thresholds[items[item].bank_name], h.features,
-            lambda ids: self._stored_features(cache, ids), voted=voted, keep_all=keep_all,
-            mirrored_features=h.mirrored_features,
+            lambda ids: self._stored_features(cache, ids), voted=votes, keep_all=keep_all,
+            mirrored_features=h.mirrored_features, mirrored_for=flipped,
         )  # fmt: skip
         unrelated = [i for i, v in verdicts.items() if v.distance is None]
         whole: dict[int, str] = {}

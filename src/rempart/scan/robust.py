@@ -160,11 +160,14 @@ def judge(
     voted: dict[int, int] | None = None,
     keep_all: bool = False,
     mirrored_features: Features | None = None,
+    mirrored_for: set[int] | None = None,
 ) -> dict[int, Verdict]:
     """A verdict per banked picture (by item id): matches only, or, with keep_all, the best
     score of every candidate (for calibration and benchmarks). `voted`: banked pictures
     that share many local-feature descriptors with the found one (item -> votes), verified
-    too, most voted first, even without a close hash."""
+    too, most voted first, even without a close hash. `mirrored_features`: the found
+    picture's mirror image's, verified for the banked pictures in `mirrored_for` (those it
+    voted for more, or met by a flipped orientation), where the found picture's own fail."""
     hashed = {
         item: v for item, cands in per_item.items()
         if (v := best_hash_verdict(cands, bank_threshold(item))) is not None
@@ -192,7 +195,9 @@ def judge(
         if stored is None:
             continue
         v, flipped = verify(query_features, stored), False
-        if mirrored_features is not None and not accept_verification(v):
+        if mirrored_features is not None and item in (mirrored_for or ()) and not (
+            accept_verification(v)
+        ):
             w = verify(mirrored_features, stored)  # a mirrored copy?
             if w is not None and (v is None or w.inliers > v.inliers):
                 v, flipped = unmirror(w), True
