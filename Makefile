@@ -28,7 +28,7 @@ postgres:
 # The web UI's browser tests (tests/web) drive Debian's chromium through Playwright (never a
 # browser download): installed here when missing, with a Korean font for the screenshots.
 chromium:
-	@if [ ! -x /usr/bin/chromium ]; then \
+	@if [ ! -x /usr/bin/chromium ] || [ ! -d /usr/share/fonts/truetype/nanum ]; then \
 	  echo "Installing Chromium (Debian package chromium) for the browser tests..."; \
 	  SUDO=""; [ "$$(id -u)" -eq 0 ] || SUDO=sudo; \
 	  $$SUDO apt-get update -qq >/dev/null && \

@@ -63,19 +63,56 @@ def collect(db: Database, case: str | None = None,
             "items_scanned": scanned}  # fmt: skip
 
 
-def write(stats: dict[str, Any], out: Path) -> list[Path]:
+CHART_LABELS = {
+    "matches_per_day": "Matches found per day",
+    "matches": "matches",
+    "removal_rate": "Removal rate (%)",
+    "median_hours": "Median hours to removal",
+}
+
+
+HANGUL_FONTS = ("NanumGothic", "Noto Sans CJK KR")
+FONT_DIRS = ("/usr/share/fonts/truetype/nanum", "/usr/share/fonts/opentype/noto")
+
+
+def _hangul_fonts(font_manager: Any) -> list[str]:
+    """Families that can draw Korean, registering the system's files when matplotlib's
+    font cache predates their installation."""
+    known = {f.name for f in font_manager.fontManager.ttflist}
+    if not known & set(HANGUL_FONTS):
+        for folder in FONT_DIRS:
+            for path in sorted(Path(folder).glob("*")):
+                if path.suffix.lower() in (".ttf", ".otf", ".ttc") and (
+                    "NanumGothic" in path.name or "CJK" in path.name
+                ):
+                    try:
+                        font_manager.fontManager.addfont(str(path))
+                    except (OSError, RuntimeError, ValueError):
+                        continue
+        known = {f.name for f in font_manager.fontManager.ttflist}
+    return [f for f in HANGUL_FONTS if f in known]
+
+
+def write(stats: dict[str, Any], out: Path, labels: dict[str, str] | None = None) -> list[Path]:
+    """Charts (PNG), the figures (JSON) and a page (HTML); `labels`: the charts' titles in
+    the reader's language (keys of CHART_LABELS; English by default)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib import font_manager
+
+    words = {**CHART_LABELS, **(labels or {})}
+    fonts = ["DejaVu Sans", *_hangul_fonts(font_manager)]
 
     out.mkdir(parents=True, exist_ok=True)
     files: list[Path] = []
     days = [date.fromisoformat(d) for d in stats["matches_per_day"]]
+    plt.rcParams["font.family"] = fonts  # Korean titles fall back to a Hangul font
     fig, ax = plt.subplots(figsize=(7, 3))
     ax.bar(days, list(stats["matches_per_day"].values()), color="#4b6cb7")
-    ax.set_title("Matches found per day")
-    ax.set_ylabel("matches")
+    ax.set_title(words["matches_per_day"])
+    ax.set_ylabel(words["matches"])
     fig.autofmt_xdate()
     fig.tight_layout()
     files.append(out / "matches_over_time.png")
@@ -86,10 +123,10 @@ def write(stats: dict[str, Any], out: Path) -> list[Path]:
     rates = [100 * (stats["platforms"][p]["removal_rate"] or 0) for p in names]
     hours = [stats["platforms"][p]["median_hours_to_removal"] or 0 for p in names]
     axes[0].bar(names, rates, color="#2e8b57")
-    axes[0].set_title("Removal rate (%)")
+    axes[0].set_title(words["removal_rate"])
     axes[0].set_ylim(0, 100)
     axes[1].bar(names, hours, color="#b8860b")
-    axes[1].set_title("Median hours to removal")
+    axes[1].set_title(words["median_hours"])
     fig.tight_layout()
     files.append(out / "platforms.png")
     fig.savefig(files[-1], dpi=100)

@@ -454,8 +454,12 @@ def stats_page(request: Request, case: str = "", p: Principal = Depends(current_
     else:
         data = stats.collect(db, cases=None if p.role == "admin" else numbers)
     charts: dict[str, str] = {}
+    t = request.state.t
+    labels = {"matches_per_day": t("stats.matches_per_day"), "matches": t("stats.matches"),
+              "removal_rate": t("stats.removal_rate") + " (%)",
+              "median_hours": t("stats.median_hours")}  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="rempart-stats-") as tmp:
-        for f in stats.write(data, Path(tmp)):
+        for f in stats.write(data, Path(tmp), labels):
             if f.suffix == ".png":
                 charts[f.stem] = "data:image/png;base64," + base64.b64encode(
                     f.read_bytes()).decode()  # fmt: skip
