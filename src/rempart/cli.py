@@ -528,7 +528,7 @@ def scan_cmd(
         typer.Option(
             "--robust/--no-robust",
             help="Photos: also find crops, pads, frames, screenshots, rotations and partly "
-            "edited copies (crop/region hashes and keypoints; about 0.7 x the speed).",
+            "edited copies (crop/region hashes and keypoints; about 0.6 x the speed).",
         ),
     ] = True,
 ) -> None:
