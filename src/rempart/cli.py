@@ -267,8 +267,7 @@ def hash_cmd(
                 skipped.append(f"{outcome.ref.locator}: not a video (--format vpdq)")
                 continue
             low += h.pdq.quality < MIN_QUALITY
-            skipped_notes = [n for n in h.notes if n.startswith(NOT_ENOUGH_CONTENT)]
-            thin += bool(skipped_notes)
+            thin += any(n.startswith(NOT_ENOUGH_CONTENT) for n in h.notes)
             if not keypoints:
                 h = replace(h, features=None)
             items.append(SubmissionItem.from_image(h, locator))

@@ -23,6 +23,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from rempart.media.reduce import reduce_to
+
 WORK_SIDE = 512  # features are computed on a copy this size
 MAX_POINTS = 400
 MIN_POINTS = 24  # fewer keypoints than this: "not enough content" for local features
@@ -125,16 +127,7 @@ def extract(image: Image.Image) -> Features | None:
     w, h = image.size
     if min(w, h) < 32:
         return None
-    grey = image.convert("L")
-    scale = WORK_SIDE / max(w, h)
-    if scale < 1:
-        factor = int(1 / scale)
-        if factor >= 2:
-            grey = grey.reduce(factor)
-        if max(grey.size) > WORK_SIDE:
-            s = WORK_SIDE / max(grey.size)
-            grey = grey.resize((max(1, round(grey.width * s)), max(1, round(grey.height * s))),
-                               Image.Resampling.BILINEAR)  # fmt: skip
+    grey = reduce_to(image.convert("L"), WORK_SIDE)
     arr = np.ascontiguousarray(np.asarray(grey, dtype=np.uint8))
     found = _ORB.detect(arr, None)
     if len(found) < MIN_POINTS:

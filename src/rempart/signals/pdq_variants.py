@@ -28,6 +28,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from rempart.media.reduce import reduce_to
 from rempart.signals.borders import ContentBox, content_box
 from rempart.signals.pdq import MIN_QUALITY, PdqHash, pdq_dihedral, pdq_hash
 
@@ -64,17 +65,7 @@ class Variant:
 
 def work_copy(image: Image.Image) -> Image.Image:
     """An RGB copy of at most WORK_SIDE pixels a side."""
-    image = image.convert("RGB") if image.mode != "RGB" else image
-    if max(image.size) <= WORK_SIDE:
-        return image
-    factor = max(image.size) // WORK_SIDE
-    if factor >= 2:  # a box reduction by a whole factor first: fast, and a good filter
-        image = image.reduce(factor)
-    if max(image.size) <= WORK_SIDE:
-        return image
-    scale = WORK_SIDE / max(image.size)
-    return image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))),
-                        Image.Resampling.BILINEAR)  # fmt: skip
+    return reduce_to(image.convert("RGB") if image.mode != "RGB" else image, WORK_SIDE)
 
 
 def _crop(image: Image.Image, box: tuple[float, float, float, float]) -> Image.Image:
