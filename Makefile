@@ -6,13 +6,38 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint bench bench-perception clean postgres chromium
+.PHONY: demo test lint bench bench-perception clean postgres chromium node hashpage
 
 $(STAMP): pyproject.toml setup.py constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip==26.3
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
+
+# Her hashing page (src/rempart/web/hashpage) is plain JavaScript with a few npm packages
+# pinned in package-lock.json, bundled at build time into one HTML file (never a CDN).
+# Node.js and npm come from Debian when missing.
+HASHPAGE_JS := $(wildcard src/rempart/web/hashpage/js/*.js) src/rempart/web/hashpage/build.mjs
+HASHPAGE    := src/rempart/web/hashpage/dist/.built
+
+node:
+	@if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then \
+	  echo "Installing Node.js (Debian packages nodejs, npm) to build the hashing page..."; \
+	  SUDO=""; [ "$$(id -u)" -eq 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq >/dev/null && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nodejs npm >/dev/null || \
+	  { echo "error: could not install Node.js; the hashing page cannot be built" >&2; exit 1; }; \
+	fi
+
+node_modules/.package-lock.json: package.json package-lock.json
+	@$(MAKE) --no-print-directory node
+	npm ci --no-audit --no-fund --loglevel=error
+
+$(HASHPAGE): node_modules/.package-lock.json $(HASHPAGE_JS)
+	npm run --silent build
+	touch $(HASHPAGE)
+
+hashpage: $(HASHPAGE)
 
 # The tests start their own PostgreSQL server (tests/postgres.py) from Debian's package:
 # installed here when missing (as root, or through sudo), quietly; nothing if present.
@@ -36,11 +61,11 @@ chromium:
 	  { echo "error: could not install chromium; the browser tests will fail" >&2; exit 1; }; \
 	fi
 
-test: $(STAMP) postgres chromium
+test: $(STAMP) $(HASHPAGE) postgres chromium
 	$(PY) -m ruff check src tests bench demo
 	$(PY) -m pytest
 
-demo: $(STAMP)
+demo: $(STAMP) $(HASHPAGE)
 	$(VENV)/bin/python demo/run_demo.py
 
 # Thorn's perception (for bench/robustness.py) needs rich < 14: it gets its own environment.
@@ -62,4 +87,4 @@ bench: $(STAMP) bench-perception
 	$(PY) bench/scan_bench.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info src/*.egg-info demo/out
+	rm -rf $(VENV) build *.egg-info src/*.egg-info demo/out node_modules src/rempart/web/hashpage/dist

@@ -1,0 +1,1 @@
+// placeholder: the page script (owned by the page helper)

@@ -1,0 +1,1 @@
+// placeholder: the hashing worker (owned by the page helper)
