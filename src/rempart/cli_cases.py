@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
@@ -12,11 +10,11 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from rempart.cases import evidence, media_store, notices, preview, stats, workflow
+from rempart.cases import evidence, media_rules, notices, preview, stats, workflow
 from rempart.cases import review as review_queue
-from rempart.store import audit
 from rempart.store.db import Database
 from rempart.store.repository import StoreError
+from rempart.textsafe import safe, safe_or_empty
 
 review_app = typer.Typer(help="Review matches: confirm, reject, or mark unsure.",
                          no_args_is_help=True)  # fmt: skip
@@ -47,8 +45,8 @@ def review_list(
     for i in items:
         origin = i.provenance.get("chat") or i.provenance.get("url") or ""
         ref = f"{i.ref} [MINOR?]" if i.possible_minor else i.ref
-        table.add_row(ref, i.status, i.case or "", i.kind, f"{i.distance:g}",
-                      Path(i.file).name, str(origin))  # fmt: skip
+        table.add_row(safe(ref), safe(i.status), safe_or_empty(i.case), safe(i.kind),
+                      f"{i.distance:g}", safe(Path(i.file).name), safe(origin))  # fmt: skip
     cli.out.print(table)
     cli.err.print(f"{len(items)} match(es)")
 
@@ -68,27 +66,20 @@ def review_decide(
         raise cli._fail(str(exc)) from exc
     cli.err.print(f"{item.ref}: {item.status} by {item.reviewed_by} ({item.reason})",
                   highlight=False)  # fmt: skip
-    if decision == "confirmed" and os.environ.get("REMPART_EVIDENCE_MEDIA") == "allowed":
+    if decision == "confirmed":
         _preserve(db, item)
 
 
 def _preserve(db: Database, item: review_queue.ReviewItem) -> None:
-    """Keep the media as found, encrypted (evidence mode), unless it may show a minor and
-    the organisation is not authorised."""
+    """Keep the media as found, encrypted, where the rules allow it (media_rules)."""
     cli = _cli()
-    if item.possible_minor and os.environ.get("REMPART_CSAM_AUTHORISED") != "yes":
+    done = media_rules.preserve_confirmed(db, cli.state.settings.home, item)
+    if done == "minor":
         cli.err.print("Media not preserved: it may show a minor.")
-        return
-    try:
-        data = Path(item.file).read_bytes()
-    except OSError:
+    elif done == "unreadable":
         cli.err.print(f"[yellow]Media not preserved:[/] {item.file} cannot be read now.")
-        return
-    media_store.preserve(cli.state.settings.home, data)
-    with db.session() as s:
-        audit.record(s, "evidence-preserve", case=item.case,
-                     details={"match": item.ref, "sha256": hashlib.sha256(data).hexdigest()})
-    cli.err.print("Media preserved as evidence (encrypted).")
+    elif done == "preserved":
+        cli.err.print("Media preserved as evidence (encrypted).")
 
 
 evidence_app = typer.Typer(help="Evidence packages: export (signed ZIP) and verify.",
@@ -106,7 +97,7 @@ def evidence_export(
 ) -> None:
     """Write a signed evidence package for a confirmed match."""
     cli = _cli()
-    allowed = os.environ.get("REMPART_EVIDENCE_MEDIA", "") == "allowed"
+    allowed = media_rules.evidence_media_allowed()
     try:
         manifest = evidence.export_package(cli.open_database(), cli.state.settings.home, ref,
                                            out_file, include_media=include_media,
@@ -343,7 +334,7 @@ def review_preview(
     db = cli.open_database()
     try:
         item = review_queue.get(db, ref)
-        preview.write_preview(db, ref, item.file, item.case, out_file, reveal=reveal)
+        preview.show(db, item, out_file, reveal=reveal)
     except StoreError as exc:
         raise cli._fail(str(exc)) from exc
     cli.err.print(f"{'Revealed (logged)' if reveal else 'Blurred preview'}: {out_file}")

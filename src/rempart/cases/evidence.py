@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 
 from rempart import __version__
-from rempart.cases import media_store
+from rempart.cases import media_rules, media_store
 from rempart.cases.pdf import text_pdf
 from rempart.cases.review import get, parse_ref
 from rempart.store import audit
@@ -124,15 +124,12 @@ def export_package(
     if item.status != "confirmed":
         raise StoreError(f"{ref} is {item.status}: only a confirmed match gets an evidence "
                          "package (rempart review decide)")  # fmt: skip
-    if include_media and item.possible_minor and os.environ.get(
-        "REMPART_CSAM_AUTHORISED", ""
-    ) != "yes":
-        raise StoreError(f"{ref} may show a minor: its media is never put in a package unless "
-                         "the organisation is legally authorised (REMPART_CSAM_AUTHORISED=yes);"
-                         " report it to the child-protection hotline instead")  # fmt: skip
-    if include_media and not media_allowed:
-        raise StoreError("this organisation's evidence mode does not allow storing media "
-                         "(set REMPART_EVIDENCE_MEDIA=allowed where the law permits it)")
+    if include_media:
+        media_rules.check_package_media(item)
+        if not media_allowed:
+            raise media_rules.MediaRefused(
+                "this organisation's evidence mode does not allow storing media "
+                "(set REMPART_EVIDENCE_MEDIA=allowed where the law permits it)", "evidence-mode")
     with db.session() as s:
         table, number = parse_ref(ref)
         row = s.get(table, number)

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from PIL import Image, ImageFilter, ImageOps
 
+from rempart.cases import media_rules
+from rempart.cases.review import ReviewItem, get
 from rempart.media.decode import decode_image, read_file_bytes
 from rempart.media.errors import MediaError
 from rempart.store import audit
@@ -30,8 +32,16 @@ def _picture(path: Path) -> Image.Image:
     return decode_image(data, path, reduce_for_hashing=False).image
 
 
+def show(db: Database, item: ReviewItem, out: Path, *, reveal: bool = False) -> None:
+    """The preview of one match, for every front-end: blurred, or clear when asked and the
+    rules allow it (media_rules.check_reveal: never a possible minor)."""
+    write_preview(db, item.ref, item.file, item.case, out, reveal=reveal)
+
+
 def write_preview(db: Database, ref: str, locator: str, case: str | None, out: Path,
                   *, reveal: bool = False) -> None:  # fmt: skip
+    if reveal:  # the rule is checked here too, on the match as stored now
+        media_rules.check_reveal(get(db, ref))
     path = Path(locator)
     try:
         picture = _picture(path)

@@ -6,8 +6,6 @@ token; a caseworker sees only her organisation's cases (rempart.api.tenancy)."""
 from __future__ import annotations
 
 import base64
-import hashlib
-import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -19,7 +17,7 @@ from starlette.datastructures import FormData
 
 from rempart.api.auth import Principal
 from rempart.api.tenancy import case_for, visible_banks, visible_case_numbers
-from rempart.cases import evidence, media_store, notices, preview, stats, workflow
+from rempart.cases import evidence, media_rules, notices, preview, stats, workflow
 from rempart.cases import review as review_queue
 from rempart.cases.review import ReviewItem
 from rempart.store import audit, repository
@@ -206,14 +204,14 @@ def review_page(request: Request, status: str = "pending",
 def _png(db: Database, item: ReviewItem, reveal: bool) -> bytes:
     with tempfile.TemporaryDirectory(prefix="rempart-preview-") as tmp:
         out = Path(tmp) / "preview.png"
-        preview.write_preview(db, item.ref, item.file, item.case, out, reveal=reveal)
+        preview.show(db, item, out, reveal=reveal)
         return out.read_bytes()
 
 
 def _match_page(request: Request, item: ReviewItem, status: int = 200, **extra: Any
                 ) -> Response:  # fmt: skip
     return page(request, "match.html", status, item=item, decisions=review_queue.DECISIONS,
-                media_allowed=os.environ.get("REMPART_EVIDENCE_MEDIA") == "allowed",
+                media_allowed=media_rules.evidence_media_allowed(),
                 saved=request.query_params.get("saved", ""),
                 **{"revealed": "", "error": "", **extra})  # fmt: skip
 
@@ -240,11 +238,11 @@ def match_reveal(request: Request, ref: str, p: Principal = Depends(current_user
     """The clear (greyscale) picture of this one match, written to the audit log before it
     is shown, embedded in this answer only (no address to come back to)."""
     item = _match(request, p, ref)
-    if item.possible_minor and os.environ.get("REMPART_CSAM_AUTHORISED") != "yes":
-        return _match_page(request, item, 403, error="match.minor_no_reveal")
     with audit.acting_as(actor(p)):
         try:
             data = _png(services(request).db, item, reveal=True)
+        except media_rules.MediaRefused:
+            return _match_page(request, item, 403, error="match.minor_no_reveal")
         except StoreError:
             return _match_page(request, item, 404, error="match.no_preview")
     _changed(request)
@@ -262,25 +260,10 @@ def match_decide(request: Request, ref: str, p: Principal = Depends(current_user
         return _match_page(request, item, 400, error="match.reason_needed")
     with audit.acting_as(actor(p)):
         item = review_queue.decide(svc.db, ref, decision, reason, actor=actor(p))
-        if decision == "confirmed" and os.environ.get("REMPART_EVIDENCE_MEDIA") == "allowed":
-            _preserve(svc.db, svc.settings.home, item)
+        if decision == "confirmed":
+            media_rules.preserve_confirmed(svc.db, svc.settings.home, item)
     _changed(request)
     return RedirectResponse(f"/ui/matches/{ref}?saved=decided", 303)
-
-
-def _preserve(db: Database, home: Path, item: ReviewItem) -> None:
-    """As `rempart review decide`: keep the media as found, encrypted (evidence mode),
-    never for a possible minor unless the organisation is authorised."""
-    if item.possible_minor and os.environ.get("REMPART_CSAM_AUTHORISED") != "yes":
-        return
-    try:
-        data = Path(item.file).read_bytes()
-    except OSError:
-        return
-    media_store.preserve(home, data)
-    with db.session() as s:
-        audit.record(s, "evidence-preserve", case=item.case,
-                     details={"match": item.ref, "sha256": hashlib.sha256(data).hexdigest()})
 
 
 @router.post("/matches/{ref}/flag-minor")
@@ -302,7 +285,7 @@ def match_evidence(request: Request, ref: str, p: Principal = Depends(current_us
     """The signed evidence package of a confirmed match, as a download."""
     item = _match(request, p, ref)
     svc = services(request)
-    allowed = os.environ.get("REMPART_EVIDENCE_MEDIA") == "allowed"
+    allowed = media_rules.evidence_media_allowed()
     with tempfile.TemporaryDirectory(prefix="rempart-evidence-") as tmp:
         out = Path(tmp) / f"evidence-{ref}.zip"
         with audit.acting_as(actor(p)):
