@@ -52,6 +52,7 @@ from rempart.store.bank_index import BankIndex
 from rempart.store.db import Database
 from rempart.store.models import CaseEvent, ScanRun, utcnow
 from rempart.store.repository import StoreError
+from rempart.textsafe import plain, safe, safe_or_empty
 
 EXIT_SKIPPED = 3
 
@@ -98,7 +99,7 @@ def _write_audit_heads() -> None:
         try:
             audit.write_head(database, state.settings.home)
         except Exception as exc:  # never hide the command's own outcome
-            err.print(f"[yellow]warning:[/] could not record the audit head: {exc}")
+            err.print(f"[yellow]warning:[/] could not record the audit head: {safe(exc)}")
     state.opened = []
 
 
@@ -114,7 +115,7 @@ def _open() -> tuple[Database, BankIndex]:
 
 
 def _fail(message: str) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    err.print(f"[bold red]error:[/] {safe(message)}", highlight=False)
     return typer.Exit(1)
 
 
@@ -150,7 +151,8 @@ class VideoBars:
             return
         if task is None:
             name = Path(locator).name
-            task = self.progress.add_task(f"  video {name[:30]}", total=duration, current="")
+            task = self.progress.add_task(f"  video {safe(name[:30])}", total=duration,
+                                          current="")
             self.tasks[locator] = task
         self.progress.update(task, completed=seconds, current=f"{seconds:.0f} s")
 
@@ -251,7 +253,7 @@ def hash_cmd(
     with _progress() as progress:
         task = progress.add_task("Hashing", total=len(refs), current="")
         for outcome in hash_refs(refs, options, dihedral=False, on_video=VideoBars(progress)):
-            progress.update(task, advance=1, current=Path(outcome.ref.locator).name)
+            progress.update(task, advance=1, current=safe(Path(outcome.ref.locator).name))
             h = outcome.hashes
             if h is None:
                 skipped.append(str(outcome.error))
@@ -281,13 +283,13 @@ def hash_cmd(
         else:
             sys.stdout.write(json.dumps(submission.to_json(), indent=2) + "\n")
     for why in skipped:
-        err.print(f"[yellow]skipped[/] {why}", highlight=False)
+        err.print(f"[yellow]skipped[/] {safe(why)}", highlight=False)
     n_video = len(videos)
     err.print(
         f"Hashed {len(items)} file(s)"
         + (f" ({n_video} video(s), {sum(len(v.frames) for _, v in videos)} frames)"
            if n_video else "")
-        + (f", wrote {out_file}" if out_file else "")
+        + (f", wrote {safe(out_file)}" if out_file else "")
         + (f"; {len(skipped)} skipped" if skipped else "")
         + (f"; {low} with too little detail for PDQ (exact hashes kept)" if low else "")
         + (f"; {thin} with not enough content for crop/region/keypoint matching" if thin
@@ -312,7 +314,7 @@ def bank_create(
             audit.record(s, "bank-create", details={"bank": name, "threshold": threshold})
     except StoreError as exc:
         raise _fail(str(exc)) from exc
-    err.print(f"Created bank [bold]{name}[/] (PDQ threshold {threshold})")
+    err.print(f"Created bank [bold]{safe(name)}[/] (PDQ threshold {threshold})")
 
 
 @bank_app.command("list")
@@ -328,7 +330,8 @@ def bank_list(
         return
     table = Table("bank", "items", "cases", "PDQ threshold", "description")
     for b in banks:
-        table.add_row(b.name, str(b.items), str(b.cases), str(b.pdq_threshold), b.description)
+        table.add_row(safe(b.name), str(b.items), str(b.cases), str(b.pdq_threshold),
+                      safe(b.description))
     out.print(table)
 
 
@@ -359,7 +362,7 @@ def bank_import(
     except StoreError as exc:
         raise _fail(str(exc)) from exc
     err.print(
-        f"Imported {result.added} item(s) into [bold]{name}[/] for case {case}"
+        f"Imported {result.added} item(s) into [bold]{safe(name)}[/] for case {safe(case)}"
         + (f"; {result.duplicates} already there" if result.duplicates else "")
         + (
             f"; {result.low_quality} with too little detail for PDQ (exact match only)"
@@ -409,7 +412,7 @@ def _print_summary(result: ScanResult, report: Path | None) -> None:
             left, top, right, bottom = f.hit.box
             at = f" at {f.hit.time:.0f} s" if f.hit.time is not None else ""
             where = f"x {left}-{right}, y {top}-{bottom}{at}"
-            ft.add_row(Path(f.file).name, f.hit.case, f"{f.hit.distance:.3f}",
+            ft.add_row(safe(Path(f.file).name), safe(f.hit.case), f"{f.hit.distance:.3f}",
                        f"{f.hit.similarity:.3f}", where)  # fmt: skip
         err.print(ft)
     if result.matches:
@@ -429,18 +432,19 @@ def _print_summary(result: ScanResult, report: Path | None) -> None:
                 lf = (m.hit.details or {}).get("local_features") or {}
                 distance = f"{lf.get('inliers', '?')} keypoints"
             mt.add_row(
-                Path(m.file).name, m.hit.case or "", f"{m.hit.bank} #{m.hit.bank_entry}", how,
-                distance, describe_where(m.hit, short=True) or describe_area(m.hit, short=True),
+                safe(Path(m.file).name), safe_or_empty(m.hit.case),
+                f"{safe(m.hit.bank)} #{m.hit.bank_entry}", safe(how), distance,
+                describe_where(m.hit, short=True) or describe_area(m.hit, short=True),
             )  # fmt: skip
         err.print(mt)
         if len(result.matches) > 50:
             err.print(f"... and {len(result.matches) - 50} more in the report")
     for s in result.skipped[:20]:
-        err.print(f"[yellow]skipped[/] {s.detail}", highlight=False)
+        err.print(f"[yellow]skipped[/] {safe(s.detail)}", highlight=False)
     if len(result.skipped) > 20:
         err.print(f"... and {len(result.skipped) - 20} more skipped, listed in the report")
     if report is not None:
-        err.print(f"Report written to {report}")
+        err.print(f"Report written to {safe(report)}", highlight=False)
 
 
 def _resumable(
@@ -551,7 +555,8 @@ def scan_cmd(
         paths = roots
         faces = options.faces
         urls = urls or _stored_urls(database, resume_id)
-        err.print(f"Resuming scan {resume_id} of {', '.join(map(str, roots))}", highlight=False)
+        err.print(f"Resuming scan {resume_id} of {safe(', '.join(map(str, roots)))}",
+                  highlight=False)
     elif not paths and urls is None:
         raise _fail("give the files or folders to scan, --urls FILE, or --resume")
     try:
@@ -574,7 +579,7 @@ def scan_cmd(
         task = progress.add_task("Scanning", total=None, current="")
 
         def on_progress(done: int, total: int, current: str) -> None:
-            progress.update(task, completed=done, total=total, current=Path(current).name)
+            progress.update(task, completed=done, total=total, current=safe(Path(current).name))
 
         try:
             result = run_scan(
@@ -589,7 +594,7 @@ def scan_cmd(
     _print_summary(result, report)
     if returned:
         err.print(f"[bold yellow]{len(returned)} match(es) are content that was removed "
-                  f"before and came back:[/] {', '.join(returned)}; their cases are back "
+                  f"before and came back:[/] {safe(', '.join(returned))}; their cases are back "
                   "in review.")  # fmt: skip
     if result.skipped:
         raise typer.Exit(EXIT_SKIPPED)
@@ -622,9 +627,9 @@ def rooms_cmd(
                title="Rooms")  # fmt: skip
     for key in sorted(rooms):
         r = rooms[key]
-        rt.add_row(f"#{number[key]}", ", ".join(sorted(r.names)), r.chat_id,
-                   str(len(r.media_sha)), str(len(r.members)), ", ".join(sorted(r.bots)),
-                   f"{r.first[:10]} - {r.last[:10]}", r.export)  # fmt: skip
+        rt.add_row(f"#{number[key]}", safe(", ".join(sorted(r.names))), safe(r.chat_id),
+                   str(len(r.media_sha)), str(len(r.members)), safe(", ".join(sorted(r.bots))),
+                   safe(f"{r.first[:10]} - {r.last[:10]}"), safe(r.export))  # fmt: skip
     out.print(rt)
     lt = Table("rooms", "strength", "evidence", title="Links")
     for k in links:
@@ -642,7 +647,7 @@ def rooms_cmd(
         if ev.get("shared_bots"):
             parts.append("bots: " + ", ".join(ev["shared_bots"]))
         parts += ev.get("forwards", [])
-        lt.add_row(f"#{number[k.a]} - #{number[k.b]}", str(k.strength), "; ".join(parts))
+        lt.add_row(f"#{number[k.a]} - #{number[k.b]}", str(k.strength), safe("; ".join(parts)))
     out.print(lt)
 
 
@@ -670,7 +675,8 @@ def match_cmd(
         return
     table = Table("bank", "entry", "case", "signal", "distance")
     for h in hits:
-        table.add_row(h.bank, str(h.bank_entry), h.case or "", h.signal, str(h.distance))
+        table.add_row(safe(h.bank), str(h.bank_entry), safe_or_empty(h.case), safe(h.signal),
+                      str(h.distance))
     out.print(table)
 
 
@@ -694,7 +700,7 @@ def case_withdraw(
         _withdraw_some(bank_index, number, item or [], template or [])
         return
     if not yes:
-        typer.confirm(f"Delete every hash of case {number} from every bank?", abort=True)
+        typer.confirm(f"Delete every hash of case {plain(number)} from every bank?", abort=True)
     counts: dict[str, Any] = {}
 
     def apply(s: Any) -> tuple[list[tuple[int, str]], list[int]]:
@@ -719,7 +725,7 @@ def case_withdraw(
         raise _fail(str(exc)) from exc
     bank_index.db.purge_deleted()  # deleted rows (hashes, face templates) leave the files
     err.print(
-        f"Case {number} withdrawn: its hashes were deleted from every bank and index"
+        f"Case {safe(number)} withdrawn: its hashes were deleted from every bank and index"
         + (f", and its {counts['templates']} face template(s)" if counts.get("templates") else "")
         + ".",
         highlight=False,
@@ -744,7 +750,7 @@ def _withdraw_some(bank_index: BankIndex, number: str, items: list[int],
     except StoreError as exc:
         raise _fail(str(exc)) from exc
     bank_index.db.purge_deleted()
-    err.print(f"Withdrawn from case {number}: {len(items)} bank entr(y/ies), "
+    err.print(f"Withdrawn from case {safe(number)}: {len(items)} bank entr(y/ies), "
               f"{len(templates)} face template(s).", highlight=False)  # fmt: skip
 
 
@@ -762,7 +768,7 @@ def audit_verify() -> None:
         err.print(f"Audit log intact: {verdict.entries} entries, chain verified.")
         return
     for problem in verdict.problems:
-        err.print(f"[bold red]tampered:[/] {problem}", highlight=False)
+        err.print(f"[bold red]tampered:[/] {safe(problem)}", highlight=False)
     raise typer.Exit(1)
 
 
@@ -789,7 +795,8 @@ def audit_list(
         return
     table = Table("#", "when", "who", "action", "case", "details")
     for i, at, who, what, c, d in rows:
-        table.add_row(str(i), at[:19], who, what, c or "", d[:80])
+        table.add_row(str(i), safe(at[:19]), safe(who), safe(what), safe_or_empty(c),
+                      safe(d[:80]))
     out.print(table)
 
 

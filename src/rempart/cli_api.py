@@ -17,6 +17,7 @@ from rempart.api.settings import ROLES
 from rempart.store import audit, repository
 from rempart.store.models import BankShare, CaseOwner
 from rempart.store.repository import StoreError
+from rempart.textsafe import safe, safe_or_empty
 
 apikey_app = typer.Typer(help="API keys for the HTTP API: create (shown once), list, revoke.",
                          no_args_is_help=True)  # fmt: skip
@@ -74,7 +75,8 @@ def apikey_create(
                                                       "tenant": tenant})
     except StoreError as exc:
         raise cli._fail(str(exc)) from exc
-    cli.err.print(f"Created {role} key {info.key_id}" + (f" for {tenant}" if tenant else "")
+    cli.err.print(f"Created {safe(role)} key {info.key_id}"
+                  + (f" for {safe(tenant)}" if tenant else "")
                   + ". The key (shown only now):", highlight=False)  # fmt: skip
     cli.out.print(key, highlight=False)
 
@@ -92,7 +94,7 @@ def apikey_list(
         return
     table = Table("key id", "role", "tenant", "label", "rate/s", "created", "revoked")
     for k in rows:
-        table.add_row(k.key_id, k.role, k.tenant or "", k.label,
+        table.add_row(safe(k.key_id), safe(k.role), safe_or_empty(k.tenant), safe(k.label),
                       f"{k.rate_limit:g}" if k.rate_limit else "default",
                       k.created_at.isoformat(timespec="seconds"),
                       k.revoked_at.isoformat(timespec="seconds") if k.revoked_at else "")
@@ -109,7 +111,7 @@ def apikey_revoke(key_id: Annotated[str, typer.Argument(help="The key id (8 hex)
             audit.record(s, "apikey-revoke", details={"key_id": key_id})
     except StoreError as exc:
         raise cli._fail(str(exc)) from exc
-    cli.err.print(f"Revoked key {key_id}.")
+    cli.err.print(f"Revoked key {safe(key_id)}.", highlight=False)
 
 
 def register_api_commands(app: typer.Typer, bank_app: typer.Typer, case_app: typer.Typer
@@ -139,7 +141,8 @@ def register_api_commands(app: typer.Typer, bank_app: typer.Typer, case_app: typ
                              details={"bank": name, "tenant": tenant})  # fmt: skip
         except StoreError as exc:
             raise cli._fail(str(exc)) from exc
-        cli.err.print(f"Bank {name} {'no longer ' if stop else ''}shared with {tenant}.")
+        cli.err.print(f"Bank {safe(name)} {'no longer ' if stop else ''}shared with "
+                      f"{safe(tenant)}.", highlight=False)  # fmt: skip
 
     @case_app.command("assign")
     def case_assign(
@@ -162,4 +165,4 @@ def register_api_commands(app: typer.Typer, bank_app: typer.Typer, case_app: typ
                 audit.record(s, "case-assign", case=number, details={"tenant": tenant})
         except StoreError as exc:
             raise cli._fail(str(exc)) from exc
-        cli.err.print(f"Case {number} now belongs to {tenant}.")
+        cli.err.print(f"Case {safe(number)} now belongs to {safe(tenant)}.", highlight=False)

@@ -12,6 +12,7 @@ from rempart.exchange.consent import ConsentRecord, FormatError, read_consent
 from rempart.exchange.hashlist import exportable, import_list, record_export
 from rempart.exchange.lists import FORMATS, read_list, write_list
 from rempart.store.repository import StoreError
+from rempart.textsafe import safe
 
 PROBLEMS_PRINTED = 50
 
@@ -47,7 +48,8 @@ def register_exchange_commands(bank_app: typer.Typer) -> None:
             raise cli._fail(f"{out_file}: cannot write ({exc.strerror or exc})") from exc
         record_export(database, name, fmt, written, export.withheld, out_file.name)
         cli.err.print(
-            f"Exported {written} record(s) of bank [bold]{name}[/] to {out_file} ({fmt})"
+            f"Exported {written} record(s) of bank [bold]{safe(name)}[/] to {safe(out_file)} "
+            f"({safe(fmt)})"
             + (f"; {export.withheld} entr(y/ies) withheld: no consent to exchange, withdrawn "
                "or expired" if export.withheld else ""),
             highlight=False,
@@ -100,7 +102,7 @@ def register_exchange_commands(bank_app: typer.Typer) -> None:
             raise cli._fail(str(exc)) from exc
         _, bank_index = cli._open()
         for problem in parsed.problems[:PROBLEMS_PRINTED]:
-            cli.err.print(f"[yellow]skipped[/] {problem}", highlight=False)
+            cli.err.print(f"[yellow]skipped[/] {safe(problem)}", highlight=False)
         if parsed.problem_count > PROBLEMS_PRINTED:
             cli.err.print(f"... and {parsed.problem_count - PROBLEMS_PRINTED} more "
                           "problem(s)", highlight=False)  # fmt: skip
@@ -112,8 +114,8 @@ def register_exchange_commands(bank_app: typer.Typer) -> None:
         except StoreError as exc:
             raise cli._fail(str(exc)) from exc
         cli.err.print(
-            f"Imported {result.added} hash(es) from {list_file.name} ({parsed.format}) into "
-            f"[bold]{name}[/] for case {case_number}"
+            f"Imported {result.added} hash(es) from {safe(list_file.name)} "
+            f"({safe(parsed.format)}) into [bold]{safe(name)}[/] for case {safe(case_number)}"
             + (f"; {result.duplicates} already there" if result.duplicates else "")
             + (f"; {result.low_quality} with too little detail for PDQ" if result.low_quality
                else "")

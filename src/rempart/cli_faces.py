@@ -21,6 +21,7 @@ from rempart.store import audit, face_templates, repository
 from rempart.store.face_templates import NewTemplate
 from rempart.store.models import FaceTemplate
 from rempart.store.repository import StoreError
+from rempart.textsafe import safe
 
 face_app = typer.Typer(
     help="Face search: enroll a person's face (with her consent), list, export.",
@@ -65,7 +66,8 @@ def _choose(path: Path, faces: list[FaceFinding], picks: dict[str, int]) -> Face
     pick = picks.get(str(path), picks.get(path.name))
     if pick is None and len(faces) > 1:
         if sys.stdin.isatty():
-            _cli().err.print(f"{path} shows {len(faces)} faces: {_describe(faces)}")
+            _cli().err.print(f"{safe(path)} shows {len(faces)} faces: {_describe(faces)}",
+                             highlight=False)
             pick = typer.prompt("Which one is hers (number, 0 for none)", type=int)
             if pick == 0:
                 return "no face chosen"
@@ -122,7 +124,7 @@ def enroll_cmd(
         source = str(path) if include_paths else f"photo {i} of {len(photos)}"
         templates.append(NewTemplate(np.asarray(chosen.template), source, chosen.width))
     for why in problems:
-        cli.err.print(f"[yellow]not enrolled[/] {why}", highlight=False)
+        cli.err.print(f"[yellow]not enrolled[/] {safe(why)}", highlight=False)
     if not templates:
         raise cli._fail("no face template could be made from these photos")
     database = cli.open_database()
@@ -131,7 +133,8 @@ def enroll_cmd(
     except StoreError as exc:
         raise cli._fail(str(exc)) from exc
     cli.err.print(
-        f"Enrolled {len(templates)} face template(s) for case {case} (encrypted; the photos "
+        f"Enrolled {len(templates)} face template(s) for case {safe(case)} (encrypted; the "
+        "photos "
         f"were not stored)" + (f"; {len(problems)} photo(s) not used" if problems else ""),
         highlight=False,
     )
@@ -156,7 +159,7 @@ def list_cmd(
         if case:
             query = query.where(Case.number == case)
         for t, number in s.execute(query.order_by(FaceTemplate.id)).all():
-            table.add_row(number, str(t.id), t.source, str(t.face_width or ""),
+            table.add_row(safe(number), str(t.id), safe(t.source), str(t.face_width or ""),
                           t.created_at.isoformat(timespec="seconds"))  # fmt: skip
     cli.out.print(table)
 
@@ -189,4 +192,5 @@ def export_cmd(
         "templates": [base64.b64encode(v.astype("<f4").tobytes()).decode() for v in loaded.vectors],
     }  # fmt: skip
     out_file.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
-    cli.err.print(f"Exported {len(loaded.ids)} template(s) of case {case} to {out_file}")
+    cli.err.print(f"Exported {len(loaded.ids)} template(s) of case {safe(case)} to "
+                  f"{safe(out_file)}", highlight=False)

@@ -22,6 +22,7 @@ from rempart.exchange.sync_client import (
     read_key,
 )
 from rempart.exchange.sync_feed import DEFAULT_LIMIT, MAX_LIMIT
+from rempart.textsafe import safe
 
 sync_app = typer.Typer(help="Sync with another Rempart instance over HTTP (docs/sync.md).",
                        no_args_is_help=True)  # fmt: skip
@@ -41,8 +42,8 @@ def _read_key_file(path: Path) -> str:
     except (OSError, UnicodeDecodeError) as exc:
         raise SyncError(f"{path}: cannot read the key ({exc})") from exc
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        _cli().err.print(f"[yellow]warning:[/] {path} can be read by other users: "
-                         f"chmod 600 {path}", highlight=False)  # fmt: skip
+        _cli().err.print(f"[yellow]warning:[/] {safe(path)} can be read by other users: "
+                         f"chmod 600 {safe(path)}", highlight=False)  # fmt: skip
     return read_key(text, str(path))
 
 
@@ -123,20 +124,21 @@ def sync_pull(
     except SyncError as exc:
         partial: PullResult | None = getattr(exc, "result", None)
         if partial is not None and partial.pages:
-            cli.err.print(f"Before the error: {_say(partial)}. Checkpoint kept: the next pull "
-                          "goes on from there.", highlight=False)  # fmt: skip
+            cli.err.print(f"Before the error: {safe(_say(partial))}. Checkpoint kept: the "
+                          "next pull goes on from there.", highlight=False)  # fmt: skip
         raise cli._fail(str(exc)) from exc
     finally:
         fetcher.close()
     for problem in result.problems[:PROBLEMS_PRINTED]:
-        cli.err.print(f"[yellow]skipped[/] {problem}", highlight=False)
+        cli.err.print(f"[yellow]skipped[/] {safe(problem)}", highlight=False)
     for why in result.restarted:
         cli.err.print(f"[yellow]note:[/] the partner started its feed again from the "
-                      f"beginning: {why}", highlight=False)  # fmt: skip
+                      f"beginning: {safe(why)}", highlight=False)  # fmt: skip
     if fmt == "json":
         cli.out.print_json(json.dumps(result.to_json()))
-    cli.err.print(f"Pulled bank [bold]{bank}[/] of {base} into [bold]{into}[/] for case "
-                  f"{case_number}: {_say(result)}.", highlight=False)  # fmt: skip
+    cli.err.print(f"Pulled bank [bold]{safe(bank)}[/] of {safe(base)} into [bold]{safe(into)}[/] "
+                  f"for case {safe(case_number)}: {safe(_say(result))}.",
+                  highlight=False)  # fmt: skip
     if result.problem_count:
         raise typer.Exit(cli.EXIT_SKIPPED)
 
@@ -155,9 +157,9 @@ def sync_list(
                   "deleted", "error")  # fmt: skip
     for r in rows:
         last = r["last_result"]
-        table.add_row(r["remote"], r["remote_bank"], r["local_bank"], r["checkpoint"],
-                      r["updated_at"], str(last.get("added", "")), str(last.get("withdrawn", "")),
-                      last.get("error") or "")  # fmt: skip
+        table.add_row(safe(r["remote"]), safe(r["remote_bank"]), safe(r["local_bank"]),
+                      safe(r["checkpoint"]), safe(r["updated_at"]), safe(last.get("added", "")),
+                      safe(last.get("withdrawn", "")), safe(last.get("error") or ""))  # fmt: skip
     cli.out.print(table)
 
 
