@@ -1,0 +1,17 @@
+// Runs pdq.js in Node for the pytest conformance test (test_pdq_conformance.py): reads a JSON
+// list of {rgb: path of raw RGB bytes, width, height} on stdin, writes one JSON object per
+// image on stdout: {pdq: {hex, quality}, dihedral: [{name, hex, quality}] x 8, ms}.
+import { readFileSync } from "node:fs";
+import { pdqDihedralFromRgb, pdqFromRgb } from "../../../src/rempart/web/hashpage/js/pdq.js";
+
+const jobs = JSON.parse(readFileSync(0, "utf8"));
+const out = [];
+for (const job of jobs) {
+  const rgb = new Uint8Array(readFileSync(job.rgb));
+  const t0 = performance.now();
+  const pdq = pdqFromRgb(rgb, job.width, job.height);
+  const t1 = performance.now();
+  const dihedral = pdqDihedralFromRgb(rgb, job.width, job.height);
+  out.push({ pdq, dihedral, ms: t1 - t0 });
+}
+process.stdout.write(JSON.stringify(out));
