@@ -12,6 +12,7 @@ from rich.table import Table
 
 from rempart.cases import evidence, media_rules, notices, preview, stats, workflow
 from rempart.cases import review as review_queue
+from rempart.store import audit
 from rempart.store.db import Database
 from rempart.store.repository import StoreError
 from rempart.textsafe import safe, safe_or_empty
@@ -116,16 +117,100 @@ def evidence_verify(
         str | None, typer.Option(help="Expected signer's public key (hex), if known.")
     ] = None,
 ) -> None:
-    """Check an evidence package: signature, and every file against the manifest."""
+    """Check an evidence package: signature, every file against the manifest, and who signed
+    it. Accepted (exit 0) only when intact and signed by a trusted key: this instance's
+    (current or rotated), one added with `evidence trust add`, or the --public-key given."""
     cli = _cli()
-    check = evidence.verify_package(package, public_key)
-    if check.ok:
-        cli.err.print(f"{package}: intact. {check.files} file(s) match the signed manifest "
-                      f"(signer key {check.key_fingerprint}).", highlight=False)  # fmt: skip
+    try:
+        trusted = evidence.trusted_keys(cli.state.settings.home)
+    except StoreError as exc:
+        raise cli._fail(str(exc)) from exc
+    check = evidence.verify_package(package, public_key, trusted)
+    if not check.ok:
+        for problem in check.problems:
+            cli.err.print(f"[bold red]not intact:[/] {safe(problem)}", highlight=False)
+        raise typer.Exit(1)
+    cli.err.print(f"{safe(str(package))}: intact. {check.files} file(s) match the signed "
+                  "manifest.", highlight=False)  # fmt: skip
+    cli.err.print(f"Signed by key {check.public_key}", highlight=False)
+    if check.trusted:
+        cli.err.print(f"Signer trusted: {safe(check.trust)}.", highlight=False)
         return
-    for problem in check.problems:
-        cli.err.print(f"[bold red]not intact:[/] {problem}", highlight=False)
+    cli.err.print("[bold red]signature valid, signer UNKNOWN:[/] this key is not this "
+                  "instance's signing key nor a trusted one, so anyone could have made this "
+                  "package. If you know the key is genuine (ask its owner for the output of "
+                  "`rempart evidence public-key`), run `rempart evidence trust add KEY`.",
+                  highlight=False)  # fmt: skip
     raise typer.Exit(1)
+
+
+trust_app = typer.Typer(help="Keys whose evidence packages are trusted (besides this "
+                        "instance's own).", no_args_is_help=True)  # fmt: skip
+evidence_app.add_typer(trust_app, name="trust")
+
+
+@trust_app.command("add")
+def evidence_trust_add(
+    key: Annotated[str, typer.Argument(help="Public key (hex), as `rempart evidence public-key` "
+                                            "prints it on the signing instance.")],
+    label: Annotated[str, typer.Option(help="Whose key it is.")] = "",
+) -> None:
+    """Trust evidence packages signed by this key."""
+    cli = _cli()
+    try:
+        pub = evidence.trust_add(cli.state.settings.home, key, label)
+    except StoreError as exc:
+        raise cli._fail(str(exc)) from exc
+    with cli.open_database().session() as s:
+        audit.record(s, "evidence-trust-add", details={"public_key": pub, "label": label})
+    cli.err.print(f"Trusted: {pub}", highlight=False)
+
+
+@trust_app.command("remove")
+def evidence_trust_remove(
+    key: Annotated[str, typer.Argument(help="A key added with `evidence trust add`.")],
+) -> None:
+    """Stop trusting a key added with `evidence trust add`."""
+    cli = _cli()
+    try:
+        pub = evidence.normal_key(key)
+        evidence.trust_remove(cli.state.settings.home, pub)
+    except StoreError as exc:
+        raise cli._fail(str(exc)) from exc
+    with cli.open_database().session() as s:
+        audit.record(s, "evidence-trust-remove", details={"public_key": pub})
+    cli.err.print(f"No longer trusted: {pub}", highlight=False)
+
+
+@trust_app.command("list")
+def evidence_trust_list(
+    fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+) -> None:
+    """Every trusted signer's key, and why it is trusted."""
+    cli = _cli()
+    try:
+        keys = evidence.trusted_keys(cli.state.settings.home)
+    except StoreError as exc:
+        raise cli._fail(str(exc)) from exc
+    if fmt == "json":
+        cli.out.print_json(json.dumps([{"public_key": k, "trusted_as": v}
+                                       for k, v in keys.items()]))  # fmt: skip
+        return
+    table = Table("public key", "trusted as")
+    for k, v in keys.items():
+        table.add_row(k, safe(v))
+    cli.out.print(table)
+
+
+@evidence_app.command("rotate-key")
+def evidence_rotate_key() -> None:
+    """Make a new signing key; the old one stays trusted here for packages it signed."""
+    cli = _cli()
+    old, new = evidence.rotate_key(cli.state.settings.home)
+    with cli.open_database().session() as s:
+        audit.record(s, "evidence-key-rotate", details={"old": old, "new": new})
+    cli.err.print(f"New signing key: {new}" + (f" (retired: {old})" if old else ""),
+                  highlight=False)  # fmt: skip
 
 
 @evidence_app.command("public-key")

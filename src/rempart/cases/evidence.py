@@ -10,6 +10,12 @@ or signature, an unsafe or damaged ZIP are all reported.
 
 The signing key is REMPART_HOME/keys/evidence-signing.pem (mode 0600), made on first use;
 give its public key (`rempart evidence public-key`) to whoever will check packages.
+
+A valid signature proves only that the package was not changed since someone signed it:
+anyone can rebuild a manifest and sign it with a key of their own. So a package is accepted
+only when its signer is trusted: this instance's signing key, its former keys
+(`rotate_key` keeps their public halves in keys/evidence-signing-retired.json), and the
+keys added with `trust_add` (keys/evidence-trusted.json: other instances, a partner).
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ import html
 import json
 import os
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -41,6 +47,8 @@ from rempart.store.models import ScanItem, ScanRun
 from rempart.store.repository import StoreError
 
 KEY_FILE = "evidence-signing.pem"
+RETIRED_FILE = "evidence-signing-retired.json"
+TRUST_FILE = "evidence-trusted.json"
 FORMAT = "rempart-evidence-package"
 MAX_PACKAGE_BYTES = 2 * 1024**3
 MAX_MEMBER_BYTES = 1024**3
@@ -65,6 +73,87 @@ def signing_key(home: Path) -> Ed25519PrivateKey:
     with os.fdopen(fd, "wb") as fh:
         fh.write(pem)
     return key
+
+
+def rotate_key(home: Path) -> tuple[str | None, str]:
+    """Retire the signing key (its public half stays trusted, so packages it signed still
+    verify here) and make a new one. Returns (old public key or None, new public key)."""
+    path = _key_path(home)
+    old = public_key_hex(signing_key(home)) if path.exists() else None
+    if old is not None:
+        retired = _read_keys(home / "keys" / RETIRED_FILE)
+        retired.append({"public_key": old, "retired_at": datetime.now(UTC).isoformat(
+            timespec="seconds")})  # fmt: skip
+        _write_keys(home / "keys" / RETIRED_FILE, retired)
+        path.unlink()
+    return old, public_key_hex(signing_key(home))
+
+
+def normal_key(text: str) -> str:
+    """An Ed25519 public key as `rempart evidence public-key` prints it (64 hex digits,
+    lower case); StoreError for anything else."""
+    key = text.strip().lower()
+    try:
+        Ed25519PublicKey.from_public_bytes(bytes.fromhex(key))
+    except ValueError as exc:
+        raise StoreError(f"{text.strip()[:80]!r} is not an Ed25519 public key (64 hex digits, "
+                         "as `rempart evidence public-key` prints it)") from exc  # fmt: skip
+    return key
+
+
+def _read_keys(path: Path) -> list[dict[str, str]]:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return []
+    except (OSError, ValueError) as exc:
+        raise StoreError(f"{path}: cannot read the list of keys ({exc})") from exc
+    keys = doc.get("keys") if isinstance(doc, dict) else None
+    if not isinstance(keys, list):
+        raise StoreError(f"{path}: not a list of keys")
+    return [k for k in keys if isinstance(k, dict) and isinstance(k.get("public_key"), str)]
+
+
+def _write_keys(path: Path, keys: list[dict[str, str]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps({"keys": keys}, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+def trusted_keys(home: Path) -> dict[str, str]:
+    """Every trusted signer: public key -> why it is trusted."""
+    out: dict[str, str] = {}
+    for k in _read_keys(home / "keys" / TRUST_FILE):
+        label = f": {k['label']}" if k.get("label") else ""
+        out[k["public_key"]] = f"added with `evidence trust add` on {k.get('added_at')}{label}"
+    for k in _read_keys(home / "keys" / RETIRED_FILE):
+        out[k["public_key"]] = ("a former signing key of this instance (retired "
+                                f"{k.get('retired_at')})")  # fmt: skip
+    if _key_path(home).exists():
+        out[public_key_hex(signing_key(home))] = "this instance's signing key"
+    return out
+
+
+def trust_add(home: Path, key: str, label: str = "") -> str:
+    """Trust packages signed by `key` (another instance, a partner). Returns the key."""
+    pub = normal_key(key)
+    path = home / "keys" / TRUST_FILE
+    keys = [k for k in _read_keys(path) if k["public_key"] != pub]
+    keys.append({"public_key": pub, "label": label.strip()[:200],
+                 "added_at": datetime.now(UTC).isoformat(timespec="seconds")})  # fmt: skip
+    _write_keys(path, keys)
+    return pub
+
+
+def trust_remove(home: Path, key: str) -> None:
+    """Stop trusting a key added with trust_add (this instance's own keys stay trusted)."""
+    pub = normal_key(key)
+    path = home / "keys" / TRUST_FILE
+    keys = _read_keys(path)
+    if not any(k["public_key"] == pub for k in keys):
+        raise StoreError(f"key {pub} was not added with `evidence trust add`")
+    _write_keys(path, [k for k in keys if k["public_key"] != pub])
 
 
 def public_key_hex(key: Ed25519PrivateKey | Ed25519PublicKey) -> str:
@@ -205,13 +294,38 @@ def export_package(
 
 @dataclass(frozen=True)
 class Check:
+    """`ok`: the package is intact (signature over the manifest, every file) and, when a key
+    was expected, signed by it. `trusted`: whether its signer is trusted (see
+    `trusted_keys`; False when no trust list was given); `trust` says why or why not."""
+
     ok: bool
     problems: list[str]
     key_fingerprint: str | None
     files: int
+    public_key: str | None = None
+    trusted: bool = False
+    trust: str = ""
+
+    @property
+    def accepted(self) -> bool:
+        return self.ok and self.trusted
 
 
-def verify_package(path: Path, expected_public_key: str | None = None) -> Check:
+def verify_package(path: Path, expected_public_key: str | None = None,
+                   trusted: dict[str, str] | None = None) -> Check:  # fmt: skip
+    """Check a package; with `trusted` (public key -> why), also whether its signer is one
+    of them (a key given as `expected_public_key` is trusted too)."""
+    check = _verify(path, expected_public_key)
+    if check.public_key is None:
+        return check
+    why = (trusted or {}).get(check.public_key)
+    if expected_public_key and check.public_key == expected_public_key.strip().lower():
+        why = why or "the key given with --public-key"
+    return replace(check, trusted=why is not None,
+                   trust=why or "UNKNOWN: not this instance's key nor a trusted one")
+
+
+def _verify(path: Path, expected_public_key: str | None = None) -> Check:
     problems: list[str] = []
     try:
         if path.stat().st_size > MAX_PACKAGE_BYTES:
@@ -253,7 +367,8 @@ def verify_package(path: Path, expected_public_key: str | None = None) -> Check:
                     problems.append(f"{path}: {name} was altered (SHA-256 differs)")
             extra = set(infos) - set(listed) - {"manifest.json", "signature.json"}
             problems += [f"{path}: {name} is not in the manifest (added)" for name in sorted(extra)]
-            return Check(not problems, problems, fingerprint(pub_hex), len(listed))
+            return Check(not problems, problems, fingerprint(pub_hex), len(listed),
+                         pub_hex.lower())  # fmt: skip
     except FileNotFoundError:
         return Check(False, [f"{path}: no such file"], None, 0)
     except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError, TypeError) as exc:
