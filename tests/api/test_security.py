@@ -128,7 +128,7 @@ def test_caseworker_sees_only_her_organisations_cases(server: Server, world: Wor
         assert a.get("/v1/cases/CASE-A").status_code == 200
         r = b.get("/v1/cases/CASE-A")
         assert r.status_code == 404
-        assert b.get("/v1/cases/NO-SUCH").json() == {"detail": "no case 'NO-SUCH'"}
+        assert b.get("/v1/cases/NO-SUCH").json() == {"detail": "not found"}
         entries = a.get("/v1/banks/ncii/entries").json()["entries"]
         assert {e["case"] for e in entries} == {"CASE-A"} and len(entries) == 3
         assert b.get("/v1/banks/ncii/entries").json()["entries"] == []

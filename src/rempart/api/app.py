@@ -46,8 +46,11 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
                   lifespan=lifespan)  # fmt: skip
     app.state.services = svc
     errors.install(app)
+    # a batch lookup: at most about 3 structural bytes per hash ({, and two commas)
+    item_caps = {"/v1/lookup/batch": 4 * settings.max_batch + 16}
     app.add_middleware(BodyLimit, default=settings.max_body_bytes,
-                       uploads=settings.max_upload_bytes, upload_paths=UPLOAD_PATHS)
+                       uploads=settings.max_upload_bytes, upload_paths=UPLOAD_PATHS,
+                       json_items=settings.max_json_items, item_caps=item_caps)  # fmt: skip
     for module in (health, lookup, hma, banks, feedback, cases, queries, admin, sync):
         app.include_router(module.router)
     mount_web_ui(app)  # the caseworker web UI under /ui (rempart.web, docs/web.md)

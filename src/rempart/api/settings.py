@@ -33,6 +33,9 @@ class ApiSettings:
     max_upload_bytes: int = 50 * 1024 * 1024  # a picture or video sent to be hashed
     max_body_bytes: int = 16 * 1024 * 1024  # any other request (JSON)
     max_batch: int = 1000  # hashes per batch lookup
+    # JSON values ({, [ and , bytes) in any other request body: bounds the memory a body
+    # of max_body_bytes can take once parsed (16 MB of [{},{},...] would be 1.6 GB)
+    max_json_items: int = 500_000
     rates: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_RATES))
     victim_failures: int = 5  # wrong secrets per case number per window, then 429
     victim_window_s: float = 900.0
@@ -62,6 +65,7 @@ class ApiSettings:
             home=base.home,
             max_upload_bytes=_int("REMPART_API_MAX_UPLOAD", cls.max_upload_bytes),
             max_body_bytes=_int("REMPART_API_MAX_BODY", cls.max_body_bytes),
+            max_json_items=_int("REMPART_API_MAX_JSON_ITEMS", cls.max_json_items),
             rates=rates,
             key_cache_s=_float("REMPART_API_KEY_CACHE", cls.key_cache_s),
             index_poll_s=_float("REMPART_API_INDEX_POLL", cls.index_poll_s),

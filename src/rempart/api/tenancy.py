@@ -14,6 +14,18 @@ from rempart.api.auth import Principal
 from rempart.store import repository
 from rempart.store.models import Bank, BankShare, Case, CaseOwner
 
+# Every refusal about an object the caller may not see, or that does not exist, is this one
+# answer: it names nothing (no case number, bank or entry of another organisation) and is
+# the same whether the object exists.
+NOT_FOUND = "not found"
+# Ids are 64-bit integers in the database: a larger one is refused (404/422), never sent to
+# the database (OverflowError, 500).
+MAX_ID = 2**63 - 1
+
+
+def not_found() -> HTTPException:
+    return HTTPException(404, NOT_FOUND)
+
 
 def visible_banks(s: Session, p: Principal) -> dict[str, int]:
     """Bank name -> PDQ threshold, for the banks this caller may match against."""
@@ -32,7 +44,7 @@ def bank_for(s: Session, p: Principal, name: str) -> Bank:
     """The bank if this caller may see it; 404 otherwise (the same whether it exists)."""
     bank = s.scalar(select(Bank).where(Bank.name == name))
     if bank is None or name not in visible_banks(s, p):
-        raise HTTPException(404, f"no bank named {name!r}")
+        raise not_found()
     return bank
 
 
@@ -49,7 +61,7 @@ def case_for(s: Session, p: Principal, number: str) -> Case:
     """The case if this caller may see it; 404 otherwise (the same whether it exists)."""
     case = repository.get_case(s, number)
     if case is None or not may_see_case(s, p, case):
-        raise HTTPException(404, f"no case {number!r}")
+        raise not_found()
     return case
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -14,7 +14,15 @@ from sqlalchemy.orm import Session
 from rempart.api.auth import Principal, require
 from rempart.api.keys import get_tenant
 from rempart.api.services import Services, services
-from rempart.api.tenancy import bank_for, case_for, may_see_case, own_case, visible_banks
+from rempart.api.tenancy import (
+    MAX_ID,
+    bank_for,
+    case_for,
+    may_see_case,
+    not_found,
+    own_case,
+    visible_banks,
+)
 from rempart.exchange.bank_import import import_submission
 from rempart.exchange.consent import ConsentRecord
 from rempart.exchange.submission import FORMAT, VERSION, parse_submission
@@ -158,7 +166,7 @@ def list_entries(
     name: str,
     case: str | None = None,
     limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_ID),
     p: Principal = Depends(require(*KEEPERS)),
     svc: Services = Depends(services),
 ) -> dict[str, Any]:
@@ -200,7 +208,7 @@ def _claim(svc: Services, p: Principal, number: str) -> bool:
         case = repository.get_case(s, number.strip())
         if case is not None:
             if not may_see_case(s, p, case):
-                raise HTTPException(404, f"no case {number!r}")
+                raise not_found()
             if case.status == "withdrawn":
                 raise HTTPException(400, f"case {number} was withdrawn: its hashes may not "
                                     "be stored again under it")  # fmt: skip
@@ -262,20 +270,21 @@ def add_entries(name: str, body: EntriesIn, p: Principal = Depends(require(*KEEP
 
 @router.delete("/{name}/entries/{entry}",
                summary="Withdraw a bank entry: deleted from the bank and the index at once")
-def withdraw_entry(name: str, entry: int, p: Principal = Depends(require(*KEEPERS)),
+def withdraw_entry(name: str, entry: int = Path(ge=0, le=MAX_ID),
+                   p: Principal = Depends(require(*KEEPERS)),
                    svc: Services = Depends(services)) -> dict[str, Any]:  # fmt: skip
     with svc.db.session() as s:
         bank = bank_for(s, p, name)
         item = s.get(BankItem, entry)
         number = repository.case_number(s, item.case_id) if item and item.case_id else None
         if item is None or item.bank_id != bank.id or number is None:
-            raise HTTPException(404, f"bank {name!r} has no entry {entry}")
+            raise not_found()
         case_for(s, p, number)
 
     def apply(s: Session) -> tuple[list[tuple[int, str]], list[int]]:
         case = repository.get_case(s, number)
         if case is None:
-            raise StoreError(f"no case {number}")
+            raise not_found()
         removed = repository.delete_items(s, case, [entry])
         audit.record(s, "withdraw-items", case=number,
                      details={"bank_entries": [entry], "face_templates": []})

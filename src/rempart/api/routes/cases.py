@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from rempart.api.auth import Principal, require
 from rempart.api.services import Services, services
-from rempart.api.tenancy import case_for, may_see_case, own_case
+from rempart.api.tenancy import MAX_ID, case_for, may_see_case, not_found, own_case
 from rempart.cases import workflow
 from rempart.store import audit, face_templates, repository
 from rempart.store.models import Case, CaseEvent, CaseOwner, PlatformFeedback, utcnow
@@ -36,7 +36,7 @@ class StatusIn(BaseModel):
 @router.get("/cases", summary="Cases (a caseworker: her organisation's)")
 def list_cases(
     limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_ID),
     p: Principal = Depends(require("caseworker", "admin")),
     svc: Services = Depends(services),
 ) -> list[dict[str, Any]]:
@@ -58,7 +58,7 @@ def open_case(body: CaseIn, p: Principal = Depends(require("caseworker", "admin"
     with svc.db.session() as s:
         case = repository.get_case(s, number)
         if case is not None and not may_see_case(s, p, case):
-            raise HTTPException(404, f"no case {number!r}")
+            raise not_found()
     with audit.acting_as(p.actor):
         secret = workflow.open_case(svc.db, number)
     with svc.db.session() as s:
@@ -92,7 +92,7 @@ def withdraw_case(number: str, p: Principal = Depends(require("caseworker", "adm
     def apply(s: Session) -> tuple[list[tuple[int, str]], list[int]]:
         case = repository.get_case(s, number)
         if case is None:
-            raise StoreError(f"no case {number}")
+            raise not_found()
         removed = repository.delete_case_items(s, case)
         counts["templates"] = face_templates.delete_case_templates(s, case)
         counts["hashes"] = len(removed)

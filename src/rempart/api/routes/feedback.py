@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from rempart.api.auth import Principal, require
 from rempart.api.services import Services, services
-from rempart.api.tenancy import visible_banks
+from rempart.api.tenancy import MAX_ID, not_found, visible_banks
 from rempart.store import audit
 from rempart.store.models import Bank, BankItem, Case, CaseOwner, PlatformFeedback, Tenant
 
@@ -22,7 +22,8 @@ Verdict = Literal["removed", "not_violating", "false_positive"]
 
 class FeedbackIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    bank_entry: int = Field(description="The bank entry the platform's content matched")
+    bank_entry: int = Field(ge=0, le=MAX_ID,
+                            description="The bank entry the platform's content matched")
     verdict: Verdict
     content_ref: str = Field("", max_length=500,
                              description="The platform's own reference to its content")
@@ -36,8 +37,7 @@ def add_feedback(body: FeedbackIn, p: Principal = Depends(require("platform")),
         row = s.execute(select(BankItem, Bank.name).join(Bank, BankItem.bank_id == Bank.id)
                         .where(BankItem.id == body.bank_entry)).first()  # fmt: skip
         if row is None or row[1] not in visible_banks(s, p):
-            raise HTTPException(404, f"no bank entry {body.bank_entry} in the banks shared "
-                                "with you")  # fmt: skip
+            raise not_found()
         item, bank_name = row
         fb = PlatformFeedback(tenant_id=p.tenant_id, api_key_id=p.id, bank_item_id=item.id,
                               case_id=item.case_id, bank_name=bank_name, verdict=body.verdict,
