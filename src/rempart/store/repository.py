@@ -16,6 +16,7 @@ from rempart.store import changefeed
 from rempart.store.models import Bank, BankItem, Case, Consent, ItemSignal, Withdrawal
 
 BANK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+CASE_NUMBER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
 class ConsentRecordLike(Protocol):
@@ -81,13 +82,24 @@ def get_case(s: Session, number: str) -> Case | None:
     return s.scalar(select(Case).where(Case.number == number))
 
 
+def check_case_number(number: str) -> str:
+    """The case number, stripped, if it is one (letters, digits, '-', '_', '.', 1 to 64,
+    starting with a letter or digit: no '/', no '..' path); StoreError saying so otherwise.
+    Every new case (CLI, API, import, UI) passes here."""
+    number = number.strip()
+    if not CASE_NUMBER.match(number) or ".." in number:
+        raise StoreError(f"invalid case number {number[:80]!r}: 1 to 64 letters, digits, "
+                         "'-', '_' or '.', starting with a letter or digit")
+    return number
+
+
 def get_or_create_case(s: Session, number: str) -> Case:
     number = number.strip()
     if not number or len(number) > 64:
         raise StoreError("a case number must be 1 to 64 characters")
     case = get_case(s, number)
     if case is None:
-        case = Case(number=number)
+        case = Case(number=check_case_number(number))
         s.add(case)
         s.flush()
     return case
