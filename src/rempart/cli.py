@@ -483,6 +483,26 @@ def _stored_urls(database: Database, scan_id: int) -> Path | None:
     return Path(value) if value else None
 
 
+@app.command("hash-page")
+def hash_page_cmd(
+    out_file: Annotated[
+        Path, typer.Option("--out", help="Write the page here (one self-contained HTML file).")
+    ],
+) -> None:
+    """Write her hashing page: one HTML file she opens on her phone (no install, no network)
+    to hash her photos and videos into a hash-submission file she sends herself."""
+    from rempart.web.hashpage import HashPageError, write_page
+
+    try:
+        write_page(out_file)
+    except HashPageError as exc:
+        raise _fail(str(exc)) from exc
+    except OSError as exc:
+        raise _fail(f"{out_file}: cannot write ({exc.strerror or exc})") from exc
+    err.print(f"Wrote {safe(str(out_file))}: open it in a browser, or send it to her; it works "
+              "offline and sends nothing (docs/victim-page.md).", highlight=False)  # fmt: skip
+
+
 @app.command("scan")
 def scan_cmd(
     paths: Annotated[

@@ -18,6 +18,7 @@ from rempart.api.routes import admin, banks, cases, feedback, health, hma, looku
 from rempart.api.services import Services
 from rempart.api.settings import ApiSettings
 from rempart.web import mount as mount_web_ui
+from rempart.web.hashpage.serve import router as hashpage_router
 
 UPLOAD_PATHS = frozenset({"/v1/hash", "/v1/lookup/file", "/m/lookup", "/h/hash"})
 
@@ -54,6 +55,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     for module in (health, lookup, hma, banks, feedback, cases, queries, admin, sync):
         app.include_router(module.router)
     mount_web_ui(app)  # the caseworker web UI under /ui (rempart.web, docs/web.md)
+    app.include_router(hashpage_router)  # her hashing page at /hash/ (docs/victim-page.md)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
