@@ -14,6 +14,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Annotated, Any
 
+import click
 import typer
 from rich.console import Console
 from rich.progress import (
@@ -26,6 +27,7 @@ from rich.progress import (
 )
 from rich.table import Table
 from sqlalchemy import select
+from typer.core import TyperGroup
 
 from rempart.cases.returns import reopen_returned
 from rempart.config import Settings, load_settings
@@ -36,7 +38,7 @@ from rempart.faces.crypto import TemplateKeyError
 from rempart.scan.face_match import DEFAULT_FACE_DISTANCE, FaceMatcher
 from rempart.scan.matcher import Matcher, lookup_hex
 from rempart.scan.pipeline import ScanOptions, ScanResult, collect, hash_refs, run_scan
-from rempart.scan.report import describe_area, describe_where, write_report
+from rempart.scan.report import describe_area, describe_where, stored_result, write_report
 from rempart.scan.rooms import link_rooms, load_rooms
 from rempart.signals.image_hashes import NOT_ENOUGH_CONTENT
 from rempart.signals.pdq import MIN_QUALITY
@@ -56,7 +58,25 @@ from rempart.textsafe import plain, safe, safe_or_empty
 
 EXIT_SKIPPED = 3
 
+
+class _Commands(TyperGroup):
+    """`rempart scan report SCAN_ID ...` runs the hidden `scan-report` command: `scan` takes
+    paths, so its `report` is recognised here (when no file `report` is here to scan, or a
+    scan number follows it)."""
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        if (len(args) >= 2 and args[:2] == ["scan", "report"]
+                and (not Path("report").exists() or (len(args) > 2 and args[2].isdigit()))):
+            command = self.get_command(ctx, "scan-report")
+            if command is not None:
+                return "scan report", command, args[2:]
+        return super().resolve_command(ctx, args)  # fmt: skip
+
+
 app = typer.Typer(
+    cls=_Commands,
     help="Rempart: find, prove and remove non-consensual intimate images.",
     no_args_is_help=True,
     add_completion=False,
@@ -447,10 +467,17 @@ def _print_summary(result: ScanResult, report: Path | None) -> None:
         err.print(f"Report written to {safe(report)}", highlight=False)
 
 
+def _report_hint(scan_id: int | str, report: Path | None, fmt: str) -> str:
+    return (f"rempart scan report {scan_id} --out {report or 'FILE'}"
+            + (" --format csv" if fmt == "csv" else ""))  # fmt: skip
+
+
 def _resumable(
-    database: Database, scan_id: int | None, options: ScanOptions
-) -> tuple[int, list[Path], ScanOptions]:
-    """The scan to resume (the given one, or the last unfinished), its folders and options."""
+    database: Database, scan_id: int | None, options: ScanOptions,
+    report: Path | None = None, fmt: str = "json",
+) -> tuple[int, list[Path], ScanOptions]:  # fmt: skip
+    """The scan to resume (the given one, or the last unfinished), its folders and options
+    (with the report it was started with)."""
     with database.session() as s:
         if scan_id is not None:
             run = s.get(ScanRun, scan_id)
@@ -461,9 +488,11 @@ def _resumable(
                 select(ScanRun).where(ScanRun.status != "finished").order_by(ScanRun.id.desc())
             ).first()
             if run is None:
-                raise StoreError("no unfinished scan to resume")
+                raise StoreError("no unfinished scan to resume (to write a finished scan's "
+                                 f"report again: {_report_hint('SCAN_ID', report, fmt)})")
         if run.status == "finished":
-            raise StoreError(f"scan {run.id} is finished; nothing to resume")
+            raise StoreError(f"scan {run.id} is finished; nothing to resume. To write its "
+                             f"report again: {_report_hint(run.id, report, fmt)}")
         stored = run.options or {}
         roots = [Path(p) for p in (run.sources or {}).get("folders", [])]
         resumed = replace(
@@ -472,6 +501,8 @@ def _resumable(
             seconds_per_frame=float(stored.get("seconds_per_frame", options.seconds_per_frame)),
             faces=bool(stored.get("faces", options.faces)),
             robust=stored.get("robust", options.robust),
+            report=stored.get("report"),
+            report_format=str(stored.get("report_format") or "json"),
         )
         return run.id, roots, resumed
 
@@ -556,7 +587,9 @@ def scan_cmd(
     ] = True,
 ) -> None:
     """Scan files, folders, archives and Telegram exports (photos and videos) against the
-    banks. An interrupted scan is finished with --resume."""
+    banks. An interrupted scan is finished with --resume (it writes the report it was
+    started with). A finished scan's report is written again with `rempart scan report
+    SCAN_ID --out FILE [--format csv]`."""
     if fmt not in ("json", "csv"):
         raise _fail(f"unknown format {fmt!r}: use json or csv")
     if not 0 < seconds_per_frame <= 3600:
@@ -565,13 +598,16 @@ def scan_cmd(
     options = ScanOptions(
         banks=tuple(bank or ()), workers=_workers(workers), seconds_per_frame=seconds_per_frame,
         faces=faces, robust="query" if robust else None,
+        report=str(report.resolve()) if report is not None else None, report_format=fmt,
     )  # fmt: skip
     resume_id: int | None = None
     if resume:
         try:
-            resume_id, roots, options = _resumable(database, scan_id, options)
+            resume_id, roots, options = _resumable(database, scan_id, options, report, fmt)
         except StoreError as exc:
             raise _fail(str(exc)) from exc
+        if report is None and options.report:  # the report the killed scan was to write
+            report, fmt = Path(options.report), options.report_format
         paths = roots
         faces = options.faces
         urls = urls or _stored_urls(database, resume_id)
@@ -610,7 +646,12 @@ def scan_cmd(
             raise _fail(str(exc)) from exc
     returned = reopen_returned(database, result.scan_id)
     if report is not None:
-        write_report(result, report, fmt)
+        try:
+            write_report(result, report, fmt)
+        except OSError as exc:
+            _print_summary(result, None)
+            raise _fail(f"{report}: cannot write the report ({exc.strerror or exc}); the scan "
+                        f"is kept: {_report_hint(result.scan_id, report, fmt)}") from exc
     _print_summary(result, report)
     if returned:
         err.print(f"[bold yellow]{len(returned)} match(es) are content that was removed "
@@ -618,6 +659,27 @@ def scan_cmd(
                   "in review.")  # fmt: skip
     if result.skipped:
         raise typer.Exit(EXIT_SKIPPED)
+
+
+@app.command("scan-report", hidden=True)
+def scan_report_cmd(
+    scan_id: Annotated[int, typer.Argument(help="The scan (its number, shown by `scan`).")],
+    out_file: Annotated[Path, typer.Option("--out", help="Write the report to this file.")],
+    fmt: Annotated[str, typer.Option("--format", help="Report format: json or csv.")] = "json",
+) -> None:
+    """Write a finished scan's report again (`rempart scan report SCAN_ID --out FILE`)."""
+    if fmt not in ("json", "csv"):
+        raise _fail(f"unknown format {fmt!r}: use json or csv")
+    database = open_database()
+    try:
+        result = stored_result(database, scan_id)
+        write_report(result, out_file, fmt)
+    except StoreError as exc:
+        raise _fail(str(exc)) from exc
+    except OSError as exc:
+        raise _fail(f"{out_file}: cannot write the report ({exc.strerror or exc})") from exc
+    err.print(f"Report of scan {scan_id} written to {safe(out_file)} ({len(result.matches)} "
+              f"match(es), {len(result.skipped)} skipped)", highlight=False)  # fmt: skip
 
 
 @app.command("rooms")

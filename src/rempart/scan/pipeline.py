@@ -89,6 +89,10 @@ class ScanOptions:
     # Photos: hash variants and local features for robust matching ("query": as a scan
     # looks them up, "stored": as a bank keeps them, None: whole-image hashes only).
     robust: str | None = "query"
+    # The report asked for (an absolute path) and its format, kept with the scan so that
+    # `scan --resume` writes it when the scan was killed before it could.
+    report: str | None = None
+    report_format: str = "json"
 
 
 @dataclass(frozen=True)
@@ -408,7 +412,9 @@ def start_run(
                      **({"urls": str(url_file)} if url_file is not None else {})},
             options={"banks": list(options.banks), "workers": options.workers,
                      "seconds_per_frame": options.seconds_per_frame, "faces": options.faces,
-                     "robust": options.robust},
+                     "robust": options.robust,
+                     **({"report": options.report, "report_format": options.report_format}
+                        if options.report else {})},
         )  # fmt: skip
         s.add(run)
         s.flush()
@@ -481,6 +487,8 @@ def run_scan(
         run.status = "finished"
         run.finished_at = result.finished_at = datetime.now(UTC)
         run.summary = summary(result)
+        # the banks it was matched against (all of them when none was named), for its report
+        run.options = {**(run.options or {}), "banks_matched": list(result.banks)}
         audit.record(s, "scan-finish", details={"scan": scan_id, "summary": run.summary,
                                                "resumed": resume is not None})  # fmt: skip
     return result

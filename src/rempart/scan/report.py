@@ -8,7 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from rempart.scan.matcher import Hit
-from rempart.scan.pipeline import ScanResult, summary
+from rempart.scan.pipeline import ScanResult, load_result, summary
+from rempart.store.db import Database
+from rempart.store.models import ScanRun
+from rempart.store.repository import StoreError
 
 CSV_COLUMNS = (
     "file", "status", "bank", "bank_entry", "case", "signal", "distance", "transform",
@@ -203,6 +206,26 @@ def csv_rows(result: ScanResult) -> list[dict[str, Any]]:
             {"file": f, "status": "too-little-detail", "reason": "too little detail to hash"}
         )
     return rows
+
+
+def stored_result(db: Database, scan_id: int) -> ScanResult:
+    """A finished scan's result as its report showed it, read back from the database
+    (`rempart scan report`); an unknown or unfinished scan is a StoreError saying what to
+    do."""
+    with db.session() as s:
+        run = s.get(ScanRun, scan_id)
+        if run is None:
+            raise StoreError(f"no scan {scan_id}")
+        status, options, kept = run.status, dict(run.options or {}), dict(run.summary or {})
+    if status != "finished":
+        raise StoreError(f"scan {scan_id} is not finished: finish it with "
+                         f"`rempart scan --resume --scan-id {scan_id}`")  # fmt: skip
+    faces = bool(options.get("faces"))
+    banks = options.get("banks_matched") or options.get("banks") or ()
+    result = load_result(db, scan_id, banks=tuple(banks), faces_looked=faces)
+    result.seconds = float(kept.get("seconds") or 0.0)
+    result.from_cache = int(kept.get("known_content_reused") or 0)
+    return result
 
 
 def write_report(result: ScanResult, path: Path, fmt: str) -> None:
