@@ -333,12 +333,18 @@ def notice_create(
     ] = None,
     organisation: Annotated[str, typer.Option(help="Who sends it.")] = notices.ORGANISATION,
     out_file: Annotated[Path | None, typer.Option("--out", help="Write the notice here.")] = None,
+    name_her: Annotated[
+        bool, typer.Option("--name-her", help="Name her (her consent record's name) in the "
+                           "letter: only when she asked for it. Otherwise the letter names "
+                           "only the organisation.")
+    ] = False,
 ) -> None:
     """Write a takedown notice for a case's confirmed matches on one platform."""
     cli = _cli()
     try:
         n = notices.create(cli.open_database(), cli.state.settings.home, case, platform,
-                           language=language, refs=match, organisation=organisation)  # fmt: skip
+                           language=language, refs=match, organisation=organisation,
+                           name_her=name_her)  # fmt: skip
     except StoreError as exc:
         raise cli._fail(str(exc)) from exc
     if out_file is not None:

@@ -45,12 +45,14 @@ def test_the_rules_in_one_place() -> None:
         media_rules.check_package_media(_item(False), env={})
 
 
-def _web_client(tmp: Path) -> tuple[TestClient, str]:
+def web_client(case_number: str) -> tuple[TestClient, str]:
+    """A signed-in caseworker of the organisation that owns the case, on the web UI of the
+    test's database, and her CSRF token."""
     settings = load_settings()
     db = Database(settings.db_url)
     with db.session() as s:
         key, _ = keys.create_key(s, "caseworker", "org-a", label="ca")
-        case = repository.get_case(s, "C-9")
+        case = repository.get_case(s, case_number)
         assert case is not None
         s.add(CaseOwner(case_id=case.id, tenant_id=keys.get_tenant(s, "org-a").id))
     db.dispose()
@@ -91,7 +93,7 @@ def test_a_possible_minor_is_revealed_by_neither_front_end(
     rempart("evidence", "export", ref, "--out", str(rempart_env / "e.zip"), "--include-media",
             code=1)  # fmt: skip
     # The web UI refuses the same, from the same rule.
-    client, token = _web_client(rempart_env)
+    client, token = web_client("C-9")
     with client:
         r = client.post(f"/ui/matches/{ref}/reveal", data={"csrf": token})
         assert r.status_code == 403 and "data:image" not in r.text

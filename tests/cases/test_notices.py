@@ -51,7 +51,9 @@ def test_notice_in_three_languages_cites_the_rules(rempart_env: Path, consent_fi
                  "--organisation", "Helpline X")  # fmt: skip
     assert "Telegram chat 'Room A'" in en and "message 2" in en and ref in en
     assert "Article 16 of Regulation (EU) 2022/2065" in en and "TAKE IT DOWN Act" in en
-    assert "48-hour removal deadline" in en and "given by Test Person" in en
+    assert "48-hour removal deadline" in en and "given by the person concerned" in en
+    assert "Test Person" not in en  # her name only if she chose it (see test_notice_privacy)
+    assert "https://t.me/c/555/2" in en  # the message's link
     assert "Helpline X" in en and "not attached" in en
     fr = rempart("notice", "create", "--case", "C-7", "--platform", "telegram", "--language",
                  "fr")  # fmt: skip

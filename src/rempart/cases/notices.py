@@ -13,9 +13,10 @@ Tracking: sent, acknowledged, removed, refused, no-answer; a sent notice is due 
 
 from __future__ import annotations
 
+import os
 import string
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
@@ -33,7 +34,10 @@ from rempart.store.repository import StoreError
 STATUSES = ("draft", "sent", "acknowledged", "removed", "refused", "no-answer")
 OPEN_STATUSES = ("sent", "acknowledged", "no-answer")
 RENOTICE_HOURS = 24
-ORGANISATION = "the helpline"
+ORGANISATION = "the helpline"  # the default: the organisation's name in the letter's language
+PHRASES = ("organisation", "telegram", "forwarded", "link", "url", "item", "consent",
+           "consent_named", "deadline", "method_exact", "method_pdq", "method_variant",
+           "method_keypoints", "method_video", "method_face")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,7 @@ class NoticeData:
     platforms: dict[str, dict[str, Any]]
     folder: str
     hotlines: dict[str, dict[str, Any]]
+    phrases: dict[str, dict[str, str]] = field(default_factory=dict)  # language -> phrases
 
 
 def load_data(home: Path | None = None) -> NoticeData:
@@ -58,8 +63,47 @@ def load_data(home: Path | None = None) -> NoticeData:
             parsed[name] = tomllib.loads((folder / name).read_text(encoding="utf-8"))
         except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise StoreError(f"{folder}/{name}: cannot read the notice data ({exc})") from exc
+    bundled = resources.files("rempart") / "data" / "notices" / "phrases.toml"
+    phrases_file = folder / "phrases.toml"
+    if not phrases_file.is_file():  # an organisation's copy made before phrases.toml existed
+        phrases_file = bundled
+    try:
+        phrases = tomllib.loads(phrases_file.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise StoreError(f"{phrases_file}: cannot read the notice data ({exc})") from exc
     return NoticeData(parsed["laws.toml"], parsed["platforms.toml"], str(folder),
-                      parsed["hotlines.toml"])
+                      parsed["hotlines.toml"], phrases)  # fmt: skip
+
+
+def _phrases(data: NoticeData, language: str) -> dict[str, str]:
+    """The phrases of one language; StoreError when the language has none (a letter is
+    never half in another language)."""
+    words = data.phrases.get(language)
+    missing = [k for k in PHRASES if not isinstance((words or {}).get(k), str)]
+    if missing:
+        raise StoreError(f"{data.folder}/phrases.toml: no [{language}] phrases for "
+                         f"{', '.join(missing)}: a notice in {language!r} needs them")
+    assert words is not None
+    return words
+
+
+def _say(words: dict[str, str], key: str, **values: object) -> str:
+    return string.Template(words[key]).safe_substitute(
+        {k: "?" if v is None or v == "" else str(v) for k, v in values.items()})
+
+
+def _method(kind: str) -> str:
+    """Which phrase names how a match was made (never a raw distance: a keypoint match's
+    number is agreeing keypoints, not a hash distance)."""
+    if kind in ("sha256", "md5"):
+        return "method_exact"
+    if kind == "local-features":
+        return "method_keypoints"
+    if kind.startswith("vpdq") or kind == "video":
+        return "method_video"
+    if kind == "face":
+        return "method_face"
+    return "method_variant" if kind.startswith("pdq-") else "method_pdq"
 
 
 def _template(data: NoticeData, language: str) -> string.Template:
@@ -88,23 +132,38 @@ def platform_of(item: ReviewItem, data: NoticeData) -> str | None:
     return None
 
 
-def _location(item: ReviewItem) -> str:
+def message_link(prov: dict[str, Any]) -> str | None:
+    """The t.me link of a Telegram message in a supergroup or channel (what the platform
+    needs to find it), when the export says enough."""
+    chat_id, message = str(prov.get("chat_id") or ""), str(prov.get("message_id") or "")
+    kind = str(prov.get("chat_type") or "")
+    if chat_id.isdigit() and message.isdigit() and ("supergroup" in kind or "channel" in kind):
+        return f"https://t.me/c/{chat_id}/{message}"
+    return None
+
+
+def _location(item: ReviewItem, words: dict[str, str]) -> str:
+    """Where the platform finds the item: its chat and message, or its address; never a
+    local path (a notice lists only items found on the platform)."""
     p = item.provenance
     if p.get("source") == "telegram":
-        return (f"Telegram chat {p.get('chat')!r} (id {p.get('chat_id')}), message "
-                f"{p.get('message_id')}, posted {p.get('date')} by {p.get('from')}"
-                + (f", forwarded from {p.get('forwarded_from')}" if p.get("forwarded_from")
-                   else ""))  # fmt: skip
+        text = _say(words, "telegram", chat=p.get("chat"), chat_id=p.get("chat_id"),
+                    message_id=p.get("message_id"), date=p.get("date"), sender=p.get("from"))
+        if p.get("forwarded_from"):
+            text += _say(words, "forwarded", forwarded_from=p.get("forwarded_from"))
+        link = message_link(p)
+        return text + (_say(words, "link", link=link) if link else "")
     if p.get("source") == "url":
-        return f"{p.get('url')} (fetched {p.get('fetched_at')})"
-    return item.file
+        return _say(words, "url", url=p.get("url"), fetched_at=p.get("fetched_at"))
+    return "?"
 
 
-def _item_lines(items: list[ReviewItem]) -> str:
+def _item_lines(items: list[ReviewItem], words: dict[str, str], organisation: str) -> str:
     lines = []
     for n, i in enumerate(items, 1):
-        lines.append(f"{n}. {_location(i)}\n   match {i.ref}: {i.kind}, distance "
-                     f"{i.distance:g}; confirmed by {i.reviewed_by}")  # fmt: skip
+        lines.append(_say(words, "item", n=n, location=_location(i, words), ref=i.ref,
+                          method=words[_method(i.kind)], organisation=organisation,
+                          date=(i.reviewed_at or "")[:10]))  # fmt: skip
     return "\n".join(lines)
 
 
@@ -117,7 +176,13 @@ def create(
     language: str | None = None,
     refs: list[str] | None = None,
     organisation: str = ORGANISATION,
+    name_her: bool = False,
 ) -> Notice:
+    """Write a notice to one platform: only the case's confirmed matches found on that
+    platform (its messages or addresses), in the name of the organisation (never the
+    victim's name unless she chose it: `name_her`, or her consent record's
+    `"name_in_notices": true`; never a local path or an account name), every word from
+    the language's template and phrases."""
     data = load_data(home)
     if platform not in data.platforms:
         raise StoreError(f"no platform {platform!r} in {data.folder}/platforms.toml "
@@ -125,6 +190,9 @@ def create(
     pdata = data.platforms[platform]
     lang = language or pdata.get("language", "en")
     template = _template(data, lang)
+    words = _phrases(data, lang)
+    if not organisation.strip() or organisation == ORGANISATION:
+        organisation = os.environ.get("REMPART_ORGANISATION", "").strip() or words["organisation"]
     confirmed = queue(db, case=case_number, status="confirmed")
     if refs:
         items = [i for i in confirmed if i.ref in refs]
@@ -132,6 +200,11 @@ def create(
         if missing:
             raise StoreError(f"not confirmed matches of case {case_number}: "
                              f"{', '.join(sorted(missing))}")  # fmt: skip
+        elsewhere = [i.ref for i in items if platform_of(i, data) != platform]
+        if elsewhere:
+            raise StoreError(f"not found on {pdata.get('name', platform)}: "
+                             f"{', '.join(elsewhere)} (a notice lists only what is on its "
+                             "platform)")  # fmt: skip
     else:
         items = [i for i in confirmed if platform_of(i, data) == platform]
     if not items:
@@ -143,7 +216,7 @@ def create(
         law = data.laws.get(j)
         if law is None or lang not in law:
             raise StoreError(f"{data.folder}/laws.toml: no text for {j!r} in {lang!r}")
-        laws.append(f"- {law.get('name', j)}: {law[lang]}")
+        laws.append(f"- {law.get(f'name_{lang}') or law.get('name', j)}: {law[lang]}")
         deadline = max(deadline, int(law.get("deadline_hours", 0)))
     with db.session() as s:
         case = repository.get_case(s, case_number)
@@ -155,24 +228,26 @@ def create(
                              "can be sent on her behalf")  # fmt: skip
         notice = Notice(case_id=case.id, platform=platform, language=lang,
                         jurisdictions=list(pdata.get("jurisdictions", [])),
-                        items=[{"match": i.ref, "location": _location(i), "file": i.file,
-                                "possible_minor": i.possible_minor}
+                        items=[{"match": i.ref, "location": _location(i, words),
+                                "file": i.file, "possible_minor": i.possible_minor}
                                for i in items], text="", status="draft")  # fmt: skip
         s.add(notice)
         s.flush()
-        consent_text = (f"given by {consent.given_by} on {consent.given_at:%Y-%m-%d} for: "
-                        f"{consent.purpose}")  # fmt: skip
-        deadline_text = (f"\n\nThe applicable rule sets a {deadline}-hour removal deadline."
-                         if deadline and lang == "en" else "")  # fmt: skip
+        named = name_her or (consent.document or {}).get("name_in_notices") is True
+        consent_text = _say(words, "consent_named" if named else "consent",
+                            name=consent.given_by, date=f"{consent.given_at:%Y-%m-%d}")
+        deadline_text = _say(words, "deadline", hours=deadline) if deadline else ""
         notice.text = template.safe_substitute(
             platform=pdata.get("name", platform), contact=pdata.get("contact", ""),
             case=case_number, organisation=organisation, laws="\n".join(laws),
-            count=len(items), items=_item_lines(items), consent=consent_text,
+            count=len(items), items=_item_lines(items, words, organisation),
+            consent=consent_text,
             notice_id=f"N-{notice.id}", deadline=deadline_text,
         )  # fmt: skip
         audit.record(s, "notice-create", case=case_number,
                      details={"notice": notice.id, "platform": platform, "language": lang,
-                              "matches": [i.ref for i in items]})  # fmt: skip
+                              "matches": [i.ref for i in items],
+                              "names_her": named})  # fmt: skip
         s.flush()
         s.expunge(notice)
     return notice

@@ -7,6 +7,7 @@ Items are hash/video matches (`m<id>`) and face matches (`f<id>`). Decisions: co
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -42,6 +43,7 @@ class ReviewItem:
     reviewed_by: str | None
     reason: str | None
     possible_minor: bool = False
+    reviewed_at: str | None = None  # ISO 8601, UTC
 
 
 def parse_ref(ref: str) -> tuple[type[Match] | type[FaceMatch], int]:
@@ -82,7 +84,8 @@ def queue(db: Database, *, case: str | None = None, status: str | None = "pendin
             out.append(ReviewItem(f"m{m.id}", m.review_status, case_number, item.locator,
                                   m.signal_type, float(m.distance),
                                   {"bank": bank, **(m.details or {})}, item.provenance or {},
-                                  m.reviewed_by, m.review_reason, m.possible_minor))  # fmt: skip
+                                  m.reviewed_by, m.review_reason, m.possible_minor,
+                                  _iso(m.reviewed_at)))  # fmt: skip
         fq = (select(FaceMatch, ScanItem, Case.number)
               .join(ScanItem, FaceMatch.scan_item_id == ScanItem.id)
               .join(FaceTemplate, FaceMatch.template_id == FaceTemplate.id)
@@ -98,8 +101,13 @@ def queue(db: Database, *, case: str | None = None, status: str | None = "pendin
                                   "face",
                                   float(fm.distance), {"box": fm.box, "time": fm.time},
                                   item.provenance or {}, fm.reviewed_by,
-                                  fm.review_reason, fm.possible_minor))  # fmt: skip
+                                  fm.review_reason, fm.possible_minor,
+                                  _iso(fm.reviewed_at)))  # fmt: skip
     return sorted(out, key=lambda i: not i.possible_minor)  # possible minors first
+
+
+def _iso(at: datetime | None) -> str | None:
+    return at.isoformat(timespec="seconds") if at is not None else None
 
 
 def flag_minor(db: Database, ref: str, reason: str) -> None:

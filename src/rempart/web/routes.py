@@ -165,10 +165,17 @@ def case_page(request: Request, number: str, p: Principal = Depends(current_user
     with svc.db.session() as s:
         case_for(s, p, number)
     data = notices.load_data(svc.settings.home)
-    return page(request, "case.html", case=workflow.view(svc.db, number),
-                items=review_queue.queue(svc.db, case=number, status=None),
+    items = review_queue.queue(svc.db, case=number, status=None)
+    # The new notice's form ticks only the matches found on the chosen platform (by default
+    # the first one with confirmed matches): a letter never lists another platform's items.
+    where = {i.ref: notices.platform_of(i, data) for i in items if i.status == "confirmed"}
+    chosen = request.query_params.get("platform", "")
+    if chosen not in data.platforms:
+        chosen = next((w for w in where.values() if w), next(iter(data.platforms), ""))
+    return page(request, "case.html", case=workflow.view(svc.db, number), items=items,
                 notices=notices.all_notices(svc.db, number),
                 platforms={k: v.get("name", k) for k, v in data.platforms.items()},
+                where=where, chosen=chosen,
                 states=workflow.STATES, error=request.query_params.get("error", ""))  # fmt: skip
 
 

@@ -1,0 +1,102 @@
+"""A notice tells a platform only what it needs: its own messages and addresses, in the name
+of the organisation, wholly in the letter's language. It once listed every confirmed match
+of the case (local paths like found/cropped.jpg), "confirmed by root", the victim's name,
+and French and Korean letters were half English."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from rempart.samples import photo_like
+from tests.cases.test_media_rules import web_client
+from tests.cases.test_notices import confirmed_telegram_match, rempart
+
+pytestmark = pytest.mark.both_databases
+
+ENGLISH = ("given by", "confirmed by", "the helpline", "posted", "fetched", "match m",
+           "forwarded", "United States", "European Union", "distance", "link:")  # fmt: skip
+
+
+def _two_places(home: Path, consent: Path) -> tuple[str, str]:
+    """A confirmed match in a Telegram export and one in a local folder."""
+    tg = confirmed_telegram_match(home, consent)
+    local = home / "found"
+    local.mkdir()
+    photo_like(1, (320, 240)).rotate(90, expand=True).save(local / "cropped.png")
+    rempart("scan", str(local), "--bank", "b")
+    (item,) = json.loads(rempart("review", "list", "--format", "json"))
+    rempart("review", "decide", item["ref"], "confirmed", "--reason", "her photo")
+    return tg, str(item["ref"])
+
+
+def test_a_notice_lists_only_its_platform_and_names_nobody(
+    rempart_env: Path, consent_file: Path
+) -> None:
+    tg, local = _two_places(rempart_env, consent_file)
+    text = rempart("notice", "create", "--case", "C-7", "--platform", "telegram",
+                   "--organisation", "Helpline X")  # fmt: skip
+    assert tg in text and local not in text
+    assert "cropped" not in text and str(rempart_env) not in text and "/" + "found" not in text
+    assert "Test Person" not in text
+    for account in {getpass.getuser(), "cw", "root"}:  # REMPART_USER is cw in these tests
+        assert not re.search(rf"\b{re.escape(account)}\b", text), account
+    assert "confirmed by a caseworker of Helpline X" in text
+    out = rempart("notice", "create", "--case", "C-7", "--platform", "telegram", "--match", tg,
+                  "--match", local, code=1)  # fmt: skip
+    assert f"not found on Telegram: {local}" in " ".join(out.split())
+    listed = json.loads(rempart("notice", "list", "--format", "json"))
+    assert [[i["match"] for i in n["items"]] for n in listed] == [[tg]]
+    assert all("cropped" not in i["location"] for n in listed for i in n["items"])
+
+
+def test_her_name_only_when_she_chose_it(rempart_env: Path, tmp_path: Path) -> None:
+    consent = tmp_path / "named.json"
+    consent.write_text('{"given_by": "Test Person", "given_at": "2026-11-01", '
+                       '"purpose": "removal"}')  # fmt: skip
+    confirmed_telegram_match(rempart_env, consent)
+    text = rempart("notice", "create", "--case", "C-7", "--platform", "telegram", "--name-her")
+    assert "given by Test Person" in text
+    audit = json.loads(rempart("audit", "list", "--format", "json"))
+    assert [e["details"]["names_her"] for e in audit if e["action"] == "notice-create"] == [True]
+
+
+@pytest.mark.parametrize("language", ["fr", "ko"])
+def test_letters_are_wholly_in_their_language(rempart_env: Path, consent_file: Path,
+                                              language: str) -> None:  # fmt: skip
+    confirmed_telegram_match(rempart_env, consent_file)
+    text = rempart("notice", "create", "--case", "C-7", "--platform", "telegram", "--language",
+                   language)  # fmt: skip
+    body = text.split("\n", 2)[2]  # below the address and subject lines
+    for phrase in ENGLISH:
+        assert phrase not in body, (language, phrase, body)
+    if language == "fr":
+        assert "le service d'aide" in text and "confirmée par un intervenant" in text
+        assert "États-Unis" in text and "délai de retrait de 48 heures" in text
+    else:
+        assert "상담 기관" in text and "미국" in text and "48 시간" in text
+
+
+def test_the_web_form_ticks_only_the_platforms_matches(
+    rempart_env: Path, consent_file: Path
+) -> None:
+    tg, local = _two_places(rempart_env, consent_file)
+    client, token = web_client("C-7")
+    with client:
+        page = client.get("/ui/cases/C-7").text
+        assert re.search(rf'value="{tg}" checked', page)
+        assert re.search(rf'value="{local}"[^>]*>', page)
+        assert not re.search(rf'value="{local}" checked', page)
+        assert '<option value="telegram" selected>' in page
+        r = client.post("/ui/cases/C-7/notices", data={"csrf": token, "platform": "telegram",
+                        "match": [tg, local]}, follow_redirects=False)  # fmt: skip
+        assert r.status_code == 400 and "not found on Telegram" in r.text
+        r = client.post("/ui/cases/C-7/notices", data={"csrf": token, "platform": "telegram",
+                        "match": [tg]}, follow_redirects=False)  # fmt: skip
+        assert r.status_code == 303
+        letter = client.get(r.headers["location"]).text
+        assert "org-a" in letter and "cropped" not in letter
