@@ -136,7 +136,7 @@ const CODEC_FALLBACK_NOTE =
   "were made, so only exact copies of this video can be found (not re-encoded, cut or " +
   "cropped copies); the helpline can hash it with the rempart command for more";
 
-async function hashPhoto(file, options, signal, progress) {
+async function hashPhoto(file, options, signal, progress, heif = false) {
   progress("reading", 0, file.size);
   const exact = await digestFile(file, {
     signal,
@@ -144,7 +144,15 @@ async function hashPhoto(file, options, signal, progress) {
   });
   throwIfCancelled(signal);
   progress("decoding", 0, 1);
-  let decoded = await decodeImage(file);
+  let decoded;
+  try {
+    decoded = await decodeImage(file);
+  } catch (err) {
+    const e = toHashError(err);
+    // A HEIC/HEIF photo the browser cannot open is named as such, whatever the decoder said.
+    if (heif && e.code === "undecodable") throw new HashError("heic-unsupported", e.message);
+    throw e;
+  }
   throwIfCancelled(signal);
   const { width, height } = decoded;
   progress("hashing", 0, 1);
@@ -212,11 +220,11 @@ async function hashVideoFile(file, signal, progress) {
 
 export async function hashFile(file, options = {}, { signal, onProgress } = {}) {
   const progress = (stage, done, total) => onProgress && onProgress({ stage, done, total });
-  const { kind } = await kindOf(file);
+  const { kind, head } = await kindOf(file);
   throwIfCancelled(signal);
   const out = kind === "video"
     ? await hashVideoFile(file, signal, progress)
-    : await hashPhoto(file, options, signal, progress);
+    : await hashPhoto(file, options, signal, progress, isHeif(head));
   return { ...out, kind };
 }
 
