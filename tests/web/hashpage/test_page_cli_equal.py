@@ -1,0 +1,86 @@
+"""Her browser's hash file equals the CLI's: the same generated photos hashed by the real page
+in Debian's chromium and by `rempart hash --out` give the same PDQ, quality, MD5, SHA-256,
+size and PDQ variants (and both carry local features); bad files chosen in the page are
+listed with their reasons while the others are still hashed, as the CLI skips them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from tests.web.hashpage.conftest import HashPageRun
+
+from rempart.samples import photo_like
+
+EXACT_FIELDS = ("media_type", "pdq", "pdq_quality", "md5", "sha256", "width", "height")
+
+
+def generated(folder: Path) -> list[Path]:
+    out = []
+    for seed, size, fmt in ((61, (640, 480), "JPEG"), (62, (333, 251), "PNG"),
+                            (63, (1600, 1200), "JPEG"), (64, (480, 720), "WEBP")):  # fmt: skip
+        path = folder / f"photo-{seed}.{fmt.lower()}"
+        photo_like(seed, size).save(path, fmt, **({"quality": 88} if fmt != "PNG" else {}))
+        out.append(path)
+    return out
+
+
+def cli_items(paths: list[Path], out: Path) -> dict[str, dict[str, Any]]:
+    done = subprocess.run([sys.executable, "-m", "rempart", "hash", *map(str, paths),
+                           "--out", str(out), "--workers", "1"],
+                          capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return {i["sha256"]: i for i in json.loads(out.read_text())["items"]}
+
+
+def test_page_file_equals_cli_file(hash_page: HashPageRun, tmp_path: Path) -> None:
+    paths = generated(tmp_path)
+    page_sub = hash_page.hash_files(paths)
+    assert page_sub["format"] == "rempart-hash-submission" and page_sub["version"] == 1
+    page_items = {i["sha256"]: i for i in page_sub["items"]}
+    cli = cli_items(paths, tmp_path / "cli.json")
+    assert set(page_items) == set(cli)
+    for sha, expected in cli.items():
+        got = page_items[sha]
+        assert {k: got.get(k) for k in EXACT_FIELDS} == {k: expected.get(k) for k in EXACT_FIELDS}
+        assert got.get("pdq_variants") == expected.get("pdq_variants"), sha
+        assert isinstance(got.get("local_features"), str) and got["local_features"]
+        assert "path" not in got  # no file name leaves her page
+    assert set(page_sub) == {"format", "version", "created_at", "generator", "items", "consent"}
+
+
+def test_bad_files_are_listed_and_the_rest_hashed(hash_page: HashPageRun, tmp_path: Path) -> None:
+    good = tmp_path / "good.jpg"
+    photo_like(71, (400, 300)).save(good, "JPEG", quality=90)
+    data = good.read_bytes()
+    (tmp_path / "letter.jpg").write_text("Dear helpline, this is not a picture.\n")
+    (tmp_path / "truncated.jpg").write_bytes(data[: len(data) // 2])
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    heic = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(200)
+    (tmp_path / "IMG_0001.HEIC").write_bytes(heic)
+    names = ["letter.jpg", "truncated.jpg", "empty.jpg", "IMG_0001.HEIC", "good.jpg"]
+    hash_page.choose([tmp_path / n for n in names])
+    hash_page.wait_all_finished()
+    entries = {e["name"]: e for e in hash_page.entries()}
+    codes = {n: entries[n]["code"] for n in names}
+    assert codes == {"letter.jpg": "not-media", "truncated.jpg": "undecodable",
+                     "empty.jpg": "undecodable", "IMG_0001.HEIC": "heic-unsupported",
+                     "good.jpg": None}, entries  # fmt: skip
+    assert "empty" in entries["empty.jpg"]["message"]
+    listed = hash_page.page.inner_text("#failed-list")
+    for name in names[:4]:
+        assert name in listed
+    assert "JPEG" in listed  # how to share a HEIC photo instead
+    hash_page.agree()
+    sub = hash_page.download()
+    assert [i["sha256"] for i in sub["items"]] == [entries["good.jpg"]["item"]["sha256"]]
+    # The CLI skips the same three files it can see (it does not read HEIC either).
+    done = subprocess.run([sys.executable, "-m", "rempart", "hash",
+                           *(str(tmp_path / n) for n in names[:3]), str(good),
+                           "--out", str(tmp_path / "cli.json")],
+                          capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert done.returncode == 3
+    assert len(json.loads((tmp_path / "cli.json").read_text())["items"]) == 1
