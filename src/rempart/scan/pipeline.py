@@ -60,6 +60,7 @@ from rempart.store.models import (
     FaceMatch,
     FaceTemplate,
     Match,
+    MatchOccurrence,
     ScanItem,
     ScanRun,
 )
@@ -583,10 +584,23 @@ def _record(
             if o.faces is not None:
                 _record_faces(s, item, o, result, face_matcher)
             for hit in item_hits:
-                s.add(Match(scan_item_id=item.id, bank_item_id=hit.bank_entry,
-                            signal_type=hit.signal, distance=hit.distance,
-                            transform=hit.transform, details=hit.details))  # fmt: skip
+                _record_match(s, item, h.sha256, hit)
                 result.matches.append(MatchRow(o.ref.locator, hit, quality))
+
+
+def _record_match(s: Session, item: ScanItem, sha256: str, hit: Hit) -> None:
+    """One match per (found content, bank entry), reviewed once: content seen before
+    (this scan or an earlier one) is another sighting of its match, not a new match."""
+    match = s.scalar(select(Match).where(Match.bank_item_id == hit.bank_entry,
+                                         Match.content_sha256 == sha256)
+                     .order_by(Match.id).limit(1))  # fmt: skip
+    if match is None:
+        match = Match(scan_item_id=item.id, bank_item_id=hit.bank_entry, signal_type=hit.signal,
+                      distance=hit.distance, transform=hit.transform, details=hit.details,
+                      content_sha256=sha256)  # fmt: skip
+        s.add(match)
+        s.flush()
+    s.add(MatchOccurrence(match_id=match.id, scan_item_id=item.id))
 
 
 def _record_faces(
@@ -640,15 +654,16 @@ def load_result(
                                  str(face.get("status")), face.get("time"))
                     )  # fmt: skip
         rows = s.execute(
-            select(Match, BankItem.label, Bank.name, Case.number)
+            select(Match, MatchOccurrence.scan_item_id, BankItem.label, Bank.name, Case.number)
+            .join(MatchOccurrence, MatchOccurrence.match_id == Match.id)
             .join(BankItem, Match.bank_item_id == BankItem.id)
             .join(Bank, BankItem.bank_id == Bank.id)
             .outerjoin(Case, BankItem.case_id == Case.id)
-            .where(Match.scan_item_id.in_(list(by_id)))
-            .order_by(Match.id)
-        ).all() if by_id else []
-        for m, label, bank_name, case_number in rows:
-            item = by_id[m.scan_item_id]
+            .where(MatchOccurrence.scan_item_id.in_(list(by_id)))
+            .order_by(MatchOccurrence.id)
+        ).all() if by_id else []  # every sighting in this scan, of new or known matches
+        for m, seen_in, label, bank_name, case_number in rows:
+            item = by_id[seen_in]
             hit = Hit(bank_name, m.bank_item_id, case_number, m.signal_type, m.distance,
                       m.transform, label, m.details)  # fmt: skip
             result.matches.append(MatchRow(item.locator, hit, item.pdq_quality,

@@ -45,6 +45,7 @@ class Meta(Base):
 
 class Case(Base):
     __tablename__ = "cases"
+    __table_args__ = {"sqlite_autoincrement": True}  # ids are never given twice
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(64), unique=True)
     status: Mapped[str] = mapped_column(String(32), default="open")
@@ -62,6 +63,7 @@ class Consent(Base):
     """Who consented, when, for what purpose, and how long the data may be kept."""
 
     __tablename__ = "consents"
+    __table_args__ = {"sqlite_autoincrement": True}  # ids are never given twice
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
     given_by: Mapped[str] = mapped_column(String(200))
@@ -89,6 +91,7 @@ class Submission(Base):
     """One imported hash-submission file."""
 
     __tablename__ = "submissions"
+    __table_args__ = {"sqlite_autoincrement": True}  # ids are never given twice
     id: Mapped[int] = mapped_column(primary_key=True)
     bank_id: Mapped[int] = mapped_column(ForeignKey("banks.id", ondelete="CASCADE"), index=True)
     case_id: Mapped[int | None] = mapped_column(
@@ -104,6 +107,7 @@ class BankItem(Base):
     """One media file known to a bank, through its signals (never its pixels)."""
 
     __tablename__ = "bank_items"
+    __table_args__ = {"sqlite_autoincrement": True}  # ids are never given twice
     id: Mapped[int] = mapped_column(primary_key=True)
     bank_id: Mapped[int] = mapped_column(ForeignKey("banks.id", ondelete="CASCADE"), index=True)
     case_id: Mapped[int | None] = mapped_column(
@@ -143,6 +147,7 @@ class ItemSignal(Base):
 
 class ScanRun(Base):
     __tablename__ = "scan_runs"
+    __table_args__ = {"sqlite_autoincrement": True}  # ids are never given twice
     id: Mapped[int] = mapped_column(primary_key=True)
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
@@ -190,7 +195,13 @@ class Reviewed:
 
 
 class Match(Reviewed, Base):
+    """One (found content, bank entry): the found file's SHA-256 and the entry it matched,
+    reviewed once; every sighting of that content is a MatchOccurrence (migration 0012).
+    `scan_item_id` is the first sighting."""
+
     __tablename__ = "matches"
+    __table_args__ = (Index("ix_matches_content_bank", "content_sha256", "bank_item_id"),
+                      {"sqlite_autoincrement": True})  # fmt: skip
     id: Mapped[int] = mapped_column(primary_key=True)
     scan_item_id: Mapped[int] = mapped_column(
         ForeignKey("scan_items.id", ondelete="CASCADE"), index=True
@@ -203,6 +214,22 @@ class Match(Reviewed, Base):
     transform: Mapped[str | None] = mapped_column(String(32))
     # Video matches: percentages and matched time ranges; stills found in videos: where.
     details: Mapped[dict[str, Any] | None]
+    content_sha256: Mapped[str | None] = mapped_column(String(64))
+
+
+class MatchOccurrence(Base):
+    """One sighting of a match's content: which scan item (where it was found, by which
+    scan) and when. The first sighting is one too."""
+
+    __tablename__ = "match_occurrences"
+    __table_args__ = {"sqlite_autoincrement": True}
+    id: Mapped[int] = mapped_column(primary_key=True)
+    match_id: Mapped[int] = mapped_column(ForeignKey("matches.id", ondelete="CASCADE"),
+                                          index=True)  # fmt: skip
+    scan_item_id: Mapped[int] = mapped_column(
+        ForeignKey("scan_items.id", ondelete="CASCADE"), index=True
+    )
+    seen_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class FaceTemplate(Base):
@@ -210,6 +237,7 @@ class FaceTemplate(Base):
     database), stored only under a consent record."""
 
     __tablename__ = "face_templates"
+    __table_args__ = {"sqlite_autoincrement": True}  # ids are never given twice
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
     consent_id: Mapped[int | None] = mapped_column(ForeignKey("consents.id", ondelete="SET NULL"))
@@ -224,6 +252,7 @@ class FaceMatch(Reviewed, Base):
     """A face in a scanned item that matches an enrolled template."""
 
     __tablename__ = "face_matches"
+    __table_args__ = {"sqlite_autoincrement": True}  # ids are never given twice
     id: Mapped[int] = mapped_column(primary_key=True)
     scan_item_id: Mapped[int] = mapped_column(
         ForeignKey("scan_items.id", ondelete="CASCADE"), index=True
@@ -271,6 +300,7 @@ class Notice(Base):
     sent and re-sent, when the content was removed."""
 
     __tablename__ = "notices"
+    __table_args__ = {"sqlite_autoincrement": True}  # ids are never given twice
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
     platform: Mapped[str] = mapped_column(String(100))
@@ -361,6 +391,7 @@ class PlatformFeedback(Base):
     """What a platform did about a match: removed, not_violating or false_positive."""
 
     __tablename__ = "platform_feedback"
+    __table_args__ = {"sqlite_autoincrement": True}  # ids are never given twice
     id: Mapped[int] = mapped_column(primary_key=True)
     tenant_id: Mapped[int] = mapped_column(
         ForeignKey("tenants.id", ondelete="CASCADE"), index=True
