@@ -51,7 +51,7 @@ def with_alpha(seed: int, size: tuple[int, int]) -> Image.Image:
     """A photo with graded transparency, fully transparent areas keeping their colour."""
     img = photo_like(seed, size).convert("RGBA")
     w, h = size
-    alpha = np.fromfunction(lambda y, x: (x * 255 // max(w - 1, 1)), (h, w)).astype(np.uint8)
+    alpha = np.fromfunction(lambda y, x: x * 255 // max(w - 1, 1), (h, w)).astype(np.uint8)
     alpha[: h // 4] = 0
     img.putalpha(Image.fromarray(alpha, "L"))
     return img

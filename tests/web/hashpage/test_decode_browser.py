@@ -1,0 +1,252 @@
+"""decode.js + pdq.js + exact.js in Debian's Chromium, in a Web Worker as on her page: every
+reference image of the shared PDQ test data decoded to rempart.media.decode's exact pixels
+(Pillow's full decode) and hashed to pdqhash's exact PDQ and 8 rotations/flips; MD5 and
+SHA-256 of every file equal to hashlib's. Also what the CLI refuses, refused with a clear
+code: a 108 Mpx header, a HEIC photo this browser cannot decode, a truncated JPEG, a text
+file, a TIFF; and a photo above 16 Mpx read in tiles.
+
+The modules run from a harness page (bundled with esbuild, inlined) so that they are tested
+on their own; the real page is tested by test_page_*.py."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import struct
+import subprocess
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pdqhash
+import pytest
+from PIL import Image
+
+from rempart.media.decode import decode_image
+from rempart.samples import photo_like
+from rempart.signals.pdq import bits_to_hex, hamming
+
+ROOT = Path(__file__).resolve().parents[3]
+TESTDATA = ROOT.parent / "shared" / "testdata" / "threatexchange"
+WORKER = Path(__file__).with_name("decode_worker.mjs")
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp"}
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]  # fmt: skip
+
+# Files whose browser decode may differ from Pillow's, with why and the most PDQ bits allowed.
+# (None are known today: PNGs with transparency or 16 bits go through decode.js's own PNG
+# decoder, which equals Pillow's.)
+EXCEPTIONS: dict[str, tuple[str, int]] = {}
+
+HARNESS = """<!doctype html><meta charset=utf-8><input type=file multiple>
+<script>
+const workerUrl = URL.createObjectURL(new Blob([WORKER_SOURCE], {type: "text/javascript"}));
+const worker = new Worker(workerUrl);
+const waiting = new Map();
+let next = 0;
+worker.onmessage = (e) => { waiting.get(e.data.id)(e.data); waiting.delete(e.data.id); };
+window.hashAll = async (pixels) => {
+  const out = [];
+  for (const file of document.querySelector("input").files) {
+    out.push(await new Promise((resolve) => {
+      const id = next++;
+      waiting.set(id, resolve);
+      worker.postMessage({id, file, pixels});
+    }));
+  }
+  return out;
+};
+</script>"""
+
+
+def bundle() -> str:
+    esbuild = ROOT / "node_modules" / ".bin" / "esbuild"
+    if not esbuild.exists():
+        pytest.fail("node_modules missing: run `make hashpage` (npm ci)")
+    done = subprocess.run(
+        [str(esbuild), "--bundle", "--format=iife", "--log-level=warning", str(WORKER)],
+        capture_output=True, text=True, cwd=ROOT, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+@pytest.fixture(scope="module")
+def harness() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs it")
+    source = bundle()
+    html = HARNESS.replace("WORKER_SOURCE", json.dumps(source).replace("</", "<\\/"))
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.set_content(html)
+        yield page
+        browser.close()
+
+
+def run_files(page: Any, paths: list[Path], *, pixels: bool = True) -> list[dict[str, Any]]:
+    page.set_input_files("input", [str(p) for p in paths])
+    results: list[dict[str, Any]] = page.evaluate("(pixels) => window.hashAll(pixels)", pixels)
+    assert len(results) == len(paths)
+    return results
+
+
+def reference_images() -> list[Path]:
+    found = [p for p in (TESTDATA / "pdq").rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES]
+    resources = TESTDATA / "python-threatexchange"
+    found += [p for p in resources.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES]
+    if len(found) < 48:
+        pytest.fail(f"the shared test data is missing ({len(found)} images found)")
+    return sorted(found)
+
+
+def pillow_reference(path: Path) -> dict[str, Any]:
+    data = path.read_bytes()
+    decoded = decode_image(data, path, reduce_for_hashing=False)
+    rgb = np.ascontiguousarray(np.asarray(decoded.image.convert("RGB"), dtype=np.uint8))
+    bits, quality = pdqhash.compute(rgb)
+    all_bits, qualities = pdqhash.compute_dihedral(rgb)
+    return {
+        "md5": hashlib.md5(data).hexdigest(),
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "width": decoded.width,
+        "height": decoded.height,
+        "rgbSha256": hashlib.sha256(rgb.tobytes()).hexdigest(),
+        "pdq": {"hex": bits_to_hex(bits), "quality": int(quality)},
+        "dihedral": [bits_to_hex(b) for b in all_bits],
+        "notes": decoded.notes,
+    }
+
+
+def check_same(path: Path, got: dict[str, Any], report: list[str]) -> None:
+    assert "error" not in got, (path.name, got.get("error"))
+    want = pillow_reference(path)
+    assert (got["md5"], got["sha256"]) == (want["md5"], want["sha256"]), path.name
+    assert (got["width"], got["height"]) == (want["width"], want["height"]), path.name
+    distance = hamming(got["pdq"]["hex"], want["pdq"]["hex"])
+    same = "equal" if got["rgbSha256"] == want["rgbSha256"] else "DIFFER"
+    ms = got["ms"]
+    report.append(f"{path.name}: pixels {same}, {distance} PDQ bits, "
+                  f"decode {ms['decode']:.0f} ms, pdq {ms['pdq']:.0f} ms")  # fmt: skip
+    if path.name in EXCEPTIONS:
+        assert distance <= EXCEPTIONS[path.name][1], report[-1]
+        return
+    assert got["rgbSha256"] == want["rgbSha256"], report[-1]
+    assert got["pdq"] == want["pdq"], report[-1]
+    assert [d["hex"] for d in got["dihedral"]] == want["dihedral"], report[-1]
+    assert {d["quality"] for d in got["dihedral"]} == {want["pdq"]["quality"]}, path.name
+    for note in want["notes"]:
+        assert note in got["notes"], (path.name, note, got["notes"])
+
+
+def test_reference_images_decode_to_pillows_pixels_and_hash(harness: Any) -> None:
+    paths = reference_images()
+    results = run_files(harness, paths)
+    report: list[str] = []
+    for path, got in zip(paths, results, strict=True):
+        check_same(path, got, report)
+    print("\n" + "\n".join(report))
+
+
+def generated_files(tmp: Path) -> list[Path]:
+    """Formats and orientations the reference set lacks."""
+    out = []
+    base = photo_like(41, (301, 203))
+    for orientation in (2, 3, 4, 5, 6, 7, 8):
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        for fmt, ext, kw in (("WEBP", "webp", {"lossless": True}), ("JPEG", "jpg", {}),
+                             ("PNG", "png", {})):  # fmt: skip
+            path = tmp / f"o{orientation}.{ext}"
+            base.save(path, fmt, exif=exif.tobytes(), **kw)
+            out.append(path)
+    base.save(tmp / "plain.bmp")
+    base.save(tmp / "plain.gif")
+    base.convert("L").save(tmp / "grey.jpg", quality=90)
+    base.convert("CMYK").save(tmp / "cmyk.jpg", quality=90)
+    base.save(tmp / "lossy.webp", quality=80)
+    frames = [photo_like(k, (120, 90)) for k in range(3)]
+    frames[0].save(tmp / "anim.gif", save_all=True, append_images=frames[1:], duration=80)
+    frames[0].save(tmp / "anim.webp", save_all=True, append_images=frames[1:], duration=80,
+                   lossless=True)  # fmt: skip
+    for name in ("plain.bmp", "plain.gif", "grey.jpg", "cmyk.jpg", "lossy.webp", "anim.gif",
+                 "anim.webp"):  # fmt: skip
+        out.append(tmp / name)
+    return out
+
+
+def test_generated_formats_and_orientations(harness: Any, tmp_path: Path) -> None:
+    paths = generated_files(tmp_path)
+    results = run_files(harness, paths)
+    report: list[str] = []
+    for path, got in zip(paths, results, strict=True):
+        check_same(path, got, report)
+    anim = results[-2]
+    assert "animated (3 frames): first frame hashed" in anim["notes"]
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A PNG whose header claims width x height, with one tiny row of data (never decoded)."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        crc = zlib.crc32(kind + body) & 0xFFFFFFFF
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0"))
+            + chunk(b"IEND", b""))  # fmt: skip
+
+
+def test_what_the_cli_refuses_is_refused_with_a_clear_code(harness: Any, tmp_path: Path) -> None:
+    big = tmp_path / "huge.png"
+    big.write_bytes(png_header_only(12_000, 9_000))
+    heic = tmp_path / "IMG_0001.HEIC"
+    heic.write_bytes(b"\0\0\0\x18ftypheic\0\0\0\0mif1heic" + bytes(200))
+    jpeg = io.BytesIO()
+    photo_like(5, (400, 300)).save(jpeg, "JPEG", quality=90)
+    cut = tmp_path / "cut.jpg"
+    cut.write_bytes(jpeg.getvalue()[: len(jpeg.getvalue()) // 2])
+    text = tmp_path / "letter.txt"
+    text.write_text("Dear helpline, this is not a picture.\n" * 20)
+    tiff = tmp_path / "scan.tiff"
+    photo_like(6, (64, 48)).save(tiff)
+    damaged = tmp_path / "damaged.jpg"
+    damaged.write_bytes(jpeg.getvalue()[:600] + bytes(3000) + b"\xff\xd9")
+    paths = [big, heic, cut, text, tiff, damaged]
+    results = run_files(harness, paths)
+    codes = {p.name: r.get("error", {}).get("code") for p, r in zip(paths, results, strict=True)}
+    assert codes == {
+        "huge.png": "too-large",
+        "IMG_0001.HEIC": "heic-unsupported",
+        "cut.jpg": "undecodable",
+        "letter.txt": "not-media",
+        "scan.tiff": "undecodable",
+        "damaged.jpg": "undecodable",
+    }, results
+    messages = {p.name: r["error"]["message"] for p, r in zip(paths, results, strict=True)}
+    assert "12000x9000 is 108000000 pixels, over the 100000000-pixel limit" in messages["huge.png"]
+    assert "JPEG" in messages["IMG_0001.HEIC"] and "Most Compatible" in messages["IMG_0001.HEIC"]
+    assert "cut short" in messages["cut.jpg"]
+    assert "TIFF" in messages["scan.tiff"]
+
+
+def test_a_photo_above_16_mpx_is_read_in_tiles(harness: Any, tmp_path: Path) -> None:
+    """5200 x 3500 = 18.2 Mpx: more than one tile in both directions (4096 px wide at most)."""
+    small = np.asarray(photo_like(12, (1300, 875)), dtype=np.uint8)
+    big = np.repeat(np.repeat(small, 4, axis=0), 4, axis=1)
+    big[::7, ::5] = 255 - big[::7, ::5]  # detail at full resolution, so a tile error shows
+    path = tmp_path / "big.png"
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(big).save(path, compress_level=1, exif=exif.tobytes())
+    (got,) = run_files(harness, [path])
+    check_same(path, got, [])
+    assert (got["width"], got["height"]) == (3500, 5200)
