@@ -139,6 +139,14 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(1)
 
 
+def bank_hint(message: str, name: str) -> str:
+    """An unknown bank's error, with the command that creates it (import and pull never
+    create one: a mistyped name would fill a bank that no scan looks at)."""
+    if f"no bank named {name!r}" in message:
+        return f"{message}; create it first with: rempart bank create {name}"
+    return message
+
+
 def _progress() -> Progress:
     return Progress(
         TextColumn("[progress.description]{task.description}"),
@@ -269,7 +277,8 @@ def hash_cmd(
     items: list[SubmissionItem] = []
     videos: list[tuple[str, VideoHashes]] = []
     skipped = [p.detail for p in problems]  # each message names its file
-    low = thin = 0
+    low: list[str] = []  # files with too little detail for PDQ (named in the summary)
+    thin: list[str] = []
     with _progress() as progress:
         task = progress.add_task("Hashing", total=len(refs), current="")
         for outcome in hash_refs(refs, options, dihedral=False, on_video=VideoBars(progress)):
@@ -281,15 +290,18 @@ def hash_cmd(
             locator = outcome.ref.locator if include_paths else None
             if isinstance(h, VideoHashes):
                 videos.append((outcome.ref.locator, h))
-                low += not any(f.quality >= MIN_QUALITY for f in h.frames)
+                if not any(f.quality >= MIN_QUALITY for f in h.frames):
+                    low.append(outcome.ref.locator)
                 skipped.extend(f"{outcome.ref.locator}: {n}" for n in h.notes)
                 items.append(SubmissionItem.from_video(h, locator))
                 continue
             if vpdq_text:
                 skipped.append(f"{outcome.ref.locator}: not a video (--format vpdq)")
                 continue
-            low += h.pdq.quality < MIN_QUALITY
-            thin += any(n.startswith(NOT_ENOUGH_CONTENT) for n in h.notes)
+            if h.pdq.quality < MIN_QUALITY:
+                low.append(outcome.ref.locator)
+            if any(n.startswith(NOT_ENOUGH_CONTENT) for n in h.notes):
+                thin.append(outcome.ref.locator)
             if not keypoints:
                 h = replace(h, features=None)
             items.append(SubmissionItem.from_image(h, locator))
@@ -311,9 +323,10 @@ def hash_cmd(
            if n_video else "")
         + (f", wrote {safe(out_file)}" if out_file else "")
         + (f"; {len(skipped)} skipped" if skipped else "")
-        + (f"; {low} with too little detail for PDQ (exact hashes kept)" if low else "")
-        + (f"; {thin} with not enough content for crop/region/keypoint matching" if thin
-           else ""),
+        + (f"; {len(low)} with too little detail for PDQ (exact hashes kept): {_names(low)}"
+           if low else "")
+        + (f"; {len(thin)} with not enough content for crop/region/keypoint matching: "
+           f"{_names(thin)}" if thin else ""),
         highlight=False,
     )  # fmt: skip
     if skipped:
@@ -380,7 +393,7 @@ def bank_import(
             source_name=submission_file.name, label=label,
         )  # fmt: skip
     except StoreError as exc:
-        raise _fail(str(exc)) from exc
+        raise _fail(bank_hint(str(exc), name)) from exc
     err.print(
         f"Imported {result.added} item(s) into [bold]{safe(name)}[/] for case {safe(case)}"
         + (f"; {result.duplicates} already there" if result.duplicates else "")
@@ -392,6 +405,12 @@ def bank_import(
         + ("; consent recorded" if result.consent_recorded else ""),
         highlight=False,
     )
+
+
+def _names(files: list[str], shown: int = 10) -> str:
+    """The files, escaped for printing: the first `shown`, then how many more."""
+    names = ", ".join(safe(f) for f in files[:shown])
+    return names + (f" and {len(files) - shown} more" if len(files) > shown else "")
 
 
 def _short(path: str) -> str:
@@ -463,6 +482,9 @@ def _print_summary(result: ScanResult, report: Path | None) -> None:
         err.print(f"[yellow]skipped[/] {safe(s.detail)}", highlight=False)
     if len(result.skipped) > 20:
         err.print(f"... and {len(result.skipped) - 20} more skipped, listed in the report")
+    if result.low_quality:
+        err.print(f"[yellow]too little detail to hash[/] (exact copies only): "
+                  f"{_names(result.low_quality, 20)}", highlight=False)  # fmt: skip
     if report is not None:
         err.print(f"Report written to {safe(report)}", highlight=False)
 

@@ -112,7 +112,7 @@ def register_exchange_commands(bank_app: typer.Typer) -> None:
             result = import_list(bank_index, name, parsed, case_number=case_number,
                                  consent=record, withdraw_everywhere=withdraw_everywhere)
         except StoreError as exc:
-            raise cli._fail(str(exc)) from exc
+            raise cli._fail(cli.bank_hint(str(exc), name)) from exc
         cli.err.print(
             f"Imported {result.added} hash(es) from {safe(list_file.name)} "
             f"({safe(parsed.format)}) into [bold]{safe(name)}[/] for case {safe(case_number)}"

@@ -126,7 +126,7 @@ def sync_pull(
         if partial is not None and partial.pages:
             cli.err.print(f"Before the error: {safe(_say(partial))}. Checkpoint kept: the "
                           "next pull goes on from there.", highlight=False)  # fmt: skip
-        raise cli._fail(str(exc)) from exc
+        raise cli._fail(cli.bank_hint(str(exc), into)) from exc
     finally:
         fetcher.close()
     for problem in result.problems[:PROBLEMS_PRINTED]:

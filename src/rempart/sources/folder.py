@@ -54,6 +54,17 @@ def _problem_for(path: Path, exc: OSError) -> SourceProblem:
     return SourceProblem(str(path), "unreadable", f"{path}: {exc.strerror or exc}")
 
 
+_SPECIAL = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"),
+            (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))  # fmt: skip
+
+
+def _special_file(path: Path, mode: int) -> SourceProblem:
+    """A file that is neither a regular file nor a folder: reported, never read."""
+    what = next((name for test, name in _SPECIAL if test(mode)), "a special file")
+    return SourceProblem(str(path), "special-file",
+                         f"{path}: {what}, not a regular file: not read")  # fmt: skip
+
+
 def iter_folder(
     roots: Iterable[Path], *, read_data: bool = True
 ) -> Iterator[MediaRef | SourceProblem]:
@@ -76,8 +87,9 @@ def iter_folder(
                 seen_files.add(str(path))
                 yield from _file_items(path, Path(root), read_data)
                 continue
-            if not stat.S_ISDIR(st.st_mode):
-                continue  # sockets, fifos, devices: never opened
+            if not stat.S_ISDIR(st.st_mode):  # never opened (a FIFO would block the scan)
+                yield _special_file(path, st.st_mode)
+                continue
             key = (st.st_dev, st.st_ino)
             if key in seen_dirs:
                 yield SourceProblem(
