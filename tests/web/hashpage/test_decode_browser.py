@@ -38,6 +38,8 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]  # fmt: skip
 
+NOTE = "transparency ignored: colour channels hashed as Meta's reference does"
+
 # Files whose browser decode may differ from Pillow's, with why and the most PDQ bits allowed.
 # (None are known today: PNGs with transparency or 16 bits go through decode.js's own PNG
 # decoder, which equals Pillow's.)
@@ -177,7 +179,18 @@ def generated_files(tmp: Path) -> list[Path]:
     frames[0].save(tmp / "anim.gif", save_all=True, append_images=frames[1:], duration=80)
     frames[0].save(tmp / "anim.webp", save_all=True, append_images=frames[1:], duration=80,
                    lossless=True)  # fmt: skip
-    for name in ("plain.bmp", "plain.gif", "grey.jpg", "cmyk.jpg", "lossy.webp", "anim.gif",
+    # Transparency: a canvas loses the colour under it, decode.js reads it back through WebGL
+    # (WebP) or its own PNG decoder; a GIF's transparent index keeps its palette colour.
+    rgba = np.array(base.convert("RGBA"))
+    rgba[:60, :, 3] = 0
+    rgba[60:120, :, 3] = 128
+    Image.fromarray(rgba).save(tmp / "alpha-lossless.webp", lossless=True, exact=True)
+    Image.fromarray(rgba).save(tmp / "alpha-lossy.webp", quality=90)
+    palette = base.convert("P")
+    palette.paste(7, (50, 50, 250, 150))
+    palette.save(tmp / "transparent.gif", transparency=7)
+    for name in ("plain.bmp", "plain.gif", "grey.jpg", "cmyk.jpg", "lossy.webp",
+                 "alpha-lossless.webp", "alpha-lossy.webp", "transparent.gif", "anim.gif",
                  "anim.webp"):  # fmt: skip
         out.append(tmp / name)
     return out
@@ -191,6 +204,8 @@ def test_generated_formats_and_orientations(harness: Any, tmp_path: Path) -> Non
         check_same(path, got, report)
     anim = results[-2]
     assert "animated (3 frames): first frame hashed" in anim["notes"]
+    for got in results[-5:-2]:
+        assert NOTE in got["notes"], got["notes"]
 
 
 def png_header_only(width: int, height: int) -> bytes:

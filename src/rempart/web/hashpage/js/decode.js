@@ -571,6 +571,61 @@ function readBitmap(bitmap, rgb, map, signal) {
   return alphaBelow255;
 }
 
+// Reads the bitmap again through WebGL, whose texture upload keeps colour under transparency
+// when asked not to premultiply (a 2D canvas cannot): the colour channels Pillow keeps for a
+// WebP or other picture with transparency. Returns false where WebGL is missing or the
+// picture is bigger than its textures; `rgb` is then left as the canvas read it.
+function readBitmapWebGL(bitmap, rgb, map, signal) {
+  let gl = null;
+  try {
+    gl = new OffscreenCanvas(1, 1).getContext("webgl2", { premultipliedAlpha: false, antialias: false });
+  } catch {
+    gl = null;
+  }
+  if (!gl) return false;
+  const w = bitmap.width;
+  const h = bitmap.height;
+  const tex = gl.createTexture();
+  const fb = gl.createFramebuffer();
+  try {
+    const max = gl.getParameter(gl.MAX_TEXTURE_SIZE);
+    if (w > max || h > max) return false;
+    gl.bindTexture(gl.TEXTURE_2D, tex);
+    gl.pixelStorei(gl.UNPACK_PREMULTIPLY_ALPHA_WEBGL, false);
+    gl.pixelStorei(gl.UNPACK_COLORSPACE_CONVERSION_WEBGL, gl.NONE);
+    gl.pixelStorei(gl.UNPACK_FLIP_Y_WEBGL, false);
+    gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA8, gl.RGBA, gl.UNSIGNED_BYTE, bitmap);
+    gl.bindFramebuffer(gl.FRAMEBUFFER, fb);
+    gl.framebufferTexture2D(gl.FRAMEBUFFER, gl.COLOR_ATTACHMENT0, gl.TEXTURE_2D, tex, 0);
+    if (gl.checkFramebufferStatus(gl.FRAMEBUFFER) !== gl.FRAMEBUFFER_COMPLETE) return false;
+    if (gl.getError() !== gl.NO_ERROR) return false;
+    const bandH = Math.max(1, Math.min(h, Math.floor(TILE_PIXELS / w)));
+    const px = new Uint8Array(w * bandH * 4);
+    for (let y0 = 0; y0 < h; y0 += bandH) {
+      throwIfCancelled(signal);
+      const th = Math.min(bandH, h - y0);
+      gl.readPixels(0, y0, w, th, gl.RGBA, gl.UNSIGNED_BYTE, px);
+      if (gl.getError() !== gl.NO_ERROR) return false;
+      for (let ty = 0; ty < th; ty++) {
+        const step = map.step * 3;
+        let o = map.base(y0 + ty) * 3;
+        let i = ty * w * 4;
+        for (let x = 0; x < w; x++, i += 4, o += step) {
+          rgb[o] = px[i];
+          rgb[o + 1] = px[i + 1];
+          rgb[o + 2] = px[i + 2];
+        }
+      }
+    }
+    return true;
+  } finally {
+    gl.deleteFramebuffer(fb);
+    gl.deleteTexture(tex);
+    const lose = gl.getExtension("WEBGL_lose_context");
+    if (lose) lose.loseContext();
+  }
+}
+
 async function decodeOwnPng(blob, info, notes) {
   let png;
   try {
@@ -644,10 +699,12 @@ export async function decodeImage(blob, { maxPixels = MAX_PIXELS, signal } = {})
     const alpha = readBitmap(bitmap, rgb, map, signal);
     if (alpha) {
       notes.push(TRANSPARENCY_NOTE);
-      notes.push(
-        "transparent areas as the browser decodes them: the hash may differ slightly from " +
-          "the Rempart program's",
-      );
+      if (!readBitmapWebGL(bitmap, rgb, map, signal)) {
+        notes.push(
+          "transparent areas as the browser decodes them: the hash may differ slightly from " +
+            "the Rempart program's",
+        );
+      }
     }
     if (info.format === "heic") {
       notes.push("HEIC photo decoded by this browser: the Rempart program may decode it slightly differently");
