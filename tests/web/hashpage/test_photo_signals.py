@@ -1,0 +1,169 @@
+"""photo.js (what her page computes from a decoded photo) against `rempart hash --out`'s photo
+item on identical RGB pixels: pdq, pdq_quality, pdq_variants and the notes must be equal; the
+local features (OpenCV's ORB ported to JavaScript) are compared byte for byte, and must above
+all work the same: verifying copies of the photo (cropped, partly replaced, mirrored, rotated,
+keypoints from OpenCV) against her page's stored features gives the same verdicts and close
+agreeing-keypoint counts as against the CLI's.
+
+The JavaScript runs in Node in a subprocess (tests/web/hashpage/photo_signals.mjs)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image, ImageOps
+
+from rempart.exchange.submission import SubmissionItem
+from rempart.media.decode import decode_image
+from rempart.samples import photo_like
+from rempart.scan.robust import accept_verification
+from rempart.signals.image_hashes import hash_image
+from rempart.signals.local_features import Features, extract, verify
+from rempart.signals.pdq_variants import work_copy
+
+ROOT = Path(__file__).resolve().parents[3]
+TESTDATA = ROOT.parent / "shared" / "testdata"
+SCRIPT = Path(__file__).with_name("photo_signals.mjs")
+
+
+def node() -> str:
+    exe = shutil.which("node")
+    if exe is None:
+        pytest.fail("Node.js is missing: `make test` installs it")
+    return exe
+
+
+def rgb_of(image: Image.Image) -> np.ndarray:
+    return np.ascontiguousarray(np.asarray(image.convert("RGB"), dtype=np.uint8))
+
+
+def real_photos(limit: int) -> list[tuple[str, np.ndarray]]:
+    """Real photos decoded as `rempart hash` decodes them."""
+    paths = sorted((TESTDATA / "faces").rglob("*.jp*g")) + sorted(
+        (TESTDATA / "threatexchange" / "pdq" / "data").rglob("*.jpg")
+    )
+    if not paths:
+        pytest.skip("shared test data missing")
+    step = max(1, len(paths) // limit)
+    return [(p.name, rgb_of(decode_image(p.read_bytes(), p).image)) for p in paths[::step][:limit]]
+
+
+def generated() -> list[tuple[str, np.ndarray]]:
+    sizes = [(640, 480), (479, 613), (1031, 257), (97, 131), (2000, 1501), (300, 300),
+             (513, 1024), (1600, 900)]  # fmt: skip
+    out = [(f"photo_like{s}", rgb_of(photo_like(300 + k, s))) for k, s in enumerate(sizes)]
+    out.append(("tiny", rgb_of(photo_like(1, (50, 40)))))  # smaller than 64 pixels
+    out.append(("flat", np.full((200, 300, 3), 128, np.uint8)))  # too little detail
+    return out
+
+
+def js_items(images: list[np.ndarray], tmp: Path, **options: bool) -> list[dict[str, Any]]:
+    jobs = []
+    for k, rgb in enumerate(images):
+        path = tmp / f"{k}.rgb"
+        path.write_bytes(rgb.tobytes())
+        jobs.append({"rgb": str(path), "width": rgb.shape[1], "height": rgb.shape[0], **options})
+    done = subprocess.run(
+        [node(), str(SCRIPT)], input=json.dumps(jobs), capture_output=True, text=True,
+        cwd=ROOT, timeout=900, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert len(out) == len(images)
+    return [o["item"] for o in out]
+
+
+def cli_item(rgb: np.ndarray) -> tuple[dict[str, Any], list[str]]:
+    """The photo item `rempart hash --out` writes (robust, with keypoints), and its notes."""
+    h = hash_image(Image.fromarray(rgb, "RGB"), robust="stored")
+    return SubmissionItem.from_image(h).to_json(), list(h.notes)
+
+
+def test_photo_items_equal_cli(tmp_path: Path) -> None:
+    cases = generated() + real_photos(10)
+    got = js_items([rgb for _, rgb in cases], tmp_path)
+    bad, same_features, with_features = [], 0, 0
+    for (name, rgb), js in zip(cases, got, strict=True):
+        want, notes = cli_item(rgb)
+        for key in ("pdq", "pdq_quality", "pdq_variants"):
+            if js.get(key) != want.get(key):
+                bad.append(f"{name}: {key} {js.get(key)} != {want.get(key)}")
+        if js["notes"] != notes:
+            bad.append(f"{name}: notes {js['notes']} != {notes}")
+        if ("local_features" in js) != ("local_features" in want):
+            bad.append(f"{name}: local features present in one only")
+        elif "local_features" in want:
+            with_features += 1
+            same_features += js["local_features"] == want["local_features"]
+    assert not bad, "\n".join(bad[:6])
+    assert with_features >= 15
+    # measured: every photo's RPO1 text byte for byte; ties between equal Harris responses
+    # could in principle order two keypoints differently, so allow a little
+    assert same_features >= 0.9 * with_features, (same_features, with_features)
+    names = [name for name, _ in cases]
+    tiny, flat = got[names.index("tiny")], got[names.index("flat")]
+    assert "pdq_variants" not in tiny and "local_features" not in tiny
+    assert tiny["notes"][0].endswith("(smaller than 64 pixels)")
+    assert flat["notes"][0].endswith("(too little detail: flat, or mostly border)")
+
+
+def test_options_leave_out_what_she_unticked(tmp_path: Path) -> None:
+    rgb = rgb_of(photo_like(3, (400, 300)))
+    full, no_keypoints, plain = (
+        js_items([rgb], tmp_path, robust=r, keypoints=k)[0]
+        for r, k in ((True, True), (True, False), (False, True))
+    )
+    assert "local_features" in full and "pdq_variants" in full
+    assert "local_features" not in no_keypoints
+    assert no_keypoints["pdq_variants"] == full["pdq_variants"]
+    assert set(plain) == {"pdq", "pdq_quality", "notes"} and plain["pdq"] == full["pdq"]
+
+
+def copies(image: Image.Image, other: Image.Image) -> dict[str, Image.Image]:
+    """Found copies of a photo: cropped, partly replaced, mirrored, rotated."""
+    w, h = image.size
+    replaced = image.copy()
+    replaced.paste(other.resize((w, h - h * 2 // 5)).crop((0, 0, w, h - h * 2 // 5)),
+                   (0, h * 2 // 5))  # fmt: skip
+    return {
+        "crop80": image.crop((w // 10, h // 10, w - w // 10, h - h // 10)),
+        "region-replaced": replaced,
+        "mirrored": ImageOps.mirror(image),
+        "rotated7": image.rotate(7, resample=Image.Resampling.BILINEAR, expand=True),
+        "smaller": image.resize((w // 2, h // 2), Image.Resampling.BILINEAR),
+    }
+
+
+def test_local_features_verify_like_opencv(tmp_path: Path) -> None:
+    photos = [rgb for _, rgb in generated()[:4]] + [rgb for _, rgb in real_photos(6)]
+    got = js_items(photos, tmp_path)
+    other = photo_like(999, (640, 480))
+    checked = agree = 0
+    for rgb, js in zip(photos, got, strict=True):
+        image = Image.fromarray(rgb, "RGB")
+        stored_cv = extract(work_copy(image))
+        if stored_cv is None:  # too little detail for keypoints, on both sides
+            assert "local_features" not in js
+            continue
+        stored_js = Features.from_text(js["local_features"])
+        assert len(stored_js) == len(stored_cv)
+        for name, found in copies(image, other).items():
+            work = work_copy(found)
+            query = extract(ImageOps.mirror(work) if name == "mirrored" else work)
+            if query is None:
+                continue  # a smooth generated photo's small copy can have too few keypoints
+            a, b = verify(query, stored_cv), verify(query, stored_js)
+            checked += 1
+            assert accept_verification(a) == accept_verification(b), (name, a, b)
+            ia, ib = (a.inliers if a else 0), (b.inliers if b else 0)
+            assert abs(ia - ib) <= max(3, 0.2 * max(ia, ib)), (name, ia, ib)
+            agree += accept_verification(b)
+    print(f"{checked} copies verified, {agree} found through her page's features")
+    assert checked >= 40
+    assert agree >= 0.6 * checked  # the copies are found through her page's features
