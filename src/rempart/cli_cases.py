@@ -5,17 +5,33 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from rempart.cases import evidence, media_rules, notices, preview, stats, workflow
-from rempart.cases import review as review_queue
-from rempart.store import audit
-from rempart.store.db import Database
-from rempart.store.repository import StoreError
+from rempart.lazy import lazy_module
+from rempart.store.errors import StoreError
 from rempart.textsafe import safe, safe_or_empty
+
+if TYPE_CHECKING:
+    from rempart.store.db import Database
+
+# imported by the commands that use them (cryptography, PIL, matplotlib: start-up)
+evidence = lazy_module("rempart.cases.evidence")
+media_rules = lazy_module("rempart.cases.media_rules")
+notices = lazy_module("rempart.cases.notices")
+preview = lazy_module("rempart.cases.preview")
+returns = lazy_module("rempart.cases.returns")
+stats = lazy_module("rempart.cases.stats")
+workflow = lazy_module("rempart.cases.workflow")
+review_queue = lazy_module("rempart.cases.review")
+audit = lazy_module("rempart.store.audit")
+# = rempart.cases.notices.ORGANISATION (a test checks), the default of `notice write
+# --organisation`, here so that building the command line does not import the notices
+NOTICE_ORGANISATION = "the helpline"
+# = rempart.cases.workflow.STATES (a test checks), for `case set-status`'s help
+CASE_STATES = ("open", "reviewing", "notices-sent", "monitoring", "closed", "withdrawn")
 
 review_app = typer.Typer(help="Review matches: confirm, reject, or mark unsure.",
                          no_args_is_help=True)  # fmt: skip
@@ -276,7 +292,7 @@ def register_case_commands(case_app: typer.Typer) -> None:
     @case_app.command("set-status")
     def case_set_status(
         number: Annotated[str, typer.Argument(help="Case number.")],
-        status: Annotated[str, typer.Argument(help=", ".join(workflow.STATES))],
+        status: Annotated[str, typer.Argument(help=", ".join(CASE_STATES))],
         note: Annotated[str, typer.Option(help="Why.")] = "",
     ) -> None:
         """Move a case to another status (recorded with who, when and why)."""
@@ -309,6 +325,23 @@ def register_case_commands(case_app: typer.Typer) -> None:
         else:
             cli.out.print(doc, highlight=False, markup=False)
 
+    @case_app.command("trust-source")
+    def case_trust_source(
+        number: Annotated[str, typer.Argument(help="Case number.")],
+        source: Annotated[str, typer.Argument(help="Her own or a trusted place: a folder or "
+                                                   "file, a URL prefix, or telegram:CHAT_ID.")],
+        remove: Annotated[bool, typer.Option("--remove", help="No longer trusted.")] = False,
+    ) -> None:
+        """Mark a place as hers or trusted for a case (e.g. her folder of originals): her
+        content found there never counts as removed content that came back."""
+        cli = _cli()
+        try:
+            value = returns.trust_source(cli.open_database(), number, source, remove=remove)
+        except StoreError as exc:
+            raise cli._fail(str(exc)) from exc
+        cli.err.print(f"Case {safe(number)}: {safe(value)} is "
+                      f"{'no longer' if remove else 'now'} a trusted source", highlight=False)
+
     @case_app.command("close")
     def case_close(
         number: Annotated[str, typer.Argument(help="Case number.")],
@@ -331,7 +364,7 @@ def notice_create(
     match: Annotated[
         list[str] | None, typer.Option("--match", help="Only these confirmed matches.")
     ] = None,
-    organisation: Annotated[str, typer.Option(help="Who sends it.")] = notices.ORGANISATION,
+    organisation: Annotated[str, typer.Option(help="Who sends it.")] = NOTICE_ORGANISATION,
     out_file: Annotated[Path | None, typer.Option("--out", help="Write the notice here.")] = None,
     name_her: Annotated[
         bool, typer.Option("--name-her", help="Name her (her consent record's name) in the "

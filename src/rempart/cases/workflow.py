@@ -34,6 +34,7 @@ from rempart.store.models import (
     FaceTemplate,
     Match,
     ScanItem,
+    TrustedSource,
     utcnow,
 )
 from rempart.store.repository import StoreError
@@ -124,6 +125,7 @@ class CaseView:
     removed: int = 0
     bank_entries: list[int] = field(default_factory=list)
     template_ids: list[int] = field(default_factory=list)
+    trusted_sources: list[str] = field(default_factory=list)  # rempart case trust-source
 
 
 def _platform(prov: dict[str, Any]) -> str:
@@ -151,6 +153,8 @@ def view(db: Database, number: str) -> CaseView:
             BankItem.case_id == case.id).order_by(BankItem.id)))  # fmt: skip
         out.template_ids = list(s.scalars(select(FaceTemplate.id).where(
             FaceTemplate.case_id == case.id).order_by(FaceTemplate.id)))  # fmt: skip
+        out.trusted_sources = list(s.scalars(select(TrustedSource.source).where(
+            TrustedSource.case_id == case.id).order_by(TrustedSource.id)))  # fmt: skip
         out.bank_items = len(out.bank_entries)
         out.face_templates = len(out.template_ids)
         statuses: Counter[str] = Counter()

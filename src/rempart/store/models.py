@@ -232,6 +232,21 @@ class MatchOccurrence(Base):
     seen_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class TrustedSource(Base):
+    """A place the caseworker marked as hers or trusted for a case (her own folder of
+    originals, her own account): her content found there never counts as "removed content
+    came back" (migration 0012). `source`: an absolute folder or file path, a URL prefix, or
+    telegram:<chat id>."""
+
+    __tablename__ = "trusted_sources"
+    __table_args__ = (UniqueConstraint("case_id", "source"), {"sqlite_autoincrement": True})
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    source: Mapped[str] = mapped_column(Text)
+    added_by: Mapped[str] = mapped_column(String(200), default="")
+    added_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class FaceTemplate(Base):
     """A face template (128-d embedding) of a person, encrypted (AES-GCM, key outside the
     database), stored only under a consent record."""

@@ -13,6 +13,8 @@
    file's SHA-256, and every sighting (the first one too) is a row of `match_occurrences`
    (which scan item: where, and when). Scanning a folder three times no longer queues each
    match three times. Existing matches get their content and their first sighting.
+3. `trusted_sources`: places a caseworker marked as hers or trusted for a case (her own
+   folder of originals): content found there is not "removed content that came back".
 
 Revision ID: 0012_ids_and_occurrences
 Revises: 0011_sync
@@ -109,6 +111,19 @@ def upgrade() -> None:
     )
     op.create_index("ix_match_occurrences_match", "match_occurrences", ["match_id"])
     op.create_index("ix_match_occurrences_scan_item", "match_occurrences", ["scan_item_id"])
+    op.create_table(
+        "trusted_sources",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("case_id", sa.Integer(), nullable=False),
+        sa.Column("source", sa.Text(), nullable=False),
+        sa.Column("added_by", sa.String(length=200), nullable=False),
+        sa.Column("added_at", _TS, nullable=False),
+        sa.ForeignKeyConstraint(["case_id"], ["cases.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("case_id", "source"),
+        sqlite_autoincrement=True,
+    )
+    op.create_index("ix_trusted_sources_case_id", "trusted_sources", ["case_id"])
     op.execute("UPDATE matches SET content_sha256 = (SELECT sha256 FROM scan_items "
                "WHERE scan_items.id = matches.scan_item_id)")  # fmt: skip
     op.execute("INSERT INTO match_occurrences (match_id, scan_item_id, seen_at) "
@@ -118,6 +133,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     # The tables keep AUTOINCREMENT (harmless for the older schema).
+    op.drop_index("ix_trusted_sources_case_id", table_name="trusted_sources")
+    op.drop_table("trusted_sources")
     op.drop_index("ix_match_occurrences_scan_item", table_name="match_occurrences")
     op.drop_index("ix_match_occurrences_match", table_name="match_occurrences")
     op.drop_table("match_occurrences")

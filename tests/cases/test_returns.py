@@ -1,0 +1,54 @@
+"""Removed content that "came back": only at a new place that is not hers. Scanning her own
+originals, or the same (removed) message again, once put a closed case back into review."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.cases.test_notices import confirmed_telegram_match, rempart
+from tests.sources.telegram_factory import chat_export
+
+pytestmark = pytest.mark.both_databases
+
+
+def _removed(home: Path, consent: Path) -> None:
+    confirmed_telegram_match(home, consent)  # her photo in Telegram chat 'Room A' (id 555)
+    rempart("notice", "create", "--case", "C-7", "--platform", "telegram")
+    rempart("notice", "mark", "1", "sent")
+    rempart("notice", "mark", "1", "removed")
+    rempart("case", "set-status", "C-7", "monitoring", "--note", "removed")
+
+
+def _status() -> str:
+    return str(json.loads(rempart("case", "show", "C-7", "--format", "json"))["status"])
+
+
+def test_only_a_new_untrusted_place_is_a_return(rempart_env: Path, consent_file: Path) -> None:
+    _removed(rempart_env, consent_file)
+    # Her own originals, marked as hers: not a return.
+    rempart("case", "trust-source", "C-7", str(rempart_env / "hers"))
+    view = json.loads(rempart("case", "show", "C-7", "--format", "json"))
+    assert view["trusted_sources"] == [str(rempart_env / "hers")]
+    out = rempart("scan", str(rempart_env / "hers"), "--bank", "b")
+    assert "came back" not in out and _status() == "monitoring"
+    # The export of the room it was removed from, scanned again: the same copy, not a return.
+    out = rempart("scan", str(rempart_env / "export"), "--bank", "b", code=3)
+    assert "came back" not in out and _status() == "monitoring"
+    # Posted again in another room: it came back, and the alert says where.
+    chat_export(rempart_env / "export-b", name="Room B", chat_id=777, photo_seeds=(1, 3))
+    out = " ".join(rempart("scan", str(rempart_env / "export-b"), "--bank", "b",
+                           code=3).split())  # fmt: skip
+    assert "came back" in out and "Room B" in out
+    view = json.loads(rempart("case", "show", "C-7", "--format", "json"))
+    assert view["status"] == "reviewing" and "Room B" in view["history"][-1]["note"]
+    events = [e for e in json.loads(rempart("audit", "list", "--format", "json"))
+              if e["action"] == "content-returned"]  # fmt: skip
+    assert len(events) == 1 and "Room B" in events[0]["details"]["where"]
+    # Untrusted again, her folder would count.
+    rempart("case", "trust-source", "C-7", str(rempart_env / "hers"), "--remove")
+    rempart("case", "trust-source", "C-7", str(rempart_env / "hers"), "--remove", code=1)
+    rempart("case", "trust-source", "C-7", "  ", code=1)
+    rempart("case", "trust-source", "C-404", str(rempart_env / "hers"), code=1)
