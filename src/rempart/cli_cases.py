@@ -63,7 +63,8 @@ def review_list(
         origin = i.provenance.get("chat") or i.provenance.get("url") or ""
         ref = f"{i.ref} [MINOR?]" if i.possible_minor else i.ref
         table.add_row(safe(ref), safe(i.status), safe_or_empty(i.case), safe(i.kind),
-                      f"{i.distance:g}", safe(Path(i.file).name), safe(origin))  # fmt: skip
+                      i.measure.removeprefix("distance "), safe(Path(i.file).name),
+                      safe(origin))  # fmt: skip
     cli.out.print(table)
     cli.err.print(f"{len(items)} match(es)")
 
@@ -269,8 +270,11 @@ def register_case_commands(case_app: typer.Typer) -> None:
             return
         cli.out.print(f"Case {v.number}: {v.status} (opened {v.created_at})")
         cli.out.print(f"Registered: {v.bank_items} hash entries, {v.face_templates} face "
-                      f"templates. Matches: {v.matches or 'none'}. Confirmed by place: "
-                      f"{v.platforms or 'none'}", highlight=False)  # fmt: skip
+                      f"templates. Matches: {stats.counts_text(v.matches)}. Confirmed by "
+                      f"place: {safe(stats.counts_text(v.platforms))}", highlight=False)
+        if v.trusted_sources:
+            cli.out.print("Trusted sources (hers): " + ", ".join(safe(t) for t in
+                                                              v.trusted_sources))  # fmt: skip
         table = Table("when", "by", "from", "to", "note", title="History")
         for h in v.history:
             table.add_row(h["at"], h["by"], h["from"] or "", h["to"], h["note"])

@@ -172,7 +172,7 @@ def _report_lines(doc: dict[str, Any]) -> list[str]:
         f"Made {doc['created_at']} by {doc['created_by']} with {doc['generator']}",
         "",
         "MATCH",
-        f"  Reference: {m['ref']}   kind: {m['kind']}   distance: {m['distance']}",
+        f"  Reference: {m['ref']}   kind: {m['kind']}   {m.get('measure') or m['distance']}",
         f"  Case: {m['case']}",
         f"  Review: {m['review']['status']} by {m['review']['by']} on {m['review']['at']}",
         f"  Reason: {m['review']['reason']}",
@@ -244,6 +244,7 @@ def export_package(
         "created_at": now.isoformat(timespec="seconds"), "created_by": audit.current_actor(),
         "generator": f"rempart {__version__}",
         "match": {"ref": ref, "kind": item.kind, "distance": item.distance, "case": item.case,
+                  "measure": item.measure, "agreeing_keypoints": item.keypoints,
                   "details": item.details, "review": review},
         "found": found,
     }  # fmt: skip

@@ -45,6 +45,23 @@ class ReviewItem:
     possible_minor: bool = False
     reviewed_at: str | None = None  # ISO 8601, UTC
 
+    @property
+    def keypoints(self) -> int | None:
+        """A keypoint match's agreeing keypoints (its `distance` is no hash distance)."""
+        if self.kind != "local-features":
+            return None
+        lf = self.details.get("local_features") or {}
+        inliers = lf.get("inliers") if isinstance(lf, dict) else None
+        return int(inliers) if isinstance(inliers, int | float) else None
+
+    @property
+    def measure(self) -> str:
+        """How close, for people: "57 agreeing keypoints", or "distance 12"."""
+        if self.kind == "local-features":
+            n = self.keypoints
+            return f"{n if n is not None else '?'} agreeing keypoints"
+        return f"distance {self.distance:g}"
+
 
 def parse_ref(ref: str) -> tuple[type[Match] | type[FaceMatch], int]:
     """The table and id a match reference (m<id> or f<id>) names; StoreError otherwise."""

@@ -63,6 +63,11 @@ def collect(db: Database, case: str | None = None,
             "items_scanned": scanned}  # fmt: skip
 
 
+def counts_text(counts: dict[str, int]) -> str:
+    """Counts for people ("pending 2, confirmed 1"), never a raw dict."""
+    return ", ".join(f"{k} {v}" for k, v in counts.items()) or "none"
+
+
 CHART_LABELS = {
     "matches_per_day": "Matches found per day",
     "matches": "matches",
@@ -142,7 +147,7 @@ def write(stats: dict[str, Any], out: Path, labels: dict[str, str] | None = None
     title = f"Case {stats['case']}" if stats["case"] else "All cases"
     page = (f"<!doctype html><meta charset='utf-8'><title>Rempart report</title>"
             f"<h1>Rempart report: {html.escape(title)}</h1>"
-            f"<p>Review decisions: {html.escape(json.dumps(stats['review']))}</p>"
+            f"<p>Review decisions: {html.escape(counts_text(stats['review']))}</p>"
             "<img src='matches_over_time.png' alt='matches per day'>"
             "<h2>Platforms</h2><table border=1 cellpadding=4><tr><th>platform</th><th>sent"
             "</th><th>removed</th><th>removal rate</th><th>median hours to removal</th></tr>"
