@@ -22,7 +22,7 @@ import hashlib
 import hmac
 import json
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,7 +40,8 @@ from rempart.store.bank_index import BankIndex
 from rempart.store.db import Database
 from rempart.store.models import Bank, BankItem, Case, Consent, ItemSignal, Withdrawal, utcnow
 
-MAX_JSON_BYTES = 64 * 1024 * 1024  # a JSON list is parsed whole: keep it bounded
+MAX_JSON_BYTES = 64 * 1024 * 1024  # a JSON document parsed whole: keep it bounded
+MAX_STREAMED_JSON_BYTES = 512 * 1024 * 1024  # JSON lists are read as a stream
 MAX_TEXT_BYTES = 512 * 1024 * 1024  # CSV and text lists are streamed line by line
 MAX_LINE_CHARS = 4096
 MAX_PROBLEMS_SHOWN = 1000  # past this, problems are counted, not all kept
@@ -62,9 +63,22 @@ def clean_hex(value: Any, kind: str) -> str | None:
     return value
 
 
+def _seen_key(kind: str, value: str) -> bytes:
+    """A compact key for a hash seen in a list (a million of them stay small): the
+    signal type's initial (p, m, s) and the hash's bytes."""
+    try:
+        return kind[:1].encode() + bytes.fromhex(value)
+    except ValueError:
+        return kind.encode() + b":" + value.encode()
+
+
 @dataclass
 class ParsedList:
-    """What one list file holds, and what was wrong in it."""
+    """What one list file holds, and what was wrong in it.
+
+    Read whole, `items` holds every hash to add. Read as a stream (`sink` set), `items`
+    holds at most `batch` of them: each full batch is handed to `sink` (which imports it)
+    and cleared; `handed` counts what went to the sink."""
 
     source: str
     format: str
@@ -75,7 +89,12 @@ class ParsedList:
     problems: list[str] = field(default_factory=list)
     problem_count: int = 0
     records: int = 0
-    _seen: dict[tuple[str, str], tuple[int, bool]] = field(default_factory=dict)
+    sink: Callable[[list[SubmissionItem], list[str | None]], None] | None = None
+    batch: int = 20_000
+    handed: int = 0
+    bytes_read: int = 0  # how far reading got in the file (for progress)
+    # hash key -> 2 x record number + 1 if it was withdrawn
+    _seen: dict[bytes, int] = field(default_factory=dict)
 
     def problem(self, record: int | None, message: str) -> None:
         self.problem_count += 1
@@ -86,35 +105,45 @@ class ParsedList:
     def add_item(self, record: int, item: SubmissionItem, label: str | None = None) -> None:
         """Add a hash to import, unless the file already had it (a duplicate, reported; if
         an earlier record withdrew it, the withdrawal stands)."""
-        keys = [(k, v) for k, v in (("sha256", item.sha256), ("md5", item.md5),
-                                    ("pdq", item.pdq)) if v]  # fmt: skip
-        for key in keys:
-            if key in self._seen:
-                first, withdrawn = self._seen[key]
-                what = "withdrawn by" if withdrawn else "a duplicate of"
-                self.problem(record, f"same {key[0]} hash as record {first}: {what} it, "
+        keys = [(k, _seen_key(k, v)) for k, v in (("sha256", item.sha256), ("md5", item.md5),
+                                                  ("pdq", item.pdq)) if v]  # fmt: skip
+        for kind, key in keys:
+            seen = self._seen.get(key)
+            if seen is not None:
+                what = "withdrawn by" if seen & 1 else "a duplicate of"
+                self.problem(record, f"same {kind} hash as record {seen >> 1}: {what} it, "
                                      "ignored")  # fmt: skip
                 return
-        for key in keys:
-            self._seen[key] = (record, False)
+        for _, key in keys:
+            self._seen[key] = record << 1
         self.items.append(item)
         self.labels.append(label)
+        if self.sink is not None and len(self.items) >= self.batch:
+            self.flush()
+
+    def flush(self) -> None:
+        """Hand the items held to the sink (streamed reading)."""
+        if self.sink is not None and self.items:
+            self.sink(self.items, self.labels)
+            self.handed += len(self.items)
+            self.items, self.labels = [], []
 
     def add_withdrawal(self, record: int, kind: str, value: str) -> None:
         """A withdrawn hash. Withdrawal wins over an earlier record adding the same hash:
-        in doubt, a hash is deleted, never kept."""
-        key = (kind, value)
-        if key in self._seen:
-            first, withdrawn = self._seen[key]
-            if withdrawn:
-                self.problem(record, f"same {kind} hash as record {first}: a duplicate, "
+        in doubt, a hash is deleted, never kept (an addition already imported by a streamed
+        read is deleted again when the withdrawals are applied, after the items)."""
+        key = _seen_key(kind, value)
+        seen = self._seen.get(key)
+        if seen is not None:
+            if seen & 1:
+                self.problem(record, f"same {kind} hash as record {seen >> 1}: a duplicate, "
                                      "ignored")  # fmt: skip
                 return
-            self.problem(record, f"withdraws the {kind} hash that record {first} adds: "
+            self.problem(record, f"withdraws the {kind} hash that record {seen >> 1} adds: "
                                  "withdrawn (a withdrawal wins)")  # fmt: skip
             self._drop_item(kind, value)
-        self._seen[key] = (record, True)
-        self.withdrawn.append(key)
+        self._seen[key] = (record << 1) | 1
+        self.withdrawn.append((kind, value))
 
     def _drop_item(self, kind: str, value: str) -> None:
         for i, item in enumerate(self.items):
@@ -184,6 +213,8 @@ def _lines(handle: Any, path: Path, parsed: ParsedList) -> Iterable[tuple[int, s
             raise FormatError(f"{path}: read error ({exc.strerror or exc})") from exc
         if not raw:
             return
+        if number % 256 == 0:
+            parsed.bytes_read = handle.tell()
         try:
             line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
         except UnicodeDecodeError:

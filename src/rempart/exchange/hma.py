@@ -18,6 +18,7 @@ Exports are the JSON shape (`--format hma`).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +74,11 @@ def parse_json(data: Any, source: str) -> ParsedList:
         raise FormatError(f"{source}: not HMA bank contents (no 'contents' list)")
     if not isinstance(contents, list):
         raise FormatError(f"{source}: HMA bank contents must be a list")
+    return parse_contents(parsed, contents)
+
+
+def parse_contents(parsed: ParsedList, contents: Iterable[Any]) -> ParsedList:
+    """Each content, in order (a list, or a stream of them)."""
     for number, raw in enumerate(contents, 1):
         parsed.records += 1
         if not isinstance(raw, dict):
@@ -89,8 +95,8 @@ def parse_json(data: Any, source: str) -> ParsedList:
     return parsed
 
 
-def parse_lines(path: Path) -> ParsedList:
-    parsed = ParsedList(source=str(path), format="hma")
+def parse_lines(path: Path, parsed: ParsedList | None = None) -> ParsedList:
+    parsed = parsed or ParsedList(source=str(path), format="hma")
     for number, line in text_lines(path, parsed):
         text = line.strip()
         if not text or text.startswith("#"):

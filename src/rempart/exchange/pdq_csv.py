@@ -29,8 +29,8 @@ def _quality(text: str) -> int | None:
     return int(text)
 
 
-def read(path: Path) -> ParsedList:
-    parsed = ParsedList(source=str(path), format="csv")
+def read(path: Path, parsed: ParsedList | None = None) -> ParsedList:
+    parsed = parsed or ParsedList(source=str(path), format="csv")
     hash_col, quality_col = 0, 1
     header_seen = False
     for number, line in text_lines(path, parsed):

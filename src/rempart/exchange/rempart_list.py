@@ -10,6 +10,7 @@ leaves the organisation: the receiver records its own consent (a partner's) on i
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -66,14 +67,25 @@ def parse(data: Any, source: str) -> ParsedList:
     parsed = ParsedList(source=source, format="rempart")
     if not isinstance(data, dict):
         raise FormatError(f"{source}: the top level must be a JSON object")
-    if data.get("format") != FORMAT:
-        raise FormatError(f"{source}: not a Rempart hash list (format is not {FORMAT!r})")
-    if data.get("version") != VERSION:
-        raise FormatError(f"{source}: unsupported version {data.get('version')!r}")
+    check_header(data, source)
     items = data.get("items", [])
     withdrawn = data.get("withdrawn", [])
     if not isinstance(items, list) or not isinstance(withdrawn, list):
         raise FormatError(f"{source}: 'items' and 'withdrawn' must be lists")
+    parse_items(parsed, items)
+    return parse_withdrawn(parsed, withdrawn)
+
+
+def check_header(data: dict[str, Any], source: str) -> None:
+    """The format and version fields (FormatError when not this format's)."""
+    if data.get("format") != FORMAT:
+        raise FormatError(f"{source}: not a Rempart hash list (format is not {FORMAT!r})")
+    if data.get("version") != VERSION:
+        raise FormatError(f"{source}: unsupported version {data.get('version')!r}")
+
+
+def parse_items(parsed: ParsedList, items: Iterable[Any]) -> ParsedList:
+    """The items to add, in order (a list, or a stream of them)."""
     for number, raw in enumerate(items, 1):
         parsed.records += 1
         try:
@@ -86,6 +98,11 @@ def parse(data: Any, source: str) -> ParsedList:
             parsed.problem(number, "'label' must be text of at most 200 characters")
             continue
         parsed.add_item(number, item, label)
+    return parsed
+
+
+def parse_withdrawn(parsed: ParsedList, withdrawn: Iterable[Any]) -> ParsedList:
+    """The withdrawn hashes' digests (a list, or a stream of them)."""
     for number, raw in enumerate(withdrawn, 1):
         parsed.records += 1
         where = f"withdrawn {number}"

@@ -15,6 +15,7 @@ statuses, so it never removes anything.)
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +89,11 @@ def parse(data: Any, source: str) -> ParsedList:
                           "or a list of records)")  # fmt: skip
     if not isinstance(records, list):
         raise FormatError(f"{source}: 'hashRecords' must be a list")
+    return parse_records(parsed, records)
+
+
+def parse_records(parsed: ParsedList, records: Iterable[Any]) -> ParsedList:
+    """Each record, in order (a list, or a stream of them)."""
     for number, raw in enumerate(records, 1):
         parsed.records += 1
         wrong = _check_record(raw)
