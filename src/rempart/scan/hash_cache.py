@@ -3,6 +3,11 @@
 One small JSON file per content and hashing recipe under REMPART_HOME/cache/hashes/. It
 holds hashes of scanned media only (never a victim's own hashes, which live in the banks),
 and never pixels. A damaged or foreign cache file is ignored and rewritten.
+
+A scanned copy that matched her content has hashes near-identical to hers: when she
+withdraws, `matched_content` (read before her bank entries and their matches are deleted)
+names those copies and `HashCache.purge` deletes their files, so nothing close to her
+hashes stays in the home folder.
 """
 
 from __future__ import annotations
@@ -10,15 +15,20 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Iterable
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from rempart.signals.image_hashes import ImageHashes
 from rempart.signals.local_features import Features
 from rempart.signals.pdq import PdqHash
 from rempart.signals.pdq_variants import Variant
 from rempart.signals.vpdq import VideoHashes, VpdqFrame
+from rempart.store.models import Match, MatchOccurrence, ScanItem
 
 VERSION = 3  # 2: photos carry PDQ variants and local features; 3: mirrored features
 
@@ -39,6 +49,20 @@ class HashCache:
             return _decode(doc)
         except (OSError, ValueError, KeyError, TypeError):
             return None
+
+    def purge(self, sha256s: Iterable[str]) -> int:
+        """Delete every cached file (all recipes) of these contents; returns how many."""
+        removed = 0
+        for sha in set(sha256s):
+            if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
+                continue
+            for path in (self.folder / sha[:2]).glob(f"{sha}.*.json"):
+                try:
+                    path.unlink()
+                    removed += 1
+                except OSError:
+                    pass
+        return removed
 
     def put(self, recipe: str, hashes: ImageHashes | VideoHashes) -> None:
         path = self._path(hashes.sha256, recipe)
@@ -85,3 +109,18 @@ def _decode(doc: dict[str, Any]) -> ImageHashes | VideoHashes:
         _frames(h["trimmed_frames"]), tuple(h["notes"]),
         {k: _frames(v) for k, v in h["regions"].items()}, h["seconds_per_frame"],
     )  # fmt: skip
+
+
+def matched_content(s: Session, bank_item_ids: Iterable[int] | Any) -> set[str]:
+    """The SHA-256 of every scanned copy that matched these bank entries (any sighting),
+    to purge from the cache when they are withdrawn. `bank_item_ids`: ids or a select of
+    them. Call it before the entries (and with them their matches) are deleted."""
+    ids = bank_item_ids if not isinstance(bank_item_ids, list | tuple | set) else list(
+        bank_item_ids)  # fmt: skip
+    first = select(ScanItem.sha256).join(Match, Match.scan_item_id == ScanItem.id).where(
+        Match.bank_item_id.in_(ids))  # fmt: skip
+    seen = (select(ScanItem.sha256)
+            .join(MatchOccurrence, MatchOccurrence.scan_item_id == ScanItem.id)
+            .join(Match, MatchOccurrence.match_id == Match.id)
+            .where(Match.bank_item_id.in_(ids)))  # fmt: skip
+    return {sha for sha in list(s.scalars(first)) + list(s.scalars(seen)) if sha}

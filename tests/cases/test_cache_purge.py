@@ -1,0 +1,43 @@
+"""After a withdrawal, the hash cache once kept the hashes of scanned copies that matched
+her photos (near-identical to hers): they are named from the database and purged."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from rempart.scan.hash_cache import HashCache, matched_content
+from rempart.signals.exact import file_digests
+from rempart.store.db import Database
+from rempart.store.models import BankItem, Case
+from tests.cases.test_review import rempart, scanned_case
+
+pytestmark = pytest.mark.both_databases
+
+
+def test_cached_hashes_of_her_matched_copies_are_purged(rempart_env: Path,
+                                                        consent_file: Path) -> None:  # fmt: skip
+    scanned_case(rempart_env, consent_file)  # found/copy1.png, copy2.png match; other.jpg not
+    cache = HashCache(rempart_env / "home" / "cache" / "hashes")
+    digests = {p.name: file_digests(p)[1]
+               for p in (rempart_env / "found").iterdir()}  # fmt: skip
+    cached = {p.name.split(".")[0] for p in cache.folder.rglob("*.json")}
+    assert set(digests.values()) <= cached, (digests, cached)
+    db = Database(os.environ["REMPART_DB"])
+    try:
+        with db.session() as s:
+            ids = select(BankItem.id).join(Case, BankItem.case_id == Case.id).where(
+                Case.number == "C-9")  # fmt: skip
+            hers = matched_content(s, ids)
+            assert hers == {digests["copy1.png"], digests["copy2.png"]}
+            one = s.scalars(ids).first()
+            assert len(matched_content(s, [one])) == 1
+    finally:
+        db.dispose()
+    assert cache.purge(hers | {"not-a-digest", "../../etc"}) == 2
+    left = {p.name.split(".")[0] for p in cache.folder.rglob("*.json")}
+    assert left & hers == set() and digests["other.jpg"] in left
+    rempart("scan", str(rempart_env / "found"), "--bank", "b")  # hashed again, found again
