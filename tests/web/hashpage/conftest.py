@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,15 +91,23 @@ class HashPageRun:
                      lambda req: self.requests.failed.__setitem__(req.url, req.failure or ""))
         self.url = url
         self.page.goto(url)
-        self.page.wait_for_function("window.rempartHashPage !== undefined")
+        self.page.wait_for_selector("#status:not(:empty)")
 
     def choose(self, paths: list[Path]) -> None:
         self.page.set_input_files("#files", [str(p) for p in paths])
 
+    def wait_for(self, expression: str, timeout_ms: int) -> None:
+        """Poll an expression (wait_for_function would need eval, which the CSP forbids)."""
+        deadline = time.monotonic() + timeout_ms / 1000
+        while not self.page.evaluate(expression):
+            if time.monotonic() > deadline:
+                state = self.page.evaluate("rempartHashPage.entries()")
+                raise TimeoutError(f"{expression} still false after {timeout_ms} ms: {state}")
+            self.page.wait_for_timeout(100)
+
     def wait_all_finished(self, timeout_ms: int = 300_000) -> None:
-        self.page.wait_for_function(
-            "rempartHashPage.entries().length > 0 && rempartHashPage.entries().every("
-            "e => e.status === 'done' || e.status === 'failed')", timeout=timeout_ms)  # fmt: skip
+        self.wait_for("rempartHashPage.entries().length > 0 && rempartHashPage.entries().every("
+                      "e => e.status === 'done' || e.status === 'failed')", timeout_ms)  # fmt: skip
 
     def entries(self) -> list[dict[str, Any]]:
         return list(self.page.evaluate("rempartHashPage.entries()"))
