@@ -33,10 +33,6 @@ ROOT = Path(__file__).resolve().parents[3]
 TESTDATA = ROOT.parent / "shared" / "testdata" / "threatexchange"
 WORKER = Path(__file__).with_name("decode_worker.mjs")
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp"}
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]  # fmt: skip
 
 NOTE = "transparency ignored: colour channels hashed as Meta's reference does"
 
@@ -79,19 +75,14 @@ def bundle() -> str:
 
 
 @pytest.fixture(scope="module")
-def harness() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: `make test` installs it")
-    source = bundle()
-    html = HARNESS.replace("WORKER_SOURCE", json.dumps(source).replace("</", "<\\/"))
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page()
-        page.set_content(html)
-        yield page
-        browser.close()
+def harness(browser: Any) -> Iterator[Any]:
+    """The harness page in the session's chromium (tests/web/conftest.py's `browser`)."""
+    html = HARNESS.replace("WORKER_SOURCE", json.dumps(bundle()).replace("</", "<\\/"))
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_content(html)
+    yield page
+    context.close()
 
 
 def run_files(page: Any, paths: list[Path], *, pixels: bool = True) -> list[dict[str, Any]]:
