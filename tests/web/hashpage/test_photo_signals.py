@@ -60,6 +60,8 @@ def generated() -> list[tuple[str, np.ndarray]]:
     out = [(f"photo_like{s}", rgb_of(photo_like(300 + k, s))) for k, s in enumerate(sizes)]
     out.append(("tiny", rgb_of(photo_like(1, (50, 40)))))  # smaller than 64 pixels
     out.append(("flat", np.full((200, 300, 3), 128, np.uint8)))  # too little detail
+    out.append(("thin", rgb_of(photo_like(2, (2000, 64)))))  # too little detail at 512 x 16
+    out.append(("noise", np.random.default_rng(0).integers(0, 256, (300, 400, 3), np.uint8)))
     return out
 
 
