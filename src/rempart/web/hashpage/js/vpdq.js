@@ -1,0 +1,455 @@
+// vPDQ as Rempart's bank side computes it (rempart/signals/vpdq.py, hash_frames with every
+// frame, regions and inside-bars hashes), as pure functions over decoded frames, so that her
+// browser's hash file for a video equals `rempart hash --out`'s.
+//
+// Why it looks the way it does:
+// - The CLI's frames are PyAV's `frame.to_ndarray(format="rgb24")`: FFmpeg's swscale turns
+//   4:2:0 YUV into RGB with its x86 SIMD routine (each 2x2 block shares its chroma sample,
+//   16-bit fixed-point products kept by their high half, coefficients rounded from the
+//   frame's colour matrix and range). yuvToRgb reproduces that arithmetic exactly, so the
+//   same YUV planes (H.264, VP8, VP9 and AV1 decoding is bit-exact) give the same RGB bytes,
+//   hence the same PDQ hashes. Odd frame heights take another swscale path: approximated.
+// - content_box (black bars), the halves scaled to fit 384 px with Pillow's BOX filter, the
+//   dedupe of each stream (a frame within 8 bits of the last kept one is dropped) and the
+//   timestamps' "%.3f" text are ports of the Python, step by step.
+// Pure computation: no DOM, no browser-only API, so Node runs it in the conformance tests.
+
+import { pdqFromRgb, hamming } from "./pdq.js";
+
+export const BANK_DEDUPE_DISTANCE = 8; // rempart.signals.vpdq.BANK_DEDUPE_DISTANCE
+export const BAR_MAX_LEVEL = 40;
+export const BAR_MIN_FRACTION = 0.04;
+export const CONTENT_MIN_FRACTION = 0.4;
+export const REGIONS = ["top", "bottom", "left", "right"];
+export const REGION_SIDE = 384;
+
+// --- YUV -> RGB as swscale (libswscale/yuv2rgb.c tables, x86/yuv_2_rgb.asm arithmetic) -------
+
+// ff_yuv2rgb_coeffs, indexed by FFmpeg's AVColorSpace: {Rv, Bu, Gu, Gv} * 255/224 * 2^16.
+const FF_COEFFS = [
+  [117489, 138438, 13975, 34925], // 0 (RGB / none): the table's first row
+  [117489, 138438, 13975, 34925], // 1 BT.709
+  [104597, 132201, 25675, 53279], // 2 unspecified
+  [104597, 132201, 25675, 53279], // 3 reserved
+  [104448, 132798, 24759, 53109], // 4 FCC
+  [104597, 132201, 25675, 53279], // 5 BT.470BG
+  [104597, 132201, 25675, 53279], // 6 SMPTE 170M
+  [117579, 136230, 16907, 35559], // 7 SMPTE 240M
+  [0, 0, 0, 0], // 8 YCgCo (not supported by this path)
+  [110013, 140363, 12277, 42626], // 9 BT.2020 NCL
+  [110013, 140363, 12277, 42626], // 10 BT.2020 CL
+];
+
+// WebCodecs' VideoColorSpace.matrix -> FFmpeg's AVColorSpace number.
+const MATRIX_TO_AVCOL = {
+  rgb: 0,
+  bt709: 1,
+  fcc: 4,
+  bt470bg: 5,
+  smpte170m: 6,
+  smpte240m: 7,
+  "bt2020-ncl": 9,
+};
+
+export function avColorSpace(matrix) {
+  return matrix != null && matrix in MATRIX_TO_AVCOL ? MATRIX_TO_AVCOL[matrix] : 2;
+}
+
+function roundToInt16(x) {
+  const r = Math.floor((x + 32768) / 65536);
+  return r < -32768 ? -32768 : r > 32767 ? 32767 : r;
+}
+
+// The SIMD routine's coefficients for a colour space (AVColorSpace number, 2 = unspecified)
+// and range (fullRange true for JPEG/"full" range): ff_yuv2rgb_c_init_tables.
+export function yuvCoefficients(colorspace = 2, fullRange = false) {
+  let row = FF_COEFFS[colorspace];
+  if (!row || (row[0] === 0 && row[1] === 0)) row = FF_COEFFS[2];
+  let [crv, cbu, cgu, cgv] = [row[0], row[1], -row[2], -row[3]];
+  let cy = 65536;
+  let oy = 0;
+  if (!fullRange) {
+    cy = Math.trunc((cy * 255) / 219);
+    oy = 16 * 65536;
+  } else {
+    crv = Math.trunc((crv * 224) / 255);
+    cbu = Math.trunc((cbu * 224) / 255);
+    cgu = Math.trunc((cgu * 224) / 255);
+    cgv = Math.trunc((cgv * 224) / 255);
+  }
+  return {
+    y: roundToInt16(cy * 8192),
+    yOffset: roundToInt16(oy * 8),
+    vr: roundToInt16(crv * 8192),
+    ub: roundToInt16(cbu * 8192),
+    vg: roundToInt16(cgv * 8192),
+    ug: roundToInt16(cgu * 8192),
+  };
+}
+
+const tableCache = new Map();
+
+function tablesFor(coeffs) {
+  const key = `${coeffs.y},${coeffs.yOffset},${coeffs.vr},${coeffs.ub},${coeffs.vg},${coeffs.ug}`;
+  let t = tableCache.get(key);
+  if (t) return t;
+  const yT = new Int32Array(256);
+  const rV = new Int32Array(256);
+  const gU = new Int32Array(256);
+  const gV = new Int32Array(256);
+  const bU = new Int32Array(256);
+  for (let i = 0; i < 256; i++) {
+    // pmulhw keeps the high 16 bits of the 32-bit product: an arithmetic shift.
+    yT[i] = ((i * 8 - coeffs.yOffset) * coeffs.y) >> 16;
+    const c = i * 8 - 1024;
+    rV[i] = (c * coeffs.vr) >> 16;
+    gU[i] = (c * coeffs.ug) >> 16;
+    gV[i] = (c * coeffs.vg) >> 16;
+    bU[i] = (c * coeffs.ub) >> 16;
+  }
+  t = { yT, rV, gU, gV, bU };
+  tableCache.set(key, t);
+  return t;
+}
+
+const CLAMP_OFFSET = 2048;
+const CLAMP = new Uint8Array(4096 + 1024);
+for (let i = 0; i < CLAMP.length; i++) {
+  const v = i - CLAMP_OFFSET;
+  CLAMP[i] = v < 0 ? 0 : v > 255 ? 255 : v;
+}
+
+// 4:2:0 planes -> packed RGB (3 bytes a pixel), as PyAV's to_ndarray("rgb24") gives them.
+// planes: {y, u, v (Uint8Array), yStride, uStride, vStride, yOffset?, uOffset?, vOffset?}; for
+// NV12 give u = v = the interleaved plane, uStep = 2 and vOffset = uOffset + 1.
+// chroma: "420" (default), "422" or "444" (sampling of the chroma planes; PyAV takes another
+// swscale path for those, so they are approximate).
+export function yuvToRgb(planes, width, height, coeffs, out = null, chroma = "420") {
+  const rgb = out || new Uint8Array(width * height * 3);
+  const { yT, rV, gU, gV, bU } = tablesFor(coeffs);
+  const { y, u, v, yStride, uStride, vStride } = planes;
+  const y0 = planes.yOffset || 0;
+  const u0 = planes.uOffset || 0;
+  const v0 = planes.vOffset || 0;
+  const step = planes.uStep || 1;
+  const xShift = chroma === "444" ? 0 : 1;
+  const yShift = chroma === "420" ? 1 : 0;
+  let o = 0;
+  for (let r = 0; r < height; r++) {
+    const yRow = y0 + r * yStride;
+    const cr = r >> yShift;
+    const uRow = u0 + cr * uStride;
+    const vRow = v0 + cr * vStride;
+    for (let c = 0; c < width; c++) {
+      const cc = (c >> xShift) * step;
+      const U = u[uRow + cc];
+      const V = v[vRow + cc];
+      const Y = yT[y[yRow + c]] + CLAMP_OFFSET;
+      rgb[o++] = CLAMP[Y + rV[V]];
+      rgb[o++] = CLAMP[Y + gU[U] + gV[V]];
+      rgb[o++] = CLAMP[Y + bU[U]];
+    }
+  }
+  return rgb;
+}
+
+// --- black bars (rempart.signals.vpdq.content_box) --------------------------------------------
+
+// Max over channels of the pixel at (row, col).
+function px(rgb, width, row, col) {
+  const p = (row * width + col) * 3;
+  const a = rgb[p];
+  const b = rgb[p + 1];
+  const c = rgb[p + 2];
+  return a > b ? (a > c ? a : c) : b > c ? b : c;
+}
+
+// Max of "line" i (a row when rows is true, else a column), looked at every 4th pixel.
+function lineMax(rgb, width, height, rows, i, reversed) {
+  let m = 0;
+  if (rows) {
+    const row = reversed ? height - 1 - i : i;
+    for (let col = 0; col < width; col += 4) {
+      const v = px(rgb, width, row, col);
+      if (v > m) m = v;
+    }
+  } else {
+    const col = reversed ? width - 1 - i : i;
+    for (let row = 0; row < height; row += 4) {
+      const v = px(rgb, width, row, col);
+      if (v > m) m = v;
+    }
+  }
+  return m;
+}
+
+// _bar_depth: leading bar lines, first on a 1-in-4 grid of lines, then line by line.
+function barDepth(rgb, width, height, rows, reversed) {
+  const n = rows ? height : width;
+  let run = 0;
+  while (run * 4 < n && lineMax(rgb, width, height, rows, run * 4, reversed) <= BAR_MAX_LEVEL) {
+    run++;
+  }
+  if (run === 0) return 0;
+  let depth = 4 * (run - 1) + 1;
+  while (depth < n && lineMax(rgb, width, height, rows, depth, reversed) <= BAR_MAX_LEVEL) {
+    depth++;
+  }
+  return depth;
+}
+
+// [top, bottom, left, right] of the picture inside black bars, or null without bars.
+export function contentBox(rgb, width, height) {
+  if (height < 32 || width < 32) return null;
+  let top = barDepth(rgb, width, height, true, false);
+  let bottom = barDepth(rgb, width, height, true, true);
+  let left = barDepth(rgb, width, height, false, false);
+  let right = barDepth(rgb, width, height, false, true);
+  if (top < BAR_MIN_FRACTION * height) top = 0;
+  if (bottom < BAR_MIN_FRACTION * height) bottom = 0;
+  if (left < BAR_MIN_FRACTION * width) left = 0;
+  if (right < BAR_MIN_FRACTION * width) right = 0;
+  if (!(top || bottom || left || right)) return null;
+  if (height - top - bottom < CONTENT_MIN_FRACTION * height
+      || width - left - right < CONTENT_MIN_FRACTION * width) {
+    return null;
+  }
+  return [top, height - bottom, left, width - right];
+}
+
+// rgb[top:bottom, left:right] as a packed copy.
+export function cropRgb(rgb, width, top, bottom, left, right) {
+  const w = right - left;
+  const out = new Uint8Array(w * (bottom - top) * 3);
+  for (let r = top, o = 0; r < bottom; r++, o += w * 3) {
+    out.set(rgb.subarray((r * width + left) * 3, (r * width + right) * 3), o);
+  }
+  return out;
+}
+
+// --- Pillow's resize with the BOX filter (libImaging/Resample.c) ------------------------------
+
+const PRECISION_BITS = 22;
+
+function boxCoeffs(inSize, outSize) {
+  const scale = inSize / outSize;
+  const filterscale = scale < 1.0 ? 1.0 : scale;
+  const support = 0.5 * filterscale;
+  const ksize = Math.ceil(support) * 2 + 1;
+  const bounds = new Int32Array(outSize * 2);
+  const kk = new Int32Array(outSize * ksize);
+  const tmp = new Float64Array(ksize);
+  const ss = 1.0 / filterscale;
+  for (let xx = 0; xx < outSize; xx++) {
+    const center = (xx + 0.5) * scale;
+    let ww = 0.0;
+    let xmin = Math.trunc(center - support + 0.5);
+    if (xmin < 0) xmin = 0;
+    let xmax = Math.trunc(center + support + 0.5);
+    if (xmax > inSize) xmax = inSize;
+    xmax -= xmin;
+    for (let x = 0; x < xmax; x++) {
+      const t = (x + xmin - center + 0.5) * ss;
+      const w = t > -0.5 && t <= 0.5 ? 1.0 : 0.0;
+      tmp[x] = w;
+      ww += w;
+    }
+    for (let x = 0; x < xmax; x++) {
+      const k = ww !== 0.0 ? tmp[x] / ww : tmp[x];
+      kk[xx * ksize + x] = k < 0 ? Math.trunc(-0.5 + k * (1 << PRECISION_BITS))
+        : Math.trunc(0.5 + k * (1 << PRECISION_BITS));
+    }
+    bounds[xx * 2] = xmin;
+    bounds[xx * 2 + 1] = xmax;
+  }
+  return { ksize, bounds, kk };
+}
+
+function clip8(ss) {
+  const v = Math.floor(ss / 4194304);
+  return v < 0 ? 0 : v > 255 ? 255 : v;
+}
+
+function boxPasses(data, width, height, outW, outH) {
+  const needH = outW !== width;
+  const needV = outH !== height;
+  if (!needH && !needV) return data;
+  const vert = boxCoeffs(height, outH);
+  let src = data;
+  let srcW = width;
+  let yFirst = 0;
+  if (needH) {
+    yFirst = needV ? vert.bounds[0] : 0;
+    const yLast = needV ? vert.bounds[outH * 2 - 2] + vert.bounds[outH * 2 - 1] : height;
+    const rows = yLast - yFirst;
+    const { ksize, bounds, kk } = boxCoeffs(width, outW);
+    const tmp = new Uint8Array(outW * rows * 3);
+    for (let yy = 0; yy < rows; yy++) {
+      const rowIn = (yy + yFirst) * width * 3;
+      const rowOut = yy * outW * 3;
+      for (let xx = 0; xx < outW; xx++) {
+        const xmin = bounds[xx * 2];
+        const xmax = bounds[xx * 2 + 1];
+        const kb = xx * ksize;
+        let s0 = 1 << (PRECISION_BITS - 1);
+        let s1 = s0;
+        let s2 = s0;
+        for (let x = 0, p = rowIn + xmin * 3; x < xmax; x++, p += 3) {
+          const k = kk[kb + x];
+          s0 += data[p] * k;
+          s1 += data[p + 1] * k;
+          s2 += data[p + 2] * k;
+        }
+        tmp[rowOut + xx * 3] = clip8(s0);
+        tmp[rowOut + xx * 3 + 1] = clip8(s1);
+        tmp[rowOut + xx * 3 + 2] = clip8(s2);
+      }
+    }
+    src = tmp;
+    srcW = outW;
+    if (!needV) return src;
+  }
+  const out = new Uint8Array(srcW * outH * 3);
+  const { ksize, bounds, kk } = vert;
+  const stride = srcW * 3;
+  for (let yy = 0; yy < outH; yy++) {
+    const ymin = bounds[yy * 2] - yFirst;
+    const ymax = bounds[yy * 2 + 1];
+    const kb = yy * ksize;
+    const rowOut = yy * stride;
+    for (let i = 0; i < stride; i++) {
+      let s = 1 << (PRECISION_BITS - 1);
+      for (let y = 0, p = ymin * stride + i; y < ymax; y++, p += stride) s += src[p] * kk[kb + y];
+      out[rowOut + i] = clip8(s);
+    }
+  }
+  return out;
+}
+
+// Image.fromarray(rgb).resize((outW, outH), Image.Resampling.BOX) on packed RGB.
+export function resizeBox(rgb, width, height, outW, outH) {
+  if (outW === width && outH === height) return rgb;
+  // Pillow 13 runs the vertical pass first when the height shrinks much more than the width
+  // (as pillow.js resizeBilinear; ImagingResampleInner).
+  if (outH < height && height - outH > 2 * (width - outW) && outW !== width) {
+    const mid = boxPasses(rgb, width, height, width, outH);
+    return boxPasses(mid, width, outH, outW, outH);
+  }
+  return boxPasses(rgb, width, height, outW, outH);
+}
+
+// Python's round(): half to even.
+export function pyRound(x) {
+  const f = Math.floor(x);
+  const d = x - f;
+  if (d > 0.5) return f + 1;
+  if (d < 0.5) return f;
+  return f % 2 === 0 ? f : f + 1;
+}
+
+// region_views: the four halves of a picture scaled down to fit REGION_SIDE.
+export function regionViews(rgb, width, height) {
+  let w = width;
+  let h = height;
+  let pic = rgb;
+  const scale = REGION_SIDE / Math.max(h, w);
+  if (scale < 1) {
+    w = Math.max(2, pyRound(w * scale));
+    h = Math.max(2, pyRound(h * scale));
+    pic = resizeBox(rgb, width, height, w, h);
+  }
+  const h2 = h >> 1;
+  const w2 = w >> 1;
+  return {
+    top: { rgb: cropRgb(pic, w, 0, h2, 0, w), width: w, height: h2 },
+    bottom: { rgb: cropRgb(pic, w, h2, h, 0, w), width: w, height: h - h2 },
+    left: { rgb: cropRgb(pic, w, 0, h, 0, w2), width: w2, height: h },
+    right: { rgb: cropRgb(pic, w, 0, h, w2, w), width: w - w2, height: h },
+  };
+}
+
+// --- text -------------------------------------------------------------------------------------
+
+// Python's f"{t:.3f}": the double's exact decimal value rounded half to even (JS toFixed
+// rounds exact ties up: 0.0625 -> "0.063" where Python writes "0.062").
+export function formatSeconds(t) {
+  const s = t.toFixed(3);
+  const exact = t.toFixed(100).replace(/0+$/, "");
+  const dot = exact.indexOf(".");
+  if (dot < 0 || exact.length - dot - 1 !== 4 || !exact.endsWith("5")) return s;
+  // An exact tie at the 4th decimal: keep the even neighbour.
+  const down = exact.slice(0, -1);
+  const lastDigit = Number(down[down.length - 1]);
+  return lastDigit % 2 === 0 ? down : s;
+}
+
+// --- the streams --------------------------------------------------------------------------
+
+class Stream {
+  constructor(distance) {
+    this.distance = distance;
+    this.frames = [];
+    this.last = null;
+  }
+
+  add(hex, quality, ts) {
+    if (this.distance !== null && this.last !== null && hamming(this.last, hex) <= this.distance) {
+      return false;
+    }
+    this.last = hex;
+    this.frames.push(`${hex},${quality},${formatSeconds(ts)}`);
+    return true;
+  }
+}
+
+// The bank side's hashes of a video, fed one decoded frame at a time (hash_frames with
+// seconds_per_frame 0, regions and inside-bars): whole frames, the picture inside black bars
+// for frames that have bars, and the four halves, each stream deduplicated on its own.
+export class VpdqHasher {
+  constructor({ dedupe = BANK_DEDUPE_DISTANCE, regions = true, inside = true } = {}) {
+    this.whole = new Stream(dedupe);
+    this.inside = inside ? new Stream(dedupe) : null;
+    this.halves = regions ? Object.fromEntries(REGIONS.map((n) => [n, new Stream(dedupe)])) : null;
+    this.count = 0;
+  }
+
+  // One frame: packed RGB, its size and its timestamp in seconds.
+  addFrame(rgb, width, height, ts) {
+    const whole = pdqFromRgb(rgb, width, height);
+    this.whole.add(whole.hex, whole.quality, ts);
+    this.count++;
+    const box = this.inside || this.halves ? contentBox(rgb, width, height) : null;
+    let pic = rgb;
+    let w = width;
+    let h = height;
+    if (box !== null) {
+      const [top, bottom, left, right] = box;
+      pic = cropRgb(rgb, width, top, bottom, left, right);
+      w = right - left;
+      h = bottom - top;
+      if (this.inside) {
+        const t = pdqFromRgb(pic, w, h);
+        this.inside.add(t.hex, t.quality, ts);
+      }
+    }
+    if (this.halves) {
+      const views = regionViews(pic, w, h);
+      for (const name of REGIONS) {
+        const v = views[name];
+        const r = pdqFromRgb(v.rgb, v.width, v.height);
+        this.halves[name].add(r.hex, r.quality, ts);
+      }
+    }
+    return whole;
+  }
+
+  // {vpdq, vpdq_inside?, vpdq_regions?} in the submission file's JSON form.
+  result() {
+    const out = { vpdq: this.whole.frames };
+    if (this.inside && this.inside.frames.length) out.vpdq_inside = this.inside.frames;
+    if (this.halves) {
+      out.vpdq_regions = Object.fromEntries(REGIONS.map((n) => [n, this.halves[n].frames]));
+    }
+    return out;
+  }
+}
