@@ -12,6 +12,8 @@ const VERSION = 1;
 const LARGE_PHOTO_BYTES = 25 * 1024 * 1024;
 const LARGE_VIDEO_BYTES = 500 * 1024 * 1024;
 const LONG_VIDEO_SECONDS = 10 * 60;
+// Reasons whose translated sentence says it all (no technical detail shown under them).
+const QUIET_CODES = new Set(["cancelled", "not-media"]);
 
 const $ = (id) => document.getElementById(id);
 
@@ -336,7 +338,7 @@ function renderEntry(entry) {
   el.bar.hidden = entry.status === "failed";
   el.bar.setAttribute("aria-label", `${entry.file.name}: ${el.state.textContent}`);
   const lines = entry.warnings.map(([key, vars]) => ["warn", t(key, vars)]);
-  if (entry.status === "failed" && entry.message && entry.code !== "cancelled") lines.push(["detail", entry.message]);
+  if (entry.status === "failed" && entry.message && !QUIET_CODES.has(entry.code)) lines.push(["detail", entry.message]);
   for (const note of entry.notes) lines.push(["note", note]);
   el.notes.replaceChildren(
     ...lines.map(([kind, text]) => {
@@ -359,7 +361,7 @@ function renderFailed() {
       const b = document.createElement("strong");
       b.textContent = e.file.name;
       li.append(b, document.createTextNode(`: ${t(`error.${e.code}`)}`));
-      if (e.message && e.code !== "cancelled") {
+      if (e.message && !QUIET_CODES.has(e.code)) {
         const d = document.createElement("span");
         d.className = "detail";
         d.textContent = ` (${e.message})`;
