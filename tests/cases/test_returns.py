@@ -52,3 +52,16 @@ def test_only_a_new_untrusted_place_is_a_return(rempart_env: Path, consent_file:
     rempart("case", "trust-source", "C-7", str(rempart_env / "hers"), "--remove", code=1)
     rempart("case", "trust-source", "C-7", "  ", code=1)
     rempart("case", "trust-source", "C-404", str(rempart_env / "hers"), code=1)
+
+
+def test_the_next_notice_names_where_it_came_back(rempart_env: Path, consent_file: Path) -> None:
+    _removed(rempart_env, consent_file)
+    chat_export(rempart_env / "export-b", name="Room B", chat_id=777, photo_seeds=(1, 3))
+    assert "came back" in rempart("scan", str(rempart_env / "export-b"), "--bank", "b", code=3)
+    pending = json.loads(rempart("review", "list", "--format", "json"))
+    assert pending == []  # the same content on the same entry: one match, decided once
+    text = rempart("notice", "create", "--case", "C-7", "--platform", "telegram")
+    assert "Room B" in text and "https://t.me/c/777/2" in text
+    assert "Room A" not in text  # removed there already
+    notice = json.loads(rempart("notice", "list", "--format", "json"))[-1]
+    assert [i["place"] for i in notice["items"]] == ["telegram:777/2"]

@@ -25,10 +25,11 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
+from rempart.cases.returns import place
 from rempart.cases.review import ReviewItem, queue
 from rempart.store import audit, repository
 from rempart.store.db import Database
-from rempart.store.models import Case, Notice, utcnow
+from rempart.store.models import Case, MatchOccurrence, Notice, ScanItem, utcnow
 from rempart.store.repository import StoreError
 
 STATUSES = ("draft", "sent", "acknowledged", "removed", "refused", "no-answer")
@@ -119,8 +120,12 @@ def _template(data: NoticeData, language: str) -> string.Template:
 
 
 def platform_of(item: ReviewItem, data: NoticeData) -> str | None:
-    """Which platform (a key of platforms.toml) a match was found on, if known."""
-    prov = item.provenance
+    """Which platform (a key of platforms.toml) a match was first found on, if known."""
+    return platform_of_provenance(item.provenance, data)
+
+
+def platform_of_provenance(prov: dict[str, Any], data: NoticeData) -> str | None:
+    """Which platform (a key of platforms.toml) a copy with this provenance is on."""
     host = ""
     if prov.get("source") == "url":
         host = (urlsplit(str(prov.get("final_url") or prov.get("url"))).hostname or "").lower()
@@ -142,10 +147,9 @@ def message_link(prov: dict[str, Any]) -> str | None:
     return None
 
 
-def _location(item: ReviewItem, words: dict[str, str]) -> str:
-    """Where the platform finds the item: its chat and message, or its address; never a
-    local path (a notice lists only items found on the platform)."""
-    p = item.provenance
+def _location(p: dict[str, Any], words: dict[str, str]) -> str:
+    """Where the platform finds a copy: its chat and message, or its address; never a
+    local path (a notice lists only copies found on the platform)."""
     if p.get("source") == "telegram":
         text = _say(words, "telegram", chat=p.get("chat"), chat_id=p.get("chat_id"),
                     message_id=p.get("message_id"), date=p.get("date"), sender=p.get("from"))
@@ -158,12 +162,65 @@ def _location(item: ReviewItem, words: dict[str, str]) -> str:
     return "?"
 
 
-def _item_lines(items: list[ReviewItem], words: dict[str, str], organisation: str) -> str:
+@dataclass(frozen=True)
+class _Entry:
+    """One copy to remove: a match and one place it was seen on the platform."""
+
+    item: ReviewItem
+    provenance: dict[str, Any]
+    locator: str
+    place: str
+
+
+def _sightings(db: Database, refs: list[str]) -> dict[str, list[tuple[dict[str, Any], str]]]:
+    """Every sighting (provenance, locator) of these hash matches, oldest first."""
+    ids = [int(r[1:]) for r in refs if r.startswith("m") and r[1:].isdigit()]
+    out: dict[str, list[tuple[dict[str, Any], str]]] = {}
+    if not ids:
+        return out
+    with db.session() as s:
+        rows = s.execute(select(MatchOccurrence.match_id, ScanItem.provenance, ScanItem.locator)
+                         .join(ScanItem, MatchOccurrence.scan_item_id == ScanItem.id)
+                         .where(MatchOccurrence.match_id.in_(ids))
+                         .order_by(MatchOccurrence.id)).all()  # fmt: skip
+    for match_id, prov, locator in rows:
+        out.setdefault(f"m{match_id}", []).append((prov or {}, locator))
+    return out
+
+
+def _removed_places(db: Database, case_number: str) -> set[str]:
+    """The places of copies this case's notices got removed."""
+    with db.session() as s:
+        q = (select(Notice.items).join(Case, Notice.case_id == Case.id)
+             .where(Case.number == case_number, Notice.status == "removed"))  # fmt: skip
+        return {str(i["place"]) for items in s.scalars(q) for i in items if i.get("place")}
+
+
+def _entries(db: Database, items: list[ReviewItem], platform: str, data: NoticeData,
+             case_number: str) -> list[_Entry]:  # fmt: skip
+    """The copies on the platform of these matches: every place each was seen there (its
+    first sighting and later ones), less places already removed (unless nothing else)."""
+    seen = _sightings(db, [i.ref for i in items])
+    removed = _removed_places(db, case_number)
+    out: list[_Entry] = []
+    for i in items:
+        mine: list[_Entry] = []
+        for prov, locator in seen.get(i.ref) or [(i.provenance, i.file)]:
+            key = place(prov, locator)
+            if platform_of_provenance(prov, data) == platform and key not in {
+                    e.place for e in mine}:  # fmt: skip
+                mine.append(_Entry(i, prov, locator, key))
+        out += [e for e in mine if e.place not in removed] or mine
+    return out
+
+
+def _item_lines(entries: list[_Entry], words: dict[str, str], organisation: str) -> str:
     lines = []
-    for n, i in enumerate(items, 1):
-        lines.append(_say(words, "item", n=n, location=_location(i, words), ref=i.ref,
-                          method=words[_method(i.kind)], organisation=organisation,
-                          date=(i.reviewed_at or "")[:10]))  # fmt: skip
+    for n, e in enumerate(entries, 1):
+        lines.append(_say(words, "item", n=n, location=_location(e.provenance, words),
+                          ref=e.item.ref, method=words[_method(e.item.kind)],
+                          organisation=organisation,
+                          date=(e.item.reviewed_at or "")[:10]))  # fmt: skip
     return "\n".join(lines)
 
 
@@ -200,13 +257,16 @@ def create(
         if missing:
             raise StoreError(f"not confirmed matches of case {case_number}: "
                              f"{', '.join(sorted(missing))}")  # fmt: skip
-        elsewhere = [i.ref for i in items if platform_of(i, data) != platform]
+        on_platform = {e.item.ref for e in _entries(db, items, platform, data, case_number)}
+        elsewhere = [i.ref for i in items if i.ref not in on_platform]
         if elsewhere:
             raise StoreError(f"not found on {pdata.get('name', platform)}: "
                              f"{', '.join(elsewhere)} (a notice lists only what is on its "
                              "platform)")  # fmt: skip
     else:
-        items = [i for i in confirmed if platform_of(i, data) == platform]
+        items = confirmed
+    entries = _entries(db, items, platform, data, case_number)
+    items = [i for i in items if any(e.item.ref == i.ref for e in entries)]
     if not items:
         raise StoreError(f"case {case_number} has no confirmed match on {pdata.get('name')}: "
                          "nothing is sent on an unreviewed match")  # fmt: skip
@@ -228,9 +288,11 @@ def create(
                              "can be sent on her behalf")  # fmt: skip
         notice = Notice(case_id=case.id, platform=platform, language=lang,
                         jurisdictions=list(pdata.get("jurisdictions", [])),
-                        items=[{"match": i.ref, "location": _location(i, words),
-                                "file": i.file, "possible_minor": i.possible_minor}
-                               for i in items], text="", status="draft")  # fmt: skip
+                        items=[{"match": e.item.ref,
+                                "location": _location(e.provenance, words),
+                                "place": e.place, "file": e.locator,
+                                "possible_minor": e.item.possible_minor}
+                               for e in entries], text="", status="draft")  # fmt: skip
         s.add(notice)
         s.flush()
         named = name_her or (consent.document or {}).get("name_in_notices") is True
@@ -240,7 +302,7 @@ def create(
         notice.text = template.safe_substitute(
             platform=pdata.get("name", platform), contact=pdata.get("contact", ""),
             case=case_number, organisation=organisation, laws="\n".join(laws),
-            count=len(items), items=_item_lines(items, words, organisation),
+            count=len(entries), items=_item_lines(entries, words, organisation),
             consent=consent_text,
             notice_id=f"N-{notice.id}", deadline=deadline_text,
         )  # fmt: skip

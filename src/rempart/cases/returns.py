@@ -1,10 +1,11 @@
 """Content that comes back: her content, whose copy a platform had removed, found again in a
 new scan re-opens the case (it goes back to review), with an audit entry saying where.
 
-"Came back" means found again at a place that is neither one it was removed from (that is
-the same copy, seen again) nor a source the caseworker marked as hers or trusted for the
-case (`rempart case trust-source`: her own folder of originals, her own account). Scanning
-her own originals once put a closed case back into review.
+"Came back" means found again at a place that is neither one it was removed from, nor one
+it had been seen at before the removal (that is the same copy, seen again), nor a source
+the caseworker marked as hers or trusted for the case (`rempart case trust-source`: her
+own folder of originals, her own account). Scanning her own originals once put a closed
+case back into review.
 """
 
 from __future__ import annotations
@@ -113,6 +114,7 @@ def _removed(s: Session) -> dict[int, tuple[int, set[str]]]:
     out: dict[int, tuple[int, set[str]]] = {}
     for n in list(s.scalars(select(Notice).where(Notice.status == "removed"))):
         ids = [int(i["match"][1:]) for i in n.items if str(i.get("match", "")).startswith("m")]
+        listed = {str(i["place"]) for i in n.items if i.get("place")}  # what the notice named
         until = n.removed_at
         rows = s.execute(select(Match.bank_item_id, ScanItem.provenance, ScanItem.locator,
                                 MatchOccurrence.seen_at)
@@ -121,8 +123,9 @@ def _removed(s: Session) -> dict[int, tuple[int, set[str]]]:
                          .where(Match.id.in_(ids))).all()  # fmt: skip
         for entry, prov, locator, seen_at in rows:
             notice_id, places = out.setdefault(entry, (n.id, set()))
+            places |= listed
             if until is None or _aware(seen_at) <= _aware(until):
-                places.add(place(prov or {}, locator))
+                places.add(place(prov or {}, locator))  # seen there before: not a return
     return out
 
 
