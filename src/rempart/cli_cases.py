@@ -58,13 +58,13 @@ def review_list(
     if fmt == "json":
         cli.out.print_json(json.dumps([asdict(i) for i in items]))
         return
-    table = Table("match", "status", "case", "kind", "distance", "file", "from")
+    table = Table("match", "status", "case", "kind", "distance", "file", "from", "seen")
     for i in items:
         origin = i.provenance.get("chat") or i.provenance.get("url") or ""
         ref = f"{i.ref} [MINOR?]" if i.possible_minor else i.ref
         table.add_row(safe(ref), safe(i.status), safe_or_empty(i.case), safe(i.kind),
                       i.measure.removeprefix("distance "), safe(Path(i.file).name),
-                      safe(origin))  # fmt: skip
+                      safe(origin), f"{i.sightings}x")  # fmt: skip
     cli.out.print(table)
     cli.err.print(f"{len(items)} match(es)")
 

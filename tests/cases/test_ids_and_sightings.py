@@ -49,6 +49,7 @@ def test_a_folder_scanned_three_times_is_reviewed_once(rempart_env: Path,
         assert len(json.loads((rempart_env / f"r{n}.json").read_text())["matches"]) == 3
     pending = json.loads(rempart("review", "list", "--format", "json"))
     assert len(pending) == 2, pending
+    assert sorted(p["sightings"] for p in pending) == [3, 5]  # where each was seen, counted
     first = pending[0]["ref"]
     rempart("review", "decide", first, "not-her", "--reason", "someone else")
     rempart("scan", str(found), "--bank", "b")

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from rempart.store import audit
@@ -22,6 +22,7 @@ from rempart.store.models import (
     FaceMatch,
     FaceTemplate,
     Match,
+    MatchOccurrence,
     ScanItem,
     utcnow,
 )
@@ -44,6 +45,7 @@ class ReviewItem:
     reason: str | None
     possible_minor: bool = False
     reviewed_at: str | None = None  # ISO 8601, UTC
+    sightings: int = 1  # how often this content was found (scans, places): reviewed once
 
     @property
     def keypoints(self) -> int | None:
@@ -86,7 +88,9 @@ def queue(db: Database, *, case: str | None = None, status: str | None = "pendin
     table, number = parse_ref(ref) if ref else (None, 0)
     out: list[ReviewItem] = []
     with db.session() as s:
-        q = (select(Match, ScanItem, Case.number, Bank.name)
+        seen = (select(func.count()).select_from(MatchOccurrence)
+                .where(MatchOccurrence.match_id == Match.id).scalar_subquery())  # fmt: skip
+        q = (select(Match, ScanItem, Case.number, Bank.name, seen)
              .join(ScanItem, Match.scan_item_id == ScanItem.id)
              .join(BankItem, Match.bank_item_id == BankItem.id)
              .join(Bank, BankItem.bank_id == Bank.id)
@@ -97,12 +101,12 @@ def queue(db: Database, *, case: str | None = None, status: str | None = "pendin
             q = q.where(Match.review_status == status)
         if table is not None:
             q = q.where(Match.id == (number if table is Match else -1))
-        for m, item, case_number, bank in s.execute(q.order_by(Match.id)).all():
+        for m, item, case_number, bank, sightings in s.execute(q.order_by(Match.id)).all():
             out.append(ReviewItem(f"m{m.id}", m.review_status, case_number, item.locator,
                                   m.signal_type, float(m.distance),
                                   {"bank": bank, **(m.details or {})}, item.provenance or {},
                                   m.reviewed_by, m.review_reason, m.possible_minor,
-                                  _iso(m.reviewed_at)))  # fmt: skip
+                                  _iso(m.reviewed_at), max(1, int(sightings or 0))))  # fmt: skip
         fq = (select(FaceMatch, ScanItem, Case.number)
               .join(ScanItem, FaceMatch.scan_item_id == ScanItem.id)
               .join(FaceTemplate, FaceMatch.template_id == FaceTemplate.id)
