@@ -1,0 +1,57 @@
+"""The real page (`rempart hash-page`, opened from file:// in Debian's chromium), fed every
+reference image of the shared PDQ test data through its file input: the hash file behind
+a[data-rempart=download] holds, for each, pdqhash's PDQ and quality on Pillow's full decode
+(rempart.media.decode without draft reduction) and hashlib's MD5 and SHA-256. The robust
+stage is unticked here: its own tests (test_photo_*) cover it."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pdqhash
+import pytest
+from tests.web.hashpage.conftest import HashPageRun
+
+from rempart.media.decode import decode_image
+from rempart.signals.pdq import bits_to_hex, hamming
+
+ROOT = Path(__file__).resolve().parents[3]
+TESTDATA = ROOT.parent / "shared" / "testdata" / "threatexchange"
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp"}
+
+
+def reference_images() -> list[Path]:
+    found = [p for p in (TESTDATA / "pdq").rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES]
+    resources = TESTDATA / "python-threatexchange"
+    found += [p for p in resources.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES]
+    if len(found) < 48:
+        pytest.fail(f"the shared test data is missing ({len(found)} images found)")
+    return sorted(found)
+
+
+def test_the_pages_file_has_pdqhash_on_pillows_full_decode(hash_page: HashPageRun) -> None:
+    paths = reference_images()
+    hash_page.page.click("details.options summary")  # the options are folded away
+    hash_page.page.uncheck("#opt-robust")
+    hash_page.page.uncheck("#opt-keypoints")
+    submission = hash_page.hash_files(paths, timeout_ms=600_000)
+    items = {item["sha256"]: item for item in submission["items"]}
+    report = []
+    for path in paths:
+        data = path.read_bytes()
+        sha256 = hashlib.sha256(data).hexdigest()
+        # Two reference files may be byte-identical: one item each is enough.
+        assert sha256 in items, f"{path.name} has no item in the page's file"
+        item = items[sha256]
+        assert item["md5"] == hashlib.md5(data).hexdigest(), path.name
+        decoded = decode_image(data, path, reduce_for_hashing=False)
+        rgb = np.ascontiguousarray(np.asarray(decoded.image.convert("RGB"), dtype=np.uint8))
+        bits, quality = pdqhash.compute(rgb)
+        distance = hamming(item["pdq"], bits_to_hex(bits))
+        report.append(f"{path.name}: {distance} bits")
+        assert (item["pdq"], item["pdq_quality"]) == (bits_to_hex(bits), int(quality)), report[-1]
+        assert (item["width"], item["height"]) == (decoded.width, decoded.height), path.name
+        assert "pdq_variants" not in item and "local_features" not in item
+    print("\n" + "\n".join(report))
