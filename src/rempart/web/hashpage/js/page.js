@@ -142,10 +142,11 @@ function kindGuess(file) {
 
 function addFiles(files) {
   for (const file of files) {
+    const kind = kindGuess(file);
     const entry = {
       id: nextId++,
       file,
-      kind: kindGuess(file),
+      kind,
       status: "waiting",
       stage: null,
       done: 0,
@@ -155,7 +156,7 @@ function addFiles(files) {
       code: null,
       message: "",
       warnings: [],
-      url: URL.createObjectURL(file),
+      url: kind === "video" ? URL.createObjectURL(file) : null, // the video preview's source
       el: null,
     };
     if (entry.kind === "image" && file.size > LARGE_PHOTO_BYTES) entry.warnings.push(["warn.large_photo", { size: size(file.size) }]);
@@ -249,7 +250,7 @@ function cancelAll() {
 
 function resetAll() {
   cancelAll();
-  for (const entry of entries) URL.revokeObjectURL(entry.url);
+  for (const entry of entries) if (entry.url) URL.revokeObjectURL(entry.url);
   entries.length = 0;
   $("file-list").replaceChildren();
   $("failed-list").replaceChildren();
@@ -260,12 +261,29 @@ function resetAll() {
 }
 
 // ---- rendering --------------------------------------------------------------------------
+const THUMB = 112;
+let thumbnails = Promise.resolve();
+
+async function drawThumbnail(file, canvas) {
+  let bitmap = null;
+  try {
+    bitmap = await createImageBitmap(file, { resizeWidth: THUMB * 2, resizeQuality: "low" });
+    const side = Math.min(bitmap.width, bitmap.height);
+    const ctx = canvas.getContext("2d");
+    ctx.drawImage(bitmap, (bitmap.width - side) / 2, (bitmap.height - side) / 2, side, side, 0, 0, THUMB, THUMB);
+  } catch {
+    canvas.classList.add("no-preview"); // HEIC and damaged files: no thumbnail, the list says why
+  } finally {
+    if (bitmap) bitmap.close();
+  }
+}
+
 function createEntryElement(entry) {
   const li = document.createElement("li");
   li.className = "file";
-  const preview = entry.kind === "video" ? document.createElement("video") : document.createElement("img");
-  preview.className = "preview";
+  let preview;
   if (entry.kind === "video") {
+    preview = document.createElement("video");
     preview.muted = true;
     preview.preload = "metadata";
     preview.playsInline = true;
@@ -275,12 +293,17 @@ function createEntryElement(entry) {
         renderEntry(entry);
       }
     });
+    preview.src = entry.url;
   } else {
-    preview.alt = "";
-    preview.decoding = "async";
-    preview.addEventListener("error", () => preview.classList.add("no-preview"));
+    // A small thumbnail drawn once, one photo at a time, so a 48 Mpx photo is never kept
+    // decoded at full size on the page (the worker decodes it on its own).
+    preview = document.createElement("canvas");
+    preview.width = THUMB;
+    preview.height = THUMB;
+    preview.setAttribute("aria-hidden", "true");
+    thumbnails = thumbnails.then(() => drawThumbnail(entry.file, preview));
   }
-  preview.src = entry.url;
+  preview.classList.add("preview");
   const body = document.createElement("div");
   body.className = "body";
   const name = document.createElement("p");
