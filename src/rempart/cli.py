@@ -2,17 +2,22 @@
 
 Exit codes: 0 done; 1 error (bad arguments, unreadable or malformed input file, refused
 request); 2 usage error; 3 done, but some files were skipped (listed in the report).
+
+Start-up: this module and the command modules import only what building the command line
+needs (Typer, rich, light modules); the database, media, signals, index and scan modules
+are imported inside the commands that use them (`rempart.lazy` for whole modules), so
+`rempart --help`, `bank list` or `review list` do not pay for numpy, OpenCV, PyAV or dlib
+(bench/cli_startup_bench.py).
 """
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import os
 import sys
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import click
 import typer
@@ -26,35 +31,26 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
-from sqlalchemy import select
 from typer.core import TyperGroup
 
-from rempart.cases.returns import reopen_returned
 from rempart.config import Settings, load_settings
-from rempart.exchange.bank_import import import_submission
 from rempart.exchange.consent import ConsentRecord, FormatError, read_consent
-from rempart.exchange.submission import Submission, SubmissionItem, read_submission
-from rempart.faces.crypto import TemplateKeyError
-from rempart.scan.face_match import DEFAULT_FACE_DISTANCE, FaceMatcher
-from rempart.scan.matcher import Matcher, lookup_hex
-from rempart.scan.pipeline import ScanOptions, ScanResult, collect, hash_refs, run_scan
-from rempart.scan.report import describe_area, describe_where, stored_result, write_report
-from rempart.scan.rooms import link_rooms, load_rooms
-from rempart.signals.image_hashes import NOT_ENOUGH_CONTENT
-from rempart.signals.pdq import MIN_QUALITY
-from rempart.signals.vpdq import (
-    BANK_DEDUPE_DISTANCE,
-    BANK_SECONDS_PER_FRAME,
-    VideoHashes,
-    frames_to_text,
-)
-from rempart.sources.urls import FetchOptions
-from rempart.store import audit, face_templates, repository
-from rempart.store.bank_index import BankIndex
-from rempart.store.db import Database
-from rempart.store.models import CaseEvent, ScanRun, utcnow
-from rempart.store.repository import StoreError
+from rempart.lazy import lazy_module
 from rempart.textsafe import plain, safe, safe_or_empty
+
+if TYPE_CHECKING:
+    from rempart.scan.pipeline import ScanOptions, ScanResult
+    from rempart.signals.vpdq import VideoHashes
+    from rempart.store.bank_index import BankIndex
+    from rempart.store.db import Database
+
+audit = lazy_module("rempart.store.audit")
+face_templates = lazy_module("rempart.store.face_templates")
+repository = lazy_module("rempart.store.repository")
+
+# = rempart.scan.face_match.DEFAULT_FACE_DISTANCE (a test checks), here for --help without
+# importing the face modules
+DEFAULT_FACE_DISTANCE = 0.55
 
 EXIT_SKIPPED = 3
 
@@ -124,12 +120,16 @@ def _write_audit_heads() -> None:
 
 
 def open_database() -> Database:
+    from rempart.store.db import Database
+
     database = Database(state.settings.db_url)
     state.opened.append(database)
     return database
 
 
 def _open() -> tuple[Database, BankIndex]:
+    from rempart.store.bank_index import BankIndex
+
     database = open_database()
     return database, BankIndex(database, state.settings.home)
 
@@ -187,6 +187,8 @@ class VideoBars:
 
 def _write_vpdq(videos: list[tuple[str, VideoHashes]], out_file: Path | None) -> None:
     """vPDQ text, one line per frame: to stdout or a file (one video), or a folder."""
+    from rempart.signals.vpdq import frames_to_text
+
     if out_file is None:
         if len(videos) > 1:
             raise _fail("several videos: give --out FOLDER for one .vpdq.txt file per video")
@@ -256,6 +258,12 @@ def hash_cmd(
 ) -> None:
     """Hash photos and videos on this device into a hash-submission file. No image data
     leaves it."""
+    from rempart.exchange.submission import Submission, SubmissionItem
+    from rempart.scan.pipeline import ScanOptions, collect, hash_refs
+    from rempart.signals.image_hashes import NOT_ENOUGH_CONTENT
+    from rempart.signals.pdq import MIN_QUALITY
+    from rempart.signals.vpdq import BANK_DEDUPE_DISTANCE, BANK_SECONDS_PER_FRAME, VideoHashes
+
     if fmt not in ("submission", "vpdq"):
         raise _fail(f"unknown format {fmt!r}: use submission or vpdq")
     if seconds_per_frame is not None and not 0 <= seconds_per_frame <= 3600:
@@ -340,6 +348,8 @@ def bank_create(
     description: Annotated[str, typer.Option(help="What this bank holds.")] = "",
 ) -> None:
     """Create a hash bank."""
+    from rempart.store.repository import StoreError
+
     database, _ = _open()
     try:
         with database.session() as s:
@@ -355,7 +365,7 @@ def bank_list(
     fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
 ) -> None:
     """List banks with their item and case counts."""
-    database, _ = _open()
+    database = open_database()  # (not the index: listing needs only the database)
     with database.session() as s:
         banks = repository.list_banks(s)
     if fmt == "json":
@@ -379,6 +389,10 @@ def bank_import(
     label: Annotated[str | None, typer.Option(help="Label for the imported items.")] = None,
 ) -> None:
     """Import a hash-submission file into a bank under a case (requires a consent record)."""
+    from rempart.exchange.bank_import import import_submission
+    from rempart.exchange.submission import read_submission
+    from rempart.store.repository import StoreError
+
     if label is not None and len(label) > 200:
         raise _fail("--label: at most 200 characters")
     try:
@@ -422,6 +436,8 @@ def _short(path: str) -> str:
 
 
 def _print_summary(result: ScanResult, report: Path | None) -> None:
+    from rempart.scan.report import describe_area, describe_where
+
     table = Table(title=f"Scan {result.scan_id}", show_header=False)
     table.add_row("files", str(result.files))
     table.add_row("hashed", str(result.hashed))
@@ -500,6 +516,11 @@ def _resumable(
 ) -> tuple[int, list[Path], ScanOptions]:  # fmt: skip
     """The scan to resume (the given one, or the last unfinished), its folders and options
     (with the report it was started with)."""
+    from sqlalchemy import select
+
+    from rempart.store.models import ScanRun
+    from rempart.store.repository import StoreError
+
     with database.session() as s:
         if scan_id is not None:
             run = s.get(ScanRun, scan_id)
@@ -530,6 +551,8 @@ def _resumable(
 
 
 def _stored_urls(database: Database, scan_id: int) -> Path | None:
+    from rempart.store.models import ScanRun
+
     with database.session() as s:
         run = s.get(ScanRun, scan_id)
         value = (run.sources or {}).get("urls") if run is not None else None
@@ -612,6 +635,16 @@ def scan_cmd(
     banks. An interrupted scan is finished with --resume (it writes the report it was
     started with). A finished scan's report is written again with `rempart scan report
     SCAN_ID --out FILE [--format csv]`."""
+    import ipaddress
+
+    from rempart.cases.returns import reopen_returned
+    from rempart.faces.crypto import TemplateKeyError
+    from rempart.scan.face_match import FaceMatcher
+    from rempart.scan.pipeline import ScanOptions, run_scan
+    from rempart.scan.report import write_report
+    from rempart.sources.urls import FetchOptions
+    from rempart.store.repository import StoreError
+
     if fmt not in ("json", "csv"):
         raise _fail(f"unknown format {fmt!r}: use json or csv")
     if not 0 < seconds_per_frame <= 3600:
@@ -690,6 +723,9 @@ def scan_report_cmd(
     fmt: Annotated[str, typer.Option("--format", help="Report format: json or csv.")] = "json",
 ) -> None:
     """Write a finished scan's report again (`rempart scan report SCAN_ID --out FILE`)."""
+    from rempart.scan.report import stored_result, write_report
+    from rempart.store.repository import StoreError
+
     if fmt not in ("json", "csv"):
         raise _fail(f"unknown format {fmt!r}: use json or csv")
     database = open_database()
@@ -713,6 +749,8 @@ def rooms_cmd(
 ) -> None:
     """Telegram rooms seen in scans, and the links between them (same room exported again,
     renamed, sharing media, members or bots, forwarding from each other), with evidence."""
+    from rempart.scan.rooms import link_rooms, load_rooms
+
     database, _ = _open()
     rooms = load_rooms(database)
     links = link_rooms(rooms, min_members=min_members)
@@ -765,6 +803,9 @@ def match_cmd(
     fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
 ) -> None:
     """Which bank entries lie within the threshold of a hash, with distances."""
+    from rempart.scan.matcher import Matcher, lookup_hex
+    from rempart.store.repository import StoreError
+
     database, bank_index = _open()
     try:
         matcher = Matcher(database, bank_index.load(), tuple(bank or ()))
@@ -799,6 +840,9 @@ def case_withdraw(
 ) -> None:
     """Withdraw a case (or some of its hashes or face templates): delete them from every bank
     and index, for real; a one-way withdrawal record is kept for partners."""
+    from rempart.store.models import CaseEvent, utcnow
+    from rempart.store.repository import StoreError
+
     _, bank_index = _open()
     if item or template:
         _withdraw_some(bank_index, number, item or [], template or [])
@@ -838,6 +882,8 @@ def case_withdraw(
 
 def _withdraw_some(bank_index: BankIndex, number: str, items: list[int],
                    templates: list[int]) -> None:  # fmt: skip
+    from rempart.store.repository import StoreError
+
     def apply(s: Any) -> tuple[list[tuple[int, str]], list[int]]:
         case = repository.get_case(s, number)
         if case is None:
@@ -882,6 +928,8 @@ def audit_list(
     fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
 ) -> None:
     """Audit entries, oldest first."""
+    from sqlalchemy import select
+
     from rempart.store.models import AuditEntry
 
     database = open_database()

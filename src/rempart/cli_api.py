@@ -10,14 +10,16 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
-from sqlalchemy import select
 
-from rempart.api import keys
-from rempart.api.settings import ROLES
-from rempart.store import audit, repository
-from rempart.store.models import BankShare, CaseOwner
-from rempart.store.repository import StoreError
+from rempart.lazy import lazy_module
 from rempart.textsafe import safe, safe_or_empty
+
+keys = lazy_module("rempart.api.keys")
+audit = lazy_module("rempart.store.audit")
+repository = lazy_module("rempart.store.repository")
+# = rempart.api.settings.ROLES (a test checks), here so that building the command line does
+# not import the API's modules (start-up)
+ROLES = ("admin", "caseworker", "platform", "victim", "partner")
 
 apikey_app = typer.Typer(help="API keys for the HTTP API: create (shown once), list, revoke.",
                          no_args_is_help=True)  # fmt: skip
@@ -65,6 +67,8 @@ def apikey_create(
     ] = None,
 ) -> None:
     """Create an API key. The key is printed once: Rempart keeps only its SHA-256."""
+    from rempart.store.repository import StoreError
+
     cli = _cli()
     database = cli.open_database()
     try:
@@ -104,6 +108,8 @@ def apikey_list(
 @apikey_app.command("revoke")
 def apikey_revoke(key_id: Annotated[str, typer.Argument(help="The key id (8 hex).")]) -> None:
     """Revoke a key: refused by running servers within seconds."""
+    from rempart.store.repository import StoreError
+
     cli = _cli()
     try:
         with cli.open_database().session() as s:
@@ -126,6 +132,11 @@ def register_api_commands(app: typer.Typer, bank_app: typer.Typer, case_app: typ
         stop: Annotated[bool, typer.Option("--stop", help="Stop sharing instead.")] = False,
     ) -> None:
         """Let a platform match against a bank through the API (or stop, with --stop)."""
+        from sqlalchemy import select
+
+        from rempart.store.models import BankShare
+        from rempart.store.repository import StoreError
+
         cli = _cli()
         try:
             with cli.open_database().session() as s:
@@ -150,6 +161,9 @@ def register_api_commands(app: typer.Typer, bank_app: typer.Typer, case_app: typ
         tenant: Annotated[str, typer.Option(help="The organisation (created if new).")],
     ) -> None:
         """Give a case to an organisation: its caseworkers' API keys may then see it."""
+        from rempart.store.models import CaseOwner
+        from rempart.store.repository import StoreError
+
         cli = _cli()
         try:
             with cli.open_database().session() as s:

@@ -9,9 +9,6 @@ from typing import Annotated
 import typer
 
 from rempart.exchange.consent import ConsentRecord, FormatError, read_consent
-from rempart.exchange.hashlist import exportable, import_list, record_export
-from rempart.exchange.lists import FORMATS, read_list, write_list
-from rempart.store.repository import StoreError
 from rempart.textsafe import safe
 
 PROBLEMS_PRINTED = 50
@@ -35,6 +32,10 @@ def register_exchange_commands(bank_app: typer.Typer) -> None:
         """Export a bank's hashes for a partner: only entries whose case's consent allows
         exchange (and not expired); Rempart's format also lists withdrawn hashes (as
         one-way digests) so the partner deletes them too."""
+        from rempart.exchange.hashlist import exportable, record_export
+        from rempart.exchange.lists import FORMATS, write_list
+        from rempart.store.repository import StoreError
+
         cli = _cli()
         if fmt not in FORMATS:
             raise cli._fail(f"unknown format {fmt!r}: one of {', '.join(FORMATS)}")
@@ -89,6 +90,17 @@ def register_exchange_commands(bank_app: typer.Typer) -> None:
         record). Withdrawn hashes in the list (StopNCII Withdrawn/Deleted, Rempart's
         withdrawn digests) are deleted from every bank and the index. A malformed record
         is reported and skipped (exit code 3); the rest is imported."""
+        from rich.progress import (
+            BarColumn,
+            Progress,
+            TaskProgressColumn,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+
+        from rempart.exchange.hashlist import ImportProgress, import_list_file
+        from rempart.store.repository import StoreError
+
         cli = _cli()
         if label is not None and len(label) > 200:
             raise cli._fail("--label: at most 200 characters")
@@ -96,23 +108,34 @@ def register_exchange_commands(bank_app: typer.Typer) -> None:
             raise cli._fail("give either --case CASE or --partner NAME")
         case_number = case if case is not None else f"partner-{partner}"
         try:
-            parsed = read_list(list_file, fmt)
             record: ConsentRecord | None = read_consent(consent) if consent else None
         except FormatError as exc:
             raise cli._fail(str(exc)) from exc
         _, bank_index = cli._open()
+        # read as a stream and imported in batches, with a progress bar (bytes of the file)
+        with Progress(TextColumn("importing {task.description}"), BarColumn(),
+                      TaskProgressColumn(), TextColumn("{task.fields[added]} added"),
+                      TimeRemainingColumn(), console=cli.err, transient=True) as bar:
+            task = bar.add_task(safe(list_file.name[:40]), total=None, added=0)
+
+            def progress(p: ImportProgress) -> None:
+                bar.update(task, total=p.total_bytes or None, completed=p.bytes_read,
+                           added=p.added)  # fmt: skip
+
+            try:
+                parsed, result = import_list_file(
+                    bank_index, name, list_file, fmt, case_number=case_number,
+                    consent=record, label=label, withdraw_everywhere=withdraw_everywhere,
+                    progress=progress)  # fmt: skip
+            except FormatError as exc:
+                raise cli._fail(str(exc)) from exc
+            except StoreError as exc:
+                raise cli._fail(cli.bank_hint(str(exc), name)) from exc
         for problem in parsed.problems[:PROBLEMS_PRINTED]:
             cli.err.print(f"[yellow]skipped[/] {safe(problem)}", highlight=False)
         if parsed.problem_count > PROBLEMS_PRINTED:
             cli.err.print(f"... and {parsed.problem_count - PROBLEMS_PRINTED} more "
                           "problem(s)", highlight=False)  # fmt: skip
-        if label is not None:
-            parsed.labels = [label] * len(parsed.items)
-        try:
-            result = import_list(bank_index, name, parsed, case_number=case_number,
-                                 consent=record, withdraw_everywhere=withdraw_everywhere)
-        except StoreError as exc:
-            raise cli._fail(cli.bank_hint(str(exc), name)) from exc
         cli.err.print(
             f"Imported {result.added} hash(es) from {safe(list_file.name)} "
             f"({safe(parsed.format)}) into [bold]{safe(name)}[/] for case {safe(case_number)}"

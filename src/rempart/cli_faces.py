@@ -6,22 +6,22 @@ import base64
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import numpy as np
 import typer
 from rich.table import Table
 
 from rempart.exchange.consent import ConsentRecord, FormatError, read_consent
-from rempart.faces.detect import ENROLL_JITTERS, FaceFinding, find_faces
-from rempart.media.decode import decode_image, read_file_bytes
-from rempart.media.errors import MediaError
-from rempart.media.kinds import media_kind
-from rempart.store import audit, face_templates, repository
-from rempart.store.face_templates import NewTemplate
-from rempart.store.models import FaceTemplate
-from rempart.store.repository import StoreError
+from rempart.lazy import lazy_module
 from rempart.textsafe import safe
+
+if TYPE_CHECKING:
+    from rempart.faces.detect import FaceFinding
+
+# imported by the commands that use them (numpy, dlib: start-up of every other command)
+audit = lazy_module("rempart.store.audit")
+face_templates = lazy_module("rempart.store.face_templates")
+repository = lazy_module("rempart.store.repository")
 
 face_app = typer.Typer(
     help="Face search: enroll a person's face (with her consent), list, export.",
@@ -46,6 +46,11 @@ def _parse_picks(picks: list[str]) -> dict[str, int]:
 
 
 def _faces_of(path: Path) -> list[FaceFinding]:
+    import numpy as np
+
+    from rempart.faces.detect import ENROLL_JITTERS, find_faces
+    from rempart.media.decode import decode_image, read_file_bytes
+
     data = read_file_bytes(path)
     picture = decode_image(data, path, reduce_for_hashing=False).image.convert("RGB")
     return find_faces(np.asarray(picture), jitters=ENROLL_JITTERS)
@@ -99,6 +104,13 @@ def enroll_cmd(
 ) -> None:
     """Compute face templates from her photos and store them (encrypted) under her case.
     The photos themselves are never stored."""
+    import numpy as np
+
+    from rempart.media.errors import MediaError
+    from rempart.media.kinds import media_kind
+    from rempart.store.face_templates import NewTemplate
+    from rempart.store.repository import StoreError
+
     cli = _cli()
     try:
         record: ConsentRecord | None = read_consent(consent) if consent else None
@@ -147,6 +159,8 @@ def list_cmd(
     case: Annotated[str | None, typer.Option("--case", help="Only this case.")] = None,
 ) -> None:
     """Enrolled templates per case (counts and sources; never the templates)."""
+    from rempart.store.models import FaceTemplate
+
     cli = _cli()
     database = cli.open_database()
     table = Table("case", "template", "source", "face width", "enrolled")

@@ -6,23 +6,21 @@ from __future__ import annotations
 import json
 import stat
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from rempart.exchange.consent import ConsentRecord, FormatError, read_consent
-from rempart.exchange.sync_client import (
-    PageFetcher,
-    PullResult,
-    SyncError,
-    check_url,
-    list_checkpoints,
-    pull,
-    read_key,
-)
-from rempart.exchange.sync_feed import DEFAULT_LIMIT, MAX_LIMIT
 from rempart.textsafe import safe
+
+if TYPE_CHECKING:
+    from rempart.exchange.sync_client import PullResult
+
+# = rempart.exchange.sync_feed's DEFAULT_LIMIT and MAX_LIMIT (a test checks), here so that
+# building the command line does not import the sync modules (start-up)
+DEFAULT_LIMIT = 500  # changes per page
+MAX_LIMIT = 1000
 
 sync_app = typer.Typer(help="Sync with another Rempart instance over HTTP (docs/sync.md).",
                        no_args_is_help=True)  # fmt: skip
@@ -36,6 +34,8 @@ def _cli():  # noqa: ANN202 (the main CLI module; imported late to avoid a cycle
 
 
 def _read_key_file(path: Path) -> str:
+    from rempart.exchange.sync_client import SyncError, read_key
+
     try:
         mode = path.stat().st_mode
         text = path.read_text(encoding="utf-8")
@@ -97,6 +97,8 @@ def sync_pull(
     case, refused without a consent record) and withdrawn ones (deleted here). Resumable:
     an interrupted pull goes on from the last page applied. Exit code 3 if some records
     were malformed (reported and skipped)."""
+    from rempart.exchange.sync_client import PageFetcher, SyncError, check_url, pull
+
     cli = _cli()
     if (case is None) == (partner is None):
         raise cli._fail("give either --case CASE or --partner NAME")
@@ -148,6 +150,8 @@ def sync_list(
     fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
 ) -> None:
     """Partners' banks pulled here: from where, into which bank, how far, last result."""
+    from rempart.exchange.sync_client import list_checkpoints
+
     cli = _cli()
     rows = list_checkpoints(cli.open_database())
     if fmt == "json":

@@ -13,6 +13,7 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from rempart.store import changefeed
+from rempart.store.errors import StoreError as StoreError  # re-exported
 from rempart.store.models import Bank, BankItem, Case, Consent, ItemSignal, Withdrawal
 
 BANK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
@@ -27,10 +28,6 @@ class ConsentRecordLike(Protocol):
     allow_exchange: bool
 
     def to_json(self) -> dict[str, Any]: ...
-
-
-class StoreError(Exception):
-    """A request the store refuses (unknown bank, duplicate name, missing consent...)."""
 
 
 def create_bank(s: Session, name: str, *, description: str = "", pdq_threshold: int = 31) -> Bank:

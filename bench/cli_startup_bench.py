@@ -1,0 +1,133 @@
+"""Start-up benchmark of the `rempart` command: how long a command takes when it does almost
+nothing, in fresh processes (issue 19: every command took about 2.5 s to start).
+
+For each command (`rempart --help`, `rempart bank list`, `rempart review list` and a few
+more), runs it --repeat times as a new process against a fresh, migrated SQLite database,
+and prints the best and median wall time and the child's CPU time (user + system), and the
+heavy libraries the command imported (numpy, OpenCV, PyAV, dlib, FAISS, SQLAlchemy,
+Alembic, cryptography, matplotlib, FastAPI...). Target: under 0.5 s for --help, bank list
+and review list. Writes bench/out/cli_startup_bench.json.
+
+    .venv/bin/python bench/cli_startup_bench.py               # best of 7
+    .venv/bin/python bench/cli_startup_bench.py --repeat 3
+
+Timings depend on the machine's load: on a shared machine, the best of several runs and
+the CPU time are the figures to compare.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+OUT = Path(__file__).resolve().parent / "out"
+TARGET_S = 0.5
+COMMANDS: list[tuple[str, ...]] = [
+    ("--help",),
+    ("bank", "list"),
+    ("review", "list"),
+    ("scan", "--help"),
+    ("audit", "verify"),
+]
+TARGETED = {("--help",), ("bank", "list"), ("review", "list")}
+HEAVY = ("numpy", "cv2", "av", "dlib", "faiss", "sqlalchemy", "alembic", "cryptography",
+         "matplotlib", "PIL", "fastapi", "uvicorn", "httpx", "pydantic", "scipy")  # fmt: skip
+# Runs the command in this process, then lists the heavy modules it imported.
+_PROBE = """
+import sys
+sys.argv = ["rempart", *sys.argv[2:]]
+from rempart.cli import main
+try:
+    main()
+except SystemExit:
+    pass
+finally:
+    heavy = sorted(m for m in {HEAVY!r} if m in sys.modules)
+    open({path!r}, "w").write(" ".join(heavy))
+"""
+
+
+def _env(home: Path) -> dict[str, str]:
+    return {**os.environ, "REMPART_HOME": str(home), "REMPART_DB": str(home / "rempart.db"),
+            "COLUMNS": "120"}  # fmt: skip
+
+
+def _command() -> list[str]:
+    script = Path(sys.executable).parent / "rempart"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "rempart"]
+
+
+def time_one(args: tuple[str, ...], env: dict[str, str]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the child) of one fresh `rempart ARGS`."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    done = subprocess.run([*_command(), *args], env=env, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, text=True, timeout=120)  # fmt: skip
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 0:
+        raise SystemExit(f"rempart {' '.join(args)} failed ({done.returncode}): {done.stderr}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
+
+
+def heavy_modules(args: tuple[str, ...], env: dict[str, str], folder: Path) -> list[str]:
+    """The heavy libraries `rempart ARGS` imports."""
+    path = folder / "modules.txt"
+    probe = _PROBE.replace("{HEAVY!r}", repr(set(HEAVY))).replace("{path!r}", repr(str(path)))
+    subprocess.run([sys.executable, "-c", probe, "rempart", *args], env=env,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120,
+                   check=False)  # fmt: skip
+    return path.read_text().split() if path.exists() else ["(probe failed)"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeat", type=int, default=7, help="fresh processes per command")
+    parser.add_argument("--out", type=Path, default=OUT / "cli_startup_bench.json")
+    args = parser.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="rempart-startup-") as tmp:
+        home = Path(tmp) / "home"
+        env = _env(home)
+        time_one(("bank", "list"), env)  # creates and migrates the database once
+        for command in COMMANDS:
+            runs = [time_one(command, env) for _ in range(max(1, args.repeat))]
+            walls = sorted(w for w, _ in runs)
+            cpus = sorted(c for _, c in runs)
+            rows.append({
+                "command": "rempart " + " ".join(command),
+                "best_s": round(walls[0], 3), "median_s": round(statistics.median(walls), 3),
+                "cpu_best_s": round(cpus[0], 3), "runs": len(runs),
+                "target_s": TARGET_S if command in TARGETED else None,
+                "heavy_modules": heavy_modules(command, env, Path(tmp)),
+            })  # fmt: skip
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    print(f"rempart start-up, best of {args.repeat} fresh processes "
+          f"({os.cpu_count()} cores, load {load:.1f}):")  # fmt: skip
+    print(f"{'command':<26} {'best':>7} {'median':>7} {'cpu':>7}  heavy modules imported")
+    for r in rows:
+        flag = ""
+        if r["target_s"] is not None:
+            flag = "  ok" if r["best_s"] < TARGET_S else f"  over {TARGET_S} s"
+        print(f"{r['command']:<26} {r['best_s']:>6.3f}s {r['median_s']:>6.3f}s "
+              f"{r['cpu_best_s']:>6.3f}s  {' '.join(r['heavy_modules']) or '-'}{flag}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({
+        "python": platform.python_version(), "cores": os.cpu_count(), "load": load,
+        "repeat": args.repeat, "target_s": TARGET_S, "commands": rows,
+    }, indent=2) + "\n")  # fmt: skip
+    print(f"written to {args.out}")
+
+
+if __name__ == "__main__":
+    main()
