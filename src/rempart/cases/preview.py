@@ -1,5 +1,9 @@
 """Previews for reviewers: blurred and greyscale by default; the clear picture only on
-request, one at a time, and every reveal is logged (who, when, which match)."""
+request, one at a time, and every reveal is logged (who, when, which match).
+
+A video match is shown by its keyframe at the matched moment (the start of its first
+matched range), blurred the same way; a file found in a Telegram export by the file
+(its locator's `#message=N` is where it was posted, not part of the path)."""
 
 from __future__ import annotations
 
@@ -11,6 +15,8 @@ from rempart.cases import media_rules
 from rempart.cases.review import ReviewItem, get
 from rempart.media.decode import decode_image, read_file_bytes
 from rempart.media.errors import MediaError
+from rempart.media.kinds import media_kind
+from rempart.media.video import iter_sampled_frames
 from rempart.store import audit
 from rempart.store.db import Database
 from rempart.store.repository import StoreError
@@ -32,22 +38,58 @@ def _picture(path: Path) -> Image.Image:
     return decode_image(data, path, reduce_for_hashing=False).image
 
 
+def _keyframe(path: Path, at: float) -> Image.Image:
+    """The video's frame at `at` seconds (the last one before, when it ends earlier)."""
+    frame = None
+    frames = iter_sampled_frames(path, seconds_per_frame=0.25)
+    try:
+        for _, ts, rgb in frames:
+            frame = rgb
+            if ts >= at:
+                break
+    finally:
+        frames.close()
+    if frame is None:
+        raise MediaError(path, "corrupt", "no frame could be decoded")
+    return Image.fromarray(frame)
+
+
+def _file_of(locator: str) -> Path:
+    path = Path(locator)
+    if not path.exists() and "#" in locator:
+        path = Path(locator.rsplit("#", 1)[0])
+    return path
+
+
+def matched_moment(details: dict[str, object]) -> float:
+    """Where in a video the match is: the start of its first matched range (0 if none)."""
+    ranges = details.get("query_ranges")
+    try:
+        return max(0.0, float(ranges[0][0]))  # type: ignore[index]
+    except (TypeError, ValueError, IndexError, KeyError):
+        return 0.0
+
+
 def show(db: Database, item: ReviewItem, out: Path, *, reveal: bool = False) -> None:
     """The preview of one match, for every front-end: blurred, or clear when asked and the
     rules allow it (media_rules.check_reveal: never a possible minor)."""
-    write_preview(db, item.ref, item.file, item.case, out, reveal=reveal)
+    write_preview(db, item.ref, item.file, item.case, out, reveal=reveal,
+                  at=matched_moment(item.details))
 
 
 def write_preview(db: Database, ref: str, locator: str, case: str | None, out: Path,
-                  *, reveal: bool = False) -> None:  # fmt: skip
+                  *, reveal: bool = False, at: float = 0.0) -> None:  # fmt: skip
     if reveal:  # the rule is checked here too, on the match as stored now
         media_rules.check_reveal(get(db, ref))
-    path = Path(locator)
+    path = _file_of(locator)
     try:
-        picture = _picture(path)
-    except MediaError as exc:
-        raise StoreError(f"{ref}: no preview: {exc} (videos, archive members and downloads "
-                         "are not kept)") from exc  # fmt: skip
+        if path.is_file() and media_kind(path) == "video":
+            picture = _keyframe(path, at)
+        else:
+            picture = _picture(path)
+    except (MediaError, OSError) as exc:
+        raise StoreError(f"{ref}: no preview: {exc} (archive members and downloads are not "
+                         "kept)") from exc  # fmt: skip
     if reveal:
         with db.session() as s:  # logged before anything is shown
             audit.record(s, "reveal", case=case, details={"match": ref, "file": locator})
