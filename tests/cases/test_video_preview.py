@@ -4,8 +4,10 @@ matched moment, in the CLI and the web UI."""
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 from rempart.cases.preview import matched_moment
@@ -51,3 +53,17 @@ def test_a_photo_from_a_telegram_export_has_its_preview(rempart_env: Path,
     out = rempart_env / "t.png"
     rempart("review", "preview", ref, "--out", str(out))
     assert max(Image.open(out).size) <= 320
+
+
+def test_a_confirmed_telegram_photo_is_preserved_and_packaged(
+    rempart_env: Path, consent_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.cases.test_notices import confirmed_telegram_match
+
+    monkeypatch.setenv("REMPART_EVIDENCE_MEDIA", "allowed")
+    ref = confirmed_telegram_match(rempart_env, consent_file)
+    assert list((rempart_env / "home").glob("evidence/*.bin"))  # kept when confirmed
+    pkg = rempart_env / "e.zip"
+    rempart("evidence", "export", ref, "--out", str(pkg), "--include-media")
+    with zipfile.ZipFile(pkg) as zf:
+        assert any(n.startswith("media/photo_1_1.jpg") for n in zf.namelist())

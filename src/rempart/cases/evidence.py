@@ -259,7 +259,7 @@ def export_package(
         data = media_store.load(home, scan_item.sha256 or "") if scan_item.sha256 else None
         if data is None:  # not preserved: the file as it is now, if unchanged
             try:
-                data = Path(scan_item.locator).read_bytes()
+                data = media_rules.file_of(scan_item.locator).read_bytes()
             except OSError as exc:
                 raise StoreError(f"{ref}: the media is no longer at {scan_item.locator} and was "
                                  "not preserved") from exc  # fmt: skip

@@ -78,6 +78,15 @@ def check_package_media(item: ReviewItem, env: Mapping[str, str] | None = None) 
                            "evidence-mode")  # fmt: skip
 
 
+def file_of(locator: str) -> Path:
+    """The file a locator names: a Telegram export's `path#message=N` is the file `path`
+    (archive members `zip!member` and downloads are not kept: their path does not exist)."""
+    path = Path(locator)
+    if not path.exists() and "#" in locator:
+        path = Path(locator.rsplit("#", 1)[0])
+    return path
+
+
 def preserve_confirmed(db: Database, home: Path, item: ReviewItem,
                        env: Mapping[str, str] | None = None) -> str:  # fmt: skip
     """After a match was confirmed: keep its media as found, encrypted, where the rules
@@ -86,7 +95,7 @@ def preserve_confirmed(db: Database, home: Path, item: ReviewItem,
     if why_not is not None:
         return why_not
     try:
-        data = Path(item.file).read_bytes()
+        data = file_of(item.file).read_bytes()
     except OSError:
         return "unreadable"
     media_store.preserve(home, data)

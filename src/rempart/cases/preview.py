@@ -54,13 +54,6 @@ def _keyframe(path: Path, at: float) -> Image.Image:
     return Image.fromarray(frame)
 
 
-def _file_of(locator: str) -> Path:
-    path = Path(locator)
-    if not path.exists() and "#" in locator:
-        path = Path(locator.rsplit("#", 1)[0])
-    return path
-
-
 def matched_moment(details: dict[str, object]) -> float:
     """Where in a video the match is: the start of its first matched range (0 if none)."""
     ranges = details.get("query_ranges")
@@ -81,7 +74,7 @@ def write_preview(db: Database, ref: str, locator: str, case: str | None, out: P
                   *, reveal: bool = False, at: float = 0.0) -> None:  # fmt: skip
     if reveal:  # the rule is checked here too, on the match as stored now
         media_rules.check_reveal(get(db, ref))
-    path = _file_of(locator)
+    path = media_rules.file_of(locator)
     try:
         if path.is_file() and media_kind(path) == "video":
             picture = _keyframe(path, at)
