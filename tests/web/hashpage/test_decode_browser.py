@@ -180,6 +180,13 @@ def generated_files(tmp: Path) -> list[Path]:
     palette = base.convert("P")
     palette.paste(7, (50, 50, 250, 150))
     palette.save(tmp / "transparent.gif", transparency=7)
+    # Several pictures in one file: the first is hashed, and a note says so, as in the CLI.
+    other = photo_like(42, (301, 203))
+    base.save(tmp / "camera.mpo", save_all=True, append_images=[other])
+    base.save(tmp / "icon.ico", sizes=[(32, 32), (64, 64), (128, 128)])
+    base.save(tmp / "anim.png", save_all=True, append_images=[other], duration=100)
+    for name in ("camera.mpo", "icon.ico", "anim.png"):
+        out.append(tmp / name)
     for name in ("plain.bmp", "plain.gif", "grey.jpg", "cmyk.jpg", "lossy.webp",
                  "alpha-lossless.webp", "alpha-lossy.webp", "transparent.gif", "anim.gif",
                  "anim.webp"):  # fmt: skip
