@@ -12,7 +12,7 @@ from rich.table import Table
 
 from rempart.lazy import lazy_module
 from rempart.store.errors import StoreError
-from rempart.textsafe import safe, safe_or_empty
+from rempart.textsafe import plain_lines, safe, safe_or_empty
 
 if TYPE_CHECKING:
     from rempart.store.db import Database
@@ -82,8 +82,8 @@ def review_decide(
         item = review_queue.decide(db, ref, decision, reason)
     except StoreError as exc:
         raise cli._fail(str(exc)) from exc
-    cli.err.print(f"{item.ref}: {item.status} by {item.reviewed_by} ({item.reason})",
-                  highlight=False)  # fmt: skip
+    cli.err.print(f"{safe(item.ref)}: {safe(item.status)} by {safe(item.reviewed_by)} "
+                  f"({safe(item.reason)})", highlight=False)  # fmt: skip
     if decision == "confirmed":
         _preserve(db, item)
 
@@ -95,7 +95,8 @@ def _preserve(db: Database, item: review_queue.ReviewItem) -> None:
     if done == "minor":
         cli.err.print("Media not preserved: it may show a minor.")
     elif done == "unreadable":
-        cli.err.print(f"[yellow]Media not preserved:[/] {item.file} cannot be read now.")
+        cli.err.print(f"[yellow]Media not preserved:[/] {safe(item.file)} cannot be read now.",
+                      highlight=False)
     elif done == "preserved":
         cli.err.print("Media preserved as evidence (encrypted).")
 
@@ -250,8 +251,8 @@ def register_case_commands(case_app: typer.Typer) -> None:
             secret = workflow.open_case(cli.open_database(), number)
         except StoreError as exc:
             raise cli._fail(str(exc)) from exc
-        cli.err.print(f"Case {number} opened. Her secret (shown only now; Rempart keeps only a "
-                      "hash of it):", highlight=False)  # fmt: skip
+        cli.err.print(f"Case {safe(number)} opened. Her secret (shown only now; Rempart keeps "
+                      "only a hash of it):", highlight=False)  # fmt: skip
         cli.out.print(secret)
 
     @case_app.command("show")
@@ -268,7 +269,8 @@ def register_case_commands(case_app: typer.Typer) -> None:
         if fmt == "json":
             cli.out.print_json(json.dumps(asdict(v)))
             return
-        cli.out.print(f"Case {v.number}: {v.status} (opened {v.created_at})")
+        cli.out.print(f"Case {safe(v.number)}: {safe(v.status)} (opened {v.created_at})",
+                      highlight=False)
         cli.out.print(f"Registered: {v.bank_items} hash entries, {v.face_templates} face "
                       f"templates. Matches: {stats.counts_text(v.matches)}. Confirmed by "
                       f"place: {safe(stats.counts_text(v.platforms))}", highlight=False)
@@ -277,7 +279,8 @@ def register_case_commands(case_app: typer.Typer) -> None:
                                                               v.trusted_sources))  # fmt: skip
         table = Table("when", "by", "from", "to", "note", title="History")
         for h in v.history:
-            table.add_row(h["at"], h["by"], h["from"] or "", h["to"], h["note"])
+            table.add_row(safe(h["at"]), safe(h["by"]), safe_or_empty(h["from"]),
+                          safe(h["to"]), safe_or_empty(h["note"]))
         cli.out.print(table)
 
     @case_app.command("status")
@@ -327,7 +330,7 @@ def register_case_commands(case_app: typer.Typer) -> None:
         if out_file is not None:
             out_file.write_text(doc + "\n", encoding="utf-8")
         else:
-            cli.out.print(doc, highlight=False, markup=False)
+            cli.out.print(plain_lines(doc), highlight=False, markup=False)
 
     @case_app.command("trust-source")
     def case_trust_source(
@@ -387,7 +390,7 @@ def notice_create(
     if out_file is not None:
         out_file.write_text(n.text, encoding="utf-8")
     else:
-        cli.out.print(n.text, highlight=False, markup=False)
+        cli.out.print(plain_lines(n.text), highlight=False, markup=False)
     cli.err.print(f"Notice N-{n.id} ({len(n.items)} item(s), {n.language}) is a draft: "
                   f"after sending it, run `rempart notice mark {n.id} sent`.")  # fmt: skip
     hotlines = notices.hotlines_for(n, notices.load_data(cli.state.settings.home))
@@ -428,7 +431,7 @@ def notice_list(
         return
     table = Table("notice", "platform", "status", "items", "sent", "times", "due again")
     for n in rows:
-        table.add_row(f"N-{n.id}", n.platform, n.status, str(len(n.items)),
+        table.add_row(f"N-{n.id}", safe(n.platform), safe(n.status), str(len(n.items)),
                       f"{n.sent_at:%Y-%m-%d %H:%M}" if n.sent_at else "", str(n.times_sent),
                       f"{n.next_notice_at:%Y-%m-%d %H:%M}" if n.next_notice_at else "")
     cli.out.print(table)
@@ -446,7 +449,7 @@ def review_flag_minor(
         review_queue.flag_minor(cli.open_database(), ref, reason)
     except StoreError as exc:
         raise cli._fail(str(exc)) from exc
-    cli.err.print(f"{ref}: flagged as possibly showing a minor")
+    cli.err.print(f"{safe(ref)}: flagged as possibly showing a minor", highlight=False)
 
 
 @review_app.command("preview")
@@ -465,7 +468,8 @@ def review_preview(
         preview.show(db, item, out_file, reveal=reveal)
     except StoreError as exc:
         raise cli._fail(str(exc)) from exc
-    cli.err.print(f"{'Revealed (logged)' if reveal else 'Blurred preview'}: {out_file}")
+    cli.err.print(f"{'Revealed (logged)' if reveal else 'Blurred preview'}: {safe(out_file)}",
+                  highlight=False)
 
 
 def register_report(app: typer.Typer) -> None:
@@ -479,4 +483,5 @@ def register_report(app: typer.Typer) -> None:
         cli = _cli()
         data = stats.collect(cli.open_database(), case)
         files = stats.write(data, out_dir)
-        cli.err.print(f"Report written: {', '.join(str(f) for f in files)}")
+        cli.err.print(f"Report written: {safe(', '.join(str(f) for f in files))}",
+                      highlight=False)

@@ -42,6 +42,13 @@ def plain(value: object) -> str:
     return _CONTROLS.sub("", text)
 
 
+def plain_lines(value: object) -> str:
+    """`plain()` for a text of several lines (a notice, a JSON document printed as it is):
+    line breaks are kept, every other control character and escape sequence removed."""
+    text = value if isinstance(value, str) else str(value)
+    return "\n".join(plain(line) for line in text.replace("\r\n", "\n").split("\n"))
+
+
 def safe(value: object) -> str:
     """The text for rich output: `plain()`, then rich markup escaped, so it is shown
     literally and can never style, link or crash the print."""

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from rempart.cli import app
 from rempart.samples import photo_like
-from rempart.textsafe import plain, safe
+from rempart.textsafe import plain, plain_lines, safe
 from tests.sources.telegram_factory import chat_export
 
 runner = CliRunner()
@@ -41,6 +41,7 @@ def test_safe_strips_sequences_and_escapes_markup() -> None:
     assert safe("a\tb\nc\u2028d") == "a b c d"
     assert safe("Ordinary name, 한국어") == "Ordinary name, 한국어"
     assert plain("\x9b31mred\x9dtitle\x9c.") == "red."
+    assert plain_lines("line 1\x1b[2J\r\nline\t2\n") == "line 1\nline 2\n"
 
 
 @pytest.fixture
@@ -72,6 +73,11 @@ def test_hostile_names_are_printed_literally(rempart_env: Path, hostile_scan: Pa
     no_escapes(out)
     assert "[reverse]EVIL.jpg" in out  # shown literally, not styled away
     assert "[/bold]" in out and "FAKE" in out and "evil.example" not in out
+
+    ref = json.loads(rempart("review", "list", "--format", "json"))[0]["ref"]
+    out = rempart("review", "decide", ref, "unsure", "--reason", "[/bold]\x1b[2J odd")
+    no_escapes(out)
+    assert "[/bold]" in out
 
     out = rempart("rooms")
     no_escapes(out)
