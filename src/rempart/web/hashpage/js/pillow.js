@@ -62,20 +62,24 @@ export function reduce(image, factor) {
   const sums = new Float64Array(ow * channels);
   const fullW = Math.floor(width / factor);
   const rowLen = width * channels;
+  const colOut = new Int32Array(width); // the output column of each input column
+  for (let x = 0; x < width; x++) colOut[x] = Math.floor(x / factor) * channels;
   for (let oy = 0; oy < oh; oy++) {
     sums.fill(0);
     const y0 = oy * factor;
     const y1 = Math.min(height, y0 + factor);
     for (let y = y0; y < y1; y++) {
-      const row = y * rowLen;
-      for (let ox = 0; ox < ow; ox++) {
-        const x0 = ox * factor;
-        const x1 = Math.min(width, x0 + factor);
-        const base = ox * channels;
-        for (let c = 0; c < channels; c++) {
-          let s = 0;
-          for (let x = x0, k = row + x0 * channels + c; x < x1; x++, k += channels) s += data[k];
-          sums[base + c] += s;
+      let k = y * rowLen;
+      if (channels === 3) {
+        for (let x = 0; x < width; x++, k += 3) {
+          const o = colOut[x];
+          sums[o] += data[k];
+          sums[o + 1] += data[k + 1];
+          sums[o + 2] += data[k + 2];
+        }
+      } else {
+        for (let x = 0; x < width; x++, k += channels) {
+          for (let c = 0; c < channels; c++) sums[colOut[x] + c] += data[k + c];
         }
       }
     }
