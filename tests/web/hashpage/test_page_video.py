@@ -1,0 +1,80 @@
+"""Videos through her page: a short generated video gives the item `rempart hash --out` writes
+(same exact hashes, size, frame count and frame hashes); a long one (2 hours, tiny) shows a
+long-video warning and its progress in video time, the page stays responsive, and Stop
+cancels it at once and lists it; an audio-only MP4 is never lost silently."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from tests.media.video_factory import scene_frames, write_audio_only, write_video
+from tests.web.hashpage.conftest import HashPageRun
+
+from rempart.samples import photo_like
+
+
+def test_short_video_equals_cli(hash_page: HashPageRun, tmp_path: Path) -> None:
+    path = write_video(tmp_path / "clip.mp4", scene_frames(5, 3.0, 10, (160, 120)), fps=10)
+    got = hash_page.hash_files([path])["items"][0]
+    done = subprocess.run([sys.executable, "-m", "rempart", "hash", str(path), "--out",
+                           str(tmp_path / "cli.json")], capture_output=True, text=True,
+                          timeout=600)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    want = json.loads((tmp_path / "cli.json").read_text())["items"][0]
+    for key in ("media_type", "pdq", "pdq_quality", "md5", "sha256", "width", "height",
+                "seconds_per_frame"):  # fmt: skip
+        assert got[key] == want[key], key
+    assert abs(got["duration"] - want["duration"]) < 0.2
+    assert len(got["vpdq"]) == len(want["vpdq"]) > 0
+    assert [f["pdq"] for f in got["vpdq"]] == [f["pdq"] for f in want["vpdq"]]
+
+
+def long_video(path: Path, seconds: int, fps: int = 1) -> Path:
+    """A tiny moving scene of `seconds` seconds (cheap to encode even at 2 hours)."""
+    scene = np.asarray(photo_like(7, (256, 96)))
+    frames = [np.ascontiguousarray(scene[:, (i * 3) % 192:(i * 3) % 192 + 64])
+              for i in range(seconds * fps)]  # fmt: skip
+    return write_video(path, frames, fps=fps)
+
+
+def test_two_hour_video_progress_and_cancel(hash_page: HashPageRun, tmp_path: Path) -> None:
+    path = long_video(tmp_path / "two-hours.mp4", 2 * 3600)
+    page = hash_page.page
+    hash_page.choose([path])
+    # The long-video warning (from the preview's duration) and progress in video time.
+    deadline = time.monotonic() + 120
+    while True:
+        entry = hash_page.entries()[0]
+        if entry["stage"] == "video" and "Long video" in page.inner_text("#file-list"):
+            break
+        assert entry["status"] == "working", entry
+        assert time.monotonic() < deadline, entry
+        page.wait_for_timeout(200)
+    state = page.inner_text("#file-list li .state")
+    assert "of 2:00:00" in state, state
+    # The page stays responsive while the workers hash (a round trip to it is quick).
+    t0 = time.monotonic()
+    page.evaluate("1 + 1")
+    assert time.monotonic() - t0 < 1.0
+    page.click("#cancel")
+    hash_page.wait_all_finished(10_000)
+    assert hash_page.entries()[0]["code"] == "cancelled"
+    assert "two-hours.mp4" in page.inner_text("#failed-list")
+
+
+def test_audio_only_is_listed_or_kept(hash_page: HashPageRun, tmp_path: Path) -> None:
+    """An MP4 with no picture: never silently dropped (hashed exactly, or listed)."""
+    path = write_audio_only(tmp_path / "voice.mp4")
+    good = tmp_path / "good.jpg"
+    photo_like(8, (320, 240)).save(good, "JPEG", quality=90)
+    hash_page.choose([path, good])
+    hash_page.wait_all_finished()
+    entries = {e["name"]: e for e in hash_page.entries()}
+    voice = entries["voice.mp4"]
+    assert voice["status"] == "done" or "voice.mp4" in hash_page.page.inner_text("#failed-list")
+    assert entries["good.jpg"]["status"] == "done"
