@@ -81,9 +81,47 @@ export function boxRow(input, out, length, window) {
   }
 }
 
+// The same box filter along one row, when only some outputs are read (the second pass: the
+// decimation keeps 64 columns): the running sum takes every step, but only the outputs at
+// the sorted indices `wanted` are divided out, into `picked`.
+export function boxRowPicked(input, length, window, wanted, picked) {
+  const half = Math.floor((window + 2) / 2);
+  const p1 = half - 1;
+  const p2 = window - half + 1;
+  const p3 = length - window;
+  const p4 = half - 1;
+  const n = wanted.length;
+  let next = 0;
+  let li = 0;
+  let ri = 0;
+  let oi = 0;
+  let sum = 0;
+  let count = 0;
+  for (let i = 0; i < p1; i++) {
+    sum = Math.fround(sum + input[ri++]);
+    count++;
+  }
+  for (let i = 0; i < p2; i++, oi++) {
+    sum = Math.fround(sum + input[ri++]);
+    count++;
+    while (next < n && wanted[next] === oi) picked[next++] = sum / count;
+  }
+  for (let i = 0; i < p3; i++, oi++) {
+    sum = Math.fround(sum + input[ri++]);
+    sum = Math.fround(sum - input[li++]);
+    while (next < n && wanted[next] === oi) picked[next++] = sum / count;
+  }
+  for (let i = 0; i < p4; i++, oi++) {
+    sum = Math.fround(sum - input[li++]);
+    count--;
+    while (next < n && wanted[next] === oi) picked[next++] = sum / count;
+  }
+}
+
 // The box filter along columns, fed one row at a time (top to bottom) and emitting output rows
 // in order through `emit(rowIndex, Float32Array)`. It keeps the last `window` input rows in a
-// ring, the only rows the running sums still have to subtract.
+// ring, the only rows the running sums still have to subtract; the caller writes each input
+// row straight into the ring (`slot()`, then `push()`).
 class ColumnBox {
   constructor(numRows, numCols, window, emit) {
     this.numRows = numRows;
@@ -102,24 +140,33 @@ class ColumnBox {
     this.o = 0; // rows written
   }
 
-  push(row) {
+  // Where the next input row goes.
+  slot() {
+    return this.ring[this.r % this.ring.length];
+  }
+
+  push() {
     const { sums, out, numCols } = this;
     const r = this.r++;
-    const slot = this.ring[r % this.ring.length];
-    slot.set(row);
+    const row = this.ring[r % this.ring.length];
+    const count = r < this.p12 ? ++this.count : this.count;
     if (r < this.p12) {
-      for (let j = 0; j < numCols; j++) sums[j] += row[j];
-      this.count++;
-      if (r < this.p1) return;
+      if (r < this.p1) {
+        for (let j = 0; j < numCols; j++) sums[j] += row[j];
+        return;
+      }
+      for (let j = 0; j < numCols; j++) {
+        sums[j] += row[j];
+        out[j] = sums[j] / count;
+      }
     } else {
       const old = this.ring[(r - this.window) % this.ring.length];
       for (let j = 0; j < numCols; j++) {
         sums[j] += row[j];
         sums[j] -= old[j];
+        out[j] = sums[j] / count;
       }
     }
-    const count = this.count;
-    for (let j = 0; j < numCols; j++) out[j] = sums[j] / count;
     this.emit(this.o++, out);
   }
 
@@ -130,10 +177,11 @@ class ColumnBox {
     while (this.o < this.numRows) {
       const old = this.ring[li % this.ring.length];
       li++;
-      for (let j = 0; j < numCols; j++) sums[j] -= old[j];
-      this.count--;
-      const count = this.count;
-      for (let j = 0; j < numCols; j++) out[j] = sums[j] / count;
+      const count = --this.count;
+      for (let j = 0; j < numCols; j++) {
+        sums[j] -= old[j];
+        out[j] = sums[j] / count;
+      }
       this.emit(this.o++, out);
     }
   }
@@ -161,25 +209,20 @@ function downsample64(rowAt, numRows, numCols) {
     wantedCols[k] = Math.trunc(((k + 0.5) * numCols) / 64);
   }
   let nextOut = 0;
-  const tmp = new Float32Array(numCols);
-  const rowsB = new Float32Array(numCols);
-  // Pass 2, columns: keeps only the rows the decimation reads.
-  const cols2 = new ColumnBox(numRows, numCols, winAlongCols, (i, row) => {
-    while (nextOut < 64 && wantedRows[nextOut] === i) {
-      for (let k = 0; k < 64; k++) out[nextOut * 64 + k] = row[wantedCols[k]];
-      nextOut++;
-    }
+  // Pass 2, columns, on the 64 columns the decimation reads; keeps the rows it reads.
+  const cols2 = new ColumnBox(numRows, 64, winAlongCols, (i, row) => {
+    while (nextOut < 64 && wantedRows[nextOut] === i) out.set(row, 64 * nextOut++);
   });
-  // Pass 1, columns -> pass 2, rows -> pass 2, columns.
+  // Pass 1, columns -> pass 2, rows (64 columns out) -> pass 2, columns.
   const cols1 = new ColumnBox(numRows, numCols, winAlongCols, (i, row) => {
-    boxRow(row, rowsB, numCols, winAlongRows);
-    cols2.push(rowsB);
+    boxRowPicked(row, numCols, winAlongRows, wantedCols, cols2.slot());
+    cols2.push();
   });
   const lumaRow = new Float32Array(numCols);
   for (let i = 0; i < numRows; i++) {
     rowAt(i, lumaRow);
-    boxRow(lumaRow, tmp, numCols, winAlongRows); // pass 1, rows
-    cols1.push(tmp);
+    boxRow(lumaRow, cols1.slot(), numCols, winAlongRows); // pass 1, rows
+    cols1.push();
   }
   cols1.finish();
   cols2.finish();
