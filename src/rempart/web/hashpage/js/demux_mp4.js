@@ -270,15 +270,23 @@ export async function openMp4(read, size) {
   file.onError = (_module, message) => {
     error = message;
   };
+  // ftyp and moov are given to mp4box as one contiguous buffer from offset 0, wherever moov
+  // sits: the sample offsets in the index are absolute, and mp4box then never waits for the
+  // frames' bytes (mdat) it does not need.
+  const parts = [];
   for (const box of boxes) {
-    if (box.type !== "ftyp" && box.type !== "moov") continue;
-    const bytes = await read(box.offset, box.size);
-    const ab = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
-    try {
-      file.appendBuffer(MP4BoxBuffer.fromArrayBuffer(ab, box.offset));
-    } catch (err) {
-      throw damaged(`its index cannot be parsed: ${err && err.message ? err.message : err}`);
-    }
+    if (box.type === "ftyp" || box.type === "moov") parts.push(await read(box.offset, box.size));
+  }
+  const joined = new Uint8Array(parts.reduce((a, p) => a + p.byteLength, 0));
+  let at = 0;
+  for (const p of parts) {
+    joined.set(p, at);
+    at += p.byteLength;
+  }
+  try {
+    file.appendBuffer(MP4BoxBuffer.fromArrayBuffer(joined.buffer, 0));
+  } catch (err) {
+    throw damaged(`its index cannot be parsed: ${err && err.message ? err.message : err}`);
   }
   file.flush();
   if (!info) throw damaged(error || "its index cannot be parsed");

@@ -11,7 +11,7 @@
 
 import { HashError, throwIfCancelled } from "./errors.js";
 import { colourFromVp9Frame, openMp4 } from "./demux_mp4.js";
-import { openWebm } from "./demux_webm.js";
+import { openWebm, vp9CodecString } from "./demux_webm.js";
 import { VpdqHasher, avColorSpace, yuvCoefficients, yuvToRgb } from "./vpdq.js";
 
 const MAX_SIDE = 8192; // rempart.media.video limits
@@ -150,6 +150,18 @@ export async function hashVideo(blob, { onProgress, signal } = {}) {
         : `${kind} videos are not read by this page (only MP4, MOV and WebM)`);
   }
   throwIfCancelled(signal);
+  // The first chunk is read before configuring: a WebM VP9 track says its profile and bit
+  // depth only in its first key frame.
+  const source = demux.chunks()[Symbol.asyncIterator]();
+  let first;
+  try {
+    first = await source.next();
+  } catch (err) {
+    if (err instanceof HashError && err.code !== "undecodable") throw err;
+    throw new HashError("undecodable", `no frame could be read (${err && err.message})`);
+  }
+  if (first.done) throw new HashError("undecodable", "the video has no decodable frames");
+  if (demux.vp9) demux.codec = vp9CodecString(first.value.data) || demux.codec;
   const config = { codec: demux.codec, codedWidth: demux.width, codedHeight: demux.height };
   if (demux.description) config.description = demux.description;
   let supported = false;
@@ -223,7 +235,8 @@ export async function hashVideo(blob, { onProgress, signal } = {}) {
   let cutShort = null;
   try {
     try {
-      for await (const chunk of demux.chunks()) {
+      for (let step = first; !step.done; step = await source.next()) {
+        const chunk = step.value;
         throwIfCancelled(signal);
         if (decodeError) break;
         if (vp9 && firstKey && chunk.key) {
