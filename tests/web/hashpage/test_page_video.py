@@ -30,8 +30,18 @@ def test_short_video_equals_cli(hash_page: HashPageRun, tmp_path: Path) -> None:
                 "seconds_per_frame"):  # fmt: skip
         assert got[key] == want[key], key
     assert abs(got["duration"] - want["duration"]) < 0.2
+    # Frames as "hex,quality,seconds": the same frames at the same times, each hash close to
+    # the CLI's (the browser's YUV->RGB conversion is not FFmpeg's: bits may differ).
     assert len(got["vpdq"]) == len(want["vpdq"]) > 0
-    assert [f["pdq"] for f in got["vpdq"]] == [f["pdq"] for f in want["vpdq"]]
+    distances = []
+    for g, w in zip(got["vpdq"], want["vpdq"], strict=True):
+        (gh, _, gt), (wh, _, wt) = g.split(","), w.split(",")
+        assert abs(float(gt) - float(wt)) < 0.01
+        distances.append(bin(int(gh, 16) ^ int(wh, 16)).count("1"))
+    assert max(distances) <= 31, distances
+    assert set(got.get("vpdq_regions", {})) == set(want.get("vpdq_regions", {}))
+    print(f"video frames: PDQ distance to the CLI's max {max(distances)}, "
+          f"mean {sum(distances) / len(distances):.1f} bits")
 
 
 def long_video(path: Path, seconds: int, fps: int = 1) -> Path:
