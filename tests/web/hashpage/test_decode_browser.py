@@ -187,6 +187,13 @@ def generated_files(tmp: Path) -> list[Path]:
     base.save(tmp / "anim.png", save_all=True, append_images=[other], duration=100)
     for name in ("camera.mpo", "icon.ico", "anim.png"):
         out.append(tmp / name)
+    # JPEG variants phones and editors write: progressive, chroma subsampling 4:4:4, 4:2:2.
+    odd = photo_like(43, (333, 221))
+    for name, kw in (("progressive.jpg", {"progressive": True, "quality": 85}),
+                     ("s444.jpg", {"subsampling": 0, "quality": 95}),
+                     ("s422.jpg", {"subsampling": 1, "quality": 75})):  # fmt: skip
+        odd.save(tmp / name, **kw)
+        out.append(tmp / name)
     for name in ("plain.bmp", "plain.gif", "grey.jpg", "cmyk.jpg", "lossy.webp",
                  "alpha-lossless.webp", "alpha-lossy.webp", "transparent.gif", "anim.gif",
                  "anim.webp"):  # fmt: skip
