@@ -1,7 +1,8 @@
 """exact.js (her page's MD5 and SHA-256, streamed) against hashlib: every padding boundary
 (0, 1, 55, 56, 63, 64, 65 bytes...), pieces that end at odd offsets inside a block, a 50 MB
 file read in chunks, and a file that vanishes while it is read (a clear "read-failed", not a
-wrong digest). The JavaScript runs in Node (tests/web/hashpage/exact_digest.mjs)."""
+wrong digest), and cancel between chunks. The JavaScript runs in Node
+(tests/web/hashpage/exact_digest.mjs)."""
 
 from __future__ import annotations
 
@@ -88,3 +89,12 @@ def test_a_file_that_vanishes_mid_read_is_a_read_failure(tmp_path: Path) -> None
     assert got["error"] == "read-failed", got
     assert "md5" not in got
     assert got["progress"][0] == [65536, 300_000]
+
+
+def test_cancel_stops_between_chunks(tmp_path: Path) -> None:
+    path = tmp_path / "long.bin"
+    write(path, 500_000, 8)
+    (got,) = run_node([{"mode": "file", "path": str(path), "chunkBytes": 100_000,
+                        "cancelAfter": 200_000}])  # fmt: skip
+    assert got["error"] == "cancelled", got
+    assert got["progress"][-1] == [200_000, 500_000]

@@ -223,28 +223,40 @@ export class Sha256 extends BlockHash {
   }
 }
 
-// {md5, sha256} of a Blob or File, read in chunks of CHUNK_BYTES. onProgress({done, total})
-// in bytes after each chunk; an aborted signal -> HashError("cancelled"); a file that cannot
-// be read (moved or deleted while hashing) -> HashError("read-failed").
+function readChunk(blob, start, end) {
+  const reading = blob
+    .slice(start, end)
+    .arrayBuffer()
+    .then(
+      (buf) => {
+        if (buf.byteLength !== end - start) {
+          throw new HashError("read-failed", "the file changed while it was read", { offset: start });
+        }
+        return buf;
+      },
+      (err) => {
+        const why = err && err.message ? err.message : String(err);
+        throw new HashError("read-failed", `the file could not be read (${why})`, { offset: start });
+      },
+    );
+  reading.catch(() => {}); // awaited later, or dropped when an earlier step failed
+  return reading;
+}
+
+// {md5, sha256} of a Blob or File, read in chunks of CHUNK_BYTES (the next chunk is read
+// while this one is hashed: two in memory at most). onProgress({done, total}) in bytes after
+// each chunk; an aborted signal -> HashError("cancelled"); a file that cannot be read (moved
+// or deleted while hashing) -> HashError("read-failed").
 export async function digestFile(blob, { onProgress, signal, chunkBytes = CHUNK_BYTES } = {}) {
   const md5 = new Md5();
   const sha256 = new Sha256();
   const total = blob.size;
+  let next = total > 0 ? readChunk(blob, 0, Math.min(total, chunkBytes)) : null;
   for (let start = 0; start < total; start += chunkBytes) {
     throwIfCancelled(signal);
     const end = Math.min(total, start + chunkBytes);
-    let buf;
-    try {
-      buf = await blob.slice(start, end).arrayBuffer();
-    } catch (err) {
-      const why = err && err.message ? err.message : String(err);
-      throw new HashError("read-failed", `the file could not be read (${why})`, {
-        offset: start,
-      });
-    }
-    if (buf.byteLength !== end - start) {
-      throw new HashError("read-failed", "the file changed while it was read", { offset: start });
-    }
+    const buf = await next;
+    next = end < total ? readChunk(blob, end, Math.min(total, end + chunkBytes)) : null;
     const u8 = new Uint8Array(buf);
     md5.update(u8);
     sha256.update(u8);
