@@ -554,18 +554,20 @@ function readBitmap(bitmap, rgb, map, signal) {
       ctx.clearRect(0, 0, tileW, tileH);
       ctx.drawImage(bitmap, x0, y0, tw, th, 0, 0, tw, th);
       const px = ctx.getImageData(0, 0, tw, th).data;
+      const step = map.step * 3;
+      let alphaAll = 255;
       for (let ty = 0; ty < th; ty++) {
-        const y = y0 + ty;
-        const step = map.step * 3;
-        let o = (map.base(y) + map.step * x0) * 3;
+        let o = (map.base(y0 + ty) + map.step * x0) * 3;
         let i = ty * tw * 4;
-        for (let tx = 0; tx < tw; tx++, i += 4, o += step) {
+        const iEnd = i + tw * 4;
+        for (; i < iEnd; i += 4, o += step) {
           rgb[o] = px[i];
           rgb[o + 1] = px[i + 1];
           rgb[o + 2] = px[i + 2];
-          if (px[i + 3] !== 255) alphaBelow255 = true;
+          alphaAll &= px[i + 3];
         }
       }
+      if (alphaAll !== 255) alphaBelow255 = true;
     }
   }
   return alphaBelow255;
