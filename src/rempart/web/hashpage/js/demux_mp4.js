@@ -297,8 +297,16 @@ export async function openMp4(read, size) {
   if (!samples.length) throw new HashError("undecodable", "the video has no decodable frames");
   const entry = trak.mdia.minf.stbl.stsd.entries[0];
   const timescale = track.timescale;
+  // FFmpeg's average rate: frame count over the stream's duration, which an edit list (the
+  // usual one skips the B-frame delay) cuts to its segments' length when they are shorter.
   let summed = 0;
   for (const s of samples) summed += s.duration;
+  const edits = (track.edits || []).filter((e) => e.media_time >= 0);
+  if (edits.length) {
+    const edited = edits.reduce(
+      (a, e) => a + Math.round((e.segment_duration * timescale) / info.timescale), 0);
+    if (edited > 0 && edited < summed) summed = edited;
+  }
   const rate = summed > 0 ? avReduce(timescale * samples.length, summed, 0x7fffffff) : null;
   // FFmpeg's duration: the longest track, through its edit list when it has one.
   let duration = 0;
