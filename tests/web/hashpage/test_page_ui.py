@@ -55,9 +55,10 @@ def test_labels_and_keyboard(hash_page: HashPageRun) -> None:
 
 def test_cancel_lists_what_was_not_hashed(hash_page: HashPageRun, tmp_path: Path) -> None:
     paths = []
-    for seed in range(81, 93):
-        p = tmp_path / f"big-{seed}.jpg"
-        photo_like(seed, (2400, 1800)).save(p, "JPEG", quality=92)
+    picture = photo_like(81, (1600, 1200))
+    for quality in range(70, 98, 3):  # ten distinct files of one picture (cheap to make)
+        p = tmp_path / f"big-q{quality}.jpg"
+        picture.save(p, "JPEG", quality=quality)
         paths.append(p)
     hash_page.choose(paths)
     hash_page.page.click("#cancel")
