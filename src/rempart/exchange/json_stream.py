@@ -21,7 +21,7 @@ from rempart.exchange.consent import FormatError
 
 HEAD_EVENTS = 20_000  # events read to tell a file's shape (the keys come first)
 MAX_DEPTH = 64  # hash lists are 4 deep
-BUFFER = 1 << 16
+BUFFER = 1 << 18
 
 
 @dataclass
@@ -63,6 +63,9 @@ class Guarded:
         return data
 
     def _scan(self, data: bytes) -> None:
+        if self.backslashes == 0 and b"\\" not in data:
+            self._scan_plain(data)
+            return
         a = np.frombuffer(data, dtype=np.uint8)
         idx = np.arange(len(a), dtype=np.int64)
         last = np.maximum.accumulate(np.where(a == 92, -1, idx))  # last non-backslash
@@ -80,6 +83,28 @@ class Guarded:
         self.depth = int(depth[-1])
         self.in_string = bool(quotes[-1] % 2)
         self.backslashes = int(before[-1]) + 1 if a[-1] == 92 else 0
+
+    def _scan_plain(self, data: bytes) -> None:
+        """The same, for text without backslashes (hash lists, nearly always): only the
+        quotes and brackets are looked at."""
+        a = np.frombuffer(data, dtype=np.uint8)
+        c = a[_SPECIAL[a]]
+        if not len(c):
+            return
+        quote = c == 34
+        quotes = np.cumsum(quote, dtype=np.int64) + int(self.in_string)
+        outside = (quotes & 1) == 0
+        steps = (((c == 91) | (c == 123)) & outside).astype(np.int8) - (
+            ((c == 93) | (c == 125)) & outside)  # fmt: skip
+        depth = self.depth + np.cumsum(steps, dtype=np.int64)
+        if int(depth.max()) > self.limit:
+            raise TooDeep(f"JSON nested deeper than {self.limit} levels")
+        self.depth = int(depth[-1])
+        self.in_string = bool(quotes[-1] & 1)
+
+
+_SPECIAL = np.zeros(256, dtype=bool)
+_SPECIAL[[34, 91, 93, 123, 125]] = True  # " [ ] { }
 
 
 def _open(path: Path) -> IO[bytes]:

@@ -18,7 +18,6 @@ from rempart.exchange.hashlist import (
     ParsedList,
     _size,
 )
-from rempart.exchange.submission import SubmissionItem
 
 FORMATS = ("rempart", "stopncii", "hma", "csv")
 READERS: dict[str, Callable[[Path], ParsedList]] = {
@@ -32,7 +31,7 @@ WRITERS: dict[str, Callable[[ExportSet, Path], int]] = {
     "rempart": rempart_list.write, "stopncii": stopncii.write, "hma": hma.write,
     "csv": pdq_csv.write,
 }  # fmt: skip
-Sink = Callable[[list[SubmissionItem], list[str | None]], None]
+Sink = Callable[[ParsedList], None]
 
 
 def _head(path: Path) -> bytes:

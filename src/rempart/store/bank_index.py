@@ -12,8 +12,9 @@ import fcntl
 import shutil
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sqlalchemy.orm import Session
@@ -32,6 +33,9 @@ class BankIndex:
         self.folder = home / "index" / db.instance_id() / "pdq"
         self._index: BinaryHashIndex | None = None
         self.token: str | None = None  # the token of the index held in memory
+        # Held while the index in memory is changed (the API's keeper sets it to its write
+        # lock, so searches wait only for that moment); by default nothing.
+        self.guard: Callable[[], AbstractContextManager[Any]] = nullcontext
 
     @contextmanager
     def _exclusive(self) -> Iterator[None]:
@@ -95,6 +99,29 @@ class BankIndex:
             self._load_locked()
         return True
 
+    def add_batch(self, ids: np.ndarray, hashes: np.ndarray) -> None:
+        """Index hashes already stored by changes that handed them over instead of indexing
+        them (a list imported in batches): added in one go, which builds the search tables
+        once (a batch at a time, every batch rebuilt them: minutes for a million). If
+        another process changed the database meanwhile, the index is rebuilt from it."""
+        with self._exclusive():
+            if self._index is None or not self.is_current():
+                self._index = self._rebuild_locked()
+                return
+            token = uuid.uuid4().hex
+            if len(ids):
+                with self.guard():
+                    self._index.add(ids, hashes)
+            self.db.set_meta(TOKEN_KEY, token)
+            self._save(self._index, token)
+            self.token = token
+
+    def save(self) -> None:
+        """Write the index held in memory (after changes made with save=False)."""
+        with self._exclusive():
+            if self._index is not None and self.is_current():
+                self._save(self._index, self.token or "")
+
     def rebuild(self) -> BinaryHashIndex:
         with self._exclusive():
             self._index = self._rebuild_locked()
@@ -121,11 +148,15 @@ class BankIndex:
         self._write_token(token)
 
     def change(
-        self, apply: Callable[[Session], tuple[Sequence[tuple[int, str]], Sequence[int]]]
+        self, apply: Callable[[Session], tuple[Sequence[tuple[int, str]], Sequence[int]]],
+        save: bool = True,
     ) -> None:
         """Run a database change that adds and/or removes PDQ signals, then mirror it.
 
         `apply` runs inside one transaction and returns (added (id, hex) pairs, removed ids).
+        The index held in memory is changed under `guard` (searches wait only for that,
+        not for the database work). With `save` false the index files are left stale
+        (`save()` writes them later; a crash before that rebuilds them on open).
         """
         with self._exclusive():
             if not self.is_current():  # another process changed it: start from its index
@@ -135,13 +166,18 @@ class BankIndex:
             with self.db.session() as s:
                 added, removed = apply(s)
                 self.db.set_meta(TOKEN_KEY, token, s)
-            if removed:
-                index.remove(np.asarray(list(removed), dtype=np.int64))
-                index.compact()  # removed hashes must not linger in the index files
-            if added:
-                ids = np.asarray([a[0] for a in added], dtype=np.int64)
-                index.add(ids, hex_to_array([a[1] for a in added]))
-            self._save(index, token)
+            ids = np.asarray([a[0] for a in added], dtype=np.int64)
+            hashes = hex_to_array([a[1] for a in added]) if added else None
+            with self.guard():
+                if removed:
+                    index.remove(np.asarray(list(removed), dtype=np.int64))
+                    index.compact()  # removed hashes must not linger in the index files
+                if hashes is not None:
+                    index.add(ids, hashes)
+            if save or removed:
+                self._save(index, token)
+            elif self.token_file.exists():
+                self.token_file.unlink()  # stale until saved
             self.token = token
             if removed:  # the descriptor index (store/feature_index.py) is rebuilt without
                 shutil.rmtree(self.folder.parent / "features", ignore_errors=True)  # them
