@@ -35,8 +35,8 @@ def write_list(path: Path, n: int, seed: int = 7) -> list[str]:
     rng = random.Random(seed)
     sample: list[str] = []
     with path.open("w", encoding="utf-8") as fh:
-        fh.write('{\n  "count": %d,\n  "nextPageToken": null,\n  "hasMoreRecords": false,\n'
-                 '  "hashRecords": [\n' % n)
+        fh.write(f'{{\n  "count": {n},\n  "nextPageToken": null,\n  "hasMoreRecords": '
+                 'false,\n  "hashRecords": [\n')
         for i in range(n):
             value = rng.randbytes(32).hex()
             status = "Withdrawn" if i % 10_000 == 9_999 else "Active"
