@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pdqhash
 import pytest
-from PIL import Image
+from PIL import Image, ImageCms, PngImagePlugin
 
 from rempart.media.decode import decode_image
 from rempart.samples import photo_like
@@ -186,6 +186,18 @@ def generated_files(tmp: Path) -> list[Path]:
     base.save(tmp / "icon.ico", sizes=[(32, 32), (64, 64), (128, 128)])
     base.save(tmp / "anim.png", save_all=True, append_images=[other], duration=100)
     for name in ("camera.mpo", "icon.ico", "anim.png"):
+        out.append(tmp / name)
+    # Colour management stays off, as in Pillow: gamma, chromaticities and ICC profiles
+    # (an XYZ profile, far from sRGB, stands in for a phone's Display P3) are ignored.
+    gamma = PngImagePlugin.PngInfo()
+    gamma.add(b"gAMA", struct.pack(">I", 100000))
+    gamma.add(b"cHRM", struct.pack(">8I", 64000, 33000, 30000, 60000, 15000, 6000, 31270, 32900))
+    base.save(tmp / "gamma.png", pnginfo=gamma)
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("XYZ")).tobytes()
+    for name, kw in (("icc.jpg", {"quality": 90}), ("icc.png", {}),
+                     ("icc.webp", {"lossless": True})):  # fmt: skip
+        base.save(tmp / name, icc_profile=profile, **kw)
+    for name in ("gamma.png", "icc.jpg", "icc.png", "icc.webp"):
         out.append(tmp / name)
     # JPEG variants phones and editors write: progressive, chroma subsampling 4:4:4, 4:2:2.
     odd = photo_like(43, (333, 221))
