@@ -34,13 +34,14 @@ def node() -> str:
     return exe
 
 
-def js_hashes(images: list[np.ndarray], tmp: Path, *, dihedral: bool = True) -> list[dict]:
+def js_hashes(images: list[np.ndarray], tmp: Path, *, dihedral: bool = True,
+              luma: bool = False) -> list[dict]:  # fmt: skip
     jobs = []
     for k, rgb in enumerate(images):
         path = tmp / f"{k}.rgb"
         path.write_bytes(np.ascontiguousarray(rgb, dtype=np.uint8).tobytes())
         jobs.append({"rgb": str(path), "width": rgb.shape[1], "height": rgb.shape[0],
-                     "dihedral": dihedral})  # fmt: skip
+                     "dihedral": dihedral, "luma": luma})  # fmt: skip
     done = subprocess.run(
         [node(), str(SCRIPT)], input=json.dumps(jobs), capture_output=True, text=True,
         cwd=ROOT, timeout=600, check=False,
@@ -116,9 +117,10 @@ def test_generated_odd_tiny_and_flat_images(tmp_path: Path) -> None:
     half[:, 48:] = 255
     images.append(half)
     images.append(np.random.default_rng(7).integers(0, 256, (333, 222, 3), dtype=np.uint8))
-    results = js_hashes(images, tmp_path)
+    results = js_hashes(images, tmp_path, luma=True)
     for rgb, js in zip(images, results, strict=True):
         assert_same(rgb, js, f"{rgb.shape[1]}x{rgb.shape[0]}")
+        assert js["luma"] == {"pdq": js["pdq"], "dihedral": js["dihedral"]}
     # Under 5 pixels on a side the reference gives no hash: all zeros, quality 0.
     for size, js in zip(ODD_SIZES, results, strict=False):
         if min(size) < 5:
