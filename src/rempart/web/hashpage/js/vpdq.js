@@ -135,6 +135,41 @@ export function yuvToRgb(planes, width, height, coeffs, out = null, chroma = "42
   const xShift = chroma === "444" ? 0 : 1;
   const yShift = chroma === "420" ? 1 : 0;
   let o = 0;
+  if (xShift === 1) {
+    // Two pixels share each chroma sample: look its terms up once.
+    for (let r = 0; r < height; r++) {
+      const yRow = y0 + r * yStride;
+      const cr = r >> yShift;
+      let uAt = u0 + cr * uStride;
+      let vAt = v0 + cr * vStride;
+      let c = 0;
+      for (; c + 1 < width; c += 2, uAt += step, vAt += step) {
+        const V = v[vAt];
+        const U = u[uAt];
+        const rr = rV[V] + CLAMP_OFFSET;
+        const gg = gU[U] + gV[V] + CLAMP_OFFSET;
+        const bb = bU[U] + CLAMP_OFFSET;
+        let Y = yT[y[yRow + c]];
+        rgb[o] = CLAMP[Y + rr];
+        rgb[o + 1] = CLAMP[Y + gg];
+        rgb[o + 2] = CLAMP[Y + bb];
+        Y = yT[y[yRow + c + 1]];
+        rgb[o + 3] = CLAMP[Y + rr];
+        rgb[o + 4] = CLAMP[Y + gg];
+        rgb[o + 5] = CLAMP[Y + bb];
+        o += 6;
+      }
+      if (c < width) {
+        const V = v[vAt];
+        const U = u[uAt];
+        const Y = yT[y[yRow + c]] + CLAMP_OFFSET;
+        rgb[o++] = CLAMP[Y + rV[V]];
+        rgb[o++] = CLAMP[Y + gU[U] + gV[V]];
+        rgb[o++] = CLAMP[Y + bU[U]];
+      }
+    }
+    return rgb;
+  }
   for (let r = 0; r < height; r++) {
     const yRow = y0 + r * yStride;
     const cr = r >> yShift;
