@@ -10,6 +10,8 @@
    run with POST /v1/lookup/batch of N hashes per request.
 4. Prints requests/s, lookups/s, p50/p90/p99/max latency, failed requests (not 200, or an
    error) and wrong answers; writes bench/out/api_load.json.
+5. Then (--import-entries N, default 20,000) imports N new entries through the API while 4
+   clients keep looking up known hashes: their p50/p99/max latency during the import.
 
 The load processes use a minimal HTTP/1.1 keep-alive client on asyncio (a few microseconds
 of CPU per request) so that the figures measure the server, not the load generator; they
@@ -155,6 +157,74 @@ def live_change(port: int, key: str, admin_key: str, polls: int = 10) -> dict[st
     return {"add_request_s": round(add_s, 3), "add_seen_everywhere_s": round(add_s + added, 3),
             "withdraw_request_s": round(withdraw_s, 3),
             "withdraw_gone_everywhere_s": round(withdraw_s + gone, 3)}  # fmt: skip
+
+
+def lookups_during_import(port: int, key: str, admin_key: str, known: list[str],
+                          entries: int, threads: int = 4) -> dict[str, object]:
+    """Import `entries` new hashes through the API (one POST .../entries, as a caseworker's
+    tool would) while `threads` clients keep looking up known hashes one at a time: the
+    lookups' latency while the import runs (issue 19, M4: lookups stalled 19-34 s after a
+    20,000-entry import when the import held the index's lock)."""
+    import threading
+
+    base = f"http://127.0.0.1:{port}"
+    rng = random.Random(11)
+    items = [{"pdq": f"{rng.getrandbits(256):064x}", "pdq_quality": 100,
+              "md5": f"{rng.getrandbits(128):032x}"} for _ in range(entries)]  # fmt: skip
+    done = threading.Event()
+    outcome: dict[str, object] = {}
+    latencies: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+
+    def importer() -> None:
+        t0 = time.perf_counter()
+        try:
+            r = httpx.post(f"{base}/v1/banks/load/entries", timeout=900,
+                           headers={"Authorization": f"Bearer {admin_key}"},
+                           json={"case": "LOAD-1", "items": items})  # fmt: skip
+            outcome["status"] = r.status_code
+            outcome["added"] = r.json().get("added") if r.status_code == 201 else r.text[:200]
+        except httpx.HTTPError as exc:
+            outcome["status"] = f"{type(exc).__name__}"
+        outcome["import_s"] = round(time.perf_counter() - t0, 2)
+        done.set()
+
+    def looker(n: int) -> None:
+        queries = [known[(n * 7919 + i) % len(known)] for i in range(100_000)]
+        with httpx.Client(base_url=base, timeout=120,
+                          headers={"Authorization": f"Bearer {key}"}) as c:  # fmt: skip
+            for q in queries:
+                if done.is_set():
+                    return
+                t0 = time.perf_counter()
+                try:
+                    r = c.get("/v1/lookup", params={"signal_type": "pdq", "signal": q})
+                    ok = r.status_code == 200 and bool(r.json()["matches"])
+                except httpx.HTTPError as exc:
+                    ok, r = False, None
+                    errors.append(type(exc).__name__)
+                with lock:
+                    latencies.append(time.perf_counter() - t0)
+                    if not ok and r is not None:
+                        errors.append(f"{r.status_code}")
+
+    workers = [threading.Thread(target=looker, args=(i,)) for i in range(threads)]
+    for w in workers:
+        w.start()
+    time.sleep(0.5)  # lookups running before the import starts
+    imp = threading.Thread(target=importer)
+    imp.start()
+    imp.join()
+    for w in workers:
+        w.join()
+    lat = np.array(latencies) * 1000
+    return {"mode": f"lookups during an import of {entries:,} entries", **outcome,
+            "lookups": len(lat), "clients": threads,
+            "p50_ms": round(float(np.percentile(lat, 50)), 2) if len(lat) else None,
+            "p99_ms": round(float(np.percentile(lat, 99)), 2) if len(lat) else None,
+            "max_ms": round(float(lat.max()), 2) if len(lat) else None,
+            "failed": len(errors), "failure_examples": errors[:5]}  # fmt: skip
 
 
 # ---------------------------------------------------------------- the server
@@ -342,6 +412,8 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=100,
                     help="also a run of batch lookups of this many hashes (0: none)")
     ap.add_argument("--batch-requests", type=int, default=2000)
+    ap.add_argument("--import-entries", type=int, default=20_000,
+                    help="also lookups during an import of this many entries (0: none)")
     ap.add_argument("--json", type=Path, default=OUT / "api_load.json")
     args = ap.parse_args()
     cores = len(os.sched_getaffinity(0))
@@ -362,6 +434,8 @@ def main() -> None:
                                         args.clients, max(1, args.concurrency // 4),
                                         args.batch, 1000))  # fmt: skip
             change = live_change(port, key, admin_key)
+            during = (lookups_during_import(port, key, admin_key, known, args.import_entries)
+                      if args.import_entries else None)  # fmt: skip
         finally:
             proc.terminate()
             try:
@@ -374,6 +448,11 @@ def main() -> None:
           f"{change['add_request_s']} s, matched by every worker after "
           f"{change['add_seen_everywhere_s']} s; withdrawn in {change['withdraw_request_s']} s, "
           f"gone from every worker after {change['withdraw_gone_everywhere_s']} s")
+    if during is not None:
+        print(f"\n{during['mode']} through the API (answered {during.get('status')} in "
+              f"{during.get('import_s')} s): {during['lookups']:,} lookups by "
+              f"{during['clients']} clients meanwhile, latency ms p50 {during['p50_ms']} "
+              f"p99 {during['p99_ms']} max {during['max_ms']}, failed {during['failed']}")
     print(f"\nreference: {HMA_RPS}")
     target = results[0]
     ok = (target["failed"] == 0 and target["wrong_answers"] == 0)
@@ -383,7 +462,8 @@ def main() -> None:
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps({"hashes": args.hashes, "workers": args.workers,
                                      "cores": cores, "results": results,
-                                     "live_change": change}, indent=2))
+                                     "live_change": change,
+                                     "during_import": during}, indent=2))
     if not ok:
         raise SystemExit(1)
 
