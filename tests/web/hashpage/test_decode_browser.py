@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import pdqhash
+import pillow_heif
 import pytest
 from PIL import Image, ImageCms, PngImagePlugin
 
@@ -199,6 +200,8 @@ def generated_files(tmp: Path) -> list[Path]:
         base.save(tmp / name, icc_profile=profile, **kw)
     for name in ("gamma.png", "icc.jpg", "icc.png", "icc.webp"):
         out.append(tmp / name)
+    base.save(tmp / "photo.avif", quality=80)  # AVIF: decoded by the browser and by Pillow
+    out.append(tmp / "photo.avif")
     # JPEG variants phones and editors write: progressive, chroma subsampling 4:4:4, 4:2:2.
     odd = photo_like(43, (333, 221))
     for name, kw in (("progressive.jpg", {"progressive": True, "quality": 85}),
@@ -240,8 +243,8 @@ def png_header_only(width: int, height: int) -> bytes:
 def test_what_the_cli_refuses_is_refused_with_a_clear_code(harness: Any, tmp_path: Path) -> None:
     big = tmp_path / "huge.png"
     big.write_bytes(png_header_only(12_000, 9_000))
-    heic = tmp_path / "IMG_0001.HEIC"
-    heic.write_bytes(b"\0\0\0\x18ftypheic\0\0\0\0mif1heic" + bytes(200))
+    heic = tmp_path / "IMG_0001.HEIC"  # a real HEIC photo, as an iPhone writes them
+    pillow_heif.from_pillow(photo_like(4, (320, 240))).save(heic, quality=80)
     jpeg = io.BytesIO()
     photo_like(5, (400, 300)).save(jpeg, "JPEG", quality=90)
     cut = tmp_path / "cut.jpg"
@@ -257,7 +260,7 @@ def test_what_the_cli_refuses_is_refused_with_a_clear_code(harness: Any, tmp_pat
     codes = {p.name: r.get("error", {}).get("code") for p, r in zip(paths, results, strict=True)}
     assert codes == {
         "huge.png": "too-large",
-        "IMG_0001.HEIC": "heic-unsupported",
+        "IMG_0001.HEIC": "heic-unsupported",  # Debian's Chromium has no HEVC decoder
         "cut.jpg": "undecodable",
         "letter.txt": "not-media",
         "scan.tiff": "undecodable",
