@@ -35,6 +35,8 @@ def test_cached_hashes_of_her_matched_copies_are_purged(rempart_env: Path,
             assert hers == {digests["copy1.png"], digests["copy2.png"]}
             one = s.scalars(ids).first()
             assert len(matched_content(s, [one])) == 1
+            case_id = s.scalar(select(Case.id).where(Case.number == "C-9"))
+            assert matched_content(s, case_id=case_id) == hers
     finally:
         db.dispose()
     assert cache.purge(hers | {"not-a-digest", "../../etc"}) == 2

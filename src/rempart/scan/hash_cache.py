@@ -28,7 +28,7 @@ from rempart.signals.local_features import Features
 from rempart.signals.pdq import PdqHash
 from rempart.signals.pdq_variants import Variant
 from rempart.signals.vpdq import VideoHashes, VpdqFrame
-from rempart.store.models import Match, MatchOccurrence, ScanItem
+from rempart.store.models import BankItem, Match, MatchOccurrence, ScanItem
 
 VERSION = 3  # 2: photos carry PDQ variants and local features; 3: mirrored features
 
@@ -111,10 +111,13 @@ def _decode(doc: dict[str, Any]) -> ImageHashes | VideoHashes:
     )  # fmt: skip
 
 
-def matched_content(s: Session, bank_item_ids: Iterable[int] | Any) -> set[str]:
-    """The SHA-256 of every scanned copy that matched these bank entries (any sighting),
-    to purge from the cache when they are withdrawn. `bank_item_ids`: ids or a select of
-    them. Call it before the entries (and with them their matches) are deleted."""
+def matched_content(s: Session, bank_item_ids: Iterable[int] | Any = None, *,
+                    case_id: int | None = None) -> set[str]:  # fmt: skip
+    """The SHA-256 of every scanned copy that matched these bank entries (ids or a select
+    of them), or every entry of case `case_id`, at any sighting: to purge from the cache
+    when they are withdrawn. Call it before the entries (and their matches) are deleted."""
+    if case_id is not None:
+        bank_item_ids = select(BankItem.id).where(BankItem.case_id == case_id)
     ids = bank_item_ids if not isinstance(bank_item_ids, list | tuple | set) else list(
         bank_item_ids)  # fmt: skip
     first = select(ScanItem.sha256).join(Match, Match.scan_item_id == ScanItem.id).where(
@@ -124,3 +127,9 @@ def matched_content(s: Session, bank_item_ids: Iterable[int] | Any) -> set[str]:
             .join(Match, MatchOccurrence.match_id == Match.id)
             .where(Match.bank_item_id.in_(ids)))  # fmt: skip
     return {sha for sha in list(s.scalars(first)) + list(s.scalars(seen)) if sha}
+
+
+def purge_withdrawn(home: Path, sha256s: Iterable[str]) -> int:
+    """After a withdrawal: delete the cached hashes of these contents from REMPART_HOME's
+    cache (see matched_content); returns how many files went."""
+    return HashCache(home / "cache" / "hashes").purge(sha256s)
