@@ -2,7 +2,7 @@
 // file with decode.js, hashes its pixels with pdq.js and its bytes with exact.js, as the
 // hashing page's worker does, and answers with everything the test compares with Python:
 // {md5, sha256, width, height, notes, pdq, dihedral, rgbSha256, ms: {digest, decode, pdq}}
-// or {error: {code, message}}.
+// or {error: {code, message}, ms} (ms: the steps done before it failed).
 import { decodeImage } from "../../../src/rempart/web/hashpage/js/decode.js";
 import { Sha256, digestFile } from "../../../src/rempart/web/hashpage/js/exact.js";
 import { pdqDihedralFromRgb, pdqFromRgb } from "../../../src/rempart/web/hashpage/js/pdq.js";
@@ -27,6 +27,7 @@ self.onmessage = async (event) => {
       dihedral, rgbSha256, ms,
     });
   } catch (err) {
-    self.postMessage({ id, error: { code: err.code || err.name, message: String(err.message) } });
+    const error = { code: err.code || err.name, message: String(err.message) };
+    self.postMessage({ id, error, ms });
   }
 };
