@@ -301,8 +301,9 @@ function boxCoeffs(inSize, outSize) {
 }
 
 function clip8(ss) {
-  const v = Math.floor(ss / 4194304);
-  return v < 0 ? 0 : v > 255 ? 255 : v;
+  // ss >> PRECISION_BITS (BOX weights are positive: 0 <= ss < 2^31).
+  const v = ss >> PRECISION_BITS;
+  return v > 255 ? 255 : v;
 }
 
 function boxPasses(data, width, height, outW, outH) {
@@ -347,16 +348,19 @@ function boxPasses(data, width, height, outW, outH) {
   const out = new Uint8Array(srcW * outH * 3);
   const { ksize, bounds, kk } = vert;
   const stride = srcW * 3;
+  const acc = new Float64Array(stride); // sums stay integers below 2^31: exact
   for (let yy = 0; yy < outH; yy++) {
     const ymin = bounds[yy * 2] - yFirst;
     const ymax = bounds[yy * 2 + 1];
     const kb = yy * ksize;
-    const rowOut = yy * stride;
-    for (let i = 0; i < stride; i++) {
-      let s = 1 << (PRECISION_BITS - 1);
-      for (let y = 0, p = ymin * stride + i; y < ymax; y++, p += stride) s += src[p] * kk[kb + y];
-      out[rowOut + i] = clip8(s);
+    acc.fill(1 << (PRECISION_BITS - 1));
+    for (let y = 0; y < ymax; y++) {
+      const k = kk[kb + y];
+      const row = (ymin + y) * stride;
+      for (let i = 0; i < stride; i++) acc[i] += src[row + i] * k;
     }
+    const rowOut = yy * stride;
+    for (let i = 0; i < stride; i++) out[rowOut + i] = clip8(acc[i]);
   }
   return out;
 }
