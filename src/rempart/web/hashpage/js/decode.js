@@ -703,7 +703,7 @@ export async function decodeImage(blob, { maxPixels = MAX_PIXELS, signal } = {})
       notes.push(TRANSPARENCY_NOTE);
       if (!readBitmapWebGL(bitmap, rgb, map, signal)) {
         notes.push(
-          "transparent areas as the browser decodes them: the hash may differ slightly from " +
+          "colour under transparent areas is lost in this browser: the hash may differ from " +
             "the Rempart program's",
         );
       }
