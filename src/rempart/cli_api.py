@@ -51,7 +51,8 @@ def serve(
                   f"documentation at http://{host}:{port}/docs", highlight=False)  # fmt: skip
     uvicorn.run("rempart.api.app:create_app", factory=True, host=host, port=port,
                 workers=workers, access_log=access_log, log_level="info",
-                timeout_graceful_shutdown=10)  # fmt: skip
+                timeout_graceful_shutdown=10,  # X-Forwarded-For: see api/proxies.py
+                proxy_headers=False)  # fmt: skip
 
 
 @apikey_app.command("create")

@@ -4,10 +4,13 @@ objects name nothing, huge ids are 4xx (never 500), case numbers have one patter
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+import httpx
 import pytest
 
+from rempart.api.proxies import client_address, parse_networks
 from tests.api.conftest import Server, World
 
 FOREIGN = "CASE-A"  # org-a's case: org-b (key cb) must learn nothing about it
@@ -119,3 +122,72 @@ def test_a_case_number_of_the_pattern_is_accepted(server: Server) -> None:
     with server.client("ca") as c:
         ok = c.post("/v1/cases", json={"number": "HL-2026_07.b"})
         assert ok.status_code == 201, ok.text
+
+
+# ---- sign-in limits, X-Forwarded-For, /docs ---------------------------------------------
+
+
+def _csrf(html: str) -> str:
+    m = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert m is not None
+    return m.group(1)
+
+
+def _sign_in(c: httpx.Client, key: str, **headers: str) -> int:
+    token = _csrf(c.get("/ui/login").text)
+    return c.post("/ui/login", data={"csrf": token, "key": key}, headers=headers).status_code
+
+
+def test_forwarded_for_is_ignored_unless_from_a_trusted_proxy(world: World) -> None:
+    srv = Server(world, REMPART_WEB_COOKIE_SECURE="0")
+    try:
+        # 10 wrong keys, each claiming another address: all count against this client
+        for i in range(10):
+            with httpx.Client(base_url=srv.url, timeout=30) as c:
+                assert _sign_in(c, "rmp_00000000_" + "x" * 43,
+                                **{"X-Forwarded-For": f"198.51.100.{i}"}) == 401
+        with httpx.Client(base_url=srv.url, timeout=30) as c:
+            assert _sign_in(c, "wrong", **{"X-Forwarded-For": "203.0.113.9"}) == 429
+            # a valid key from the same address is never refused by the lock-out
+            assert _sign_in(c, world.keys["ca"]) == 303
+    finally:
+        srv.stop()
+
+
+def test_a_trusted_proxy_forwards_the_clients_address(world: World) -> None:
+    srv = Server(world, REMPART_WEB_COOKIE_SECURE="0", REMPART_TRUSTED_PROXIES="127.0.0.1")
+    try:
+        for _ in range(10):
+            with httpx.Client(base_url=srv.url, timeout=30) as c:
+                assert _sign_in(c, "wrong", **{"X-Forwarded-For": "1.2.3.4, 198.51.100.7"}
+                                ) == 401  # fmt: skip
+        with httpx.Client(base_url=srv.url, timeout=30) as c:
+            # the proxy saw 198.51.100.7 (the right-most entry): it is locked out ...
+            assert _sign_in(c, "wrong", **{"X-Forwarded-For": "198.51.100.7"}) == 429
+            # ... and another client behind the same proxy is not
+            assert _sign_in(c, "wrong", **{"X-Forwarded-For": "198.51.100.8"}) == 401
+    finally:
+        srv.stop()
+
+
+def test_client_address_rules() -> None:
+    proxies = parse_networks("10.0.0.0/8, 127.0.0.1")
+    assert client_address("192.0.2.1", "1.1.1.1", proxies) == "192.0.2.1"  # not a proxy
+    assert client_address("127.0.0.1", "1.1.1.1, 2.2.2.2", proxies) == "2.2.2.2"
+    assert client_address("127.0.0.1", "2.2.2.2, 10.1.1.1", proxies) == "2.2.2.2"
+    assert client_address("127.0.0.1", "garbage", proxies) == "127.0.0.1"
+    assert client_address("127.0.0.1", None, proxies) == "127.0.0.1"
+    assert client_address("127.0.0.1", "1.1.1.1", ()) == "127.0.0.1"  # none trusted
+    with pytest.raises(ValueError, match="not an address"):
+        parse_networks("10.0.0.0/8, nope")
+
+
+def test_docs_load_nothing_from_elsewhere(server: Server) -> None:
+    for path in ("/docs", "/redoc"):
+        r = httpx.get(server.url + path, timeout=30)
+        assert r.status_code == 200, path
+        assert "<script" not in r.text and "cdn" not in r.text.lower()
+        assert "/v1/lookup/batch" in r.text
+        assert "default-src 'none'" in r.headers["content-security-policy"]
+        assert r.headers["x-frame-options"] == "DENY"
+    assert httpx.get(server.url + "/openapi.json", timeout=30).json()["paths"]

@@ -9,11 +9,13 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse
 
 from rempart import __version__
-from rempart.api import errors
+from rempart.api import apidocs, errors
 from rempart.api.auth import security_schemes
 from rempart.api.limits import BodyLimit
+from rempart.api.proxies import ClientAddress
 from rempart.api.routes import admin, banks, cases, feedback, health, hma, lookup, queries, sync
 from rempart.api.services import Services
 from rempart.api.settings import ApiSettings
@@ -43,12 +45,15 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         finally:
             svc.stop()
 
+    # /docs and /redoc: our own script-free page (api/apidocs.py), not FastAPI's, which
+    # loads Swagger UI and ReDoc from a CDN
     app = FastAPI(title="Rempart API", version=__version__, description=DESCRIPTION,
-                  lifespan=lifespan)  # fmt: skip
+                  lifespan=lifespan, docs_url=None, redoc_url=None)  # fmt: skip
     app.state.services = svc
     errors.install(app)
     # a batch lookup: at most about 3 structural bytes per hash ({, and two commas)
     item_caps = {"/v1/lookup/batch": 4 * settings.max_batch + 16}
+    app.add_middleware(ClientAddress, proxies=settings.trusted_proxies)
     app.add_middleware(BodyLimit, default=settings.max_body_bytes,
                        uploads=settings.max_upload_bytes, upload_paths=UPLOAD_PATHS,
                        json_items=settings.max_json_items, item_caps=item_caps)  # fmt: skip
@@ -70,4 +75,10 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+    @app.get("/docs", include_in_schema=False)
+    @app.get("/redoc", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return apidocs.page(app.openapi())
+
     return app

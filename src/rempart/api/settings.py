@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rempart.api.proxies import parse_networks
 from rempart.config import load_settings
 from rempart.sources.urls import Network
 
@@ -48,6 +49,8 @@ class ApiSettings:
     fetch_max_seconds: float = 30.0
     media_slots: int = 2  # pictures or videos hashed at once per process
     max_video_seconds: float = 600.0  # longer videos: hash with `rempart hash` instead
+    # reverse proxies whose X-Forwarded-For is believed (api/proxies.py); default none
+    trusted_proxies: tuple[Network, ...] = ()
 
     @classmethod
     def from_env(cls) -> ApiSettings:
@@ -74,4 +77,5 @@ class ApiSettings:
             query_log_days=_float("REMPART_API_QUERY_LOG_DAYS", cls.query_log_days),
             media_slots=_int("REMPART_API_MEDIA_SLOTS", min(4, os.cpu_count() or 1)),
             max_video_seconds=_float("REMPART_API_MAX_VIDEO_SECONDS", cls.max_video_seconds),
+            trusted_proxies=parse_networks(os.environ.get("REMPART_TRUSTED_PROXIES", "")),
         )
