@@ -112,10 +112,13 @@ def login(request: Request, form: FormData = Depends(checked_form)) -> Response:
     limiter = web_state(request).login_failures
     client = request.client.host if request.client else "?"
     target = _safe_next(_field(form, "next"))
-    if limiter.blocked(client) > 0:
-        return page(request, "login.html", 429, next=target, error="login.too_many")
     principal = svc.auth.check(_field(form, "key", 200))
     if principal is None or principal.role not in WEB_ROLES:
+        # Wrong keys are limited per address (request.client: the peer, or behind a
+        # trusted proxy the address it saw, api/proxies.py); a valid key is never refused
+        # by a lock-out that someone else's failures caused.
+        if limiter.blocked(client) > 0:
+            return page(request, "login.html", 429, next=target, error="login.too_many")
         limiter.failed(client)
         return page(request, "login.html", 401, next=target, error="login.failed")
     state = web_state(request)
