@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 
 audit = lazy_module("rempart.store.audit")
 face_templates = lazy_module("rempart.store.face_templates")
+hash_cache = lazy_module("rempart.scan.hash_cache")
 repository = lazy_module("rempart.store.repository")
 
 # = rempart.scan.face_match.DEFAULT_FACE_DISTANCE (a test checks), here for --help without
@@ -850,11 +851,13 @@ def case_withdraw(
     if not yes:
         typer.confirm(f"Delete every hash of case {plain(number)} from every bank?", abort=True)
     counts: dict[str, Any] = {}
+    copies: set[str] = set()  # scanned copies of her pictures: their cached hashes go too
 
     def apply(s: Any) -> tuple[list[tuple[int, str]], list[int]]:
         case = repository.get_case(s, number)
         if case is None:
             raise StoreError(f"no case {number}")
+        copies.update(hash_cache.matched_content(s, case_id=case.id))
         removed = repository.delete_case_items(s, case)
         counts["templates"] = face_templates.delete_case_templates(s, case)
         audit.record(s, "case-withdraw", case=number,
@@ -872,6 +875,7 @@ def case_withdraw(
     except StoreError as exc:
         raise _fail(str(exc)) from exc
     bank_index.db.purge_deleted()  # deleted rows (hashes, face templates) leave the files
+    hash_cache.purge_withdrawn(state.settings.home, copies)
     err.print(
         f"Case {safe(number)} withdrawn: its hashes were deleted from every bank and index"
         + (f", and its {counts['templates']} face template(s)" if counts.get("templates") else "")
@@ -884,10 +888,14 @@ def _withdraw_some(bank_index: BankIndex, number: str, items: list[int],
                    templates: list[int]) -> None:  # fmt: skip
     from rempart.store.repository import StoreError
 
+    copies: set[str] = set()
+
     def apply(s: Any) -> tuple[list[tuple[int, str]], list[int]]:
         case = repository.get_case(s, number)
         if case is None:
             raise StoreError(f"no case {number}")
+        if items:
+            copies.update(hash_cache.matched_content(s, items))
         removed = repository.delete_items(s, case, items) if items else []
         if templates:
             face_templates.delete_templates(s, case, templates)
@@ -900,6 +908,7 @@ def _withdraw_some(bank_index: BankIndex, number: str, items: list[int],
     except StoreError as exc:
         raise _fail(str(exc)) from exc
     bank_index.db.purge_deleted()
+    hash_cache.purge_withdrawn(state.settings.home, copies)
     err.print(f"Withdrawn from case {safe(number)}: {len(items)} bank entr(y/ies), "
               f"{len(templates)} face template(s).", highlight=False)  # fmt: skip
 
