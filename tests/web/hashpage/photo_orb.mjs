@@ -1,11 +1,12 @@
 // Runs orb.js in Node for test_photo_orb.py: reads a JSON list of jobs {mode, grey: path of
 // raw 8-bit grey pixels, width, height, ...} on stdin and writes one JSON result per job:
-// "resize" {to: [w, h], out: path} writes the INTER_LINEAR_EXACT resize; "detect" gives the
+// "resize" {to: [w, h], out: path} writes the INTER_LINEAR_EXACT resize; "blur" {out} the
+// Gaussian blur before the BRIEF tests; "detect" gives the
 // keypoints; "compute" {keypoints} gives descriptors (hex) for given keypoints; "extract"
 // {width, height} gives Features.to_text() (or null) and the time taken.
 import { readFileSync, writeFileSync } from "node:fs";
 import {
-  compute, detect, extractFromGrey, featuresToText, pyramid, resizeLinearExact,
+  blurredPadded, compute, detect, extractFromGrey, featuresToText, pyramid, resizeLinearExact,
 } from "../../../src/rempart/web/hashpage/js/orb.js";
 
 const hex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
@@ -17,6 +18,12 @@ for (const job of jobs) {
   const t0 = performance.now();
   if (job.mode === "resize") {
     writeFileSync(job.out, resizeLinearExact(grey, w, h, job.to[0], job.to[1]));
+    out.push({});
+  } else if (job.mode === "blur") {
+    const { pw, data } = blurredPadded({ w, h, data: grey });
+    const inner = new Uint8Array(w * h);
+    for (let y = 0; y < h; y++) inner.set(data.subarray((y + 23) * pw + 23, (y + 23) * pw + 23 + w), y * w);
+    writeFileSync(job.out, inner);
     out.push({});
   } else if (job.mode === "detect") {
     const kps = detect(pyramid(grey, w, h));

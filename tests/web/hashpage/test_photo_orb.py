@@ -86,6 +86,27 @@ def test_pyramid_resize_pixel_identical(tmp_path: Path) -> None:
         assert np.array_equal(got, want), (job["width"], job["height"], job["to"])
 
 
+def test_blur_like_opencvs_float_filter(tmp_path: Path) -> None:
+    """ORB blurs each level in place inside its pyramid buffer, which takes OpenCV's float
+    separable filter (what sepFilter2D gives on 8-bit pixels), not GaussianBlur's bit-exact
+    one; one pixel off by one flips a BRIEF test. Regression: photo_like(81) at 900 x 700
+    had a pixel at 165.49998 in a float32 sum without fused multiply-adds, 166 in OpenCV."""
+    kernel = cv2.getGaussianKernel(7, 2, cv2.CV_32F)
+    jobs, wants = [], []
+    images = [work_copy(photo_like(81, (900, 700)))] + [
+        photo_like(k, (int(w), int(h)))
+        for k, (w, h) in enumerate(np.random.default_rng(5).integers(8, 400, (8, 2)))
+    ]  # fmt: skip
+    for k, image in enumerate(images):
+        grey, job = grey_file(image, tmp_path / f"{k}.grey")
+        jobs.append({**job, "mode": "blur", "out": str(tmp_path / f"{k}.out")})
+        wants.append(cv2.sepFilter2D(grey, -1, kernel, kernel, borderType=cv2.BORDER_REFLECT_101))
+    run_js(jobs)
+    for job, want in zip(jobs, wants, strict=True):
+        got = np.frombuffer(Path(job["out"]).read_bytes(), np.uint8).reshape(want.shape)
+        assert int((got != want).sum()) == 0, (job["width"], job["height"])
+
+
 def test_keypoints_and_features_like_opencv(tmp_path: Path) -> None:
     cases = works()
     jobs, greys = [], []

@@ -58,6 +58,8 @@ def generated() -> list[tuple[str, np.ndarray]]:
     sizes = [(640, 480), (479, 613), (1031, 257), (97, 131), (2000, 1501), (300, 300),
              (513, 1024), (1600, 900)]  # fmt: skip
     out = [(f"photo_like{s}", rgb_of(photo_like(300 + k, s))) for k, s in enumerate(sizes)]
+    # regression: a blurred pixel at 165.49998 without fused multiply-adds, 166 in OpenCV
+    out.append(("photo_like81", rgb_of(photo_like(81, (900, 700)))))
     out.append(("tiny", rgb_of(photo_like(1, (50, 40)))))  # smaller than 64 pixels
     out.append(("flat", np.full((200, 300, 3), 128, np.uint8)))  # too little detail
     out.append(("thin", rgb_of(photo_like(2, (2000, 64)))))  # too little detail at 512 x 16

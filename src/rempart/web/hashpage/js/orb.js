@@ -444,9 +444,12 @@ export function pyramid(grey, w, h, nLevels = N_LEVELS) {
 
 // GaussianBlur 7x7 sigma 2 with BORDER_REFLECT_101 as ORB gets it: the level is a region of
 // OpenCV's pyramid buffer, blurred in place, which takes the float separable filter (not the
-// bit-exact fixed-point one), kernel getGaussianKernel(7, 2, CV_32F); rounded to nearest.
-// The result is written into a copy padded by BORDER pixels whose border keeps the level's
-// unblurred reflection (the buffer the BRIEF tests sample).
+// bit-exact fixed-point one), kernel getGaussianKernel(7, 2, CV_32F): the row pass sums the
+// 7 taps left to right with fused multiply-adds, the column pass starts from the centre and
+// adds each symmetric pair with a fused multiply-add (OpenCV's AVX2 code), then rounds to
+// nearest. A float32 fused multiply-add is a*b + c in double (the product is exact there)
+// rounded once to float32. The result is written into a copy padded by BORDER pixels whose
+// border keeps the level's unblurred reflection (the buffer the BRIEF tests sample).
 export const GAUSS_KERNEL = [0.07015932351350784, 0.13107487559318542, 0.1907128244638443,
   0.21610593795776367].map(f);
 
@@ -461,16 +464,14 @@ export function blurredPadded(level) {
     for (let x = 0; x < pw; x++) out[y * pw + x] = data[sy + reflect101(x - BORDER, w)];
   }
   const rows = new Float32Array(w * h);
+  const taps = [k0, k1, k2, k3, k2, k1, k0];
   const xi = new Int32Array(w + 6);
   for (let x = -3; x < w + 3; x++) xi[x + 3] = reflect101(x, w);
   for (let y = 0; y < h; y++) {
     const r = y * w;
     for (let x = 0; x < w; x++) {
-      const p = (k) => data[r + xi[x + k]];
-      let s = f(k3 * p(3));
-      s = f(s + f(k2 * (p(2) + p(4))));
-      s = f(s + f(k1 * (p(1) + p(5))));
-      s = f(s + f(k0 * (p(0) + p(6))));
+      let s = 0;
+      for (let k = 0; k < 7; k++) s = f(data[r + xi[x + k]] * taps[k] + s);
       rows[r + x] = s;
     }
   }
@@ -480,10 +481,10 @@ export function blurredPadded(level) {
     const o = (y + BORDER) * pw + BORDER;
     for (let x = 0; x < w; x++) {
       const q = (k) => rows[yi[y + k] + x];
-      let s = f(k3 * q(3));
-      s = f(s + f(k2 * f(q(2) + q(4))));
-      s = f(s + f(k1 * f(q(1) + q(5))));
-      s = f(s + f(k0 * f(q(0) + q(6))));
+      let s = f(q(3) * k3);
+      s = f(f(q(2) + q(4)) * k2 + s);
+      s = f(f(q(1) + q(5)) * k1 + s);
+      s = f(f(q(0) + q(6)) * k0 + s);
       const v = cvRound(s);
       out[o + x] = v < 0 ? 0 : v > 255 ? 255 : v;
     }
