@@ -191,3 +191,52 @@ def test_docs_load_nothing_from_elsewhere(server: Server) -> None:
         assert "default-src 'none'" in r.headers["content-security-policy"]
         assert r.headers["x-frame-options"] == "DENY"
     assert httpx.get(server.url + "/openapi.json", timeout=30).json()["paths"]
+
+
+def test_a_server_killed_mid_import_leaves_no_empty_case(world: World) -> None:
+    """The case, its entries, its owner and the audit entry are one transaction: killed
+    (SIGKILL) while a new case's 20,000 entries are imported, the server leaves either all
+    of it or nothing (it used to leave the case, empty, without an audit entry)."""
+    import random
+    import signal
+    import threading
+    import time
+
+    from sqlalchemy import func, select
+
+    from rempart.store.db import Database
+    from rempart.store.models import AuditEntry, BankItem, Case, CaseOwner
+
+    rng = random.Random(3)
+    items = [{"md5": f"{rng.getrandbits(128):032x}"} for _ in range(20_000)]
+    consent = {"given_by": "x", "given_at": "2026-11-01", "purpose": "y"}
+    srv = Server(world)
+    try:
+        def post() -> None:
+            try:
+                with srv.client("ca") as c:
+                    c.post("/v1/banks/ncii/entries", json={
+                        "case": "KILL-1", "items": items, "consent": consent})
+            except httpx.HTTPError:
+                pass
+
+        sender = threading.Thread(target=post)
+        sender.start()
+        time.sleep(1.0)
+        srv.proc.send_signal(signal.SIGKILL)
+        srv.proc.wait(timeout=30)
+        sender.join(timeout=60)
+    finally:
+        srv.stop()
+    db = Database(world.db_url)
+    try:
+        with db.session() as s:
+            case = s.scalar(select(Case).where(Case.number == "KILL-1"))
+            if case is not None:  # the import had committed: all of it is there
+                assert s.scalar(select(func.count(BankItem.id)).where(
+                    BankItem.case_id == case.id)) == 20_000
+                assert s.get(CaseOwner, case.id) is not None
+                assert s.scalar(select(func.count(AuditEntry.id)).where(
+                    AuditEntry.action == "bank-import", AuditEntry.case_number == "KILL-1")) == 1
+    finally:
+        db.dispose()

@@ -42,6 +42,7 @@ def import_submission(
     label: str | None = None,
     save_index: bool = True,
     index_sink: Callable[[list[tuple[int, str]]], None] | None = None,
+    on_case: Callable[[Session, Any], None] | None = None,
 ) -> ImportResult:
     """Add every item of a submission to a bank, in one transaction.
 
@@ -51,12 +52,17 @@ def import_submission(
     them once, at the end; a crash before that rebuilds them from the database). With an
     `index_sink`, the PDQ hashes to index are handed to it instead of being added to the
     index (a list imported in batches adds them all at once: `BankIndex.add_batch`).
+    `on_case(session, case)` runs in the same transaction once the case exists (the API
+    gives a new case to the caller's organisation there: a server killed mid-import leaves
+    neither a case without its entries and audit entry, nor one without its owner).
     """
     counts = {"added": 0, "duplicates": 0, "low_quality": 0, "consent": False}
 
     def apply(s: Session) -> tuple[list[tuple[int, str]], list[int]]:
         bank = repository.get_bank(s, bank_name)
         case = repository.get_or_create_case(s, case_number)
+        if on_case is not None:
+            on_case(s, case)
         record = consent or submission.consent
         consent_row = repository.active_consent(s, case)
         if record is not None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from rempart.api.auth import Principal, require
@@ -35,10 +35,8 @@ from rempart.store.models import (
     Case,
     CaseOwner,
     ItemSignal,
-    Submission,
     Tenant,
 )
-from rempart.store.repository import StoreError
 
 router = APIRouter(prefix="/v1/banks", tags=["banks"])
 READERS = ("admin", "caseworker", "platform")
@@ -201,9 +199,9 @@ def _submission(body: EntriesIn) -> Any:
     return parse_submission(doc, "request")
 
 
-def _claim(svc: Services, p: Principal, number: str) -> bool:
-    """Check the caller may add to this case; a caseworker's new case becomes her
-    organisation's. True when the case was created here."""
+def _check_case(svc: Services, p: Principal, number: str) -> None:
+    """Check the caller may add to this case (a new one is made by the import itself, in
+    its transaction, and becomes the caller's organisation's there)."""
     with svc.db.session() as s:
         case = repository.get_case(s, number.strip())
         if case is not None:
@@ -212,10 +210,8 @@ def _claim(svc: Services, p: Principal, number: str) -> bool:
             if case.status == "withdrawn":
                 raise HTTPException(400, f"case {number} was withdrawn: its hashes may not "
                                     "be stored again under it")  # fmt: skip
-            return False
-        case = repository.get_or_create_case(s, number)
-        own_case(s, p, case)
-        return True
+        else:
+            repository.check_case_number(number)
 
 
 @router.post("/{name}/entries", status_code=201,
@@ -226,7 +222,7 @@ def add_entries(name: str, body: EntriesIn, p: Principal = Depends(require(*KEEP
     consent = ConsentRecord.parse(body.consent, "consent") if body.consent else None
     with svc.db.session() as s:
         bank_for(s, p, name)
-    created = _claim(svc, p, body.case)
+    _check_case(svc, p, body.case)
 
     number = body.case.strip()
     new_ids: list[int] = []
@@ -240,27 +236,26 @@ def add_entries(name: str, body: EntriesIn, p: Principal = Depends(require(*KEEP
         return list(s.scalars(entries(BankItem.id).where(BankItem.id > after)
                               .order_by(BankItem.id)))  # fmt: skip
 
+    def claim(s: Session, case: Case) -> None:
+        """In the import's transaction: a new case becomes the caller's organisation's; one
+        another organisation holds (made meanwhile) is refused."""
+        own_case(s, p, case)
+        if not may_see_case(s, p, case):
+            raise not_found()
+
     def run(bank_index: BankIndex) -> Any:
         # under the index's write lock: no other import through this server in between
         with svc.db.session() as s:
             before = s.scalar(entries(func.max(BankItem.id))) or 0
         result = import_submission(bank_index, name, submission, case_number=number,
-                                   consent=consent, source_name="api", label=body.label)
+                                   consent=consent, source_name="api", label=body.label,
+                                   on_case=claim)  # fmt: skip
         with svc.db.session() as s:
             new_ids.extend(entry_ids(s, before))
         return result
 
-    try:
-        with audit.acting_as(p.actor):
-            result = svc.keeper.change(run)
-    except StoreError:
-        if created:  # leave no empty case behind a refused import
-            with svc.db.session() as s:
-                case = repository.get_case(s, body.case.strip())
-                if case is not None and not s.scalar(select(func.count(Submission.id)).where(
-                        Submission.case_id == case.id)):  # fmt: skip
-                    s.execute(delete(Case).where(Case.id == case.id))
-        raise
+    with audit.acting_as(p.actor):  # a refused import leaves nothing (one transaction)
+        result = svc.keeper.change(run)
     svc.changed()
     return {"bank": result.bank, "case": result.case, "added": result.added,
             "duplicates": result.duplicates, "low_quality": result.low_quality,
