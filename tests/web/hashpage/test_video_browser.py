@@ -2,8 +2,9 @@
 CLI's bank side (`rempart hash --out`) on the same files, and against Meta's vPDQ sample hashes.
 
 - Generated clips in every container and codec the page reads (H.264 in MP4 and MKV with black
-  bars, VP8 and VP9 in WebM, VP9 and AV1 in MP4, AV1 in WebM): the page's item equals the
-  CLI's (every frame list: whole frames, inside bars, halves; size, duration, sampling).
+  bars, VP8 and VP9 in WebM, VP9 and AV1 in MP4, AV1 in WebM, animated GIFs with even and
+  uneven delays): the page's item equals the CLI's (every frame list: whole frames, inside
+  bars, halves; size, duration, sampling, timestamps).
 - Meta's sample videos: the page's frames equal the CLI's, and every frame of quality >= 50
   lies within 31 bits of Meta's reference hash of the same frame.
 - What Chromium cannot decode (HEVC, AVI): the exact hashes only, with the page's clear note.
@@ -27,9 +28,11 @@ from typing import Any
 
 import numpy as np
 import pytest
+from PIL import Image
 from tests.media.video_factory import scene_frames, write_video
 from tests.web.hashpage.conftest import HashPageRun
 
+from rempart.samples import photo_like
 from rempart.signals.pdq import hamming
 from rempart.signals.vpdq import frames_from_text
 
@@ -87,6 +90,15 @@ def clip(folder: Path, name: str, codec: str, *, bars: bool = False, seconds: fl
     return write_video(folder / name, frames, fps=fps, codec=codec)
 
 
+def animated_gif(path: Path, delays: int | list[int], size: tuple[int, int]) -> Path:
+    """An animated GIF (a video for Rempart): generated pictures, palette per frame."""
+    n = len(delays) if isinstance(delays, list) else 10
+    frames = [photo_like(80 + k, size).convert("P", palette=Image.Palette.ADAPTIVE)
+              for k in range(n)]  # fmt: skip
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=delays, loop=0)
+    return path
+
+
 def test_generated_videos_equal_cli(hash_page: HashPageRun, tmp_path: Path) -> None:
     paths = [
         clip(tmp_path, "h264-bars.mp4", "libx264", bars=True),
@@ -97,6 +109,8 @@ def test_generated_videos_equal_cli(hash_page: HashPageRun, tmp_path: Path) -> N
         clip(tmp_path, "av1.webm", "libsvtav1"),
         clip(tmp_path, "av1.mp4", "libsvtav1"),
         clip(tmp_path, "odd-size.mp4", "libx264", size=(250, 142)),
+        animated_gif(tmp_path / "even.gif", 70, (160, 120)),
+        animated_gif(tmp_path / "uneven.gif", [100, 50, 100, 200, 100, 100], (161, 121)),
     ]
     page = by_sha(hash_page.hash_files(paths))
     cli = cli_items(paths, tmp_path / "cli.json")

@@ -57,6 +57,7 @@ function containerOf(head) {
 
 // Pixel layouts whose planes go through vpdq.js's exact swscale port.
 const YUV_FORMATS = { I420: "420", I420A: "420", NV12: "420", I422: "422", I444: "444" };
+const RGB_FORMATS = { RGBA: [0, 1, 2], RGBX: [0, 1, 2], BGRA: [2, 1, 0], BGRX: [2, 1, 0] };
 
 class FrameReader {
   constructor() {
@@ -89,8 +90,23 @@ class FrameReader {
       this.rgb = new Uint8Array(width * height * 3);
     }
     const chroma = YUV_FORMATS[frame.format];
+    const rgbOrder = RGB_FORMATS[frame.format];
     try {
-      if (chroma) {
+      if (rgbOrder) {
+        // Already RGB (animated GIF frames): the channels as they are.
+        const size = frame.allocationSize();
+        if (!this.buffer || this.buffer.length < size) this.buffer = new Uint8Array(size);
+        const [layout] = await frame.copyTo(this.buffer);
+        const [r, g, b] = rgbOrder;
+        const buf = this.buffer;
+        for (let row = 0, o = 0; row < height; row++) {
+          for (let p = layout.offset + row * layout.stride, end = p + width * 4; p < end; p += 4) {
+            this.rgb[o++] = buf[p + r];
+            this.rgb[o++] = buf[p + g];
+            this.rgb[o++] = buf[p + b];
+          }
+        }
+      } else if (chroma) {
         const size = frame.allocationSize();
         if (!this.buffer || this.buffer.length < size) this.buffer = new Uint8Array(size);
         const layout = await frame.copyTo(this.buffer);
@@ -144,7 +160,9 @@ export async function hashVideo(blob, { onProgress, signal } = {}) {
   let demux;
   if (kind === "mp4") demux = await openMp4(read, size);
   else if (kind === "webm") demux = await openWebm(read, size);
-  else {
+  else if (kind === "animated GIF" && typeof ImageDecoder !== "undefined") {
+    return hashGif(blob, { onProgress, signal });
+  } else {
     throw new HashError("codec-unsupported",
       kind === "unknown" ? "this video's container is not one this page reads (MP4, MOV, WebM)"
         : `${kind} videos are not read by this page (only MP4, MOV and WebM)`);
@@ -304,4 +322,61 @@ export async function hashVideo(blob, { onProgress, signal } = {}) {
     ...hasher.result(),
     notes,
   };
+}
+
+// An animated GIF, which Rempart hashes as a video (every frame matters): its frames composed
+// by the browser's ImageDecoder, as FFmpeg's GIF decoder composes them for the CLI.
+async function hashGif(blob, { onProgress, signal } = {}) {
+  let decoder;
+  try {
+    decoder = new ImageDecoder({ data: blob.stream(), type: "image/gif" });
+    await decoder.tracks.ready;
+    await decoder.completed;
+  } catch (err) {
+    if (decoder) decoder.close();
+    throw new HashError("undecodable", `the animated GIF cannot be read (${err && err.message})`);
+  }
+  const hasher = new VpdqHasher();
+  const frameReader = new FrameReader();
+  const notes = [];
+  let width = null;
+  let height = null;
+  try {
+    const count = decoder.tracks.selectedTrack ? decoder.tracks.selectedTrack.frameCount : 0;
+    const durations = [];
+    // Frame times first (FFmpeg's average rate from the delays), then the pixels one by one.
+    let total = 0;
+    for (let i = 0; i < count; i++) {
+      throwIfCancelled(signal);
+      const { image } = await decoder.decode({ frameIndex: i, completeFramesOnly: true });
+      durations.push(image.duration || 0);
+      total += image.duration || 0;
+      image.close();
+    }
+    // FFmpeg's average rate for a GIF: 100 / (the mean delay in 1/100 s, rounded down),
+    // measured on GIFs with even and uneven delays.
+    const centis = durations.reduce((a, d) => a + Math.round(d / 10000), 0);
+    const meanCentis = count ? Math.floor(centis / count) : 0;
+    const rate = meanCentis > 0 ? { num: 100, den: meanCentis } : null;
+    let at = 0;
+    for (let i = 0; i < count; i++) {
+      throwIfCancelled(signal);
+      const { image } = await decoder.decode({ frameIndex: i, completeFramesOnly: true });
+      const ts = rate ? (i * rate.den) / rate.num : at / 1e6;
+      at += durations[i];
+      const frame = await frameReader.read(image);
+      width = frame.width;
+      height = frame.height;
+      hasher.addFrame(frame.rgb, frame.width, frame.height, ts);
+      if (onProgress) onProgress({ done: ts, total: total / 1e6 });
+    }
+    if (!count) throw new HashError("undecodable", "the animated GIF has no frames");
+    if (frameReader.approximate) notes.push(`${frameReader.approximate}: colours converted approximately`);
+    return {
+      media_type: "video", pdq: null, pdq_quality: null, width, height,
+      duration: Math.round(total) / 1e6, seconds_per_frame: 0, ...hasher.result(), notes,
+    };
+  } finally {
+    decoder.close();
+  }
 }
