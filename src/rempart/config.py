@@ -1,10 +1,18 @@
-"""Settings from the environment: REMPART_HOME (working folder) and REMPART_DB (database URL)."""
+"""Settings from the environment: REMPART_HOME (working folder) and REMPART_DB (database URL).
+
+The working folder holds the database by default (consent records with names, the hashes of
+a victim's images), the index, keys and evidence: it is created readable by its owner only
+(0700), and a warning says so once when an existing one is open to other users."""
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
+
+log = logging.getLogger("rempart")
+_warned: set[Path] = set()
 
 
 @dataclass(frozen=True)
@@ -30,7 +38,25 @@ def db_url_from(value: str | None, home: Path) -> str:
     return f"sqlite:///{Path(value).expanduser().resolve()}"
 
 
+def secure_home(home: Path) -> None:
+    """Create the working folder 0700 if it is missing; warn once if it is open to others."""
+    try:
+        if not home.exists():
+            home.mkdir(parents=True, exist_ok=True, mode=0o700)
+            home.chmod(0o700)  # mkdir's mode passes through the umask
+            return
+        mode = home.stat().st_mode & 0o777
+    except OSError:  # unwritable or odd: the command that needs it will say so
+        return
+    if mode & 0o077 and home not in _warned:
+        _warned.add(home)
+        log.warning("the working folder %s is open to other users of this machine (mode %o): "
+                    "it holds the database (names in consent records, hashes of a victim's "
+                    "images), keys and evidence; fix: chmod 700 %s", home, mode, home)
+
+
 def load_settings(db: str | None = None, home: Path | None = None) -> Settings:
     """Settings from flags first, then environment variables, then defaults."""
     home = home or _default_home()
+    secure_home(home)
     return Settings(home=home, db_url=db_url_from(db or os.environ.get("REMPART_DB"), home))

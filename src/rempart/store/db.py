@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import logging
+import os
 import re
 import threading
 import uuid
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+log = logging.getLogger("rempart")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -41,6 +44,41 @@ _PG_MIGRATE_LOCK_KEY = 0x52454D50  # "REMP"
 # Tables holding a victim's data (hashes, templates): rewritten on PostgreSQL after a
 # withdrawal, so the deleted rows leave the table files.
 _PURGED_TABLES = ("item_signals", "bank_items", "submissions", "face_templates", "consents")
+
+
+_warned: set[str] = set()
+
+
+def warn_once(path: Path, what: str, mode: int, fix: str) -> None:
+    """One warning per path and process (stderr, through logging) that a file or folder
+    holding a victim's data can be read by other users of the machine."""
+    if str(path) in _warned:
+        return
+    _warned.add(str(path))
+    log.warning("%s %s is readable by other users of this machine (mode %o): it holds "
+                "consent records with names and the hashes of a victim's images; "
+                "fix: %s", what, path, mode, fix)  # fmt: skip
+
+
+def secure_file(path: Path) -> None:
+    """The SQLite database file: its folder made 0700 and the file 0600 when they are new
+    (SQLite gives its -wal and -shm files the database file's mode); a warning when
+    existing ones are open to other users."""
+    folder = path.parent
+    if not folder.exists():
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        folder.chmod(0o700)  # the umask applied to mkdir's mode
+    if not path.exists():
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:  # another process made it first
+            pass
+    try:
+        mode = path.stat().st_mode & 0o777
+    except OSError:
+        return
+    if mode & 0o077:
+        warn_once(path, "the database file", mode, f"chmod 600 {path}")
 
 
 def normalise_url(url: str) -> str:
@@ -108,8 +146,8 @@ class Database:
         url = normalise_url(url)
         parsed = make_url(url)
         self.backend = parsed.get_backend_name()
-        if self.backend == "sqlite" and parsed.database:
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        if self.backend == "sqlite" and parsed.database and parsed.database != ":memory:":
+            secure_file(Path(parsed.database))
         self.url = url
         connect_args: dict[str, Any] = {}
         if self.backend == "postgresql":
