@@ -135,6 +135,8 @@ class HashPageRun:
         """Choose the files, wait for them all, agree, and return the downloaded file."""
         self.choose(paths)
         self.wait_all_finished(timeout_ms)
+        entries = self.entries()
+        assert any(e["status"] == "done" for e in entries), f"nothing hashed: {entries}"
         self.agree()
         return self.download(save_to)
 

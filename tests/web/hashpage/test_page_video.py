@@ -5,6 +5,7 @@ cancels it at once and lists it; an audio-only MP4 is never lost silently."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -88,3 +89,22 @@ def test_audio_only_is_listed_or_kept(hash_page: HashPageRun, tmp_path: Path) ->
     voice = entries["voice.mp4"]
     assert voice["status"] == "done" or "voice.mp4" in hash_page.page.inner_text("#failed-list")
     assert entries["good.jpg"]["status"] == "done"
+
+
+def test_codec_the_browser_lacks_falls_back_to_exact_hashes(hash_page: HashPageRun,
+                                                            tmp_path: Path) -> None:  # fmt: skip
+    """MPEG-4 Part 2 video (no WebCodecs decoder): the item keeps MD5/SHA-256, with a note
+    saying only exact copies can then be found, and the file still imports."""
+    path = write_video(tmp_path / "old-phone.mp4", scene_frames(6, 2.0, 10, (160, 120)),
+                       fps=10, codec="mpeg4")  # fmt: skip
+    saved = tmp_path / "my-hashes.json"
+    sub = hash_page.hash_files([path], save_to=saved)
+    item = sub["items"][0]
+    assert item["media_type"] == "video" and item["vpdq"] == []
+    assert item["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    entry = hash_page.entries()[0]
+    assert any("only exact copies" in n for n in entry["notes"]), entry
+    assert "only exact copies" in hash_page.page.inner_text("#file-list")
+    from rempart.exchange.submission import read_submission
+
+    assert read_submission(saved).items[0].md5 == item["md5"]
