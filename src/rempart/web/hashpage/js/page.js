@@ -416,6 +416,7 @@ function renderStatus() {
 
 // ---- consent and the hash file ----------------------------------------------------------
 let downloadUrl = null;
+let saved = false; // she clicked the link of the current file
 
 function revokeDownload() {
   const link = $("download");
@@ -467,6 +468,7 @@ function renderResult() {
     };
     const blob = new Blob([JSON.stringify(submission, null, 2) + "\n"], { type: "application/json" });
     downloadUrl = URL.createObjectURL(blob);
+    saved = false;
     const link = $("download");
     link.href = downloadUrl;
     link.hidden = false;
@@ -496,6 +498,19 @@ function start() {
   form.addEventListener("input", renderResult);
   form.addEventListener("change", renderResult);
   $("status").tabIndex = -1;
+  const robust = $("opt-robust");
+  robust.addEventListener("change", () => {
+    $("opt-keypoints").disabled = !robust.checked; // key points belong to the robust stage
+  });
+  // Leaving by mistake would lose the work: the browser asks first while files are being
+  // hashed, or when a file is ready that she has not saved yet.
+  $("download").addEventListener("click", () => {
+    saved = true;
+  });
+  window.addEventListener("beforeunload", (event) => {
+    const c = counts();
+    if (c.waiting + c.working > 0 || (downloadUrl && !saved)) event.preventDefault();
+  });
   applyLanguage();
   // For tests and benchmarks driving the page (read-only view of what it holds).
   window.rempartHashPage = Object.freeze({
