@@ -108,3 +108,17 @@ def test_codec_the_browser_lacks_falls_back_to_exact_hashes(hash_page: HashPageR
     from rempart.exchange.submission import read_submission
 
     assert read_submission(saved).items[0].md5 == item["md5"]
+
+
+def test_animated_gif_is_a_video(hash_page: HashPageRun, tmp_path: Path) -> None:
+    """As for rempart.media.kinds: an animated GIF's frames are hashed like a video's."""
+    frames = [photo_like(seed, (96, 72)).convert("P") for seed in (21, 22, 23)]
+    path = tmp_path / "loop.gif"
+    frames[0].save(path, "GIF", save_all=True, append_images=frames[1:], duration=100)
+    got = hash_page.hash_files([path])["items"][0]
+    done = subprocess.run([sys.executable, "-m", "rempart", "hash", str(path), "--out",
+                           str(tmp_path / "cli.json")], capture_output=True, text=True,
+                          timeout=600)  # fmt: skip
+    want = json.loads((tmp_path / "cli.json").read_text())["items"][0]
+    assert got["media_type"] == want["media_type"] == "video"
+    assert len(got["vpdq"]) == len(want["vpdq"]) == 3, (got["vpdq"], done.stderr)
