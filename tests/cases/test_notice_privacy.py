@@ -100,3 +100,33 @@ def test_the_web_form_ticks_only_the_platforms_matches(
         assert r.status_code == 303
         letter = client.get(r.headers["location"]).text
         assert "org-a" in letter and "cropped" not in letter
+
+
+def test_a_copy_seen_first_in_a_folder_then_on_telegram_is_ticked_for_telegram(
+    rempart_env: Path, consent_file: Path
+) -> None:
+    from tests.sources.telegram_factory import chat_export
+
+    hers = rempart_env / "hers"
+    hers.mkdir()
+    photo_like(1, (320, 240)).save(hers / "a.jpg", quality=90)
+    rempart("hash", str(hers), "--out", str(rempart_env / "s.json"))
+    rempart("bank", "create", "b")
+    rempart("bank", "import", "b", str(rempart_env / "s.json"), "--case", "C-7", "--consent",
+            str(consent_file))  # fmt: skip
+    chat_export(rempart_env / "export", photo_seeds=(1, 2))
+    local = rempart_env / "downloads"
+    local.mkdir()
+    (local / "saved.jpg").write_bytes((rempart_env / "export" / "photos" / "photo_1_1.jpg")
+                                      .read_bytes())  # fmt: skip
+    rempart("scan", str(local), "--bank", "b")  # first seen in a local folder
+    rempart("scan", str(rempart_env / "export"), "--bank", "b", code=3)  # then on Telegram
+    (item,) = json.loads(rempart("review", "list", "--format", "json"))
+    assert item["sightings"] == 2
+    rempart("review", "decide", item["ref"], "confirmed", "--reason", "her photo")
+    client, _ = web_client("C-7")
+    with client:
+        page = client.get("/ui/cases/C-7").text
+    assert re.search(rf'value="{item["ref"]}" checked', page)
+    text = rempart("notice", "create", "--case", "C-7", "--platform", "telegram")
+    assert "https://t.me/c/555/2" in text and "saved.jpg" not in text and "downloads" not in text

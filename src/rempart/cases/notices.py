@@ -188,6 +188,20 @@ def _sightings(db: Database, refs: list[str]) -> dict[str, list[tuple[dict[str, 
     return out
 
 
+def platforms_of(db: Database, items: list[ReviewItem], data: NoticeData) -> dict[str, list[str]]:
+    """Match reference -> the platforms (keys of platforms.toml) it was seen on, at any
+    sighting, in order."""
+    seen = _sightings(db, [i.ref for i in items])
+    out: dict[str, list[str]] = {}
+    for i in items:
+        keys = out.setdefault(i.ref, [])
+        for prov, _ in seen.get(i.ref) or [(i.provenance, i.file)]:
+            key = platform_of_provenance(prov, data)
+            if key is not None and key not in keys:
+                keys.append(key)
+    return out
+
+
 def _removed_places(db: Database, case_number: str) -> set[str]:
     """The places of copies this case's notices got removed."""
     with db.session() as s:

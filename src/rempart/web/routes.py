@@ -171,10 +171,10 @@ def case_page(request: Request, number: str, p: Principal = Depends(current_user
     items = review_queue.queue(svc.db, case=number, status=None)
     # The new notice's form ticks only the matches found on the chosen platform (by default
     # the first one with confirmed matches): a letter never lists another platform's items.
-    where = {i.ref: notices.platform_of(i, data) for i in items if i.status == "confirmed"}
+    where = notices.platforms_of(svc.db, [i for i in items if i.status == "confirmed"], data)
     chosen = request.query_params.get("platform", "")
     if chosen not in data.platforms:
-        chosen = next((w for w in where.values() if w), next(iter(data.platforms), ""))
+        chosen = next((w[0] for w in where.values() if w), next(iter(data.platforms), ""))
     return page(request, "case.html", case=workflow.view(svc.db, number), items=items,
                 notices=notices.all_notices(svc.db, number),
                 platforms={k: v.get("name", k) for k, v in data.platforms.items()},
