@@ -43,6 +43,7 @@ def import_submission(
     save_index: bool = True,
     index_sink: Callable[[list[tuple[int, str]]], None] | None = None,
     on_case: Callable[[Session, Any], None] | None = None,
+    check_duplicates: bool = True,
 ) -> ImportResult:
     """Add every item of a submission to a bank, in one transaction.
 
@@ -55,6 +56,9 @@ def import_submission(
     `on_case(session, case)` runs in the same transaction once the case exists (the API
     gives a new case to the caller's organisation there: a server killed mid-import leaves
     neither a case without its entries and audit entry, nor one without its owner).
+    `check_duplicates` false skips looking for the items in the case's entries (a list
+    whose case had no entries in the bank when its import began: its reader already
+    dropped the list's own duplicates).
     """
     counts = {"added": 0, "duplicates": 0, "low_quality": 0, "consent": False}
 
@@ -80,7 +84,8 @@ def import_submission(
         s.flush()
         now = utcnow()
         known = _known_keys(s, bank.id, case.id, {
-            item.sha256 or item.md5 or item.pdq or "" for item in submission.items})
+            item.sha256 or item.md5 or item.pdq or "" for item in submission.items
+        }) if check_duplicates else set()
         # Bulk inserts: one executemany per table through the driver, values converted
         # once (SQLAlchemy's per-row conversion, and a flush per entry before that, cost
         # more than the database's own work for a list of a million hashes).
@@ -128,6 +133,7 @@ def import_submission(
                 indexed.append(f.signal_type == VARIANT_SIGNAL or (
                     f.signal_type != FEATURES_SIGNAL and (f.quality or 0) >= MIN_QUALITY))
         added: list[tuple[int, str]] = []
+        item_ids: list[int] = []
         if item_rows:
             # The new ids are read back in order (INSERT ... RETURNING with its order kept
             # runs one statement per row on SQLite): the rows are this submission's, their
@@ -155,7 +161,8 @@ def import_submission(
                                                       strict=True) if x]  # fmt: skip
         counts["added"] = len(item_rows)
         sub.item_count = counts["added"]
-        changefeed.record_added(s, bank.id, submission_id=sub.id)  # the sync feed
+        changefeed.record_added(s, bank.id, submission_id=sub.id,
+                                item_ids=item_ids)  # the sync feed  # fmt: skip
         if index_sink is not None:
             index_sink(added)
             added = []

@@ -319,7 +319,12 @@ def import_list_file(
     from rempart.exchange.lists import read_list  # lists imports the formats, which import us
 
     with bank_index.db.session() as s:
-        repository.get_bank(s, bank_name)  # an unknown bank is refused before anything
+        bank = repository.get_bank(s, bank_name)  # an unknown bank: refused before anything
+        case = repository.get_case(s, case_number)
+        # a case with no entries in the bank yet: no item can be there already (and the
+        # reader drops the list's own duplicates), so batches skip that lookup
+        had_entries = case is not None and s.scalar(select(BankItem.id).where(
+            BankItem.bank_id == bank.id, BankItem.case_id == case.id).limit(1)) is not None
     try:
         total = path.stat().st_size
     except OSError:
@@ -345,7 +350,7 @@ def import_list_file(
                 bank_index, bank_name, Submission(items=group), case_number=case_number,
                 consent=None if consent_recorded else consent,
                 source_name=f"{parsed.format}:{path.name}"[:500], label=group_label,
-                save_index=False, index_sink=to_index,
+                save_index=False, index_sink=to_index, check_duplicates=had_entries,
             )  # fmt: skip
             consent_recorded = consent_recorded or result.consent_recorded
             counts["added"] += result.added
@@ -356,6 +361,7 @@ def import_list_file(
 
     try:
         parsed = read_list(path, fmt, sink=sink, batch=batch)
+        parsed._seen.clear()  # the duplicate check's memory, before the index is built
     finally:  # whatever was imported is indexed (in memory and in the index files)
         bank_index.add_batch(
             np.concatenate(new_ids) if new_ids else np.empty(0, np.int64),
