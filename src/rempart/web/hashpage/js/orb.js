@@ -28,6 +28,10 @@ const BORDER = 23; // max(edgeThreshold, ceil(halfPatch * sqrt 2), 4) + 1
 // (float)pow((double)1.2f, level): the scale of each pyramid level
 const LAYER_SCALE = [1, 1.2000000476837158, 1.440000057220459, 1.7280001640319824,
   2.0736002922058105, 2.4883205890655518, 2.9859848022460938, 3.583181858062744];
+// The levels' sizes: OpenCV 5 divides by pow(1.2, level) in double (so 297 / 1.2 = 247.5
+// gives 248), while the keypoints' coordinates use the float scales above. C's pow values:
+const LEVEL_DIVISOR = [1, 1.2, 1.44, 1.7279999999999998, 2.0736, 2.4883199999999994,
+  2.9859839999999993, 3.583180799999999];
 // nfeatures spread over the levels as computeKeyPoints does (float32, cvRound)
 const FEATURES_PER_LEVEL = [434, 362, 302, 251, 209, 175, 145, 122];
 const HARRIS_K = f(0.04);
@@ -433,8 +437,8 @@ export function pyramid(grey, w, h, nLevels = N_LEVELS) {
   const levels = [];
   let prev = null;
   for (let l = 0; l < nLevels; l++) {
-    const lw = cvRound(f(w / LAYER_SCALE[l]));
-    const lh = cvRound(f(h / LAYER_SCALE[l]));
+    const lw = cvRound(w / LEVEL_DIVISOR[l]);
+    const lh = cvRound(h / LEVEL_DIVISOR[l]);
     const data = l === 0 ? grey : resizeLinearExact(prev.data, prev.w, prev.h, lw, lh);
     prev = { w: lw, h: lh, data };
     levels.push(prev);
