@@ -240,3 +240,33 @@ def test_a_server_killed_mid_import_leaves_no_empty_case(world: World) -> None:
                     AuditEntry.action == "bank-import", AuditEntry.case_number == "KILL-1")) == 1
     finally:
         db.dispose()
+
+
+def test_each_organisation_scans_only_its_own_inbox(world: World) -> None:
+    root = world.root / "scan-root"
+    for org, folder in (("org-a", "a-secret-batch"), ("org-b", "b-batch")):
+        (root / org / folder).mkdir(parents=True)
+    srv = Server(world, REMPART_WEB_COOKIE_SECURE="0", REMPART_WEB_SCAN_ROOT=str(root))
+    try:
+        with httpx.Client(base_url=srv.url, timeout=30) as b:
+            assert _sign_in(b, world.keys["cb"]) == 303
+            page = b.get("/ui/scans").text
+            assert "b-batch" in page and "a-secret-batch" not in page and "org-a" not in page
+            token = _csrf(page)
+            for folder in ("a-secret-batch", "../org-a/a-secret-batch", "org-a",
+                           str(root / "org-a" / "a-secret-batch")):  # fmt: skip
+                r = b.post("/ui/scans", data={"csrf": token, "folder": folder,
+                                              "bank": "other"})  # fmt: skip
+                assert r.status_code == 400, (folder, r.status_code)
+            r = b.post("/ui/scans", data={"csrf": token, "folder": "b-batch", "bank": "other"})
+            assert r.status_code == 303
+        with httpx.Client(base_url=srv.url, timeout=30) as a:
+            assert _sign_in(a, world.keys["ca"]) == 303
+            page = a.get("/ui/scans").text
+            assert "a-secret-batch" in page and "b-batch" not in page
+        with httpx.Client(base_url=srv.url, timeout=30) as admin:
+            assert _sign_in(admin, world.keys["admin"]) == 303
+            page = admin.get("/ui/scans").text
+            assert "org-a/a-secret-batch" in page and "org-b/b-batch" in page
+    finally:
+        srv.stop()

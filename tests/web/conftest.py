@@ -77,8 +77,9 @@ def build_world(root: Path) -> World:
         (found / name).write_bytes(jpeg(seed, (400, 300), quality=70))
     result = run_scan(db, bank_index, [found], ScanOptions(workers=1, robust=None))
     assert len(result.matches) >= 2, result.matches
-    # A folder to scan from the UI: a copy of CASE-A's photo 2 among unrelated photos.
-    batch = root / "inbox" / "batch-1"
+    # A folder to scan from the UI, in org-a's inbox: a copy of CASE-A's photo 2 among
+    # unrelated photos.
+    batch = root / "inbox" / "org-a" / "batch-1"
     batch.mkdir(parents=True)
     (batch / "a-copy.jpg").write_bytes(jpeg(2, (360, 270), quality=75))
     for seed in range(60, 66):

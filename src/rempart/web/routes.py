@@ -388,7 +388,7 @@ def notice_mark(request: Request, notice_id: int, p: Principal = Depends(current
 @router.get("/scans")
 def scans_page(request: Request, p: Principal = Depends(current_user)) -> Response:
     svc = services(request)
-    root = web_state(request).settings.scan_root
+    root = scans.inbox_for(web_state(request).settings.scan_root, p)  # her organisation's
     with svc.db.session() as s:
         banks = sorted(visible_banks(s, p))
     return page(request, "scans.html", folders=scans.scan_folders(root) if root else [],
@@ -403,10 +403,11 @@ def scan_start(request: Request, p: Principal = Depends(current_user),
     with svc.db.session() as s:
         allowed = visible_banks(s, p)
     banks = [b for b in form.getlist("bank") if isinstance(b, str)]
-    if any(b not in allowed for b in banks) or settings.scan_root is None:
+    root = scans.inbox_for(settings.scan_root, p)  # her organisation's inbox only
+    if any(b not in allowed for b in banks) or root is None:
         raise WebError(400, "scan.bad_request")
     try:
-        job = scans.start(svc.db, svc.settings.home, settings.scan_root, _field(form, "folder"),
+        job = scans.start(svc.db, svc.settings.home, root, _field(form, "folder"),
                           banks, p.id, p.tenant_id if p.role != "admin" else None, actor(p),
                           settings.scan_workers)  # fmt: skip
     except StoreError as exc:

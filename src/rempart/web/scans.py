@@ -1,12 +1,15 @@
 """Scans started from the UI: `run_scan` in a background thread of the server process, its
 progress written to REMPART_HOME/web/scans/<job>.json (so that any worker answers the
-page's polling), the folder always one inside the scan root (REMPART_WEB_SCAN_ROOT)."""
+page's polling), the folder always one inside the organisation's inbox: ROOT/ORG, the scan
+root being REMPART_WEB_SCAN_ROOT (default REMPART_HOME/inbox). One organisation never
+lists or scans another's folders; an admin sees the whole root."""
 
 from __future__ import annotations
 
 import json
 import logging
 import os
+import re
 import secrets
 import threading
 import time
@@ -16,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from rempart.api.auth import Principal
 from rempart.cases.returns import reopen_returned
 from rempart.scan.pipeline import ScanOptions, run_scan
 from rempart.store import audit
@@ -25,6 +29,7 @@ from rempart.store.models import BankItem, CaseOwner, Match, ScanItem
 from rempart.store.repository import StoreError
 
 log = logging.getLogger("rempart.web")
+TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 JOB_ID = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
 _running = threading.Semaphore(1)  # one UI scan at a time per server process: others queue
 
@@ -65,6 +70,24 @@ def scan_folders(root: Path) -> list[str]:
         out += [f"{first.name}/{p.name}" for p in sorted(first.iterdir())
                 if p.is_dir() and not p.name.startswith(".")]  # fmt: skip
     return out
+
+
+def inbox_for(root: Path | None, p: Principal) -> Path | None:
+    """The scan folder of the caller's organisation: ROOT/ORG (default
+    ~/.rempart/inbox/ORG/, made 0700 on first use); its caseworkers list and scan only
+    that. An admin's is the whole root. None without a root."""
+    if root is None or p.role == "admin":
+        return root
+    name = p.tenant or ""
+    if not TENANT.match(name) or ".." in name:  # tenant names are checked when made
+        return None
+    inbox = root / name
+    if not inbox.exists():
+        try:
+            inbox.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError:
+            log.warning("cannot create the inbox %s", inbox)
+    return inbox
 
 
 def resolve_folder(root: Path, name: str) -> Path:
