@@ -20,6 +20,7 @@ from rempart.store.models import (
     BankItem,
     Case,
     FaceMatch,
+    FaceMatchOccurrence,
     FaceTemplate,
     Match,
     MatchOccurrence,
@@ -107,7 +108,10 @@ def queue(db: Database, *, case: str | None = None, status: str | None = "pendin
                                   {"bank": bank, **(m.details or {})}, item.provenance or {},
                                   m.reviewed_by, m.review_reason, m.possible_minor,
                                   _iso(m.reviewed_at), max(1, int(sightings or 0))))  # fmt: skip
-        fq = (select(FaceMatch, ScanItem, Case.number)
+        fseen = (select(func.count()).select_from(FaceMatchOccurrence)
+                 .where(FaceMatchOccurrence.face_match_id == FaceMatch.id)
+                 .scalar_subquery())  # fmt: skip
+        fq = (select(FaceMatch, ScanItem, Case.number, fseen)
               .join(ScanItem, FaceMatch.scan_item_id == ScanItem.id)
               .join(FaceTemplate, FaceMatch.template_id == FaceTemplate.id)
               .join(Case, FaceTemplate.case_id == Case.id))  # fmt: skip
@@ -117,13 +121,13 @@ def queue(db: Database, *, case: str | None = None, status: str | None = "pendin
             fq = fq.where(FaceMatch.review_status == status)
         if table is not None:
             fq = fq.where(FaceMatch.id == (number if table is FaceMatch else -1))
-        for fm, item, case_number in s.execute(fq.order_by(FaceMatch.id)).all():
+        for fm, item, case_number, fsightings in s.execute(fq.order_by(FaceMatch.id)).all():
             out.append(ReviewItem(f"f{fm.id}", fm.review_status, case_number, item.locator,
                                   "face",
                                   float(fm.distance), {"box": fm.box, "time": fm.time},
                                   item.provenance or {}, fm.reviewed_by,
                                   fm.review_reason, fm.possible_minor,
-                                  _iso(fm.reviewed_at)))  # fmt: skip
+                                  _iso(fm.reviewed_at), max(1, int(fsightings or 0))))  # fmt: skip
     return sorted(out, key=lambda i: not i.possible_minor)  # possible minors first
 
 

@@ -58,6 +58,7 @@ from rempart.store.models import (
     BankItem,
     Case,
     FaceMatch,
+    FaceMatchOccurrence,
     FaceTemplate,
     Match,
     MatchOccurrence,
@@ -613,11 +614,30 @@ def _record_faces(
     )
     hits = face_matcher.match(faces) if face_matcher is not None else []
     for hit in hits:
-        s.add(FaceMatch(scan_item_id=item.id, template_id=hit.template_id,
-                        distance=hit.distance, box=list(hit.box), time=hit.time))  # fmt: skip
+        _record_face_match(s, item, hit)
         result.face_matches.append(FaceRow(o.ref.locator, hit))
     if hits and item.status != "matched":
         item.status = "matched"
+
+
+def _record_face_match(s: Session, item: ScanItem, hit: FaceHit) -> None:
+    """One face match per (found content, template, face in it), reviewed once; a later
+    sighting of the same content is a FaceMatchOccurrence."""
+    match = None
+    if item.sha256:
+        for known in s.scalars(select(FaceMatch).where(
+                FaceMatch.template_id == hit.template_id,
+                FaceMatch.content_sha256 == item.sha256).order_by(FaceMatch.id)):  # fmt: skip
+            if list(known.box) == list(hit.box) and known.time == hit.time:
+                match = known
+                break
+    if match is None:
+        match = FaceMatch(scan_item_id=item.id, template_id=hit.template_id,
+                          distance=hit.distance, box=list(hit.box), time=hit.time,
+                          content_sha256=item.sha256)  # fmt: skip
+        s.add(match)
+        s.flush()
+    s.add(FaceMatchOccurrence(face_match_id=match.id, scan_item_id=item.id))
 
 
 def load_result(
@@ -669,16 +689,18 @@ def load_result(
             result.matches.append(MatchRow(item.locator, hit, item.pdq_quality,
                                            item.provenance or {}))  # fmt: skip
         face_rows = s.execute(
-            select(FaceMatch, FaceTemplate.source, Case.number)
+            select(FaceMatch, FaceMatchOccurrence.scan_item_id, FaceTemplate.source,
+                   Case.number)
+            .join(FaceMatchOccurrence, FaceMatchOccurrence.face_match_id == FaceMatch.id)
             .join(FaceTemplate, FaceMatch.template_id == FaceTemplate.id)
             .join(Case, FaceTemplate.case_id == Case.id)
-            .where(FaceMatch.scan_item_id.in_(list(by_id)))
-            .order_by(FaceMatch.id)
-        ).all() if by_id else []
-        for fm, source, case_number in face_rows:
+            .where(FaceMatchOccurrence.scan_item_id.in_(list(by_id)))
+            .order_by(FaceMatchOccurrence.id)
+        ).all() if by_id else []  # every sighting in this scan
+        for fm, seen_in, source, case_number in face_rows:
             fh = FaceHit(case_number, fm.template_id, source, fm.distance,
                          round(max(0.0, 1 - fm.distance), 4), tuple(fm.box), fm.time)  # fmt: skip
-            result.face_matches.append(FaceRow(by_id[fm.scan_item_id].locator, fh))
+            result.face_matches.append(FaceRow(by_id[seen_in].locator, fh))
     result.files = result.hashed + len(result.skipped) + len(result.not_exported)
     return result
 

@@ -278,6 +278,22 @@ class FaceMatch(Reviewed, Base):
     distance: Mapped[float]
     box: Mapped[list[Any]] = mapped_column(JSON)
     time: Mapped[float | None]  # seconds into a video
+    content_sha256: Mapped[str | None] = mapped_column(String(64), index=True)  # 0012
+
+
+class FaceMatchOccurrence(Base):
+    """One sighting of a face match's content (as MatchOccurrence, for face matches)."""
+
+    __tablename__ = "face_match_occurrences"
+    __table_args__ = {"sqlite_autoincrement": True}
+    id: Mapped[int] = mapped_column(primary_key=True)
+    face_match_id: Mapped[int] = mapped_column(
+        ForeignKey("face_matches.id", ondelete="CASCADE"), index=True
+    )
+    scan_item_id: Mapped[int] = mapped_column(
+        ForeignKey("scan_items.id", ondelete="CASCADE"), index=True
+    )
+    seen_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class AuditEntry(Base):

@@ -12,7 +12,8 @@
 2. A match is one (found content, bank entry): `matches.content_sha256` is the found
    file's SHA-256, and every sighting (the first one too) is a row of `match_occurrences`
    (which scan item: where, and when). Scanning a folder three times no longer queues each
-   match three times. Existing matches get their content and their first sighting.
+   match three times. Existing matches get their content and their first sighting. Face
+   matches the same: one per (found content, template, face), `face_match_occurrences`.
 3. `trusted_sources`: places a caseworker marked as hers or trusted for a case (her own
    folder of originals): content found there is not "removed content that came back".
 
@@ -111,6 +112,30 @@ def upgrade() -> None:
     )
     op.create_index("ix_match_occurrences_match", "match_occurrences", ["match_id"])
     op.create_index("ix_match_occurrences_scan_item", "match_occurrences", ["scan_item_id"])
+    with op.batch_alter_table("face_matches") as batch:
+        batch.add_column(sa.Column("content_sha256", sa.String(length=64), nullable=True))
+    op.create_index("ix_face_matches_content_sha256", "face_matches", ["content_sha256"])
+    op.create_table(
+        "face_match_occurrences",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("face_match_id", sa.Integer(), nullable=False),
+        sa.Column("scan_item_id", sa.Integer(), nullable=False),
+        sa.Column("seen_at", _TS, nullable=False),
+        sa.ForeignKeyConstraint(["face_match_id"], ["face_matches.id"], ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["scan_item_id"], ["scan_items.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        sqlite_autoincrement=True,
+    )
+    op.create_index("ix_face_match_occurrences_face_match_id", "face_match_occurrences",
+                    ["face_match_id"])  # fmt: skip
+    op.create_index("ix_face_match_occurrences_scan_item_id", "face_match_occurrences",
+                    ["scan_item_id"])  # fmt: skip
+    op.execute("UPDATE face_matches SET content_sha256 = (SELECT sha256 FROM scan_items "
+               "WHERE scan_items.id = face_matches.scan_item_id)")  # fmt: skip
+    op.execute("INSERT INTO face_match_occurrences (face_match_id, scan_item_id, seen_at) "
+               "SELECT face_matches.id, face_matches.scan_item_id, scan_items.created_at "
+               "FROM face_matches JOIN scan_items ON scan_items.id = face_matches.scan_item_id "
+               "ORDER BY face_matches.id")  # fmt: skip
     op.create_table(
         "trusted_sources",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -135,6 +160,13 @@ def downgrade() -> None:
     # The tables keep AUTOINCREMENT (harmless for the older schema).
     op.drop_index("ix_trusted_sources_case_id", table_name="trusted_sources")
     op.drop_table("trusted_sources")
+    op.drop_index("ix_face_match_occurrences_scan_item_id", table_name="face_match_occurrences")
+    op.drop_index("ix_face_match_occurrences_face_match_id",
+                  table_name="face_match_occurrences")  # fmt: skip
+    op.drop_table("face_match_occurrences")
+    op.drop_index("ix_face_matches_content_sha256", table_name="face_matches")
+    with op.batch_alter_table("face_matches") as batch:
+        batch.drop_column("content_sha256")
     op.drop_index("ix_match_occurrences_scan_item", table_name="match_occurrences")
     op.drop_index("ix_match_occurrences_match", table_name="match_occurrences")
     op.drop_table("match_occurrences")
