@@ -270,3 +270,19 @@ def test_each_organisation_scans_only_its_own_inbox(world: World) -> None:
             assert "org-a/a-secret-batch" in page and "org-b/b-batch" in page
     finally:
         srv.stop()
+
+
+def test_huge_ids_in_the_web_ui_are_not_found(world: World) -> None:
+    srv = Server(world, REMPART_WEB_COOKIE_SECURE="0")
+    try:
+        with httpx.Client(base_url=srv.url, timeout=30) as c:
+            assert _sign_in(c, world.keys["admin"]) == 303
+            for path in (f"/ui/notices/{HUGE}", f"/ui/matches/m{HUGE}",
+                         f"/ui/matches/m{HUGE}/preview.png", f"/ui/cases/{HUGE}"):  # fmt: skip
+                r = c.get(path)
+                assert r.status_code == 404, (path, r.status_code)
+            r = c.post(f"/ui/notices/{HUGE}/mark", data={"csrf": _csrf(c.get("/ui/").text),
+                                                          "state": "removed"})  # fmt: skip
+            assert r.status_code in (400, 404, 422), r.status_code
+    finally:
+        srv.stop()

@@ -47,6 +47,11 @@ def install(app: FastAPI) -> None:
     async def not_ready(_: Request, exc: NotReady) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "1"})
 
+    @app.exception_handler(OverflowError)
+    async def overflow(_: Request, exc: OverflowError) -> JSONResponse:
+        # an id too large for the database (routes bound theirs; this is the net below)
+        return JSONResponse({"detail": "not found"}, status_code=404)
+
     @app.exception_handler(Exception)
     async def internal(request: Request, exc: Exception) -> JSONResponse:
         log.exception("internal error on %s %s", request.method, request.url.path)

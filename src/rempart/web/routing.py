@@ -83,6 +83,9 @@ class WebRoute(APIRoute):
                                 message=request.state.t(exc.key, **exc.values))  # fmt: skip
             except StoreError as exc:  # a refusal of the case layer, said as it is
                 response = page(request, "error.html", 400, message=str(exc))
+            except OverflowError:  # an id too large for the database: there is no such thing
+                response = page(request, "error.html", 404,
+                                message=request.state.t("error.not_found"))  # fmt: skip
             except HTTPException as exc:
                 key = {404: "error.not_found", 403: "error.forbidden"}.get(exc.status_code,
                                                                            "error.refused")
