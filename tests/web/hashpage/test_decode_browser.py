@@ -255,7 +255,14 @@ def test_what_the_cli_refuses_is_refused_with_a_clear_code(harness: Any, tmp_pat
     photo_like(6, (64, 48)).save(tiff)
     damaged = tmp_path / "damaged.jpg"
     damaged.write_bytes(jpeg.getvalue()[:600] + bytes(3000) + b"\xff\xd9")
-    paths = [big, heic, cut, text, tiff, damaged]
+    avif = io.BytesIO()
+    photo_like(7, (96, 72)).save(avif, "AVIF", quality=60)
+    raw = bytearray(avif.getvalue())
+    at = raw.index(b"ispe") + 8  # after the box type and its version/flags
+    raw[at : at + 8] = struct.pack(">II", 11_000, 10_000)
+    huge_avif = tmp_path / "huge.avif"
+    huge_avif.write_bytes(bytes(raw))
+    paths = [big, heic, cut, text, tiff, damaged, huge_avif]
     results = run_files(harness, paths)
     codes = {p.name: r.get("error", {}).get("code") for p, r in zip(paths, results, strict=True)}
     assert codes == {
@@ -265,6 +272,7 @@ def test_what_the_cli_refuses_is_refused_with_a_clear_code(harness: Any, tmp_pat
         "letter.txt": "not-media",
         "scan.tiff": "undecodable",
         "damaged.jpg": "undecodable",
+        "huge.avif": "too-large",  # its size read from the file, before any decoding
     }, results
     messages = {p.name: r["error"]["message"] for p, r in zip(paths, results, strict=True)}
     assert "12000x9000 is 108000000 pixels, over the 100000000-pixel limit" in messages["huge.png"]

@@ -3,8 +3,8 @@ colour under transparency or scale 16-bit samples, against rempart.media.decode 
 same RGB bytes for RGBA, LA, palette with transparency, grey and RGB with a tRNS colour key,
 1/2/4-bit grey, 16-bit grey (clipped by Pillow), 16-bit RGB/RGBA/LA (high byte), every EXIF
 orientation, and the reference PNGs. Also readHeader on every reference image: dimensions,
-orientation and frames as Pillow reads them. The JavaScript runs in Node
-(tests/web/hashpage/decode_png.mjs)."""
+orientation and frames as Pillow reads them (AVIF and HEIC sizes too, for the pixel limit).
+The JavaScript runs in Node (tests/web/hashpage/decode_png.mjs)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pillow_heif
 import pytest
 from PIL import Image
 
@@ -155,10 +156,15 @@ def test_headers_as_pillow_reads_them(tmp_path: Path) -> None:
     exif = Image.Exif()
     exif[0x0112] = 5
     photo_like(9, (40, 30)).save(webp, exif=exif.tobytes())
-    ordered = sorted(paths) + [gif, webp]
+    avif = tmp_path / "photo.avif"
+    photo_like(10, (96, 72)).save(avif, quality=70)
+    heic = tmp_path / "photo.heic"
+    pillow_heif.from_pillow(photo_like(11, (100, 64))).save(heic, quality=70)
+    ordered = sorted(paths) + [avif, heic, gif, webp]
     results = run_node([{"mode": "header", "path": str(p)} for p in ordered])
     for path, got in zip(ordered, results, strict=True):
         header = got["header"]
+        pillow_heif.register_heif_opener()
         with Image.open(path) as img:
             assert (header["width"], header["height"]) == img.size, path.name
             orientation = img.getexif().get(0x0112, 1)
@@ -168,6 +174,14 @@ def test_headers_as_pillow_reads_them(tmp_path: Path) -> None:
             assert header["orientation"] == (orientation if orientation in range(2, 9) else 1)
             assert header["frames"] == getattr(img, "n_frames", 1), path.name
     assert results[-2]["header"]["frames"] == 3
+    # A size claimed in an AVIF's 'ispe' box is read before any decoding (the pixel limit).
+    raw = bytearray(avif.read_bytes())
+    at = raw.index(b"ispe") + 8
+    raw[at : at + 8] = (11_000).to_bytes(4, "big") + (10_000).to_bytes(4, "big")
+    claimed = tmp_path / "claimed.avif"
+    claimed.write_bytes(bytes(raw))
+    (got,) = run_node([{"mode": "header", "path": str(claimed)}])
+    assert (got["header"]["width"], got["header"]["height"]) == (11_000, 10_000)
     assert results[-1]["header"]["orientation"] == 5
 
 

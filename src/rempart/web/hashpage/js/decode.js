@@ -332,8 +332,49 @@ async function bmpHeader(src) {
   return { format: "bmp", width: Math.abs(width), height: Math.abs(height), orientation: 1, frames: 1 };
 }
 
+// AVIF and HEIC (ISO base media files): the largest image spatial extent ('ispe') in
+// meta/iprp/ipco, so the pixel limit holds before the browser decodes anything (a grid image's
+// own 'ispe' is its full size; tiles are smaller).
+async function isobmffHeader(src, format) {
+  const info = { format, orientation: 1, frames: 1 };
+  let best = null;
+  const walk = async (start, end, depth) => {
+    let p = start;
+    while (p + 8 <= end && depth < 6) {
+      const h = await src.at(p, 16);
+      if (h.length < 8) return;
+      let size = be32(h, 0);
+      const type = ascii(h, 4, 8);
+      let header = 8;
+      if (size === 1) {
+        if (h.length < 16) return;
+        size = be32(h, 8) * 4294967296 + be32(h, 12);
+        header = 16;
+      } else if (size === 0) {
+        size = end - p;
+      }
+      if (size < header) return;
+      if (type === "meta") await walk(p + header + 4, Math.min(end, p + size), depth + 1);
+      else if (type === "iprp" || type === "ipco") {
+        await walk(p + header, Math.min(end, p + size), depth + 1);
+      } else if (type === "ispe") {
+        const b = await src.at(p + header + 4, 8);
+        if (b.length === 8) {
+          const w = be32(b, 0);
+          const hgt = be32(b, 4);
+          if (!best || w * hgt > best[0] * best[1]) best = [w, hgt];
+        }
+      }
+      p += size;
+    }
+  };
+  await walk(0, Math.min(src.size, 1 << 24), 0);
+  if (best) [info.width, info.height] = best;
+  return info;
+}
+
 // What the header says: {format, width?, height?, orientation, frames, ...}; width and height
-// before orientation; undefined where this page does not parse them (ICO, AVIF, HEIC).
+// before orientation (AVIF, HEIC: the largest image extent); undefined for ICO.
 export async function readHeader(blob) {
   const src = new ByteSource(blob);
   const head = await src.at(0, 64);
@@ -343,6 +384,7 @@ export async function readHeader(blob) {
   if (format === "gif") return gifHeader(src);
   if (format === "webp") return webpHeader(src);
   if (format === "bmp") return bmpHeader(src);
+  if (format === "avif" || format === "heic") return isobmffHeader(src, format);
   return { format, orientation: 1, frames: 1 };
 }
 
