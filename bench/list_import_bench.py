@@ -81,12 +81,14 @@ def main() -> None:
         made = rempart(env, "bank", "create", "partner-hashes")
         if made.returncode != 0:
             raise SystemExit(made.stderr)
-        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        before, cpu_before = usage.ru_maxrss, usage.ru_utime + usage.ru_stime
         start = time.perf_counter()
         run = rempart(env, "bank", "import-list", "partner-hashes", str(listing),
                       "--partner", "stopncii", "--consent", str(consent))  # fmt: skip
         seconds = time.perf_counter() - start
-        peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        peak_kb, cpu = usage.ru_maxrss, usage.ru_utime + usage.ru_stime - cpu_before
         if run.returncode not in (0, 3):  # 3: some records skipped (the malformed ones)
             raise SystemExit(f"import failed ({run.returncode}):\n{run.stderr}")
         if peak_kb <= before:
@@ -100,6 +102,8 @@ def main() -> None:
         "list_mb": round(size_mb, 1),
         "write_list_s": round(written, 1),
         "import_s": round(seconds, 1),
+        "import_cpu_s": round(cpu, 1),
+        "load_average_1min": round(os.getloadavg()[0], 1),
         "hashes_per_s": round(args.hashes / seconds),
         "peak_rss_mb": round(peak_kb / 1024),
         "summary": summary[0].strip() if summary else run.stderr[-500:],
@@ -107,7 +111,8 @@ def main() -> None:
         "lookup_found": '"distance": 0' in lookup.stdout,
     }
     print(f"{args.hashes:,} hashes ({size_mb:.0f} MB StopNCII list): imported in "
-          f"{seconds:.1f} s ({result['hashes_per_s']:,}/s), peak {result['peak_rss_mb']} MB")
+          f"{seconds:.1f} s ({result['hashes_per_s']:,}/s, {cpu:.1f} s of CPU; load average "
+          f"{result['load_average_1min']}), peak {result['peak_rss_mb']} MB")
     print(result["summary"])
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
