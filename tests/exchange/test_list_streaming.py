@@ -131,3 +131,23 @@ def test_list_import_bench_small(tmp_path: Path) -> None:
     result = json.loads(out.read_text())
     assert result["hashes"] == 3000 and result["lookup_found"] and result["peak_rss_mb"] > 0
     assert "Imported 3000 hash(es)" in result["summary"], result["summary"]
+
+
+@pytest.mark.parametrize("case", ["../../etc", "a/b", ".x", "CASE 7"])
+def test_the_cli_refuses_a_case_number_outside_the_pattern(rempart_env: Path,
+                                                           consent_file: Path,
+                                                           case: str) -> None:  # fmt: skip
+    from typer.testing import CliRunner
+
+    from rempart.cli import app
+
+    path = rempart_env / "list.json"
+    _stopncii(path, [(_hex(random.Random(5)), "Active")])
+    runner = CliRunner()
+    env = {"COLUMNS": "300"}
+    assert runner.invoke(app, ["bank", "create", "partner"], env=env).exit_code == 0
+    for args in (["bank", "import-list", "partner", str(path), "--case", case, "--consent",
+                  str(consent_file)], ["case", "open", case]):  # fmt: skip
+        result = runner.invoke(app, args, env=env)
+        assert result.exit_code == 1, (args, result.output)
+        assert "invalid case number" in " ".join(result.output.split()), result.output
