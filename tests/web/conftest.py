@@ -10,6 +10,7 @@ outside CI."""
 from __future__ import annotations
 
 import io
+import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from typing import Any
 
 import pytest
 from tests.api.conftest import CONSENT, Server, World, item
+from tests.sources.telegram_factory import message
 
 from rempart.exchange.bank_import import import_submission
 from rempart.exchange.consent import ConsentRecord
@@ -71,10 +73,16 @@ def build_world(root: Path) -> World:
             s.add(CaseOwner(case_id=case.id, tenant_id=keys.get_tenant(s, org).id))
     # What a scan found: re-encoded copies of CASE-A's photo 1 and CASE-B's photo 4, and an
     # unrelated photo.
+    # They were posted in a Telegram room (a notice lists only a platform's copies).
     found = root / "found"
-    found.mkdir()
-    for seed, name in ((1, "copy-of-a.jpg"), (4, "copy-of-b.jpg"), (50, "unrelated.jpg")):
-        (found / name).write_bytes(jpeg(seed, (400, 300), quality=70))
+    (found / "photos").mkdir(parents=True)
+    posts = []
+    for mid, (seed, name) in enumerate(((1, "copy-of-a.jpg"), (4, "copy-of-b.jpg"),
+                                        (50, "unrelated.jpg")), 2):  # fmt: skip
+        (found / "photos" / name).write_bytes(jpeg(seed, (400, 300), quality=70))
+        posts.append(message(mid, photo=f"photos/{name}", width=400, height=300))
+    (found / "result.json").write_text(json.dumps(
+        {"name": "Room A", "type": "private_supergroup", "id": 555, "messages": posts}))
     result = run_scan(db, bank_index, [found], ScanOptions(workers=1, robust=None))
     assert len(result.matches) >= 2, result.matches
     # A folder to scan from the UI, in org-a's inbox: a copy of CASE-A's photo 2 among

@@ -84,13 +84,13 @@ def test_review_confirm_evidence_notice(context: Any, web_world: World, web_serv
     # A notice for the confirmed match, in French, then recorded as sent.
     page.click("#match-case")
     page.wait_for_url("**/ui/cases/CASE-A")
-    page.select_option("#platform", "example-fr")
+    page.select_option("#platform", "telegram")
     page.select_option("#language", "fr")
     page.click("#notice-create")
     page.wait_for_url(re.compile(r".*/ui/notices/\d+$"))
     letter = page.locator("#notice-text").inner_text()
     assert "CASE-A" in letter and "org-a" in letter  # sent by her organisation
-    assert "226-8-1" in letter and "Objet" in letter  # French law, French letter
+    assert "2022/2065" in letter and "Objet" in letter  # the DSA, in French
     assert page.locator("#notice-status").inner_text() == "draft"
     shots(page, "6-notice-draft")
     page.select_option("#status", "sent")
