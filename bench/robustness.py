@@ -19,6 +19,11 @@ stage, run through the real bank import, index, descriptor index and matcher (it
 too). Thorn's `perception` package needs rich < 14 and does not install beside Rempart: with
 --perception-python PATH (a Python where it is installed: `make bench` makes one), its
 PHash, DHash and MarrHildreth hashers run in that interpreter on the same images.
+"her browser's file": the originals written as lossless PNG files and hashed by the real
+hashing page in Debian's chromium (rempart.web.hashpage.driver, one page run), its downloaded
+file imported into a bank and matched exactly as the robust stage's column; printed beside
+the CLI's column with the difference per transformation (--no-browser leaves it out; it is
+left out, with the reason, when chromium is missing).
 Off-grid transformations (crop 7%, rotate 7, rotate 5 cut to fill, pad 15%) show the stage
 does not depend on the exact crops and angles it stores.
 
@@ -26,11 +31,13 @@ Scan cost: a real `rempart scan` (1 worker) of JPEG files, with and without the 
 Meta's PDQ alone on the same files (decode + hash).
 
     .venv/bin/python bench/robustness.py [--quick] [--originals 150] [--distractors 3000]
+                                         [--no-browser]
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import io
 import json
 import shutil
@@ -49,7 +56,7 @@ from sqlalchemy import select
 
 from rempart.exchange.bank_import import import_submission
 from rempart.exchange.consent import ConsentRecord
-from rempart.exchange.submission import Submission, SubmissionItem
+from rempart.exchange.submission import Submission, SubmissionItem, read_submission
 from rempart.media.decode import decode_image
 from rempart.samples import photo_like
 from rempart.scan.matcher import Matcher
@@ -283,10 +290,7 @@ class RempartRobust(Method):
         self.bank_index = BankIndex(self.db, self.workdir / "home")
         with self.db.session() as s:
             repository.create_bank(s, "bench")
-        items = []
-        for k, o in enumerate(origs):
-            h = hash_image(o, md5=f"{k:032x}", sha256=f"{k:064x}", robust="stored")
-            items.append(SubmissionItem.from_image(h))
+        items = self.stored_items(origs)
         consent = ConsentRecord("bench", datetime.now(UTC), "benchmark")
         import_submission(self.bank_index, "bench", Submission(items), case_number="BENCH",
                           consent=consent)  # fmt: skip
@@ -297,6 +301,14 @@ class RempartRobust(Method):
                                features=FeatureIndex.beside(self.bank_index).load())
         self.n = len(origs)
 
+    def stored_items(self, origs: list[Image.Image]) -> list[SubmissionItem]:
+        """The bank's side, one item per original in their order: as `rempart hash`."""
+        items = []
+        for k, o in enumerate(origs):
+            h = hash_image(o, md5=f"{k:032x}", sha256=f"{k:064x}", robust="stored")
+            items.append(SubmissionItem.from_image(h))
+        return items
+
     def scores(self, queries: list[Image.Image], name: str = "") -> np.ndarray:
         out = np.full((len(queries), self.n), np.inf)
         for qi, q in enumerate(queries):
@@ -306,6 +318,41 @@ class RempartRobust(Method):
                 k = self.column[hit.bank_entry]
                 out[qi, k] = min(out[qi, k], score)
         return out
+
+
+class RempartBrowser(RempartRobust):
+    """Her browser's file: the originals written as lossless PNG files and hashed by the
+    real page in Debian's chromium (one page run with all the files), its downloaded hash
+    file read as `rempart bank import` reads it; the same bank, matcher and queries as
+    RempartRobust. Only the stored side differs."""
+
+    name = "her browser's file"
+
+    def __init__(self, workdir: Path) -> None:
+        workdir.mkdir(parents=True, exist_ok=True)
+        super().__init__(workdir)
+        self.page_seconds = 0.0
+
+    def stored_items(self, origs: list[Image.Image]) -> list[SubmissionItem]:
+        from rempart.web.hashpage.driver import hash_with_page
+
+        folder = self.workdir / "originals"
+        folder.mkdir()
+        paths, order = [], {}
+        for k, o in enumerate(origs):
+            path = folder / f"{k:05d}.png"
+            o.save(path)
+            paths.append(path)
+            order[hashlib.sha256(path.read_bytes()).hexdigest()] = k
+        t0 = time.perf_counter()
+        hash_with_page(paths, self.workdir / "her-hashes.json", given_by="bench")
+        self.page_seconds = time.perf_counter() - t0
+        sub = read_submission(self.workdir / "her-hashes.json")
+        by_k = {order[i.sha256]: i for i in sub.items if i.sha256 in order}
+        missing = [paths[k].name for k in range(len(origs)) if k not in by_k]
+        if missing:
+            raise SystemExit(f"the page did not hash {len(missing)} original(s): {missing}")
+        return [by_k[k] for k in range(len(origs))]
 
 
 def min_distances(queries: list[list[str]], stored: list[list[str]]) -> np.ndarray:
@@ -423,12 +470,39 @@ def scan_cost(workdir: Path, robust_bench: RempartRobust, images: int, rounds: i
     return best
 
 
+def print_browser_column(results: dict[str, dict[str, tuple[float, float]]],
+                         cli_at_one: dict[str, float], page_at_one: dict[str, float],
+                         rows: list[str], false_at_one: tuple[int, int], distractors: int,
+                         n: int, page_seconds: float) -> None:  # fmt: skip
+    """Her browser's file beside the CLI's (both through the robust stage's matcher): the
+    recall of each, and the difference in points (target: within 2 on every row)."""
+    cli, page = results[RempartRobust.name], results[RempartBrowser.name]
+    print(f"\nher browser's file (the page in chromium hashed the {n} originals as PNG in "
+          f"{page_seconds:.0f} s) beside the CLI's file, same matcher and queries:")
+    print(f"{'transformation':27}{'CLI':>9}{'browser':>9}{'diff':>7}"
+          f"{'CLI at 1.0':>12}{'browser at 1.0':>16}{'diff':>7}")  # fmt: skip
+    worst = 0.0
+    for tname in rows:
+        d = 100 * (page[tname][0] - cli[tname][0])
+        d1 = 100 * (page_at_one[tname] - cli_at_one[tname])
+        worst = max(worst, abs(d), abs(d1))
+        print(f"{tname:27}{100 * cli[tname][0]:>8.1f}%{100 * page[tname][0]:>8.1f}%{d:>+7.1f}"
+              f"{100 * cli_at_one[tname]:>11.1f}%{100 * page_at_one[tname]:>15.1f}%"
+              f"{d1:>+7.1f}")  # fmt: skip
+    print(f"  largest difference: {worst:.1f} points (target: within 2); false matches at "
+          f"1.0 among {distractors} distractors: CLI {false_at_one[0]}, browser "
+          f"{false_at_one[1]}")  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="30 originals, 300 distractors")
     ap.add_argument("--originals", type=int, default=150)
     ap.add_argument("--distractors", type=int, default=3000)
     ap.add_argument("--scan-images", type=int, default=200)
+    ap.add_argument("--no-browser", dest="browser", action="store_false",
+                    help="leave out the column \"her browser's file\" (the hashing page in "
+                    "Debian's chromium)")
     ap.add_argument("--perception-python", help="a Python with Thorn's perception installed")
     ap.add_argument("--distractor-seed", type=int, default=50_000,
                     help="first seed of the generated distractors (another value: a fresh "
@@ -451,6 +525,16 @@ def _run(args: argparse.Namespace, work: Path) -> int:
     dis = distractors(args.distractors, tfs, args.distractor_seed)
     rempart = RempartRobust(work)
     methods: list[Method] = [PlainPdq(), PHash(), RempartBefore(), rempart]
+    browser: RempartBrowser | None = None
+    if args.browser:
+        from rempart.web.hashpage.driver import chromium_missing
+
+        why = chromium_missing()
+        if why:
+            print(f"her browser's file: not measured ({why})")
+        else:
+            browser = RempartBrowser(work / "browser")
+            methods.append(browser)
     sets = {"originals": origs, "distractors": dis,
             **{t: [tf(o) for o in origs] for t, tf in {**tfs, **extra}.items()}}  # fmt: skip
     if args.perception_python:
@@ -463,6 +547,8 @@ def _run(args: argparse.Namespace, work: Path) -> int:
     results: dict[str, dict[str, tuple[float, float]]] = {}
     at_one: dict[str, float] = {}
     false_at_one = 0
+    browser_at_one: dict[str, float] = {}
+    browser_false = 0
     seconds: dict[str, float] = {}
     n = len(origs)
     for m in methods:
@@ -478,11 +564,16 @@ def _run(args: argparse.Namespace, work: Path) -> int:
                 all_pos.append(pos)
             if m is rempart:
                 at_one[tname] = float((pos <= 1.0).mean())
+            elif m is browser:
+                browser_at_one[tname] = float((pos <= 1.0).mean())
         pooled = np.concatenate(all_pos)
         results[m.name]["overall"] = recall_at_precision(pooled, neg, len(pooled))
         if m is rempart:
             at_one["overall"] = float((pooled <= 1.0).mean())
             false_at_one = int((neg <= 1.0).sum())
+        elif m is browser:
+            browser_at_one["overall"] = float((pooled <= 1.0).mean())
+            browser_false = int((neg <= 1.0).sum())
         seconds[m.name] = time.perf_counter() - t0
         print(f"  {m.name}: {seconds[m.name]:.0f} s", file=sys.stderr)
     names = [m.name for m in methods]
@@ -497,6 +588,9 @@ def _run(args: argparse.Namespace, work: Path) -> int:
     print(f"\nRempart at its production threshold (score <= 1.0): overall recall "
           f"{100 * at_one['overall']:.1f}%, false matches among {len(dis)} distractors x "
           f"{n} originals: {false_at_one}")  # fmt: skip
+    if browser is not None:
+        print_browser_column(results, at_one, browser_at_one, [*tfs, "overall", *extra],
+                             (false_at_one, browser_false), len(dis), n, browser.page_seconds)
     cost = scan_cost(work, rempart, args.scan_images)
     base = cost["Meta PDQ alone (decode + hash)"]
     print(f"\nscan cost, {args.scan_images} JPEG files of 1024x768, 1 process "

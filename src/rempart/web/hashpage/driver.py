@@ -121,10 +121,15 @@ class HashPageRun:
         self.page.wait_for_selector("#status:not(:empty)")
 
     def set_options(self, *, robust: bool = True, keypoints: bool = True) -> None:
-        """The page's two options (both ticked by default), before files are chosen."""
-        self.page.set_checked("#opt-robust", robust)
+        """The page's two options (both ticked by default), before files are chosen, as
+        she would set them (the options are folded away until she opens them)."""
+        self.page.locator("details.options").evaluate("d => { d.open = true; }")
         if robust:
+            self.page.set_checked("#opt-robust", True)
             self.page.set_checked("#opt-keypoints", keypoints)
+        else:
+            self.page.set_checked("#opt-keypoints", False)
+            self.page.set_checked("#opt-robust", False)
 
     def choose(self, paths: list[Path]) -> None:
         self.page.set_input_files("#files", [str(p) for p in paths])
