@@ -110,8 +110,11 @@ class BankIndex:
                 return
             token = uuid.uuid4().hex
             if len(ids):
-                with self.guard():
-                    self._index.add(ids, hashes)
+                with self.guard():  # new rows (fresh ids): merged straight into the main
+                    # segment, without add()'s per-id bookkeeping (a million Python ints)
+                    self._index.compact(extra=(np.asarray(ids, dtype=np.int64),
+                                               np.ascontiguousarray(hashes, dtype=np.uint8)))
+                    self._index.generation += 1
             self.db.set_meta(TOKEN_KEY, token)
             self._save(self._index, token)
             self.token = token
