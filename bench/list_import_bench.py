@@ -67,7 +67,7 @@ def main() -> None:
         root = Path(tmp)
         home = root / "home"
         env = {**os.environ, "REMPART_HOME": str(home), "REMPART_DB": str(root / "r.db"),
-               "PYTHONPATH": str(ROOT / "src")}  # fmt: skip
+               "PYTHONPATH": str(ROOT / "src"), "COLUMNS": "300"}  # fmt: skip
         consent = root / "partner-consent.json"
         consent.write_text(json.dumps({
             "given_by": "Partner helpline (statement of the consent it holds)",
