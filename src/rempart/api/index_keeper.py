@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
+from rempart.errors import Unavailable
 from rempart.index.binary_index import BinaryHashIndex
 from rempart.index.descriptor_index import DescriptorIndex
 from rempart.store.bank_index import BankIndex
@@ -24,7 +25,7 @@ log = logging.getLogger("rempart.api")
 T = TypeVar("T")
 
 
-class NotReady(Exception):
+class NotReady(Unavailable):
     """The index is still loading."""
 
 

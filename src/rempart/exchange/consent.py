@@ -11,8 +11,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from rempart.errors import InvalidInput
 
-class FormatError(ValueError):
+
+class FormatError(InvalidInput, ValueError):
     """A file in one of Rempart's exchange formats is malformed; the message names it."""
 
 

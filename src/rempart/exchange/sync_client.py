@@ -23,6 +23,7 @@ import httpx
 from sqlalchemy import select
 
 from rempart import __version__
+from rempart.errors import RempartError
 from rempart.exchange import rempart_list
 from rempart.exchange.consent import ConsentRecord, FormatError
 from rempart.exchange.hashlist import ParsedList, import_list
@@ -43,7 +44,7 @@ MAX_RETRIES_429 = 3
 KEY_PATTERN = re.compile(r"^rmp_[0-9a-f]{8}_[A-Za-z0-9_-]{43}$")
 
 
-class SyncError(Exception):
+class SyncError(RempartError):
     """A pull that stopped: the message says why; the checkpoint of the last page applied
     is kept."""
 

@@ -16,11 +16,13 @@ import numpy as np
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from rempart.errors import SetupError
+
 KEY_FILE = "face-templates.key"
 DIMENSIONS = 128
 
 
-class TemplateKeyError(RuntimeError):
+class TemplateKeyError(SetupError, RuntimeError):
     """The key is missing, damaged, or does not open a template."""
 
 

@@ -10,11 +10,13 @@ from typing import Any
 
 import dlib
 
+from rempart.errors import SetupError
+
 LANDMARKS_5 = "shape_predictor_5_face_landmarks.dat"
 EMBEDDING = "dlib_face_recognition_resnet_model_v1.dat"
 
 
-class FaceModelsMissing(RuntimeError):
+class FaceModelsMissing(SetupError, RuntimeError):
     """The model files are not installed (install the project's dependencies)."""
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rempart.errors import RempartError
 from rempart.index import _mih
 
 HASH_BYTES = 32
@@ -32,7 +33,7 @@ MIN_DELTA = 4096
 MAX_DELTA = 32768  # the delta is scanned linearly by every query: keep it small
 
 
-class IndexCorrupt(Exception):
+class IndexCorrupt(RempartError):
     """The index folder is missing, incomplete or damaged: rebuild it from the database."""
 
 

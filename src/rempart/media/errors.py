@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rempart.errors import RempartError
 
-class MediaError(Exception):
+
+class MediaError(RempartError):
     """A media file that cannot be decoded. `reason` is a short machine code:
 
     empty-file, not-an-image, corrupt, truncated, too-many-pixels, too-large, unreadable,
     not-a-file, unsupported-format (and, from callers, internal-error).
     """
+
+    status = 422
+    code = "media"
 
     def __init__(self, path: Path | str, reason: str, detail: str) -> None:
         super().__init__(path, reason, detail)

@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from rempart.errors import InvalidInput
 from rempart.media.reduce import reduce_to
 
 WORK_SIDE = 512  # features are computed on a copy this size
@@ -36,7 +37,7 @@ _MAGIC = b"RPO1"
 cv2.setNumThreads(1)  # scans run one worker process per core already
 
 
-class FeatureFormatError(ValueError):
+class FeatureFormatError(InvalidInput, ValueError):
     """Stored features that cannot be read (damaged or from another program)."""
 
 

@@ -24,6 +24,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from rempart.errors import RempartError
 from rempart.media.kinds import sniff
 from rempart.sources.base import MediaRef, SourceProblem
 
@@ -43,7 +44,7 @@ class FetchOptions:
     user_agent: str = "Rempart (finding non-consensual intimate images; abuse reports only)"
 
 
-class Refused(Exception):
+class Refused(RempartError):
     def __init__(self, reason: str, detail: str) -> None:
         super().__init__(detail)
         self.reason = reason

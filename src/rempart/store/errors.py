@@ -4,6 +4,11 @@ start-up). `rempart.store.repository.StoreError` is the same class."""
 
 from __future__ import annotations
 
+from rempart.errors import RempartError
 
-class StoreError(Exception):
+
+class StoreError(RempartError):
     """A request the store refuses (unknown bank, duplicate name, missing consent...)."""
+
+    status = 400
+    code = "refused"

@@ -20,6 +20,8 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
+from rempart.errors import SetupError
+
 GENERATOR = "rempart-page 0.1.0"
 
 # The page's policy; the served page adds what only a header can say (frame-ancestors).
@@ -33,7 +35,7 @@ _PLACEHOLDER = re.compile(r"\{\{(CSP|CSS|CATALOGUES|WORKER|PAGE)\}\}")
 _LANG_FILE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})?\.json$")
 
 
-class HashPageError(RuntimeError):
+class HashPageError(SetupError, RuntimeError):
     """The page cannot be written (its scripts were not built, or a part is malformed); the
     message says what to do."""
 
