@@ -9,6 +9,7 @@ The JavaScript runs in Node in a subprocess (tests/web/hashpage/photo_signals.mj
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import subprocess
@@ -23,8 +24,9 @@ from rempart.exchange.submission import SubmissionItem
 from rempart.media.decode import decode_image
 from rempart.samples import photo_like
 from rempart.scan.robust import accept_verification
-from rempart.signals.image_hashes import hash_image
+from rempart.signals.image_hashes import hash_image, hash_image_bytes
 from rempart.signals.local_features import Features, extract, verify
+from rempart.signals.pdq import hamming
 from rempart.signals.pdq_variants import work_copy
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -171,3 +173,43 @@ def test_local_features_verify_like_opencv(tmp_path: Path) -> None:
     print(f"{checked} copies verified, {agree} found through her page's features")
     assert checked >= 40
     assert agree >= 0.6 * checked  # the copies are found through her page's features
+
+
+def test_large_jpeg_full_decode_works_like_the_clis_draft(tmp_path: Path) -> None:
+    """`rempart hash` decodes a JPEG of 1024 px or more a side at reduced size (DCT scaling),
+    which a browser cannot: from the page's full decode, a phone-sized photo's variants are
+    within a few bits of the CLI's, and copies verified against either side's keypoints get
+    the same verdicts."""
+    datas = [TESTDATA / "c2pa" / "c2pa-rs" / "no_manifest.jpg",
+             TESTDATA / "faces" / "face_recognition-examples" / "obama-1080p.jpg"]  # fmt: skip
+    if not all(p.is_file() for p in datas):
+        pytest.skip("shared test data missing")
+    raw = [p.read_bytes() for p in datas]
+    buf = io.BytesIO()
+    photo_like(5, (4000, 3000)).save(buf, "JPEG", quality=90)  # a 12 Mpx phone photo
+    raw.append(buf.getvalue())
+    full = [rgb_of(ImageOps.exif_transpose(Image.open(io.BytesIO(d)))) for d in raw]
+    got = js_items(full, tmp_path)
+    other = photo_like(999, (640, 480))
+    distances, agree, checked = [], 0, 0
+    for data, rgb, js in zip(raw, full, got, strict=True):
+        cli = hash_image_bytes(data, "photo.jpg", robust="stored")
+        reduced = decode_image(data, "photo.jpg").image.size  # the CLI's pixels: DCT-scaled
+        assert reduced[0] < rgb.shape[1] and reduced[1] < rgb.shape[0]
+        mine = {(v["kind"], v["name"]): v["pdq"] for v in js["pdq_variants"]}
+        assert set(mine) == {(v.kind, v.name) for v in cli.variants}
+        distances += [hamming(v.hash.hex, mine[v.kind, v.name]) for v in cli.variants]
+        assert cli.features is not None
+        stored_js = Features.from_text(js["local_features"])
+        for name, found in copies(Image.fromarray(rgb, "RGB"), other).items():
+            work = work_copy(found)
+            query = extract(ImageOps.mirror(work) if name == "mirrored" else work)
+            if query is None:
+                continue
+            checked += 1
+            agree += accept_verification(verify(query, cli.features)) == accept_verification(
+                verify(query, stored_js)
+            )
+    print(f"\nlarge JPEGs: variants <= {max(distances)} bits apart, verdicts {agree}/{checked}")
+    assert max(distances) <= 16 and float(np.median(distances)) <= 4
+    assert checked >= 12 and agree >= checked - 1

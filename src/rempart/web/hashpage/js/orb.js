@@ -6,7 +6,9 @@
 // keypoints with what she registered. The algorithm follows OpenCV's
 // modules/features2d/src/orb.cpp, fast.cpp and fast_score.cpp and imgproc's bit-exact
 // INTER_LINEAR_EXACT resize step by step (integer and float32 arithmetic as OpenCV does it,
-// and libstdc++'s nth_element where OpenCV's retainBest depends on its order of ties).
+// and libstdc++'s nth_element where OpenCV's retainBest depends on its order of ties), and
+// where OpenCV 5 (opencv-python 5.0, AVX2) differs from the 4.x sources it was checked
+// against the library itself: level sizes, the float blur with fused multiply-adds.
 // Only keypoint positions and descriptors leave this module: the RPO1 text of
 // Features.to_text(). No DOM: Node imports this module too.
 //
@@ -642,10 +644,6 @@ export function base64(bytes) {
   return out;
 }
 
-function rint(v) {
-  return cvRound(v);
-}
-
 // Features.to_text: "RPO1", n (uint16), width, height (uint32), positions rounded to
 // 1/4095 of a side (uint16 pairs), descriptors; little-endian, base64.
 export function featuresToText(features) {
@@ -657,7 +655,7 @@ export function featuresToText(features) {
   view.setUint32(6, features.width, true);
   view.setUint32(10, features.height, true);
   for (let i = 0; i < 2 * n; i++) {
-    const v = Math.min(4095, Math.max(0, rint(f(features.points[i] * 4095))));
+    const v = Math.min(4095, Math.max(0, cvRound(f(features.points[i] * 4095))));
     view.setUint16(14 + 2 * i, v, true);
   }
   bytes.set(features.descriptors, 14 + n * 4);
