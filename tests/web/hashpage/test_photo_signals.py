@@ -213,3 +213,13 @@ def test_large_jpeg_full_decode_works_like_the_clis_draft(tmp_path: Path) -> Non
     print(f"\nlarge JPEGs: variants <= {max(distances)} bits apart, verdicts {agree}/{checked}")
     assert max(distances) <= 16 and float(np.median(distances)) <= 4
     assert checked >= 12 and agree >= checked - 1
+
+
+def test_pixels_that_do_not_match_their_size_are_a_clear_error() -> None:
+    """The worker reports a HashError with its code for the file instead of hashing garbage."""
+    done = subprocess.run([node(), str(SCRIPT.with_name("photo_bad.mjs"))], capture_output=True,
+                          text=True, cwd=ROOT, timeout=60, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    errors = json.loads(done.stdout)
+    assert [e["code"] for e in errors] == ["undecodable"] * 3
+    assert "do not make a 4 x 4 RGB picture" in errors[0]["message"]

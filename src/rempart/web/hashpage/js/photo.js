@@ -5,6 +5,7 @@
 // from one reduced work copy made first so that a 48 Mpx photo is never copied at full size.
 // The notes are the CLI's, word for word. No DOM: Node imports this module too.
 
+import { HashError } from "./errors.js";
 import { extractFromGrey, featuresToText } from "./orb.js";
 import { pdqFromRgb } from "./pdq.js";
 import { makeImage, toGrey } from "./pillow.js";
@@ -23,6 +24,11 @@ function features(work) {
 // rgb: Uint8Array or Uint8ClampedArray, 3 bytes a pixel, rows packed.
 // -> {pdq, pdq_quality, pdq_variants?, local_features?, notes}
 export function photoSignals(rgb, width, height, { robust = true, keypoints = true } = {}) {
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1 ||
+      !rgb || rgb.length !== width * height * 3) {
+    throw new HashError("undecodable",
+      `the decoded pixels (${rgb ? rgb.length : 0} bytes) do not make a ${width} x ${height} RGB picture`);
+  }
   const whole = pdqFromRgb(rgb, width, height);
   const out = { pdq: whole.hex, pdq_quality: whole.quality };
   const notes = [];
