@@ -282,8 +282,9 @@ def test_what_the_cli_refuses_is_refused_with_a_clear_code(harness: Any, tmp_pat
 
 
 def test_a_photo_above_16_mpx_is_read_in_tiles(harness: Any, tmp_path: Path) -> None:
-    """5200 x 3500 = 18.2 Mpx: more than one tile in both directions (4096 px wide at most)."""
-    small = np.asarray(photo_like(12, (1300, 875)), dtype=np.uint8)
+    """4400 x 4200 = 18.5 Mpx: two tiles across (4096 px wide at most) and two down (3906 rows
+    of 4096 px make 16 Mpx), turned by its EXIF orientation."""
+    small = np.asarray(photo_like(12, (1100, 1050)), dtype=np.uint8)
     big = np.repeat(np.repeat(small, 4, axis=0), 4, axis=1)
     big[::7, ::5] = 255 - big[::7, ::5]  # detail at full resolution, so a tile error shows
     path = tmp_path / "big.png"
@@ -292,4 +293,4 @@ def test_a_photo_above_16_mpx_is_read_in_tiles(harness: Any, tmp_path: Path) -> 
     Image.fromarray(big).save(path, compress_level=1, exif=exif.tobytes())
     (got,) = run_files(harness, [path])
     check_same(path, got, [])
-    assert (got["width"], got["height"]) == (3500, 5200)
+    assert (got["width"], got["height"]) == (4200, 4400)
