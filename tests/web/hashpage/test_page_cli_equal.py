@@ -60,19 +60,18 @@ def hamming(a: str, b: str) -> int:
     return bin(int(a, 16) ^ int(b, 16)).count("1")
 
 
-def test_large_jpeg_close_to_cli(hash_page: HashPageRun, tmp_path: Path) -> None:
-    """`rempart hash` decodes a JPEG of 1024 px or more on its short side at reduced size (DCT
-    scaling, rempart.media.decode's draft mode), which a browser cannot: the page hashes the
-    full decode, so its PDQ is close to the CLI's, not equal (exact hashes and size equal)."""
+def test_large_jpeg_equal_to_cli(hash_page: HashPageRun, tmp_path: Path) -> None:
+    """A JPEG of 1024 px or more on its short side: scans decode it at reduced size (DCT
+    scaling, rempart.media.decode's draft mode), which a browser cannot, but what a bank keeps
+    (`rempart hash`) is decoded at full size like the page's: the two files are equal, robust
+    stage included (before, the CLI's PDQ was 2-6 bits from the page's)."""
     path = tmp_path / "large.jpg"
     photo_like(65, (1600, 1200)).save(path, "JPEG", quality=88)
     got = hash_page.hash_files([path])["items"][0]
     want = next(iter(cli_items([path], tmp_path / "cli.json").values()))
-    for k in ("md5", "sha256", "width", "height"):
+    for k in ("md5", "sha256", "width", "height", "pdq", "pdq_quality", "pdq_variants"):
         assert got[k] == want[k], k
-    distance = hamming(got["pdq"], want["pdq"])
-    assert distance <= 16, distance
-    print(f"large JPEG: page PDQ {distance} bits from the CLI's")
+    print(f"large JPEG: page PDQ {hamming(got['pdq'], want['pdq'])} bits from the CLI's")
 
 
 def test_bad_files_are_listed_and_the_rest_hashed(hash_page: HashPageRun, tmp_path: Path) -> None:

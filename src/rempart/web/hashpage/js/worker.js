@@ -32,7 +32,7 @@ async function hashPhoto(file, options, signal, progress, heif = false) {
   progress("decoding", 0, 1);
   let decoded;
   try {
-    decoded = await decodeImage(file);
+    decoded = await decodeImage(file, { signal });
   } catch (err) {
     const e = toHashError(err);
     // A HEIC/HEIF photo the browser cannot open is named as such, whatever the decoder said.
