@@ -1,4 +1,6 @@
-"""Settings from the environment: REMPART_HOME (working folder) and REMPART_DB (database URL).
+"""Settings from the environment: REMPART_HOME (working folder) and REMPART_DB (database URL),
+and the organisation's `Policy` (REMPART_EVIDENCE_MEDIA, REMPART_CSAM_AUTHORISED, REMPART_USER),
+read here and nowhere else so that the CLI, the API and the web UI apply the same rules.
 
 The working folder holds the database by default (consent records with names, the hashes of
 a victim's images), the index, keys and evidence: it is created readable by its owner only
@@ -8,11 +10,39 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 log = logging.getLogger("rempart")
 _warned: set[Path] = set()
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What the organisation allows, and who acts (the rules themselves are in
+    rempart.cases.media_rules; the actor is recorded by rempart.store.audit).
+
+    - evidence_media: REMPART_EVIDENCE_MEDIA=allowed: found media may be kept (encrypted)
+      and put in evidence packages, where the law permits it;
+    - csam_authorised: REMPART_CSAM_AUTHORISED=yes: the organisation is legally authorised
+      to hold content that may show a minor (otherwise such media is never revealed, kept
+      or packaged);
+    - user: REMPART_USER, the person acting at this machine (None: the operating-system
+      user), recorded in the audit log.
+    """
+
+    evidence_media: bool = False
+    csam_authorised: bool = False
+    user: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Policy:
+        """The policy from `env` (default: the process environment, read now)."""
+        env = os.environ if env is None else env
+        return cls(evidence_media=env.get("REMPART_EVIDENCE_MEDIA", "") == "allowed",
+                   csam_authorised=env.get("REMPART_CSAM_AUTHORISED", "") == "yes",
+                   user=env.get("REMPART_USER") or None)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -23,6 +53,12 @@ class Settings:
     @property
     def index_dir(self) -> Path:
         return self.home / "index"
+
+    @property
+    def policy(self) -> Policy:
+        """The organisation's policy, read from the environment when asked (a server started
+        before a change of the environment applies the new policy, as it always did)."""
+        return Policy.from_env()
 
 
 def _default_home() -> Path:

@@ -41,6 +41,7 @@ from rempart import __version__
 from rempart.cases import media_rules, media_store
 from rempart.cases.pdf import text_pdf
 from rempart.cases.review import get, parse_ref
+from rempart.config import Policy
 from rempart.store import audit
 from rempart.store.db import Database
 from rempart.store.models import ScanItem, ScanRun
@@ -207,14 +208,16 @@ def export_package(
     *,
     include_media: bool = False,
     media_allowed: bool = False,
+    policy: Policy | None = None,
 ) -> dict[str, Any]:
-    """Write the package for a confirmed match; returns its manifest."""
+    """Write the package for a confirmed match; returns its manifest. `policy`: the
+    organisation's (the settings' `policy`; default: read now)."""
     item = get(db, ref)
     if item.status != "confirmed":
         raise StoreError(f"{ref} is {item.status}: only a confirmed match gets an evidence "
                          "package (rempart review decide)")  # fmt: skip
     if include_media:
-        media_rules.check_package_media(item)
+        media_rules.check_package_media(item, policy)
         if not media_allowed:
             raise media_rules.MediaRefused(
                 "this organisation's evidence mode does not allow storing media "

@@ -7,17 +7,19 @@ can never disagree (the CLI once revealed a possible minor that the web UI refus
   packaged, unless the organisation is legally authorised (REMPART_CSAM_AUTHORISED=yes);
 - media is kept (encrypted) or packaged only where the organisation's evidence mode allows
   it (REMPART_EVIDENCE_MEDIA=allowed).
+The organisation's choices come from its `rempart.config.Policy` (the settings' `policy`);
+each function takes one, or an environment mapping (tests), or reads the policy now.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Mapping
 from pathlib import Path
 
 from rempart.cases import media_store
 from rempart.cases.review import ReviewItem
+from rempart.config import Policy
 from rempart.store import audit
 from rempart.store.db import Database
 from rempart.store.repository import StoreError
@@ -32,21 +34,24 @@ class MediaRefused(StoreError):
         self.reason = reason
 
 
-def _env(env: Mapping[str, str] | None) -> Mapping[str, str]:
-    return os.environ if env is None else env
+Env = Mapping[str, str] | Policy | None
 
 
-def csam_authorised(env: Mapping[str, str] | None = None) -> bool:
+def _policy(env: Env) -> Policy:
+    return env if isinstance(env, Policy) else Policy.from_env(env)
+
+
+def csam_authorised(env: Env = None) -> bool:
     """Whether the organisation is legally authorised to hold content that may show a minor."""
-    return _env(env).get("REMPART_CSAM_AUTHORISED", "") == "yes"
+    return _policy(env).csam_authorised
 
 
-def evidence_media_allowed(env: Mapping[str, str] | None = None) -> bool:
+def evidence_media_allowed(env: Env = None) -> bool:
     """Whether the organisation's evidence mode allows storing media."""
-    return _env(env).get("REMPART_EVIDENCE_MEDIA", "") == "allowed"
+    return _policy(env).evidence_media
 
 
-def check_reveal(item: ReviewItem, env: Mapping[str, str] | None = None) -> None:
+def check_reveal(item: ReviewItem, env: Env = None) -> None:
     """Refuse (MediaRefused) to show the clear picture of a match that may show a minor."""
     if item.possible_minor and not csam_authorised(env):
         raise MediaRefused(f"{item.ref} may show a minor: it is never revealed (only the "
@@ -54,7 +59,7 @@ def check_reveal(item: ReviewItem, env: Mapping[str, str] | None = None) -> None
                            "hotline", "minor")  # fmt: skip
 
 
-def may_preserve(item: ReviewItem, env: Mapping[str, str] | None = None) -> str | None:
+def may_preserve(item: ReviewItem, env: Env = None) -> str | None:
     """None when a confirmed match's media may be kept as evidence (encrypted); otherwise
     why not (evidence-mode or minor)."""
     if not evidence_media_allowed(env):
@@ -64,7 +69,7 @@ def may_preserve(item: ReviewItem, env: Mapping[str, str] | None = None) -> str 
     return None
 
 
-def check_package_media(item: ReviewItem, env: Mapping[str, str] | None = None) -> None:
+def check_package_media(item: ReviewItem, env: Env = None) -> None:
     """Refuse (MediaRefused) to put a match's media in an evidence package where the rules
     do not allow it."""
     if item.possible_minor and not csam_authorised(env):
@@ -87,8 +92,7 @@ def file_of(locator: str) -> Path:
     return path
 
 
-def preserve_confirmed(db: Database, home: Path, item: ReviewItem,
-                       env: Mapping[str, str] | None = None) -> str:  # fmt: skip
+def preserve_confirmed(db: Database, home: Path, item: ReviewItem, env: Env = None) -> str:
     """After a match was confirmed: keep its media as found, encrypted, where the rules
     allow it. Returns what happened: preserved, evidence-mode, minor or unreadable."""
     why_not = may_preserve(item, env)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import getpass
 import hashlib
 import json
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -25,6 +24,7 @@ from typing import Any
 from sqlalchemy import false, select, text, update
 from sqlalchemy.orm import Session
 
+from rempart.config import Policy
 from rempart.store.db import Database
 from rempart.store.models import AuditEntry
 
@@ -53,7 +53,7 @@ def current_actor() -> str:
     if (acting := _ACTING_AS.get()) is not None:
         return acting[:ACTOR_CHARS]
     try:
-        return (os.environ.get("REMPART_USER") or getpass.getuser())[:ACTOR_CHARS]
+        return (Policy.from_env().user or getpass.getuser())[:ACTOR_CHARS]
     except Exception:  # no user name (containers): say so rather than fail
         return "unknown"
 

@@ -12,7 +12,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from rempart.api.auth import Principal, require
-from rempart.api.keys import get_tenant
 from rempart.api.services import Services, services
 from rempart.api.tenancy import (
     MAX_ID,
@@ -23,6 +22,8 @@ from rempart.api.tenancy import (
     own_case,
     visible_banks,
 )
+from rempart.cases import withdrawal
+from rempart.exchange import sharing
 from rempart.exchange.bank_import import import_submission
 from rempart.exchange.consent import ConsentRecord
 from rempart.exchange.submission import FORMAT, VERSION, parse_submission
@@ -128,20 +129,11 @@ def change_bank(name: str, body: BankChange, p: Principal = Depends(require("adm
 
 
 def _share(svc: Services, p: Principal, name: str, tenant_name: str, on: bool) -> dict[str, Any]:
-    with audit.acting_as(p.actor), svc.db.session() as s:
-        bank = bank_for(s, p, name)
-        tenant = get_tenant(s, tenant_name)
-        if tenant.kind != "platform":
-            raise HTTPException(400, f"{tenant_name!r} is not a platform: banks are shared "
-                                "with platforms")  # fmt: skip
-        existing = s.scalar(select(BankShare).where(BankShare.bank_id == bank.id,
-                                                    BankShare.tenant_id == tenant.id))
-        if on and existing is None:
-            s.add(BankShare(bank_id=bank.id, tenant_id=tenant.id))
-        if not on and existing is not None:
-            s.delete(existing)
-        audit.record(s, "bank-share" if on else "bank-unshare",
-                     details={"bank": name, "tenant": tenant_name})  # fmt: skip
+    with svc.db.session() as s:
+        bank_for(s, p, name)
+    change = sharing.share_bank if on else sharing.unshare_bank
+    with audit.acting_as(p.actor):
+        change(svc.db, name, tenant_name, actor=p.actor)
     svc.lookups.invalidate()
     svc.changed()
     return {"bank": name, "tenant": tenant_name, "shared": on}
@@ -276,17 +268,11 @@ def withdraw_entry(name: str, entry: int = Path(ge=0, le=MAX_ID),
             raise not_found()
         case_for(s, p, number)
 
-    def apply(s: Session) -> tuple[list[tuple[int, str]], list[int]]:
-        case = repository.get_case(s, number)
-        if case is None:
-            raise not_found()
-        removed = repository.delete_items(s, case, [entry])
-        audit.record(s, "withdraw-items", case=number,
-                     details={"bank_entries": [entry], "face_templates": []})
-        return [], removed
-
-    with audit.acting_as(p.actor):
-        svc.keeper.change(lambda bank_index: bank_index.change(apply))
-    svc.db.purge_deleted()
+    try:
+        with audit.acting_as(p.actor):
+            svc.keeper.change(lambda bank_index: withdrawal.withdraw_items(
+                bank_index, svc.settings.home, number, [entry], actor=p.actor))
+    except withdrawal.NoSuchCase as exc:
+        raise not_found() from exc
     svc.changed()
     return {"bank": name, "bank_entry": entry, "withdrawn": True}

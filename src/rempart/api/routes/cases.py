@@ -9,14 +9,13 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from rempart.api.auth import Principal, require
 from rempart.api.services import Services, services
 from rempart.api.tenancy import MAX_ID, case_for, may_see_case, not_found, own_case
-from rempart.cases import workflow
-from rempart.store import audit, face_templates, repository
-from rempart.store.models import Case, CaseEvent, CaseOwner, PlatformFeedback, utcnow
+from rempart.cases import withdrawal, workflow
+from rempart.store import audit, repository
+from rempart.store.models import Case, CaseOwner, PlatformFeedback
 from rempart.store.repository import StoreError
 
 router = APIRouter(prefix="/v1", tags=["cases"])
@@ -87,30 +86,16 @@ def withdraw_case(number: str, p: Principal = Depends(require("caseworker", "adm
     records are kept for partners."""
     with svc.db.session() as s:
         case_for(s, p, number)
-    counts: dict[str, int] = {}
-
-    def apply(s: Session) -> tuple[list[tuple[int, str]], list[int]]:
-        case = repository.get_case(s, number)
-        if case is None:
-            raise not_found()
-        removed = repository.delete_case_items(s, case)
-        counts["templates"] = face_templates.delete_case_templates(s, case)
-        counts["hashes"] = len(removed)
-        audit.record(s, "case-withdraw", case=number,
-                     details={"hashes": len(removed), "face_templates": counts["templates"]})
-        for consent in case.consents:
-            consent.withdrawn_at = consent.withdrawn_at or utcnow()
-        s.add(CaseEvent(case_id=case.id, actor=p.actor, from_status=case.status,
-                        to_status="withdrawn", note="withdrawn (through the API)"))
-        case.status = "withdrawn"
-        return [], removed
-
-    with audit.acting_as(p.actor):
-        svc.keeper.change(lambda bank_index: bank_index.change(apply))
-    svc.db.purge_deleted()
+    try:
+        with audit.acting_as(p.actor):
+            done = svc.keeper.change(lambda bank_index: withdrawal.withdraw_case(
+                bank_index, svc.settings.home, number, actor=p.actor,
+                note="withdrawn (through the API)"))
+    except withdrawal.NoSuchCase as exc:
+        raise not_found() from exc
     svc.changed()
-    return {"case": number, "status": "withdrawn", "indexed_hashes_removed": counts["hashes"],
-            "face_templates_removed": counts["templates"]}
+    return {"case": number, "status": "withdrawn", "indexed_hashes_removed": done.indexed_hashes,
+            "face_templates_removed": done.face_templates}
 
 
 @router.post("/status", summary="The victim's status check: case number and secret",
