@@ -140,6 +140,8 @@ export function fast(img, w, h, threshold) {
   for (let k = 0; k < 16; k++) pixel[k] = CIRCLE[k][0] + CIRCLE[k][1] * w;
   for (let k = 16; k < 25; k++) pixel[k] = pixel[k - 16];
   const d = new Int32Array(25);
+  const tab = new Uint8Array(512);
+  for (let i = -255; i <= 255; i++) tab[i + 255] = i < -threshold ? 1 : i > threshold ? 2 : 0;
   const buf = [new Uint8Array(w), new Uint8Array(w), new Uint8Array(w)];
   const pos = [[], [], []];
   const out = [];
@@ -154,22 +156,33 @@ export function fast(img, w, h, threshold) {
         const v = img[p];
         const lo = v - threshold;
         const hi = v + threshold;
-        const t = (k) => {
-          const x = img[p + pixel[k]];
-          return x < lo ? 1 : x > hi ? 2 : 0;
-        };
-        let m = t(0) | t(8);
+        // tab[x - v + 255]: 1 darker than v - threshold, 2 brighter than v + threshold
+        const base = 255 - v;
+        let m = tab[img[p + pixel[0]] + base] | tab[img[p + pixel[8]] + base];
         if (m === 0) continue;
-        m &= (t(2) | t(10)) & (t(4) | t(12)) & (t(6) | t(14));
+        m &= (tab[img[p + pixel[2]] + base] | tab[img[p + pixel[10]] + base]) &
+          (tab[img[p + pixel[4]] + base] | tab[img[p + pixel[12]] + base]) &
+          (tab[img[p + pixel[6]] + base] | tab[img[p + pixel[14]] + base]);
         if (m === 0) continue;
-        m &= (t(1) | t(9)) & (t(3) | t(11)) & (t(5) | t(13)) & (t(7) | t(15));
+        m &= (tab[img[p + pixel[1]] + base] | tab[img[p + pixel[9]] + base]) &
+          (tab[img[p + pixel[3]] + base] | tab[img[p + pixel[11]] + base]) &
+          (tab[img[p + pixel[5]] + base] | tab[img[p + pixel[13]] + base]) &
+          (tab[img[p + pixel[7]] + base] | tab[img[p + pixel[15]] + base]);
         let isCorner = false;
-        for (const bit of [1, 2]) {
-          if (!(m & bit) || isCorner) continue;
+        if (m & 1) {
           let count = 0;
           for (let k = 0; k < 25; k++) {
-            const x = img[p + pixel[k]];
-            if (bit === 1 ? x < lo : x > hi) {
+            if (img[p + pixel[k]] < lo) {
+              if (++count > 8) { isCorner = true; break; }
+            } else {
+              count = 0;
+            }
+          }
+        }
+        if (!isCorner && (m & 2)) {
+          let count = 0;
+          for (let k = 0; k < 25; k++) {
+            if (img[p + pixel[k]] > hi) {
               if (++count > 8) { isCorner = true; break; }
             } else {
               count = 0;
@@ -470,27 +483,30 @@ export function blurredPadded(level) {
     for (let x = 0; x < pw; x++) out[y * pw + x] = data[sy + reflect101(x - BORDER, w)];
   }
   const rows = new Float32Array(w * h);
-  const taps = [k0, k1, k2, k3, k2, k1, k0];
   const xi = new Int32Array(w + 6);
   for (let x = -3; x < w + 3; x++) xi[x + 3] = reflect101(x, w);
   for (let y = 0; y < h; y++) {
     const r = y * w;
     for (let x = 0; x < w; x++) {
-      let s = 0;
-      for (let k = 0; k < 7; k++) s = f(data[r + xi[x + k]] * taps[k] + s);
-      rows[r + x] = s;
+      let s = f(data[r + xi[x]] * k0);
+      s = f(data[r + xi[x + 1]] * k1 + s);
+      s = f(data[r + xi[x + 2]] * k2 + s);
+      s = f(data[r + xi[x + 3]] * k3 + s);
+      s = f(data[r + xi[x + 4]] * k2 + s);
+      s = f(data[r + xi[x + 5]] * k1 + s);
+      rows[r + x] = f(data[r + xi[x + 6]] * k0 + s);
     }
   }
   const yi = new Int32Array(h + 6);
   for (let y = -3; y < h + 3; y++) yi[y + 3] = reflect101(y, h) * w;
   for (let y = 0; y < h; y++) {
     const o = (y + BORDER) * pw + BORDER;
+    const [r0, r1, r2, r3, r4, r5, r6] = [0, 1, 2, 3, 4, 5, 6].map((k) => yi[y + k]);
     for (let x = 0; x < w; x++) {
-      const q = (k) => rows[yi[y + k] + x];
-      let s = f(q(3) * k3);
-      s = f(f(q(2) + q(4)) * k2 + s);
-      s = f(f(q(1) + q(5)) * k1 + s);
-      s = f(f(q(0) + q(6)) * k0 + s);
+      let s = f(rows[r3 + x] * k3);
+      s = f(f(rows[r2 + x] + rows[r4 + x]) * k2 + s);
+      s = f(f(rows[r1 + x] + rows[r5 + x]) * k1 + s);
+      s = f(f(rows[r0 + x] + rows[r6 + x]) * k0 + s);
       const v = cvRound(s);
       out[o + x] = v < 0 ? 0 : v > 255 ? 255 : v;
     }
