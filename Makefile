@@ -65,7 +65,7 @@ test: $(STAMP) $(HASHPAGE) postgres chromium
 	$(PY) -m ruff check src tests bench demo
 	$(PY) -m pytest
 
-demo: $(STAMP) $(HASHPAGE)
+demo: $(STAMP) $(HASHPAGE) chromium
 	$(VENV)/bin/python demo/run_demo.py
 
 # Thorn's perception (for bench/robustness.py) needs rich < 14: it gets its own environment.

@@ -1,5 +1,8 @@
 """The Rempart demo: hash a person's photos and video, bank the hashes, scan a folder of
-found images and videos.
+found images and videos; then the same from her own hashing page: `rempart hash-page`
+writes it, Debian's chromium runs it headless on her photos (as she would in her browser,
+through rempart.web.hashpage.driver), `rempart bank import` takes the file it saved, and a
+scan finds a cropped copy through it (skipped, saying so, when chromium is not installed).
 
 Everything runs on bundled, generated samples (ordinary abstract scenes), in demo/out/.
 Each step is a real `rempart` command, printed before it runs.
@@ -7,6 +10,7 @@ Each step is a real `rempart` command, printed before it runs.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -79,6 +83,38 @@ def make_samples() -> None:
     write_video(found / "unrelated-video.mp4", scene_frames(78, 15, 10, (480, 320)))
 
 
+def her_page_step() -> None:
+    """Her page: written, run in chromium on her photos, its file imported and matched."""
+    from rempart.web.hashpage.driver import chromium_missing, hash_with_page
+
+    page, saved = OUT / "her-page.html", OUT / "her-page-hashes.json"
+    run("hash-page", "--out", str(page))
+    why = chromium_missing()
+    if why:
+        print(f"\nHer page in a browser: skipped ({why}). The rest of the demo is unchanged.")
+        return
+    photos = sorted((OUT / "victim-photos").glob("*.jpg"))
+    print(f"\n$ chromium --headless {page.name}   # she opens her page, chooses "
+          f"{len(photos)} photos, agrees and saves {saved.name}", flush=True)
+    sub, entries = hash_with_page(photos, saved, page=page, given_by="Demo Person")
+    failed = [e["name"] for e in entries if e["status"] != "done"]
+    print(f"  her browser hashed {len(sub['items'])} photo(s) with nothing sent"
+          + (f"; could not hash: {', '.join(failed)}" if failed else ""))  # fmt: skip
+    found = OUT / "found-later"
+    found.mkdir()
+    shutil.copyfile(OUT / "found" / "cropped.jpg", found / "cropped-copy.jpg")
+    for name in ("unrelated-01.jpg", "unrelated-02.jpg"):
+        shutil.copyfile(OUT / "found" / name, found / name)
+    run("bank", "create", "her-page", "--description", "Hashes from her own page")
+    run("bank", "import", "her-page", str(saved), "--case", "CASE-124")
+    report = OUT / "matches-her-page.json"
+    run("scan", str(found), "--bank", "her-page", "--report", str(report), ok=(0, 3))
+    data = json.loads(report.read_text(encoding="utf-8"))
+    hits = sorted({f"{Path(str(m['file'])).name} ({m['case']}, {m['signal']})"
+                   for m in data.get("matches", [])})  # fmt: skip
+    print(f"\nFound through the file her page saved: {', '.join(hits) or 'nothing'}")
+
+
 if __name__ == "__main__":
     if OUT.exists():
         shutil.rmtree(OUT)
@@ -95,4 +131,7 @@ if __name__ == "__main__":
         str(OUT / "matches.json"), ok=(0, 3))  # fmt: skip
     run("scan", str(OUT / "found"), "--bank", "victim-cases", "--report",
         str(OUT / "matches.csv"), "--format", "csv", ok=(0, 3))  # fmt: skip
-    print(f"\nDemo finished. Reports: {OUT / 'matches.json'} and {OUT / 'matches.csv'}")
+    her_page_step()
+    print(f"\nDemo finished. Reports: {OUT / 'matches.json'} and {OUT / 'matches.csv'}"
+          + (f"; her page's: {OUT / 'matches-her-page.json'}"
+             if (OUT / "matches-her-page.json").exists() else ""))  # fmt: skip

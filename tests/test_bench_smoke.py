@@ -49,3 +49,29 @@ def test_scan_bench_small() -> None:
 def test_robustness_bench_quick() -> None:
     out = run("robustness.py", "--quick")
     assert "overall" in out and "pHash (imagehash)" in out and "region replaced 50%" in out
+
+
+def test_browser_bench_tiny() -> None:
+    """The page in chromium and the CLI on one tiny photo and a 1-second video."""
+    out = run("browser_bench.py", "--sizes", "0.05", "--count", "1", "--videos", "0",
+              "--video-seconds", "1")  # fmt: skip
+    from rempart.web.hashpage.driver import chromium_missing
+
+    if chromium_missing():
+        assert "browser bench not run" in out
+        return
+    assert "page/CLI" in out and "0.05Mp     no" in out and "0.05Mp    yes" in out
+    assert "generated.mp4" in out and "page could not hash" not in out
+
+
+@pytest.mark.slow
+def test_robustness_browser_column_tiny() -> None:
+    """The column "her browser's file" (the real page in chromium) beside the CLI's."""
+    out = run("robustness.py", "--originals", "6", "--distractors", "20", "--scan-images", "4")
+    from rempart.web.hashpage.driver import chromium_missing
+
+    if chromium_missing():
+        assert "her browser's file: not measured" in out
+        return
+    assert "her browser's file" in out and "largest difference" in out
+    assert "region replaced 50%" in out.split("beside the CLI's file")[1]
