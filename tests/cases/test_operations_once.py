@@ -22,6 +22,7 @@ from rempart.api.settings import ApiSettings
 from rempart.cases import withdrawal
 from rempart.config import Policy, load_settings
 from rempart.exchange import sharing
+from rempart.exchange.hashlist import withdraw_hashes
 from rempart.samples import photo_like
 from rempart.scan.options import ScanOptions
 from rempart.scan.pipeline import run_scan
@@ -38,7 +39,7 @@ from rempart.store.models import (
     Withdrawal,
 )
 from rempart.store.repository import StoreError
-from tests.api.conftest import World, build_world, wait_for
+from tests.api.conftest import World, build_world, item, wait_for
 
 pytestmark = pytest.mark.both_databases
 
@@ -261,6 +262,22 @@ def test_api_withdrawal_purges_the_hash_cache_of_her_copies(world: World) -> Non
     left = _cached(world.home)
     assert not {sha[1], sha[2], sha[3]} & left
     assert sha[77] in left
+
+
+def test_a_lists_withdrawal_purges_the_hash_cache_of_the_copies(world: World) -> None:
+    """Regression: withdrawals in an imported or synced hash list (exchange.hashlist) deleted
+    the entries but left the cached hashes of scanned copies of them (only the CLI's case
+    withdrawal purged them)."""
+    db = Database(world.db_url)
+    sha = _scan_copies(world, (1, 2))
+    pdq = item(world.images[1]).pdq
+    assert pdq is not None
+    removed, kept = withdraw_hashes(BankIndex(db, world.home), [("pdq", pdq)],
+                                    case_number="CASE-A", source="test")  # fmt: skip
+    assert (removed, kept) == (1, 0)
+    left = _cached(world.home)
+    assert sha[1] not in left and sha[2] in left and sha[77] in left
+    db.dispose()
 
 
 def test_share_and_unshare_bank(world: World) -> None:

@@ -36,6 +36,7 @@ from rempart.exchange.bank_import import import_submission
 from rempart.exchange.consent import ConsentRecord, FormatError
 from rempart.exchange.submission import Submission, SubmissionItem
 from rempart.index.binary_index import hex_to_array
+from rempart.scan import hash_cache
 from rempart.signals.vpdq import REGIONS, VpdqFrame
 from rempart.store import audit, repository
 from rempart.store.bank_index import BankIndex
@@ -394,6 +395,7 @@ def withdraw_hashes(
     wanted = {(k, v.lower()) for k, v in values}
     wanted_digests = {(k, d.lower()) for k, d in digests}
     counts = {"removed": 0, "kept": 0}
+    copies: set[str] = set()  # scanned copies of the withdrawn content: cached hashes go
 
     def apply(s: Session) -> tuple[list[tuple[int, str]], list[int]]:
         target = repository.get_case(s, case_number) if case_number is not None else None
@@ -410,6 +412,7 @@ def withdraw_hashes(
         for case_id, item_ids in per_case.items():
             case = s.get(Case, case_id)
             assert case is not None
+            copies.update(hash_cache.matched_content(s, sorted(item_ids)))
             removed += repository.delete_items(s, case, sorted(item_ids))
             audit.record(s, "list-withdraw", case=case.number,
                          details={"bank_entries": sorted(item_ids), "source": source})
@@ -420,6 +423,9 @@ def withdraw_hashes(
     bank_index.change(apply)
     if counts["removed"]:
         bank_index.db.purge_deleted()
+        # as rempart.cases.withdrawal does: nothing near the withdrawn hashes stays cached
+        # (the bank index lives in HOME/index/<database>/pdq)
+        hash_cache.purge_withdrawn(bank_index.folder.parents[2], copies)
     return counts["removed"], counts["kept"]
 
 
@@ -442,12 +448,12 @@ def _items_holding(
             out.update((int(i), c) for i, c in rows)
     if digests:
         kinds = {k for k, _ in digests}
-        rows = s.execute(
+        held = s.execute(
             select(BankItem.id, BankItem.case_id, ItemSignal.signal_type, ItemSignal.value)
             .join(ItemSignal, ItemSignal.item_id == BankItem.id)
             .where(ItemSignal.signal_type.in_(kinds))
         ).all()
-        for item_id, case_id, kind, value in rows:
+        for item_id, case_id, kind, value in held:
             if (kind, repository.withdrawal_digest(value)) in digests:
                 out.add((int(item_id), case_id))
     return out
