@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from rempart.exchange.consent import ConsentRecord, FormatError, read_consent
+from rempart.cli.app import EXIT_SKIPPED, err, face_app, fail, open_database, out, settings
+from rempart.exchange.consent import ConsentRecord, read_consent
 from rempart.lazy import lazy_module
 from rempart.textsafe import safe
 
@@ -22,17 +23,6 @@ if TYPE_CHECKING:
 audit = lazy_module("rempart.store.audit")
 face_templates = lazy_module("rempart.store.face_templates")
 repository = lazy_module("rempart.store.repository")
-
-face_app = typer.Typer(
-    help="Face search: enroll a person's face (with her consent), list, export.",
-    no_args_is_help=True,
-)
-
-
-def _cli():  # noqa: ANN202 (the main CLI module; imported late to avoid a cycle)
-    from rempart import cli
-
-    return cli
 
 
 def _parse_picks(picks: list[str]) -> dict[str, int]:
@@ -71,7 +61,7 @@ def _choose(path: Path, faces: list[FaceFinding], picks: dict[str, int]) -> Face
     pick = picks.get(str(path), picks.get(path.name))
     if pick is None and len(faces) > 1:
         if sys.stdin.isatty():
-            _cli().err.print(f"{safe(path)} shows {len(faces)} faces: {_describe(faces)}",
+            err.print(f"{safe(path)} shows {len(faces)} faces: {_describe(faces)}",
                              highlight=False)
             pick = typer.prompt("Which one is hers (number, 0 for none)", type=int)
             if pick == 0:
@@ -109,14 +99,12 @@ def enroll_cmd(
     from rempart.media.errors import MediaError
     from rempart.media.kinds import media_kind
     from rempart.store.face_templates import NewTemplate
-    from rempart.store.repository import StoreError
 
-    cli = _cli()
     try:
         record: ConsentRecord | None = read_consent(consent) if consent else None
         picks = _parse_picks(pick or [])
-    except (FormatError, ValueError) as exc:
-        raise cli._fail(str(exc)) from exc
+    except ValueError as exc:
+        raise fail(str(exc)) from exc
     templates: list[NewTemplate] = []
     problems: list[str] = []
     for i, path in enumerate(photos, 1):
@@ -136,22 +124,19 @@ def enroll_cmd(
         source = str(path) if include_paths else f"photo {i} of {len(photos)}"
         templates.append(NewTemplate(np.asarray(chosen.template), source, chosen.width))
     for why in problems:
-        cli.err.print(f"[yellow]not enrolled[/] {safe(why)}", highlight=False)
+        err.print(f"[yellow]not enrolled[/] {safe(why)}", highlight=False)
     if not templates:
-        raise cli._fail("no face template could be made from these photos")
-    database = cli.open_database()
-    try:
-        face_templates.enroll(database, cli.state.settings.home, case, templates, record)
-    except StoreError as exc:
-        raise cli._fail(str(exc)) from exc
-    cli.err.print(
+        raise fail("no face template could be made from these photos")
+    database = open_database()
+    face_templates.enroll(database, settings().home, case, templates, record)
+    err.print(
         f"Enrolled {len(templates)} face template(s) for case {safe(case)} (encrypted; the "
         "photos "
         f"were not stored)" + (f"; {len(problems)} photo(s) not used" if problems else ""),
         highlight=False,
     )
     if problems:
-        raise typer.Exit(cli.EXIT_SKIPPED)
+        raise typer.Exit(EXIT_SKIPPED)
 
 
 @face_app.command("list")
@@ -161,8 +146,7 @@ def list_cmd(
     """Enrolled templates per case (counts and sources; never the templates)."""
     from rempart.store.models import FaceTemplate
 
-    cli = _cli()
-    database = cli.open_database()
+    database = open_database()
     table = Table("case", "template", "source", "face width", "enrolled")
     with database.session() as s:
         from sqlalchemy import select
@@ -175,7 +159,7 @@ def list_cmd(
         for t, number in s.execute(query.order_by(FaceTemplate.id)).all():
             table.add_row(safe(number), str(t.id), safe(t.source), str(t.face_width or ""),
                           t.created_at.isoformat(timespec="seconds"))  # fmt: skip
-    cli.out.print(table)
+    out.print(table)
 
 
 @face_app.command("export")
@@ -184,19 +168,18 @@ def export_cmd(
     out_file: Annotated[Path, typer.Option("--out", help="Write the templates here.")],
 ) -> None:
     """Export a case's templates for a partner, only if her consent allows exchange."""
-    cli = _cli()
-    database = cli.open_database()
+    database = open_database()
     with database.session() as s:
         row = repository.get_case(s, case)
         consent_row = repository.active_consent(s, row) if row else None
         if row is None or consent_row is None:
-            raise cli._fail(f"case {case} has no active consent record")
+            raise fail(f"case {case} has no active consent record")
         if not consent_row.allow_exchange:
-            raise cli._fail(
+            raise fail(
                 f"case {case}: her consent does not allow exchanging her data "
                 "(allow_exchange is false): face templates are not exported"
             )
-    loaded = face_templates.load(database, cli.state.settings.home, [case])
+    loaded = face_templates.load(database, settings().home, [case])
     with database.session() as s:
         audit.record(s, "face-export", case=case,
                      details={"templates": len(loaded.ids), "file": str(out_file)})
@@ -206,5 +189,5 @@ def export_cmd(
         "templates": [base64.b64encode(v.astype("<f4").tobytes()).decode() for v in loaded.vectors],
     }  # fmt: skip
     out_file.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
-    cli.err.print(f"Exported {len(loaded.ids)} template(s) of case {safe(case)} to "
+    err.print(f"Exported {len(loaded.ids)} template(s) of case {safe(case)} to "
                   f"{safe(out_file)}", highlight=False)

@@ -1,0 +1,230 @@
+"""`rempart case ...`: withdraw (all of a case, or some of its hashes or face templates),
+open, show, status (hers), set-status, withdrawals (records for partners), trust-source,
+close, assign (to an organisation)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.table import Table
+
+from rempart.cli.app import case_app, err, open_database, open_index, out, settings
+from rempart.lazy import lazy_module
+from rempart.textsafe import plain, plain_lines, safe, safe_or_empty
+
+if TYPE_CHECKING:
+    from rempart.store.bank_index import BankIndex
+
+audit = lazy_module("rempart.store.audit")
+face_templates = lazy_module("rempart.store.face_templates")
+hash_cache = lazy_module("rempart.scan.hash_cache")
+keys = lazy_module("rempart.api.keys")
+repository = lazy_module("rempart.store.repository")
+returns = lazy_module("rempart.cases.returns")
+stats = lazy_module("rempart.cases.stats")
+workflow = lazy_module("rempart.cases.workflow")
+# = rempart.cases.workflow.STATES (a test checks), for `case set-status`'s help
+CASE_STATES = ("open", "reviewing", "notices-sent", "monitoring", "closed", "withdrawn")
+
+
+@case_app.command("withdraw")
+def case_withdraw(
+    number: Annotated[str, typer.Argument(help="Case number.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    item: Annotated[
+        list[int] | None,
+        typer.Option("--item", help="Withdraw only this bank entry (repeatable)."),
+    ] = None,
+    template: Annotated[
+        list[int] | None,
+        typer.Option("--template", help="Withdraw only this face template (repeatable)."),
+    ] = None,
+) -> None:
+    """Withdraw a case (or some of its hashes or face templates): delete them from every bank
+    and index, for real; a one-way withdrawal record is kept for partners."""
+    from rempart.store.models import CaseEvent, utcnow
+    from rempart.store.repository import StoreError
+
+    _, bank_index = open_index()
+    if item or template:
+        _withdraw_some(bank_index, number, item or [], template or [])
+        return
+    if not yes:
+        typer.confirm(f"Delete every hash of case {plain(number)} from every bank?", abort=True)
+    counts: dict[str, Any] = {}
+    copies: set[str] = set()  # scanned copies of her pictures: their cached hashes go too
+
+    def apply(s: Any) -> tuple[list[tuple[int, str]], list[int]]:
+        case = repository.get_case(s, number)
+        if case is None:
+            raise StoreError(f"no case {number}")
+        copies.update(hash_cache.matched_content(s, case_id=case.id))
+        removed = repository.delete_case_items(s, case)
+        counts["templates"] = face_templates.delete_case_templates(s, case)
+        audit.record(s, "case-withdraw", case=number,
+                     details={"hashes": len(removed), "face_templates": counts["templates"]})
+        for consent in case.consents:
+            consent.withdrawn_at = consent.withdrawn_at or utcnow()
+        s.add(CaseEvent(case_id=case.id, actor=audit.current_actor(), from_status=case.status,
+                        to_status="withdrawn", note="withdrawn by her"))  # fmt: skip
+        case.status = "withdrawn"
+        counts["pdq"] = len(removed)
+        return [], removed
+
+    bank_index.change(apply)
+    bank_index.db.purge_deleted()  # deleted rows (hashes, face templates) leave the files
+    hash_cache.purge_withdrawn(settings().home, copies)
+    err.print(
+        f"Case {safe(number)} withdrawn: its hashes were deleted from every bank and index"
+        + (f", and its {counts['templates']} face template(s)" if counts.get("templates") else "")
+        + ".",
+        highlight=False,
+    )
+
+
+def _withdraw_some(bank_index: BankIndex, number: str, items: list[int],
+                   templates: list[int]) -> None:  # fmt: skip
+    from rempart.store.repository import StoreError
+
+    copies: set[str] = set()
+
+    def apply(s: Any) -> tuple[list[tuple[int, str]], list[int]]:
+        case = repository.get_case(s, number)
+        if case is None:
+            raise StoreError(f"no case {number}")
+        if items:
+            copies.update(hash_cache.matched_content(s, items))
+        removed = repository.delete_items(s, case, items) if items else []
+        if templates:
+            face_templates.delete_templates(s, case, templates)
+        audit.record(s, "withdraw-items", case=number,
+                     details={"bank_entries": items, "face_templates": templates})
+        return [], removed
+
+    bank_index.change(apply)
+    bank_index.db.purge_deleted()
+    hash_cache.purge_withdrawn(settings().home, copies)
+    err.print(f"Withdrawn from case {safe(number)}: {len(items)} bank entr(y/ies), "
+              f"{len(templates)} face template(s).", highlight=False)  # fmt: skip
+
+
+@case_app.command("open")
+def case_open(number: Annotated[str, typer.Argument(help="Case number, e.g. CASE-123.")]
+              ) -> None:  # fmt: skip
+    """Open a case and print its secret once: give it to her, with the case number."""
+    secret = workflow.open_case(open_database(), number)
+    err.print(f"Case {safe(number)} opened. Her secret (shown only now; Rempart keeps "
+                  "only a hash of it):", highlight=False)  # fmt: skip
+    out.print(secret)
+
+@case_app.command("show")
+def case_show(
+    number: Annotated[str, typer.Argument(help="Case number.")],
+    fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+) -> None:
+    """A case for the caseworker: status and its history, what is registered and found."""
+    v = workflow.view(open_database(), number)
+    if fmt == "json":
+        out.print_json(json.dumps(asdict(v)))
+        return
+    out.print(f"Case {safe(v.number)}: {safe(v.status)} (opened {v.created_at})",
+                  highlight=False)
+    out.print(f"Registered: {v.bank_items} hash entries, {v.face_templates} face "
+                  f"templates. Matches: {stats.counts_text(v.matches)}. Confirmed by "
+                  f"place: {safe(stats.counts_text(v.platforms))}", highlight=False)
+    if v.trusted_sources:
+        out.print("Trusted sources (hers): " + ", ".join(safe(t) for t in
+                                                          v.trusted_sources))  # fmt: skip
+    table = Table("when", "by", "from", "to", "note", title="History")
+    for h in v.history:
+        table.add_row(safe(h["at"]), safe(h["by"]), safe_or_empty(h["from"]),
+                      safe(h["to"]), safe_or_empty(h["note"]))
+    out.print(table)
+
+@case_app.command("status")
+def case_status(
+    number: Annotated[str, typer.Argument(help="Her case number.")],
+    secret: Annotated[str, typer.Option(help="Her secret.", prompt=True, hide_input=True)],
+) -> None:
+    """What she may see of her case: counts and platforms, never images."""
+    info = workflow.victim_status(open_database(), number, secret)
+    out.print_json(json.dumps(info))
+
+@case_app.command("set-status")
+def case_set_status(
+    number: Annotated[str, typer.Argument(help="Case number.")],
+    status: Annotated[str, typer.Argument(help=", ".join(CASE_STATES))],
+    note: Annotated[str, typer.Option(help="Why.")] = "",
+) -> None:
+    """Move a case to another status (recorded with who, when and why)."""
+    workflow.set_status(open_database(), number, status, note)
+    err.print(f"Case {number}: {status}", highlight=False)
+
+@case_app.command("withdrawals")
+def case_withdrawals(
+    out_file: Annotated[Path | None, typer.Option("--out", help="Write them here.")] = None,
+) -> None:
+    """Withdrawal records for partners: SHA-256 of each withdrawn hash (the hash itself
+    is gone); a partner removes any hash whose SHA-256 is listed."""
+    from sqlalchemy import select
+
+    from rempart.store.models import Withdrawal
+
+    with open_database().session() as s:
+        rows = [{"signal_type": w.signal_type, "value_sha256": w.value_sha256,
+                 "withdrawn_at": w.withdrawn_at.isoformat(timespec="seconds")}
+                for w in s.scalars(select(Withdrawal).order_by(Withdrawal.id))]  # fmt: skip
+    doc = json.dumps({"format": "rempart-withdrawals", "version": 1, "items": rows},
+                     indent=2)  # fmt: skip
+    if out_file is not None:
+        out_file.write_text(doc + "\n", encoding="utf-8")
+    else:
+        out.print(plain_lines(doc), highlight=False, markup=False)
+
+@case_app.command("trust-source")
+def case_trust_source(
+    number: Annotated[str, typer.Argument(help="Case number.")],
+    source: Annotated[str, typer.Argument(help="Her own or a trusted place: a folder or "
+                                               "file, a URL prefix, or telegram:CHAT_ID.")],
+    remove: Annotated[bool, typer.Option("--remove", help="No longer trusted.")] = False,
+) -> None:
+    """Mark a place as hers or trusted for a case (e.g. her folder of originals): her
+    content found there never counts as removed content that came back."""
+    value = returns.trust_source(open_database(), number, source, remove=remove)
+    err.print(f"Case {safe(number)}: {safe(value)} is "
+                  f"{'no longer' if remove else 'now'} a trusted source", highlight=False)
+
+@case_app.command("close")
+def case_close(
+    number: Annotated[str, typer.Argument(help="Case number.")],
+    note: Annotated[str, typer.Option(help="Why.")] = "",
+) -> None:
+    """Close a case (it reopens if her content is found again)."""
+    case_set_status(number, "closed", note)
+
+
+@case_app.command("assign")
+def case_assign(
+    number: Annotated[str, typer.Argument(help="Case number.")],
+    tenant: Annotated[str, typer.Option(help="The organisation (created if new).")],
+) -> None:
+    """Give a case to an organisation: its caseworkers' API keys may then see it."""
+    from rempart.store.models import CaseOwner
+    from rempart.store.repository import StoreError
+
+    with open_database().session() as s:
+        case = repository.get_case(s, number)
+        if case is None:
+            raise StoreError(f"no case {number}")
+        t = keys.get_or_create_tenant(s, tenant, "organisation")
+        owner = s.get(CaseOwner, case.id)
+        if owner is None:
+            s.add(CaseOwner(case_id=case.id, tenant_id=t.id))
+        else:
+            owner.tenant_id = t.id
+        audit.record(s, "case-assign", case=number, details={"tenant": tenant})
+    err.print(f"Case {safe(number)} now belongs to {safe(tenant)}.", highlight=False)

@@ -1,0 +1,35 @@
+"""`rempart serve`: the HTTP API and the web pages."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+
+from rempart.cli.app import app, err, fail, open_database, settings
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Server processes (each holds the index).")] = 1,
+    access_log: Annotated[bool, typer.Option(help="Log every request.")] = False,
+) -> None:
+    """Start the HTTP API (docs at /docs, OpenAPI schema at /openapi.json)."""
+    import uvicorn
+
+    if workers < 1 or not 0 < port < 65536:
+        raise fail("--workers must be at least 1 and --port between 1 and 65535")
+    # Every worker process reads its settings from the environment.
+    os.environ["REMPART_DB"] = settings().db_url
+    os.environ["REMPART_HOME"] = str(settings().home)
+    open_database()  # migrate once, before the workers start
+    err.print(f"Rempart API on http://{host}:{port} ({workers} worker(s)); "
+                  f"documentation at http://{host}:{port}/docs", highlight=False)  # fmt: skip
+    uvicorn.run("rempart.api.app:create_app", factory=True, host=host, port=port,
+                workers=workers, access_log=access_log, log_level="info",
+                timeout_graceful_shutdown=10,  # X-Forwarded-For: see api/proxies.py
+                proxy_headers=False)  # fmt: skip
+
