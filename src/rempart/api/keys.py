@@ -19,9 +19,11 @@ from sqlalchemy.orm import Session
 from rempart.api.settings import ROLES
 from rempart.store.models import ApiKey, Tenant, utcnow
 from rempart.store.repository import StoreError
+from rempart.store.tenants import TENANT_NAME as TENANT_NAME  # re-exported
+from rempart.store.tenants import get_or_create_tenant as get_or_create_tenant
+from rempart.store.tenants import get_tenant as get_tenant
 
 KEY_PATTERN = re.compile(r"^rmp_([0-9a-f]{8})_([A-Za-z0-9_-]{43})$")
-TENANT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 # Which kind of tenant each role belongs to (admins and victims belong to none).
 # A partner (another Rempart instance pulling shared banks) is shared banks as a platform is.
 TENANT_KIND = {"caseworker": "organisation", "platform": "platform", "partner": "platform"}
@@ -41,26 +43,6 @@ class KeyInfo:
     rate_limit: float | None
     created_at: datetime
     revoked_at: datetime | None
-
-
-def get_or_create_tenant(s: Session, name: str, kind: str) -> Tenant:
-    if not TENANT_NAME.match(name):
-        raise StoreError(f"invalid tenant name {name!r}: letters, digits, '-', '_', '.'")
-    tenant = s.scalar(select(Tenant).where(Tenant.name == name))
-    if tenant is None:
-        tenant = Tenant(name=name, kind=kind)
-        s.add(tenant)
-        s.flush()
-    elif tenant.kind != kind:
-        raise StoreError(f"tenant {name!r} is a {tenant.kind}, not a {kind}")
-    return tenant
-
-
-def get_tenant(s: Session, name: str) -> Tenant:
-    tenant = s.scalar(select(Tenant).where(Tenant.name == name))
-    if tenant is None:
-        raise StoreError(f"no tenant named {name!r}")
-    return tenant
 
 
 def create_key(
