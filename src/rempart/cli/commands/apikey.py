@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from rempart.cli.app import apikey_app, err, open_database, out
+from rempart.cli.core import apikey_app, err, open_database, out
 from rempart.lazy import lazy_module
 from rempart.textsafe import safe, safe_or_empty
 

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from rempart.cli.app import audit_app, err, open_database, out, settings
+from rempart.cli.core import audit_app, err, open_database, out, settings
 from rempart.lazy import lazy_module
 from rempart.textsafe import safe, safe_or_empty
 

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from rempart.cli.app import (
+from rempart.cli.core import (
     EXIT_SKIPPED,
     bank_app,
     bank_hint,

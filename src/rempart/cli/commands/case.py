@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from rempart.cli.app import case_app, err, open_database, open_index, out, settings
+from rempart.cli.core import case_app, err, open_database, open_index, out, settings
 from rempart.lazy import lazy_module
 from rempart.textsafe import plain, plain_lines, safe, safe_or_empty
 

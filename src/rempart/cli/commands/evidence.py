@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from rempart.cli.app import err, evidence_app, fail, open_database, out, settings, trust_app
+from rempart.cli.core import err, evidence_app, fail, open_database, out, settings, trust_app
 from rempart.lazy import lazy_module
 from rempart.textsafe import safe
 

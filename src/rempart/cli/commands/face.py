@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from rempart.cli.app import EXIT_SKIPPED, err, face_app, fail, open_database, out, settings
+from rempart.cli.core import EXIT_SKIPPED, err, face_app, fail, open_database, out, settings
 from rempart.exchange.consent import ConsentRecord, read_consent
 from rempart.lazy import lazy_module
 from rempart.textsafe import safe

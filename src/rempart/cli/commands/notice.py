@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from rempart.cli.app import err, notice_app, open_database, out, settings
+from rempart.cli.core import err, notice_app, open_database, out, settings
 from rempart.lazy import lazy_module
 from rempart.textsafe import plain_lines, safe
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from rempart.cli.app import app, err, open_database
+from rempart.cli.core import app, err, open_database
 from rempart.lazy import lazy_module
 from rempart.textsafe import safe
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from rempart.cli.app import err, open_database, out, review_app, settings
+from rempart.cli.core import err, open_database, out, review_app, settings
 from rempart.lazy import lazy_module
 from rempart.textsafe import safe, safe_or_empty
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from rempart.cli.app import app, err, fail, open_database, settings
+from rempart.cli.core import app, err, fail, open_database, settings
 
 
 @app.command("serve")

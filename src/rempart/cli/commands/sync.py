@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from rempart.cli.app import (
+from rempart.cli.core import (
     EXIT_SKIPPED,
     bank_hint,
     err,

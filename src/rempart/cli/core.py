@@ -1,12 +1,14 @@
 """The `rempart` command's frame: the Typer app and its groups, the per-run context (settings
 and the databases opened), the one error handler, output helpers and progress bars.
 
-Why here and alone: every command module (`rempart.cli.commands.*`) imports this module and
-nothing else of the command line, so no command module imports another, none is imported
-late to dodge a cycle, and each can be imported (and tested) on its own. A command refuses by
-raising a `RempartError` (`fail(...)` for the command line's own refusals); the app's group
-prints its message and exits with its `exit_code`, once for every command, so the domain's
-errors (StoreError, FormatError, MediaError, SyncError...) need no `except` in the commands.
+Why here and alone (named `core`, not `app`: `rempart.cli.app` stays the Typer app itself,
+as `from rempart.cli import app` has always given): every command module
+(`rempart.cli.commands.*`) imports this module and nothing else of the command line, so no
+command module imports another, none is imported late to dodge a cycle, and each can be
+imported (and tested) on its own. A command refuses by raising a `RempartError`
+(`fail(...)` for the command line's own refusals); the app's group prints its message and
+exits with its `exit_code`, once for every command, so the domain's errors (StoreError,
+FormatError, MediaError, SyncError...) need no `except` in the commands.
 
 Exit codes: 0 done; 1 error (bad arguments, unreadable or malformed input file, refused
 request); 2 usage error; 3 done, but some files were skipped (listed in the report).
