@@ -14,28 +14,31 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rempart.index.binary_index import BinaryHashIndex
+from rempart.scan.hashing import hash_one
 from rempart.scan.matcher import near_candidates
+from rempart.scan.options import Outcome, ScanOptions
 from rempart.signals.image_hashes import ImageHashes
 from rempart.sources.base import MediaRef
 
+if TYPE_CHECKING:
+    from distributed import Client
+
 
 def hash_and_search(
-    ref: MediaRef, options: Any, dihedral: bool, index: BinaryHashIndex, radius: int
-) -> Any:
+    ref: MediaRef, options: ScanOptions, dihedral: bool, index: BinaryHashIndex, radius: int
+) -> Outcome:
     """Runs on a worker: hash one item and, for a photo, search the index for it."""
-    from rempart.scan.pipeline import _hash_one
-
-    outcome = _hash_one(ref, options, dihedral)
+    outcome = hash_one(ref, options, dihedral)
     if isinstance(outcome.hashes, ImageHashes):
         outcome = replace(outcome, near=near_candidates(index, [outcome.hashes], radius)[0])
     return outcome
 
 
 @contextmanager
-def connect(address: str, workers: int) -> Iterator[Any]:
+def connect(address: str, workers: int) -> Iterator[Client]:
     """A Dask client: to the scheduler at `address`, or ("local") to a cluster of `workers`
     processes started here and stopped afterwards."""
     from distributed import Client, LocalCluster
@@ -51,14 +54,14 @@ def connect(address: str, workers: int) -> Iterator[Any]:
 
 
 def hash_on_cluster(
-    client: Any,
+    client: Client,
     refs: Iterable[MediaRef],
-    options: Any,
+    options: ScanOptions,
     *,
     dihedral: bool,
     index: BinaryHashIndex,
     radius: int,
-) -> Iterator[Any]:
+) -> Iterator[Outcome]:
     """Outcomes as the cluster finishes them, with a bounded number of items in flight."""
     from distributed import as_completed
 

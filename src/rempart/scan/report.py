@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from rempart.scan.matcher import Hit
-from rempart.scan.pipeline import ScanResult, load_result, summary
+from rempart.scan.options import ScanResult
+from rempart.scan.recording import load_result, summary
 from rempart.store.db import Database
 from rempart.store.models import ScanRun
 from rempart.store.repository import StoreError

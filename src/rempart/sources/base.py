@@ -21,9 +21,16 @@ class MediaRef:
 
 @dataclass(frozen=True)
 class SourceProblem:
-    """Something a source could not read (a symlink loop, an unreadable folder...)."""
+    """Something a source could not read (a symlink loop, an unreadable folder...), or an
+    item a scan skipped (a file it could not decode): one problem type for sources and scans
+    (`rempart.scan.options.Skipped` is this class). `detail` is the message, naming the item."""
 
     locator: str
     reason: str
     detail: str
     provenance: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def file(self) -> str:
+        """The item, as scan reports name it (their "file" field)."""
+        return self.locator

@@ -1,0 +1,204 @@
+"""Hashing on every core: one item in a worker, and the process-pool loop around it.
+
+A worker hashes a photo (PDQ, 8 transforms, the robust stage's variants and keypoints) or a
+video (vPDQ frames at `seconds_per_frame`, inside black bars, and frame halves), looks for
+faces when asked, and reuses the hashes of known content from the hash cache. Workers report
+how far they are in each video through a queue, for per-video progress. `hash_one` is what
+the Dask cluster's workers run too (cluster.py), so both ways of scanning hash alike.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import queue
+import tempfile
+from collections.abc import Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from rempart.faces.detect import FaceFinding, find_faces
+from rempart.media.decode import decode_image, read_file_bytes
+from rempart.media.errors import MediaError
+from rempart.media.kinds import VIDEO_EXTENSIONS, is_animated_gif, media_kind, sniff
+from rempart.media.video import probe_video
+from rempart.scan.hash_cache import HashCache
+from rempart.scan.options import Outcome, ScanOptions, VideoProgressFn
+from rempart.signals.exact import file_digests
+from rempart.signals.image_hashes import ImageHashes, hash_image_bytes
+from rempart.signals.vpdq import VideoHashes, hash_video_file
+from rempart.sources.base import MediaRef
+
+_video_events: multiprocessing.Queue[tuple[str, float, float | None]] | None = None
+
+
+def _init_worker(events: multiprocessing.Queue[tuple[str, float, float | None]]) -> None:
+    global _video_events
+    _video_events = events
+
+
+def _hash_video(
+    ref: MediaRef,
+    options: ScanOptions,
+    report: VideoProgressFn | None,
+    faces: list[FaceFinding] | None = None,
+    digests: tuple[str, str] | None = None,
+) -> VideoHashes:
+    info = probe_video(ref.path)
+    duration = info.duration
+    next_face = [0.0]
+
+    def look_for_faces(ts: float, rgb: np.ndarray) -> None:
+        if faces is not None and ts >= next_face[0]:
+            next_face[0] = ts + options.face_seconds
+            faces.extend(find_faces(rgb, time=ts))
+
+    last = [-10.0]
+
+    def on_frame(ts: float) -> None:
+        if report is not None and ts - last[0] >= 1.0:
+            last[0] = ts
+            report(ref.locator, ts, duration)
+
+    try:
+        return hash_video_file(
+            ref.path, seconds_per_frame=options.seconds_per_frame, progress=on_frame,
+            threads=1 if options.workers > 1 else 0, allow_truncated=True,
+            dedupe_distance=options.video_dedupe, regions=options.video_regions,
+            frame_hook=look_for_faces if faces is not None else None, info=info,
+            digests=digests,
+        )  # fmt: skip
+    finally:
+        if report is not None:
+            report(ref.locator, -1.0, duration)
+
+
+def hash_one(
+    ref: MediaRef, options: ScanOptions, dihedral: bool, report: VideoProgressFn | None = None
+) -> Outcome:
+    """Hash one item (in a worker process, a Dask worker or this process). Never raises:
+    whatever goes wrong with this item is its outcome's error, so one file never ends a scan."""
+    faces: list[FaceFinding] | None = [] if options.faces else None
+    name = Path(ref.locator) if ref.data is not None else ref.path  # what messages call it
+    try:
+        cache = HashCache(Path(options.cache_dir)) if options.cache_dir else None
+        if _kind(ref) == "video":
+            if report is None and _video_events is not None:
+                events = _video_events
+                report = lambda *event: events.put(event)  # noqa: E731
+            recipe = (f"video-{options.seconds_per_frame:g}-{options.video_dedupe}-"
+                      f"{int(options.video_regions)}")  # fmt: skip
+            with _as_file(ref) as path:
+                digests = None
+                if cache is not None and faces is None:
+                    digests = file_digests(path)  # read once: the cache key and the hashes
+                    known = cache.get(digests[1], recipe)
+                    if isinstance(known, VideoHashes):
+                        return Outcome(ref, hashes=known, cached=True)
+                video = _hash_video(replace(ref, path=path), options, report, faces, digests)
+            if cache is not None:
+                cache.put(recipe, video)
+            return Outcome(ref, hashes=video, faces=_tuple(faces))
+        data = ref.data
+        if data is None:
+            data = read_file_bytes(ref.path, max_bytes=options.max_bytes)
+        recipe = f"image-{int(dihedral)}-{options.robust or 'plain'}"
+        if cache is not None and faces is None:
+            known = cache.get(hashlib.sha256(data).hexdigest(), recipe)
+            if isinstance(known, ImageHashes):
+                return Outcome(ref, hashes=known, cached=True)
+        hashes = hash_image_bytes(data, name, dihedral=dihedral, max_pixels=options.max_pixels,
+                                  robust=options.robust)  # fmt: skip
+        if cache is not None:
+            cache.put(recipe, hashes)
+        if faces is not None:
+            picture = decode_image(data, name, max_pixels=options.max_pixels,
+                                   reduce_for_hashing=False).image  # fmt: skip
+            faces.extend(find_faces(np.asarray(picture.convert("RGB"))))
+        return Outcome(ref, hashes=hashes, faces=_tuple(faces))
+    except MediaError as exc:
+        if ref.data is not None:  # name the archive member or URL, not a temporary file
+            exc = MediaError(name, exc.reason, exc.detail)
+        return Outcome(ref, error=exc)
+    except Exception as exc:  # never let one file end the scan
+        return Outcome(ref, error=MediaError(ref.path, "internal-error", repr(exc)))
+
+
+def _kind(ref: MediaRef) -> str | None:
+    if ref.data is None:
+        return media_kind(ref.path)
+    kind = sniff(ref.data[:16])
+    if kind == "image" and is_animated_gif(ref.data):
+        return "video"
+    if kind is None and ref.path.suffix.lower() in VIDEO_EXTENSIONS:
+        return "video"
+    return kind or "image"
+
+
+@contextmanager
+def _as_file(ref: MediaRef) -> Iterator[Path]:
+    """The ref's file; bytes (from an archive or a URL) go to a private temporary file for
+    the video decoder, deleted afterwards."""
+    if ref.data is None:
+        yield ref.path
+        return
+    with tempfile.TemporaryDirectory(prefix="rempart-") as folder:
+        path = Path(folder) / f"media{ref.path.suffix.lower()[:10]}"
+        path.write_bytes(ref.data)
+        yield path
+
+
+def _tuple(faces: list[FaceFinding] | None) -> tuple[FaceFinding, ...] | None:
+    return None if faces is None else tuple(faces)
+
+
+def _drain(
+    events: multiprocessing.Queue[tuple[str, float, float | None]], on_video: VideoProgressFn
+) -> None:
+    while True:
+        try:
+            on_video(*events.get_nowait())
+        except queue.Empty:
+            return
+
+
+def hash_refs(
+    refs: Iterable[MediaRef],
+    options: ScanOptions,
+    *,
+    dihedral: bool,
+    on_video: VideoProgressFn | None = None,
+) -> Iterator[Outcome]:
+    """Hash every ref, on `options.workers` processes, yielding outcomes as they complete.
+    `on_video` hears how far each video is (from the workers, in this process)."""
+    if options.workers <= 1:
+        for ref in refs:
+            yield hash_one(ref, options, dihedral, on_video)
+        return
+    window = options.workers * 8
+    events: multiprocessing.Queue[tuple[str, float, float | None]] = multiprocessing.Queue()
+    with ProcessPoolExecutor(
+        max_workers=options.workers, initializer=_init_worker, initargs=(events,)
+    ) as pool:
+        pending: set[Future[Outcome]] = set()
+        todo = iter(refs)
+        for ref in todo:
+            pending.add(pool.submit(hash_one, ref, options, dihedral))
+            if len(pending) >= window:
+                break
+        while pending:
+            done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+            if on_video is not None:
+                _drain(events, on_video)
+            for fut in done:
+                yield fut.result()
+                nxt = next(todo, None)
+                if nxt is not None:
+                    pending.add(pool.submit(hash_one, nxt, options, dihedral))
+    if on_video is not None:
+        _drain(events, on_video)
+    events.close()
