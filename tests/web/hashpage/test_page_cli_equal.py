@@ -52,6 +52,7 @@ def test_page_file_equals_cli_file(hash_page: HashPageRun, tmp_path: Path) -> No
         assert fields == {k: expected.get(k) for k in EXACT_FIELDS}, name
         assert got.get("pdq_variants") == expected.get("pdq_variants"), name
         assert isinstance(got.get("local_features"), str) and got["local_features"]
+        assert got["local_features"] == expected.get("local_features"), name  # byte for byte
         assert "path" not in got  # no file name leaves her page
     assert set(page_sub) == {"format", "version", "created_at", "generator", "items", "consent"}
 
@@ -69,7 +70,8 @@ def test_large_jpeg_equal_to_cli(hash_page: HashPageRun, tmp_path: Path) -> None
     photo_like(65, (1600, 1200)).save(path, "JPEG", quality=88)
     got = hash_page.hash_files([path])["items"][0]
     want = next(iter(cli_items([path], tmp_path / "cli.json").values()))
-    for k in ("md5", "sha256", "width", "height", "pdq", "pdq_quality", "pdq_variants"):
+    for k in ("md5", "sha256", "width", "height", "pdq", "pdq_quality", "pdq_variants",
+              "local_features"):
         assert got[k] == want[k], k
     print(f"large JPEG: page PDQ {hamming(got['pdq'], want['pdq'])} bits from the CLI's")
 
