@@ -27,7 +27,7 @@ from rempart.lazy import lazy_module
 from rempart.textsafe import safe
 
 audit = lazy_module("rempart.store.audit")
-keys = lazy_module("rempart.api.keys")
+sharing = lazy_module("rempart.exchange.sharing")
 repository = lazy_module("rempart.store.repository")
 
 PROBLEMS_PRINTED = 50
@@ -235,21 +235,8 @@ def bank_share(
     stop: Annotated[bool, typer.Option("--stop", help="Stop sharing instead.")] = False,
 ) -> None:
     """Let a platform match against a bank through the API (or stop, with --stop)."""
-    from sqlalchemy import select
-
-    from rempart.store.models import BankShare
-
-    with open_database().session() as s:
-        bank = repository.get_bank(s, name)
-        t = keys.get_or_create_tenant(s, tenant, "platform")
-        row = s.scalar(select(BankShare).where(BankShare.bank_id == bank.id,
-                                               BankShare.tenant_id == t.id))
-        if not stop and row is None:
-            s.add(BankShare(bank_id=bank.id, tenant_id=t.id))
-        if stop and row is not None:
-            s.delete(row)
-        audit.record(s, "bank-unshare" if stop else "bank-share",
-                     details={"bank": name, "tenant": tenant})  # fmt: skip
+    change = sharing.unshare_bank if stop else sharing.share_bank
+    change(open_database(), name, tenant, create=True)
     err.print(f"Bank {safe(name)} {'no longer ' if stop else ''}shared with "
                   f"{safe(tenant)}.", highlight=False)  # fmt: skip
 

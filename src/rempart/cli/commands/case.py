@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -17,15 +17,14 @@ from rempart.lazy import lazy_module
 from rempart.textsafe import plain, plain_lines, safe, safe_or_empty
 
 if TYPE_CHECKING:
-    from rempart.store.bank_index import BankIndex
+    pass
 
 audit = lazy_module("rempart.store.audit")
-face_templates = lazy_module("rempart.store.face_templates")
-hash_cache = lazy_module("rempart.scan.hash_cache")
 keys = lazy_module("rempart.api.keys")
 repository = lazy_module("rempart.store.repository")
 returns = lazy_module("rempart.cases.returns")
 stats = lazy_module("rempart.cases.stats")
+withdrawal = lazy_module("rempart.cases.withdrawal")
 workflow = lazy_module("rempart.cases.workflow")
 # = rempart.cases.workflow.STATES (a test checks), for `case set-status`'s help
 CASE_STATES = ("open", "reviewing", "notices-sent", "monitoring", "closed", "withdrawn")
@@ -46,70 +45,23 @@ def case_withdraw(
 ) -> None:
     """Withdraw a case (or some of its hashes or face templates): delete them from every bank
     and index, for real; a one-way withdrawal record is kept for partners."""
-    from rempart.store.models import CaseEvent, utcnow
-    from rempart.store.repository import StoreError
-
     _, bank_index = open_index()
     if item or template:
-        _withdraw_some(bank_index, number, item or [], template or [])
+        some = withdrawal.withdraw_items(bank_index, settings().home, number, item or [],
+                                         template or [])  # fmt: skip
+        err.print(f"Withdrawn from case {safe(number)}: {len(some.bank_entries)} bank "
+                  f"entr(y/ies), {len(some.face_templates)} face template(s).",
+                  highlight=False)  # fmt: skip
         return
     if not yes:
         typer.confirm(f"Delete every hash of case {plain(number)} from every bank?", abort=True)
-    counts: dict[str, Any] = {}
-    copies: set[str] = set()  # scanned copies of her pictures: their cached hashes go too
-
-    def apply(s: Any) -> tuple[list[tuple[int, str]], list[int]]:
-        case = repository.get_case(s, number)
-        if case is None:
-            raise StoreError(f"no case {number}")
-        copies.update(hash_cache.matched_content(s, case_id=case.id))
-        removed = repository.delete_case_items(s, case)
-        counts["templates"] = face_templates.delete_case_templates(s, case)
-        audit.record(s, "case-withdraw", case=number,
-                     details={"hashes": len(removed), "face_templates": counts["templates"]})
-        for consent in case.consents:
-            consent.withdrawn_at = consent.withdrawn_at or utcnow()
-        s.add(CaseEvent(case_id=case.id, actor=audit.current_actor(), from_status=case.status,
-                        to_status="withdrawn", note="withdrawn by her"))  # fmt: skip
-        case.status = "withdrawn"
-        counts["pdq"] = len(removed)
-        return [], removed
-
-    bank_index.change(apply)
-    bank_index.db.purge_deleted()  # deleted rows (hashes, face templates) leave the files
-    hash_cache.purge_withdrawn(settings().home, copies)
+    done = withdrawal.withdraw_case(bank_index, settings().home, number)
     err.print(
         f"Case {safe(number)} withdrawn: its hashes were deleted from every bank and index"
-        + (f", and its {counts['templates']} face template(s)" if counts.get("templates") else "")
+        + (f", and its {done.face_templates} face template(s)" if done.face_templates else "")
         + ".",
         highlight=False,
     )
-
-
-def _withdraw_some(bank_index: BankIndex, number: str, items: list[int],
-                   templates: list[int]) -> None:  # fmt: skip
-    from rempart.store.repository import StoreError
-
-    copies: set[str] = set()
-
-    def apply(s: Any) -> tuple[list[tuple[int, str]], list[int]]:
-        case = repository.get_case(s, number)
-        if case is None:
-            raise StoreError(f"no case {number}")
-        if items:
-            copies.update(hash_cache.matched_content(s, items))
-        removed = repository.delete_items(s, case, items) if items else []
-        if templates:
-            face_templates.delete_templates(s, case, templates)
-        audit.record(s, "withdraw-items", case=number,
-                     details={"bank_entries": items, "face_templates": templates})
-        return [], removed
-
-    bank_index.change(apply)
-    bank_index.db.purge_deleted()
-    hash_cache.purge_withdrawn(settings().home, copies)
-    err.print(f"Withdrawn from case {safe(number)}: {len(items)} bank entr(y/ies), "
-              f"{len(templates)} face template(s).", highlight=False)  # fmt: skip
 
 
 @case_app.command("open")
