@@ -164,6 +164,29 @@ def test_bank_sharing_is_one_function_for_the_api_and_the_cli(
         (("ncii", "plat-a"), admin), (("other", "plat-a"), "cli-person")]
 
 
+def test_bank_creation_is_one_function_for_the_api_and_the_cli(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    spy = Spy(monkeypatch, sharing, "create_bank")
+    with _api(world) as c:
+        r = c.post("/v1/banks", json={"name": "api-bank", "pdq_threshold": 20},
+                   headers=_auth(world, "admin"))  # fmt: skip
+        assert r.status_code == 201, r.text
+        assert r.json()["name"] == "api-bank" and r.json()["pdq_threshold"] == 20
+        r = c.post("/v1/banks", json={"name": "api-bank"}, headers=_auth(world, "admin"))
+        assert r.status_code == 400 and "already exists" in r.json()["detail"]
+    _cli("bank", "create", "cli-bank", "--threshold", "12", user="cli-person")
+    assert [(c[0][1], c[2]) for c in spy.calls] == [
+        ("api-bank", _actor_of(world, "admin")), ("api-bank", _actor_of(world, "admin")),
+        ("cli-bank", "cli-person")]
+    db = Database(world.db_url)
+    with db.session() as s:
+        created = [(e.actor, json.loads(e.details)) for e in s.scalars(
+            select(AuditEntry).where(AuditEntry.action == "bank-create"))]  # fmt: skip
+    assert created == [(_actor_of(world, "admin"), {"bank": "api-bank", "threshold": 20}),
+                       ("cli-person", {"bank": "cli-bank", "threshold": 12})]
+    db.dispose()
+
+
 def _actor_of(world: World, who: str) -> str:
     """How the API names a key's holder (rempart.api.auth.Principal.actor)."""
     tenant = {"ca": "org-a", "admin": "admin"}[who]

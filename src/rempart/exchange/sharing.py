@@ -1,11 +1,13 @@
-"""Sharing a bank with a platform (and stopping), written once for every front-end.
+"""Creating a bank and sharing it with a platform (and stopping), written once for every
+front-end.
 
 Why one place: `rempart bank share` and the API's PUT/DELETE /v1/banks/{name}/shares/{tenant}
 each wrote the rows and the audit entry themselves. A platform's API key may match only
 against the banks shared with its tenant, so who may see a victim's hashes is decided
 here: the share row changes and the audit entry naming the actor are written in one
 transaction. The CLI creates the platform when it is new (`create=True`); the API shares
-only with a platform that exists.
+only with a platform that exists. Creating a bank (`rempart bank create`, POST /v1/banks)
+is audited here too.
 """
 
 from __future__ import annotations
@@ -28,6 +30,16 @@ class Share:
     tenant: str
     shared: bool
     changed: bool  # False when it already was so
+
+
+def create_bank(db: Database, name: str, *, description: str = "", pdq_threshold: int = 31,
+                actor: str | None = None) -> None:  # fmt: skip
+    """Create a bank (audited, naming `actor`, default the current actor). StoreError for an
+    invalid or taken name or a threshold outside 0-63; nothing is stored then."""
+    with db.session() as s:
+        repository.create_bank(s, name, description=description, pdq_threshold=pdq_threshold)
+        audit.record(s, "bank-create", actor=actor,
+                     details={"bank": name, "threshold": pdq_threshold})  # fmt: skip
 
 
 def _set_share(db: Database, bank: str, tenant: str, on: bool, *, create: bool,

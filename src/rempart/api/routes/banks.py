@@ -86,12 +86,11 @@ def list_banks(p: Principal = Depends(require(*READERS)),
 @router.post("", status_code=201, summary="Create a bank (admin)")
 def create_bank(body: BankIn, p: Principal = Depends(require("admin")),
                 svc: Services = Depends(services)) -> dict[str, Any]:  # fmt: skip
-    with audit.acting_as(p.actor), svc.db.session() as s:
-        bank = repository.create_bank(s, body.name, description=body.description,
-                                      pdq_threshold=body.pdq_threshold)  # fmt: skip
-        audit.record(s, "bank-create", details={"bank": body.name,
-                                                "threshold": body.pdq_threshold})
-        out = _bank_json(s, bank, p)
+    with audit.acting_as(p.actor):
+        sharing.create_bank(svc.db, body.name, description=body.description,
+                            pdq_threshold=body.pdq_threshold, actor=p.actor)  # fmt: skip
+    with svc.db.session() as s:
+        out = _bank_json(s, repository.get_bank(s, body.name), p)
     svc.lookups.invalidate()
     svc.changed()
     return out
