@@ -13,6 +13,7 @@ from rempart.lazy import lazy_module
 from rempart.textsafe import safe, safe_or_empty
 
 audit = lazy_module("rempart.store.audit")
+records = lazy_module("rempart.store.records")
 
 
 @audit_app.command("verify")
@@ -34,17 +35,8 @@ def audit_list(
     fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
 ) -> None:
     """Audit entries, oldest first."""
-    from sqlalchemy import select
-
-    from rempart.store.models import AuditEntry
-
-    database = open_database()
-    with database.session() as s:
-        query = select(AuditEntry).order_by(AuditEntry.id)
-        if case:
-            query = query.where(AuditEntry.case_number == case)
-        rows = [(e.id, e.at, e.actor, e.action, e.case_number, e.details)
-                for e in s.scalars(query)]  # fmt: skip
+    rows = [(e.id, e.at, e.actor, e.action, e.case, e.details)
+            for e in records.audit_entries(open_database(), case)]  # fmt: skip
     if fmt == "json":
         out.print_json(json.dumps([
             {"id": i, "at": at, "actor": who, "action": what, "case": c, "details": json.loads(d)}

@@ -20,8 +20,7 @@ if TYPE_CHECKING:
     pass
 
 audit = lazy_module("rempart.store.audit")
-keys = lazy_module("rempart.api.keys")
-repository = lazy_module("rempart.store.repository")
+records = lazy_module("rempart.store.records")
 returns = lazy_module("rempart.cases.returns")
 stats = lazy_module("rempart.cases.stats")
 withdrawal = lazy_module("rempart.cases.withdrawal")
@@ -122,14 +121,7 @@ def case_withdrawals(
 ) -> None:
     """Withdrawal records for partners: SHA-256 of each withdrawn hash (the hash itself
     is gone); a partner removes any hash whose SHA-256 is listed."""
-    from sqlalchemy import select
-
-    from rempart.store.models import Withdrawal
-
-    with open_database().session() as s:
-        rows = [{"signal_type": w.signal_type, "value_sha256": w.value_sha256,
-                 "withdrawn_at": w.withdrawn_at.isoformat(timespec="seconds")}
-                for w in s.scalars(select(Withdrawal).order_by(Withdrawal.id))]  # fmt: skip
+    rows = records.withdrawal_records(open_database())
     doc = json.dumps({"format": "rempart-withdrawals", "version": 1, "items": rows},
                      indent=2)  # fmt: skip
     if out_file is not None:
@@ -165,18 +157,5 @@ def case_assign(
     tenant: Annotated[str, typer.Option(help="The organisation (created if new).")],
 ) -> None:
     """Give a case to an organisation: its caseworkers' API keys may then see it."""
-    from rempart.store.models import CaseOwner
-    from rempart.store.repository import StoreError
-
-    with open_database().session() as s:
-        case = repository.get_case(s, number)
-        if case is None:
-            raise StoreError(f"no case {number}")
-        t = keys.get_or_create_tenant(s, tenant, "organisation")
-        owner = s.get(CaseOwner, case.id)
-        if owner is None:
-            s.add(CaseOwner(case_id=case.id, tenant_id=t.id))
-        else:
-            owner.tenant_id = t.id
-        audit.record(s, "case-assign", case=number, details={"tenant": tenant})
+    records.assign_case(open_database(), number, tenant)
     err.print(f"Case {safe(number)} now belongs to {safe(tenant)}.", highlight=False)

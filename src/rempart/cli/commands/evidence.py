@@ -30,7 +30,7 @@ def evidence_export(
     ] = False,
 ) -> None:
     """Write a signed evidence package for a confirmed match."""
-    allowed = media_rules.evidence_media_allowed()
+    allowed = media_rules.evidence_media_allowed(settings().policy)
     try:
         manifest = evidence.export_package(open_database(), settings().home, ref,
                                            out_file, include_media=include_media,

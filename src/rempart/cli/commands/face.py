@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 # imported by the commands that use them (numpy, dlib: start-up of every other command)
 audit = lazy_module("rempart.store.audit")
 face_templates = lazy_module("rempart.store.face_templates")
+records = lazy_module("rempart.store.records")
 repository = lazy_module("rempart.store.repository")
 
 
@@ -144,21 +145,10 @@ def list_cmd(
     case: Annotated[str | None, typer.Option("--case", help="Only this case.")] = None,
 ) -> None:
     """Enrolled templates per case (counts and sources; never the templates)."""
-    from rempart.store.models import FaceTemplate
-
-    database = open_database()
     table = Table("case", "template", "source", "face width", "enrolled")
-    with database.session() as s:
-        from sqlalchemy import select
-
-        from rempart.store.models import Case
-
-        query = select(FaceTemplate, Case.number).join(Case, FaceTemplate.case_id == Case.id)
-        if case:
-            query = query.where(Case.number == case)
-        for t, number in s.execute(query.order_by(FaceTemplate.id)).all():
-            table.add_row(safe(number), str(t.id), safe(t.source), str(t.face_width or ""),
-                          t.created_at.isoformat(timespec="seconds"))  # fmt: skip
+    for t in records.face_template_rows(open_database(), case):
+        table.add_row(safe(t.case), str(t.id), safe(t.source), str(t.face_width or ""),
+                      t.created_at.isoformat(timespec="seconds"))  # fmt: skip
     out.print(table)
 
 

@@ -65,7 +65,7 @@ def review_decide(
 
 def _preserve(db: Database, item: review_queue.ReviewItem) -> None:
     """Keep the media as found, encrypted, where the rules allow it (media_rules)."""
-    done = media_rules.preserve_confirmed(db, settings().home, item)
+    done = media_rules.preserve_confirmed(db, settings().home, item, settings().policy)
     if done == "minor":
         err.print("Media not preserved: it may show a minor.")
     elif done == "unreadable":

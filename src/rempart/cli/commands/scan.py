@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from rempart.store.db import Database
 
 face_templates = lazy_module("rempart.store.face_templates")
+records = lazy_module("rempart.store.records")
 
 # = rempart.scan.face_match.DEFAULT_FACE_DISTANCE (a test checks), here for --help without
 # importing the face modules
@@ -129,46 +130,37 @@ def _resumable(
 ) -> tuple[int, list[Path], ScanOptions]:  # fmt: skip
     """The scan to resume (the given one, or the last unfinished), its folders and options
     (with the report it was started with)."""
-    from sqlalchemy import select
-
-    from rempart.store.models import ScanRun
     from rempart.store.repository import StoreError
 
-    with database.session() as s:
-        if scan_id is not None:
-            run = s.get(ScanRun, scan_id)
-            if run is None:
-                raise StoreError(f"no scan {scan_id}")
-        else:
-            run = s.scalars(
-                select(ScanRun).where(ScanRun.status != "finished").order_by(ScanRun.id.desc())
-            ).first()
-            if run is None:
-                raise StoreError("no unfinished scan to resume (to write a finished scan's "
-                                 f"report again: {_report_hint('SCAN_ID', report, fmt)})")
-        if run.status == "finished":
-            raise StoreError(f"scan {run.id} is finished; nothing to resume. To write its "
-                             f"report again: {_report_hint(run.id, report, fmt)}")
-        stored = run.options or {}
-        roots = [Path(p) for p in (run.sources or {}).get("folders", [])]
-        resumed = replace(
-            options,
-            banks=tuple(stored.get("banks", options.banks)),
-            seconds_per_frame=float(stored.get("seconds_per_frame", options.seconds_per_frame)),
-            faces=bool(stored.get("faces", options.faces)),
-            robust=stored.get("robust", options.robust),
-            report=stored.get("report"),
-            report_format=str(stored.get("report_format") or "json"),
-        )
-        return run.id, roots, resumed
+    if scan_id is not None:
+        run = records.scan_run(database, scan_id)
+        if run is None:
+            raise StoreError(f"no scan {scan_id}")
+    else:
+        run = records.last_unfinished_scan(database)
+        if run is None:
+            raise StoreError("no unfinished scan to resume (to write a finished scan's "
+                             f"report again: {_report_hint('SCAN_ID', report, fmt)})")
+    if run.status == "finished":
+        raise StoreError(f"scan {run.id} is finished; nothing to resume. To write its "
+                         f"report again: {_report_hint(run.id, report, fmt)}")
+    stored = run.options
+    roots = [Path(p) for p in run.sources.get("folders", [])]
+    resumed = replace(
+        options,
+        banks=tuple(stored.get("banks", options.banks)),
+        seconds_per_frame=float(stored.get("seconds_per_frame", options.seconds_per_frame)),
+        faces=bool(stored.get("faces", options.faces)),
+        robust=stored.get("robust", options.robust),
+        report=stored.get("report"),
+        report_format=str(stored.get("report_format") or "json"),
+    )
+    return run.id, roots, resumed
 
 
 def _stored_urls(database: Database, scan_id: int) -> Path | None:
-    from rempart.store.models import ScanRun
-
-    with database.session() as s:
-        run = s.get(ScanRun, scan_id)
-        value = (run.sources or {}).get("urls") if run is not None else None
+    run = records.scan_run(database, scan_id)
+    value = run.sources.get("urls") if run is not None else None
     return Path(value) if value else None
 
 
