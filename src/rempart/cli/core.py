@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-import click
 import typer
 from rich.console import Console
 from rich.progress import (
@@ -46,6 +45,9 @@ from rempart.lazy import lazy_module
 from rempart.textsafe import safe
 
 if TYPE_CHECKING:
+    # Typer 0.29 carries its own copy of Click: its types, for the checker only
+    from typer._click.core import Command, Context
+
     from rempart.store.bank_index import BankIndex
     from rempart.store.db import Database
 
@@ -80,8 +82,8 @@ class _Commands(TyperGroup):
     RempartError from any of them is reported here, once."""
 
     def resolve_command(
-        self, ctx: click.Context, args: list[str]
-    ) -> tuple[str | None, click.Command | None, list[str]]:
+        self, ctx: Context, args: list[str]
+    ) -> tuple[str | None, Command | None, list[str]]:
         if (len(args) >= 2 and args[:2] == ["scan", "report"]
                 and (not Path("report").exists() or (len(args) > 2 and args[2].isdigit()))):
             command = self.get_command(ctx, "scan-report")
@@ -89,7 +91,7 @@ class _Commands(TyperGroup):
                 return "scan report", command, args[2:]
         return super().resolve_command(ctx, args)  # fmt: skip
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: Context) -> Any:
         try:
             return super().invoke(ctx)
         except RempartError as exc:

@@ -19,7 +19,6 @@ from rempart.textsafe import plain, plain_lines, safe, safe_or_empty
 if TYPE_CHECKING:
     pass
 
-audit = lazy_module("rempart.store.audit")
 records = lazy_module("rempart.store.records")
 returns = lazy_module("rempart.cases.returns")
 stats = lazy_module("rempart.cases.stats")

@@ -15,6 +15,7 @@ from rempart.lazy import lazy_module
 from rempart.textsafe import safe, safe_or_empty
 
 if TYPE_CHECKING:
+    from rempart.cases.review import ReviewItem
     from rempart.store.db import Database
 
 # imported by the commands that use them (cryptography, PIL: start-up)
@@ -63,7 +64,7 @@ def review_decide(
         _preserve(db, item)
 
 
-def _preserve(db: Database, item: review_queue.ReviewItem) -> None:
+def _preserve(db: Database, item: ReviewItem) -> None:
     """Keep the media as found, encrypted, where the rules allow it (media_rules)."""
     done = media_rules.preserve_confirmed(db, settings().home, item, settings().policy)
     if done == "minor":
