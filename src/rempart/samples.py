@@ -69,6 +69,8 @@ def write_video(
     """Encode RGB frames into a video file (container from the file name) with PyAV."""
     with av.open(str(path), "w") as out:
         stream = out.add_stream(codec, rate=fps)
+        if not isinstance(stream, av.VideoStream):
+            raise ValueError(f"{codec!r} is not a video codec")
         stream.width, stream.height = frames[0].shape[1], frames[0].shape[0]
         stream.pix_fmt = "yuv420p"
         stream.time_base = Fraction(1, fps)

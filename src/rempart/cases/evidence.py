@@ -40,7 +40,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 from rempart import __version__
 from rempart.cases import media_rules, media_store
 from rempart.cases.pdf import text_pdf
-from rempart.cases.review import get, parse_ref
+from rempart.cases.review import get, match_row
 from rempart.config import Policy
 from rempart.store import audit
 from rempart.store.db import Database
@@ -223,8 +223,7 @@ def export_package(
                 "this organisation's evidence mode does not allow storing media "
                 "(set REMPART_EVIDENCE_MEDIA=allowed where the law permits it)", "evidence-mode")
     with db.session() as s:
-        table, number = parse_ref(ref)
-        row = s.get(table, number)
+        row = match_row(s, ref)
         assert row is not None
         scan_item = s.get(ScanItem, row.scan_item_id)
         assert scan_item is not None

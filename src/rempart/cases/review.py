@@ -73,6 +73,12 @@ def parse_ref(ref: str) -> tuple[type[Match] | type[FaceMatch], int]:
     return (Match if ref[0] == "m" else FaceMatch), int(ref[1:])
 
 
+def match_row(s: Session, ref: str) -> Match | FaceMatch | None:
+    """The row a match reference names (None when there is none); StoreError for a bad one."""
+    table, number = parse_ref(ref)
+    return s.get(Match, number) if table is Match else s.get(FaceMatch, number)
+
+
 def get(db: Database, ref: str) -> ReviewItem:
     """One match, whatever its review status; StoreError when there is none."""
     parse_ref(ref)
@@ -141,9 +147,9 @@ def flag_minor(db: Database, ref: str, reason: str) -> None:
     unless the organisation is legally authorised."""
     if not reason.strip():
         raise StoreError("give the reason for the flag (--reason)")
-    table, number = parse_ref(ref)
+    parse_ref(ref)
     with db.session() as s:
-        row = s.get(table, number)
+        row = match_row(s, ref)
         if row is None:
             raise StoreError(f"no match {ref}")
         row.possible_minor = True
@@ -158,10 +164,10 @@ def decide(db: Database, ref: str, decision: str, reason: str, actor: str | None
         raise StoreError(f"decision must be one of {', '.join(DECISIONS)}, not {decision!r}")
     if not reason.strip():
         raise StoreError("give the reason for the decision (--reason)")
-    table, number = parse_ref(ref)
+    parse_ref(ref)
     who = actor or audit.current_actor()
     with db.session() as s:
-        row = s.get(table, number)
+        row = match_row(s, ref)
         if row is None:
             raise StoreError(f"no match {ref}")
         before = row.review_status

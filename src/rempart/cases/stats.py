@@ -115,7 +115,8 @@ def write(stats: dict[str, Any], out: Path, labels: dict[str, str] | None = None
     days = [date.fromisoformat(d) for d in stats["matches_per_day"]]
     plt.rcParams["font.family"] = fonts  # Korean titles fall back to a Hangul font
     fig, ax = plt.subplots(figsize=(7, 3))
-    ax.bar(days, list(stats["matches_per_day"].values()), color="#4b6cb7")
+    # dates go through matplotlib's unit converters, which its type stubs do not describe
+    ax.bar(days, list(stats["matches_per_day"].values()), color="#4b6cb7")  # type: ignore[arg-type]
     ax.set_title(words["matches_per_day"])
     ax.set_ylabel(words["matches"])
     fig.autofmt_xdate()

@@ -159,10 +159,10 @@ def view(db: Database, number: str) -> CaseView:
         out.face_templates = len(out.template_ids)
         statuses: Counter[str] = Counter()
         places: Counter[str] = Counter()
-        rows = s.execute(select(Match.review_status, ScanItem.provenance)
-                         .join(BankItem, Match.bank_item_id == BankItem.id)
-                         .join(ScanItem, Match.scan_item_id == ScanItem.id)
-                         .where(BankItem.case_id == case.id)).all()  # fmt: skip
+        rows = list(s.execute(select(Match.review_status, ScanItem.provenance)
+                              .join(BankItem, Match.bank_item_id == BankItem.id)
+                              .join(ScanItem, Match.scan_item_id == ScanItem.id)
+                              .where(BankItem.case_id == case.id)).all())  # fmt: skip
         rows += s.execute(select(FaceMatch.review_status, ScanItem.provenance)
                           .join(FaceTemplate, FaceMatch.template_id == FaceTemplate.id)
                           .join(ScanItem, FaceMatch.scan_item_id == ScanItem.id)

@@ -21,6 +21,7 @@ from urllib.parse import quote, urljoin, urlsplit
 
 import httpx
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from rempart import __version__
 from rempart.errors import RempartError
@@ -276,9 +277,9 @@ def read_page(doc: dict[str, Any], source: str, bank: str, since: str) -> Page:
     return Page(parsed, checkpoint, has_more, changes, withheld, restarted)
 
 
-def _checkpoint_row(s: Any, remote: str, remote_bank: str, local_bank: str
+def _checkpoint_row(s: Session, remote: str, remote_bank: str, local_bank: str
                     ) -> SyncCheckpoint | None:  # fmt: skip
-    return s.scalar(select(SyncCheckpoint).where(  # type: ignore[no-any-return]
+    return s.scalar(select(SyncCheckpoint).where(
         SyncCheckpoint.remote == remote, SyncCheckpoint.remote_bank == remote_bank,
         SyncCheckpoint.local_bank == local_bank))  # fmt: skip
 

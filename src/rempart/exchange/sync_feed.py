@@ -103,11 +103,11 @@ def build_page(s: Session, bank: Bank, instance_id: str, since: str | None,
     items: dict[int, tuple[BankItem, str | None]] = {}
     ids = sorted(wanted)
     for start in range(0, len(ids), 500):
-        for item, number in s.execute(
+        for item, case_number in s.execute(
                 select(BankItem, Case.number).outerjoin(Case, BankItem.case_id == Case.id)
                 .where(BankItem.id.in_(ids[start : start + 500]),
                        BankItem.bank_id == bank.id)).all():  # fmt: skip
-            items[item.id] = (item, number)
+            items[item.id] = (item, case_number)
     sharing = cases_allowing_exchange(s, {i.case_id for i, _ in items.values() if i.case_id})
     signals: dict[int, list[ItemSignal]] = defaultdict(list)
     live = sorted(items)

@@ -210,7 +210,7 @@ def _decode_opened(
         else:
             notes.append(f"animated ({frames} frames): first frame hashed")
     if reduce_for_hashing and fmt in ("JPEG", "MPO") and min(width, height) >= 2 * DRAFT_MIN_SIDE:
-        img.draft(None, (DRAFT_MIN_SIDE, DRAFT_MIN_SIDE))  # type: ignore[arg-type]
+        img.draft(None, (DRAFT_MIN_SIDE, DRAFT_MIN_SIDE))
     img.load()
     orientation = _orientation(img, notes)  # after load: PNG reads its EXIF chunk by loading
     rgb = _to_rgb(img, notes)
@@ -231,7 +231,8 @@ def _to_rgb(img: Image.Image, notes: list[str]) -> Image.Image:
     if img.mode == "P" and "transparency" in img.info:
         img = img.convert("RGBA")
     if img.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
-        if img.getchannel(img.getbands()[-1]).getextrema()[0] < 255:  # type: ignore[index]
+        alpha_min = img.getchannel(img.getbands()[-1]).getextrema()[0]  # one band: a number
+        if isinstance(alpha_min, int | float) and alpha_min < 255:
             notes.append("transparency ignored: colour channels hashed as Meta's reference does")
         return img.convert("RGB")
     if img.mode == "RGB":

@@ -9,7 +9,7 @@ Every failure is a MediaError naming the file, with a short reason code.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -112,7 +112,7 @@ def frame_step(fps: float | Fraction | None, seconds_per_frame: float) -> int:
 
 def iter_sampled_frames(
     path: Path, *, seconds_per_frame: float = 1.0, threads: int = 0
-) -> Iterator[tuple[int, float, np.ndarray]]:
+) -> Generator[tuple[int, float, np.ndarray], None, None]:
     """(frame number, timestamp in seconds, RGB uint8 HxWx3) of the sampled frames.
 
     Sampling follows Meta's vPDQ: frame n is kept when n % step == 0, where
@@ -139,7 +139,8 @@ def iter_sampled_frames(
         by_pts = step > 1 and rate is not None and tb is not None
         start = stream.start_time if stream.start_time is not None else 0
 
-        per_tick = float(tb * rate) if by_pts else 0.0  # frames per time-base tick
+        # frames per time-base tick
+        per_tick = float(tb * rate) if by_pts and tb is not None and rate is not None else 0.0
 
         def number_of(pts: int | None) -> int | None:
             return None if pts is None else max(0, round((pts - start) * per_tick))

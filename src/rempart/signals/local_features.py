@@ -99,7 +99,7 @@ class Verification:
 # (the upper third, the sides) still shares many keypoints with it, where keeping only the
 # strongest would spend them all on the most textured part.
 GRID = 4
-_ORB = cv2.ORB_create(nfeatures=2000, scaleFactor=1.2, nlevels=8, edgeThreshold=15,
+_ORB = cv2.ORB.create(nfeatures=2000, scaleFactor=1.2, nlevels=8, edgeThreshold=15,
                       patchSize=31, fastThreshold=7)  # fmt: skip
 
 

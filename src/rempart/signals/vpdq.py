@@ -411,8 +411,8 @@ def match_videos(
     if not q_unique or not s_unique:
         return VpdqMatch(0.0, 0.0, [], [])
     close = within(hex_words(q_unique), hex_words(s_unique), distance)
-    q_hit = dict(zip(q_unique, close.any(axis=1).tolist(), strict=True))
-    s_hit = dict(zip(s_unique, close.any(axis=0).tolist(), strict=True))
+    q_hit = dict(zip(q_unique, np.any(close, axis=1).tolist(), strict=True))
+    s_hit = dict(zip(s_unique, np.any(close, axis=0).tolist(), strict=True))
     q_end = query[-1].timestamp + _frame_step(query)
     s_end = stored[-1].timestamp + _frame_step(stored)
     return VpdqMatch(

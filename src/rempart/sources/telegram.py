@@ -18,7 +18,7 @@ disk is reported as "not-exported", not as an error. A path that leaves the expo
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -134,7 +134,7 @@ def _media(root: Path, json_path: Path, chat: dict[str, Any], msg: dict[str, Any
 
 def _one(
     root: Path, where: str, prov: dict[str, Any], kind: str, value: str
-) -> Iterator[MediaRef | SourceProblem]:
+) -> Generator[MediaRef | SourceProblem, None, bool]:
     """Yield the item for one media field; returns whether its file is there."""
     locator = f"{root / value}#message={prov.get('message_id', '?')}"
     item_prov = {**prov, "media_field": kind, "original_path": value[:500]}

@@ -137,7 +137,7 @@ def _still_shared(s: Session, held: set[tuple[int, str, str]], leaving: Any
                        ItemSignal.value.in_(unique[start : start + 500]),
                        BankItem.id.not_in(leaving), BankItem.case_id.is_not(None))
             ).all()  # fmt: skip
-            found.update((int(b), str(k), str(v), int(c)) for b, k, v, c in rows)
+            found.update((int(b), str(k), str(v), int(c)) for b, k, v, c in rows if c is not None)
     sharing = cases_allowing_exchange(s, {c for *_, c in found})
     return {(b, k, v) for b, k, v, c in found if c in sharing and (b, k, v) in held}
 

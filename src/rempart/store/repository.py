@@ -21,11 +21,18 @@ CASE_NUMBER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
 class ConsentRecordLike(Protocol):
-    given_by: str
-    given_at: datetime
-    purpose: str
-    retention_until: datetime | None
-    allow_exchange: bool
+    """What the store reads from a consent record (read-only: exchange's is a frozen dataclass)."""
+
+    @property
+    def given_by(self) -> str: ...
+    @property
+    def given_at(self) -> datetime: ...
+    @property
+    def purpose(self) -> str: ...
+    @property
+    def retention_until(self) -> datetime | None: ...
+    @property
+    def allow_exchange(self) -> bool: ...
 
     def to_json(self) -> dict[str, Any]: ...
 
