@@ -249,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
               f"Debian chromium headless; page {page.stat().st_size / 2**20:.1f} MiB")
         if sizes:
             bench_photos(page, work, sizes, args.count)
-        videos = [TMK / n for n in ("chair-22-sd-bar.mp4", "pattern-hd-no-bar.mp4",
+        videos = [TMK / n for n in ("chair-19-sd-bar.mp4", "pattern-hd-no-bar.mp4",
                                     "pattern-longer-no-bar.mp4")[: args.videos]
                   if (TMK / n).is_file()]  # fmt: skip
         if args.video_seconds > 0:
