@@ -26,7 +26,6 @@ from rempart.exchange.consent import ConsentRecord, read_consent
 from rempart.lazy import lazy_module
 from rempart.textsafe import safe
 
-audit = lazy_module("rempart.store.audit")
 sharing = lazy_module("rempart.exchange.sharing")
 repository = lazy_module("rempart.store.repository")
 
@@ -40,11 +39,8 @@ def bank_create(
     description: Annotated[str, typer.Option(help="What this bank holds.")] = "",
 ) -> None:
     """Create a hash bank."""
-
     database, _ = open_index()
-    with database.session() as s:
-        repository.create_bank(s, name, description=description, pdq_threshold=threshold)
-        audit.record(s, "bank-create", details={"bank": name, "threshold": threshold})
+    sharing.create_bank(database, name, description=description, pdq_threshold=threshold)
     err.print(f"Created bank [bold]{safe(name)}[/] (PDQ threshold {threshold})")
 
 
