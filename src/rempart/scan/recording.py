@@ -110,8 +110,8 @@ def record_batch(
     for o, exact_hits in zip(videos, exact, strict=True):
         assert isinstance(o.hashes, VideoHashes)
         best: dict[tuple[str, int], Hit] = {}
-        for h in exact_hits + match_video(matcher, o.hashes):
-            best.setdefault((h.bank, h.bank_entry), h)  # exact first: it wins
+        for video_hit in exact_hits + match_video(matcher, o.hashes):
+            best.setdefault((video_hit.bank, video_hit.bank_entry), video_hit)  # exact first
         hits_by_locator[o.ref.locator] = list(best.values())
     with db.session() as s:
         for o in batch:

@@ -202,9 +202,9 @@ def csv_rows(result: ScanResult) -> list[dict[str, Any]]:
     for s in result.not_exported:
         rows.append({"file": s.file, "status": "not-exported", "reason": s.reason,
                      "detail": s.detail, **_provenance_columns(s.provenance)})  # fmt: skip
-    for f in result.low_quality:
+    for low in result.low_quality:
         rows.append(
-            {"file": f, "status": "too-little-detail", "reason": "too little detail to hash"}
+            {"file": low, "status": "too-little-detail", "reason": "too little detail to hash"}
         )
     return rows
 

@@ -194,16 +194,16 @@ def judge(
         stored = features.get(item)
         if stored is None:
             continue
-        v, flipped = verify(query_features, stored), False
+        checked, flipped = verify(query_features, stored), False
         if mirrored_features is not None and item in (mirrored_for or ()) and not (
-            accept_verification(v)
+            accept_verification(checked)
         ):
             w = verify(mirrored_features, stored)  # a mirrored copy?
-            if w is not None and (v is None or w.inliers > v.inliers):
-                v, flipped = unmirror(w), True
-        if v is None or not (accept_verification(v) or keep_all and _spread(v)):
+            if w is not None and (checked is None or w.inliers > checked.inliers):
+                checked, flipped = unmirror(w), True
+        if checked is None or not (accept_verification(checked) or keep_all and _spread(checked)):
             continue
-        verdict = local_verdict(v, hashed.get(item))
+        verdict = local_verdict(checked, hashed.get(item))
         if flipped:
             verdict = replace(verdict, transform="flip_horizontal")
         known = out.get(item, hashed.get(item))
