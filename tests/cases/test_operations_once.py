@@ -69,8 +69,9 @@ def world(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> Itera
 
 
 def _api(world: World) -> TestClient:
-    return TestClient(create_app(ApiSettings(db_url=world.db_url, home=world.home,
-                                             index_poll_s=0.1)))  # fmt: skip
+    return TestClient(
+        create_app(ApiSettings(db_url=world.db_url, home=world.home, index_poll_s=0.1))
+    )
 
 
 def _auth(world: World, who: str) -> dict[str, str]:
@@ -108,28 +109,40 @@ def _last_audit(db: Database) -> AuditEntry:
 
 
 def test_case_withdrawal_is_one_function_for_the_api_and_the_cli(
-        world: World, monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
     spy = Spy(monkeypatch, withdrawal, "withdraw_case")
     with _api(world) as c:
         wait_for(lambda: c.get("/ready").status_code == 200)
         r = c.post("/v1/cases/CASE-A/withdraw", headers=_auth(world, "ca"))
         assert r.status_code == 200, r.text
-        assert r.json() == {"case": "CASE-A", "status": "withdrawn",
-                            "indexed_hashes_removed": 3, "face_templates_removed": 0}
+        assert r.json() == {
+            "case": "CASE-A",
+            "status": "withdrawn",
+            "indexed_hashes_removed": 3,
+            "face_templates_removed": 0,
+        }
     _cli("case", "withdraw", "CASE-B", "--yes", user="cli-person")
     assert [(call[0][2], call[2]) for call in spy.calls] == [
-        ("CASE-A", _actor_of(world, "ca")), ("CASE-B", "cli-person")]
+        ("CASE-A", _actor_of(world, "ca")),
+        ("CASE-B", "cli-person"),
+    ]
     db = Database(world.db_url)
     with db.session() as s:
-        notes = {e.note: e.actor for e in s.scalars(select(CaseEvent)
-                                                     .where(CaseEvent.to_status == "withdrawn"))}
-    assert notes == {"withdrawn (through the API)": _actor_of(world, "ca"),
-                     "withdrawn by her": "cli-person"}
+        notes = {
+            e.note: e.actor
+            for e in s.scalars(select(CaseEvent).where(CaseEvent.to_status == "withdrawn"))
+        }
+    assert notes == {
+        "withdrawn (through the API)": _actor_of(world, "ca"),
+        "withdrawn by her": "cli-person",
+    }
     db.dispose()
 
 
 def test_item_withdrawal_is_one_function_for_the_api_and_the_cli(
-        world: World, monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
     spy = Spy(monkeypatch, withdrawal, "withdraw_items")
     db = Database(world.db_url)
     first, second, _ = _entries(db, "CASE-A")
@@ -140,13 +153,16 @@ def test_item_withdrawal_is_one_function_for_the_api_and_the_cli(
         assert r.json() == {"bank": "ncii", "bank_entry": first, "withdrawn": True}
     _cli("case", "withdraw", "CASE-A", "--item", str(second), user="cli-person")
     assert [(list(call[0][3]), call[2]) for call in spy.calls] == [
-        ([first], _actor_of(world, "ca")), ([second], "cli-person")]
+        ([first], _actor_of(world, "ca")),
+        ([second], "cli-person"),
+    ]
     assert len(_entries(db, "CASE-A")) == 1
     db.dispose()
 
 
 def test_bank_sharing_is_one_function_for_the_api_and_the_cli(
-        world: World, monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
     shares = Spy(monkeypatch, sharing, "share_bank")
     unshares = Spy(monkeypatch, sharing, "unshare_bank")
     with _api(world) as c:
@@ -159,31 +175,45 @@ def test_bank_sharing_is_one_function_for_the_api_and_the_cli(
     _cli("bank", "share", "other", "--tenant", "plat-a", "--stop", user="cli-person")
     admin = _actor_of(world, "admin")
     assert [(c[0][1:3], c[2]) for c in shares.calls] == [
-        (("other", "plat-a"), admin), (("ncii", "plat-new"), "cli-person")]
+        (("other", "plat-a"), admin),
+        (("ncii", "plat-new"), "cli-person"),
+    ]
     assert [(c[0][1:3], c[2]) for c in unshares.calls] == [
-        (("ncii", "plat-a"), admin), (("other", "plat-a"), "cli-person")]
+        (("ncii", "plat-a"), admin),
+        (("other", "plat-a"), "cli-person"),
+    ]
 
 
 def test_bank_creation_is_one_function_for_the_api_and_the_cli(
-        world: World, monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
     spy = Spy(monkeypatch, sharing, "create_bank")
     with _api(world) as c:
-        r = c.post("/v1/banks", json={"name": "api-bank", "pdq_threshold": 20},
-                   headers=_auth(world, "admin"))  # fmt: skip
+        r = c.post(
+            "/v1/banks",
+            json={"name": "api-bank", "pdq_threshold": 20},
+            headers=_auth(world, "admin"),
+        )
         assert r.status_code == 201, r.text
         assert r.json()["name"] == "api-bank" and r.json()["pdq_threshold"] == 20
         r = c.post("/v1/banks", json={"name": "api-bank"}, headers=_auth(world, "admin"))
         assert r.status_code == 400 and "already exists" in r.json()["detail"]
     _cli("bank", "create", "cli-bank", "--threshold", "12", user="cli-person")
     assert [(c[0][1], c[2]) for c in spy.calls] == [
-        ("api-bank", _actor_of(world, "admin")), ("api-bank", _actor_of(world, "admin")),
-        ("cli-bank", "cli-person")]
+        ("api-bank", _actor_of(world, "admin")),
+        ("api-bank", _actor_of(world, "admin")),
+        ("cli-bank", "cli-person"),
+    ]
     db = Database(world.db_url)
     with db.session() as s:
-        created = [(e.actor, json.loads(e.details)) for e in s.scalars(
-            select(AuditEntry).where(AuditEntry.action == "bank-create"))]  # fmt: skip
-    assert created == [(_actor_of(world, "admin"), {"bank": "api-bank", "threshold": 20}),
-                       ("cli-person", {"bank": "cli-bank", "threshold": 12})]
+        created = [
+            (e.actor, json.loads(e.details))
+            for e in s.scalars(select(AuditEntry).where(AuditEntry.action == "bank-create"))
+        ]
+    assert created == [
+        (_actor_of(world, "admin"), {"bank": "api-bank", "threshold": 20}),
+        ("cli-person", {"bank": "cli-bank", "threshold": 12}),
+    ]
     db.dispose()
 
 
@@ -204,8 +234,12 @@ def _scan_copies(world: World, seeds: tuple[int, ...]) -> dict[int, str]:
     for seed in (*seeds, 77):
         photo_like(seed, (320, 240)).save(found / f"{seed}.jpg", quality=80)
     db = Database(world.db_url)
-    run_scan(db, BankIndex(db, world.home), [found],
-             ScanOptions(cache_dir=str(world.home / "cache" / "hashes"), robust=None))
+    run_scan(
+        db,
+        BankIndex(db, world.home),
+        [found],
+        ScanOptions(cache_dir=str(world.home / "cache" / "hashes"), robust=None),
+    )
     db.dispose()
     return {seed: file_digests(found / f"{seed}.jpg")[1] for seed in (*seeds, 77)}
 
@@ -223,8 +257,9 @@ def test_withdraw_case_does_everything_once(world: World) -> None:
         assert case is not None
         s.add(FaceTemplate(case_id=case.id, ref="t" * 32, ciphertext=b"\0" * 64))
     bank_index = BankIndex(db, world.home)
-    done = withdrawal.withdraw_case(bank_index, world.home, "CASE-A", actor="someone",
-                                    note="withdrawn in a test")  # fmt: skip
+    done = withdrawal.withdraw_case(
+        bank_index, world.home, "CASE-A", actor="someone", note="withdrawn in a test"
+    )
     assert (done.case, done.indexed_hashes, done.face_templates) == ("CASE-A", 3, 1)
     assert done.cached_copies >= 2
     left = _cached(world.home)
@@ -232,18 +267,21 @@ def test_withdraw_case_does_everything_once(world: World) -> None:
     assert _entries(db, "CASE-A") == []
     assert len(bank_index.load()) == 1  # CASE-B's photo only
     entry = _last_audit(db)
-    assert (entry.action, entry.actor, entry.case_number) == ("case-withdraw", "someone",
-                                                              "CASE-A")
+    assert (entry.action, entry.actor, entry.case_number) == ("case-withdraw", "someone", "CASE-A")
     assert json.loads(entry.details) == {"hashes": 3, "face_templates": 1}
     with db.session() as s:
         case = repository.get_case(s, "CASE-A")
         assert case is not None and case.status == "withdrawn"
         assert all(c.withdrawn_at is not None for c in case.consents)
-        event = s.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id)
-                          .order_by(CaseEvent.id.desc())).first()  # fmt: skip
+        event = s.scalars(
+            select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id.desc())
+        ).first()
         assert event is not None
-        assert (event.actor, event.note, event.to_status) == ("someone", "withdrawn in a test",
-                                                              "withdrawn")
+        assert (event.actor, event.note, event.to_status) == (
+            "someone",
+            "withdrawn in a test",
+            "withdrawn",
+        )
         kept = s.scalars(select(Withdrawal).where(Withdrawal.case_number == "CASE-A")).all()
         assert len(kept) >= 3  # one-way records for partners (pdq, md5, sha256 of each)
     db.dispose()
@@ -261,8 +299,9 @@ def test_withdraw_items_deletes_only_those_and_purges_their_copies(world: World)
     db = Database(world.db_url)
     sha = _scan_copies(world, (1, 2))
     first, *rest = sorted(_entries(db, "CASE-A"))
-    done = withdrawal.withdraw_items(BankIndex(db, world.home), world.home, "CASE-A", [first],
-                                     actor="someone")  # fmt: skip
+    done = withdrawal.withdraw_items(
+        BankIndex(db, world.home), world.home, "CASE-A", [first], actor="someone"
+    )
     assert (done.bank_entries, done.face_templates, done.indexed_hashes) == ([first], [], 1)
     assert sorted(_entries(db, "CASE-A")) == rest
     entry = _last_audit(db)
@@ -295,8 +334,9 @@ def test_a_lists_withdrawal_purges_the_hash_cache_of_the_copies(world: World) ->
     sha = _scan_copies(world, (1, 2))
     pdq = item(world.images[1]).pdq
     assert pdq is not None
-    removed, kept = withdraw_hashes(BankIndex(db, world.home), [("pdq", pdq)],
-                                    case_number="CASE-A", source="test")  # fmt: skip
+    removed, kept = withdraw_hashes(
+        BankIndex(db, world.home), [("pdq", pdq)], case_number="CASE-A", source="test"
+    )
     assert (removed, kept) == (1, 0)
     left = _cached(world.home)
     assert sha[1] not in left and sha[2] in left and sha[77] in left
@@ -331,13 +371,21 @@ def test_share_and_unshare_bank(world: World) -> None:
 # --- the policy, read in one place --------------------------------------------------------------
 
 
-def test_policy_comes_from_the_environment_once(monkeypatch: pytest.MonkeyPatch,
-                                                tmp_path: Path) -> None:  # fmt: skip
+def test_policy_comes_from_the_environment_once(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     assert Policy.from_env({}) == Policy(evidence_media=False, csam_authorised=False, user=None)
-    assert Policy.from_env({"REMPART_EVIDENCE_MEDIA": "allowed", "REMPART_CSAM_AUTHORISED": "yes",
-                            "REMPART_USER": "amira"}) == Policy(True, True, "amira")
-    assert Policy.from_env({"REMPART_EVIDENCE_MEDIA": "yes", "REMPART_CSAM_AUTHORISED": "1"}
-                           ) == Policy()  # only the documented values enable them
+    assert Policy.from_env(
+        {
+            "REMPART_EVIDENCE_MEDIA": "allowed",
+            "REMPART_CSAM_AUTHORISED": "yes",
+            "REMPART_USER": "amira",
+        }
+    ) == Policy(True, True, "amira")
+    assert (
+        Policy.from_env({"REMPART_EVIDENCE_MEDIA": "yes", "REMPART_CSAM_AUTHORISED": "1"})
+        == Policy()
+    )  # only the documented values enable them
     settings = load_settings(home=tmp_path / "home")
     monkeypatch.setenv("REMPART_USER", "caseworker-9")
     monkeypatch.setenv("REMPART_EVIDENCE_MEDIA", "allowed")

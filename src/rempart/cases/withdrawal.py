@@ -87,20 +87,36 @@ def withdraw_case(
         counts["templates"] = face_templates.delete_case_templates(s, case)
         counts["hashes"] = len(removed)
         who = actor or audit.current_actor()
-        audit.record(s, "case-withdraw", case=number, actor=who,
-                     details={"hashes": len(removed), "face_templates": counts["templates"]})
+        audit.record(
+            s,
+            "case-withdraw",
+            case=number,
+            actor=who,
+            details={"hashes": len(removed), "face_templates": counts["templates"]},
+        )
         for consent in case.consents:
             consent.withdrawn_at = consent.withdrawn_at or utcnow()
-        s.add(CaseEvent(case_id=case.id, actor=who, from_status=case.status,
-                        to_status="withdrawn", note=note))  # fmt: skip
+        s.add(
+            CaseEvent(
+                case_id=case.id,
+                actor=who,
+                from_status=case.status,
+                to_status="withdrawn",
+                note=note,
+            )
+        )
         case.status = "withdrawn"
         return [], removed
 
     bank_index.change(apply)
     bank_index.db.purge_deleted()  # deleted rows (hashes, face templates) leave the files
     purged = hash_cache.purge_withdrawn(home, copies)
-    return CaseWithdrawal(case=number, indexed_hashes=counts["hashes"],
-                          face_templates=counts["templates"], cached_copies=purged)
+    return CaseWithdrawal(
+        case=number,
+        indexed_hashes=counts["hashes"],
+        face_templates=counts["templates"],
+        cached_copies=purged,
+    )
 
 
 def withdraw_items(
@@ -126,13 +142,23 @@ def withdraw_items(
         removed = repository.delete_items(s, case, item_ids) if item_ids else []
         if template_ids:
             face_templates.delete_templates(s, case, template_ids)
-        audit.record(s, "withdraw-items", case=number, actor=actor,
-                     details={"bank_entries": item_ids, "face_templates": template_ids})
+        audit.record(
+            s,
+            "withdraw-items",
+            case=number,
+            actor=actor,
+            details={"bank_entries": item_ids, "face_templates": template_ids},
+        )
         counts["hashes"] = len(removed)
         return [], removed
 
     bank_index.change(apply)
     bank_index.db.purge_deleted()
     purged = hash_cache.purge_withdrawn(home, copies)
-    return ItemsWithdrawal(case=number, bank_entries=item_ids, face_templates=template_ids,
-                           indexed_hashes=counts["hashes"], cached_copies=purged)
+    return ItemsWithdrawal(
+        case=number,
+        bank_entries=item_ids,
+        face_templates=template_ids,
+        indexed_hashes=counts["hashes"],
+        cached_copies=purged,
+    )
