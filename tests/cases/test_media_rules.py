@@ -12,11 +12,11 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from rempart.api import keys
-from rempart.api.app import create_app
 from rempart.api.settings import ApiSettings
 from rempart.cases import media_rules
 from rempart.cases.review import ReviewItem
 from rempart.config import load_settings
+from rempart.server import create_app  # the API with the web UI
 from rempart.store import repository
 from rempart.store.db import Database
 from rempart.store.models import CaseOwner

@@ -141,8 +141,8 @@ def test_cookie_flags_and_headers(web_server: Server) -> None:
 def test_secure_cookie_by_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from fastapi.testclient import TestClient
 
-    from rempart.api.app import create_app
     from rempart.api.settings import ApiSettings
+    from rempart.server import create_app
 
     monkeypatch.delenv("REMPART_WEB_COOKIE_SECURE", raising=False)
     app = create_app(ApiSettings(db_url=f"sqlite:///{tmp_path / 'r.db'}", home=tmp_path / "h"))

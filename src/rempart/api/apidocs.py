@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi.responses import HTMLResponse
 
-from rempart.web.render import HEADERS
+from rempart.access.headers import HEADERS
 
 METHODS = ("get", "post", "put", "patch", "delete")
 

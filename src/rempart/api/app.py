@@ -1,5 +1,9 @@
-"""The FastAPI application: `create_app()` (uvicorn factory) builds it from the environment
-(REMPART_DB, REMPART_HOME, REMPART_API_*), or from given settings in tests."""
+"""The HTTP API as a FastAPI application: `create_app()` builds it from the environment
+(REMPART_DB, REMPART_HOME, REMPART_API_*), or from given settings in tests: its routes, its
+middleware (client address, body limits), its one error handler (api/errors.py), its
+services (app.state.services) and its reference at /docs. The server `rempart serve` runs is
+composed by rempart.server, which adds the web UI and her hashing page to this app; the API
+itself never imports the UI."""
 
 from __future__ import annotations
 
@@ -12,15 +16,13 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse
 
 from rempart import __version__
+from rempart.access.proxies import ClientAddress
 from rempart.api import apidocs, errors
 from rempart.api.auth import security_schemes
 from rempart.api.limits import BodyLimit
-from rempart.api.proxies import ClientAddress
 from rempart.api.routes import admin, banks, cases, feedback, health, hma, lookup, queries, sync
 from rempart.api.services import Services
 from rempart.api.settings import ApiSettings
-from rempart.web import mount as mount_web_ui
-from rempart.web.hashpage.serve import router as hashpage_router
 
 UPLOAD_PATHS = frozenset({"/v1/hash", "/v1/lookup/file", "/m/lookup", "/h/hash"})
 
@@ -59,8 +61,6 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
                        json_items=settings.max_json_items, item_caps=item_caps)  # fmt: skip
     for module in (health, lookup, hma, banks, feedback, cases, queries, admin, sync):
         app.include_router(module.router)
-    mount_web_ui(app)  # the caseworker web UI under /ui (rempart.web, docs/web.md)
-    app.include_router(hashpage_router)  # her hashing page at /hash/ (docs/victim-page.md)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

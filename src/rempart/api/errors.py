@@ -1,4 +1,10 @@
-"""Every refusal is a JSON answer with a message: bad input is a 4xx, never a 500."""
+"""Every refusal is a JSON answer with a message: bad input is a 4xx, never a 500.
+
+One handler answers every rempart.errors.RempartError with the status the error carries and
+{"detail": its message}; the few kinds whose answer says more keep their own shape (a media
+file that cannot be decoded, a URL refused while fetching: "detail" and "reason"; anything
+not ready yet: Retry-After). Besides it: request validation (never echoing the input), an
+id too large for the database (404), and the net under everything else (500, logged)."""
 
 from __future__ import annotations
 
@@ -8,13 +14,28 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from rempart.api.index_keeper import NotReady
-from rempart.exchange.consent import FormatError
+from rempart.errors import RempartError, Unavailable
 from rempart.media.errors import MediaError
-from rempart.sources.urls import Refused
-from rempart.store.repository import StoreError
+from rempart.sources.urls import Refused as UrlRefused
 
 log = logging.getLogger("rempart.api")
+INTERNAL = "internal error (logged on the server)"
+
+
+def answer(exc: RempartError) -> JSONResponse:
+    """The API's answer to a refusal of any part of Rempart."""
+    if isinstance(exc, MediaError):  # the detail only: the path is the server's temp file
+        return JSONResponse({"detail": exc.detail, "reason": exc.reason}, status_code=422)
+    if isinstance(exc, UrlRefused):  # a body over the limit is 413, any other refusal 400
+        status = 413 if exc.reason == "too-large" else 400
+        return JSONResponse({"detail": exc.detail, "reason": exc.reason}, status_code=status)
+    if isinstance(exc, Unavailable):  # the index loading: ask again in a second
+        return JSONResponse({"detail": exc.message}, status_code=exc.status,
+                            headers={"Retry-After": "1"})  # fmt: skip
+    if exc.status >= 500:  # the installation lacks something: said in the log, not to callers
+        log.error("%s: %s", type(exc).__name__, exc.message)
+        return JSONResponse({"detail": INTERNAL}, status_code=500)
+    return JSONResponse({"detail": exc.message}, status_code=exc.status)
 
 
 def install(app: FastAPI) -> None:
@@ -26,26 +47,9 @@ def install(app: FastAPI) -> None:
                    "type": str(e.get("type", ""))} for e in exc.errors()]  # fmt: skip
         return JSONResponse({"detail": errors}, status_code=422)
 
-    @app.exception_handler(StoreError)
-    async def store_error(_: Request, exc: StoreError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=400)
-
-    @app.exception_handler(FormatError)
-    async def format_error(_: Request, exc: FormatError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=422)
-
-    @app.exception_handler(MediaError)
-    async def media_error(_: Request, exc: MediaError) -> JSONResponse:
-        return JSONResponse({"detail": exc.detail, "reason": exc.reason}, status_code=422)
-
-    @app.exception_handler(Refused)
-    async def refused(_: Request, exc: Refused) -> JSONResponse:
-        status = 413 if exc.reason == "too-large" else 400
-        return JSONResponse({"detail": exc.detail, "reason": exc.reason}, status_code=status)
-
-    @app.exception_handler(NotReady)
-    async def not_ready(_: Request, exc: NotReady) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "1"})
+    @app.exception_handler(RempartError)
+    async def refused(_: Request, exc: RempartError) -> JSONResponse:
+        return answer(exc)
 
     @app.exception_handler(OverflowError)
     async def overflow(_: Request, exc: OverflowError) -> JSONResponse:
@@ -55,4 +59,4 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def internal(request: Request, exc: Exception) -> JSONResponse:
         log.exception("internal error on %s %s", request.method, request.url.path)
-        return JSONResponse({"detail": "internal error (logged on the server)"}, status_code=500)
+        return JSONResponse({"detail": INTERNAL}, status_code=500)

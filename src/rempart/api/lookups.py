@@ -13,9 +13,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from rempart.access.tenancy import visible_banks, visible_case_numbers
 from rempart.api.auth import Principal
 from rempart.api.index_keeper import IndexKeeper
-from rempart.api.tenancy import visible_banks, visible_case_numbers
 from rempart.index.binary_index import hex_to_array
 from rempart.media.errors import MediaError
 from rempart.media.kinds import is_animated_gif, sniff

@@ -1,5 +1,6 @@
-"""What every route needs, built once per server process: the database, the index keeper,
-lookups, key checks, rate limits and the query log."""
+"""What every API route needs, built once per server process: the shared services
+(rempart.access.services: the database, key checks) and the API's own: the index keeper,
+lookups, rate limits and the query log."""
 
 from __future__ import annotations
 
@@ -7,23 +8,21 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
-from rempart.api.auth import Authenticator
+from rempart.access import services as shared
+from rempart.access.auth import Authenticator
+from rempart.access.ratelimit import FailureLimiter, RateLimiter
 from rempart.api.index_keeper import IndexKeeper
 from rempart.api.lookups import LookupService
 from rempart.api.querylog import QueryLog
-from rempart.api.ratelimit import FailureLimiter, RateLimiter
 from rempart.api.settings import ApiSettings
-from rempart.store import audit
 from rempart.store.db import Database
 
 
 @dataclass
-class Services:
+class Services(shared.Services):
     settings: ApiSettings
-    db: Database
     keeper: IndexKeeper
     lookups: LookupService
-    auth: Authenticator
     limiter: RateLimiter
     victim_limiter: FailureLimiter
     querylog: QueryLog
@@ -51,11 +50,7 @@ class Services:
     def stop(self) -> None:
         self.querylog.stop()
         self.keeper.stop()
-        self.db.dispose()
-
-    def changed(self) -> None:
-        """After a change through the API: the audit chain's head, kept outside the DB."""
-        audit.write_head(self.db, self.settings.home)
+        super().stop()
 
 
 async def services(request: Request) -> Services:

@@ -7,14 +7,11 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rempart.api.proxies import parse_networks
+from rempart.access.proxies import parse_networks
+from rempart.access.roles import DEFAULT_RATES as DEFAULT_RATES  # re-exported
+from rempart.access.roles import ROLES as ROLES
 from rempart.config import load_settings
 from rempart.sources.urls import Network
-
-ROLES = ("admin", "caseworker", "platform", "victim", "partner")  # partner: sync (docs/sync.md)
-# Requests per second per key (a bucket twice as deep absorbs bursts); a key may set its own.
-DEFAULT_RATES = {"admin": 50.0, "caseworker": 50.0, "platform": 200.0, "victim": 5.0,
-                 "partner": 10.0}
 
 
 def _float(name: str, default: float) -> float:
@@ -49,7 +46,7 @@ class ApiSettings:
     fetch_max_seconds: float = 30.0
     media_slots: int = 2  # pictures or videos hashed at once per process
     max_video_seconds: float = 600.0  # longer videos: hash with `rempart hash` instead
-    # reverse proxies whose X-Forwarded-For is believed (api/proxies.py); default none
+    # reverse proxies whose X-Forwarded-For is believed (access/proxies.py); default none
     trusted_proxies: tuple[Network, ...] = ()
 
     @classmethod

@@ -1,6 +1,6 @@
 """Pages from Jinja2 templates (autoescaped), with the security headers every UI answer
-carries: a strict Content-Security-Policy (only this server's scripts, styles and images,
-plus data: images for charts and a revealed preview), no framing, no referrer, no caching."""
+carries (rempart.access.headers: a strict Content-Security-Policy, no framing, no referrer,
+no caching; the API's reference page carries the same)."""
 
 from __future__ import annotations
 
@@ -11,17 +11,8 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from rempart.access.headers import HEADERS as HEADERS  # the UI answers carry these
 from rempart.web.i18n import LANGUAGES, NAMES, Translator
-
-CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-       "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-HEADERS = {
-    "Content-Security-Policy": CSP,
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",
-}
 
 env = Environment(loader=PackageLoader("rempart.web", "templates"),
                   autoescape=select_autoescape(default=True, default_for_string=True),

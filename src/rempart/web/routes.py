@@ -1,7 +1,7 @@
 """The caseworker UI's pages (under /ui): sign-in, cases, a case, the review queue and one
 match (blurred preview, reveal, decision, possible-minor flag, evidence package), notices and
 their tracking, scans with live progress, statistics. Every POST carries the session's CSRF
-token; a caseworker sees only her organisation's cases (rempart.api.tenancy)."""
+token; a caseworker sees only her organisation's cases (rempart.access.tenancy)."""
 
 from __future__ import annotations
 
@@ -15,18 +15,18 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy import select
 from starlette.datastructures import FormData
 
-from rempart.api.auth import Principal
-from rempart.api.tenancy import case_for, visible_banks, visible_case_numbers
+from rempart.access.auth import Principal
+from rempart.access.tenancy import case_for, case_numbers, may_see_number, visible_banks
 from rempart.cases import evidence, media_rules, notices, preview, stats, workflow
 from rempart.cases import review as review_queue
 from rempart.cases.review import ReviewItem
 from rempart.store import audit, repository
 from rempart.store.db import Database
-from rempart.store.models import Case, CaseOwner, Notice
+from rempart.store.models import Case, Notice
 from rempart.store.repository import StoreError
 from rempart.web import scans
 from rempart.web import session as sessions
-from rempart.web.auth import WEB_ROLES, WebError, actor
+from rempart.web.auth import WEB_ROLES, WebError, WebForbidden, WebNotFound, actor
 from rempart.web.i18n import LANGUAGES
 from rempart.web.render import page
 from rempart.web.routing import WebRoute, current_user, services, web_state
@@ -46,7 +46,7 @@ async def checked_form(request: Request) -> FormData:
     form = await request.form()
     token = form.get("csrf")
     if not isinstance(token, str) or not request.state.session.check_csrf(token):
-        raise WebError(403, "error.csrf")
+        raise WebForbidden("error.csrf")
     return form
 
 
@@ -66,31 +66,15 @@ def _home(request: Request) -> Path:
     return services(request).settings.home
 
 
-def _visible_numbers(db: Database, p: Principal) -> list[str]:
-    query = select(Case.number)
-    if p.role != "admin":
-        query = query.join(CaseOwner, CaseOwner.case_id == Case.id).where(
-            CaseOwner.tenant_id == p.tenant_id)
-    with db.session() as s:
-        return list(s.scalars(query.order_by(Case.id)))
-
-
-def _may_see(db: Database, p: Principal, case: str | None) -> bool:
-    if p.role == "admin":
-        return True
-    with db.session() as s:
-        return bool(case) and case in visible_case_numbers(s, p, [case])
-
-
 def _match(request: Request, p: Principal, ref: str) -> ReviewItem:
     """A match she may see; 404 otherwise (the same whether it exists)."""
     db = services(request).db
     try:
         item = review_queue.get(db, ref)
     except StoreError as exc:
-        raise WebError(404, "error.not_found") from exc
-    if not _may_see(db, p, item.case):
-        raise WebError(404, "error.not_found")
+        raise WebNotFound("error.not_found") from exc
+    if not may_see_number(db, p, item.case):
+        raise WebNotFound("error.not_found")
     return item
 
 
@@ -151,7 +135,7 @@ def set_language(request: Request, form: FormData = Depends(checked_form)) -> Re
 @router.get("/")
 def cases_page(request: Request, p: Principal = Depends(current_user)) -> Response:
     db = services(request).db
-    numbers = _visible_numbers(db, p)
+    numbers = case_numbers(db, p)
     pending: dict[str, int] = {}
     minors: dict[str, int] = {}
     for item in review_queue.queue(db, status="pending"):
@@ -192,7 +176,7 @@ def case_status(request: Request, number: str, p: Principal = Depends(current_us
         try:
             workflow.set_status(svc.db, number, _field(form, "status"), _field(form, "note"))
         except StoreError as exc:
-            raise WebError(400, "error.message_raw", message=str(exc)) from exc
+            raise WebError("error.message_raw", message=str(exc)) from exc
     _changed(request)
     return RedirectResponse(f"/ui/cases/{number}", 303)
 
@@ -205,7 +189,7 @@ def review_page(request: Request, status: str = "pending",
                 p: Principal = Depends(current_user)) -> Response:  # fmt: skip
     db = services(request).db
     wanted = status if status in review_queue.DECISIONS or status == "pending" else None
-    numbers = set(_visible_numbers(db, p))
+    numbers = set(case_numbers(db, p))
     items = [i for i in review_queue.queue(db, status=wanted)
              if (i.case in numbers) or (p.role == "admin")]  # fmt: skip
     return page(request, "review.html", items=items, status=wanted or "all")
@@ -322,15 +306,15 @@ def _notice(request: Request, p: Principal, notice_id: int) -> tuple[Notice, str
         number = repository.case_number(s, n.case_id) if n is not None else None
         if n is not None:
             s.expunge(n)
-    if n is None or number is None or not _may_see(db, p, number):
-        raise WebError(404, "error.not_found")
+    if n is None or number is None or not may_see_number(db, p, number):
+        raise WebNotFound("error.not_found")
     return n, number
 
 
 @router.get("/notices")
 def notices_page(request: Request, p: Principal = Depends(current_user)) -> Response:
     db = services(request).db
-    numbers = set(_visible_numbers(db, p))
+    numbers = set(case_numbers(db, p))
     with db.session() as s:
         case_of = {c.id: c.number for c in s.scalars(select(Case))}
     rows = [(n, case_of.get(n.case_id, "")) for n in notices.all_notices(db)
@@ -353,7 +337,7 @@ def notice_create(request: Request, number: str, p: Principal = Depends(current_
                                language=language, refs=refs or None,
                                organisation=p.tenant or notices.ORGANISATION)  # fmt: skip
         except StoreError as exc:
-            raise WebError(400, "error.message_raw", message=str(exc)) from exc
+            raise WebError("error.message_raw", message=str(exc)) from exc
     _changed(request)
     return RedirectResponse(f"/ui/notices/{n.id}", 303)
 
@@ -377,7 +361,7 @@ def notice_mark(request: Request, notice_id: int, p: Principal = Depends(current
         try:
             notices.mark(services(request).db, notice_id, _field(form, "status"))
         except StoreError as exc:
-            raise WebError(400, "error.message_raw", message=str(exc)) from exc
+            raise WebError("error.message_raw", message=str(exc)) from exc
     _changed(request)
     return RedirectResponse(f"/ui/notices/{notice_id}", 303)
 
@@ -405,20 +389,20 @@ def scan_start(request: Request, p: Principal = Depends(current_user),
     banks = [b for b in form.getlist("bank") if isinstance(b, str)]
     root = scans.inbox_for(settings.scan_root, p)  # her organisation's inbox only
     if any(b not in allowed for b in banks) or root is None:
-        raise WebError(400, "scan.bad_request")
+        raise WebError("scan.bad_request")
     try:
         job = scans.start(svc.db, svc.settings.home, root, _field(form, "folder"),
                           banks, p.id, p.tenant_id if p.role != "admin" else None, actor(p),
                           settings.scan_workers)  # fmt: skip
     except StoreError as exc:
-        raise WebError(400, "scan.bad_request") from exc
+        raise WebError("scan.bad_request") from exc
     return RedirectResponse(f"/ui/scans/{job.id}", 303)
 
 
 def _job(request: Request, p: Principal, job_id: str) -> scans.Job:
     job = scans.load(services(request).settings.home, job_id)
     if job is None or (p.role != "admin" and job.key_row != p.id):
-        raise WebError(404, "error.not_found")
+        raise WebNotFound("error.not_found")
     return job
 
 
@@ -440,9 +424,9 @@ def scan_progress(request: Request, job_id: str, p: Principal = Depends(current_
 def stats_page(request: Request, case: str = "", p: Principal = Depends(current_user)
                ) -> Response:  # fmt: skip
     db = services(request).db
-    numbers = _visible_numbers(db, p)
+    numbers = case_numbers(db, p)
     if case and case not in numbers:
-        raise WebError(404, "error.not_found")
+        raise WebNotFound("error.not_found")
     if case:
         data = stats.collect(db, case)
     else:

@@ -1,7 +1,9 @@
 """What every UI route does around its handler: read the session cookie (or start a new
 session), pick the language, turn refusals into pages (no session: the sign-in page; a case
 she may not see: 404), write the cookie back when the session changed, and add the security
-headers."""
+headers. `error_page` is the UI's one error handler: every rempart.errors.RempartError (the
+UI's own, the case layer's, tenancy's), an HTTPException (a body over the limit) and an id
+too large for the database become a page with the message and the status."""
 
 from __future__ import annotations
 
@@ -14,10 +16,10 @@ from fastapi import HTTPException, Request, Response
 from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
 
-from rempart.api.auth import Principal
-from rempart.api.ratelimit import FailureLimiter
-from rempart.api.services import Services
-from rempart.store.repository import StoreError
+from rempart.access.auth import Principal
+from rempart.access.ratelimit import FailureLimiter
+from rempart.access.services import Services
+from rempart.errors import Forbidden, NotFound, RempartError
 from rempart.web import session as sessions
 from rempart.web.auth import LoginRequired, WebError, principal_for
 from rempart.web.i18n import Translator, pick
@@ -30,6 +32,7 @@ class WebState:
     settings: WebSettings
     key: bytes  # signs session cookies
     login_failures: FailureLimiter  # wrong keys per client address
+    services: Services  # the server's: database, key checks (rempart.access.services)
 
 
 def web_state(request: Request) -> WebState:
@@ -37,7 +40,7 @@ def web_state(request: Request) -> WebState:
 
 
 def services(request: Request) -> Services:
-    return request.app.state.services  # type: ignore[no-any-return]
+    return web_state(request).services
 
 
 def current_user(request: Request) -> Principal:
@@ -60,6 +63,28 @@ def set_cookie(response: Response, state: WebState, value: str) -> None:
                         max_age=int(state.settings.session_hours * 3600))  # fmt: skip
 
 
+def error_page(request: Request, exc: RempartError | HTTPException | OverflowError) -> Response:
+    """The UI's answer to a refusal: no session, the sign-in page (then back here); the UI's
+    own refusals in the visitor's language; something she may not see, or that does not
+    exist, one "not found" page (naming nothing); any other refusal of Rempart said as it is,
+    with its status."""
+    t: Translator = request.state.t
+    if isinstance(exc, LoginRequired):
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/ui/login?next={quote(target, safe='')}", 303)
+    if isinstance(exc, WebError):
+        return page(request, "error.html", exc.status, message=t(exc.key, **exc.values))
+    if isinstance(exc, NotFound | OverflowError):  # an id too large: there is no such thing
+        return page(request, "error.html", 404, message=t("error.not_found"))
+    if isinstance(exc, Forbidden):
+        return page(request, "error.html", 403, message=t("error.forbidden"))
+    if isinstance(exc, HTTPException):
+        key = {404: "error.not_found", 403: "error.forbidden"}.get(exc.status_code,
+                                                                   "error.refused")
+        return page(request, "error.html", exc.status_code, message=t(key))
+    return page(request, "error.html", exc.status, message=exc.message)
+
+
 class WebRoute(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -74,23 +99,8 @@ class WebRoute(APIRoute):
             request.state.t = Translator(lang)
             try:
                 response = await handler(request)
-            except LoginRequired:
-                target = request.url.path + (f"?{request.url.query}" if request.url.query
-                                             else "")  # fmt: skip
-                response = RedirectResponse(f"/ui/login?next={quote(target, safe='')}", 303)
-            except WebError as exc:
-                response = page(request, "error.html", exc.status,
-                                message=request.state.t(exc.key, **exc.values))  # fmt: skip
-            except StoreError as exc:  # a refusal of the case layer, said as it is
-                response = page(request, "error.html", 400, message=str(exc))
-            except OverflowError:  # an id too large for the database: there is no such thing
-                response = page(request, "error.html", 404,
-                                message=request.state.t("error.not_found"))  # fmt: skip
-            except HTTPException as exc:
-                key = {404: "error.not_found", 403: "error.forbidden"}.get(exc.status_code,
-                                                                           "error.refused")
-                response = page(request, "error.html", exc.status_code,
-                                message=request.state.t(key))  # fmt: skip
+            except (RempartError, HTTPException, OverflowError) as exc:
+                response = error_page(request, exc)
             value = sessions.encode(request.state.session, state.key)
             if value != raw:
                 set_cookie(response, state, value)

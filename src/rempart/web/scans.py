@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from rempart.api.auth import Principal
+from rempart.access.auth import Principal
 from rempart.cases.returns import reopen_returned
 from rempart.scan.pipeline import ScanOptions, run_scan
 from rempart.store import audit

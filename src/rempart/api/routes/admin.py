@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from rempart.api import keys
+from rempart.access import keys
 from rempart.api.auth import Principal, require
 from rempart.api.services import Services, services
 from rempart.store import audit

@@ -11,9 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from rempart.api.auth import Principal, require
-from rempart.api.services import Services, services
-from rempart.api.tenancy import (
+from rempart.access.tenancy import (
     MAX_ID,
     bank_for,
     case_for,
@@ -22,6 +20,8 @@ from rempart.api.tenancy import (
     own_case,
     visible_banks,
 )
+from rempart.api.auth import Principal, require
+from rempart.api.services import Services, services
 from rempart.cases import withdrawal
 from rempart.exchange import sharing
 from rempart.exchange.bank_import import import_submission

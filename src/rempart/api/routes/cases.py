@@ -10,9 +10,9 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 
+from rempart.access.tenancy import MAX_ID, case_for, may_see_case, not_found, own_case
 from rempart.api.auth import Principal, require
 from rempart.api.services import Services, services
-from rempart.api.tenancy import MAX_ID, case_for, may_see_case, not_found, own_case
 from rempart.cases import withdrawal, workflow
 from rempart.store import audit, repository
 from rempart.store.models import Case, CaseOwner, PlatformFeedback

@@ -10,9 +10,9 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
+from rempart.access.tenancy import MAX_ID, not_found, visible_banks
 from rempart.api.auth import Principal, require
 from rempart.api.services import Services, services
-from rempart.api.tenancy import MAX_ID, not_found, visible_banks
 from rempart.store import audit
 from rempart.store.models import Bank, BankItem, Case, CaseOwner, PlatformFeedback, Tenant
 

@@ -7,8 +7,8 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy import select
 
+from rempart.access.keys import get_tenant
 from rempart.api.auth import Principal, require
-from rempart.api.keys import get_tenant
 from rempart.api.services import Services, services
 from rempart.store.models import ApiQuery
 

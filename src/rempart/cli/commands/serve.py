@@ -28,8 +28,8 @@ def serve(
     open_database()  # migrate once, before the workers start
     err.print(f"Rempart API on http://{host}:{port} ({workers} worker(s)); "
                   f"documentation at http://{host}:{port}/docs", highlight=False)  # fmt: skip
-    uvicorn.run("rempart.api.app:create_app", factory=True, host=host, port=port,
+    uvicorn.run("rempart.server:create_app", factory=True, host=host, port=port,
                 workers=workers, access_log=access_log, log_level="info",
-                timeout_graceful_shutdown=10,  # X-Forwarded-For: see api/proxies.py
+                timeout_graceful_shutdown=10,  # X-Forwarded-For: see access/proxies.py
                 proxy_headers=False)  # fmt: skip
 

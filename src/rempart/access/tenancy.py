@@ -1,17 +1,20 @@
 """What each caller may see: a platform only the banks shared with it; a caseworker only
 her organisation's cases; an admin everything; a victim only her own case's status (by
-number and secret, see routes/cases.py)."""
+number and secret, see rempart/api/routes/cases.py). The API and the web UI apply the same
+rules from here; a refusal is `NotVisible` (rempart.errors.NotFound), which each front-end
+answers its own way (the API: 404 {"detail": "not found"}; the UI: its "not found" page)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from fastapi import HTTPException
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from rempart.api.auth import Principal
+from rempart.access.auth import Principal
+from rempart.errors import NotFound
 from rempart.store import repository
+from rempart.store.db import Database
 from rempart.store.models import Bank, BankShare, Case, CaseOwner
 
 # Every refusal about an object the caller may not see, or that does not exist, is this one
@@ -23,8 +26,12 @@ NOT_FOUND = "not found"
 MAX_ID = 2**63 - 1
 
 
-def not_found() -> HTTPException:
-    return HTTPException(404, NOT_FOUND)
+class NotVisible(NotFound):
+    """An object the caller may not see, or that does not exist: the same refusal."""
+
+
+def not_found() -> NotVisible:
+    return NotVisible(NOT_FOUND)
 
 
 def visible_banks(s: Session, p: Principal) -> dict[str, int]:
@@ -81,3 +88,22 @@ def own_case(s: Session, p: Principal, case: Case) -> None:
     if p.role == "caseworker" and p.tenant_id is not None and s.get(CaseOwner, case.id) is None:
         s.add(CaseOwner(case_id=case.id, tenant_id=p.tenant_id))
         s.flush()
+
+
+def case_numbers(db: Database, p: Principal) -> list[str]:
+    """The numbers of the cases this caller may see, oldest first (an admin: every case; a
+    caseworker: her organisation's; anyone else: none held by an organisation of theirs)."""
+    query = select(Case.number)
+    if p.role != "admin":
+        query = query.join(CaseOwner, CaseOwner.case_id == Case.id).where(
+            CaseOwner.tenant_id == p.tenant_id)
+    with db.session() as s:
+        return list(s.scalars(query.order_by(Case.id)))
+
+
+def may_see_number(db: Database, p: Principal, number: str | None) -> bool:
+    """Whether this caller may see the case with this number (an admin: any)."""
+    if p.role == "admin":
+        return True
+    with db.session() as s:
+        return bool(number) and number in visible_case_numbers(s, p, [number])
