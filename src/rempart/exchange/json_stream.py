@@ -202,7 +202,7 @@ class _Skip:
     def __init__(self, fh: Any) -> None:
         self.fh = fh
         head = fh.read(3)
-        self.pending = head[3:] if head.startswith(b"\xef\xbb\xbf") else head
+        self.pending: bytes = head[3:] if head.startswith(b"\xef\xbb\xbf") else head
 
     def read(self, n: int = -1) -> bytes:
         if not self.pending:

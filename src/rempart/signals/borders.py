@@ -16,6 +16,7 @@ to less than `MIN_KEEP` of a side, and says when a picture is mostly border.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 from PIL import Image
@@ -63,7 +64,8 @@ def _flat_mask(grey: np.ndarray) -> np.ndarray:
     Solid pads, bars and blurred pads have none; a photo's texture and edges have it."""
     p = np.pad(grey, 1, mode="edge")
     h, w = grey.shape
-    blur = sum(p[dy : dy + h, dx : dx + w] for dy in range(3) for dx in range(3)) / 9.0
+    taps = sum(p[dy : dy + h, dx : dx + w] for dy in range(3) for dx in range(3))
+    blur = cast(np.ndarray, taps) / 9.0  # a sum of nine arrays is an array
     q = np.pad(blur, 1, mode="edge")
     lap = np.abs(4 * blur - q[:-2, 1:-1] - q[2:, 1:-1] - q[1:-1, :-2] - q[1:-1, 2:])
     middle = lap[h // 4 : h - h // 4, w // 4 : w - w // 4]
