@@ -97,7 +97,7 @@ def record_added(s: Session, bank_id: int, *, submission_id: int,
     mark = "?" if dialect.paramstyle == "qmark" else "%s"
     quote = dialect.identifier_preparer.quote
     connection.exec_driver_sql(
-        f"INSERT INTO {quote(table.name)} ({quote('bank_id')}, {quote('kind')}, "
+        f"INSERT INTO {quote(BankChange.__tablename__)} ({quote('bank_id')}, {quote('kind')}, "
         f"{quote('item_id')}, {quote('at')}) VALUES ({mark}, {mark}, {mark}, {mark})",
         [(bank_id, ADDED, int(i), at) for i in ids])  # fmt: skip
 
