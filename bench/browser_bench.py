@@ -198,8 +198,13 @@ def bench_photos(page: Path, work: Path, sizes: list[float], count: int) -> None
             cli = cli_hash(paths, robust, work / "cli.json")
             inproc = inprocess_hash(paths, robust)
             n = len(paths)
-            longest = ("n/a" if p.longest_task_ms < 0 else "none" if p.longest_task_ms == 0
-                       else f"{p.longest_task_ms:.0f} ms")  # none: no task over 50 ms
+            longest = (
+                "n/a"
+                if p.longest_task_ms < 0
+                else "none"
+                if p.longest_task_ms == 0
+                else f"{p.longest_task_ms:.0f} ms"
+            )  # none: no task over 50 ms
             print(f"{mpx:>5g}Mp {'yes' if robust else 'no':>6} {p.seconds / n:>8.2f} "
                   f"{cli / n:>8.2f} {inproc / n:>8.2f} {p.seconds / cli:>8.2f}x "
                   f"{p.seconds / inproc:>12.2f}x {p.max_gap_ms:>11.0f} ms {longest:>13} "
@@ -211,8 +216,10 @@ def bench_photos(page: Path, work: Path, sizes: list[float], count: int) -> None
 
 
 def bench_videos(page: Path, work: Path, videos: list[Path]) -> None:
-    print("\nVideos (bank side: every frame, halves, inside bars); speed as a multiple of "
-          "real time (higher is faster)")
+    print(
+        "\nVideos (bank side: every frame, halves, inside bars); speed as a multiple of "
+        "real time (higher is faster)"
+    )
     print(f"{'video':34} {'length':>7} {'page':>8} {'CLI':>8} {'in-proc':>8} {'page/CLI time':>14}")
     for v in videos:
         length = duration(v)
@@ -227,13 +234,17 @@ def bench_videos(page: Path, work: Path, videos: list[Path]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--quick", action="store_true",
-                    help="1 and 12 Mpx, 2 photos each, one sample video and a short generated one")
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help="1 and 12 Mpx, 2 photos each, one sample video and a short generated one",
+    )
     ap.add_argument("--sizes", default="1,12,48", help="photo sizes in megapixels")
     ap.add_argument("--count", type=int, default=4, help="photos per size")
     ap.add_argument("--videos", type=int, default=3, help="TMK sample videos (0: none)")
-    ap.add_argument("--video-seconds", type=float, default=20.0,
-                    help="length of the generated video (0: none)")
+    ap.add_argument(
+        "--video-seconds", type=float, default=20.0, help="length of the generated video (0: none)"
+    )
     args = ap.parse_args(argv)
     if args.quick:
         args.sizes, args.count, args.videos, args.video_seconds = "1,12", 2, 1, 5.0
@@ -245,8 +256,10 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="rempart-browser-bench-"))
     try:
         page = built_page(work / "page.html")
-        print(f"browser bench, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {cores()} cores, "
-              f"Debian chromium headless; page {page.stat().st_size / 2**20:.1f} MiB")
+        print(
+            f"browser bench, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {cores()} cores, "
+            f"Debian chromium headless; page {page.stat().st_size / 2**20:.1f} MiB"
+        )
         if sizes:
             bench_photos(page, work, sizes, args.count)
         videos = [TMK / n for n in ("chair-19-sd-bar.mp4", "pattern-hd-no-bar.mp4",

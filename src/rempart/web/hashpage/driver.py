@@ -114,8 +114,10 @@ class HashPageRun:
         self.page = self.context.new_page()
         self.page.on("request", lambda req: self.requests.seen.append(req.url))
         self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
-        self.page.on("requestfailed",
-                     lambda req: self.requests.failed.__setitem__(req.url, req.failure or ""))
+        self.page.on(
+            "requestfailed",
+            lambda req: self.requests.failed.__setitem__(req.url, req.failure or ""),
+        )
         self.url = url
         self.page.goto(url)
         self.page.wait_for_selector("#status:not(:empty)")
