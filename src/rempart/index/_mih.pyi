@@ -19,8 +19,13 @@ OFFSETS: int
 def build(hashes: _Buf, entries_out: _Buf, offsets_out: _Buf, /) -> None: ...
 def check(entries: _Buf, offsets: _Buf, n: int, /) -> bool: ...
 def search(
-    hashes: _Buf, entries: _Buf, offsets: _Buf, tombstones: _Buf, queries: _Buf,
-    radius: int, /,
+    hashes: _Buf,
+    entries: _Buf,
+    offsets: _Buf,
+    tombstones: _Buf,
+    queries: _Buf,
+    radius: int,
+    /,
 ) -> tuple[bytes, bytes, bytes]: ...
 def brute(
     hashes: _Buf, tombstones: _Buf, queries: _Buf, radius: int, /
