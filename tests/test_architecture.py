@@ -288,6 +288,34 @@ def test_the_graph_is_read() -> None:
     )
 
 
+def test_the_reader_sees_every_kind_of_import() -> None:
+    source = """
+from typing import TYPE_CHECKING
+import rempart.store.db
+from . import sibling
+from ..cases import review
+if TYPE_CHECKING:
+    from rempart.api import app
+else:
+    import rempart.web
+def f():
+    from rempart.exchange.sharing import share_bank
+repository = lazy_module("rempart.store.repository")
+"""
+    visitor = _Imports("rempart.scan.pipeline", is_package=False)
+    visitor.visit(ast.parse(source))
+    names = [name for name, _ in visitor.found]
+    assert names == [
+        "typing.TYPE_CHECKING",
+        "rempart.store.db",
+        "rempart.scan.sibling",
+        "rempart.cases.review",
+        "rempart.web",
+        "rempart.exchange.sharing.share_bank",
+        "rempart.store.repository",
+    ]
+
+
 def test_the_cycle_finder_finds_cycles() -> None:
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": {"e"}}
     assert _cycles(graph) == [frozenset({"a", "b", "c"})]
