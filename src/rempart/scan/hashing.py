@@ -107,12 +107,15 @@ def hash_one(
         if data is None:
             data = read_file_bytes(ref.path, max_bytes=options.max_bytes)
         recipe = f"image-{int(dihedral)}-{options.robust or 'plain'}"
+        if options.full_decode:
+            recipe += "-full"
         if cache is not None and faces is None:
             known = cache.get(hashlib.sha256(data).hexdigest(), recipe)
             if isinstance(known, ImageHashes):
                 return Outcome(ref, hashes=known, cached=True)
         hashes = hash_image_bytes(data, name, dihedral=dihedral, max_pixels=options.max_pixels,
-                                  robust=options.robust)  # fmt: skip
+                                  robust=options.robust,
+                                  full_decode=options.full_decode)  # fmt: skip
         if cache is not None:
             cache.put(recipe, hashes)
         if faces is not None:

@@ -54,6 +54,10 @@ class ScanOptions:
     # Photos: hash variants and local features for robust matching ("query": as a scan
     # looks them up, "stored": as a bank keeps them, None: whole-image hashes only).
     robust: str | None = "query"
+    # What a bank keeps (`rempart hash`): photos decoded at full size, as her hashing page
+    # decodes them (a browser has no reduced-size JPEG decoding), so both files are equal;
+    # scans decode large JPEGs at a reduced size, which is faster.
+    full_decode: bool = False
     # The report asked for (an absolute path) and its format, kept with the scan so that
     # `scan --resume` writes it when the scan was killed before it could.
     report: str | None = None

@@ -72,14 +72,17 @@ def hash_image_bytes(
     dihedral: bool = False,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     robust: str | None = None,
+    full_decode: bool = False,
 ) -> ImageHashes:
     """`robust`: None, "stored" (what `rempart hash` keeps) or "query" (what a scan looks
-    up). What a bank keeps is decoded at full size, as her browser decodes it on her hashing
-    page (it has no reduced-size JPEG decoding), so both give the same hashes; scans decode
-    large JPEGs at a reduced size (faster, a few bits of PDQ apart at most)."""
+    up). What a bank keeps (`full_decode`, or the stored side) is decoded at full size, as
+    her browser decodes it on her hashing page (it has no reduced-size JPEG decoding), so
+    both give the same hashes; scans decode large JPEGs at a reduced size (faster, a few
+    bits of PDQ apart at most)."""
     md5, sha256 = digests(data)
+    full = full_decode or robust == "stored"
     decoded = decode_image(data, path, max_pixels=max_pixels,
-                           reduce_for_hashing=robust != "stored")  # fmt: skip
+                           reduce_for_hashing=not full)  # fmt: skip
     return hash_image(
         decoded.image, md5=md5, sha256=sha256, size=(decoded.width, decoded.height),
         fmt=decoded.format, notes=decoded.notes, dihedral=dihedral, robust=robust,

@@ -120,7 +120,7 @@ def hash_cmd(
     options = ScanOptions(
         workers=workers_or_cores(workers), seconds_per_frame=spf,
         video_dedupe=None if vpdq_text else BANK_DEDUPE_DISTANCE, video_regions=not vpdq_text,
-        robust="stored" if robust and not vpdq_text else None,
+        robust="stored" if robust and not vpdq_text else None, full_decode=True,
     )  # fmt: skip
     items: list[SubmissionItem] = []
     videos: list[tuple[str, VideoHashes]] = []
