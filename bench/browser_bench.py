@@ -146,7 +146,8 @@ def inprocess_hash(paths: list[Path], robust: bool) -> float:
     refs, problems = collect(paths)
     options = ScanOptions(workers=cores(), seconds_per_frame=BANK_SECONDS_PER_FRAME,
                           video_dedupe=BANK_DEDUPE_DISTANCE,
-                          robust="stored" if robust else None)  # fmt: skip
+                          robust="stored" if robust else None,
+                          full_decode=True)  # as `rempart hash` (a bank's side)  # fmt: skip
     t0 = time.perf_counter()
     bad = [str(o.error) for o in hash_refs(refs, options, dihedral=False) if o.hashes is None]
     seconds = time.perf_counter() - t0
