@@ -151,7 +151,7 @@ class IndexKeeper:
         if self._index is None:
             raise NotReady("the index is loading")
         with self._lock.read():
-            yield self._index  # type: ignore[misc]
+            yield self._index
 
     def change(self, fn: Callable[[BankIndex], T]) -> T:
         """Run an import or withdrawal, one at a time through this server. Searches go on

@@ -54,4 +54,4 @@ class Services(shared.Services):
 
 
 async def services(request: Request) -> Services:
-    return request.app.state.services  # type: ignore[no-any-return]
+    return request.app.state.services

@@ -12,17 +12,17 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from sqlalchemy import select
 from starlette.datastructures import FormData
 
+from rempart.access import records
 from rempart.access.auth import Principal
 from rempart.access.tenancy import case_for, case_numbers, may_see_number, visible_banks
 from rempart.cases import evidence, media_rules, notices, preview, stats, workflow
 from rempart.cases import review as review_queue
 from rempart.cases.review import ReviewItem
-from rempart.store import audit, repository
+from rempart.store import audit
 from rempart.store.db import Database
-from rempart.store.models import Case, Notice
+from rempart.store.models import Notice
 from rempart.store.repository import StoreError
 from rempart.web import scans
 from rempart.web import session as sessions
@@ -301,22 +301,17 @@ def match_evidence(request: Request, ref: str, p: Principal = Depends(current_us
 
 def _notice(request: Request, p: Principal, notice_id: int) -> tuple[Notice, str]:
     db = services(request).db
-    with db.session() as s:
-        n = s.get(Notice, notice_id)
-        number = repository.case_number(s, n.case_id) if n is not None else None
-        if n is not None:
-            s.expunge(n)
-    if n is None or number is None or not may_see_number(db, p, number):
+    found = records.notice_with_case(db, notice_id)
+    if found is None or not may_see_number(db, p, found[1]):
         raise WebNotFound("error.not_found")
-    return n, number
+    return found
 
 
 @router.get("/notices")
 def notices_page(request: Request, p: Principal = Depends(current_user)) -> Response:
     db = services(request).db
     numbers = set(case_numbers(db, p))
-    with db.session() as s:
-        case_of = {c.id: c.number for c in s.scalars(select(Case))}
+    case_of = records.case_numbers_by_id(db)
     rows = [(n, case_of.get(n.case_id, "")) for n in notices.all_notices(db)
             if case_of.get(n.case_id) in numbers]  # fmt: skip
     due = {n.id for n in notices.due(db)}

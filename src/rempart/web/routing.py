@@ -36,7 +36,7 @@ class WebState:
 
 
 def web_state(request: Request) -> WebState:
-    return request.app.state.web  # type: ignore[no-any-return]
+    return request.app.state.web
 
 
 def services(request: Request) -> Services:

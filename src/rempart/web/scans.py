@@ -17,15 +17,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
-
 from rempart.access.auth import Principal
+from rempart.access.records import scan_matches
 from rempart.cases.returns import reopen_returned
 from rempart.scan.pipeline import ScanOptions, run_scan
 from rempart.store import audit
 from rempart.store.bank_index import BankIndex
 from rempart.store.db import Database
-from rempart.store.models import BankItem, CaseOwner, Match, ScanItem
 from rempart.store.repository import StoreError
 
 log = logging.getLogger("rempart.web")
@@ -120,17 +118,6 @@ def load(home: Path, job_id: str) -> Job | None:
         return None
 
 
-def _visible_matches(db: Database, scan_id: int, tenant_id: int | None) -> int:
-    q = (select(func.count(Match.id)).join(ScanItem, Match.scan_item_id == ScanItem.id)
-         .where(ScanItem.scan_id == scan_id))  # fmt: skip
-    if tenant_id is not None:
-        q = q.join(BankItem, Match.bank_item_id == BankItem.id).join(
-            CaseOwner, CaseOwner.case_id == BankItem.case_id).where(
-            CaseOwner.tenant_id == tenant_id)  # fmt: skip
-    with db.session() as s:
-        return int(s.scalar(q) or 0)
-
-
 def start(db: Database, home: Path, root: Path, folder: str, banks: list[str], key_row: int,
           tenant_id: int | None, actor: str, workers: int = 1) -> Job:  # fmt: skip
     """Check the folder, then scan it in a background thread; returns the job at once."""
@@ -158,7 +145,7 @@ def start(db: Database, home: Path, root: Path, folder: str, banks: list[str], k
                 job.scan_id = result.scan_id
                 job.returned = len(reopen_returned(db, result.scan_id))
                 job.files, job.skipped = result.files, len(result.skipped)
-                job.matches = _visible_matches(db, result.scan_id, tenant_id)
+                job.matches = scan_matches(db, result.scan_id, tenant_id)
                 job.done = job.total = max(job.done, job.total)
                 job.state = "finished"
                 audit.write_head(db, home)

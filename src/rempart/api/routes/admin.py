@@ -7,13 +7,11 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 
-from rempart.access import keys
+from rempart.access import keys, records
 from rempart.api.auth import Principal, require
 from rempart.api.services import Services, services
 from rempart.store import audit
-from rempart.store.models import Tenant
 
 router = APIRouter(prefix="/v1", tags=["admin"])
 
@@ -67,6 +65,4 @@ def revoke_key(key_id: str, p: Principal = Depends(require("admin")),
 @router.get("/tenants", summary="Organisations and platforms")
 def list_tenants(p: Principal = Depends(require("admin")),
                  svc: Services = Depends(services)) -> list[dict[str, Any]]:  # fmt: skip
-    with svc.db.session() as s:
-        return [{"name": t.name, "kind": t.kind} for t in
-                s.scalars(select(Tenant).order_by(Tenant.name))]  # fmt: skip
+    return records.tenants(svc.db)

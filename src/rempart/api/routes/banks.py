@@ -8,9 +8,8 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
+from rempart.access import records
 from rempart.access.tenancy import (
     MAX_ID,
     bank_for,
@@ -29,15 +28,7 @@ from rempart.exchange.consent import ConsentRecord
 from rempart.exchange.submission import FORMAT, VERSION, parse_submission
 from rempart.store import audit, repository
 from rempart.store.bank_index import BankIndex
-from rempart.store.models import (
-    Bank,
-    BankItem,
-    BankShare,
-    Case,
-    CaseOwner,
-    ItemSignal,
-    Tenant,
-)
+from rempart.store.models import Case
 
 router = APIRouter(prefix="/v1/banks", tags=["banks"])
 READERS = ("admin", "caseworker", "platform")
@@ -62,25 +53,12 @@ class EntriesIn(BaseModel):
     label: str | None = Field(None, max_length=200)
 
 
-def _bank_json(s: Session, bank: Bank, p: Principal) -> dict[str, Any]:
-    out: dict[str, Any] = {"name": bank.name, "description": bank.description,
-                           "pdq_threshold": bank.pdq_threshold}  # fmt: skip
-    if p.role != "platform":
-        out["entries"] = s.scalar(select(func.count(BankItem.id)).where(
-            BankItem.bank_id == bank.id))  # fmt: skip
-    if p.role == "admin":
-        out["shared_with"] = sorted(s.scalars(select(Tenant.name).join(
-            BankShare, BankShare.tenant_id == Tenant.id).where(BankShare.bank_id == bank.id)))
-    return out
-
-
 @router.get("", summary="Banks this key may match against")
 def list_banks(p: Principal = Depends(require(*READERS)),
                svc: Services = Depends(services)) -> list[dict[str, Any]]:  # fmt: skip
     with svc.db.session() as s:
         names = visible_banks(s, p)
-        banks = s.scalars(select(Bank).where(Bank.name.in_(names)).order_by(Bank.name)).all()
-        return [_bank_json(s, b, p) for b in banks]
+        return [records.bank_summary(s, b, p) for b in records.banks_named(s, names)]
 
 
 @router.post("", status_code=201, summary="Create a bank (admin)")
@@ -90,7 +68,7 @@ def create_bank(body: BankIn, p: Principal = Depends(require("admin")),
         sharing.create_bank(svc.db, body.name, description=body.description,
                             pdq_threshold=body.pdq_threshold, actor=p.actor)  # fmt: skip
     with svc.db.session() as s:
-        out = _bank_json(s, repository.get_bank(s, body.name), p)
+        out = records.bank_summary(s, repository.get_bank(s, body.name), p)
     svc.lookups.invalidate()
     svc.changed()
     return out
@@ -100,7 +78,7 @@ def create_bank(body: BankIn, p: Principal = Depends(require("admin")),
 def get_bank(name: str, p: Principal = Depends(require(*READERS)),
              svc: Services = Depends(services)) -> dict[str, Any]:  # fmt: skip
     with svc.db.session() as s:
-        return _bank_json(s, bank_for(s, p, name), p)
+        return records.bank_summary(s, bank_for(s, p, name), p)
 
 
 class BankChange(BaseModel):
@@ -121,7 +99,7 @@ def change_bank(name: str, body: BankChange, p: Principal = Depends(require("adm
             bank.pdq_threshold = body.pdq_threshold
         audit.record(s, "bank-change", details={"bank": name, "before": before,
                                                 "after": body.model_dump(exclude_none=True)})
-        out = _bank_json(s, bank, p)
+        out = records.bank_summary(s, bank, p)
     svc.lookups.invalidate()  # other workers: within the cache's 2 s
     svc.changed()
     return out
@@ -160,26 +138,7 @@ def list_entries(
     svc: Services = Depends(services),
 ) -> dict[str, Any]:
     with svc.db.session() as s:
-        bank = bank_for(s, p, name)
-        query = (select(BankItem, Case.number).outerjoin(Case, BankItem.case_id == Case.id)
-                 .where(BankItem.bank_id == bank.id))  # fmt: skip
-        if p.role == "caseworker":
-            query = query.join(CaseOwner, CaseOwner.case_id == BankItem.case_id).where(
-                CaseOwner.tenant_id == p.tenant_id)
-        if case is not None:
-            query = query.where(Case.number == case)
-        rows = s.execute(query.order_by(BankItem.id).limit(limit).offset(offset)).all()
-        ids = [item.id for item, _ in rows]
-        kinds: dict[int, list[str]] = {}
-        for item_id, signal_type in s.execute(select(ItemSignal.item_id, ItemSignal.signal_type)
-                                              .where(ItemSignal.item_id.in_(ids))).all():
-            if signal_type not in kinds.setdefault(item_id, []):
-                kinds[item_id].append(signal_type)
-        entries = [{"bank_entry": item.id, "case": number, "media_type": item.media_type,
-                    "label": item.label, "signals": sorted(kinds.get(item.id, [])),
-                    "created_at": item.created_at.isoformat(timespec="seconds"),
-                    "expires_at": item.expires_at.isoformat(timespec="seconds")
-                    if item.expires_at else None} for item, number in rows]  # fmt: skip
+        entries = records.bank_entries(s, bank_for(s, p, name), p, case, limit, offset)
     return {"bank": name, "entries": entries, "limit": limit, "offset": offset}
 
 
@@ -218,16 +177,7 @@ def add_entries(name: str, body: EntriesIn, p: Principal = Depends(require(*KEEP
     number = body.case.strip()
     new_ids: list[int] = []
 
-    def entries(column: Any) -> Any:
-        return (select(column).join(Bank, BankItem.bank_id == Bank.id)
-                .join(Case, BankItem.case_id == Case.id)
-                .where(Bank.name == name, Case.number == number))  # fmt: skip
-
-    def entry_ids(s: Session, after: int) -> list[int]:
-        return list(s.scalars(entries(BankItem.id).where(BankItem.id > after)
-                              .order_by(BankItem.id)))  # fmt: skip
-
-    def claim(s: Session, case: Case) -> None:
+    def claim(s: Any, case: Case) -> None:
         """In the import's transaction: a new case becomes the caller's organisation's; one
         another organisation holds (made meanwhile) is refused."""
         own_case(s, p, case)
@@ -236,13 +186,11 @@ def add_entries(name: str, body: EntriesIn, p: Principal = Depends(require(*KEEP
 
     def run(bank_index: BankIndex) -> Any:
         # under the index's write lock: no other import through this server in between
-        with svc.db.session() as s:
-            before = s.scalar(entries(func.max(BankItem.id))) or 0
+        before = records.last_entry_id(svc.db, name, number)
         result = import_submission(bank_index, name, submission, case_number=number,
                                    consent=consent, source_name="api", label=body.label,
                                    on_case=claim)  # fmt: skip
-        with svc.db.session() as s:
-            new_ids.extend(entry_ids(s, before))
+        new_ids.extend(records.entry_ids_after(svc.db, name, number, before))
         return result
 
     with audit.acting_as(p.actor):  # a refused import leaves nothing (one transaction)
@@ -260,10 +208,8 @@ def withdraw_entry(name: str, entry: int = Path(ge=0, le=MAX_ID),
                    p: Principal = Depends(require(*KEEPERS)),
                    svc: Services = Depends(services)) -> dict[str, Any]:  # fmt: skip
     with svc.db.session() as s:
-        bank = bank_for(s, p, name)
-        item = s.get(BankItem, entry)
-        number = repository.case_number(s, item.case_id) if item and item.case_id else None
-        if item is None or item.bank_id != bank.id or number is None:
+        number = records.entry_case(s, bank_for(s, p, name), entry)
+        if number is None:
             raise not_found()
         case_for(s, p, number)
 

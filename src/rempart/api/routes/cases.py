@@ -8,14 +8,13 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import func, select
 
+from rempart.access import records
 from rempart.access.tenancy import MAX_ID, case_for, may_see_case, not_found, own_case
 from rempart.api.auth import Principal, require
 from rempart.api.services import Services, services
 from rempart.cases import withdrawal, workflow
 from rempart.store import audit, repository
-from rempart.store.models import Case, CaseOwner, PlatformFeedback
 from rempart.store.repository import StoreError
 
 router = APIRouter(prefix="/v1", tags=["cases"])
@@ -39,14 +38,7 @@ def list_cases(
     p: Principal = Depends(require("caseworker", "admin")),
     svc: Services = Depends(services),
 ) -> list[dict[str, Any]]:
-    query = select(Case)
-    if p.role == "caseworker":
-        query = query.join(CaseOwner, CaseOwner.case_id == Case.id).where(
-            CaseOwner.tenant_id == p.tenant_id)
-    with svc.db.session() as s:
-        rows = s.scalars(query.order_by(Case.id).limit(limit).offset(offset)).all()
-        return [{"case": c.number, "status": c.status,
-                 "created_at": c.created_at.isoformat(timespec="seconds")} for c in rows]
+    return records.cases_page(svc.db, p, limit, offset)
 
 
 @router.post("/cases", status_code=201,
@@ -114,11 +106,6 @@ def victim_status(body: StatusIn, p: Principal = Depends(require("victim", "admi
         svc.victim_limiter.failed(key)
         svc.changed()
         raise HTTPException(403, str(exc)) from exc
-    with svc.db.session() as s:
-        case = repository.get_case(s, body.case.strip())
-        rows = s.execute(select(PlatformFeedback.verdict, func.count(PlatformFeedback.id))
-                         .where(PlatformFeedback.case_id == case.id)
-                         .group_by(PlatformFeedback.verdict)).all() if case else []
-    status["platform_reports"] = {v: int(n) for v, n in rows}
+    status["platform_reports"] = records.platform_reports(svc.db, body.case.strip())
     svc.changed()
     return status

@@ -64,8 +64,8 @@ def _lookup_media(svc: Services, p: Principal, data: bytes, name: str,
     exact = [{"bank": h.bank, "bank_entry": h.bank_entry, "distance": 0} for h in per_signal[-1]]
     svc.querylog.add(p.tenant_id, p.id, "hma", [(signals[0].signal_type, signals[0].value,
                                                  rows + exact)])  # fmt: skip
-    key = "pdq" if summary["media_type"] == "image" else "vpdq"
-    return {key: _by_bank(rows, banks), "md5": _by_bank(exact, banks)}
+    kind = "pdq" if summary["media_type"] == "image" else "vpdq"
+    return {kind: _by_bank(rows, banks), "md5": _by_bank(exact, banks)}
 
 
 def _banks(banks: str | None) -> set[str] | None:

@@ -5,12 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query
-from sqlalchemy import select
 
-from rempart.access.keys import get_tenant
+from rempart.access import records
 from rempart.api.auth import Principal, require
 from rempart.api.services import Services, services
-from rempart.store.models import ApiQuery
 
 router = APIRouter(prefix="/v1", tags=["queries"])
 
@@ -24,15 +22,4 @@ def list_queries(
     svc: Services = Depends(services),
 ) -> list[dict[str, Any]]:
     svc.querylog.flush()
-    query = select(ApiQuery)
-    with svc.db.session() as s:
-        if p.role != "admin":
-            query = query.where(ApiQuery.tenant_id == p.tenant_id)
-        elif tenant is not None:
-            query = query.where(ApiQuery.tenant_id == get_tenant(s, tenant).id)
-        if matched_only:
-            query = query.where(ApiQuery.match_count > 0)
-        rows = s.scalars(query.order_by(ApiQuery.id.desc()).limit(limit)).all()
-        return [{"at": q.at.isoformat(timespec="seconds"), "endpoint": q.endpoint,
-                 "signal_type": q.signal_type, "signal": q.signal,
-                 "match_count": q.match_count, "matched": q.matched} for q in rows]
+    return records.query_log(svc.db, p, tenant, matched_only, limit)

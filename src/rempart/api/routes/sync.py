@@ -8,13 +8,12 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query
-from sqlalchemy import select
 
+from rempart.access.records import shared_bank
 from rempart.api.auth import Principal, require
 from rempart.api.services import Services, services
 from rempart.exchange.sync_feed import DEFAULT_LIMIT, MAX_LIMIT, build_page
 from rempart.store import audit
-from rempart.store.models import Bank, BankShare
 
 router = APIRouter(prefix="/v1/sync", tags=["sync"])
 
@@ -31,11 +30,8 @@ def pull(
 ) -> dict[str, Any]:
     instance = svc.db.instance_id()
     with svc.db.session() as s:
-        bank = s.scalar(select(Bank).where(Bank.name == name))
-        shared = bank is not None and (p.role == "admin" or s.scalar(
-            select(BankShare.id).where(BankShare.bank_id == bank.id,
-                                       BankShare.tenant_id == p.tenant_id)) is not None)
-        if bank is None or not shared:
+        bank = shared_bank(s, p, name)
+        if bank is None:
             raise HTTPException(404, f"no bank named {name!r} shared with this key")
         try:
             doc, stats = build_page(s, bank, instance, since, limit)
