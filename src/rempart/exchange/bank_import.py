@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import DateTime, func, select
 from sqlalchemy.orm import Session
 
 from rempart.exchange.consent import ConsentRecord
@@ -195,7 +195,10 @@ class _Converter:
     def __call__(self, table: Any, column: str, value: Any) -> Any:
         key = (table.name, column)
         if key not in self._procs:
-            self._procs[key] = table.c[column].type.bind_processor(self.dialect)
+            kind = table.c[column].type
+            if isinstance(kind, DateTime):  # the dialect's own (SQLite: SQLAlchemy's text;
+                kind = kind.dialect_impl(self.dialect)  # the generic type has none, and
+            self._procs[key] = kind.bind_processor(self.dialect)  # sqlite3 ran isoformat
         proc = self._procs[key]
         value = proc(value) if proc is not None and value is not None else value
         # PostgreSQL's driver takes JSON as text (SQLAlchemy wraps it at a later step)

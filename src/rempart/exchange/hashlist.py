@@ -109,8 +109,12 @@ class ParsedList:
     def add_item(self, record: int, item: SubmissionItem, label: str | None = None) -> None:
         """Add a hash to import, unless the file already had it (a duplicate, reported; if
         an earlier record withdrew it, the withdrawal stands)."""
-        keys = [(k, _seen_key(k, v)) for k, v in (("sha256", item.sha256), ("md5", item.md5),
-                                                  ("pdq", item.pdq)) if v]  # fmt: skip
+        if item.pdq and not item.md5 and not item.sha256:  # a partner's PDQ (most lists)
+            keys = [("pdq", _seen_key("pdq", item.pdq))]
+        else:
+            keys = [(k, _seen_key(k, v)) for k, v in (("sha256", item.sha256),
+                                                      ("md5", item.md5), ("pdq", item.pdq))
+                    if v]  # fmt: skip
         for kind, key in keys:
             seen = self._seen.get(key)
             if seen is not None:
@@ -366,9 +370,12 @@ def import_list_file(
             parsed = read_list(path, fmt, sink=sink, batch=batch)
         parsed._seen.clear()  # the duplicate check's memory, before the index is built
     finally:  # whatever was imported is indexed (in memory and in the index files)
-        bank_index.add_batch(
-            np.concatenate(new_ids) if new_ids else np.empty(0, np.int64),
-            np.concatenate(new_hashes) if new_hashes else np.empty((0, 32), np.uint8))
+        ids = np.concatenate(new_ids) if new_ids else np.empty(0, np.int64)
+        new_ids.clear()
+        hashes = np.concatenate(new_hashes) if new_hashes else np.empty((0, 32), np.uint8)
+        new_hashes.clear()  # one copy of the hashes held while the index is built
+        bank_index.add_batch(ids, hashes)
+        del ids, hashes
     removed, kept = 0, 0
     if parsed.withdrawn or parsed.withdrawn_digests:
         removed, kept = withdraw_hashes(
@@ -382,7 +389,7 @@ def import_list_file(
                                     removed, kept, consent_recorded)  # fmt: skip
 
 
-SQLITE_IMPORT_CACHE_KB = 128 * 1024
+SQLITE_IMPORT_CACHE_KB = 64 * 1024
 
 
 @contextmanager

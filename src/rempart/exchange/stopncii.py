@@ -35,8 +35,18 @@ from rempart.store.models import utcnow
 SIGNAL_TYPES = ("Unknown", "ImagePDQ", "VideoMD5", "VideoTMK", "Text", "URL")
 STATUSES = ("Unknown", "Received", "Active", "Withdrawn", "Deleted")
 GONE = ("Withdrawn", "Deleted")
+_STATUS_SET = frozenset(STATUSES)
 FEEDBACK = ("Unknown", "None", "QualityUnknown", "PendingReview", "Blocked", "NotBlocked",
             "Withdrawn", "Deleted")  # fmt: skip
+
+
+def _statuses(cases: dict[Any, Any]) -> bool:
+    """Every key a case number (text), every value a status (a set test: a list of a
+    million records spent seconds in a generator per record)."""
+    try:
+        return _STATUS_SET.issuperset(cases.values()) and all(type(k) is str for k in cases)
+    except TypeError:  # an unhashable value (a list, an object): not a status
+        return False
 
 
 def _check_record(raw: Any) -> str | None:
@@ -55,11 +65,11 @@ def _check_record(raw: Any) -> str | None:
     cases = raw.get("caseNumbers", {})
     if cases == []:  # StopNCII sends an empty mapping as [] (python-threatexchange too)
         cases = {}
-    if not isinstance(cases, dict) or not all(
-        isinstance(k, str) and v in STATUSES for k, v in cases.items()
-    ):
+    if not isinstance(cases, dict) or not _statuses(cases):
         return "'caseNumbers' must map case numbers to statuses"
     feedbacks = raw.get("CSPFeedbacks", [])
+    if feedbacks == []:
+        return None
     if not isinstance(feedbacks, list) or not all(
         isinstance(f, dict) and f.get("feedbackValue") in FEEDBACK
         and isinstance(f.get("tags", []), list) and isinstance(f.get("source", ""), str)

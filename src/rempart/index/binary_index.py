@@ -161,10 +161,18 @@ class BinaryHashIndex:
         )
         d_ids, d_hashes = self._delta_arrays()
         e_ids, e_hashes = extra if extra is not None else (d_ids[:0], d_hashes[:0])
-        ids = np.concatenate([self._main_ids[alive], d_ids, e_ids])
-        hashes = np.concatenate([self._main_hashes[alive], d_hashes, e_hashes])
-        order = np.argsort(ids, kind="stable")
-        self._set_main(np.ascontiguousarray(hashes[order]), np.ascontiguousarray(ids[order]))
+        parts = [(i, h) for i, h in ((self._main_ids[alive], self._main_hashes[alive]),
+                                     (d_ids, d_hashes), (e_ids, e_hashes)) if len(i)]
+        if len(parts) == 1:  # one part (a bulk load into an empty index): no copy of it
+            ids, hashes = np.asarray(parts[0][0], np.int64), _hash_matrix(parts[0][1])
+        else:
+            ids = np.concatenate([self._main_ids[alive], d_ids, e_ids])
+            hashes = np.concatenate([self._main_hashes[alive], d_hashes, e_hashes])
+        del parts
+        if len(ids) > 1 and not bool(np.all(ids[1:] > ids[:-1])):  # new ids come last,
+            order = np.argsort(ids, kind="stable")  # in order: sorted only when needed
+            ids, hashes = ids[order], hashes[order]
+        self._set_main(np.ascontiguousarray(hashes), np.ascontiguousarray(ids))
         self._delta = {}
         self._delta_cache = None
 

@@ -92,7 +92,7 @@ def record_added(s: Session, bank_id: int, *, submission_id: int,
     table = BankChange.__table__
     connection = s.connection()
     dialect = connection.dialect
-    at_proc = table.c["at"].type.bind_processor(dialect)
+    at_proc = table.c["at"].type.dialect_impl(dialect).bind_processor(dialect)
     at = at_proc(utcnow()) if at_proc is not None else utcnow()
     mark = "?" if dialect.paramstyle == "qmark" else "%s"
     quote = dialect.identifier_preparer.quote
