@@ -173,10 +173,7 @@ def case_status(request: Request, number: str, p: Principal = Depends(current_us
     with svc.db.session() as s:
         case_for(s, p, number)
     with audit.acting_as(actor(p)):
-        try:
-            workflow.set_status(svc.db, number, _field(form, "status"), _field(form, "note"))
-        except StoreError as exc:
-            raise WebError("error.message_raw", message=str(exc)) from exc
+        workflow.set_status(svc.db, number, _field(form, "status"), _field(form, "note"))
     _changed(request)
     return RedirectResponse(f"/ui/cases/{number}", 303)
 
@@ -327,12 +324,9 @@ def notice_create(request: Request, number: str, p: Principal = Depends(current_
     refs = [r for r in form.getlist("match") if isinstance(r, str)]
     language = _field(form, "language") or None
     with audit.acting_as(actor(p)):
-        try:
-            n = notices.create(svc.db, svc.settings.home, number, _field(form, "platform"),
-                               language=language, refs=refs or None,
-                               organisation=p.tenant or notices.ORGANISATION)  # fmt: skip
-        except StoreError as exc:
-            raise WebError("error.message_raw", message=str(exc)) from exc
+        n = notices.create(svc.db, svc.settings.home, number, _field(form, "platform"),
+                           language=language, refs=refs or None,
+                           organisation=p.tenant or notices.ORGANISATION)  # fmt: skip
     _changed(request)
     return RedirectResponse(f"/ui/notices/{n.id}", 303)
 
@@ -353,10 +347,7 @@ def notice_mark(request: Request, notice_id: int, p: Principal = Depends(current
                 form: FormData = Depends(checked_form)) -> Response:  # fmt: skip
     _notice(request, p, notice_id)
     with audit.acting_as(actor(p)):
-        try:
-            notices.mark(services(request).db, notice_id, _field(form, "status"))
-        except StoreError as exc:
-            raise WebError("error.message_raw", message=str(exc)) from exc
+        notices.mark(services(request).db, notice_id, _field(form, "status"))
     _changed(request)
     return RedirectResponse(f"/ui/notices/{notice_id}", 303)
 
