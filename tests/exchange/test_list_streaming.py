@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -151,3 +153,54 @@ def test_the_cli_refuses_a_case_number_outside_the_pattern(rempart_env: Path,
         result = runner.invoke(app, args, env=env)
         assert result.exit_code == 1, (args, result.output)
         assert "invalid case number" in " ".join(result.output.split()), result.output
+
+
+@pytest.mark.both_databases
+def test_bulk_rows_are_stored_as_the_orm_stores_them(tmp_path: Path, db_url: str) -> None:
+    """The import's bulk inserts (entries, hashes, change feed) read back as the ORM's rows:
+    dates as datetimes (on SQLite, in SQLAlchemy's text form: sqlite3's own adapter wrote
+    '...+00:00', which compares wrongly as text), every entry in the change feed once, in
+    order, and the SQLite page cache back to its default once the import is over."""
+    from rempart.store.changefeed import ADDED, BankChange
+
+    db = Database(db_url)
+    with db.session() as s:
+        repository.create_bank(s, "partner")
+    bank_index = BankIndex(db, tmp_path / "home")
+    rng = random.Random(11)
+    path = tmp_path / "list.json"
+    _stopncii(path, [(_hex(rng), "Active") for _ in range(30)]
+              + [("nothex", "Active"), (_hex(rng), "Withdrawn")])  # fmt: skip
+    parsed, result = import_list_file(bank_index, "partner", path, case_number="partner-z",
+                                      consent=CONSENT, batch=7)  # fmt: skip
+    assert result.added == 30 and parsed.problem_count == 1
+    with db.session() as s:
+        items = s.execute(select(BankItem.id, BankItem.created_at).order_by(BankItem.id)).all()
+        feed = s.execute(select(BankChange.item_id, BankChange.at, BankChange.kind)
+                         .order_by(BankChange.seq)).all()  # fmt: skip
+        assert [i for i, _ in items] == [i for i, _, _ in feed]
+        assert {k for _, _, k in feed} == {ADDED}
+        assert all(isinstance(at, datetime) for _, at, _ in feed)
+        assert all(isinstance(c, datetime) for _, c in items)
+        if db.backend == "sqlite":
+            text_form = r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}$"
+            for column, table in (("created_at", "bank_items"), ("at", "bank_changes")):
+                stored = s.connection().exec_driver_sql(
+                    f"SELECT DISTINCT {column} FROM {table}").scalars().all()  # fmt: skip
+                assert stored and all(re.match(text_form, v) for v in stored), stored
+            assert s.connection().exec_driver_sql("PRAGMA cache_size").scalar() == -2000
+    assert len(bank_index.load()) == 30
+
+
+def test_a_record_with_unhashable_statuses_is_reported(tmp_path: Path) -> None:
+    path = tmp_path / "list.json"
+    good = _hex(random.Random(3))
+    path.write_text(json.dumps({"hashRecords": [
+        {"signalType": "ImagePDQ", "hashValue": good, "hashStatus": "Active",
+         "caseNumbers": {"SN-1": ["Active"]}},
+        {"signalType": "ImagePDQ", "hashValue": good[::-1], "hashStatus": "Active",
+         "caseNumbers": {"SN-2": "Active"}, "CSPFeedbacks": []}]}))  # fmt: skip
+    parsed = read_list(path)
+    assert [i.pdq for i in parsed.items] == [good[::-1]]
+    assert parsed.problems == [f"{path}: record 1: 'caseNumbers' must map case numbers to "
+                               "statuses"]  # fmt: skip
