@@ -104,9 +104,13 @@ const workerSource = $("worker-src").textContent;
 let workerUrl = null;
 const pool = [];
 
+// One worker per core (the page's own thread only draws and waits), at most 4, and fewer on
+// a phone with little memory: a 48 Mpx photo needs about 0.5 GB while it is hashed, so one
+// worker per 1.5 GB the browser reports (navigator.deviceMemory, Chromium; 4 GB assumed).
 function poolSize() {
   const cores = navigator.hardwareConcurrency || 2;
-  return Math.max(1, Math.min(4, cores - 1));
+  const memory = navigator.deviceMemory || 4;
+  return Math.max(1, Math.min(4, cores, Math.floor(memory / 1.5)));
 }
 
 function attachWorker(slot) {
