@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Protocol
 
 from rempart.access.auth import Authenticator
+from rempart.config import Policy
 from rempart.store import audit
 from rempart.store.db import Database
 
@@ -28,6 +29,9 @@ class ServerSettings(Protocol):
 
     @property
     def key_cache_s(self) -> float: ...  # how long a checked key is trusted
+
+    @property
+    def policy(self) -> Policy: ...  # the organisation's (evidence media, authorisations)
 
 
 @dataclass

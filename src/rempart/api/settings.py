@@ -10,7 +10,7 @@ from pathlib import Path
 from rempart.access.proxies import parse_networks
 from rempart.access.roles import DEFAULT_RATES as DEFAULT_RATES  # re-exported
 from rempart.access.roles import ROLES as ROLES
-from rempart.config import load_settings
+from rempart.config import Policy, load_settings
 from rempart.sources.urls import Network
 
 
@@ -48,6 +48,12 @@ class ApiSettings:
     max_video_seconds: float = 600.0  # longer videos: hash with `rempart hash` instead
     # reverse proxies whose X-Forwarded-For is believed (access/proxies.py); default none
     trusted_proxies: tuple[Network, ...] = ()
+
+    @property
+    def policy(self) -> Policy:
+        """The organisation's policy (rempart.config.Policy), read from the environment when
+        asked, as the command line reads it."""
+        return Policy.from_env()
 
     @classmethod
     def from_env(cls) -> ApiSettings:

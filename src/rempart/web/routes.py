@@ -202,7 +202,8 @@ def _png(db: Database, item: ReviewItem, reveal: bool) -> bytes:
 def _match_page(request: Request, item: ReviewItem, status: int = 200, **extra: Any
                 ) -> Response:  # fmt: skip
     return page(request, "match.html", status, item=item, decisions=review_queue.DECISIONS,
-                media_allowed=media_rules.evidence_media_allowed(),
+                media_allowed=media_rules.evidence_media_allowed(
+                    services(request).settings.policy),
                 saved=request.query_params.get("saved", ""),
                 **{"revealed": "", "error": "", **extra})  # fmt: skip
 
@@ -252,7 +253,8 @@ def match_decide(request: Request, ref: str, p: Principal = Depends(current_user
     with audit.acting_as(actor(p)):
         item = review_queue.decide(svc.db, ref, decision, reason, actor=actor(p))
         if decision == "confirmed":
-            media_rules.preserve_confirmed(svc.db, svc.settings.home, item)
+            media_rules.preserve_confirmed(svc.db, svc.settings.home, item,
+                                           svc.settings.policy)  # fmt: skip
     _changed(request)
     return RedirectResponse(f"/ui/matches/{ref}?saved=decided", 303)
 
@@ -276,14 +278,15 @@ def match_evidence(request: Request, ref: str, p: Principal = Depends(current_us
     """The signed evidence package of a confirmed match, as a download."""
     item = _match(request, p, ref)
     svc = services(request)
-    allowed = media_rules.evidence_media_allowed()
+    allowed = media_rules.evidence_media_allowed(svc.settings.policy)
     with tempfile.TemporaryDirectory(prefix="rempart-evidence-") as tmp:
         out = Path(tmp) / f"evidence-{ref}.zip"
         with audit.acting_as(actor(p)):
             try:
                 evidence.export_package(svc.db, svc.settings.home, ref, out,
                                         include_media=form.get("include_media") == "1",
-                                        media_allowed=allowed)  # fmt: skip
+                                        media_allowed=allowed,
+                                        policy=svc.settings.policy)  # fmt: skip
             except (StoreError, OSError) as exc:
                 return _match_page(request, item, 400, error="error.message_raw",
                                    message=str(exc))  # fmt: skip
