@@ -319,8 +319,9 @@ def import_list_file(
 ) -> tuple[ParsedList, ListImportResult]:
     """Import a list file as it is read: each batch of `batch` hashes in its own
     transaction (consent checked, change feed and audit written, as `import_submission`
-    does), the index saved once at the end. A list of a million hashes takes seconds and
-    little memory (read whole, it took 18 minutes and 2.2 GB). FormatError for a file that
+    does), the index saved once at the end. A list of a million hashes takes about a minute
+    and 410 MB (read whole, it took 18 minutes and 2.2 GB; bench/list_import_bench.py).
+    FormatError for a file that
     cannot be read at all (nothing is imported: it is checked before the first batch);
     StoreError when refused (no consent: nothing is stored). Withdrawals in the list are
     applied after its additions (a withdrawal wins)."""
