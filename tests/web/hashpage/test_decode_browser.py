@@ -25,15 +25,14 @@ import pdqhash
 import pillow_heif
 import pytest
 from PIL import Image, ImageCms, PngImagePlugin
+from tests.web.hashpage.nodejs import ROOT, THREATEXCHANGE, reference_images
 
 from rempart.media.decode import decode_image
 from rempart.samples import photo_like
 from rempart.signals.pdq import bits_to_hex, hamming
 
-ROOT = Path(__file__).resolve().parents[3]
-TESTDATA = ROOT.parent / "shared" / "testdata" / "threatexchange"
+TESTDATA = THREATEXCHANGE
 WORKER = Path(__file__).with_name("decode_worker.mjs")
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp"}
 
 NOTE = "transparency ignored: colour channels hashed as Meta's reference does"
 
@@ -91,15 +90,6 @@ def run_files(page: Any, paths: list[Path], *, pixels: bool = True) -> list[dict
     results: list[dict[str, Any]] = page.evaluate("(pixels) => window.hashAll(pixels)", pixels)
     assert len(results) == len(paths)
     return results
-
-
-def reference_images() -> list[Path]:
-    found = [p for p in (TESTDATA / "pdq").rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES]
-    resources = TESTDATA / "python-threatexchange"
-    found += [p for p in resources.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES]
-    if len(found) < 48:
-        pytest.fail(f"the shared test data is missing ({len(found)} images found)")
-    return sorted(found)
 
 
 def pillow_reference(path: Path) -> dict[str, Any]:

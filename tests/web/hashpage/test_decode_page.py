@@ -11,29 +11,15 @@ size, "draft", which no browser decoder offers; a bank's hashes never are)."""
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 
 import numpy as np
 import pdqhash
-import pytest
 from tests.web.hashpage.conftest import HashPageRun
+from tests.web.hashpage.nodejs import reference_images
 
 from rempart.media.decode import decode_image
 from rempart.signals.image_hashes import hash_image_bytes
 from rempart.signals.pdq import bits_to_hex, hamming
-
-ROOT = Path(__file__).resolve().parents[3]
-TESTDATA = ROOT.parent / "shared" / "testdata" / "threatexchange"
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp"}
-
-
-def reference_images() -> list[Path]:
-    found = [p for p in (TESTDATA / "pdq").rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES]
-    resources = TESTDATA / "python-threatexchange"
-    found += [p for p in resources.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES]
-    if len(found) < 48:
-        pytest.fail(f"the shared test data is missing ({len(found)} images found)")
-    return sorted(found)
 
 
 def test_the_pages_file_has_pdqhash_on_pillows_full_decode(hash_page: HashPageRun) -> None:

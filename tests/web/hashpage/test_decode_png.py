@@ -9,38 +9,24 @@ The JavaScript runs in Node (tests/web/hashpage/decode_png.mjs)."""
 from __future__ import annotations
 
 import csv
-import json
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pillow_heif
-import pytest
 from PIL import Image
+from tests.web.hashpage import nodejs
 
 from rempart.media.decode import decode_image
 from rempart.samples import photo_like
 
-ROOT = Path(__file__).resolve().parents[3]
 SCRIPT = Path(__file__).with_name("decode_png.mjs")
-TESTDATA = ROOT.parent / "shared" / "testdata" / "threatexchange"
+TESTDATA = nodejs.THREATEXCHANGE
 NOTE = "transparency ignored: colour channels hashed as Meta's reference does"
 
 
 def run_node(jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    exe = shutil.which("node")
-    if exe is None:
-        pytest.fail("Node.js is missing: `make test` installs it")
-    done = subprocess.run(
-        [exe, str(SCRIPT)], input=json.dumps(jobs), capture_output=True, text=True, cwd=ROOT,
-        timeout=600, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    results: list[dict[str, Any]] = json.loads(done.stdout)
-    assert len(results) == len(jobs)
-    return results
+    return nodejs.run_node(SCRIPT, jobs)
 
 
 def pillow_rgb(path: Path) -> tuple[np.ndarray, tuple[str, ...]]:

@@ -7,32 +7,18 @@ wrong digest), and cancel between chunks. The JavaScript runs in Node
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
-import pytest
+from tests.web.hashpage import nodejs
 
-ROOT = Path(__file__).resolve().parents[3]
 SCRIPT = Path(__file__).with_name("exact_digest.mjs")
 LENGTHS = [0, 1, 2, 3, 55, 56, 57, 63, 64, 65, 119, 120, 127, 128, 129, 1000, 4096, 100_003]
 
 
 def run_node(jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    exe = shutil.which("node")
-    if exe is None:
-        pytest.fail("Node.js is missing: `make test` installs it")
-    done = subprocess.run(
-        [exe, str(SCRIPT)], input=json.dumps(jobs), capture_output=True, text=True, cwd=ROOT,
-        timeout=600, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    results: list[dict[str, Any]] = json.loads(done.stdout)
-    assert len(results) == len(jobs)
-    return results
+    return nodejs.run_node(SCRIPT, jobs)
 
 
 def expected(data: bytes) -> dict[str, str]:

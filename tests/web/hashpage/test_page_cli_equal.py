@@ -10,9 +10,9 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 from tests.web.hashpage.conftest import HashPageRun
+from tests.web.hashpage.nodejs import cli_items
 
 from rempart.samples import photo_like
 
@@ -27,14 +27,6 @@ def generated(folder: Path) -> list[Path]:
         photo_like(seed, size).save(path, fmt, **({"quality": 88} if fmt != "PNG" else {}))
         out.append(path)
     return out
-
-
-def cli_items(paths: list[Path], out: Path) -> dict[str, dict[str, Any]]:
-    done = subprocess.run([sys.executable, "-m", "rempart", "hash", *map(str, paths),
-                           "--out", str(out), "--workers", "1"],
-                          capture_output=True, text=True, timeout=600)  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    return {i["sha256"]: i for i in json.loads(out.read_text())["items"]}
 
 
 def test_page_file_equals_cli_file(hash_page: HashPageRun, tmp_path: Path) -> None:

@@ -8,48 +8,25 @@ The JavaScript runs in Node in a subprocess (tests/web/hashpage/pdq_hash.mjs).""
 from __future__ import annotations
 
 import csv
-import json
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pdqhash
 import pytest
 from PIL import Image
+from tests.web.hashpage.nodejs import THREATEXCHANGE, rgb_jobs, run_node
 
 from rempart.media.decode import decode_image
 from rempart.samples import photo_like
 from rempart.signals.pdq import DIHEDRAL, bits_to_hex, hamming
 
-ROOT = Path(__file__).resolve().parents[3]
-TESTDATA = ROOT.parent / "shared" / "testdata" / "threatexchange"
+TESTDATA = THREATEXCHANGE
 SCRIPT = Path(__file__).with_name("pdq_hash.mjs")
-
-
-def node() -> str:
-    exe = shutil.which("node")
-    if exe is None:
-        pytest.fail("Node.js is missing: `make test` installs it")
-    return exe
 
 
 def js_hashes(images: list[np.ndarray], tmp: Path, *, dihedral: bool = True,
               luma: bool = False) -> list[dict]:  # fmt: skip
-    jobs = []
-    for k, rgb in enumerate(images):
-        path = tmp / f"{k}.rgb"
-        path.write_bytes(np.ascontiguousarray(rgb, dtype=np.uint8).tobytes())
-        jobs.append({"rgb": str(path), "width": rgb.shape[1], "height": rgb.shape[0],
-                     "dihedral": dihedral, "luma": luma})  # fmt: skip
-    done = subprocess.run(
-        [node(), str(SCRIPT)], input=json.dumps(jobs), capture_output=True, text=True,
-        cwd=ROOT, timeout=600, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    out = json.loads(done.stdout)
-    assert len(out) == len(images)
-    return out
+    return run_node(SCRIPT, rgb_jobs(images, tmp, dihedral=dihedral, luma=luma))
 
 
 def reference(rgb: np.ndarray) -> tuple[tuple[str, int], list[tuple[str, int]]]:

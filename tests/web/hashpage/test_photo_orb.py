@@ -9,17 +9,14 @@ The JavaScript runs in Node in a subprocess (tests/web/hashpage/photo_orb.mjs)."
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
-import pytest
 from PIL import Image
+from tests.web.hashpage.nodejs import real_photo_paths, run_node
 
 from rempart.media.decode import decode_image
 from rempart.media.reduce import reduce_to
@@ -27,37 +24,17 @@ from rempart.samples import photo_like
 from rempart.signals.local_features import _ORB, WORK_SIDE, Features, extract
 from rempart.signals.pdq_variants import work_copy
 
-ROOT = Path(__file__).resolve().parents[3]
-TESTDATA = ROOT.parent / "shared" / "testdata"
 SCRIPT = Path(__file__).with_name("photo_orb.mjs")
 
 
-def node() -> str:
-    exe = shutil.which("node")
-    if exe is None:
-        pytest.fail("Node.js is missing: `make test` installs it")
-    return exe
-
-
 def run_js(jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    done = subprocess.run(
-        [node(), str(SCRIPT)], input=json.dumps(jobs), capture_output=True, text=True,
-        cwd=ROOT, timeout=900, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    out = json.loads(done.stdout)
-    assert len(out) == len(jobs)
-    return out
+    return run_node(SCRIPT, jobs, timeout=900)
 
 
 def works() -> list[tuple[str, Image.Image]]:
     """RGB work copies (what the stored side extracts features from) of real and generated
     photos."""
-    paths = sorted((TESTDATA / "faces").rglob("*.jp*g")) + sorted(
-        (TESTDATA / "threatexchange" / "pdq" / "data").rglob("*.jpg")
-    )
-    if not paths:
-        pytest.skip("shared test data missing")
+    paths = real_photo_paths()
     out = [(p.name, work_copy(decode_image(p.read_bytes(), p).image)) for p in paths[::2]]
     out += [(f"photo_like{k}", work_copy(photo_like(k, (800, 600)))) for k in range(6)]
     # regression: sizes whose pyramid level falls on a tie (297 / 1.2 = 247.5 -> 248 in

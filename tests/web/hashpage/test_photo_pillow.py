@@ -8,29 +8,18 @@ The JavaScript runs in Node in a subprocess (tests/web/hashpage/photo_pillow.mjs
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pytest
 from PIL import Image
+from tests.web.hashpage.nodejs import run_node
 
 from rempart.media.reduce import reduce_to
 from rempart.samples import photo_like
 from rempart.signals.pdq_variants import REGIONS, _crop
 
-ROOT = Path(__file__).resolve().parents[3]
 SCRIPT = Path(__file__).with_name("photo_pillow.mjs")
-
-
-def node() -> str:
-    exe = shutil.which("node")
-    if exe is None:
-        pytest.fail("Node.js is missing: `make test` installs it")
-    return exe
 
 
 def run_js(jobs: list[tuple[Image.Image, list[list[Any]]]], tmp: Path) -> list[np.ndarray]:
@@ -43,12 +32,7 @@ def run_js(jobs: list[tuple[Image.Image, list[list[Any]]]], tmp: Path) -> list[n
             "in": str(src), "out": str(tmp / f"{k}.out"), "width": image.width,
             "height": image.height, "channels": len(image.getbands()), "ops": ops,
         })  # fmt: skip
-    done = subprocess.run(
-        [node(), str(SCRIPT)], input=json.dumps(spec), capture_output=True, text=True,
-        cwd=ROOT, timeout=600, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    meta = json.loads(done.stdout)
+    meta = run_node(SCRIPT, spec)
     out = []
     for job, m in zip(spec, meta, strict=True):
         raw = np.frombuffer(Path(job["out"]).read_bytes(), dtype=np.uint8)

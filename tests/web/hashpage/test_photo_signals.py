@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 from PIL import Image, ImageOps
+from tests.web.hashpage.nodejs import ROOT, TESTDATA, node, real_photos, rgb_jobs, rgb_of, run_node
 
 from rempart.exchange.submission import SubmissionItem
 from rempart.media.decode import decode_image
@@ -29,31 +29,7 @@ from rempart.signals.local_features import Features, extract, verify
 from rempart.signals.pdq import hamming
 from rempart.signals.pdq_variants import work_copy
 
-ROOT = Path(__file__).resolve().parents[3]
-TESTDATA = ROOT.parent / "shared" / "testdata"
 SCRIPT = Path(__file__).with_name("photo_signals.mjs")
-
-
-def node() -> str:
-    exe = shutil.which("node")
-    if exe is None:
-        pytest.fail("Node.js is missing: `make test` installs it")
-    return exe
-
-
-def rgb_of(image: Image.Image) -> np.ndarray:
-    return np.ascontiguousarray(np.asarray(image.convert("RGB"), dtype=np.uint8))
-
-
-def real_photos(limit: int) -> list[tuple[str, np.ndarray]]:
-    """Real photos decoded as `rempart hash` decodes them."""
-    paths = sorted((TESTDATA / "faces").rglob("*.jp*g")) + sorted(
-        (TESTDATA / "threatexchange" / "pdq" / "data").rglob("*.jpg")
-    )
-    if not paths:
-        pytest.skip("shared test data missing")
-    step = max(1, len(paths) // limit)
-    return [(p.name, rgb_of(decode_image(p.read_bytes(), p).image)) for p in paths[::step][:limit]]
 
 
 def generated() -> list[tuple[str, np.ndarray]]:
@@ -70,18 +46,7 @@ def generated() -> list[tuple[str, np.ndarray]]:
 
 
 def js_items(images: list[np.ndarray], tmp: Path, **options: bool) -> list[dict[str, Any]]:
-    jobs = []
-    for k, rgb in enumerate(images):
-        path = tmp / f"{k}.rgb"
-        path.write_bytes(rgb.tobytes())
-        jobs.append({"rgb": str(path), "width": rgb.shape[1], "height": rgb.shape[0], **options})
-    done = subprocess.run(
-        [node(), str(SCRIPT)], input=json.dumps(jobs), capture_output=True, text=True,
-        cwd=ROOT, timeout=900, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    out = json.loads(done.stdout)
-    assert len(out) == len(images)
+    out = run_node(SCRIPT, rgb_jobs(images, tmp, **options), timeout=900)
     return [o["item"] for o in out]
 
 

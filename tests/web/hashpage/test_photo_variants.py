@@ -8,48 +8,16 @@ The JavaScript runs in Node in a subprocess (tests/web/hashpage/photo_variants.m
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
-import pytest
 from PIL import Image
+from tests.web.hashpage.nodejs import real_photos, rgb_jobs, rgb_of, run_node
 
-from rempart.media.decode import decode_image
 from rempart.samples import photo_like
 from rempart.signals.pdq_variants import stored_variants
 
-ROOT = Path(__file__).resolve().parents[3]
-TESTDATA = ROOT.parent / "shared" / "testdata"
 SCRIPT = Path(__file__).with_name("photo_variants.mjs")
-
-
-def node() -> str:
-    exe = shutil.which("node")
-    if exe is None:
-        pytest.fail("Node.js is missing: `make test` installs it")
-    return exe
-
-
-def rgb_of(image: Image.Image) -> np.ndarray:
-    return np.ascontiguousarray(np.asarray(image.convert("RGB"), dtype=np.uint8))
-
-
-def real_photos(limit: int) -> list[tuple[str, np.ndarray]]:
-    """Real photos decoded as `rempart hash` decodes them (EXIF orientation, modes)."""
-    paths = sorted((TESTDATA / "faces").rglob("*.jp*g")) + sorted(
-        (TESTDATA / "threatexchange" / "pdq" / "data").rglob("*.jpg")
-    )
-    if not paths:
-        pytest.skip("shared test data missing")
-    step = max(1, len(paths) // limit)
-    out = []
-    for p in paths[::step][:limit]:
-        decoded = decode_image(p.read_bytes(), p)
-        out.append((p.name, rgb_of(decoded.image)))
-    return out
 
 
 def generated() -> list[tuple[str, np.ndarray]]:
@@ -59,19 +27,7 @@ def generated() -> list[tuple[str, np.ndarray]]:
 
 
 def js_variants(images: list[np.ndarray], tmp: Path) -> list[dict]:
-    jobs = []
-    for k, rgb in enumerate(images):
-        path = tmp / f"{k}.rgb"
-        path.write_bytes(rgb.tobytes())
-        jobs.append({"rgb": str(path), "width": rgb.shape[1], "height": rgb.shape[0]})
-    done = subprocess.run(
-        [node(), str(SCRIPT)], input=json.dumps(jobs), capture_output=True, text=True,
-        cwd=ROOT, timeout=900, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    out = json.loads(done.stdout)
-    assert len(out) == len(images)
-    return out
+    return run_node(SCRIPT, rgb_jobs(images, tmp), timeout=900)
 
 
 def py_variants(rgb: np.ndarray) -> list[dict]:

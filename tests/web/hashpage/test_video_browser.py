@@ -18,10 +18,7 @@ Only generated abstract scenes (tests/media/video_factory.py) and the reference 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -30,13 +27,14 @@ import numpy as np
 import pytest
 from PIL import Image
 from tests.media.video_factory import scene_frames, write_video
+from tests.web.hashpage import nodejs
 from tests.web.hashpage.conftest import HashPageRun
 
 from rempart.samples import photo_like
 from rempart.signals.pdq import hamming
 from rempart.signals.vpdq import frames_from_text
 
-TESTDATA = Path(__file__).resolve().parents[3].parent / "shared" / "testdata" / "threatexchange"
+TESTDATA = nodejs.THREATEXCHANGE
 SAMPLES = TESTDATA / "tmk" / "sample-videos"
 META = TESTDATA / "vpdq" / "sample-hashes"
 VIDEO_FIELDS = ("media_type", "pdq", "pdq_quality", "md5", "sha256", "width", "height",
@@ -48,12 +46,8 @@ SOME_SAMPLES = ("doorknob-hd-no-bar.mp4", "pattern-sd-with-large-logo-bar.mp4",
 
 
 def cli_items(paths: list[Path], out: Path) -> dict[str, dict[str, Any]]:
-    """`rempart hash --out` on the same files, by SHA-256."""
-    done = subprocess.run([sys.executable, "-m", "rempart", "hash", *map(str, paths),
-                           "--out", str(out), "--workers", "1"],
-                          capture_output=True, text=True, timeout=1200)  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    return {i["sha256"]: i for i in json.loads(out.read_text())["items"]}
+    """`rempart hash --out` on the same files, by SHA-256 (long videos: a longer timeout)."""
+    return nodejs.cli_items(paths, out, timeout=1200)
 
 
 def sha256_of(path: Path) -> str:

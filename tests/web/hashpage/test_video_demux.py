@@ -7,9 +7,6 @@ Files are read in slices (no read larger than a few MB)."""
 from __future__ import annotations
 
 import hashlib
-import json
-import shutil
-import subprocess
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -17,26 +14,14 @@ from typing import Any
 import av
 import pytest
 from tests.media.video_factory import scene_frames, write_video
+from tests.web.hashpage.nodejs import THREATEXCHANGE, run_node
 
-ROOT = Path(__file__).resolve().parents[3]
-SAMPLES = ROOT.parent / "shared" / "testdata" / "threatexchange" / "tmk" / "sample-videos"
+SAMPLES = THREATEXCHANGE / "tmk" / "sample-videos"
 SCRIPT = Path(__file__).with_name("video_demux.mjs")
 
 
-def node() -> str:
-    exe = shutil.which("node")
-    if exe is None:
-        pytest.fail("Node.js is missing: `make test` installs it")
-    return exe
-
-
 def demux_js(paths: list[Path]) -> list[dict[str, Any]]:
-    done = subprocess.run(
-        [node(), str(SCRIPT)], input=json.dumps([str(p) for p in paths]),
-        capture_output=True, text=True, cwd=ROOT, timeout=300, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    return list(json.loads(done.stdout))
+    return run_node(SCRIPT, [str(p) for p in paths], timeout=300)
 
 
 def pyav(path: Path) -> dict[str, Any]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import subprocess
 from collections.abc import Iterator
 from fractions import Fraction
@@ -23,19 +22,12 @@ import av
 import numpy as np
 import pytest
 from tests.media.video_factory import scene_frames, write_video
+from tests.web.hashpage.nodejs import ROOT, THREATEXCHANGE, node
 
 from rempart.signals.vpdq import BANK_DEDUPE_DISTANCE, hash_video_file
 
-ROOT = Path(__file__).resolve().parents[3]
-SAMPLES = ROOT.parent / "shared" / "testdata" / "threatexchange" / "tmk" / "sample-videos"
+SAMPLES = THREATEXCHANGE / "tmk" / "sample-videos"
 SCRIPT = Path(__file__).with_name("video_vpdq.mjs")
-
-
-def node() -> str:
-    exe = shutil.which("node")
-    if exe is None:
-        pytest.fail("Node.js is missing: `make test` installs it")
-    return exe
 
 
 def tight_planes(frame: av.VideoFrame) -> bytes:
