@@ -98,13 +98,24 @@ export function copyImage(image) {
   return makeImage(image.width, image.height, image.channels, new Uint8Array(image.data));
 }
 
-// Resample.c precompute_coeffs + normalize_coeffs_8bpc for the bilinear (triangle) filter,
-// with the support widened by the reduction factor (antialiasing).
-const PRECISION_BITS = 22;
-function bilinearCoeffs(inSize, in0, in1, outSize) {
+// Resample.c's filters: the support and the weight at a signed distance.
+export const BILINEAR = {
+  support: 1.0,
+  weight: (x) => {
+    const t = x < 0.0 ? -x : x;
+    return t < 1.0 ? 1.0 - t : 0.0;
+  },
+};
+export const BOX = { support: 0.5, weight: (x) => (x > -0.5 && x <= 0.5 ? 1.0 : 0.0) };
+
+// Resample.c precompute_coeffs + normalize_coeffs_8bpc for `filter` (BILINEAR or BOX) over
+// the input span [in0, in1), with the support widened by the reduction factor (antialiasing).
+// vpdq.js's BOX resize shares it.
+export const PRECISION_BITS = 22;
+export function resampleCoeffs(inSize, in0, in1, outSize, filter) {
   const scale = (Math.fround(in1) - Math.fround(in0)) / outSize;
   const filterscale = scale < 1.0 ? 1.0 : scale;
-  const support = 1.0 * filterscale;
+  const support = filter.support * filterscale;
   const ksize = Math.ceil(support) * 2 + 1;
   const bounds = new Int32Array(outSize * 2);
   const kk = new Int32Array(outSize * ksize);
@@ -119,9 +130,7 @@ function bilinearCoeffs(inSize, in0, in1, outSize) {
     if (xmax > inSize) xmax = inSize;
     xmax -= xmin;
     for (let x = 0; x < xmax; x++) {
-      let t = (x + xmin - center + 0.5) * invFilterscale;
-      if (t < 0.0) t = -t;
-      const w = t < 1.0 ? 1.0 - t : 0.0;
+      const w = filter.weight((x + xmin - center + 0.5) * invFilterscale);
       tmp[x] = w;
       ww += w;
     }
@@ -159,7 +168,7 @@ function resizePasses(image, outW, outH) {
   if (outW === width && outH === height) return image;
   const needH = outW !== width;
   const needV = outH !== height;
-  const vert = bilinearCoeffs(height, 0, height, outH);
+  const vert = resampleCoeffs(height, 0, height, outH, BILINEAR);
   let src = data;
   let srcW = width;
   let yFirst = 0;
@@ -167,7 +176,7 @@ function resizePasses(image, outW, outH) {
     yFirst = vert.bounds[0];
     const yLast = vert.bounds[outH * 2 - 2] + vert.bounds[outH * 2 - 1];
     const rows = yLast - yFirst;
-    const hor = bilinearCoeffs(width, 0, width, outW);
+    const hor = resampleCoeffs(width, 0, width, outW, BILINEAR);
     const tmp = new Uint8Array(outW * rows * channels);
     const { ksize, bounds, kk } = hor;
     for (let yy = 0; yy < rows; yy++) {

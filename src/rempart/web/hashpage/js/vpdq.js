@@ -15,6 +15,7 @@
 // Pure computation: no DOM, no browser-only API, so Node runs it in the conformance tests.
 
 import { pdqFromRgb, hamming } from "./pdq.js";
+import { BOX, PRECISION_BITS, pyRound, resampleCoeffs } from "./pillow.js";
 
 export const BANK_DEDUPE_DISTANCE = 8; // rempart.signals.vpdq.BANK_DEDUPE_DISTANCE
 export const BAR_MAX_LEVEL = 40;
@@ -264,40 +265,8 @@ export function cropRgb(rgb, width, top, bottom, left, right) {
 
 // --- Pillow's resize with the BOX filter (libImaging/Resample.c) ------------------------------
 
-const PRECISION_BITS = 22;
-
 function boxCoeffs(inSize, outSize) {
-  const scale = inSize / outSize;
-  const filterscale = scale < 1.0 ? 1.0 : scale;
-  const support = 0.5 * filterscale;
-  const ksize = Math.ceil(support) * 2 + 1;
-  const bounds = new Int32Array(outSize * 2);
-  const kk = new Int32Array(outSize * ksize);
-  const tmp = new Float64Array(ksize);
-  const ss = 1.0 / filterscale;
-  for (let xx = 0; xx < outSize; xx++) {
-    const center = (xx + 0.5) * scale;
-    let ww = 0.0;
-    let xmin = Math.trunc(center - support + 0.5);
-    if (xmin < 0) xmin = 0;
-    let xmax = Math.trunc(center + support + 0.5);
-    if (xmax > inSize) xmax = inSize;
-    xmax -= xmin;
-    for (let x = 0; x < xmax; x++) {
-      const t = (x + xmin - center + 0.5) * ss;
-      const w = t > -0.5 && t <= 0.5 ? 1.0 : 0.0;
-      tmp[x] = w;
-      ww += w;
-    }
-    for (let x = 0; x < xmax; x++) {
-      const k = ww !== 0.0 ? tmp[x] / ww : tmp[x];
-      kk[xx * ksize + x] = k < 0 ? Math.trunc(-0.5 + k * (1 << PRECISION_BITS))
-        : Math.trunc(0.5 + k * (1 << PRECISION_BITS));
-    }
-    bounds[xx * 2] = xmin;
-    bounds[xx * 2 + 1] = xmax;
-  }
-  return { ksize, bounds, kk };
+  return resampleCoeffs(inSize, 0, inSize, outSize, BOX);
 }
 
 function clip8(ss) {
@@ -377,14 +346,8 @@ export function resizeBox(rgb, width, height, outW, outH) {
   return boxPasses(rgb, width, height, outW, outH);
 }
 
-// Python's round(): half to even.
-export function pyRound(x) {
-  const f = Math.floor(x);
-  const d = x - f;
-  if (d > 0.5) return f + 1;
-  if (d < 0.5) return f;
-  return f % 2 === 0 ? f : f + 1;
-}
+// Python's round(): half to even (pillow.js's).
+export { pyRound };
 
 // region_views: the four halves of a picture scaled down to fit REGION_SIDE.
 export function regionViews(rgb, width, height) {
