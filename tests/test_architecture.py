@@ -25,19 +25,7 @@ ROOT = "rempart"
 
 # Module circles still being broken up (issue 17): each entry is the set of modules of one
 # strongly connected component. May only shrink.
-KNOWN_MODULE_CYCLES: list[frozenset[str]] = [
-    # hashlist.import_list_file imports lists.read_list late; the formats import hashlist
-    frozenset(
-        {
-            "rempart.exchange.hashlist",
-            "rempart.exchange.hma",
-            "rempart.exchange.lists",
-            "rempart.exchange.pdq_csv",
-            "rempart.exchange.rempart_list",
-            "rempart.exchange.stopncii",
-        }
-    ),
-]
+KNOWN_MODULE_CYCLES: list[frozenset[str]] = []
 
 # Package circles still being broken up (issue 17), as sets of top-level packages. May only
 # shrink.

@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from rempart.cli import app
-from rempart.exchange import hashlist, hma, pdq_csv, rempart_list, stopncii
+from rempart.exchange import hma, list_model, pdq_csv, rempart_list, stopncii
 from rempart.exchange.consent import FormatError
 from rempart.exchange.hashlist import ExportItem, ExportSet, image_item, video_item
 from rempart.exchange.lists import detect, read_list
@@ -213,8 +213,8 @@ def test_hostile_files_never_crash(tmp_path: Path, fmt: str, name: str) -> None:
 
 def test_huge_files_are_refused_before_reading(tmp_path: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(hashlist, "MAX_JSON_BYTES", 1000)
-    monkeypatch.setattr(hashlist, "MAX_TEXT_BYTES", 1000)
+    monkeypatch.setattr(list_model, "MAX_JSON_BYTES", 1000)
+    monkeypatch.setattr(list_model, "MAX_TEXT_BYTES", 1000)
     for name, fmt in (("big.json", "stopncii"), ("big.csv", "csv")):
         path = tmp_path / name
         path.write_bytes(b" " * 2000)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from rempart.exchange.consent import FormatError
-from rempart.exchange.hashlist import (
+from rempart.exchange.list_model import (
     ExportSet,
     ParsedList,
     clean_hex,

@@ -12,7 +12,7 @@ from typing import Any
 
 from rempart.exchange import hma, json_stream, pdq_csv, rempart_list, stopncii
 from rempart.exchange.consent import FormatError
-from rempart.exchange.hashlist import (
+from rempart.exchange.list_model import (
     MAX_STREAMED_JSON_BYTES,
     ExportSet,
     ParsedList,

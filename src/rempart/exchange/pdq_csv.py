@@ -14,7 +14,7 @@ import csv
 import io
 from pathlib import Path
 
-from rempart.exchange.hashlist import ExportSet, ParsedList, clean_hex, image_item, text_lines
+from rempart.exchange.list_model import ExportSet, ParsedList, clean_hex, image_item, text_lines
 
 HASH_COLUMNS = ("pdq", "hash", "pdq_hash", "signal_value", "value")
 QUALITY_COLUMNS = ("quality", "pdq_quality")

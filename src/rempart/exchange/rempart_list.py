@@ -16,7 +16,7 @@ from typing import Any
 
 from rempart import __version__
 from rempart.exchange.consent import FormatError
-from rempart.exchange.hashlist import (
+from rempart.exchange.list_model import (
     EXCHANGED_TYPES,
     ExportSet,
     ParsedList,

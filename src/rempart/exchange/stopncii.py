@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from rempart.exchange.consent import FormatError
-from rempart.exchange.hashlist import (
+from rempart.exchange.list_model import (
     HEX_LENGTH,
     ExportSet,
     ParsedList,
