@@ -63,6 +63,7 @@ chromium:
 
 test: $(STAMP) $(HASHPAGE) postgres chromium
 	$(PY) -m ruff check src tests bench demo
+	$(PY) -m ruff format --check src tests bench demo
 	$(PY) -m mypy
 	$(PY) -m pytest
 

@@ -50,8 +50,9 @@ HMA_RPS = "~450-500 requests/s with 10 pods (Meta's HMA, production figure from 
 # ---------------------------------------------------------------- the bank, in bulk
 
 
-def build_bank(root: Path, n: int, known: int, case_size: int = 100, seed: int = 7
-               ) -> tuple[str, Path, str, str, list[str]]:  # fmt: skip
+def build_bank(
+    root: Path, n: int, known: int, case_size: int = 100, seed: int = 7
+) -> tuple[str, Path, str, str, list[str]]:
     """A database with one bank of n PDQ hashes in cases of `case_size` entries (the first
     `known` hashes are returned), shared with a platform; its key and an admin key (both
     without rate limit) are returned."""
@@ -65,14 +66,16 @@ def build_bank(root: Path, n: int, known: int, case_size: int = 100, seed: int =
 
     url, home = f"sqlite:///{root / 'rempart.db'}", root / "home"
     db = Database(url)
-    consent = ConsentRecord.parse({"given_by": "Load Test", "given_at": "2026-11-01",
-                                   "purpose": "benchmark"}, "consent")  # fmt: skip
+    consent = ConsentRecord.parse(
+        {"given_by": "Load Test", "given_at": "2026-11-01", "purpose": "benchmark"}, "consent"
+    )
     with db.session() as s:
         bank = repository.create_bank(s, "load")
         case = repository.get_or_create_case(s, "LOAD-1")
         consent_row = repository.record_consent(s, case.id, consent)
-        sub = Submission(bank_id=bank.id, case_id=case.id, consent_id=consent_row.id,
-                         source_name="bench")  # fmt: skip
+        sub = Submission(
+            bank_id=bank.id, case_id=case.id, consent_id=consent_row.id, source_name="bench"
+        )
         s.add(sub)
         s.flush()
         bank_id, case_id, sub_id = bank.id, case.id, sub.id
@@ -98,17 +101,30 @@ def build_bank(root: Path, n: int, known: int, case_size: int = 100, seed: int =
             cur.executemany(
                 "INSERT OR IGNORE INTO cases (id, number, status, created_at, updated_at) "
                 "VALUES (?, ?, 'open', ?, ?)",
-                [(c, f"LOAD-{c}", now, now)
-                 for c in range(first_case, first_case + (m + case_size - 1) // case_size)])
+                [
+                    (c, f"LOAD-{c}", now, now)
+                    for c in range(first_case, first_case + (m + case_size - 1) // case_size)
+                ],
+            )
             cur.executemany(
                 "INSERT INTO bank_items (id, bank_id, case_id, submission_id, media_type, "
                 "created_at) VALUES (?, ?, ?, ?, 'image', ?)",
-                [(i, bank_id, case_id if i <= case_size else (i - 1) // case_size + 1, sub_id,
-                  now) for i in ids])
+                [
+                    (
+                        i,
+                        bank_id,
+                        case_id if i <= case_size else (i - 1) // case_size + 1,
+                        sub_id,
+                        now,
+                    )
+                    for i in ids
+                ],
+            )
             cur.executemany(
                 "INSERT INTO item_signals (id, item_id, signal_type, value, quality, extra) "
                 "VALUES (?, ?, 'pdq', ?, 100, '{}')",
-                [(i, i, h) for i, h in zip(ids, hx, strict=True)])
+                [(i, i, h) for i, h in zip(ids, hx, strict=True)],
+            )
         raw.commit()
     finally:
         raw.close()
@@ -116,8 +132,11 @@ def build_bank(root: Path, n: int, known: int, case_size: int = 100, seed: int =
     t0 = time.perf_counter()
     index = BankIndex(db, home).rebuild()
     index_s = time.perf_counter() - t0
-    print(f"bank: {n:,} hashes inserted in {insert_s:.1f} s, index built in {index_s:.1f} s "
-          f"({len(index):,} indexed)", flush=True)
+    print(
+        f"bank: {n:,} hashes inserted in {insert_s:.1f} s, index built in {index_s:.1f} s "
+        f"({len(index):,} indexed)",
+        flush=True,
+    )
     db.dispose()
     return url, home, key, admin_key, hexes
 
@@ -129,8 +148,12 @@ def live_change(port: int, key: str, admin_key: str, polls: int = 10) -> dict[st
     value = f"{random.Random(5).getrandbits(256):064x}"
 
     def seen() -> bool:
-        r = httpx.get(f"{base}/v1/lookup", params={"signal_type": "pdq", "signal": value},
-                      headers={"Authorization": f"Bearer {key}"}, timeout=30)
+        r = httpx.get(
+            f"{base}/v1/lookup",
+            params={"signal_type": "pdq", "signal": value},
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=30,
+        )
         return bool(r.json()["matches"])
 
     def until(want: bool) -> float:
@@ -143,24 +166,33 @@ def live_change(port: int, key: str, admin_key: str, polls: int = 10) -> dict[st
 
     admin = {"Authorization": f"Bearer {admin_key}"}
     t0 = time.perf_counter()
-    r = httpx.post(f"{base}/v1/banks/load/entries", headers=admin, timeout=120, json={
-        "case": "LOAD-1", "items": [{"pdq": value, "pdq_quality": 100}]})
+    r = httpx.post(
+        f"{base}/v1/banks/load/entries",
+        headers=admin,
+        timeout=120,
+        json={"case": "LOAD-1", "items": [{"pdq": value, "pdq_quality": 100}]},
+    )
     r.raise_for_status()
     add_s = time.perf_counter() - t0
     added = until(True)
     (entry,) = r.json()["bank_entries"]
     t0 = time.perf_counter()
-    httpx.delete(f"{base}/v1/banks/load/entries/{entry}", headers=admin,
-                 timeout=120).raise_for_status()
+    httpx.delete(
+        f"{base}/v1/banks/load/entries/{entry}", headers=admin, timeout=120
+    ).raise_for_status()
     withdraw_s = time.perf_counter() - t0
     gone = until(False)
-    return {"add_request_s": round(add_s, 3), "add_seen_everywhere_s": round(add_s + added, 3),
-            "withdraw_request_s": round(withdraw_s, 3),
-            "withdraw_gone_everywhere_s": round(withdraw_s + gone, 3)}  # fmt: skip
+    return {
+        "add_request_s": round(add_s, 3),
+        "add_seen_everywhere_s": round(add_s + added, 3),
+        "withdraw_request_s": round(withdraw_s, 3),
+        "withdraw_gone_everywhere_s": round(withdraw_s + gone, 3),
+    }
 
 
-def lookups_during_import(port: int, key: str, admin_key: str, known: list[str],
-                          entries: int, threads: int = 4) -> dict[str, object]:
+def lookups_during_import(
+    port: int, key: str, admin_key: str, known: list[str], entries: int, threads: int = 4
+) -> dict[str, object]:
     """Import `entries` new hashes through the API (one POST .../entries, as a caseworker's
     tool would) while `threads` clients keep looking up known hashes one at a time: the
     lookups' latency while the import runs (issue 19, M4: lookups stalled 19-34 s after a
@@ -169,8 +201,14 @@ def lookups_during_import(port: int, key: str, admin_key: str, known: list[str],
 
     base = f"http://127.0.0.1:{port}"
     rng = random.Random(11)
-    items = [{"pdq": f"{rng.getrandbits(256):064x}", "pdq_quality": 100,
-              "md5": f"{rng.getrandbits(128):032x}"} for _ in range(entries)]  # fmt: skip
+    items = [
+        {
+            "pdq": f"{rng.getrandbits(256):064x}",
+            "pdq_quality": 100,
+            "md5": f"{rng.getrandbits(128):032x}",
+        }
+        for _ in range(entries)
+    ]
     done = threading.Event()
     outcome: dict[str, object] = {}
     latencies: list[float] = []
@@ -180,9 +218,12 @@ def lookups_during_import(port: int, key: str, admin_key: str, known: list[str],
     def importer() -> None:
         t0 = time.perf_counter()
         try:
-            r = httpx.post(f"{base}/v1/banks/load/entries", timeout=900,
-                           headers={"Authorization": f"Bearer {admin_key}"},
-                           json={"case": "LOAD-1", "items": items})  # fmt: skip
+            r = httpx.post(
+                f"{base}/v1/banks/load/entries",
+                timeout=900,
+                headers={"Authorization": f"Bearer {admin_key}"},
+                json={"case": "LOAD-1", "items": items},
+            )
             outcome["status"] = r.status_code
             outcome["added"] = r.json().get("added") if r.status_code == 201 else r.text[:200]
         except httpx.HTTPError as exc:
@@ -192,8 +233,9 @@ def lookups_during_import(port: int, key: str, admin_key: str, known: list[str],
 
     def looker(n: int) -> None:
         queries = [known[(n * 7919 + i) % len(known)] for i in range(100_000)]
-        with httpx.Client(base_url=base, timeout=120,
-                          headers={"Authorization": f"Bearer {key}"}) as c:  # fmt: skip
+        with httpx.Client(
+            base_url=base, timeout=120, headers={"Authorization": f"Bearer {key}"}
+        ) as c:
             for q in queries:
                 if done.is_set():
                     return
@@ -219,12 +261,17 @@ def lookups_during_import(port: int, key: str, admin_key: str, known: list[str],
     for w in workers:
         w.join()
     lat = np.array(latencies) * 1000
-    return {"mode": f"lookups during an import of {entries:,} entries", **outcome,
-            "lookups": len(lat), "clients": threads,
-            "p50_ms": round(float(np.percentile(lat, 50)), 2) if len(lat) else None,
-            "p99_ms": round(float(np.percentile(lat, 99)), 2) if len(lat) else None,
-            "max_ms": round(float(lat.max()), 2) if len(lat) else None,
-            "failed": len(errors), "failure_examples": errors[:5]}  # fmt: skip
+    return {
+        "mode": f"lookups during an import of {entries:,} entries",
+        **outcome,
+        "lookups": len(lat),
+        "clients": threads,
+        "p50_ms": round(float(np.percentile(lat, 50)), 2) if len(lat) else None,
+        "p99_ms": round(float(np.percentile(lat, 99)), 2) if len(lat) else None,
+        "max_ms": round(float(lat.max()), 2) if len(lat) else None,
+        "failed": len(errors),
+        "failure_examples": errors[:5],
+    }
 
 
 # ---------------------------------------------------------------- the server
@@ -238,9 +285,12 @@ def free_port() -> int:
 
 def start_server(url: str, home: Path, port: int, workers: int, log: Path) -> subprocess.Popen:
     env = {**os.environ, "REMPART_DB": url, "REMPART_HOME": str(home)}
-    proc = subprocess.Popen([sys.executable, "-m", "rempart", "serve", "--port", str(port),
-                             "--workers", str(workers)], env=env,
-                            stdout=log.open("wb"), stderr=subprocess.STDOUT)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rempart", "serve", "--port", str(port), "--workers", str(workers)],
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
     deadline = time.monotonic() + 300
     ready_count = 0
     while ready_count < 3 * workers:  # several answers, so every worker had time to load
@@ -275,8 +325,9 @@ def make_queries(known: list[str], count: int, seed: int) -> list[tuple[str, str
     return out
 
 
-async def _request(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                   head: bytes, body: bytes) -> tuple[int, bytes]:  # fmt: skip
+async def _request(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, head: bytes, body: bytes
+) -> tuple[int, bytes]:
     writer.write(head + body)
     status_line = await reader.readline()
     status = int(status_line.split()[1])
@@ -290,8 +341,14 @@ async def _request(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
     return status, await reader.readexactly(length)
 
 
-async def _load(port: int, key: str, queries: list[tuple[str, str | None]], concurrency: int,
-                deadline: float, batch: int) -> dict[str, object]:  # fmt: skip
+async def _load(
+    port: int,
+    key: str,
+    queries: list[tuple[str, str | None]],
+    concurrency: int,
+    deadline: float,
+    batch: int,
+) -> dict[str, object]:
     lat: list[float] = []
     failures: list[str] = []
     wrong = 0
@@ -306,18 +363,23 @@ async def _load(port: int, key: str, queries: list[tuple[str, str | None]], conc
             while time.monotonic() < deadline:
                 if nxt >= len(queries):
                     return
-                chunk = queries[nxt:nxt + step]
+                chunk = queries[nxt : nxt + step]
                 nxt += step
                 if batch:
-                    body = json.dumps({"queries": [{"signal_type": "pdq", "signal": h}
-                                                   for h, _ in chunk]}).encode()  # fmt: skip
-                    head = (f"POST /v1/lookup/batch HTTP/1.1\r\nHost: bench\r\n"
-                            f"Authorization: Bearer {key}\r\nContent-Type: application/json"
-                            f"\r\nContent-Length: {len(body)}\r\n\r\n").encode()
+                    body = json.dumps(
+                        {"queries": [{"signal_type": "pdq", "signal": h} for h, _ in chunk]}
+                    ).encode()
+                    head = (
+                        f"POST /v1/lookup/batch HTTP/1.1\r\nHost: bench\r\n"
+                        f"Authorization: Bearer {key}\r\nContent-Type: application/json"
+                        f"\r\nContent-Length: {len(body)}\r\n\r\n"
+                    ).encode()
                 else:
                     body = b""
-                    head = (f"GET /v1/lookup?signal_type=pdq&signal={chunk[0][0]} HTTP/1.1\r\n"
-                            f"Host: bench\r\nAuthorization: Bearer {key}\r\n\r\n").encode()
+                    head = (
+                        f"GET /v1/lookup?signal_type=pdq&signal={chunk[0][0]} HTTP/1.1\r\n"
+                        f"Host: bench\r\nAuthorization: Bearer {key}\r\n\r\n"
+                    ).encode()
                 t0 = time.perf_counter()
                 try:
                     status, data = await _request(reader, writer, head, body)
@@ -341,8 +403,13 @@ async def _load(port: int, key: str, queries: list[tuple[str, str | None]], conc
 
     t0 = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return {"lat": lat, "failures": failures, "wrong": wrong, "lookups": lookups,
-            "seconds": time.perf_counter() - t0}  # fmt: skip
+    return {
+        "lat": lat,
+        "failures": failures,
+        "wrong": wrong,
+        "lookups": lookups,
+        "seconds": time.perf_counter() - t0,
+    }
 
 
 def client_process(args: tuple[int, str, int, int, float, int, list[str], int]) -> dict:
@@ -358,11 +425,19 @@ def client_process(args: tuple[int, str, int, int, float, int, list[str], int]) 
     return asyncio.run(_load(port, key, queries, concurrency, deadline, batch))
 
 
-def run_load(port: int, key: str, known: list[str], requests: int, seconds: float,
-             clients: int, concurrency: int, batch: int, seed: int) -> dict[str, object]:
+def run_load(
+    port: int,
+    key: str,
+    known: list[str],
+    requests: int,
+    seconds: float,
+    clients: int,
+    concurrency: int,
+    batch: int,
+    seed: int,
+) -> dict[str, object]:
     per = max(1, requests // clients) * max(1, batch)
-    jobs = [(port, key, per, concurrency, seconds, batch, known, seed + i)
-            for i in range(clients)]  # fmt: skip
+    jobs = [(port, key, per, concurrency, seconds, batch, known, seed + i) for i in range(clients)]
     t0 = time.perf_counter()
     with mp.get_context("spawn").Pool(clients) as pool:
         parts = pool.map(client_process, jobs)
@@ -373,7 +448,8 @@ def run_load(port: int, key: str, known: list[str], requests: int, seconds: floa
     done = len(lat)
     out = {
         "mode": f"batch of {batch}" if batch else "single lookups",
-        "requests": done, "lookups": sum(p["lookups"] for p in parts),
+        "requests": done,
+        "lookups": sum(p["lookups"] for p in parts),
         "seconds": round(seconds_run, 2),
         "requests_per_s": round(done / seconds_run, 1),
         "lookups_per_s": round(sum(p["lookups"] for p in parts) / seconds_run, 1),
@@ -381,19 +457,25 @@ def run_load(port: int, key: str, known: list[str], requests: int, seconds: floa
         "p90_ms": round(float(np.percentile(lat, 90)), 2) if done else None,
         "p99_ms": round(float(np.percentile(lat, 99)), 2) if done else None,
         "max_ms": round(float(lat.max()), 2) if done else None,
-        "failed": len(failures), "failure_examples": failures[:5],
+        "failed": len(failures),
+        "failure_examples": failures[:5],
         "wrong_answers": sum(p["wrong"] for p in parts),
-        "clients": clients, "connections": clients * concurrency, "wall_s": round(wall, 2),
-    }  # fmt: skip
+        "clients": clients,
+        "connections": clients * concurrency,
+        "wall_s": round(wall, 2),
+    }
     return out
 
 
 def show(r: dict[str, object]) -> None:
-    print(f"\n{r['mode']}: {r['requests']:,} requests ({r['lookups']:,} lookups) in "
-          f"{r['seconds']} s over {r['connections']} keep-alive connections")
+    print(
+        f"\n{r['mode']}: {r['requests']:,} requests ({r['lookups']:,} lookups) in "
+        f"{r['seconds']} s over {r['connections']} keep-alive connections"
+    )
     print(f"  requests/s {r['requests_per_s']:>10,}    lookups/s {r['lookups_per_s']:>10,}")
-    print(f"  latency ms  p50 {r['p50_ms']}  p90 {r['p90_ms']}  p99 {r['p99_ms']}  "
-          f"max {r['max_ms']}")
+    print(
+        f"  latency ms  p50 {r['p50_ms']}  p90 {r['p90_ms']}  p99 {r['p99_ms']}  max {r['max_ms']}"
+    )
     print(f"  failed requests {r['failed']}    wrong answers {r['wrong_answers']}")
     for f in r["failure_examples"]:  # type: ignore[attr-defined]
         print(f"    e.g. {f}")
@@ -409,16 +491,26 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2, help="server processes")
     ap.add_argument("--clients", type=int, default=2, help="load processes")
     ap.add_argument("--concurrency", type=int, default=16, help="connections per client")
-    ap.add_argument("--batch", type=int, default=100,
-                    help="also a run of batch lookups of this many hashes (0: none)")
+    ap.add_argument(
+        "--batch",
+        type=int,
+        default=100,
+        help="also a run of batch lookups of this many hashes (0: none)",
+    )
     ap.add_argument("--batch-requests", type=int, default=2000)
-    ap.add_argument("--import-entries", type=int, default=20_000,
-                    help="also lookups during an import of this many entries (0: none)")
+    ap.add_argument(
+        "--import-entries",
+        type=int,
+        default=20_000,
+        help="also lookups during an import of this many entries (0: none)",
+    )
     ap.add_argument("--json", type=Path, default=OUT / "api_load.json")
     args = ap.parse_args()
     cores = len(os.sched_getaffinity(0))
-    print(f"API load benchmark: {args.hashes:,} hashes, {args.workers} server worker(s), "
-          f"{args.clients} load process(es) on the same machine ({cores} cores shared)")
+    print(
+        f"API load benchmark: {args.hashes:,} hashes, {args.workers} server worker(s), "
+        f"{args.clients} load process(es) on the same machine ({cores} cores shared)"
+    )
     with tempfile.TemporaryDirectory(prefix="rempart-api-load-") as tmp:
         root = Path(tmp)
         url, home, key, admin_key, known = build_bank(root, args.hashes, args.known, args.case_size)
@@ -427,15 +519,39 @@ def main() -> None:
         proc = start_server(url, home, port, args.workers, log)
         try:
             run_load(port, key, known, 200, 10, 1, 4, 0, 99)  # warm-up
-            results = [run_load(port, key, known, args.requests, args.seconds, args.clients,
-                                args.concurrency, 0, 1)]  # fmt: skip
+            results = [
+                run_load(
+                    port,
+                    key,
+                    known,
+                    args.requests,
+                    args.seconds,
+                    args.clients,
+                    args.concurrency,
+                    0,
+                    1,
+                )
+            ]
             if args.batch:
-                results.append(run_load(port, key, known, args.batch_requests, args.seconds,
-                                        args.clients, max(1, args.concurrency // 4),
-                                        args.batch, 1000))  # fmt: skip
+                results.append(
+                    run_load(
+                        port,
+                        key,
+                        known,
+                        args.batch_requests,
+                        args.seconds,
+                        args.clients,
+                        max(1, args.concurrency // 4),
+                        args.batch,
+                        1000,
+                    )
+                )
             change = live_change(port, key, admin_key)
-            during = (lookups_during_import(port, key, admin_key, known, args.import_entries)
-                      if args.import_entries else None)  # fmt: skip
+            during = (
+                lookups_during_import(port, key, admin_key, known, args.import_entries)
+                if args.import_entries
+                else None
+            )
         finally:
             proc.terminate()
             try:
@@ -444,26 +560,41 @@ def main() -> None:
                 proc.kill()
     for r in results:
         show(r)
-    print(f"\nwhile serving {args.hashes:,} hashes: a hash added through the API answered in "
-          f"{change['add_request_s']} s, matched by every worker after "
-          f"{change['add_seen_everywhere_s']} s; withdrawn in {change['withdraw_request_s']} s, "
-          f"gone from every worker after {change['withdraw_gone_everywhere_s']} s")
+    print(
+        f"\nwhile serving {args.hashes:,} hashes: a hash added through the API answered in "
+        f"{change['add_request_s']} s, matched by every worker after "
+        f"{change['add_seen_everywhere_s']} s; withdrawn in {change['withdraw_request_s']} s, "
+        f"gone from every worker after {change['withdraw_gone_everywhere_s']} s"
+    )
     if during is not None:
-        print(f"\n{during['mode']} through the API (answered {during.get('status')} in "
-              f"{during.get('import_s')} s): {during['lookups']:,} lookups by "
-              f"{during['clients']} clients meanwhile, latency ms p50 {during['p50_ms']} "
-              f"p99 {during['p99_ms']} max {during['max_ms']}, failed {during['failed']}")
+        print(
+            f"\n{during['mode']} through the API (answered {during.get('status')} in "
+            f"{during.get('import_s')} s): {during['lookups']:,} lookups by "
+            f"{during['clients']} clients meanwhile, latency ms p50 {during['p50_ms']} "
+            f"p99 {during['p99_ms']} max {during['max_ms']}, failed {during['failed']}"
+        )
     print(f"\nreference: {HMA_RPS}")
     target = results[0]
-    ok = (target["failed"] == 0 and target["wrong_answers"] == 0)
-    print(f"no request failed: {'yes' if ok else 'NO'}; target >= 2,000 lookups/s and p99 < 50 "
-          f"ms on 2 cores: single {target['lookups_per_s']:,}/s p99 {target['p99_ms']} ms"
-          + (f"; batch {results[1]['lookups_per_s']:,} lookups/s" if len(results) > 1 else ""))
+    ok = target["failed"] == 0 and target["wrong_answers"] == 0
+    print(
+        f"no request failed: {'yes' if ok else 'NO'}; target >= 2,000 lookups/s and p99 < 50 "
+        f"ms on 2 cores: single {target['lookups_per_s']:,}/s p99 {target['p99_ms']} ms"
+        + (f"; batch {results[1]['lookups_per_s']:,} lookups/s" if len(results) > 1 else "")
+    )
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps({"hashes": args.hashes, "workers": args.workers,
-                                     "cores": cores, "results": results,
-                                     "live_change": change,
-                                     "during_import": during}, indent=2))
+    args.json.write_text(
+        json.dumps(
+            {
+                "hashes": args.hashes,
+                "workers": args.workers,
+                "cores": cores,
+                "results": results,
+                "live_change": change,
+                "during_import": during,
+            },
+            indent=2,
+        )
+    )
     if not ok:
         raise SystemExit(1)
 

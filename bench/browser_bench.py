@@ -70,8 +70,10 @@ MONITOR = """() => {
 SAMPLE = """() => { const b = window.__bench; const m = performance.memory;
   if (m) { b.heap = Math.max(b.heap, m.usedJSHeapSize); b.heapLimit = m.jsHeapSizeLimit; }
   return b; }"""
-FINISHED = ("rempartHashPage.entries().length > 0 && rempartHashPage.entries().every("
-            "e => e.status === 'done' || e.status === 'failed')")  # fmt: skip
+FINISHED = (
+    "rempartHashPage.entries().length > 0 && rempartHashPage.entries().every("
+    "e => e.status === 'done' || e.status === 'failed')"
+)
 
 
 @dataclass
@@ -118,11 +120,21 @@ def page_hash(page: Path, paths: list[Path], robust: bool, timeout_s: float = 36
                 run.page.wait_for_timeout(25)
             seconds = time.perf_counter() - t0
             b: dict[str, Any] = run.page.evaluate(SAMPLE)
-            failed = [f"{e['name']}: {e['code']} {e['message']}" for e in run.entries()
-                      if e["status"] != "done"]  # fmt: skip
-            return PageRun(seconds, failed, float(b["maxGap"]), float(b["longest"]),
-                           int(b["heap"]), int(b["heapLimit"]), renderer_peak(),
-                           run.workers())  # fmt: skip
+            failed = [
+                f"{e['name']}: {e['code']} {e['message']}"
+                for e in run.entries()
+                if e["status"] != "done"
+            ]
+            return PageRun(
+                seconds,
+                failed,
+                float(b["maxGap"]),
+                float(b["longest"]),
+                int(b["heap"]),
+                int(b["heapLimit"]),
+                renderer_peak(),
+                run.workers(),
+            )
         finally:
             run.close()
 
@@ -144,10 +156,13 @@ def inprocess_hash(paths: list[Path], robust: bool) -> float:
     """What the CLI runs once Python has started: hash_refs on all cores, as a bank keeps
     the hashes (robust "stored", every video frame)."""
     refs, problems = collect(paths)
-    options = ScanOptions(workers=cores(), seconds_per_frame=BANK_SECONDS_PER_FRAME,
-                          video_dedupe=BANK_DEDUPE_DISTANCE,
-                          robust="stored" if robust else None,
-                          full_decode=True)  # as `rempart hash` (a bank's side)  # fmt: skip
+    options = ScanOptions(
+        workers=cores(),
+        seconds_per_frame=BANK_SECONDS_PER_FRAME,
+        video_dedupe=BANK_DEDUPE_DISTANCE,
+        robust="stored" if robust else None,
+        full_decode=True,
+    )  # as `rempart hash` (a bank's side)
     t0 = time.perf_counter()
     bad = [str(o.error) for o in hash_refs(refs, options, dihedral=False) if o.hashes is None]
     seconds = time.perf_counter() - t0
@@ -184,12 +199,16 @@ def mib(n: int) -> str:
 
 
 def bench_photos(page: Path, work: Path, sizes: list[float], count: int) -> None:
-    print(f"\nPhotos (JPEG, generated), {count} per size; per-photo time, seconds "
-          f"(page: {max(1, min(4, cores() - 1))} worker(s) expected on {cores()} cores; "
-          f"CLI: {cores()} processes)")  # fmt: skip
-    print(f"{'size':>7} {'robust':>6} {'page':>8} {'CLI':>8} {'in-proc':>8} {'page/CLI':>9} "
-          f"{'page/in-proc':>13} {'max frame gap':>14} {'longest task':>13} {'JS heap':>9} "
-          f"{'tab peak':>10}")  # fmt: skip
+    print(
+        f"\nPhotos (JPEG, generated), {count} per size; per-photo time, seconds "
+        f"(page: {max(1, min(4, cores() - 1))} worker(s) expected on {cores()} cores; "
+        f"CLI: {cores()} processes)"
+    )
+    print(
+        f"{'size':>7} {'robust':>6} {'page':>8} {'CLI':>8} {'in-proc':>8} {'page/CLI':>9} "
+        f"{'page/in-proc':>13} {'max frame gap':>14} {'longest task':>13} {'JS heap':>9} "
+        f"{'tab peak':>10}"
+    )
     for mpx in sizes:
         folder = work / f"photos-{mpx:g}"
         folder.mkdir()
@@ -206,14 +225,19 @@ def bench_photos(page: Path, work: Path, sizes: list[float], count: int) -> None
                 if p.longest_task_ms == 0
                 else f"{p.longest_task_ms:.0f} ms"
             )  # none: no task over 50 ms
-            print(f"{mpx:>5g}Mp {'yes' if robust else 'no':>6} {p.seconds / n:>8.2f} "
-                  f"{cli / n:>8.2f} {inproc / n:>8.2f} {p.seconds / cli:>8.2f}x "
-                  f"{p.seconds / inproc:>12.2f}x {p.max_gap_ms:>11.0f} ms {longest:>13} "
-                  f"{mib(p.heap_peak):>9} {mib(p.tab_peak):>10}", flush=True)  # fmt: skip
+            print(
+                f"{mpx:>5g}Mp {'yes' if robust else 'no':>6} {p.seconds / n:>8.2f} "
+                f"{cli / n:>8.2f} {inproc / n:>8.2f} {p.seconds / cli:>8.2f}x "
+                f"{p.seconds / inproc:>12.2f}x {p.max_gap_ms:>11.0f} ms {longest:>13} "
+                f"{mib(p.heap_peak):>9} {mib(p.tab_peak):>10}",
+                flush=True,
+            )
             if p.failed:
                 print(f"        page could not hash: {p.failed}")
-        print(f"        (page pool: {p.workers} worker(s); JS heap limit of the main "
-              f"thread: {mib(p.heap_limit)})")  # fmt: skip
+        print(
+            f"        (page pool: {p.workers} worker(s); JS heap limit of the main "
+            f"thread: {mib(p.heap_limit)})"
+        )
 
 
 def bench_videos(page: Path, work: Path, videos: list[Path]) -> None:
@@ -228,9 +252,12 @@ def bench_videos(page: Path, work: Path, videos: list[Path]) -> None:
         cli = cli_hash([v], True, work / "cli.json")
         inproc = inprocess_hash([v], True)
         note = f"  page could not hash: {p.failed}" if p.failed else ""
-        print(f"{v.name[:34]:34} {length:>6.1f}s {length / p.seconds:>7.2f}x "
-              f"{length / cli:>7.2f}x {length / inproc:>7.2f}x {p.seconds / cli:>13.2f}x"
-              f"{note}", flush=True)  # fmt: skip
+        print(
+            f"{v.name[:34]:34} {length:>6.1f}s {length / p.seconds:>7.2f}x "
+            f"{length / cli:>7.2f}x {length / inproc:>7.2f}x {p.seconds / cli:>13.2f}x"
+            f"{note}",
+            flush=True,
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -263,9 +290,13 @@ def main(argv: list[str] | None = None) -> int:
         )
         if sizes:
             bench_photos(page, work, sizes, args.count)
-        videos = [TMK / n for n in ("chair-19-sd-bar.mp4", "pattern-hd-no-bar.mp4",
-                                    "pattern-longer-no-bar.mp4")[: args.videos]
-                  if (TMK / n).is_file()]  # fmt: skip
+        videos = [
+            TMK / n
+            for n in ("chair-19-sd-bar.mp4", "pattern-hd-no-bar.mp4", "pattern-longer-no-bar.mp4")[
+                : args.videos
+            ]
+            if (TMK / n).is_file()
+        ]
         if args.video_seconds > 0:
             gen = work / "generated.mp4"
             write_video(gen, scene_frames(77, args.video_seconds, 10, (640, 360)))

@@ -39,8 +39,23 @@ COMMANDS: list[tuple[str, ...]] = [
     ("audit", "verify"),
 ]
 TARGETED = {("--help",), ("bank", "list"), ("review", "list")}
-HEAVY = ("numpy", "cv2", "av", "dlib", "faiss", "sqlalchemy", "alembic", "cryptography",
-         "matplotlib", "PIL", "fastapi", "uvicorn", "httpx", "pydantic", "scipy")  # fmt: skip
+HEAVY = (
+    "numpy",
+    "cv2",
+    "av",
+    "dlib",
+    "faiss",
+    "sqlalchemy",
+    "alembic",
+    "cryptography",
+    "matplotlib",
+    "PIL",
+    "fastapi",
+    "uvicorn",
+    "httpx",
+    "pydantic",
+    "scipy",
+)
 # Runs the command in this process, then lists the heavy modules it imported.
 _PROBE = """
 import sys
@@ -57,8 +72,12 @@ finally:
 
 
 def _env(home: Path) -> dict[str, str]:
-    return {**os.environ, "REMPART_HOME": str(home), "REMPART_DB": str(home / "rempart.db"),
-            "COLUMNS": "120"}  # fmt: skip
+    return {
+        **os.environ,
+        "REMPART_HOME": str(home),
+        "REMPART_DB": str(home / "rempart.db"),
+        "COLUMNS": "120",
+    }
 
 
 def _command() -> list[str]:
@@ -70,8 +89,14 @@ def time_one(args: tuple[str, ...], env: dict[str, str]) -> tuple[float, float]:
     """(wall seconds, CPU seconds of the child) of one fresh `rempart ARGS`."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    done = subprocess.run([*_command(), *args], env=env, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.PIPE, text=True, timeout=120)  # fmt: skip
+    done = subprocess.run(
+        [*_command(), *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=120,
+    )
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
@@ -84,9 +109,14 @@ def heavy_modules(args: tuple[str, ...], env: dict[str, str], folder: Path) -> l
     """The heavy libraries `rempart ARGS` imports."""
     path = folder / "modules.txt"
     probe = _PROBE.replace("{HEAVY!r}", repr(set(HEAVY))).replace("{path!r}", repr(str(path)))
-    subprocess.run([sys.executable, "-c", probe, "rempart", *args], env=env,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120,
-                   check=False)  # fmt: skip
+    subprocess.run(
+        [sys.executable, "-c", probe, "rempart", *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        timeout=120,
+        check=False,
+    )
     return path.read_text().split() if path.exists() else ["(probe failed)"]
 
 
@@ -104,28 +134,46 @@ def main() -> None:
             runs = [time_one(command, env) for _ in range(max(1, args.repeat))]
             walls = sorted(w for w, _ in runs)
             cpus = sorted(c for _, c in runs)
-            rows.append({
-                "command": "rempart " + " ".join(command),
-                "best_s": round(walls[0], 3), "median_s": round(statistics.median(walls), 3),
-                "cpu_best_s": round(cpus[0], 3), "runs": len(runs),
-                "target_s": TARGET_S if command in TARGETED else None,
-                "heavy_modules": heavy_modules(command, env, Path(tmp)),
-            })  # fmt: skip
+            rows.append(
+                {
+                    "command": "rempart " + " ".join(command),
+                    "best_s": round(walls[0], 3),
+                    "median_s": round(statistics.median(walls), 3),
+                    "cpu_best_s": round(cpus[0], 3),
+                    "runs": len(runs),
+                    "target_s": TARGET_S if command in TARGETED else None,
+                    "heavy_modules": heavy_modules(command, env, Path(tmp)),
+                }
+            )
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-    print(f"rempart start-up, best of {args.repeat} fresh processes "
-          f"({os.cpu_count()} cores, load {load:.1f}):")  # fmt: skip
+    print(
+        f"rempart start-up, best of {args.repeat} fresh processes "
+        f"({os.cpu_count()} cores, load {load:.1f}):"
+    )
     print(f"{'command':<26} {'best':>7} {'median':>7} {'cpu':>7}  heavy modules imported")
     for r in rows:
         flag = ""
         if r["target_s"] is not None:
             flag = "  ok" if r["best_s"] < TARGET_S else f"  over {TARGET_S} s"
-        print(f"{r['command']:<26} {r['best_s']:>6.3f}s {r['median_s']:>6.3f}s "
-              f"{r['cpu_best_s']:>6.3f}s  {' '.join(r['heavy_modules']) or '-'}{flag}")
+        print(
+            f"{r['command']:<26} {r['best_s']:>6.3f}s {r['median_s']:>6.3f}s "
+            f"{r['cpu_best_s']:>6.3f}s  {' '.join(r['heavy_modules']) or '-'}{flag}"
+        )
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({
-        "python": platform.python_version(), "cores": os.cpu_count(), "load": load,
-        "repeat": args.repeat, "target_s": TARGET_S, "commands": rows,
-    }, indent=2) + "\n")  # fmt: skip
+    args.out.write_text(
+        json.dumps(
+            {
+                "python": platform.python_version(),
+                "cores": os.cpu_count(),
+                "load": load,
+                "repeat": args.repeat,
+                "target_s": TARGET_S,
+                "commands": rows,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     print(f"written to {args.out}")
 
 

@@ -42,13 +42,23 @@ THRESHOLDS = (0.4, 0.45, 0.5, 0.55, 0.6)
 
 # Who is in the photos that are not under train/ (file name -> people), from the examples.
 TRUTH = {
-    "alex-lacamoire": {"alex_lacamoire"}, "alex_lacamoire1": {"alex_lacamoire"},
-    "biden": {"biden"}, "obama": {"obama"}, "obama-1080p": {"obama"}, "obama-240p": {"obama"},
-    "obama-480p": {"obama"}, "obama-720p": {"obama"}, "obama2": {"obama"},
-    "obama_small": {"obama"}, "obama1": {"obama"}, "two_people": {"obama", "biden"},
-    "obama_and_biden": {"obama", "biden"}, "kit_with_rose": {"kit_harington", "rose_leslie"},
-    "johnsnow_test1": {"kit_harington"}, "lin-manuel-miranda": set(),
-}  # fmt: skip
+    "alex-lacamoire": {"alex_lacamoire"},
+    "alex_lacamoire1": {"alex_lacamoire"},
+    "biden": {"biden"},
+    "obama": {"obama"},
+    "obama-1080p": {"obama"},
+    "obama-240p": {"obama"},
+    "obama-480p": {"obama"},
+    "obama-720p": {"obama"},
+    "obama2": {"obama"},
+    "obama_small": {"obama"},
+    "obama1": {"obama"},
+    "two_people": {"obama", "biden"},
+    "obama_and_biden": {"obama", "biden"},
+    "kit_with_rose": {"kit_harington", "rose_leslie"},
+    "johnsnow_test1": {"kit_harington"},
+    "lin-manuel-miranda": set(),
+}
 
 
 def rgb(img: Image.Image) -> np.ndarray:
@@ -63,8 +73,11 @@ def enroll() -> tuple[np.ndarray, list[str], set[Path]]:
     vectors, people, used = [], [], set()
     for person in sorted(p.name for p in TRAIN.iterdir()):
         for photo in sorted((TRAIN / person).iterdir()):
-            faces = [f for f in find_faces(rgb(Image.open(photo)), jitters=ENROLL_JITTERS)
-                     if f.status == "ok"]  # as `rempart face enroll` does
+            faces = [
+                f
+                for f in find_faces(rgb(Image.open(photo)), jitters=ENROLL_JITTERS)
+                if f.status == "ok"
+            ]  # as `rempart face enroll` does
             if len(faces) == 1:  # enrolment takes photos where she is alone
                 vectors.append(faces[0].template)
                 people.append(person)
@@ -137,8 +150,14 @@ def composites(
                 continue
             ol, ot, orr, ob = other_face.box
             scale = (orr - ol) / face.width * 1.1
-            targets.append((f"over {other_person}", other_img,
-                            (ol - round(pad * scale), ot - round(pad * scale)), scale))  # fmt: skip
+            targets.append(
+                (
+                    f"over {other_person}",
+                    other_img,
+                    (ol - round(pad * scale), ot - round(pad * scale)),
+                    scale,
+                )
+            )
             if quick:
                 break
         for name, target, at, scale in targets:
@@ -170,8 +189,10 @@ def composite_recall(
             found[t] += person in names
             wrong[t] += bool(names - {person})  # someone else matched (the face is covered)
     print(f"{total} composites (each also at 50% and as JPEG q60)")
-    print("   (other person matched: the composite also matched the enrolled person whose photo "
-          "received the face, whose head and hair stay visible)")
+    print(
+        "   (other person matched: the composite also matched the enrolled person whose photo "
+        "received the face, whose head and hair stay visible)"
+    )
     print(f"{'threshold':>10} {'recall':>8} {'other person matched':>21}")
     for t in THRESHOLDS:
         mark = "  <- default" if t == DEFAULT_FACE_DISTANCE else ""
@@ -250,8 +271,10 @@ def scan_speed(images: list[Image.Image]) -> None:
             options = ScanOptions(workers=2, faces=faces)
             r = run_scan(db, index, [folder], options, face_matcher=FaceMatcher(empty))
             if faces or r.scan_id > 2:
-                print(f"   faces {'on ' if faces else 'off'}: {r.files / r.seconds:6.1f} images/s "
-                      f"({r.files} images of about 1200x900, {r.faces_found} faces found)")
+                print(
+                    f"   faces {'on ' if faces else 'off'}: {r.files / r.seconds:6.1f} images/s "
+                    f"({r.files} images of about 1200x900, {r.faces_found} faces found)"
+                )
 
 
 def template_search(n: int, dim: int = 128) -> None:
@@ -273,12 +296,18 @@ def template_search(n: int, dim: int = 128) -> None:
     t3 = time.perf_counter()
     got = approx.search(queries, 10.0, k=1)
     t4 = time.perf_counter()
-    recall = np.mean([bool(a) and bool(b) and a[0].position == b[0].position
-                      for a, b in zip(truth, got, strict=True)])  # fmt: skip
+    recall = np.mean(
+        [
+            bool(a) and bool(b) and a[0].position == b[0].position
+            for a, b in zip(truth, got, strict=True)
+        ]
+    )
     per_query = 1000 * (t2 - t1) / len(queries)
     print(f"   exact (numpy): build {t1 - t0:.1f} s, {per_query:.2f} ms/query")
-    print(f"   faiss HNSW (M=32, efSearch=128): build {t3 - t2:.1f} s, "
-          f"{1000 * (t4 - t3) / len(queries):.3f} ms/query, recall@1 vs exact {100 * recall:.1f}%")
+    print(
+        f"   faiss HNSW (M=32, efSearch=128): build {t3 - t2:.1f} s, "
+        f"{1000 * (t4 - t3) / len(queries):.3f} ms/query, recall@1 vs exact {100 * recall:.1f}%"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -289,8 +318,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no face test data in {FACES}")
         return 1
     vectors, people, enrolled = enroll()
-    print(f"enrolled {len(people)} templates of {len(set(people))} people: "
-          f"{', '.join(sorted(set(people)))}")
+    print(
+        f"enrolled {len(people)} templates of {len(set(people))} people: "
+        f"{', '.join(sorted(set(people)))}"
+    )
     index = TemplateIndex(vectors)
     identity(index, people)
     sources = face_sources(enrolled)

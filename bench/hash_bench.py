@@ -79,8 +79,10 @@ def scan_rates(images: dict[tuple[int, int], list[Path]]) -> None:
         outcomes = hash_refs(refs, ScanOptions(workers=workers), dihedral=True)
         done = sum(1 for o in outcomes if o.hashes is not None)
         rate = done / (time.perf_counter() - t0)
-        print(f"scan hashing (8 transforms), {workers} process(es): {rate:.1f} images/s"
-              f" on {os.cpu_count()} cores")  # fmt: skip
+        print(
+            f"scan hashing (8 transforms), {workers} process(es): {rate:.1f} images/s"
+            f" on {os.cpu_count()} cores"
+        )
 
 
 def main() -> None:
@@ -92,8 +94,10 @@ def main() -> None:
     args = ap.parse_args()
     images = make_images(parse_sizes(args.sizes), args.count)
 
-    print(f"{'size':>10} {'rempart img/s':>14} {'threatexchange img/s':>21} {'ratio':>7}"
-          f" {'max bits apart':>15} {'mean':>6}")  # fmt: skip
+    print(
+        f"{'size':>10} {'rempart img/s':>14} {'threatexchange img/s':>21} {'ratio':>7}"
+        f" {'max bits apart':>15} {'mean':>6}"
+    )
     total_ours = total_ref = 0.0
     n_all = 0
     all_dists: list[int] = []
@@ -113,11 +117,15 @@ def main() -> None:
         total_ref += best_ref
         n_all += len(paths)
         r_ours, r_ref = len(paths) / best_ours, len(paths) / best_ref
-        print(f"{f'{w}x{h}':>10} {r_ours:14.1f} {r_ref:21.1f} {r_ours / r_ref:6.1f}x"
-              f" {max(dists):15d} {sum(dists) / len(dists):6.1f}")  # fmt: skip
-    print(f"{'all':>10} {n_all / total_ours:14.1f} {n_all / total_ref:21.1f}"
-          f" {total_ref / total_ours:6.1f}x {max(all_dists):15d}"
-          f" {sum(all_dists) / len(all_dists):6.1f}")  # fmt: skip
+        print(
+            f"{f'{w}x{h}':>10} {r_ours:14.1f} {r_ref:21.1f} {r_ours / r_ref:6.1f}x"
+            f" {max(dists):15d} {sum(dists) / len(dists):6.1f}"
+        )
+    print(
+        f"{'all':>10} {n_all / total_ours:14.1f} {n_all / total_ref:21.1f}"
+        f" {total_ref / total_ours:6.1f}x {max(all_dists):15d}"
+        f" {sum(all_dists) / len(all_dists):6.1f}"
+    )
     if not args.no_scan:
         scan_rates(images)
 

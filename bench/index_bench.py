@@ -96,11 +96,15 @@ def child_rempart(data: Path, queries: Path, radius: int, nq: int) -> dict:
         BinaryHashIndex.load(Path(tmp) / "idx")
         load = time.perf_counter() - t0
     return {
-        "build_s": build, "memory_mb": memory / 1e6, "qps": qps,
-        "add_one_ms": add_one * 1e3, "remove_one_ms": remove_one * 1e3, "save_s": save,
+        "build_s": build,
+        "memory_mb": memory / 1e6,
+        "qps": qps,
+        "add_one_ms": add_one * 1e3,
+        "remove_one_ms": remove_one * 1e3,
+        "save_s": save,
         "load_s": load,
         "results": [sorted(ids.tolist()) for ids, _ in results[:200]],
-    }  # fmt: skip
+    }
 
 
 def child_reference(data: Path, queries: Path, radius: int, nq: int) -> dict:
@@ -126,17 +130,34 @@ def child_reference(data: Path, queries: Path, radius: int, nq: int) -> dict:
         index.add(bytes(extra[i]).hex(), 10**12 + i)
     add_one = (time.perf_counter() - t0) / 3
     return {
-        "build_s": build, "memory_mb": memory / 1e6, "qps": qps, "add_one_ms": add_one * 1e3,
-        "remove_one_ms": None, "save_s": None, "load_s": None,
+        "build_s": build,
+        "memory_mb": memory / 1e6,
+        "qps": qps,
+        "add_one_ms": add_one * 1e3,
+        "remove_one_ms": None,
+        "save_s": None,
+        "load_s": None,
         "results": [sorted(m.metadata for m in r) for r in results[:200]],
-    }  # fmt: skip
+    }
 
 
 # ---------------------------------------------------------------- parent
 def run_child(kind: str, data: Path, queries: Path, radius: int, nq: int, timeout: int) -> dict:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
-    cmd = [sys.executable, __file__, "--child", kind, "--data", str(data),
-           "--query-file", str(queries), "--radius", str(radius), "--queries", str(nq)]  # fmt: skip
+    cmd = [
+        sys.executable,
+        __file__,
+        "--child",
+        kind,
+        "--data",
+        str(data),
+        "--query-file",
+        str(queries),
+        "--radius",
+        str(radius),
+        "--queries",
+        str(nq),
+    ]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -168,8 +189,9 @@ def main() -> None:
         print(json.dumps(out))
         return
     OUT.mkdir(parents=True, exist_ok=True)
-    print(f"radius {args.radius}; one thread per index; queries: half near-duplicates, half "
-          "unrelated")  # fmt: skip
+    print(
+        f"radius {args.radius}; one thread per index; queries: half near-duplicates, half unrelated"
+    )
     for n in (int(s) for s in args.sizes.split(",")):
         t0 = time.perf_counter()
         hashes = make_hashes(n)
@@ -197,11 +219,14 @@ def main() -> None:
             res["check"] = f"{exact}/{len(got)} queries exact, recall {found / max(want, 1):.4f}"
         print(f"brute-force check on 200 queries ({hits} true neighbours)")
         rows = [
-            ("queries/s (1 thread)", "qps", ".0f"), ("memory (MB)", "memory_mb", ".0f"),
-            ("build (s)", "build_s", ".1f"), ("add one hash (ms)", "add_one_ms", ".3f"),
+            ("queries/s (1 thread)", "qps", ".0f"),
+            ("memory (MB)", "memory_mb", ".0f"),
+            ("build (s)", "build_s", ".1f"),
+            ("add one hash (ms)", "add_one_ms", ".3f"),
             ("remove one hash (ms)", "remove_one_ms", ".3f"),
-            ("save (s)", "save_s", ".2f"), ("load (s)", "load_s", ".2f"),
-        ]  # fmt: skip
+            ("save (s)", "save_s", ".2f"),
+            ("load (s)", "load_s", ".2f"),
+        ]
         print(f"{'':30} {'rempart':>14} {'threatexchange':>16} {'ratio':>8}")
         for label, key, spec in rows:
             a, b = ours.get(key), ref.get(key)
@@ -212,8 +237,10 @@ def main() -> None:
         print(f"{'exactness':30} {ours.get('check', ours.get('error', ''))}")
         print(f"{'':30} reference: {ref.get('check', ref.get('error', ''))}")
         if "error" not in ref:
-            print("(threatexchange PDQIndex has no removal and no persistence of its own: a removal"
-                  " means a rebuild)")  # fmt: skip
+            print(
+                "(threatexchange PDQIndex has no removal and no persistence of its own: a removal"
+                " means a rebuild)"
+            )
         data.unlink()
         qfile.unlink()
 

@@ -45,8 +45,10 @@ def write_list(path: Path, n: int, seed: int = 7) -> list[str]:
     rng = random.Random(seed)
     sample: list[str] = []
     with path.open("w", encoding="utf-8") as fh:
-        fh.write(f'{{\n  "count": {n},\n  "nextPageToken": null,\n  "hasMoreRecords": '
-                 'false,\n  "hashRecords": [\n')
+        fh.write(
+            f'{{\n  "count": {n},\n  "nextPageToken": null,\n  "hasMoreRecords": '
+            'false,\n  "hashRecords": [\n'
+        )
         for i in range(n):
             value = rng.randbytes(32).hex()
             status = "Withdrawn" if i % 10_000 == 9_999 else "Active"
@@ -54,37 +56,59 @@ def write_list(path: Path, n: int, seed: int = 7) -> list[str]:
                 value = "not-a-hash"  # a malformed record: reported, the rest goes on
             if i < 3:
                 sample.append(value)
-            record = {"lastModtimestamp": 1_700_000_000 + i, "signalType": "ImagePDQ",
-                      "hashValue": value, "hashStatus": status,
-                      "caseNumbers": {f"SN-{i}": status}, "CSPFeedbacks": []}  # fmt: skip
+            record = {
+                "lastModtimestamp": 1_700_000_000 + i,
+                "signalType": "ImagePDQ",
+                "hashValue": value,
+                "hashStatus": status,
+                "caseNumbers": {f"SN-{i}": status},
+                "CSPFeedbacks": [],
+            }
             fh.write("    " + json.dumps(record) + (",\n" if i < n - 1 else "\n"))
         fh.write("  ]\n}\n")
     return sample
 
 
 def rempart(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "rempart", *args], env=env,
-                          capture_output=True, text=True, timeout=3600)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "rempart", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=3600,
+    )
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--hashes", type=int, default=1_000_000)
     ap.add_argument("--out", type=Path, default=OUT / "list_import_bench.json")
-    ap.add_argument("--db", default=None, help="an empty database's URL (default: a fresh "
-                    "SQLite file)")  # fmt: skip
+    ap.add_argument(
+        "--db", default=None, help="an empty database's URL (default: a fresh SQLite file)"
+    )
     args = ap.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="rempart-list-bench-") as tmp:
         root = Path(tmp)
         home = root / "home"
-        env = {**os.environ, "REMPART_HOME": str(home), "REMPART_DB": args.db or str(root / "r.db"),
-               "PYTHONPATH": str(ROOT / "src"), "COLUMNS": "300"}  # fmt: skip
+        env = {
+            **os.environ,
+            "REMPART_HOME": str(home),
+            "REMPART_DB": args.db or str(root / "r.db"),
+            "PYTHONPATH": str(ROOT / "src"),
+            "COLUMNS": "300",
+        }
         consent = root / "partner-consent.json"
-        consent.write_text(json.dumps({
-            "given_by": "Partner helpline (statement of the consent it holds)",
-            "given_at": "2026-12-01", "purpose": "find and remove copies",
-            "allow_exchange": False}))  # fmt: skip
+        consent.write_text(
+            json.dumps(
+                {
+                    "given_by": "Partner helpline (statement of the consent it holds)",
+                    "given_at": "2026-12-01",
+                    "purpose": "find and remove copies",
+                    "allow_exchange": False,
+                }
+            )
+        )
         listing = root / "their-list.json"
         start = time.perf_counter()
         sample = write_list(listing, args.hashes)
@@ -96,16 +120,27 @@ def main() -> None:
         usage = resource.getrusage(resource.RUSAGE_CHILDREN)
         before, cpu_before = usage.ru_maxrss, usage.ru_utime + usage.ru_stime
         start = time.perf_counter()
-        run = rempart(env, "bank", "import-list", "partner-hashes", str(listing),
-                      "--partner", "stopncii", "--consent", str(consent))  # fmt: skip
+        run = rempart(
+            env,
+            "bank",
+            "import-list",
+            "partner-hashes",
+            str(listing),
+            "--partner",
+            "stopncii",
+            "--consent",
+            str(consent),
+        )
         seconds = time.perf_counter() - start
         usage = resource.getrusage(resource.RUSAGE_CHILDREN)
         peak_kb, cpu = usage.ru_maxrss, usage.ru_utime + usage.ru_stime - cpu_before
         if run.returncode not in (0, 3):  # 3: some records skipped (the malformed ones)
             raise SystemExit(f"import failed ({run.returncode}):\n{run.stderr}")
         if peak_kb <= before:
-            print("note: the import's peak was below an earlier child's; RSS is an upper "
-                  "bound", file=sys.stderr)  # fmt: skip
+            print(
+                "note: the import's peak was below an earlier child's; RSS is an upper bound",
+                file=sys.stderr,
+            )
         found = rempart(env, "bank", "list")
         lookup = rempart(env, "match", sample[0], "--format", "json")
         summary = [line for line in run.stderr.splitlines() if "Imported" in line]
@@ -123,9 +158,11 @@ def main() -> None:
         "bank_list": found.stdout.strip()[-300:],
         "lookup_found": '"distance": 0' in lookup.stdout,
     }
-    print(f"{args.hashes:,} hashes ({size_mb:.0f} MB StopNCII list): imported in "
-          f"{seconds:.1f} s ({result['hashes_per_s']:,}/s, {cpu:.1f} s of CPU; load average "
-          f"{result['load_average_1min']}), peak {result['peak_rss_mb']} MB")
+    print(
+        f"{args.hashes:,} hashes ({size_mb:.0f} MB StopNCII list): imported in "
+        f"{seconds:.1f} s ({result['hashes_per_s']:,}/s, {cpu:.1f} s of CPU; load average "
+        f"{result['load_average_1min']}), peak {result['peak_rss_mb']} MB"
+    )
     print(result["summary"])
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")

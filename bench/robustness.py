@@ -109,8 +109,12 @@ def _text(img: Image.Image) -> Image.Image:
 def _logo(img: Image.Image) -> Image.Image:
     out = img.copy()
     w, h = out.size
-    ImageDraw.Draw(out).ellipse((int(w * 0.72), int(h * 0.05), int(w * 0.95), int(h * 0.3)),
-                                fill=(230, 40, 40), outline=(255, 255, 255), width=4)
+    ImageDraw.Draw(out).ellipse(
+        (int(w * 0.72), int(h * 0.05), int(w * 0.95), int(h * 0.3)),
+        fill=(230, 40, 40),
+        outline=(255, 255, 255),
+        width=4,
+    )
     return out
 
 
@@ -145,21 +149,26 @@ def _composite(img: Image.Image, filler: Image.Image) -> Image.Image:
 
 def transforms(filler: Image.Image) -> dict[str, Callable[[Image.Image], Image.Image]]:
     return {
-        "JPEG q95": lambda i: _jpeg(i, 95), "JPEG q50": lambda i: _jpeg(i, 50),
+        "JPEG q95": lambda i: _jpeg(i, 95),
+        "JPEG q50": lambda i: _jpeg(i, 50),
         "resize 50%": lambda i: i.resize((i.width // 2, i.height // 2)),
         "resize 25%": lambda i: i.resize((i.width // 4, i.height // 4)),
         "blur": lambda i: i.filter(ImageFilter.GaussianBlur(3)),
-        "text overlay": _text, "logo overlay": _logo,
+        "text overlay": _text,
+        "logo overlay": _logo,
         "rotate 4": lambda i: i.rotate(4, expand=True),
         "rotate 10": lambda i: i.rotate(10, expand=True),
-        "mirror": ImageOps.mirror, "crop 5%": lambda i: _crop(i, 0.05),
-        "crop 10%": lambda i: _crop(i, 0.10), "pad 20% solid": lambda i: _pad(i, 0.2, False),
-        "pad 20% blurred": lambda i: _pad(i, 0.2, True), "screenshot": _screenshot,
+        "mirror": ImageOps.mirror,
+        "crop 5%": lambda i: _crop(i, 0.05),
+        "crop 10%": lambda i: _crop(i, 0.10),
+        "pad 20% solid": lambda i: _pad(i, 0.2, False),
+        "pad 20% blurred": lambda i: _pad(i, 0.2, True),
+        "screenshot": _screenshot,
         "greyscale": lambda i: ImageOps.grayscale(i).convert("RGB"),
         "region replaced 30%": lambda i: _replace(i, 0.30, filler),
         "region replaced 50%": lambda i: _replace(i, 0.50, filler),
         "face-preserving composite": lambda i: _composite(i, filler),
-    }  # fmt: skip
+    }
 
 
 def off_grid(filler: Image.Image) -> dict[str, Callable[[Image.Image], Image.Image]]:
@@ -247,8 +256,9 @@ class Perception(Method):
         return min_distances([[h] for h in self.hashes[name]], self.stored)
 
 
-def perception_hashes(python: str, sets: dict[str, list[Image.Image]], workdir: Path
-                      ) -> dict[str, dict[str, list[str]]]:  # fmt: skip
+def perception_hashes(
+    python: str, sets: dict[str, list[Image.Image]], workdir: Path
+) -> dict[str, dict[str, list[str]]]:
     """hasher -> image set -> hex hashes, computed by perception in `python`, one run."""
     folder = workdir / "perception"
     for name, images in sets.items():
@@ -270,8 +280,9 @@ def perception_hashes(python: str, sets: dict[str, list[Image.Image]], workdir: 
         "        out[n][key] = [h.compute(f, hash_format='hex') for f in files]\n"
         "print(json.dumps(out))\n"
     )
-    proc = subprocess.run([python, "-c", code, str(folder)], capture_output=True, text=True,
-                          check=True)  # fmt: skip
+    proc = subprocess.run(
+        [python, "-c", code, str(folder)], capture_output=True, text=True, check=True
+    )
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
@@ -292,13 +303,18 @@ class RempartRobust(Method):
             repository.create_bank(s, "bench")
         items = self.stored_items(origs)
         consent = ConsentRecord("bench", datetime.now(UTC), "benchmark")
-        import_submission(self.bank_index, "bench", Submission(items), case_number="BENCH",
-                          consent=consent)  # fmt: skip
+        import_submission(
+            self.bank_index, "bench", Submission(items), case_number="BENCH", consent=consent
+        )
         with self.db.session() as s:
             ids = s.scalars(select(BankItem.id).order_by(BankItem.id)).all()
         self.column = {int(item_id): k for k, item_id in enumerate(ids)}
-        self.matcher = Matcher(self.db, self.bank_index.load(), ("bench",),
-                               features=FeatureIndex.beside(self.bank_index).load())
+        self.matcher = Matcher(
+            self.db,
+            self.bank_index.load(),
+            ("bench",),
+            features=FeatureIndex.beside(self.bank_index).load(),
+        )
         self.n = len(origs)
 
     def stored_items(self, origs: list[Image.Image]) -> list[SubmissionItem]:
@@ -386,15 +402,20 @@ def recall_at_precision(pos: np.ndarray, neg: np.ndarray, n: int) -> tuple[float
 
 
 def real_photos() -> list[Path]:
-    folders = [SHARED / "threatexchange/pdq/data/reg-test-input/labelme-subset",
-               SHARED / "faces/face_recognition-examples",
-               SHARED / "faces/face_recognition-examples/knn_examples/test"]  # fmt: skip
+    folders = [
+        SHARED / "threatexchange/pdq/data/reg-test-input/labelme-subset",
+        SHARED / "faces/face_recognition-examples",
+        SHARED / "faces/face_recognition-examples/knn_examples/test",
+    ]
     out = []
     for folder in folders:
         if folder.is_dir():
-            out += [p for p in sorted(folder.iterdir()) if p.suffix.lower() in (".jpg", ".png")
-                    and not any(t in p.name for t in ("240p", "480p", "720p", "1080p",
-                                                      "small"))]  # fmt: skip
+            out += [
+                p
+                for p in sorted(folder.iterdir())
+                if p.suffix.lower() in (".jpg", ".png")
+                and not any(t in p.name for t in ("240p", "480p", "720p", "1080p", "small"))
+            ]
     return out
 
 
@@ -420,8 +441,9 @@ def originals(count: int) -> tuple[list[Image.Image], int]:
     return out[:count], dropped
 
 
-def distractors(count: int, tfs: dict[str, Callable[[Image.Image], Image.Image]],
-                first_seed: int = 50_000) -> list[Image.Image]:  # fmt: skip
+def distractors(
+    count: int, tfs: dict[str, Callable[[Image.Image], Image.Image]], first_seed: int = 50_000
+) -> list[Image.Image]:
     out = []
     for k in range(count):
         img = photo_like(first_seed + k, (480, 360))
@@ -434,8 +456,9 @@ def distractors(count: int, tfs: dict[str, Callable[[Image.Image], Image.Image]]
 # --- scan cost --------------------------------------------------------------------------
 
 
-def scan_cost(workdir: Path, robust_bench: RempartRobust, images: int, rounds: int = 2
-              ) -> dict[str, tuple[float, float]]:  # fmt: skip
+def scan_cost(
+    workdir: Path, robust_bench: RempartRobust, images: int, rounds: int = 2
+) -> dict[str, tuple[float, float]]:
     """Images per second (wall clock, and per second of this process's CPU time, which other
     programs on the machine disturb less): Meta's PDQ alone (decode + hash), and a real scan
     of the same JPEG files (1 worker, in this process) against the bench's bank, without and
@@ -470,28 +493,42 @@ def scan_cost(workdir: Path, robust_bench: RempartRobust, images: int, rounds: i
     return best
 
 
-def print_browser_column(results: dict[str, dict[str, tuple[float, float]]],
-                         cli_at_one: dict[str, float], page_at_one: dict[str, float],
-                         rows: list[str], false_at_one: tuple[int, int], distractors: int,
-                         n: int, page_seconds: float) -> None:  # fmt: skip
+def print_browser_column(
+    results: dict[str, dict[str, tuple[float, float]]],
+    cli_at_one: dict[str, float],
+    page_at_one: dict[str, float],
+    rows: list[str],
+    false_at_one: tuple[int, int],
+    distractors: int,
+    n: int,
+    page_seconds: float,
+) -> None:
     """Her browser's file beside the CLI's (both through the robust stage's matcher): the
     recall of each, and the difference in points (target: within 2 on every row)."""
     cli, page = results[RempartRobust.name], results[RempartBrowser.name]
-    print(f"\nher browser's file (the page in chromium hashed the {n} originals as PNG in "
-          f"{page_seconds:.0f} s) beside the CLI's file, same matcher and queries:")
-    print(f"{'transformation':27}{'CLI':>9}{'browser':>9}{'diff':>7}"
-          f"{'CLI at 1.0':>12}{'browser at 1.0':>16}{'diff':>7}")  # fmt: skip
+    print(
+        f"\nher browser's file (the page in chromium hashed the {n} originals as PNG in "
+        f"{page_seconds:.0f} s) beside the CLI's file, same matcher and queries:"
+    )
+    print(
+        f"{'transformation':27}{'CLI':>9}{'browser':>9}{'diff':>7}"
+        f"{'CLI at 1.0':>12}{'browser at 1.0':>16}{'diff':>7}"
+    )
     worst = 0.0
     for tname in rows:
         d = 100 * (page[tname][0] - cli[tname][0])
         d1 = 100 * (page_at_one[tname] - cli_at_one[tname])
         worst = max(worst, abs(d), abs(d1))
-        print(f"{tname:27}{100 * cli[tname][0]:>8.1f}%{100 * page[tname][0]:>8.1f}%{d:>+7.1f}"
-              f"{100 * cli_at_one[tname]:>11.1f}%{100 * page_at_one[tname]:>15.1f}%"
-              f"{d1:>+7.1f}")  # fmt: skip
-    print(f"  largest difference: {worst:.1f} points (target: within 2); false matches at "
-          f"1.0 among {distractors} distractors: CLI {false_at_one[0]}, browser "
-          f"{false_at_one[1]}")  # fmt: skip
+        print(
+            f"{tname:27}{100 * cli[tname][0]:>8.1f}%{100 * page[tname][0]:>8.1f}%{d:>+7.1f}"
+            f"{100 * cli_at_one[tname]:>11.1f}%{100 * page_at_one[tname]:>15.1f}%"
+            f"{d1:>+7.1f}"
+        )
+    print(
+        f"  largest difference: {worst:.1f} points (target: within 2); false matches at "
+        f"1.0 among {distractors} distractors: CLI {false_at_one[0]}, browser "
+        f"{false_at_one[1]}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -500,13 +537,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--originals", type=int, default=150)
     ap.add_argument("--distractors", type=int, default=3000)
     ap.add_argument("--scan-images", type=int, default=200)
-    ap.add_argument("--no-browser", dest="browser", action="store_false",
-                    help="leave out the column \"her browser's file\" (the hashing page in "
-                    "Debian's chromium)")
+    ap.add_argument(
+        "--no-browser",
+        dest="browser",
+        action="store_false",
+        help="leave out the column \"her browser's file\" (the hashing page in Debian's chromium)",
+    )
     ap.add_argument("--perception-python", help="a Python with Thorn's perception installed")
-    ap.add_argument("--distractor-seed", type=int, default=50_000,
-                    help="first seed of the generated distractors (another value: a fresh "
-                    "set, to check the thresholds on pictures they were not tuned on)")
+    ap.add_argument(
+        "--distractor-seed",
+        type=int,
+        default=50_000,
+        help="first seed of the generated distractors (another value: a fresh "
+        "set, to check the thresholds on pictures they were not tuned on)",
+    )
     args = ap.parse_args(argv)
     if args.quick:
         args.originals, args.distractors, args.scan_images = 30, 300, 40
@@ -535,15 +579,20 @@ def _run(args: argparse.Namespace, work: Path) -> int:
         else:
             browser = RempartBrowser(work / "browser")
             methods.append(browser)
-    sets = {"originals": origs, "distractors": dis,
-            **{t: [tf(o) for o in origs] for t, tf in {**tfs, **extra}.items()}}  # fmt: skip
+    sets = {
+        "originals": origs,
+        "distractors": dis,
+        **{t: [tf(o) for o in origs] for t, tf in {**tfs, **extra}.items()},
+    }
     if args.perception_python:
         ph = perception_hashes(args.perception_python, sets, work)
         methods[3:3] = [Perception(h, ph[h]) for h in Perception.HASHERS]
-    print(f"{len(origs)} originals ({len(real_photos())} real photos available; {dropped} "
-          f"left out: too little detail to hash), {len(dis)} distractors (1 in 5 framed), "
-          f"{len(tfs)} transformations + {len(extra)} off-grid; recall at the threshold "
-          f"giving >= {100 * PRECISION:.2f}% precision")  # fmt: skip
+    print(
+        f"{len(origs)} originals ({len(real_photos())} real photos available; {dropped} "
+        f"left out: too little detail to hash), {len(dis)} distractors (1 in 5 framed), "
+        f"{len(tfs)} transformations + {len(extra)} off-grid; recall at the threshold "
+        f"giving >= {100 * PRECISION:.2f}% precision"
+    )
     results: dict[str, dict[str, tuple[float, float]]] = {}
     at_one: dict[str, float] = {}
     false_at_one = 0
@@ -577,31 +626,50 @@ def _run(args: argparse.Namespace, work: Path) -> int:
         seconds[m.name] = time.perf_counter() - t0
         print(f"  {m.name}: {seconds[m.name]:.0f} s", file=sys.stderr)
     names = [m.name for m in methods]
-    print(f"\n{'transformation':27}" + "".join(f"{nm[:24]:>26}" for nm in names)
-          + f"{'Rempart at 1.0':>16}")  # fmt: skip
+    print(
+        f"\n{'transformation':27}"
+        + "".join(f"{nm[:24]:>26}" for nm in names)
+        + f"{'Rempart at 1.0':>16}"
+    )
     for tname in [*tfs, "overall", *extra]:
         cells = "".join(
             f"{100 * results[nm][tname][0]:>17.1f}% (t={results[nm][tname][1]:>4.3g})"
             for nm in names
         )
         print(f"{tname:27}{cells}{100 * at_one[tname]:>15.1f}%")
-    print(f"\nRempart at its production threshold (score <= 1.0): overall recall "
-          f"{100 * at_one['overall']:.1f}%, false matches among {len(dis)} distractors x "
-          f"{n} originals: {false_at_one}")  # fmt: skip
+    print(
+        f"\nRempart at its production threshold (score <= 1.0): overall recall "
+        f"{100 * at_one['overall']:.1f}%, false matches among {len(dis)} distractors x "
+        f"{n} originals: {false_at_one}"
+    )
     if browser is not None:
-        print_browser_column(results, at_one, browser_at_one, [*tfs, "overall", *extra],
-                             (false_at_one, browser_false), len(dis), n, browser.page_seconds)
+        print_browser_column(
+            results,
+            at_one,
+            browser_at_one,
+            [*tfs, "overall", *extra],
+            (false_at_one, browser_false),
+            len(dis),
+            n,
+            browser.page_seconds,
+        )
     cost = scan_cost(work, rempart, args.scan_images)
     base = cost["Meta PDQ alone (decode + hash)"]
-    print(f"\nscan cost, {args.scan_images} JPEG files of 1024x768, 1 process "
-          "(best of 2 rounds; wall clock, and per CPU second):")
+    print(
+        f"\nscan cost, {args.scan_images} JPEG files of 1024x768, 1 process "
+        "(best of 2 rounds; wall clock, and per CPU second):"
+    )
     for label, (wall, cpu) in cost.items():
-        print(f"  {label:34} {wall:6.1f} images/s ({wall / base[0]:.2f} x Meta PDQ alone); "
-              f"{cpu:6.1f} per CPU s ({cpu / base[1]:.2f} x)")
+        print(
+            f"  {label:34} {wall:6.1f} images/s ({wall / base[0]:.2f} x Meta PDQ alone); "
+            f"{cpu:6.1f} per CPU s ({cpu / base[1]:.2f} x)"
+        )
     before = cost["rempart scan, without the stage"]
     after = cost["rempart scan, with the stage"]
-    print(f"  the stage keeps {after[0] / before[0]:.2f} of the scan's speed without it "
-          f"({after[1] / before[1]:.2f} by CPU time)")
+    print(
+        f"  the stage keeps {after[0] / before[0]:.2f} of the scan's speed without it "
+        f"({after[1] / before[1]:.2f} by CPU time)"
+    )
     return 0
 
 

@@ -44,16 +44,26 @@ def main(argv: list[str] | None = None) -> int:
         with db.session() as s:
             repository.create_bank(s, "bench")
         rng = np.random.default_rng(1)
-        items = [SubmissionItem(md5=f"{k:032x}", sha256=f"{k:064x}",
-                                pdq=rng.integers(0, 256, 32, dtype=np.uint8).tobytes().hex(),
-                                pdq_quality=100, width=1, height=1)
-                 for k in range(args.bank)]  # fmt: skip
+        items = [
+            SubmissionItem(
+                md5=f"{k:032x}",
+                sha256=f"{k:064x}",
+                pdq=rng.integers(0, 256, 32, dtype=np.uint8).tobytes().hex(),
+                pdq_quality=100,
+                width=1,
+                height=1,
+            )
+            for k in range(args.bank)
+        ]
         consent = ConsentRecord.parse(
-            {"given_by": "bench", "given_at": "2026-11-22", "purpose": "benchmark"}, "bench")
-        import_submission(index, "bench", Submission(items=items, consent=consent),
-                          case_number="BENCH")  # fmt: skip
-        print(f"{args.images} photos of {w}x{h}, bank of {args.bank:,} hashes, "
-              f"best of {args.repeat}")
+            {"given_by": "bench", "given_at": "2026-11-22", "purpose": "benchmark"}, "bench"
+        )
+        import_submission(
+            index, "bench", Submission(items=items, consent=consent), case_number="BENCH"
+        )
+        print(
+            f"{args.images} photos of {w}x{h}, bank of {args.bank:,} hashes, best of {args.repeat}"
+        )
         rates: dict[str, float] = {}
         for label, options in (
             ("1 process", ScanOptions(workers=1)),
@@ -75,12 +85,16 @@ def main(argv: list[str] | None = None) -> int:
         startup = time.perf_counter() - t0
         dask_wall = args.images / rates["Dask local cluster, 2 workers"]
         steady = args.images / max(1e-9, dask_wall - startup)
-        print(f"  (a local cluster takes {startup:.1f} s to start and stop: without it, Dask "
-              f"runs at {steady:.1f} images/s)")
+        print(
+            f"  (a local cluster takes {startup:.1f} s to start and stop: without it, Dask "
+            f"runs at {steady:.1f} images/s)"
+        )
         base = rates["1 process"]
-        print(f"scaling: 2 processes {rates['2 processes'] / base:.2f}x, "
-              f"Dask 2 workers {rates['Dask local cluster, 2 workers'] / base:.2f}x "
-              "(of 1 process; cluster start-up included)")
+        print(
+            f"scaling: 2 processes {rates['2 processes'] / base:.2f}x, "
+            f"Dask 2 workers {rates['Dask local cluster, 2 workers'] / base:.2f}x "
+            "(of 1 process; cluster start-up included)"
+        )
     return 0
 
 

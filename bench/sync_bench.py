@@ -43,14 +43,21 @@ from rempart.store.bank_index import BankIndex  # noqa: E402
 from rempart.store.db import Database  # noqa: E402
 from rempart.store.models import Bank, BankItem, BankShare, ItemSignal  # noqa: E402
 
-CONSENT = ConsentRecord.parse({"given_by": "Bench", "given_at": "2026-12-01",
-                               "purpose": "benchmark", "allow_exchange": True}, "consent")
+CONSENT = ConsentRecord.parse(
+    {"given_by": "Bench", "given_at": "2026-12-01", "purpose": "benchmark", "allow_exchange": True},
+    "consent",
+)
 
 
 def entry(rng: random.Random) -> SubmissionItem:
-    return SubmissionItem(md5=rng.randbytes(16).hex(), sha256=rng.randbytes(32).hex(),
-                          pdq=rng.randbytes(32).hex(), pdq_quality=100, width=640,
-                          height=480)  # fmt: skip
+    return SubmissionItem(
+        md5=rng.randbytes(16).hex(),
+        sha256=rng.randbytes(32).hex(),
+        pdq=rng.randbytes(32).hex(),
+        pdq_quality=100,
+        width=640,
+        height=480,
+    )
 
 
 def free_port() -> int:
@@ -67,9 +74,12 @@ def sha256s(db: Database, bank: str) -> set[str]:
 def select_sha(bank: str):  # noqa: ANN201
     from sqlalchemy import select
 
-    return (select(ItemSignal.value).join(BankItem, ItemSignal.item_id == BankItem.id)
-            .join(Bank, BankItem.bank_id == Bank.id)
-            .where(Bank.name == bank, ItemSignal.signal_type == "sha256"))  # fmt: skip
+    return (
+        select(ItemSignal.value)
+        .join(BankItem, ItemSignal.item_id == BankItem.id)
+        .join(Bank, BankItem.bank_id == Bank.id)
+        .where(Bank.name == bank, ItemSignal.signal_type == "sha256")
+    )
 
 
 def main() -> None:
@@ -88,18 +98,27 @@ def main() -> None:
     with a.session() as s:
         repository.create_bank(s, "shared")
         key, _ = keys.create_key(s, "partner", "partner-b", rate_limit=1e6)
-        s.add(BankShare(bank_id=repository.get_bank(s, "shared").id,
-                        tenant_id=keys.get_tenant(s, "partner-b").id))  # fmt: skip
+        s.add(
+            BankShare(
+                bank_id=repository.get_bank(s, "shared").id,
+                tenant_id=keys.get_tenant(s, "partner-b").id,
+            )
+        )
     t0 = time.perf_counter()
     for start in range(0, args.entries, 1000):
         items = [entry(rng) for _ in range(min(1000, args.entries - start))]
-        import_submission(a_index, "shared", Submission(items), case_number=f"C-{start}",
-                          consent=CONSENT)  # fmt: skip
+        import_submission(
+            a_index, "shared", Submission(items), case_number=f"C-{start}", consent=CONSENT
+        )
     build_s = time.perf_counter() - t0
     port = free_port()
     env = {**os.environ, "REMPART_DB": a_url, "REMPART_HOME": str(a_home)}
-    server = subprocess.Popen([sys.executable, "-m", "rempart", "serve", "--port", str(port)],
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "rempart", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
@@ -121,14 +140,28 @@ def main() -> None:
         def run(name: str) -> dict[str, object]:
             fetcher = PageFetcher(base, key)
             t = time.perf_counter()
-            r = pull(b_index, fetcher, "shared", "from-a", case_number="partner-a",
-                     consent=CONSENT, limit=args.limit)  # fmt: skip
+            r = pull(
+                b_index,
+                fetcher,
+                "shared",
+                "from-a",
+                case_number="partner-a",
+                consent=CONSENT,
+                limit=args.limit,
+            )
             seconds = time.perf_counter() - t
             fetcher.close()
-            out = {"pull": name, "seconds": round(seconds, 2), "pages": r.pages,
-                   "changes": r.changes, "received": r.received, "added": r.added,
-                   "withdrawn_received": r.withdrawn_received, "deleted": r.withdrawn,
-                   "entries_per_s": round(r.received / seconds) if seconds else None}
+            out = {
+                "pull": name,
+                "seconds": round(seconds, 2),
+                "pages": r.pages,
+                "changes": r.changes,
+                "received": r.received,
+                "added": r.added,
+                "withdrawn_received": r.withdrawn_received,
+                "deleted": r.withdrawn,
+                "entries_per_s": round(r.received / seconds) if seconds else None,
+            }
             print(json.dumps(out))
             runs.append(out)
             return out
@@ -136,19 +169,29 @@ def main() -> None:
         run("everything")
         with a.session() as s:
             some = list(s.scalars(select_sha("shared").limit(args.delta)))
-        import_submission(a_index, "shared", Submission([entry(rng) for _ in range(args.delta)]),
-                          case_number="C-new", consent=CONSENT)  # fmt: skip
+        import_submission(
+            a_index,
+            "shared",
+            Submission([entry(rng) for _ in range(args.delta)]),
+            case_number="C-new",
+            consent=CONSENT,
+        )
         for start in range(0, len(some), 1000):
             chunk = some[start : start + 1000]
             with a.session() as s:
-                cases = set(s.scalars(
-                    select_sha("shared").with_only_columns(BankItem.case_id)
-                    .where(ItemSignal.value.in_(chunk))))  # fmt: skip
+                cases = set(
+                    s.scalars(
+                        select_sha("shared")
+                        .with_only_columns(BankItem.case_id)
+                        .where(ItemSignal.value.in_(chunk))
+                    )
+                )
             for case_id in cases:
                 with a.session() as s:
                     number = repository.case_number(s, case_id)
-                withdraw_hashes(a_index, [("sha256", v) for v in chunk], case_number=number,
-                                source="bench")  # fmt: skip
+                withdraw_hashes(
+                    a_index, [("sha256", v) for v in chunk], case_number=number, source="bench"
+                )
         run("change")
         run("nothing new")
         same = sha256s(a, "shared") == sha256s(b, "from-a")
@@ -157,9 +200,16 @@ def main() -> None:
         server.terminate()
         server.wait(timeout=20)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    result = {"at": datetime.now(UTC).isoformat(timespec="seconds"), "entries": args.entries,
-              "delta": args.delta, "limit": args.limit, "build_seconds": round(build_s, 1),
-              "runs": runs, "identical": same, "load_average": os.getloadavg()}  # fmt: skip
+    result = {
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "entries": args.entries,
+        "delta": args.delta,
+        "limit": args.limit,
+        "build_seconds": round(build_s, 1),
+        "runs": runs,
+        "identical": same,
+        "load_average": os.getloadavg(),
+    }
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     if not same:
         raise SystemExit(1)

@@ -67,9 +67,12 @@ def _scan_side(path: Path) -> tuple[str, VideoHashes]:
 
 def _bank_side(path: Path) -> tuple[str, VideoHashes]:
     h = hash_video_file(
-        path, seconds_per_frame=BANK_SECONDS_PER_FRAME, threads=1, regions=True,
+        path,
+        seconds_per_frame=BANK_SECONDS_PER_FRAME,
+        threads=1,
+        regions=True,
         dedupe_distance=BANK_DEDUPE_DISTANCE,
-    )  # fmt: skip
+    )
     return path.stem, h
 
 
@@ -102,19 +105,27 @@ def speed(
     ours, walls = timed(_ours, paths, args.workers, args.repeat)
     seconds = sum(h.duration or 0 for h in ours.values())
     best, median = seconds / min(walls), seconds / statistics.median(walls)
-    print(f"Rempart vPDQ: {len(ours)} videos, {seconds:.0f} s of video at 1 frame/s on "
-          f"{args.workers} processes: {best:.1f}x real time (best of {args.repeat}; "
-          f"median {median:.1f}x)")  # fmt: skip
+    print(
+        f"Rempart vPDQ: {len(ours)} videos, {seconds:.0f} s of video at 1 frame/s on "
+        f"{args.workers} processes: {best:.1f}x real time (best of {args.repeat}; "
+        f"median {median:.1f}x)"
+    )
     scan, walls = timed(_scan_side, paths, args.workers, args.repeat)
-    print(f"Rempart scan hashing (vPDQ + inside bars + 4 halves per frame): "
-          f"{seconds / min(walls):.1f}x real time (best of {args.repeat}; median "
-          f"{seconds / statistics.median(walls):.1f}x)")  # fmt: skip
+    print(
+        f"Rempart scan hashing (vPDQ + inside bars + 4 halves per frame): "
+        f"{seconds / min(walls):.1f}x real time (best of {args.repeat}; median "
+        f"{seconds / statistics.median(walls):.1f}x)"
+    )
     bank, walls = timed(_bank_side, paths, args.workers, 1)
-    n_bank = sum(len(h.frames) + len(h.trimmed_frames) + sum(map(len, h.regions.values()))
-                 for h in bank.values())  # fmt: skip
-    print(f"Rempart bank hashing (`rempart hash`: every frame, deduplicated within "
-          f"{BANK_DEDUPE_DISTANCE} bits, with halves): {seconds / min(walls):.1f}x real time; "
-          f"{n_bank} hashes for {seconds:.0f} s ({n_bank / seconds:.0f} per second of video)")
+    n_bank = sum(
+        len(h.frames) + len(h.trimmed_frames) + sum(map(len, h.regions.values()))
+        for h in bank.values()
+    )
+    print(
+        f"Rempart bank hashing (`rempart hash`: every frame, deduplicated within "
+        f"{BANK_DEDUPE_DISTANCE} bits, with halves): {seconds / min(walls):.1f}x real time; "
+        f"{n_bank} hashes for {seconds:.0f} s ({n_bank / seconds:.0f} per second of video)"
+    )
     result = (ours, scan, bank)
     try:
         import vpdq  # type: ignore[import-not-found]  # noqa: F401
@@ -122,9 +133,11 @@ def speed(
         print(f"Meta's vpdq package: not installed here ({exc}); no side-by-side figure")
         return result
     theirs, walls = timed(_theirs, paths, args.workers, args.repeat)
-    print(f"Meta's vpdq {_version()}: {seconds / min(walls):.1f}x real time (best of "
-          f"{args.repeat}; median {seconds / statistics.median(walls):.1f}x), same files, "
-          f"1 hashing thread per process")  # fmt: skip
+    print(
+        f"Meta's vpdq {_version()}: {seconds / min(walls):.1f}x real time (best of "
+        f"{args.repeat}; median {seconds / statistics.median(walls):.1f}x), same files, "
+        f"1 hashing thread per process"
+    )
     same = total = 0
     dists: list[int] = []
     for name, feats in theirs.items():
@@ -135,10 +148,12 @@ def speed(
                 same += 1
                 if quality >= 50 and mine[number].quality >= 50:
                     dists.append(hamming(hex_, mine[number].pdq_hex))
-    print(f"  sampled frames: vpdq {total}, ours (after deduplication) "
-          f"{sum(len(h.frames) for h in ours.values())}, same frame numbers {same}; "
-          f"distance ours vs vpdq: max {max(dists, default=0)}, "
-          f"mean {np.mean(dists) if dists else 0:.2f}")  # fmt: skip
+    print(
+        f"  sampled frames: vpdq {total}, ours (after deduplication) "
+        f"{sum(len(h.frames) for h in ours.values())}, same frame numbers {same}; "
+        f"distance ours vs vpdq: max {max(dists, default=0)}, "
+        f"mean {np.mean(dists) if dists else 0:.2f}"
+    )
     return result
 
 
@@ -158,8 +173,10 @@ def plain_pairs(hashed: dict[str, VideoHashes]) -> None:
     for i, q in enumerate(names):
         for s in names[i + 1 :]:
             plain = match_videos(hashed[q].frames, hashed[s].frames)
-            both = [match_video_hashes(hashed[q], hashed[s]),
-                    match_video_hashes(hashed[s], hashed[q])]  # fmt: skip
+            both = [
+                match_video_hashes(hashed[q], hashed[s]),
+                match_video_hashes(hashed[s], hashed[q]),
+            ]
             got = any(is_match(m) for m in both)
             want = clip_of(q) == clip_of(s)
             right += got == want
@@ -167,11 +184,15 @@ def plain_pairs(hashed: dict[str, VideoHashes]) -> None:
             if not (want or got or plain.query_match_percent or plain.stored_match_percent):
                 continue  # different clips, nothing in common: not listed
             flag = "" if got == want else "  <-- wrong"
-            print(f"{q:30} {s:30} {plain.query_match_percent:6.1f} "
-                  f"{plain.stored_match_percent:6.1f} {both[0].query_match_percent:7.1f}  "
-                  f"{'yes' if got else 'no':5}  {'yes' if want else 'no'}{flag}")  # fmt: skip
-    print(f"plain vPDQ pairs right: {right}, wrong: {wrong} (of {right + wrong}; pairs of "
-          "different clips with 0% both ways are not listed)")  # fmt: skip
+            print(
+                f"{q:30} {s:30} {plain.query_match_percent:6.1f} "
+                f"{plain.stored_match_percent:6.1f} {both[0].query_match_percent:7.1f}  "
+                f"{'yes' if got else 'no':5}  {'yes' if want else 'no'}{flag}"
+            )
+    print(
+        f"plain vPDQ pairs right: {right}, wrong: {wrong} (of {right + wrong}; pairs of "
+        "different clips with 0% both ways are not listed)"
+    )
 
 
 def real_bank(folder: Path, bank_side: dict[str, VideoHashes]) -> Matcher:
@@ -198,8 +219,10 @@ def pairs(matcher: Matcher, scan_side: dict[str, VideoHashes]) -> int:
     hits = scan_hits(matcher, scan_side)
     names = sorted(scan_side)
     right = wrong = 0
-    print(f"\nEnd to end (bank every frame + halves, scan at 1 frame/s):\n{'video a':30} "
-          f"{'video b':30} {'a in b':>12} {'b in a':>12}  match  same clip")  # fmt: skip
+    print(
+        f"\nEnd to end (bank every frame + halves, scan at 1 frame/s):\n{'video a':30} "
+        f"{'video b':30} {'a in b':>12} {'b in a':>12}  match  same clip"
+    )
 
     def cell(h: Hit | None) -> str:
         if h is None or not h.details:
@@ -215,13 +238,17 @@ def pairs(matcher: Matcher, scan_side: dict[str, VideoHashes]) -> int:
             if not (want or got):
                 continue
             flag = "" if got == want else "  <-- wrong"
-            print(f"{a:30} {b:30} {cell(ab):>12} {cell(ba):>12}  {'yes' if got else 'no':5}  "
-                  f"{'yes' if want else 'no'}{flag}")  # fmt: skip
+            print(
+                f"{a:30} {b:30} {cell(ab):>12} {cell(ba):>12}  {'yes' if got else 'no':5}  "
+                f"{'yes' if want else 'no'}{flag}"
+            )
     self_hits = sum(n in hits[n] for n in names)
-    print(f"pairs right: {right}, wrong: {wrong} (of {right + wrong}); each video finds "
-          f"itself: {self_hits}/{len(names)}; cells: share of the scanned video found / share "
-          "of the bank video's seconds found; pairs of different clips that do not match are "
-          "not listed")  # fmt: skip
+    print(
+        f"pairs right: {right}, wrong: {wrong} (of {right + wrong}); each video finds "
+        f"itself: {self_hits}/{len(names)}; cells: share of the scanned video found / share "
+        "of the bank video's seconds found; pairs of different clips that do not match are "
+        "not listed"
+    )
     return wrong
 
 
@@ -242,10 +269,12 @@ def clip_location(long_s: int) -> bool:
         hits = scan_hits(matcher, {"clip": query, "other": other})
     m = hits["clip"].get("long")
     ranges = m.details["stored_ranges"] if m is not None and m.details else []
-    print(f"\nclip: 20 s cut at {start} s from a {long_s} s generated video, re-encoded "
-          f"VP8/WebM at half size: found {m is not None}, "
-          f"{m.details if m is not None else ''}; located at {ranges} (truth [{start}, "
-          f"{start + 20}]); an unrelated 20 s video found: {bool(hits['other'])}")  # fmt: skip
+    print(
+        f"\nclip: 20 s cut at {start} s from a {long_s} s generated video, re-encoded "
+        f"VP8/WebM at half size: found {m is not None}, "
+        f"{m.details if m is not None else ''}; located at {ranges} (truth [{start}, "
+        f"{start + 20}]); an unrelated 20 s video found: {bool(hits['other'])}"
+    )
     return (
         m is not None
         and not hits["other"]
@@ -264,8 +293,11 @@ def main(argv: list[str] | None = None) -> int:
     paths = sorted(VIDEOS.glob("*.mp4"), key=lambda p: -p.stat().st_size)  # longest first
     if args.quick:
         args.repeat = 1
-        paths = [p for p in paths if p.stem in {"chair-20-sd-bar", "chair-19-sd-bar",
-                                                "pattern-sd-grey-bar"}]  # fmt: skip
+        paths = [
+            p
+            for p in paths
+            if p.stem in {"chair-20-sd-bar", "chair-19-sd-bar", "pattern-sd-grey-bar"}
+        ]
     if not paths:
         print(f"no sample videos in {VIDEOS}")
         return 1

@@ -54,7 +54,8 @@ def make_samples() -> None:
     # and a fake that keeps the upper part of her photo and replaces the rest.
     w, h = originals[5].size
     originals[5].crop((w // 10, h // 10, w - w // 10, h - h // 10)).save(
-        found / "cropped.jpg", quality=88)
+        found / "cropped.jpg", quality=88
+    )
     framed = originals[0].resize((w * 7 // 5, h * 7 // 5)).filter(ImageFilter.GaussianBlur(30))
     framed.paste(originals[0], (w // 5, h // 5))
     framed.save(found / "in-a-blurred-frame.jpg", quality=85)
@@ -94,12 +95,17 @@ def her_page_step() -> None:
         print(f"\nHer page in a browser: skipped ({why}). The rest of the demo is unchanged.")
         return
     photos = sorted((OUT / "victim-photos").glob("*.jpg"))
-    print(f"\n$ chromium --headless {page.name}   # she opens her page, chooses "
-          f"{len(photos)} photos, agrees and saves {saved.name}", flush=True)
+    print(
+        f"\n$ chromium --headless {page.name}   # she opens her page, chooses "
+        f"{len(photos)} photos, agrees and saves {saved.name}",
+        flush=True,
+    )
     sub, entries = hash_with_page(photos, saved, page=page, given_by="Demo Person")
     failed = [e["name"] for e in entries if e["status"] != "done"]
-    print(f"  her browser hashed {len(sub['items'])} photo(s) with nothing sent"
-          + (f"; could not hash: {', '.join(failed)}" if failed else ""))  # fmt: skip
+    print(
+        f"  her browser hashed {len(sub['items'])} photo(s) with nothing sent"
+        + (f"; could not hash: {', '.join(failed)}" if failed else "")
+    )
     found = OUT / "found-later"
     found.mkdir()
     shutil.copyfile(OUT / "found" / "cropped.jpg", found / "cropped-copy.jpg")
@@ -110,8 +116,12 @@ def her_page_step() -> None:
     report = OUT / "matches-her-page.json"
     run("scan", str(found), "--bank", "her-page", "--report", str(report), ok=(0, 3))
     data = json.loads(report.read_text(encoding="utf-8"))
-    hits = sorted({f"{Path(str(m['file'])).name} ({m['case']}, {m['signal']})"
-                   for m in data.get("matches", [])})  # fmt: skip
+    hits = sorted(
+        {
+            f"{Path(str(m['file'])).name} ({m['case']}, {m['signal']})"
+            for m in data.get("matches", [])
+        }
+    )
     print(f"\nFound through the file her page saved: {', '.join(hits) or 'nothing'}")
 
 
@@ -122,16 +132,43 @@ if __name__ == "__main__":
     ENV = {**os.environ, "REMPART_HOME": str(OUT / "home"), "REMPART_DB": str(OUT / "demo.db")}
     make_samples()
     print("Sample images written to", OUT)
-    run("hash", str(OUT / "victim-photos"), "--out", str(OUT / "my-hashes.json"),
-        "--consent", str(HERE / "consent.json"))  # fmt: skip
+    run(
+        "hash",
+        str(OUT / "victim-photos"),
+        "--out",
+        str(OUT / "my-hashes.json"),
+        "--consent",
+        str(HERE / "consent.json"),
+    )
     run("bank", "create", "victim-cases", "--description", "Demo bank")
     run("bank", "import", "victim-cases", str(OUT / "my-hashes.json"), "--case", "CASE-123")
     run("bank", "list")
-    run("scan", str(OUT / "found"), "--bank", "victim-cases", "--report",
-        str(OUT / "matches.json"), ok=(0, 3))  # fmt: skip
-    run("scan", str(OUT / "found"), "--bank", "victim-cases", "--report",
-        str(OUT / "matches.csv"), "--format", "csv", ok=(0, 3))  # fmt: skip
+    run(
+        "scan",
+        str(OUT / "found"),
+        "--bank",
+        "victim-cases",
+        "--report",
+        str(OUT / "matches.json"),
+        ok=(0, 3),
+    )
+    run(
+        "scan",
+        str(OUT / "found"),
+        "--bank",
+        "victim-cases",
+        "--report",
+        str(OUT / "matches.csv"),
+        "--format",
+        "csv",
+        ok=(0, 3),
+    )
     her_page_step()
-    print(f"\nDemo finished. Reports: {OUT / 'matches.json'} and {OUT / 'matches.csv'}"
-          + (f"; her page's: {OUT / 'matches-her-page.json'}"
-             if (OUT / "matches-her-page.json").exists() else ""))  # fmt: skip
+    print(
+        f"\nDemo finished. Reports: {OUT / 'matches.json'} and {OUT / 'matches.csv'}"
+        + (
+            f"; her page's: {OUT / 'matches-her-page.json'}"
+            if (OUT / "matches-her-page.json").exists()
+            else ""
+        )
+    )

@@ -36,8 +36,10 @@ class PostgresUnavailable(RuntimeError):
 
 def find_bin_dir() -> Path | None:
     """The newest installed PostgreSQL's bin folder (Debian layout), or initdb on PATH."""
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"),
-                   key=lambda p: int(Path(p).parts[-3]) if Path(p).parts[-3].isdigit() else 0)
+    found = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin/initdb"),
+        key=lambda p: int(Path(p).parts[-3]) if Path(p).parts[-3].isdigit() else 0,
+    )
     if found:
         return Path(found[-1]).parent
     on_path = shutil.which("initdb")
@@ -65,32 +67,61 @@ class PostgresServer:
             try:
                 pw = pwd.getpwnam("postgres")
             except KeyError as exc:
-                raise PostgresUnavailable("running as root and there is no `postgres` user "
-                                          "to run the server as") from exc
+                raise PostgresUnavailable(
+                    "running as root and there is no `postgres` user to run the server as"
+                ) from exc
             os.chown(self.root, pw.pw_uid, pw.pw_gid)
             self._as = ["runuser", "-u", "postgres", "--"]
         self.root.chmod(0o755)
 
     def _run(self, *args: str) -> None:
-        proc = subprocess.run([*self._as, *args], capture_output=True, text=True, check=False,
-                              cwd=self.root)  # fmt: skip
+        proc = subprocess.run(
+            [*self._as, *args], capture_output=True, text=True, check=False, cwd=self.root
+        )
         if proc.returncode != 0:
-            raise PostgresUnavailable(f"{' '.join(args[:2])} failed ({proc.returncode}): "
-                                      f"{proc.stderr.strip() or proc.stdout.strip()}")
+            raise PostgresUnavailable(
+                f"{' '.join(args[:2])} failed ({proc.returncode}): "
+                f"{proc.stderr.strip() or proc.stdout.strip()}"
+            )
 
     def start(self) -> None:
-        self._run(str(self.bin_dir / "initdb"), "-D", str(self.data), "-U", USER,
-                  "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync")  # fmt: skip
-        options = (f"-p {self.port} -k {self.socket_dir} -c listen_addresses=127.0.0.1 "
-                   "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-                   "-c max_connections=200 -c shared_buffers=32MB -c TimeZone=UTC")
-        self._run(str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-l",
-                  str(self.root / "server.log"), "-o", options, "-w", "-t", "60", "start")
+        self._run(
+            str(self.bin_dir / "initdb"),
+            "-D",
+            str(self.data),
+            "-U",
+            USER,
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+        )
+        options = (
+            f"-p {self.port} -k {self.socket_dir} -c listen_addresses=127.0.0.1 "
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+            "-c max_connections=200 -c shared_buffers=32MB -c TimeZone=UTC"
+        )
+        self._run(
+            str(self.bin_dir / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.root / "server.log"),
+            "-o",
+            options,
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
 
     def stop(self) -> None:
         try:
-            self._run(str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-m", "immediate",
-                      "-w", "stop")  # fmt: skip
+            self._run(
+                str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop"
+            )
         except PostgresUnavailable:
             pass
         shutil.rmtree(self.root, ignore_errors=True)
@@ -102,8 +133,9 @@ class PostgresServer:
         """Run one statement outside a transaction (CREATE/DROP DATABASE)."""
         import psycopg
 
-        with psycopg.connect(host="127.0.0.1", port=self.port, user=USER, dbname="postgres",
-                             autocommit=True) as conn:  # fmt: skip
+        with psycopg.connect(
+            host="127.0.0.1", port=self.port, user=USER, dbname="postgres", autocommit=True
+        ) as conn:
             conn.execute(statement)  # type: ignore[arg-type]
 
     def make_template(self) -> None:
@@ -201,8 +233,11 @@ def database_bytes(url: str) -> bytes:
         return b"".join(p.read_bytes() for p in db.parent.glob(db.name + "*"))
     server = session_server()
     execute(url, "CHECKPOINT")  # write every page to its file first: else still in memory
-    rows = execute(url, "SELECT pg_relation_filepath(oid) FROM pg_class "
-                        "WHERE relkind IN ('r', 'i', 't', 'm') AND relfilenode <> 0")
+    rows = execute(
+        url,
+        "SELECT pg_relation_filepath(oid) FROM pg_class "
+        "WHERE relkind IN ('r', 'i', 't', 'm') AND relfilenode <> 0",
+    )
     blob = b""
     for (rel,) in rows:
         for f in glob.glob(str(server.data / str(rel)) + "*"):

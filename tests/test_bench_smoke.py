@@ -20,8 +20,9 @@ def run(script: str, *args: str) -> str:
 
 
 def test_index_bench_small() -> None:
-    out = run("index_bench.py", "--sizes", "20000", "--queries", "300",
-              "--reference-queries", "100")  # fmt: skip
+    out = run(
+        "index_bench.py", "--sizes", "20000", "--queries", "300", "--reference-queries", "100"
+    )
     assert "queries/s" in out
     assert out.count("queries exact, recall 1.0000") == 2  # ours and the reference
     assert "200/200 queries exact" in out
@@ -53,8 +54,17 @@ def test_robustness_bench_quick() -> None:
 
 def test_browser_bench_tiny() -> None:
     """The page in chromium and the CLI on one tiny photo and a 1-second video."""
-    out = run("browser_bench.py", "--sizes", "0.05", "--count", "1", "--videos", "0",
-              "--video-seconds", "1")  # fmt: skip
+    out = run(
+        "browser_bench.py",
+        "--sizes",
+        "0.05",
+        "--count",
+        "1",
+        "--videos",
+        "0",
+        "--video-seconds",
+        "1",
+    )
     from rempart.web.hashpage.driver import chromium_missing
 
     if chromium_missing():

@@ -13,14 +13,31 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench" / "cli_startup_bench.py"
-NEVER_AT_START = {"numpy", "cv2", "av", "dlib", "faiss", "alembic", "cryptography",
-                  "matplotlib", "PIL", "fastapi", "uvicorn", "httpx", "scipy"}  # fmt: skip
+NEVER_AT_START = {
+    "numpy",
+    "cv2",
+    "av",
+    "dlib",
+    "faiss",
+    "alembic",
+    "cryptography",
+    "matplotlib",
+    "PIL",
+    "fastapi",
+    "uvicorn",
+    "httpx",
+    "scipy",
+}
 
 
 def test_startup_bench_runs_and_commands_stay_light(tmp_path: Path) -> None:
     out = tmp_path / "startup.json"
-    proc = subprocess.run([sys.executable, str(BENCH), "--repeat", "1", "--out", str(out)],
-                          capture_output=True, text=True, timeout=600)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, str(BENCH), "--repeat", "1", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "rempart bank list" in proc.stdout
     rows = {r["command"]: r for r in json.loads(out.read_text())["commands"]}
@@ -72,9 +89,11 @@ def test_quick_head_leaves_unusual_files_to_alembic(tmp_path: Path) -> None:
 
 
 def test_lazy_module_imports_on_first_use() -> None:
-    code = ("import sys\nfrom rempart.lazy import lazy_module\n"
-            "m = lazy_module('rempart.scan.rooms')\n"
-            "assert 'rempart.scan.rooms' not in sys.modules\n"
-            "assert callable(m.load_rooms)\n"
-            "assert 'rempart.scan.rooms' in sys.modules\n")  # fmt: skip
+    code = (
+        "import sys\nfrom rempart.lazy import lazy_module\n"
+        "m = lazy_module('rempart.scan.rooms')\n"
+        "assert 'rempart.scan.rooms' not in sys.modules\n"
+        "assert callable(m.load_rooms)\n"
+        "assert 'rempart.scan.rooms' in sys.modules\n"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

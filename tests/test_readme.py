@@ -63,17 +63,28 @@ class Shell:
 
     @property
     def env(self) -> dict[str, str]:
-        return {**os.environ, "PATH": f"{BIN}:{os.environ.get('PATH', '')}",
-                "REMPART_HOME": str(self.home), "REMPART_DB": str(self.home / "rempart.db"),
-                "COLUMNS": "200", "PYTHONWARNINGS": "ignore"}  # fmt: skip
+        return {
+            **os.environ,
+            "PATH": f"{BIN}:{os.environ.get('PATH', '')}",
+            "REMPART_HOME": str(self.home),
+            "REMPART_DB": str(self.home / "rempart.db"),
+            "COLUMNS": "200",
+            "PYTHONWARNINGS": "ignore",
+        }
 
     def run(self, command: str, *, code: int = 0) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(["bash", "-c", command], cwd=self.cwd, env=self.env, text=True,
-                              input="y\n", capture_output=True, timeout=600)  # fmt: skip
+        done = subprocess.run(
+            ["bash", "-c", command],
+            cwd=self.cwd,
+            env=self.env,
+            text=True,
+            input="y\n",
+            capture_output=True,
+            timeout=600,
+        )
         self.log.append(f"$ {command}\n{done.stdout}{done.stderr}")
         assert done.returncode == code, (
-            f"`{command}` exited {done.returncode} (expected {code}):\n"
-            f"{done.stdout}\n{done.stderr}"
+            f"`{command}` exited {done.returncode} (expected {code}):\n{done.stdout}\n{done.stderr}"
         )
         return done
 
@@ -81,9 +92,14 @@ class Shell:
     def server(self, command: str, port: int) -> Iterator[None]:
         """A real `rempart serve` in the background, until the block ends."""
         out = (self.cwd / f"serve-{port}.log").open("w")
-        proc = subprocess.Popen(["bash", "-c", f"exec {command}"], cwd=self.cwd, env=self.env,
-                                stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)  # fmt: skip
+        proc = subprocess.Popen(
+            ["bash", "-c", f"exec {command}"],
+            cwd=self.cwd,
+            env=self.env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         try:
             deadline = time.monotonic() + 120
             while True:
@@ -122,11 +138,26 @@ def stopncii_list(path: Path, seeds: list[int]) -> None:
         photo_like(seed, (480, 360)).save(tmp, quality=90)
         pdq = hash_image_bytes(tmp.read_bytes(), tmp, dihedral=False, robust=None).pdq.hex
         tmp.unlink()
-        records.append({"lastModtimestamp": 1764590400, "signalType": "ImagePDQ",
-                        "hashValue": pdq, "hashStatus": "Active",
-                        "caseNumbers": {"sncii-0001": "Active"}, "CSPFeedbacks": []})
-    path.write_text(json.dumps({"count": len(records), "nextPageToken": None,
-                                "hasMoreRecords": False, "hashRecords": records}))
+        records.append(
+            {
+                "lastModtimestamp": 1764590400,
+                "signalType": "ImagePDQ",
+                "hashValue": pdq,
+                "hashStatus": "Active",
+                "caseNumbers": {"sncii-0001": "Active"},
+                "CSPFeedbacks": [],
+            }
+        )
+    path.write_text(
+        json.dumps(
+            {
+                "count": len(records),
+                "nextPageToken": None,
+                "hasMoreRecords": False,
+                "hashRecords": records,
+            }
+        )
+    )
 
 
 @contextlib.contextmanager
@@ -136,13 +167,14 @@ def partner_helpline(base: Path, consent: str) -> Iterator[tuple[str, str]]:
     other = Shell(base / "other-helpline", base / "other-helpline" / "home")
     other.cwd.mkdir()
     save_photos(other.cwd / "photos", [4101, 4102])
-    record = json.loads(consent) | {"given_by": "A person the other helpline helps",
-                                    "allow_exchange": True}  # fmt: skip
+    record = json.loads(consent) | {
+        "given_by": "A person the other helpline helps",
+        "allow_exchange": True,
+    }
     (other.cwd / "consent.json").write_text(json.dumps(record))
     other.run("rempart hash photos --out hashes.json")
     other.run("rempart bank create victim-cases")
-    other.run("rempart bank import victim-cases hashes.json --case CASE-900 "
-              "--consent consent.json")  # fmt: skip
+    other.run("rempart bank import victim-cases hashes.json --case CASE-900 --consent consent.json")
     key = other.run("rempart apikey create --role partner --tenant our-helpline").stdout.strip()
     other.run("rempart bank share victim-cases --tenant our-helpline")
     port = free_port()
@@ -193,7 +225,8 @@ def test_every_readme_command_runs_as_written(tmp_path: Path) -> None:
     ran: list[str] = []
     with contextlib.ExitStack() as servers:
         partner_url, partner_key = servers.enter_context(
-            partner_helpline(tmp_path, files["consent.json"]))
+            partner_helpline(tmp_path, files["consent.json"])
+        )
         (work / "other-helpline.key").write_text(partner_key + "\n")
         (work / "other-helpline.key").chmod(0o600)
         api_port = free_port()
@@ -201,8 +234,17 @@ def test_every_readme_command_runs_as_written(tmp_path: Path) -> None:
             if block.lang:
                 continue
             for command in commands(block):
-                run_one(command, user, placeholders, servers, api_port, partner_url, state,
-                        last_pdq, ran)  # fmt: skip
+                run_one(
+                    command,
+                    user,
+                    placeholders,
+                    servers,
+                    api_port,
+                    partner_url,
+                    state,
+                    last_pdq,
+                    ran,
+                )
     # the README's steps as a user meets them, in order, all of them run
     assert any(c.startswith("rempart scan found") for c in ran)
     assert any(c.startswith("rempart sync pull http://127.0.0.1:") for c in ran)
@@ -218,10 +260,17 @@ def substitute(text: str, placeholders: dict[str, Callable[[], str]]) -> str:
     return text
 
 
-def run_one(command: Command, user: Shell, placeholders: dict[str, Callable[[], str]],
-            servers: contextlib.ExitStack, api_port: int, partner_url: str,
-            state: dict[str, str], last_pdq: Callable[[str], None],
-            ran: list[str]) -> None:  # fmt: skip
+def run_one(
+    command: Command,
+    user: Shell,
+    placeholders: dict[str, Callable[[], str]],
+    servers: contextlib.ExitStack,
+    api_port: int,
+    partner_url: str,
+    state: dict[str, str],
+    last_pdq: Callable[[str], None],
+    ran: list[str],
+) -> None:
     text = command.text
     if re.sub(r"\s+#.*$", "", text) in NOT_RUN:  # without its comment
         return

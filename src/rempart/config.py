@@ -40,9 +40,11 @@ class Policy:
     def from_env(cls, env: Mapping[str, str] | None = None) -> Policy:
         """The policy from `env` (default: the process environment, read now)."""
         env = os.environ if env is None else env
-        return cls(evidence_media=env.get("REMPART_EVIDENCE_MEDIA", "") == "allowed",
-                   csam_authorised=env.get("REMPART_CSAM_AUTHORISED", "") == "yes",
-                   user=env.get("REMPART_USER") or None)  # fmt: skip
+        return cls(
+            evidence_media=env.get("REMPART_EVIDENCE_MEDIA", "") == "allowed",
+            csam_authorised=env.get("REMPART_CSAM_AUTHORISED", "") == "yes",
+            user=env.get("REMPART_USER") or None,
+        )
 
 
 @dataclass(frozen=True)
@@ -86,9 +88,14 @@ def secure_home(home: Path) -> None:
         return
     if mode & 0o077 and home not in _warned:
         _warned.add(home)
-        log.warning("the working folder %s is open to other users of this machine (mode %o): "
-                    "it holds the database (names in consent records, hashes of a victim's "
-                    "images), keys and evidence; fix: chmod 700 %s", home, mode, home)
+        log.warning(
+            "the working folder %s is open to other users of this machine (mode %o): "
+            "it holds the database (names in consent records, hashes of a victim's "
+            "images), keys and evidence; fix: chmod 700 %s",
+            home,
+            mode,
+            home,
+        )
 
 
 def load_settings(db: str | None = None, home: Path | None = None) -> Settings:

@@ -18,8 +18,7 @@ from rempart.web.hashpage.serve import router as hashpage_router
 from rempart.web.settings import WebSettings
 
 
-def create_app(settings: ApiSettings | None = None, web: WebSettings | None = None
-               ) -> FastAPI:  # fmt: skip
+def create_app(settings: ApiSettings | None = None, web: WebSettings | None = None) -> FastAPI:
     app = create_api(settings)
     mount_web_ui(app, app.state.services, web)  # the caseworker web UI (docs/web.md)
     app.include_router(hashpage_router)  # her hashing page at /hash/ (docs/victim-page.md)

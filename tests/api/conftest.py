@@ -27,8 +27,11 @@ from rempart.store.bank_index import BankIndex
 from rempart.store.db import Database
 from rempart.store.models import BankShare, CaseOwner
 
-CONSENT = {"given_by": "Test Person", "given_at": "2026-11-01",
-           "purpose": "find and remove copies of my images"}  # fmt: skip
+CONSENT = {
+    "given_by": "Test Person",
+    "given_at": "2026-11-01",
+    "purpose": "find and remove copies of my images",
+}
 
 
 def jpeg(seed: int, size: tuple[int, int] = (320, 240), quality: int = 90) -> bytes:
@@ -39,8 +42,14 @@ def jpeg(seed: int, size: tuple[int, int] = (320, 240), quality: int = 90) -> by
 
 def item(data: bytes) -> SubmissionItem:
     h = hash_image_bytes(data, "x.jpg")
-    return SubmissionItem(md5=h.md5, sha256=h.sha256, pdq=h.pdq.hex, pdq_quality=h.pdq.quality,
-                          width=h.width, height=h.height)  # fmt: skip
+    return SubmissionItem(
+        md5=h.md5,
+        sha256=h.sha256,
+        pdq=h.pdq.hex,
+        pdq_quality=h.pdq.quality,
+        width=h.width,
+        height=h.height,
+    )
 
 
 def free_port() -> int:
@@ -76,21 +85,35 @@ def build_world(root: Path, db_url: str | None = None) -> World:
         repository.create_bank(s, "ncii")
         repository.create_bank(s, "other")
         for name, role, tenant, rate in (
-            ("admin", "admin", None, None), ("ca", "caseworker", "org-a", None),
-            ("cb", "caseworker", "org-b", None), ("pa", "platform", "plat-a", None),
-            ("pb", "platform", "plat-b", None), ("victim", "victim", None, None),
-            ("slow", "platform", "plat-a", 1.0), ("revoke-api", "platform", "plat-a", None),
+            ("admin", "admin", None, None),
+            ("ca", "caseworker", "org-a", None),
+            ("cb", "caseworker", "org-b", None),
+            ("pa", "platform", "plat-a", None),
+            ("pb", "platform", "plat-b", None),
+            ("victim", "victim", None, None),
+            ("slow", "platform", "plat-a", 1.0),
+            ("revoke-api", "platform", "plat-a", None),
             ("revoke-cli", "platform", "plat-a", None),
-        ):  # fmt: skip
+        ):
             key, info = keys.create_key(s, role, tenant, rate_limit=rate, label=name)
             world.keys[name] = key
             world.key_ids[name] = info.key_id
     for seed in (1, 2, 3, 4):
         world.images[seed] = jpeg(seed)
-    import_submission(bank_index, "ncii", Submission([item(world.images[s]) for s in (1, 2, 3)]),
-                      case_number="CASE-A", consent=consent)  # fmt: skip
-    import_submission(bank_index, "other", Submission([item(world.images[4])]),
-                      case_number="CASE-B", consent=consent)
+    import_submission(
+        bank_index,
+        "ncii",
+        Submission([item(world.images[s]) for s in (1, 2, 3)]),
+        case_number="CASE-A",
+        consent=consent,
+    )
+    import_submission(
+        bank_index,
+        "other",
+        Submission([item(world.images[4])]),
+        case_number="CASE-B",
+        consent=consent,
+    )
     world.secrets["CASE-A"] = workflow.open_case(db, "CASE-A")
     with db.session() as s:
         tenants = {t: keys.get_tenant(s, t).id for t in ("org-a", "org-b", "plat-a", "plat-b")}
@@ -110,11 +133,20 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = world.root / f"server-{self.port}.log"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "rempart", "serve", "--port", str(self.port),
-             "--workers", str(workers)],
+            [
+                sys.executable,
+                "-m",
+                "rempart",
+                "serve",
+                "--port",
+                str(self.port),
+                "--workers",
+                str(workers),
+            ],
             env={**world.env(), "REMPART_API_INDEX_POLL": "0.2", **env},
-            stdout=self.log.open("wb"), stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            stdout=self.log.open("wb"),
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.monotonic() + 60
         while True:
             try:

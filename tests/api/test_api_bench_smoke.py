@@ -17,11 +17,34 @@ BENCH = Path(__file__).resolve().parents[2] / "bench" / "api_load.py"
 def test_api_load_bench_small(tmp_path: Path) -> None:
     out = tmp_path / "api_load.json"
     proc = subprocess.run(
-        [sys.executable, str(BENCH), "--hashes", "5000", "--known", "50", "--requests", "600",
-         "--seconds", "20", "--workers", "1", "--clients", "1", "--concurrency", "4",
-         "--batch", "50", "--batch-requests", "20", "--json", str(out)],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        [
+            sys.executable,
+            str(BENCH),
+            "--hashes",
+            "5000",
+            "--known",
+            "50",
+            "--requests",
+            "600",
+            "--seconds",
+            "20",
+            "--workers",
+            "1",
+            "--clients",
+            "1",
+            "--concurrency",
+            "4",
+            "--batch",
+            "50",
+            "--batch-requests",
+            "20",
+            "--json",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "requests/s" in proc.stdout and "p99" in proc.stdout and "HMA" in proc.stdout
     single, batch = json.loads(out.read_text())["results"]

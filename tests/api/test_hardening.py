@@ -37,28 +37,31 @@ def test_batch_of_many_empty_objects_is_refused_before_parsing(server: Server) -
     assert len(body) < 1_000_000
     before = _rss_kb(server.proc.pid)
     with server.client("pa") as c:
-        r = c.post("/v1/lookup/batch", content=body,
-                   headers={"content-type": "application/json"})  # fmt: skip
+        r = c.post("/v1/lookup/batch", content=body, headers={"content-type": "application/json"})
         assert r.status_code == 413, r.text[:300]
         assert "too many JSON items" in r.json()["detail"]
         # the same for any other JSON body (a bank's entries)
     with server.client("ca") as cw:
         items = b'{"case":"CASE-A","items":[' + b",".join([b"{}"] * 333_000) + b"]}"
-        r = cw.post("/v1/banks/ncii/entries", content=items,
-                    headers={"content-type": "application/json"})  # fmt: skip
+        r = cw.post(
+            "/v1/banks/ncii/entries", content=items, headers={"content-type": "application/json"}
+        )
         assert r.status_code in (413, 422), r.text[:300]
     grown_mb = (_peak_rss_kb(server.proc.pid) - before) / 1024
     assert grown_mb < 40, f"the server grew by {grown_mb:.0f} MB"
     # a full batch of 1,000 real queries still passes
     with server.client("pa") as c:
-        full = {"queries": [{"signal_type": "md5", "signal": f"{i:032x}"} for i in range(1000)],
-                "threshold": 10}
+        full = {
+            "queries": [{"signal_type": "md5", "signal": f"{i:032x}"} for i in range(1000)],
+            "threshold": 10,
+        }
         r = c.post("/v1/lookup/batch", json=full)
         assert r.status_code == 200 and len(r.json()["results"]) == 1000
 
 
-def test_refusals_about_another_organisations_objects_name_nothing(server: Server,
-                                                                   world: World) -> None:
+def test_refusals_about_another_organisations_objects_name_nothing(
+    server: Server, world: World
+) -> None:
     with server.client("ca") as a:
         entries = a.get("/v1/banks/ncii/entries").json()["entries"]
     theirs = entries[0]["bank_entry"]
@@ -70,14 +73,21 @@ def test_refusals_about_another_organisations_objects_name_nothing(server: Serve
             "foreign case": b.get(f"/v1/cases/{FOREIGN}"),
             "missing case": b.get("/v1/cases/NO-SUCH"),
             "withdraw foreign case": b.post(f"/v1/cases/{FOREIGN}/withdraw"),
-            "add to foreign case": b.post("/v1/banks/ncii/entries", json={
-                "case": FOREIGN, "items": [{"md5": "0" * 32}], "consent": {
-                    "given_by": "x", "given_at": "2026-11-01", "purpose": "y"}}),
+            "add to foreign case": b.post(
+                "/v1/banks/ncii/entries",
+                json={
+                    "case": FOREIGN,
+                    "items": [{"md5": "0" * 32}],
+                    "consent": {"given_by": "x", "given_at": "2026-11-01", "purpose": "y"},
+                },
+            ),
             "open foreign case": b.post("/v1/cases", json={"number": FOREIGN}),
-            "feedback, entry not shared": pb.post("/v1/feedback", json={
-                "bank_entry": theirs, "verdict": "removed"}),
-            "feedback, missing entry": pb.post("/v1/feedback", json={
-                "bank_entry": 99999, "verdict": "removed"}),
+            "feedback, entry not shared": pb.post(
+                "/v1/feedback", json={"bank_entry": theirs, "verdict": "removed"}
+            ),
+            "feedback, missing entry": pb.post(
+                "/v1/feedback", json={"bank_entry": 99999, "verdict": "removed"}
+            ),
             "bank not shared": pb.get("/v1/banks/ncii"),
         }
     for what, r in refusals.items():
@@ -86,12 +96,15 @@ def test_refusals_about_another_organisations_objects_name_nothing(server: Serve
         assert FOREIGN not in r.text and str(theirs) not in r.text, (what, r.text)
 
 
-@pytest.mark.parametrize("method,path", [
-    ("DELETE", f"/v1/banks/ncii/entries/{HUGE}"),
-    ("GET", f"/v1/banks/ncii/entries?offset={HUGE}"),
-    ("GET", f"/v1/cases?offset={HUGE}"),
-    ("GET", f"/v1/banks/ncii/entries?limit={HUGE}"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "method,path",
+    [
+        ("DELETE", f"/v1/banks/ncii/entries/{HUGE}"),
+        ("GET", f"/v1/banks/ncii/entries?offset={HUGE}"),
+        ("GET", f"/v1/cases?offset={HUGE}"),
+        ("GET", f"/v1/banks/ncii/entries?limit={HUGE}"),
+    ],
+)
 def test_huge_ids_are_refused_not_500(server: Server, method: str, path: str) -> None:
     with server.client("admin") as c:
         r = c.request(method, path)
@@ -100,20 +113,26 @@ def test_huge_ids_are_refused_not_500(server: Server, method: str, path: str) ->
 
 def test_huge_bank_entry_in_feedback_is_refused(server: Server) -> None:
     with server.client("pa") as c:
-        r = c.post("/v1/feedback", content=b'{"bank_entry": ' + HUGE.encode()
-                   + b', "verdict": "removed"}', headers={"content-type": "application/json"})
+        r = c.post(
+            "/v1/feedback",
+            content=b'{"bank_entry": ' + HUGE.encode() + b', "verdict": "removed"}',
+            headers={"content-type": "application/json"},
+        )
     assert r.status_code == 422, r.text
 
 
-@pytest.mark.parametrize("number", ["../../etc", "a/b", ".hidden", "x" * 65, "CASE 1",
-                                    "-x", "a..b", "<b>"])  # fmt: skip
+@pytest.mark.parametrize(
+    "number", ["../../etc", "a/b", ".hidden", "x" * 65, "CASE 1", "-x", "a..b", "<b>"]
+)
 def test_case_numbers_have_one_pattern(server: Server, number: str) -> None:
     consent = {"given_by": "x", "given_at": "2026-11-01", "purpose": "y"}
     with server.client("ca") as c:
         r = c.post("/v1/cases", json={"number": number})
         assert r.status_code in (400, 422), (number, r.text)
-        r = c.post("/v1/banks/ncii/entries", json={"case": number, "consent": consent,
-                                                   "items": [{"md5": "7" * 32}]})
+        r = c.post(
+            "/v1/banks/ncii/entries",
+            json={"case": number, "consent": consent, "items": [{"md5": "7" * 32}]},
+        )
         assert r.status_code in (400, 422), (number, r.text)
         assert number not in {x["case"] for x in c.get("/v1/cases").json()}
 
@@ -144,8 +163,12 @@ def test_forwarded_for_is_ignored_unless_from_a_trusted_proxy(world: World) -> N
         # 10 wrong keys, each claiming another address: all count against this client
         for i in range(10):
             with httpx.Client(base_url=srv.url, timeout=30) as c:
-                assert _sign_in(c, "rmp_00000000_" + "x" * 43,
-                                **{"X-Forwarded-For": f"198.51.100.{i}"}) == 401
+                assert (
+                    _sign_in(
+                        c, "rmp_00000000_" + "x" * 43, **{"X-Forwarded-For": f"198.51.100.{i}"}
+                    )
+                    == 401
+                )
         with httpx.Client(base_url=srv.url, timeout=30) as c:
             assert _sign_in(c, "wrong", **{"X-Forwarded-For": "203.0.113.9"}) == 429
             # a valid key from the same address is never refused by the lock-out
@@ -159,8 +182,7 @@ def test_a_trusted_proxy_forwards_the_clients_address(world: World) -> None:
     try:
         for _ in range(10):
             with httpx.Client(base_url=srv.url, timeout=30) as c:
-                assert _sign_in(c, "wrong", **{"X-Forwarded-For": "1.2.3.4, 198.51.100.7"}
-                                ) == 401  # fmt: skip
+                assert _sign_in(c, "wrong", **{"X-Forwarded-For": "1.2.3.4, 198.51.100.7"}) == 401
         with httpx.Client(base_url=srv.url, timeout=30) as c:
             # the proxy saw 198.51.100.7 (the right-most entry): it is locked out ...
             assert _sign_in(c, "wrong", **{"X-Forwarded-For": "198.51.100.7"}) == 429
@@ -212,11 +234,14 @@ def test_a_server_killed_mid_import_leaves_no_empty_case(world: World) -> None:
     consent = {"given_by": "x", "given_at": "2026-11-01", "purpose": "y"}
     srv = Server(world)
     try:
+
         def post() -> None:
             try:
                 with srv.client("ca") as c:
-                    c.post("/v1/banks/ncii/entries", json={
-                        "case": "KILL-1", "items": items, "consent": consent})
+                    c.post(
+                        "/v1/banks/ncii/entries",
+                        json={"case": "KILL-1", "items": items, "consent": consent},
+                    )
             except httpx.HTTPError:
                 pass
 
@@ -233,11 +258,19 @@ def test_a_server_killed_mid_import_leaves_no_empty_case(world: World) -> None:
         with db.session() as s:
             case = s.scalar(select(Case).where(Case.number == "KILL-1"))
             if case is not None:  # the import had committed: all of it is there
-                assert s.scalar(select(func.count(BankItem.id)).where(
-                    BankItem.case_id == case.id)) == 20_000
+                assert (
+                    s.scalar(select(func.count(BankItem.id)).where(BankItem.case_id == case.id))
+                    == 20_000
+                )
                 assert s.get(CaseOwner, case.id) is not None
-                assert s.scalar(select(func.count(AuditEntry.id)).where(
-                    AuditEntry.action == "bank-import", AuditEntry.case_number == "KILL-1")) == 1
+                assert (
+                    s.scalar(
+                        select(func.count(AuditEntry.id)).where(
+                            AuditEntry.action == "bank-import", AuditEntry.case_number == "KILL-1"
+                        )
+                    )
+                    == 1
+                )
     finally:
         db.dispose()
 
@@ -253,10 +286,13 @@ def test_each_organisation_scans_only_its_own_inbox(world: World) -> None:
             page = b.get("/ui/scans").text
             assert "b-batch" in page and "a-secret-batch" not in page and "org-a" not in page
             token = _csrf(page)
-            for folder in ("a-secret-batch", "../org-a/a-secret-batch", "org-a",
-                           str(root / "org-a" / "a-secret-batch")):  # fmt: skip
-                r = b.post("/ui/scans", data={"csrf": token, "folder": folder,
-                                              "bank": "other"})  # fmt: skip
+            for folder in (
+                "a-secret-batch",
+                "../org-a/a-secret-batch",
+                "org-a",
+                str(root / "org-a" / "a-secret-batch"),
+            ):
+                r = b.post("/ui/scans", data={"csrf": token, "folder": folder, "bank": "other"})
                 assert r.status_code == 400, (folder, r.status_code)
             r = b.post("/ui/scans", data={"csrf": token, "folder": "b-batch", "bank": "other"})
             assert r.status_code == 303
@@ -277,12 +313,18 @@ def test_huge_ids_in_the_web_ui_are_not_found(world: World) -> None:
     try:
         with httpx.Client(base_url=srv.url, timeout=30) as c:
             assert _sign_in(c, world.keys["admin"]) == 303
-            for path in (f"/ui/notices/{HUGE}", f"/ui/matches/m{HUGE}",
-                         f"/ui/matches/m{HUGE}/preview.png", f"/ui/cases/{HUGE}"):  # fmt: skip
+            for path in (
+                f"/ui/notices/{HUGE}",
+                f"/ui/matches/m{HUGE}",
+                f"/ui/matches/m{HUGE}/preview.png",
+                f"/ui/cases/{HUGE}",
+            ):
                 r = c.get(path)
                 assert r.status_code == 404, (path, r.status_code)
-            r = c.post(f"/ui/notices/{HUGE}/mark", data={"csrf": _csrf(c.get("/ui/").text),
-                                                          "state": "removed"})  # fmt: skip
+            r = c.post(
+                f"/ui/notices/{HUGE}/mark",
+                data={"csrf": _csrf(c.get("/ui/").text), "state": "removed"},
+            )
             assert r.status_code in (400, 404, 422), r.status_code
     finally:
         srv.stop()

@@ -88,8 +88,11 @@ def test_redirect_to_a_private_address_is_refused(small_world: World, local_site
         r = c.post("/v1/lookup/url", json={"url": f"{local_site}/missing"}, headers=h)
         assert r.status_code == 400 and r.json()["reason"] == "http-error"
     with TestClient(create_app(settings(small_world))) as c:  # nothing allowed: refused
-        r = c.post("/v1/lookup/url", json={"url": f"{local_site}/photo.jpg"},
-                   headers=auth(small_world, "pa"))
+        r = c.post(
+            "/v1/lookup/url",
+            json={"url": f"{local_site}/photo.jpg"},
+            headers=auth(small_world, "pa"),
+        )
         assert r.status_code == 400 and r.json()["reason"] == "private-address"
 
 
@@ -97,8 +100,11 @@ def test_not_ready_while_loading(small_world: World) -> None:
     c = TestClient(create_app(settings(small_world)))  # no lifespan: the index never loads
     r = c.get("/ready")
     assert r.status_code == 503 and r.json()["index"]["loaded"] is False
-    r = c.get("/v1/lookup", params={"signal_type": "pdq", "signal": "0" * 64},
-              headers=auth(small_world, "pa"))
+    r = c.get(
+        "/v1/lookup",
+        params={"signal_type": "pdq", "signal": "0" * 64},
+        headers=auth(small_world, "pa"),
+    )
     assert r.status_code == 503 and r.headers["retry-after"] == "1"
 
 
@@ -115,8 +121,11 @@ def test_not_ready_while_stale(small_world: World) -> None:
             fcntl.flock(fh, fcntl.LOCK_UN)
         wait_for(lambda: c.get("/ready").status_code == 200, seconds=10)  # rebuilt
         h = hash_image_bytes(small_world.images[1], "x")
-        r = c.get("/v1/lookup", params={"signal_type": "pdq", "signal": h.pdq.hex},
-                  headers=auth(small_world, "pa"))
+        r = c.get(
+            "/v1/lookup",
+            params={"signal_type": "pdq", "signal": h.pdq.hex},
+            headers=auth(small_world, "pa"),
+        )
         assert r.json()["matches"][0]["bank_entry"] == 1
         db.dispose()
 
@@ -133,8 +142,11 @@ def test_lookups_while_entries_change(small_world: World) -> None:
 
         def reader() -> None:
             while not stop.is_set():
-                r = c.get("/v1/lookup", params={"signal_type": "pdq", "signal": base.pdq.hex},
-                          headers=auth(small_world, "ca"))
+                r = c.get(
+                    "/v1/lookup",
+                    params={"signal_type": "pdq", "signal": base.pdq.hex},
+                    headers=auth(small_world, "ca"),
+                )
                 if r.status_code != 200 or not r.json()["matches"]:
                     errors.append(f"{r.status_code} {r.text[:200]}")
 
@@ -144,15 +156,25 @@ def test_lookups_while_entries_change(small_world: World) -> None:
         try:
             for seed in range(900, 906):
                 h = hash_image_bytes(jpeg(seed), "x")
-                r = c.post("/v1/banks/ncii/entries", headers=auth(small_world, "ca"), json={
-                    "case": "CASE-A", "items": [{"pdq": h.pdq.hex, "md5": h.md5}]})
+                r = c.post(
+                    "/v1/banks/ncii/entries",
+                    headers=auth(small_world, "ca"),
+                    json={"case": "CASE-A", "items": [{"pdq": h.pdq.hex, "md5": h.md5}]},
+                )
                 assert r.status_code == 201, r.text
                 (entry,) = r.json()["bank_entries"]
-                found = c.get("/v1/lookup", params={"signal_type": "pdq", "signal": h.pdq.hex},
-                              headers=auth(small_world, "ca")).json()["matches"]
+                found = c.get(
+                    "/v1/lookup",
+                    params={"signal_type": "pdq", "signal": h.pdq.hex},
+                    headers=auth(small_world, "ca"),
+                ).json()["matches"]
                 assert [m["bank_entry"] for m in found] == [entry]
-                assert c.delete(f"/v1/banks/ncii/entries/{entry}",
-                                headers=auth(small_world, "ca")).status_code == 200
+                assert (
+                    c.delete(
+                        f"/v1/banks/ncii/entries/{entry}", headers=auth(small_world, "ca")
+                    ).status_code
+                    == 200
+                )
         finally:
             stop.set()
             for t in threads:
@@ -173,8 +195,11 @@ def test_serve_refuses_bad_options(small_world: World, tmp_path: Path) -> None:
     assert r.exit_code == 1 and "needs a tenant" in r.output
     r = runner.invoke(app, ["apikey", "create", "--role", "root"], env=env)
     assert r.exit_code == 1
-    r = runner.invoke(app, ["apikey", "create", "--role", "platform", "--tenant", "plat-z",
-                            "--label", "t&s"], env=env)  # fmt: skip
+    r = runner.invoke(
+        app,
+        ["apikey", "create", "--role", "platform", "--tenant", "plat-z", "--label", "t&s"],
+        env=env,
+    )
     assert r.exit_code == 0
     key = r.stdout.strip().splitlines()[-1]
     assert key.startswith("rmp_") and len(key) == 56
@@ -182,14 +207,20 @@ def test_serve_refuses_bad_options(small_world: World, tmp_path: Path) -> None:
     assert "plat-z" in listed.stdout and key not in listed.stdout
     r = runner.invoke(app, ["bank", "share", "ncii", "--tenant", "org-a"], env=env)
     assert r.exit_code == 1 and "organisation" in r.output
-    assert runner.invoke(app, ["bank", "share", "ncii", "--tenant", "plat-z"],
-                         env=env).exit_code == 0
-    assert runner.invoke(app, ["case", "assign", "CASE-A", "--tenant", "org-b"],
-                         env=env).exit_code == 0
-    assert runner.invoke(app, ["case", "assign", "CASE-A", "--tenant", "org-a"],
-                         env=env).exit_code == 0
-    assert runner.invoke(app, ["case", "assign", "NOPE", "--tenant", "org-a"],
-                         env=env).exit_code == 1
+    assert (
+        runner.invoke(app, ["bank", "share", "ncii", "--tenant", "plat-z"], env=env).exit_code == 0
+    )
+    assert (
+        runner.invoke(app, ["case", "assign", "CASE-A", "--tenant", "org-b"], env=env).exit_code
+        == 0
+    )
+    assert (
+        runner.invoke(app, ["case", "assign", "CASE-A", "--tenant", "org-a"], env=env).exit_code
+        == 0
+    )
+    assert (
+        runner.invoke(app, ["case", "assign", "NOPE", "--tenant", "org-a"], env=env).exit_code == 1
+    )
 
 
 def test_videos_hashed_matched_and_length_limited(small_world: World, tmp_path: Path) -> None:
@@ -200,12 +231,16 @@ def test_videos_hashed_matched_and_length_limited(small_world: World, tmp_path: 
     path = write_video(tmp_path / "v.mp4", scene_frames(31, 6, 10, (160, 120)))
     banked = hash_video_file(path, seconds_per_frame=1.0, regions=True)
     item = SubmissionItem.from_video(banked).to_json()
-    reencoded = write_video(tmp_path / "v2.mkv", scene_frames(31, 6, 10, (160, 120)),
-                            codec="mpeg4").read_bytes()  # fmt: skip
+    reencoded = write_video(
+        tmp_path / "v2.mkv", scene_frames(31, 6, 10, (160, 120)), codec="mpeg4"
+    ).read_bytes()
     with TestClient(create_app(settings(small_world))) as c:
         wait_for(lambda: c.get("/ready").status_code == 200)
-        r = c.post("/v1/banks/ncii/entries", json={"case": "CASE-A", "items": [item]},
-                   headers=auth(small_world, "ca"))
+        r = c.post(
+            "/v1/banks/ncii/entries",
+            json={"case": "CASE-A", "items": [item]},
+            headers=auth(small_world, "ca"),
+        )
         assert r.status_code == 201, r.text
         h = c.post("/v1/hash", content=path.read_bytes(), headers=auth(small_world, "pa"))
         assert h.status_code == 200, h.text
@@ -213,8 +248,9 @@ def test_videos_hashed_matched_and_length_limited(small_world: World, tmp_path: 
         m = c.post("/v1/lookup/file", content=reencoded, headers=auth(small_world, "pa"))
         assert m.status_code == 200, m.text
         assert any(x["signal"] == "vpdq" for x in m.json()["matches"]), m.text
-        hma = c.post("/m/lookup", files={"file": ("v2.mkv", reencoded)},
-                     headers=auth(small_world, "pa")).json()
+        hma = c.post(
+            "/m/lookup", files={"file": ("v2.mkv", reencoded)}, headers=auth(small_world, "pa")
+        ).json()
         assert hma["vpdq"]["ncii"] and hma["md5"] == {}
     with TestClient(create_app(settings(small_world, max_video_seconds=2.0))) as c:
         r = c.post("/v1/hash", content=path.read_bytes(), headers=auth(small_world, "pa"))
@@ -232,12 +268,47 @@ def test_fuzz_no_input_gives_a_server_error(tmp_path: Path) -> None:
     rng = random.Random(8)
     rates = {"admin": 1e5, "caseworker": 1e5, "platform": 1e5, "victim": 1e5}
     app = create_app(settings(world, rates=rates, victim_failures=10**6))
-    values: list[object] = [None, True, -1, 0, 2**70, 1.5, "", "x" * 300, "ncii", "CASE-A",
-                            "f" * 64, "0" * 32, [], [1, "a"], {}, {"a": {"b": []}},
-                            "\u0000\ud7ff", "../../etc/passwd"]  # fmt: skip
-    keys_ = ["signal_type", "signal", "queries", "case", "items", "url", "bank_entry",
-             "verdict", "number", "secret", "role", "tenant", "name", "threshold",
-             "submission", "consent", "pdq_threshold", "rate_limit", "limit"]  # fmt: skip
+    values: list[object] = [
+        None,
+        True,
+        -1,
+        0,
+        2**70,
+        1.5,
+        "",
+        "x" * 300,
+        "ncii",
+        "CASE-A",
+        "f" * 64,
+        "0" * 32,
+        [],
+        [1, "a"],
+        {},
+        {"a": {"b": []}},
+        "\u0000\ud7ff",
+        "../../etc/passwd",
+    ]
+    keys_ = [
+        "signal_type",
+        "signal",
+        "queries",
+        "case",
+        "items",
+        "url",
+        "bank_entry",
+        "verdict",
+        "number",
+        "secret",
+        "role",
+        "tenant",
+        "name",
+        "threshold",
+        "submission",
+        "consent",
+        "pdq_threshold",
+        "rate_limit",
+        "limit",
+    ]
 
     def junk_json() -> object:
         if rng.random() < 0.2:
@@ -250,10 +321,16 @@ def test_fuzz_no_input_gives_a_server_error(tmp_path: Path) -> None:
         for template, operations in app.openapi()["paths"].items():
             for method in operations:
                 for _ in range(12):
-                    path = re.sub(r"\{[^}]+\}", lambda _: rng.choice(
-                        ["ncii", "other", "1", "999", "CASE-A", "x" * 80, "%00", "-1"]), template)
-                    params = {rng.choice(keys_): str(rng.choice(values))
-                              for _ in range(rng.randint(0, 3))}  # fmt: skip
+                    path = re.sub(
+                        r"\{[^}]+\}",
+                        lambda _: rng.choice(
+                            ["ncii", "other", "1", "999", "CASE-A", "x" * 80, "%00", "-1"]
+                        ),
+                        template,
+                    )
+                    params = {
+                        rng.choice(keys_): str(rng.choice(values)) for _ in range(rng.randint(0, 3))
+                    }
                     who = rng.choice(["admin", "ca", "pa", "victim"])
                     headers = auth(world, who)
                     kind = rng.random()
@@ -263,12 +340,10 @@ def test_fuzz_no_input_gives_a_server_error(tmp_path: Path) -> None:
                     elif kind < 0.6:
                         body = {"content": rng.randbytes(rng.randint(0, 300))}
                     elif kind < 0.8:
-                        body = {"files": {rng.choice(["file", "x"]): ("a.jpg",
-                                                                      rng.randbytes(64))}}
+                        body = {"files": {rng.choice(["file", "x"]): ("a.jpg", rng.randbytes(64))}}
                     else:
                         body = {}
-                    r = c.request(method.upper(), path, params=params, headers=headers,
-                                  **body)  # type: ignore[arg-type]
+                    r = c.request(method.upper(), path, params=params, headers=headers, **body)  # type: ignore[arg-type]
                     assert r.status_code < 500, (method, path, params, body, r.text)
                     seen[r.status_code] = seen.get(r.status_code, 0) + 1
     assert sum(seen.values()) >= 300 and seen.get(200, 0) > 10, seen

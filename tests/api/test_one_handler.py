@@ -54,21 +54,25 @@ def _raising(exc: BaseException) -> Callable[[], None]:
     return route
 
 
-@pytest.mark.parametrize(("name", "status", "body"), [
-    ("store", 400, {"detail": "no bank named 'x'"}),
-    ("media", 422, {"detail": "not a complete JPEG", "reason": "corrupt"}),  # no path
-    ("url-large", 413, {"detail": "https://example.org/a: over 50 MB", "reason": "too-large"}),
-    ("url-timeout", 400, {"detail": "https://example.org/a: timed out", "reason": "timeout"}),
-    ("not-ready", 503, {"detail": "the index is loading"}),
-    ("format", 422, {"detail": "consent: missing 'purpose'"}),
-    ("not-visible", 404, {"detail": "not found"}),
-    ("forbidden", 403, {"detail": "a platform key may not do this"}),
-    ("setup", 500, {"detail": "internal error (logged on the server)"}),  # no path
-    ("overflow", 404, {"detail": "not found"}),
-    ("bug", 500, {"detail": "internal error (logged on the server)"}),
-])  # fmt: skip
-def test_each_refusal_keeps_its_answer(client: TestClient, name: str, status: int,
-                                       body: dict[str, str]) -> None:  # fmt: skip
+@pytest.mark.parametrize(
+    ("name", "status", "body"),
+    [
+        ("store", 400, {"detail": "no bank named 'x'"}),
+        ("media", 422, {"detail": "not a complete JPEG", "reason": "corrupt"}),  # no path
+        ("url-large", 413, {"detail": "https://example.org/a: over 50 MB", "reason": "too-large"}),
+        ("url-timeout", 400, {"detail": "https://example.org/a: timed out", "reason": "timeout"}),
+        ("not-ready", 503, {"detail": "the index is loading"}),
+        ("format", 422, {"detail": "consent: missing 'purpose'"}),
+        ("not-visible", 404, {"detail": "not found"}),
+        ("forbidden", 403, {"detail": "a platform key may not do this"}),
+        ("setup", 500, {"detail": "internal error (logged on the server)"}),  # no path
+        ("overflow", 404, {"detail": "not found"}),
+        ("bug", 500, {"detail": "internal error (logged on the server)"}),
+    ],
+)
+def test_each_refusal_keeps_its_answer(
+    client: TestClient, name: str, status: int, body: dict[str, str]
+) -> None:
     r = client.get(f"/{name}")
     assert (r.status_code, r.json()) == (status, body)
     assert (r.headers.get("retry-after") == "1") == (name == "not-ready")
@@ -110,12 +114,19 @@ def test_the_api_alone_and_the_composed_server(tmp_path: Path) -> None:
 def test_api_and_web_ui_import_each_other_not() -> None:
     """Importing the API loads no module of the web UI, and the web UI none of the API (a
     fresh interpreter each; tests/test_architecture.py checks the source too)."""
-    probe = ("import json, sys, importlib; importlib.import_module(sys.argv[1]); "
-             "print(json.dumps(sorted(m for m in sys.modules if m.startswith('rempart.'))))")
+    probe = (
+        "import json, sys, importlib; importlib.import_module(sys.argv[1]); "
+        "print(json.dumps(sorted(m for m in sys.modules if m.startswith('rempart.'))))"
+    )
     loaded = {}
     for module in ("rempart.api.app", "rempart.web.app"):
-        out = subprocess.run([sys.executable, "-c", probe, module], capture_output=True,
-                             text=True, check=True, timeout=120)  # fmt: skip
+        out = subprocess.run(
+            [sys.executable, "-c", probe, module],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        )
         loaded[module] = json.loads(out.stdout)
     assert "rempart.api.routes.lookup" in loaded["rempart.api.app"]
     assert not [m for m in loaded["rempart.api.app"] if m.startswith("rempart.web")]

@@ -42,8 +42,9 @@ def test_a_framed_copy_is_found_over_http(server, world) -> None:  # noqa: ANN00
     other = Image.new("RGB", (src.width + 200, src.height + 160), (255, 255, 255))
     other.paste(photo_like(777, src.size), (100, 80))
     with server.client("pa") as c:
-        (m,) = c.post("/v1/lookup/file", files={"file": ("f.png", _png(framed))}).json()[
-            "matches"]
+        (m,) = c.post("/v1/lookup/file", files={"file": ("f.png", _png(framed))}).json()["matches"]
         assert m["signal"] in ("pdq-trimmed", "local-features")
-        assert c.post("/v1/lookup/file", files={"file": ("o.png", _png(other))}).json()[
-            "matches"] == []
+        assert (
+            c.post("/v1/lookup/file", files={"file": ("o.png", _png(other))}).json()["matches"]
+            == []
+        )

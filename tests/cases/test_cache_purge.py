@@ -18,19 +18,22 @@ from tests.cases.test_review import rempart, scanned_case
 pytestmark = pytest.mark.both_databases
 
 
-def test_cached_hashes_of_her_matched_copies_are_purged(rempart_env: Path,
-                                                        consent_file: Path) -> None:  # fmt: skip
+def test_cached_hashes_of_her_matched_copies_are_purged(
+    rempart_env: Path, consent_file: Path
+) -> None:
     scanned_case(rempart_env, consent_file)  # found/copy1.png, copy2.png match; other.jpg not
     cache = HashCache(rempart_env / "home" / "cache" / "hashes")
-    digests = {p.name: file_digests(p)[1]
-               for p in (rempart_env / "found").iterdir()}  # fmt: skip
+    digests = {p.name: file_digests(p)[1] for p in (rempart_env / "found").iterdir()}
     cached = {p.name.split(".")[0] for p in cache.folder.rglob("*.json")}
     assert set(digests.values()) <= cached, (digests, cached)
     db = Database(os.environ["REMPART_DB"])
     try:
         with db.session() as s:
-            ids = select(BankItem.id).join(Case, BankItem.case_id == Case.id).where(
-                Case.number == "C-9")  # fmt: skip
+            ids = (
+                select(BankItem.id)
+                .join(Case, BankItem.case_id == Case.id)
+                .where(Case.number == "C-9")
+            )
             hers = matched_content(s, ids)
             assert hers == {digests["copy1.png"], digests["copy2.png"]}
             one = s.scalars(ids).first()

@@ -51,8 +51,13 @@ def test_export_and_verify_a_package(rempart_env: Path, consent_file: Path) -> N
         names = set(zf.namelist())
         doc = json.loads(zf.read("match.json"))
         pdf = zf.read("report.pdf")
-    assert names == {"match.json", "report.html", "report.pdf", "manifest.json",
-                     "signature.json"}  # no media unless asked and allowed
+    assert names == {
+        "match.json",
+        "report.html",
+        "report.pdf",
+        "manifest.json",
+        "signature.json",
+    }  # no media unless asked and allowed
     assert doc["match"]["review"]["status"] == "confirmed" and doc["match"]["case"] == "C-9"
     assert doc["found"]["sha256"] and pdf.startswith(b"%PDF-1.4")
     assert pdf.rstrip().endswith(b"%%EOF")
@@ -76,13 +81,16 @@ def test_tampering_is_detected(rempart_env: Path, consent_file: Path) -> None:
         "altered file": ({"report.html": b"<p>changed</p>"}, "report.html was altered"),
         "missing file": ({"report.pdf": None}, "report.pdf is listed in the manifest but missing"),
         "added file": ({"extra.jpg": b"\xff\xd8\xff"}, "extra.jpg is not in the manifest"),
-        "manifest": ({"manifest.json": json.dumps({**manifest, "files": []}).encode()},
-                     "signature does not match"),
-        "signature": ({"signature.json": json.dumps({**signature,
-                                                     "signature": "00" * 64}).encode()},
-                      "signature does not match"),
+        "manifest": (
+            {"manifest.json": json.dumps({**manifest, "files": []}).encode()},
+            "signature does not match",
+        ),
+        "signature": (
+            {"signature.json": json.dumps({**signature, "signature": "00" * 64}).encode()},
+            "signature does not match",
+        ),
         "traversal": ({"../../evil.txt": b"x"}, "unsafe member name"),
-    }  # fmt: skip
+    }
     for label, (change, message) in cases.items():
         bad = rempart_env / f"{label}.zip"
         rewrite(pkg, bad, change)
@@ -102,11 +110,19 @@ def test_only_confirmed_matches_and_media_only_when_allowed(
     out = rempart("evidence", "export", ref, "--out", str(rempart_env / "p.zip"), code=1)
     assert "only a confirmed match" in out and not (rempart_env / "p.zip").exists()
     review_rempart("review", "decide", ref, "confirmed", "--reason", "her photo")
-    out = rempart("evidence", "export", ref, "--out", str(rempart_env / "p.zip"),
-                  "--include-media", code=1)  # fmt: skip
+    out = rempart(
+        "evidence", "export", ref, "--out", str(rempart_env / "p.zip"), "--include-media", code=1
+    )
     assert "does not allow storing media" in out
-    rempart("evidence", "export", ref, "--out", str(rempart_env / "p.zip"), "--include-media",
-            env={"REMPART_EVIDENCE_MEDIA": "allowed"})  # fmt: skip
+    rempart(
+        "evidence",
+        "export",
+        ref,
+        "--out",
+        str(rempart_env / "p.zip"),
+        "--include-media",
+        env={"REMPART_EVIDENCE_MEDIA": "allowed"},
+    )
     with zipfile.ZipFile(rempart_env / "p.zip") as zf:
         assert any(n.startswith("media/") for n in zf.namelist())
     assert "intact" in rempart("evidence", "verify", str(rempart_env / "p.zip"))
@@ -120,20 +136,38 @@ def test_confirmed_media_preserved_encrypted_survives_removal(
     setup(rempart_env, consent_file)
     item = json.loads(review_rempart("review", "list", "--format", "json"))[0]
     original = Path(item["file"]).read_bytes()
-    result = runner.invoke(app, ["review", "decide", item["ref"], "confirmed", "--reason", "hers"],
-                           env={"REMPART_EVIDENCE_MEDIA": "allowed"})  # fmt: skip
+    result = runner.invoke(
+        app,
+        ["review", "decide", item["ref"], "confirmed", "--reason", "hers"],
+        env={"REMPART_EVIDENCE_MEDIA": "allowed"},
+    )
     assert result.exit_code == 0 and "preserved" in result.output
     (kept,) = (rempart_env / "home" / "evidence").iterdir()
     assert original not in kept.read_bytes() and original[100:164] not in kept.read_bytes()
     Path(item["file"]).unlink()  # the platform removed it; the proof stays
     pkg = rempart_env / "p.zip"
-    rempart("evidence", "export", item["ref"], "--out", str(pkg), "--include-media",
-            env={"REMPART_EVIDENCE_MEDIA": "allowed"})  # fmt: skip
+    rempart(
+        "evidence",
+        "export",
+        item["ref"],
+        "--out",
+        str(pkg),
+        "--include-media",
+        env={"REMPART_EVIDENCE_MEDIA": "allowed"},
+    )
     with zipfile.ZipFile(pkg) as zf:
         (media,) = [n for n in zf.namelist() if n.startswith("media/")]
         assert zf.read(media) == original
     assert "intact" in rempart("evidence", "verify", str(pkg))
     kept.write_bytes(kept.read_bytes()[:-1] + b"\x00")  # tampered at rest
-    out = rempart("evidence", "export", item["ref"], "--out", str(pkg), "--include-media",
-                  env={"REMPART_EVIDENCE_MEDIA": "allowed"}, code=1)  # fmt: skip
+    out = rempart(
+        "evidence",
+        "export",
+        item["ref"],
+        "--out",
+        str(pkg),
+        "--include-media",
+        env={"REMPART_EVIDENCE_MEDIA": "allowed"},
+        code=1,
+    )
     assert "does not decrypt" in out

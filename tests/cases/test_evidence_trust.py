@@ -23,23 +23,32 @@ def forge(src: Path, dst: Path, key: Ed25519PrivateKey) -> str:
     doc["match"]["review"]["by"] = "someone-else"
     files["match.json"] = json.dumps(doc).encode()
     manifest = json.loads(files["manifest.json"])
-    manifest["files"] = [{"name": n, "sha256": hashlib.sha256(b).hexdigest(), "size": len(b)}
-                         for n, b in sorted(files.items())
-                         if n not in ("manifest.json", "signature.json")]  # fmt: skip
+    manifest["files"] = [
+        {"name": n, "sha256": hashlib.sha256(b).hexdigest(), "size": len(b)}
+        for n, b in sorted(files.items())
+        if n not in ("manifest.json", "signature.json")
+    ]
     manifest_bytes = json.dumps(manifest, indent=2, sort_keys=True).encode()
     pub = evidence.public_key_hex(key)
     files["manifest.json"] = manifest_bytes
-    files["signature.json"] = json.dumps({
-        "algorithm": "Ed25519", "public_key": pub, "key_fingerprint": evidence.fingerprint(pub),
-        "signed_file": "manifest.json", "signature": key.sign(manifest_bytes).hex()}).encode()
+    files["signature.json"] = json.dumps(
+        {
+            "algorithm": "Ed25519",
+            "public_key": pub,
+            "key_fingerprint": evidence.fingerprint(pub),
+            "signed_file": "manifest.json",
+            "signature": key.sign(manifest_bytes).hex(),
+        }
+    ).encode()
     with zipfile.ZipFile(dst, "w") as zf:
         for name, data in files.items():
             zf.writestr(name, data)
     return pub
 
 
-def test_a_forged_package_is_signed_by_an_unknown_key(rempart_env: Path, consent_file: Path
-                                                      ) -> None:  # fmt: skip
+def test_a_forged_package_is_signed_by_an_unknown_key(
+    rempart_env: Path, consent_file: Path
+) -> None:
     ref = confirmed(rempart_env, consent_file)
     pkg = rempart_env / "p.zip"
     rempart("evidence", "export", ref, "--out", str(pkg))
@@ -54,8 +63,9 @@ def test_a_forged_package_is_signed_by_an_unknown_key(rempart_env: Path, consent
     assert "intact" in out  # the signature itself is valid: say so, and who signed
     # The forger's key given as the expected one: accepted only for that key.
     assert "intact" in rempart("evidence", "verify", str(forged), "--public-key", stranger)
-    assert "not the expected key" in rempart("evidence", "verify", str(forged), "--public-key",
-                                             own, code=1)  # fmt: skip
+    assert "not the expected key" in rempart(
+        "evidence", "verify", str(forged), "--public-key", own, code=1
+    )
     # A partner's key, once added, is trusted; removed, it is not any more.
     rempart("evidence", "trust", "add", stranger, "--label", "partner helpline")
     listed = json.loads(rempart("evidence", "trust", "list", "--format", "json"))

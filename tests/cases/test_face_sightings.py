@@ -17,8 +17,15 @@ pytestmark = pytest.mark.skipif(not FACES.is_dir(), reason="needs ../shared/test
 
 
 def test_a_face_seen_three_times_is_reviewed_once(rempart_env: Path, consent_file: Path) -> None:
-    rempart("face", "enroll", str(FACES / "obama.jpg"), "--case", "CASE-F", "--consent",
-            str(consent_file))  # fmt: skip
+    rempart(
+        "face",
+        "enroll",
+        str(FACES / "obama.jpg"),
+        "--case",
+        "CASE-F",
+        "--consent",
+        str(consent_file),
+    )
     found = rempart_env / "found"
     found.mkdir()
     shutil.copy(FACES / "knn_examples/test/obama1.jpg", found / "obama1.jpg")
@@ -27,6 +34,7 @@ def test_a_face_seen_three_times_is_reviewed_once(rempart_env: Path, consent_fil
         rempart("scan", str(found), "--faces", "--report", str(report))
         hits = json.loads(report.read_text())["face_matches"]
         assert [Path(m["file"]).name for m in hits] == ["obama1.jpg"]  # each scan says so
-    pending = [i for i in json.loads(rempart("review", "list", "--format", "json"))
-               if i["kind"] == "face"]  # fmt: skip
+    pending = [
+        i for i in json.loads(rempart("review", "list", "--format", "json")) if i["kind"] == "face"
+    ]
     assert len(pending) == 1 and pending[0]["sightings"] == 3, pending

@@ -23,14 +23,23 @@ pytestmark = pytest.mark.both_databases
 _names = itertools.count(1)
 
 
-def test_bank_entry_ids_are_not_reused_after_a_withdrawal(rempart_env: Path,
-                                                         consent_file: Path) -> None:  # fmt: skip
+def test_bank_entry_ids_are_not_reused_after_a_withdrawal(
+    rempart_env: Path, consent_file: Path
+) -> None:
     scanned_case(rempart_env, consent_file)  # two entries under C-9, two matches
     before = json.loads(rempart("case", "show", "C-9", "--format", "json"))["bank_entries"]
     matches = [m["ref"] for m in json.loads(rempart("review", "list", "--format", "json"))]
     rempart("case", "withdraw", "C-9", "--yes")
-    rempart("bank", "import", "b", str(rempart_env / "s.json"), "--case", "C-10", "--consent",
-            str(consent_file))  # fmt: skip
+    rempart(
+        "bank",
+        "import",
+        "b",
+        str(rempart_env / "s.json"),
+        "--case",
+        "C-10",
+        "--consent",
+        str(consent_file),
+    )
     after = json.loads(rempart("case", "show", "C-10", "--format", "json"))["bank_entries"]
     assert len(after) == 2 and min(after) > max(before), (before, after)
     rempart("scan", str(rempart_env / "found"), "--bank", "b")
@@ -38,8 +47,9 @@ def test_bank_entry_ids_are_not_reused_after_a_withdrawal(rempart_env: Path,
     assert len(again) == 2 and not set(again) & set(matches), (matches, again)
 
 
-def test_a_folder_scanned_three_times_is_reviewed_once(rempart_env: Path,
-                                                       consent_file: Path) -> None:  # fmt: skip
+def test_a_folder_scanned_three_times_is_reviewed_once(
+    rempart_env: Path, consent_file: Path
+) -> None:
     scanned_case(rempart_env, consent_file)
     found = rempart_env / "found"
     photo_like(1, (320, 240)).rotate(90, expand=True).save(found / "same-again.png")  # a dup
@@ -54,13 +64,19 @@ def test_a_folder_scanned_three_times_is_reviewed_once(rempart_env: Path,
     rempart("review", "decide", first, "not-her", "--reason", "someone else")
     rempart("scan", str(found), "--bank", "b")
     assert [p["ref"] for p in json.loads(rempart("review", "list", "--format", "json"))] == [
-        pending[1]["ref"]]  # decided once: not queued again
+        pending[1]["ref"]
+    ]  # decided once: not queued again
     db = Database(os.environ["REMPART_DB"])
     try:
         with db.session() as s:
             assert s.scalar(select(func.count()).select_from(Match)) == 2
-            seen = dict(s.execute(select(MatchOccurrence.match_id, func.count())
-                                  .group_by(MatchOccurrence.match_id)).all())  # fmt: skip
+            seen = dict(
+                s.execute(
+                    select(MatchOccurrence.match_id, func.count()).group_by(
+                        MatchOccurrence.match_id
+                    )
+                ).all()
+            )
         assert sorted(seen.values()) == [4, 7], seen  # 4 scans; the duplicate in the last 3
     finally:
         db.dispose()
@@ -71,8 +87,7 @@ def test_a_folder_scanned_three_times_is_reviewed_once(rempart_env: Path,
 
 
 @pytest.fixture
-def empty_db_url(db_backend: str, tmp_path: Path, request: pytest.FixtureRequest
-                 ) -> Iterator[str]:  # fmt: skip
+def empty_db_url(db_backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
     """A database with no schema at all (not copied from the migrated template)."""
     if db_backend == "sqlite":
         yield f"sqlite:///{tmp_path / 'empty.db'}"
@@ -98,23 +113,51 @@ def test_upgrading_a_database_keeps_every_row_and_stops_reusing_ids(empty_db_url
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "0011_sync")
-        conn.execute(text("insert into banks (name, description, pdq_threshold, created_at) "
-                          "values ('b', '', 31, '2026-01-01')"))
-        conn.execute(text("insert into cases (number, status, created_at, updated_at) values "
-                          "('C-1', 'open', '2026-01-01', '2026-01-01')"))
+        conn.execute(
+            text(
+                "insert into banks (name, description, pdq_threshold, created_at) "
+                "values ('b', '', 31, '2026-01-01')"
+            )
+        )
+        conn.execute(
+            text(
+                "insert into cases (number, status, created_at, updated_at) values "
+                "('C-1', 'open', '2026-01-01', '2026-01-01')"
+            )
+        )
         for n in (1, 2, 3):
-            conn.execute(text("insert into bank_items (bank_id, case_id, media_type, created_at)"
-                              " values (1, 1, 'image', '2026-01-01')"))
-            conn.execute(text("insert into item_signals (item_id, signal_type, value, extra) "
-                              f"values ({n}, 'md5', '{n:032x}', '{{}}')"))
-        conn.execute(text("insert into scan_runs (started_at, status, sources, options, summary)"
-                          " values ('2026-01-02', 'finished', '{}', '{}', '{}')"))
-        conn.execute(text("insert into scan_items (scan_id, locator, status, sha256, provenance,"
-                          " media_type, created_at) values (1, '/x.jpg', 'matched', "
-                          f"'{'ab' * 32}', '{{}}', 'image', '2026-01-02')"))
-        conn.execute(text("insert into matches (scan_item_id, bank_item_id, signal_type, "
-                          "distance, review_status, created_at, possible_minor) values "
-                          "(1, 3, 'md5', 0, 'confirmed', '2026-01-02', false)"))
+            conn.execute(
+                text(
+                    "insert into bank_items (bank_id, case_id, media_type, created_at)"
+                    " values (1, 1, 'image', '2026-01-01')"
+                )
+            )
+            conn.execute(
+                text(
+                    "insert into item_signals (item_id, signal_type, value, extra) "
+                    f"values ({n}, 'md5', '{n:032x}', '{{}}')"
+                )
+            )
+        conn.execute(
+            text(
+                "insert into scan_runs (started_at, status, sources, options, summary)"
+                " values ('2026-01-02', 'finished', '{}', '{}', '{}')"
+            )
+        )
+        conn.execute(
+            text(
+                "insert into scan_items (scan_id, locator, status, sha256, provenance,"
+                " media_type, created_at) values (1, '/x.jpg', 'matched', "
+                f"'{'ab' * 32}', '{{}}', 'image', '2026-01-02')"
+            )
+        )
+        conn.execute(
+            text(
+                "insert into matches (scan_item_id, bank_item_id, signal_type, "
+                "distance, review_status, created_at, possible_minor) values "
+                "(1, 3, 'md5', 0, 'confirmed', '2026-01-02', false)"
+            )
+        )
     engine.dispose()
     db = Database(db_url)  # upgraded to the head
     try:

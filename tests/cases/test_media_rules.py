@@ -24,8 +24,9 @@ from tests.cases.test_review import rempart, scanned_case
 
 
 def _item(minor: bool) -> ReviewItem:
-    return ReviewItem("m1", "confirmed", "C-9", "/nowhere.jpg", "pdq", 4.0, {}, {}, None, None,
-                      minor)  # fmt: skip
+    return ReviewItem(
+        "m1", "confirmed", "C-9", "/nowhere.jpg", "pdq", 4.0, {}, {}, None, None, minor
+    )
 
 
 def test_the_rules_in_one_place() -> None:
@@ -35,10 +36,10 @@ def test_the_rules_in_one_place() -> None:
     media_rules.check_reveal(_item(True), env={"REMPART_CSAM_AUTHORISED": "yes"})
     media_rules.check_reveal(_item(False), env={})
     assert media_rules.may_preserve(_item(False), env={}) == "evidence-mode"
-    assert media_rules.may_preserve(_item(True), env={"REMPART_EVIDENCE_MEDIA": "allowed"}
-                                    ) == "minor"  # fmt: skip
-    assert media_rules.may_preserve(_item(False), env={"REMPART_EVIDENCE_MEDIA": "allowed"}
-                                    ) is None  # fmt: skip
+    assert (
+        media_rules.may_preserve(_item(True), env={"REMPART_EVIDENCE_MEDIA": "allowed"}) == "minor"
+    )
+    assert media_rules.may_preserve(_item(False), env={"REMPART_EVIDENCE_MEDIA": "allowed"}) is None
     with pytest.raises(media_rules.MediaRefused):
         media_rules.check_package_media(_item(True), env={"REMPART_EVIDENCE_MEDIA": "allowed"})
     with pytest.raises(media_rules.MediaRefused):
@@ -61,8 +62,7 @@ def web_client(case_number: str) -> tuple[TestClient, str]:
     page = client.get("/ui/login").text
     token = re.search(r'name="csrf" value="([^"]+)"', page)
     assert token is not None
-    r = client.post("/ui/login", data={"csrf": token.group(1), "key": key},
-                    follow_redirects=False)  # fmt: skip
+    r = client.post("/ui/login", data={"csrf": token.group(1), "key": key}, follow_redirects=False)
     assert r.status_code == 303
     token = re.search(r'name="csrf" value="([^"]+)"', client.get("/ui/").text)
     assert token is not None
@@ -83,15 +83,19 @@ def test_a_possible_minor_is_revealed_by_neither_front_end(
     blurred = rempart_env / "blurred.png"
     rempart("review", "preview", ref, "--out", str(blurred))  # triage still works
     assert Image.open(blurred).size[0] <= 320
-    reveals = [e for e in json.loads(rempart("audit", "list", "--format", "json"))
-               if e["action"] == "reveal"]  # fmt: skip
+    reveals = [
+        e
+        for e in json.loads(rempart("audit", "list", "--format", "json"))
+        if e["action"] == "reveal"
+    ]
     assert reveals == []
     # Confirmed in evidence mode: the media of a possible minor is not kept.
     monkeypatch.setenv("REMPART_EVIDENCE_MEDIA", "allowed")
     rempart("review", "decide", ref, "confirmed", "--reason", "hers")
     assert not list((rempart_env / "home").glob("evidence/*.bin"))
-    rempart("evidence", "export", ref, "--out", str(rempart_env / "e.zip"), "--include-media",
-            code=1)  # fmt: skip
+    rempart(
+        "evidence", "export", ref, "--out", str(rempart_env / "e.zip"), "--include-media", code=1
+    )
     # The web UI refuses the same, from the same rule.
     client, token = web_client("C-9")
     with client:

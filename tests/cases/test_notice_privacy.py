@@ -18,8 +18,19 @@ from tests.cases.test_notices import confirmed_telegram_match, rempart
 
 pytestmark = pytest.mark.both_databases
 
-ENGLISH = ("given by", "confirmed by", "the helpline", "posted", "fetched", "match m",
-           "forwarded", "United States", "European Union", "distance", "link:")  # fmt: skip
+ENGLISH = (
+    "given by",
+    "confirmed by",
+    "the helpline",
+    "posted",
+    "fetched",
+    "match m",
+    "forwarded",
+    "United States",
+    "European Union",
+    "distance",
+    "link:",
+)
 
 
 def _two_places(home: Path, consent: Path) -> tuple[str, str]:
@@ -38,16 +49,35 @@ def test_a_notice_lists_only_its_platform_and_names_nobody(
     rempart_env: Path, consent_file: Path
 ) -> None:
     tg, local = _two_places(rempart_env, consent_file)
-    text = rempart("notice", "create", "--case", "C-7", "--platform", "telegram",
-                   "--organisation", "Helpline X")  # fmt: skip
+    text = rempart(
+        "notice",
+        "create",
+        "--case",
+        "C-7",
+        "--platform",
+        "telegram",
+        "--organisation",
+        "Helpline X",
+    )
     assert tg in text and local not in text
     assert "cropped" not in text and str(rempart_env) not in text and "/" + "found" not in text
     assert "Test Person" not in text
     for account in {getpass.getuser(), "cw", "root"}:  # REMPART_USER is cw in these tests
         assert not re.search(rf"\b{re.escape(account)}\b", text), account
     assert "confirmed by a caseworker of Helpline X" in text
-    out = rempart("notice", "create", "--case", "C-7", "--platform", "telegram", "--match", tg,
-                  "--match", local, code=1)  # fmt: skip
+    out = rempart(
+        "notice",
+        "create",
+        "--case",
+        "C-7",
+        "--platform",
+        "telegram",
+        "--match",
+        tg,
+        "--match",
+        local,
+        code=1,
+    )
     assert f"not found on Telegram: {local}" in " ".join(out.split())
     listed = json.loads(rempart("notice", "list", "--format", "json"))
     assert [[i["match"] for i in n["items"]] for n in listed] == [[tg]]
@@ -56,8 +86,9 @@ def test_a_notice_lists_only_its_platform_and_names_nobody(
 
 def test_her_name_only_when_she_chose_it(rempart_env: Path, tmp_path: Path) -> None:
     consent = tmp_path / "named.json"
-    consent.write_text('{"given_by": "Test Person", "given_at": "2026-11-01", '
-                       '"purpose": "removal"}')  # fmt: skip
+    consent.write_text(
+        '{"given_by": "Test Person", "given_at": "2026-11-01", "purpose": "removal"}'
+    )
     confirmed_telegram_match(rempart_env, consent)
     text = rempart("notice", "create", "--case", "C-7", "--platform", "telegram", "--name-her")
     assert "given by Test Person" in text
@@ -66,11 +97,13 @@ def test_her_name_only_when_she_chose_it(rempart_env: Path, tmp_path: Path) -> N
 
 
 @pytest.mark.parametrize("language", ["fr", "ko"])
-def test_letters_are_wholly_in_their_language(rempart_env: Path, consent_file: Path,
-                                              language: str) -> None:  # fmt: skip
+def test_letters_are_wholly_in_their_language(
+    rempart_env: Path, consent_file: Path, language: str
+) -> None:
     confirmed_telegram_match(rempart_env, consent_file)
-    text = rempart("notice", "create", "--case", "C-7", "--platform", "telegram", "--language",
-                   language)  # fmt: skip
+    text = rempart(
+        "notice", "create", "--case", "C-7", "--platform", "telegram", "--language", language
+    )
     body = text.split("\n", 2)[2]  # below the address and subject lines
     for phrase in ENGLISH:
         assert phrase not in body, (language, phrase, body)
@@ -92,11 +125,17 @@ def test_the_web_form_ticks_only_the_platforms_matches(
         assert re.search(rf'value="{local}"[^>]*>', page)
         assert not re.search(rf'value="{local}" checked', page)
         assert '<option value="telegram" selected>' in page
-        r = client.post("/ui/cases/C-7/notices", data={"csrf": token, "platform": "telegram",
-                        "match": [tg, local]}, follow_redirects=False)  # fmt: skip
+        r = client.post(
+            "/ui/cases/C-7/notices",
+            data={"csrf": token, "platform": "telegram", "match": [tg, local]},
+            follow_redirects=False,
+        )
         assert r.status_code == 400 and "not found on Telegram" in r.text
-        r = client.post("/ui/cases/C-7/notices", data={"csrf": token, "platform": "telegram",
-                        "match": [tg]}, follow_redirects=False)  # fmt: skip
+        r = client.post(
+            "/ui/cases/C-7/notices",
+            data={"csrf": token, "platform": "telegram", "match": [tg]},
+            follow_redirects=False,
+        )
         assert r.status_code == 303
         letter = client.get(r.headers["location"]).text
         assert "org-a" in letter and "cropped" not in letter
@@ -112,13 +151,22 @@ def test_a_copy_seen_first_in_a_folder_then_on_telegram_is_ticked_for_telegram(
     photo_like(1, (320, 240)).save(hers / "a.jpg", quality=90)
     rempart("hash", str(hers), "--out", str(rempart_env / "s.json"))
     rempart("bank", "create", "b")
-    rempart("bank", "import", "b", str(rempart_env / "s.json"), "--case", "C-7", "--consent",
-            str(consent_file))  # fmt: skip
+    rempart(
+        "bank",
+        "import",
+        "b",
+        str(rempart_env / "s.json"),
+        "--case",
+        "C-7",
+        "--consent",
+        str(consent_file),
+    )
     chat_export(rempart_env / "export", photo_seeds=(1, 2))
     local = rempart_env / "downloads"
     local.mkdir()
-    (local / "saved.jpg").write_bytes((rempart_env / "export" / "photos" / "photo_1_1.jpg")
-                                      .read_bytes())  # fmt: skip
+    (local / "saved.jpg").write_bytes(
+        (rempart_env / "export" / "photos" / "photo_1_1.jpg").read_bytes()
+    )
     rempart("scan", str(local), "--bank", "b")  # first seen in a local folder
     rempart("scan", str(rempart_env / "export"), "--bank", "b", code=3)  # then on Telegram
     (item,) = json.loads(rempart("review", "list", "--format", "json"))

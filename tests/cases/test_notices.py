@@ -36,8 +36,7 @@ def confirmed_telegram_match(home: Path, consent: Path) -> str:
     photo_like(1, (320, 240)).save(hers / "a.jpg", quality=90)
     rempart("hash", str(hers), "--out", str(home / "s.json"))
     rempart("bank", "create", "b")
-    rempart("bank", "import", "b", str(home / "s.json"), "--case", "C-7", "--consent",
-            str(consent))  # fmt: skip
+    rempart("bank", "import", "b", str(home / "s.json"), "--case", "C-7", "--consent", str(consent))
     chat_export(home / "export", photo_seeds=(1, 2))
     rempart("scan", str(home / "export"), "--bank", "b", code=3)
     (item,) = json.loads(rempart("review", "list", "--format", "json"))
@@ -47,19 +46,25 @@ def confirmed_telegram_match(home: Path, consent: Path) -> str:
 
 def test_notice_in_three_languages_cites_the_rules(rempart_env: Path, consent_file: Path) -> None:
     ref = confirmed_telegram_match(rempart_env, consent_file)
-    en = rempart("notice", "create", "--case", "C-7", "--platform", "telegram",
-                 "--organisation", "Helpline X")  # fmt: skip
+    en = rempart(
+        "notice",
+        "create",
+        "--case",
+        "C-7",
+        "--platform",
+        "telegram",
+        "--organisation",
+        "Helpline X",
+    )
     assert "Telegram chat 'Room A'" in en and "message 2" in en and ref in en
     assert "Article 16 of Regulation (EU) 2022/2065" in en and "TAKE IT DOWN Act" in en
     assert "48-hour removal deadline" in en and "given by the person concerned" in en
     assert "Test Person" not in en  # her name only if she chose it (see test_notice_privacy)
     assert "https://t.me/c/555/2" in en  # the message's link
     assert "Helpline X" in en and "not attached" in en
-    fr = rempart("notice", "create", "--case", "C-7", "--platform", "telegram", "--language",
-                 "fr")  # fmt: skip
+    fr = rempart("notice", "create", "--case", "C-7", "--platform", "telegram", "--language", "fr")
     assert "Demande de retrait" in fr and "règlement (UE) 2022/2065" in fr
-    ko = rempart("notice", "create", "--case", "C-7", "--platform", "telegram", "--language",
-                 "ko")  # fmt: skip
+    ko = rempart("notice", "create", "--case", "C-7", "--platform", "telegram", "--language", "ko")
     assert "삭제 요청" in ko and "디지털서비스법" in ko
     listed = json.loads(rempart("notice", "list", "--case", "C-7", "--format", "json"))
     assert [n["status"] for n in listed] == ["draft"] * 3
@@ -67,12 +72,15 @@ def test_notice_in_three_languages_cites_the_rules(rempart_env: Path, consent_fi
 
 def test_refusals(rempart_env: Path, consent_file: Path) -> None:
     confirmed_telegram_match(rempart_env, consent_file)
-    assert "no platform 'myspace'" in rempart("notice", "create", "--case", "C-7",
-                                              "--platform", "myspace", code=1)  # fmt: skip
+    assert "no platform 'myspace'" in rempart(
+        "notice", "create", "--case", "C-7", "--platform", "myspace", code=1
+    )
     assert "no notice template in language 'de'" in rempart(
-        "notice", "create", "--case", "C-7", "--platform", "telegram", "--language", "de", code=1)
-    assert "no confirmed match on X" in rempart("notice", "create", "--case", "C-7",
-                                                "--platform", "x", code=1)  # fmt: skip
+        "notice", "create", "--case", "C-7", "--platform", "telegram", "--language", "de", code=1
+    )
+    assert "no confirmed match on X" in rempart(
+        "notice", "create", "--case", "C-7", "--platform", "x", code=1
+    )
     execute(os.environ["REMPART_DB"], "update consents set withdrawn_at = '2026-11-01 00:00:00'")
     out = rempart("notice", "create", "--case", "C-7", "--platform", "telegram", code=1)
     assert "no active consent record" in out
@@ -103,14 +111,18 @@ def test_an_organisation_edits_its_own_data_files(rempart_env: Path, consent_fil
     confirmed_telegram_match(rempart_env, consent_file)
     own = rempart_env / "home" / "notices"
     shutil.copytree(Path(str(resources.files("rempart") / "data" / "notices")), own)
-    text = (own / "platforms.toml").read_text().replace('name = "Telegram"',
-                                                        'name = "Telegram (our contact)"')
+    text = (
+        (own / "platforms.toml")
+        .read_text()
+        .replace('name = "Telegram"', 'name = "Telegram (our contact)"')
+    )
     (own / "platforms.toml").write_text(text)
     out = rempart("notice", "create", "--case", "C-7", "--platform", "telegram")
     assert "Telegram (our contact)" in out
     (own / "laws.toml").write_text("[US\nbroken")
-    assert "cannot read the notice data" in rempart("notice", "create", "--case", "C-7",
-                                                    "--platform", "telegram", code=1)
+    assert "cannot read the notice data" in rempart(
+        "notice", "create", "--case", "C-7", "--platform", "telegram", code=1
+    )
 
 
 def test_content_that_comes_back_reopens_the_case(rempart_env: Path, consent_file: Path) -> None:
@@ -159,12 +171,25 @@ def test_possible_minor_is_prioritised_routed_and_kept_out_of_packages(
     rempart("review", "flag-minor", ref, "--reason", "looks under 18")
     listed = json.loads(rempart("review", "list", "--status", "all", "--format", "json"))
     assert listed[0]["ref"] == ref and listed[0]["possible_minor"] is True
-    out = " ".join(rempart("notice", "create", "--case", "C-7", "--platform", "telegram",
-                           "--out", str(rempart_env / "n.txt")).split())  # fmt: skip
+    out = " ".join(
+        rempart(
+            "notice",
+            "create",
+            "--case",
+            "C-7",
+            "--platform",
+            "telegram",
+            "--out",
+            str(rempart_env / "n.txt"),
+        ).split()
+    )
     assert "Possible minor" in out and "NCMEC" in out and "INHOPE" in out
     pkg = str(rempart_env / "p.zip")
-    result = runner.invoke(app, ["evidence", "export", ref, "--out", pkg, "--include-media"],
-                           env={"REMPART_EVIDENCE_MEDIA": "allowed"})  # fmt: skip
+    result = runner.invoke(
+        app,
+        ["evidence", "export", ref, "--out", pkg, "--include-media"],
+        env={"REMPART_EVIDENCE_MEDIA": "allowed"},
+    )
     assert result.exit_code == 1 and "may show a minor" in " ".join(result.output.split())
     rempart("evidence", "export", ref, "--out", pkg)  # without media it is allowed
     actions = [e["action"] for e in json.loads(rempart("audit", "list", "--format", "json"))]

@@ -25,8 +25,11 @@ def test_blurred_by_default_reveal_logged(rempart_env: Path, consent_file: Path)
     rempart("review", "preview", ref, "--out", str(rempart_env / "r.png"), "--reveal")
     clear = np.asarray(Image.open(rempart_env / "r.png"), dtype=float)
     assert np.abs(np.diff(clear, axis=1)).mean() > 2.0
-    reveals = [e for e in json.loads(rempart("audit", "list", "--format", "json"))
-               if e["action"] == "reveal"]  # fmt: skip
+    reveals = [
+        e
+        for e in json.loads(rempart("audit", "list", "--format", "json"))
+        if e["action"] == "reveal"
+    ]
     assert len(reveals) == 1 and reveals[0]["details"]["match"] == ref
     assert reveals[0]["actor"] == "reviewer-a"
     rempart("review", "preview", "m999", "--out", str(rempart_env / "x.png"), code=1)

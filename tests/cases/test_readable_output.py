@@ -25,8 +25,18 @@ def test_case_show_and_report_print_counts(rempart_env: Path, consent_file: Path
 
 
 def _keypoint_item() -> ReviewItem:
-    return ReviewItem("m3", "confirmed", "C-1", "/x.jpg", "local-features", 124.0,
-                      {"bank": "b", "local_features": {"inliers": 57}}, {}, "cw", "hers")
+    return ReviewItem(
+        "m3",
+        "confirmed",
+        "C-1",
+        "/x.jpg",
+        "local-features",
+        124.0,
+        {"bank": "b", "local_features": {"inliers": 57}},
+        {},
+        "cw",
+        "hers",
+    )
 
 
 def test_keypoint_matches_are_agreeing_keypoints() -> None:
@@ -34,13 +44,34 @@ def test_keypoint_matches_are_agreeing_keypoints() -> None:
     assert item.keypoints == 57 and item.measure == "57 agreeing keypoints"
     plain = ReviewItem("m4", "pending", "C-1", "/y.jpg", "pdq", 12.0, {}, {}, None, None)
     assert plain.keypoints is None and plain.measure == "distance 12"
-    doc = {"package_id": "p", "created_at": "t", "created_by": "cw", "generator": "g",
-           "match": {"ref": "m3", "kind": item.kind, "distance": item.distance,
-                     "measure": item.measure, "case": "C-1", "details": {},
-                     "review": {"status": "confirmed", "by": "cw", "at": "t", "reason": "r"}},
-           "found": {"locator": "/x.jpg", "media_type": "image", "width": 1, "height": 1,
-                     "sha256": "s", "md5": "m", "pdq": "p", "pdq_quality": 90, "scan_id": 1,
-                     "scanned_at": "t", "provenance": {}}}  # fmt: skip
+    doc = {
+        "package_id": "p",
+        "created_at": "t",
+        "created_by": "cw",
+        "generator": "g",
+        "match": {
+            "ref": "m3",
+            "kind": item.kind,
+            "distance": item.distance,
+            "measure": item.measure,
+            "case": "C-1",
+            "details": {},
+            "review": {"status": "confirmed", "by": "cw", "at": "t", "reason": "r"},
+        },
+        "found": {
+            "locator": "/x.jpg",
+            "media_type": "image",
+            "width": 1,
+            "height": 1,
+            "sha256": "s",
+            "md5": "m",
+            "pdq": "p",
+            "pdq_quality": 90,
+            "scan_id": 1,
+            "scanned_at": "t",
+            "provenance": {},
+        },
+    }
     text = "\n".join(_report_lines(doc))
     assert "57 agreeing keypoints" in text and "distance" not in text
 

@@ -39,13 +39,15 @@ def test_only_a_new_untrusted_place_is_a_return(rempart_env: Path, consent_file:
     assert "came back" not in out and _status() == "monitoring"
     # Posted again in another room: it came back, and the alert says where.
     chat_export(rempart_env / "export-b", name="Room B", chat_id=777, photo_seeds=(1, 3))
-    out = " ".join(rempart("scan", str(rempart_env / "export-b"), "--bank", "b",
-                           code=3).split())  # fmt: skip
+    out = " ".join(rempart("scan", str(rempart_env / "export-b"), "--bank", "b", code=3).split())
     assert "came back" in out and "Room B" in out
     view = json.loads(rempart("case", "show", "C-7", "--format", "json"))
     assert view["status"] == "reviewing" and "Room B" in view["history"][-1]["note"]
-    events = [e for e in json.loads(rempart("audit", "list", "--format", "json"))
-              if e["action"] == "content-returned"]  # fmt: skip
+    events = [
+        e
+        for e in json.loads(rempart("audit", "list", "--format", "json"))
+        if e["action"] == "content-returned"
+    ]
     assert len(events) == 1 and "Room B" in events[0]["details"]["where"]
     # Untrusted again, her folder would count.
     rempart("case", "trust-source", "C-7", str(rempart_env / "hers"), "--remove")

@@ -32,8 +32,7 @@ def scanned_case(home: Path, consent: Path) -> None:
     photo_like(9, (320, 240)).save(found / "other.jpg")
     rempart("hash", str(hers), "--out", str(home / "s.json"))
     rempart("bank", "create", "b")
-    rempart("bank", "import", "b", str(home / "s.json"), "--case", "C-9", "--consent",
-            str(consent))  # fmt: skip
+    rempart("bank", "import", "b", str(home / "s.json"), "--case", "C-9", "--consent", str(consent))
     rempart("scan", str(found), "--bank", "b")
 
 
@@ -45,17 +44,25 @@ def test_pending_matches_are_decided_with_reasons(rempart_env: Path, consent_fil
     rempart("review", "decide", first, "confirmed", "--reason", "same photo, rotated")
     out = rempart("review", "decide", second, "not-her", code=1)
     assert "reason" in out  # a decision needs its reason
-    rempart("review", "decide", second, "not-her", "--reason", "different person",
-            user="reviewer-b")  # fmt: skip
+    rempart(
+        "review", "decide", second, "not-her", "--reason", "different person", user="reviewer-b"
+    )
     assert json.loads(rempart("review", "list", "--format", "json")) == []
-    done = {p["ref"]: p for p in json.loads(rempart("review", "list", "--status", "all",
-                                                   "--format", "json"))}  # fmt: skip
+    done = {
+        p["ref"]: p
+        for p in json.loads(rempart("review", "list", "--status", "all", "--format", "json"))
+    }
     assert done[first]["status"] == "confirmed" and done[first]["reviewed_by"] == "reviewer-a"
     assert done[second]["reviewed_by"] == "reviewer-b"
-    reviews = [e for e in json.loads(rempart("audit", "list", "--format", "json"))
-               if e["action"] == "review"]  # fmt: skip
+    reviews = [
+        e
+        for e in json.loads(rempart("audit", "list", "--format", "json"))
+        if e["action"] == "review"
+    ]
     assert [(e["actor"], e["details"]["decision"]) for e in reviews] == [
-        ("reviewer-a", "confirmed"), ("reviewer-b", "not-her")]
+        ("reviewer-a", "confirmed"),
+        ("reviewer-b", "not-her"),
+    ]
     assert all(e["case"] == "C-9" for e in reviews)
     rempart("review", "decide", "m999", "confirmed", "--reason", "x", code=1)
     rempart("review", "decide", "x1", "confirmed", "--reason", "x", code=1)

@@ -7,16 +7,24 @@ from pathlib import Path
 
 from rempart.cases import stats
 
-FIGURES = {"case": None, "matches_per_day": {"2026-11-30": 2, "2026-12-01": 5},
-           "review": {}, "platforms": {"example": {"sent": 2, "removed": 1,
-                                                   "removal_rate": 0.5,
-                                                   "median_hours_to_removal": 3.0}},
-           "items_scanned": 9}  # fmt: skip
+FIGURES = {
+    "case": None,
+    "matches_per_day": {"2026-11-30": 2, "2026-12-01": 5},
+    "review": {},
+    "platforms": {
+        "example": {"sent": 2, "removed": 1, "removal_rate": 0.5, "median_hours_to_removal": 3.0}
+    },
+    "items_scanned": 9,
+}
 
 
 def test_korean_titles_render_with_a_hangul_font(tmp_path: Path) -> None:
-    labels = {"matches_per_day": "일별 발견된 일치 항목", "matches": "일치 항목",
-              "removal_rate": "삭제율 (%)", "median_hours": "삭제까지 걸린 시간 (중앙값)"}
+    labels = {
+        "matches_per_day": "일별 발견된 일치 항목",
+        "matches": "일치 항목",
+        "removal_rate": "삭제율 (%)",
+        "median_hours": "삭제까지 걸린 시간 (중앙값)",
+    }
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         files = stats.write(FIGURES, tmp_path, labels)

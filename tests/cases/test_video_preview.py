@@ -24,8 +24,16 @@ def test_a_video_match_has_a_blurred_keyframe(rempart_env: Path, consent_file: P
     write_video(found / "reencoded.mp4", scene_frames(4, 4, 10, (160, 120)), fps=10)
     rempart("hash", str(hers), "--out", str(rempart_env / "s.json"))
     rempart("bank", "create", "b")
-    rempart("bank", "import", "b", str(rempart_env / "s.json"), "--case", "C-9", "--consent",
-            str(consent_file))  # fmt: skip
+    rempart(
+        "bank",
+        "import",
+        "b",
+        str(rempart_env / "s.json"),
+        "--case",
+        "C-9",
+        "--consent",
+        str(consent_file),
+    )
     rempart("scan", str(found), "--bank", "b")
     (item,) = json.loads(rempart("review", "list", "--format", "json"))
     assert item["kind"] == "vpdq", item
@@ -45,8 +53,9 @@ def test_the_matched_moment() -> None:
     assert matched_moment({}) == 0.0 and matched_moment({"query_ranges": "x"}) == 0.0
 
 
-def test_a_photo_from_a_telegram_export_has_its_preview(rempart_env: Path,
-                                                        consent_file: Path) -> None:  # fmt: skip
+def test_a_photo_from_a_telegram_export_has_its_preview(
+    rempart_env: Path, consent_file: Path
+) -> None:
     from tests.cases.test_notices import confirmed_telegram_match
 
     ref = confirmed_telegram_match(rempart_env, consent_file)  # locator: ...jpg#message=2

@@ -47,8 +47,9 @@ def test_one_hash_withdrawn_the_other_kept(rempart_env: Path, consent_file: Path
     assert hashlib.sha256(gone.sha256.encode()).hexdigest() in digests
     assert len(records) == 3  # pdq, md5, sha256 of the withdrawn photo
     # only the copy of the kept photo still matches
-    rempart("scan", str(rempart_env / "found"), "--bank", "b", "--report",
-            str(rempart_env / "r.json"))  # fmt: skip
+    rempart(
+        "scan", str(rempart_env / "found"), "--bank", "b", "--report", str(rempart_env / "r.json")
+    )
     assert len(json.loads((rempart_env / "r.json").read_text())["matches"]) == 1
     rempart("case", "withdraw", "C-9", "--item", "999", code=1)
     actions = [e["action"] for e in json.loads(rempart("audit", "list", "--format", "json"))]

@@ -51,8 +51,7 @@ def test_open_show_status_and_history(rempart_env: Path, consent_file: Path) -> 
     assert info["hashes_registered"] == 2 and info["waiting_for_review"] == 1
     text = json.dumps(info)
     assert "found/" not in text and ".png" not in text  # never where or what, only counts
-    assert "not recognised" in rempart("case", "status", "C-9", "--secret", "WRONG-SECRT",
-                                        code=1)  # fmt: skip
+    assert "not recognised" in rempart("case", "status", "C-9", "--secret", "WRONG-SECRT", code=1)
     assert "not recognised" in rempart("case", "status", "NOPE", "--secret", secret, code=1)
     rempart("case", "close", "C-9", "--note", "all removed")
     view = json.loads(rempart("case", "show", "C-9", "--format", "json"))
@@ -62,8 +61,11 @@ def test_open_show_status_and_history(rempart_env: Path, consent_file: Path) -> 
     rempart("case", "set-status", "C-9", "open", code=1)  # withdrawn stays withdrawn
     stored = execute(os.environ["REMPART_DB"], "select secret_hash from cases")[0][0]
     assert secret not in stored and secret.replace("-", "") not in stored
-    checks = [e for e in json.loads(rempart("audit", "list", "--format", "json"))
-              if e["action"] == "victim-status-check"]  # fmt: skip
+    checks = [
+        e
+        for e in json.loads(rempart("audit", "list", "--format", "json"))
+        if e["action"] == "victim-status-check"
+    ]
     assert [e["details"]["granted"] for e in checks] == [True, False, False]
 
 
@@ -82,8 +84,9 @@ def test_concurrent_edits_of_one_case_lose_nothing(rempart_env: Path) -> None:
     def change(k: int) -> None:
         db = Database(url)  # each writer its own engine and connections
         for j in range(5):
-            workflow.set_status(db, "C-CON", ("reviewing", "monitoring")[(k + j) % 2],
-                                f"writer {k} step {j}")  # fmt: skip
+            workflow.set_status(
+                db, "C-CON", ("reviewing", "monitoring")[(k + j) % 2], f"writer {k} step {j}"
+            )
 
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(change, range(8)))

@@ -20,8 +20,9 @@ from rempart.config import load_settings
 from rempart.errors import NotFound, RempartError
 
 ROOT = Path(__file__).resolve().parents[2]
-MODULES = sorted(p.stem for p in (ROOT / "src/rempart/cli/commands").glob("*.py")
-                 if p.stem != "__init__")  # fmt: skip
+MODULES = sorted(
+    p.stem for p in (ROOT / "src/rempart/cli/commands").glob("*.py") if p.stem != "__init__"
+)
 
 
 def test_every_command_module_is_listed() -> None:
@@ -38,14 +39,17 @@ def test_command_module_imports_alone(name: str) -> None:
         "assert not others, others\n"
         "assert 'sqlalchemy' not in sys.modules\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=120, cwd=ROOT)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
     assert proc.returncode == 0, proc.stderr
 
 
 def test_the_package_app_is_the_typer_app_after_a_command_module() -> None:
-    code = ("import typer\nimport rempart.cli.commands.bank\nfrom rempart.cli import app\n"
-            "assert isinstance(app, typer.Typer), app\n")  # fmt: skip
+    code = (
+        "import typer\nimport rempart.cli.commands.bank\nfrom rempart.cli import app\n"
+        "assert isinstance(app, typer.Typer), app\n"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120, cwd=ROOT)
 
 
@@ -71,8 +75,16 @@ def test_main_reports_a_domain_error_with_its_message_and_exit_code(
 ) -> None:
     """StoreError (no such case), raised by the domain and caught by no command: one line on
     stderr, exit code 1, no traceback."""
-    argv = ["rempart", "--db", str(tmp_path / "r.db"), "--home", str(tmp_path / "home"),
-            "case", "show", "NO-SUCH"]  # fmt: skip
+    argv = [
+        "rempart",
+        "--db",
+        str(tmp_path / "r.db"),
+        "--home",
+        str(tmp_path / "home"),
+        "case",
+        "show",
+        "NO-SUCH",
+    ]
     monkeypatch.setattr(sys, "argv", argv)
     with pytest.raises(SystemExit) as stop:
         main()

@@ -30,8 +30,10 @@ def hexs(bits: int) -> str:
 
 def export_set() -> ExportSet:
     now = utcnow()
-    items = [ExportItem(image_item(hexs(256), 90), "C-1", None, now, None),
-             ExportItem(video_item(md5=hexs(128), sha256=hexs(256)), "C-1", None, now, None)]
+    items = [
+        ExportItem(image_item(hexs(256), 90), "C-1", None, now, None),
+        ExportItem(video_item(md5=hexs(128), sha256=hexs(256)), "C-1", None, now, None),
+    ]
     return ExportSet("b", 31, "", items, 0, [])
 
 
@@ -42,10 +44,11 @@ def test_stopncii_export_reads_as_threatexchange_records(tmp_path: Path) -> None
     stopncii.write(export, tmp_path / "s.json")
     doc = json.loads((tmp_path / "s.json").read_text())
     cfg = dacite.Config(cast=[enum.Enum, set])
-    records = [dacite.from_dict(api.StopNCIIHashRecord, r, config=cfg)
-               for r in doc["hashRecords"]]  # fmt: skip
-    assert [r.signalType for r in records] == [api.StopNCIISignalType.ImagePDQ,
-                                               api.StopNCIISignalType.VideoMD5]
+    records = [dacite.from_dict(api.StopNCIIHashRecord, r, config=cfg) for r in doc["hashRecords"]]
+    assert [r.signalType for r in records] == [
+        api.StopNCIISignalType.ImagePDQ,
+        api.StopNCIISignalType.VideoMD5,
+    ]
     assert records[0].hashValue == export.items[0].item.pdq
     assert records[1].hashValue == export.items[1].item.md5
     page = dacite.from_dict(api.FetchHashesResponse, {**doc, "hashRecords": []}, config=cfg)
@@ -57,10 +60,17 @@ def test_a_withdrawn_stopncii_record_removes_the_hash_unlike_metas_adapter() -> 
     from threatexchange.exchanges.impl import stop_ncii_api
 
     value = hexs(256)
-    raw = {"lastModtimestamp": 1, "signalType": "ImagePDQ", "hashValue": value,
-           "hashStatus": "Withdrawn", "caseNumbers": {"SN-1": "Withdrawn"}, "CSPFeedbacks": []}
-    record = dacite.from_dict(api.StopNCIIHashRecord, raw,
-                              config=dacite.Config(cast=[enum.Enum, set]))  # fmt: skip
+    raw = {
+        "lastModtimestamp": 1,
+        "signalType": "ImagePDQ",
+        "hashValue": value,
+        "hashStatus": "Withdrawn",
+        "caseNumbers": {"SN-1": "Withdrawn"},
+        "CSPFeedbacks": [],
+    }
+    record = dacite.from_dict(
+        api.StopNCIIHashRecord, raw, config=dacite.Config(cast=[enum.Enum, set])
+    )
     (_, _), metadata = stop_ncii_api._get_delta_mapping(record)
     assert metadata is not None  # Meta's adapter keeps the withdrawn hash (compares hashValue)
     parsed = stopncii.parse({"hashRecords": [raw]}, "f")
@@ -88,8 +98,12 @@ def test_hma_export_uses_threatexchange_signal_names_and_values(tmp_path: Path) 
 
 def test_formats_are_detected(tmp_path: Path) -> None:
     e = export_set()
-    for fmt, writer in (("rempart", rempart_list.write), ("stopncii", stopncii.write),
-                        ("hma", hma.write), ("csv", pdq_csv.write)):  # fmt: skip
+    for fmt, writer in (
+        ("rempart", rempart_list.write),
+        ("stopncii", stopncii.write),
+        ("hma", hma.write),
+        ("csv", pdq_csv.write),
+    ):
         path = tmp_path / f"x.{fmt}"
         writer(e, path)
         assert detect(path) == fmt
@@ -110,12 +124,25 @@ def test_bad_records_are_named_and_the_rest_goes_on() -> None:
         {"signalType": "ImagePDQ", "hashValue": other, "hashStatus": "Maybe"},
         {"signalType": "URL", "hashValue": "a link", "hashStatus": "Active"},
         {"signalType": "ImagePDQ", "hashValue": good.upper(), "hashStatus": "Active"},
-        {"signalType": "ImagePDQ", "hashValue": other, "hashStatus": "Active",
-         "caseNumbers": [], "lastModtimestamp": True},
-        {"signalType": "ImagePDQ", "hashValue": other, "hashStatus": "Active",
-         "caseNumbers": {"A": 3}},
-        {"signalType": "ImagePDQ", "hashValue": other, "hashStatus": "Active",
-         "CSPFeedbacks": [{"feedbackValue": "Loved"}]},
+        {
+            "signalType": "ImagePDQ",
+            "hashValue": other,
+            "hashStatus": "Active",
+            "caseNumbers": [],
+            "lastModtimestamp": True,
+        },
+        {
+            "signalType": "ImagePDQ",
+            "hashValue": other,
+            "hashStatus": "Active",
+            "caseNumbers": {"A": 3},
+        },
+        {
+            "signalType": "ImagePDQ",
+            "hashValue": other,
+            "hashStatus": "Active",
+            "CSPFeedbacks": [{"feedbackValue": "Loved"}],
+        },
         {"signalType": "ImagePDQ", "hashValue": other, "hashStatus": "Active", "caseNumbers": []},
     ]
     parsed = stopncii.parse({"hashRecords": records}, "list.json")
@@ -128,25 +155,33 @@ def test_bad_records_are_named_and_the_rest_goes_on() -> None:
 
 def test_a_withdrawal_wins_over_an_earlier_record_of_the_same_hash() -> None:
     value = hexs(256)
-    parsed = stopncii.parse([
-        {"signalType": "ImagePDQ", "hashValue": value, "hashStatus": "Active"},
-        {"signalType": "ImagePDQ", "hashValue": value, "hashStatus": "Deleted"},
-        {"signalType": "ImagePDQ", "hashValue": value, "hashStatus": "Active"},
-    ], "f")  # fmt: skip
+    parsed = stopncii.parse(
+        [
+            {"signalType": "ImagePDQ", "hashValue": value, "hashStatus": "Active"},
+            {"signalType": "ImagePDQ", "hashValue": value, "hashStatus": "Deleted"},
+            {"signalType": "ImagePDQ", "hashValue": value, "hashStatus": "Active"},
+        ],
+        "f",
+    )
     assert parsed.items == [] and parsed.withdrawn == [("pdq", value)]
     assert len(parsed.problems) == 2
 
 
 def test_rempart_list_records(tmp_path: Path) -> None:
     good = hexs(256)
-    doc = {"format": "rempart-hash-list", "version": 1, "items": [
-        {"pdq": good, "pdq_quality": 100},
-        {"pdq": good, "pdq_quality": 100},
-        {"pdq": "nothex"},
-        {"media_type": "image", "vpdq": []},
-        {"pdq": hexs(256), "label": 5},
-        7,
-    ], "withdrawn": [{"signal_type": "pdq", "value_sha256": hexs(256)}, {"signal_type": "x"}]}
+    doc = {
+        "format": "rempart-hash-list",
+        "version": 1,
+        "items": [
+            {"pdq": good, "pdq_quality": 100},
+            {"pdq": good, "pdq_quality": 100},
+            {"pdq": "nothex"},
+            {"media_type": "image", "vpdq": []},
+            {"pdq": hexs(256), "label": 5},
+            7,
+        ],
+        "withdrawn": [{"signal_type": "pdq", "value_sha256": hexs(256)}, {"signal_type": "x"}],
+    }
     parsed = rempart_list.parse(doc, "r.json")
     assert [i.pdq for i in parsed.items] == [good] and len(parsed.withdrawn_digests) == 1
     assert len(parsed.problems) == 6
@@ -156,16 +191,22 @@ def test_rempart_list_records(tmp_path: Path) -> None:
 
 def test_hma_records() -> None:
     good = hexs(256)
-    parsed = hma.parse_json({"bank": {"name": "X"}, "contents": [
-        {"id": 1, "signals": {"pdq": good}},
-        {"id": 2, "signals": {"pdq": "12"}},
-        {"id": 3, "signals": {"vpdq": "..."}},
-        {"id": 4, "signals": {}},
-        {"id": 5, "signals": {"pdq": hexs(256)}, "disable_until_ts": "soon"},
-        {"video_md5": hexs(128)},
-        {"tmk": "x", "banana": "y"},
-        None,
-    ]}, "h.json")  # fmt: skip
+    parsed = hma.parse_json(
+        {
+            "bank": {"name": "X"},
+            "contents": [
+                {"id": 1, "signals": {"pdq": good}},
+                {"id": 2, "signals": {"pdq": "12"}},
+                {"id": 3, "signals": {"vpdq": "..."}},
+                {"id": 4, "signals": {}},
+                {"id": 5, "signals": {"pdq": hexs(256)}, "disable_until_ts": "soon"},
+                {"video_md5": hexs(128)},
+                {"tmk": "x", "banana": "y"},
+                None,
+            ],
+        },
+        "h.json",
+    )
     assert len(parsed.items) == 2 and parsed.items[0].pdq == good
     assert parsed.items[1].media_type == "video"
     assert len(parsed.problems) == 7  # 2, 3, 4, 5, 7 (twice: two unknown types), 8
@@ -178,7 +219,11 @@ def test_csv_rows(tmp_path: Path) -> None:
     path = tmp_path / "l.csv"
     path.write_bytes(
         f"id,PDQ,Quality\n1,{a},90\n2,{b},101\n3,nothex,\n4,{c}\n5,{a},80\n\n".encode()
-        + b"6,\xff\xfe,1\n" + b"7," + b"f" * 5000 + b"\n" + f'8,"{b}",7\n'.encode()
+        + b"6,\xff\xfe,1\n"
+        + b"7,"
+        + b"f" * 5000
+        + b"\n"
+        + f'8,"{b}",7\n'.encode()
     )
     parsed = pdq_csv.read(path)
     assert [(i.pdq, i.pdq_quality) for i in parsed.items] == [(a, 90), (c, None), (b, 7)]
@@ -211,8 +256,9 @@ def test_hostile_files_never_crash(tmp_path: Path, fmt: str, name: str) -> None:
         assert parsed.items == [] and all(path.name in p for p in parsed.problems)
 
 
-def test_huge_files_are_refused_before_reading(tmp_path: Path,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_huge_files_are_refused_before_reading(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(list_model, "MAX_JSON_BYTES", 1000)
     monkeypatch.setattr(list_model, "MAX_TEXT_BYTES", 1000)
     for name, fmt in (("big.json", "stopncii"), ("big.csv", "csv")):
@@ -224,25 +270,32 @@ def test_huge_files_are_refused_before_reading(tmp_path: Path,
         read_list(tmp_path / "missing.json", "hma")
 
 
-def test_cli_imports_the_good_records_and_exits_3(rempart_env: Path,
-                                                  consent_file: Path) -> None:
+def test_cli_imports_the_good_records_and_exits_3(rempart_env: Path, consent_file: Path) -> None:
     good = hexs(256)
     path = rempart_env / "mixed.json"
-    path.write_text(json.dumps([
-        {"signalType": "ImagePDQ", "hashValue": good, "hashStatus": "Active"},
-        {"signalType": "ImagePDQ", "hashValue": "bad", "hashStatus": "Active"},
-    ]))  # fmt: skip
+    path.write_text(
+        json.dumps(
+            [
+                {"signalType": "ImagePDQ", "hashValue": good, "hashStatus": "Active"},
+                {"signalType": "ImagePDQ", "hashValue": "bad", "hashStatus": "Active"},
+            ]
+        )
+    )
     env = {"COLUMNS": "300"}
     assert runner.invoke(app, ["bank", "create", "b"], env=env).exit_code == 0
-    result = runner.invoke(app, ["bank", "import-list", "b", str(path), "--case", "C-1",
-                                 "--consent", str(consent_file)], env=env)  # fmt: skip
+    result = runner.invoke(
+        app,
+        ["bank", "import-list", "b", str(path), "--case", "C-1", "--consent", str(consent_file)],
+        env=env,
+    )
     assert result.exit_code == 3, result.output
     out = " ".join(result.output.split())
     assert "mixed.json: record 2" in out and "Imported 1 hash(es)" in out
     hits = runner.invoke(app, ["match", good, "--format", "json"], env=env)
     assert json.loads(hits.output)[0]["case"] == "C-1"
-    bad_format = runner.invoke(app, ["bank", "export", "b", "--format", "xml", "--out",
-                                     str(rempart_env / "x")], env=env)  # fmt: skip
+    bad_format = runner.invoke(
+        app, ["bank", "export", "b", "--format", "xml", "--out", str(rempart_env / "x")], env=env
+    )
     assert bad_format.exit_code == 1
 
 
@@ -253,4 +306,6 @@ def test_a_line_without_end_is_read_in_bounded_pieces(tmp_path: Path) -> None:
     parsed = pdq_csv.read(path)
     assert [i.pdq for i in parsed.items] == [good]
     assert [p.split(": ", 1)[1] for p in parsed.problems] == [
-        "record 1: line longer than 4096 characters", "record 3: line longer than 4096 characters"]
+        "record 1: line longer than 4096 characters",
+        "record 3: line longer than 4096 characters",
+    ]

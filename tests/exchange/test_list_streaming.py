@@ -29,8 +29,10 @@ from rempart.store.models import AuditEntry, BankItem, Case, Submission
 from rempart.store.repository import StoreError
 
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "list_import_bench.py"
-CONSENT = ConsentRecord.parse({"given_by": "Partner", "given_at": "2026-12-01",
-                               "purpose": "find and remove copies"}, "consent")  # fmt: skip
+CONSENT = ConsentRecord.parse(
+    {"given_by": "Partner", "given_at": "2026-12-01", "purpose": "find and remove copies"},
+    "consent",
+)
 
 
 def _hex(rng: random.Random) -> str:
@@ -38,9 +40,25 @@ def _hex(rng: random.Random) -> str:
 
 
 def _stopncii(path: Path, values: list[tuple[str, str]]) -> None:
-    path.write_text(json.dumps({"count": len(values), "hashRecords": [
-        {"lastModtimestamp": 1, "signalType": "ImagePDQ", "hashValue": v, "hashStatus": s,
-         "caseNumbers": {}, "CSPFeedbacks": []} for v, s in values]}, indent=1))
+    path.write_text(
+        json.dumps(
+            {
+                "count": len(values),
+                "hashRecords": [
+                    {
+                        "lastModtimestamp": 1,
+                        "signalType": "ImagePDQ",
+                        "hashValue": v,
+                        "hashStatus": s,
+                        "caseNumbers": {},
+                        "CSPFeedbacks": [],
+                    }
+                    for v, s in values
+                ],
+            },
+            indent=1,
+        )
+    )
 
 
 @pytest.fixture
@@ -51,8 +69,7 @@ def store(tmp_path: Path) -> tuple[Database, BankIndex]:
     return db, BankIndex(db, tmp_path / "home")
 
 
-def test_a_list_is_imported_in_batches(tmp_path: Path, store: tuple[Database, BankIndex]
-                                       ) -> None:  # fmt: skip
+def test_a_list_is_imported_in_batches(tmp_path: Path, store: tuple[Database, BankIndex]) -> None:
     db, bank_index = store
     rng = random.Random(1)
     values = [_hex(rng) for _ in range(25)]
@@ -63,9 +80,15 @@ def test_a_list_is_imported_in_batches(tmp_path: Path, store: tuple[Database, Ba
     path = tmp_path / "list.json"
     _stopncii(path, records)
     seen: list[ImportProgress] = []
-    parsed, result = import_list_file(bank_index, "partner", path, case_number="partner-x",
-                                      consent=CONSENT, batch=4,
-                                      progress=seen.append)  # fmt: skip
+    parsed, result = import_list_file(
+        bank_index,
+        "partner",
+        path,
+        case_number="partner-x",
+        consent=CONSENT,
+        batch=4,
+        progress=seen.append,
+    )
     assert result.added == 25 and result.withdrawn == 1 and result.consent_recorded
     assert parsed.problem_count == 3  # the duplicate, the withdrawal of an added hash, nothex
     assert len(seen) >= 7 and seen[-1].bytes_read == seen[-1].total_bytes
@@ -74,8 +97,10 @@ def test_a_list_is_imported_in_batches(tmp_path: Path, store: tuple[Database, Ba
         case = s.scalar(select(Case).where(Case.number == "partner-x"))
         assert s.scalar(select(func.count(BankItem.id)).where(BankItem.case_id == case.id)) == 24
         assert s.scalar(select(func.count(Submission.id))) >= 7  # one per batch
-        assert s.scalar(select(func.count(AuditEntry.id)).where(
-            AuditEntry.action == "bank-import")) >= 7  # fmt: skip
+        assert (
+            s.scalar(select(func.count(AuditEntry.id)).where(AuditEntry.action == "bank-import"))
+            >= 7
+        )
     # every stored hash is in the index (in memory, and on disk for the next process)
     for index in (bank_index.load(), BankIndex(db, tmp_path / "home").load()):
         assert len(index) == 24
@@ -97,16 +122,17 @@ def test_no_consent_stores_nothing(tmp_path: Path, store: tuple[Database, BankIn
         assert s.scalar(select(Case).where(Case.number == "partner-y")) is None
 
 
-def test_a_malformed_file_is_refused_before_any_batch(tmp_path: Path,
-                                                      store: tuple[Database, BankIndex]
-                                                      ) -> None:  # fmt: skip
+def test_a_malformed_file_is_refused_before_any_batch(
+    tmp_path: Path, store: tuple[Database, BankIndex]
+) -> None:
     db, bank_index = store
     path = tmp_path / "list.json"
     _stopncii(path, [(_hex(random.Random(i)), "Active") for i in range(10)])
     path.write_text(path.read_text()[:-40])  # cut off: malformed at its end
     with pytest.raises(FormatError, match="malformed JSON"):
-        import_list_file(bank_index, "partner", path, case_number="partner-z",
-                         consent=CONSENT, batch=3)  # fmt: skip
+        import_list_file(
+            bank_index, "partner", path, case_number="partner-z", consent=CONSENT, batch=3
+        )
     with db.session() as s:
         assert s.scalar(select(func.count(BankItem.id))) == 0
 
@@ -127,8 +153,12 @@ def test_deep_nesting_is_refused_at_once(tmp_path: Path) -> None:
 
 def test_list_import_bench_small(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
-    proc = subprocess.run([sys.executable, str(BENCH), "--hashes", "3000", "--out", str(out)],
-                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, str(BENCH), "--hashes", "3000", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     result = json.loads(out.read_text())
     assert result["hashes"] == 3000 and result["lookup_found"] and result["peak_rss_mb"] > 0
@@ -136,9 +166,9 @@ def test_list_import_bench_small(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("case", ["../../etc", "a/b", ".x", "CASE 7"])
-def test_the_cli_refuses_a_case_number_outside_the_pattern(rempart_env: Path,
-                                                           consent_file: Path,
-                                                           case: str) -> None:  # fmt: skip
+def test_the_cli_refuses_a_case_number_outside_the_pattern(
+    rempart_env: Path, consent_file: Path, case: str
+) -> None:
     from typer.testing import CliRunner
 
     from rempart.cli import app
@@ -148,8 +178,19 @@ def test_the_cli_refuses_a_case_number_outside_the_pattern(rempart_env: Path,
     runner = CliRunner()
     env = {"COLUMNS": "300"}
     assert runner.invoke(app, ["bank", "create", "partner"], env=env).exit_code == 0
-    for args in (["bank", "import-list", "partner", str(path), "--case", case, "--consent",
-                  str(consent_file)], ["case", "open", case]):  # fmt: skip
+    for args in (
+        [
+            "bank",
+            "import-list",
+            "partner",
+            str(path),
+            "--case",
+            case,
+            "--consent",
+            str(consent_file),
+        ],
+        ["case", "open", case],
+    ):
         result = runner.invoke(app, args, env=env)
         assert result.exit_code == 1, (args, result.output)
         assert "invalid case number" in " ".join(result.output.split()), result.output
@@ -169,15 +210,20 @@ def test_bulk_rows_are_stored_as_the_orm_stores_them(tmp_path: Path, db_url: str
     bank_index = BankIndex(db, tmp_path / "home")
     rng = random.Random(11)
     path = tmp_path / "list.json"
-    _stopncii(path, [(_hex(rng), "Active") for _ in range(30)]
-              + [("nothex", "Active"), (_hex(rng), "Withdrawn")])  # fmt: skip
-    parsed, result = import_list_file(bank_index, "partner", path, case_number="partner-z",
-                                      consent=CONSENT, batch=7)  # fmt: skip
+    _stopncii(
+        path,
+        [(_hex(rng), "Active") for _ in range(30)]
+        + [("nothex", "Active"), (_hex(rng), "Withdrawn")],
+    )
+    parsed, result = import_list_file(
+        bank_index, "partner", path, case_number="partner-z", consent=CONSENT, batch=7
+    )
     assert result.added == 30 and parsed.problem_count == 1
     with db.session() as s:
         items = s.execute(select(BankItem.id, BankItem.created_at).order_by(BankItem.id)).all()
-        feed = s.execute(select(BankChange.item_id, BankChange.at, BankChange.kind)
-                         .order_by(BankChange.seq)).all()  # fmt: skip
+        feed = s.execute(
+            select(BankChange.item_id, BankChange.at, BankChange.kind).order_by(BankChange.seq)
+        ).all()
         assert [i for i, _ in items] == [i for i, _, _ in feed]
         assert {k for _, _, k in feed} == {ADDED}
         assert all(isinstance(at, datetime) for _, at, _ in feed)
@@ -185,8 +231,12 @@ def test_bulk_rows_are_stored_as_the_orm_stores_them(tmp_path: Path, db_url: str
         if db.backend == "sqlite":
             text_form = r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}$"
             for column, table in (("created_at", "bank_items"), ("at", "bank_changes")):
-                stored = s.connection().exec_driver_sql(
-                    f"SELECT DISTINCT {column} FROM {table}").scalars().all()  # fmt: skip
+                stored = (
+                    s.connection()
+                    .exec_driver_sql(f"SELECT DISTINCT {column} FROM {table}")
+                    .scalars()
+                    .all()
+                )
                 assert stored and all(re.match(text_form, v) for v in stored), stored
             assert s.connection().exec_driver_sql("PRAGMA cache_size").scalar() == -2000
     assert len(bank_index.load()) == 30
@@ -195,12 +245,27 @@ def test_bulk_rows_are_stored_as_the_orm_stores_them(tmp_path: Path, db_url: str
 def test_a_record_with_unhashable_statuses_is_reported(tmp_path: Path) -> None:
     path = tmp_path / "list.json"
     good = _hex(random.Random(3))
-    path.write_text(json.dumps({"hashRecords": [
-        {"signalType": "ImagePDQ", "hashValue": good, "hashStatus": "Active",
-         "caseNumbers": {"SN-1": ["Active"]}},
-        {"signalType": "ImagePDQ", "hashValue": good[::-1], "hashStatus": "Active",
-         "caseNumbers": {"SN-2": "Active"}, "CSPFeedbacks": []}]}))  # fmt: skip
+    path.write_text(
+        json.dumps(
+            {
+                "hashRecords": [
+                    {
+                        "signalType": "ImagePDQ",
+                        "hashValue": good,
+                        "hashStatus": "Active",
+                        "caseNumbers": {"SN-1": ["Active"]},
+                    },
+                    {
+                        "signalType": "ImagePDQ",
+                        "hashValue": good[::-1],
+                        "hashStatus": "Active",
+                        "caseNumbers": {"SN-2": "Active"},
+                        "CSPFeedbacks": [],
+                    },
+                ]
+            }
+        )
+    )
     parsed = read_list(path)
     assert [i.pdq for i in parsed.items] == [good[::-1]]
-    assert parsed.problems == [f"{path}: record 1: 'caseNumbers' must map case numbers to "
-                               "statuses"]  # fmt: skip
+    assert parsed.problems == [f"{path}: record 1: 'caseNumbers' must map case numbers to statuses"]

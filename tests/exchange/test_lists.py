@@ -32,17 +32,32 @@ def rand_hex(rng: random.Random, bits: int) -> str:
 
 
 def photo(rng: random.Random) -> dict[str, Any]:
-    return {"media_type": "image", "pdq": rand_hex(rng, 256), "pdq_quality": 100,
-            "md5": rand_hex(rng, 128), "sha256": rand_hex(rng, 256), "width": 640,
-            "height": 480}  # fmt: skip
+    return {
+        "media_type": "image",
+        "pdq": rand_hex(rng, 256),
+        "pdq_quality": 100,
+        "md5": rand_hex(rng, 128),
+        "sha256": rand_hex(rng, 256),
+        "width": 640,
+        "height": 480,
+    }
 
 
 def video(rng: random.Random) -> dict[str, Any]:
     frames = [f"{rand_hex(rng, 256)},100,{t:.3f}" for t in (0.0, 1.0, 2.0)]
-    return {"media_type": "video", "pdq": None, "pdq_quality": None, "md5": rand_hex(rng, 128),
-            "sha256": rand_hex(rng, 256), "width": 320, "height": 240, "duration": 3.0,
-            "seconds_per_frame": 1.0, "vpdq": frames,
-            "vpdq_regions": {"top": [f"{rand_hex(rng, 256)},100,0.000"]}}  # fmt: skip
+    return {
+        "media_type": "video",
+        "pdq": None,
+        "pdq_quality": None,
+        "md5": rand_hex(rng, 128),
+        "sha256": rand_hex(rng, 256),
+        "width": 320,
+        "height": 240,
+        "duration": 3.0,
+        "seconds_per_frame": 1.0,
+        "vpdq": frames,
+        "vpdq_regions": {"top": [f"{rand_hex(rng, 256)},100,0.000"]},
+    }
 
 
 def write_json(path: Path, doc: Any) -> Path:
@@ -51,8 +66,15 @@ def write_json(path: Path, doc: Any) -> Path:
 
 
 def consent(path: Path, *, exchange: bool, by: str = "Test Person") -> Path:
-    return write_json(path, {"given_by": by, "given_at": "2026-11-01",
-                             "purpose": "find and remove copies", "allow_exchange": exchange})
+    return write_json(
+        path,
+        {
+            "given_by": by,
+            "given_at": "2026-11-01",
+            "purpose": "find and remove copies",
+            "allow_exchange": exchange,
+        },
+    )
 
 
 def submission(path: Path, items: list[dict[str, Any]]) -> Path:
@@ -73,14 +95,31 @@ def banked(rempart_env: Path) -> dict[str, Any]:
     private = [photo(rng)]
     rempart("bank", "create", "src")
     rempart("bank", "create", "dst")
-    rempart("bank", "import", "src", str(submission(rempart_env / "s1.json", shared)),
-            "--case", "C-1", "--consent",
-            str(consent(rempart_env / "c1.json", exchange=True)))  # fmt: skip
-    rempart("bank", "import", "src", str(submission(rempart_env / "s2.json", private)),
-            "--case", "C-2", "--consent",
-            str(consent(rempart_env / "c2.json", exchange=False)))  # fmt: skip
-    partner = consent(rempart_env / "partner.json", exchange=False,
-                      by="Partner helpline (consent held by the partner)")  # fmt: skip
+    rempart(
+        "bank",
+        "import",
+        "src",
+        str(submission(rempart_env / "s1.json", shared)),
+        "--case",
+        "C-1",
+        "--consent",
+        str(consent(rempart_env / "c1.json", exchange=True)),
+    )
+    rempart(
+        "bank",
+        "import",
+        "src",
+        str(submission(rempart_env / "s2.json", private)),
+        "--case",
+        "C-2",
+        "--consent",
+        str(consent(rempart_env / "c2.json", exchange=False)),
+    )
+    partner = consent(
+        rempart_env / "partner.json",
+        exchange=False,
+        by="Partner helpline (consent held by the partner)",
+    )
     return {"shared": shared, "private": private, "partner": partner, "home": rempart_env}
 
 
@@ -98,8 +137,16 @@ def test_round_trip_exports_only_what_consent_allows(banked: dict[str, Any], fmt
     assert photo1["pdq"] in text and photo2["pdq"] in text
     assert "given_by" not in text and "Test Person" not in text  # her name stays here
     assert "C-1" not in text and "C-2" not in text  # case numbers too
-    said = rempart("bank", "import-list", "dst", str(out), "--partner", "ngo",
-                   "--consent", str(banked["partner"]))  # fmt: skip
+    said = rempart(
+        "bank",
+        "import-list",
+        "dst",
+        str(out),
+        "--partner",
+        "ngo",
+        "--consent",
+        str(banked["partner"]),
+    )
     for p in (photo1, photo2):
         found = hits(p["pdq"], "dst")
         assert [(h["case"], h["distance"]) for h in found] == [("partner-ngo", 0)]
@@ -113,8 +160,9 @@ def test_round_trip_exports_only_what_consent_allows(banked: dict[str, Any], fmt
         rempart("bank", "export", "dst", "--out", str(again))  # partner-ngo had no exchange
         assert json.loads(again.read_text())["items"] == []  # consent: nothing re-shared
     # importing the same list again adds nothing
-    assert "Imported 0 hash(es)" in rempart("bank", "import-list", "dst", str(out),
-                                            "--partner", "ngo")  # fmt: skip
+    assert "Imported 0 hash(es)" in rempart(
+        "bank", "import-list", "dst", str(out), "--partner", "ngo"
+    )
     actions = [e["action"] for e in json.loads(rempart("audit", "list", "--format", "json"))]
     assert "bank-export" in actions
 
@@ -122,8 +170,16 @@ def test_round_trip_exports_only_what_consent_allows(banked: dict[str, Any], fmt
 def test_rempart_list_is_identical_after_a_round_trip(banked: dict[str, Any]) -> None:
     home: Path = banked["home"]
     rempart("bank", "export", "src", "--out", str(home / "a.json"))
-    rempart("bank", "import-list", "dst", str(home / "a.json"), "--case", "C-3",
-            "--consent", str(consent(home / "c3.json", exchange=True)))  # fmt: skip
+    rempart(
+        "bank",
+        "import-list",
+        "dst",
+        str(home / "a.json"),
+        "--case",
+        "C-3",
+        "--consent",
+        str(consent(home / "c3.json", exchange=True)),
+    )
     rempart("bank", "export", "dst", "--out", str(home / "b.json"))
     a, b = (json.loads((home / n).read_text()) for n in ("a.json", "b.json"))
     assert a["items"] == b["items"] and len(a["items"]) == 3
@@ -135,20 +191,30 @@ def test_import_needs_a_consent_record(banked: dict[str, Any]) -> None:
     said = rempart("bank", "import-list", "dst", str(home / "l.csv"), "--partner", "x", code=1)
     assert "no consent record" in said
     assert hits(banked["shared"][0]["pdq"], "dst") == []  # nothing stored
-    assert "either --case" in rempart("bank", "import-list", "dst", str(home / "l.csv"),
-                                      code=1)  # fmt: skip
-    assert "no bank named" in rempart("bank", "import-list", "nope", str(home / "l.csv"),
-                                      "--case", "C-1", code=1)  # fmt: skip
+    assert "either --case" in rempart("bank", "import-list", "dst", str(home / "l.csv"), code=1)
+    assert "no bank named" in rempart(
+        "bank", "import-list", "nope", str(home / "l.csv"), "--case", "C-1", code=1
+    )
 
 
 def stopncii_doc(records: list[tuple[str, str, str, dict[str, str]]]) -> dict[str, Any]:
-    return {"count": len(records), "nextPageToken": None, "nextSetTimestamp": 1764000000,
-            "hasMoreRecords": False,
-            "hashRecords": [{"lastModtimestamp": 1764000000, "signalType": kind,
-                             "hashValue": value, "hashStatus": status, "caseNumbers": cases,
-                             "CSPFeedbacks": [{"feedbackValue": "Blocked", "tags": [],
-                                               "source": "a platform"}]}
-                            for kind, value, status, cases in records]}  # fmt: skip
+    return {
+        "count": len(records),
+        "nextPageToken": None,
+        "nextSetTimestamp": 1764000000,
+        "hasMoreRecords": False,
+        "hashRecords": [
+            {
+                "lastModtimestamp": 1764000000,
+                "signalType": kind,
+                "hashValue": value,
+                "hashStatus": status,
+                "caseNumbers": cases,
+                "CSPFeedbacks": [{"feedbackValue": "Blocked", "tags": [], "source": "a platform"}],
+            }
+            for kind, value, status, cases in records
+        ],
+    }
 
 
 def test_stopncii_withdrawn_and_deleted_hashes_are_removed_everywhere(
@@ -160,26 +226,51 @@ def test_stopncii_withdrawn_and_deleted_hashes_are_removed_everywhere(
     rempart("bank", "create", "ncii")
     rempart("bank", "create", "other")
     partner = consent(rempart_env / "p.json", exchange=False, by="StopNCII.org")
-    first = write_json(rempart_env / "f1.json", stopncii_doc([
-        ("ImagePDQ", pdq_a, "Active", {"SN-1": "Active"}),
-        ("ImagePDQ", pdq_b, "Received", {}),
-        ("ImagePDQ", pdq_kept, "Active", {"SN-3": "Active"}),
-        ("VideoMD5", vmd5, "Active", {"SN-4": "Active"}),
-    ]))  # fmt: skip
-    rempart("bank", "import-list", "ncii", str(first), "--partner", "stopncii", "--consent",
-            str(partner))  # fmt: skip
+    first = write_json(
+        rempart_env / "f1.json",
+        stopncii_doc(
+            [
+                ("ImagePDQ", pdq_a, "Active", {"SN-1": "Active"}),
+                ("ImagePDQ", pdq_b, "Received", {}),
+                ("ImagePDQ", pdq_kept, "Active", {"SN-3": "Active"}),
+                ("VideoMD5", vmd5, "Active", {"SN-4": "Active"}),
+            ]
+        ),
+    )
+    rempart(
+        "bank",
+        "import-list",
+        "ncii",
+        str(first),
+        "--partner",
+        "stopncii",
+        "--consent",
+        str(partner),
+    )
     # the same hash B also in another bank of the same partner case, and under her own case
     rempart("bank", "import-list", "other", str(first), "--partner", "stopncii")
-    rempart("bank", "import", "other", str(submission(rempart_env / "own.json", [
-        {"pdq": pdq_b, "pdq_quality": 100}])), "--case", "HER-1", "--consent",
-        str(consent(rempart_env / "her.json", exchange=False)))  # fmt: skip
+    rempart(
+        "bank",
+        "import",
+        "other",
+        str(submission(rempart_env / "own.json", [{"pdq": pdq_b, "pdq_quality": 100}])),
+        "--case",
+        "HER-1",
+        "--consent",
+        str(consent(rempart_env / "her.json", exchange=False)),
+    )
     assert len(hits(pdq_a)) == 2 and len(hits(pdq_b)) == 3 and len(hits(vmd5)) == 2
     # later records: A withdrawn, B deleted, the video's only case deleted
-    update = write_json(rempart_env / "f2.json", stopncii_doc([
-        ("ImagePDQ", pdq_a, "Withdrawn", {"SN-1": "Withdrawn"}),
-        ("ImagePDQ", pdq_b, "Deleted", {}),
-        ("VideoMD5", vmd5, "Active", {"SN-4": "Deleted"}),
-    ]))  # fmt: skip
+    update = write_json(
+        rempart_env / "f2.json",
+        stopncii_doc(
+            [
+                ("ImagePDQ", pdq_a, "Withdrawn", {"SN-1": "Withdrawn"}),
+                ("ImagePDQ", pdq_b, "Deleted", {}),
+                ("VideoMD5", vmd5, "Active", {"SN-4": "Deleted"}),
+            ]
+        ),
+    )
     said = rempart("bank", "import-list", "ncii", str(update), "--partner", "stopncii")
     assert "6 withdrawn entr(y/ies) deleted" in said and "1 entr(y/ies) of other cases" in said
     assert hits(pdq_a) == [] and hits(vmd5) == []
@@ -197,16 +288,25 @@ def test_stopncii_withdrawn_and_deleted_hashes_are_removed_everywhere(
     actions = [e["action"] for e in json.loads(rempart("audit", "list", "--format", "json"))]
     assert actions.count("list-withdraw") == 1
     # asked to, a withdrawal also removes other cases' entries
-    rempart("bank", "import-list", "ncii", str(update), "--partner", "stopncii",
-            "--withdraw-everywhere")  # fmt: skip
+    rempart(
+        "bank", "import-list", "ncii", str(update), "--partner", "stopncii", "--withdraw-everywhere"
+    )
     assert hits(pdq_b) == []
 
 
 def test_rempart_withdrawal_digests_reach_the_partner(banked: dict[str, Any]) -> None:
     home: Path = banked["home"]
     rempart("bank", "export", "src", "--out", str(home / "v1.json"))
-    rempart("bank", "import-list", "dst", str(home / "v1.json"), "--partner", "ngo",
-            "--consent", str(banked["partner"]))  # fmt: skip
+    rempart(
+        "bank",
+        "import-list",
+        "dst",
+        str(home / "v1.json"),
+        "--partner",
+        "ngo",
+        "--consent",
+        str(banked["partner"]),
+    )
     gone = banked["shared"][0]
     entry = hits(gone["pdq"], "src")[0]["bank_entry"]
     rempart("case", "withdraw", "C-1", "--item", str(entry))  # she withdraws one photo
@@ -217,4 +317,3 @@ def test_rempart_withdrawal_digests_reach_the_partner(banked: dict[str, Any]) ->
     assert "1 withdrawn entr(y/ies) deleted" in said
     assert hits(gone["pdq"]) == [] and hits(gone["sha256"]) == []
     assert len(hits(banked["shared"][1]["pdq"], "dst")) == 1
-

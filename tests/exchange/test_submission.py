@@ -21,8 +21,14 @@ def test_round_trip_without_paths(tmp_path: Path) -> None:
     raw = json.loads(path.read_text())
     assert raw["format"] == "rempart-hash-submission" and raw["version"] == 1
     assert set(raw["items"][0]) == {
-        "media_type", "pdq", "pdq_quality", "md5", "sha256", "width", "height"
-    }  # fmt: skip
+        "media_type",
+        "pdq",
+        "pdq_quality",
+        "md5",
+        "sha256",
+        "width",
+        "height",
+    }
     assert read_submission(path).items == [_item()]
 
 
@@ -40,13 +46,18 @@ def test_path_only_when_asked(tmp_path: Path) -> None:
         ('{"format": "other"}', "not a Rempart hash-submission"),
         ('{"format": "rempart-hash-submission", "version": 9, "items": []}', "unsupported version"),
         ('{"format": "rempart-hash-submission", "version": 1, "items": {}}', "'items' must be"),
-        ('{"format": "rempart-hash-submission", "version": 1, "items": [{"pdq": "zz"}]}',
-         "item 1: 'pdq' is not a valid"),
+        (
+            '{"format": "rempart-hash-submission", "version": 1, "items": [{"pdq": "zz"}]}',
+            "item 1: 'pdq' is not a valid",
+        ),
         ('{"format": "rempart-hash-submission", "version": 1, "items": [{}]}', "no hash"),
-        ('{"format": "rempart-hash-submission", "version": 1, "items": '
-         '[{"md5": "' + "a" * 32 + '", "pdq_quality": 500}]}', "pdq_quality"),
+        (
+            '{"format": "rempart-hash-submission", "version": 1, "items": '
+            '[{"md5": "' + "a" * 32 + '", "pdq_quality": 500}]}',
+            "pdq_quality",
+        ),
     ],
-)  # fmt: skip
+)
 def test_malformed_files_are_refused_naming_the_file(
     tmp_path: Path, content: str, message: str
 ) -> None:
@@ -84,10 +95,19 @@ def _video(**kw: object) -> SubmissionItem:
 
     frames = tuple(VpdqFrame(i, 90, f"{i:064x}", i / 30) for i in range(3))
     base: dict[str, object] = dict(
-        md5="a" * 32, sha256="b" * 64, pdq=None, pdq_quality=None, width=320, height=240,
-        media_type="video", duration=12.5, frames=frames, inside=frames[:1],
-        regions={"top": frames[1:], "bottom": frames[:2]}, seconds_per_frame=0.0,
-    )  # fmt: skip
+        md5="a" * 32,
+        sha256="b" * 64,
+        pdq=None,
+        pdq_quality=None,
+        width=320,
+        height=240,
+        media_type="video",
+        duration=12.5,
+        frames=frames,
+        inside=frames[:1],
+        regions={"top": frames[1:], "bottom": frames[:2]},
+        seconds_per_frame=0.0,
+    )
     base.update(kw)
     return SubmissionItem(**base)  # type: ignore[arg-type]
 
@@ -120,8 +140,9 @@ def test_malformed_video_items_are_refused(
 ) -> None:
     item = _video().to_json() | change
     path = tmp_path / "bad.json"
-    path.write_text(json.dumps({"format": "rempart-hash-submission", "version": 1,
-                                "items": [item]}))  # fmt: skip
+    path.write_text(
+        json.dumps({"format": "rempart-hash-submission", "version": 1, "items": [item]})
+    )
     with pytest.raises(FormatError, match=message) as info:
         read_submission(path)
     assert str(path) in str(info.value) and "item 1" in str(info.value)

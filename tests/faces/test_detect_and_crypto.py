@@ -60,8 +60,13 @@ def test_face_pasted_onto_a_scene_is_found() -> None:
     (face,) = find_faces(np.asarray(img.convert("RGB")))
     left, top, right, bottom = face.box
     pad = face.width // 4
-    comp = paste_region(img, (left - pad, top - pad, right + pad, bottom + pad),
-                        photo_like(9, (900, 700)), (300, 150), scale=0.8)  # fmt: skip
+    comp = paste_region(
+        img,
+        (left - pad, top - pad, right + pad, bottom + pad),
+        photo_like(9, (900, 700)),
+        (300, 150),
+        scale=0.8,
+    )
     found = [f for f in find_faces(np.asarray(comp)) if f.status == "ok"]
     assert found and distance(found[0].template, face.template) < 0.5
 

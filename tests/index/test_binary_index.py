@@ -40,8 +40,9 @@ def queries_near(rng: np.random.Generator, hashes: np.ndarray, count: int) -> np
     return out
 
 
-def check_exact(index: BinaryHashIndex, hashes: np.ndarray, ids: np.ndarray, q: np.ndarray,
-                r: int) -> None:  # fmt: skip
+def check_exact(
+    index: BinaryHashIndex, hashes: np.ndarray, ids: np.ndarray, q: np.ndarray, r: int
+) -> None:
     results = index.search(q, r)
     for qi, (got_ids, got_d) in enumerate(results):
         want = brute(hashes, ids, q[qi], r)
@@ -162,8 +163,10 @@ def test_missing_or_corrupt_files_raise_index_corrupt(tmp_path: Path, data: tupl
     with pytest.raises(IndexCorrupt):
         BinaryHashIndex.load(tmp_path / "idx2")
     # well-shaped but damaged tables: a row number past the end, offsets out of order
-    for name, damage in (("entries", lambda a: a.__setitem__(7, 2**29 - 1)),
-                         ("offsets", lambda a: a.__setitem__(5, 10**6))):  # fmt: skip
+    for name, damage in (
+        ("entries", lambda a: a.__setitem__(7, 2**29 - 1)),
+        ("offsets", lambda a: a.__setitem__(5, 10**6)),
+    ):
         folder = tmp_path / f"idx-{name}"
         index.save(folder)
         path = next(folder.glob(f"main-*-{name}.npy"))

@@ -194,8 +194,17 @@ def test_float_image_with_nan_and_inf_hashes_without_warnings(tmp_path: Path) ->
 
 def test_every_reason_code_is_documented() -> None:
     doc = (Path(__file__).resolve().parents[2] / "docs" / "hashing.md").read_text()
-    for reason in ("empty-file", "not-an-image", "corrupt", "truncated", "too-many-pixels",
-                   "too-large", "unreadable", "not-a-file", "unsupported-format"):  # fmt: skip
+    for reason in (
+        "empty-file",
+        "not-an-image",
+        "corrupt",
+        "truncated",
+        "too-many-pixels",
+        "too-large",
+        "unreadable",
+        "not-a-file",
+        "unsupported-format",
+    ):
         assert f"`{reason}`" in doc
 
 

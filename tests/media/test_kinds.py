@@ -25,8 +25,10 @@ def test_kinds_by_extension_and_by_content(tmp_path: Path) -> None:
 
 
 def test_animated_gif_is_a_video_and_a_still_gif_an_image(tmp_path: Path) -> None:
-    frames = [Image.fromarray((np.random.default_rng(i).random((40, 50, 3)) * 255)
-                             .astype("uint8")) for i in range(4)]  # fmt: skip
+    frames = [
+        Image.fromarray((np.random.default_rng(i).random((40, 50, 3)) * 255).astype("uint8"))
+        for i in range(4)
+    ]
     frames[0].save(tmp_path / "a.gif", save_all=True, append_images=frames[1:], duration=200)
     frames[0].save(tmp_path / "s.gif")
     (tmp_path / "broken.gif").write_bytes(b"GIF89a\x00")

@@ -84,8 +84,7 @@ def test_bad_files(tmp_path: Path, clip: Path) -> None:
     (tmp_path / "dir.mp4").mkdir()
     assert _reason(tmp_path / "dir.mp4") == "not-a-file"
     (tmp_path / "head.mp4").write_bytes(clip.read_bytes()[:3000])  # index at the end: cut off
-    assert _reason(tmp_path / "head.mp4") in {"not-a-video", "corrupt", "truncated",
-                                              "empty-video"}  # fmt: skip
+    assert _reason(tmp_path / "head.mp4") in {"not-a-video", "corrupt", "truncated", "empty-video"}
     with pytest.raises(MediaError) as info:
         probe_video(tmp_path / "audio.mp4")
     assert info.value.reason == "no-video-stream"

@@ -52,8 +52,16 @@ def hostile_scan(rempart_env: Path, consent_file: Path) -> Path:
         photo_like(seed, (320, 240)).save(hers / f"{seed}.jpg", quality=90)
     rempart("hash", str(hers), "--out", str(rempart_env / "sub.json"))
     rempart("bank", "create", "b")
-    rempart("bank", "import", "b", str(rempart_env / "sub.json"), "--case", "CASE-H",
-            "--consent", str(consent_file))  # fmt: skip
+    rempart(
+        "bank",
+        "import",
+        "b",
+        str(rempart_env / "sub.json"),
+        "--case",
+        "CASE-H",
+        "--consent",
+        str(consent_file),
+    )
     found = rempart_env / "found"
     export = found / "export"
     chat_export(export, name=HOSTILE_CHAT, photo_seeds=(1, 2))  # message 2: her photo 1
@@ -62,8 +70,9 @@ def hostile_scan(rempart_env: Path, consent_file: Path) -> Path:
 
 
 def test_hostile_names_are_printed_literally(rempart_env: Path, hostile_scan: Path) -> None:
-    out = rempart("scan", str(hostile_scan), "--bank", "b", "--report",
-                  str(rempart_env / "r.json"), code=3)  # fmt: skip
+    out = rempart(
+        "scan", str(hostile_scan), "--bank", "b", "--report", str(rempart_env / "r.json"), code=3
+    )
     no_escapes(out)
     assert "[reverse]EVIL.jpg" in out
     report = json.loads((rempart_env / "r.json").read_text())

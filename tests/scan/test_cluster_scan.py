@@ -35,8 +35,16 @@ def test_local_cluster_and_scheduler_address_match_the_plain_scan(
         photo_like(s, (320, 240)).save(hers / f"{s}.jpg", quality=90)
     rempart("hash", str(hers), "--out", str(rempart_env / "s.json"))
     rempart("bank", "create", "b")
-    rempart("bank", "import", "b", str(rempart_env / "s.json"), "--case", "C", "--consent",
-            str(consent_file))  # fmt: skip
+    rempart(
+        "bank",
+        "import",
+        "b",
+        str(rempart_env / "s.json"),
+        "--case",
+        "C",
+        "--consent",
+        str(consent_file),
+    )
     found = rempart_env / "found"
     found.mkdir()
     photo_like(1, (320, 240)).rotate(90, expand=True).save(found / "rot.png")
@@ -47,14 +55,38 @@ def test_local_cluster_and_scheduler_address_match_the_plain_scan(
     (found / "broken.jpg").write_bytes(b"\xff\xd8\xff nothing")
     plain, local, remote = (rempart_env / f"{n}.json" for n in ("plain", "local", "remote"))
     rempart("scan", str(found), "--bank", "b", "--report", str(plain), code=3)
-    rempart("scan", str(found), "--bank", "b", "--report", str(local), "--cluster", "local",
-            "--workers", "2", code=3)  # fmt: skip
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as cluster, Client(cluster) as client:  # fmt: skip
+    rempart(
+        "scan",
+        str(found),
+        "--bank",
+        "b",
+        "--report",
+        str(local),
+        "--cluster",
+        "local",
+        "--workers",
+        "2",
+        code=3,
+    )
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
         pids = set(client.run(lambda: __import__("os").getpid()).values())
         assert len(pids) == 2
-        rempart("scan", str(found), "--bank", "b", "--report", str(remote), "--cluster",
-                cluster.scheduler_address, code=3)  # fmt: skip
+        rempart(
+            "scan",
+            str(found),
+            "--bank",
+            "b",
+            "--report",
+            str(remote),
+            "--cluster",
+            cluster.scheduler_address,
+            code=3,
+        )
     assert matches(plain) == matches(local) == matches(remote)
     assert {(f, sig) for f, _, sig in matches(plain)} == {("rot.png", "pdq"), ("small.jpg", "pdq")}
     for report in (plain, local, remote):

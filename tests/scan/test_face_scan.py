@@ -36,8 +36,13 @@ def composite(photo: Path, background_seed: int) -> Image.Image:
     face = find_faces(np.asarray(img))[0]
     pad = face.width // 4
     left, top, right, bottom = face.box
-    return paste_region(img, (left - pad, top - pad, right + pad, bottom + pad),
-                        photo_like(background_seed, (1000, 750)), (400, 120), scale=0.7)
+    return paste_region(
+        img,
+        (left - pad, top - pad, right + pad, bottom + pad),
+        photo_like(background_seed, (1000, 750)),
+        (400, 120),
+        scale=0.7,
+    )
 
 
 @pytest.mark.both_databases  # face templates deleted for real on both
@@ -46,8 +51,7 @@ def test_enroll_scan_export_withdraw(rempart_env: Path, consent_file: Path) -> N
     # without consent: refused, nothing stored
     out = rempart("face", "enroll", *map(str, obama), "--case", "CASE-F", code=1)
     assert "no consent record" in out
-    rempart("face", "enroll", *map(str, obama), "--case", "CASE-F", "--consent",
-            str(consent_file))  # fmt: skip
+    rempart("face", "enroll", *map(str, obama), "--case", "CASE-F", "--consent", str(consent_file))
     assert rempart("face", "list").count("CASE-F") == len(obama)
     found = rempart_env / "found"
     found.mkdir()
@@ -69,15 +73,21 @@ def test_enroll_scan_export_withdraw(rempart_env: Path, consent_file: Path) -> N
     notes = {Path(n["file"]).name: n["reason"] for n in data["faces_not_compared"]}
     assert notes.get("tiny.jpg") == "too-small"
     # export: refused unless her consent allows exchange
-    assert "does not allow" in rempart("face", "export", "--case", "CASE-F", "--out",
-                                       str(rempart_env / "t.json"), code=1)  # fmt: skip
+    assert "does not allow" in rempart(
+        "face", "export", "--case", "CASE-F", "--out", str(rempart_env / "t.json"), code=1
+    )
     # templates are encrypted at rest: no template's raw bytes anywhere in the database file
-    raw = [np.asarray(f.template, dtype="<f4").tobytes()
-           for p in obama for f in find_faces(np.asarray(Image.open(p).convert("RGB")))]
+    raw = [
+        np.asarray(f.template, dtype="<f4").tobytes()
+        for p in obama
+        for f in find_faces(np.asarray(Image.open(p).convert("RGB")))
+    ]
     db_bytes = database_bytes(os.environ["REMPART_DB"])
     assert raw and not any(r[:64] in db_bytes for r in raw)
-    blobs = [bytes(b) for (b,) in execute(os.environ["REMPART_DB"],
-                                          "select ciphertext from face_templates")]
+    blobs = [
+        bytes(b)
+        for (b,) in execute(os.environ["REMPART_DB"], "select ciphertext from face_templates")
+    ]
     assert len(blobs) == len(obama)
     rempart("case", "withdraw", "CASE-F", "--yes")
     db_bytes = database_bytes(os.environ["REMPART_DB"])  # SQLite: with its write-ahead log
@@ -89,29 +99,66 @@ def test_enroll_scan_export_withdraw(rempart_env: Path, consent_file: Path) -> N
 
 def test_several_faces_ask_which_one(rempart_env: Path, consent_file: Path) -> None:
     two = FACES / "two_people.jpg"
-    out = rempart("face", "enroll", str(two), "--case", "C2", "--consent", str(consent_file),
-                  code=1)  # fmt: skip
+    out = rempart(
+        "face", "enroll", str(two), "--case", "C2", "--consent", str(consent_file), code=1
+    )
     assert "2 faces" in out and "--pick two_people.jpg:N" in out
-    out = rempart("face", "enroll", str(two), "--pick", "two_people.jpg:3", "--case", "C2",
-                  "--consent", str(consent_file), code=1)  # fmt: skip
+    out = rempart(
+        "face",
+        "enroll",
+        str(two),
+        "--pick",
+        "two_people.jpg:3",
+        "--case",
+        "C2",
+        "--consent",
+        str(consent_file),
+        code=1,
+    )
     assert "only 2 were found" in out
-    rempart("face", "enroll", str(two), "--pick", "two_people.jpg:2", "--case", "C2",
-            "--consent", str(consent_file))  # fmt: skip
+    rempart(
+        "face",
+        "enroll",
+        str(two),
+        "--pick",
+        "two_people.jpg:2",
+        "--case",
+        "C2",
+        "--consent",
+        str(consent_file),
+    )
     noface = rempart_env / "scene.jpg"
     photo_like(1, (400, 300)).save(noface)
     broken = rempart_env / "broken.jpg"
     broken.write_bytes(b"\xff\xd8\xff\xe0 not really")
-    out = rempart("face", "enroll", str(noface), str(broken), str(FACES / "obama.jpg"),
-                  "--case", "C3", "--consent", str(consent_file), code=3)  # fmt: skip
+    out = rempart(
+        "face",
+        "enroll",
+        str(noface),
+        str(broken),
+        str(FACES / "obama.jpg"),
+        "--case",
+        "C3",
+        "--consent",
+        str(consent_file),
+        code=3,
+    )
     assert "scene.jpg: no face found" in out and "broken.jpg" in out
     assert "Enrolled 1 face template" in out
 
 
 def test_export_allowed_by_consent(rempart_env: Path, tmp_path: Path) -> None:
     consent = tmp_path / "c.json"
-    consent.write_text(json.dumps({"given_by": "A", "given_at": "2026-11-01",
-                                   "purpose": "find and share with partners",
-                                   "allow_exchange": True}))  # fmt: skip
+    consent.write_text(
+        json.dumps(
+            {
+                "given_by": "A",
+                "given_at": "2026-11-01",
+                "purpose": "find and share with partners",
+                "allow_exchange": True,
+            }
+        )
+    )
     rempart("face", "enroll", str(FACES / "obama.jpg"), "--case", "C4", "--consent", str(consent))
     out_file = tmp_path / "t.json"
     rempart("face", "export", "--case", "C4", "--out", str(out_file))
@@ -122,8 +169,9 @@ def test_export_allowed_by_consent(rempart_env: Path, tmp_path: Path) -> None:
 def test_faces_in_video_frames(rempart_env: Path, consent_file: Path) -> None:
     from rempart.samples import write_video
 
-    rempart("face", "enroll", str(FACES / "obama.jpg"), "--case", "CV", "--consent",
-            str(consent_file))  # fmt: skip
+    rempart(
+        "face", "enroll", str(FACES / "obama.jpg"), "--case", "CV", "--consent", str(consent_file)
+    )
     scene = [np.asarray(photo_like(k, (640, 480))) for k in range(2)]
     comp = np.asarray(composite(FACES / "obama-480p.jpg", 5).resize((640, 480)))
     frames = [scene[0]] * 30 + [comp] * 30 + [scene[1]] * 20
@@ -136,8 +184,16 @@ def test_faces_in_video_frames(rempart_env: Path, consent_file: Path) -> None:
 
 def test_expired_consent_templates_are_not_used(rempart_env: Path, tmp_path: Path) -> None:
     consent = tmp_path / "c.json"
-    consent.write_text(json.dumps({"given_by": "A", "given_at": "2026-01-01",
-                                   "purpose": "find", "retention_until": "2026-02-01"}))
+    consent.write_text(
+        json.dumps(
+            {
+                "given_by": "A",
+                "given_at": "2026-01-01",
+                "purpose": "find",
+                "retention_until": "2026-02-01",
+            }
+        )
+    )
     rempart("face", "enroll", str(FACES / "obama.jpg"), "--case", "C5", "--consent", str(consent))
     report = tmp_path / "r.json"
     rempart("scan", str(FACES / "obama2.jpg"), "--faces", "--report", str(report))

@@ -46,16 +46,25 @@ def peak_rss_mb(args: list[str], env: dict[str, str]) -> tuple[float, str]:
         "print('PEAK', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
         "sys.exit(code)\n"
     )
-    done = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True,
-                          text=True, timeout=300, check=False)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     peak = next(line for line in done.stderr.splitlines() if line.startswith("PEAK"))
     return int(peak.split()[1]) / 1024, done.stdout
 
 
 def test_two_hour_video_hashes_and_scans_in_bounded_memory(tmp_path: Path) -> None:
-    env = {**os.environ, "REMPART_HOME": str(tmp_path / "home"),
-           "REMPART_DB": str(tmp_path / "r.db")}  # fmt: skip
+    env = {
+        **os.environ,
+        "REMPART_HOME": str(tmp_path / "home"),
+        "REMPART_DB": str(tmp_path / "r.db"),
+    }
     short = tiny_video(tmp_path / "short.mp4", 60)
     long = tiny_video(tmp_path / "long.mp4", 2 * 3600)
     base, _ = peak_rss_mb(["hash", str(short), "--format", "vpdq"], env)
@@ -65,11 +74,11 @@ def test_two_hour_video_hashes_and_scans_in_bounded_memory(tmp_path: Path) -> No
     assert len(lines) == 7200 and lines[-1].endswith(",7199.000")
     assert peak - base < 60, f"2-hour video took {peak:.0f} MB, 1-minute {base:.0f} MB"
     report = tmp_path / "scan.json"
-    peak_scan, _ = peak_rss_mb(
-        ["scan", str(long), "--report", str(report), "--workers", "1"], env
-    )
+    peak_scan, _ = peak_rss_mb(["scan", str(long), "--report", str(report), "--workers", "1"], env)
     summary = json.loads(report.read_text())["summary"]
     assert summary["videos"] == 1 and summary["skipped"] == 0
     assert peak_scan - base < 120, f"scan of a 2-hour video took {peak_scan:.0f} MB"
-    print(f"peak RSS: 1-minute hash {base:.0f} MB, 2-hour hash {peak:.0f} MB, 2-hour scan "
-          f"{peak_scan:.0f} MB")
+    print(
+        f"peak RSS: 1-minute hash {base:.0f} MB, 2-hour hash {peak:.0f} MB, 2-hour scan "
+        f"{peak_scan:.0f} MB"
+    )

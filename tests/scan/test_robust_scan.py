@@ -62,8 +62,16 @@ def banked(rempart_env: Path, consent_file: Path) -> Path:
     out = rempart("hash", str(photos), "--out", str(rempart_env / "h.json"))
     assert "2 with not enough content for crop/region/keypoint matching" in " ".join(out.split())
     rempart("bank", "create", "b")
-    rempart("bank", "import", "b", str(rempart_env / "h.json"), "--case", "C-1",
-            "--consent", str(consent_file))  # fmt: skip
+    rempart(
+        "bank",
+        "import",
+        "b",
+        str(rempart_env / "h.json"),
+        "--case",
+        "C-1",
+        "--consent",
+        str(consent_file),
+    )
     return rempart_env
 
 
@@ -91,10 +99,10 @@ def test_edited_copies_are_found_with_the_method_and_area(banked: Path) -> None:
     for k in range(12):  # unrelated pictures, some in the same frames
         other = photo_like(7000 + k, (480, 360))
         (_screenshot(other) if k % 3 == 0 else _blur_pad(other) if k % 3 == 1 else other).save(
-            found / f"other{k}.png")
+            found / f"other{k}.png"
+        )
     Image.new("RGB", (500, 400), (120, 120, 120)).save(found / "flat.png")
-    rempart("scan", str(found), "--bank", "b", "--report", str(banked / "r.json"),
-            "--workers", "1")  # fmt: skip
+    rempart("scan", str(found), "--bank", "b", "--report", str(banked / "r.json"), "--workers", "1")
     report = json.loads((banked / "r.json").read_text())
     by_file = {Path(m["file"]).name: m for m in report["matches"]}
     assert set(by_file) == set(copies), sorted(by_file)
@@ -111,8 +119,17 @@ def test_edited_copies_are_found_with_the_method_and_area(banked: Path) -> None:
         area = m["details"]["local_features"]["bank_area"]
         assert 0 <= area[0] < area[2] <= 1 and 0 <= area[1] < area[3] <= 1
     # the plain scan (no robust stage) finds fewer of them
-    rempart("scan", str(found), "--bank", "b", "--report", str(banked / "plain.json"),
-            "--workers", "1", "--no-robust")  # fmt: skip
+    rempart(
+        "scan",
+        str(found),
+        "--bank",
+        "b",
+        "--report",
+        str(banked / "plain.json"),
+        "--workers",
+        "1",
+        "--no-robust",
+    )
     plain = json.loads((banked / "plain.json").read_text())
     assert len({m["file"] for m in plain["matches"]}) < len(copies)
 
@@ -128,8 +145,7 @@ def test_flat_pictures_never_match_each_other(banked: Path) -> None:
         page.paste(photo_like(8100 + k, (120, 90)), (440, 655))
         page.save(found / f"page{k}.png")
     Image.new("RGB", (40, 40), (10, 200, 10)).save(found / "tiny.png")
-    rempart("scan", str(found), "--bank", "b", "--report", str(banked / "r.json"),
-            "--workers", "1")  # fmt: skip
+    rempart("scan", str(found), "--bank", "b", "--report", str(banked / "r.json"), "--workers", "1")
     report = json.loads((banked / "r.json").read_text())
     assert report["matches"] == []
     assert len(report["too_little_detail"]) >= 5
@@ -146,16 +162,16 @@ def test_hash_file_has_variants_and_features_only_for_detailed_photos(banked: Pa
 
 def test_no_robust_hash_file_is_as_before(rempart_env: Path) -> None:
     photo_like(1, (320, 240)).save(rempart_env / "p.png")
-    rempart("hash", str(rempart_env / "p.png"), "--out", str(rempart_env / "h.json"),
-            "--no-robust")  # fmt: skip
+    rempart("hash", str(rempart_env / "p.png"), "--out", str(rempart_env / "h.json"), "--no-robust")
     item = json.loads((rempart_env / "h.json").read_text())["items"][0]
     assert "pdq_variants" not in item and "local_features" not in item
 
 
 def test_no_keypoints_keeps_variants_only(rempart_env: Path) -> None:
     photo_like(2, (320, 240)).save(rempart_env / "p.png")
-    rempart("hash", str(rempart_env / "p.png"), "--out", str(rempart_env / "h.json"),
-            "--no-keypoints")  # fmt: skip
+    rempart(
+        "hash", str(rempart_env / "p.png"), "--out", str(rempart_env / "h.json"), "--no-keypoints"
+    )
     item = json.loads((rempart_env / "h.json").read_text())["items"][0]
     assert item["pdq_variants"] and "local_features" not in item
 
@@ -169,8 +185,9 @@ def test_damaged_features_in_a_hash_file_are_refused_by_name(
     second["pdq_variants"][0]["kind"] = "body"
     bad = banked / "bad.json"
     bad.write_text(json.dumps(doc))
-    out = rempart("bank", "import", "b", str(bad), "--case", "C-2", "--consent",
-                  str(consent_file), code=1)  # fmt: skip
+    out = rempart(
+        "bank", "import", "b", str(bad), "--case", "C-2", "--consent", str(consent_file), code=1
+    )
     assert "bad.json" in out and "local features" in out
 
 
@@ -198,8 +215,7 @@ def test_withdrawal_removes_variants_features_and_their_index(banked: Path) -> N
     assert not list(home.glob("index/*/features/descriptors.npy"))
     if database is not None:  # SQLite: no descriptor left in the file (secure_delete)
         assert not any(p in on_disk() for p in pieces)
-    rempart("scan", str(found), "--bank", "b", "--report", str(banked / "r.json"),
-            "--workers", "1")  # fmt: skip
+    rempart("scan", str(found), "--bank", "b", "--report", str(banked / "r.json"), "--workers", "1")
     assert json.loads((banked / "r.json").read_text())["matches"] == []
 
 

@@ -52,8 +52,16 @@ def world(rempart_env: Path, consent_file: Path) -> Path:
     (found / "sub" / "loop").symlink_to(found / "sub")  # a folder link loop
     rempart("hash", str(photos), "--out", str(rempart_env / "h.json"))
     rempart("bank", "create", "victim-cases")
-    rempart("bank", "import", "victim-cases", str(rempart_env / "h.json"), "--case", "CASE-1",
-            "--consent", str(consent_file))  # fmt: skip
+    rempart(
+        "bank",
+        "import",
+        "victim-cases",
+        str(rempart_env / "h.json"),
+        "--case",
+        "CASE-1",
+        "--consent",
+        str(consent_file),
+    )
     return rempart_env
 
 
@@ -61,8 +69,17 @@ def test_hash_file_holds_hashes_and_nothing_else(world: Path) -> None:
     data = json.loads((world / "h.json").read_text())
     assert len(data["items"]) == 4
     for item in data["items"]:
-        assert set(item) == {"media_type", "pdq", "pdq_quality", "md5", "sha256", "width",
-                             "height", "pdq_variants", "local_features"}  # fmt: skip
+        assert set(item) == {
+            "media_type",
+            "pdq",
+            "pdq_quality",
+            "md5",
+            "sha256",
+            "width",
+            "height",
+            "pdq_variants",
+            "local_features",
+        }
         assert len(item["pdq"]) == 64 and item["pdq_quality"] >= 50
         # robust matching: only hashes and keypoint descriptors, never pixels
         assert all(set(v) == {"kind", "name", "pdq", "quality"} for v in item["pdq_variants"])
@@ -73,8 +90,17 @@ def test_hash_file_holds_hashes_and_nothing_else(world: Path) -> None:
 
 def test_scan_finds_copies_and_edits_and_reports_bad_files(world: Path) -> None:
     report = world / "r.json"
-    rempart("scan", str(world / "found"), "--bank", "victim-cases", "--report", str(report),
-            "--workers", "2", code=3)  # fmt: skip
+    rempart(
+        "scan",
+        str(world / "found"),
+        "--bank",
+        "victim-cases",
+        "--report",
+        str(report),
+        "--workers",
+        "2",
+        code=3,
+    )
     data = json.loads(report.read_text())
     by_file = {}
     for m in data["matches"]:
@@ -98,8 +124,17 @@ def test_scan_finds_copies_and_edits_and_reports_bad_files(world: Path) -> None:
 
 def test_csv_report(world: Path) -> None:
     report = world / "r.csv"
-    rempart("scan", str(world / "found"), "--report", str(report), "--format", "csv",
-            "--workers", "1", code=3)  # fmt: skip
+    rempart(
+        "scan",
+        str(world / "found"),
+        "--report",
+        str(report),
+        "--format",
+        "csv",
+        "--workers",
+        "1",
+        code=3,
+    )
     rows = list(csv.DictReader(report.open()))
     statuses = [r["status"] for r in rows]
     assert statuses.count("match") == 4 and statuses.count("skipped") == 4
@@ -127,8 +162,9 @@ def test_match_command_and_withdrawal_removes_everywhere(world: Path) -> None:
 
 
 def test_import_without_consent_is_refused(world: Path) -> None:
-    out = rempart("bank", "import", "victim-cases", str(world / "h.json"), "--case", "CASE-2",
-                  code=1)  # fmt: skip
+    out = rempart(
+        "bank", "import", "victim-cases", str(world / "h.json"), "--case", "CASE-2", code=1
+    )
     assert "no consent record" in out
 
 

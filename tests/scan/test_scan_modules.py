@@ -71,8 +71,18 @@ def test_pipeline_still_exports_what_others_import() -> None:
     assert p.ScanOptions is options.ScanOptions and p.ScanResult is options.ScanResult
     assert p.hash_refs is hashing.hash_refs and p.load_result is recording.load_result
     assert p.summary is recording.summary and p.start_run is recording.start_run
-    for name in ("run_scan", "collect", "count_items", "recorded_locators", "Skipped",
-                 "MatchRow", "FaceRow", "FaceNote", "Outcome", "BATCH"):  # fmt: skip
+    for name in (
+        "run_scan",
+        "collect",
+        "count_items",
+        "recorded_locators",
+        "Skipped",
+        "MatchRow",
+        "FaceRow",
+        "FaceNote",
+        "Outcome",
+        "BATCH",
+    ):
         assert hasattr(p, name), name
 
 

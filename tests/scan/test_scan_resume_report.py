@@ -39,8 +39,16 @@ def test_killed_scan_writes_its_report_on_resume(rempart_env: Path, consent_file
         photo_like(seed, (240, 180)).save(hers / f"{seed}.jpg", quality=90)
     rempart("hash", str(hers), "--out", str(rempart_env / "sub.json"), "--no-robust")
     rempart("bank", "create", "b")
-    rempart("bank", "import", "b", str(rempart_env / "sub.json"), "--case", "CASE-R",
-            "--consent", str(consent_file))  # fmt: skip
+    rempart(
+        "bank",
+        "import",
+        "b",
+        str(rempart_env / "sub.json"),
+        "--case",
+        "CASE-R",
+        "--consent",
+        str(consent_file),
+    )
     found = rempart_env / "found"
     found.mkdir()
     for k in range(300):
@@ -51,11 +59,26 @@ def test_killed_scan_writes_its_report_on_resume(rempart_env: Path, consent_file
     first = rempart_env / "out" / "first.csv"
     first.parent.mkdir()
     env = {**os.environ, "COLUMNS": "200"}
-    cmd = [sys.executable, "-m", "rempart", "scan", str(found), "--bank", "b", "--workers", "1",
-           "--no-robust", "--report", str(first), "--format", "csv"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "rempart",
+        "scan",
+        str(found),
+        "--bank",
+        "b",
+        "--workers",
+        "1",
+        "--no-robust",
+        "--report",
+        str(first),
+        "--format",
+        "csv",
+    ]
     # from another folder: the report path is kept absolute with the scan
-    proc = subprocess.Popen(cmd, env=env, cwd=hers, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)  # fmt: skip
+    proc = subprocess.Popen(
+        cmd, env=env, cwd=hers, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline and proc.poll() is None:
         try:
@@ -79,8 +102,7 @@ def test_killed_scan_writes_its_report_on_resume(rempart_env: Path, consent_file
     rows = list(csv.DictReader(first.open(encoding="utf-8")))
     assert len([r for r in rows if r["status"] == "match"]) == n_copies
 
-    out = rempart("scan", "--resume", "--scan-id", str(scan_id), "--report", "many.json",
-                  code=1)  # fmt: skip
+    out = rempart("scan", "--resume", "--scan-id", str(scan_id), "--report", "many.json", code=1)
     assert f"rempart scan report {scan_id} --out many.json" in out.replace("\n", " ")
 
     again = rempart_env / "again.json"
@@ -89,8 +111,9 @@ def test_killed_scan_writes_its_report_on_resume(rempart_env: Path, consent_file
     assert data["scan_id"] == scan_id and data["banks"] == ["b"]
     assert data["summary"]["files"] == 300 and len(data["matches"]) == n_copies
     assert data["finished_at"] is not None
-    rempart("scan", "report", str(scan_id), "--out", str(rempart_env / "again.csv"),
-            "--format", "csv")  # fmt: skip
+    rempart(
+        "scan", "report", str(scan_id), "--out", str(rempart_env / "again.csv"), "--format", "csv"
+    )
     rows = list(csv.DictReader((rempart_env / "again.csv").open(encoding="utf-8")))
     assert len([r for r in rows if r["status"] == "match"]) == n_copies
     out = rempart("scan", "report", "999", "--out", str(rempart_env / "y.json"), code=1)

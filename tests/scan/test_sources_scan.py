@@ -36,8 +36,9 @@ def bank_photos(home: Path, consent: Path, seeds: list[int]) -> None:
         photo_like(s, (320, 240)).save(folder / f"{s}.jpg", quality=90)
     rempart("hash", str(folder), "--out", str(home / "sub.json"))
     rempart("bank", "create", "b")
-    rempart("bank", "import", "b", str(home / "sub.json"), "--case", "CASE-S", "--consent",
-            str(consent))  # fmt: skip
+    rempart(
+        "bank", "import", "b", str(home / "sub.json"), "--case", "CASE-S", "--consent", str(consent)
+    )
 
 
 def test_telegram_export_and_archive_matches_carry_provenance(
@@ -60,8 +61,17 @@ def test_telegram_export_and_archive_matches_carry_provenance(
     assert {Path(s["file"]).name for s in data["not_exported"]} >= {"missing.jpg#message=6"}
     assert data["summary"]["not_exported"] == 3
     assert {s["reason"] for s in data["skipped"]} == {"path-outside-export"}
-    rempart("scan", str(found), "--bank", "b", "--report", str(rempart_env / "r.csv"),
-            "--format", "csv", code=3)  # fmt: skip
+    rempart(
+        "scan",
+        str(found),
+        "--bank",
+        "b",
+        "--report",
+        str(rempart_env / "r.csv"),
+        "--format",
+        "csv",
+        code=3,
+    )
     rows = list(csv.DictReader((rempart_env / "r.csv").open()))
     tg = next(r for r in rows if r["status"] == "match" and r["source"] == "telegram")
     assert tg["chat"] == "Room A" and tg["sender"] == "Sender One" and tg["message_id"] == "2"
@@ -85,8 +95,19 @@ def test_scan_killed_with_sigkill_resumes_without_redoing_or_losing(
     n_copies = len([k for k in range(420) if k % 21 == 0])
     db = rempart_env / "rempart.db"
     env = {**os.environ, "REMPART_DB": str(db), "REMPART_HOME": str(rempart_env / "home")}
-    cmd = [sys.executable, "-m", "rempart", "scan", str(found), "--bank", "b",
-           "--workers", "1", "--report", str(rempart_env / "first.json")]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "rempart",
+        "scan",
+        str(found),
+        "--bank",
+        "b",
+        "--workers",
+        "1",
+        "--report",
+        str(rempart_env / "first.json"),
+    ]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     before = 0
@@ -151,22 +172,39 @@ def test_rooms_are_linked_across_exports_with_evidence(rempart_env: Path) -> Non
     chat_export(found / "2024-09-backup", name="Room A backup", chat_id=777, photo_seeds=(2, 6))
     other = found / "2024-09-other"
     other.mkdir()
-    msgs = [message(1, photo=write_photo(other, "photos/x.jpg", 40), from_id="user9",
-                    forwarded_from="Room A", **{"from": "Stranger"}),
-            message(2, photo=write_photo(other, "photos/y.jpg", 41), from_id="user9")]
-    (other / "result.json").write_text(json.dumps(
-        {"name": "Elsewhere", "type": "public_channel", "id": 999, "messages": msgs}))
+    msgs = [
+        message(
+            1,
+            photo=write_photo(other, "photos/x.jpg", 40),
+            from_id="user9",
+            forwarded_from="Room A",
+            **{"from": "Stranger"},
+        ),
+        message(2, photo=write_photo(other, "photos/y.jpg", 41), from_id="user9"),
+    ]
+    (other / "result.json").write_text(
+        json.dumps({"name": "Elsewhere", "type": "public_channel", "id": 999, "messages": msgs})
+    )
     lone = found / "2024-09-lone"
     lone.mkdir()
-    (lone / "result.json").write_text(json.dumps(
-        {"name": "Unrelated", "type": "private_group", "id": 1234,
-         "messages": [message(1, photo=write_photo(lone, "p/z.jpg", 50), from_id="user77")]}))
+    (lone / "result.json").write_text(
+        json.dumps(
+            {
+                "name": "Unrelated",
+                "type": "private_group",
+                "id": 1234,
+                "messages": [message(1, photo=write_photo(lone, "p/z.jpg", 50), from_id="user77")],
+            }
+        )
+    )
     rempart("scan", str(found), "--report", str(rempart_env / "r.json"), code=3)
     data = json.loads(rempart("rooms", "--format", "json"))
     rooms = {r["room"]: r for r in data["rooms"]}
     assert len(rooms) == 5
+
     def key(folder: str) -> str:
         return next(k for k in rooms if f"/{folder}|" in k)
+
     links = {frozenset((link["a"], link["b"])): link["evidence"] for link in data["links"]}
     same = links[frozenset((key("2024-03-room-a"), key("2024-06-room-a")))]
     assert same["same_chat_id"] == "555" and len(same["identical_media"]) >= 2

@@ -42,8 +42,17 @@ def bank(home: Path, consent: Path, *paths: Path, case: str = "CASE-V") -> None:
 
 def scan(home: Path, *paths: Path, code: int = 0) -> dict:
     report = home / "report.json"
-    rempart("scan", *map(str, paths), "--bank", "b", "--report", str(report), "--workers", "2",
-            code=code)  # fmt: skip
+    rempart(
+        "scan",
+        *map(str, paths),
+        "--bank",
+        "b",
+        "--report",
+        str(report),
+        "--workers",
+        "2",
+        code=code,
+    )
     return json.loads(report.read_text())
 
 
@@ -58,10 +67,20 @@ def by_file(report: dict) -> dict[str, list[dict]]:
 def test_sample_copies_found_and_other_clips_not(rempart_env: Path, consent_file: Path) -> None:
     """Her videos: the chair and pattern originals. Found: re-cut (chair-19 starts 4 s
     later), large logos, a longer re-encode, and two unrelated clips."""
-    bank(rempart_env, consent_file, SAMPLES / "chair-orig-22-sd-bar.mp4",
-         SAMPLES / "pattern-hd-no-bar.mp4")  # fmt: skip
-    found = ["chair-19-sd-bar", "chair-22-with-large-logo-bar", "pattern-longer-no-bar",
-             "pattern-sd-with-large-logo-bar", "doorknob-hd-no-bar", "test-padded-dimensions"]
+    bank(
+        rempart_env,
+        consent_file,
+        SAMPLES / "chair-orig-22-sd-bar.mp4",
+        SAMPLES / "pattern-hd-no-bar.mp4",
+    )
+    found = [
+        "chair-19-sd-bar",
+        "chair-22-with-large-logo-bar",
+        "pattern-longer-no-bar",
+        "pattern-sd-with-large-logo-bar",
+        "doorknob-hd-no-bar",
+        "test-padded-dimensions",
+    ]
     report = scan(rempart_env, *(SAMPLES / f"{n}.mp4" for n in found))
     assert report["summary"]["videos"] == 6
     hits = by_file(report)
@@ -143,9 +162,11 @@ def test_bad_videos_are_reported_and_the_scan_goes_on(
     hits = by_file(report)
     reasons = {Path(s["file"]).name: s["reason"] for s in report["skipped"]}
     assert reasons == {
-        "empty.mp4": "empty-file", "text.mkv": "not-a-video", "audio.mp4": "no-video-stream",
+        "empty.mp4": "empty-file",
+        "text.mkv": "not-a-video",
+        "audio.mp4": "no-video-stream",
         "truncated.mp4": "corrupt",  # an MP4 cut before its index (moov): nothing to read
-    }  # fmt: skip
+    }
     assert all(Path(s["file"]).name in s["detail"] for s in report["skipped"])
     assert "truncated" in next(s["detail"] for s in report["skipped"] if "trunc" in s["file"])
     # a Matroska copy cut at 60% keeps the frames before the break: matched, with a note
@@ -195,8 +216,11 @@ def test_workers_report_progress_per_video(tmp_path: Path, workers: int) -> None
     photo_like(1, (64, 48)).save(tmp_path / "p.png")
     refs, _ = collect([tmp_path])
     events: list[tuple[str, float, float | None]] = []
-    outcomes = list(hash_refs(refs, ScanOptions(workers=workers), dihedral=True,
-                              on_video=lambda *e: events.append(e)))  # fmt: skip
+    outcomes = list(
+        hash_refs(
+            refs, ScanOptions(workers=workers), dihedral=True, on_video=lambda *e: events.append(e)
+        )
+    )
     assert len(outcomes) == 3 and all(o.error is None for o in outcomes)
     for k in range(2):
         mine = [e for e in events if e[0].endswith(f"v{k}.mp4")]

@@ -26,16 +26,25 @@ def cached(home: Path) -> set[str]:
     return {p.name.split(".")[0] for p in (home / "cache" / "hashes").rglob("*.json")}
 
 
-def test_withdrawal_purges_cached_hashes_of_her_copies(rempart_env: Path,
-                                                       consent_file: Path) -> None:  # fmt: skip
+def test_withdrawal_purges_cached_hashes_of_her_copies(
+    rempart_env: Path, consent_file: Path
+) -> None:
     hers = rempart_env / "hers"
     hers.mkdir()
     for seed in (31, 32):
         photo_like(seed, (320, 240)).save(hers / f"{seed}.jpg", quality=90)
     rempart("hash", str(hers), "--out", str(rempart_env / "sub.json"), "--no-robust")
     rempart("bank", "create", "b")
-    rempart("bank", "import", "b", str(rempart_env / "sub.json"), "--case", "CASE-W",
-            "--consent", str(consent_file))  # fmt: skip
+    rempart(
+        "bank",
+        "import",
+        "b",
+        str(rempart_env / "sub.json"),
+        "--case",
+        "CASE-W",
+        "--consent",
+        str(consent_file),
+    )
     found = rempart_env / "found"
     found.mkdir()
     photo_like(31, (320, 240)).save(found / "copy31.jpg", quality=80)

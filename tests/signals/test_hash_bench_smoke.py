@@ -11,10 +11,21 @@ BENCH = Path(__file__).resolve().parents[2] / "bench" / "hash_bench.py"
 
 def test_hash_bench_runs_at_a_tiny_size() -> None:
     proc = subprocess.run(
-        [sys.executable, str(BENCH), "--count", "2", "--sizes", "96x64,128x96", "--repeat", "1",
-         "--no-scan"],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        [
+            sys.executable,
+            str(BENCH),
+            "--count",
+            "2",
+            "--sizes",
+            "96x64,128x96",
+            "--repeat",
+            "1",
+            "--no-scan",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert "rempart img/s" in lines[0] and "threatexchange img/s" in lines[0]

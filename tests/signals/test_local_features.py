@@ -51,9 +51,7 @@ def test_scale_and_rotation_are_measured() -> None:
 def test_unrelated_pictures_do_not_verify() -> None:
     stored = [extract(photo_like(100 + k, (640, 480))) for k in range(10)]
     found = [extract(photo_like(200 + k, (480, 360))) for k in range(10)]
-    worst = max(
-        (v.inliers if (v := verify(q, s)) else 0) for q in found for s in stored if q and s
-    )
+    worst = max((v.inliers if (v := verify(q, s)) else 0) for q in found for s in stored if q and s)
     assert worst < 12  # robust.MIN_INLIERS
     mirrored = extract(ImageOps.mirror(photo_like(100, (640, 480))))
     assert verify(mirrored, stored[0]) is None or verify(mirrored, stored[0]).inliers < 12

@@ -164,8 +164,11 @@ def test_truncated_video_raises_or_keeps_what_decoded(tmp_path: Path) -> None:
 def test_bad_videos_raise_media_errors(tmp_path: Path) -> None:
     (tmp_path / "empty.mov").write_bytes(b"")
     (tmp_path / "text.mp4").write_text("not a video " * 100)
-    for name, reasons in (("empty.mov", {"empty-file"}), ("text.mp4", {"not-a-video", "corrupt"}),
-                          ("missing.mp4", {"unreadable"})):  # fmt: skip
+    for name, reasons in (
+        ("empty.mov", {"empty-file"}),
+        ("text.mp4", {"not-a-video", "corrupt"}),
+        ("missing.mp4", {"unreadable"}),
+    ):
         with pytest.raises(MediaError) as info:
             hash_video_file(tmp_path / name)
         assert info.value.reason in reasons and name in str(info.value)
@@ -178,8 +181,13 @@ def test_reference_variants_match_and_other_clips_do_not() -> None:
         return frames_from_text((REFERENCE / f"{name}.txt").read_text(), name)
 
     orig = frames("chair-orig-22-sd-bar")
-    for variant in ("chair-22-sd-grey-bar", "chair-22-sd-sepia-bar", "chair-22-with-small-logo-bar",
-                    "chair-19-sd-bar", "chair-20-sd-bar"):  # fmt: skip
+    for variant in (
+        "chair-22-sd-grey-bar",
+        "chair-22-sd-sepia-bar",
+        "chair-22-with-small-logo-bar",
+        "chair-19-sd-bar",
+        "chair-20-sd-bar",
+    ):
         assert is_match(match_videos(frames(variant), orig)), variant
     for other in ("pattern-hd-no-bar", "doorknob-hd-no-bar", "test-padded-dimensions"):
         assert not is_match(match_videos(frames(other), orig)), other

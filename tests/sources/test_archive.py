@@ -18,8 +18,10 @@ def jpeg(seed: int) -> bytes:
 
 
 def split(items: list) -> tuple[list[MediaRef], list[SourceProblem]]:
-    return ([i for i in items if isinstance(i, MediaRef)],
-            [i for i in items if isinstance(i, SourceProblem)])  # fmt: skip
+    return (
+        [i for i in items if isinstance(i, MediaRef)],
+        [i for i in items if isinstance(i, SourceProblem)],
+    )
 
 
 def test_zip_with_nested_tar_and_videos(tmp_path: Path) -> None:
@@ -54,13 +56,17 @@ def test_hostile_members_are_refused_and_named(tmp_path: Path) -> None:
         zf.writestr("bomb.jpg", b"\xff\xd8\xff" + bytes(30 * 1024 * 1024))
         zf.writestr("fine.jpg", jpeg(3))
         link = zipfile.ZipInfo("link.jpg")
-        link.external_attr = (0o120777 << 16)
+        link.external_attr = 0o120777 << 16
         zf.writestr(link, "/etc/passwd")
     refs, problems = split(list(iter_archive(path)))
     assert [r.provenance["member"] for r in refs] == ["fine.jpg"]
     reasons = {p.locator.split("!")[-1]: p.reason for p in problems}
-    assert reasons == {"../../escape.jpg": "unsafe-name", "/abs/olute.jpg": "unsafe-name",
-                       "bomb.jpg": "archive-bomb", "link.jpg": "link-member"}
+    assert reasons == {
+        "../../escape.jpg": "unsafe-name",
+        "/abs/olute.jpg": "unsafe-name",
+        "bomb.jpg": "archive-bomb",
+        "link.jpg": "link-member",
+    }
     assert all(str(path) in p.detail for p in problems)
 
 
@@ -83,7 +89,7 @@ def test_encrypted_member_truncated_archive_and_depth_limit(tmp_path: Path) -> N
             info = tarfile.TarInfo(f"p{k}.jpg")
             info.size = len(data)
             tf.addfile(info, io.BytesIO(data))
-    tar_path.write_bytes(tar_path.read_bytes()[:-3000 - 1024 * 2])
+    tar_path.write_bytes(tar_path.read_bytes()[: -3000 - 1024 * 2])
     refs, problems = split(list(iter_archive(tar_path)))
     assert len(refs) >= 1 and problems and problems[-1].reason == "corrupt-archive"
 

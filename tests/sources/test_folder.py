@@ -29,8 +29,10 @@ def test_symlink_loops_and_broken_links_are_reported_not_followed(tmp_path: Path
     problems = {Path(f.locator).name: f.reason for f in found if isinstance(f, SourceProblem)}
     assert [Path(m.locator).name for m in media] == ["p.jpg"]
     assert problems == {
-        "back-up": "symlink-loop", "self.jpg": "symlink-loop", "broken.jpg": "broken-link"
-    }  # fmt: skip
+        "back-up": "symlink-loop",
+        "self.jpg": "symlink-loop",
+        "broken.jpg": "broken-link",
+    }
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads any folder")

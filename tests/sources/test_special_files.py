@@ -85,7 +85,18 @@ def test_unknown_bank_error_says_how_to_create_it(rempart_env: Path) -> None:
     key = rempart_env / "k.key"
     key.write_text("rmp_0123abcd_" + "a" * 43 + "\n")
     key.chmod(0o600)
-    out = rempart("sync", "pull", "http://127.0.0.1:9", "--bank", "victim-cases", "--into",
-                  "from-other-helpline", "--key-file", str(key), "--partner", "o",
-                  code=1)  # fmt: skip
+    out = rempart(
+        "sync",
+        "pull",
+        "http://127.0.0.1:9",
+        "--bank",
+        "victim-cases",
+        "--into",
+        "from-other-helpline",
+        "--key-file",
+        str(key),
+        "--partner",
+        "o",
+        code=1,
+    )
     assert "rempart bank create from-other-helpline" in out.replace("\n", " ")

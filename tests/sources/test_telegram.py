@@ -15,8 +15,10 @@ CORPUS = Path(__file__).parent / "telegram_corpus"
 
 
 def split(items: list) -> tuple[list[MediaRef], list[SourceProblem]]:
-    return ([i for i in items if isinstance(i, MediaRef)],
-            [i for i in items if isinstance(i, SourceProblem)])  # fmt: skip
+    return (
+        [i for i in items if isinstance(i, MediaRef)],
+        [i for i in items if isinstance(i, SourceProblem)],
+    )
 
 
 def test_single_chat_export_media_and_provenance(tmp_path: Path) -> None:
@@ -36,8 +38,13 @@ def test_single_chat_export_media_and_provenance(tmp_path: Path) -> None:
     assert by_msg["5"].provenance["media_field"] == "thumbnail"  # the file itself was too big
     assert by_msg["10"].provenance["reply_to_message_id"] == "2"
     reasons = {(p.provenance.get("message_id"), p.reason) for p in problems}
-    assert reasons == {("4", "not-exported"), ("5", "not-exported"), ("6", "not-exported"),
-                       ("7", "path-outside-export"), ("8", "path-outside-export")}
+    assert reasons == {
+        ("4", "not-exported"),
+        ("5", "not-exported"),
+        ("6", "not-exported"),
+        ("7", "path-outside-export"),
+        ("8", "path-outside-export"),
+    }
     assert all("result.json" in p.detail and "message" in p.detail for p in problems)
 
 
@@ -60,8 +67,12 @@ def test_link_leaving_the_export_is_refused(tmp_path: Path) -> None:
     root = tmp_path / "exp"
     (root / "photos").mkdir(parents=True)
     (root / "photos" / "link.jpg").symlink_to(outside)
-    doc = {"name": "R", "type": "private_group", "id": 1,
-           "messages": [message(1, photo="photos/link.jpg")]}
+    doc = {
+        "name": "R",
+        "type": "private_group",
+        "id": 1,
+        "messages": [message(1, photo="photos/link.jpg")],
+    }
     (root / "result.json").write_text(json.dumps(doc))
     refs, problems = split(list(iter_export(root / "result.json")))
     assert not refs and [p.reason for p in problems] == ["path-outside-export"]
@@ -78,12 +89,19 @@ def test_malformed_export_keeps_the_media_before_the_error(tmp_path: Path) -> No
 
 
 def _peak_mb(export: Path) -> tuple[int, float]:
-    code = ("import resource, sys\nfrom pathlib import Path\n"
-            "from rempart.sources.telegram import iter_export\n"
-            "n = sum(1 for _ in iter_export(Path(sys.argv[1])))\n"
-            "print(n, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n")
-    out = subprocess.run([sys.executable, "-c", code, str(export)], capture_output=True,
-                         text=True, check=True, timeout=300).stdout.split()  # fmt: skip
+    code = (
+        "import resource, sys\nfrom pathlib import Path\n"
+        "from rempart.sources.telegram import iter_export\n"
+        "n = sum(1 for _ in iter_export(Path(sys.argv[1])))\n"
+        "print(n, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(export)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    ).stdout.split()
     return int(out[0]), float(out[1])
 
 
@@ -128,18 +146,37 @@ def test_corpus_of_hostile_exports_never_crashes(tmp_path: Path) -> None:
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.sampled_from(["id", "name", "type", "messages", "photo", "file",
-                                       "thumbnail", "text", "from", "chats", "list"]),
-                      children, max_size=5),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "id",
+                    "name",
+                    "type",
+                    "messages",
+                    "photo",
+                    "file",
+                    "thumbnail",
+                    "text",
+                    "from",
+                    "chats",
+                    "list",
+                ]
+            ),
+            children,
+            max_size=5,
+        )
+    ),
     max_leaves=30,
-)  # fmt: skip
+)
 
 
 @settings(max_examples=150, deadline=None)
 @given(doc=json_values, tail=st.binary(max_size=40), cut=st.integers(min_value=0))
-def test_fuzzed_exports_never_crash(tmp_path_factory: object, doc: object, tail: bytes,
-                                    cut: int) -> None:  # fmt: skip
+def test_fuzzed_exports_never_crash(
+    tmp_path_factory: object, doc: object, tail: bytes, cut: int
+) -> None:
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -27,8 +27,9 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, *args: object) -> None:
         pass
 
-    def _send(self, code: int, body: bytes, ctype: str, extra: dict[str, str] | None = None
-              ) -> None:  # fmt: skip
+    def _send(
+        self, code: int, body: bytes, ctype: str, extra: dict[str, str] | None = None
+    ) -> None:
         self.send_response(code)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
@@ -96,8 +97,12 @@ def server() -> Iterator[str]:
     httpd.shutdown()
 
 
-LOOPBACK = FetchOptions(allowed_networks=(ipaddress.ip_network("127.0.0.1/32"),),
-                        max_bytes=5 * 1024 * 1024, deadline=3.0, read_timeout=2.0)  # fmt: skip
+LOOPBACK = FetchOptions(
+    allowed_networks=(ipaddress.ip_network("127.0.0.1/32"),),
+    max_bytes=5 * 1024 * 1024,
+    deadline=3.0,
+    read_timeout=2.0,
+)
 
 
 def fetch_all(urls: list[str], options: FetchOptions = LOOPBACK) -> dict[str, object]:
@@ -122,11 +127,16 @@ def test_loopback_refused_unless_allowed(server: str) -> None:
 
 def test_hostile_answers_are_refused_and_named(server: str) -> None:
     cases = {
-        "/to-private": "private-address", "/to-metadata": "private-address",
-        "/loop": "too-many-redirects", "/page.html": "not-media", "/fake.jpg": "not-media",
-        "/missing.jpg": "http-error", "/huge-announced.jpg": "too-large",
-        "/endless.jpg": "too-large", "/slow.jpg": "timeout",
-    }  # fmt: skip
+        "/to-private": "private-address",
+        "/to-metadata": "private-address",
+        "/loop": "too-many-redirects",
+        "/page.html": "not-media",
+        "/fake.jpg": "not-media",
+        "/missing.jpg": "http-error",
+        "/huge-announced.jpg": "too-large",
+        "/endless.jpg": "too-large",
+        "/slow.jpg": "timeout",
+    }
     start = time.monotonic()
     got = fetch_all([server + p for p in cases])
     assert time.monotonic() - start < 20
@@ -158,9 +168,7 @@ def test_the_address_actually_connected_is_checked(
     assert "connected to 127.0.0.1" in item.detail
 
 
-def test_scan_urls_through_the_cli(
-    server: str, rempart_env: Path, consent_file: Path
-) -> None:
+def test_scan_urls_through_the_cli(server: str, rempart_env: Path, consent_file: Path) -> None:
     import json
 
     from typer.testing import CliRunner
@@ -171,16 +179,38 @@ def test_scan_urls_through_the_cli(
     hers = rempart_env / "hers"
     hers.mkdir()
     (hers / "a.jpg").write_bytes(jpeg(1))
-    for args in (["hash", str(hers), "--out", str(rempart_env / "s.json")],
-                 ["bank", "create", "b"],
-                 ["bank", "import", "b", str(rempart_env / "s.json"), "--case", "C",
-                  "--consent", str(consent_file)]):  # fmt: skip
+    for args in (
+        ["hash", str(hers), "--out", str(rempart_env / "s.json")],
+        ["bank", "create", "b"],
+        [
+            "bank",
+            "import",
+            "b",
+            str(rempart_env / "s.json"),
+            "--case",
+            "C",
+            "--consent",
+            str(consent_file),
+        ],
+    ):
         assert runner.invoke(app, args).exit_code == 0
     links = rempart_env / "links.txt"
     links.write_text(f"{server}/redirect\n{server}/page.html\n")
     report = rempart_env / "r.json"
-    result = runner.invoke(app, ["scan", "--urls", str(links), "--bank", "b", "--report",
-                                 str(report), "--allow-network", "127.0.0.1/32"])  # fmt: skip
+    result = runner.invoke(
+        app,
+        [
+            "scan",
+            "--urls",
+            str(links),
+            "--bank",
+            "b",
+            "--report",
+            str(report),
+            "--allow-network",
+            "127.0.0.1/32",
+        ],
+    )
     assert result.exit_code == 3, result.output
     data = json.loads(report.read_text())
     (m,) = data["matches"]

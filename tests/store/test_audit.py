@@ -39,8 +39,13 @@ def test_actions_are_logged_with_who_and_when(rempart_env: Path, consent_file: P
     setup_case(rempart_env, consent_file)
     rempart("case", "withdraw", "C-1", "--yes")
     entries = json.loads(rempart("audit", "list", "--format", "json"))
-    assert [e["action"] for e in entries] == ["bank-create", "bank-import", "scan-start",
-                                              "scan-finish", "case-withdraw"]
+    assert [e["action"] for e in entries] == [
+        "bank-create",
+        "bank-import",
+        "scan-start",
+        "scan-finish",
+        "case-withdraw",
+    ]
     assert all(e["actor"] == "caseworker-1" and e["at"] for e in entries)
     assert entries[1]["case"] == "C-1" and entries[1]["details"]["added"] == 1
     assert "chain verified" in rempart("audit", "verify")
@@ -54,8 +59,10 @@ def test_a_changed_entry_is_found(rempart_env: Path, consent_file: Path) -> None
     out = rempart("audit", "verify", code=1)
     assert "entry 2" in out and "changed" in out
     # a forger who also recomputes the hash breaks the link
-    execute(db, "update audit_log set actor = 'someone else', entry_hash = "
-                "'%s' where id = 3" % ("ab" * 32))
+    execute(
+        db,
+        "update audit_log set actor = 'someone else', entry_hash = '%s' where id = 3" % ("ab" * 32),
+    )
     out = rempart("audit", "verify", code=1)
     assert "entry 3" in out and "entry 4: does not follow" in out
 

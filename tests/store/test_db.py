@@ -13,8 +13,18 @@ def test_migrations_create_every_table_in_a_real_sqlite_file(tmp_path: Path) -> 
     db = Database(f"sqlite:///{path}")
     assert path.exists()
     tables = set(inspect(db.engine).get_table_names())
-    assert {"cases", "consents", "banks", "bank_items", "item_signals", "scan_runs",
-            "scan_items", "matches", "meta", "alembic_version"} <= tables  # fmt: skip
+    assert {
+        "cases",
+        "consents",
+        "banks",
+        "bank_items",
+        "item_signals",
+        "scan_runs",
+        "scan_items",
+        "matches",
+        "meta",
+        "alembic_version",
+    } <= tables
     with db.engine.connect() as c:
         head = ScriptDirectory.from_config(alembic_config(db.url)).get_current_head()
         assert c.execute(text("select version_num from alembic_version")).scalar() == head
@@ -56,8 +66,12 @@ def test_a_database_at_the_first_schema_is_upgraded_in_place(tmp_path: Path) -> 
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "0001")
-        conn.execute(text("insert into banks (name, description, pdq_threshold, created_at) "
-                          "values ('old', '', 31, '2026-01-01 00:00:00')"))
+        conn.execute(
+            text(
+                "insert into banks (name, description, pdq_threshold, created_at) "
+                "values ('old', '', 31, '2026-01-01 00:00:00')"
+            )
+        )
     engine.dispose()
     db = Database(url)
     with db.session() as s:

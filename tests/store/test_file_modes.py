@@ -39,9 +39,9 @@ def test_new_database_file_and_home_are_private(tmp_path: Path) -> None:
         os.umask(old)
 
 
-def test_open_database_file_and_home_are_warned_about_once(tmp_path: Path,
-                                                          caplog: pytest.LogCaptureFixture
-                                                          ) -> None:  # fmt: skip
+def test_open_database_file_and_home_are_warned_about_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     home = tmp_path / "open-home"
     home.mkdir()
     home.chmod(0o755)

@@ -41,9 +41,22 @@ def empty_db_url(db_backend: str, tmp_path: Path, request: pytest.FixtureRequest
 def test_migrations_create_every_table_and_run_down_and_up_again(empty_db_url: str) -> None:
     db = Database(empty_db_url)
     tables = set(inspect(db.engine).get_table_names())
-    assert {"cases", "consents", "banks", "bank_items", "item_signals", "scan_runs",
-            "scan_items", "matches", "meta", "audit_log", "notices", "withdrawals",
-            "face_templates", "alembic_version"} <= tables  # fmt: skip
+    assert {
+        "cases",
+        "consents",
+        "banks",
+        "bank_items",
+        "item_signals",
+        "scan_runs",
+        "scan_items",
+        "matches",
+        "meta",
+        "audit_log",
+        "notices",
+        "withdrawals",
+        "face_templates",
+        "alembic_version",
+    } <= tables
     head = ScriptDirectory.from_config(alembic_config(db.url)).get_current_head()
     with db.engine.connect() as c:
         assert c.execute(text("select version_num from alembic_version")).scalar() == head
@@ -70,10 +83,18 @@ def test_a_database_at_the_first_schema_is_upgraded_in_place(empty_db_url: str) 
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "0001")
-        conn.execute(text("insert into banks (name, description, pdq_threshold, created_at) "
-                          "values ('old', '', 31, '2026-01-01 00:00:00')"))
-        conn.execute(text("insert into cases (number, status, created_at, updated_at) "
-                          "values ('C-OLD', 'open', '2026-01-01', '2026-01-01')"))
+        conn.execute(
+            text(
+                "insert into banks (name, description, pdq_threshold, created_at) "
+                "values ('old', '', 31, '2026-01-01 00:00:00')"
+            )
+        )
+        conn.execute(
+            text(
+                "insert into cases (number, status, created_at, updated_at) "
+                "values ('C-OLD', 'open', '2026-01-01', '2026-01-01')"
+            )
+        )
     engine.dispose()
     db = Database(empty_db_url)
     with db.session() as s:
@@ -131,11 +152,14 @@ def test_long_inputs_are_refused_or_fitted_never_a_crash(rempart_env: Path, tmp_
     env = {"REMPART_USER": "u" * 500, "COLUMNS": "200"}
     assert runner.invoke(app, ["bank", "create", "b"], env=env).exit_code == 0
     sub = tmp_path / "s.json"
-    sub.write_text('{"format": "rempart-hash-submission", "version": 1, "items": '
-                   '[{"pdq": "' + "ab" * 32 + '", "pdq_quality": 100}]}')
+    sub.write_text(
+        '{"format": "rempart-hash-submission", "version": 1, "items": '
+        '[{"pdq": "' + "ab" * 32 + '", "pdq_quality": 100}]}'
+    )
     consent = tmp_path / "c.json"
-    consent.write_text('{"given_by": "' + "n" * 300 + '", "given_at": "2026-11-01", '
-                       '"purpose": "p"}')
+    consent.write_text(
+        '{"given_by": "' + "n" * 300 + '", "given_at": "2026-11-01", "purpose": "p"}'
+    )
     args = ["bank", "import", "b", str(sub), "--case", "C-1", "--consent", str(consent)]
     result = runner.invoke(app, args, env=env)
     assert result.exit_code == 1 and "longer than 200" in result.output

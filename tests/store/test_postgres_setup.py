@@ -31,10 +31,19 @@ def test_processes_opening_a_new_database_at_once_migrate_it_once(
     postgres_server.admin("CREATE DATABASE racing")
     try:
         url = postgres_server.url("racing")
-        code = ("import sys; from rempart.store.db import Database; "
-                "print(Database(sys.argv[1]).instance_id())")
-        procs = [subprocess.Popen([sys.executable, "-c", code, url], stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True) for _ in range(4)]
+        code = (
+            "import sys; from rempart.store.db import Database; "
+            "print(Database(sys.argv[1]).instance_id())"
+        )
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", code, url],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(4)
+        ]
         results = [p.communicate(timeout=120) for p in procs]
         assert all(p.returncode == 0 for p in procs), [err for _, err in results]
         assert len({out.strip() for out, _ in results}) == 1  # one instance id

@@ -20,12 +20,24 @@ from rempart.store.db import Database
 from rempart.store.models import BankShare
 from tests.api.conftest import World, item, jpeg
 
-SHARING = {"given_by": "Test Person", "given_at": "2026-11-01", "allow_exchange": True,
-           "purpose": "find and remove copies of my images, with partner helplines"}  # fmt: skip
-NOT_SHARING = {"given_by": "Other Person", "given_at": "2026-11-01", "allow_exchange": False,
-               "purpose": "find and remove copies of my images"}  # fmt: skip
-PARTNER_CONSENT = {"given_by": "Helpline A", "given_at": "2026-12-01", "allow_exchange": False,
-                   "purpose": "hashes shared by helpline A under its victims' consent"}  # fmt: skip
+SHARING = {
+    "given_by": "Test Person",
+    "given_at": "2026-11-01",
+    "allow_exchange": True,
+    "purpose": "find and remove copies of my images, with partner helplines",
+}
+NOT_SHARING = {
+    "given_by": "Other Person",
+    "given_at": "2026-11-01",
+    "allow_exchange": False,
+    "purpose": "find and remove copies of my images",
+}
+PARTNER_CONSENT = {
+    "given_by": "Helpline A",
+    "given_at": "2026-12-01",
+    "allow_exchange": False,
+    "purpose": "hashes shared by helpline A under its victims' consent",
+}
 
 
 def consent(raw: dict[str, Any]) -> ConsentRecord:
@@ -49,22 +61,39 @@ def build_sender(root: Path) -> Sender:
     with db.session() as s:
         repository.create_bank(s, "shared")
         repository.create_bank(s, "private")
-        for name, role, tenant in (("partner", "partner", "helpline-b"),
-                                   ("platform", "platform", "helpline-b"),
-                                   ("other-partner", "partner", "helpline-c"),
-                                   ("admin", "admin", None)):  # fmt: skip
+        for name, role, tenant in (
+            ("partner", "partner", "helpline-b"),
+            ("platform", "platform", "helpline-b"),
+            ("other-partner", "partner", "helpline-c"),
+            ("admin", "admin", None),
+        ):
             key, info = keys.create_key(s, role, tenant, label=name)
             world.keys[name] = key
             world.key_ids[name] = info.key_id
         tenant_id = keys.get_tenant(s, "helpline-b").id
         s.add(BankShare(bank_id=repository.get_bank(s, "shared").id, tenant_id=tenant_id))
     images = {seed: jpeg(seed) for seed in (*range(1, 10), 12, 20, 21, 22)}
-    import_submission(bank_index, "shared", Submission([item(images[i]) for i in range(1, 6)]),
-                      case_number="EX-1", consent=consent(SHARING))  # fmt: skip
-    import_submission(bank_index, "shared", Submission([item(images[9])]),
-                      case_number="NOX", consent=consent(NOT_SHARING))
-    import_submission(bank_index, "private", Submission([item(images[12])]),
-                      case_number="PRIV", consent=consent(SHARING))
+    import_submission(
+        bank_index,
+        "shared",
+        Submission([item(images[i]) for i in range(1, 6)]),
+        case_number="EX-1",
+        consent=consent(SHARING),
+    )
+    import_submission(
+        bank_index,
+        "shared",
+        Submission([item(images[9])]),
+        case_number="NOX",
+        consent=consent(NOT_SHARING),
+    )
+    import_submission(
+        bank_index,
+        "private",
+        Submission([item(images[12])]),
+        case_number="PRIV",
+        consent=consent(SHARING),
+    )
     db.dispose()
     return Sender(world, images)
 
@@ -83,9 +112,13 @@ def build_receiver(root: Path) -> World:
 
 def rempart(world: World, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """`rempart ARGS` on that instance (its database and home)."""
-    return subprocess.run([sys.executable, "-m", "rempart", *args],
-                          env={**world.env(), "COLUMNS": "500"},  # messages on one line
-                          capture_output=True, text=True, timeout=timeout)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "rempart", *args],
+        env={**world.env(), "COLUMNS": "500"},  # messages on one line
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def write_json(path: Path, data: Any) -> Path:

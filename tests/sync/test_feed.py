@@ -33,14 +33,25 @@ def setup(url: str, home: Path) -> tuple[Database, BankIndex]:
     return db, BankIndex(db, home)
 
 
-def add(bank_index: BankIndex, case: str, seeds: tuple[int, ...], raw: dict[str, Any] | None,
-        bank: str = "shared") -> None:  # fmt: skip
-    import_submission(bank_index, bank, Submission([item(jpeg(i)) for i in seeds]),
-                      case_number=case, consent=consent(raw) if raw else None)  # fmt: skip
+def add(
+    bank_index: BankIndex,
+    case: str,
+    seeds: tuple[int, ...],
+    raw: dict[str, Any] | None,
+    bank: str = "shared",
+) -> None:
+    import_submission(
+        bank_index,
+        bank,
+        Submission([item(jpeg(i)) for i in seeds]),
+        case_number=case,
+        consent=consent(raw) if raw else None,
+    )
 
 
-def page(db: Database, since: str | None = None, limit: int = 500,
-         max_bytes: int = 8 << 20) -> dict[str, Any]:  # fmt: skip
+def page(
+    db: Database, since: str | None = None, limit: int = 500, max_bytes: int = 8 << 20
+) -> dict[str, Any]:
     with db.session() as s:
         bank = repository.get_bank(s, "shared")
         doc, _ = build_page(s, bank, db.instance_id(), since, limit, max_bytes)
@@ -103,7 +114,8 @@ def test_feed_order_withdrawals_and_consent_changes(db_url: str, tmp_path: Path)
         repository.record_consent(s, repository.get_case(s, "NOX").id, consent(NOT_SHARING))
     taken_back = pages(db, cp)
     assert {w["value_sha256"] for p in taken_back for w in p["withdrawn"]} >= {
-        repository.withdrawal_digest(sha(3))}
+        repository.withdrawal_digest(sha(3))
+    }
     assert [i for p in taken_back for i in p["items"]] == []
     # the whole feed from the start never carries NOX's or the other bank's hash in clear
     everything = json.dumps(pages(db, limit=2))
@@ -163,14 +175,31 @@ def test_client_checks() -> None:
     assert check_url("http://127.0.0.1:8000") == "http://127.0.0.1:8000"
     assert check_url("http://[::1]:8000/") == "http://[::1]:8000"
     assert check_url("http://partner.example", insecure=True) == "http://partner.example"
-    for bad in ("http://partner.example", "ftp://x", "https://u:p@x.example", "https://x/?a=1",
-                "nonsense"):
+    for bad in (
+        "http://partner.example",
+        "ftp://x",
+        "https://u:p@x.example",
+        "https://x/?a=1",
+        "nonsense",
+    ):
         with pytest.raises(SyncError):
             check_url(bad)
-    good = {"format": "rempart-hash-list", "version": 1, "bank": {"name": "shared"},
-            "items": [], "withdrawn": [],
-            "sync": {"feed": "0" * 16, "since": "0", "checkpoint": "0" * 16 + "-4",
-                     "has_more": False, "changes": 4, "withheld": 0, "restarted": None}}
+    good = {
+        "format": "rempart-hash-list",
+        "version": 1,
+        "bank": {"name": "shared"},
+        "items": [],
+        "withdrawn": [],
+        "sync": {
+            "feed": "0" * 16,
+            "since": "0",
+            "checkpoint": "0" * 16 + "-4",
+            "has_more": False,
+            "changes": 4,
+            "withheld": 0,
+            "restarted": None,
+        },
+    }
     assert read_page(good, "p", "shared", "0").checkpoint == "0" * 16 + "-4"
     broken: list[tuple[dict[str, Any], str]] = [
         ({**good, "sync": None}, "no 'sync'"),
@@ -184,8 +213,12 @@ def test_client_checks() -> None:
         with pytest.raises(SyncError, match=why):
             read_page(doc, "p", "shared", "0")
     with pytest.raises(SyncError, match="does not follow"):  # a checkpoint going backwards
-        read_page({**good, "sync": {**good["sync"], "since": "0" * 16 + "-9"}}, "p", "shared",
-                  "0" * 16 + "-9")  # fmt: skip
+        read_page(
+            {**good, "sync": {**good["sync"], "since": "0" * 16 + "-9"}},
+            "p",
+            "shared",
+            "0" * 16 + "-9",
+        )
 
 
 def test_fetcher_redirects_sizes_and_answers() -> None:
@@ -209,8 +242,13 @@ def test_fetcher_redirects_sizes_and_answers() -> None:
         if path == "/v1/sync/downgrade":
             return httpx.Response(302, headers={"location": "http://partner.example/x"})
         if path == "/v1/sync/huge":
-            return httpx.Response(200, headers={"content-length": str(MAX_PAGE_BYTES + 1),
-                                                "content-type": "application/json"})
+            return httpx.Response(
+                200,
+                headers={
+                    "content-length": str(MAX_PAGE_BYTES + 1),
+                    "content-type": "application/json",
+                },
+            )
         if path == "/v1/sync/html":
             return httpx.Response(200, text="<html>", headers={"content-type": "text/html"})
         if path == "/v1/sync/locked":
@@ -219,10 +257,14 @@ def test_fetcher_redirects_sizes_and_answers() -> None:
 
     f = PageFetcher("https://partner.example", "KEY", transport=httpx.MockTransport(handler))
     assert f.page("same", "0", 10) == good  # a same-host redirect is followed
-    for bank, why in (("away", "redirected to another place"),
-                      ("downgrade", "redirected to another place"),
-                      ("huge", "over the"), ("html", "not JSON"),
-                      ("locked", "refused the key"), ("broken", "answered 500")):  # fmt: skip
+    for bank, why in (
+        ("away", "redirected to another place"),
+        ("downgrade", "redirected to another place"),
+        ("huge", "over the"),
+        ("html", "not JSON"),
+        ("locked", "refused the key"),
+        ("broken", "answered 500"),
+    ):
         with pytest.raises(SyncError, match=why):
             f.page(bank, "0", 10)
     assert not any("elsewhere" in u for u in seen)

@@ -12,9 +12,23 @@ BENCH = Path(__file__).resolve().parents[2] / "bench" / "sync_bench.py"
 
 def test_sync_bench_small(tmp_path: Path) -> None:
     out = tmp_path / "sync.json"
-    proc = subprocess.run([sys.executable, str(BENCH), "--entries", "300", "--delta", "10",
-                           "--limit", "100", "--out", str(out)],
-                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(BENCH),
+            "--entries",
+            "300",
+            "--delta",
+            "10",
+            "--limit",
+            "100",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     result = json.loads(out.read_text())
     assert result["identical"] is True

@@ -43,12 +43,28 @@ class Pair:
     def key_file(self, who: str) -> Path:
         return write_key(self.root / f"{who}.key", self.a.world.keys[who])
 
-    def pull(self, *extra: str, url: str | None = None, into: str = "from-a",
-             key: str = "partner") -> tuple[int, dict[str, object] | None, str]:  # fmt: skip
-        r = rempart(self.b, "sync", "pull", url or self.server_a.url, "--bank", "shared",
-                    "--into", into, "--key-file", str(self.key_file(key)), "--partner",
-                    "helpline-a", "--consent", str(self.root / "partner-consent.json"),
-                    "--format", "json", *extra)  # fmt: skip
+    def pull(
+        self, *extra: str, url: str | None = None, into: str = "from-a", key: str = "partner"
+    ) -> tuple[int, dict[str, object] | None, str]:
+        r = rempart(
+            self.b,
+            "sync",
+            "pull",
+            url or self.server_a.url,
+            "--bank",
+            "shared",
+            "--into",
+            into,
+            "--key-file",
+            str(self.key_file(key)),
+            "--partner",
+            "helpline-a",
+            "--consent",
+            str(self.root / "partner-consent.json"),
+            "--format",
+            "json",
+            *extra,
+        )
         summary = json.loads(r.stdout) if r.returncode in (0, 3) and r.stdout.strip() else None
         return r.returncode, summary, r.stderr
 
@@ -87,11 +103,17 @@ def entries(world: World, bank: str) -> list[str]:
     """The SHA-256 of every entry of a bank (one per entry)."""
     db = Database(world.db_url)
     with db.session() as s:
-        rows = s.scalars(select(ItemSignal.value).join(BankItem, ItemSignal.item_id == BankItem.id)
-                         .join(Bank, BankItem.bank_id == Bank.id)
-                         .where(Bank.name == bank, ItemSignal.signal_type == "sha256")).all()
-        count = s.scalar(select(func.count(BankItem.id)).join(Bank, BankItem.bank_id == Bank.id)
-                         .where(Bank.name == bank))  # fmt: skip
+        rows = s.scalars(
+            select(ItemSignal.value)
+            .join(BankItem, ItemSignal.item_id == BankItem.id)
+            .join(Bank, BankItem.bank_id == Bank.id)
+            .where(Bank.name == bank, ItemSignal.signal_type == "sha256")
+        ).all()
+        count = s.scalar(
+            select(func.count(BankItem.id))
+            .join(Bank, BankItem.bank_id == Bank.id)
+            .where(Bank.name == bank)
+        )
     db.dispose()
     assert count == len(rows)
     return list(rows)
@@ -105,15 +127,23 @@ def test_pull_everything_then_only_changes_then_nothing(pair: Pair) -> None:
     assert (first["received"], first["added"], first["withdrawn"]) == (5, 5, 0), first
     assert first["withheld_by_partner"] == 1  # NOX: no consent to exchange
     assert first["consent_recorded"] is True
-    assert sorted(entries(b, "from-a")) == sorted(hashes(a.images[i])["sha256"]
-                                                  for i in range(1, 6))  # fmt: skip
+    assert sorted(entries(b, "from-a")) == sorted(
+        hashes(a.images[i])["sha256"] for i in range(1, 6)
+    )
     # B matches them, from the command line and through its own server
     hit = matches(b, hashes(a.images[1])["sha256"])
     assert [(h["bank"], h["case"]) for h in hit] == [("from-a", "partner-helpline-a")]
     assert any(h["signal"] == "pdq" for h in matches(b, hashes(a.images[3])["pdq"]))
     with pair.server_b.client("admin") as c:
-        wait_for(lambda: c.get("/v1/lookup", params={"signal_type": "md5", "signal": hashes(
-            a.images[2])["md5"]}).json()["matches"] != [])  # fmt: skip
+        wait_for(
+            lambda: (
+                c.get(
+                    "/v1/lookup",
+                    params={"signal_type": "md5", "signal": hashes(a.images[2])["md5"]},
+                ).json()["matches"]
+                != []
+            )
+        )
     # the hash without consent to exchange never reached B, in any form
     nox = hashes(a.images[9])
     for value in nox.values():
@@ -128,8 +158,10 @@ def test_pull_everything_then_only_changes_then_nothing(pair: Pair) -> None:
 
     # A adds two photos (through its API) and withdraws one entry
     with pair.server_a.client("admin") as c:
-        r = c.post("/v1/banks/shared/entries", json={
-            "case": "EX-1", "items": [item(a.images[i]).to_json() for i in (6, 7)]})
+        r = c.post(
+            "/v1/banks/shared/entries",
+            json={"case": "EX-1", "items": [item(a.images[i]).to_json() for i in (6, 7)]},
+        )
         assert r.status_code == 201, r.text
         listed = c.get("/v1/banks/shared/entries", params={"case": "EX-1"}).json()["entries"]
         withdrawn_id = listed[1]["bank_entry"]  # seed 2
@@ -145,12 +177,18 @@ def test_pull_everything_then_only_changes_then_nothing(pair: Pair) -> None:
     two = hashes(a.images[2])
     assert matches(b, two["sha256"]) == [] and matches(b, two["md5"]) == []
     assert not [h for h in matches(b, two["pdq"]) if h["bank"] == "from-a"]
-    assert sorted(entries(b, "from-a")) == sorted(hashes(a.images[i])["sha256"]
-                                                  for i in (1, 3, 4, 5, 6, 7))  # fmt: skip
+    assert sorted(entries(b, "from-a")) == sorted(
+        hashes(a.images[i])["sha256"] for i in (1, 3, 4, 5, 6, 7)
+    )
     with pair.server_b.client("admin") as c:  # B's running server forgets it too
-        wait_for(lambda: c.get("/v1/lookup", params={"signal_type": "md5",
-                                                     "signal": two["md5"]}).json()["matches"]
-                 == [])  # fmt: skip
+        wait_for(
+            lambda: (
+                c.get("/v1/lookup", params={"signal_type": "md5", "signal": two["md5"]}).json()[
+                    "matches"
+                ]
+                == []
+            )
+        )
 
     code, last, err = pair.pull()
     assert code == 0 and last is not None and last["received"] == 0, err
@@ -158,21 +196,35 @@ def test_pull_everything_then_only_changes_then_nothing(pair: Pair) -> None:
     listed = rempart(b, "sync", "list", "--format", "json")
     rows = json.loads(listed.stdout)
     assert [(r["remote"], r["remote_bank"], r["local_bank"]) for r in rows] == [
-        (pair.server_a.url, "shared", "from-a")]
+        (pair.server_a.url, "shared", "from-a")
+    ]
     # both sides audited it, and their chains verify
     for world in (a.world, b):
         assert rempart(world, "audit", "verify").returncode == 0
     served = json.loads(rempart(a.world, "audit", "list", "--format", "json").stdout)
     assert sum(e["action"] == "sync-serve" for e in served) >= 4
-    assert any(e["actor"].startswith("api:helpline-b:") for e in served
-               if e["action"] == "sync-serve")  # fmt: skip
+    assert any(
+        e["actor"].startswith("api:helpline-b:") for e in served if e["action"] == "sync-serve"
+    )
 
 
 def test_refusals(pair: Pair) -> None:
     # a key A does not know
     bogus = write_key(pair.root / "bogus.key", "rmp_0123abcd_" + "x" * 43)
-    r = rempart(pair.b, "sync", "pull", pair.server_a.url, "--bank", "shared", "--into",
-                "from-a", "--key-file", str(bogus), "--partner", "helpline-a")  # fmt: skip
+    r = rempart(
+        pair.b,
+        "sync",
+        "pull",
+        pair.server_a.url,
+        "--bank",
+        "shared",
+        "--into",
+        "from-a",
+        "--key-file",
+        str(bogus),
+        "--partner",
+        "helpline-a",
+    )
     assert r.returncode == 1 and "refused the key" in r.stderr, r.stderr
     # a platform key may look up, not pull
     code, _, err = pair.pull(key="platform")
@@ -180,9 +232,20 @@ def test_refusals(pair: Pair) -> None:
     # a partner whose tenant the bank is not shared with; and a bank not shared at all
     code, _, err = pair.pull(key="other-partner")
     assert code == 1 and "no bank 'shared' shared with this key" in err, err
-    r = rempart(pair.b, "sync", "pull", pair.server_a.url, "--bank", "private", "--into",
-                "from-a", "--key-file", str(pair.key_file("partner")), "--partner",
-                "helpline-a")  # fmt: skip
+    r = rempart(
+        pair.b,
+        "sync",
+        "pull",
+        pair.server_a.url,
+        "--bank",
+        "private",
+        "--into",
+        "from-a",
+        "--key-file",
+        str(pair.key_file("partner")),
+        "--partner",
+        "helpline-a",
+    )
     assert r.returncode == 1 and "no bank 'private'" in r.stderr, r.stderr
     # no such bank here
     code, _, err = pair.pull(into="nowhere")
@@ -191,17 +254,53 @@ def test_refusals(pair: Pair) -> None:
     code, _, err = pair.pull(url=f"http://127.0.0.1:{free_port()}")
     assert code == 1 and "cannot reach" in err, err
     # plain http to another machine, and a file that holds no key
-    r = rempart(pair.b, "sync", "pull", "http://192.0.2.1", "--bank", "shared", "--into",
-                "from-a", "--key-file", str(pair.key_file("partner")), "--partner", "x")
+    r = rempart(
+        pair.b,
+        "sync",
+        "pull",
+        "http://192.0.2.1",
+        "--bank",
+        "shared",
+        "--into",
+        "from-a",
+        "--key-file",
+        str(pair.key_file("partner")),
+        "--partner",
+        "x",
+    )
     assert r.returncode == 1 and "use https" in r.stderr, r.stderr
     junk = pair.root / "junk.key"
     junk.write_text("hello")
-    r = rempart(pair.b, "sync", "pull", pair.server_a.url, "--bank", "shared", "--into",
-                "from-a", "--key-file", str(junk), "--partner", "x")
+    r = rempart(
+        pair.b,
+        "sync",
+        "pull",
+        pair.server_a.url,
+        "--bank",
+        "shared",
+        "--into",
+        "from-a",
+        "--key-file",
+        str(junk),
+        "--partner",
+        "x",
+    )
     assert r.returncode == 1 and "does not hold a Rempart API key" in r.stderr, r.stderr
     # no consent record for a new partner case: nothing stored, checkpoint not moved
-    r = rempart(pair.b, "sync", "pull", pair.server_a.url, "--bank", "shared", "--into",
-                "from-a-2", "--key-file", str(pair.key_file("partner")), "--partner", "nobody")
+    r = rempart(
+        pair.b,
+        "sync",
+        "pull",
+        pair.server_a.url,
+        "--bank",
+        "shared",
+        "--into",
+        "from-a-2",
+        "--key-file",
+        str(pair.key_file("partner")),
+        "--partner",
+        "nobody",
+    )
     assert r.returncode == 1 and "no consent record" in r.stderr, r.stderr
     assert entries(pair.b, "from-a-2") == []
 
@@ -235,8 +334,11 @@ class Flaky:
                     self.end_headers()
                     self.wfile.write(body)
                     return
-                r = httpx.get(outer.target + self.path, headers={
-                    "Authorization": self.headers.get("Authorization", "")}, timeout=30)
+                r = httpx.get(
+                    outer.target + self.path,
+                    headers={"Authorization": self.headers.get("Authorization", "")},
+                    timeout=30,
+                )
                 self.send_response(r.status_code)
                 self.send_header("Content-Type", r.headers.get("content-type", ""))
                 self.send_header("Content-Length", str(len(r.content)))
@@ -254,14 +356,20 @@ class Flaky:
 def test_an_interrupted_pull_resumes_without_duplicates(pair: Pair) -> None:
     a = pair.a
     with pair.server_a.client("admin") as c:  # more to pull, in small pages
-        r = c.post("/v1/banks/shared/entries", json={
-            "case": "EX-2", "items": [item(a.images[i]).to_json() for i in (20, 21, 22)],
-            "consent": SHARING})  # fmt: skip
+        r = c.post(
+            "/v1/banks/shared/entries",
+            json={
+                "case": "EX-2",
+                "items": [item(a.images[i]).to_json() for i in (20, 21, 22)],
+                "consent": SHARING,
+            },
+        )
         assert r.status_code == 201, r.text
     proxy = Flaky(pair.server_a.url)
     try:
-        expected = {s["sha256"] for s in (hashes(a.images[i]) for i in
-                                          (1, 3, 4, 5, 6, 7, 20, 21, 22))}  # fmt: skip
+        expected = {
+            s["sha256"] for s in (hashes(a.images[i]) for i in (1, 3, 4, 5, 6, 7, 20, 21, 22))
+        }
         proxy.fail_at = 3  # the third page: the connection drops
         code, _, err = pair.pull("--limit", "2", url=proxy.url, into="from-a-2")
         assert code == 1 and "connection failed" in err and "Checkpoint kept" in err, err

@@ -32,9 +32,16 @@ from rempart.store.db import Database
 from rempart.store.models import CaseOwner
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]  # fmt: skip
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "web"
 
 
@@ -54,18 +61,31 @@ def build_world(root: Path) -> World:
     consent = ConsentRecord.parse(CONSENT, "consent")
     with db.session() as s:
         repository.create_bank(s, "ncii")
-        for name, role, tenant in (("admin", "admin", None), ("ca", "caseworker", "org-a"),
-                                   ("cb", "caseworker", "org-b"),
-                                   ("pa", "platform", "plat-a")):  # fmt: skip
+        for name, role, tenant in (
+            ("admin", "admin", None),
+            ("ca", "caseworker", "org-a"),
+            ("cb", "caseworker", "org-b"),
+            ("pa", "platform", "plat-a"),
+        ):
             key, info = keys.create_key(s, role, tenant, label=name)
             world.keys[name] = key
             world.key_ids[name] = info.key_id
     for seed in (1, 2, 3, 4):
         world.images[seed] = jpeg(seed)
-    import_submission(bank_index, "ncii", Submission([item(world.images[s]) for s in (1, 2, 3)]),
-                      case_number="CASE-A", consent=consent)  # fmt: skip
-    import_submission(bank_index, "ncii", Submission([item(world.images[4])]),
-                      case_number="CASE-B", consent=consent)
+    import_submission(
+        bank_index,
+        "ncii",
+        Submission([item(world.images[s]) for s in (1, 2, 3)]),
+        case_number="CASE-A",
+        consent=consent,
+    )
+    import_submission(
+        bank_index,
+        "ncii",
+        Submission([item(world.images[4])]),
+        case_number="CASE-B",
+        consent=consent,
+    )
     world.secrets["CASE-A"] = workflow.open_case(db, "CASE-A")
     with db.session() as s:
         for number, org in (("CASE-A", "org-a"), ("CASE-B", "org-b")):
@@ -77,12 +97,14 @@ def build_world(root: Path) -> World:
     found = root / "found"
     (found / "photos").mkdir(parents=True)
     posts = []
-    for mid, (seed, name) in enumerate(((1, "copy-of-a.jpg"), (4, "copy-of-b.jpg"),
-                                        (50, "unrelated.jpg")), 2):  # fmt: skip
+    for mid, (seed, name) in enumerate(
+        ((1, "copy-of-a.jpg"), (4, "copy-of-b.jpg"), (50, "unrelated.jpg")), 2
+    ):
         (found / "photos" / name).write_bytes(jpeg(seed, (400, 300), quality=70))
         posts.append(message(mid, photo=f"photos/{name}", width=400, height=300))
-    (found / "result.json").write_text(json.dumps(
-        {"name": "Room A", "type": "private_supergroup", "id": 555, "messages": posts}))
+    (found / "result.json").write_text(
+        json.dumps({"name": "Room A", "type": "private_supergroup", "id": 555, "messages": posts})
+    )
     result = run_scan(db, bank_index, [found], ScanOptions(workers=1, robust=None))
     assert len(result.matches) >= 2, result.matches
     # A folder to scan from the UI, in org-a's inbox: a copy of CASE-A's photo 2 among
@@ -126,8 +148,11 @@ def web_world(tmp_path_factory: pytest.TempPathFactory) -> World:
 
 @pytest.fixture(scope="session")
 def web_server(web_world: World) -> Iterator[Server]:
-    srv = Server(web_world, REMPART_WEB_COOKIE_SECURE="0",
-                 REMPART_WEB_SCAN_ROOT=str(web_world.root / "inbox"))  # fmt: skip
+    srv = Server(
+        web_world,
+        REMPART_WEB_COOKIE_SECURE="0",
+        REMPART_WEB_SCAN_ROOT=str(web_world.root / "inbox"),
+    )
     yield srv
     srv.stop()
 
@@ -140,8 +165,10 @@ def browser() -> Iterator[Any]:
     from playwright.sync_api import Error, sync_playwright
 
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing (Debian package chromium; `make test` installs it)",
-                    pytrace=False)  # fmt: skip
+        pytest.fail(
+            f"{CHROMIUM} is missing (Debian package chromium; `make test` installs it)",
+            pytrace=False,
+        )
     pw = sync_playwright().start()
     try:
         b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -175,8 +202,9 @@ def shots(tmp_path: Path, request: pytest.FixtureRequest) -> Shots:
 @pytest.fixture
 def context(browser: Any, web_server: Server) -> Iterator[Any]:
     """A fresh browser profile (no cookies) per test."""
-    ctx = browser.new_context(base_url=web_server.url, viewport={"width": 1200, "height": 900},
-                              locale="en-GB")  # fmt: skip
+    ctx = browser.new_context(
+        base_url=web_server.url, viewport={"width": 1200, "height": 900}, locale="en-GB"
+    )
     ctx.set_default_timeout(15_000)
     yield ctx
     ctx.close()

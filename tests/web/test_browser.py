@@ -25,8 +25,12 @@ def _audit_actions(world: World) -> list[tuple[str, str]]:
     db = Database(world.db_url)
     try:
         with db.session() as s:
-            return [(a, b) for a, b in s.execute(select(AuditEntry.action, AuditEntry.actor)
-                                                 .order_by(AuditEntry.id))]
+            return [
+                (a, b)
+                for a, b in s.execute(
+                    select(AuditEntry.action, AuditEntry.actor).order_by(AuditEntry.id)
+                )
+            ]
     finally:
         db.dispose()
 
@@ -36,8 +40,9 @@ def _png_is_blurred_grey(data: bytes) -> bool:
     return img.mode == "L" and max(img.size) <= 320
 
 
-def test_review_confirm_evidence_notice(context: Any, web_world: World, web_server: Server,
-                                        shots: Shots, tmp_path: Any) -> None:  # fmt: skip
+def test_review_confirm_evidence_notice(
+    context: Any, web_world: World, web_server: Server, shots: Shots, tmp_path: Any
+) -> None:
     ref = match_refs(web_world)["CASE-A"]
     page = context.new_page()
     sign_in(page, web_world.keys["ca"])
@@ -102,8 +107,14 @@ def test_review_confirm_evidence_notice(context: Any, web_world: World, web_serv
     assert "sent" in row.inner_text() and "CASE-A" in row.inner_text()
     shots(page, "7-notices")
     names = {a for a, who in _audit_actions(web_world) if who.startswith("web:org-a:")}
-    assert {"web-sign-in", "reveal", "review", "evidence-export", "notice-create",
-            "notice-status"} <= names  # fmt: skip
+    assert {
+        "web-sign-in",
+        "reveal",
+        "review",
+        "evidence-export",
+        "notice-create",
+        "notice-status",
+    } <= names
 
 
 def test_languages(context: Any, web_world: World, shots: Shots) -> None:
@@ -134,8 +145,10 @@ def test_scan_progress_to_the_end(context: Any, web_world: World, shots: Shots) 
     page.select_option("#folder", "batch-1")
     page.check("input[name=bank][value=ncii]")
     seen: list[str] = []  # the scan's state in each progress answer the page polled
-    page.on("response", lambda r: seen.append(r.json()["state"])
-            if r.url.endswith("/progress") and r.ok else None)  # fmt: skip
+    page.on(
+        "response",
+        lambda r: seen.append(r.json()["state"]) if r.url.endswith("/progress") and r.ok else None,
+    )
     start = time.monotonic()
     page.click("#scan-start")
     page.wait_for_url(re.compile(r".*/ui/scans/[A-Za-z0-9_-]+$"))
@@ -186,17 +199,22 @@ def test_refusals(context: Any, web_world: World, web_server: Server, shots: Sho
     page.click("#login-submit")
     page.wait_for_url("**/ui/cases/CASE-A")
     # Another organisation's case and match: not found, as through the API.
-    for path in ("/ui/cases/CASE-B", f"/ui/matches/{refs['CASE-B']}",
-                 f"/ui/matches/{refs['CASE-B']}/preview.png"):  # fmt: skip
+    for path in (
+        "/ui/cases/CASE-B",
+        f"/ui/matches/{refs['CASE-B']}",
+        f"/ui/matches/{refs['CASE-B']}/preview.png",
+    ):
         response = page.goto(path)
         assert response is not None and response.status == 404, path
     shots(page, "other-tenant-404")
     # A POST without the CSRF token (the session cookie is sent): 403, nothing recorded.
-    response = page.request.post(f"/ui/matches/{refs['CASE-A']}/decide",
-                                 form={"decision": "not-her", "reason": "forged"})
+    response = page.request.post(
+        f"/ui/matches/{refs['CASE-A']}/decide", form={"decision": "not-her", "reason": "forged"}
+    )
     assert response.status == 403
-    response = page.request.post(f"/ui/matches/{refs['CASE-A']}/reveal",
-                                 form={"csrf": "not-the-token"})
+    response = page.request.post(
+        f"/ui/matches/{refs['CASE-A']}/reveal", form={"csrf": "not-the-token"}
+    )
     assert response.status == 403
     assert not any(who == "forged" for _, who in _audit_actions(web_world))
     # The cookie: HttpOnly, SameSite=Strict (Secure is off only for this plain-http test).

@@ -51,8 +51,9 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     db = Database(settings.db_url)
     services = Services(settings, db, Authenticator(db, settings.rates, 2.0))
     app = FastAPI()
-    app.state.web = WebState(WebSettings(cookie_secure=False), b"k" * 32,
-                             FailureLimiter(10, 900.0), services)  # fmt: skip
+    app.state.web = WebState(
+        WebSettings(cookie_secure=False), b"k" * 32, FailureLimiter(10, 900.0), services
+    )
     router = APIRouter(prefix="/ui", route_class=WebRoute)
     for name, exc in RAISED.items():
         router.add_api_route(f"/{name}", _raising(exc))
@@ -62,16 +63,19 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     db.dispose()
 
 
-@pytest.mark.parametrize(("name", "status", "text"), [
-    ("csrf", 403, "This form has expired"),
-    ("gone", 404, "Nothing here, or nothing you may see."),
-    ("bad-scan", 400, ""),
-    ("store", 400, "case CASE-X was withdrawn"),  # the case layer's refusal, as it is
-    ("not-visible", 404, "Nothing here, or nothing you may see."),
-    ("media", 422, "not a complete JPEG"),  # was the API's JSON before the one handler
-    ("overflow", 404, "Nothing here, or nothing you may see."),
-    ("too-large", 413, "This request was refused."),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("name", "status", "text"),
+    [
+        ("csrf", 403, "This form has expired"),
+        ("gone", 404, "Nothing here, or nothing you may see."),
+        ("bad-scan", 400, ""),
+        ("store", 400, "case CASE-X was withdrawn"),  # the case layer's refusal, as it is
+        ("not-visible", 404, "Nothing here, or nothing you may see."),
+        ("media", 422, "not a complete JPEG"),  # was the API's JSON before the one handler
+        ("overflow", 404, "Nothing here, or nothing you may see."),
+        ("too-large", 413, "This request was refused."),
+    ],
+)
 def test_each_refusal_is_a_page(client: TestClient, name: str, status: int, text: str) -> None:
     r = client.get(f"/ui/{name}", headers={"accept-language": "en"})
     assert r.status_code == status

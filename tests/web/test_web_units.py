@@ -34,8 +34,12 @@ def test_catalogues_complete_and_consistent() -> None:
     english = catalogue("en")
     used = set()
     for template in TEMPLATES.iterdir():
-        used |= set(re.findall(r"""\bt\(\s*["']([a-z_-]+\.[a-z_.-]*[a-z_])["']\s*[,)]""",
-                               template.read_text("utf-8")))  # fmt: skip
+        used |= set(
+            re.findall(
+                r"""\bt\(\s*["']([a-z_-]+\.[a-z_.-]*[a-z_])["']\s*[,)]""",
+                template.read_text("utf-8"),
+            )
+        )
     # Keys built from values: every value the pages may show.
     used |= {f"state.{s}" for s in workflow.STATES}
     used |= {f"decision.{d}" for d in (*review.DECISIONS, "pending", "removed", "all")}
@@ -45,8 +49,9 @@ def test_catalogues_complete_and_consistent() -> None:
     assert len(used) > 100
     assert used <= set(english), sorted(used - set(english))
     for lang in LANGUAGES:
-        words = json.loads((resources.files("rempart") / "web" / "i18n" / f"{lang}.json")
-                           .read_text("utf-8"))  # fmt: skip
+        words = json.loads(
+            (resources.files("rempart") / "web" / "i18n" / f"{lang}.json").read_text("utf-8")
+        )
         assert set(words) == set(english), (lang, set(words) ^ set(english))
         for key, text in words.items():
             assert text.strip(), (lang, key)
@@ -89,8 +94,7 @@ def test_scan_folder_stays_inside_the_root(tmp_path: Path) -> None:
     (tmp_path / "outside").mkdir()
     (root / "link").symlink_to(tmp_path / "outside")
     assert scans.resolve_folder(root, "a/b") == (root / "a" / "b").resolve()
-    for bad in ("", "/", "..", "../outside", "a/../../outside", "link", str(tmp_path),
-                "missing"):  # fmt: skip
+    for bad in ("", "/", "..", "../outside", "a/../../outside", "link", str(tmp_path), "missing"):
         with pytest.raises(StoreError):
             scans.resolve_folder(root, bad)
     assert scans.load(tmp_path, "../../etc/passwd") is None
@@ -111,8 +115,16 @@ def test_every_post_needs_the_csrf_token(web_server: Server, web_world: World) -
         assert r.status_code == 303
         token = _csrf(c.get("/ui/").text)
         for path in posts:
-            url = re.sub(r"\{[a-z_]+\}", lambda m: {"{number}": "CASE-A", "{ref}": "m1",
-                         "{notice_id}": "1", "{job_id}": "x"}[m.group(0)], path)  # fmt: skip
+            url = re.sub(
+                r"\{[a-z_]+\}",
+                lambda m: {
+                    "{number}": "CASE-A",
+                    "{ref}": "m1",
+                    "{notice_id}": "1",
+                    "{job_id}": "x",
+                }[m.group(0)],
+                path,
+            )
             for data in ({}, {"csrf": ""}, {"csrf": token + "x"}):
                 r = c.post(url, data=data)
                 assert r.status_code == 403, (path, data, r.status_code)
@@ -134,8 +146,12 @@ def test_cookie_flags_and_headers(web_server: Server) -> None:
         assert httpx.get(web_server.url + asset).status_code == 200
     html = r.text
     assert not re.search(r"""(src|href)=["']https?://""", html)  # nothing from another site
-    assert httpx.get(web_server.url + "/openapi.json").json()["paths"].keys().isdisjoint(
-        {"/ui/", "/ui/login"})  # fmt: skip
+    assert (
+        httpx.get(web_server.url + "/openapi.json")
+        .json()["paths"]
+        .keys()
+        .isdisjoint({"/ui/", "/ui/login"})
+    )
 
 
 def test_secure_cookie_by_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -162,8 +178,10 @@ def test_possible_minor_first_and_never_revealed(web_server: Server, web_world: 
     ref = match_refs(web_world)["CASE-B"]
     c, token = _signed_in(web_server, web_world.keys["cb"])  # org-b's caseworker
     try:
-        assert c.post(f"/ui/matches/{ref}/flag-minor", data={"csrf": token, "reason": ""}
-                      ).status_code == 400  # a reason is needed  # fmt: skip
+        assert (
+            c.post(f"/ui/matches/{ref}/flag-minor", data={"csrf": token, "reason": ""}).status_code
+            == 400
+        )  # a reason is needed
         r = c.post(f"/ui/matches/{ref}/flag-minor", data={"csrf": token, "reason": "looks young"})
         assert r.status_code == 303
         page = c.get(f"/ui/matches/{ref}").text

@@ -57,8 +57,11 @@ class Authenticator:
         if cached is not None and cached[0] > now:
             return cached[1]
         with self.db.session() as s:
-            row = s.execute(select(ApiKey, Tenant.name).outerjoin(Tenant, ApiKey.tenant_id ==
-                            Tenant.id).where(ApiKey.key_id == m.group(1))).first()  # fmt: skip
+            row = s.execute(
+                select(ApiKey, Tenant.name)
+                .outerjoin(Tenant, ApiKey.tenant_id == Tenant.id)
+                .where(ApiKey.key_id == m.group(1))
+            ).first()
         principal: Principal | None = None
         if row is not None:
             k, tenant = row
@@ -79,13 +82,17 @@ class Authenticator:
                     del self._cache[d]
 
 
-def principal_for_row(db: Database, key_row: int, rates: dict[str, float],
-                      roles: tuple[str, ...]) -> Principal | None:  # fmt: skip
+def principal_for_row(
+    db: Database, key_row: int, rates: dict[str, float], roles: tuple[str, ...]
+) -> Principal | None:
     """The key with this row id, if it still exists, is not revoked and has one of `roles`
     (a web session keeps the row id, never the key)."""
     with db.session() as s:
-        row = s.execute(select(ApiKey, Tenant.name).outerjoin(Tenant, ApiKey.tenant_id ==
-                        Tenant.id).where(ApiKey.id == key_row)).first()  # fmt: skip
+        row = s.execute(
+            select(ApiKey, Tenant.name)
+            .outerjoin(Tenant, ApiKey.tenant_id == Tenant.id)
+            .where(ApiKey.id == key_row)
+        ).first()
     if row is None:
         return None
     key, tenant = row

@@ -46,9 +46,14 @@ class KeyInfo:
 
 
 def create_key(
-    s: Session, role: str, tenant: str | None, *, label: str = "", rate_limit: float | None = None,
+    s: Session,
+    role: str,
+    tenant: str | None,
+    *,
+    label: str = "",
+    rate_limit: float | None = None,
     created_by: str = "",
-) -> tuple[str, KeyInfo]:  # fmt: skip
+) -> tuple[str, KeyInfo]:
     """A new key (returned once, never stored) and what is stored about it."""
     if role not in ROLES:
         raise StoreError(f"unknown role {role!r}: one of {', '.join(ROLES)}")
@@ -66,17 +71,31 @@ def create_key(
             break
     secret = secrets.token_urlsafe(32)
     key = f"rmp_{key_id}_{secret}"
-    row = ApiKey(key_id=key_id, key_hash=digest(key), role=role,
-                 tenant_id=tenant_row.id if tenant_row else None, label=label,
-                 rate_limit=rate_limit, created_by=created_by)  # fmt: skip
+    row = ApiKey(
+        key_id=key_id,
+        key_hash=digest(key),
+        role=role,
+        tenant_id=tenant_row.id if tenant_row else None,
+        label=label,
+        rate_limit=rate_limit,
+        created_by=created_by,
+    )
     s.add(row)
     s.flush()
     return key, _info(row, tenant_row.name if tenant_row else None)
 
 
 def _info(row: ApiKey, tenant: str | None) -> KeyInfo:
-    return KeyInfo(row.id, row.key_id, row.role, tenant, row.label, row.rate_limit,
-                   row.created_at, row.revoked_at)  # fmt: skip
+    return KeyInfo(
+        row.id,
+        row.key_id,
+        row.role,
+        tenant,
+        row.label,
+        row.rate_limit,
+        row.created_at,
+        row.revoked_at,
+    )
 
 
 def list_keys(s: Session, tenant: str | None = None) -> list[KeyInfo]:

@@ -24,8 +24,9 @@ def parse_networks(text: str) -> tuple[Network, ...]:
             try:
                 out.append(ipaddress.ip_network(part, strict=False))
             except ValueError as exc:
-                raise ValueError(f"REMPART_TRUSTED_PROXIES: {part!r} is not an address or "
-                                 "network") from exc  # fmt: skip
+                raise ValueError(
+                    f"REMPART_TRUSTED_PROXIES: {part!r} is not an address or network"
+                ) from exc
     return tuple(out)
 
 
@@ -37,8 +38,7 @@ def _trusted(host: str, proxies: Iterable[Network]) -> bool:
     return any(address in net for net in proxies)
 
 
-def client_address(peer: str | None, forwarded: str | None,
-                   proxies: tuple[Network, ...]) -> str:  # fmt: skip
+def client_address(peer: str | None, forwarded: str | None, proxies: tuple[Network, ...]) -> str:
     """Who is calling: the peer, or, behind trusted proxies, the last address they saw."""
     host = peer or "?"
     if not proxies or not _trusted(host, proxies) or not forwarded:
@@ -66,8 +66,14 @@ class ClientAddress:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http" and self.proxies:
             peer = scope.get("client")
-            forwarded = next((v.decode("latin-1") for k, v in scope.get("headers", [])
-                              if k == b"x-forwarded-for"), None)  # fmt: skip
+            forwarded = next(
+                (
+                    v.decode("latin-1")
+                    for k, v in scope.get("headers", [])
+                    if k == b"x-forwarded-for"
+                ),
+                None,
+            )
             host = client_address(peer[0] if peer else None, forwarded, self.proxies)
             scope = {**scope, "client": (host, peer[1] if peer else 0)}
         await self.app(scope, receive, send)

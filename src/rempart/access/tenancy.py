@@ -39,9 +39,11 @@ def visible_banks(s: Session, p: Principal) -> dict[str, int]:
     if p.role in ("admin", "caseworker"):
         rows = s.execute(select(Bank.name, Bank.pdq_threshold)).all()
     elif p.role == "platform":
-        rows = s.execute(select(Bank.name, Bank.pdq_threshold).join(
-            BankShare, BankShare.bank_id == Bank.id).where(
-            BankShare.tenant_id == p.tenant_id)).all()  # fmt: skip
+        rows = s.execute(
+            select(Bank.name, Bank.pdq_threshold)
+            .join(BankShare, BankShare.bank_id == Bank.id)
+            .where(BankShare.tenant_id == p.tenant_id)
+        ).all()
     else:
         rows = []
     return {str(n): int(t) for n, t in rows}
@@ -78,8 +80,11 @@ def visible_case_numbers(s: Session, p: Principal, numbers: Iterable[str | None]
         return set()
     if p.role == "admin":
         return wanted
-    rows = s.scalars(select(Case.number).join(CaseOwner, CaseOwner.case_id == Case.id).where(
-        CaseOwner.tenant_id == p.tenant_id, Case.number.in_(wanted)))  # fmt: skip
+    rows = s.scalars(
+        select(Case.number)
+        .join(CaseOwner, CaseOwner.case_id == Case.id)
+        .where(CaseOwner.tenant_id == p.tenant_id, Case.number.in_(wanted))
+    )
     return set(rows)
 
 
@@ -96,7 +101,8 @@ def case_numbers(db: Database, p: Principal) -> list[str]:
     query = select(Case.number)
     if p.role != "admin":
         query = query.join(CaseOwner, CaseOwner.case_id == Case.id).where(
-            CaseOwner.tenant_id == p.tenant_id)
+            CaseOwner.tenant_id == p.tenant_id
+        )
     with db.session() as s:
         return list(s.scalars(query.order_by(Case.id)))
 

@@ -20,11 +20,13 @@ def _params(op: dict[str, Any]) -> str:
     rows = []
     for p in op.get("parameters", []):
         kind = (p.get("schema") or {}).get("type", "")
-        rows.append(f"<li><code>{escape(str(p.get('name', '')))}</code> "
-                    f"({escape(str(p.get('in', '')))}{', ' + escape(str(kind)) if kind else ''}"
-                    f"{', required' if p.get('required') else ''})"
-                    f"{': ' + escape(str(p['description'])) if p.get('description') else ''}"
-                    "</li>")  # fmt: skip
+        rows.append(
+            f"<li><code>{escape(str(p.get('name', '')))}</code> "
+            f"({escape(str(p.get('in', '')))}{', ' + escape(str(kind)) if kind else ''}"
+            f"{', required' if p.get('required') else ''})"
+            f"{': ' + escape(str(p['description'])) if p.get('description') else ''}"
+            "</li>"
+        )
     body = op.get("requestBody", {}).get("content", {})
     if body:
         rows.append(f"<li>body: {escape(', '.join(sorted(body)))}</li>")
@@ -34,12 +36,12 @@ def _params(op: dict[str, Any]) -> str:
 def page(schema: dict[str, Any]) -> HTMLResponse:
     info = schema.get("info", {})
     parts = [
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">",
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">',
         f"<title>{escape(str(info.get('title', 'API')))}</title>",
-        "<link rel=\"stylesheet\" href=\"/ui/static/app.css\"></head><body><main>",
+        '<link rel="stylesheet" href="/ui/static/app.css"></head><body><main>',
         f"<h1>{escape(str(info.get('title', '')))} {escape(str(info.get('version', '')))}</h1>",
         f"<p>{escape(str(info.get('description', '')))}</p>",
-        "<p>The machine-readable schema: <a href=\"/openapi.json\">/openapi.json</a>. "
+        '<p>The machine-readable schema: <a href="/openapi.json">/openapi.json</a>. '
         "Examples: docs/api.md.</p>",
     ]
     by_tag: dict[str, list[str]] = {}
@@ -51,7 +53,8 @@ def page(schema: dict[str, Any]) -> HTMLResponse:
             tag = (op.get("tags") or ["other"])[0]
             by_tag.setdefault(tag, []).append(
                 f"<li><code>{method.upper()} {escape(path)}</code> "
-                f"{escape(str(op.get('summary', '')))}{_params(op)}</li>")
+                f"{escape(str(op.get('summary', '')))}{_params(op)}</li>"
+            )
     for tag, items in by_tag.items():
         parts.append(f"<h2>{escape(tag)}</h2><ul>{''.join(items)}</ul>")
     parts.append("</main></body></html>")

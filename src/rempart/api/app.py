@@ -49,23 +49,35 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
 
     # /docs and /redoc: our own script-free page (api/apidocs.py), not FastAPI's, which
     # loads Swagger UI and ReDoc from a CDN
-    app = FastAPI(title="Rempart API", version=__version__, description=DESCRIPTION,
-                  lifespan=lifespan, docs_url=None, redoc_url=None)  # fmt: skip
+    app = FastAPI(
+        title="Rempart API",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
     app.state.services = svc
     errors.install(app)
     # a batch lookup: at most about 3 structural bytes per hash ({, and two commas)
     item_caps = {"/v1/lookup/batch": 4 * settings.max_batch + 16}
     app.add_middleware(ClientAddress, proxies=settings.trusted_proxies)
-    app.add_middleware(BodyLimit, default=settings.max_body_bytes,
-                       uploads=settings.max_upload_bytes, upload_paths=UPLOAD_PATHS,
-                       json_items=settings.max_json_items, item_caps=item_caps)  # fmt: skip
+    app.add_middleware(
+        BodyLimit,
+        default=settings.max_body_bytes,
+        uploads=settings.max_upload_bytes,
+        upload_paths=UPLOAD_PATHS,
+        json_items=settings.max_json_items,
+        item_caps=item_caps,
+    )
     for module in (health, lookup, hma, banks, feedback, cases, queries, admin, sync):
         app.include_router(module.router)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            schema = get_openapi(title=app.title, version=app.version,
-                                 description=app.description, routes=app.routes)
+            schema = get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes
+            )
             schema.setdefault("components", {})["securitySchemes"] = security_schemes()
             for path, operations in schema["paths"].items():
                 if path not in ("/health", "/ready"):

@@ -21,19 +21,27 @@ async def authenticate(request: Request, roles: tuple[str, ...]) -> Principal:
     services = request.app.state.services
     key = key_from(request.headers)
     if not key:
-        raise HTTPException(401, "an API key is required (Authorization: Bearer KEY)",
-                            headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
+        raise HTTPException(
+            401,
+            "an API key is required (Authorization: Bearer KEY)",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     principal = services.auth.check(key)
     if principal is None:
-        raise HTTPException(401, "unknown or revoked API key",
-                            headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
+        raise HTTPException(
+            401, "unknown or revoked API key", headers={"WWW-Authenticate": "Bearer"}
+        )
     wait = services.limiter.take(principal.id, principal.rate)
     if wait > 0:
-        raise HTTPException(429, f"rate limit of {principal.rate:g} requests/s exceeded",
-                            headers={"Retry-After": str(max(1, round(wait + 0.5)))})
+        raise HTTPException(
+            429,
+            f"rate limit of {principal.rate:g} requests/s exceeded",
+            headers={"Retry-After": str(max(1, round(wait + 0.5)))},
+        )
     if principal.role not in roles:
-        raise HTTPException(403, f"a {principal.role} key may not do this (needs: "
-                            f"{', '.join(roles)})")  # fmt: skip
+        raise HTTPException(
+            403, f"a {principal.role} key may not do this (needs: {', '.join(roles)})"
+        )
     return principal
 
 
@@ -49,7 +57,10 @@ def require(*roles: str) -> Callable[..., Awaitable[Principal]]:
 def security_schemes() -> dict[str, Any]:
     """For the OpenAPI schema: how keys are sent."""
     return {
-        "bearer": {"type": "http", "scheme": "bearer",
-                   "description": "Authorization: Bearer rmp_..."},
+        "bearer": {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "Authorization: Bearer rmp_...",
+        },
         "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
     }

@@ -30,8 +30,9 @@ def answer(exc: RempartError) -> JSONResponse:
         status = 413 if exc.reason == "too-large" else 400
         return JSONResponse({"detail": exc.detail, "reason": exc.reason}, status_code=status)
     if isinstance(exc, Unavailable):  # the index loading: ask again in a second
-        return JSONResponse({"detail": exc.message}, status_code=exc.status,
-                            headers={"Retry-After": "1"})  # fmt: skip
+        return JSONResponse(
+            {"detail": exc.message}, status_code=exc.status, headers={"Retry-After": "1"}
+        )
     if exc.status >= 500:  # the installation lacks something: said in the log, not to callers
         log.error("%s: %s", type(exc).__name__, exc.message)
         return JSONResponse({"detail": INTERNAL}, status_code=500)
@@ -43,8 +44,14 @@ def install(app: FastAPI) -> None:
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         # FastAPI's own handler echoes the input back, and fails (500) on a body of bytes
         # that are not UTF-8: say where and what, never echo.
-        errors = [{"loc": [str(x) for x in e.get("loc", ())], "msg": str(e.get("msg", "")),
-                   "type": str(e.get("type", ""))} for e in exc.errors()]  # fmt: skip
+        errors = [
+            {
+                "loc": [str(x) for x in e.get("loc", ())],
+                "msg": str(e.get("msg", "")),
+                "type": str(e.get("type", "")),
+            }
+            for e in exc.errors()
+        ]
         return JSONResponse({"detail": errors}, status_code=422)
 
     @app.exception_handler(RempartError)

@@ -25,9 +25,15 @@ def structural_count(chunk: bytes) -> int:
 
 
 class BodyLimit:
-    def __init__(self, app: Any, default: int, uploads: int, upload_paths: frozenset[str],
-                 json_items: int = 1_000_000, item_caps: dict[str, int] | None = None
-                 ) -> None:  # fmt: skip
+    def __init__(
+        self,
+        app: Any,
+        default: int,
+        uploads: int,
+        upload_paths: frozenset[str],
+        json_items: int = 1_000_000,
+        item_caps: dict[str, int] | None = None,
+    ) -> None:
         self.app = app
         self.default = default
         self.uploads = uploads
@@ -61,8 +67,11 @@ class BodyLimit:
                 if items is not None:
                     counted += structural_count(body)
                     if counted > items:
-                        raise HTTPException(413, "request body holds too many JSON items "
-                                            f"(over {items} values or list elements)")
+                        raise HTTPException(
+                            413,
+                            "request body holds too many JSON items "
+                            f"(over {items} values or list elements)",
+                        )
             return message
 
         await self.app(scope, limited, send)
@@ -70,8 +79,15 @@ class BodyLimit:
 
 async def _refuse(send: Any, limit: int) -> None:
     body = json.dumps({"detail": f"request body over the {limit} byte limit"}).encode()
-    await send({"type": "http.response.start", "status": 413,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode()),
-                            (b"connection", b"close")]})  # fmt: skip
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

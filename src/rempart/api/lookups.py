@@ -30,8 +30,11 @@ from rempart.store.repository import SignalHit, StoreError
 
 # Accepted names (HMA's video_md5 is the MD5 of the file, as here).
 SIGNAL_TYPES = {"pdq": "pdq", "md5": "md5", "sha256": "sha256", "video_md5": "md5"}
-_HEX = {"pdq": re.compile(r"^[0-9a-f]{64}$"), "md5": re.compile(r"^[0-9a-f]{32}$"),
-        "sha256": re.compile(r"^[0-9a-f]{64}$")}  # fmt: skip
+_HEX = {
+    "pdq": re.compile(r"^[0-9a-f]{64}$"),
+    "md5": re.compile(r"^[0-9a-f]{32}$"),
+    "sha256": re.compile(r"^[0-9a-f]{64}$"),
+}
 
 
 @dataclass(frozen=True)
@@ -53,8 +56,14 @@ def parse_query(signal_type: str, value: str) -> Query:
 
 
 class LookupService:
-    def __init__(self, db: Database, keeper: IndexKeeper, ttl: float = 2.0,
-                 media_slots: int = 2, max_video_seconds: float = 600.0) -> None:  # fmt: skip
+    def __init__(
+        self,
+        db: Database,
+        keeper: IndexKeeper,
+        ttl: float = 2.0,
+        media_slots: int = 2,
+        max_video_seconds: float = 600.0,
+    ) -> None:
         self.db = db
         # Decoding is the costly part (a 100 Mpx picture holds 300 MB while it is hashed):
         # a few at a time per process, the others wait their turn.
@@ -101,16 +110,20 @@ class LookupService:
             with self.db.session() as s:
                 banks = visible_banks(s, p)
             try:
-                m = Matcher(self.db, index, tuple(sorted(banks)),
-                            features=self.keeper.features()) if banks else None  # fmt: skip
+                m = (
+                    Matcher(self.db, index, tuple(sorted(banks)), features=self.keeper.features())
+                    if banks
+                    else None
+                )
             except StoreError:  # a bank was deleted meanwhile: try again next time
                 m = None
         with self._lock:
             self._matchers[key] = (now + self.ttl, version, m)
         return m
 
-    def hashes(self, p: Principal, queries: list[Query], threshold: int | None = None
-               ) -> list[list[Hit]]:  # fmt: skip
+    def hashes(
+        self, p: Principal, queries: list[Query], threshold: int | None = None
+    ) -> list[list[Hit]]:
         """Hits per query, best first, in the banks this caller may see."""
         out: list[list[Hit]] = [[] for _ in queries]
         m = self.matcher(p)
@@ -124,20 +137,25 @@ class LookupService:
                 if len(index):
                     results = index.search(hex_to_array([queries[i].value for i in near]), radius)
                     for i, (ids, dists) in zip(near, results, strict=True):
-                        found += [(i, sid, d) for sid, d in
-                                  zip(ids.tolist(), dists.tolist(), strict=True)]  # fmt: skip
+                        found += [
+                            (i, sid, d) for sid, d in zip(ids.tolist(), dists.tolist(), strict=True)
+                        ]
         exact: list[tuple[int, int, str]] = []
-        exact_idx = {kind: [i for i, q in enumerate(queries) if q.signal_type == kind]
-                     for kind in ("md5", "sha256")}  # fmt: skip
+        exact_idx = {
+            kind: [i for i, q in enumerate(queries) if q.signal_type == kind]
+            for kind in ("md5", "sha256")
+        }
         described: dict[int, SignalHit] = {}
         if found or any(exact_idx.values()):
             with self.db.session() as s:
                 for kind, idx in exact_idx.items():
                     if idx:
-                        by_value = repository.exact_lookup(s, kind,
-                                                           [queries[i].value for i in idx])
-                        exact += [(i, sid, kind) for i in idx
-                                  for sid in by_value.get(queries[i].value, [])]  # fmt: skip
+                        by_value = repository.exact_lookup(s, kind, [queries[i].value for i in idx])
+                        exact += [
+                            (i, sid, kind)
+                            for i in idx
+                            for sid in by_value.get(queries[i].value, [])
+                        ]
                 wanted = {sid for _, sid, _ in found} | {sid for _, sid, _ in exact}
                 described = self._describe(s, wanted)
         for i, sid, kind in exact:
@@ -198,18 +216,34 @@ def hash_media(data: bytes, name: str, max_video_seconds: float = 600.0) -> Medi
             info = probe_video(path)
             if info.duration is None or info.duration > max_video_seconds:
                 length = "unknown" if info.duration is None else f"{info.duration:.0f} s"
-                raise MediaError(name, "too-long",
-                                 f"video length {length}: the API hashes videos up to "
-                                 f"{max_video_seconds:.0f} s; hash longer ones with "
-                                 "`rempart hash` and look up the hashes")  # fmt: skip
+                raise MediaError(
+                    name,
+                    "too-long",
+                    f"video length {length}: the API hashes videos up to "
+                    f"{max_video_seconds:.0f} s; hash longer ones with "
+                    "`rempart hash` and look up the hashes",
+                )
             video = hash_video_file(path, seconds_per_frame=1.0, regions=True, info=info)
-        summary = {"media_type": "video", "md5": video.md5, "sha256": video.sha256,
-                   "width": video.width, "height": video.height, "duration": video.duration,
-                   "vpdq_frames": len(video.frames)}  # fmt: skip
+        summary = {
+            "media_type": "video",
+            "md5": video.md5,
+            "sha256": video.sha256,
+            "width": video.width,
+            "height": video.height,
+            "duration": video.duration,
+            "vpdq_frames": len(video.frames),
+        }
         return MediaHashes(summary, video=video)
     h = hash_image_bytes(data, name, dihedral=True, robust="query")
-    summary = {"media_type": "image", "pdq": h.pdq.hex, "pdq_quality": h.pdq.quality,
-               "md5": h.md5, "sha256": h.sha256, "width": h.width, "height": h.height}
+    summary = {
+        "media_type": "image",
+        "pdq": h.pdq.hex,
+        "pdq_quality": h.pdq.quality,
+        "md5": h.md5,
+        "sha256": h.sha256,
+        "width": h.width,
+        "height": h.height,
+    }
     return MediaHashes(summary, image=h)
 
 
@@ -218,8 +252,13 @@ def present(hits: list[Hit], p: Principal, cases: set[str]) -> list[dict[str, An
     caseworker only those of her organisation's cases."""
     out = []
     for h in hits:
-        row: dict[str, Any] = {"bank": h.bank, "bank_entry": h.bank_entry, "signal": h.signal,
-                               "distance": h.distance, "transform": h.transform}
+        row: dict[str, Any] = {
+            "bank": h.bank,
+            "bank_entry": h.bank_entry,
+            "signal": h.signal,
+            "distance": h.distance,
+            "transform": h.transform,
+        }
         if p.role in ("admin", "caseworker"):
             row["case"] = h.case if h.case in cases else None
             row["label"] = h.label if h.case in cases or p.role == "admin" else None

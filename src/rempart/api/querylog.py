@@ -21,8 +21,9 @@ MAX_BUFFER = 200_000  # rows held while the database is unavailable; older ones 
 
 
 class QueryLog:
-    def __init__(self, db: Database, every: float = 1.0, mode: str = "all",
-                 keep_days: float = 90.0) -> None:  # fmt: skip
+    def __init__(
+        self, db: Database, every: float = 1.0, mode: str = "all", keep_days: float = 90.0
+    ) -> None:
         if mode not in ("all", "matches", "off"):
             raise ValueError(f"query log mode {mode!r}: all, matches or off")
         self.mode = mode
@@ -37,8 +38,13 @@ class QueryLog:
         self._thread: threading.Thread | None = None
         self.dropped = 0
 
-    def add(self, tenant_id: int | None, key_id: int | None, endpoint: str,
-            entries: list[tuple[str, str, list[dict[str, Any]]]]) -> None:  # fmt: skip
+    def add(
+        self,
+        tenant_id: int | None,
+        key_id: int | None,
+        endpoint: str,
+        entries: list[tuple[str, str, list[dict[str, Any]]]],
+    ) -> None:
         if self.mode == "off":
             return
         if self.mode == "matches":
@@ -46,9 +52,19 @@ class QueryLog:
             if not entries:
                 return
         at = utcnow()
-        rows = [{"tenant_id": tenant_id, "api_key_id": key_id, "at": at, "endpoint": endpoint,
-                 "signal_type": t, "signal": v[:128], "match_count": len(m), "matched": m}
-                for t, v, m in entries]  # fmt: skip
+        rows = [
+            {
+                "tenant_id": tenant_id,
+                "api_key_id": key_id,
+                "at": at,
+                "endpoint": endpoint,
+                "signal_type": t,
+                "signal": v[:128],
+                "match_count": len(m),
+                "matched": m,
+            }
+            for t, v, m in entries
+        ]
         with self._lock:
             self._rows.extend(rows)
             if len(self._rows) > MAX_BUFFER:

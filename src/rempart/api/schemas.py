@@ -13,7 +13,8 @@ class HitOut(BaseModel):
     signal: str = Field(description="How it matched: pdq, vpdq, md5 or sha256.")
     distance: int = Field(description="PDQ Hamming distance (0 for exact hashes).")
     transform: str | None = Field(
-        None, description="For PDQ: how the query relates to the banked picture.")
+        None, description="For PDQ: how the query relates to the banked picture."
+    )
     case: str | None = Field(None, description="Caseworkers and admins only.")
     label: str | None = Field(None, description="Caseworkers and admins only.")
     details: dict[str, Any] | None = None
@@ -34,8 +35,9 @@ class QueryIn(BaseModel):
 class BatchIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     queries: list[QueryIn]
-    threshold: int | None = Field(None, ge=0, le=63,
-                                  description="PDQ distance (default: each bank's).")
+    threshold: int | None = Field(
+        None, ge=0, le=63, description="PDQ distance (default: each bank's)."
+    )
 
 
 class BatchOut(BaseModel):

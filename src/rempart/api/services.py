@@ -32,16 +32,23 @@ class Services(shared.Services):
         db = Database(settings.db_url)
         keeper = IndexKeeper(db, settings.home, settings.index_poll_s)
         return cls(
-            settings=settings, db=db, keeper=keeper,
-            lookups=LookupService(db, keeper, ttl=settings.key_cache_s,
-                                  media_slots=settings.media_slots,
-                                  max_video_seconds=settings.max_video_seconds),
+            settings=settings,
+            db=db,
+            keeper=keeper,
+            lookups=LookupService(
+                db,
+                keeper,
+                ttl=settings.key_cache_s,
+                media_slots=settings.media_slots,
+                max_video_seconds=settings.max_video_seconds,
+            ),
             auth=Authenticator(db, settings.rates, settings.key_cache_s),
             limiter=RateLimiter(),
             victim_limiter=FailureLimiter(settings.victim_failures, settings.victim_window_s),
-            querylog=QueryLog(db, settings.query_log_flush_s, settings.query_log,
-                              settings.query_log_days),
-        )  # fmt: skip
+            querylog=QueryLog(
+                db, settings.query_log_flush_s, settings.query_log, settings.query_log_days
+            ),
+        )
 
     def start(self) -> None:
         self.keeper.start()

@@ -68,8 +68,9 @@ def signing_key(home: Path) -> Ed25519PrivateKey:
         return key
     path.parent.mkdir(parents=True, exist_ok=True)
     key = Ed25519PrivateKey.generate()
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption())  # fmt: skip
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as fh:
         fh.write(pem)
@@ -83,8 +84,9 @@ def rotate_key(home: Path) -> tuple[str | None, str]:
     old = public_key_hex(signing_key(home)) if path.exists() else None
     if old is not None:
         retired = _read_keys(home / "keys" / RETIRED_FILE)
-        retired.append({"public_key": old, "retired_at": datetime.now(UTC).isoformat(
-            timespec="seconds")})  # fmt: skip
+        retired.append(
+            {"public_key": old, "retired_at": datetime.now(UTC).isoformat(timespec="seconds")}
+        )
         _write_keys(home / "keys" / RETIRED_FILE, retired)
         path.unlink()
     return old, public_key_hex(signing_key(home))
@@ -97,8 +99,10 @@ def normal_key(text: str) -> str:
     try:
         Ed25519PublicKey.from_public_bytes(bytes.fromhex(key))
     except ValueError as exc:
-        raise StoreError(f"{text.strip()[:80]!r} is not an Ed25519 public key (64 hex digits, "
-                         "as `rempart evidence public-key` prints it)") from exc  # fmt: skip
+        raise StoreError(
+            f"{text.strip()[:80]!r} is not an Ed25519 public key (64 hex digits, "
+            "as `rempart evidence public-key` prints it)"
+        ) from exc
     return key
 
 
@@ -129,8 +133,9 @@ def trusted_keys(home: Path) -> dict[str, str]:
         label = f": {k['label']}" if k.get("label") else ""
         out[k["public_key"]] = f"added with `evidence trust add` on {k.get('added_at')}{label}"
     for k in _read_keys(home / "keys" / RETIRED_FILE):
-        out[k["public_key"]] = ("a former signing key of this instance (retired "
-                                f"{k.get('retired_at')})")  # fmt: skip
+        out[k["public_key"]] = (
+            f"a former signing key of this instance (retired {k.get('retired_at')})"
+        )
     if _key_path(home).exists():
         out[public_key_hex(signing_key(home))] = "this instance's signing key"
     return out
@@ -141,8 +146,13 @@ def trust_add(home: Path, key: str, label: str = "") -> str:
     pub = normal_key(key)
     path = home / "keys" / TRUST_FILE
     keys = [k for k in _read_keys(path) if k["public_key"] != pub]
-    keys.append({"public_key": pub, "label": label.strip()[:200],
-                 "added_at": datetime.now(UTC).isoformat(timespec="seconds")})  # fmt: skip
+    keys.append(
+        {
+            "public_key": pub,
+            "label": label.strip()[:200],
+            "added_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+    )
     _write_keys(path, keys)
     return pub
 
@@ -180,24 +190,35 @@ def _report_lines(doc: dict[str, Any]) -> list[str]:
     ]
     for k, v in sorted((m.get("details") or {}).items()):
         lines.append(f"  {k}: {json.dumps(v, ensure_ascii=False)}")
-    lines += ["", "FOUND ITEM", f"  Location: {found['locator']}",
-              f"  Media type: {found['media_type']}   size: {found['width']} x {found['height']}",
-              f"  SHA-256: {found['sha256']}", f"  MD5: {found['md5']}",
-              f"  PDQ: {found['pdq']} (quality {found['pdq_quality']})",
-              f"  Scanned in scan {found['scan_id']} on {found['scanned_at']}", "",
-              "WHERE IT CAME FROM"]  # fmt: skip
+    lines += [
+        "",
+        "FOUND ITEM",
+        f"  Location: {found['locator']}",
+        f"  Media type: {found['media_type']}   size: {found['width']} x {found['height']}",
+        f"  SHA-256: {found['sha256']}",
+        f"  MD5: {found['md5']}",
+        f"  PDQ: {found['pdq']} (quality {found['pdq_quality']})",
+        f"  Scanned in scan {found['scan_id']} on {found['scanned_at']}",
+        "",
+        "WHERE IT CAME FROM",
+    ]
     for k, v in sorted((found.get("provenance") or {}).items()):
         lines.append(f"  {k}: {v}")
-    lines += ["", "This package holds no image unless media/ is listed in the manifest.",
-              "Check it with: rempart evidence verify PACKAGE.zip"]  # fmt: skip
+    lines += [
+        "",
+        "This package holds no image unless media/ is listed in the manifest.",
+        "Check it with: rempart evidence verify PACKAGE.zip",
+    ]
     return lines
 
 
 def _html(lines: list[str]) -> str:
     body = "\n".join(html.escape(line) for line in lines)
-    return ("<!doctype html><meta charset='utf-8'><title>Rempart evidence</title>"
-            "<style>body{font-family:sans-serif;margin:2em}pre{white-space:pre-wrap}</style>"
-            f"<h1>Rempart evidence package</h1><pre>{body}</pre>\n")  # fmt: skip
+    return (
+        "<!doctype html><meta charset='utf-8'><title>Rempart evidence</title>"
+        "<style>body{font-family:sans-serif;margin:2em}pre{white-space:pre-wrap}</style>"
+        f"<h1>Rempart evidence package</h1><pre>{body}</pre>\n"
+    )
 
 
 def export_package(
@@ -214,14 +235,18 @@ def export_package(
     organisation's (the settings' `policy`; default: read now)."""
     item = get(db, ref)
     if item.status != "confirmed":
-        raise StoreError(f"{ref} is {item.status}: only a confirmed match gets an evidence "
-                         "package (rempart review decide)")  # fmt: skip
+        raise StoreError(
+            f"{ref} is {item.status}: only a confirmed match gets an evidence "
+            "package (rempart review decide)"
+        )
     if include_media:
         media_rules.check_package_media(item, policy)
         if not media_allowed:
             raise media_rules.MediaRefused(
                 "this organisation's evidence mode does not allow storing media "
-                "(set REMPART_EVIDENCE_MEDIA=allowed where the law permits it)", "evidence-mode")
+                "(set REMPART_EVIDENCE_MEDIA=allowed where the law permits it)",
+                "evidence-mode",
+            )
     with db.session() as s:
         row = match_row(s, ref)
         assert row is not None
@@ -229,27 +254,45 @@ def export_package(
         assert scan_item is not None
         run = s.get(ScanRun, scan_item.scan_id)
         found = {
-            "locator": scan_item.locator, "media_type": scan_item.media_type,
-            "width": scan_item.width, "height": scan_item.height, "sha256": scan_item.sha256,
-            "md5": scan_item.md5, "pdq": scan_item.pdq, "pdq_quality": scan_item.pdq_quality,
-            "duration": scan_item.duration, "provenance": scan_item.provenance or {},
+            "locator": scan_item.locator,
+            "media_type": scan_item.media_type,
+            "width": scan_item.width,
+            "height": scan_item.height,
+            "sha256": scan_item.sha256,
+            "md5": scan_item.md5,
+            "pdq": scan_item.pdq,
+            "pdq_quality": scan_item.pdq_quality,
+            "duration": scan_item.duration,
+            "provenance": scan_item.provenance or {},
             "scan_id": scan_item.scan_id,
             "scanned_at": run.started_at.isoformat(timespec="seconds") if run else None,
-        }  # fmt: skip
-        review = {"status": row.review_status, "by": row.reviewed_by,
-                  "at": row.reviewed_at.isoformat(timespec="seconds") if row.reviewed_at else None,
-                  "reason": row.review_reason}  # fmt: skip
+        }
+        review = {
+            "status": row.review_status,
+            "by": row.reviewed_by,
+            "at": row.reviewed_at.isoformat(timespec="seconds") if row.reviewed_at else None,
+            "reason": row.review_reason,
+        }
     now = datetime.now(UTC)
     doc = {
-        "format": FORMAT, "version": 1,
+        "format": FORMAT,
+        "version": 1,
         "package_id": hashlib.sha256(f"{ref}|{now.isoformat()}".encode()).hexdigest()[:16],
-        "created_at": now.isoformat(timespec="seconds"), "created_by": audit.current_actor(),
+        "created_at": now.isoformat(timespec="seconds"),
+        "created_by": audit.current_actor(),
         "generator": f"rempart {__version__}",
-        "match": {"ref": ref, "kind": item.kind, "distance": item.distance, "case": item.case,
-                  "measure": item.measure, "agreeing_keypoints": item.keypoints,
-                  "details": item.details, "review": review},
+        "match": {
+            "ref": ref,
+            "kind": item.kind,
+            "distance": item.distance,
+            "case": item.case,
+            "measure": item.measure,
+            "agreeing_keypoints": item.keypoints,
+            "details": item.details,
+            "review": review,
+        },
         "found": found,
-    }  # fmt: skip
+    }
     files: dict[str, bytes] = {
         "match.json": json.dumps(doc, indent=2, ensure_ascii=False, default=str).encode(),
     }
@@ -263,24 +306,34 @@ def export_package(
             try:
                 data = media_rules.file_of(scan_item.locator).read_bytes()
             except OSError as exc:
-                raise StoreError(f"{ref}: the media is no longer at {scan_item.locator} and was "
-                                 "not preserved") from exc  # fmt: skip
+                raise StoreError(
+                    f"{ref}: the media is no longer at {scan_item.locator} and was not preserved"
+                ) from exc
             if hashlib.sha256(data).hexdigest() != scan_item.sha256:
-                raise StoreError(f"{scan_item.locator}: the file changed since it was scanned "
-                                 "(SHA-256 differs)")  # fmt: skip
+                raise StoreError(
+                    f"{scan_item.locator}: the file changed since it was scanned (SHA-256 differs)"
+                )
         files[f"media/{path.name}"] = data
     manifest = {
-        "format": FORMAT, "version": 1, "package_id": doc["package_id"],
+        "format": FORMAT,
+        "version": 1,
+        "package_id": doc["package_id"],
         "created_at": doc["created_at"],
-        "files": [{"name": n, "sha256": hashlib.sha256(b).hexdigest(), "size": len(b)}
-                  for n, b in sorted(files.items())],
-    }  # fmt: skip
+        "files": [
+            {"name": n, "sha256": hashlib.sha256(b).hexdigest(), "size": len(b)}
+            for n, b in sorted(files.items())
+        ],
+    }
     manifest_bytes = json.dumps(manifest, indent=2, sort_keys=True).encode()
     key = signing_key(home)
     pub = public_key_hex(key)
-    signature = {"algorithm": "Ed25519", "public_key": pub, "key_fingerprint": fingerprint(pub),
-                 "signed_file": "manifest.json",
-                 "signature": key.sign(manifest_bytes).hex()}  # fmt: skip
+    signature = {
+        "algorithm": "Ed25519",
+        "public_key": pub,
+        "key_fingerprint": fingerprint(pub),
+        "signed_file": "manifest.json",
+        "signature": key.sign(manifest_bytes).hex(),
+    }
     tmp = out.with_name(out.name + ".tmp")
     with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
         for name, data in sorted(files.items()):
@@ -289,9 +342,17 @@ def export_package(
         zf.writestr("signature.json", json.dumps(signature, indent=2))
     tmp.replace(out)
     with db.session() as s:
-        audit.record(s, "evidence-export", case=item.case,
-                     details={"match": ref, "package": doc["package_id"], "file": str(out),
-                              "media_included": include_media})  # fmt: skip
+        audit.record(
+            s,
+            "evidence-export",
+            case=item.case,
+            details={
+                "match": ref,
+                "package": doc["package_id"],
+                "file": str(out),
+                "media_included": include_media,
+            },
+        )
     return manifest
 
 
@@ -314,8 +375,9 @@ class Check:
         return self.ok and self.trusted
 
 
-def verify_package(path: Path, expected_public_key: str | None = None,
-                   trusted: dict[str, str] | None = None) -> Check:  # fmt: skip
+def verify_package(
+    path: Path, expected_public_key: str | None = None, trusted: dict[str, str] | None = None
+) -> Check:
     """Check a package; with `trusted` (public key -> why), also whether its signer is one
     of them (a key given as `expected_public_key` is trusted too)."""
     check = _verify(path, expected_public_key)
@@ -324,8 +386,11 @@ def verify_package(path: Path, expected_public_key: str | None = None,
     why = (trusted or {}).get(check.public_key)
     if expected_public_key and check.public_key == expected_public_key.strip().lower():
         why = why or "the key given with --public-key"
-    return replace(check, trusted=why is not None,
-                   trust=why or "UNKNOWN: not this instance's key nor a trusted one")
+    return replace(
+        check,
+        trusted=why is not None,
+        trust=why or "UNKNOWN: not this instance's key nor a trusted one",
+    )
 
 
 def _verify(path: Path, expected_public_key: str | None = None) -> Check:
@@ -345,8 +410,9 @@ def _verify(path: Path, expected_public_key: str | None = None) -> Check:
                 return Check(False, problems, None, 0)
             for needed in ("manifest.json", "signature.json"):
                 if needed not in infos:
-                    return Check(False, [f"{path}: no {needed}: not a signed evidence package"],
-                                 None, 0)  # fmt: skip
+                    return Check(
+                        False, [f"{path}: no {needed}: not a signed evidence package"], None, 0
+                    )
             manifest_bytes = zf.read("manifest.json")
             signature = json.loads(zf.read("signature.json"))
             pub_hex = str(signature.get("public_key", ""))
@@ -354,11 +420,19 @@ def _verify(path: Path, expected_public_key: str | None = None) -> Check:
                 pub = Ed25519PublicKey.from_public_bytes(bytes.fromhex(pub_hex))
                 pub.verify(bytes.fromhex(str(signature.get("signature", ""))), manifest_bytes)
             except (ValueError, InvalidSignature):
-                return Check(False, [f"{path}: the signature does not match the manifest "
-                                     "(manifest or signature altered)"], None, 0)  # fmt: skip
+                return Check(
+                    False,
+                    [
+                        f"{path}: the signature does not match the manifest "
+                        "(manifest or signature altered)"
+                    ],
+                    None,
+                    0,
+                )
             if expected_public_key and pub_hex != expected_public_key.strip().lower():
-                problems.append(f"{path}: signed by key {fingerprint(pub_hex)}, not the "
-                                "expected key")  # fmt: skip
+                problems.append(
+                    f"{path}: signed by key {fingerprint(pub_hex)}, not the expected key"
+                )
             manifest = json.loads(manifest_bytes)
             listed = {f["name"]: f for f in manifest.get("files", [])}
             for name, entry in listed.items():
@@ -370,8 +444,7 @@ def _verify(path: Path, expected_public_key: str | None = None) -> Check:
                     problems.append(f"{path}: {name} was altered (SHA-256 differs)")
             extra = set(infos) - set(listed) - {"manifest.json", "signature.json"}
             problems += [f"{path}: {name} is not in the manifest (added)" for name in sorted(extra)]
-            return Check(not problems, problems, fingerprint(pub_hex), len(listed),
-                         pub_hex.lower())  # fmt: skip
+            return Check(not problems, problems, fingerprint(pub_hex), len(listed), pub_hex.lower())
     except FileNotFoundError:
         return Check(False, [f"{path}: no such file"], None, 0)
     except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError, TypeError) as exc:

@@ -54,9 +54,12 @@ def evidence_media_allowed(env: Env = None) -> bool:
 def check_reveal(item: ReviewItem, env: Env = None) -> None:
     """Refuse (MediaRefused) to show the clear picture of a match that may show a minor."""
     if item.possible_minor and not csam_authorised(env):
-        raise MediaRefused(f"{item.ref} may show a minor: it is never revealed (only the "
-                           "blurred preview is shown); report it to the child-protection "
-                           "hotline", "minor")  # fmt: skip
+        raise MediaRefused(
+            f"{item.ref} may show a minor: it is never revealed (only the "
+            "blurred preview is shown); report it to the child-protection "
+            "hotline",
+            "minor",
+        )
 
 
 def may_preserve(item: ReviewItem, env: Env = None) -> str | None:
@@ -73,14 +76,19 @@ def check_package_media(item: ReviewItem, env: Env = None) -> None:
     """Refuse (MediaRefused) to put a match's media in an evidence package where the rules
     do not allow it."""
     if item.possible_minor and not csam_authorised(env):
-        raise MediaRefused(f"{item.ref} may show a minor: its media is never put in a package "
-                           "unless the organisation is legally authorised "
-                           "(REMPART_CSAM_AUTHORISED=yes); report it to the child-protection "
-                           "hotline instead", "minor")  # fmt: skip
+        raise MediaRefused(
+            f"{item.ref} may show a minor: its media is never put in a package "
+            "unless the organisation is legally authorised "
+            "(REMPART_CSAM_AUTHORISED=yes); report it to the child-protection "
+            "hotline instead",
+            "minor",
+        )
     if not evidence_media_allowed(env):
-        raise MediaRefused("this organisation's evidence mode does not allow storing media "
-                           "(set REMPART_EVIDENCE_MEDIA=allowed where the law permits it)",
-                           "evidence-mode")  # fmt: skip
+        raise MediaRefused(
+            "this organisation's evidence mode does not allow storing media "
+            "(set REMPART_EVIDENCE_MEDIA=allowed where the law permits it)",
+            "evidence-mode",
+        )
 
 
 def file_of(locator: str) -> Path:
@@ -104,6 +112,10 @@ def preserve_confirmed(db: Database, home: Path, item: ReviewItem, env: Env = No
         return "unreadable"
     media_store.preserve(home, data)
     with db.session() as s:
-        audit.record(s, "evidence-preserve", case=item.case,
-                     details={"match": item.ref, "sha256": hashlib.sha256(data).hexdigest()})
+        audit.record(
+            s,
+            "evidence-preserve",
+            case=item.case,
+            details={"match": item.ref, "sha256": hashlib.sha256(data).hexdigest()},
+        )
     return "preserved"

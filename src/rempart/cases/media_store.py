@@ -61,8 +61,9 @@ def load(home: Path, sha256: str) -> bytes | None:
     try:
         data = AESGCM(_key(home)).decrypt(blob[:12], blob[12:], sha256.encode())
     except InvalidTag as exc:
-        raise StoreError(f"{path}: preserved evidence does not decrypt (altered, or another "
-                         "key)") from exc  # fmt: skip
+        raise StoreError(
+            f"{path}: preserved evidence does not decrypt (altered, or another key)"
+        ) from exc
     if hashlib.sha256(data).hexdigest() != sha256:
         raise StoreError(f"{path}: preserved evidence does not match its SHA-256")
     return data

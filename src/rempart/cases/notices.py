@@ -36,9 +36,23 @@ STATUSES = ("draft", "sent", "acknowledged", "removed", "refused", "no-answer")
 OPEN_STATUSES = ("sent", "acknowledged", "no-answer")
 RENOTICE_HOURS = 24
 ORGANISATION = "the helpline"  # the default: the organisation's name in the letter's language
-PHRASES = ("organisation", "telegram", "forwarded", "link", "url", "item", "consent",
-           "consent_named", "deadline", "method_exact", "method_pdq", "method_variant",
-           "method_keypoints", "method_video", "method_face")  # fmt: skip
+PHRASES = (
+    "organisation",
+    "telegram",
+    "forwarded",
+    "link",
+    "url",
+    "item",
+    "consent",
+    "consent_named",
+    "deadline",
+    "method_exact",
+    "method_pdq",
+    "method_variant",
+    "method_keypoints",
+    "method_video",
+    "method_face",
+)
 
 
 @dataclass(frozen=True)
@@ -72,8 +86,9 @@ def load_data(home: Path | None = None) -> NoticeData:
         phrases = tomllib.loads(phrases_file.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise StoreError(f"{phrases_file}: cannot read the notice data ({exc})") from exc
-    return NoticeData(parsed["laws.toml"], parsed["platforms.toml"], str(folder),
-                      parsed["hotlines.toml"], phrases)  # fmt: skip
+    return NoticeData(
+        parsed["laws.toml"], parsed["platforms.toml"], str(folder), parsed["hotlines.toml"], phrases
+    )
 
 
 def _phrases(data: NoticeData, language: str) -> dict[str, str]:
@@ -82,15 +97,18 @@ def _phrases(data: NoticeData, language: str) -> dict[str, str]:
     words = data.phrases.get(language)
     missing = [k for k in PHRASES if not isinstance((words or {}).get(k), str)]
     if missing:
-        raise StoreError(f"{data.folder}/phrases.toml: no [{language}] phrases for "
-                         f"{', '.join(missing)}: a notice in {language!r} needs them")
+        raise StoreError(
+            f"{data.folder}/phrases.toml: no [{language}] phrases for "
+            f"{', '.join(missing)}: a notice in {language!r} needs them"
+        )
     assert words is not None
     return words
 
 
 def _say(words: dict[str, str], key: str, **values: object) -> str:
     return string.Template(words[key]).safe_substitute(
-        {k: "?" if v is None or v == "" else str(v) for k, v in values.items()})
+        {k: "?" if v is None or v == "" else str(v) for k, v in values.items()}
+    )
 
 
 def _method(kind: str) -> str:
@@ -115,8 +133,10 @@ def _template(data: NoticeData, language: str) -> string.Template:
             return string.Template(candidate.read_text(encoding="utf-8"))
         except OSError:
             continue
-    raise StoreError(f"no notice template in language {language!r} "
-                     f"(add templates/{language}.txt to {data.folder})")  # fmt: skip
+    raise StoreError(
+        f"no notice template in language {language!r} "
+        f"(add templates/{language}.txt to {data.folder})"
+    )
 
 
 def platform_of(item: ReviewItem, data: NoticeData) -> str | None:
@@ -151,8 +171,15 @@ def _location(p: dict[str, Any], words: dict[str, str]) -> str:
     """Where the platform finds a copy: its chat and message, or its address; never a
     local path (a notice lists only copies found on the platform)."""
     if p.get("source") == "telegram":
-        text = _say(words, "telegram", chat=p.get("chat"), chat_id=p.get("chat_id"),
-                    message_id=p.get("message_id"), date=p.get("date"), sender=p.get("from"))
+        text = _say(
+            words,
+            "telegram",
+            chat=p.get("chat"),
+            chat_id=p.get("chat_id"),
+            message_id=p.get("message_id"),
+            date=p.get("date"),
+            sender=p.get("from"),
+        )
         if p.get("forwarded_from"):
             text += _say(words, "forwarded", forwarded_from=p.get("forwarded_from"))
         link = message_link(p)
@@ -179,10 +206,12 @@ def _sightings(db: Database, refs: list[str]) -> dict[str, list[tuple[dict[str, 
     if not ids:
         return out
     with db.session() as s:
-        rows = s.execute(select(MatchOccurrence.match_id, ScanItem.provenance, ScanItem.locator)
-                         .join(ScanItem, MatchOccurrence.scan_item_id == ScanItem.id)
-                         .where(MatchOccurrence.match_id.in_(ids))
-                         .order_by(MatchOccurrence.id)).all()  # fmt: skip
+        rows = s.execute(
+            select(MatchOccurrence.match_id, ScanItem.provenance, ScanItem.locator)
+            .join(ScanItem, MatchOccurrence.scan_item_id == ScanItem.id)
+            .where(MatchOccurrence.match_id.in_(ids))
+            .order_by(MatchOccurrence.id)
+        ).all()
     for match_id, prov, locator in rows:
         out.setdefault(f"m{match_id}", []).append((prov or {}, locator))
     return out
@@ -205,13 +234,17 @@ def platforms_of(db: Database, items: list[ReviewItem], data: NoticeData) -> dic
 def _removed_places(db: Database, case_number: str) -> set[str]:
     """The places of copies this case's notices got removed."""
     with db.session() as s:
-        q = (select(Notice.items).join(Case, Notice.case_id == Case.id)
-             .where(Case.number == case_number, Notice.status == "removed"))  # fmt: skip
+        q = (
+            select(Notice.items)
+            .join(Case, Notice.case_id == Case.id)
+            .where(Case.number == case_number, Notice.status == "removed")
+        )
         return {str(i["place"]) for items in s.scalars(q) for i in items if i.get("place")}
 
 
-def _entries(db: Database, items: list[ReviewItem], platform: str, data: NoticeData,
-             case_number: str) -> list[_Entry]:  # fmt: skip
+def _entries(
+    db: Database, items: list[ReviewItem], platform: str, data: NoticeData, case_number: str
+) -> list[_Entry]:
     """The copies on the platform of these matches: every place each was seen there (its
     first sighting and later ones), less places already removed (unless nothing else)."""
     seen = _sightings(db, [i.ref for i in items])
@@ -222,7 +255,8 @@ def _entries(db: Database, items: list[ReviewItem], platform: str, data: NoticeD
         for prov, locator in seen.get(i.ref) or [(i.provenance, i.file)]:
             key = place(prov, locator)
             if platform_of_provenance(prov, data) == platform and key not in {
-                    e.place for e in mine}:  # fmt: skip
+                e.place for e in mine
+            }:
                 mine.append(_Entry(i, prov, locator, key))
         out += [e for e in mine if e.place not in removed] or mine
     return out
@@ -231,10 +265,18 @@ def _entries(db: Database, items: list[ReviewItem], platform: str, data: NoticeD
 def _item_lines(entries: list[_Entry], words: dict[str, str], organisation: str) -> str:
     lines = []
     for n, e in enumerate(entries, 1):
-        lines.append(_say(words, "item", n=n, location=_location(e.provenance, words),
-                          ref=e.item.ref, method=words[_method(e.item.kind)],
-                          organisation=organisation,
-                          date=(e.item.reviewed_at or "")[:10]))  # fmt: skip
+        lines.append(
+            _say(
+                words,
+                "item",
+                n=n,
+                location=_location(e.provenance, words),
+                ref=e.item.ref,
+                method=words[_method(e.item.kind)],
+                organisation=organisation,
+                date=(e.item.reviewed_at or "")[:10],
+            )
+        )
     return "\n".join(lines)
 
 
@@ -256,8 +298,10 @@ def create(
     the language's template and phrases."""
     data = load_data(home)
     if platform not in data.platforms:
-        raise StoreError(f"no platform {platform!r} in {data.folder}/platforms.toml "
-                         f"(known: {', '.join(sorted(data.platforms))})")  # fmt: skip
+        raise StoreError(
+            f"no platform {platform!r} in {data.folder}/platforms.toml "
+            f"(known: {', '.join(sorted(data.platforms))})"
+        )
     pdata = data.platforms[platform]
     lang = language or pdata.get("language", "en")
     template = _template(data, lang)
@@ -269,21 +313,26 @@ def create(
         items = [i for i in confirmed if i.ref in refs]
         missing = set(refs) - {i.ref for i in items}
         if missing:
-            raise StoreError(f"not confirmed matches of case {case_number}: "
-                             f"{', '.join(sorted(missing))}")  # fmt: skip
+            raise StoreError(
+                f"not confirmed matches of case {case_number}: {', '.join(sorted(missing))}"
+            )
         on_platform = {e.item.ref for e in _entries(db, items, platform, data, case_number)}
         elsewhere = [i.ref for i in items if i.ref not in on_platform]
         if elsewhere:
-            raise StoreError(f"not found on {pdata.get('name', platform)}: "
-                             f"{', '.join(elsewhere)} (a notice lists only what is on its "
-                             "platform)")  # fmt: skip
+            raise StoreError(
+                f"not found on {pdata.get('name', platform)}: "
+                f"{', '.join(elsewhere)} (a notice lists only what is on its "
+                "platform)"
+            )
     else:
         items = confirmed
     entries = _entries(db, items, platform, data, case_number)
     items = [i for i in items if any(e.item.ref == i.ref for e in entries)]
     if not items:
-        raise StoreError(f"case {case_number} has no confirmed match on {pdata.get('name')}: "
-                         "nothing is sent on an unreviewed match")  # fmt: skip
+        raise StoreError(
+            f"case {case_number} has no confirmed match on {pdata.get('name')}: "
+            "nothing is sent on an unreviewed match"
+        )
     laws = []
     deadline = 0
     for j in pdata.get("jurisdictions", []):
@@ -298,32 +347,62 @@ def create(
             raise StoreError(f"no case {case_number}")
         consent = repository.active_consent(s, case)
         if consent is None:
-            raise StoreError(f"case {case_number} has no active consent record: no notice "
-                             "can be sent on her behalf")  # fmt: skip
-        notice = Notice(case_id=case.id, platform=platform, language=lang,
-                        jurisdictions=list(pdata.get("jurisdictions", [])),
-                        items=[{"match": e.item.ref,
-                                "location": _location(e.provenance, words),
-                                "place": e.place, "file": e.locator,
-                                "possible_minor": e.item.possible_minor}
-                               for e in entries], text="", status="draft")  # fmt: skip
+            raise StoreError(
+                f"case {case_number} has no active consent record: no notice "
+                "can be sent on her behalf"
+            )
+        notice = Notice(
+            case_id=case.id,
+            platform=platform,
+            language=lang,
+            jurisdictions=list(pdata.get("jurisdictions", [])),
+            items=[
+                {
+                    "match": e.item.ref,
+                    "location": _location(e.provenance, words),
+                    "place": e.place,
+                    "file": e.locator,
+                    "possible_minor": e.item.possible_minor,
+                }
+                for e in entries
+            ],
+            text="",
+            status="draft",
+        )
         s.add(notice)
         s.flush()
         named = name_her or (consent.document or {}).get("name_in_notices") is True
-        consent_text = _say(words, "consent_named" if named else "consent",
-                            name=consent.given_by, date=f"{consent.given_at:%Y-%m-%d}")
+        consent_text = _say(
+            words,
+            "consent_named" if named else "consent",
+            name=consent.given_by,
+            date=f"{consent.given_at:%Y-%m-%d}",
+        )
         deadline_text = _say(words, "deadline", hours=deadline) if deadline else ""
         notice.text = template.safe_substitute(
-            platform=pdata.get("name", platform), contact=pdata.get("contact", ""),
-            case=case_number, organisation=organisation, laws="\n".join(laws),
-            count=len(entries), items=_item_lines(entries, words, organisation),
+            platform=pdata.get("name", platform),
+            contact=pdata.get("contact", ""),
+            case=case_number,
+            organisation=organisation,
+            laws="\n".join(laws),
+            count=len(entries),
+            items=_item_lines(entries, words, organisation),
             consent=consent_text,
-            notice_id=f"N-{notice.id}", deadline=deadline_text,
-        )  # fmt: skip
-        audit.record(s, "notice-create", case=case_number,
-                     details={"notice": notice.id, "platform": platform, "language": lang,
-                              "matches": [i.ref for i in items],
-                              "names_her": named})  # fmt: skip
+            notice_id=f"N-{notice.id}",
+            deadline=deadline_text,
+        )
+        audit.record(
+            s,
+            "notice-create",
+            case=case_number,
+            details={
+                "notice": notice.id,
+                "platform": platform,
+                "language": lang,
+                "matches": [i.ref for i in items],
+                "names_her": named,
+            },
+        )
         s.flush()
         s.expunge(notice)
     return notice
@@ -352,9 +431,17 @@ def mark(db: Database, notice_id: int, status: str, *, at: datetime | None = Non
         before = n.status
         n.status, n.status_at = status, when
         case_number = repository.case_number(s, n.case_id)
-        audit.record(s, "notice-status", case=case_number,
-                     details={"notice": notice_id, "from": before, "to": status,
-                              "at": when.isoformat(timespec="seconds")})  # fmt: skip
+        audit.record(
+            s,
+            "notice-status",
+            case=case_number,
+            details={
+                "notice": notice_id,
+                "from": before,
+                "to": status,
+                "at": when.isoformat(timespec="seconds"),
+            },
+        )
         s.flush()
         s.expunge(n)
     return n
@@ -364,8 +451,13 @@ def due(db: Database, now: datetime | None = None) -> list[Notice]:
     """Notices to send again: sent (or unanswered) more than 24 h ago and not removed."""
     when = now or utcnow()
     with db.session() as s:
-        rows = list(s.scalars(select(Notice).where(Notice.status.in_(OPEN_STATUSES),
-                                                   Notice.next_notice_at.is_not(None))))
+        rows = list(
+            s.scalars(
+                select(Notice).where(
+                    Notice.status.in_(OPEN_STATUSES), Notice.next_notice_at.is_not(None)
+                )
+            )
+        )
         for n in rows:
             s.expunge(n)
     return [n for n in rows if _aware(n.next_notice_at) <= when]  # type: ignore[arg-type]
@@ -404,11 +496,18 @@ def all_notices(db: Database, case_number: str | None = None) -> list[Notice]:
 
 def as_dict(n: Notice) -> dict[str, Any]:
     return {
-        "notice": f"N-{n.id}", "platform": n.platform, "language": n.language,
-        "jurisdictions": n.jurisdictions, "items": n.items, "status": n.status,
-        "created_at": n.created_at, "sent_at": n.sent_at, "times_sent": n.times_sent,
-        "next_notice_at": n.next_notice_at, "removed_at": n.removed_at,
-    }  # fmt: skip
+        "notice": f"N-{n.id}",
+        "platform": n.platform,
+        "language": n.language,
+        "jurisdictions": n.jurisdictions,
+        "items": n.items,
+        "status": n.status,
+        "created_at": n.created_at,
+        "sent_at": n.sent_at,
+        "times_sent": n.times_sent,
+        "next_notice_at": n.next_notice_at,
+        "removed_at": n.removed_at,
+    }
 
 
 def hotlines_for(notice: Notice, data: NoticeData) -> list[dict[str, Any]]:

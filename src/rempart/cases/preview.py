@@ -66,12 +66,21 @@ def matched_moment(details: dict[str, object]) -> float:
 def show(db: Database, item: ReviewItem, out: Path, *, reveal: bool = False) -> None:
     """The preview of one match, for every front-end: blurred, or clear when asked and the
     rules allow it (media_rules.check_reveal: never a possible minor)."""
-    write_preview(db, item.ref, item.file, item.case, out, reveal=reveal,
-                  at=matched_moment(item.details))
+    write_preview(
+        db, item.ref, item.file, item.case, out, reveal=reveal, at=matched_moment(item.details)
+    )
 
 
-def write_preview(db: Database, ref: str, locator: str, case: str | None, out: Path,
-                  *, reveal: bool = False, at: float = 0.0) -> None:  # fmt: skip
+def write_preview(
+    db: Database,
+    ref: str,
+    locator: str,
+    case: str | None,
+    out: Path,
+    *,
+    reveal: bool = False,
+    at: float = 0.0,
+) -> None:
     if reveal:  # the rule is checked here too, on the match as stored now
         media_rules.check_reveal(get(db, ref))
     path = media_rules.file_of(locator)
@@ -81,8 +90,9 @@ def write_preview(db: Database, ref: str, locator: str, case: str | None, out: P
         else:
             picture = _picture(path)
     except (MediaError, OSError) as exc:
-        raise StoreError(f"{ref}: no preview: {exc} (archive members and downloads are not "
-                         "kept)") from exc  # fmt: skip
+        raise StoreError(
+            f"{ref}: no preview: {exc} (archive members and downloads are not kept)"
+        ) from exc
     if reveal:
         with db.session() as s:  # logged before anything is shown
             audit.record(s, "reveal", case=case, details={"match": ref, "file": locator})

@@ -47,8 +47,7 @@ def place(provenance: dict[str, Any], locator: str) -> str:
 def describe(provenance: dict[str, Any], locator: str) -> str:
     """Where a copy was found, for people."""
     if provenance.get("source") == "telegram":
-        return (f"Telegram chat {provenance.get('chat')!r}, message "
-                f"{provenance.get('message_id')}")  # fmt: skip
+        return f"Telegram chat {provenance.get('chat')!r}, message {provenance.get('message_id')}"
     if provenance.get("source") == "url":
         return str(provenance.get("url") or locator)
     return locator
@@ -82,16 +81,23 @@ def trust_source(db: Database, case_number: str, source: str, *, remove: bool = 
         case = repository.get_case(s, case_number)
         if case is None:
             raise StoreError(f"no case {case_number}")
-        row = s.scalar(select(TrustedSource).where(TrustedSource.case_id == case.id,
-                                                   TrustedSource.source == value))
+        row = s.scalar(
+            select(TrustedSource).where(
+                TrustedSource.case_id == case.id, TrustedSource.source == value
+            )
+        )
         if remove:
             if row is None:
                 raise StoreError(f"{value} is not a trusted source of case {case_number}")
             s.delete(row)
         elif row is None:
             s.add(TrustedSource(case_id=case.id, source=value, added_by=audit.current_actor()))
-        audit.record(s, "trusted-source-remove" if remove else "trusted-source-add",
-                     case=case_number, details={"source": value})  # fmt: skip
+        audit.record(
+            s,
+            "trusted-source-remove" if remove else "trusted-source-add",
+            case=case_number,
+            details={"source": value},
+        )
     return value
 
 
@@ -100,8 +106,13 @@ def trusted_sources(db: Database, case_number: str) -> list[str]:
         case = repository.get_case(s, case_number)
         if case is None:
             raise StoreError(f"no case {case_number}")
-        return list(s.scalars(select(TrustedSource.source).where(
-            TrustedSource.case_id == case.id).order_by(TrustedSource.id)))  # fmt: skip
+        return list(
+            s.scalars(
+                select(TrustedSource.source)
+                .where(TrustedSource.case_id == case.id)
+                .order_by(TrustedSource.id)
+            )
+        )
 
 
 def removed_bank_entries(s: Session) -> dict[int, int]:
@@ -116,11 +127,14 @@ def _removed(s: Session) -> dict[int, tuple[int, set[str]]]:
         ids = [int(i["match"][1:]) for i in n.items if str(i.get("match", "")).startswith("m")]
         listed = {str(i["place"]) for i in n.items if i.get("place")}  # what the notice named
         until = n.removed_at
-        rows = s.execute(select(Match.bank_item_id, ScanItem.provenance, ScanItem.locator,
-                                MatchOccurrence.seen_at)
-                         .join(MatchOccurrence, MatchOccurrence.match_id == Match.id)
-                         .join(ScanItem, MatchOccurrence.scan_item_id == ScanItem.id)
-                         .where(Match.id.in_(ids))).all()  # fmt: skip
+        rows = s.execute(
+            select(
+                Match.bank_item_id, ScanItem.provenance, ScanItem.locator, MatchOccurrence.seen_at
+            )
+            .join(MatchOccurrence, MatchOccurrence.match_id == Match.id)
+            .join(ScanItem, MatchOccurrence.scan_item_id == ScanItem.id)
+            .where(Match.id.in_(ids))
+        ).all()
         for entry, prov, locator, seen_at in rows:
             notice_id, places = out.setdefault(entry, (n.id, set()))
             places |= listed
@@ -162,13 +176,24 @@ def reopen_returned(db: Database, scan_id: int) -> list[str]:
                 continue  # the same copy seen again, or her own / a trusted source
             done.add(match.id)
             where = describe(item.provenance or {}, item.locator)
-            match.details = {**(match.details or {}), "returned_after_removal": True,
-                             "removed_notice": f"N-{notice_id}", "returned_at": where}  # fmt: skip
+            match.details = {
+                **(match.details or {}),
+                "returned_after_removal": True,
+                "removed_notice": f"N-{notice_id}",
+                "returned_at": where,
+            }
             flagged.append(f"m{match.id} at {where}")
-            audit.record(s, "content-returned", case=case.number,
-                         details={"match": f"m{match.id}", "notice": f"N-{notice_id}",
-                                  "where": where, "scan": scan_id})  # fmt: skip
+            audit.record(
+                s,
+                "content-returned",
+                case=case.number,
+                details={
+                    "match": f"m{match.id}",
+                    "notice": f"N-{notice_id}",
+                    "where": where,
+                    "scan": scan_id,
+                },
+            )
             if case.status != "reviewing" and case.status != "withdrawn":
-                set_status_in(s, case, "reviewing",
-                              f"content came back (m{match.id} at {where})")
+                set_status_in(s, case, "reviewing", f"content came back (m{match.id} at {where})")
     return flagged

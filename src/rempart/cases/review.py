@@ -88,20 +88,27 @@ def get(db: Database, ref: str) -> ReviewItem:
     return found[0]
 
 
-def queue(db: Database, *, case: str | None = None, status: str | None = "pending",
-          ref: str | None = None) -> list[ReviewItem]:  # fmt: skip
+def queue(
+    db: Database, *, case: str | None = None, status: str | None = "pending", ref: str | None = None
+) -> list[ReviewItem]:
     """Matches with the given review status (all when None), of one case or all, or the one
     match `ref` names."""
     table, number = parse_ref(ref) if ref else (None, 0)
     out: list[ReviewItem] = []
     with db.session() as s:
-        seen = (select(func.count()).select_from(MatchOccurrence)
-                .where(MatchOccurrence.match_id == Match.id).scalar_subquery())  # fmt: skip
-        q = (select(Match, ScanItem, Case.number, Bank.name, seen)
-             .join(ScanItem, Match.scan_item_id == ScanItem.id)
-             .join(BankItem, Match.bank_item_id == BankItem.id)
-             .join(Bank, BankItem.bank_id == Bank.id)
-             .outerjoin(Case, BankItem.case_id == Case.id))  # fmt: skip
+        seen = (
+            select(func.count())
+            .select_from(MatchOccurrence)
+            .where(MatchOccurrence.match_id == Match.id)
+            .scalar_subquery()
+        )
+        q = (
+            select(Match, ScanItem, Case.number, Bank.name, seen)
+            .join(ScanItem, Match.scan_item_id == ScanItem.id)
+            .join(BankItem, Match.bank_item_id == BankItem.id)
+            .join(Bank, BankItem.bank_id == Bank.id)
+            .outerjoin(Case, BankItem.case_id == Case.id)
+        )
         if case:
             q = q.where(Case.number == case)
         if status:
@@ -109,18 +116,35 @@ def queue(db: Database, *, case: str | None = None, status: str | None = "pendin
         if table is not None:
             q = q.where(Match.id == (number if table is Match else -1))
         for m, item, case_number, bank, sightings in s.execute(q.order_by(Match.id)).all():
-            out.append(ReviewItem(f"m{m.id}", m.review_status, case_number, item.locator,
-                                  m.signal_type, float(m.distance),
-                                  {"bank": bank, **(m.details or {})}, item.provenance or {},
-                                  m.reviewed_by, m.review_reason, m.possible_minor,
-                                  _iso(m.reviewed_at), max(1, int(sightings or 0))))  # fmt: skip
-        fseen = (select(func.count()).select_from(FaceMatchOccurrence)
-                 .where(FaceMatchOccurrence.face_match_id == FaceMatch.id)
-                 .scalar_subquery())  # fmt: skip
-        fq = (select(FaceMatch, ScanItem, Case.number, fseen)
-              .join(ScanItem, FaceMatch.scan_item_id == ScanItem.id)
-              .join(FaceTemplate, FaceMatch.template_id == FaceTemplate.id)
-              .join(Case, FaceTemplate.case_id == Case.id))  # fmt: skip
+            out.append(
+                ReviewItem(
+                    f"m{m.id}",
+                    m.review_status,
+                    case_number,
+                    item.locator,
+                    m.signal_type,
+                    float(m.distance),
+                    {"bank": bank, **(m.details or {})},
+                    item.provenance or {},
+                    m.reviewed_by,
+                    m.review_reason,
+                    m.possible_minor,
+                    _iso(m.reviewed_at),
+                    max(1, int(sightings or 0)),
+                )
+            )
+        fseen = (
+            select(func.count())
+            .select_from(FaceMatchOccurrence)
+            .where(FaceMatchOccurrence.face_match_id == FaceMatch.id)
+            .scalar_subquery()
+        )
+        fq = (
+            select(FaceMatch, ScanItem, Case.number, fseen)
+            .join(ScanItem, FaceMatch.scan_item_id == ScanItem.id)
+            .join(FaceTemplate, FaceMatch.template_id == FaceTemplate.id)
+            .join(Case, FaceTemplate.case_id == Case.id)
+        )
         if case:
             fq = fq.where(Case.number == case)
         if status:
@@ -128,12 +152,23 @@ def queue(db: Database, *, case: str | None = None, status: str | None = "pendin
         if table is not None:
             fq = fq.where(FaceMatch.id == (number if table is FaceMatch else -1))
         for fm, item, case_number, fsightings in s.execute(fq.order_by(FaceMatch.id)).all():
-            out.append(ReviewItem(f"f{fm.id}", fm.review_status, case_number, item.locator,
-                                  "face",
-                                  float(fm.distance), {"box": fm.box, "time": fm.time},
-                                  item.provenance or {}, fm.reviewed_by,
-                                  fm.review_reason, fm.possible_minor,
-                                  _iso(fm.reviewed_at), max(1, int(fsightings or 0))))  # fmt: skip
+            out.append(
+                ReviewItem(
+                    f"f{fm.id}",
+                    fm.review_status,
+                    case_number,
+                    item.locator,
+                    "face",
+                    float(fm.distance),
+                    {"box": fm.box, "time": fm.time},
+                    item.provenance or {},
+                    fm.reviewed_by,
+                    fm.review_reason,
+                    fm.possible_minor,
+                    _iso(fm.reviewed_at),
+                    max(1, int(fsightings or 0)),
+                )
+            )
     return sorted(out, key=lambda i: not i.possible_minor)  # possible minors first
 
 
@@ -153,12 +188,17 @@ def flag_minor(db: Database, ref: str, reason: str) -> None:
         if row is None:
             raise StoreError(f"no match {ref}")
         row.possible_minor = True
-        audit.record(s, "flag-possible-minor", case=_case_of(s, row),
-                     details={"match": ref, "reason": reason.strip()})
+        audit.record(
+            s,
+            "flag-possible-minor",
+            case=_case_of(s, row),
+            details={"match": ref, "reason": reason.strip()},
+        )
 
 
-def decide(db: Database, ref: str, decision: str, reason: str, actor: str | None = None
-           ) -> ReviewItem:  # fmt: skip
+def decide(
+    db: Database, ref: str, decision: str, reason: str, actor: str | None = None
+) -> ReviewItem:
     """Record a decision on one match, with its reason and an audit entry."""
     if decision not in DECISIONS:
         raise StoreError(f"decision must be one of {', '.join(DECISIONS)}, not {decision!r}")
@@ -175,18 +215,33 @@ def decide(db: Database, ref: str, decision: str, reason: str, actor: str | None
         row.review_reason = reason.strip()
         item = s.get(ScanItem, row.scan_item_id)
         case = _case_of(s, row)
-        audit.record(s, "review", case=case, actor=who,
-                     details={"match": ref, "decision": decision, "before": before,
-                              "reason": reason.strip(),
-                              "file": item.locator if item else None})  # fmt: skip
+        audit.record(
+            s,
+            "review",
+            case=case,
+            actor=who,
+            details={
+                "match": ref,
+                "decision": decision,
+                "before": before,
+                "reason": reason.strip(),
+                "file": item.locator if item else None,
+            },
+        )
     return get(db, ref)
 
 
 def _case_of(s: Session, row: Match | FaceMatch) -> str | None:
     if isinstance(row, Match):
-        q = select(Case.number).join(BankItem, BankItem.case_id == Case.id).where(
-            BankItem.id == row.bank_item_id)
+        q = (
+            select(Case.number)
+            .join(BankItem, BankItem.case_id == Case.id)
+            .where(BankItem.id == row.bank_item_id)
+        )
     else:
-        q = select(Case.number).join(FaceTemplate, FaceTemplate.case_id == Case.id).where(
-            FaceTemplate.id == row.template_id)
+        q = (
+            select(Case.number)
+            .join(FaceTemplate, FaceTemplate.case_id == Case.id)
+            .where(FaceTemplate.id == row.template_id)
+        )
     return s.scalar(q)

@@ -19,19 +19,24 @@ from rempart.store.db import Database
 from rempart.store.models import BankItem, Case, FaceMatch, FaceTemplate, Match, Notice, ScanItem
 
 
-def collect(db: Database, case: str | None = None,
-            cases: Collection[str] | None = None) -> dict[str, Any]:
+def collect(
+    db: Database, case: str | None = None, cases: Collection[str] | None = None
+) -> dict[str, Any]:
     """Figures for one case, for the cases named in `cases` (an organisation's: the web UI),
     or for all."""
     per_day: Counter[str] = Counter()
     review: Counter[str] = Counter()
     with db.session() as s:
-        q = (select(Match.created_at, Match.review_status)
-             .join(BankItem, Match.bank_item_id == BankItem.id)
-             .outerjoin(Case, BankItem.case_id == Case.id))  # fmt: skip
-        fq = (select(FaceMatch.created_at, FaceMatch.review_status)
-              .join(FaceTemplate, FaceMatch.template_id == FaceTemplate.id)
-              .join(Case, FaceTemplate.case_id == Case.id))  # fmt: skip
+        q = (
+            select(Match.created_at, Match.review_status)
+            .join(BankItem, Match.bank_item_id == BankItem.id)
+            .outerjoin(Case, BankItem.case_id == Case.id)
+        )
+        fq = (
+            select(FaceMatch.created_at, FaceMatch.review_status)
+            .join(FaceTemplate, FaceMatch.template_id == FaceTemplate.id)
+            .join(Case, FaceTemplate.case_id == Case.id)
+        )
         nq = select(Notice)
         if case:
             q, fq = q.where(Case.number == case), fq.where(Case.number == case)
@@ -52,15 +57,22 @@ def collect(db: Database, case: str | None = None,
     for p, counts in sorted(by_platform.items()):
         sent = sum(v for k, v in counts.items() if k != "draft")
         platforms[p] = {
-            "notices": sum(counts.values()), "sent": sent, "removed": counts.get("removed", 0),
+            "notices": sum(counts.values()),
+            "sent": sent,
+            "removed": counts.get("removed", 0),
             "removal_rate": round(counts.get("removed", 0) / sent, 3) if sent else None,
             "median_hours_to_removal": round(statistics.median(times[p]), 1)
-            if times.get(p) else None,
+            if times.get(p)
+            else None,
             "statuses": dict(counts),
-        }  # fmt: skip
-    return {"case": case, "matches_per_day": dict(sorted(per_day.items())),
-            "review": dict(review), "platforms": platforms,
-            "items_scanned": scanned}  # fmt: skip
+        }
+    return {
+        "case": case,
+        "matches_per_day": dict(sorted(per_day.items())),
+        "review": dict(review),
+        "platforms": platforms,
+        "items_scanned": scanned,
+    }
 
 
 def counts_text(counts: dict[str, int]) -> str:
@@ -138,21 +150,26 @@ def write(stats: dict[str, Any], out: Path, labels: dict[str, str] | None = None
     fig.savefig(files[-1], dpi=100)
     plt.close(fig)
     (out / "stats.json").write_text(json.dumps(stats, indent=2))
+
     def row(p: str, v: dict[str, Any]) -> str:
         rate = "" if v["removal_rate"] is None else f"{100 * v['removal_rate']:.0f}%"
         hours = "" if v["median_hours_to_removal"] is None else v["median_hours_to_removal"]
-        return (f"<tr><td>{html.escape(p)}</td><td>{v['sent']}</td><td>{v['removed']}</td>"
-                f"<td>{rate}</td><td>{hours}</td></tr>")  # fmt: skip
+        return (
+            f"<tr><td>{html.escape(p)}</td><td>{v['sent']}</td><td>{v['removed']}</td>"
+            f"<td>{rate}</td><td>{hours}</td></tr>"
+        )
 
     rows = "".join(row(p, v) for p, v in stats["platforms"].items())
     title = f"Case {stats['case']}" if stats["case"] else "All cases"
-    page = (f"<!doctype html><meta charset='utf-8'><title>Rempart report</title>"
-            f"<h1>Rempart report: {html.escape(title)}</h1>"
-            f"<p>Review decisions: {html.escape(counts_text(stats['review']))}</p>"
-            "<img src='matches_over_time.png' alt='matches per day'>"
-            "<h2>Platforms</h2><table border=1 cellpadding=4><tr><th>platform</th><th>sent"
-            "</th><th>removed</th><th>removal rate</th><th>median hours to removal</th></tr>"
-            f"{rows}</table><img src='platforms.png' alt='removal per platform'>\n")  # fmt: skip
+    page = (
+        f"<!doctype html><meta charset='utf-8'><title>Rempart report</title>"
+        f"<h1>Rempart report: {html.escape(title)}</h1>"
+        f"<p>Review decisions: {html.escape(counts_text(stats['review']))}</p>"
+        "<img src='matches_over_time.png' alt='matches per day'>"
+        "<h2>Platforms</h2><table border=1 cellpadding=4><tr><th>platform</th><th>sent"
+        "</th><th>removed</th><th>removal rate</th><th>median hours to removal</th></tr>"
+        f"{rows}</table><img src='platforms.png' alt='removal per platform'>\n"
+    )
     files.append(out / "report.html")
     files[-1].write_text(page, encoding="utf-8")
     return files

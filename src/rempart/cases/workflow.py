@@ -73,10 +73,14 @@ def _change(s: Session, case: Case, to: str, note: str, actor: str) -> None:
         raise StoreError(f"unknown status {to!r}: one of {', '.join(STATES)}")
     if case.status == "withdrawn" and to != "withdrawn":
         raise StoreError(f"case {case.number} was withdrawn: it cannot be reopened")
-    s.add(CaseEvent(case_id=case.id, actor=actor, from_status=case.status, to_status=to,
-                    note=note))  # fmt: skip
-    audit.record(s, "case-status", case=case.number, actor=actor,
-                 details={"from": case.status, "to": to, "note": note})  # fmt: skip
+    s.add(CaseEvent(case_id=case.id, actor=actor, from_status=case.status, to_status=to, note=note))
+    audit.record(
+        s,
+        "case-status",
+        case=case.number,
+        actor=actor,
+        details={"from": case.status, "to": to, "note": note},
+    )
     case.status = to
 
 
@@ -92,8 +96,15 @@ def open_case(db: Database, number: str) -> str:
         if case is None:
             case = repository.get_or_create_case(s, number)
             s.flush()
-            s.add(CaseEvent(case_id=case.id, actor=actor, from_status=None, to_status="open",
-                            note="case opened"))  # fmt: skip
+            s.add(
+                CaseEvent(
+                    case_id=case.id,
+                    actor=actor,
+                    from_status=None,
+                    to_status="open",
+                    note="case opened",
+                )
+            )
         case.secret_hash = hash_secret(secret)
         audit.record(s, "case-open", case=number, actor=actor, details={})
     return secret
@@ -145,28 +156,53 @@ def view(db: Database, number: str) -> CaseView:
         if case is None:
             raise StoreError(f"no case {number}")
         out = CaseView(case.number, case.status, case.created_at.isoformat(timespec="seconds"))
-        for e in s.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id)
-                           .order_by(CaseEvent.id)):  # fmt: skip
-            out.history.append({"at": e.at.isoformat(timespec="seconds"), "by": e.actor,
-                                "from": e.from_status, "to": e.to_status, "note": e.note})
-        out.bank_entries = list(s.scalars(select(BankItem.id).where(
-            BankItem.case_id == case.id).order_by(BankItem.id)))  # fmt: skip
-        out.template_ids = list(s.scalars(select(FaceTemplate.id).where(
-            FaceTemplate.case_id == case.id).order_by(FaceTemplate.id)))  # fmt: skip
-        out.trusted_sources = list(s.scalars(select(TrustedSource.source).where(
-            TrustedSource.case_id == case.id).order_by(TrustedSource.id)))  # fmt: skip
+        for e in s.scalars(
+            select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)
+        ):
+            out.history.append(
+                {
+                    "at": e.at.isoformat(timespec="seconds"),
+                    "by": e.actor,
+                    "from": e.from_status,
+                    "to": e.to_status,
+                    "note": e.note,
+                }
+            )
+        out.bank_entries = list(
+            s.scalars(select(BankItem.id).where(BankItem.case_id == case.id).order_by(BankItem.id))
+        )
+        out.template_ids = list(
+            s.scalars(
+                select(FaceTemplate.id)
+                .where(FaceTemplate.case_id == case.id)
+                .order_by(FaceTemplate.id)
+            )
+        )
+        out.trusted_sources = list(
+            s.scalars(
+                select(TrustedSource.source)
+                .where(TrustedSource.case_id == case.id)
+                .order_by(TrustedSource.id)
+            )
+        )
         out.bank_items = len(out.bank_entries)
         out.face_templates = len(out.template_ids)
         statuses: Counter[str] = Counter()
         places: Counter[str] = Counter()
-        rows = list(s.execute(select(Match.review_status, ScanItem.provenance)
-                              .join(BankItem, Match.bank_item_id == BankItem.id)
-                              .join(ScanItem, Match.scan_item_id == ScanItem.id)
-                              .where(BankItem.case_id == case.id)).all())  # fmt: skip
-        rows += s.execute(select(FaceMatch.review_status, ScanItem.provenance)
-                          .join(FaceTemplate, FaceMatch.template_id == FaceTemplate.id)
-                          .join(ScanItem, FaceMatch.scan_item_id == ScanItem.id)
-                          .where(FaceTemplate.case_id == case.id)).all()  # fmt: skip
+        rows = list(
+            s.execute(
+                select(Match.review_status, ScanItem.provenance)
+                .join(BankItem, Match.bank_item_id == BankItem.id)
+                .join(ScanItem, Match.scan_item_id == ScanItem.id)
+                .where(BankItem.case_id == case.id)
+            ).all()
+        )
+        rows += s.execute(
+            select(FaceMatch.review_status, ScanItem.provenance)
+            .join(FaceTemplate, FaceMatch.template_id == FaceTemplate.id)
+            .join(ScanItem, FaceMatch.scan_item_id == ScanItem.id)
+            .where(FaceTemplate.case_id == case.id)
+        ).all()
         for status, prov in rows:
             statuses[status] += 1
             if status == "confirmed":
@@ -183,16 +219,26 @@ def victim_status(db: Database, number: str, secret: str) -> dict[str, Any]:
     with db.session() as s:
         case = repository.get_case(s, number)
         ok = case is not None and check_secret(secret, case.secret_hash)
-        audit.record(s, "victim-status-check", case=number if ok else None,
-                     actor="victim", details={"granted": ok})  # fmt: skip
+        audit.record(
+            s,
+            "victim-status-check",
+            case=number if ok else None,
+            actor="victim",
+            details={"granted": ok},
+        )
         at = utcnow()
     if not ok:
         raise StoreError("case number or secret not recognised")
     v = view(db, number)
     return {
-        "case": v.number, "status": v.status, "checked_at": at.isoformat(timespec="seconds"),
-        "hashes_registered": v.bank_items, "face_templates_registered": v.face_templates,
-        "found": sum(v.matches.values()), "confirmed": v.matches.get("confirmed", 0),
+        "case": v.number,
+        "status": v.status,
+        "checked_at": at.isoformat(timespec="seconds"),
+        "hashes_registered": v.bank_items,
+        "face_templates_registered": v.face_templates,
+        "found": sum(v.matches.values()),
+        "confirmed": v.matches.get("confirmed", 0),
         "waiting_for_review": v.matches.get("pending", 0) + v.matches.get("unsure", 0),
-        "confirmed_by_platform": v.platforms, "removed": v.removed,
-    }  # fmt: skip
+        "confirmed_by_platform": v.platforms,
+        "removed": v.removed,
+    }

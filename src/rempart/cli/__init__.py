@@ -26,9 +26,20 @@ if TYPE_CHECKING:
 # In this order: the order `rempart --help` lists the top-level commands (hash, hash-page,
 # scan, scan-report, rooms, match, report, serve) and each group's commands.
 COMMAND_MODULES = (
-    "hash", "scan", "report", "serve", "bank", "case", "audit", "face", "review",
-    "evidence", "notice", "apikey", "sync",
-)  # fmt: skip
+    "hash",
+    "scan",
+    "report",
+    "serve",
+    "bank",
+    "case",
+    "audit",
+    "face",
+    "review",
+    "evidence",
+    "notice",
+    "apikey",
+    "sync",
+)
 
 # names read through `rempart.cli.NAME`, and where they live
 _EXPORTED = {

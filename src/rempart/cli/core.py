@@ -84,12 +84,15 @@ class _Commands(TyperGroup):
     def resolve_command(
         self, ctx: Context, args: list[str]
     ) -> tuple[str | None, Command | None, list[str]]:
-        if (len(args) >= 2 and args[:2] == ["scan", "report"]
-                and (not Path("report").exists() or (len(args) > 2 and args[2].isdigit()))):
+        if (
+            len(args) >= 2
+            and args[:2] == ["scan", "report"]
+            and (not Path("report").exists() or (len(args) > 2 and args[2].isdigit()))
+        ):
             command = self.get_command(ctx, "scan-report")
             if command is not None:
                 return "scan report", command, args[2:]
-        return super().resolve_command(ctx, args)  # fmt: skip
+        return super().resolve_command(ctx, args)
 
     def invoke(self, ctx: Context) -> Any:
         try:
@@ -108,23 +111,28 @@ app = typer.Typer(
 # rempart.cli.commands.*).
 bank_app = typer.Typer(help="Hash banks: create, list, import.", no_args_is_help=True)
 case_app = typer.Typer(help="Cases: show, withdraw.", no_args_is_help=True)
-audit_app = typer.Typer(help="The audit log: list entries, verify the chain.",
-                        no_args_is_help=True)  # fmt: skip
+audit_app = typer.Typer(help="The audit log: list entries, verify the chain.", no_args_is_help=True)
 face_app = typer.Typer(
     help="Face search: enroll a person's face (with her consent), list, export.",
     no_args_is_help=True,
 )
-review_app = typer.Typer(help="Review matches: confirm, reject, or mark unsure.",
-                         no_args_is_help=True)  # fmt: skip
-evidence_app = typer.Typer(help="Evidence packages: export (signed ZIP) and verify.",
-                           no_args_is_help=True)  # fmt: skip
-trust_app = typer.Typer(help="Keys whose evidence packages are trusted (besides this "
-                        "instance's own).", no_args_is_help=True)  # fmt: skip
+review_app = typer.Typer(
+    help="Review matches: confirm, reject, or mark unsure.", no_args_is_help=True
+)
+evidence_app = typer.Typer(
+    help="Evidence packages: export (signed ZIP) and verify.", no_args_is_help=True
+)
+trust_app = typer.Typer(
+    help="Keys whose evidence packages are trusted (besides this instance's own).",
+    no_args_is_help=True,
+)
 notice_app = typer.Typer(help="Takedown notices: create, track, re-send.", no_args_is_help=True)
-apikey_app = typer.Typer(help="API keys for the HTTP API: create (shown once), list, revoke.",
-                         no_args_is_help=True)  # fmt: skip
-sync_app = typer.Typer(help="Sync with another Rempart instance over HTTP (docs/sync.md).",
-                       no_args_is_help=True)  # fmt: skip
+apikey_app = typer.Typer(
+    help="API keys for the HTTP API: create (shown once), list, revoke.", no_args_is_help=True
+)
+sync_app = typer.Typer(
+    help="Sync with another Rempart instance over HTTP (docs/sync.md).", no_args_is_help=True
+)
 app.add_typer(bank_app, name="bank")
 app.add_typer(case_app, name="case")
 app.add_typer(audit_app, name="audit")
@@ -260,7 +268,6 @@ class VideoBars:
             return
         if task is None:
             name = Path(locator).name
-            task = self.progress.add_task(f"  video {safe(name[:30])}", total=duration,
-                                          current="")
+            task = self.progress.add_task(f"  video {safe(name[:30])}", total=duration, current="")
             self.tasks[locator] = task
         self.progress.update(task, completed=seconds, current=f"{seconds:.0f} s")

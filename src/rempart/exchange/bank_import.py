@@ -83,9 +83,16 @@ def import_submission(
         s.add(sub)
         s.flush()
         now = utcnow()
-        known = _known_keys(s, bank.id, case.id, {
-            item.sha256 or item.md5 or item.pdq or "" for item in submission.items
-        }) if check_duplicates else set()
+        known = (
+            _known_keys(
+                s,
+                bank.id,
+                case.id,
+                {item.sha256 or item.md5 or item.pdq or "" for item in submission.items},
+            )
+            if check_duplicates
+            else set()
+        )
         # Bulk inserts: one executemany per table through the driver, values converted
         # once (SQLAlchemy's per-row conversion, and a flush per entry before that, cost
         # more than the database's own work for a list of a million hashes).
@@ -105,8 +112,19 @@ def import_submission(
                 continue
             known.add(key)
             n = len(item_rows)
-            item_rows.append((bank.id, case.id, sub.id, item.media_type, item.width,
-                              item.height, label, created, expires))  # fmt: skip
+            item_rows.append(
+                (
+                    bank.id,
+                    case.id,
+                    sub.id,
+                    item.media_type,
+                    item.width,
+                    item.height,
+                    label,
+                    created,
+                    expires,
+                )
+            )
             for signal_type, value in (("md5", item.md5), ("sha256", item.sha256)):
                 if value:
                     signal_rows.append([n, signal_type, value, None, no_extra])
@@ -116,22 +134,38 @@ def import_submission(
                 counts["low_quality"] += low
                 signal_rows.append([n, "pdq", item.pdq, item.pdq_quality, no_extra])
                 indexed.append(not low)
-            if not (item.frames or item.inside or item.regions or item.variants
-                    or item.features is not None):  # fmt: skip
+            if not (
+                item.frames
+                or item.inside
+                or item.regions
+                or item.variants
+                or item.features is not None
+            ):
                 continue  # a plain hash (a partner's list): nothing more to store
             frame_signals = video_signals(item)
-            if item.media_type == "video" and item.frames and not any(
-                (f.quality or 0) >= MIN_QUALITY for f in frame_signals
+            if (
+                item.media_type == "video"
+                and item.frames
+                and not any((f.quality or 0) >= MIN_QUALITY for f in frame_signals)
             ):
                 counts["low_quality"] += 1
             variant_signals, feature_signal = robust_signals(item)
             extra_signals = [*frame_signals, *variant_signals]
             extra_signals += [feature_signal] if feature_signal is not None else []
             for f in extra_signals:
-                signal_rows.append([n, f.signal_type, f.value, f.quality,
-                                    convert(signals_table, "extra", f.extra or {})])
-                indexed.append(f.signal_type == VARIANT_SIGNAL or (
-                    f.signal_type != FEATURES_SIGNAL and (f.quality or 0) >= MIN_QUALITY))
+                signal_rows.append(
+                    [
+                        n,
+                        f.signal_type,
+                        f.value,
+                        f.quality,
+                        convert(signals_table, "extra", f.extra or {}),
+                    ]
+                )
+                indexed.append(
+                    f.signal_type == VARIANT_SIGNAL
+                    or (f.signal_type != FEATURES_SIGNAL and (f.quality or 0) >= MIN_QUALITY)
+                )
         added: list[tuple[int, str]] = []
         item_ids: list[int] = []
         if item_rows:
@@ -141,37 +175,77 @@ def import_submission(
             # (a range of the primary key, not a scan).
             items_before = s.scalar(select(func.max(BankItem.id))) or 0
             signals_before = s.scalar(select(func.max(ItemSignal.id))) or 0
-            convert.insert(items_table, ("bank_id", "case_id", "submission_id", "media_type",
-                                         "width", "height", "label", "created_at",
-                                         "expires_at"), item_rows)  # fmt: skip
+            convert.insert(
+                items_table,
+                (
+                    "bank_id",
+                    "case_id",
+                    "submission_id",
+                    "media_type",
+                    "width",
+                    "height",
+                    "label",
+                    "created_at",
+                    "expires_at",
+                ),
+                item_rows,
+            )
             # read through the connection (Core rows): the session's ORM loading of a
             # million ids cost more than the query
-            item_ids = list(s.connection().execute(select(BankItem.id).where(
-                BankItem.id > items_before, BankItem.submission_id == sub.id)
-                .order_by(BankItem.id)).scalars())  # fmt: skip
+            item_ids = list(
+                s.connection()
+                .execute(
+                    select(BankItem.id)
+                    .where(BankItem.id > items_before, BankItem.submission_id == sub.id)
+                    .order_by(BankItem.id)
+                )
+                .scalars()
+            )
             for row in signal_rows:
                 row[0] = item_ids[row[0]]
             if signal_rows:
-                convert.insert(signals_table, ("item_id", "signal_type", "value", "quality",
-                                               "extra"), signal_rows)  # fmt: skip
-                signal_ids = list(s.connection().execute(
-                    select(ItemSignal.id).join(BankItem, ItemSignal.item_id == BankItem.id)
-                    .where(ItemSignal.id > signals_before, BankItem.id > items_before,
-                           BankItem.submission_id == sub.id)
-                    .order_by(ItemSignal.id)).scalars())  # fmt: skip
-                added = [(i, r[2]) for i, r, x in zip(signal_ids, signal_rows, indexed,
-                                                      strict=True) if x]  # fmt: skip
+                convert.insert(
+                    signals_table,
+                    ("item_id", "signal_type", "value", "quality", "extra"),
+                    signal_rows,
+                )
+                signal_ids = list(
+                    s.connection()
+                    .execute(
+                        select(ItemSignal.id)
+                        .join(BankItem, ItemSignal.item_id == BankItem.id)
+                        .where(
+                            ItemSignal.id > signals_before,
+                            BankItem.id > items_before,
+                            BankItem.submission_id == sub.id,
+                        )
+                        .order_by(ItemSignal.id)
+                    )
+                    .scalars()
+                )
+                added = [
+                    (i, r[2]) for i, r, x in zip(signal_ids, signal_rows, indexed, strict=True) if x
+                ]
         counts["added"] = len(item_rows)
         sub.item_count = counts["added"]
-        changefeed.record_added(s, bank.id, submission_id=sub.id,
-                                item_ids=item_ids)  # the sync feed  # fmt: skip
+        changefeed.record_added(
+            s, bank.id, submission_id=sub.id, item_ids=item_ids
+        )  # the sync feed
         if index_sink is not None:
             index_sink(added)
             added = []
-        audit.record(s, "bank-import", case=case_number,
-                     details={"bank": bank_name, "added": counts["added"],
-                              "duplicates": counts["duplicates"], "source": source_name,
-                              "consent_recorded": bool(counts["consent"])})  # fmt: skip
+        audit.record(
+            s,
+            "bank-import",
+            case=case_number,
+            details={
+                "bank": bank_name,
+                "added": counts["added"],
+                "duplicates": counts["duplicates"],
+                "source": source_name,
+                "consent_recorded": bool(counts["consent"]),
+            },
+        )
         return added, []
 
     bank_index.change(apply, save=save_index)
@@ -209,8 +283,10 @@ class _Converter:
     def insert(self, table: Any, columns: tuple[str, ...], rows: list[Any]) -> None:
         mark = "?" if self.dialect.paramstyle == "qmark" else "%s"
         quote = self.dialect.identifier_preparer.quote
-        sql = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
-               f"VALUES ({', '.join([mark] * len(columns))})")
+        sql = (
+            f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
+            f"VALUES ({', '.join([mark] * len(columns))})"
+        )
         self.connection.exec_driver_sql(sql, [tuple(r) for r in rows])
 
 
@@ -218,21 +294,30 @@ def video_signals(item: SubmissionItem) -> list[ItemSignal]:
     """One signal per video frame hash: whole frames and the picture inside black bars as
     "vpdq", frame halves as "vpdq-region"; the time (and region) in `extra`."""
     out = [
-        ItemSignal(signal_type="vpdq", value=f.pdq_hex, quality=f.quality,
-                   extra={"ts": f.timestamp})
+        ItemSignal(
+            signal_type="vpdq", value=f.pdq_hex, quality=f.quality, extra={"ts": f.timestamp}
+        )
         for f in item.frames
-    ]  # fmt: skip
+    ]
     out += [
-        ItemSignal(signal_type="vpdq", value=f.pdq_hex, quality=f.quality,
-                   extra={"ts": f.timestamp, "inside": True})
+        ItemSignal(
+            signal_type="vpdq",
+            value=f.pdq_hex,
+            quality=f.quality,
+            extra={"ts": f.timestamp, "inside": True},
+        )
         for f in item.inside
-    ]  # fmt: skip
+    ]
     for region, frames in item.regions.items():
         out += [
-            ItemSignal(signal_type="vpdq-region", value=f.pdq_hex, quality=f.quality,
-                       extra={"ts": f.timestamp, "region": region})
+            ItemSignal(
+                signal_type="vpdq-region",
+                value=f.pdq_hex,
+                quality=f.quality,
+                extra={"ts": f.timestamp, "region": region},
+            )
             for f in frames
-        ]  # fmt: skip
+        ]
     return out
 
 
@@ -241,15 +326,21 @@ def robust_signals(item: SubmissionItem) -> tuple[list[ItemSignal], ItemSignal |
     kind and name in `extra`) and its local features as one "local-features" signal (the
     encoded features in `extra`, their SHA-256 as the value)."""
     variants = [
-        ItemSignal(signal_type=VARIANT_SIGNAL, value=v.hash.hex, quality=v.hash.quality,
-                   extra={"kind": v.kind, "name": v.name})
-        for v in item.variants if v.hash.quality >= MIN_QUALITY
-    ]  # fmt: skip
+        ItemSignal(
+            signal_type=VARIANT_SIGNAL,
+            value=v.hash.hex,
+            quality=v.hash.quality,
+            extra={"kind": v.kind, "name": v.name},
+        )
+        for v in item.variants
+        if v.hash.quality >= MIN_QUALITY
+    ]
     features = None
     if item.features is not None:
         digest = hashlib.sha256(item.features.encode("ascii")).hexdigest()
-        features = ItemSignal(signal_type=FEATURES_SIGNAL, value=digest,
-                              extra={"data": item.features})  # fmt: skip
+        features = ItemSignal(
+            signal_type=FEATURES_SIGNAL, value=digest, extra={"data": item.features}
+        )
     return variants, features
 
 
@@ -260,23 +351,35 @@ def _known_keys(s: Session, bank_id: int, case_id: int, candidates: set[str]) ->
     holding: set[int] = set()  # items holding one of the values (by the values' index)
     values = sorted(candidates)
     for start in range(0, len(values), 500):
-        holding.update(s.scalars(
-            select(ItemSignal.item_id)
-            .where(ItemSignal.signal_type.in_(("sha256", "md5", "pdq")),
-                   ItemSignal.value.in_(values[start:start + 500]))))  # fmt: skip
+        holding.update(
+            s.scalars(
+                select(ItemSignal.item_id).where(
+                    ItemSignal.signal_type.in_(("sha256", "md5", "pdq")),
+                    ItemSignal.value.in_(values[start : start + 500]),
+                )
+            )
+        )
     items: set[int] = set()  # of them, this case's in this bank
     held = sorted(holding)
     for start in range(0, len(held), 500):
-        items.update(s.scalars(select(BankItem.id).where(
-            BankItem.id.in_(held[start:start + 500]), BankItem.bank_id == bank_id,
-            BankItem.case_id == case_id)))  # fmt: skip
+        items.update(
+            s.scalars(
+                select(BankItem.id).where(
+                    BankItem.id.in_(held[start : start + 500]),
+                    BankItem.bank_id == bank_id,
+                    BankItem.case_id == case_id,
+                )
+            )
+        )
     rows: list[Any] = []
     ids = sorted(items)
     for start in range(0, len(ids), 500):
         rows += s.execute(
-            select(ItemSignal.item_id, ItemSignal.signal_type, ItemSignal.value)
-            .where(ItemSignal.item_id.in_(ids[start:start + 500]),
-                   ItemSignal.signal_type.in_(("sha256", "md5", "pdq")))).all()  # fmt: skip
+            select(ItemSignal.item_id, ItemSignal.signal_type, ItemSignal.value).where(
+                ItemSignal.item_id.in_(ids[start : start + 500]),
+                ItemSignal.signal_type.in_(("sha256", "md5", "pdq")),
+            )
+        ).all()
     per_item: dict[int, dict[str, str]] = {}
     for item_id, signal_type, value in rows:
         per_item.setdefault(item_id, {})[signal_type] = value

@@ -91,10 +91,14 @@ def import_list(
         by_label[label].append(item)
     for label, items in by_label.items():
         result = import_submission(
-            bank_index, bank_name, Submission(items=items), case_number=case_number,
+            bank_index,
+            bank_name,
+            Submission(items=items),
+            case_number=case_number,
             consent=None if consent_recorded else consent,
-            source_name=f"{parsed.format}:{Path(parsed.source).name}"[:500], label=label,
-        )  # fmt: skip
+            source_name=f"{parsed.format}:{Path(parsed.source).name}"[:500],
+            label=label,
+        )
         consent_recorded = consent_recorded or result.consent_recorded
         added += result.added
         duplicates += result.duplicates
@@ -102,10 +106,12 @@ def import_list(
     removed, kept = 0, 0
     if parsed.withdrawn or parsed.withdrawn_digests:
         removed, kept = withdraw_hashes(
-            bank_index, parsed.withdrawn, parsed.withdrawn_digests,
+            bank_index,
+            parsed.withdrawn,
+            parsed.withdrawn_digests,
             case_number=None if withdraw_everywhere else case_number,
             source=f"{parsed.format}:{Path(parsed.source).name}",
-        )  # fmt: skip
+        )
     return ListImportResult(added, duplicates, low, removed, kept, consent_recorded)
 
 
@@ -145,8 +151,15 @@ def import_list_file(
         case = repository.get_case(s, case_number)
         # a case with no entries in the bank yet: no item can be there already (and the
         # reader drops the list's own duplicates), so batches skip that lookup
-        had_entries = case is not None and s.scalar(select(BankItem.id).where(
-            BankItem.bank_id == bank.id, BankItem.case_id == case.id).limit(1)) is not None
+        had_entries = (
+            case is not None
+            and s.scalar(
+                select(BankItem.id)
+                .where(BankItem.bank_id == bank.id, BankItem.case_id == case.id)
+                .limit(1)
+            )
+            is not None
+        )
     try:
         total = path.stat().st_size
     except OSError:
@@ -169,11 +182,17 @@ def import_list_file(
             by_label[label if label is not None else item_label].append(item)
         for group_label, group in by_label.items():
             result = import_submission(
-                bank_index, bank_name, Submission(items=group), case_number=case_number,
+                bank_index,
+                bank_name,
+                Submission(items=group),
+                case_number=case_number,
                 consent=None if consent_recorded else consent,
-                source_name=f"{parsed.format}:{path.name}"[:500], label=group_label,
-                save_index=False, index_sink=to_index, check_duplicates=had_entries,
-            )  # fmt: skip
+                source_name=f"{parsed.format}:{path.name}"[:500],
+                label=group_label,
+                save_index=False,
+                index_sink=to_index,
+                check_duplicates=had_entries,
+            )
             consent_recorded = consent_recorded or result.consent_recorded
             counts["added"] += result.added
             counts["duplicates"] += result.duplicates
@@ -196,14 +215,17 @@ def import_list_file(
     removed, kept = 0, 0
     if parsed.withdrawn or parsed.withdrawn_digests:
         removed, kept = withdraw_hashes(
-            bank_index, parsed.withdrawn, parsed.withdrawn_digests,
+            bank_index,
+            parsed.withdrawn,
+            parsed.withdrawn_digests,
             case_number=None if withdraw_everywhere else case_number,
             source=f"{parsed.format}:{path.name}",
-        )  # fmt: skip
+        )
     if progress is not None:
         progress(ImportProgress(total, total, parsed.records, counts["added"]))
-    return parsed, ListImportResult(counts["added"], counts["duplicates"], counts["low"],
-                                    removed, kept, consent_recorded)  # fmt: skip
+    return parsed, ListImportResult(
+        counts["added"], counts["duplicates"], counts["low"], removed, kept, consent_recorded
+    )
 
 
 def _give_back_freed_memory() -> None:
@@ -288,8 +310,12 @@ def withdraw_hashes(
             assert case is not None
             copies.update(hash_cache.matched_content(s, sorted(item_ids)))
             removed += repository.delete_items(s, case, sorted(item_ids))
-            audit.record(s, "list-withdraw", case=case.number,
-                         details={"bank_entries": sorted(item_ids), "source": source})
+            audit.record(
+                s,
+                "list-withdraw",
+                case=case.number,
+                details={"bank_entries": sorted(item_ids), "source": source},
+            )
             counts["removed"] += len(item_ids)
         counts["kept"] = len(others)
         return [], removed
@@ -316,9 +342,11 @@ def _items_holding(
             rows = s.execute(
                 select(BankItem.id, BankItem.case_id)
                 .join(ItemSignal, ItemSignal.item_id == BankItem.id)
-                .where(ItemSignal.signal_type == kind,
-                       ItemSignal.value.in_(values[start : start + 500]))
-            ).all()  # fmt: skip
+                .where(
+                    ItemSignal.signal_type == kind,
+                    ItemSignal.value.in_(values[start : start + 500]),
+                )
+            ).all()
             out.update((int(i), c) for i, c in rows)
     if digests:
         kinds = {k for k, _ in digests}
@@ -350,9 +378,11 @@ def exportable(db: Database, bank_name: str, *, now: datetime | None = None) -> 
         bank = repository.get_bank(s, bank_name)
         sharing = _cases_allowing_exchange(s)
         rows = s.execute(
-            select(BankItem, Case.number).outerjoin(Case, BankItem.case_id == Case.id)
-            .where(BankItem.bank_id == bank.id).order_by(BankItem.id)
-        ).all()  # fmt: skip
+            select(BankItem, Case.number)
+            .outerjoin(Case, BankItem.case_id == Case.id)
+            .where(BankItem.bank_id == bank.id)
+            .order_by(BankItem.id)
+        ).all()
         chosen: list[tuple[BankItem, str]] = []
         withheld = 0
         for item, number in rows:
@@ -364,25 +394,45 @@ def exportable(db: Database, bank_name: str, *, now: datetime | None = None) -> 
         signals: dict[int, list[ItemSignal]] = defaultdict(list)
         ids = [item.id for item, _ in chosen]
         for start in range(0, len(ids), 500):
-            for sig in s.scalars(select(ItemSignal).where(
-                    ItemSignal.item_id.in_(ids[start : start + 500])).order_by(ItemSignal.id)):
-                signals[sig.item_id].append(sig)  # fmt: skip
+            for sig in s.scalars(
+                select(ItemSignal)
+                .where(ItemSignal.item_id.in_(ids[start : start + 500]))
+                .order_by(ItemSignal.id)
+            ):
+                signals[sig.item_id].append(sig)
         items = [
-            ExportItem(_submission_item(item, signals[item.id]), number, item.label,
-                       _aware(item.created_at) or now, _aware(item.expires_at))
+            ExportItem(
+                _submission_item(item, signals[item.id]),
+                number,
+                item.label,
+                _aware(item.created_at) or now,
+                _aware(item.expires_at),
+            )
             for item, number in chosen
-        ]  # fmt: skip
-        withdrawals = [(w.signal_type, w.value_sha256, _aware(w.withdrawn_at) or now)
-                       for w in s.scalars(select(Withdrawal).order_by(Withdrawal.id))]
-    return ExportSet(bank.name, bank.pdq_threshold, bank.description, items, withheld,
-                     withdrawals, db.instance_id())  # fmt: skip
+        ]
+        withdrawals = [
+            (w.signal_type, w.value_sha256, _aware(w.withdrawn_at) or now)
+            for w in s.scalars(select(Withdrawal).order_by(Withdrawal.id))
+        ]
+    return ExportSet(
+        bank.name,
+        bank.pdq_threshold,
+        bank.description,
+        items,
+        withheld,
+        withdrawals,
+        db.instance_id(),
+    )
 
 
 def _cases_allowing_exchange(s: Session) -> set[int]:
     """Cases whose newest active consent allows exchange."""
     newest: dict[int, Consent] = {}
-    for c in s.scalars(select(Consent).where(Consent.withdrawn_at.is_(None))
-                       .order_by(Consent.recorded_at, Consent.id)):  # fmt: skip
+    for c in s.scalars(
+        select(Consent)
+        .where(Consent.withdrawn_at.is_(None))
+        .order_by(Consent.recorded_at, Consent.id)
+    ):
         newest[c.case_id] = c
     withdrawn_cases = set(s.scalars(select(Case.id).where(Case.status == "withdrawn")))
     return {cid for cid, c in newest.items() if c.allow_exchange and cid not in withdrawn_cases}
@@ -412,22 +462,33 @@ def _submission_item(item: BankItem, sigs: list[ItemSignal]) -> SubmissionItem:
         sha256=values["sha256"].value if "sha256" in values else "",
         pdq=pdq.value if pdq is not None else None,
         pdq_quality=pdq.quality if pdq is not None else None,
-        width=item.width, height=item.height, media_type=item.media_type,
-        frames=tuple(frames), inside=tuple(inside),
+        width=item.width,
+        height=item.height,
+        media_type=item.media_type,
+        frames=tuple(frames),
+        inside=tuple(inside),
         regions={k: tuple(v) for k, v in regions.items()},
-    )  # fmt: skip
+    )
 
 
-def record_export(db: Database, bank_name: str, fmt: str, exported: int, withheld: int,
-                  out_name: str) -> None:  # fmt: skip
+def record_export(
+    db: Database, bank_name: str, fmt: str, exported: int, withheld: int, out_name: str
+) -> None:
     """An audit entry for every export: what left, in which format, to which file."""
     with db.session() as s:
-        audit.record(s, "bank-export", details={"bank": bank_name, "format": fmt,
-                                                "exported": exported, "withheld": withheld,
-                                                "file": out_name})  # fmt: skip
+        audit.record(
+            s,
+            "bank-export",
+            details={
+                "bank": bank_name,
+                "format": fmt,
+                "exported": exported,
+                "withheld": withheld,
+                "file": out_name,
+            },
+        )
 
 
 def check_bank(db: Database, bank_name: str) -> Bank:
     with db.session() as s:
         return repository.get_bank(s, bank_name)
-

@@ -48,9 +48,12 @@ def _content(parsed: ParsedList, number: int, signals: Any) -> None:
         ours = KNOWN.get(name)
         if ours is None:
             known = name in OTHER_KNOWN
-            parsed.problem(number, f"signal type {str(name)[:40]!r} is "
-                                   f"{'not one Rempart matches' if known else 'unknown'}: "
-                                   "skipped")  # fmt: skip
+            parsed.problem(
+                number,
+                f"signal type {str(name)[:40]!r} is "
+                f"{'not one Rempart matches' if known else 'unknown'}: "
+                "skipped",
+            )
             continue
         value = clean_hex(raw, ours)
         if value is None:
@@ -59,12 +62,14 @@ def _content(parsed: ParsedList, number: int, signals: Any) -> None:
         values[ours] = value
     if "pdq" in values:
         if "md5" in values or "sha256" in values:
-            parsed.problem(number, "a photo hash (pdq) and video hashes in one content: "
-                                   "only the pdq is kept")  # fmt: skip
+            parsed.problem(
+                number, "a photo hash (pdq) and video hashes in one content: only the pdq is kept"
+            )
         parsed.add_item(number, image_item(values["pdq"]))
     elif values:
-        parsed.add_item(number, video_item(md5=values.get("md5", ""),
-                                           sha256=values.get("sha256", "")))  # fmt: skip
+        parsed.add_item(
+            number, video_item(md5=values.get("md5", ""), sha256=values.get("sha256", ""))
+        )
 
 
 def parse_json(data: Any, source: str) -> ParsedList:
@@ -125,14 +130,21 @@ def to_json(export: ExportSet) -> dict[str, Any]:
         if e.item.media_type == "image" and e.item.pdq:
             signals = {"pdq": e.item.pdq}
         elif e.item.media_type == "video" and (e.item.md5 or e.item.sha256):
-            signals = {k: v for k, v in (("video_md5", e.item.md5),
-                                         ("video_sha256", e.item.sha256)) if v}  # fmt: skip
+            signals = {
+                k: v for k, v in (("video_md5", e.item.md5), ("video_sha256", e.item.sha256)) if v
+            }
         else:
             continue
-        contents.append({"id": len(contents) + 1, "signals": signals, "disable_until_ts": 0,
-                         "original_media_uri": None, "collab_metadata": {}})  # fmt: skip
-    return {"bank": {"name": export.bank, "matching_enabled_ratio": 1.0},
-            "contents": contents}  # fmt: skip
+        contents.append(
+            {
+                "id": len(contents) + 1,
+                "signals": signals,
+                "disable_until_ts": 0,
+                "original_media_uri": None,
+                "collab_metadata": {},
+            }
+        )
+    return {"bank": {"name": export.bank, "matching_enabled_ratio": 1.0}, "contents": contents}
 
 
 def write(export: ExportSet, path: Path) -> int:

@@ -76,7 +76,8 @@ class Guarded:
         quotes = np.cumsum(quote) + int(self.in_string)
         outside = (quotes % 2 == 0) & ~quote
         steps = (((a == 91) | (a == 123)) & outside).astype(np.int8) - (
-            ((a == 93) | (a == 125)) & outside)  # fmt: skip
+            ((a == 93) | (a == 125)) & outside
+        )
         depth = self.depth + np.cumsum(steps, dtype=np.int64)
         if int(depth.max()) > self.limit:
             raise TooDeep(f"JSON nested deeper than {self.limit} levels")
@@ -95,7 +96,8 @@ class Guarded:
         quotes = np.cumsum(quote, dtype=np.int64) + int(self.in_string)
         outside = (quotes & 1) == 0
         steps = (((c == 91) | (c == 123)) & outside).astype(np.int8) - (
-            ((c == 93) | (c == 125)) & outside)  # fmt: skip
+            ((c == 93) | (c == 125)) & outside
+        )
         depth = self.depth + np.cumsum(steps, dtype=np.int64)
         if int(depth.max()) > self.limit:
             raise TooDeep(f"JSON nested deeper than {self.limit} levels")
@@ -124,8 +126,14 @@ def _error(path: Path, exc: Exception) -> FormatError:
     return FormatError(f"{path}: malformed JSON ({str(exc)[:200]})")
 
 
-ERRORS = (ijson.JSONError, ijson.IncompleteJSONError, UnicodeDecodeError, RecursionError,
-          OSError, ValueError)  # fmt: skip
+ERRORS = (
+    ijson.JSONError,
+    ijson.IncompleteJSONError,
+    UnicodeDecodeError,
+    RecursionError,
+    OSError,
+    ValueError,
+)
 
 
 def shape(path: Path) -> Shape:
@@ -181,8 +189,9 @@ def check_syntax(path: Path) -> None:
             raise _error(path, exc) from exc
 
 
-def records(path: Path, prefix: str, progress: Callable[[int], None] | None = None
-            ) -> Iterator[Any]:  # fmt: skip
+def records(
+    path: Path, prefix: str, progress: Callable[[int], None] | None = None
+) -> Iterator[Any]:
     """The values at `prefix` (e.g. "hashRecords.item"), one at a time; `progress` is told
     the bytes read so far."""
     with _open(path) as fh:

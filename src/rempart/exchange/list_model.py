@@ -88,15 +88,16 @@ class ParsedList:
         if item.pdq and not item.md5 and not item.sha256:  # a partner's PDQ (most lists)
             keys = [("pdq", _seen_key("pdq", item.pdq))]
         else:
-            keys = [(k, _seen_key(k, v)) for k, v in (("sha256", item.sha256),
-                                                      ("md5", item.md5), ("pdq", item.pdq))
-                    if v]  # fmt: skip
+            keys = [
+                (k, _seen_key(k, v))
+                for k, v in (("sha256", item.sha256), ("md5", item.md5), ("pdq", item.pdq))
+                if v
+            ]
         for kind, key in keys:
             seen = self._seen.get(key)
             if seen is not None:
                 what = "withdrawn by" if seen & 1 else "a duplicate of"
-                self.problem(record, f"same {kind} hash as record {seen >> 1}: {what} it, "
-                                     "ignored")  # fmt: skip
+                self.problem(record, f"same {kind} hash as record {seen >> 1}: {what} it, ignored")
                 return
         for _, key in keys:
             self._seen[key] = record << 1
@@ -120,11 +121,15 @@ class ParsedList:
         seen = self._seen.get(key)
         if seen is not None:
             if seen & 1:
-                self.problem(record, f"same {kind} hash as record {seen >> 1}: a duplicate, "
-                                     "ignored")  # fmt: skip
+                self.problem(
+                    record, f"same {kind} hash as record {seen >> 1}: a duplicate, ignored"
+                )
                 return
-            self.problem(record, f"withdraws the {kind} hash that record {seen >> 1} adds: "
-                                 "withdrawn (a withdrawal wins)")  # fmt: skip
+            self.problem(
+                record,
+                f"withdraws the {kind} hash that record {seen >> 1} adds: "
+                "withdrawn (a withdrawal wins)",
+            )
             self._drop_item(kind, value)
         self._seen[key] = (record << 1) | 1
         self.withdrawn.append((kind, value))
@@ -164,8 +169,9 @@ def load_json(path: Path) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise FormatError(f"{path}: malformed JSON at line {exc.lineno} column {exc.colno}"
-                          ) from exc  # fmt: skip
+        raise FormatError(
+            f"{path}: malformed JSON at line {exc.lineno} column {exc.colno}"
+        ) from exc
     except RecursionError as exc:
         raise FormatError(f"{path}: JSON nested too deeply") from exc
 
@@ -208,13 +214,19 @@ def _lines(handle: Any, path: Path, parsed: ParsedList) -> Iterable[tuple[int, s
 
 
 def image_item(pdq: str, quality: int | None = None) -> SubmissionItem:
-    return SubmissionItem(md5="", sha256="", pdq=pdq, pdq_quality=quality, width=None,
-                          height=None)  # fmt: skip
+    return SubmissionItem(md5="", sha256="", pdq=pdq, pdq_quality=quality, width=None, height=None)
 
 
 def video_item(md5: str = "", sha256: str = "") -> SubmissionItem:
-    return SubmissionItem(md5=md5, sha256=sha256, pdq=None, pdq_quality=None, width=None,
-                          height=None, media_type="video")  # fmt: skip
+    return SubmissionItem(
+        md5=md5,
+        sha256=sha256,
+        pdq=None,
+        pdq_quality=None,
+        width=None,
+        height=None,
+        media_type="video",
+    )
 
 
 # --- export --------------------------------------------------------------------------------

@@ -21,16 +21,22 @@ from rempart.exchange.list_model import (
 
 FORMATS = ("rempart", "stopncii", "hma", "csv")
 READERS: dict[str, Callable[[Path], ParsedList]] = {
-    "rempart": rempart_list.read, "stopncii": stopncii.read, "hma": hma.read,
+    "rempart": rempart_list.read,
+    "stopncii": stopncii.read,
+    "hma": hma.read,
     "csv": pdq_csv.read,
-}  # fmt: skip
+}
 JSON_PARSERS: dict[str, Callable[[Any, str], ParsedList]] = {
-    "rempart": rempart_list.parse, "stopncii": stopncii.parse, "hma": hma.parse_json,
-}  # fmt: skip
+    "rempart": rempart_list.parse,
+    "stopncii": stopncii.parse,
+    "hma": hma.parse_json,
+}
 WRITERS: dict[str, Callable[[ExportSet, Path], int]] = {
-    "rempart": rempart_list.write, "stopncii": stopncii.write, "hma": hma.write,
+    "rempart": rempart_list.write,
+    "stopncii": stopncii.write,
+    "hma": hma.write,
     "csv": pdq_csv.write,
-}  # fmt: skip
+}
 Sink = Callable[[ParsedList], None]
 
 
@@ -57,8 +63,9 @@ def _json_format(path: Path, shape: json_stream.Shape) -> str:
             return "hma"
     if shape.top == "array" and shape.first_record_keys:
         return "stopncii" if "hashValue" in shape.first_record_keys else "hma"
-    raise FormatError(f"{path}: cannot tell the list's format: give --format "
-                      f"({', '.join(FORMATS)})")  # fmt: skip
+    raise FormatError(
+        f"{path}: cannot tell the list's format: give --format ({', '.join(FORMATS)})"
+    )
 
 
 def detect(path: Path) -> str:
@@ -69,8 +76,9 @@ def detect(path: Path) -> str:
     return _json_format(path, json_stream.shape(path))
 
 
-def read_list(path: Path, fmt: str = "auto", *, sink: Sink | None = None,
-              batch: int = 20_000) -> ParsedList:  # fmt: skip
+def read_list(
+    path: Path, fmt: str = "auto", *, sink: Sink | None = None, batch: int = 20_000
+) -> ParsedList:
     """Parse a list file; FormatError for a file that cannot be read at all (then nothing
     is imported, nothing handed to `sink`); problems with single records are in the
     result. With a sink, every hash to add is handed to it, in batches of `batch`."""
@@ -87,8 +95,9 @@ def read_list(path: Path, fmt: str = "auto", *, sink: Sink | None = None,
         parsed.flush()
         return parsed
     if fmt == "csv":
-        parsed = pdq_csv.read(path, ParsedList(source=str(path), format=fmt, sink=sink,
-                                               batch=batch))  # fmt: skip
+        parsed = pdq_csv.read(
+            path, ParsedList(source=str(path), format=fmt, sink=sink, batch=batch)
+        )
         parsed.flush()
         return parsed
     if head[:1] not in (b"{", b"["):  # a JSON format asked for: refused as before
@@ -117,8 +126,9 @@ def read_list(path: Path, fmt: str = "auto", *, sink: Sink | None = None,
             must_be_list("hashRecords", "'hashRecords' must be a list")
             stopncii.parse_records(parsed, stream("hashRecords.item"))
         else:
-            raise FormatError(f"{path}: not StopNCII records (an object with 'hashRecords', "
-                              "or a list of records)")  # fmt: skip
+            raise FormatError(
+                f"{path}: not StopNCII records (an object with 'hashRecords', or a list of records)"
+            )
     elif fmt == "rempart":
         if shape.top != "object":
             raise FormatError(f"{path}: the top level must be a JSON object")

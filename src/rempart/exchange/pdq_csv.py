@@ -47,8 +47,7 @@ def read(path: Path, parsed: ParsedList | None = None) -> ParsedList:
             lowered = [c.lower() for c in cells]
             if clean_hex(cells[0], "pdq") is None and any(c in HASH_COLUMNS for c in lowered):
                 hash_col = next(i for i, c in enumerate(lowered) if c in HASH_COLUMNS)
-                quality_col = next((i for i, c in enumerate(lowered) if c in QUALITY_COLUMNS),
-                                   -1)  # fmt: skip
+                quality_col = next((i for i, c in enumerate(lowered) if c in QUALITY_COLUMNS), -1)
                 continue
         parsed.records += 1
         value = clean_hex(cells[hash_col] if hash_col < len(cells) else None, "pdq")

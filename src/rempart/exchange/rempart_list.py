@@ -51,10 +51,13 @@ def to_json(export: ExportSet) -> dict[str, Any]:
         "bank": {"name": export.bank, "pdq_threshold": export.pdq_threshold},
         "items": items,
         "withdrawn": [
-            {"signal_type": kind, "value_sha256": digest,
-             "withdrawn_at": at.isoformat(timespec="seconds")}
+            {
+                "signal_type": kind,
+                "value_sha256": digest,
+                "withdrawn_at": at.isoformat(timespec="seconds"),
+            }
             for kind, digest, at in export.withdrawals
-        ],  # fmt: skip
+        ],
     }
 
 
@@ -112,8 +115,10 @@ def parse_withdrawn(parsed: ParsedList, withdrawn: Iterable[Any]) -> ParsedList:
         kind = raw.get("signal_type")
         digest = clean_hex(raw.get("value_sha256"), "sha256")
         if kind not in EXCHANGED_TYPES or digest is None:
-            parsed.problem(None, f"{where}: needs 'signal_type' (pdq, md5 or sha256) and "
-                                 "'value_sha256' (64 hex)")  # fmt: skip
+            parsed.problem(
+                None,
+                f"{where}: needs 'signal_type' (pdq, md5 or sha256) and 'value_sha256' (64 hex)",
+            )
             continue
         parsed.withdrawn_digests.append((kind, digest))
     return parsed

@@ -36,8 +36,16 @@ SIGNAL_TYPES = ("Unknown", "ImagePDQ", "VideoMD5", "VideoTMK", "Text", "URL")
 STATUSES = ("Unknown", "Received", "Active", "Withdrawn", "Deleted")
 GONE = ("Withdrawn", "Deleted")
 _STATUS_SET = frozenset(STATUSES)
-FEEDBACK = ("Unknown", "None", "QualityUnknown", "PendingReview", "Blocked", "NotBlocked",
-            "Withdrawn", "Deleted")  # fmt: skip
+FEEDBACK = (
+    "Unknown",
+    "None",
+    "QualityUnknown",
+    "PendingReview",
+    "Blocked",
+    "NotBlocked",
+    "Withdrawn",
+    "Deleted",
+)
 
 
 def _statuses(cases: dict[Any, Any]) -> bool:
@@ -71,10 +79,12 @@ def _check_record(raw: Any) -> str | None:
     if feedbacks == []:
         return None
     if not isinstance(feedbacks, list) or not all(
-        isinstance(f, dict) and f.get("feedbackValue") in FEEDBACK
-        and isinstance(f.get("tags", []), list) and isinstance(f.get("source", ""), str)
+        isinstance(f, dict)
+        and f.get("feedbackValue") in FEEDBACK
+        and isinstance(f.get("tags", []), list)
+        and isinstance(f.get("source", ""), str)
         for f in feedbacks
-    ):  # fmt: skip
+    ):
         return "'CSPFeedbacks' must be a list of {feedbackValue, tags, source}"
     return None
 
@@ -95,8 +105,9 @@ def parse(data: Any, source: str) -> ParsedList:
     elif isinstance(data, list):
         records = data
     else:
-        raise FormatError(f"{source}: not StopNCII records (an object with 'hashRecords', "
-                          "or a list of records)")  # fmt: skip
+        raise FormatError(
+            f"{source}: not StopNCII records (an object with 'hashRecords', or a list of records)"
+        )
     if not isinstance(records, list):
         raise FormatError(f"{source}: 'hashRecords' must be a list")
     return parse_records(parsed, records)
@@ -117,8 +128,10 @@ def parse_records(parsed: ParsedList, records: Iterable[Any]) -> ParsedList:
         ours = "pdq" if kind == "ImagePDQ" else "md5"
         value = clean_hex(raw["hashValue"], ours)
         if value is None:
-            parsed.problem(number, f"'hashValue' is not a valid {kind} hash "
-                                   f"({HEX_LENGTH[ours]} hex characters)")
+            parsed.problem(
+                number,
+                f"'hashValue' is not a valid {kind} hash ({HEX_LENGTH[ours]} hex characters)",
+            )
             continue
         if is_withdrawn(raw):
             parsed.add_withdrawal(number, ours, value)
@@ -141,20 +154,38 @@ def records(export: ExportSet) -> list[dict[str, Any]]:
         ts = int(e.created_at.timestamp())
         case = {export.case_ref(e.case_number): "Active"}
         if e.item.media_type == "image" and e.item.pdq:
-            out.append({"lastModtimestamp": ts, "signalType": "ImagePDQ",
-                        "hashValue": e.item.pdq, "hashStatus": "Active",
-                        "caseNumbers": case, "CSPFeedbacks": []})  # fmt: skip
+            out.append(
+                {
+                    "lastModtimestamp": ts,
+                    "signalType": "ImagePDQ",
+                    "hashValue": e.item.pdq,
+                    "hashStatus": "Active",
+                    "caseNumbers": case,
+                    "CSPFeedbacks": [],
+                }
+            )
         elif e.item.media_type == "video" and e.item.md5:
-            out.append({"lastModtimestamp": ts, "signalType": "VideoMD5",
-                        "hashValue": e.item.md5, "hashStatus": "Active",
-                        "caseNumbers": case, "CSPFeedbacks": []})  # fmt: skip
+            out.append(
+                {
+                    "lastModtimestamp": ts,
+                    "signalType": "VideoMD5",
+                    "hashValue": e.item.md5,
+                    "hashStatus": "Active",
+                    "caseNumbers": case,
+                    "CSPFeedbacks": [],
+                }
+            )
     return out
 
 
 def write(export: ExportSet, path: Path) -> int:
     recs = records(export)
-    doc = {"count": len(recs), "nextPageToken": None,
-           "nextSetTimestamp": int(utcnow().timestamp()), "hasMoreRecords": False,
-           "hashRecords": recs}  # fmt: skip
+    doc = {
+        "count": len(recs),
+        "nextPageToken": None,
+        "nextSetTimestamp": int(utcnow().timestamp()),
+        "hasMoreRecords": False,
+        "hashRecords": recs,
+    }
     write_atomic(path, json.dumps(doc, indent=2) + "\n")
     return len(recs)

@@ -70,21 +70,36 @@ class SubmissionItem:
     def from_video(cls, h: VideoHashes, path: str | None = None) -> SubmissionItem:
         """The submission entry of a hashed video (no PDQ of its own: its frames)."""
         return cls(
-            md5=h.md5, sha256=h.sha256, pdq=None, pdq_quality=None, width=h.width,
-            height=h.height, media_type="video", path=path, duration=h.duration,
-            frames=h.frames, inside=h.trimmed_frames, regions=h.regions,
+            md5=h.md5,
+            sha256=h.sha256,
+            pdq=None,
+            pdq_quality=None,
+            width=h.width,
+            height=h.height,
+            media_type="video",
+            path=path,
+            duration=h.duration,
+            frames=h.frames,
+            inside=h.trimmed_frames,
+            regions=h.regions,
             seconds_per_frame=h.seconds_per_frame,
-        )  # fmt: skip
+        )
 
     @classmethod
     def from_image(cls, h: ImageHashes, path: str | None = None) -> SubmissionItem:
         """The submission entry of a hashed photo (with its variants and local features when
         they were computed)."""
         return cls(
-            md5=h.md5, sha256=h.sha256, pdq=h.pdq.hex, pdq_quality=h.pdq.quality,
-            width=h.width, height=h.height, path=path, variants=h.variants,
+            md5=h.md5,
+            sha256=h.sha256,
+            pdq=h.pdq.hex,
+            pdq_quality=h.pdq.quality,
+            width=h.width,
+            height=h.height,
+            path=path,
+            variants=h.variants,
             features=h.features.to_text() if h.features is not None else None,
-        )  # fmt: skip
+        )
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -208,8 +223,10 @@ def _robust_fields(raw: dict[str, Any], where: str) -> dict[str, Any]:
         kind, name = v.get("kind"), v.get("name")
         if kind not in STORED_VARIANT_KINDS:
             raise FormatError(f"{at}: 'kind' must be one of {', '.join(STORED_VARIANT_KINDS)}")
-        if not isinstance(name, str) or not _VARIANT_NAME.match(name) or (
-            kind == "region" and name not in IMAGE_REGIONS
+        if (
+            not isinstance(name, str)
+            or not _VARIANT_NAME.match(name)
+            or (kind == "region" and name not in IMAGE_REGIONS)
         ):
             raise FormatError(f"{at}: unknown variant name {name!r}")
         pdq = _hex_field(v, "pdq", at, required=True)

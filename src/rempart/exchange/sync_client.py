@@ -92,14 +92,15 @@ def check_url(url: str, *, insecure: bool = False) -> str:
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise SyncError(f"{url!r} is not an http(s) URL of a Rempart server")
     if parts.username or parts.password:
-        raise SyncError("the URL may not carry a user name or password: the key goes in "
-                        "--key-file")  # fmt: skip
+        raise SyncError("the URL may not carry a user name or password: the key goes in --key-file")
     if parts.query or parts.fragment:
         raise SyncError("give the server's base URL, without a query or fragment")
     if parts.scheme == "http" and not insecure and not _loopback(parts.hostname):
-        raise SyncError(f"{url}: plain http would send the key and the hashes in clear; use "
-                        "https (plain http is accepted only for this machine's loopback "
-                        "addresses, or with --insecure)")  # fmt: skip
+        raise SyncError(
+            f"{url}: plain http would send the key and the hashes in clear; use "
+            "https (plain http is accepted only for this machine's loopback "
+            "addresses, or with --insecure)"
+        )
     try:
         port = parts.port
     except ValueError as exc:
@@ -136,16 +137,26 @@ def _detail(response: httpx.Response, body: bytes) -> str:
 class PageFetcher:
     """GETs of one partner's sync pages, with the checks above."""
 
-    def __init__(self, base: str, key: str, *, insecure: bool = False,
-                 transport: httpx.BaseTransport | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        base: str,
+        key: str,
+        *,
+        insecure: bool = False,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
         self.base = base
         self.insecure = insecure
         self.client = httpx.Client(
-            headers={"Authorization": f"Bearer {key}", "Accept": "application/json",
-                     "User-Agent": f"rempart/{__version__} sync"},
+            headers={
+                "Authorization": f"Bearer {key}",
+                "Accept": "application/json",
+                "User-Agent": f"rempart/{__version__} sync",
+            },
             timeout=httpx.Timeout(READ_TIMEOUT, connect=CONNECT_TIMEOUT),
-            follow_redirects=False, transport=transport,
-        )  # fmt: skip
+            follow_redirects=False,
+            transport=transport,
+        )
 
     def close(self) -> None:
         self.client.close()
@@ -159,8 +170,10 @@ class PageFetcher:
             if status in (301, 302, 303, 307, 308):
                 target = urljoin(url, headers.get("location", ""))
                 if _origin(target) != _origin(url):
-                    raise SyncError(f"{self.base} redirected to another place ({target}): "
-                                    "refused; give that server's URL if it is the right one")
+                    raise SyncError(
+                        f"{self.base} redirected to another place ({target}): "
+                        "refused; give that server's URL if it is the right one"
+                    )
                 url, params = target, None  # the query is in the Location already
                 continue
             if status == 429 and retries < MAX_RETRIES_429:
@@ -174,45 +187,48 @@ class PageFetcher:
             return self._check(status, headers, body, bank)
         raise SyncError(f"{self.base}: too many redirects or refusals")
 
-    def _get(self, url: str, params: dict[str, Any] | None
-             ) -> tuple[int, httpx.Headers, bytes]:  # fmt: skip
+    def _get(self, url: str, params: dict[str, Any] | None) -> tuple[int, httpx.Headers, bytes]:
         deadline = time.monotonic() + PAGE_DEADLINE
         try:
             with self.client.stream("GET", url, params=params) as response:
                 declared = response.headers.get("content-length")
                 if declared and declared.isdigit() and int(declared) > MAX_PAGE_BYTES:
-                    raise SyncError(f"{self.base}: a page of {declared} bytes, over the "
-                                    f"{MAX_PAGE_BYTES} byte limit")  # fmt: skip
+                    raise SyncError(
+                        f"{self.base}: a page of {declared} bytes, over the "
+                        f"{MAX_PAGE_BYTES} byte limit"
+                    )
                 chunks: list[bytes] = []
                 size = 0
                 for chunk in response.iter_bytes():
                     size += len(chunk)
                     if size > MAX_PAGE_BYTES:
-                        raise SyncError(f"{self.base}: a page over the {MAX_PAGE_BYTES} byte "
-                                        "limit")  # fmt: skip
+                        raise SyncError(f"{self.base}: a page over the {MAX_PAGE_BYTES} byte limit")
                     if time.monotonic() > deadline:
                         raise SyncError(f"{self.base}: a page took over {PAGE_DEADLINE:.0f} s")
                     chunks.append(chunk)
                 return response.status_code, response.headers, b"".join(chunks)
         except httpx.ConnectError as exc:
-            raise SyncError(f"cannot reach {self.base}: the server is down or the address is "
-                            f"wrong ({exc})") from exc  # fmt: skip
+            raise SyncError(
+                f"cannot reach {self.base}: the server is down or the address is wrong ({exc})"
+            ) from exc
         except httpx.TimeoutException as exc:
-            raise SyncError(f"{self.base} did not answer in time ({type(exc).__name__})"
-                            ) from exc  # fmt: skip
+            raise SyncError(f"{self.base} did not answer in time ({type(exc).__name__})") from exc
         except httpx.HTTPError as exc:
-            raise SyncError(f"{self.base}: the connection failed ({type(exc).__name__}: "
-                            f"{exc})") from exc  # fmt: skip
+            raise SyncError(
+                f"{self.base}: the connection failed ({type(exc).__name__}: {exc})"
+            ) from exc
 
-    def _check(self, status: int, headers: httpx.Headers, body: bytes, bank: str
-               ) -> dict[str, Any]:  # fmt: skip
+    def _check(self, status: int, headers: httpx.Headers, body: bytes, bank: str) -> dict[str, Any]:
         detail = _detail(httpx.Response(status), body)
         if status == 401:
-            raise SyncError(f"{self.base} refused the key: unknown or revoked{detail}; check "
-                            "--key-file")  # fmt: skip
+            raise SyncError(
+                f"{self.base} refused the key: unknown or revoked{detail}; check --key-file"
+            )
         if status == 403:
-            raise SyncError(f"{self.base}: this key may not pull{detail}; the partner must "
-                            "give a key with the role 'partner'")  # fmt: skip
+            raise SyncError(
+                f"{self.base}: this key may not pull{detail}; the partner must "
+                "give a key with the role 'partner'"
+            )
         if status == 404:
             raise SyncError(f"{self.base} has no bank {bank!r} shared with this key{detail}")
         if status == 429:
@@ -253,18 +269,24 @@ def read_page(doc: dict[str, Any], source: str, bank: str, since: str) -> Page:
     if not isinstance(checkpoint, str) or not CHECKPOINT.match(checkpoint):
         raise SyncError(f"{source}: malformed page (bad checkpoint {checkpoint!r})")
     if sync.get("since") != since:
-        raise SyncError(f"{source}: malformed page (answers since={sync.get('since')!r}, "
-                        f"asked {since!r})")  # fmt: skip
+        raise SyncError(
+            f"{source}: malformed page (answers since={sync.get('since')!r}, asked {since!r})"
+        )
     has_more, changes, withheld = sync.get("has_more"), sync.get("changes"), sync.get("withheld")
     restarted = sync.get("restarted")
-    if not isinstance(has_more, bool) or not isinstance(changes, int) or not isinstance(
-            withheld, int) or not (restarted is None or isinstance(restarted, str)):
-        raise SyncError(f"{source}: malformed page (bad 'sync' block)")  # fmt: skip
+    if (
+        not isinstance(has_more, bool)
+        or not isinstance(changes, int)
+        or not isinstance(withheld, int)
+        or not (restarted is None or isinstance(restarted, str))
+    ):
+        raise SyncError(f"{source}: malformed page (bad 'sync' block)")
     if restarted is None and since != "0":
         (feed, seq), (old_feed, old_seq) = (checkpoint.split("-"), since.split("-"))
         if feed != old_feed or int(seq) < int(old_seq):
-            raise SyncError(f"{source}: malformed page (checkpoint {checkpoint!r} does not "
-                            f"follow {since!r})")  # fmt: skip
+            raise SyncError(
+                f"{source}: malformed page (checkpoint {checkpoint!r} does not follow {since!r})"
+            )
     if has_more and changes == 0:
         raise SyncError(f"{source}: malformed page (more to come, but no progress)")
     remote_bank = doc.get("bank")
@@ -277,11 +299,16 @@ def read_page(doc: dict[str, Any], source: str, bank: str, since: str) -> Page:
     return Page(parsed, checkpoint, has_more, changes, withheld, restarted)
 
 
-def _checkpoint_row(s: Session, remote: str, remote_bank: str, local_bank: str
-                    ) -> SyncCheckpoint | None:  # fmt: skip
-    return s.scalar(select(SyncCheckpoint).where(
-        SyncCheckpoint.remote == remote, SyncCheckpoint.remote_bank == remote_bank,
-        SyncCheckpoint.local_bank == local_bank))  # fmt: skip
+def _checkpoint_row(
+    s: Session, remote: str, remote_bank: str, local_bank: str
+) -> SyncCheckpoint | None:
+    return s.scalar(
+        select(SyncCheckpoint).where(
+            SyncCheckpoint.remote == remote,
+            SyncCheckpoint.remote_bank == remote_bank,
+            SyncCheckpoint.local_bank == local_bank,
+        )
+    )
 
 
 def load_checkpoint(db: Database, remote: str, remote_bank: str, local_bank: str) -> str:
@@ -290,14 +317,27 @@ def load_checkpoint(db: Database, remote: str, remote_bank: str, local_bank: str
         return row.checkpoint if row is not None else "0"
 
 
-def save_checkpoint(db: Database, remote: str, remote_bank: str, local_bank: str,
-                    checkpoint: str, result: dict[str, Any]) -> None:  # fmt: skip
+def save_checkpoint(
+    db: Database,
+    remote: str,
+    remote_bank: str,
+    local_bank: str,
+    checkpoint: str,
+    result: dict[str, Any],
+) -> None:
     """In one transaction: a checkpoint is stored whole or not at all."""
     with db.session() as s:
         row = _checkpoint_row(s, remote, remote_bank, local_bank)
         if row is None:
-            s.add(SyncCheckpoint(remote=remote, remote_bank=remote_bank, local_bank=local_bank,
-                                 checkpoint=checkpoint, last_result=result))  # fmt: skip
+            s.add(
+                SyncCheckpoint(
+                    remote=remote,
+                    remote_bank=remote_bank,
+                    local_bank=local_bank,
+                    checkpoint=checkpoint,
+                    last_result=result,
+                )
+            )
         else:
             row.checkpoint = checkpoint
             row.last_result = result
@@ -306,11 +346,17 @@ def save_checkpoint(db: Database, remote: str, remote_bank: str, local_bank: str
 
 def list_checkpoints(db: Database) -> list[dict[str, Any]]:
     with db.session() as s:
-        return [{"remote": r.remote, "remote_bank": r.remote_bank, "local_bank": r.local_bank,
-                 "checkpoint": r.checkpoint,
-                 "updated_at": r.updated_at.isoformat(timespec="seconds"),
-                 "last_result": r.last_result}
-                for r in s.scalars(select(SyncCheckpoint).order_by(SyncCheckpoint.id))]
+        return [
+            {
+                "remote": r.remote,
+                "remote_bank": r.remote_bank,
+                "local_bank": r.local_bank,
+                "checkpoint": r.checkpoint,
+                "updated_at": r.updated_at.isoformat(timespec="seconds"),
+                "last_result": r.last_result,
+            }
+            for r in s.scalars(select(SyncCheckpoint).order_by(SyncCheckpoint.id))
+        ]
 
 
 def pull(
@@ -344,17 +390,21 @@ def pull(
     source = f"sync:{urlsplit(remote).netloc}:{remote_bank}"
     try:
         while True:
-            page = read_page(fetcher.page(remote_bank, since, limit), source, remote_bank,
-                             since)  # fmt: skip
+            page = read_page(fetcher.page(remote_bank, since, limit), source, remote_bank, since)
             if page.restarted:
                 result.restarted.append(page.restarted)
             parsed = page.parsed
             result.problem_count += parsed.problem_count
             result.problems += parsed.problems[: max(0, 1000 - len(result.problems))]
             try:
-                applied = import_list(bank_index, local_bank, parsed, case_number=case_number,
-                                      consent=None if result.consent_recorded else consent,
-                                      withdraw_everywhere=withdraw_everywhere)  # fmt: skip
+                applied = import_list(
+                    bank_index,
+                    local_bank,
+                    parsed,
+                    case_number=case_number,
+                    consent=None if result.consent_recorded else consent,
+                    withdraw_everywhere=withdraw_everywhere,
+                )
             except StoreError as exc:
                 raise SyncError(str(exc)) from exc
             result.pages += 1

@@ -55,8 +55,10 @@ def parse_checkpoint(value: str | None) -> tuple[str | None, int]:
         return None, 0
     m = CHECKPOINT.match(value.strip())
     if m is None:
-        raise ValueError("'since' must be a checkpoint given by an earlier page (FEED-SEQ), "
-                         "or 0 to start from the beginning")  # fmt: skip
+        raise ValueError(
+            "'since' must be a checkpoint given by an earlier page (FEED-SEQ), "
+            "or 0 to start from the beginning"
+        )
     return m.group(1), int(m.group(2))
 
 
@@ -77,9 +79,14 @@ def _aware(value: datetime | None) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def build_page(s: Session, bank: Bank, instance_id: str, since: str | None,
-               limit: int = DEFAULT_LIMIT, max_bytes: int = MAX_PAGE_BYTES
-               ) -> tuple[dict[str, Any], PageStats]:  # fmt: skip
+def build_page(
+    s: Session,
+    bank: Bank,
+    instance_id: str,
+    since: str | None,
+    limit: int = DEFAULT_LIMIT,
+    max_bytes: int = MAX_PAGE_BYTES,
+) -> tuple[dict[str, Any], PageStats]:
     """The page after `since` (ValueError if malformed), in one read of the database."""
     feed = feed_id(instance_id)
     their_feed, after = parse_checkpoint(since)
@@ -89,11 +96,17 @@ def build_page(s: Session, bank: Bank, instance_id: str, since: str | None,
     elif after > max_seq(s):
         restarted, after = "the checkpoint is ahead of this database (restored?)", 0
     limit = max(1, min(limit, MAX_LIMIT))
-    rows = list(s.scalars(
-        select(BankChange)
-        .where(or_(BankChange.bank_id == bank.id, BankChange.bank_id.is_(None)),
-               BankChange.seq > after)
-        .order_by(BankChange.seq).limit(limit + 1)))  # fmt: skip
+    rows = list(
+        s.scalars(
+            select(BankChange)
+            .where(
+                or_(BankChange.bank_id == bank.id, BankChange.bank_id.is_(None)),
+                BankChange.seq > after,
+            )
+            .order_by(BankChange.seq)
+            .limit(limit + 1)
+        )
+    )
     more = len(rows) > limit
     rows = rows[:limit]
     now = utcnow()
@@ -104,17 +117,21 @@ def build_page(s: Session, bank: Bank, instance_id: str, since: str | None,
     ids = sorted(wanted)
     for start in range(0, len(ids), 500):
         for item, case_number in s.execute(
-                select(BankItem, Case.number).outerjoin(Case, BankItem.case_id == Case.id)
-                .where(BankItem.id.in_(ids[start : start + 500]),
-                       BankItem.bank_id == bank.id)).all():  # fmt: skip
+            select(BankItem, Case.number)
+            .outerjoin(Case, BankItem.case_id == Case.id)
+            .where(BankItem.id.in_(ids[start : start + 500]), BankItem.bank_id == bank.id)
+        ).all():
             items[item.id] = (item, case_number)
     sharing = cases_allowing_exchange(s, {i.case_id for i, _ in items.values() if i.case_id})
     signals: dict[int, list[ItemSignal]] = defaultdict(list)
     live = sorted(items)
     for start in range(0, len(live), 500):
-        for sig in s.scalars(select(ItemSignal).where(
-                ItemSignal.item_id.in_(live[start : start + 500])).order_by(ItemSignal.id)):
-            signals[sig.item_id].append(sig)  # fmt: skip
+        for sig in s.scalars(
+            select(ItemSignal)
+            .where(ItemSignal.item_id.in_(live[start : start + 500]))
+            .order_by(ItemSignal.id)
+        ):
+            signals[sig.item_id].append(sig)
     last_row = {r.item_id: r.seq for r in rows if r.kind == ADDED}  # an entry at its last add
 
     chosen: list[ExportItem] = []
@@ -138,8 +155,11 @@ def build_page(s: Session, bank: Bank, instance_id: str, since: str | None,
                 withheld += 1
             else:
                 sub = _submission_item(item, signals[item.id])
-                keys = {(k, v) for k, v in (("pdq", sub.pdq), ("md5", sub.md5),
-                                            ("sha256", sub.sha256)) if v}  # fmt: skip
+                keys = {
+                    (k, v)
+                    for k, v in (("pdq", sub.pdq), ("md5", sub.md5), ("sha256", sub.sha256))
+                    if v
+                }
                 if {(k, hash_digest(v)) for k, v in keys} & page_withdrawn:
                     more = True  # withdrawn earlier in this page: it opens the next one
                     break
@@ -150,16 +170,27 @@ def build_page(s: Session, bank: Bank, instance_id: str, since: str | None,
                 if not keys & sent_keys:  # two cases with the same picture: sent once
                     sent_keys |= keys
                     size += entry_bytes
-                    chosen.append(ExportItem(sub, number or "", item.label,
-                                             _aware(item.created_at) or now, expires))
+                    chosen.append(
+                        ExportItem(
+                            sub, number or "", item.label, _aware(item.created_at) or now, expires
+                        )
+                    )
         consumed = row.seq
         count += 1
-    export = ExportSet(bank.name, bank.pdq_threshold, bank.description, chosen, withheld,
-                       withdrawals)  # fmt: skip
+    export = ExportSet(
+        bank.name, bank.pdq_threshold, bank.description, chosen, withheld, withdrawals
+    )
     doc = rempart_list.to_json(export)
     checkpoint = f"{feed}-{consumed}"
-    doc["sync"] = {"feed": feed, "since": since or "0", "checkpoint": checkpoint,
-                   "has_more": more, "changes": count, "withheld": withheld,
-                   "restarted": restarted}  # fmt: skip
-    return doc, PageStats(count, len(chosen), len(withdrawals), withheld, checkpoint, more,
-                          restarted)  # fmt: skip
+    doc["sync"] = {
+        "feed": feed,
+        "since": since or "0",
+        "checkpoint": checkpoint,
+        "has_more": more,
+        "changes": count,
+        "withheld": withheld,
+        "restarted": restarted,
+    }
+    return doc, PageStats(
+        count, len(chosen), len(withdrawals), withheld, checkpoint, more, restarted
+    )

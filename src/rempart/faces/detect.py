@@ -78,9 +78,11 @@ def find_faces(
     out: list[FaceFinding] = []
     for rect, score in zip(rects, scores, strict=True):
         box = (
-            round(rect.left() / scale), round(rect.top() / scale),
-            round(rect.right() / scale), round(rect.bottom() / scale),
-        )  # fmt: skip
+            round(rect.left() / scale),
+            round(rect.top() / scale),
+            round(rect.right() / scale),
+            round(rect.bottom() / scale),
+        )
         sharp = _face_sharpness(rgb, box)
         if box[2] - box[0] < MIN_FACE_PX:
             out.append(FaceFinding(box, float(score), "too-small", sharp, None, time))

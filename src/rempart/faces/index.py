@@ -57,7 +57,10 @@ class TemplateIndex:
             dist = np.sqrt(np.maximum(np.take_along_axis(d2, idx, axis=1), 0))
         out: list[list[TemplateHit]] = []
         for row_i, row_d in zip(idx, dist, strict=True):
-            hits = [TemplateHit(int(i), float(d)) for i, d in zip(row_i, row_d, strict=True)
-                    if i >= 0 and d <= radius]  # fmt: skip
+            hits = [
+                TemplateHit(int(i), float(d))
+                for i, d in zip(row_i, row_d, strict=True)
+                if i >= 0 and d <= radius
+            ]
             out.append(sorted(hits, key=lambda h: h.distance))
         return out

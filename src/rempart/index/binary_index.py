@@ -161,8 +161,15 @@ class BinaryHashIndex:
         )
         d_ids, d_hashes = self._delta_arrays()
         e_ids, e_hashes = extra if extra is not None else (d_ids[:0], d_hashes[:0])
-        parts = [(i, h) for i, h in ((self._main_ids[alive], self._main_hashes[alive]),
-                                     (d_ids, d_hashes), (e_ids, e_hashes)) if len(i)]
+        parts = [
+            (i, h)
+            for i, h in (
+                (self._main_ids[alive], self._main_hashes[alive]),
+                (d_ids, d_hashes),
+                (e_ids, e_hashes),
+            )
+            if len(i)
+        ]
         if len(parts) == 1:  # one part (a bulk load into an empty index): no copy of it
             ids, hashes = np.asarray(parts[0][0], np.int64), _hash_matrix(parts[0][1])
         else:
@@ -299,16 +306,22 @@ class BinaryHashIndex:
             n = int(meta["main_rows"])
             chunks = int(_mih.CHUNKS)
             shapes_ok = (
-                ids.shape == (n,) and ids.dtype == np.int64
-                and hashes.shape == (n, HASH_BYTES) and hashes.dtype == np.uint8
-                and entries.dtype == np.uint32 and offsets.dtype == np.uint32
-                and entries.ndim == 1 and offsets.ndim == 1
+                ids.shape == (n,)
+                and ids.dtype == np.int64
+                and hashes.shape == (n, HASH_BYTES)
+                and hashes.dtype == np.uint8
+                and entries.dtype == np.uint32
+                and offsets.dtype == np.uint32
+                and entries.ndim == 1
+                and offsets.ndim == 1
                 and (entries.size, offsets.size) in ((0, 0), (n * chunks, int(_mih.OFFSETS)))
-                and tomb.shape == ((n + 7) // 8,) and tomb.dtype == np.uint8
-                and d_ids.shape == (int(meta["delta_rows"]),) and d_ids.dtype == np.int64
+                and tomb.shape == ((n + 7) // 8,)
+                and tomb.dtype == np.uint8
+                and d_ids.shape == (int(meta["delta_rows"]),)
+                and d_ids.dtype == np.int64
                 and d_hashes.shape == (len(d_ids), HASH_BYTES)
                 and bool(np.all(ids[1:] > ids[:-1]))
-            )  # fmt: skip
+            )
             if not shapes_ok:
                 raise IndexCorrupt(f"{directory}: index files do not fit together")
             if entries.size and not _mih.check(entries, offsets, n):

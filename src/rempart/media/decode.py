@@ -47,10 +47,26 @@ DRAFT_MIN_SIDE = 512  # PDQ works from 512x512 at most; draft decoding never goe
 # Formats Rempart decodes. Anything else Pillow recognises is "unsupported-format".
 ALLOWED_FORMATS = frozenset(
     {
-        "JPEG", "MPO", "PNG", "GIF", "WEBP", "BMP", "DIB", "TIFF", "HEIF", "AVIF",
-        "JPEG2000", "PPM", "TGA", "PSD", "ICO", "QOI", "PCX", "SGI",
+        "JPEG",
+        "MPO",
+        "PNG",
+        "GIF",
+        "WEBP",
+        "BMP",
+        "DIB",
+        "TIFF",
+        "HEIF",
+        "AVIF",
+        "JPEG2000",
+        "PPM",
+        "TGA",
+        "PSD",
+        "ICO",
+        "QOI",
+        "PCX",
+        "SGI",
     }
-)  # fmt: skip
+)
 
 ImageFile.LOAD_TRUNCATED_IMAGES = False  # Pillow's default, stated: truncated data is an error
 Image.MAX_IMAGE_PIXELS = None  # our own limit replaces Pillow's (which only warns below 2x)

@@ -16,16 +16,44 @@ Kind = Literal["image", "video"]
 
 # Containers handled as video (animated GIFs too, found by their content).
 VIDEO_EXTENSIONS: frozenset[str] = frozenset(
-    {".mp4", ".m4v", ".mov", ".webm", ".mkv", ".avi", ".3gp", ".mpg", ".mpeg", ".ts",
-     ".wmv", ".flv"}
-)  # fmt: skip
+    {
+        ".mp4",
+        ".m4v",
+        ".mov",
+        ".webm",
+        ".mkv",
+        ".avi",
+        ".3gp",
+        ".mpg",
+        ".mpeg",
+        ".ts",
+        ".wmv",
+        ".flv",
+    }
+)
 
 IMAGE_EXTENSIONS = frozenset(
     {
-        ".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff",
-        ".heic", ".heif", ".avif", ".ico", ".ppm", ".pgm", ".pbm", ".tga",
+        ".jpg",
+        ".jpeg",
+        ".jpe",
+        ".jfif",
+        ".png",
+        ".gif",
+        ".webp",
+        ".bmp",
+        ".tif",
+        ".tiff",
+        ".heic",
+        ".heif",
+        ".avif",
+        ".ico",
+        ".ppm",
+        ".pgm",
+        ".pbm",
+        ".tga",
     }
-)  # fmt: skip
+)
 
 _IMAGE_MAGIC = (
     b"\xff\xd8\xff",  # JPEG
@@ -80,7 +108,7 @@ def is_animated_gif(source: Path | bytes) -> bool:
 
 
 def media_kind(path: Path) -> Kind | None:
-    """"image", "video" or None (not media). Extension first, then the file's first bytes;
+    """ "image", "video" or None (not media). Extension first, then the file's first bytes;
     GIFs are videos when animated."""
     suffix = path.suffix.lower()
     if suffix == ".gif" or (suffix not in IMAGE_EXTENSIONS and suffix not in VIDEO_EXTENSIONS):

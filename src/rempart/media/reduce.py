@@ -17,5 +17,7 @@ def reduce_to(image: Image.Image, side: int) -> Image.Image:
     if max(image.size) <= side:
         return image
     scale = side / max(image.size)
-    return image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))),
-                        Image.Resampling.BILINEAR)  # fmt: skip
+    return image.resize(
+        (max(1, round(image.width * scale)), max(1, round(image.height * scale))),
+        Image.Resampling.BILINEAR,
+    )

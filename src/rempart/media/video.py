@@ -51,10 +51,11 @@ def _open(path: Path) -> av.container.InputContainer:
     except av.error.InvalidDataError as exc:
         if sniff(read_head(path)) == "video":
             raise MediaError(
-                path, "corrupt",
+                path,
+                "corrupt",
                 "starts like a video but cannot be opened: truncated or damaged "
                 f"(an MP4 cut before its index cannot be read) ({exc})",
-            ) from exc  # fmt: skip
+            ) from exc
         raise MediaError(path, "not-a-video", "not a video Rempart can read") from exc
     except PermissionError as exc:
         raise MediaError(path, "unreadable", "permission denied") from exc
@@ -175,9 +176,10 @@ def iter_sampled_frames(
                         max(frame.width, frame.height) > MAX_SIDE
                     ):
                         raise MediaError(
-                            path, "too-many-pixels",
+                            path,
+                            "too-many-pixels",
                             f"frame {number} of {frame.width}x{frame.height} exceeds the limit",
-                        )  # fmt: skip
+                        )
                     yielded = True
                     yield number, ts, frame.to_ndarray(format="rgb24")
         except av.error.FFmpegError as exc:

@@ -44,8 +44,9 @@ def connect(address: str, workers: int) -> Iterator[Client]:
     from distributed import Client, LocalCluster
 
     if address == "local":
-        cluster = LocalCluster(n_workers=max(1, workers), threads_per_worker=1, processes=True,
-                               dashboard_address=None)  # fmt: skip
+        cluster = LocalCluster(
+            n_workers=max(1, workers), threads_per_worker=1, processes=True, dashboard_address=None
+        )
         with cluster, Client(cluster) as client:
             yield client
     else:
@@ -72,8 +73,9 @@ def hash_on_cluster(
     futures = as_completed()
     in_flight = 0
     for ref in todo:
-        futures.add(client.submit(hash_and_search, ref, options, dihedral, shipped, radius,
-                                  pure=False))  # fmt: skip
+        futures.add(
+            client.submit(hash_and_search, ref, options, dihedral, shipped, radius, pure=False)
+        )
         in_flight += 1
         if in_flight >= window:
             break
@@ -82,5 +84,6 @@ def hash_on_cluster(
         fut.release()
         nxt = next(todo, None)
         if nxt is not None:
-            futures.add(client.submit(hash_and_search, nxt, options, dihedral, shipped, radius,
-                                      pure=False))  # fmt: skip
+            futures.add(
+                client.submit(hash_and_search, nxt, options, dihedral, shipped, radius, pure=False)
+            )

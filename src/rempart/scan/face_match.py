@@ -53,8 +53,14 @@ class FaceMatcher:
                     continue
                 seen.add(case)
                 hits.append(
-                    FaceHit(case, self.loaded.ids[h.position], self.loaded.sources[h.position],
-                            round(h.distance, 4), round(max(0.0, 1 - h.distance), 4), face.box,
-                            face.time)
-                )  # fmt: skip
+                    FaceHit(
+                        case,
+                        self.loaded.ids[h.position],
+                        self.loaded.sources[h.position],
+                        round(h.distance, 4),
+                        round(max(0.0, 1 - h.distance), 4),
+                        face.box,
+                        face.time,
+                    )
+                )
         return sorted(hits, key=lambda h: h.distance)

@@ -96,36 +96,56 @@ def _decode(doc: dict[str, Any]) -> ImageHashes | VideoHashes:
     if doc["kind"] == "image":
         dihedral = h.get("dihedral")
         return ImageHashes(
-            h["md5"], h["sha256"], PdqHash(**h["pdq"]), h["width"], h["height"], h["format"],
+            h["md5"],
+            h["sha256"],
+            PdqHash(**h["pdq"]),
+            h["width"],
+            h["height"],
+            h["format"],
             tuple(h["notes"]),
             tuple((name, PdqHash(**p)) for name, p in dihedral) if dihedral else None,
-            tuple(Variant(v["kind"], v["name"], PdqHash(**v["hash"]))
-                  for v in h.get("variants", ())),
+            tuple(
+                Variant(v["kind"], v["name"], PdqHash(**v["hash"])) for v in h.get("variants", ())
+            ),
             Features.from_text(h["features"]) if h.get("features") else None,
             Features.from_text(h["mirrored_features"]) if h.get("mirrored_features") else None,
-        )  # fmt: skip
+        )
     return VideoHashes(
-        h["md5"], h["sha256"], _frames(h["frames"]), h["duration"], h["width"], h["height"],
-        _frames(h["trimmed_frames"]), tuple(h["notes"]),
-        {k: _frames(v) for k, v in h["regions"].items()}, h["seconds_per_frame"],
-    )  # fmt: skip
+        h["md5"],
+        h["sha256"],
+        _frames(h["frames"]),
+        h["duration"],
+        h["width"],
+        h["height"],
+        _frames(h["trimmed_frames"]),
+        tuple(h["notes"]),
+        {k: _frames(v) for k, v in h["regions"].items()},
+        h["seconds_per_frame"],
+    )
 
 
-def matched_content(s: Session, bank_item_ids: Iterable[int] | Any = None, *,
-                    case_id: int | None = None) -> set[str]:  # fmt: skip
+def matched_content(
+    s: Session, bank_item_ids: Iterable[int] | Any = None, *, case_id: int | None = None
+) -> set[str]:
     """The SHA-256 of every scanned copy that matched these bank entries (ids or a select
     of them), or every entry of case `case_id`, at any sighting: to purge from the cache
     when they are withdrawn. Call it before the entries (and their matches) are deleted."""
     if case_id is not None:
         bank_item_ids = select(BankItem.id).where(BankItem.case_id == case_id)
-    ids = bank_item_ids if not isinstance(bank_item_ids, list | tuple | set) else list(
-        bank_item_ids)  # fmt: skip
-    first = select(ScanItem.sha256).join(Match, Match.scan_item_id == ScanItem.id).where(
-        Match.bank_item_id.in_(ids))  # fmt: skip
-    seen = (select(ScanItem.sha256)
-            .join(MatchOccurrence, MatchOccurrence.scan_item_id == ScanItem.id)
-            .join(Match, MatchOccurrence.match_id == Match.id)
-            .where(Match.bank_item_id.in_(ids)))  # fmt: skip
+    ids = (
+        bank_item_ids if not isinstance(bank_item_ids, list | tuple | set) else list(bank_item_ids)
+    )
+    first = (
+        select(ScanItem.sha256)
+        .join(Match, Match.scan_item_id == ScanItem.id)
+        .where(Match.bank_item_id.in_(ids))
+    )
+    seen = (
+        select(ScanItem.sha256)
+        .join(MatchOccurrence, MatchOccurrence.scan_item_id == ScanItem.id)
+        .join(Match, MatchOccurrence.match_id == Match.id)
+        .where(Match.bank_item_id.in_(ids))
+    )
     return {sha for sha in list(s.scalars(first)) + list(s.scalars(seen)) if sha}
 
 

@@ -66,12 +66,17 @@ def _hash_video(
 
     try:
         return hash_video_file(
-            ref.path, seconds_per_frame=options.seconds_per_frame, progress=on_frame,
-            threads=1 if options.workers > 1 else 0, allow_truncated=True,
-            dedupe_distance=options.video_dedupe, regions=options.video_regions,
-            frame_hook=look_for_faces if faces is not None else None, info=info,
+            ref.path,
+            seconds_per_frame=options.seconds_per_frame,
+            progress=on_frame,
+            threads=1 if options.workers > 1 else 0,
+            allow_truncated=True,
+            dedupe_distance=options.video_dedupe,
+            regions=options.video_regions,
+            frame_hook=look_for_faces if faces is not None else None,
+            info=info,
             digests=digests,
-        )  # fmt: skip
+        )
     finally:
         if report is not None:
             report(ref.locator, -1.0, duration)
@@ -90,8 +95,10 @@ def hash_one(
             if report is None and _video_events is not None:
                 events = _video_events
                 report = lambda *event: events.put(event)  # noqa: E731
-            recipe = (f"video-{options.seconds_per_frame:g}-{options.video_dedupe}-"
-                      f"{int(options.video_regions)}")  # fmt: skip
+            recipe = (
+                f"video-{options.seconds_per_frame:g}-{options.video_dedupe}-"
+                f"{int(options.video_regions)}"
+            )
             with _as_file(ref) as path:
                 digests = None
                 if cache is not None and faces is None:
@@ -113,14 +120,20 @@ def hash_one(
             known = cache.get(hashlib.sha256(data).hexdigest(), recipe)
             if isinstance(known, ImageHashes):
                 return Outcome(ref, hashes=known, cached=True)
-        hashes = hash_image_bytes(data, name, dihedral=dihedral, max_pixels=options.max_pixels,
-                                  robust=options.robust,
-                                  full_decode=options.full_decode)  # fmt: skip
+        hashes = hash_image_bytes(
+            data,
+            name,
+            dihedral=dihedral,
+            max_pixels=options.max_pixels,
+            robust=options.robust,
+            full_decode=options.full_decode,
+        )
         if cache is not None:
             cache.put(recipe, hashes)
         if faces is not None:
-            picture = decode_image(data, name, max_pixels=options.max_pixels,
-                                   reduce_for_hashing=False).image  # fmt: skip
+            picture = decode_image(
+                data, name, max_pixels=options.max_pixels, reduce_for_hashing=False
+            ).image
             faces.extend(find_faces(np.asarray(picture.convert("RGB"))))
         return Outcome(ref, hashes=hashes, faces=_tuple(faces))
     except MediaError as exc:

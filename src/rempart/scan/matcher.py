@@ -121,9 +121,12 @@ class Matcher:
         )
 
     def still_hit(
-        self, d: SignalHit | None, distance: int, transform: str | None = None,
+        self,
+        d: SignalHit | None,
+        distance: int,
+        transform: str | None = None,
         limit: int | None = None,
-    ) -> Hit | None:  # fmt: skip
+    ) -> Hit | None:
         """A hit of a whole picture (a photo, or a video frame) on an indexed signal: a bank
         photo (pdq) or a frame of a bank video (vpdq, with its time). Halves of video frames
         (vpdq-region) only match halves, never whole pictures."""
@@ -134,8 +137,9 @@ class Matcher:
             if kind not in ("crop", "rotation"):
                 return None
             details = {"method": robust.METHODS[kind], "variant": d.extra.get("name")}
-            cap = robust.VARIANT_THRESHOLD if limit is None else min(limit,
-                                                                     robust.VARIANT_THRESHOLD)
+            cap = (
+                robust.VARIANT_THRESHOLD if limit is None else min(limit, robust.VARIANT_THRESHOLD)
+            )
             return self.hit(d, robust.METHODS[kind], distance, transform, cap, details)
         if d.signal_type == "vpdq":
             details = {"stored_time": d.extra.get("ts"), "inside_bars": bool(d.extra.get("inside"))}
@@ -173,12 +177,15 @@ class Matcher:
         voted = [self._votes(h) for h in hashes]
         with self.db.session() as s:
             described = repository.describe_signals(s, sids)
-            extra_items = {i for v, _ in voted for i in v} - {
-                d.item_id for d in described.values()}  # fmt: skip
+            extra_items = {i for v, _ in voted for i in v} - {d.item_id for d in described.values()}
             items = repository.describe_items(s, extra_items)
         for d in described.values():
-            items.setdefault(d.item_id, repository.ItemInfo(
-                d.item_id, d.bank_name, d.pdq_threshold, d.case_number, d.label, d.media_type))
+            items.setdefault(
+                d.item_id,
+                repository.ItemInfo(
+                    d.item_id, d.bank_name, d.pdq_threshold, d.case_number, d.label, d.media_type
+                ),
+            )
         cache: dict[int, Features | None] = {}
         for i, (h, c) in enumerate(zip(hashes, candidates, strict=True)):
             out[i] = self._judge(h, c or {}, described, items, voted[i], cache, keep_all)
@@ -194,20 +201,23 @@ class Matcher:
         image's (the higher of the two), and the photos the mirror image voted for more."""
         if self.features is None or h.features is None or not len(self.features):
             return {}, set()
-        plain = self.features.votes(h.features.descriptors[: robust.QUERY_DESCRIPTORS],
-                                    robust.DESCRIPTOR_RADIUS)  # fmt: skip
+        plain = self.features.votes(
+            h.features.descriptors[: robust.QUERY_DESCRIPTORS], robust.DESCRIPTOR_RADIUS
+        )
         mirrored: dict[int, int] = {}
         if h.mirrored_features is not None:
             mirrored = self.features.votes(
                 h.mirrored_features.descriptors[: robust.QUERY_DESCRIPTORS],
-                robust.DESCRIPTOR_RADIUS)  # fmt: skip
+                robust.DESCRIPTOR_RADIUS,
+            )
         out = dict(plain)
         for item, n in mirrored.items():
             out[item] = max(n, out.get(item, 0))
         return out, {i for i, n in mirrored.items() if n > plain.get(i, 0)}
 
-    def _stored_features(self, cache: dict[int, Features | None], ids: list[int]
-                         ) -> dict[int, Features]:  # fmt: skip
+    def _stored_features(
+        self, cache: dict[int, Features | None], ids: list[int]
+    ) -> dict[int, Features]:
         missing = [i for i in ids if i not in cache]
         if missing:
             with self.db.session() as s:
@@ -237,27 +247,36 @@ class Matcher:
                 continue
             for dist, name in pairs:
                 if d.signal_type in ("vpdq", "vpdq-region"):  # a frame of a banked video
-                    if name in DIHEDRAL and (hit := self.still_hit(
-                            d, dist, _INVERSE.get(name, name))) is not None:  # fmt: skip
+                    if (
+                        name in DIHEDRAL
+                        and (hit := self.still_hit(d, dist, _INVERSE.get(name, name))) is not None
+                    ):
                         hits.append(hit)
                     continue
                 c = _candidate(d, dist, name)
                 if c is not None:
                     per_item.setdefault(d.item_id, []).append(c)
         votes, mirrored_more = voted
-        votes = {i: n for i, n in votes.items()
-                 if i in items and items[i].bank_name in self.thresholds}  # fmt: skip
+        votes = {
+            i: n for i, n in votes.items() if i in items and items[i].bank_name in self.thresholds
+        }
         # the mirror image's keypoints are verified where it voted more, or where a flipped
         # orientation of the found picture came closest
         flipped = mirrored_more | {
-            i for i, cands in per_item.items()
+            i
+            for i, cands in per_item.items()
             if min(cands, key=lambda c: c.distance).query_name in _FLIPPED
-        }  # fmt: skip
+        }
         verdicts = robust.judge(
-            per_item, lambda item: self.thresholds[items[item].bank_name], h.features,
-            lambda ids: self._stored_features(cache, ids), voted=votes, keep_all=keep_all,
-            mirrored_features=h.mirrored_features, mirrored_for=flipped,
-        )  # fmt: skip
+            per_item,
+            lambda item: self.thresholds[items[item].bank_name],
+            h.features,
+            lambda ids: self._stored_features(cache, ids),
+            voted=votes,
+            keep_all=keep_all,
+            mirrored_features=h.mirrored_features,
+            mirrored_for=flipped,
+        )
         unrelated = [i for i, v in verdicts.items() if v.distance is None]
         whole: dict[int, str] = {}
         if unrelated:  # matched by keypoints alone: report the whole pictures' distance
@@ -266,8 +285,9 @@ class Matcher:
         for item_id, v in verdicts.items():
             info = items[item_id]
             if v.distance is None:
-                v = replace(v, distance=hamming(h.pdq.hex, whole[item_id])
-                            if item_id in whole else 256)  # fmt: skip
+                v = replace(
+                    v, distance=hamming(h.pdq.hex, whole[item_id]) if item_id in whole else 256
+                )
             details = v.details()
             if v.method == "pdq-region" and h.features is not None:  # where it matched
                 stored = self._stored_features(cache, [item_id]).get(item_id)
@@ -276,9 +296,18 @@ class Matcher:
                     assert check is not None
                     details["local_features"] = check.to_json()
             transform = _INVERSE.get(v.transform, v.transform) if v.transform else None
-            hits.append(Hit(info.bank_name, item_id, info.case_number, v.method,
-                            v.distance if v.distance is not None else 0, transform, info.label,
-                            details))  # fmt: skip
+            hits.append(
+                Hit(
+                    info.bank_name,
+                    item_id,
+                    info.case_number,
+                    v.method,
+                    v.distance if v.distance is not None else 0,
+                    transform,
+                    info.label,
+                    details,
+                )
+            )
         return sorted(hits, key=lambda hit: (hit.distance, hit.bank, hit.bank_entry))
 
 
@@ -358,7 +387,9 @@ def lookup_hex(matcher: Matcher, value: str, threshold: int | None = None) -> li
             found.append(matcher.still_hit(described.get(sid), dist, limit=threshold))
     hits = [h for h in found if h is not None and h.signal in ("md5", "sha256")]
     near: dict[tuple[str, int], Hit] = {}  # one look-alike hit per entry, the whole photo's
-    for h in sorted((h for h in found if h is not None and h.signal not in ("md5", "sha256")),
-                    key=lambda h: (h.signal != "pdq", h.distance)):  # fmt: skip
+    for h in sorted(
+        (h for h in found if h is not None and h.signal not in ("md5", "sha256")),
+        key=lambda h: (h.signal != "pdq", h.distance),
+    ):
         near.setdefault((h.bank, h.bank_entry), h)
     return sorted(hits + list(near.values()), key=lambda h: (h.distance, h.bank, h.bank_entry))

@@ -141,8 +141,7 @@ class _Stream:
 
 def count_items(roots: Iterable[Path]) -> int:
     """How many media items the sources hold (listing only; for progress bars)."""
-    return sum(1 for found in iter_folder(roots, read_data=False)
-               if isinstance(found, MediaRef))  # fmt: skip
+    return sum(1 for found in iter_folder(roots, read_data=False) if isinstance(found, MediaRef))
 
 
 def run_scan(
@@ -171,8 +170,12 @@ def run_scan(
             raise StoreError(f"no scan {scan_id}")
         started_at = run.started_at
         run.status = "running"
-    live = ScanResult(scan_id=scan_id, started_at=started_at,
-                      banks=tuple(sorted(matcher.thresholds)), faces_looked=options.faces)
+    live = ScanResult(
+        scan_id=scan_id,
+        started_at=started_at,
+        banks=tuple(sorted(matcher.thresholds)),
+        faces_looked=options.faces,
+    )
     total = max(0, count_items(roots) - len(done))
     if url_file is not None:
         total += len(read_url_list(url_file)[0])
@@ -183,9 +186,13 @@ def run_scan(
         if options.cluster:
             client = stack.enter_context(connect(options.cluster, options.workers))
             outcomes: Iterable[Outcome] = hash_on_cluster(
-                client, stream, options, dihedral=True, index=matcher.index,
+                client,
+                stream,
+                options,
+                dihedral=True,
+                index=matcher.index,
                 radius=matcher.search_radius,
-            )  # fmt: skip
+            )
         else:
             outcomes = hash_refs(stream, options, dihedral=True, on_video=on_video)
         for outcome in outcomes:
@@ -211,6 +218,9 @@ def run_scan(
         run.summary = summary(result)
         # the banks it was matched against (all of them when none was named), for its report
         run.options = {**(run.options or {}), "banks_matched": list(result.banks)}
-        audit.record(s, "scan-finish", details={"scan": scan_id, "summary": run.summary,
-                                               "resumed": resume is not None})  # fmt: skip
+        audit.record(
+            s,
+            "scan-finish",
+            details={"scan": scan_id, "summary": run.summary, "resumed": resume is not None},
+        )
     return result

@@ -55,18 +55,30 @@ def start_run(
     """A new scan run (its sources and options kept for `--resume` and its report), audited."""
     with db.session() as s:
         run = ScanRun(
-            sources={"folders": [str(r) for r in roots],
-                     **({"urls": str(url_file)} if url_file is not None else {})},
-            options={"banks": list(options.banks), "workers": options.workers,
-                     "seconds_per_frame": options.seconds_per_frame, "faces": options.faces,
-                     "robust": options.robust,
-                     **({"report": options.report, "report_format": options.report_format}
-                        if options.report else {})},
-        )  # fmt: skip
+            sources={
+                "folders": [str(r) for r in roots],
+                **({"urls": str(url_file)} if url_file is not None else {}),
+            },
+            options={
+                "banks": list(options.banks),
+                "workers": options.workers,
+                "seconds_per_frame": options.seconds_per_frame,
+                "faces": options.faces,
+                "robust": options.robust,
+                **(
+                    {"report": options.report, "report_format": options.report_format}
+                    if options.report
+                    else {}
+                ),
+            },
+        )
         s.add(run)
         s.flush()
-        audit.record(s, "scan-start", details={"scan": run.id, "sources": run.sources,
-                                              "options": run.options})  # fmt: skip
+        audit.record(
+            s,
+            "scan-start",
+            details={"scan": run.id, "sources": run.sources, "options": run.options},
+        )
         return run.id
 
 
@@ -84,8 +96,16 @@ def record_problems(db: Database, scan_id: int, problems: list[SourceProblem]) -
     with db.session() as s:
         for p in problems:
             status = "not-exported" if p.reason == "not-exported" else "skipped"
-            s.add(ScanItem(scan_id=scan_id, locator=p.locator, status=status,
-                           reason=p.reason, detail=p.detail, provenance=p.provenance))  # fmt: skip
+            s.add(
+                ScanItem(
+                    scan_id=scan_id,
+                    locator=p.locator,
+                    status=status,
+                    reason=p.reason,
+                    detail=p.detail,
+                    provenance=p.provenance,
+                )
+            )
 
 
 def record_batch(
@@ -146,18 +166,30 @@ def record_batch(
             if low:
                 result.low_quality.append(o.ref.locator)
             item = ScanItem(
-                scan_id=result.scan_id, locator=o.ref.locator,
+                scan_id=result.scan_id,
+                locator=o.ref.locator,
                 status="matched" if item_hits else ("low-quality" if low else "hashed"),
-                reason="too little detail to hash" if low else None, detail=note,
-                md5=h.md5, sha256=h.sha256, pdq=first, pdq_quality=quality,
-                width=h.width, height=h.height, provenance=o.ref.provenance, **extra,
-            )  # fmt: skip
+                reason="too little detail to hash" if low else None,
+                detail=note,
+                md5=h.md5,
+                sha256=h.sha256,
+                pdq=first,
+                pdq_quality=quality,
+                width=h.width,
+                height=h.height,
+                provenance=o.ref.provenance,
+                **extra,
+            )
             if o.faces is not None:
                 item.faces = [
-                    {"box": list(f.box), "status": f.status, "score": round(f.score, 3),
-                     "time": f.time}
+                    {
+                        "box": list(f.box),
+                        "status": f.status,
+                        "score": round(f.score, 3),
+                        "time": f.time,
+                    }
                     for f in o.faces
-                ]  # fmt: skip
+                ]
             s.add(item)
             s.flush()
             if o.faces is not None:
@@ -170,13 +202,22 @@ def record_batch(
 def _record_match(s: Session, item: ScanItem, sha256: str, hit: Hit) -> None:
     """One match per (found content, bank entry), reviewed once: content seen before
     (this scan or an earlier one) is another sighting of its match, not a new match."""
-    match = s.scalar(select(Match).where(Match.bank_item_id == hit.bank_entry,
-                                         Match.content_sha256 == sha256)
-                     .order_by(Match.id).limit(1))  # fmt: skip
+    match = s.scalar(
+        select(Match)
+        .where(Match.bank_item_id == hit.bank_entry, Match.content_sha256 == sha256)
+        .order_by(Match.id)
+        .limit(1)
+    )
     if match is None:
-        match = Match(scan_item_id=item.id, bank_item_id=hit.bank_entry, signal_type=hit.signal,
-                      distance=hit.distance, transform=hit.transform, details=hit.details,
-                      content_sha256=sha256)  # fmt: skip
+        match = Match(
+            scan_item_id=item.id,
+            bank_item_id=hit.bank_entry,
+            signal_type=hit.signal,
+            distance=hit.distance,
+            transform=hit.transform,
+            details=hit.details,
+            content_sha256=sha256,
+        )
         s.add(match)
         s.flush()
     s.add(MatchOccurrence(match_id=match.id, scan_item_id=item.id))
@@ -203,16 +244,25 @@ def _record_face_match(s: Session, item: ScanItem, hit: FaceHit) -> None:
     sighting of the same content is a FaceMatchOccurrence."""
     match = None
     if item.sha256:
-        for known in s.scalars(select(FaceMatch).where(
-                FaceMatch.template_id == hit.template_id,
-                FaceMatch.content_sha256 == item.sha256).order_by(FaceMatch.id)):  # fmt: skip
+        for known in s.scalars(
+            select(FaceMatch)
+            .where(
+                FaceMatch.template_id == hit.template_id, FaceMatch.content_sha256 == item.sha256
+            )
+            .order_by(FaceMatch.id)
+        ):
             if list(known.box) == list(hit.box) and known.time == hit.time:
                 match = known
                 break
     if match is None:
-        match = FaceMatch(scan_item_id=item.id, template_id=hit.template_id,
-                          distance=hit.distance, box=list(hit.box), time=hit.time,
-                          content_sha256=item.sha256)  # fmt: skip
+        match = FaceMatch(
+            scan_item_id=item.id,
+            template_id=hit.template_id,
+            distance=hit.distance,
+            box=list(hit.box),
+            time=hit.time,
+            content_sha256=item.sha256,
+        )
         s.add(match)
         s.flush()
     s.add(FaceMatchOccurrence(face_match_id=match.id, scan_item_id=item.id))
@@ -226,19 +276,31 @@ def load_result(
         run = s.get(ScanRun, scan_id)
         if run is None:
             raise StoreError(f"no scan {scan_id}")
-        result = ScanResult(scan_id=scan_id, started_at=run.started_at, banks=banks,
-                            faces_looked=faces_looked, finished_at=run.finished_at)  # fmt: skip
-        items = s.scalars(select(ScanItem).where(ScanItem.scan_id == scan_id)
-                          .order_by(ScanItem.id)).all()  # fmt: skip
+        result = ScanResult(
+            scan_id=scan_id,
+            started_at=run.started_at,
+            banks=banks,
+            faces_looked=faces_looked,
+            finished_at=run.finished_at,
+        )
+        items = s.scalars(
+            select(ScanItem).where(ScanItem.scan_id == scan_id).order_by(ScanItem.id)
+        ).all()
         by_id = {i.id: i for i in items}
         for item in items:
             if item.status == "skipped":
-                result.skipped.append(Skipped(item.locator, item.reason or "", item.detail or "",
-                                              item.provenance or {}))  # fmt: skip
+                result.skipped.append(
+                    Skipped(
+                        item.locator, item.reason or "", item.detail or "", item.provenance or {}
+                    )
+                )
                 continue
             if item.status == "not-exported":
-                result.not_exported.append(Skipped(item.locator, item.reason or "",
-                                                   item.detail or "", item.provenance or {}))
+                result.not_exported.append(
+                    Skipped(
+                        item.locator, item.reason or "", item.detail or "", item.provenance or {}
+                    )
+                )
                 continue
             result.hashed += 1
             result.videos += item.media_type == "video"
@@ -248,36 +310,65 @@ def load_result(
                 result.faces_found += 1
                 if face.get("status") != "ok":
                     result.faces_not_compared.append(
-                        FaceNote(item.locator, tuple(face.get("box") or (0, 0, 0, 0)),
-                                 str(face.get("status")), face.get("time"))
-                    )  # fmt: skip
-        rows = s.execute(
-            select(Match, MatchOccurrence.scan_item_id, BankItem.label, Bank.name, Case.number)
-            .join(MatchOccurrence, MatchOccurrence.match_id == Match.id)
-            .join(BankItem, Match.bank_item_id == BankItem.id)
-            .join(Bank, BankItem.bank_id == Bank.id)
-            .outerjoin(Case, BankItem.case_id == Case.id)
-            .where(MatchOccurrence.scan_item_id.in_(list(by_id)))
-            .order_by(MatchOccurrence.id)
-        ).all() if by_id else []  # every sighting in this scan, of new or known matches
+                        FaceNote(
+                            item.locator,
+                            tuple(face.get("box") or (0, 0, 0, 0)),
+                            str(face.get("status")),
+                            face.get("time"),
+                        )
+                    )
+        rows = (
+            s.execute(
+                select(Match, MatchOccurrence.scan_item_id, BankItem.label, Bank.name, Case.number)
+                .join(MatchOccurrence, MatchOccurrence.match_id == Match.id)
+                .join(BankItem, Match.bank_item_id == BankItem.id)
+                .join(Bank, BankItem.bank_id == Bank.id)
+                .outerjoin(Case, BankItem.case_id == Case.id)
+                .where(MatchOccurrence.scan_item_id.in_(list(by_id)))
+                .order_by(MatchOccurrence.id)
+            ).all()
+            if by_id
+            else []
+        )  # every sighting in this scan, of new or known matches
         for m, seen_in, label, bank_name, case_number in rows:
             item = by_id[seen_in]
-            hit = Hit(bank_name, m.bank_item_id, case_number, m.signal_type, m.distance,
-                      m.transform, label, m.details)  # fmt: skip
-            result.matches.append(MatchRow(item.locator, hit, item.pdq_quality,
-                                           item.provenance or {}))  # fmt: skip
-        face_rows = s.execute(
-            select(FaceMatch, FaceMatchOccurrence.scan_item_id, FaceTemplate.source,
-                   Case.number)
-            .join(FaceMatchOccurrence, FaceMatchOccurrence.face_match_id == FaceMatch.id)
-            .join(FaceTemplate, FaceMatch.template_id == FaceTemplate.id)
-            .join(Case, FaceTemplate.case_id == Case.id)
-            .where(FaceMatchOccurrence.scan_item_id.in_(list(by_id)))
-            .order_by(FaceMatchOccurrence.id)
-        ).all() if by_id else []  # every sighting in this scan
+            hit = Hit(
+                bank_name,
+                m.bank_item_id,
+                case_number,
+                m.signal_type,
+                m.distance,
+                m.transform,
+                label,
+                m.details,
+            )
+            result.matches.append(
+                MatchRow(item.locator, hit, item.pdq_quality, item.provenance or {})
+            )
+        face_rows = (
+            s.execute(
+                select(
+                    FaceMatch, FaceMatchOccurrence.scan_item_id, FaceTemplate.source, Case.number
+                )
+                .join(FaceMatchOccurrence, FaceMatchOccurrence.face_match_id == FaceMatch.id)
+                .join(FaceTemplate, FaceMatch.template_id == FaceTemplate.id)
+                .join(Case, FaceTemplate.case_id == Case.id)
+                .where(FaceMatchOccurrence.scan_item_id.in_(list(by_id)))
+                .order_by(FaceMatchOccurrence.id)
+            ).all()
+            if by_id
+            else []
+        )  # every sighting in this scan
         for fm, seen_in, source, case_number in face_rows:
-            fh = FaceHit(case_number, fm.template_id, source, fm.distance,
-                         round(max(0.0, 1 - fm.distance), 4), tuple(fm.box), fm.time)  # fmt: skip
+            fh = FaceHit(
+                case_number,
+                fm.template_id,
+                source,
+                fm.distance,
+                round(max(0.0, 1 - fm.distance), 4),
+                tuple(fm.box),
+                fm.time,
+            )
             result.face_matches.append(FaceRow(by_id[seen_in].locator, fh))
     result.files = result.hashed + len(result.skipped) + len(result.not_exported)
     return result
@@ -297,8 +388,12 @@ def summary(result: ScanResult) -> dict[str, object]:
         "too_little_detail": len(result.low_quality),
         "seconds": round(result.seconds, 3),
         **(
-            {"faces_found": result.faces_found, "face_matches": len(result.face_matches),
-             "faces_not_compared": len(result.faces_not_compared)}
-            if result.faces_looked else {}
+            {
+                "faces_found": result.faces_found,
+                "face_matches": len(result.face_matches),
+                "faces_not_compared": len(result.faces_not_compared),
+            }
+            if result.faces_looked
+            else {}
         ),
-    }  # fmt: skip
+    }

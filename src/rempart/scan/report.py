@@ -15,24 +15,47 @@ from rempart.store.models import ScanRun
 from rempart.store.repository import StoreError
 
 CSV_COLUMNS = (
-    "file", "status", "bank", "bank_entry", "case", "signal", "distance", "transform",
-    "reason", "detail", "where",
+    "file",
+    "status",
+    "bank",
+    "bank_entry",
+    "case",
+    "signal",
+    "distance",
+    "transform",
+    "reason",
+    "detail",
+    "where",
     # where the item came from (Telegram exports, archives; empty for plain folders)
-    "source", "chat", "message_id", "sender", "sender_id", "date", "forwarded_from",
-    "via_bot", "caption", "archive_member",
+    "source",
+    "chat",
+    "message_id",
+    "sender",
+    "sender_id",
+    "date",
+    "forwarded_from",
+    "via_bot",
+    "caption",
+    "archive_member",
     # robust stage: the match's normalised score (<= 1.0) and where it matched
-    "score", "area",
-)  # fmt: skip
+    "score",
+    "area",
+)
 
 
 def _provenance_columns(prov: dict[str, Any]) -> dict[str, Any]:
     return {
-        "source": prov.get("source", ""), "chat": prov.get("chat", ""),
-        "message_id": prov.get("message_id", ""), "sender": prov.get("from", ""),
-        "sender_id": prov.get("from_id", ""), "date": prov.get("date", ""),
-        "forwarded_from": prov.get("forwarded_from", ""), "via_bot": prov.get("via_bot", ""),
-        "caption": (prov.get("caption") or "")[:300], "archive_member": prov.get("member", ""),
-    }  # fmt: skip
+        "source": prov.get("source", ""),
+        "chat": prov.get("chat", ""),
+        "message_id": prov.get("message_id", ""),
+        "sender": prov.get("from", ""),
+        "sender_id": prov.get("from_id", ""),
+        "date": prov.get("date", ""),
+        "forwarded_from": prov.get("forwarded_from", ""),
+        "via_bot": prov.get("via_bot", ""),
+        "caption": (prov.get("caption") or "")[:300],
+        "archive_member": prov.get("member", ""),
+    }
 
 
 def _clock(seconds: float) -> str:
@@ -88,9 +111,13 @@ def _box(b: Any) -> str:
 
 
 _SHORT = {
-    "pdq-trimmed": "inside a frame", "pdq-deskewed": "turned upright", "pdq-crop": "crop",
-    "pdq-rotation": "rotated", "pdq-region": "part", "local-features": "keypoints",
-}  # fmt: skip
+    "pdq-trimmed": "inside a frame",
+    "pdq-deskewed": "turned upright",
+    "pdq-crop": "crop",
+    "pdq-rotation": "rotated",
+    "pdq-region": "part",
+    "local-features": "keypoints",
+}
 
 
 def describe_area(hit: Hit, *, short: bool = False) -> str:
@@ -108,8 +135,10 @@ def describe_area(hit: Hit, *, short: bool = False) -> str:
     if d.get("variant") and hit.signal in ("pdq-crop", "pdq-rotation", "pdq-region"):
         text += f" ({d['variant']})"
     if isinstance(lf, dict) and "found_area" in lf:
-        text += (f"; {lf['inliers']} keypoints agree: found picture {_box(lf['found_area'])} "
-                 f"= bank photo {_box(lf['bank_area'])}")  # fmt: skip
+        text += (
+            f"; {lf['inliers']} keypoints agree: found picture {_box(lf['found_area'])} "
+            f"= bank photo {_box(lf['bank_area'])}"
+        )
     return text
 
 
@@ -145,8 +174,12 @@ def report_json(result: ScanResult) -> dict[str, Any]:
             for m in result.matches
         ],
         "skipped": [
-            {"file": s.file, "reason": s.reason, "detail": s.detail,
-             **({"provenance": s.provenance} if s.provenance else {})}
+            {
+                "file": s.file,
+                "reason": s.reason,
+                "detail": s.detail,
+                **({"provenance": s.provenance} if s.provenance else {}),
+            }
             for s in result.skipped
         ],
         "not_exported": [
@@ -157,9 +190,16 @@ def report_json(result: ScanResult) -> dict[str, Any]:
         **(
             {
                 "face_matches": [
-                    {"file": f.file, "case": f.hit.case, "template": f.hit.template_id,
-                     "template_source": f.hit.template_source, "distance": f.hit.distance,
-                     "similarity": f.hit.similarity, "box": list(f.hit.box), "time": f.hit.time}
+                    {
+                        "file": f.file,
+                        "case": f.hit.case,
+                        "template": f.hit.template_id,
+                        "template_source": f.hit.template_source,
+                        "distance": f.hit.distance,
+                        "similarity": f.hit.similarity,
+                        "box": list(f.hit.box),
+                        "time": f.hit.time,
+                    }
                     for f in result.face_matches
                 ],
                 "faces_not_compared": [
@@ -170,7 +210,7 @@ def report_json(result: ScanResult) -> dict[str, Any]:
             if result.faces_looked
             else {}
         ),
-    }  # fmt: skip
+    }
 
 
 def csv_rows(result: ScanResult) -> list[dict[str, Any]]:
@@ -178,30 +218,61 @@ def csv_rows(result: ScanResult) -> list[dict[str, Any]]:
     for m in result.matches:
         rows.append(
             {
-                "file": m.file, "status": "match", "bank": m.hit.bank,
-                "bank_entry": m.hit.bank_entry, "case": m.hit.case, "signal": m.hit.signal,
-                "distance": m.hit.distance, "transform": m.hit.transform,
-                "where": describe_where(m.hit), **_provenance_columns(m.provenance),
-                "score": (m.hit.details or {}).get("score", ""), "area": describe_area(m.hit),
+                "file": m.file,
+                "status": "match",
+                "bank": m.hit.bank,
+                "bank_entry": m.hit.bank_entry,
+                "case": m.hit.case,
+                "signal": m.hit.signal,
+                "distance": m.hit.distance,
+                "transform": m.hit.transform,
+                "where": describe_where(m.hit),
+                **_provenance_columns(m.provenance),
+                "score": (m.hit.details or {}).get("score", ""),
+                "area": describe_area(m.hit),
             }
-        )  # fmt: skip
+        )
     for f in result.face_matches:
         rows.append(
             {
-                "file": f.file, "status": "face-match", "case": f.hit.case, "signal": "face",
-                "bank_entry": f"template {f.hit.template_id}", "distance": f.hit.distance,
+                "file": f.file,
+                "status": "face-match",
+                "case": f.hit.case,
+                "signal": "face",
+                "bank_entry": f"template {f.hit.template_id}",
+                "distance": f.hit.distance,
                 "where": _face_where(f.hit.box, f.hit.time),
             }
-        )  # fmt: skip
+        )
     for n in result.faces_not_compared:
-        rows.append({"file": n.file, "status": "face-not-compared", "reason": n.status,
-                     "where": _face_where(n.box, n.time)})  # fmt: skip
+        rows.append(
+            {
+                "file": n.file,
+                "status": "face-not-compared",
+                "reason": n.status,
+                "where": _face_where(n.box, n.time),
+            }
+        )
     for s in result.skipped:
-        rows.append({"file": s.file, "status": "skipped", "reason": s.reason, "detail": s.detail,
-                     **_provenance_columns(s.provenance)})  # fmt: skip
+        rows.append(
+            {
+                "file": s.file,
+                "status": "skipped",
+                "reason": s.reason,
+                "detail": s.detail,
+                **_provenance_columns(s.provenance),
+            }
+        )
     for s in result.not_exported:
-        rows.append({"file": s.file, "status": "not-exported", "reason": s.reason,
-                     "detail": s.detail, **_provenance_columns(s.provenance)})  # fmt: skip
+        rows.append(
+            {
+                "file": s.file,
+                "status": "not-exported",
+                "reason": s.reason,
+                "detail": s.detail,
+                **_provenance_columns(s.provenance),
+            }
+        )
     for low in result.low_quality:
         rows.append(
             {"file": low, "status": "too-little-detail", "reason": "too little detail to hash"}
@@ -219,8 +290,10 @@ def stored_result(db: Database, scan_id: int) -> ScanResult:
             raise StoreError(f"no scan {scan_id}")
         status, options, kept = run.status, dict(run.options or {}), dict(run.summary or {})
     if status != "finished":
-        raise StoreError(f"scan {scan_id} is not finished: finish it with "
-                         f"`rempart scan --resume --scan-id {scan_id}`")  # fmt: skip
+        raise StoreError(
+            f"scan {scan_id} is not finished: finish it with "
+            f"`rempart scan --resume --scan-id {scan_id}`"
+        )
     faces = bool(options.get("faces"))
     banks = options.get("banks_matched") or options.get("banks") or ()
     result = load_result(db, scan_id, banks=tuple(banks), faces_looked=faces)

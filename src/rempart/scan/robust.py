@@ -118,8 +118,11 @@ def best_hash_verdict(candidates: Iterable[Candidate], bank_threshold: int) -> V
                 variant = c.stored_name
             # a whole found picture (as found, inside borders, upright) under one of its
             # 8 orientations: which one
-            transform = c.query_name if c.query_kind in ("pdq", "trimmed", "deskewed") else (
-                "flip_horizontal" if c.query_kind == "mirrored-region" else None)
+            transform = (
+                c.query_name
+                if c.query_kind in ("pdq", "trimmed", "deskewed")
+                else ("flip_horizontal" if c.query_kind == "mirrored-region" else None)
+            )
             best[method] = Verdict(score, method, c.distance, variant, transform)
     matching = [best[m] for m in PRIORITY if m in best and best[m].is_match]
     if matching:
@@ -145,10 +148,13 @@ def unmirror(v: Verification) -> Verification:
 
 def local_verdict(v: Verification, hash_verdict: Verdict | None) -> Verdict:
     return Verdict(
-        MIN_INLIERS / max(v.inliers, 1), "local-features",
+        MIN_INLIERS / max(v.inliers, 1),
+        "local-features",
         hash_verdict.distance if hash_verdict else None,
-        hash_verdict.variant if hash_verdict else None, None, v,
-    )  # fmt: skip
+        hash_verdict.variant if hash_verdict else None,
+        None,
+        v,
+    )
 
 
 def judge(
@@ -169,9 +175,10 @@ def judge(
     picture's mirror image's, verified for the banked pictures in `mirrored_for` (those it
     voted for more, or met by a flipped orientation), where the found picture's own fail."""
     hashed = {
-        item: v for item, cands in per_item.items()
+        item: v
+        for item, cands in per_item.items()
         if (v := best_hash_verdict(cands, bank_threshold(item))) is not None
-    }  # fmt: skip
+    }
     out: dict[int, Verdict] = {}
     grey: list[int] = []
     for item, v in hashed.items():
@@ -195,8 +202,10 @@ def judge(
         if stored is None:
             continue
         checked, flipped = verify(query_features, stored), False
-        if mirrored_features is not None and item in (mirrored_for or ()) and not (
-            accept_verification(checked)
+        if (
+            mirrored_features is not None
+            and item in (mirrored_for or ())
+            and not (accept_verification(checked))
         ):
             w = verify(mirrored_features, stored)  # a mirrored copy?
             if w is not None and (checked is None or w.inliers > checked.inliers):

@@ -39,12 +39,18 @@ class Room:
 
     def summary(self) -> dict[str, Any]:
         return {
-            "room": self.key, "names": sorted(self.names), "chat_id": self.chat_id,
-            "chat_type": self.chat_type, "export": self.export,
-            "messages_with_media": len(self.messages), "media": len(self.media_sha),
-            "members": len(self.members), "bots": sorted(self.bots),
-            "first_date": self.first, "last_date": self.last,
-        }  # fmt: skip
+            "room": self.key,
+            "names": sorted(self.names),
+            "chat_id": self.chat_id,
+            "chat_type": self.chat_type,
+            "export": self.export,
+            "messages_with_media": len(self.messages),
+            "media": len(self.media_sha),
+            "members": len(self.members),
+            "bots": sorted(self.bots),
+            "first_date": self.first,
+            "last_date": self.last,
+        }
 
 
 @dataclass
@@ -132,9 +138,12 @@ def link_rooms(rooms: dict[str, Room], min_members: int = 2) -> list[Link]:
                 ev["shared_members"] = [f"{a.members[m]} ({m})" for m in members][:50]
             if bots := sorted(a.bots & b.bots):
                 ev["shared_bots"] = bots
-            forwards = [f"{rooms[x].key} forwards from {name!r}"
-                        for x, y in ((ka, kb), (kb, ka))
-                        for name in rooms[x].forwarded_from if name in rooms[y].names]  # fmt: skip
+            forwards = [
+                f"{rooms[x].key} forwards from {name!r}"
+                for x, y in ((ka, kb), (kb, ka))
+                for name in rooms[x].forwarded_from
+                if name in rooms[y].names
+            ]
             if forwards:
                 ev["forwards"] = forwards
             if ev:

@@ -76,9 +76,7 @@ def _queries(video: VideoHashes) -> list[tuple[str, float, str]]:
     """(hex, time, kind) of every usable hash of the video: kind whole, inside or a half."""
     out = [(f.pdq_hex, f.timestamp, "whole") for f in video.frames if f.quality >= MIN_QUALITY]
     out += [
-        (f.pdq_hex, f.timestamp, "inside")
-        for f in video.trimmed_frames
-        if f.quality >= MIN_QUALITY
+        (f.pdq_hex, f.timestamp, "inside") for f in video.trimmed_frames if f.quality >= MIN_QUALITY
     ]
     for region, frames in video.regions.items():
         out += [(f.pdq_hex, f.timestamp, region) for f in frames if f.quality >= MIN_QUALITY]
@@ -167,7 +165,15 @@ def match_video(matcher: Matcher, video: VideoHashes, rule: VideoRule | None = N
             details["kind"] = "photo in video"
             signal = "pdq"
         hits.append(
-            Hit(f.hit.bank, f.hit.bank_entry, f.hit.case, signal, f.distance, None,
-                f.hit.label, details)
-        )  # fmt: skip
+            Hit(
+                f.hit.bank,
+                f.hit.bank_entry,
+                f.hit.case,
+                signal,
+                f.distance,
+                None,
+                f.hit.label,
+                details,
+            )
+        )
     return sorted(hits, key=lambda h: (h.distance, h.bank, h.bank_entry))

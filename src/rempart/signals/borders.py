@@ -51,8 +51,12 @@ class ContentBox:
 def _luma(image: Image.Image) -> tuple[np.ndarray, float, float]:
     w, h = image.size
     scale = min(1.0, WORK_SIDE / max(w, h))
-    small = image if scale == 1.0 else image.resize(
-        (max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.BILINEAR
+    small = (
+        image
+        if scale == 1.0
+        else image.resize(
+            (max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.BILINEAR
+        )
     )
     grey = np.asarray(small.convert("L"), dtype=np.float32)
     return grey, grey.shape[1] / w, grey.shape[0] / h

@@ -81,12 +81,17 @@ def hash_image_bytes(
     bits of PDQ apart at most)."""
     md5, sha256 = digests(data)
     full = full_decode or robust == "stored"
-    decoded = decode_image(data, path, max_pixels=max_pixels,
-                           reduce_for_hashing=not full)  # fmt: skip
+    decoded = decode_image(data, path, max_pixels=max_pixels, reduce_for_hashing=not full)
     return hash_image(
-        decoded.image, md5=md5, sha256=sha256, size=(decoded.width, decoded.height),
-        fmt=decoded.format, notes=decoded.notes, dihedral=dihedral, robust=robust,
-    )  # fmt: skip
+        decoded.image,
+        md5=md5,
+        sha256=sha256,
+        size=(decoded.width, decoded.height),
+        fmt=decoded.format,
+        notes=decoded.notes,
+        dihedral=dihedral,
+        robust=robust,
+    )
 
 
 def hash_image(
@@ -113,9 +118,18 @@ def hash_image(
         notes = notes + more
     width, height = size or image.size
     return ImageHashes(
-        md5, sha256, pdq, width, height, fmt, notes, orientations, variants, features,
+        md5,
+        sha256,
+        pdq,
+        width,
+        height,
+        fmt,
+        notes,
+        orientations,
+        variants,
+        features,
         mirrored,
-    )  # fmt: skip
+    )
 
 
 def hash_image_file(
@@ -128,5 +142,4 @@ def hash_image_file(
 ) -> ImageHashes:
     """Hash one file; MediaError (naming the file) when it cannot be used."""
     data = read_file_bytes(path, max_bytes=max_bytes)
-    return hash_image_bytes(data, path, dihedral=dihedral, max_pixels=max_pixels,
-                            robust=robust)  # fmt: skip
+    return hash_image_bytes(data, path, dihedral=dihedral, max_pixels=max_pixels, robust=robust)

@@ -99,8 +99,9 @@ class Verification:
 # (the upper third, the sides) still shares many keypoints with it, where keeping only the
 # strongest would spend them all on the most textured part.
 GRID = 4
-_ORB = cv2.ORB.create(nfeatures=2000, scaleFactor=1.2, nlevels=8, edgeThreshold=15,
-                      patchSize=31, fastThreshold=7)  # fmt: skip
+_ORB = cv2.ORB.create(
+    nfeatures=2000, scaleFactor=1.2, nlevels=8, edgeThreshold=15, patchSize=31, fastThreshold=7
+)
 
 
 def _spread(points: np.ndarray, response: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -159,8 +160,11 @@ def _pairs(q: np.ndarray, s: np.ndarray) -> np.ndarray:
         if len(pair) < 2:
             continue
         best, second = pair
-        if (best.distance <= MAX_DESCRIPTOR_DISTANCE and best.distance < RATIO * second.distance
-                and back.get(best.trainIdx) == best.queryIdx):  # fmt: skip
+        if (
+            best.distance <= MAX_DESCRIPTOR_DISTANCE
+            and best.distance < RATIO * second.distance
+            and back.get(best.trainIdx) == best.queryIdx
+        ):
             out.append((best.queryIdx, best.trainIdx))
     return np.asarray(out, dtype=np.int64).reshape(-1, 2)
 
@@ -181,9 +185,14 @@ def verify(query: Features, stored: Features) -> Verification | None:
     sp = stored.points[pairs[:, 1]] * ss
     tolerance = RANSAC_PIXELS * float(np.hypot(*qs))
     matrix, mask = cv2.estimateAffinePartial2D(
-        sp, qp, method=cv2.RANSAC, ransacReprojThreshold=tolerance, maxIters=500,
-        confidence=0.99, refineIters=5,
-    )  # fmt: skip
+        sp,
+        qp,
+        method=cv2.RANSAC,
+        ransacReprojThreshold=tolerance,
+        maxIters=500,
+        confidence=0.99,
+        refineIters=5,
+    )
     if matrix is None or mask is None:
         return None
     keep = mask.ravel().astype(bool)
@@ -194,6 +203,10 @@ def verify(query: Features, stored: Features) -> Verification | None:
     # counter-clockwise, as PIL's Image.rotate (image rows go down)
     angle = -float(np.degrees(np.arctan2(matrix[1, 0], matrix[0, 0])))
     return Verification(
-        inliers, len(pairs), scale, angle,
-        _area(query.points[pairs[keep, 0]]), _area(stored.points[pairs[keep, 1]]),
-    )  # fmt: skip
+        inliers,
+        len(pairs),
+        scale,
+        angle,
+        _area(query.points[pairs[keep, 0]]),
+        _area(stored.points[pairs[keep, 1]]),
+    )

@@ -92,8 +92,10 @@ def _regions(image: Image.Image, out: list[Variant], mirrored: bool = False) -> 
     is if the found picture is a mirrored copy (left and right swap)."""
     if max(image.size) > REGION_SIDE:
         s = REGION_SIDE / max(image.size)
-        image = image.resize((max(1, round(image.width * s)), max(1, round(image.height * s))),
-                             Image.Resampling.BILINEAR)  # fmt: skip
+        image = image.resize(
+            (max(1, round(image.width * s)), max(1, round(image.height * s))),
+            Image.Resampling.BILINEAR,
+        )
     for name, box in REGIONS.items():
         region = _crop(image, box)
         if not mirrored:
@@ -146,9 +148,15 @@ def deskew(work: Image.Image) -> Image.Image | None:
     content = (np.abs(grey - int(np.median(corners))) > 12).astype(np.uint8)
     # the corner triangles must be there: each image corner is outside the picture
     k = max(2, min(w, h) // 40)
-    if any(content[sl].any() for sl in ((slice(0, k), slice(0, k)), (slice(0, k), slice(-k, None)),
-                                        (slice(-k, None), slice(0, k)),
-                                        (slice(-k, None), slice(-k, None)))):
+    if any(
+        content[sl].any()
+        for sl in (
+            (slice(0, k), slice(0, k)),
+            (slice(0, k), slice(-k, None)),
+            (slice(-k, None), slice(0, k)),
+            (slice(-k, None), slice(-k, None)),
+        )
+    ):
         return None
     points = cv2.findNonZero(content)
     if points is None or len(points) < 0.3 * w * h:
@@ -162,8 +170,14 @@ def deskew(work: Image.Image) -> Image.Image | None:
         return None
     upright = work.rotate(angle, resample=Image.Resampling.BILINEAR, center=(cx, cy))
     # a pixel inset: the rotated edges are blended with the corner colour
-    return upright.crop((round(cx - rw / 2) + 2, round(cy - rh / 2) + 2,
-                         round(cx + rw / 2) - 2, round(cy + rh / 2) - 2))  # fmt: skip
+    return upright.crop(
+        (
+            round(cx - rw / 2) + 2,
+            round(cy - rh / 2) + 2,
+            round(cx + rw / 2) - 2,
+            round(cy + rh / 2) - 2,
+        )
+    )
 
 
 def query_variants(image: Image.Image, box: ContentBox | None = None) -> list[Variant]:
@@ -192,7 +206,9 @@ def compatible(query_kind: str, query_name: str, stored_kind: str, stored_name: 
     inside borders, turned upright) with whole pictures, crops and rotations; a region (or
     a mirrored one) only with the same region."""
     if query_kind in ("region", "mirrored-region") or stored_kind == "region":
-        return stored_kind == "region" and query_kind in ("region", "mirrored-region") and (
-            query_name == stored_name
+        return (
+            stored_kind == "region"
+            and query_kind in ("region", "mirrored-region")
+            and (query_name == stored_name)
         )
     return query_kind in WHOLE_KINDS and stored_kind in WHOLE_KINDS

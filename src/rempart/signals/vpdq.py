@@ -132,9 +132,11 @@ def region_views(rgb: np.ndarray) -> dict[str, np.ndarray]:
         w, h = max(2, round(w * scale)), max(2, round(h * scale))
         rgb = np.asarray(Image.fromarray(rgb).resize((w, h), Image.Resampling.BOX))
     return {
-        "top": rgb[: h // 2], "bottom": rgb[h // 2 :],
-        "left": rgb[:, : w // 2], "right": rgb[:, w // 2 :],
-    }  # fmt: skip
+        "top": rgb[: h // 2],
+        "bottom": rgb[h // 2 :],
+        "left": rgb[:, : w // 2],
+        "right": rgb[:, w // 2 :],
+    }
 
 
 class _Stream:
@@ -250,10 +252,16 @@ def hash_video_file(
             progress(ts)
 
     frames = hash_frames(
-        path, seconds_per_frame=seconds_per_frame, progress=on_frame, threads=threads,
-        trimmed=trimmed, regions=halves, dedupe_distance=dedupe_distance,
-        notes=notes if allow_truncated else None, frame_hook=frame_hook,
-    )  # fmt: skip
+        path,
+        seconds_per_frame=seconds_per_frame,
+        progress=on_frame,
+        threads=threads,
+        trimmed=trimmed,
+        regions=halves,
+        dedupe_distance=dedupe_distance,
+        notes=notes if allow_truncated else None,
+        frame_hook=frame_hook,
+    )
     last = seen[0]
     slack = max(2.0, 2 * seconds_per_frame, 0.1 * (info.duration or 0.0))
     if info.duration and last < info.duration - slack:
@@ -263,10 +271,17 @@ def hash_video_file(
         notes.append(detail)
     md5, sha256 = digests or file_digests(path)
     return VideoHashes(
-        md5, sha256, tuple(frames), info.duration, info.width, info.height,
-        tuple(trimmed), tuple(notes),
-        {name: tuple(fs) for name, fs in (halves or {}).items()}, seconds_per_frame,
-    )  # fmt: skip
+        md5,
+        sha256,
+        tuple(frames),
+        info.duration,
+        info.width,
+        info.height,
+        tuple(trimmed),
+        tuple(notes),
+        {name: tuple(fs) for name, fs in (halves or {}).items()},
+        seconds_per_frame,
+    )
 
 
 # --- serialisation -----------------------------------------------------------------------
@@ -418,11 +433,13 @@ def match_videos(
     return VpdqMatch(
         100.0 * sum(q_hit.values()) / len(q_unique),
         100.0 * sum(s_hit.values()) / len(s_unique),
-        _ranges(query, [f.quality >= quality and q_hit.get(f.pdq_hex, False) for f in query],
-                q_end),
-        _ranges(stored, [f.quality >= quality and s_hit.get(f.pdq_hex, False) for f in stored],
-                s_end),
-    )  # fmt: skip
+        _ranges(
+            query, [f.quality >= quality and q_hit.get(f.pdq_hex, False) for f in query], q_end
+        ),
+        _ranges(
+            stored, [f.quality >= quality and s_hit.get(f.pdq_hex, False) for f in stored], s_end
+        ),
+    )
 
 
 def is_match(
@@ -460,7 +477,8 @@ def match_video_hashes(
     inside = match_videos(
         content_frames(query.frames, query.trimmed_frames),
         content_frames(stored.frames, stored.trimmed_frames),
-        distance=distance, quality=quality,
-    )  # fmt: skip
+        distance=distance,
+        quality=quality,
+    )
     key = lambda m: (m.query_match_percent, m.stored_match_percent)  # noqa: E731
     return max(plain, inside, key=key)

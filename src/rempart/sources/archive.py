@@ -23,8 +23,17 @@ from typing import IO
 from rempart.media.kinds import VIDEO_EXTENSIONS, media_kind, sniff
 from rempart.sources.base import MediaRef, SourceProblem
 
-ARCHIVE_SUFFIXES = (".zip", ".tar", ".tgz", ".tar.gz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz",
-                    ".7z")  # fmt: skip
+ARCHIVE_SUFFIXES = (
+    ".zip",
+    ".tar",
+    ".tgz",
+    ".tar.gz",
+    ".tar.bz2",
+    ".tbz2",
+    ".tar.xz",
+    ".txz",
+    ".7z",
+)
 
 
 @dataclass(frozen=True)
@@ -134,8 +143,9 @@ def _list_names(path: Path, kind: str) -> Iterator[MediaRef | SourceProblem]:
             yield MediaRef(f"{path}!{name}", member, {})
 
 
-def _walk(fh: IO[bytes], kind: str, label: str, outer: Path, depth: int, budget: _Budget
-          ) -> Iterator[MediaRef | SourceProblem]:  # fmt: skip
+def _walk(
+    fh: IO[bytes], kind: str, label: str, outer: Path, depth: int, budget: _Budget
+) -> Iterator[MediaRef | SourceProblem]:
     try:
         if kind == "zip":
             yield from _walk_zip(fh, label, outer, depth, budget)
@@ -143,22 +153,36 @@ def _walk(fh: IO[bytes], kind: str, label: str, outer: Path, depth: int, budget:
             yield from _walk_tar(fh, label, outer, depth, budget)
         else:
             yield from _walk_7z(fh, label, outer, depth, budget)
-    except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError, lzma.LZMAError,
-            zlib.error, ValueError) as exc:  # fmt: skip
-        yield SourceProblem(label, "corrupt-archive",
-                            f"{label}: damaged or truncated archive ({str(exc)[:200]}); members "
-                            "read before the damage are scanned")  # fmt: skip
+    except (
+        zipfile.BadZipFile,
+        tarfile.TarError,
+        EOFError,
+        OSError,
+        lzma.LZMAError,
+        zlib.error,
+        ValueError,
+    ) as exc:
+        yield SourceProblem(
+            label,
+            "corrupt-archive",
+            f"{label}: damaged or truncated archive ({str(exc)[:200]}); members "
+            "read before the damage are scanned",
+        )
 
 
-def _member(name: str, data: bytes, label: str, outer: Path, depth: int, budget: _Budget
-            ) -> Iterator[MediaRef | SourceProblem]:  # fmt: skip
+def _member(
+    name: str, data: bytes, label: str, outer: Path, depth: int, budget: _Budget
+) -> Iterator[MediaRef | SourceProblem]:
     locator = f"{label}!{name}"
     nested = archive_kind(name, data[:512])
     if nested is not None:
         if depth >= budget.limits.max_depth:
-            yield SourceProblem(locator, "archive-too-deep",
-                                f"{locator}: archive nested deeper than "
-                                f"{budget.limits.max_depth} levels; not opened")  # fmt: skip
+            yield SourceProblem(
+                locator,
+                "archive-too-deep",
+                f"{locator}: archive nested deeper than "
+                f"{budget.limits.max_depth} levels; not opened",
+            )
             return
         yield from _walk(io.BytesIO(data), nested, locator, outer, depth + 1, budget)
         return
@@ -168,53 +192,71 @@ def _member(name: str, data: bytes, label: str, outer: Path, depth: int, budget:
         kind = "video"
     if kind is None and media_kind(member_path) is None:
         return  # not media (text, documents...)
-    prov = {"source": "archive", "archive": str(outer), "member": name,
-            "container": label}  # fmt: skip
+    prov = {"source": "archive", "archive": str(outer), "member": name, "container": label}
     yield MediaRef(locator, member_path, prov, data)
 
 
-def _check_member(name: str, size: int, compressed: int | None, label: str, budget: _Budget
-                  ) -> SourceProblem | None:  # fmt: skip
+def _check_member(
+    name: str, size: int, compressed: int | None, label: str, budget: _Budget
+) -> SourceProblem | None:
     locator = f"{label}!{name}"
     limits = budget.limits
     budget.members += 1
     if budget.members > limits.max_members:
-        return SourceProblem(locator, "too-many-members",
-                             f"{label}: more than {limits.max_members} members; the rest is "
-                             "not read")  # fmt: skip
+        return SourceProblem(
+            locator,
+            "too-many-members",
+            f"{label}: more than {limits.max_members} members; the rest is not read",
+        )
     if (why := _unsafe(name)) is not None:
         return SourceProblem(locator, "unsafe-name", f"{locator}: {why}; refused")
     if size > limits.max_member_bytes:
-        return SourceProblem(locator, "too-large",
-                             f"{locator}: {size} bytes, over the {limits.max_member_bytes} limit")
+        return SourceProblem(
+            locator,
+            "too-large",
+            f"{locator}: {size} bytes, over the {limits.max_member_bytes} limit",
+        )
     if compressed is not None and size > 1 << 20 and size > limits.max_ratio * max(1, compressed):
-        return SourceProblem(locator, "archive-bomb",
-                             f"{locator}: expands {size / max(1, compressed):.0f} times "
-                             f"({compressed} -> {size} bytes): a decompression bomb; refused")
+        return SourceProblem(
+            locator,
+            "archive-bomb",
+            f"{locator}: expands {size / max(1, compressed):.0f} times "
+            f"({compressed} -> {size} bytes): a decompression bomb; refused",
+        )
     if budget.total + size > limits.max_total_bytes:
-        return SourceProblem(locator, "archive-bomb",
-                             f"{label}: members expand past {limits.max_total_bytes} bytes in "
-                             "all; the rest is not read")  # fmt: skip
+        return SourceProblem(
+            locator,
+            "archive-bomb",
+            f"{label}: members expand past {limits.max_total_bytes} bytes in "
+            "all; the rest is not read",
+        )
     budget.total += size
     return None
 
 
-def _walk_zip(fh: IO[bytes], label: str, outer: Path, depth: int, budget: _Budget
-              ) -> Iterator[MediaRef | SourceProblem]:  # fmt: skip
+def _walk_zip(
+    fh: IO[bytes], label: str, outer: Path, depth: int, budget: _Budget
+) -> Iterator[MediaRef | SourceProblem]:
     with zipfile.ZipFile(fh) as zf:
         for info in zf.infolist():
             if info.is_dir():
                 continue
-            problem = _check_member(info.filename, info.file_size, info.compress_size, label,
-                                    budget)  # fmt: skip
+            problem = _check_member(
+                info.filename, info.file_size, info.compress_size, label, budget
+            )
             if problem is None and info.flag_bits & 0x1:
-                problem = SourceProblem(f"{label}!{info.filename}", "encrypted",
-                                        f"{label}!{info.filename}: encrypted member; cannot be "
-                                        "read without its password")  # fmt: skip
+                problem = SourceProblem(
+                    f"{label}!{info.filename}",
+                    "encrypted",
+                    f"{label}!{info.filename}: encrypted member; cannot be "
+                    "read without its password",
+                )
             if problem is None and (info.external_attr >> 16) & 0o170000 == 0o120000:
-                problem = SourceProblem(f"{label}!{info.filename}", "link-member",
-                                        f"{label}!{info.filename}: a symbolic link; not "
-                                        "followed")  # fmt: skip
+                problem = SourceProblem(
+                    f"{label}!{info.filename}",
+                    "link-member",
+                    f"{label}!{info.filename}: a symbolic link; not followed",
+                )
             if problem is not None:
                 yield problem
                 if problem.reason in ("too-many-members",) or "in all" in problem.detail:
@@ -224,19 +266,25 @@ def _walk_zip(fh: IO[bytes], label: str, outer: Path, depth: int, budget: _Budge
                 with zf.open(info) as member:
                     data = _read_bounded(member, budget.limits.max_member_bytes)
             except _TooMuch:
-                yield SourceProblem(f"{label}!{info.filename}", "archive-bomb",
-                                    f"{label}!{info.filename}: expands past its declared size; "
-                                    "refused")  # fmt: skip
+                yield SourceProblem(
+                    f"{label}!{info.filename}",
+                    "archive-bomb",
+                    f"{label}!{info.filename}: expands past its declared size; refused",
+                )
                 continue
             except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
-                yield SourceProblem(f"{label}!{info.filename}", "corrupt-archive",
-                                    f"{label}!{info.filename}: damaged member ({exc})")
+                yield SourceProblem(
+                    f"{label}!{info.filename}",
+                    "corrupt-archive",
+                    f"{label}!{info.filename}: damaged member ({exc})",
+                )
                 continue
             yield from _member(info.filename, data, label, outer, depth, budget)
 
 
-def _walk_tar(fh: IO[bytes], label: str, outer: Path, depth: int, budget: _Budget
-              ) -> Iterator[MediaRef | SourceProblem]:  # fmt: skip
+def _walk_tar(
+    fh: IO[bytes], label: str, outer: Path, depth: int, budget: _Budget
+) -> Iterator[MediaRef | SourceProblem]:
     with tarfile.open(fileobj=fh, mode="r|*") as tf:  # streaming: members in order
         for info in tf:
             if info.isdir():
@@ -262,8 +310,9 @@ def _walk_tar(fh: IO[bytes], label: str, outer: Path, depth: int, budget: _Budge
             yield from _member(info.name, data, label, outer, depth, budget)
 
 
-def _walk_7z(fh: IO[bytes], label: str, outer: Path, depth: int, budget: _Budget
-             ) -> Iterator[MediaRef | SourceProblem]:  # fmt: skip
+def _walk_7z(
+    fh: IO[bytes], label: str, outer: Path, depth: int, budget: _Budget
+) -> Iterator[MediaRef | SourceProblem]:
     try:
         import py7zr
         import py7zr.io
@@ -273,15 +322,18 @@ def _walk_7z(fh: IO[bytes], label: str, outer: Path, depth: int, budget: _Budget
     try:
         with py7zr.SevenZipFile(fh, mode="r") as z:
             if z.needs_password():
-                yield SourceProblem(label, "encrypted",
-                                    f"{label}: encrypted 7z archive; cannot be read without its "
-                                    "password")  # fmt: skip
+                yield SourceProblem(
+                    label,
+                    "encrypted",
+                    f"{label}: encrypted 7z archive; cannot be read without its password",
+                )
                 return
             infos = [i for i in z.list() if not i.is_directory]
             wanted: list[str] = []
             for info in infos:
-                problem = _check_member(info.filename, info.uncompressed,
-                                        info.compressed, label, budget)  # fmt: skip
+                problem = _check_member(
+                    info.filename, info.uncompressed, info.compressed, label, budget
+                )
                 if problem is not None:
                     yield problem
                     if problem.reason == "too-many-members" or "in all" in problem.detail:
@@ -296,6 +348,9 @@ def _walk_7z(fh: IO[bytes], label: str, outer: Path, depth: int, budget: _Budget
                     product.seek(0)
                     data = product.read()
                     yield from _member(name, data, label, outer, depth, budget)
-    except (py7zr.exceptions.Bad7zFile, py7zr.exceptions.PasswordRequired,
-            py7zr.exceptions.UnsupportedCompressionMethodError) as exc:  # fmt: skip
+    except (
+        py7zr.exceptions.Bad7zFile,
+        py7zr.exceptions.PasswordRequired,
+        py7zr.exceptions.UnsupportedCompressionMethodError,
+    ) as exc:
         yield SourceProblem(label, "corrupt-archive", f"{label}: cannot read 7z ({exc})")

@@ -54,15 +54,18 @@ def _problem_for(path: Path, exc: OSError) -> SourceProblem:
     return SourceProblem(str(path), "unreadable", f"{path}: {exc.strerror or exc}")
 
 
-_SPECIAL = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"),
-            (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))  # fmt: skip
+_SPECIAL = (
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
 
 
 def _special_file(path: Path, mode: int) -> SourceProblem:
     """A file that is neither a regular file nor a folder: reported, never read."""
     what = next((name for test, name in _SPECIAL if test(mode)), "a special file")
-    return SourceProblem(str(path), "special-file",
-                         f"{path}: {what}, not a regular file: not read")  # fmt: skip
+    return SourceProblem(str(path), "special-file", f"{path}: {what}, not a regular file: not read")
 
 
 def iter_folder(

@@ -55,8 +55,11 @@ def caption(text: Any) -> str:
     if isinstance(text, str):
         out = text
     elif isinstance(text, list):
-        out = "".join(p if isinstance(p, str) else str(p.get("text", "")) for p in text
-                      if isinstance(p, str | dict))  # fmt: skip
+        out = "".join(
+            p if isinstance(p, str) else str(p.get("text", ""))
+            for p in text
+            if isinstance(p, str | dict)
+        )
     else:
         out = ""
     return out[:CAPTION_LIMIT]
@@ -116,8 +119,9 @@ def _real_root(root: Path) -> str:
     return os.path.realpath(root)
 
 
-def _media(root: Path, json_path: Path, chat: dict[str, Any], msg: dict[str, Any]
-           ) -> Iterator[MediaRef | SourceProblem]:  # fmt: skip
+def _media(
+    root: Path, json_path: Path, chat: dict[str, Any], msg: dict[str, Any]
+) -> Iterator[MediaRef | SourceProblem]:
     prov = _provenance(root, chat, msg)
     where = f"{json_path}: chat {prov.get('chat', '?')!r}, message {prov.get('message_id', '?')}"
     fields = [("photo", msg.get("photo")), ("file", msg.get("file"))]
@@ -139,20 +143,29 @@ def _one(
     locator = f"{root / value}#message={prov.get('message_id', '?')}"
     item_prov = {**prov, "media_field": kind, "original_path": value[:500]}
     if _not_exported(value):
-        yield SourceProblem(locator, "not-exported",
-                            f"{where}: {kind} not in the export ({value.strip('()')[:120]})",
-                            item_prov)  # fmt: skip
+        yield SourceProblem(
+            locator,
+            "not-exported",
+            f"{where}: {kind} not in the export ({value.strip('()')[:120]})",
+            item_prov,
+        )
         return False
     path = _resolve(root, value)
     if path is None:
-        yield SourceProblem(f"{where}: {value[:200]}", "path-outside-export",
-                            f"{where}: {kind} path {value[:200]!r} leaves the export folder; "
-                            "refused", item_prov)  # fmt: skip
+        yield SourceProblem(
+            f"{where}: {value[:200]}",
+            "path-outside-export",
+            f"{where}: {kind} path {value[:200]!r} leaves the export folder; refused",
+            item_prov,
+        )
         return False
     if not path.is_file():
-        yield SourceProblem(locator, "not-exported",
-                            f"{where}: {kind} {value!r} is missing from the export folder",
-                            item_prov)  # fmt: skip
+        yield SourceProblem(
+            locator,
+            "not-exported",
+            f"{where}: {kind} {value!r} is missing from the export folder",
+            item_prov,
+        )
         return False
     if media_kind(path) is not None:
         yield MediaRef(locator, path, item_prov)
@@ -200,11 +213,13 @@ def iter_export(json_path: Path) -> Iterator[MediaRef | SourceProblem]:
                     if parent == "" or parent.endswith("list.item"):
                         chats.setdefault(parent, {})[key] = value
     except OSError as exc:
-        yield SourceProblem(str(json_path), "unreadable",
-                            f"{json_path}: cannot read ({exc.strerror or exc})")  # fmt: skip
+        yield SourceProblem(
+            str(json_path), "unreadable", f"{json_path}: cannot read ({exc.strerror or exc})"
+        )
     except (ijson.JSONError, ijson.IncompleteJSONError, UnicodeDecodeError, ValueError) as exc:
         yield SourceProblem(
-            str(json_path), "malformed-export",
+            str(json_path),
+            "malformed-export",
             f"{json_path}: malformed JSON after {messages} message(s) ({str(exc)[:200]}); "
             "the media of those messages are scanned",
-        )  # fmt: skip
+        )

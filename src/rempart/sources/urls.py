@@ -55,8 +55,11 @@ def read_url_list(path: Path) -> tuple[list[str], list[SourceProblem]]:
     """The URLs of a list file (one per line; blank lines and # comments skipped)."""
     try:
         if path.stat().st_size > MAX_URL_LIST_BYTES:
-            return [], [SourceProblem(str(path), "too-large",
-                                      f"{path}: URL list over {MAX_URL_LIST_BYTES} bytes")]
+            return [], [
+                SourceProblem(
+                    str(path), "too-large", f"{path}: URL list over {MAX_URL_LIST_BYTES} bytes"
+                )
+            ]
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError as exc:
         return [], [SourceProblem(str(path), "unreadable", f"{path}: cannot read ({exc})")]
@@ -68,8 +71,11 @@ def read_url_list(path: Path) -> tuple[list[str], list[SourceProblem]]:
             continue
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            problems.append(SourceProblem(f"{path}:{n}", "bad-url",
-                                          f"{path}: line {n}: not an http(s) URL: {url[:200]!r}"))
+            problems.append(
+                SourceProblem(
+                    f"{path}:{n}", "bad-url", f"{path}: line {n}: not an http(s) URL: {url[:200]!r}"
+                )
+            )
             continue
         urls.append(url)
     return urls, problems
@@ -96,9 +102,11 @@ def check_host(url: str, options: FetchOptions) -> None:
     for info in infos:
         ip = ipaddress.ip_address(str(info[4][0]).split("%")[0])
         if _blocked(ip, options):
-            raise Refused("private-address",
-                          f"{parts.hostname} resolves to {ip}, a private, loopback or "
-                          "link-local address: refused (server-side request forgery guard)")
+            raise Refused(
+                "private-address",
+                f"{parts.hostname} resolves to {ip}, a private, loopback or "
+                "link-local address: refused (server-side request forgery guard)",
+            )
 
 
 def _peer_ok(response: httpx.Response, options: FetchOptions) -> None:
@@ -130,31 +138,36 @@ def fetch(client: httpx.Client, url: str, options: FetchOptions) -> tuple[bytes,
             if response.status_code >= 400:
                 raise Refused("http-error", f"HTTP {response.status_code} from {current}")
             ctype = response.headers.get("content-type", "").split(";")[0].strip().lower()
-            if ctype and not ctype.startswith(("image/", "video/")) and ctype not in (
-                "application/octet-stream", "binary/octet-stream"
+            if (
+                ctype
+                and not ctype.startswith(("image/", "video/"))
+                and ctype not in ("application/octet-stream", "binary/octet-stream")
             ):
                 raise Refused("not-media", f"{current}: content type {ctype!r} is not media")
             length = response.headers.get("content-length")
             if length and length.isdigit() and int(length) > options.max_bytes:
-                raise Refused("too-large",
-                              f"{current}: {int(length)} bytes announced, over the "
-                              f"{options.max_bytes} limit")  # fmt: skip
+                raise Refused(
+                    "too-large",
+                    f"{current}: {int(length)} bytes announced, over the {options.max_bytes} limit",
+                )
             body = bytearray()
             for chunk in response.iter_bytes():  # as received: a slow drip hits the deadline
                 body += chunk
                 if len(body) > options.max_bytes:
                     raise Refused("too-large", f"{current}: more than {options.max_bytes} bytes")
                 if time.monotonic() - start > options.deadline:
-                    raise Refused("timeout",
-                                  f"{current}: still sending after {options.deadline:.0f} s")
+                    raise Refused(
+                        "timeout", f"{current}: still sending after {options.deadline:.0f} s"
+                    )
             data = bytes(body)
             if sniff(data[:16]) is None and not ctype.startswith("video/"):
                 raise Refused("not-media", f"{current}: the content is not a picture or video")
             facts = {
-                "final_url": current, "content_type": ctype,
+                "final_url": current,
+                "content_type": ctype,
                 "status": str(response.status_code),
                 "fetched_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            }  # fmt: skip
+            }
             return data, facts
     raise Refused("too-many-redirects", f"more than {MAX_REDIRECTS} redirects from {url}")
 
@@ -167,21 +180,27 @@ def _one(client: httpx.Client, url: str, options: FetchOptions) -> MediaRef | So
     except httpx.TimeoutException:
         return SourceProblem(url, "timeout", f"{url}: timed out", {"source": "url", "url": url})
     except httpx.HTTPError as exc:
-        return SourceProblem(url, "http-error", f"{url}: {type(exc).__name__}: {exc}",
-                             {"source": "url", "url": url})  # fmt: skip
+        return SourceProblem(
+            url, "http-error", f"{url}: {type(exc).__name__}: {exc}", {"source": "url", "url": url}
+        )
     name = PurePosixPath(urlsplit(facts["final_url"]).path).name or "download"
     prov = {"source": "url", "url": url, **facts}
     return MediaRef(url, Path(name), prov, data)
 
 
-def iter_urls(urls: Iterable[str], options: FetchOptions | None = None
-              ) -> Iterator[MediaRef | SourceProblem]:  # fmt: skip
+def iter_urls(
+    urls: Iterable[str], options: FetchOptions | None = None
+) -> Iterator[MediaRef | SourceProblem]:
     """Fetch the URLs (a few at a time), yielding media or the reason each was refused."""
     options = options or FetchOptions()
     timeout = httpx.Timeout(options.read_timeout, connect=options.connect_timeout)
-    with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False,
-                      headers={"user-agent": options.user_agent}) as client:  # fmt: skip
+    with httpx.Client(
+        timeout=timeout,
+        follow_redirects=False,
+        trust_env=False,
+        headers={"user-agent": options.user_agent},
+    ) as client:
         with ThreadPoolExecutor(max_workers=max(1, options.concurrency)) as pool:
             pending = list(urls)
             for start in range(0, len(pending), 16):
-                yield from pool.map(lambda u: _one(client, u, options), pending[start:start + 16])
+                yield from pool.map(lambda u: _one(client, u, options), pending[start : start + 16])

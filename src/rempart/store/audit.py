@@ -59,14 +59,19 @@ def current_actor() -> str:
 
 
 def _canonical(details: dict[str, Any]) -> str:
-    return json.dumps(details, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      default=str)  # fmt: skip
+    return json.dumps(
+        details, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+    )
 
 
-def entry_hash(entry_id: int, at: str, actor: str, action: str, case: str | None,
-               details: str, prev: str) -> str:  # fmt: skip
-    payload = json.dumps([entry_id, at, actor, action, case, details, prev],
-                         separators=(",", ":"), ensure_ascii=False)  # fmt: skip
+def entry_hash(
+    entry_id: int, at: str, actor: str, action: str, case: str | None, details: str, prev: str
+) -> str:
+    payload = json.dumps(
+        [entry_id, at, actor, action, case, details, prev],
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
@@ -86,16 +91,24 @@ def record(
         s.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_AUDIT_LOCK_KEY})
     else:
         s.execute(update(AuditEntry).where(false()).values(actor=AuditEntry.actor))
-    last = s.execute(select(AuditEntry.id, AuditEntry.entry_hash)
-                     .order_by(AuditEntry.id.desc()).limit(1)).first()  # fmt: skip
+    last = s.execute(
+        select(AuditEntry.id, AuditEntry.entry_hash).order_by(AuditEntry.id.desc()).limit(1)
+    ).first()
     entry_id = (last[0] + 1) if last else 1
     prev = last[1] if last else GENESIS
     at = datetime.now(UTC).isoformat(timespec="microseconds")
     who = (actor or current_actor())[:ACTOR_CHARS]
     body = _canonical(details or {})
-    entry = AuditEntry(id=entry_id, at=at, actor=who, action=action, case_number=case,
-                       details=body, prev_hash=prev,
-                       entry_hash=entry_hash(entry_id, at, who, action, case, body, prev))
+    entry = AuditEntry(
+        id=entry_id,
+        at=at,
+        actor=who,
+        action=action,
+        case_number=case,
+        details=body,
+        prev_hash=prev,
+        entry_hash=entry_hash(entry_id, at, who, action, case, body, prev),
+    )
     s.add(entry)
     s.flush()
     return entry
@@ -104,8 +117,9 @@ def record(
 def write_head(db: Database, home: Path) -> None:
     """Keep the chain's head outside the database (after a committed change)."""
     with db.session() as s:
-        last = s.execute(select(AuditEntry.id, AuditEntry.entry_hash)
-                         .order_by(AuditEntry.id.desc()).limit(1)).first()  # fmt: skip
+        last = s.execute(
+            select(AuditEntry.id, AuditEntry.entry_hash).order_by(AuditEntry.id.desc()).limit(1)
+        ).first()
     if last is None:
         return
     home.mkdir(parents=True, exist_ok=True)
@@ -133,10 +147,11 @@ def verify(db: Database, home: Path | None = None) -> Verdict:
             if e.id != expected_id:
                 problems.append(f"entries {expected_id}..{e.id - 1} are missing (deleted)")
             if e.prev_hash != prev:
-                problems.append(f"entry {e.id}: does not follow the entry before it (an entry "
-                                "was deleted or changed before it)")  # fmt: skip
-            again = entry_hash(e.id, e.at, e.actor, e.action, e.case_number, e.details,
-                               e.prev_hash)  # fmt: skip
+                problems.append(
+                    f"entry {e.id}: does not follow the entry before it (an entry "
+                    "was deleted or changed before it)"
+                )
+            again = entry_hash(e.id, e.at, e.actor, e.action, e.case_number, e.details, e.prev_hash)
             if again != e.entry_hash:
                 problems.append(f"entry {e.id} ({e.action}, {e.at}): its content was changed")
             prev = e.entry_hash
@@ -150,9 +165,10 @@ def verify(db: Database, home: Path | None = None) -> Verdict:
             head = None
         if head and head.get("db") == db.instance_id():
             if head.get("count", 0) > count:
-                problems.append(f"the log ends at entry {count} but {head['count']} were "
-                                "written: entries at the end were deleted (truncated log)")
+                problems.append(
+                    f"the log ends at entry {count} but {head['count']} were "
+                    "written: entries at the end were deleted (truncated log)"
+                )
             elif head.get("count") == count and head.get("head") != last_hash:
-                problems.append("the last entry differs from the one recorded outside the "
-                                "database")  # fmt: skip
+                problems.append("the last entry differs from the one recorded outside the database")
     return Verdict(not problems, count, problems)

@@ -112,8 +112,12 @@ class BankIndex:
             if len(ids):
                 with self.guard():  # new rows (fresh ids): merged straight into the main
                     # segment, without add()'s per-id bookkeeping (a million Python ints)
-                    self._index.compact(extra=(np.asarray(ids, dtype=np.int64),
-                                               np.ascontiguousarray(hashes, dtype=np.uint8)))
+                    self._index.compact(
+                        extra=(
+                            np.asarray(ids, dtype=np.int64),
+                            np.ascontiguousarray(hashes, dtype=np.uint8),
+                        )
+                    )
                     self._index.generation += 1
             self.db.set_meta(TOKEN_KEY, token)
             self._save(self._index, token)
@@ -151,7 +155,8 @@ class BankIndex:
         self._write_token(token)
 
     def change(
-        self, apply: Callable[[Session], tuple[Sequence[tuple[int, str]], Sequence[int]]],
+        self,
+        apply: Callable[[Session], tuple[Sequence[tuple[int, str]], Sequence[int]]],
         save: bool = True,
     ) -> None:
         """Run a database change that adds and/or removes PDQ signals, then mirror it.

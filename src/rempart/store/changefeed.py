@@ -40,8 +40,10 @@ class BankChange(Base):
     """One change of a bank, in the order partners replay them (migration 0011)."""
 
     __tablename__ = "bank_changes"
-    __table_args__ = (Index("ix_bank_changes_bank_seq", "bank_id", "seq"),
-                      {"sqlite_autoincrement": True})  # fmt: skip
+    __table_args__ = (
+        Index("ix_bank_changes_bank_seq", "bank_id", "seq"),
+        {"sqlite_autoincrement": True},
+    )
     seq: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     bank_id: Mapped[int | None] = mapped_column(ForeignKey("banks.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(16))
@@ -76,14 +78,23 @@ def _serialise(s: Session) -> None:
         s.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_FEED_LOCK_KEY})
 
 
-def record_added(s: Session, bank_id: int, *, submission_id: int,
-                 item_ids: list[int] | None = None) -> None:
+def record_added(
+    s: Session, bank_id: int, *, submission_id: int, item_ids: list[int] | None = None
+) -> None:
     """`added` rows for the entries an import just stored (hook: bank_import); `item_ids`
     when the import knows them, in order (bank_items has no index on submission_id: a
     list imported in batches scanned the table once per batch)."""
-    ids = item_ids if item_ids is not None else list(s.scalars(
-        select(BankItem.id).where(BankItem.submission_id == submission_id)
-        .order_by(BankItem.id)))  # fmt: skip
+    ids = (
+        item_ids
+        if item_ids is not None
+        else list(
+            s.scalars(
+                select(BankItem.id)
+                .where(BankItem.submission_id == submission_id)
+                .order_by(BankItem.id)
+            )
+        )
+    )
     if not ids:
         return
     _serialise(s)
@@ -99,7 +110,8 @@ def record_added(s: Session, bank_id: int, *, submission_id: int,
     connection.exec_driver_sql(
         f"INSERT INTO {quote(BankChange.__tablename__)} ({quote('bank_id')}, {quote('kind')}, "
         f"{quote('item_id')}, {quote('at')}) VALUES ({mark}, {mark}, {mark}, {mark})",
-        [(bank_id, ADDED, int(i), at) for i in ids])  # fmt: skip
+        [(bank_id, ADDED, int(i), at) for i in ids],
+    )
 
 
 def _add_rows(s: Session, pairs: list[tuple[int, int]]) -> None:
@@ -107,8 +119,10 @@ def _add_rows(s: Session, pairs: list[tuple[int, int]]) -> None:
         return
     _serialise(s)
     now = utcnow()
-    s.execute(insert(BankChange), [{"bank_id": b, "kind": ADDED, "item_id": i, "at": now}
-                                   for b, i in pairs])  # fmt: skip
+    s.execute(
+        insert(BankChange),
+        [{"bank_id": b, "kind": ADDED, "item_id": i, "at": now} for b, i in pairs],
+    )
 
 
 def record_withdrawn(s: Session, item_ids: Any) -> None:
@@ -129,12 +143,18 @@ def _withdraw_rows(s: Session, held: set[tuple[int, str, str]], leaving: Any) ->
     _serialise(s)
     now = utcnow()
     rows = sorted({(b, k, digest(v)) for b, k, v in gone})
-    s.execute(insert(BankChange), [{"bank_id": b, "kind": WITHDRAWN, "signal_type": k,
-                                    "value_sha256": d, "at": now} for b, k, d in rows])
+    s.execute(
+        insert(BankChange),
+        [
+            {"bank_id": b, "kind": WITHDRAWN, "signal_type": k, "value_sha256": d, "at": now}
+            for b, k, d in rows
+        ],
+    )
 
 
-def _still_shared(s: Session, held: set[tuple[int, str, str]], leaving: Any
-                  ) -> set[tuple[int, str, str]]:  # fmt: skip
+def _still_shared(
+    s: Session, held: set[tuple[int, str, str]], leaving: Any
+) -> set[tuple[int, str, str]]:
     """Those (bank, type, value) that another entry of the bank, not leaving, whose case's
     consent allows exchange, still holds: partners keep them."""
     by_type: dict[str, list[str]] = defaultdict(list)
@@ -145,13 +165,15 @@ def _still_shared(s: Session, held: set[tuple[int, str, str]], leaving: Any
         unique = sorted(set(values))
         for start in range(0, len(unique), 500):
             rows = s.execute(
-                select(BankItem.bank_id, ItemSignal.signal_type, ItemSignal.value,
-                       BankItem.case_id)
+                select(BankItem.bank_id, ItemSignal.signal_type, ItemSignal.value, BankItem.case_id)
                 .join(ItemSignal, ItemSignal.item_id == BankItem.id)
-                .where(ItemSignal.signal_type == kind,
-                       ItemSignal.value.in_(unique[start : start + 500]),
-                       BankItem.id.not_in(leaving), BankItem.case_id.is_not(None))
-            ).all()  # fmt: skip
+                .where(
+                    ItemSignal.signal_type == kind,
+                    ItemSignal.value.in_(unique[start : start + 500]),
+                    BankItem.id.not_in(leaving),
+                    BankItem.case_id.is_not(None),
+                )
+            ).all()
             found.update((int(b), str(k), str(v), int(c)) for b, k, v, c in rows if c is not None)
     sharing = cases_allowing_exchange(s, {c for *_, c in found})
     return {(b, k, v) for b, k, v, c in found if c in sharing and (b, k, v) in held}
@@ -167,12 +189,15 @@ def cases_allowing_exchange(s: Session, case_ids: Iterable[int]) -> set[int]:
     ids = sorted(wanted)
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
-        for c in s.scalars(select(Consent).where(Consent.case_id.in_(chunk),
-                                                 Consent.withdrawn_at.is_(None))
-                           .order_by(Consent.recorded_at, Consent.id)):  # fmt: skip
+        for c in s.scalars(
+            select(Consent)
+            .where(Consent.case_id.in_(chunk), Consent.withdrawn_at.is_(None))
+            .order_by(Consent.recorded_at, Consent.id)
+        ):
             newest[c.case_id] = c
-        withdrawn.update(s.scalars(select(Case.id).where(Case.id.in_(chunk),
-                                                         Case.status == "withdrawn")))
+        withdrawn.update(
+            s.scalars(select(Case.id).where(Case.id.in_(chunk), Case.status == "withdrawn"))
+        )
     return {cid for cid, c in newest.items() if c.allow_exchange and cid not in withdrawn}
 
 
@@ -189,8 +214,11 @@ def consent_changed(s: Session, case_id: int, allowed_before: bool) -> None:
         return
     items = select(BankItem.id).where(BankItem.case_id == case_id)
     if allowed:
-        pairs = s.execute(select(BankItem.bank_id, BankItem.id)
-                          .where(BankItem.case_id == case_id).order_by(BankItem.id)).all()
+        pairs = s.execute(
+            select(BankItem.bank_id, BankItem.id)
+            .where(BankItem.case_id == case_id)
+            .order_by(BankItem.id)
+        ).all()
         _add_rows(s, [(int(b), int(i)) for b, i in pairs])
     else:
         record_withdrawn(s, items)

@@ -55,9 +55,15 @@ def warn_once(path: Path, what: str, mode: int, fix: str) -> None:
     if str(path) in _warned:
         return
     _warned.add(str(path))
-    log.warning("%s %s is readable by other users of this machine (mode %o): it holds "
-                "consent records with names and the hashes of a victim's images; "
-                "fix: %s", what, path, mode, fix)  # fmt: skip
+    log.warning(
+        "%s %s is readable by other users of this machine (mode %o): it holds "
+        "consent records with names and the hashes of a victim's images; "
+        "fix: %s",
+        what,
+        path,
+        mode,
+        fix,
+    )
 
 
 def secure_file(path: Path) -> None:
@@ -86,7 +92,7 @@ def normalise_url(url: str) -> str:
     ships; other URLs are kept as given."""
     for prefix in ("postgresql://", "postgres://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 
@@ -100,8 +106,9 @@ def _head_for(script_location: str) -> str | None:
     return ScriptDirectory.from_config(cfg).get_current_head()
 
 
-_REVISION = re.compile(r"^(down_)?revision(?:\s*:[^=\n]*)?\s*=\s*(None|\"([^\"]+)\"|'([^']+)')\s*$",
-                       re.MULTILINE)
+_REVISION = re.compile(
+    r"^(down_)?revision(?:\s*:[^=\n]*)?\s*=\s*(None|\"([^\"]+)\"|'([^']+)')\s*$", re.MULTILINE
+)
 
 
 @functools.cache
@@ -153,8 +160,9 @@ class Database:
         if self.backend == "postgresql":
             # Times are stored and read in UTC whatever the server's or client's zone.
             connect_args["options"] = "-c timezone=UTC"
-        self.engine: Engine = create_engine(url, connect_args=connect_args,
-                                            pool_pre_ping=self.backend == "postgresql")
+        self.engine: Engine = create_engine(
+            url, connect_args=connect_args, pool_pre_ping=self.backend == "postgresql"
+        )
         if self.backend == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         if migrate:

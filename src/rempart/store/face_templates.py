@@ -58,15 +58,22 @@ def enroll(
         for t in templates:
             ref = uuid.uuid4().hex
             row = FaceTemplate(
-                case_id=case.id, consent_id=consent_row.id, ref=ref,
-                ciphertext=cipher.seal(t.template, case_number, ref), source=t.source[:500],
+                case_id=case.id,
+                consent_id=consent_row.id,
+                ref=ref,
+                ciphertext=cipher.seal(t.template, case_number, ref),
+                source=t.source[:500],
                 face_width=t.face_width,
-            )  # fmt: skip
+            )
             s.add(row)
             s.flush()
             ids.append(row.id)
-        audit.record(s, "face-enroll", case=case_number,
-                     details={"templates": len(ids), "consent_recorded": consent is not None})
+        audit.record(
+            s,
+            "face-enroll",
+            case=case_number,
+            details={"templates": len(ids), "consent_recorded": consent is not None},
+        )
         return ids
 
 
@@ -108,8 +115,13 @@ def delete_case_templates(s: Session, case: Case) -> int:
 
 
 def delete_templates(s: Session, case: Case, template_ids: list[int]) -> None:
-    owned = set(s.scalars(select(FaceTemplate.id).where(FaceTemplate.case_id == case.id,
-                                                        FaceTemplate.id.in_(template_ids))))
+    owned = set(
+        s.scalars(
+            select(FaceTemplate.id).where(
+                FaceTemplate.case_id == case.id, FaceTemplate.id.in_(template_ids)
+            )
+        )
+    )
     missing = set(template_ids) - owned
     if missing:
         raise StoreError(f"case {case.number} has no face template {sorted(missing)}")

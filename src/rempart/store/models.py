@@ -200,8 +200,10 @@ class Match(Reviewed, Base):
     `scan_item_id` is the first sighting."""
 
     __tablename__ = "matches"
-    __table_args__ = (Index("ix_matches_content_bank", "content_sha256", "bank_item_id"),
-                      {"sqlite_autoincrement": True})  # fmt: skip
+    __table_args__ = (
+        Index("ix_matches_content_bank", "content_sha256", "bank_item_id"),
+        {"sqlite_autoincrement": True},
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     scan_item_id: Mapped[int] = mapped_column(
         ForeignKey("scan_items.id", ondelete="CASCADE"), index=True
@@ -224,8 +226,7 @@ class MatchOccurrence(Base):
     __tablename__ = "match_occurrences"
     __table_args__ = {"sqlite_autoincrement": True}
     id: Mapped[int] = mapped_column(primary_key=True)
-    match_id: Mapped[int] = mapped_column(ForeignKey("matches.id", ondelete="CASCADE"),
-                                          index=True)  # fmt: skip
+    match_id: Mapped[int] = mapped_column(ForeignKey("matches.id", ondelete="CASCADE"), index=True)
     scan_item_id: Mapped[int] = mapped_column(
         ForeignKey("scan_items.id", ondelete="CASCADE"), index=True
     )
@@ -400,9 +401,7 @@ class BankShare(Base):
     __table_args__ = (UniqueConstraint("bank_id", "tenant_id"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     bank_id: Mapped[int] = mapped_column(ForeignKey("banks.id", ondelete="CASCADE"), index=True)
-    tenant_id: Mapped[int] = mapped_column(
-        ForeignKey("tenants.id", ondelete="CASCADE"), index=True
-    )
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -413,9 +412,7 @@ class CaseOwner(Base):
     case_id: Mapped[int] = mapped_column(
         ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True
     )
-    tenant_id: Mapped[int] = mapped_column(
-        ForeignKey("tenants.id", ondelete="CASCADE"), index=True
-    )
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
 
 
 class PlatformFeedback(Base):
@@ -424,9 +421,7 @@ class PlatformFeedback(Base):
     __tablename__ = "platform_feedback"
     __table_args__ = {"sqlite_autoincrement": True}  # ids are never given twice
     id: Mapped[int] = mapped_column(primary_key=True)
-    tenant_id: Mapped[int] = mapped_column(
-        ForeignKey("tenants.id", ondelete="CASCADE"), index=True
-    )
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
     api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id", ondelete="SET NULL"))
     bank_item_id: Mapped[int | None] = mapped_column(
         ForeignKey("bank_items.id", ondelete="SET NULL"), index=True

@@ -37,17 +37,24 @@ def audit_entries(db: Database, case: str | None = None) -> list[AuditRow]:
     if case:
         query = query.where(AuditEntry.case_number == case)
     with db.session() as s:
-        return [AuditRow(e.id, e.at, e.actor, e.action, e.case_number, e.details)
-                for e in s.scalars(query)]  # fmt: skip
+        return [
+            AuditRow(e.id, e.at, e.actor, e.action, e.case_number, e.details)
+            for e in s.scalars(query)
+        ]
 
 
 def withdrawal_records(db: Database) -> list[dict[str, str]]:
     """The one-way withdrawal records for partners, oldest first: signal type, SHA-256 of
     the withdrawn value, when."""
     with db.session() as s:
-        return [{"signal_type": w.signal_type, "value_sha256": w.value_sha256,
-                 "withdrawn_at": w.withdrawn_at.isoformat(timespec="seconds")}
-                for w in s.scalars(select(Withdrawal).order_by(Withdrawal.id))]  # fmt: skip
+        return [
+            {
+                "signal_type": w.signal_type,
+                "value_sha256": w.value_sha256,
+                "withdrawn_at": w.withdrawn_at.isoformat(timespec="seconds"),
+            }
+            for w in s.scalars(select(Withdrawal).order_by(Withdrawal.id))
+        ]
 
 
 @dataclass(frozen=True)
@@ -65,8 +72,10 @@ def face_template_rows(db: Database, case: str | None = None) -> list[TemplateRo
     if case:
         query = query.where(Case.number == case)
     with db.session() as s:
-        return [TemplateRow(number, t.id, t.source, t.face_width, t.created_at)
-                for t, number in s.execute(query.order_by(FaceTemplate.id)).all()]  # fmt: skip
+        return [
+            TemplateRow(number, t.id, t.source, t.face_width, t.created_at)
+            for t, number in s.execute(query.order_by(FaceTemplate.id)).all()
+        ]
 
 
 @dataclass(frozen=True)
@@ -91,8 +100,9 @@ def scan_run(db: Database, scan_id: int) -> ScanRunRow | None:
 def last_unfinished_scan(db: Database) -> ScanRunRow | None:
     """The most recent scan run that did not finish, or None."""
     with db.session() as s:
-        run = s.scalars(select(ScanRun).where(ScanRun.status != "finished")
-                        .order_by(ScanRun.id.desc())).first()  # fmt: skip
+        run = s.scalars(
+            select(ScanRun).where(ScanRun.status != "finished").order_by(ScanRun.id.desc())
+        ).first()
         return _row(run) if run is not None else None
 
 

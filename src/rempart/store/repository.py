@@ -92,8 +92,10 @@ def check_case_number(number: str) -> str:
     Every new case (CLI, API, import, UI) passes here."""
     number = number.strip()
     if not CASE_NUMBER.match(number) or ".." in number:
-        raise StoreError(f"invalid case number {number[:80]!r}: 1 to 64 letters, digits, "
-                         "'-', '_' or '.', starting with a letter or digit")
+        raise StoreError(
+            f"invalid case number {number[:80]!r}: 1 to 64 letters, digits, "
+            "'-', '_' or '.', starting with a letter or digit"
+        )
     return number
 
 
@@ -180,19 +182,43 @@ def describe_signals(s: Session, signal_ids: Iterable[int]) -> dict[int, SignalH
     for start in range(0, len(ids), 500):
         # Columns, not ORM objects: this runs for every lookup that matched (API, scans).
         rows = s.execute(
-            select(ItemSignal.id, ItemSignal.signal_type, ItemSignal.extra, BankItem.id,
-                   BankItem.label, BankItem.media_type, Bank.name, Bank.pdq_threshold,
-                   Case.number)
+            select(
+                ItemSignal.id,
+                ItemSignal.signal_type,
+                ItemSignal.extra,
+                BankItem.id,
+                BankItem.label,
+                BankItem.media_type,
+                Bank.name,
+                Bank.pdq_threshold,
+                Case.number,
+            )
             .join(BankItem, ItemSignal.item_id == BankItem.id)
             .join(Bank, BankItem.bank_id == Bank.id)
             .outerjoin(Case, BankItem.case_id == Case.id)
             .where(ItemSignal.id.in_(ids[start : start + 500]))
         ).all()
-        for sid, signal_type, extra, item_id, label, media_type, bank_name, threshold, \
-                case_number in rows:  # fmt: skip
+        for (
+            sid,
+            signal_type,
+            extra,
+            item_id,
+            label,
+            media_type,
+            bank_name,
+            threshold,
+            case_number,
+        ) in rows:
             out[sid] = SignalHit(
-                sid, signal_type, item_id, bank_name, threshold, case_number, label,
-                dict(extra or {}), media_type,
+                sid,
+                signal_type,
+                item_id,
+                bank_name,
+                threshold,
+                case_number,
+                label,
+                dict(extra or {}),
+                media_type,
             )
     return out
 
@@ -219,13 +245,15 @@ def describe_items(s: Session, item_ids: Iterable[int]) -> dict[int, ItemInfo]:
             .where(BankItem.id.in_(ids[start : start + 500]))
         ).all()
         for item, bank_name, threshold, number in rows:
-            out[item.id] = ItemInfo(item.id, bank_name, threshold, number, item.label,
-                                    item.media_type)  # fmt: skip
+            out[item.id] = ItemInfo(
+                item.id, bank_name, threshold, number, item.label, item.media_type
+            )
     return out
 
 
-def _item_signals(s: Session, signal_type: str, item_ids: Iterable[int]
-                  ) -> Iterator[tuple[int, str, Any]]:  # fmt: skip
+def _item_signals(
+    s: Session, signal_type: str, item_ids: Iterable[int]
+) -> Iterator[tuple[int, str, Any]]:
     """(item id, value, extra) of one signal type of these bank items, 500 ids a query."""
     wanted = list(set(item_ids))
     for start in range(0, len(wanted), 500):
@@ -288,26 +316,39 @@ def withdrawal_digest(value: str) -> str:
 def record_withdrawals(s: Session, case_number: str, item_ids: Any) -> None:
     """Keep a one-way record of every hash of these bank items, for exchanges."""
     changefeed.record_withdrawn(s, item_ids)  # and in the sync feed of their banks
-    rows = s.execute(select(ItemSignal.signal_type, ItemSignal.value).where(
-        ItemSignal.item_id.in_(item_ids),
-        ItemSignal.signal_type.in_(("pdq", "md5", "sha256")),
-    )).all()  # fmt: skip
+    rows = s.execute(
+        select(ItemSignal.signal_type, ItemSignal.value).where(
+            ItemSignal.item_id.in_(item_ids),
+            ItemSignal.signal_type.in_(("pdq", "md5", "sha256")),
+        )
+    ).all()
     for signal_type, value in rows:
-        s.add(Withdrawal(case_number=case_number, signal_type=signal_type,
-                         value_sha256=withdrawal_digest(value)))  # fmt: skip
+        s.add(
+            Withdrawal(
+                case_number=case_number,
+                signal_type=signal_type,
+                value_sha256=withdrawal_digest(value),
+            )
+        )
 
 
 def delete_items(s: Session, case: Case, item_ids: list[int]) -> list[int]:
     """Delete some bank items of a case (with withdrawal records); returns the indexed
     signal ids to drop from the index."""
-    owned = list(s.scalars(select(BankItem.id).where(BankItem.case_id == case.id,
-                                                     BankItem.id.in_(item_ids))))
+    owned = list(
+        s.scalars(select(BankItem.id).where(BankItem.case_id == case.id, BankItem.id.in_(item_ids)))
+    )
     missing = set(item_ids) - set(owned)
     if missing:
         raise StoreError(f"case {case.number} has no bank entry {sorted(missing)}")
     record_withdrawals(s, case.number, owned)
-    pdq_ids = list(s.scalars(select(ItemSignal.id).where(
-        ItemSignal.item_id.in_(owned), ItemSignal.signal_type.in_(INDEXED_SIGNAL_TYPES))))
+    pdq_ids = list(
+        s.scalars(
+            select(ItemSignal.id).where(
+                ItemSignal.item_id.in_(owned), ItemSignal.signal_type.in_(INDEXED_SIGNAL_TYPES)
+            )
+        )
+    )
     s.execute(delete(ItemSignal).where(ItemSignal.item_id.in_(owned)))
     s.execute(delete(BankItem).where(BankItem.id.in_(owned)))
     return pdq_ids

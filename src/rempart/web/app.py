@@ -20,8 +20,12 @@ from rempart.web.settings import WebSettings
 def mount(app: FastAPI, services: Services, settings: WebSettings | None = None) -> None:
     """Add the UI to `app`; its settings from the environment unless given."""
     home = services.settings.home
-    app.state.web = WebState(settings or WebSettings.from_env(home), signing_key(home),
-                             FailureLimiter(*routes.LOGIN_FAILURES), services)  # fmt: skip
+    app.state.web = WebState(
+        settings or WebSettings.from_env(home),
+        signing_key(home),
+        FailureLimiter(*routes.LOGIN_FAILURES),
+        services,
+    )
     static = resources.files("rempart") / "web" / "static"
     app.mount("/ui/static", StaticFiles(directory=str(static)), name="ui-static")
     app.include_router(routes.router)

@@ -14,9 +14,13 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from rempart.access.headers import HEADERS as HEADERS  # the UI answers carry these
 from rempart.web.i18n import LANGUAGES, NAMES, Translator
 
-env = Environment(loader=PackageLoader("rempart.web", "templates"),
-                  autoescape=select_autoescape(default=True, default_for_string=True),
-                  undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)  # fmt: skip
+env = Environment(
+    loader=PackageLoader("rempart.web", "templates"),
+    autoescape=select_autoescape(default=True, default_for_string=True),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
 
 
 def _when(value: datetime | float | str | None) -> str:
@@ -32,12 +36,16 @@ def _when(value: datetime | float | str | None) -> str:
 env.filters["when"] = _when
 
 
-def page(request: Request, template: str, status_code: int = 200, **context: Any
-         ) -> HTMLResponse:  # fmt: skip
+def page(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     t: Translator = request.state.t
     body = env.get_template(template).render(
-        t=t, lang=t.lang, languages=LANGUAGES, language_names=NAMES,
-        user=getattr(request.state, "user", None), csrf=request.state.session.csrf,
-        path=request.url.path, **context,
-    )  # fmt: skip
+        t=t,
+        lang=t.lang,
+        languages=LANGUAGES,
+        language_names=NAMES,
+        user=getattr(request.state, "user", None),
+        csrf=request.state.session.csrf,
+        path=request.url.path,
+        **context,
+    )
     return HTMLResponse(body, status_code=status_code)

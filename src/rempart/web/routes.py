@@ -106,11 +106,16 @@ def login(request: Request, form: FormData = Depends(checked_form)) -> Response:
         limiter.failed(client)
         return page(request, "login.html", 401, next=target, error="login.failed")
     state = web_state(request)
-    request.state.session = request.state.session.signed_in(principal.id,
-                                                            state.settings.session_hours)
+    request.state.session = request.state.session.signed_in(
+        principal.id, state.settings.session_hours
+    )
     with svc.db.session() as s:
-        audit.record(s, "web-sign-in", actor=actor(principal),
-                     details={"key_id": principal.key_id, "role": principal.role})
+        audit.record(
+            s,
+            "web-sign-in",
+            actor=actor(principal),
+            details={"key_id": principal.key_id, "role": principal.role},
+        )
     _changed(request)
     return RedirectResponse(target, 303)
 
@@ -159,16 +164,27 @@ def case_page(request: Request, number: str, p: Principal = Depends(current_user
     chosen = request.query_params.get("platform", "")
     if chosen not in data.platforms:
         chosen = next((w[0] for w in where.values() if w), next(iter(data.platforms), ""))
-    return page(request, "case.html", case=workflow.view(svc.db, number), items=items,
-                notices=notices.all_notices(svc.db, number),
-                platforms={k: v.get("name", k) for k, v in data.platforms.items()},
-                where=where, chosen=chosen,
-                states=workflow.STATES, error=request.query_params.get("error", ""))  # fmt: skip
+    return page(
+        request,
+        "case.html",
+        case=workflow.view(svc.db, number),
+        items=items,
+        notices=notices.all_notices(svc.db, number),
+        platforms={k: v.get("name", k) for k, v in data.platforms.items()},
+        where=where,
+        chosen=chosen,
+        states=workflow.STATES,
+        error=request.query_params.get("error", ""),
+    )
 
 
 @router.post("/cases/{number}/status")
-def case_status(request: Request, number: str, p: Principal = Depends(current_user),
-                form: FormData = Depends(checked_form)) -> Response:  # fmt: skip
+def case_status(
+    request: Request,
+    number: str,
+    p: Principal = Depends(current_user),
+    form: FormData = Depends(checked_form),
+) -> Response:
     svc = services(request)
     with svc.db.session() as s:
         case_for(s, p, number)
@@ -182,13 +198,17 @@ def case_status(request: Request, number: str, p: Principal = Depends(current_us
 
 
 @router.get("/review")
-def review_page(request: Request, status: str = "pending",
-                p: Principal = Depends(current_user)) -> Response:  # fmt: skip
+def review_page(
+    request: Request, status: str = "pending", p: Principal = Depends(current_user)
+) -> Response:
     db = services(request).db
     wanted = status if status in review_queue.DECISIONS or status == "pending" else None
     numbers = set(case_numbers(db, p))
-    items = [i for i in review_queue.queue(db, status=wanted)
-             if (i.case in numbers) or (p.role == "admin")]  # fmt: skip
+    items = [
+        i
+        for i in review_queue.queue(db, status=wanted)
+        if (i.case in numbers) or (p.role == "admin")
+    ]
     return page(request, "review.html", items=items, status=wanted or "all")
 
 
@@ -199,13 +219,17 @@ def _png(db: Database, item: ReviewItem, reveal: bool) -> bytes:
         return out.read_bytes()
 
 
-def _match_page(request: Request, item: ReviewItem, status: int = 200, **extra: Any
-                ) -> Response:  # fmt: skip
-    return page(request, "match.html", status, item=item, decisions=review_queue.DECISIONS,
-                media_allowed=media_rules.evidence_media_allowed(
-                    services(request).settings.policy),
-                saved=request.query_params.get("saved", ""),
-                **{"revealed": "", "error": "", **extra})  # fmt: skip
+def _match_page(request: Request, item: ReviewItem, status: int = 200, **extra: Any) -> Response:
+    return page(
+        request,
+        "match.html",
+        status,
+        item=item,
+        decisions=review_queue.DECISIONS,
+        media_allowed=media_rules.evidence_media_allowed(services(request).settings.policy),
+        saved=request.query_params.get("saved", ""),
+        **{"revealed": "", "error": "", **extra},
+    )
 
 
 @router.get("/matches/{ref}")
@@ -225,8 +249,12 @@ def match_preview(request: Request, ref: str, p: Principal = Depends(current_use
 
 
 @router.post("/matches/{ref}/reveal")
-def match_reveal(request: Request, ref: str, p: Principal = Depends(current_user),
-                 form: FormData = Depends(checked_form)) -> Response:  # fmt: skip
+def match_reveal(
+    request: Request,
+    ref: str,
+    p: Principal = Depends(current_user),
+    form: FormData = Depends(checked_form),
+) -> Response:
     """The clear (greyscale) picture of this one match, written to the audit log before it
     is shown, embedded in this answer only (no address to come back to)."""
     item = _match(request, p, ref)
@@ -243,8 +271,12 @@ def match_reveal(request: Request, ref: str, p: Principal = Depends(current_user
 
 
 @router.post("/matches/{ref}/decide")
-def match_decide(request: Request, ref: str, p: Principal = Depends(current_user),
-                 form: FormData = Depends(checked_form)) -> Response:  # fmt: skip
+def match_decide(
+    request: Request,
+    ref: str,
+    p: Principal = Depends(current_user),
+    form: FormData = Depends(checked_form),
+) -> Response:
     item = _match(request, p, ref)
     svc = services(request)
     decision, reason = _field(form, "decision"), _field(form, "reason")
@@ -253,15 +285,18 @@ def match_decide(request: Request, ref: str, p: Principal = Depends(current_user
     with audit.acting_as(actor(p)):
         item = review_queue.decide(svc.db, ref, decision, reason, actor=actor(p))
         if decision == "confirmed":
-            media_rules.preserve_confirmed(svc.db, svc.settings.home, item,
-                                           svc.settings.policy)  # fmt: skip
+            media_rules.preserve_confirmed(svc.db, svc.settings.home, item, svc.settings.policy)
     _changed(request)
     return RedirectResponse(f"/ui/matches/{ref}?saved=decided", 303)
 
 
 @router.post("/matches/{ref}/flag-minor")
-def match_flag_minor(request: Request, ref: str, p: Principal = Depends(current_user),
-                     form: FormData = Depends(checked_form)) -> Response:  # fmt: skip
+def match_flag_minor(
+    request: Request,
+    ref: str,
+    p: Principal = Depends(current_user),
+    form: FormData = Depends(checked_form),
+) -> Response:
     item = _match(request, p, ref)
     reason = _field(form, "reason")
     if not reason:
@@ -273,8 +308,12 @@ def match_flag_minor(request: Request, ref: str, p: Principal = Depends(current_
 
 
 @router.post("/matches/{ref}/evidence")
-def match_evidence(request: Request, ref: str, p: Principal = Depends(current_user),
-                   form: FormData = Depends(checked_form)) -> Response:  # fmt: skip
+def match_evidence(
+    request: Request,
+    ref: str,
+    p: Principal = Depends(current_user),
+    form: FormData = Depends(checked_form),
+) -> Response:
     """The signed evidence package of a confirmed match, as a download."""
     item = _match(request, p, ref)
     svc = services(request)
@@ -283,17 +322,24 @@ def match_evidence(request: Request, ref: str, p: Principal = Depends(current_us
         out = Path(tmp) / f"evidence-{ref}.zip"
         with audit.acting_as(actor(p)):
             try:
-                evidence.export_package(svc.db, svc.settings.home, ref, out,
-                                        include_media=form.get("include_media") == "1",
-                                        media_allowed=allowed,
-                                        policy=svc.settings.policy)  # fmt: skip
+                evidence.export_package(
+                    svc.db,
+                    svc.settings.home,
+                    ref,
+                    out,
+                    include_media=form.get("include_media") == "1",
+                    media_allowed=allowed,
+                    policy=svc.settings.policy,
+                )
             except (StoreError, OSError) as exc:
-                return _match_page(request, item, 400, error="error.message_raw",
-                                   message=str(exc))  # fmt: skip
+                return _match_page(request, item, 400, error="error.message_raw", message=str(exc))
         data = out.read_bytes()
     _changed(request)
-    return Response(data, media_type="application/zip",
-                    headers={"Content-Disposition": f'attachment; filename="evidence-{ref}.zip"'})
+    return Response(
+        data,
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="evidence-{ref}.zip"'},
+    )
 
 
 # ---- notices ----------------------------------------------------------------------------
@@ -312,42 +358,64 @@ def notices_page(request: Request, p: Principal = Depends(current_user)) -> Resp
     db = services(request).db
     numbers = set(case_numbers(db, p))
     case_of = records.case_numbers_by_id(db)
-    rows = [(n, case_of.get(n.case_id, "")) for n in notices.all_notices(db)
-            if case_of.get(n.case_id) in numbers]  # fmt: skip
+    rows = [
+        (n, case_of.get(n.case_id, ""))
+        for n in notices.all_notices(db)
+        if case_of.get(n.case_id) in numbers
+    ]
     due = {n.id for n in notices.due(db)}
     return page(request, "notices.html", rows=rows, due=due)
 
 
 @router.post("/cases/{number}/notices")
-def notice_create(request: Request, number: str, p: Principal = Depends(current_user),
-                  form: FormData = Depends(checked_form)) -> Response:  # fmt: skip
+def notice_create(
+    request: Request,
+    number: str,
+    p: Principal = Depends(current_user),
+    form: FormData = Depends(checked_form),
+) -> Response:
     svc = services(request)
     with svc.db.session() as s:
         case_for(s, p, number)
     refs = [r for r in form.getlist("match") if isinstance(r, str)]
     language = _field(form, "language") or None
     with audit.acting_as(actor(p)):
-        n = notices.create(svc.db, svc.settings.home, number, _field(form, "platform"),
-                           language=language, refs=refs or None,
-                           organisation=p.tenant or notices.ORGANISATION)  # fmt: skip
+        n = notices.create(
+            svc.db,
+            svc.settings.home,
+            number,
+            _field(form, "platform"),
+            language=language,
+            refs=refs or None,
+            organisation=p.tenant or notices.ORGANISATION,
+        )
     _changed(request)
     return RedirectResponse(f"/ui/notices/{n.id}", 303)
 
 
 @router.get("/notices/{notice_id}")
-def notice_page(request: Request, notice_id: int, p: Principal = Depends(current_user)
-                ) -> Response:  # fmt: skip
+def notice_page(request: Request, notice_id: int, p: Principal = Depends(current_user)) -> Response:
     n, number = _notice(request, p, notice_id)
     data = notices.load_data(services(request).settings.home)
-    return page(request, "notice.html", notice=n, case=number,
-                hotlines=notices.hotlines_for(n, data), statuses=notices.STATUSES[1:],
-                platform=data.platforms.get(n.platform, {}).get("name", n.platform),
-                contact=data.platforms.get(n.platform, {}).get("contact", ""))  # fmt: skip
+    return page(
+        request,
+        "notice.html",
+        notice=n,
+        case=number,
+        hotlines=notices.hotlines_for(n, data),
+        statuses=notices.STATUSES[1:],
+        platform=data.platforms.get(n.platform, {}).get("name", n.platform),
+        contact=data.platforms.get(n.platform, {}).get("contact", ""),
+    )
 
 
 @router.post("/notices/{notice_id}/mark")
-def notice_mark(request: Request, notice_id: int, p: Principal = Depends(current_user),
-                form: FormData = Depends(checked_form)) -> Response:  # fmt: skip
+def notice_mark(
+    request: Request,
+    notice_id: int,
+    p: Principal = Depends(current_user),
+    form: FormData = Depends(checked_form),
+) -> Response:
     _notice(request, p, notice_id)
     with audit.acting_as(actor(p)):
         notices.mark(services(request).db, notice_id, _field(form, "status"))
@@ -364,13 +432,19 @@ def scans_page(request: Request, p: Principal = Depends(current_user)) -> Respon
     root = scans.inbox_for(web_state(request).settings.scan_root, p)  # her organisation's
     with svc.db.session() as s:
         banks = sorted(visible_banks(s, p))
-    return page(request, "scans.html", folders=scans.scan_folders(root) if root else [],
-                banks=banks, root=str(root or ""))  # fmt: skip
+    return page(
+        request,
+        "scans.html",
+        folders=scans.scan_folders(root) if root else [],
+        banks=banks,
+        root=str(root or ""),
+    )
 
 
 @router.post("/scans")
-def scan_start(request: Request, p: Principal = Depends(current_user),
-               form: FormData = Depends(checked_form)) -> Response:  # fmt: skip
+def scan_start(
+    request: Request, p: Principal = Depends(current_user), form: FormData = Depends(checked_form)
+) -> Response:
     svc = services(request)
     settings = web_state(request).settings
     with svc.db.session() as s:
@@ -380,9 +454,17 @@ def scan_start(request: Request, p: Principal = Depends(current_user),
     if any(b not in allowed for b in banks) or root is None:
         raise WebError("scan.bad_request")
     try:
-        job = scans.start(svc.db, svc.settings.home, root, _field(form, "folder"),
-                          banks, p.id, p.tenant_id if p.role != "admin" else None, actor(p),
-                          settings.scan_workers)  # fmt: skip
+        job = scans.start(
+            svc.db,
+            svc.settings.home,
+            root,
+            _field(form, "folder"),
+            banks,
+            p.id,
+            p.tenant_id if p.role != "admin" else None,
+            actor(p),
+            settings.scan_workers,
+        )
     except StoreError as exc:
         raise WebError("scan.bad_request") from exc
     return RedirectResponse(f"/ui/scans/{job.id}", 303)
@@ -401,8 +483,7 @@ def scan_page(request: Request, job_id: str, p: Principal = Depends(current_user
 
 
 @router.get("/scans/{job_id}/progress")
-def scan_progress(request: Request, job_id: str, p: Principal = Depends(current_user)
-                  ) -> Response:  # fmt: skip
+def scan_progress(request: Request, job_id: str, p: Principal = Depends(current_user)) -> Response:
     return JSONResponse(_job(request, p, job_id).public())
 
 
@@ -410,8 +491,7 @@ def scan_progress(request: Request, job_id: str, p: Principal = Depends(current_
 
 
 @router.get("/stats")
-def stats_page(request: Request, case: str = "", p: Principal = Depends(current_user)
-               ) -> Response:  # fmt: skip
+def stats_page(request: Request, case: str = "", p: Principal = Depends(current_user)) -> Response:
     db = services(request).db
     numbers = case_numbers(db, p)
     if case and case not in numbers:
@@ -422,12 +502,16 @@ def stats_page(request: Request, case: str = "", p: Principal = Depends(current_
         data = stats.collect(db, cases=None if p.role == "admin" else numbers)
     charts: dict[str, str] = {}
     t = request.state.t
-    labels = {"matches_per_day": t("stats.matches_per_day"), "matches": t("stats.matches"),
-              "removal_rate": t("stats.removal_rate") + " (%)",
-              "median_hours": t("stats.median_hours")}  # fmt: skip
+    labels = {
+        "matches_per_day": t("stats.matches_per_day"),
+        "matches": t("stats.matches"),
+        "removal_rate": t("stats.removal_rate") + " (%)",
+        "median_hours": t("stats.median_hours"),
+    }
     with tempfile.TemporaryDirectory(prefix="rempart-stats-") as tmp:
         for f in stats.write(data, Path(tmp), labels):
             if f.suffix == ".png":
-                charts[f.stem] = "data:image/png;base64," + base64.b64encode(
-                    f.read_bytes()).decode()  # fmt: skip
+                charts[f.stem] = (
+                    "data:image/png;base64," + base64.b64encode(f.read_bytes()).decode()
+                )
     return page(request, "stats.html", data=data, charts=charts, cases=numbers, case=case)

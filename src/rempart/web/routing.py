@@ -58,9 +58,15 @@ def current_user(request: Request) -> Principal:
 
 
 def set_cookie(response: Response, state: WebState, value: str) -> None:
-    response.set_cookie(sessions.COOKIE, value, httponly=True, samesite="strict",
-                        secure=state.settings.cookie_secure, path="/",
-                        max_age=int(state.settings.session_hours * 3600))  # fmt: skip
+    response.set_cookie(
+        sessions.COOKIE,
+        value,
+        httponly=True,
+        samesite="strict",
+        secure=state.settings.cookie_secure,
+        path="/",
+        max_age=int(state.settings.session_hours * 3600),
+    )
 
 
 def error_page(request: Request, exc: RempartError | HTTPException | OverflowError) -> Response:
@@ -79,8 +85,7 @@ def error_page(request: Request, exc: RempartError | HTTPException | OverflowErr
     if isinstance(exc, Forbidden):
         return page(request, "error.html", 403, message=t("error.forbidden"))
     if isinstance(exc, HTTPException):
-        key = {404: "error.not_found", 403: "error.forbidden"}.get(exc.status_code,
-                                                                   "error.refused")
+        key = {404: "error.not_found", 403: "error.forbidden"}.get(exc.status_code, "error.refused")
         return page(request, "error.html", exc.status_code, message=t(key))
     return page(request, "error.html", exc.status, message=exc.message)
 

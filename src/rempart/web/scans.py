@@ -65,8 +65,11 @@ def scan_folders(root: Path) -> list[str]:
     out = []
     for first in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
         out.append(first.name)
-        out += [f"{first.name}/{p.name}" for p in sorted(first.iterdir())
-                if p.is_dir() and not p.name.startswith(".")]  # fmt: skip
+        out += [
+            f"{first.name}/{p.name}"
+            for p in sorted(first.iterdir())
+            if p.is_dir() and not p.name.startswith(".")
+        ]
     return out
 
 
@@ -118,8 +121,17 @@ def load(home: Path, job_id: str) -> Job | None:
         return None
 
 
-def start(db: Database, home: Path, root: Path, folder: str, banks: list[str], key_row: int,
-          tenant_id: int | None, actor: str, workers: int = 1) -> Job:  # fmt: skip
+def start(
+    db: Database,
+    home: Path,
+    root: Path,
+    folder: str,
+    banks: list[str],
+    key_row: int,
+    tenant_id: int | None,
+    actor: str,
+    workers: int = 1,
+) -> Job:
     """Check the folder, then scan it in a background thread; returns the job at once."""
     path = resolve_folder(root, folder)
     job = Job(secrets.token_urlsafe(12), key_row, tenant_id, folder, banks)
@@ -139,8 +151,9 @@ def start(db: Database, home: Path, root: Path, folder: str, banks: list[str], k
             job.state = "running"
             save(home, job)
             try:
-                options = ScanOptions(banks=tuple(banks), workers=workers,
-                                      cache_dir=str(home / "cache" / "hashes"))  # fmt: skip
+                options = ScanOptions(
+                    banks=tuple(banks), workers=workers, cache_dir=str(home / "cache" / "hashes")
+                )
                 result = run_scan(db, BankIndex(db, home), [path], options, progress)
                 job.scan_id = result.scan_id
                 job.returned = len(reopen_returned(db, result.scan_id))

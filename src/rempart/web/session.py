@@ -51,8 +51,9 @@ class Session:
     def signed_in(self, key_row: int, hours: float) -> Session:
         """A new session (new CSRF token) for this key."""
         now = time.time()
-        return Session(lang=self.lang, key_row=key_row, signed_in_at=now,
-                       expires=now + hours * 3600)  # fmt: skip
+        return Session(
+            lang=self.lang, key_row=key_row, signed_in_at=now, expires=now + hours * 3600
+        )
 
     def with_lang(self, lang: str) -> Session:
         return replace(self, lang=lang)
@@ -85,10 +86,13 @@ def decode(value: str | None, key: bytes) -> Session | None:
         return None
     try:
         data = json.loads(_unb64(body))
-        session = Session(csrf=str(data["csrf"]), lang=str(data["lang"]),
-                          key_row=None if data["key_row"] is None else int(data["key_row"]),
-                          signed_in_at=float(data["signed_in_at"]),
-                          expires=float(data["expires"]))  # fmt: skip
+        session = Session(
+            csrf=str(data["csrf"]),
+            lang=str(data["lang"]),
+            key_row=None if data["key_row"] is None else int(data["key_row"]),
+            signed_in_at=float(data["signed_in_at"]),
+            expires=float(data["expires"]),
+        )
     except (ValueError, KeyError, TypeError):
         return None
     if session.key_row is not None and session.expires < time.time():

@@ -18,9 +18,9 @@ class WebSettings:
     def from_env(cls, home: Path) -> WebSettings:
         root = os.environ.get("REMPART_WEB_SCAN_ROOT")
         return cls(
-            cookie_secure=os.environ.get("REMPART_WEB_COOKIE_SECURE", "1") not in ("0", "no",
-                                                                                   "false"),
+            cookie_secure=os.environ.get("REMPART_WEB_COOKIE_SECURE", "1")
+            not in ("0", "no", "false"),
             session_hours=float(os.environ.get("REMPART_WEB_SESSION_HOURS") or 8.0),
             scan_root=Path(root) if root else home / "inbox",
             scan_workers=max(1, int(os.environ.get("REMPART_WEB_SCAN_WORKERS") or 1)),
-        )  # fmt: skip
+        )

@@ -35,9 +35,14 @@ def run_node(script: Path, jobs: list[Any], *, timeout: int = 600) -> list[Any]:
     """`script`'s answer to `jobs` (one JSON array in on stdin, one out on stdout, one answer
     per job)."""
     done = subprocess.run(
-        [node(), str(script)], input=json.dumps(jobs), capture_output=True, text=True,
-        cwd=ROOT, timeout=timeout, check=False,
-    )  # fmt: skip
+        [node(), str(script)],
+        input=json.dumps(jobs),
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=timeout,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     out: list[Any] = json.loads(done.stdout)
     assert len(out) == len(jobs)
@@ -88,8 +93,21 @@ def reference_images() -> list[Path]:
 
 def cli_items(paths: list[Path], out: Path, *, timeout: int = 600) -> dict[str, dict[str, Any]]:
     """`rempart hash --out` on the same files, by SHA-256."""
-    done = subprocess.run([sys.executable, "-m", "rempart", "hash", *map(str, paths),
-                           "--out", str(out), "--workers", "1"],
-                          capture_output=True, text=True, timeout=timeout)  # fmt: skip
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rempart",
+            "hash",
+            *map(str, paths),
+            "--out",
+            str(out),
+            "--workers",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     assert done.returncode == 0, done.stderr
     return {i["sha256"]: i for i in json.loads(out.read_text())["items"]}

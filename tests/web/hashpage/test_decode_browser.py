@@ -68,8 +68,12 @@ def bundle() -> str:
         pytest.fail("node_modules missing: run `make hashpage` (npm ci)")
     done = subprocess.run(
         [str(esbuild), "--bundle", "--format=iife", "--log-level=warning", str(WORKER)],
-        capture_output=True, text=True, cwd=ROOT, timeout=120, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -118,8 +122,10 @@ def check_same(path: Path, got: dict[str, Any], report: list[str]) -> None:
     distance = hamming(got["pdq"]["hex"], want["pdq"]["hex"])
     same = "equal" if got["rgbSha256"] == want["rgbSha256"] else "DIFFER"
     ms = got["ms"]
-    report.append(f"{path.name}: pixels {same}, {distance} PDQ bits, "
-                  f"decode {ms['decode']:.0f} ms, pdq {ms['pdq']:.0f} ms")  # fmt: skip
+    report.append(
+        f"{path.name}: pixels {same}, {distance} PDQ bits, "
+        f"decode {ms['decode']:.0f} ms, pdq {ms['pdq']:.0f} ms"
+    )
     if path.name in EXCEPTIONS:
         assert distance <= EXCEPTIONS[path.name][1], report[-1]
         return
@@ -147,8 +153,11 @@ def generated_files(tmp: Path) -> list[Path]:
     for orientation in (2, 3, 4, 5, 6, 7, 8):
         exif = Image.Exif()
         exif[0x0112] = orientation
-        for fmt, ext, kw in (("WEBP", "webp", {"lossless": True}), ("JPEG", "jpg", {}),
-                             ("PNG", "png", {})):  # fmt: skip
+        for fmt, ext, kw in (
+            ("WEBP", "webp", {"lossless": True}),
+            ("JPEG", "jpg", {}),
+            ("PNG", "png", {}),
+        ):
             path = tmp / f"o{orientation}.{ext}"
             base.save(path, fmt, exif=exif.tobytes(), **kw)
             out.append(path)
@@ -159,8 +168,9 @@ def generated_files(tmp: Path) -> list[Path]:
     base.save(tmp / "lossy.webp", quality=80)
     frames = [photo_like(k, (120, 90)) for k in range(3)]
     frames[0].save(tmp / "anim.gif", save_all=True, append_images=frames[1:], duration=80)
-    frames[0].save(tmp / "anim.webp", save_all=True, append_images=frames[1:], duration=80,
-                   lossless=True)  # fmt: skip
+    frames[0].save(
+        tmp / "anim.webp", save_all=True, append_images=frames[1:], duration=80, lossless=True
+    )
     # Transparency: a canvas loses the colour under it, decode.js reads it back through WebGL
     # (WebP) or its own PNG decoder; a GIF's transparent index keeps its palette colour.
     rgba = np.array(base.convert("RGBA"))
@@ -185,8 +195,11 @@ def generated_files(tmp: Path) -> list[Path]:
     gamma.add(b"cHRM", struct.pack(">8I", 64000, 33000, 30000, 60000, 15000, 6000, 31270, 32900))
     base.save(tmp / "gamma.png", pnginfo=gamma)
     profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("XYZ")).tobytes()
-    for name, kw in (("icc.jpg", {"quality": 90}), ("icc.png", {}),
-                     ("icc.webp", {"lossless": True})):  # fmt: skip
+    for name, kw in (
+        ("icc.jpg", {"quality": 90}),
+        ("icc.png", {}),
+        ("icc.webp", {"lossless": True}),
+    ):
         base.save(tmp / name, icc_profile=profile, **kw)
     for name in ("gamma.png", "icc.jpg", "icc.png", "icc.webp"):
         out.append(tmp / name)
@@ -194,14 +207,25 @@ def generated_files(tmp: Path) -> list[Path]:
     out.append(tmp / "photo.avif")
     # JPEG variants phones and editors write: progressive, chroma subsampling 4:4:4, 4:2:2.
     odd = photo_like(43, (333, 221))
-    for name, kw in (("progressive.jpg", {"progressive": True, "quality": 85}),
-                     ("s444.jpg", {"subsampling": 0, "quality": 95}),
-                     ("s422.jpg", {"subsampling": 1, "quality": 75})):  # fmt: skip
+    for name, kw in (
+        ("progressive.jpg", {"progressive": True, "quality": 85}),
+        ("s444.jpg", {"subsampling": 0, "quality": 95}),
+        ("s422.jpg", {"subsampling": 1, "quality": 75}),
+    ):
         odd.save(tmp / name, **kw)
         out.append(tmp / name)
-    for name in ("plain.bmp", "plain.gif", "grey.jpg", "cmyk.jpg", "lossy.webp",
-                 "alpha-lossless.webp", "alpha-lossy.webp", "transparent.gif", "anim.gif",
-                 "anim.webp"):  # fmt: skip
+    for name in (
+        "plain.bmp",
+        "plain.gif",
+        "grey.jpg",
+        "cmyk.jpg",
+        "lossy.webp",
+        "alpha-lossless.webp",
+        "alpha-lossy.webp",
+        "transparent.gif",
+        "anim.gif",
+        "anim.webp",
+    ):
         out.append(tmp / name)
     return out
 
@@ -226,8 +250,12 @@ def png_header_only(width: int, height: int) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0"))
-            + chunk(b"IEND", b""))  # fmt: skip
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b"\0"))
+        + chunk(b"IEND", b"")
+    )
 
 
 def test_what_the_cli_refuses_is_refused_with_a_clear_code(harness: Any, tmp_path: Path) -> None:

@@ -44,8 +44,10 @@ def test_the_pages_file_has_pdqhash_on_pillows_full_decode(hash_page: HashPageRu
         assert (item["pdq"], item["pdq_quality"]) == (bits_to_hex(bits), int(quality)), path.name
         cli = hash_image_bytes(data, path, full_decode=True).pdq
         to_cli = hamming(item["pdq"], cli.hex)
-        report.append(f"{path.name}: {distance} bits from pdqhash on the full decode, "
-                      f"{to_cli} from the CLI's hash")  # fmt: skip
+        report.append(
+            f"{path.name}: {distance} bits from pdqhash on the full decode, "
+            f"{to_cli} from the CLI's hash"
+        )
         assert to_cli == 0, report[-1]
         assert (item["width"], item["height"]) == (decoded.width, decoded.height), path.name
         assert "pdq_variants" not in item and "local_features" not in item

@@ -53,13 +53,19 @@ def pillow_pngs(tmp: Path) -> list[Path]:
         ("rgb-trns", photo_like(2, (120, 80)), {"transparency": (10, 20, 30)}),
         ("l-trns", photo_like(3, (120, 80)).convert("L"), {"transparency": 77}),
         ("p-trns", photo_like(4, (120, 80)).convert("P"), {"transparency": 5}),
-        ("p4-trns", photo_like(5, (121, 81)).convert("P", colors=16), {"bits": 4,
-                                                                        "transparency": 3}),
+        (
+            "p4-trns",
+            photo_like(5, (121, 81)).convert("P", colors=16),
+            {"bits": 4, "transparency": 3},
+        ),
         ("one-bit", photo_like(6, (99, 61)).convert("1"), {}),
-        ("i16", Image.fromarray(
-            (np.arange(90 * 70).reshape(70, 90) * 13 % 1400).astype(np.uint16)), {}),
+        (
+            "i16",
+            Image.fromarray((np.arange(90 * 70).reshape(70, 90) * 13 % 1400).astype(np.uint16)),
+            {},
+        ),
         ("rgba-interlaced", with_alpha(7, (64, 48)), {"optimize": False}),
-    ):  # fmt: skip
+    ):
         path = tmp / f"{name}.png"
         img.save(path, **kw)
         out.append(path)
@@ -86,8 +92,17 @@ def fast_png_jobs(tmp: Path) -> tuple[list[Path], list[dict[str, Any]]]:
         raw = tmp / f"{name}.raw"
         raw.write_bytes(samples.astype("<u2").tobytes())
         path = tmp / f"{name}.png"
-        jobs.append({"mode": "encode", "out": str(path), "width": 50, "height": 40,
-                     "channels": channels, "depth": depth, "samples": str(raw)})  # fmt: skip
+        jobs.append(
+            {
+                "mode": "encode",
+                "out": str(path),
+                "width": 50,
+                "height": 40,
+                "channels": channels,
+                "depth": depth,
+                "samples": str(raw),
+            }
+        )
         paths.append(path)
     for depth in (2, 4):
         values = rng.integers(0, 1 << depth, (30, 37), dtype=np.uint8)
@@ -100,8 +115,17 @@ def fast_png_jobs(tmp: Path) -> tuple[list[Path], list[dict[str, Any]]]:
         raw = tmp / f"grey{depth}.raw"
         raw.write_bytes(packed.tobytes())
         path = tmp / f"grey{depth}.png"
-        jobs.append({"mode": "encode", "out": str(path), "width": 37, "height": 30,
-                     "channels": 1, "depth": depth, "samples": str(raw)})  # fmt: skip
+        jobs.append(
+            {
+                "mode": "encode",
+                "out": str(path),
+                "width": 37,
+                "height": 30,
+                "channels": 1,
+                "depth": depth,
+                "samples": str(raw),
+            }
+        )
         paths.append(path)
     return paths, jobs
 
@@ -117,8 +141,10 @@ def test_own_png_decoding_equals_pillow(tmp_path: Path) -> None:
     generated, encode_jobs = fast_png_jobs(tmp_path)
     run_node(encode_jobs)
     paths = pillow_pngs(tmp_path) + generated + reference_pngs()
-    jobs = [{"mode": "decode", "path": str(p), "out": str(tmp_path / f"out{k}.rgb")}
-            for k, p in enumerate(paths)]  # fmt: skip
+    jobs = [
+        {"mode": "decode", "path": str(p), "out": str(tmp_path / f"out{k}.rgb")}
+        for k, p in enumerate(paths)
+    ]
     results = run_node(jobs)
     for path, job, got in zip(paths, jobs, results, strict=True):
         expected, notes = pillow_rgb(path)

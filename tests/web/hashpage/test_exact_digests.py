@@ -70,8 +70,9 @@ def test_a_50_mb_file_through_digest_file_in_chunks(tmp_path: Path) -> None:
 def test_a_file_that_vanishes_mid_read_is_a_read_failure(tmp_path: Path) -> None:
     path = tmp_path / "going.bin"
     write(path, 300_000, 5)
-    (got,) = run_node([{"mode": "file", "path": str(path), "chunkBytes": 65536,
-                        "vanishAfter": 65536}])  # fmt: skip
+    (got,) = run_node(
+        [{"mode": "file", "path": str(path), "chunkBytes": 65536, "vanishAfter": 65536}]
+    )
     assert got["error"] == "read-failed", got
     assert "md5" not in got
     assert got["progress"][0] == [65536, 300_000]
@@ -80,7 +81,8 @@ def test_a_file_that_vanishes_mid_read_is_a_read_failure(tmp_path: Path) -> None
 def test_cancel_stops_between_chunks(tmp_path: Path) -> None:
     path = tmp_path / "long.bin"
     write(path, 500_000, 8)
-    (got,) = run_node([{"mode": "file", "path": str(path), "chunkBytes": 100_000,
-                        "cancelAfter": 200_000}])  # fmt: skip
+    (got,) = run_node(
+        [{"mode": "file", "path": str(path), "chunkBytes": 100_000, "cancelAfter": 200_000}]
+    )
     assert got["error"] == "cancelled", got
     assert got["progress"][-1] == [200_000, 500_000]

@@ -21,8 +21,12 @@ EXACT_FIELDS = ("media_type", "pdq", "pdq_quality", "md5", "sha256", "width", "h
 
 def generated(folder: Path) -> list[Path]:
     out = []
-    for seed, size, fmt in ((61, (640, 480), "JPEG"), (62, (333, 251), "PNG"),
-                            (63, (1200, 900), "JPEG"), (64, (480, 720), "WEBP")):  # fmt: skip
+    for seed, size, fmt in (
+        (61, (640, 480), "JPEG"),
+        (62, (333, 251), "PNG"),
+        (63, (1200, 900), "JPEG"),
+        (64, (480, 720), "WEBP"),
+    ):
         path = folder / f"photo-{seed}.{fmt.lower()}"
         photo_like(seed, size).save(path, fmt, **({"quality": 88} if fmt != "PNG" else {}))
         out.append(path)
@@ -62,8 +66,16 @@ def test_large_jpeg_equal_to_cli(hash_page: HashPageRun, tmp_path: Path) -> None
     photo_like(65, (1600, 1200)).save(path, "JPEG", quality=88)
     got = hash_page.hash_files([path])["items"][0]
     want = next(iter(cli_items([path], tmp_path / "cli.json").values()))
-    for k in ("md5", "sha256", "width", "height", "pdq", "pdq_quality", "pdq_variants",
-              "local_features"):
+    for k in (
+        "md5",
+        "sha256",
+        "width",
+        "height",
+        "pdq",
+        "pdq_quality",
+        "pdq_variants",
+        "local_features",
+    ):
         assert got[k] == want[k], k
     print(f"large JPEG: page PDQ {hamming(got['pdq'], want['pdq'])} bits from the CLI's")
 
@@ -82,9 +94,13 @@ def test_bad_files_are_listed_and_the_rest_hashed(hash_page: HashPageRun, tmp_pa
     hash_page.wait_all_finished()
     entries = {e["name"]: e for e in hash_page.entries()}
     codes = {n: entries[n]["code"] for n in names}
-    assert codes == {"letter.jpg": "not-media", "truncated.jpg": "undecodable",
-                     "empty.jpg": "undecodable", "IMG_0001.HEIC": "heic-unsupported",
-                     "good.jpg": None}, entries  # fmt: skip
+    assert codes == {
+        "letter.jpg": "not-media",
+        "truncated.jpg": "undecodable",
+        "empty.jpg": "undecodable",
+        "IMG_0001.HEIC": "heic-unsupported",
+        "good.jpg": None,
+    }, entries
     assert "empty" in entries["empty.jpg"]["message"]
     listed = hash_page.page.inner_text("#failed-list")
     for name in names[:4]:
@@ -94,9 +110,20 @@ def test_bad_files_are_listed_and_the_rest_hashed(hash_page: HashPageRun, tmp_pa
     sub = hash_page.download()
     assert [i["sha256"] for i in sub["items"]] == [entries["good.jpg"]["item"]["sha256"]]
     # The CLI skips the same three files it can see (it does not read HEIC either).
-    done = subprocess.run([sys.executable, "-m", "rempart", "hash",
-                           *(str(tmp_path / n) for n in names[:3]), str(good),
-                           "--out", str(tmp_path / "cli.json")],
-                          capture_output=True, text=True, timeout=600)  # fmt: skip
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rempart",
+            "hash",
+            *(str(tmp_path / n) for n in names[:3]),
+            str(good),
+            "--out",
+            str(tmp_path / "cli.json"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 3
     assert len(json.loads((tmp_path / "cli.json").read_text())["items"]) == 1

@@ -9,8 +9,12 @@ from pathlib import Path
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "rempart", "hash-page", *args],
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "rempart", "hash-page", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_writes_the_page(tmp_path: Path, hash_page_path: Path) -> None:

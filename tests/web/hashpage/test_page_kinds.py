@@ -50,8 +50,14 @@ def test_kinds_like_python(tmp_path: Path) -> None:
     for name, data in files.items():
         (tmp_path / name).write_bytes(data)
         jobs.append({"path": str(tmp_path / name), "name": name})
-    done = subprocess.run(["node", str(SCRIPT)], input=json.dumps(jobs), capture_output=True,
-                          text=True, timeout=120, check=True)  # fmt: skip
+    done = subprocess.run(
+        ["node", str(SCRIPT)],
+        input=json.dumps(jobs),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     got = dict(zip(files, json.loads(done.stdout), strict=True))
     for name, data in files.items():
         assert got[name]["sniff"] == sniff(data[:16]), name

@@ -79,8 +79,9 @@ def test_one_file_with_its_policy(hash_page_path: Path) -> None:
     assert css and "@import" not in css.group(1) and "url(" not in css.group(1)
     assert html.count('type="file"') == 1
     # Every catalogue is inline, as the chooser lists them.
-    names = {p.stem for p in (Path(__file__).parents[3] / "src/rempart/web/hashpage/i18n").glob(
-        "*.json")}  # fmt: skip
+    names = {
+        p.stem for p in (Path(__file__).parents[3] / "src/rempart/web/hashpage/i18n").glob("*.json")
+    }
     assert {"en", "fr", "ko"} <= names
 
 
@@ -159,15 +160,22 @@ def check_injected_calls_blocked(run: HashPageRun) -> None:
     result: dict[str, Any] = run.page.evaluate(INJECT)
     outcome, seen = result["outcome"], result["seen"]
     assert {k: v for k, v in outcome.items() if k != "beacon"} == {
-        "fetch": "blocked", "xhr": "blocked", "image": "blocked", "socket": "blocked"}
+        "fetch": "blocked",
+        "xhr": "blocked",
+        "image": "blocked",
+        "socket": "blocked",
+    }
     # sendBeacon only queues: its refusal is the violation below.
     # (served, the header and the <meta> policies each report a violation)
-    assert sorted(set(seen)) == sorted([
-        "connect-src https://tracker.example/collect?h=1",
-        "connect-src https://tracker.example/xhr",
-        "img-src https://tracker.example/beacon.gif?h=1",
-        "connect-src wss://tracker.example/socket",
-        "connect-src https://tracker.example/b"]), seen
+    assert sorted(set(seen)) == sorted(
+        [
+            "connect-src https://tracker.example/collect?h=1",
+            "connect-src https://tracker.example/xhr",
+            "img-src https://tracker.example/beacon.gif?h=1",
+            "connect-src wss://tracker.example/socket",
+            "connect-src https://tracker.example/b",
+        ]
+    ), seen
     # Chromium announces some of them, then fails them for the CSP: none reached the network.
     tried = [u for u in run.requests.seen if "tracker.example" in u]
     assert all(run.requests.failed.get(u) == "csp" for u in tried), run.requests.failed
@@ -212,8 +220,14 @@ def check_nothing_stored(run: HashPageRun) -> None:
       caches: window.caches ? (await caches.keys()).length : 0,
       cookie: document.cookie,
     })""")
-    assert stored == {"serviceWorkers": 0, "local": 0, "session": 0, "indexedDB": 0,
-                      "caches": 0, "cookie": ""}  # fmt: skip
+    assert stored == {
+        "serviceWorkers": 0,
+        "local": 0,
+        "session": 0,
+        "indexedDB": 0,
+        "caches": 0,
+        "cookie": "",
+    }
 
 
 def test_nothing_stored_from_file(hash_page: HashPageRun, tmp_path: Path) -> None:
@@ -221,8 +235,7 @@ def test_nothing_stored_from_file(hash_page: HashPageRun, tmp_path: Path) -> Non
     check_nothing_stored(hash_page)
 
 
-def test_one_multiple_file_input_and_blob_download(hash_page: HashPageRun,
-                                                   tmp_path: Path) -> None:  # fmt: skip
+def test_one_multiple_file_input_and_blob_download(hash_page: HashPageRun, tmp_path: Path) -> None:
     page = hash_page.page
     assert page.locator("input[type=file]").count() == 1
     assert page.get_attribute("input[type=file]", "multiple") is not None
@@ -237,12 +250,18 @@ def test_one_multiple_file_input_and_blob_download(hash_page: HashPageRun,
 
 
 def rempart(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "rempart", *args], env=env,
-                          capture_output=True, text=True, timeout=600)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "rempart", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
-def test_downloaded_file_imports_and_finds_a_cropped_copy(hash_page: HashPageRun,
-                                                          tmp_path: Path) -> None:  # fmt: skip
+def test_downloaded_file_imports_and_finds_a_cropped_copy(
+    hash_page: HashPageRun, tmp_path: Path
+) -> None:
     """The saved file goes through the real `rempart bank import` unchanged, and a real
     `rempart scan` finds a cropped copy of her photo (and not an unrelated one)."""
     mine = tmp_path / "mine"
@@ -250,8 +269,11 @@ def test_downloaded_file_imports_and_finds_a_cropped_copy(hash_page: HashPageRun
     saved = tmp_path / "my-hashes.json"
     sub = hash_page.hash_files(photos(mine, (51, 52)), save_to=saved)
     assert sub["consent"]["given_by"] == "Test Person"
-    env = {**os.environ, "REMPART_DB": f"sqlite:///{tmp_path / 'r.db'}",
-           "REMPART_HOME": str(tmp_path / "home")}  # fmt: skip
+    env = {
+        **os.environ,
+        "REMPART_DB": f"sqlite:///{tmp_path / 'r.db'}",
+        "REMPART_HOME": str(tmp_path / "home"),
+    }
     assert rempart(env, "bank", "create", "her").returncode == 0
     done = rempart(env, "bank", "import", "her", str(saved), "--case", "CASE-PAGE")
     assert done.returncode == 0, done.stderr
@@ -261,8 +283,19 @@ def test_downloaded_file_imports_and_finds_a_cropped_copy(hash_page: HashPageRun
     original.crop((48, 36, 592, 444)).save(found / "cropped.jpg", "JPEG", quality=85)
     photo_like(99, (640, 480)).save(found / "unrelated.jpg", "JPEG", quality=85)
     report = tmp_path / "report.json"
-    scan = rempart(env, "scan", str(found), "--bank", "her", "--report", str(report),
-                   "--format", "json", "--workers", "1")  # fmt: skip
+    scan = rempart(
+        env,
+        "scan",
+        str(found),
+        "--bank",
+        "her",
+        "--report",
+        str(report),
+        "--format",
+        "json",
+        "--workers",
+        "1",
+    )
     assert scan.returncode in (0, 3), scan.stderr
     matches = json.loads(report.read_text())["matches"]
     assert {Path(m["file"]).name for m in matches} == {"cropped.jpg"}, matches

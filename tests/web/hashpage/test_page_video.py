@@ -22,13 +22,24 @@ from rempart.samples import photo_like
 def test_short_video_equals_cli(hash_page: HashPageRun, tmp_path: Path) -> None:
     path = write_video(tmp_path / "clip.mp4", scene_frames(5, 3.0, 10, (160, 120)), fps=10)
     got = hash_page.hash_files([path])["items"][0]
-    done = subprocess.run([sys.executable, "-m", "rempart", "hash", str(path), "--out",
-                           str(tmp_path / "cli.json")], capture_output=True, text=True,
-                          timeout=600)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "rempart", "hash", str(path), "--out", str(tmp_path / "cli.json")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr
     want = json.loads((tmp_path / "cli.json").read_text())["items"][0]
-    for key in ("media_type", "pdq", "pdq_quality", "md5", "sha256", "width", "height",
-                "seconds_per_frame"):  # fmt: skip
+    for key in (
+        "media_type",
+        "pdq",
+        "pdq_quality",
+        "md5",
+        "sha256",
+        "width",
+        "height",
+        "seconds_per_frame",
+    ):
         assert got[key] == want[key], key
     assert abs(got["duration"] - want["duration"]) < 0.2
     # Frames as "hex,quality,seconds": the same frames at the same times, each hash close to
@@ -41,15 +52,19 @@ def test_short_video_equals_cli(hash_page: HashPageRun, tmp_path: Path) -> None:
         distances.append(bin(int(gh, 16) ^ int(wh, 16)).count("1"))
     assert max(distances) <= 31, distances
     assert set(got.get("vpdq_regions", {})) == set(want.get("vpdq_regions", {}))
-    print(f"video frames: PDQ distance to the CLI's max {max(distances)}, "
-          f"mean {sum(distances) / len(distances):.1f} bits")
+    print(
+        f"video frames: PDQ distance to the CLI's max {max(distances)}, "
+        f"mean {sum(distances) / len(distances):.1f} bits"
+    )
 
 
 def long_video(path: Path, seconds: int, fps: int = 1) -> Path:
     """A tiny moving scene of `seconds` seconds (cheap to encode even at 2 hours)."""
     scene = np.asarray(photo_like(7, (256, 96)))
-    frames = [np.ascontiguousarray(scene[:, (i * 3) % 192:(i * 3) % 192 + 64])
-              for i in range(seconds * fps)]  # fmt: skip
+    frames = [
+        np.ascontiguousarray(scene[:, (i * 3) % 192 : (i * 3) % 192 + 64])
+        for i in range(seconds * fps)
+    ]
     return write_video(path, frames, fps=fps)
 
 
@@ -91,12 +106,14 @@ def test_audio_only_is_listed_or_kept(hash_page: HashPageRun, tmp_path: Path) ->
     assert entries["good.jpg"]["status"] == "done"
 
 
-def test_codec_the_browser_lacks_falls_back_to_exact_hashes(hash_page: HashPageRun,
-                                                            tmp_path: Path) -> None:  # fmt: skip
+def test_codec_the_browser_lacks_falls_back_to_exact_hashes(
+    hash_page: HashPageRun, tmp_path: Path
+) -> None:
     """MPEG-4 Part 2 video (no WebCodecs decoder): the item keeps MD5/SHA-256, with a note
     saying only exact copies can then be found, and the file still imports."""
-    path = write_video(tmp_path / "old-phone.mp4", scene_frames(6, 2.0, 10, (160, 120)),
-                       fps=10, codec="mpeg4")  # fmt: skip
+    path = write_video(
+        tmp_path / "old-phone.mp4", scene_frames(6, 2.0, 10, (160, 120)), fps=10, codec="mpeg4"
+    )
     saved = tmp_path / "my-hashes.json"
     sub = hash_page.hash_files([path], save_to=saved)
     item = sub["items"][0]
@@ -116,9 +133,12 @@ def test_animated_gif_is_a_video(hash_page: HashPageRun, tmp_path: Path) -> None
     path = tmp_path / "loop.gif"
     frames[0].save(path, "GIF", save_all=True, append_images=frames[1:], duration=100)
     got = hash_page.hash_files([path])["items"][0]
-    done = subprocess.run([sys.executable, "-m", "rempart", "hash", str(path), "--out",
-                           str(tmp_path / "cli.json")], capture_output=True, text=True,
-                          timeout=600)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "rempart", "hash", str(path), "--out", str(tmp_path / "cli.json")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     want = json.loads((tmp_path / "cli.json").read_text())["items"][0]
     assert got["media_type"] == want["media_type"] == "video"
     assert len(got["vpdq"]) == len(want["vpdq"]) == 3, (got["vpdq"], done.stderr)

@@ -24,8 +24,9 @@ TESTDATA = THREATEXCHANGE
 SCRIPT = Path(__file__).with_name("pdq_hash.mjs")
 
 
-def js_hashes(images: list[np.ndarray], tmp: Path, *, dihedral: bool = True,
-              luma: bool = False) -> list[dict]:  # fmt: skip
+def js_hashes(
+    images: list[np.ndarray], tmp: Path, *, dihedral: bool = True, luma: bool = False
+) -> list[dict]:
     return run_node(SCRIPT, rgb_jobs(images, tmp, dihedral=dihedral, luma=luma))
 
 
@@ -78,8 +79,19 @@ def test_every_reference_image_bit_for_bit(tmp_path: Path) -> None:
     print("\n".join(report))
 
 
-ODD_SIZES = [(641, 479), (1003, 2), (63, 65), (64, 64), (127, 1025), (5, 5), (4, 9), (9, 4),
-             (1, 1), (130, 5), (2048, 1537)]  # fmt: skip
+ODD_SIZES = [
+    (641, 479),
+    (1003, 2),
+    (63, 65),
+    (64, 64),
+    (127, 1025),
+    (5, 5),
+    (4, 9),
+    (9, 4),
+    (1, 1),
+    (130, 5),
+    (2048, 1537),
+]
 
 
 def test_generated_odd_tiny_and_flat_images(tmp_path: Path) -> None:

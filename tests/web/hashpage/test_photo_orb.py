@@ -55,8 +55,11 @@ def test_pyramid_resize_pixel_identical(tmp_path: Path) -> None:
     for k in range(12):
         w, h = int(rng.integers(20, 520)), int(rng.integers(20, 520))
         _, job = grey_file(photo_like(k, (w, h)), tmp_path / f"{k}.grey")
-        to = (max(1, round(w / 1.2)), max(1, round(h / 1.2))) if k % 3 else (
-            int(rng.integers(1, 600)), int(rng.integers(1, 600)))  # fmt: skip
+        to = (
+            (max(1, round(w / 1.2)), max(1, round(h / 1.2)))
+            if k % 3
+            else (int(rng.integers(1, 600)), int(rng.integers(1, 600)))
+        )
         jobs.append({**job, "mode": "resize", "to": list(to), "out": str(tmp_path / f"{k}.out")})
         grey = np.frombuffer(Path(job["grey"]).read_bytes(), np.uint8).reshape(h, w)
         wants.append(cv2.resize(grey, to, interpolation=cv2.INTER_LINEAR_EXACT))
@@ -76,7 +79,7 @@ def test_blur_like_opencvs_float_filter(tmp_path: Path) -> None:
     images = [work_copy(photo_like(81, (900, 700)))] + [
         photo_like(k, (int(w), int(h)))
         for k, (w, h) in enumerate(np.random.default_rng(5).integers(8, 400, (8, 2)))
-    ]  # fmt: skip
+    ]
     for k, image in enumerate(images):
         grey, job = grey_file(image, tmp_path / f"{k}.grey")
         jobs.append({**job, "mode": "blur", "out": str(tmp_path / f"{k}.out")})
@@ -94,21 +97,24 @@ def test_keypoints_and_features_like_opencv(tmp_path: Path) -> None:
         grey, job = grey_file(image, tmp_path / f"{k}.grey")
         greys.append(grey)
         jobs.append({**job, "mode": "detect"})
-        jobs.append({**job, "mode": "extract", "image_width": image.width,
-                     "image_height": image.height})  # fmt: skip
+        jobs.append(
+            {**job, "mode": "extract", "image_width": image.width, "image_height": image.height}
+        )
     got = run_js(jobs)
     kp_total = kp_same = pts_total = pts_same = desc_same = texts_same = with_features = 0
     for k, (name, image) in enumerate(cases):
         detected, extracted = got[2 * k], got[2 * k + 1]
         want = {
             (np.float32(p.pt[0]), np.float32(p.pt[1]), p.octave): (
-                np.float32(p.response), np.float32(p.angle))
+                np.float32(p.response),
+                np.float32(p.angle),
+            )
             for p in _ORB.detect(greys[k], None)
-        }  # fmt: skip
+        }
         mine = {
             (np.float32(x), np.float32(y), o): (np.float32(r), np.float32(a))
             for x, y, r, a, o in detected["keypoints"]
-        }  # fmt: skip
+        }
         kp_total += len(want)
         kp_same += sum(1 for key, v in mine.items() if want.get(key) == v)
         stored = extract(image)
@@ -129,8 +135,12 @@ def test_keypoints_and_features_like_opencv(tmp_path: Path) -> None:
             for p, d in zip(np.rint(js.points * 4095), js.descriptors, strict=True)
         )
         pts_total += len(stored)
-        pts_same += sum((Counter(p for p, _ in cv_pairs.elements())
-                         & Counter(p for p, _ in js_pairs.elements())).values())  # fmt: skip
+        pts_same += sum(
+            (
+                Counter(p for p, _ in cv_pairs.elements())
+                & Counter(p for p, _ in js_pairs.elements())
+            ).values()
+        )
         desc_same += sum((cv_pairs & js_pairs).values())
     print(
         f"\nORB in JS vs OpenCV on {len(cases)} work copies: keypoints identical "

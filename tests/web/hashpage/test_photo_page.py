@@ -39,15 +39,28 @@ def photos(folder: Path) -> list[Path]:
 
 
 def cli_items(paths: list[Path], out: Path, *flags: str) -> dict[str, dict[str, Any]]:
-    done = subprocess.run([sys.executable, "-m", "rempart", "hash", *map(str, paths),
-                           "--out", str(out), "--workers", "1", *flags],
-                          capture_output=True, text=True, timeout=600)  # fmt: skip
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rempart",
+            "hash",
+            *map(str, paths),
+            "--out",
+            str(out),
+            "--workers",
+            "1",
+            *flags,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr
     return {i["sha256"]: i for i in json.loads(out.read_text())["items"]}
 
 
-def test_page_stores_the_clis_variants_and_features(hash_page: HashPageRun,
-                                                    tmp_path: Path) -> None:  # fmt: skip
+def test_page_stores_the_clis_variants_and_features(hash_page: HashPageRun, tmp_path: Path) -> None:
     paths = photos(tmp_path)
     page = {i["sha256"]: i for i in hash_page.hash_files(paths)["items"]}
     cli = cli_items(paths, tmp_path / "cli.json")

@@ -28,10 +28,16 @@ def run_js(jobs: list[tuple[Image.Image, list[list[Any]]]], tmp: Path) -> list[n
     for k, (image, ops) in enumerate(jobs):
         src = tmp / f"{k}.in"
         src.write_bytes(np.asarray(image, dtype=np.uint8).tobytes())
-        spec.append({
-            "in": str(src), "out": str(tmp / f"{k}.out"), "width": image.width,
-            "height": image.height, "channels": len(image.getbands()), "ops": ops,
-        })  # fmt: skip
+        spec.append(
+            {
+                "in": str(src),
+                "out": str(tmp / f"{k}.out"),
+                "width": image.width,
+                "height": image.height,
+                "channels": len(image.getbands()),
+                "ops": ops,
+            }
+        )
     meta = run_node(SCRIPT, spec)
     out = []
     for job, m in zip(spec, meta, strict=True):
@@ -114,6 +120,9 @@ def test_resize_pass_order_pixel_identical(tmp_path: Path) -> None:
     for w, h, ow, oh in ((100, 200, 90, 180), (120, 100, 121, 98), (120, 100, 121, 101)):
         jobs.append((photo_like(1, (w, h)), [["resize", ow, oh]]))
     got = run_js(jobs, tmp_path)
-    bad = [f"{image.size} {ops}" for (image, ops), js in zip(jobs, got, strict=True)
-           if not np.array_equal(np.asarray(py_apply(image, ops)), js)]  # fmt: skip
+    bad = [
+        f"{image.size} {ops}"
+        for (image, ops), js in zip(jobs, got, strict=True)
+        if not np.array_equal(np.asarray(py_apply(image, ops)), js)
+    ]
     assert not bad, bad

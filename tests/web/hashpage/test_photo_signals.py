@@ -33,8 +33,16 @@ SCRIPT = Path(__file__).with_name("photo_signals.mjs")
 
 
 def generated() -> list[tuple[str, np.ndarray]]:
-    sizes = [(640, 480), (479, 613), (1031, 257), (97, 131), (2000, 1501), (300, 300),
-             (513, 1024), (1600, 900)]  # fmt: skip
+    sizes = [
+        (640, 480),
+        (479, 613),
+        (1031, 257),
+        (97, 131),
+        (2000, 1501),
+        (300, 300),
+        (513, 1024),
+        (1600, 900),
+    ]
     out = [(f"photo_like{s}", rgb_of(photo_like(300 + k, s))) for k, s in enumerate(sizes)]
     # regression: a blurred pixel at 165.49998 without fused multiply-adds, 166 in OpenCV
     out.append(("photo_like81", rgb_of(photo_like(81, (900, 700)))))
@@ -100,8 +108,9 @@ def copies(image: Image.Image, other: Image.Image) -> dict[str, Image.Image]:
     """Found copies of a photo: cropped, partly replaced, mirrored, rotated."""
     w, h = image.size
     replaced = image.copy()
-    replaced.paste(other.resize((w, h - h * 2 // 5)).crop((0, 0, w, h - h * 2 // 5)),
-                   (0, h * 2 // 5))  # fmt: skip
+    replaced.paste(
+        other.resize((w, h - h * 2 // 5)).crop((0, 0, w, h - h * 2 // 5)), (0, h * 2 // 5)
+    )
     return {
         "crop80": image.crop((w // 10, h // 10, w - w // 10, h - h // 10)),
         "region-replaced": replaced,
@@ -145,8 +154,10 @@ def test_large_jpeg_full_decode_works_like_the_clis_draft(tmp_path: Path) -> Non
     which a browser cannot: from the page's full decode, a phone-sized photo's variants are
     within a few bits of the CLI's, and copies verified against either side's keypoints get
     the same verdicts."""
-    datas = [TESTDATA / "c2pa" / "c2pa-rs" / "no_manifest.jpg",
-             TESTDATA / "faces" / "face_recognition-examples" / "obama-1080p.jpg"]  # fmt: skip
+    datas = [
+        TESTDATA / "c2pa" / "c2pa-rs" / "no_manifest.jpg",
+        TESTDATA / "faces" / "face_recognition-examples" / "obama-1080p.jpg",
+    ]
     if not all(p.is_file() for p in datas):
         pytest.skip("shared test data missing")
     raw = [p.read_bytes() for p in datas]
@@ -182,8 +193,14 @@ def test_large_jpeg_full_decode_works_like_the_clis_draft(tmp_path: Path) -> Non
 
 def test_pixels_that_do_not_match_their_size_are_a_clear_error() -> None:
     """The worker reports a HashError with its code for the file instead of hashing garbage."""
-    done = subprocess.run([node(), str(SCRIPT.with_name("photo_bad.mjs"))], capture_output=True,
-                          text=True, cwd=ROOT, timeout=60, check=False)  # fmt: skip
+    done = subprocess.run(
+        [node(), str(SCRIPT.with_name("photo_bad.mjs"))],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     errors = json.loads(done.stdout)
     assert [e["code"] for e in errors] == ["undecodable"] * 3

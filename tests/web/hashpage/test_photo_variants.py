@@ -21,8 +21,18 @@ SCRIPT = Path(__file__).with_name("photo_variants.mjs")
 
 
 def generated() -> list[tuple[str, np.ndarray]]:
-    sizes = [(640, 480), (479, 613), (1031, 257), (97, 131), (2000, 1501), (63, 400),
-             (64, 64), (512, 512), (513, 1024), (3001, 2000)]  # fmt: skip
+    sizes = [
+        (640, 480),
+        (479, 613),
+        (1031, 257),
+        (97, 131),
+        (2000, 1501),
+        (63, 400),
+        (64, 64),
+        (512, 512),
+        (513, 1024),
+        (3001, 2000),
+    ]
     return [(f"photo_like{s}", rgb_of(photo_like(200 + k, s))) for k, s in enumerate(sizes)]
 
 

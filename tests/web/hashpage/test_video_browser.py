@@ -37,12 +37,28 @@ from rempart.signals.vpdq import frames_from_text
 TESTDATA = nodejs.THREATEXCHANGE
 SAMPLES = TESTDATA / "tmk" / "sample-videos"
 META = TESTDATA / "vpdq" / "sample-hashes"
-VIDEO_FIELDS = ("media_type", "pdq", "pdq_quality", "md5", "sha256", "width", "height",
-                "duration", "seconds_per_frame", "vpdq", "vpdq_inside", "vpdq_regions")
+VIDEO_FIELDS = (
+    "media_type",
+    "pdq",
+    "pdq_quality",
+    "md5",
+    "sha256",
+    "width",
+    "height",
+    "duration",
+    "seconds_per_frame",
+    "vpdq",
+    "vpdq_inside",
+    "vpdq_regions",
+)
 # A subset of Meta's samples keeps `make test` short: HD and SD, bars, logo, odd coding size;
 # REMPART_ALL_VIDEO_SAMPLES=1 runs all 14.
-SOME_SAMPLES = ("doorknob-hd-no-bar.mp4", "pattern-sd-with-large-logo-bar.mp4",
-                "chair-19-sd-bar.mp4", "test-padded-dimensions.mp4")
+SOME_SAMPLES = (
+    "doorknob-hd-no-bar.mp4",
+    "pattern-sd-with-large-logo-bar.mp4",
+    "chair-19-sd-bar.mp4",
+    "test-padded-dimensions.mp4",
+)
 
 
 def cli_items(paths: list[Path], out: Path) -> dict[str, dict[str, Any]]:
@@ -64,14 +80,24 @@ def assert_same_item(got: dict[str, Any], want: dict[str, Any], name: str) -> No
         if key == "vpdq" and a != b:
             pairs = list(zip(a or [], b or [], strict=False))
             first = next((i for i, (x, y) in enumerate(pairs) if x != y), None)
-            pytest.fail(f"{name}: vpdq differs ({len(a or [])} vs {len(b or [])} frames; first "
-                        f"difference at {first}: {pairs[first] if first is not None else ''})")
+            pytest.fail(
+                f"{name}: vpdq differs ({len(a or [])} vs {len(b or [])} frames; first "
+                f"difference at {first}: {pairs[first] if first is not None else ''})"
+            )
         assert a == b, f"{name}: {key} differs"
     assert "path" not in got
 
 
-def clip(folder: Path, name: str, codec: str, *, bars: bool = False, seconds: float = 3.0,
-         size: tuple[int, int] = (320, 240), fps: int = 10) -> Path:  # fmt: skip
+def clip(
+    folder: Path,
+    name: str,
+    codec: str,
+    *,
+    bars: bool = False,
+    seconds: float = 3.0,
+    size: tuple[int, int] = (320, 240),
+    fps: int = 10,
+) -> Path:
     w, h = size
     frames = scene_frames(11, seconds, fps, (w, h - 48) if bars else size)
     if bars:
@@ -87,8 +113,9 @@ def clip(folder: Path, name: str, codec: str, *, bars: bool = False, seconds: fl
 def animated_gif(path: Path, delays: int | list[int], size: tuple[int, int]) -> Path:
     """An animated GIF (a video for Rempart): generated pictures, palette per frame."""
     n = len(delays) if isinstance(delays, list) else 10
-    frames = [photo_like(80 + k, size).convert("P", palette=Image.Palette.ADAPTIVE)
-              for k in range(n)]  # fmt: skip
+    frames = [
+        photo_like(80 + k, size).convert("P", palette=Image.Palette.ADAPTIVE) for k in range(n)
+    ]
     frames[0].save(path, save_all=True, append_images=frames[1:], duration=delays, loop=0)
     return path
 
@@ -151,11 +178,13 @@ def test_sample_videos_conform(hash_page: HashPageRun, tmp_path: Path) -> None:
                 distances.append(d)
                 assert d <= 31, f"{path.name}: frame {number} is {d} bits from Meta's"
     seconds = sum(cli[s]["duration"] for s in cli)
-    print(f"\nvideo samples: {len(paths)} videos, {seconds:.1f} s; page {page_s:.1f} s "
-          f"({seconds / page_s:.2f}x real time, incl. MD5/SHA-256), CLI {cli_s:.1f} s "
-          f"({seconds / cli_s:.2f}x); distance to Meta's frames: {len(distances)} frames, "
-          f"median {int(np.median(distances))}, p95 {int(np.percentile(distances, 95))}, "
-          f"max {max(distances)}")
+    print(
+        f"\nvideo samples: {len(paths)} videos, {seconds:.1f} s; page {page_s:.1f} s "
+        f"({seconds / page_s:.2f}x real time, incl. MD5/SHA-256), CLI {cli_s:.1f} s "
+        f"({seconds / cli_s:.2f}x); distance to Meta's frames: {len(distances)} frames, "
+        f"median {int(np.median(distances))}, p95 {int(np.percentile(distances, 95))}, "
+        f"max {max(distances)}"
+    )
 
 
 def test_unsupported_codecs_fall_back(hash_page: HashPageRun, tmp_path: Path) -> None:
@@ -194,8 +223,11 @@ def test_bad_videos_are_named_never_hang(hash_page: HashPageRun, tmp_path: Path)
     assert half["status"] == "done", half
     assert len(half["item"]["vpdq"]) > 10
     assert any("cut short" in n for n in half["notes"]), half["notes"]
-    for name, code in (("cut-before-index.mp4", "undecodable"), ("notes.mp4", "not-media"),
-                       ("damaged.webm", "undecodable")):  # fmt: skip
+    for name, code in (
+        ("cut-before-index.mp4", "undecodable"),
+        ("notes.mp4", "not-media"),
+        ("damaged.webm", "undecodable"),
+    ):
         e = entries[name]
         assert e["status"] == "failed" and e["code"] == code, (name, e)
         if code == "undecodable":
@@ -233,12 +265,14 @@ def renderer_rss_mb() -> float:
 
 
 def progress_values(run: HashPageRun) -> list[float]:
-    return list(run.page.evaluate(
-        "Array.from(document.querySelectorAll('#file-list progress')).map(p => p.value)"))
+    return list(
+        run.page.evaluate(
+            "Array.from(document.querySelectorAll('#file-list progress')).map(p => p.value)"
+        )
+    )
 
 
-def test_long_video_bounded_memory_progress_cancel(hash_page: HashPageRun,
-                                                   tmp_path: Path) -> None:  # fmt: skip
+def test_long_video_bounded_memory_progress_cancel(hash_page: HashPageRun, tmp_path: Path) -> None:
     """A 10-minute low-resolution video: hashed with memory that does not grow with its length,
     with progress moving; a second run is cancelled mid-way and stops."""
     short = clip(tmp_path, "one-minute.mp4", "libx264", seconds=60, size=(160, 120), fps=10)
@@ -263,8 +297,10 @@ def test_long_video_bounded_memory_progress_cancel(hash_page: HashPageRun,
             moving = sorted(set(seen))
             assert len(moving) >= 5, f"progress did not move: {moving}"
         hash_page.page.click("#reset")
-    print(f"\nrenderer memory growth while hashing: 1 min {peaks[short.name]:.0f} MB, "
-          f"10 min {peaks[long.name]:.0f} MB")
+    print(
+        f"\nrenderer memory growth while hashing: 1 min {peaks[short.name]:.0f} MB, "
+        f"10 min {peaks[long.name]:.0f} MB"
+    )
     assert peaks[long.name] < peaks[short.name] + 150, peaks
     # Cancel: the long video again, cancelled once it is under way.
     hash_page.choose([long])

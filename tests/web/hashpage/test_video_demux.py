@@ -33,20 +33,28 @@ def pyav(path: Path) -> dict[str, Any]:
             "sizes": [p.size for p in packets],
             "keys": [i for i, p in enumerate(packets) if p.is_keyframe],
             "md5": hashlib.md5(b"".join(bytes(p) for p in packets)).hexdigest(),
-            "rate": Fraction(rate), "width": s.codec_context.width,
+            "rate": Fraction(rate),
+            "width": s.codec_context.width,
             "height": s.codec_context.height,
             "duration": float(c.duration) / 1_000_000 if c.duration else None,
-        }  # fmt: skip
+        }
 
 
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     folder = tmp_path_factory.mktemp("demux")
     frames = scene_frames(5, 2.5, 12, (176, 144))
-    return [write_video(folder / name, frames, fps=12, codec=codec)
-            for name, codec in (("h264.mp4", "libx264"), ("h264.mkv", "libx264"),
-                                ("vp8.webm", "libvpx"), ("vp9.webm", "libvpx-vp9"),
-                                ("vp9.mp4", "libvpx-vp9"), ("av1.webm", "libsvtav1"))]  # fmt: skip
+    return [
+        write_video(folder / name, frames, fps=12, codec=codec)
+        for name, codec in (
+            ("h264.mp4", "libx264"),
+            ("h264.mkv", "libx264"),
+            ("vp8.webm", "libvpx"),
+            ("vp9.webm", "libvpx-vp9"),
+            ("vp9.mp4", "libvpx-vp9"),
+            ("av1.webm", "libsvtav1"),
+        )
+    ]
 
 
 def test_demuxers_equal_pyav(generated: list[Path]) -> None:

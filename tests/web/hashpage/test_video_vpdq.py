@@ -44,9 +44,12 @@ def tight_planes(frame: av.VideoFrame) -> bytes:
 def run_js(frames: Iterator[av.VideoFrame], header: dict[str, Any]) -> dict[str, Any]:
     """Stream frames to video_vpdq.mjs; returns its answer (frames converted, hashes)."""
     proc = subprocess.Popen(
-        [node(), str(SCRIPT)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, cwd=ROOT,
-    )  # fmt: skip
+        [node(), str(SCRIPT)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+    )
     assert proc.stdin is not None
     proc.stdin.write((json.dumps(header) + "\n").encode())
     for frame in frames:
@@ -65,17 +68,21 @@ def decoded(path: Path) -> tuple[list[av.VideoFrame], dict[str, Any]]:
     first = frames[0]
     assert first.format.name == "yuv420p"
     header = {
-        "width": first.width, "height": first.height, "colorspace": int(first.colorspace),
-        "fullRange": int(first.color_range) == 2, "hash": True,
+        "width": first.width,
+        "height": first.height,
+        "colorspace": int(first.colorspace),
+        "fullRange": int(first.color_range) == 2,
+        "hash": True,
         "timestamps": [float(n / Fraction(rate)) for n in range(len(frames))],
-    }  # fmt: skip
+    }
     return frames, header
 
 
 def cli_item(path: Path) -> dict[str, Any]:
     """The frame lists `rempart hash --out` writes for this video (the bank side)."""
-    h = hash_video_file(path, seconds_per_frame=0.0, dedupe_distance=BANK_DEDUPE_DISTANCE,
-                        regions=True)  # fmt: skip
+    h = hash_video_file(
+        path, seconds_per_frame=0.0, dedupe_distance=BANK_DEDUPE_DISTANCE, regions=True
+    )
     from rempart.exchange.submission import SubmissionItem
 
     item = SubmissionItem.from_video(h).to_json()
@@ -101,8 +108,7 @@ def test_vpdq_js_equals_cli(name: str, barred_clip: Path) -> None:
     if not path.is_file():
         pytest.fail(f"{path} is missing (../shared/testdata)")
     frames, header = decoded(path)
-    expected_md5 = [hashlib.md5(f.to_ndarray(format="rgb24").tobytes()).hexdigest()
-                    for f in frames]  # fmt: skip
+    expected_md5 = [hashlib.md5(f.to_ndarray(format="rgb24").tobytes()).hexdigest() for f in frames]
     got = run_js(iter(frames), header)
     assert got["frames"] == len(frames)
     bad = [i for i, (a, b) in enumerate(zip(got["md5"], expected_md5, strict=True)) if a != b]
@@ -118,8 +124,11 @@ def test_vpdq_js_equals_cli(name: str, barred_clip: Path) -> None:
 def synthetic_frame(w: int, h: int, seed: int, colorspace: int, color_range: int) -> Any:
     rng = np.random.default_rng(seed)
     frame = av.VideoFrame(w, h, "yuv420p")
-    for plane, (pw, ph) in zip(frame.planes, ((w, h), ((w + 1) // 2, (h + 1) // 2),
-                                              ((w + 1) // 2, (h + 1) // 2)), strict=True):
+    for plane, (pw, ph) in zip(
+        frame.planes,
+        ((w, h), ((w + 1) // 2, (h + 1) // 2), ((w + 1) // 2, (h + 1) // 2)),
+        strict=True,
+    ):
         buf = np.zeros((len(bytes(plane)) // plane.line_size, plane.line_size), np.uint8)
         buf[:ph, :pw] = rng.integers(0, 256, (ph, pw), dtype=np.uint8)
         plane.update(buf.tobytes())
@@ -128,16 +137,23 @@ def synthetic_frame(w: int, h: int, seed: int, colorspace: int, color_range: int
     return frame
 
 
-@pytest.mark.parametrize(("colorspace", "color_range"),
-                         [(2, 1), (1, 1), (5, 1), (6, 1), (9, 1), (4, 1), (7, 1), (2, 2),
-                          (1, 2)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("colorspace", "color_range"),
+    [(2, 1), (1, 1), (5, 1), (6, 1), (9, 1), (4, 1), (7, 1), (2, 2), (1, 2)],
+)
 def test_yuv_to_rgb_every_value(colorspace: int, color_range: int) -> None:
     """Random YUV (every Y, U, V value many times over) converted in each colour matrix and
     range: the same RGB bytes as PyAV's, widths that are and are not multiples of 8."""
     for w, h in ((512, 256), (250, 130), (33, 18)):
         frame = synthetic_frame(w, h, colorspace * 10 + color_range, colorspace, color_range)
-        header = {"width": w, "height": h, "colorspace": colorspace,
-                  "fullRange": color_range == 2, "hash": False, "timestamps": [0.0]}  # fmt: skip
+        header = {
+            "width": w,
+            "height": h,
+            "colorspace": colorspace,
+            "fullRange": color_range == 2,
+            "hash": False,
+            "timestamps": [0.0],
+        }
         got = run_js(iter([frame]), header)
         want = hashlib.md5(frame.to_ndarray(format="rgb24").tobytes()).hexdigest()
         assert got["md5"] == [want], (w, h, colorspace, color_range)

@@ -33,27 +33,39 @@ def _json(info: keys.KeyInfo) -> dict[str, Any]:
 
 
 @router.post("/keys", status_code=201, summary="Create an API key (shown once)")
-def create_key(body: KeyIn, p: Principal = Depends(require("admin")),
-               svc: Services = Depends(services)) -> dict[str, Any]:  # fmt: skip
+def create_key(
+    body: KeyIn, p: Principal = Depends(require("admin")), svc: Services = Depends(services)
+) -> dict[str, Any]:
     with audit.acting_as(p.actor), svc.db.session() as s:
-        key, info = keys.create_key(s, body.role, body.tenant, label=body.label,
-                                    rate_limit=body.rate_limit, created_by=p.actor)
-        audit.record(s, "apikey-create", details={"key_id": info.key_id, "role": info.role,
-                                                  "tenant": info.tenant})
+        key, info = keys.create_key(
+            s,
+            body.role,
+            body.tenant,
+            label=body.label,
+            rate_limit=body.rate_limit,
+            created_by=p.actor,
+        )
+        audit.record(
+            s,
+            "apikey-create",
+            details={"key_id": info.key_id, "role": info.role, "tenant": info.tenant},
+        )
     svc.changed()
     return {"key": key, **_json(info)}
 
 
 @router.get("/keys", summary="API keys (never the keys themselves)")
-def list_keys(p: Principal = Depends(require("admin")),
-              svc: Services = Depends(services)) -> list[dict[str, Any]]:  # fmt: skip
+def list_keys(
+    p: Principal = Depends(require("admin")), svc: Services = Depends(services)
+) -> list[dict[str, Any]]:
     with svc.db.session() as s:
         return [_json(k) for k in keys.list_keys(s)]
 
 
 @router.delete("/keys/{key_id}", summary="Revoke an API key (at once on this server)")
-def revoke_key(key_id: str, p: Principal = Depends(require("admin")),
-               svc: Services = Depends(services)) -> dict[str, Any]:  # fmt: skip
+def revoke_key(
+    key_id: str, p: Principal = Depends(require("admin")), svc: Services = Depends(services)
+) -> dict[str, Any]:
     with audit.acting_as(p.actor), svc.db.session() as s:
         info = keys.revoke_key(s, key_id)
         audit.record(s, "apikey-revoke", details={"key_id": key_id})
@@ -63,6 +75,7 @@ def revoke_key(key_id: str, p: Principal = Depends(require("admin")),
 
 
 @router.get("/tenants", summary="Organisations and platforms")
-def list_tenants(p: Principal = Depends(require("admin")),
-                 svc: Services = Depends(services)) -> list[dict[str, Any]]:  # fmt: skip
+def list_tenants(
+    p: Principal = Depends(require("admin")), svc: Services = Depends(services)
+) -> list[dict[str, Any]]:
     return records.tenants(svc.db)

@@ -46,27 +46,36 @@ class EntriesIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     case: str = Field(min_length=1, max_length=64, description="Case number")
     items: list[dict[str, Any]] | None = Field(
-        None, description="Items of a hash-submission file (pdq, md5, sha256, ...)")
+        None, description="Items of a hash-submission file (pdq, md5, sha256, ...)"
+    )
     submission: dict[str, Any] | None = Field(
-        None, description="A whole hash-submission file (instead of items)")
+        None, description="A whole hash-submission file (instead of items)"
+    )
     consent: dict[str, Any] | None = Field(None, description="Consent record, if none is on file")
     label: str | None = Field(None, max_length=200)
 
 
 @router.get("", summary="Banks this key may match against")
-def list_banks(p: Principal = Depends(require(*READERS)),
-               svc: Services = Depends(services)) -> list[dict[str, Any]]:  # fmt: skip
+def list_banks(
+    p: Principal = Depends(require(*READERS)), svc: Services = Depends(services)
+) -> list[dict[str, Any]]:
     with svc.db.session() as s:
         names = visible_banks(s, p)
         return [records.bank_summary(s, b, p) for b in records.banks_named(s, names)]
 
 
 @router.post("", status_code=201, summary="Create a bank (admin)")
-def create_bank(body: BankIn, p: Principal = Depends(require("admin")),
-                svc: Services = Depends(services)) -> dict[str, Any]:  # fmt: skip
+def create_bank(
+    body: BankIn, p: Principal = Depends(require("admin")), svc: Services = Depends(services)
+) -> dict[str, Any]:
     with audit.acting_as(p.actor):
-        sharing.create_bank(svc.db, body.name, description=body.description,
-                            pdq_threshold=body.pdq_threshold, actor=p.actor)  # fmt: skip
+        sharing.create_bank(
+            svc.db,
+            body.name,
+            description=body.description,
+            pdq_threshold=body.pdq_threshold,
+            actor=p.actor,
+        )
     with svc.db.session() as s:
         out = records.bank_summary(s, repository.get_bank(s, body.name), p)
     svc.lookups.invalidate()
@@ -75,8 +84,9 @@ def create_bank(body: BankIn, p: Principal = Depends(require("admin")),
 
 
 @router.get("/{name}", summary="One bank")
-def get_bank(name: str, p: Principal = Depends(require(*READERS)),
-             svc: Services = Depends(services)) -> dict[str, Any]:  # fmt: skip
+def get_bank(
+    name: str, p: Principal = Depends(require(*READERS)), svc: Services = Depends(services)
+) -> dict[str, Any]:
     with svc.db.session() as s:
         return records.bank_summary(s, bank_for(s, p, name), p)
 
@@ -88,8 +98,12 @@ class BankChange(BaseModel):
 
 
 @router.patch("/{name}", summary="Change a bank's description or PDQ threshold (admin)")
-def change_bank(name: str, body: BankChange, p: Principal = Depends(require("admin")),
-                svc: Services = Depends(services)) -> dict[str, Any]:  # fmt: skip
+def change_bank(
+    name: str,
+    body: BankChange,
+    p: Principal = Depends(require("admin")),
+    svc: Services = Depends(services),
+) -> dict[str, Any]:
     with audit.acting_as(p.actor), svc.db.session() as s:
         bank = bank_for(s, p, name)
         before = {"description": bank.description, "pdq_threshold": bank.pdq_threshold}
@@ -97,8 +111,11 @@ def change_bank(name: str, body: BankChange, p: Principal = Depends(require("adm
             bank.description = body.description
         if body.pdq_threshold is not None:
             bank.pdq_threshold = body.pdq_threshold
-        audit.record(s, "bank-change", details={"bank": name, "before": before,
-                                                "after": body.model_dump(exclude_none=True)})
+        audit.record(
+            s,
+            "bank-change",
+            details={"bank": name, "before": before, "after": body.model_dump(exclude_none=True)},
+        )
         out = records.bank_summary(s, bank, p)
     svc.lookups.invalidate()  # other workers: within the cache's 2 s
     svc.changed()
@@ -117,14 +134,22 @@ def _share(svc: Services, p: Principal, name: str, tenant_name: str, on: bool) -
 
 
 @router.put("/{name}/shares/{tenant}", summary="Share a bank with a platform (admin)")
-def share(name: str, tenant: str, p: Principal = Depends(require("admin")),
-          svc: Services = Depends(services)) -> dict[str, Any]:  # fmt: skip
+def share(
+    name: str,
+    tenant: str,
+    p: Principal = Depends(require("admin")),
+    svc: Services = Depends(services),
+) -> dict[str, Any]:
     return _share(svc, p, name, tenant, True)
 
 
 @router.delete("/{name}/shares/{tenant}", summary="Stop sharing a bank with a platform (admin)")
-def unshare(name: str, tenant: str, p: Principal = Depends(require("admin")),
-            svc: Services = Depends(services)) -> dict[str, Any]:  # fmt: skip
+def unshare(
+    name: str,
+    tenant: str,
+    p: Principal = Depends(require("admin")),
+    svc: Services = Depends(services),
+) -> dict[str, Any]:
     return _share(svc, p, name, tenant, False)
 
 
@@ -158,16 +183,24 @@ def _check_case(svc: Services, p: Principal, number: str) -> None:
             if not may_see_case(s, p, case):
                 raise not_found()
             if case.status == "withdrawn":
-                raise HTTPException(400, f"case {number} was withdrawn: its hashes may not "
-                                    "be stored again under it")  # fmt: skip
+                raise HTTPException(
+                    400, f"case {number} was withdrawn: its hashes may not be stored again under it"
+                )
         else:
             repository.check_case_number(number)
 
 
-@router.post("/{name}/entries", status_code=201,
-             summary="Add hashes to a bank under a case (consent required)")  # fmt: skip
-def add_entries(name: str, body: EntriesIn, p: Principal = Depends(require(*KEEPERS)),
-                svc: Services = Depends(services)) -> dict[str, Any]:  # fmt: skip
+@router.post(
+    "/{name}/entries",
+    status_code=201,
+    summary="Add hashes to a bank under a case (consent required)",
+)
+def add_entries(
+    name: str,
+    body: EntriesIn,
+    p: Principal = Depends(require(*KEEPERS)),
+    svc: Services = Depends(services),
+) -> dict[str, Any]:
     submission = _submission(body)
     consent = ConsentRecord.parse(body.consent, "consent") if body.consent else None
     with svc.db.session() as s:
@@ -187,26 +220,43 @@ def add_entries(name: str, body: EntriesIn, p: Principal = Depends(require(*KEEP
     def run(bank_index: BankIndex) -> Any:
         # under the index's write lock: no other import through this server in between
         before = records.last_entry_id(svc.db, name, number)
-        result = import_submission(bank_index, name, submission, case_number=number,
-                                   consent=consent, source_name="api", label=body.label,
-                                   on_case=claim)  # fmt: skip
+        result = import_submission(
+            bank_index,
+            name,
+            submission,
+            case_number=number,
+            consent=consent,
+            source_name="api",
+            label=body.label,
+            on_case=claim,
+        )
         new_ids.extend(records.entry_ids_after(svc.db, name, number, before))
         return result
 
     with audit.acting_as(p.actor):  # a refused import leaves nothing (one transaction)
         result = svc.keeper.change(run)
     svc.changed()
-    return {"bank": result.bank, "case": result.case, "added": result.added,
-            "duplicates": result.duplicates, "low_quality": result.low_quality,
-            "consent_recorded": result.consent_recorded,
-            "bank_entries": new_ids}  # fmt: skip
+    return {
+        "bank": result.bank,
+        "case": result.case,
+        "added": result.added,
+        "duplicates": result.duplicates,
+        "low_quality": result.low_quality,
+        "consent_recorded": result.consent_recorded,
+        "bank_entries": new_ids,
+    }
 
 
-@router.delete("/{name}/entries/{entry}",
-               summary="Withdraw a bank entry: deleted from the bank and the index at once")
-def withdraw_entry(name: str, entry: int = Path(ge=0, le=MAX_ID),
-                   p: Principal = Depends(require(*KEEPERS)),
-                   svc: Services = Depends(services)) -> dict[str, Any]:  # fmt: skip
+@router.delete(
+    "/{name}/entries/{entry}",
+    summary="Withdraw a bank entry: deleted from the bank and the index at once",
+)
+def withdraw_entry(
+    name: str,
+    entry: int = Path(ge=0, le=MAX_ID),
+    p: Principal = Depends(require(*KEEPERS)),
+    svc: Services = Depends(services),
+) -> dict[str, Any]:
     with svc.db.session() as s:
         number = records.entry_case(s, bank_for(s, p, name), entry)
         if number is None:
@@ -215,8 +265,11 @@ def withdraw_entry(name: str, entry: int = Path(ge=0, le=MAX_ID),
 
     try:
         with audit.acting_as(p.actor):
-            svc.keeper.change(lambda bank_index: withdrawal.withdraw_items(
-                bank_index, svc.settings.home, number, [entry], actor=p.actor))
+            svc.keeper.change(
+                lambda bank_index: withdrawal.withdraw_items(
+                    bank_index, svc.settings.home, number, [entry], actor=p.actor
+                )
+            )
     except withdrawal.NoSuchCase as exc:
         raise not_found() from exc
     svc.changed()

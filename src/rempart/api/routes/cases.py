@@ -41,10 +41,14 @@ def list_cases(
     return records.cases_page(svc.db, p, limit, offset)
 
 
-@router.post("/cases", status_code=201,
-             summary="Open a case; its secret (for the victim) is shown once")
-def open_case(body: CaseIn, p: Principal = Depends(require("caseworker", "admin")),
-              svc: Services = Depends(services)) -> dict[str, Any]:  # fmt: skip
+@router.post(
+    "/cases", status_code=201, summary="Open a case; its secret (for the victim) is shown once"
+)
+def open_case(
+    body: CaseIn,
+    p: Principal = Depends(require("caseworker", "admin")),
+    svc: Services = Depends(services),
+) -> dict[str, Any]:
     number = body.number.strip()
     with svc.db.session() as s:
         case = repository.get_case(s, number)
@@ -57,22 +61,33 @@ def open_case(body: CaseIn, p: Principal = Depends(require("caseworker", "admin"
         if case is not None:
             own_case(s, p, case)
     svc.changed()
-    return {"case": number, "secret": secret,
-            "note": "give the secret to the victim now: it is not stored and not shown again"}
+    return {
+        "case": number,
+        "secret": secret,
+        "note": "give the secret to the victim now: it is not stored and not shown again",
+    }
 
 
 @router.get("/cases/{number}", summary="A case: history, entries, matches by status")
-def show_case(number: str, p: Principal = Depends(require("caseworker", "admin")),
-              svc: Services = Depends(services)) -> dict[str, Any]:  # fmt: skip
+def show_case(
+    number: str,
+    p: Principal = Depends(require("caseworker", "admin")),
+    svc: Services = Depends(services),
+) -> dict[str, Any]:
     with svc.db.session() as s:
         case_for(s, p, number)
     return asdict(workflow.view(svc.db, number))
 
 
-@router.post("/cases/{number}/withdraw",
-             summary="Withdraw a case: every hash and face template deleted, everywhere")
-def withdraw_case(number: str, p: Principal = Depends(require("caseworker", "admin")),
-                  svc: Services = Depends(services)) -> dict[str, Any]:  # fmt: skip
+@router.post(
+    "/cases/{number}/withdraw",
+    summary="Withdraw a case: every hash and face template deleted, everywhere",
+)
+def withdraw_case(
+    number: str,
+    p: Principal = Depends(require("caseworker", "admin")),
+    svc: Services = Depends(services),
+) -> dict[str, Any]:
     """As `rempart case withdraw`: her hashes leave every bank and the index at once, her
     face templates are deleted, her consents are marked withdrawn, one-way withdrawal
     records are kept for partners."""
@@ -80,26 +95,47 @@ def withdraw_case(number: str, p: Principal = Depends(require("caseworker", "adm
         case_for(s, p, number)
     try:
         with audit.acting_as(p.actor):
-            done = svc.keeper.change(lambda bank_index: withdrawal.withdraw_case(
-                bank_index, svc.settings.home, number, actor=p.actor,
-                note="withdrawn (through the API)"))
+            done = svc.keeper.change(
+                lambda bank_index: withdrawal.withdraw_case(
+                    bank_index,
+                    svc.settings.home,
+                    number,
+                    actor=p.actor,
+                    note="withdrawn (through the API)",
+                )
+            )
     except withdrawal.NoSuchCase as exc:
         raise not_found() from exc
     svc.changed()
-    return {"case": number, "status": "withdrawn", "indexed_hashes_removed": done.indexed_hashes,
-            "face_templates_removed": done.face_templates}
+    return {
+        "case": number,
+        "status": "withdrawn",
+        "indexed_hashes_removed": done.indexed_hashes,
+        "face_templates_removed": done.face_templates,
+    }
 
 
-@router.post("/status", summary="The victim's status check: case number and secret",
-             responses={403: {"description": "Case number or secret not recognised"},
-                        429: {"description": "Too many wrong secrets for this case"}})
-def victim_status(body: StatusIn, p: Principal = Depends(require("victim", "admin")),
-                  svc: Services = Depends(services)) -> dict[str, Any]:  # fmt: skip
+@router.post(
+    "/status",
+    summary="The victim's status check: case number and secret",
+    responses={
+        403: {"description": "Case number or secret not recognised"},
+        429: {"description": "Too many wrong secrets for this case"},
+    },
+)
+def victim_status(
+    body: StatusIn,
+    p: Principal = Depends(require("victim", "admin")),
+    svc: Services = Depends(services),
+) -> dict[str, Any]:
     key = body.case.strip().upper()
     wait = svc.victim_limiter.blocked(key)
     if wait > 0:
-        raise HTTPException(429, "too many wrong secrets for this case number: try later",
-                            headers={"Retry-After": str(int(wait) + 1)})  # fmt: skip
+        raise HTTPException(
+            429,
+            "too many wrong secrets for this case number: try later",
+            headers={"Retry-After": str(int(wait) + 1)},
+        )
     try:
         status = workflow.victim_status(svc.db, body.case.strip(), body.secret)
     except StoreError as exc:

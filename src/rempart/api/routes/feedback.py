@@ -21,20 +21,24 @@ Verdict = Literal["removed", "not_violating", "false_positive"]
 
 class FeedbackIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    bank_entry: int = Field(ge=0, le=MAX_ID,
-                            description="The bank entry the platform's content matched")
+    bank_entry: int = Field(
+        ge=0, le=MAX_ID, description="The bank entry the platform's content matched"
+    )
     verdict: Verdict
-    content_ref: str = Field("", max_length=500,
-                             description="The platform's own reference to its content")
+    content_ref: str = Field(
+        "", max_length=500, description="The platform's own reference to its content"
+    )
     note: str = Field("", max_length=2000)
 
 
 @router.post("", status_code=201, summary="Report what was done about a match (platform)")
-def add_feedback(body: FeedbackIn, p: Principal = Depends(require("platform")),
-                 svc: Services = Depends(services)) -> dict[str, Any]:  # fmt: skip
+def add_feedback(
+    body: FeedbackIn, p: Principal = Depends(require("platform")), svc: Services = Depends(services)
+) -> dict[str, Any]:
     with audit.acting_as(p.actor):
-        out = records.add_feedback(svc.db, p, body.bank_entry, body.verdict, body.content_ref,
-                                   body.note)  # fmt: skip
+        out = records.add_feedback(
+            svc.db, p, body.bank_entry, body.verdict, body.content_ref, body.note
+        )
     if out is None:
         raise not_found()
     svc.changed()

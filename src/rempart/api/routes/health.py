@@ -17,8 +17,11 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/ready", summary="The server can answer lookups",
-            responses={503: {"description": "Index loading, or stale"}})  # fmt: skip
+@router.get(
+    "/ready",
+    summary="The server can answer lookups",
+    responses={503: {"description": "Index loading, or stale"}},
+)
 async def ready(svc: Services = Depends(services)) -> JSONResponse:
     # on the event loop (one small query): a probe must not queue behind busy worker threads
     keeper = svc.keeper

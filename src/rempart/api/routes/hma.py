@@ -36,7 +36,8 @@ def _by_bank(matches: list[dict[str, Any]], banks: set[str] | None) -> dict[str,
     for m in matches:
         if banks is None or m["bank"] in banks:
             out.setdefault(m["bank"], []).append(
-                {"bank_content_id": m["bank_entry"], "distance": str(m["distance"])})
+                {"bank_content_id": m["bank_entry"], "distance": str(m["distance"])}
+            )
     return out
 
 
@@ -47,8 +48,9 @@ def _media_signals(summary: dict[str, Any]) -> list[HashQuery]:
     return out
 
 
-def _lookup_media(svc: Services, p: Principal, data: bytes, name: str,
-                  banks: set[str] | None) -> dict[str, Any]:  # fmt: skip
+def _lookup_media(
+    svc: Services, p: Principal, data: bytes, name: str, banks: set[str] | None
+) -> dict[str, Any]:
     """Per signal type, as HMA: "pdq" (a picture: also under its 8 rotations and flips) or
     "vpdq" (a video's frames), and "md5" (the exact file)."""
     summary, hits = svc.lookups.media(p, data, name)
@@ -57,13 +59,15 @@ def _lookup_media(svc: Services, p: Principal, data: bytes, name: str,
     near: dict[tuple[str, int], int] = {}  # in `hits` hide near ones on the same entry)
     # PDQ-distance hits (pdq, vpdq, and pdq-* variants such as crops); not other kinds
     for h in [h for h in hits if h.signal.startswith(("pdq", "vpdq"))] + (
-            per_signal[0] if summary.get("pdq") else []):  # fmt: skip
+        per_signal[0] if summary.get("pdq") else []
+    ):
         key = (h.bank, h.bank_entry)
         near[key] = min(h.distance, near.get(key, h.distance))
     rows = [{"bank": b, "bank_entry": e, "distance": d} for (b, e), d in sorted(near.items())]
     exact = [{"bank": h.bank, "bank_entry": h.bank_entry, "distance": 0} for h in per_signal[-1]]
-    svc.querylog.add(p.tenant_id, p.id, "hma", [(signals[0].signal_type, signals[0].value,
-                                                 rows + exact)])  # fmt: skip
+    svc.querylog.add(
+        p.tenant_id, p.id, "hma", [(signals[0].signal_type, signals[0].value, rows + exact)]
+    )
     kind = "pdq" if summary["media_type"] == "image" else "vpdq"
     return {kind: _by_bank(rows, banks), "md5": _by_bank(exact, banks)}
 
@@ -72,13 +76,18 @@ def _banks(banks: str | None) -> set[str] | None:
     return {b.strip() for b in banks.split(",") if b.strip()} if banks else None
 
 
-@router.get("/m/lookup", summary="HMA: look up a hash, or the media at a URL",
-            openapi_extra={"parameters": [
-                param("signal_type", "pdq, md5, sha256 or video_md5", False),
-                param("signal", "The hash, hexadecimal", False),
-                param("url", "Instead of a hash: media to fetch (public addresses only)",
-                      False),
-                param("banks", "Only these banks (comma-separated)", False)]})
+@router.get(
+    "/m/lookup",
+    summary="HMA: look up a hash, or the media at a URL",
+    openapi_extra={
+        "parameters": [
+            param("signal_type", "pdq, md5, sha256 or video_md5", False),
+            param("signal", "The hash, hexadecimal", False),
+            param("url", "Instead of a hash: media to fetch (public addresses only)", False),
+            param("banks", "Only these banks (comma-separated)", False),
+        ]
+    },
+)
 async def m_lookup(request: Request) -> Any:
     p = await authenticate(request, LOOKUP_ROLES)
     svc: Services = request.app.state.services

@@ -22,16 +22,34 @@ router = APIRouter(prefix="/v1", tags=["lookup"])
 LOOKUP_ROLES = ("platform", "caseworker", "admin")
 
 
-def log_queries(svc: Services, p: Principal, endpoint: str, queries: list[HashQuery],
-                results: list[list[dict[str, Any]]]) -> None:  # fmt: skip
-    svc.querylog.add(p.tenant_id, p.id, endpoint, [
-        (q.signal_type, q.value, [{"bank": h["bank"], "bank_entry": h["bank_entry"],
-                                   "distance": h["distance"]} for h in r])
-        for q, r in zip(queries, results, strict=True)])  # fmt: skip
+def log_queries(
+    svc: Services,
+    p: Principal,
+    endpoint: str,
+    queries: list[HashQuery],
+    results: list[list[dict[str, Any]]],
+) -> None:
+    svc.querylog.add(
+        p.tenant_id,
+        p.id,
+        endpoint,
+        [
+            (
+                q.signal_type,
+                q.value,
+                [
+                    {"bank": h["bank"], "bank_entry": h["bank_entry"], "distance": h["distance"]}
+                    for h in r
+                ],
+            )
+            for q, r in zip(queries, results, strict=True)
+        ],
+    )
 
 
-def lookup_hashes(svc: Services, p: Principal, queries: list[HashQuery], threshold: int | None,
-                  endpoint: str) -> list[list[dict[str, Any]]]:  # fmt: skip
+def lookup_hashes(
+    svc: Services, p: Principal, queries: list[HashQuery], threshold: int | None, endpoint: str
+) -> list[list[dict[str, Any]]]:
     hits = svc.lookups.hashes(p, queries, threshold)
     cases = visible_cases(svc.db, p, hits)
     out = [present(h, p, cases) for h in hits]
@@ -45,9 +63,9 @@ def json_response(body: Any) -> Response:
     return Response(json.dumps(body, separators=(",", ":")), media_type="application/json")
 
 
-async def lookup_hashes_async(svc: Services, p: Principal, queries: list[HashQuery],
-                              threshold: int | None, endpoint: str
-                              ) -> list[list[dict[str, Any]]]:  # fmt: skip
+async def lookup_hashes_async(
+    svc: Services, p: Principal, queries: list[HashQuery], threshold: int | None, endpoint: str
+) -> list[list[dict[str, Any]]]:
     """A few hashes: answered on the event loop (microseconds of index search, no thread
     hop), unless an import or withdrawal holds the index: then on a worker thread, so the
     loop never waits for it."""
@@ -67,12 +85,18 @@ def _query(signal_type: str, signal: str) -> HashQuery:
         raise HTTPException(422, str(exc)) from exc
 
 
-def param(name: str, description: str, required: bool = True, kind: str = "string"
-          ) -> dict[str, Any]:  # fmt: skip
+def param(
+    name: str, description: str, required: bool = True, kind: str = "string"
+) -> dict[str, Any]:
     """An OpenAPI query parameter, for the hot routes that read their parameters
     themselves (FastAPI's per-parameter machinery costs more than the lookup)."""
-    return {"name": name, "in": "query", "required": required, "description": description,
-            "schema": {"type": kind}}
+    return {
+        "name": name,
+        "in": "query",
+        "required": required,
+        "description": description,
+        "schema": {"type": kind},
+    }
 
 
 def threshold_param(raw: str | None) -> int | None:
@@ -83,13 +107,23 @@ def threshold_param(raw: str | None) -> int | None:
     return int(raw)
 
 
-SIGNAL_PARAMS = [param("signal_type", "pdq, md5, sha256 (or video_md5)"),
-                 param("signal", "The hash, hexadecimal")]  # fmt: skip
+SIGNAL_PARAMS = [
+    param("signal_type", "pdq, md5, sha256 (or video_md5)"),
+    param("signal", "The hash, hexadecimal"),
+]
 
 
-@router.get("/lookup", response_model=LookupOut, summary="Look up one hash",
-            openapi_extra={"parameters": [*SIGNAL_PARAMS, param(
-                "threshold", "PDQ distance 0-63 (default: each bank's)", False, "integer")]})
+@router.get(
+    "/lookup",
+    response_model=LookupOut,
+    summary="Look up one hash",
+    openapi_extra={
+        "parameters": [
+            *SIGNAL_PARAMS,
+            param("threshold", "PDQ distance 0-63 (default: each bank's)", False, "integer"),
+        ]
+    },
+)
 async def lookup_one(request: Request) -> Response:
     p = await authenticate(request, LOOKUP_ROLES)
     svc: Services = request.app.state.services
@@ -100,8 +134,11 @@ async def lookup_one(request: Request) -> Response:
     return json_response({"signal_type": q.signal_type, "signal": q.value, "matches": matches})
 
 
-@router.post("/lookup/batch", response_model=BatchOut,
-             summary="Look up many hashes in one call (up to 1,000)")  # fmt: skip
+@router.post(
+    "/lookup/batch",
+    response_model=BatchOut,
+    summary="Look up many hashes in one call (up to 1,000)",
+)
 def lookup_batch(
     body: BatchIn,
     p: Principal = Depends(require(*LOOKUP_ROLES)),
@@ -116,29 +153,57 @@ def lookup_batch(
         except ValueError as exc:
             raise HTTPException(422, f"query {n}: {exc}") from exc
     results = lookup_hashes(svc, p, queries, body.threshold, "batch")
-    return json_response({"results": [{"signal_type": q.signal_type, "signal": q.value,
-                                       "matches": r}
-                                      for q, r in zip(queries, results, strict=True)]})
+    return json_response(
+        {
+            "results": [
+                {"signal_type": q.signal_type, "signal": q.value, "matches": r}
+                for q, r in zip(queries, results, strict=True)
+            ]
+        }
+    )
 
 
-def media_result(svc: Services, p: Principal, summary: dict[str, Any], hits: list[Hit],
-                 endpoint: str) -> dict[str, Any]:  # fmt: skip
+def media_result(
+    svc: Services, p: Principal, summary: dict[str, Any], hits: list[Hit], endpoint: str
+) -> dict[str, Any]:
     cases = visible_cases(svc.db, p, [hits])
     matches = present(hits, p, cases)
     key = summary.get("pdq") or summary["sha256"]
-    svc.querylog.add(p.tenant_id, p.id, endpoint, [
-        ("pdq" if summary.get("pdq") else "sha256", key,
-         [{"bank": h["bank"], "bank_entry": h["bank_entry"], "distance": h["distance"]}
-          for h in matches])])  # fmt: skip
+    svc.querylog.add(
+        p.tenant_id,
+        p.id,
+        endpoint,
+        [
+            (
+                "pdq" if summary.get("pdq") else "sha256",
+                key,
+                [
+                    {"bank": h["bank"], "bank_entry": h["bank_entry"], "distance": h["distance"]}
+                    for h in matches
+                ],
+            )
+        ],
+    )
     return {"hashes": summary, "matches": matches}
 
 
-@router.post("/hash", summary="Hash a picture or video (nothing is kept)",
-             openapi_extra={"requestBody": {"content": {
-                 "multipart/form-data": {"schema": {"type": "object", "properties": {
-                     "file": {"type": "string", "format": "binary"}}}},
-                 "application/octet-stream": {"schema": {"type": "string",
-                                                         "format": "binary"}}}}})  # fmt: skip
+@router.post(
+    "/hash",
+    summary="Hash a picture or video (nothing is kept)",
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"file": {"type": "string", "format": "binary"}},
+                    }
+                },
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+            }
+        }
+    },
+)
 async def hash_file(
     request: Request,
     p: Principal = Depends(require(*LOOKUP_ROLES)),
@@ -149,11 +214,23 @@ async def hash_file(
     return hashes.summary
 
 
-@router.post("/lookup/file", response_model=MediaOut,
-             summary="Hash a picture or video and look it up (all signal types)",
-             openapi_extra={"requestBody": {"content": {
-                 "multipart/form-data": {"schema": {"type": "object", "properties": {
-                     "file": {"type": "string", "format": "binary"}}}}}}})  # fmt: skip
+@router.post(
+    "/lookup/file",
+    response_model=MediaOut,
+    summary="Hash a picture or video and look it up (all signal types)",
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"file": {"type": "string", "format": "binary"}},
+                    }
+                }
+            }
+        }
+    },
+)
 async def lookup_file(
     request: Request,
     p: Principal = Depends(require(*LOOKUP_ROLES)),
@@ -167,14 +244,21 @@ async def lookup_file(
 def fetch_url(svc: Services, url: str) -> bytes:
     """The bytes at a URL, fetched safely: private, loopback and link-local addresses are
     refused, on every redirect hop and on the connected address (Refused otherwise)."""
-    options = FetchOptions(max_bytes=svc.settings.max_upload_bytes,
-                           deadline=svc.settings.fetch_max_seconds,
-                           connect_timeout=5.0, read_timeout=10.0,
-                           allowed_networks=svc.settings.fetch_allowed_networks)  # fmt: skip
+    options = FetchOptions(
+        max_bytes=svc.settings.max_upload_bytes,
+        deadline=svc.settings.fetch_max_seconds,
+        connect_timeout=5.0,
+        read_timeout=10.0,
+        allowed_networks=svc.settings.fetch_allowed_networks,
+    )
     timeout = httpx.Timeout(options.read_timeout, connect=options.connect_timeout)
     try:
-        with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False,
-                          headers={"user-agent": options.user_agent}) as client:  # fmt: skip
+        with httpx.Client(
+            timeout=timeout,
+            follow_redirects=False,
+            trust_env=False,
+            headers={"user-agent": options.user_agent},
+        ) as client:
             data, _facts = fetch(client, url, options)
     except httpx.TimeoutException as exc:
         raise Refused("timeout", f"{url[:200]}: timed out") from exc
@@ -183,8 +267,11 @@ def fetch_url(svc: Services, url: str) -> bytes:
     return data
 
 
-@router.post("/lookup/url", response_model=MediaOut,
-             summary="Fetch a URL (public addresses only) and look the media up")
+@router.post(
+    "/lookup/url",
+    response_model=MediaOut,
+    summary="Fetch a URL (public addresses only) and look the media up",
+)
 def lookup_url(
     body: UrlIn,
     p: Principal = Depends(require(*LOOKUP_ROLES)),

@@ -21,9 +21,11 @@ router = APIRouter(prefix="/v1/sync", tags=["sync"])
 @router.get("/{name}", summary="Changes of a shared bank since a checkpoint (partner, admin)")
 def pull(
     name: str,
-    since: str | None = Query(None, max_length=64,
-                              description="The `checkpoint` of the previous page; 0 or none: "
-                              "from the beginning"),
+    since: str | None = Query(
+        None,
+        max_length=64,
+        description="The `checkpoint` of the previous page; 0 or none: from the beginning",
+    ),
     limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="Changes per page"),
     p: Principal = Depends(require("partner", "admin")),
     svc: Services = Depends(services),
@@ -38,9 +40,18 @@ def pull(
         except ValueError as exc:
             raise HTTPException(422, str(exc)) from exc
     with audit.acting_as(p.actor), svc.db.session() as s:
-        audit.record(s, "sync-serve", details={
-            "bank": name, "since": since or "0", "checkpoint": stats.checkpoint,
-            "items": stats.items, "withdrawn": stats.withdrawn, "withheld": stats.withheld,
-            "restarted": stats.restarted})  # fmt: skip
+        audit.record(
+            s,
+            "sync-serve",
+            details={
+                "bank": name,
+                "since": since or "0",
+                "checkpoint": stats.checkpoint,
+                "items": stats.items,
+                "withdrawn": stats.withdrawn,
+                "withheld": stats.withheld,
+                "restarted": stats.restarted,
+            },
+        )
     svc.changed()
     return doc

@@ -36,13 +36,18 @@ def apikey_create(
 
     database = open_database()
     with database.session() as s:
-        key, info = keys.create_key(s, role, tenant, label=label, rate_limit=rate,
-                                    created_by=audit.current_actor())  # fmt: skip
-        audit.record(s, "apikey-create", details={"key_id": info.key_id, "role": role,
-                                                  "tenant": tenant})
-    err.print(f"Created {safe(role)} key {info.key_id}"
-                  + (f" for {safe(tenant)}" if tenant else "")
-                  + ". The key (shown only now):", highlight=False)  # fmt: skip
+        key, info = keys.create_key(
+            s, role, tenant, label=label, rate_limit=rate, created_by=audit.current_actor()
+        )
+        audit.record(
+            s, "apikey-create", details={"key_id": info.key_id, "role": role, "tenant": tenant}
+        )
+    err.print(
+        f"Created {safe(role)} key {info.key_id}"
+        + (f" for {safe(tenant)}" if tenant else "")
+        + ". The key (shown only now):",
+        highlight=False,
+    )
     out.print(key, highlight=False)
 
 
@@ -58,10 +63,15 @@ def apikey_list(
         return
     table = Table("key id", "role", "tenant", "label", "rate/s", "created", "revoked")
     for k in rows:
-        table.add_row(safe(k.key_id), safe(k.role), safe_or_empty(k.tenant), safe(k.label),
-                      f"{k.rate_limit:g}" if k.rate_limit else "default",
-                      k.created_at.isoformat(timespec="seconds"),
-                      k.revoked_at.isoformat(timespec="seconds") if k.revoked_at else "")
+        table.add_row(
+            safe(k.key_id),
+            safe(k.role),
+            safe_or_empty(k.tenant),
+            safe(k.label),
+            f"{k.rate_limit:g}" if k.rate_limit else "default",
+            k.created_at.isoformat(timespec="seconds"),
+            k.revoked_at.isoformat(timespec="seconds") if k.revoked_at else "",
+        )
     out.print(table)
 
 
@@ -73,5 +83,3 @@ def apikey_revoke(key_id: Annotated[str, typer.Argument(help="The key id (8 hex)
         keys.revoke_key(s, key_id)
         audit.record(s, "apikey-revoke", details={"key_id": key_id})
     err.print(f"Revoked key {safe(key_id)}.", highlight=False)
-
-

@@ -35,18 +35,28 @@ def audit_list(
     fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
 ) -> None:
     """Audit entries, oldest first."""
-    rows = [(e.id, e.at, e.actor, e.action, e.case, e.details)
-            for e in records.audit_entries(open_database(), case)]  # fmt: skip
+    rows = [
+        (e.id, e.at, e.actor, e.action, e.case, e.details)
+        for e in records.audit_entries(open_database(), case)
+    ]
     if fmt == "json":
-        out.print_json(json.dumps([
-            {"id": i, "at": at, "actor": who, "action": what, "case": c, "details": json.loads(d)}
-            for i, at, who, what, c, d in rows
-        ]))  # fmt: skip
+        out.print_json(
+            json.dumps(
+                [
+                    {
+                        "id": i,
+                        "at": at,
+                        "actor": who,
+                        "action": what,
+                        "case": c,
+                        "details": json.loads(d),
+                    }
+                    for i, at, who, what, c, d in rows
+                ]
+            )
+        )
         return
     table = Table("#", "when", "who", "action", "case", "details")
     for i, at, who, what, c, d in rows:
-        table.add_row(str(i), safe(at[:19]), safe(who), safe(what), safe_or_empty(c),
-                      safe(d[:80]))
+        table.add_row(str(i), safe(at[:19]), safe(who), safe(what), safe_or_empty(c), safe(d[:80]))
     out.print(table)
-
-

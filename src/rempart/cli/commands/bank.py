@@ -57,8 +57,9 @@ def bank_list(
         return
     table = Table("bank", "items", "cases", "PDQ threshold", "description")
     for b in banks:
-        table.add_row(safe(b.name), str(b.items), str(b.cases), str(b.pdq_threshold),
-                      safe(b.description))
+        table.add_row(
+            safe(b.name), str(b.items), str(b.cases), str(b.pdq_threshold), safe(b.description)
+        )
     out.print(table)
 
 
@@ -84,9 +85,14 @@ def bank_import(
     _, bank_index = open_index()
     try:
         result = import_submission(
-            bank_index, name, submission, case_number=case, consent=record,
-            source_name=submission_file.name, label=label,
-        )  # fmt: skip
+            bank_index,
+            name,
+            submission,
+            case_number=case,
+            consent=record,
+            source_name=submission_file.name,
+            label=label,
+        )
     except StoreError as exc:
         raise fail(bank_hint(str(exc), name)) from exc
     err.print(
@@ -128,10 +134,15 @@ def bank_export(
     err.print(
         f"Exported {written} record(s) of bank [bold]{safe(name)}[/] to {safe(out_file)} "
         f"({safe(fmt)})"
-        + (f"; {export.withheld} entr(y/ies) withheld: no consent to exchange, withdrawn "
-           "or expired" if export.withheld else ""),
+        + (
+            f"; {export.withheld} entr(y/ies) withheld: no consent to exchange, withdrawn "
+            "or expired"
+            if export.withheld
+            else ""
+        ),
         highlight=False,
-    )  # fmt: skip
+    )
+
 
 @bank_app.command("import-list")
 def bank_import_list(
@@ -139,28 +150,34 @@ def bank_import_list(
     list_file: Annotated[Path, typer.Argument(help="Hash list file.")],
     fmt: Annotated[
         str,
-        typer.Option("--format", help="auto (default: from the content), rempart, "
-                     "stopncii, hma or csv."),
+        typer.Option(
+            "--format", help="auto (default: from the content), rempart, stopncii, hma or csv."
+        ),
     ] = "auto",
-    case: Annotated[
-        str | None, typer.Option("--case", help="Case the hashes belong to.")
-    ] = None,
+    case: Annotated[str | None, typer.Option("--case", help="Case the hashes belong to.")] = None,
     partner: Annotated[
         str | None,
-        typer.Option("--partner", help="Or: the partner who sent the list (its hashes "
-                     "go under the case partner-NAME)."),
+        typer.Option(
+            "--partner",
+            help="Or: the partner who sent the list (its hashes go under the case partner-NAME).",
+        ),
     ] = None,
     consent: Annotated[
         Path | None,
-        typer.Option(help="Consent record (JSON): hers, or the partner's statement of "
-                     "the consent it holds. Needed unless the case already has one."),
+        typer.Option(
+            help="Consent record (JSON): hers, or the partner's statement of "
+            "the consent it holds. Needed unless the case already has one."
+        ),
     ] = None,
     label: Annotated[str | None, typer.Option(help="Label for the imported items.")] = None,
     withdraw_everywhere: Annotated[
         bool,
-        typer.Option("--withdraw-everywhere", help="A withdrawn hash in the list also "
-                     "deletes entries of other cases holding it (default: only this "
-                     "case's)."),
+        typer.Option(
+            "--withdraw-everywhere",
+            help="A withdrawn hash in the list also "
+            "deletes entries of other cases holding it (default: only this "
+            "case's).",
+        ),
     ] = False,
 ) -> None:
     """Import a partner's hash list into a bank under a case (refused without a consent
@@ -186,44 +203,60 @@ def bank_import_list(
     record: ConsentRecord | None = read_consent(consent) if consent else None
     _, bank_index = open_index()
     # read as a stream and imported in batches, with a progress bar (bytes of the file)
-    with Progress(TextColumn("importing {task.description}"), BarColumn(),
-                  TaskProgressColumn(), TextColumn("{task.fields[added]} added"),
-                  TimeRemainingColumn(), console=err, transient=True) as bar:
+    with Progress(
+        TextColumn("importing {task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[added]} added"),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
         task = bar.add_task(safe(list_file.name[:40]), total=None, added=0)
 
         def progress(p: ImportProgress) -> None:
-            bar.update(task, total=p.total_bytes or None, completed=p.bytes_read,
-                       added=p.added)  # fmt: skip
+            bar.update(task, total=p.total_bytes or None, completed=p.bytes_read, added=p.added)
 
         try:
             parsed, result = import_list_file(
-                bank_index, name, list_file, fmt, case_number=case_number,
-                consent=record, label=label, withdraw_everywhere=withdraw_everywhere,
-                progress=progress)  # fmt: skip
+                bank_index,
+                name,
+                list_file,
+                fmt,
+                case_number=case_number,
+                consent=record,
+                label=label,
+                withdraw_everywhere=withdraw_everywhere,
+                progress=progress,
+            )
         except StoreError as exc:
             raise fail(bank_hint(str(exc), name)) from exc
     for problem in parsed.problems[:PROBLEMS_PRINTED]:
         err.print(f"[yellow]skipped[/] {safe(problem)}", highlight=False)
     if parsed.problem_count > PROBLEMS_PRINTED:
-        err.print(f"... and {parsed.problem_count - PROBLEMS_PRINTED} more "
-                      "problem(s)", highlight=False)  # fmt: skip
+        err.print(
+            f"... and {parsed.problem_count - PROBLEMS_PRINTED} more problem(s)", highlight=False
+        )
     err.print(
         f"Imported {result.added} hash(es) from {safe(list_file.name)} "
         f"({safe(parsed.format)}) into [bold]{safe(name)}[/] for case {safe(case_number)}"
         + (f"; {result.duplicates} already there" if result.duplicates else "")
-        + (f"; {result.low_quality} with too little detail for PDQ" if result.low_quality
-           else "")
-        + (f"; {result.withdrawn} withdrawn entr(y/ies) deleted" if result.withdrawn
-           else "")
-        + (f"; {result.withdrawn_elsewhere_kept} entr(y/ies) of other cases hold a "
-           "withdrawn hash and were kept (--withdraw-everywhere deletes them)"
-           if result.withdrawn_elsewhere_kept else "")
+        + (f"; {result.low_quality} with too little detail for PDQ" if result.low_quality else "")
+        + (f"; {result.withdrawn} withdrawn entr(y/ies) deleted" if result.withdrawn else "")
+        + (
+            f"; {result.withdrawn_elsewhere_kept} entr(y/ies) of other cases hold a "
+            "withdrawn hash and were kept (--withdraw-everywhere deletes them)"
+            if result.withdrawn_elsewhere_kept
+            else ""
+        )
         + ("; consent recorded" if result.consent_recorded else "")
         + (f"; {parsed.problem_count} record(s) skipped" if parsed.problem_count else ""),
         highlight=False,
-    )  # fmt: skip
+    )
     if parsed.problem_count:
         raise typer.Exit(EXIT_SKIPPED)
+
+
 @bank_app.command("share")
 def bank_share(
     name: Annotated[str, typer.Argument(help="Bank.")],
@@ -233,6 +266,7 @@ def bank_share(
     """Let a platform match against a bank through the API (or stop, with --stop)."""
     change = sharing.unshare_bank if stop else sharing.share_bank
     change(open_database(), name, tenant, create=True)
-    err.print(f"Bank {safe(name)} {'no longer ' if stop else ''}shared with "
-                  f"{safe(tenant)}.", highlight=False)  # fmt: skip
-
+    err.print(
+        f"Bank {safe(name)} {'no longer ' if stop else ''}shared with {safe(tenant)}.",
+        highlight=False,
+    )

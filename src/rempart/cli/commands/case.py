@@ -45,11 +45,14 @@ def case_withdraw(
     and index, for real; a one-way withdrawal record is kept for partners."""
     _, bank_index = open_index()
     if item or template:
-        some = withdrawal.withdraw_items(bank_index, settings().home, number, item or [],
-                                         template or [])  # fmt: skip
-        err.print(f"Withdrawn from case {safe(number)}: {len(some.bank_entries)} bank "
-                  f"entr(y/ies), {len(some.face_templates)} face template(s).",
-                  highlight=False)  # fmt: skip
+        some = withdrawal.withdraw_items(
+            bank_index, settings().home, number, item or [], template or []
+        )
+        err.print(
+            f"Withdrawn from case {safe(number)}: {len(some.bank_entries)} bank "
+            f"entr(y/ies), {len(some.face_templates)} face template(s).",
+            highlight=False,
+        )
         return
     if not yes:
         typer.confirm(f"Delete every hash of case {plain(number)} from every bank?", abort=True)
@@ -63,13 +66,16 @@ def case_withdraw(
 
 
 @case_app.command("open")
-def case_open(number: Annotated[str, typer.Argument(help="Case number, e.g. CASE-123.")]
-              ) -> None:  # fmt: skip
+def case_open(number: Annotated[str, typer.Argument(help="Case number, e.g. CASE-123.")]) -> None:
     """Open a case and print its secret once: give it to her, with the case number."""
     secret = workflow.open_case(open_database(), number)
-    err.print(f"Case {safe(number)} opened. Her secret (shown only now; Rempart keeps "
-                  "only a hash of it):", highlight=False)  # fmt: skip
+    err.print(
+        f"Case {safe(number)} opened. Her secret (shown only now; Rempart keeps "
+        "only a hash of it):",
+        highlight=False,
+    )
     out.print(secret)
+
 
 @case_app.command("show")
 def case_show(
@@ -81,19 +87,26 @@ def case_show(
     if fmt == "json":
         out.print_json(json.dumps(asdict(v)))
         return
-    out.print(f"Case {safe(v.number)}: {safe(v.status)} (opened {v.created_at})",
-                  highlight=False)
-    out.print(f"Registered: {v.bank_items} hash entries, {v.face_templates} face "
-                  f"templates. Matches: {stats.counts_text(v.matches)}. Confirmed by "
-                  f"place: {safe(stats.counts_text(v.platforms))}", highlight=False)
+    out.print(f"Case {safe(v.number)}: {safe(v.status)} (opened {v.created_at})", highlight=False)
+    out.print(
+        f"Registered: {v.bank_items} hash entries, {v.face_templates} face "
+        f"templates. Matches: {stats.counts_text(v.matches)}. Confirmed by "
+        f"place: {safe(stats.counts_text(v.platforms))}",
+        highlight=False,
+    )
     if v.trusted_sources:
-        out.print("Trusted sources (hers): " + ", ".join(safe(t) for t in
-                                                          v.trusted_sources))  # fmt: skip
+        out.print("Trusted sources (hers): " + ", ".join(safe(t) for t in v.trusted_sources))
     table = Table("when", "by", "from", "to", "note", title="History")
     for h in v.history:
-        table.add_row(safe(h["at"]), safe(h["by"]), safe_or_empty(h["from"]),
-                      safe(h["to"]), safe_or_empty(h["note"]))
+        table.add_row(
+            safe(h["at"]),
+            safe(h["by"]),
+            safe_or_empty(h["from"]),
+            safe(h["to"]),
+            safe_or_empty(h["note"]),
+        )
     out.print(table)
+
 
 @case_app.command("status")
 def case_status(
@@ -103,6 +116,7 @@ def case_status(
     """What she may see of her case: counts and platforms, never images."""
     info = workflow.victim_status(open_database(), number, secret)
     out.print_json(json.dumps(info))
+
 
 @case_app.command("set-status")
 def case_set_status(
@@ -114,6 +128,7 @@ def case_set_status(
     workflow.set_status(open_database(), number, status, note)
     err.print(f"Case {number}: {status}", highlight=False)
 
+
 @case_app.command("withdrawals")
 def case_withdrawals(
     out_file: Annotated[Path | None, typer.Option("--out", help="Write them here.")] = None,
@@ -121,25 +136,33 @@ def case_withdrawals(
     """Withdrawal records for partners: SHA-256 of each withdrawn hash (the hash itself
     is gone); a partner removes any hash whose SHA-256 is listed."""
     rows = records.withdrawal_records(open_database())
-    doc = json.dumps({"format": "rempart-withdrawals", "version": 1, "items": rows},
-                     indent=2)  # fmt: skip
+    doc = json.dumps({"format": "rempart-withdrawals", "version": 1, "items": rows}, indent=2)
     if out_file is not None:
         out_file.write_text(doc + "\n", encoding="utf-8")
     else:
         out.print(plain_lines(doc), highlight=False, markup=False)
 
+
 @case_app.command("trust-source")
 def case_trust_source(
     number: Annotated[str, typer.Argument(help="Case number.")],
-    source: Annotated[str, typer.Argument(help="Her own or a trusted place: a folder or "
-                                               "file, a URL prefix, or telegram:CHAT_ID.")],
+    source: Annotated[
+        str,
+        typer.Argument(
+            help="Her own or a trusted place: a folder or file, a URL prefix, or telegram:CHAT_ID."
+        ),
+    ],
     remove: Annotated[bool, typer.Option("--remove", help="No longer trusted.")] = False,
 ) -> None:
     """Mark a place as hers or trusted for a case (e.g. her folder of originals): her
     content found there never counts as removed content that came back."""
     value = returns.trust_source(open_database(), number, source, remove=remove)
-    err.print(f"Case {safe(number)}: {safe(value)} is "
-                  f"{'no longer' if remove else 'now'} a trusted source", highlight=False)
+    err.print(
+        f"Case {safe(number)}: {safe(value)} is "
+        f"{'no longer' if remove else 'now'} a trusted source",
+        highlight=False,
+    )
+
 
 @case_app.command("close")
 def case_close(

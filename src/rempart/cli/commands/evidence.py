@@ -25,21 +25,32 @@ def evidence_export(
     ref: Annotated[str, typer.Argument(help="A confirmed match, e.g. m12 (rempart review).")],
     out_file: Annotated[Path, typer.Option("--out", help="The package to write (.zip).")],
     include_media: Annotated[
-        bool, typer.Option("--include-media", help="Add the media file as found (only where "
-                           "REMPART_EVIDENCE_MEDIA=allowed).")
+        bool,
+        typer.Option(
+            "--include-media",
+            help="Add the media file as found (only where REMPART_EVIDENCE_MEDIA=allowed).",
+        ),
     ] = False,
 ) -> None:
     """Write a signed evidence package for a confirmed match."""
     allowed = media_rules.evidence_media_allowed(settings().policy)
     try:
-        manifest = evidence.export_package(open_database(), settings().home, ref,
-                                           out_file, include_media=include_media,
-                                           media_allowed=allowed)  # fmt: skip
+        manifest = evidence.export_package(
+            open_database(),
+            settings().home,
+            ref,
+            out_file,
+            include_media=include_media,
+            media_allowed=allowed,
+        )
     except OSError as exc:
         raise fail(str(exc)) from exc
     key = evidence.public_key_hex(evidence.signing_key(settings().home))
-    err.print(f"Wrote {out_file}: {len(manifest['files'])} file(s), signed "
-                  f"(key {evidence.fingerprint(key)})", highlight=False)  # fmt: skip
+    err.print(
+        f"Wrote {out_file}: {len(manifest['files'])} file(s), signed "
+        f"(key {evidence.fingerprint(key)})",
+        highlight=False,
+    )
 
 
 @evidence_app.command("verify")
@@ -58,24 +69,33 @@ def evidence_verify(
         for problem in check.problems:
             err.print(f"[bold red]not intact:[/] {safe(problem)}", highlight=False)
         raise typer.Exit(1)
-    err.print(f"{safe(str(package))}: intact. {check.files} file(s) match the signed "
-                  "manifest.", highlight=False)  # fmt: skip
+    err.print(
+        f"{safe(str(package))}: intact. {check.files} file(s) match the signed manifest.",
+        highlight=False,
+    )
     err.print(f"Signed by key {check.public_key}", highlight=False)
     if check.trusted:
         err.print(f"Signer trusted: {safe(check.trust)}.", highlight=False)
         return
-    err.print("[bold red]signature valid, signer UNKNOWN:[/] this key is not this "
-                  "instance's signing key nor a trusted one, so anyone could have made this "
-                  "package. If you know the key is genuine (ask its owner for the output of "
-                  "`rempart evidence public-key`), run `rempart evidence trust add KEY`.",
-                  highlight=False)  # fmt: skip
+    err.print(
+        "[bold red]signature valid, signer UNKNOWN:[/] this key is not this "
+        "instance's signing key nor a trusted one, so anyone could have made this "
+        "package. If you know the key is genuine (ask its owner for the output of "
+        "`rempart evidence public-key`), run `rempart evidence trust add KEY`.",
+        highlight=False,
+    )
     raise typer.Exit(1)
 
 
 @trust_app.command("add")
 def evidence_trust_add(
-    key: Annotated[str, typer.Argument(help="Public key (hex), as `rempart evidence public-key` "
-                                            "prints it on the signing instance.")],
+    key: Annotated[
+        str,
+        typer.Argument(
+            help="Public key (hex), as `rempart evidence public-key` "
+            "prints it on the signing instance."
+        ),
+    ],
     label: Annotated[str, typer.Option(help="Whose key it is.")] = "",
 ) -> None:
     """Trust evidence packages signed by this key."""
@@ -104,8 +124,7 @@ def evidence_trust_list(
     """Every trusted signer's key, and why it is trusted."""
     keys = evidence.trusted_keys(settings().home)
     if fmt == "json":
-        out.print_json(json.dumps([{"public_key": k, "trusted_as": v}
-                                       for k, v in keys.items()]))  # fmt: skip
+        out.print_json(json.dumps([{"public_key": k, "trusted_as": v} for k, v in keys.items()]))
         return
     table = Table("public key", "trusted as")
     for k, v in keys.items():
@@ -119,8 +138,7 @@ def evidence_rotate_key() -> None:
     old, new = evidence.rotate_key(settings().home)
     with open_database().session() as s:
         audit.record(s, "evidence-key-rotate", details={"old": old, "new": new})
-    err.print(f"New signing key: {new}" + (f" (retired: {old})" if old else ""),
-                  highlight=False)  # fmt: skip
+    err.print(f"New signing key: {new}" + (f" (retired: {old})" if old else ""), highlight=False)
 
 
 @evidence_app.command("public-key")
@@ -128,5 +146,3 @@ def evidence_public_key() -> None:
     """Print this installation's evidence-signing public key (hex), to give to verifiers."""
     key = evidence.signing_key(settings().home)
     out.print(evidence.public_key_hex(key))
-
-

@@ -62,14 +62,15 @@ def _choose(path: Path, faces: list[FaceFinding], picks: dict[str, int]) -> Face
     pick = picks.get(str(path), picks.get(path.name))
     if pick is None and len(faces) > 1:
         if sys.stdin.isatty():
-            err.print(f"{safe(path)} shows {len(faces)} faces: {_describe(faces)}",
-                             highlight=False)
+            err.print(f"{safe(path)} shows {len(faces)} faces: {_describe(faces)}", highlight=False)
             pick = typer.prompt("Which one is hers (number, 0 for none)", type=int)
             if pick == 0:
                 return "no face chosen"
         else:
-            return (f"{len(faces)} faces ({_describe(faces)}): say which one is hers with "
-                    f"--pick {path.name}:N")  # fmt: skip
+            return (
+                f"{len(faces)} faces ({_describe(faces)}): say which one is hers with "
+                f"--pick {path.name}:N"
+            )
     chosen = faces[(pick or 1) - 1] if (pick or 1) <= len(faces) else None
     if chosen is None:
         return f"--pick asks for face {pick} but only {len(faces)} were found"
@@ -147,8 +148,13 @@ def list_cmd(
     """Enrolled templates per case (counts and sources; never the templates)."""
     table = Table("case", "template", "source", "face width", "enrolled")
     for t in records.face_template_rows(open_database(), case):
-        table.add_row(safe(t.case), str(t.id), safe(t.source), str(t.face_width or ""),
-                      t.created_at.isoformat(timespec="seconds"))  # fmt: skip
+        table.add_row(
+            safe(t.case),
+            str(t.id),
+            safe(t.source),
+            str(t.face_width or ""),
+            t.created_at.isoformat(timespec="seconds"),
+        )
     out.print(table)
 
 
@@ -171,13 +177,22 @@ def export_cmd(
             )
     loaded = face_templates.load(database, settings().home, [case])
     with database.session() as s:
-        audit.record(s, "face-export", case=case,
-                     details={"templates": len(loaded.ids), "file": str(out_file)})
+        audit.record(
+            s,
+            "face-export",
+            case=case,
+            details={"templates": len(loaded.ids), "file": str(out_file)},
+        )
     document = {
-        "format": "rempart-face-templates", "version": 1, "case": case,
-        "model": "dlib_face_recognition_resnet_model_v1", "distance": "euclidean",
+        "format": "rempart-face-templates",
+        "version": 1,
+        "case": case,
+        "model": "dlib_face_recognition_resnet_model_v1",
+        "distance": "euclidean",
         "templates": [base64.b64encode(v.astype("<f4").tobytes()).decode() for v in loaded.vectors],
-    }  # fmt: skip
+    }
     out_file.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
-    err.print(f"Exported {len(loaded.ids)} template(s) of case {safe(case)} to "
-                  f"{safe(out_file)}", highlight=False)
+    err.print(
+        f"Exported {len(loaded.ids)} template(s) of case {safe(case)} to {safe(out_file)}",
+        highlight=False,
+    )

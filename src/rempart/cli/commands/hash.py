@@ -118,10 +118,13 @@ def hash_cmd(
     if spf is None:
         spf = 1.0 if vpdq_text else BANK_SECONDS_PER_FRAME
     options = ScanOptions(
-        workers=workers_or_cores(workers), seconds_per_frame=spf,
-        video_dedupe=None if vpdq_text else BANK_DEDUPE_DISTANCE, video_regions=not vpdq_text,
-        robust="stored" if robust and not vpdq_text else None, full_decode=True,
-    )  # fmt: skip
+        workers=workers_or_cores(workers),
+        seconds_per_frame=spf,
+        video_dedupe=None if vpdq_text else BANK_DEDUPE_DISTANCE,
+        video_regions=not vpdq_text,
+        robust="stored" if robust and not vpdq_text else None,
+        full_decode=True,
+    )
     items: list[SubmissionItem] = []
     videos: list[tuple[str, VideoHashes]] = []
     skipped = [p.detail for p in problems]  # each message names its file
@@ -167,16 +170,26 @@ def hash_cmd(
     n_video = len(videos)
     err.print(
         f"Hashed {len(items)} file(s)"
-        + (f" ({n_video} video(s), {sum(len(v.frames) for _, v in videos)} frames)"
-           if n_video else "")
+        + (
+            f" ({n_video} video(s), {sum(len(v.frames) for _, v in videos)} frames)"
+            if n_video
+            else ""
+        )
         + (f", wrote {safe(out_file)}" if out_file else "")
         + (f"; {len(skipped)} skipped" if skipped else "")
-        + (f"; {len(low)} with too little detail for PDQ (exact hashes kept): {names(low)}"
-           if low else "")
-        + (f"; {len(thin)} with not enough content for crop/region/keypoint matching: "
-           f"{names(thin)}" if thin else ""),
+        + (
+            f"; {len(low)} with too little detail for PDQ (exact hashes kept): {names(low)}"
+            if low
+            else ""
+        )
+        + (
+            f"; {len(thin)} with not enough content for crop/region/keypoint matching: "
+            f"{names(thin)}"
+            if thin
+            else ""
+        ),
         highlight=False,
-    )  # fmt: skip
+    )
     if skipped:
         raise typer.Exit(EXIT_SKIPPED)
 
@@ -195,7 +208,8 @@ def hash_page_cmd(
         write_page(out_file)
     except OSError as exc:
         raise fail(f"{out_file}: cannot write ({exc.strerror or exc})") from exc
-    err.print(f"Wrote {safe(str(out_file))}: open it in a browser, or send it to her; it works "
-              "offline and sends nothing (docs/victim-page.md).", highlight=False)  # fmt: skip
-
-
+    err.print(
+        f"Wrote {safe(str(out_file))}: open it in a browser, or send it to her; it works "
+        "offline and sends nothing (docs/victim-page.md).",
+        highlight=False,
+    )

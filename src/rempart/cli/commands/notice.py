@@ -32,33 +32,47 @@ def notice_create(
     organisation: Annotated[str, typer.Option(help="Who sends it.")] = NOTICE_ORGANISATION,
     out_file: Annotated[Path | None, typer.Option("--out", help="Write the notice here.")] = None,
     name_her: Annotated[
-        bool, typer.Option("--name-her", help="Name her (her consent record's name) in the "
-                           "letter: only when she asked for it. Otherwise the letter names "
-                           "only the organisation.")
+        bool,
+        typer.Option(
+            "--name-her",
+            help="Name her (her consent record's name) in the "
+            "letter: only when she asked for it. Otherwise the letter names "
+            "only the organisation.",
+        ),
     ] = False,
 ) -> None:
     """Write a takedown notice for a case's confirmed matches on one platform."""
-    n = notices.create(open_database(), settings().home, case, platform,
-                       language=language, refs=match, organisation=organisation,
-                       name_her=name_her)  # fmt: skip
+    n = notices.create(
+        open_database(),
+        settings().home,
+        case,
+        platform,
+        language=language,
+        refs=match,
+        organisation=organisation,
+        name_her=name_her,
+    )
     if out_file is not None:
         out_file.write_text(n.text, encoding="utf-8")
     else:
         out.print(plain_lines(n.text), highlight=False, markup=False)
-    err.print(f"Notice N-{n.id} ({len(n.items)} item(s), {n.language}) is a draft: "
-                  f"after sending it, run `rempart notice mark {n.id} sent`.")  # fmt: skip
+    err.print(
+        f"Notice N-{n.id} ({len(n.items)} item(s), {n.language}) is a draft: "
+        f"after sending it, run `rempart notice mark {n.id} sent`."
+    )
     hotlines = notices.hotlines_for(n, notices.load_data(settings().home))
     if hotlines:
-        err.print("[bold red]Possible minor:[/] also report to "
-                      + "; ".join(f"{h['name']} ({h['contact']})" for h in hotlines),
-                      highlight=False)  # fmt: skip
+        err.print(
+            "[bold red]Possible minor:[/] also report to "
+            + "; ".join(f"{h['name']} ({h['contact']})" for h in hotlines),
+            highlight=False,
+        )
 
 
 @notice_app.command("mark")
 def notice_mark(
     notice_id: Annotated[int, typer.Argument(help="Notice number (N-12 is 12).")],
-    status: Annotated[str, typer.Argument(help="sent, acknowledged, removed, refused, "
-                                                "no-answer")],
+    status: Annotated[str, typer.Argument(help="sent, acknowledged, removed, refused, no-answer")],
 ) -> None:
     """Record what happened to a notice."""
     n = notices.mark(open_database(), notice_id, status)
@@ -80,9 +94,13 @@ def notice_list(
         return
     table = Table("notice", "platform", "status", "items", "sent", "times", "due again")
     for n in rows:
-        table.add_row(f"N-{n.id}", safe(n.platform), safe(n.status), str(len(n.items)),
-                      f"{n.sent_at:%Y-%m-%d %H:%M}" if n.sent_at else "", str(n.times_sent),
-                      f"{n.next_notice_at:%Y-%m-%d %H:%M}" if n.next_notice_at else "")
+        table.add_row(
+            f"N-{n.id}",
+            safe(n.platform),
+            safe(n.status),
+            str(len(n.items)),
+            f"{n.sent_at:%Y-%m-%d %H:%M}" if n.sent_at else "",
+            str(n.times_sent),
+            f"{n.next_notice_at:%Y-%m-%d %H:%M}" if n.next_notice_at else "",
+        )
     out.print(table)
-
-

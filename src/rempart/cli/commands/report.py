@@ -23,5 +23,4 @@ def report_cmd(
     removal per platform (HTML, PNG and JSON)."""
     data = stats.collect(open_database(), case)
     files = stats.write(data, out_dir)
-    err.print(f"Report written: {safe(', '.join(str(f) for f in files))}",
-                  highlight=False)
+    err.print(f"Report written: {safe(', '.join(str(f) for f in files))}", highlight=False)

@@ -33,8 +33,9 @@ def review_list(
     fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
 ) -> None:
     """Matches waiting for a decision (or with the given one)."""
-    items = review_queue.queue(open_database(), case=case,
-                               status=None if status == "all" else status)  # fmt: skip
+    items = review_queue.queue(
+        open_database(), case=case, status=None if status == "all" else status
+    )
     if fmt == "json":
         out.print_json(json.dumps([asdict(i) for i in items]))
         return
@@ -42,9 +43,16 @@ def review_list(
     for i in items:
         origin = i.provenance.get("chat") or i.provenance.get("url") or ""
         ref = f"{i.ref} [MINOR?]" if i.possible_minor else i.ref
-        table.add_row(safe(ref), safe(i.status), safe_or_empty(i.case), safe(i.kind),
-                      i.measure.removeprefix("distance "), safe(Path(i.file).name),
-                      safe(origin), f"{i.sightings}x")  # fmt: skip
+        table.add_row(
+            safe(ref),
+            safe(i.status),
+            safe_or_empty(i.case),
+            safe(i.kind),
+            i.measure.removeprefix("distance "),
+            safe(Path(i.file).name),
+            safe(origin),
+            f"{i.sightings}x",
+        )
     out.print(table)
     err.print(f"{len(items)} match(es)")
 
@@ -58,8 +66,10 @@ def review_decide(
     """Record a decision on one match (logged in the audit log)."""
     db = open_database()
     item = review_queue.decide(db, ref, decision, reason)
-    err.print(f"{safe(item.ref)}: {safe(item.status)} by {safe(item.reviewed_by)} "
-                  f"({safe(item.reason)})", highlight=False)  # fmt: skip
+    err.print(
+        f"{safe(item.ref)}: {safe(item.status)} by {safe(item.reviewed_by)} ({safe(item.reason)})",
+        highlight=False,
+    )
     if decision == "confirmed":
         _preserve(db, item)
 
@@ -70,8 +80,10 @@ def _preserve(db: Database, item: ReviewItem) -> None:
     if done == "minor":
         err.print("Media not preserved: it may show a minor.")
     elif done == "unreadable":
-        err.print(f"[yellow]Media not preserved:[/] {safe(item.file)} cannot be read now.",
-                      highlight=False)
+        err.print(
+            f"[yellow]Media not preserved:[/] {safe(item.file)} cannot be read now.",
+            highlight=False,
+        )
     elif done == "preserved":
         err.print("Media preserved as evidence (encrypted).")
 
@@ -99,7 +111,6 @@ def review_preview(
     db = open_database()
     item = review_queue.get(db, ref)
     preview.show(db, item, out_file, reveal=reveal)
-    err.print(f"{'Revealed (logged)' if reveal else 'Blurred preview'}: {safe(out_file)}",
-                  highlight=False)
-
-
+    err.print(
+        f"{'Revealed (logged)' if reveal else 'Blurred preview'}: {safe(out_file)}", highlight=False
+    )

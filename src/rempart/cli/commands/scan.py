@@ -81,8 +81,13 @@ def _print_summary(result: ScanResult, report: Path | None) -> None:
             left, top, right, bottom = f.hit.box
             at = f" at {f.hit.time:.0f} s" if f.hit.time is not None else ""
             where = f"x {left}-{right}, y {top}-{bottom}{at}"
-            ft.add_row(safe(Path(f.file).name), safe(f.hit.case), f"{f.hit.distance:.3f}",
-                       f"{f.hit.similarity:.3f}", where)  # fmt: skip
+            ft.add_row(
+                safe(Path(f.file).name),
+                safe(f.hit.case),
+                f"{f.hit.distance:.3f}",
+                f"{f.hit.similarity:.3f}",
+                where,
+            )
         err.print(ft)
     if result.matches:
         mt = Table()
@@ -91,8 +96,9 @@ def _print_summary(result: ScanResult, report: Path | None) -> None:
             mt.add_column(name, overflow="fold")
         mt.add_column("where", overflow="fold")
         for m in result.matches[:50]:
-            how = m.hit.signal + (f" {m.hit.transform}" if m.hit.transform not in
-                                  (None, "original") else "")  # fmt: skip
+            how = m.hit.signal + (
+                f" {m.hit.transform}" if m.hit.transform not in (None, "original") else ""
+            )
             variant = (m.hit.details or {}).get("variant")
             if variant and m.hit.signal in ("pdq-crop", "pdq-rotation", "pdq-region"):
                 how += f" {variant}"
@@ -101,10 +107,13 @@ def _print_summary(result: ScanResult, report: Path | None) -> None:
                 lf = (m.hit.details or {}).get("local_features") or {}
                 distance = f"{lf.get('inliers', '?')} keypoints"
             mt.add_row(
-                safe(Path(m.file).name), safe_or_empty(m.hit.case),
-                f"{safe(m.hit.bank)} #{m.hit.bank_entry}", safe(how), distance,
+                safe(Path(m.file).name),
+                safe_or_empty(m.hit.case),
+                f"{safe(m.hit.bank)} #{m.hit.bank_entry}",
+                safe(how),
+                distance,
                 describe_where(m.hit, short=True) or describe_area(m.hit, short=True),
-            )  # fmt: skip
+            )
         err.print(mt)
         if len(result.matches) > 50:
             err.print(f"... and {len(result.matches) - 50} more in the report")
@@ -113,21 +122,28 @@ def _print_summary(result: ScanResult, report: Path | None) -> None:
     if len(result.skipped) > 20:
         err.print(f"... and {len(result.skipped) - 20} more skipped, listed in the report")
     if result.low_quality:
-        err.print(f"[yellow]too little detail to hash[/] (exact copies only): "
-                  f"{names(result.low_quality, 20)}", highlight=False)  # fmt: skip
+        err.print(
+            f"[yellow]too little detail to hash[/] (exact copies only): "
+            f"{names(result.low_quality, 20)}",
+            highlight=False,
+        )
     if report is not None:
         err.print(f"Report written to {safe(report)}", highlight=False)
 
 
 def _report_hint(scan_id: int | str, report: Path | None, fmt: str) -> str:
-    return (f"rempart scan report {scan_id} --out {report or 'FILE'}"
-            + (" --format csv" if fmt == "csv" else ""))  # fmt: skip
+    return f"rempart scan report {scan_id} --out {report or 'FILE'}" + (
+        " --format csv" if fmt == "csv" else ""
+    )
 
 
 def _resumable(
-    database: Database, scan_id: int | None, options: ScanOptions,
-    report: Path | None = None, fmt: str = "json",
-) -> tuple[int, list[Path], ScanOptions]:  # fmt: skip
+    database: Database,
+    scan_id: int | None,
+    options: ScanOptions,
+    report: Path | None = None,
+    fmt: str = "json",
+) -> tuple[int, list[Path], ScanOptions]:
     """The scan to resume (the given one, or the last unfinished), its folders and options
     (with the report it was started with)."""
     from rempart.store.repository import StoreError
@@ -139,11 +155,15 @@ def _resumable(
     else:
         run = records.last_unfinished_scan(database)
         if run is None:
-            raise StoreError("no unfinished scan to resume (to write a finished scan's "
-                             f"report again: {_report_hint('SCAN_ID', report, fmt)})")
+            raise StoreError(
+                "no unfinished scan to resume (to write a finished scan's "
+                f"report again: {_report_hint('SCAN_ID', report, fmt)})"
+            )
     if run.status == "finished":
-        raise StoreError(f"scan {run.id} is finished; nothing to resume. To write its "
-                         f"report again: {_report_hint(run.id, report, fmt)}")
+        raise StoreError(
+            f"scan {run.id} is finished; nothing to resume. To write its "
+            f"report again: {_report_hint(run.id, report, fmt)}"
+        )
     stored = run.options
     roots = [Path(p) for p in run.sources.get("folders", [])]
     resumed = replace(
@@ -191,9 +211,7 @@ def scan_cmd(
         bool,
         typer.Option("--resume", help="Finish the last scan that did not finish (or --scan-id)."),
     ] = False,
-    scan_id: Annotated[
-        int | None, typer.Option(help="With --resume: the scan to finish.")
-    ] = None,
+    scan_id: Annotated[int | None, typer.Option(help="With --resume: the scan to finish.")] = None,
     urls: Annotated[
         Path | None,
         typer.Option("--urls", help="A file of links (one per line) to fetch and scan."),
@@ -204,8 +222,10 @@ def scan_cmd(
     ] = None,
     cluster: Annotated[
         str | None,
-        typer.Option(help="Hash on a Dask cluster: tcp://SCHEDULER:8786, or 'local' for a "
-                     "cluster of --workers processes on this machine."),
+        typer.Option(
+            help="Hash on a Dask cluster: tcp://SCHEDULER:8786, or 'local' for a "
+            "cluster of --workers processes on this machine."
+        ),
     ] = None,
     robust: Annotated[
         bool,
@@ -234,11 +254,14 @@ def scan_cmd(
         raise fail("--seconds-per-frame must be more than 0 and at most 3600")
     database, bank_index = open_index()
     options = ScanOptions(
-        banks=tuple(bank or ()), workers=workers_or_cores(workers),
+        banks=tuple(bank or ()),
+        workers=workers_or_cores(workers),
         seconds_per_frame=seconds_per_frame,
-        faces=faces, robust="query" if robust else None,
-        report=str(report.resolve()) if report is not None else None, report_format=fmt,
-    )  # fmt: skip
+        faces=faces,
+        robust="query" if robust else None,
+        report=str(report.resolve()) if report is not None else None,
+        report_format=fmt,
+    )
     resume_id: int | None = None
     if resume:
         resume_id, roots, options = _resumable(database, scan_id, options, report, fmt)
@@ -247,8 +270,9 @@ def scan_cmd(
         paths = roots
         faces = options.faces
         urls = urls or _stored_urls(database, resume_id)
-        err.print(f"Resuming scan {resume_id} of {safe(', '.join(map(str, roots)))}",
-                  highlight=False)
+        err.print(
+            f"Resuming scan {resume_id} of {safe(', '.join(map(str, roots)))}", highlight=False
+        )
     elif not paths and urls is None:
         raise fail("give the files or folders to scan, --urls FILE, or --resume")
     try:
@@ -256,8 +280,7 @@ def scan_cmd(
     except ValueError as exc:
         raise fail(f"--allow-network: {exc}") from exc
     fetch_options = FetchOptions(allowed_networks=networks)
-    options = replace(options, cache_dir=str(settings().home / "cache" / "hashes"),
-                      cluster=cluster)  # fmt: skip
+    options = replace(options, cache_dir=str(settings().home / "cache" / "hashes"), cluster=cluster)
     face_matcher = None
     if faces:
         loaded = face_templates.load(database, settings().home)
@@ -271,22 +294,34 @@ def scan_cmd(
             progress.update(task, completed=done, total=total, current=safe(Path(current).name))
 
         result = run_scan(
-            database, bank_index, paths or [], options, on_progress, VideoBars(progress),
-            face_matcher, resume=resume_id, url_file=urls, fetch_options=fetch_options,
-        )  # fmt: skip
+            database,
+            bank_index,
+            paths or [],
+            options,
+            on_progress,
+            VideoBars(progress),
+            face_matcher,
+            resume=resume_id,
+            url_file=urls,
+            fetch_options=fetch_options,
+        )
     returned = reopen_returned(database, result.scan_id)
     if report is not None:
         try:
             write_report(result, report, fmt)
         except OSError as exc:
             _print_summary(result, None)
-            raise fail(f"{report}: cannot write the report ({exc.strerror or exc}); the scan "
-                        f"is kept: {_report_hint(result.scan_id, report, fmt)}") from exc
+            raise fail(
+                f"{report}: cannot write the report ({exc.strerror or exc}); the scan "
+                f"is kept: {_report_hint(result.scan_id, report, fmt)}"
+            ) from exc
     _print_summary(result, report)
     if returned:
-        err.print(f"[bold yellow]{len(returned)} match(es) are content that was removed "
-                  f"before and came back:[/] {safe(', '.join(returned))}; their cases are back "
-                  "in review.")  # fmt: skip
+        err.print(
+            f"[bold yellow]{len(returned)} match(es) are content that was removed "
+            f"before and came back:[/] {safe(', '.join(returned))}; their cases are back "
+            "in review."
+        )
     if result.skipped:
         raise typer.Exit(EXIT_SKIPPED)
 
@@ -308,8 +343,11 @@ def scan_report_cmd(
         write_report(result, out_file, fmt)
     except OSError as exc:
         raise fail(f"{out_file}: cannot write the report ({exc.strerror or exc})") from exc
-    err.print(f"Report of scan {scan_id} written to {safe(out_file)} ({len(result.matches)} "
-              f"match(es), {len(result.skipped)} skipped)", highlight=False)  # fmt: skip
+    err.print(
+        f"Report of scan {scan_id} written to {safe(out_file)} ({len(result.matches)} "
+        f"match(es), {len(result.skipped)} skipped)",
+        highlight=False,
+    )
 
 
 @app.command("rooms")
@@ -327,31 +365,46 @@ def rooms_cmd(
     rooms = load_rooms(database)
     links = link_rooms(rooms, min_members=min_members)
     if fmt == "json":
-        out.print_json(json.dumps({
-            "rooms": [r.summary() for r in rooms.values()],
-            "links": [{"a": k.a, "b": k.b, "strength": k.strength, "evidence": k.evidence}
-                      for k in links],
-        }))  # fmt: skip
+        out.print_json(
+            json.dumps(
+                {
+                    "rooms": [r.summary() for r in rooms.values()],
+                    "links": [
+                        {"a": k.a, "b": k.b, "strength": k.strength, "evidence": k.evidence}
+                        for k in links
+                    ],
+                }
+            )
+        )
         return
     if not rooms:
         err.print("No Telegram room in any scan yet: scan an export first.")
         return
     number = {key: i for i, key in enumerate(sorted(rooms), 1)}
-    rt = Table("room", "names", "chat id", "media", "members", "bots", "dates", "export",
-               title="Rooms")  # fmt: skip
+    rt = Table(
+        "room", "names", "chat id", "media", "members", "bots", "dates", "export", title="Rooms"
+    )
     for key in sorted(rooms):
         r = rooms[key]
-        rt.add_row(f"#{number[key]}", safe(", ".join(sorted(r.names))), safe(r.chat_id),
-                   str(len(r.media_sha)), str(len(r.members)), safe(", ".join(sorted(r.bots))),
-                   safe(f"{r.first[:10]} - {r.last[:10]}"), safe(r.export))  # fmt: skip
+        rt.add_row(
+            f"#{number[key]}",
+            safe(", ".join(sorted(r.names))),
+            safe(r.chat_id),
+            str(len(r.media_sha)),
+            str(len(r.members)),
+            safe(", ".join(sorted(r.bots))),
+            safe(f"{r.first[:10]} - {r.last[:10]}"),
+            safe(r.export),
+        )
     out.print(rt)
     lt = Table("rooms", "strength", "evidence", title="Links")
     for k in links:
         ev = k.evidence
         parts = []
         if "same_chat_id" in ev:
-            parts.append(f"same chat id {ev['same_chat_id']}"
-                         + (" (renamed)" if "renamed" in ev else ""))  # fmt: skip
+            parts.append(
+                f"same chat id {ev['same_chat_id']}" + (" (renamed)" if "renamed" in ev else "")
+            )
         if ev.get("identical_media"):
             parts.append(f"{len(ev['identical_media'])} identical media")
         if ev.get("similar_media"):
@@ -391,8 +444,7 @@ def match_cmd(
         return
     table = Table("bank", "entry", "case", "signal", "distance")
     for h in hits:
-        table.add_row(safe(h.bank), str(h.bank_entry), safe_or_empty(h.case), safe(h.signal),
-                      str(h.distance))
+        table.add_row(
+            safe(h.bank), str(h.bank_entry), safe_or_empty(h.case), safe(h.signal), str(h.distance)
+        )
     out.print(table)
-
-

@@ -26,10 +26,19 @@ def serve(
     os.environ["REMPART_DB"] = settings().db_url
     os.environ["REMPART_HOME"] = str(settings().home)
     open_database()  # migrate once, before the workers start
-    err.print(f"Rempart API on http://{host}:{port} ({workers} worker(s)); "
-                  f"documentation at http://{host}:{port}/docs", highlight=False)  # fmt: skip
-    uvicorn.run("rempart.server:create_app", factory=True, host=host, port=port,
-                workers=workers, access_log=access_log, log_level="info",
-                timeout_graceful_shutdown=10,  # X-Forwarded-For: see access/proxies.py
-                proxy_headers=False)  # fmt: skip
-
+    err.print(
+        f"Rempart API on http://{host}:{port} ({workers} worker(s)); "
+        f"documentation at http://{host}:{port}/docs",
+        highlight=False,
+    )
+    uvicorn.run(
+        "rempart.server:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=access_log,
+        log_level="info",
+        timeout_graceful_shutdown=10,  # X-Forwarded-For: see access/proxies.py
+        proxy_headers=False,
+    )

@@ -43,26 +43,35 @@ def _read_key_file(path: Path) -> str:
     except (OSError, UnicodeDecodeError) as exc:
         raise SyncError(f"{path}: cannot read the key ({exc})") from exc
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        err.print(f"[yellow]warning:[/] {safe(path)} can be read by other users: "
-                         f"chmod 600 {safe(path)}", highlight=False)  # fmt: skip
+        err.print(
+            f"[yellow]warning:[/] {safe(path)} can be read by other users: chmod 600 {safe(path)}",
+            highlight=False,
+        )
     return read_key(text, str(path))
 
 
 def _say(result: PullResult) -> str:
-    parts = [f"{result.pages} page(s), {result.received} hash record(s) received, "
-             f"{result.added} added"]  # fmt: skip
+    parts = [
+        f"{result.pages} page(s), {result.received} hash record(s) received, {result.added} added"
+    ]
     if result.duplicates:
         parts.append(f"{result.duplicates} already there")
     if result.low_quality:
         parts.append(f"{result.low_quality} with too little detail for PDQ")
-    parts.append(f"{result.withdrawn_received} withdrawn hash(es) received, "
-                 f"{result.withdrawn} entr(y/ies) deleted here")
+    parts.append(
+        f"{result.withdrawn_received} withdrawn hash(es) received, "
+        f"{result.withdrawn} entr(y/ies) deleted here"
+    )
     if result.withdrawn_elsewhere_kept:
-        parts.append(f"{result.withdrawn_elsewhere_kept} entr(y/ies) of other cases hold a "
-                     "withdrawn hash and were kept (--withdraw-everywhere deletes them)")
+        parts.append(
+            f"{result.withdrawn_elsewhere_kept} entr(y/ies) of other cases hold a "
+            "withdrawn hash and were kept (--withdraw-everywhere deletes them)"
+        )
     if result.withheld_by_partner:
-        parts.append(f"{result.withheld_by_partner} entr(y/ies) withheld by the partner "
-                     "(no consent to exchange)")
+        parts.append(
+            f"{result.withheld_by_partner} entr(y/ies) withheld by the partner "
+            "(no consent to exchange)"
+        )
     if result.consent_recorded:
         parts.append("consent recorded")
     if result.problem_count:
@@ -72,28 +81,43 @@ def _say(result: PullResult) -> str:
 
 @sync_app.command("pull")
 def sync_pull(
-    url: Annotated[str, typer.Argument(help="The partner's Rempart server, e.g. "
-                                       "https://rempart.example.org")],
+    url: Annotated[
+        str, typer.Argument(help="The partner's Rempart server, e.g. https://rempart.example.org")
+    ],
     bank: Annotated[str, typer.Option("--bank", help="The partner's bank to pull.")],
     into: Annotated[str, typer.Option("--into", help="The bank here to add its hashes to.")],
-    key_file: Annotated[Path, typer.Option("--key-file", help="File holding the partner key "
-                                           "the partner gave you (rmp_...).")],
-    partner: Annotated[str | None, typer.Option(
-        "--partner", help="The partner (its hashes go under the case partner-NAME).")] = None,
-    case: Annotated[str | None, typer.Option("--case", help="Or: the case they belong to.")
-                    ] = None,
-    consent: Annotated[Path | None, typer.Option(
-        help="Consent record (JSON): the partner's statement of the consent it holds. "
-             "Needed unless the case already has one.")] = None,
-    limit: Annotated[int, typer.Option(help=f"Changes per page (1-{MAX_LIMIT}).")
-                     ] = DEFAULT_LIMIT,
-    insecure: Annotated[bool, typer.Option(
-        "--insecure", help="Allow plain http to a host other than this machine.")] = False,
-    withdraw_everywhere: Annotated[bool, typer.Option(
-        "--withdraw-everywhere", help="A withdrawn hash also deletes entries of other cases "
-        "holding it (default: only this case's).")] = False,
+    key_file: Annotated[
+        Path,
+        typer.Option(
+            "--key-file", help="File holding the partner key the partner gave you (rmp_...)."
+        ),
+    ],
+    partner: Annotated[
+        str | None,
+        typer.Option("--partner", help="The partner (its hashes go under the case partner-NAME)."),
+    ] = None,
+    case: Annotated[str | None, typer.Option("--case", help="Or: the case they belong to.")] = None,
+    consent: Annotated[
+        Path | None,
+        typer.Option(
+            help="Consent record (JSON): the partner's statement of the consent it holds. "
+            "Needed unless the case already has one."
+        ),
+    ] = None,
+    limit: Annotated[int, typer.Option(help=f"Changes per page (1-{MAX_LIMIT}).")] = DEFAULT_LIMIT,
+    insecure: Annotated[
+        bool, typer.Option("--insecure", help="Allow plain http to a host other than this machine.")
+    ] = False,
+    withdraw_everywhere: Annotated[
+        bool,
+        typer.Option(
+            "--withdraw-everywhere",
+            help="A withdrawn hash also deletes entries of other cases "
+            "holding it (default: only this case's).",
+        ),
+    ] = False,
     fmt: Annotated[str, typer.Option("--format", help="text or json (the summary).")] = "text",
-) -> None:  # fmt: skip
+) -> None:
     """Pull what changed in a partner's shared bank since the last pull: new hashes (under a
     case, refused without a consent record) and withdrawn ones (deleted here). Resumable:
     an interrupted pull goes on from the last page applied. Exit code 3 if some records
@@ -113,31 +137,49 @@ def sync_pull(
 
     def progress(r: PullResult) -> None:
         if fmt != "json":
-            err.print(f"  page {r.pages}: {r.received} received, {r.added} added, "
-                          f"{r.withdrawn} deleted so far", highlight=False)  # fmt: skip
+            err.print(
+                f"  page {r.pages}: {r.received} received, {r.added} added, "
+                f"{r.withdrawn} deleted so far",
+                highlight=False,
+            )
 
     try:
-        result = pull(bank_index, fetcher, bank, into, case_number=case_number, consent=record,
-                      limit=limit, withdraw_everywhere=withdraw_everywhere,
-                      on_page=progress)  # fmt: skip
+        result = pull(
+            bank_index,
+            fetcher,
+            bank,
+            into,
+            case_number=case_number,
+            consent=record,
+            limit=limit,
+            withdraw_everywhere=withdraw_everywhere,
+            on_page=progress,
+        )
     except SyncError as exc:
         partial: PullResult | None = getattr(exc, "result", None)
         if partial is not None and partial.pages:
-            err.print(f"Before the error: {safe(_say(partial))}. Checkpoint kept: the "
-                          "next pull goes on from there.", highlight=False)  # fmt: skip
+            err.print(
+                f"Before the error: {safe(_say(partial))}. Checkpoint kept: the "
+                "next pull goes on from there.",
+                highlight=False,
+            )
         raise fail(bank_hint(str(exc), into)) from exc
     finally:
         fetcher.close()
     for problem in result.problems[:PROBLEMS_PRINTED]:
         err.print(f"[yellow]skipped[/] {safe(problem)}", highlight=False)
     for why in result.restarted:
-        err.print(f"[yellow]note:[/] the partner started its feed again from the "
-                      f"beginning: {safe(why)}", highlight=False)  # fmt: skip
+        err.print(
+            f"[yellow]note:[/] the partner started its feed again from the beginning: {safe(why)}",
+            highlight=False,
+        )
     if fmt == "json":
         out.print_json(json.dumps(result.to_json()))
-    err.print(f"Pulled bank [bold]{safe(bank)}[/] of {safe(base)} into [bold]{safe(into)}[/] "
-                  f"for case {safe(case_number)}: {safe(_say(result))}.",
-                  highlight=False)  # fmt: skip
+    err.print(
+        f"Pulled bank [bold]{safe(bank)}[/] of {safe(base)} into [bold]{safe(into)}[/] "
+        f"for case {safe(case_number)}: {safe(_say(result))}.",
+        highlight=False,
+    )
     if result.problem_count:
         raise typer.Exit(EXIT_SKIPPED)
 
@@ -153,12 +195,19 @@ def sync_list(
     if fmt == "json":
         out.print_json(json.dumps(rows))
         return
-    table = Table("partner", "their bank", "our bank", "checkpoint", "last pull", "added",
-                  "deleted", "error")  # fmt: skip
+    table = Table(
+        "partner", "their bank", "our bank", "checkpoint", "last pull", "added", "deleted", "error"
+    )
     for r in rows:
         last = r["last_result"]
-        table.add_row(safe(r["remote"]), safe(r["remote_bank"]), safe(r["local_bank"]),
-                      safe(r["checkpoint"]), safe(r["updated_at"]), safe(last.get("added", "")),
-                      safe(last.get("withdrawn", "")), safe(last.get("error") or ""))  # fmt: skip
+        table.add_row(
+            safe(r["remote"]),
+            safe(r["remote_bank"]),
+            safe(r["local_bank"]),
+            safe(r["checkpoint"]),
+            safe(r["updated_at"]),
+            safe(last.get("added", "")),
+            safe(last.get("withdrawn", "")),
+            safe(last.get("error") or ""),
+        )
     out.print(table)
-

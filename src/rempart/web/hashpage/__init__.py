@@ -75,8 +75,10 @@ def _script_text(text: str, what: str) -> str:
     """Text safe to put inside a <script> element as it is (it must not end the element)."""
     lowered = text.lower()
     if "</script" in lowered or "<!--" in lowered:
-        raise HashPageError(f"{what} contains '</script' or '<!--' and cannot be inlined; "
-                            "rebuild it with `make hashpage`")  # fmt: skip
+        raise HashPageError(
+            f"{what} contains '</script' or '<!--' and cannot be inlined; "
+            "rebuild it with `make hashpage`"
+        )
     return text
 
 
@@ -119,8 +121,13 @@ def build_page(folder: Traversable | None = None) -> HashPage:
     cats = json.dumps(catalogues(base), ensure_ascii=False, sort_keys=True).replace("<", "\\u003c")
     page_script = scripts["page"]
     policy = CSP_TEMPLATE.format(script=_sha256(page_script), style=_sha256(css))
-    parts = {"CSP": policy, "CSS": css, "CATALOGUES": cats, "WORKER": scripts["worker"],
-             "PAGE": page_script}  # fmt: skip
+    parts = {
+        "CSP": policy,
+        "CSS": css,
+        "CATALOGUES": cats,
+        "WORKER": scripts["worker"],
+        "PAGE": page_script,
+    }
     template = (base / "page.html").read_text(encoding="utf-8")
     html = _PLACEHOLDER.sub(lambda m: parts[m.group(1)], template)
     return HashPage(html=html, csp=policy)

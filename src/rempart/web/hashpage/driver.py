@@ -22,9 +22,16 @@ from typing import Any
 from rempart.web.hashpage import HashPageError, write_page
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]  # fmt: skip
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 PHONE = {"width": 390, "height": 844}
 REPO = Path(__file__).resolve().parents[4]
 
@@ -51,8 +58,9 @@ def built_page(out: Path) -> Path:
         write_page(out)
     except HashPageError:
         if not (REPO / "node_modules").is_dir():
-            raise HashPageError("the hashing page is not built and node_modules is missing: "
-                                "run `make hashpage`") from None  # fmt: skip
+            raise HashPageError(
+                "the hashing page is not built and node_modules is missing: run `make hashpage`"
+            ) from None
         subprocess.run(["npm", "run", "--silent", "build"], cwd=REPO, check=True)
         write_page(out)
     return out
@@ -68,8 +76,9 @@ def launch_chromium(extra_args: list[str] | None = None) -> Iterator[Any]:
         raise DriverError(why)
     pw = sync_playwright().start()
     try:
-        browser = pw.chromium.launch(executable_path=CHROMIUM,
-                                     args=CHROMIUM_ARGS + (extra_args or []))  # fmt: skip
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS + (extra_args or [])
+        )
         try:
             yield browser
         finally:
@@ -95,10 +104,17 @@ class HashPageRun:
     """One page in a fresh browser context (phone-sized unless told), recording its
     requests; every request other than the page itself is refused."""
 
-    def __init__(self, browser: Any, url: str, *, locale: str = "en-GB",
-                 viewport: dict[str, int] | None = None) -> None:  # fmt: skip
-        self.context = browser.new_context(viewport=viewport or PHONE, locale=locale,
-                                           accept_downloads=True)  # fmt: skip
+    def __init__(
+        self,
+        browser: Any,
+        url: str,
+        *,
+        locale: str = "en-GB",
+        viewport: dict[str, int] | None = None,
+    ) -> None:
+        self.context = browser.new_context(
+            viewport=viewport or PHONE, locale=locale, accept_downloads=True
+        )
         self.context.set_default_timeout(120_000)
         self.requests = Requests()
         self.errors: list[str] = []
@@ -146,8 +162,11 @@ class HashPageRun:
             self.page.wait_for_timeout(100)
 
     def wait_all_finished(self, timeout_ms: int = 300_000) -> None:
-        self.wait_for("rempartHashPage.entries().length > 0 && rempartHashPage.entries().every("
-                      "e => e.status === 'done' || e.status === 'failed')", timeout_ms)  # fmt: skip
+        self.wait_for(
+            "rempartHashPage.entries().length > 0 && rempartHashPage.entries().every("
+            "e => e.status === 'done' || e.status === 'failed')",
+            timeout_ms,
+        )
 
     def entries(self) -> list[dict[str, Any]]:
         return list(self.page.evaluate("rempartHashPage.entries()"))
@@ -176,9 +195,13 @@ class HashPageRun:
             save_to.write_bytes(path.read_bytes())
         return dict(json.loads(path.read_text(encoding="utf-8")))
 
-    def hash_files(self, paths: list[Path], save_to: Path | None = None,
-                   timeout_ms: int = 300_000, given_by: str = "Test Person"
-                   ) -> dict[str, Any]:  # fmt: skip
+    def hash_files(
+        self,
+        paths: list[Path],
+        save_to: Path | None = None,
+        timeout_ms: int = 300_000,
+        given_by: str = "Test Person",
+    ) -> dict[str, Any]:
         """Choose the files, wait for them all, agree, and return the downloaded file."""
         self.choose(paths)
         self.wait_all_finished(timeout_ms)
@@ -192,10 +215,16 @@ class HashPageRun:
         self.context.close()
 
 
-def hash_with_page(paths: list[Path], save_to: Path, *, page: Path | None = None,
-                   robust: bool = True, keypoints: bool = True, given_by: str = "Rempart",
-                   timeout_ms: int = 1_800_000
-                   ) -> tuple[dict[str, Any], list[dict[str, Any]]]:  # fmt: skip
+def hash_with_page(
+    paths: list[Path],
+    save_to: Path,
+    *,
+    page: Path | None = None,
+    robust: bool = True,
+    keypoints: bool = True,
+    given_by: str = "Rempart",
+    timeout_ms: int = 1_800_000,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Hash `paths` in one run of the real page (written to a temporary file unless `page`
     is given) and save her hash file to `save_to`: (the file, the page's entries)."""
     import tempfile

@@ -38,8 +38,9 @@ def hash_page() -> Response:
     try:
         page = _page(_stamp())
     except HashPageError as exc:
-        return PlainTextResponse(str(exc), status_code=503,
-                                 headers={"X-Content-Type-Options": "nosniff"})  # fmt: skip
+        return PlainTextResponse(
+            str(exc), status_code=503, headers={"X-Content-Type-Options": "nosniff"}
+        )
     return HTMLResponse(page.html, headers=page.headers())
 
 

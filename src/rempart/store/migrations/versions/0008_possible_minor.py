@@ -19,8 +19,9 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     for table in ("matches", "face_matches"):
         with op.batch_alter_table(table) as batch:
-            batch.add_column(sa.Column("possible_minor", sa.Boolean(), nullable=False,
-                                       server_default=sa.false()))
+            batch.add_column(
+                sa.Column("possible_minor", sa.Boolean(), nullable=False, server_default=sa.false())
+            )
 
 
 def downgrade() -> None:

@@ -109,6 +109,12 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("api_queries", "platform_feedback", "case_owners", "bank_shares", "api_keys",
-                  "tenants"):  # fmt: skip
+    for table in (
+        "api_queries",
+        "platform_feedback",
+        "case_owners",
+        "bank_shares",
+        "api_keys",
+        "tenants",
+    ):
         op.drop_table(table)

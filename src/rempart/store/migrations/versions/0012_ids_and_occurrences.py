@@ -36,9 +36,18 @@ depends_on: str | Sequence[str] | None = None
 
 _TS = sa.DateTime(timezone=True)
 # Tables whose ids are shown to people or given to partners.
-AUTOINCREMENT_TABLES = ("cases", "consents", "submissions", "bank_items", "scan_runs",
-                        "matches", "face_templates", "face_matches", "notices",
-                        "platform_feedback")  # fmt: skip
+AUTOINCREMENT_TABLES = (
+    "cases",
+    "consents",
+    "submissions",
+    "bank_items",
+    "scan_runs",
+    "matches",
+    "face_templates",
+    "face_matches",
+    "notices",
+    "platform_feedback",
+)
 
 
 def _autoincrement_sql(name: str, sql: str) -> str | None:
@@ -46,15 +55,17 @@ def _autoincrement_sql(name: str, sql: str) -> str | None:
     name `_new_<name>`; None when it already has AUTOINCREMENT."""
     if "AUTOINCREMENT" in sql.upper():
         return None
-    out, n = re.subn(r"\bid INTEGER NOT NULL\b", "id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT",
-                     sql, count=1)  # fmt: skip
+    out, n = re.subn(
+        r"\bid INTEGER NOT NULL\b", "id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT", sql, count=1
+    )
     if n != 1:
         raise RuntimeError(f"migration 0012: unexpected schema of table {name}: {sql}")
     out, n = re.subn(r",\s*PRIMARY KEY \(id\)", "", out, count=1)
     if n != 1:
         raise RuntimeError(f"migration 0012: unexpected primary key of table {name}: {sql}")
-    return re.sub(r'^CREATE TABLE\s+"?' + re.escape(name) + r'"?', f'CREATE TABLE "_new_{name}"',
-                  out, count=1)  # fmt: skip
+    return re.sub(
+        r'^CREATE TABLE\s+"?' + re.escape(name) + r'"?', f'CREATE TABLE "_new_{name}"', out, count=1
+    )
 
 
 def _sqlite_autoincrement(raw: Any) -> None:
@@ -65,16 +76,22 @@ def _sqlite_autoincrement(raw: Any) -> None:
     try:
         raw.execute("BEGIN")
         for name in AUTOINCREMENT_TABLES:
-            row = raw.execute("SELECT sql FROM sqlite_master WHERE type='table' AND name=?",
-                              (name,)).fetchone()  # fmt: skip
+            row = raw.execute(
+                "SELECT sql FROM sqlite_master WHERE type='table' AND name=?", (name,)
+            ).fetchone()
             if row is None:
                 continue
             new_sql = _autoincrement_sql(name, row[0])
             if new_sql is None:
                 continue
-            extras = [r[0] for r in raw.execute(
-                "SELECT sql FROM sqlite_master WHERE tbl_name=? AND type IN ('index', "
-                "'trigger') AND sql IS NOT NULL", (name,))]  # fmt: skip
+            extras = [
+                r[0]
+                for r in raw.execute(
+                    "SELECT sql FROM sqlite_master WHERE tbl_name=? AND type IN ('index', "
+                    "'trigger') AND sql IS NOT NULL",
+                    (name,),
+                )
+            ]
             raw.execute(new_sql)
             raw.execute(f'INSERT INTO "_new_{name}" SELECT * FROM "{name}"')
             raw.execute(f'DROP TABLE "{name}"')
@@ -126,16 +143,22 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sqlite_autoincrement=True,
     )
-    op.create_index("ix_face_match_occurrences_face_match_id", "face_match_occurrences",
-                    ["face_match_id"])  # fmt: skip
-    op.create_index("ix_face_match_occurrences_scan_item_id", "face_match_occurrences",
-                    ["scan_item_id"])  # fmt: skip
-    op.execute("UPDATE face_matches SET content_sha256 = (SELECT sha256 FROM scan_items "
-               "WHERE scan_items.id = face_matches.scan_item_id)")  # fmt: skip
-    op.execute("INSERT INTO face_match_occurrences (face_match_id, scan_item_id, seen_at) "
-               "SELECT face_matches.id, face_matches.scan_item_id, scan_items.created_at "
-               "FROM face_matches JOIN scan_items ON scan_items.id = face_matches.scan_item_id "
-               "ORDER BY face_matches.id")  # fmt: skip
+    op.create_index(
+        "ix_face_match_occurrences_face_match_id", "face_match_occurrences", ["face_match_id"]
+    )
+    op.create_index(
+        "ix_face_match_occurrences_scan_item_id", "face_match_occurrences", ["scan_item_id"]
+    )
+    op.execute(
+        "UPDATE face_matches SET content_sha256 = (SELECT sha256 FROM scan_items "
+        "WHERE scan_items.id = face_matches.scan_item_id)"
+    )
+    op.execute(
+        "INSERT INTO face_match_occurrences (face_match_id, scan_item_id, seen_at) "
+        "SELECT face_matches.id, face_matches.scan_item_id, scan_items.created_at "
+        "FROM face_matches JOIN scan_items ON scan_items.id = face_matches.scan_item_id "
+        "ORDER BY face_matches.id"
+    )
     op.create_table(
         "trusted_sources",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -149,11 +172,15 @@ def upgrade() -> None:
         sqlite_autoincrement=True,
     )
     op.create_index("ix_trusted_sources_case_id", "trusted_sources", ["case_id"])
-    op.execute("UPDATE matches SET content_sha256 = (SELECT sha256 FROM scan_items "
-               "WHERE scan_items.id = matches.scan_item_id)")  # fmt: skip
-    op.execute("INSERT INTO match_occurrences (match_id, scan_item_id, seen_at) "
-               "SELECT matches.id, matches.scan_item_id, scan_items.created_at FROM matches "
-               "JOIN scan_items ON scan_items.id = matches.scan_item_id ORDER BY matches.id")
+    op.execute(
+        "UPDATE matches SET content_sha256 = (SELECT sha256 FROM scan_items "
+        "WHERE scan_items.id = matches.scan_item_id)"
+    )
+    op.execute(
+        "INSERT INTO match_occurrences (match_id, scan_item_id, seen_at) "
+        "SELECT matches.id, matches.scan_item_id, scan_items.created_at FROM matches "
+        "JOIN scan_items ON scan_items.id = matches.scan_item_id ORDER BY matches.id"
+    )
 
 
 def downgrade() -> None:
@@ -161,8 +188,7 @@ def downgrade() -> None:
     op.drop_index("ix_trusted_sources_case_id", table_name="trusted_sources")
     op.drop_table("trusted_sources")
     op.drop_index("ix_face_match_occurrences_scan_item_id", table_name="face_match_occurrences")
-    op.drop_index("ix_face_match_occurrences_face_match_id",
-                  table_name="face_match_occurrences")  # fmt: skip
+    op.drop_index("ix_face_match_occurrences_face_match_id", table_name="face_match_occurrences")
     op.drop_table("face_match_occurrences")
     op.drop_index("ix_face_matches_content_sha256", table_name="face_matches")
     with op.batch_alter_table("face_matches") as batch:
