@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from typer.testing import CliRunner
 
+from rempart.access import keys
 from rempart.api.app import create_app
 from rempart.api.settings import ApiSettings
 from rempart.cases import withdrawal
@@ -213,6 +214,53 @@ def test_bank_creation_is_one_function_for_the_api_and_the_cli(
     assert created == [
         (_actor_of(world, "admin"), {"bank": "api-bank", "threshold": 20}),
         ("cli-person", {"bank": "cli-bank", "threshold": 12}),
+    ]
+    db.dispose()
+
+
+def test_api_keys_are_issued_and_revoked_by_one_function_for_the_api_and_the_cli(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    issued = Spy(monkeypatch, keys, "issue_key")
+    revoked = Spy(monkeypatch, keys, "withdraw_key")
+    with _api(world) as c:
+        r = c.post(
+            "/v1/keys",
+            json={"role": "platform", "tenant": "plat-x", "label": "api"},
+            headers=_auth(world, "admin"),
+        )
+        assert r.status_code == 201, r.text
+        api_key = r.json()["key_id"]
+        assert c.delete(f"/v1/keys/{api_key}", headers=_auth(world, "admin")).status_code == 200
+    _cli("apikey", "create", "--role", "platform", "--tenant", "plat-y", user="cli-person")
+    db = Database(world.db_url)
+    with db.session() as s:
+        cli_key = next(k.key_id for k in keys.list_keys(s) if k.tenant == "plat-y")
+    _cli("apikey", "revoke", cli_key, user="cli-person")
+    admin = _actor_of(world, "admin")
+    assert [(c[0][1:3], c[2]) for c in issued.calls] == [
+        (("platform", "plat-x"), admin),
+        (("platform", "plat-y"), "cli-person"),
+    ]
+    assert [(c[0][1], c[2]) for c in revoked.calls] == [(api_key, admin), (cli_key, "cli-person")]
+    with db.session() as s:
+        entries = [
+            (e.action, e.actor, json.loads(e.details))
+            for e in s.scalars(
+                select(AuditEntry)
+                .where(AuditEntry.action.in_(("apikey-create", "apikey-revoke")))
+                .order_by(AuditEntry.id)
+            )
+        ]
+    assert entries[-4:] == [
+        ("apikey-create", admin, {"key_id": api_key, "role": "platform", "tenant": "plat-x"}),
+        ("apikey-revoke", admin, {"key_id": api_key}),
+        (
+            "apikey-create",
+            "cli-person",
+            {"key_id": cli_key, "role": "platform", "tenant": "plat-y"},
+        ),
+        ("apikey-revoke", "cli-person", {"key_id": cli_key}),
     ]
     db.dispose()
 

@@ -17,6 +17,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from rempart.access.roles import ROLES
+from rempart.store import audit
+from rempart.store.db import Database
 from rempart.store.models import ApiKey, Tenant, utcnow
 from rempart.store.repository import StoreError
 from rempart.store.tenants import TENANT_NAME as TENANT_NAME  # re-exported
@@ -113,3 +115,36 @@ def revoke_key(s: Session, key_id: str) -> KeyInfo:
         row.revoked_at = utcnow()
     tenant = s.get(Tenant, row.tenant_id) if row.tenant_id else None
     return _info(row, tenant.name if tenant else None)
+
+
+def issue_key(
+    db: Database,
+    role: str,
+    tenant: str | None,
+    *,
+    label: str = "",
+    rate_limit: float | None = None,
+) -> tuple[str, KeyInfo]:
+    """A new key and its audit entry in one transaction, by whoever acts now
+    (audit.current_actor: the API's key owner, the command line's user): what `rempart
+    apikey create` and POST /v1/admin/keys both do. The key is returned once."""
+    with db.session() as s:
+        key, info = create_key(
+            s, role, tenant, label=label, rate_limit=rate_limit, created_by=audit.current_actor()
+        )
+        audit.record(
+            s,
+            "apikey-create",
+            details={"key_id": info.key_id, "role": info.role, "tenant": info.tenant},
+        )
+    return key, info
+
+
+def withdraw_key(db: Database, key_id: str) -> KeyInfo:
+    """Revoke a key and write the audit entry, in one transaction: what `rempart apikey
+    revoke` and DELETE /v1/admin/keys/ID both do (running servers refuse it within
+    seconds; the one that revoked it at once)."""
+    with db.session() as s:
+        info = revoke_key(s, key_id)
+        audit.record(s, "apikey-revoke", details={"key_id": key_id})
+    return info

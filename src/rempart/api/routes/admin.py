@@ -36,19 +36,9 @@ def _json(info: keys.KeyInfo) -> dict[str, Any]:
 def create_key(
     body: KeyIn, p: Principal = Depends(require("admin")), svc: Services = Depends(services)
 ) -> dict[str, Any]:
-    with audit.acting_as(p.actor), svc.db.session() as s:
-        key, info = keys.create_key(
-            s,
-            body.role,
-            body.tenant,
-            label=body.label,
-            rate_limit=body.rate_limit,
-            created_by=p.actor,
-        )
-        audit.record(
-            s,
-            "apikey-create",
-            details={"key_id": info.key_id, "role": info.role, "tenant": info.tenant},
+    with audit.acting_as(p.actor):
+        key, info = keys.issue_key(
+            svc.db, body.role, body.tenant, label=body.label, rate_limit=body.rate_limit
         )
     svc.changed()
     return {"key": key, **_json(info)}
@@ -66,9 +56,8 @@ def list_keys(
 def revoke_key(
     key_id: str, p: Principal = Depends(require("admin")), svc: Services = Depends(services)
 ) -> dict[str, Any]:
-    with audit.acting_as(p.actor), svc.db.session() as s:
-        info = keys.revoke_key(s, key_id)
-        audit.record(s, "apikey-revoke", details={"key_id": key_id})
+    with audit.acting_as(p.actor):
+        info = keys.withdraw_key(svc.db, key_id)
     svc.auth.forget(key_id)
     svc.changed()
     return _json(info)

@@ -13,8 +13,7 @@ from rempart.cli.core import apikey_app, err, open_database, out
 from rempart.lazy import lazy_module
 from rempart.textsafe import safe, safe_or_empty
 
-keys = lazy_module("rempart.api.keys")
-audit = lazy_module("rempart.store.audit")
+keys = lazy_module("rempart.access.keys")
 # = rempart.api.settings.ROLES (a test checks), here so that building the command line does
 # not import the API's modules (start-up)
 ROLES = ("admin", "caseworker", "platform", "victim", "partner")
@@ -34,14 +33,7 @@ def apikey_create(
 ) -> None:
     """Create an API key. The key is printed once: Rempart keeps only its SHA-256."""
 
-    database = open_database()
-    with database.session() as s:
-        key, info = keys.create_key(
-            s, role, tenant, label=label, rate_limit=rate, created_by=audit.current_actor()
-        )
-        audit.record(
-            s, "apikey-create", details={"key_id": info.key_id, "role": role, "tenant": tenant}
-        )
+    key, info = keys.issue_key(open_database(), role, tenant, label=label, rate_limit=rate)
     err.print(
         f"Created {safe(role)} key {info.key_id}"
         + (f" for {safe(tenant)}" if tenant else "")
@@ -79,7 +71,5 @@ def apikey_list(
 def apikey_revoke(key_id: Annotated[str, typer.Argument(help="The key id (8 hex).")]) -> None:
     """Revoke a key: refused by running servers within seconds."""
 
-    with open_database().session() as s:
-        keys.revoke_key(s, key_id)
-        audit.record(s, "apikey-revoke", details={"key_id": key_id})
+    keys.withdraw_key(open_database(), key_id)
     err.print(f"Revoked key {safe(key_id)}.", highlight=False)
