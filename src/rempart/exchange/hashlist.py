@@ -71,6 +71,82 @@ class ListImportResult:
     consent_recorded: bool
 
 
+@dataclass
+class _Tally:
+    """What the submissions of one list added, found there already or stored as too little
+    detail, and whether its consent record was stored (with the first)."""
+
+    added: int = 0
+    duplicates: int = 0
+    low_quality: int = 0
+    consent_recorded: bool = False
+
+    def result(self, withdrawn: tuple[int, int]) -> ListImportResult:
+        removed, kept = withdrawn
+        return ListImportResult(
+            self.added, self.duplicates, self.low_quality, removed, kept, self.consent_recorded
+        )
+
+
+def _import_by_label(
+    bank_index: BankIndex,
+    bank_name: str,
+    parsed: ParsedList,
+    tally: _Tally,
+    *,
+    case_number: str,
+    consent: ConsentRecord | None,
+    source_name: str,
+    label: str | None = None,
+    index_sink: Callable[[list[tuple[int, str]]], None] | None = None,
+    check_duplicates: bool = True,
+) -> None:
+    """The list's items (all of them, or the batch read so far) under the case: one
+    submission per label (`label`, when given, for every item), the consent record with the
+    first; `tally` counts them. With an `index_sink`, the index is left to the caller."""
+    by_label: dict[str | None, list[SubmissionItem]] = defaultdict(list)
+    for item, item_label in zip(parsed.items, parsed.labels, strict=True):
+        by_label[label if label is not None else item_label].append(item)
+    for group_label, group in by_label.items():
+        result = import_submission(
+            bank_index,
+            bank_name,
+            Submission(items=group),
+            case_number=case_number,
+            consent=None if tally.consent_recorded else consent,
+            source_name=source_name[:500],
+            label=group_label,
+            save_index=index_sink is None,
+            index_sink=index_sink,
+            check_duplicates=check_duplicates,
+        )
+        tally.consent_recorded = tally.consent_recorded or result.consent_recorded
+        tally.added += result.added
+        tally.duplicates += result.duplicates
+        tally.low_quality += result.low_quality
+
+
+def _apply_withdrawals(
+    bank_index: BankIndex,
+    parsed: ParsedList,
+    *,
+    case_number: str,
+    withdraw_everywhere: bool,
+    source: str,
+) -> tuple[int, int]:
+    """The list's withdrawals, after its additions (a withdrawal wins): entries deleted and
+    entries of other cases kept (unless `withdraw_everywhere`)."""
+    if not (parsed.withdrawn or parsed.withdrawn_digests):
+        return 0, 0
+    return withdraw_hashes(
+        bank_index,
+        parsed.withdrawn,
+        parsed.withdrawn_digests,
+        case_number=None if withdraw_everywhere else case_number,
+        source=source,
+    )
+
+
 def import_list(
     bank_index: BankIndex,
     bank_name: str,
@@ -82,37 +158,28 @@ def import_list(
 ) -> ListImportResult:
     """Store the list's hashes under the case (refused without a consent record), then
     apply its withdrawals. StoreError when refused; nothing is then stored."""
-    added = duplicates = low = 0
-    consent_recorded = False
     with bank_index.db.session() as s:
         repository.get_bank(s, bank_name)  # an unknown bank is refused before anything
-    by_label: dict[str | None, list[SubmissionItem]] = defaultdict(list)
-    for item, label in zip(parsed.items, parsed.labels, strict=True):
-        by_label[label].append(item)
-    for label, items in by_label.items():
-        result = import_submission(
+    source = f"{parsed.format}:{Path(parsed.source).name}"
+    tally = _Tally()
+    _import_by_label(
+        bank_index,
+        bank_name,
+        parsed,
+        tally,
+        case_number=case_number,
+        consent=consent,
+        source_name=source,
+    )
+    return tally.result(
+        _apply_withdrawals(
             bank_index,
-            bank_name,
-            Submission(items=items),
+            parsed,
             case_number=case_number,
-            consent=None if consent_recorded else consent,
-            source_name=f"{parsed.format}:{Path(parsed.source).name}"[:500],
-            label=label,
+            withdraw_everywhere=withdraw_everywhere,
+            source=source,
         )
-        consent_recorded = consent_recorded or result.consent_recorded
-        added += result.added
-        duplicates += result.duplicates
-        low += result.low_quality
-    removed, kept = 0, 0
-    if parsed.withdrawn or parsed.withdrawn_digests:
-        removed, kept = withdraw_hashes(
-            bank_index,
-            parsed.withdrawn,
-            parsed.withdrawn_digests,
-            case_number=None if withdraw_everywhere else case_number,
-            source=f"{parsed.format}:{Path(parsed.source).name}",
-        )
-    return ListImportResult(added, duplicates, low, removed, kept, consent_recorded)
+    )
 
 
 @dataclass
@@ -164,8 +231,7 @@ def import_list_file(
         total = path.stat().st_size
     except OSError:
         total = 0
-    counts = {"added": 0, "duplicates": 0, "low": 0}
-    consent_recorded = False
+    tally = _Tally()
     # the PDQ hashes stored, indexed once at the end (40 bytes each: 40 MB for a million)
     new_ids: list[np.ndarray] = []
     new_hashes: list[np.ndarray] = []
@@ -176,29 +242,20 @@ def import_list_file(
             new_hashes.append(hex_to_array([a[1] for a in added]))
 
     def sink(parsed: ParsedList) -> None:
-        nonlocal consent_recorded
-        by_label: dict[str | None, list[SubmissionItem]] = defaultdict(list)
-        for item, item_label in zip(parsed.items, parsed.labels, strict=True):
-            by_label[label if label is not None else item_label].append(item)
-        for group_label, group in by_label.items():
-            result = import_submission(
-                bank_index,
-                bank_name,
-                Submission(items=group),
-                case_number=case_number,
-                consent=None if consent_recorded else consent,
-                source_name=f"{parsed.format}:{path.name}"[:500],
-                label=group_label,
-                save_index=False,
-                index_sink=to_index,
-                check_duplicates=had_entries,
-            )
-            consent_recorded = consent_recorded or result.consent_recorded
-            counts["added"] += result.added
-            counts["duplicates"] += result.duplicates
-            counts["low"] += result.low_quality
+        _import_by_label(
+            bank_index,
+            bank_name,
+            parsed,
+            tally,
+            case_number=case_number,
+            consent=consent,
+            source_name=f"{parsed.format}:{path.name}",
+            label=label,
+            index_sink=to_index,
+            check_duplicates=had_entries,
+        )
         if progress is not None:
-            progress(ImportProgress(parsed.bytes_read, total, parsed.records, counts["added"]))
+            progress(ImportProgress(parsed.bytes_read, total, parsed.records, tally.added))
 
     try:
         with _bulk_writes(bank_index.db):
@@ -212,20 +269,16 @@ def import_list_file(
         new_hashes.clear()  # one copy of the hashes held while the index is built
         bank_index.add_batch(ids, hashes)
         del ids, hashes
-    removed, kept = 0, 0
-    if parsed.withdrawn or parsed.withdrawn_digests:
-        removed, kept = withdraw_hashes(
-            bank_index,
-            parsed.withdrawn,
-            parsed.withdrawn_digests,
-            case_number=None if withdraw_everywhere else case_number,
-            source=f"{parsed.format}:{path.name}",
-        )
-    if progress is not None:
-        progress(ImportProgress(total, total, parsed.records, counts["added"]))
-    return parsed, ListImportResult(
-        counts["added"], counts["duplicates"], counts["low"], removed, kept, consent_recorded
+    withdrawn = _apply_withdrawals(
+        bank_index,
+        parsed,
+        case_number=case_number,
+        withdraw_everywhere=withdraw_everywhere,
+        source=f"{parsed.format}:{path.name}",
     )
+    if progress is not None:
+        progress(ImportProgress(total, total, parsed.records, tally.added))
+    return parsed, tally.result(withdrawn)
 
 
 def _give_back_freed_memory() -> None:
