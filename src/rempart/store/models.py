@@ -451,3 +451,68 @@ class ApiQuery(Base):
     signal: Mapped[str] = mapped_column(String(128))
     match_count: Mapped[int] = mapped_column(default=0)
     matched: Mapped[list[Any]] = mapped_column(JSON, default=list)
+
+
+class LimitBucket(Base):
+    """A token bucket (requests per second of one API key), shared by every server worker
+    (rempart.access.ratelimit): updated by one atomic upsert per request."""
+
+    __tablename__ = "limit_buckets"
+    scope: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    tokens: Mapped[float]
+    last: Mapped[float]  # wall-clock seconds (time.time: the same for every worker)
+    ok: Mapped[int]  # whether the last take was allowed (read back by the same statement)
+
+
+class LimitFailure(Base):
+    """One failure counted by a failure limit (a wrong secret for a case number, a wrong
+    key at sign-in), shared by every server worker; rows older than the window are deleted."""
+
+    __tablename__ = "limit_failures"
+    __table_args__ = (
+        Index("ix_limit_failures_key", "scope", "key", "at"),
+        Index("ix_limit_failures_at", "scope", "at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope: Mapped[str] = mapped_column(String(32))
+    key: Mapped[str] = mapped_column(String(200))
+    at: Mapped[float]
+
+
+class OrgSetting(Base):
+    """One of the organisation's settings (rempart.cases.self_service: may she open a case
+    herself, into which intake bank, act before review)."""
+
+    __tablename__ = "org_settings"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON)
+    updated_by: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CaseIntake(Base):
+    """How a case came in (opened by her on the case page), whether a caseworker has taken
+    it, and the one claim of its withdrawal (two tabs withdrawing at once: one withdrawal)."""
+
+    __tablename__ = "case_intake"
+    case_id: Mapped[int] = mapped_column(
+        ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True
+    )
+    self_opened: Mapped[bool] = mapped_column(default=False)
+    taken_by: Mapped[str | None] = mapped_column(String(200))
+    taken_at: Mapped[datetime | None]
+    withdraw_claim: Mapped[str | None] = mapped_column(String(64))
+
+
+class HeldSubmission(Base):
+    """A hash file she sent from the case page, held (never indexed, never matched) until a
+    caseworker takes her case; deleted by her withdrawal (rempart.cases.withdrawal)."""
+
+    __tablename__ = "held_submissions"
+    __table_args__ = {"sqlite_autoincrement": True}  # ids are never given twice
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    items: Mapped[int]
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)
