@@ -79,33 +79,47 @@ def load_rooms(db: Database) -> dict[str, Room]:
             select(ScanItem.provenance, ScanItem.sha256, ScanItem.pdq, ScanItem.pdq_quality)
         ).all()
     for prov, sha, pdq, quality in rows:
-        if not prov or prov.get("source") != "telegram":
-            continue
-        export, chat_id = str(prov.get("export", "")), str(prov.get("chat_id", ""))
-        key = f"{export}|{chat_id}"
-        room = rooms.get(key)
-        if room is None:
-            room = rooms[key] = Room(key, export, chat_id)
-        if prov.get("chat"):
-            room.names.add(str(prov["chat"]))
-        room.chat_type = str(prov.get("chat_type", room.chat_type))
-        if prov.get("message_id"):
-            room.messages.add(str(prov["message_id"]))
-        if sha:
-            room.media_sha.add(sha)
-        if pdq and (quality or 0) >= MIN_QUALITY:
-            room.media_pdq.add(pdq)
-        if prov.get("from_id"):
-            room.members[str(prov["from_id"])] = str(prov.get("from", ""))
-        if prov.get("via_bot"):
-            room.bots.add(str(prov["via_bot"]))
-        if prov.get("forwarded_from"):
-            room.forwarded_from.add(str(prov["forwarded_from"]))
-        date = str(prov.get("date", ""))
-        if date:
-            room.first = min(room.first, date) if room.first else date
-            room.last = max(room.last, date)
+        add_item(rooms, prov, sha, pdq, quality)
     return rooms
+
+
+def add_item(
+    rooms: dict[str, Room],
+    prov: dict[str, Any] | None,
+    sha: str | None,
+    pdq: str | None,
+    quality: int | None,
+) -> Room | None:
+    """Add one scanned item to its room (made on first sight); None when the item is not
+    from a Telegram export. load_rooms and the rooms report (rempart.cases.rooms_report)
+    both read rooms this way."""
+    if not prov or prov.get("source") != "telegram":
+        return None
+    export, chat_id = str(prov.get("export", "")), str(prov.get("chat_id", ""))
+    key = f"{export}|{chat_id}"
+    room = rooms.get(key)
+    if room is None:
+        room = rooms[key] = Room(key, export, chat_id)
+    if prov.get("chat"):
+        room.names.add(str(prov["chat"]))
+    room.chat_type = str(prov.get("chat_type", room.chat_type))
+    if prov.get("message_id"):
+        room.messages.add(str(prov["message_id"]))
+    if sha:
+        room.media_sha.add(sha)
+    if pdq and (quality or 0) >= MIN_QUALITY:
+        room.media_pdq.add(pdq)
+    if prov.get("from_id"):
+        room.members[str(prov["from_id"])] = str(prov.get("from", ""))
+    if prov.get("via_bot"):
+        room.bots.add(str(prov["via_bot"]))
+    if prov.get("forwarded_from"):
+        room.forwarded_from.add(str(prov["forwarded_from"]))
+    date = str(prov.get("date", ""))
+    if date:
+        room.first = min(room.first, date) if room.first else date
+        room.last = max(room.last, date)
+    return room
 
 
 def _similar(a: set[str], b: set[str]) -> int:
