@@ -76,6 +76,14 @@ def db_url_from(value: str | None, home: Path) -> str:
     return f"sqlite:///{Path(value).expanduser().resolve()}"
 
 
+def ledger_path(home: Path) -> Path:
+    """The withdrawal ledger (rempart.store.withdrawal_ledger): REMPART_LEDGER, else
+    REMPART_HOME/withdrawals.ledger. Kept apart from the database and never in a backup, so
+    that restoring an older backup cannot roll a withdrawal back (docs/operations.md)."""
+    value = os.environ.get("REMPART_LEDGER")
+    return Path(value).expanduser() if value else home / "withdrawals.ledger"
+
+
 def secure_home(home: Path) -> None:
     """Create the working folder 0700 if it is missing; warn once if it is open to others."""
     try:

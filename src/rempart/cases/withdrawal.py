@@ -13,6 +13,8 @@ transaction where it touches the database:
 - for a whole case: her consents are marked withdrawn and the case's history records who
   withdrew it and how (`note`);
 - an audit entry names the actor;
+- one-way digests of what went are appended to the withdrawal ledger, outside the
+  database (store/withdrawal_ledger.py), so that restoring an older backup re-applies it;
 - then the deleted rows leave the database files (purge_deleted: VACUUM on SQLite), and the
   cached hashes of scanned copies that matched her content are deleted from the home folder
   (scan/hash_cache.py: read before her entries and their matches go).
@@ -27,7 +29,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from rempart.scan import hash_cache
-from rempart.store import audit, face_templates, repository
+from rempart.store import audit, face_templates, repository, withdrawal_ledger
 from rempart.store.bank_index import BankIndex
 from rempart.store.models import Case, CaseEvent, utcnow
 from rempart.store.repository import StoreError
@@ -83,6 +85,7 @@ def withdraw_case(
     def apply(s: Session) -> tuple[list[tuple[int, str]], list[int]]:
         case = _case(s, number)
         copies.update(hash_cache.matched_content(s, case_id=case.id))
+        ledgered = withdrawal_ledger.prepare_case(s, case)  # her hashes, as digests
         removed = repository.delete_case_items(s, case)
         counts["templates"] = face_templates.delete_case_templates(s, case)
         counts["hashes"] = len(removed)
@@ -106,6 +109,7 @@ def withdraw_case(
             )
         )
         case.status = "withdrawn"
+        withdrawal_ledger.write(s, home, ledgered)  # so no restore brings them back
         return [], removed
 
     bank_index.change(apply)
@@ -139,6 +143,7 @@ def withdraw_items(
         case = _case(s, number)
         if item_ids:
             copies.update(hash_cache.matched_content(s, item_ids))
+        ledgered = withdrawal_ledger.prepare_items(s, case, item_ids, template_ids)
         removed = repository.delete_items(s, case, item_ids) if item_ids else []
         if template_ids:
             face_templates.delete_templates(s, case, template_ids)
@@ -150,6 +155,7 @@ def withdraw_items(
             details={"bank_entries": item_ids, "face_templates": template_ids},
         )
         counts["hashes"] = len(removed)
+        withdrawal_ledger.write(s, home, ledgered)  # so no restore brings them back
         return [], removed
 
     bank_index.change(apply)
