@@ -43,8 +43,10 @@ class Services(shared.Services):
                 max_video_seconds=settings.max_video_seconds,
             ),
             auth=Authenticator(db, settings.rates, settings.key_cache_s),
-            limiter=RateLimiter(),
-            victim_limiter=FailureLimiter(settings.victim_failures, settings.victim_window_s),
+            limiter=RateLimiter(db, scope="api-key"),  # counted in the DB: every worker's
+            victim_limiter=FailureLimiter(
+                settings.victim_failures, settings.victim_window_s, db, scope="victim-secret"
+            ),
             querylog=QueryLog(
                 db, settings.query_log_flush_s, settings.query_log, settings.query_log_days
             ),

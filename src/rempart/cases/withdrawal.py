@@ -26,12 +26,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from rempart.scan import hash_cache
 from rempart.store import audit, face_templates, repository, withdrawal_ledger
 from rempart.store.bank_index import BankIndex
-from rempart.store.models import Case, CaseEvent, utcnow
+from rempart.store.models import Case, CaseEvent, HeldSubmission, utcnow
 from rempart.store.repository import StoreError
 
 
@@ -88,6 +89,8 @@ def withdraw_case(
         ledgered = withdrawal_ledger.prepare_case(s, case)  # her hashes, as digests
         removed = repository.delete_case_items(s, case)
         counts["templates"] = face_templates.delete_case_templates(s, case)
+        # hash files she sent from the case page, held until a caseworker saw the case
+        s.execute(delete(HeldSubmission).where(HeldSubmission.case_id == case.id))
         counts["hashes"] = len(removed)
         who = actor or audit.current_actor()
         audit.record(

@@ -30,6 +30,7 @@ from rempart.store.models import (
     BankItem,
     Case,
     CaseEvent,
+    CaseIntake,
     FaceMatch,
     FaceTemplate,
     Match,
@@ -84,9 +85,11 @@ def _change(s: Session, case: Case, to: str, note: str, actor: str) -> None:
     case.status = to
 
 
-def open_case(db: Database, number: str) -> str:
+def open_case(db: Database, number: str, *, self_opened: bool = False) -> str:
     """Open a case (or give an existing case without a secret its secret); returns the
-    secret, to be given to the victim once."""
+    secret, to be given to the victim once. `self_opened`: she opened it herself on the case
+    page (rempart.cases.self_service), recorded with the case in the same transaction, so
+    the web UI lists it apart until a caseworker takes it."""
     secret = new_secret()
     actor = audit.current_actor()
     with db.session() as s:
@@ -106,7 +109,32 @@ def open_case(db: Database, number: str) -> str:
                 )
             )
         case.secret_hash = hash_secret(secret)
-        audit.record(s, "case-open", case=number, actor=actor, details={})
+        if self_opened:
+            s.add(CaseIntake(case_id=case.id, self_opened=True))
+        audit.record(
+            s,
+            "case-open",
+            case=number,
+            actor=actor,
+            details={"self_opened": True} if self_opened else {},
+        )
+    return secret
+
+
+def give_new_secret(db: Database, number: str) -> str:
+    """A new secret for her case (she lost hers, or someone else may know it): the old one
+    stops working at once (its sessions on the case page too: they carry a digest of the
+    stored hash), audited. Returns the new secret, to be given to her once. StoreError when
+    there is no such case or it was withdrawn."""
+    secret = new_secret()
+    with db.session() as s:
+        case = repository.get_case(s, number)
+        if case is None:
+            raise StoreError(f"no case {number}")
+        if case.status == "withdrawn":
+            raise StoreError(f"case {number} was withdrawn: it has no secret any more")
+        case.secret_hash = hash_secret(secret)
+        audit.record(s, "case-new-secret", case=number, actor=audit.current_actor(), details={})
     return secret
 
 

@@ -23,7 +23,7 @@ def mount(app: FastAPI, services: Services, settings: WebSettings | None = None)
     app.state.web = WebState(
         settings or WebSettings.from_env(home),
         signing_key(home),
-        FailureLimiter(*routes.LOGIN_FAILURES),
+        FailureLimiter(*routes.LOGIN_FAILURES, services.db, scope="web-login"),  # all workers
         services,
     )
     static = resources.files("rempart") / "web" / "static"

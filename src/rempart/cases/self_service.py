@@ -1,0 +1,636 @@
+"""Her case without an account (issue 14): what the case page does with her case number and
+secret, and what the helpline sets and does about it. The API's keyless routes for the page
+(rempart.api.routes.cases), the web UI and the command line all call these functions.
+
+Why one module: the page, the caseworker's screen and `rempart case ...` must agree on what
+a self-opened case is, when what she sends may be matched, how her session ends when she gets
+a new secret, and that a withdrawal happens once.
+
+- The organisation's settings (`org_settings`, `set_org_settings`; table org_settings):
+  `self_open` (may a person open a case herself on the page; off by default), `intake_bank`
+  (the bank her hashes go to), `act_before_review` (match what she sends at once; off by
+  default: her hash files are held, never indexed nor matched, until a caseworker takes her
+  case).
+- Signing in (`sign_in`): her case number and secret; a wrong number, a wrong secret and a
+  locked-out number get one answer (`NotRecognised`); wrong secrets are counted per case
+  number by a FailureLimiter that counts in the database (every server worker shares it).
+  A right secret gives a session token: HMAC-signed (a key in REMPART_HOME/keys), valid
+  SESSION_MINUTES, naming the case and a digest of its stored secret hash, so a new secret
+  ends every session of the old one at once. The page keeps the token in memory only.
+- What she may see (`status`): counts only (hashes registered or waiting, found, waiting for
+  review, confirmed, notices sent, removed): never images, names or places.
+- Sending a hash file (`submit`): the file `rempart hash --out` or her hashing page writes
+  (hashes and her consent record; never image bytes), at most MAX_FILE_BYTES; held or
+  imported as the settings and the case's state say.
+- Withdrawing (`withdraw`): claimed once (case_intake.withdraw_claim, an atomic conditional
+  update: two tabs withdrawing at once make one withdrawal, audited once), then
+  rempart.cases.withdrawal.withdraw_case, the same as `rempart case withdraw`.
+- The helpline's side: `self_opened_cases` (listed apart until taken), `take_case` (a
+  caseworker has seen it: held files are imported), and workflow.give_new_secret.
+Every action is in the audit log (actor "victim (case page)" for hers).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
+
+from sqlalchemy import and_, func, select, update
+from sqlalchemy.orm import Session
+
+from rempart.cases import withdrawal, workflow
+from rempart.errors import Forbidden, InvalidInput, Refused, RempartError, TooLarge
+from rempart.exchange.bank_import import import_submission
+from rempart.exchange.submission import parse_submission
+from rempart.store import audit, repository
+from rempart.store.bank_index import BankIndex
+from rempart.store.db import Database
+from rempart.store.models import (
+    BankItem,
+    Case,
+    CaseIntake,
+    HeldSubmission,
+    Notice,
+    OrgSetting,
+    utcnow,
+)
+from rempart.store.repository import StoreError
+
+# Runs a function with the bank index, one change at a time: the server's index keeper's
+# `change`, or `direct(bank_index)` (the command line, tests).
+Runner = Callable[[Callable[[BankIndex], Any]], Any]
+VICTIM = "victim (case page)"  # the audit log's actor for what she does on the page
+SESSION_MINUTES = 30
+MAX_FILE_BYTES = 8 * 1024 * 1024  # a hash file of a few hundred photos is well under
+MAX_FILE_ITEMS = 5000
+KEY_FILE = "case-page.key"
+DEFAULTS: dict[str, Any] = {"self_open": False, "intake_bank": "intake", "act_before_review": False}
+_NUMBER_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+def direct(bank_index: BankIndex) -> Runner:
+    """A Runner for one process (the command line, tests): runs the function at once."""
+    return lambda fn: fn(bank_index)
+
+
+class NotRecognised(Forbidden):
+    """The one answer to a wrong case number, a wrong secret and a locked-out number."""
+
+    code = "not-recognised"
+
+
+class SessionEnded(RempartError):
+    """Her session on the page ended (time, a new secret, a forged token): sign in again."""
+
+    status: ClassVar[int] = 401
+    code = "session-ended"
+
+
+class CaseClosed(Refused):
+    """Her case was withdrawn: nothing can be sent to it or done with it any more."""
+
+    code = "case-closed"
+
+
+class SelfOpenOff(Forbidden):
+    """The organisation does not let people open cases themselves."""
+
+    code = "self-open-off"
+
+
+class FailureLimiterLike(Protocol):
+    """rempart.access.ratelimit.FailureLimiter (counting in the database), as used here."""
+
+    def blocked(self, key: str) -> float: ...
+
+    def failed(self, key: str) -> None: ...
+
+
+NOT_RECOGNISED = "case number or secret not recognised"
+CLOSED = "this case is closed: everything in it was withdrawn"
+
+
+@dataclass(frozen=True)
+class OrgSettings:
+    self_open: bool  # may a person open a case herself on the case page
+    intake_bank: str  # the bank what she sends goes to
+    act_before_review: bool  # match what she sends before a caseworker has seen the case
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "self_open": self.self_open,
+            "intake_bank": self.intake_bank,
+            "act_before_review": self.act_before_review,
+        }
+
+
+def org_settings(db: Database) -> OrgSettings:
+    with db.session() as s:
+        return _settings(s)
+
+
+def _settings(s: Session) -> OrgSettings:
+    values = dict(DEFAULTS)
+    for row in s.scalars(select(OrgSetting).where(OrgSetting.name.in_(list(DEFAULTS)))):
+        values[row.name] = row.value
+    return OrgSettings(
+        self_open=bool(values["self_open"]),
+        intake_bank=str(values["intake_bank"]),
+        act_before_review=bool(values["act_before_review"]),
+    )
+
+
+def set_org_settings(
+    db: Database,
+    *,
+    self_open: bool | None = None,
+    intake_bank: str | None = None,
+    act_before_review: bool | None = None,
+) -> OrgSettings:
+    """Change the organisation's settings (audited: who, what from, what to). The intake
+    bank is created when it does not exist yet."""
+    wanted = {"self_open": self_open, "intake_bank": intake_bank}
+    wanted["act_before_review"] = act_before_review
+    actor = audit.current_actor()
+    with db.session() as s:
+        before = _settings(s)
+        if intake_bank is not None:
+            _ensure_bank(s, intake_bank)
+        for name, value in wanted.items():
+            if value is None:
+                continue
+            row = s.get(OrgSetting, name)
+            if row is None:
+                s.add(OrgSetting(name=name, value=value, updated_by=actor))
+            else:
+                row.value, row.updated_by, row.updated_at = value, actor, utcnow()
+        s.flush()
+        after = _settings(s)
+        audit.record(
+            s,
+            "org-settings",
+            actor=actor,
+            details={"before": before.to_json(), "after": after.to_json()},
+        )
+    return after
+
+
+def _ensure_bank(s: Session, name: str) -> None:
+    try:
+        repository.get_bank(s, name)
+    except StoreError:
+        repository.create_bank(s, name, description="what people send from the case page")
+
+
+# ---- her session ------------------------------------------------------------------------
+
+
+def _key(home: Path) -> bytes:
+    """32 random bytes, made on first use (mode 0600); two workers racing read the same."""
+    path = home / "keys" / KEY_FILE
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(secrets.token_bytes(32))
+    for _ in range(50):
+        key = path.read_bytes()
+        if len(key) == 32:
+            return key
+        time.sleep(0.01)
+    raise StoreError(f"{path}: not a case-page key (expected 32 bytes)")
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _fingerprint(secret_hash: str | None) -> str:
+    return hashlib.sha256((secret_hash or "").encode()).hexdigest()[:24]
+
+
+def _token(home: Path, number: str, secret_hash: str | None) -> str:
+    body = _b64(
+        json.dumps(
+            {"c": number, "f": _fingerprint(secret_hash), "e": time.time() + SESSION_MINUTES * 60},
+            separators=(",", ":"),
+        ).encode()
+    )
+    mac = _b64(hmac.new(_key(home), body.encode(), hashlib.sha256).digest())
+    return f"{body}.{mac}"
+
+
+def session_case(db: Database, home: Path, token: str) -> str:
+    """The case number her session token names; SessionEnded when it is forged, expired or
+    the secret changed since; CaseClosed when the case was withdrawn."""
+    ended = SessionEnded("your session has ended: sign in again with your case number and secret")
+    if not token or token.count(".") != 1 or len(token) > 1000:
+        raise ended
+    body, mac = token.split(".")
+    want = _b64(hmac.new(_key(home), body.encode(), hashlib.sha256).digest())
+    if not hmac.compare_digest(mac.encode(), want.encode()):
+        raise ended
+    try:
+        data = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+        number, fingerprint, expires = str(data["c"]), str(data["f"]), float(data["e"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ended from exc
+    if expires < time.time():
+        raise ended
+    with db.session() as s:
+        case = repository.get_case(s, number)
+        if case is None or not hmac.compare_digest(fingerprint, _fingerprint(case.secret_hash)):
+            raise ended
+        if case.status == "withdrawn":
+            raise CaseClosed(CLOSED)
+    return number
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    case: str
+    token: str  # her session (kept in the page's memory only)
+    minutes: int = SESSION_MINUTES
+
+
+def sign_in(
+    db: Database, home: Path, limiter: FailureLimiterLike, number: str, secret: str
+) -> SignedIn:
+    """Her case number and secret -> a session. NotRecognised, the same answer, for a case
+    that does not exist, a wrong secret and a case number locked out after too many wrong
+    secrets (counted in the database: every worker's tries); CaseClosed for the right
+    secret of a withdrawn case. Every try is audited (a refused one names no case)."""
+    number = number.strip()
+    key = number.upper()
+    if not number or len(number) > 64 or len(secret) > 100:
+        raise NotRecognised(NOT_RECOGNISED)
+    if limiter.blocked(key) > 0:
+        with db.session() as s:
+            audit.record(
+                s, "case-page-sign-in", actor=VICTIM, details={"granted": False, "locked": True}
+            )
+        raise NotRecognised(NOT_RECOGNISED)
+    with db.session() as s:
+        case = repository.get_case(s, number)
+        ok = case is not None and workflow.check_secret(secret, case.secret_hash)
+        audit.record(
+            s,
+            "case-page-sign-in",
+            case=number if ok else None,
+            actor=VICTIM,
+            details={"granted": ok},
+        )
+        closed = ok and case is not None and case.status == "withdrawn"
+        secret_hash = case.secret_hash if case is not None else None
+    if not ok:
+        limiter.failed(key)
+        raise NotRecognised(NOT_RECOGNISED)
+    if closed:
+        raise CaseClosed(CLOSED)
+    return SignedIn(number, _token(home, number, secret_hash))
+
+
+@dataclass(frozen=True)
+class Opened:
+    case: str
+    secret: str  # shown to her once, never stored plain
+    token: str
+
+
+def open_self_case(db: Database, home: Path) -> Opened:
+    """She opens a case herself (only when the organisation allows it: SelfOpenOff
+    otherwise): a new case number and secret, shown to her once; the case is listed apart
+    for the helpline until a caseworker takes it."""
+    if not org_settings(db).self_open:
+        raise SelfOpenOff("this helpline does not open cases here: contact it to get a case number")
+    for _ in range(10):
+        number = "S-" + "".join(secrets.choice(_NUMBER_ALPHABET) for _ in range(8))
+        with db.session() as s:
+            if repository.get_case(s, number) is not None:
+                continue
+        with audit.acting_as(VICTIM):
+            secret = workflow.open_case(db, number, self_opened=True)
+        with db.session() as s:
+            case = repository.get_case(s, number)
+            secret_hash = case.secret_hash if case is not None else None
+        return Opened(number, secret, _token(home, number, secret_hash))
+    raise StoreError("could not find a free case number: try again")
+
+
+# ---- what she sees and sends ------------------------------------------------------------
+
+
+def _intake(s: Session, case: Case) -> CaseIntake:
+    row = s.get(CaseIntake, case.id)
+    if row is None:  # a case a caseworker opened: taken from the start
+        row = CaseIntake(case_id=case.id, self_opened=False, taken_by="", taken_at=case.created_at)
+        s.add(row)
+        s.flush()
+    return row
+
+
+def status(db: Database, number: str) -> dict[str, Any]:
+    """What she may see of her case: counts only, never images, names or places."""
+    v = workflow.view(db, number)
+    with db.session() as s:
+        case = repository.get_case(s, number)
+        if case is None:
+            raise SessionEnded("your session has ended: sign in again")
+        held = s.scalar(
+            select(func.coalesce(func.sum(HeldSubmission.items), 0)).where(
+                HeldSubmission.case_id == case.id
+            )
+        )
+        notices = s.scalar(
+            select(func.count())
+            .select_from(Notice)
+            .where(and_(Notice.case_id == case.id, Notice.status != "draft"))
+        )
+        intake = s.get(CaseIntake, case.id)
+        seen = intake is None or intake.taken_at is not None
+    return {
+        "case": v.number,
+        "status": v.status,
+        "seen_by_caseworker": seen,
+        "hashes_registered": v.bank_items,
+        "hashes_waiting": int(held or 0),
+        "face_templates_registered": v.face_templates,
+        "found": sum(v.matches.values()),
+        "waiting_for_review": v.matches.get("pending", 0) + v.matches.get("unsure", 0),
+        "confirmed": v.matches.get("confirmed", 0),
+        "notices_sent": int(notices or 0),
+        "removed": v.removed,
+    }
+
+
+@dataclass(frozen=True)
+class Sent:
+    case: str
+    items: int
+    held: bool  # kept until a caseworker has seen the case (not matched yet)
+    added: int  # imported into the intake bank (0 when held)
+    duplicates: int
+
+
+def parse_file(raw: bytes) -> Any:
+    """Her hash file's bytes as JSON; TooLarge or InvalidInput with a message for her."""
+    if len(raw) > MAX_FILE_BYTES:
+        raise TooLarge(
+            f"this file is too large ({len(raw) // 1024} KB; at most {MAX_FILE_BYTES // 1024} KB): "
+            "send your photos in several smaller files"
+        )
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidInput(
+            "this is not a hash file: choose the file the hashing page saved (my-hashes.json)"
+        ) from exc
+
+
+def submit(
+    change: Runner,
+    home: Path,
+    number: str,
+    document: Any,
+) -> Sent:
+    """Her hash file, sent from the page, for her case: held until a caseworker has seen the
+    case, unless the organisation acts before review (then imported into the intake bank
+    and matched from now on). `change`: a Runner. InvalidInput: not a hash file, no
+    consent record in it, no items or too many."""
+    if isinstance(document, dict) and "items" not in document and "format" not in document:
+        raise InvalidInput(
+            "this is not a hash file: choose the file the hashing page saved (my-hashes.json)"
+        )
+    try:
+        sub = parse_submission(document, "your file")
+    except InvalidInput as exc:
+        raise InvalidInput(
+            f"this is not a hash file the hashing page made ({exc.message})"
+        ) from exc
+    if not sub.items:
+        raise InvalidInput("this hash file has no photos or videos in it")
+    if len(sub.items) > MAX_FILE_ITEMS:
+        raise TooLarge(f"this hash file has {len(sub.items)} items; at most {MAX_FILE_ITEMS}")
+    if sub.consent is None:
+        raise InvalidInput(
+            "this hash file has no agreement in it: on the hashing page, fill in and tick "
+            "the agreement, then save the file again"
+        )
+    out: Sent = change(lambda bank_index: _submit(bank_index, number, document, sub))
+    return out
+
+
+def _submit(bank_index: BankIndex, number: str, document: Any, sub: Any) -> Sent:
+    db = bank_index.db
+    with db.session() as s:
+        case = repository.get_case(s, number)
+        if case is None:
+            raise SessionEnded("your session has ended: sign in again")
+        if case.status == "withdrawn":
+            raise CaseClosed(CLOSED)
+        settings = _settings(s)
+        intake = _intake(s, case)
+        hold = intake.taken_at is None and not settings.act_before_review
+        if hold:
+            s.add(HeldSubmission(case_id=case.id, items=len(sub.items), document=document))
+            audit.record(
+                s,
+                "case-page-send",
+                case=number,
+                actor=VICTIM,
+                details={"items": len(sub.items), "held": True},
+            )
+            return Sent(number, len(sub.items), True, 0, 0)
+        _ensure_bank(s, settings.intake_bank)
+    with audit.acting_as(VICTIM):
+        result = import_submission(
+            bank_index,
+            settings.intake_bank,
+            sub,
+            case_number=number,
+            consent=sub.consent,
+            source_name="case page",
+        )
+    with db.session() as s:
+        audit.record(
+            s,
+            "case-page-send",
+            case=number,
+            actor=VICTIM,
+            details={"items": len(sub.items), "held": False, "added": result.added},
+        )
+    return Sent(number, len(sub.items), False, result.added, result.duplicates)
+
+
+# ---- withdrawal ---------------------------------------------------------------------------
+
+
+def withdraw(
+    change: Runner,
+    home: Path,
+    number: str,
+    *,
+    actor: str = VICTIM,
+    note: str = "withdrawn by her (case page)",
+) -> withdrawal.CaseWithdrawal:
+    """Her whole case withdrawn, once: the first of two tabs claims it (an atomic
+    conditional update), the second gets CaseClosed; then withdrawal.withdraw_case, the
+    same as `rempart case withdraw` (hashes, held files, templates, index, audit)."""
+
+    def go(bank_index: BankIndex) -> withdrawal.CaseWithdrawal:
+        db = bank_index.db
+        claim = secrets.token_hex(16)
+        with db.session() as s:
+            case = repository.get_case(s, number)
+            if case is None:
+                raise SessionEnded("your session has ended: sign in again")
+            if case.status == "withdrawn":
+                raise CaseClosed(CLOSED)
+            case_id = _intake(s, case).case_id
+        with db.session() as s:
+            won = s.execute(  # type: ignore[attr-defined]
+                update(CaseIntake)
+                .where(and_(CaseIntake.case_id == case_id, CaseIntake.withdraw_claim.is_(None)))
+                .values(withdraw_claim=claim)
+            ).rowcount
+        if won != 1:
+            raise CaseClosed(CLOSED)
+        try:
+            return withdrawal.withdraw_case(bank_index, home, number, actor=actor, note=note)
+        except BaseException:
+            with db.session() as s:  # not withdrawn: she may try again
+                s.execute(
+                    update(CaseIntake)
+                    .where(CaseIntake.case_id == case_id)
+                    .values(withdraw_claim=None)
+                )
+            raise
+
+    done: withdrawal.CaseWithdrawal = change(go)
+    return done
+
+
+# ---- the helpline's side ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SelfOpened:
+    case: str
+    opened_at: str
+    hashes_waiting: int
+    status: str
+
+
+def self_opened_cases(db: Database) -> list[SelfOpened]:
+    """Cases people opened themselves that no caseworker has taken yet, oldest first."""
+    with db.session() as s:
+        rows = s.execute(
+            select(Case.number, Case.created_at, Case.status, Case.id)
+            .join(CaseIntake, CaseIntake.case_id == Case.id)
+            .where(and_(CaseIntake.self_opened.is_(True), CaseIntake.taken_at.is_(None)))
+            .order_by(Case.id)
+        ).all()
+        out = []
+        for number, created, state, case_id in rows:
+            held = s.scalar(
+                select(func.coalesce(func.sum(HeldSubmission.items), 0)).where(
+                    HeldSubmission.case_id == case_id
+                )
+            )
+            out.append(
+                SelfOpened(number, created.isoformat(timespec="seconds"), int(held or 0), state)
+            )
+        return out
+
+
+@dataclass(frozen=True)
+class Taken:
+    case: str
+    imported_files: int
+    added: int  # hashes now in the intake bank (matched from now on)
+
+
+def take_case(
+    change: Runner,
+    number: str,
+    *,
+    on_case: Callable[[Session, Case], None] | None = None,
+) -> Taken:
+    """A caseworker has seen a self-opened case: it leaves the separate list, and the hash
+    files she sent are imported into the intake bank (matched from now on). `on_case` runs
+    in the transaction that marks it taken (the web UI gives the case to the caseworker's
+    organisation there). StoreError: no such case, or it was withdrawn."""
+    actor = audit.current_actor()
+
+    def go(bank_index: BankIndex) -> Taken:
+        db = bank_index.db
+        with db.session() as s:
+            case = repository.get_case(s, number)
+            if case is None:
+                raise StoreError(f"no case {number}")
+            if case.status == "withdrawn":
+                raise StoreError(f"case {number} was withdrawn")
+            intake = _intake(s, case)
+            if intake.taken_at is None:
+                intake.taken_at, intake.taken_by = utcnow(), actor
+            if on_case is not None:
+                on_case(s, case)
+            bank = _settings(s).intake_bank
+            _ensure_bank(s, bank)
+            held = [
+                (h.id, h.document)
+                for h in s.scalars(
+                    select(HeldSubmission)
+                    .where(HeldSubmission.case_id == case.id)
+                    .order_by(HeldSubmission.id)
+                )
+            ]
+            audit.record(
+                s, "case-take", case=number, actor=actor, details={"held_files": len(held)}
+            )
+        added = 0
+        for held_id, document in held:
+            sub = parse_submission(document, "held file")
+            with audit.acting_as(actor):
+                result = import_submission(
+                    bank_index,
+                    bank,
+                    sub,
+                    case_number=number,
+                    consent=sub.consent,
+                    source_name="case page",
+                )
+            added += result.added
+            with db.session() as s:
+                row = s.get(HeldSubmission, held_id)
+                if row is not None:
+                    s.delete(row)
+        return Taken(number, len(held), added)
+
+    taken: Taken = change(go)
+    return taken
+
+
+def bank_entries(db: Database, number: str) -> int:
+    """How many bank entries her case has (tests and the CLI's summary)."""
+    with db.session() as s:
+        case = repository.get_case(s, number)
+        if case is None:
+            return 0
+        return int(
+            s.scalar(select(func.count()).select_from(BankItem).where(BankItem.case_id == case.id))
+            or 0
+        )
