@@ -1,5 +1,7 @@
 """Folder source: walks files and folders, following links safely; archives and Telegram
-exports found on the way are read by their own sources (archive.py, telegram.py).
+exports found on the way are read by their own sources (archive.py, telegram.py,
+telegram_html.py: a folder holding both result.json and HTML pages is read once, through its
+JSON, which says more: chat and sender ids).
 
 Selects images and videos by extension or, for unknown extensions, by their first bytes (so
 an image saved as `.dat` is still scanned; see rempart.media.kinds). Symbolic-link loops,
@@ -18,6 +20,12 @@ from rempart.media.kinds import media_kind
 from rempart.sources.archive import ARCHIVE_SUFFIXES, is_archive, iter_archive
 from rempart.sources.base import MediaRef, SourceProblem
 from rempart.sources.telegram import EXPORT_FILE, iter_export, looks_like_export
+from rempart.sources.telegram_html import (
+    iter_html_export,
+    iter_html_page,
+    looks_like_html_export,
+    looks_like_html_page,
+)
 
 
 def _is_media(path: Path) -> bool:
@@ -38,6 +46,9 @@ def _file_items(
     elif path.suffix.lower() == ".json":
         if looks_like_export(path):
             yield from iter_export(path)
+    elif path.suffix.lower() == ".html":
+        if path.name.startswith("messages") and looks_like_html_page(path):
+            yield from iter_html_page(path)  # a Telegram HTML page named alone: that page
     elif _is_media(path):
         yield MediaRef(str(path), path, {"source": "folder", "root": str(root)})
 
@@ -103,6 +114,9 @@ def iter_folder(
             export = path / EXPORT_FILE
             if export.is_file() and looks_like_export(export):
                 yield from iter_export(export)  # a Telegram export: its JSON says what is in it
+                continue
+            if looks_like_html_export(path):
+                yield from iter_html_export(path)  # the same in HTML (no result.json beside)
                 continue
             try:
                 with os.scandir(path) as it:
