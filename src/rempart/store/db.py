@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
-import re
 import threading
 import uuid
 from collections.abc import Iterator
@@ -13,17 +11,21 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy import Engine, create_engine, event, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from rempart.store.light import MIGRATIONS as MIGRATIONS  # re-exported
+from rempart.store.light import Query, Row
+from rempart.store.light import quick_head as quick_head
+from rempart.store.light import secure_file as secure_file
+from rempart.store.light import warn_once as warn_once
 from rempart.store.models import Meta
 
 if TYPE_CHECKING:
     from alembic.config import Config
 
-MIGRATIONS = Path(__file__).parent / "migrations"
 log = logging.getLogger("rempart")
 
 
@@ -46,47 +48,6 @@ _PG_MIGRATE_LOCK_KEY = 0x52454D50  # "REMP"
 _PURGED_TABLES = ("item_signals", "bank_items", "submissions", "face_templates", "consents")
 
 
-_warned: set[str] = set()
-
-
-def warn_once(path: Path, what: str, mode: int, fix: str) -> None:
-    """One warning per path and process (stderr, through logging) that a file or folder
-    holding a victim's data can be read by other users of the machine."""
-    if str(path) in _warned:
-        return
-    _warned.add(str(path))
-    log.warning(
-        "%s %s is readable by other users of this machine (mode %o): it holds "
-        "consent records with names and the hashes of a victim's images; "
-        "fix: %s",
-        what,
-        path,
-        mode,
-        fix,
-    )
-
-
-def secure_file(path: Path) -> None:
-    """The SQLite database file: its folder made 0700 and the file 0600 when they are new
-    (SQLite gives its -wal and -shm files the database file's mode); a warning when
-    existing ones are open to other users."""
-    folder = path.parent
-    if not folder.exists():
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        folder.chmod(0o700)  # the umask applied to mkdir's mode
-    if not path.exists():
-        try:
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-        except FileExistsError:  # another process made it first
-            pass
-    try:
-        mode = path.stat().st_mode & 0o777
-    except OSError:
-        return
-    if mode & 0o077:
-        warn_once(path, "the database file", mode, f"chmod 600 {path}")
-
-
 def normalise_url(url: str) -> str:
     """postgresql:// (and postgres://) mean PostgreSQL through psycopg 3, the driver Rempart
     ships; other URLs are kept as given."""
@@ -104,33 +65,6 @@ def _head_for(script_location: str) -> str | None:
     cfg = Config()
     cfg.set_main_option("script_location", script_location)
     return ScriptDirectory.from_config(cfg).get_current_head()
-
-
-_REVISION = re.compile(
-    r"^(down_)?revision(?:\s*:[^=\n]*)?\s*=\s*(None|\"([^\"]+)\"|'([^']+)')\s*$", re.MULTILINE
-)
-
-
-@functools.cache
-def quick_head(versions: Path = MIGRATIONS / "versions") -> str | None:
-    """The newest migration, read from the migration files' `revision`/`down_revision`
-    lines without importing Alembic (about 0.2 s of every command's start-up); None when a
-    file does not read plainly (a merge, another form): Alembic decides then."""
-    revisions: set[str] = set()
-    parents: set[str] = set()
-    for path in versions.glob("*.py"):
-        if path.name.startswith("__"):
-            continue
-        found: dict[bool, str | None] = {}
-        for m in _REVISION.finditer(path.read_text(encoding="utf-8")):
-            found[bool(m.group(1))] = m.group(3) or m.group(4)
-        if set(found) != {False, True} or found[False] is None:
-            return None
-        revisions.add(str(found[False]))
-        if found[True] is not None:
-            parents.add(str(found[True]))
-    heads = revisions - parents
-    return heads.pop() if len(heads) == 1 else None
 
 
 def _head_revision(cfg: Config) -> str | None:
@@ -200,6 +134,16 @@ class Database:
                 ).scalar()
         except Exception:  # no table yet: a new database (the failed read is rolled back)
             return None
+
+    def read(self, *queries: Query) -> list[list[Row]]:
+        """Each query's rows (SQL text with `:name` parameters), all read in one
+        transaction: a `rempart.store.light.Reader`, so the listings written as SQL text
+        (`light.list_banks`, `rempart.cases.queue.queue`) run here too."""
+        with self.engine.connect() as connection:
+            return [
+                [tuple(row) for row in connection.execute(text(sql), dict(params))]
+                for sql, params in queries
+            ]
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -9,11 +9,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, or_, select, text
 from sqlalchemy.orm import Session
 
-from rempart.store import changefeed
+from rempart.store import changefeed, light
 from rempart.store.errors import StoreError as StoreError  # re-exported
+from rempart.store.light import BankSummary as BankSummary  # re-exported
 from rempart.store.models import Bank, BankItem, Case, Consent, ItemSignal, Withdrawal
 
 BANK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
@@ -59,27 +60,10 @@ def get_bank(s: Session, name: str) -> Bank:
     return bank
 
 
-@dataclass(frozen=True)
-class BankSummary:
-    name: str
-    description: str
-    pdq_threshold: int
-    items: int
-    cases: int
-
-
 def list_banks(s: Session) -> list[BankSummary]:
-    rows = s.execute(
-        select(
-            Bank,
-            func.count(BankItem.id),
-            func.count(func.distinct(BankItem.case_id)),
-        )
-        .outerjoin(BankItem, BankItem.bank_id == Bank.id)
-        .group_by(Bank.id)
-        .order_by(Bank.name)
-    ).all()
-    return [BankSummary(b.name, b.description, b.pdq_threshold, n, c) for b, n, c in rows]
+    """Every bank with its entry and case counts: `rempart.store.light.list_banks`'s one
+    query (SQL text, also run without SQLAlchemy by `rempart bank list`), in this session."""
+    return light.bank_summaries(s.execute(text(light.BANKS_SQL)).all())
 
 
 def get_case(s: Session, number: str) -> Case | None:

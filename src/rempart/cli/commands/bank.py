@@ -20,6 +20,7 @@ from rempart.cli.core import (
     fail,
     open_database,
     open_index,
+    open_reader,
     out,
 )
 from rempart.exchange.consent import ConsentRecord, read_consent
@@ -27,7 +28,7 @@ from rempart.lazy import lazy_module
 from rempart.textsafe import safe
 
 sharing = lazy_module("rempart.exchange.sharing")
-repository = lazy_module("rempart.store.repository")
+light = lazy_module("rempart.store.light")
 
 PROBLEMS_PRINTED = 50
 
@@ -49,9 +50,8 @@ def bank_list(
     fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
 ) -> None:
     """List banks with their item and case counts."""
-    database = open_database()  # (not the index: listing needs only the database)
-    with database.session() as s:
-        banks = repository.list_banks(s)
+    # only reads: an up-to-date SQLite file is read without SQLAlchemy (start-up)
+    banks = light.list_banks(open_reader())
     if fmt == "json":
         out.print_json(json.dumps([asdict(b) for b in banks]))
         return

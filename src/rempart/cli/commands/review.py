@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from rempart.cli.core import err, open_database, out, review_app, settings
+from rempart.cli.core import err, open_database, open_reader, out, review_app, settings
 from rempart.lazy import lazy_module
 from rempart.textsafe import safe, safe_or_empty
 
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 media_rules = lazy_module("rempart.cases.media_rules")
 preview = lazy_module("rempart.cases.preview")
 review_queue = lazy_module("rempart.cases.review")
+listing = lazy_module("rempart.cases.queue")  # without SQLAlchemy
 
 
 @review_app.command("list")
@@ -33,9 +34,9 @@ def review_list(
     fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
 ) -> None:
     """Matches waiting for a decision (or with the given one)."""
-    items = review_queue.queue(
-        open_database(), case=case, status=None if status == "all" else status
-    )
+    # only reads: an up-to-date SQLite file is read without SQLAlchemy (start-up);
+    # listing.queue is rempart.cases.review.queue, the web UI's
+    items = listing.queue(open_reader(), case=case, status=None if status == "all" else status)
     if fmt == "json":
         out.print_json(json.dumps([asdict(i) for i in items]))
         return

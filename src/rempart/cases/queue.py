@@ -1,0 +1,212 @@
+"""The review queue's listing: which matches wait for a decision (or have a given one).
+
+Why a module of its own, without SQLAlchemy: `rempart review list` must start in well
+under half a second (issue 19), and importing SQLAlchemy and the models costs more than
+that on a loaded machine. `queue` is the one listing the CLI, the web UI, notices and
+evidence use (`rempart.cases.review` re-exports it with `ReviewItem` and `get`); its two
+queries are SQL text run through a `rempart.store.light.Reader`: Python's sqlite3 for the
+command line on an up-to-date SQLite file, the SQLAlchemy `Database` everywhere else
+(PostgreSQL, the servers). tests/cli/test_light_listings.py checks the answers equal the
+ORM's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from rempart.store.errors import StoreError
+from rempart.store.light import Reader, Row, json_value, timestamp
+
+# The largest id a database keeps (64-bit): a bigger number names no match.
+MAX_ID = 2**63 - 1
+
+
+@dataclass(frozen=True)
+class ReviewItem:
+    ref: str  # m12 or f3
+    status: str
+    case: str | None
+    file: str
+    kind: str  # signal (sha256, md5, pdq, vpdq) or face
+    distance: float
+    details: dict[str, Any]
+    provenance: dict[str, Any]
+    reviewed_by: str | None
+    reason: str | None
+    possible_minor: bool = False
+    reviewed_at: str | None = None  # ISO 8601, UTC
+    sightings: int = 1  # how often this content was found (scans, places): reviewed once
+
+    @property
+    def keypoints(self) -> int | None:
+        """A keypoint match's agreeing keypoints (its `distance` is no hash distance)."""
+        if self.kind != "local-features":
+            return None
+        lf = self.details.get("local_features") or {}
+        inliers = lf.get("inliers") if isinstance(lf, dict) else None
+        return int(inliers) if isinstance(inliers, int | float) else None
+
+    @property
+    def measure(self) -> str:
+        """How close, for people: "57 agreeing keypoints", or "distance 12"."""
+        if self.kind == "local-features":
+            n = self.keypoints
+            return f"{n if n is not None else '?'} agreeing keypoints"
+        return f"distance {self.distance:g}"
+
+
+def split_ref(ref: str) -> tuple[str, int]:
+    """A match reference's kind ("m": hash or video match, "f": face match) and number;
+    StoreError when it is none."""
+    if not ref or ref[0] not in "mf" or not ref[1:].isdigit():
+        raise StoreError(f"{ref!r} is not a match reference (m<number> or f<number>)")
+    return ref[0], int(ref[1:])
+
+
+# Hash and video matches: the found item, the bank entry's case and bank, the sightings.
+_MATCHES = (
+    "SELECT m.id, m.review_status, c.number, s.locator, m.signal_type, m.distance, b.name,"
+    " m.details, s.provenance, m.reviewed_by, m.review_reason, m.possible_minor,"
+    " m.reviewed_at,"
+    " (SELECT count(*) FROM match_occurrences o WHERE o.match_id = m.id)"
+    " FROM matches m"
+    " JOIN scan_items s ON m.scan_item_id = s.id"
+    " JOIN bank_items i ON m.bank_item_id = i.id"
+    " JOIN banks b ON i.bank_id = b.id"
+    " LEFT OUTER JOIN cases c ON i.case_id = c.id"
+)
+# Face matches: the found item, the enrolled template's case, the sightings.
+_FACE_MATCHES = (
+    "SELECT f.id, f.review_status, c.number, s.locator, f.distance, f.box, f.time,"
+    " s.provenance, f.reviewed_by, f.review_reason, f.possible_minor, f.reviewed_at,"
+    " (SELECT count(*) FROM face_match_occurrences o WHERE o.face_match_id = f.id)"
+    " FROM face_matches f"
+    " JOIN scan_items s ON f.scan_item_id = s.id"
+    " JOIN face_templates t ON f.template_id = t.id"
+    " JOIN cases c ON t.case_id = c.id"
+)
+
+
+def _where(
+    alias: str, case: str | None, status: str | None, match_id: int | None
+) -> tuple[str, dict[str, Any]]:
+    """The filters and their order (fixed SQL text; the values are bound parameters)."""
+    conditions: list[str] = []
+    params: dict[str, Any] = {}
+    if case:
+        conditions.append("c.number = :case")
+        params["case"] = case
+    if status:
+        conditions.append(f"{alias}.review_status = :status")
+        params["status"] = status
+    if match_id is not None:
+        conditions.append(f"{alias}.id = :id")
+        params["id"] = match_id
+    where = " WHERE " + " AND ".join(conditions) if conditions else ""
+    return f"{where} ORDER BY {alias}.id", params
+
+
+def queue(
+    db: Reader,
+    *,
+    case: str | None = None,
+    status: str | None = "pending",
+    ref: str | None = None,
+) -> list[ReviewItem]:
+    """Matches with the given review status (all when None), of one case or all, or the one
+    match `ref` names; possible minors first, then hash/video matches and face matches in
+    the order they were found."""
+    kind, number = split_ref(ref) if ref else ("", 0)
+    if number > MAX_ID:
+        number = -1  # names no match (and no database integer overflows)
+    m_id = (number if kind == "m" else -1) if ref else None
+    f_id = (number if kind == "f" else -1) if ref else None
+    m_where, m_params = _where("m", case, status, m_id)
+    f_where, f_params = _where("f", case, status, f_id)
+    matches, faces = db.read((_MATCHES + m_where, m_params), (_FACE_MATCHES + f_where, f_params))
+    backend = db.backend
+    out = [_match_item(row, backend) for row in matches]
+    out += [_face_item(row, backend) for row in faces]
+    return sorted(out, key=lambda i: not i.possible_minor)  # possible minors first
+
+
+def _match_item(row: Row, backend: str) -> ReviewItem:
+    (
+        match_id,
+        status,
+        case_number,
+        locator,
+        signal_type,
+        distance,
+        bank,
+        details,
+        provenance,
+        reviewed_by,
+        reason,
+        minor,
+        reviewed_at,
+        sightings,
+    ) = row
+    return ReviewItem(
+        f"m{match_id}",
+        status,
+        case_number,
+        locator,
+        signal_type,
+        float(distance),
+        {"bank": bank, **(json_value(details, backend) or {})},
+        json_value(provenance, backend) or {},
+        reviewed_by,
+        reason,
+        bool(minor),
+        _iso(timestamp(reviewed_at)),
+        max(1, int(sightings or 0)),
+    )
+
+
+def _face_item(row: Row, backend: str) -> ReviewItem:
+    (
+        face_id,
+        status,
+        case_number,
+        locator,
+        distance,
+        box,
+        time,
+        provenance,
+        reviewed_by,
+        reason,
+        minor,
+        reviewed_at,
+        sightings,
+    ) = row
+    return ReviewItem(
+        f"f{face_id}",
+        status,
+        case_number,
+        locator,
+        "face",
+        float(distance),
+        {"box": json_value(box, backend), "time": time},
+        json_value(provenance, backend) or {},
+        reviewed_by,
+        reason,
+        bool(minor),
+        _iso(timestamp(reviewed_at)),
+        max(1, int(sightings or 0)),
+    )
+
+
+def _iso(at: datetime | None) -> str | None:
+    return at.isoformat(timespec="seconds") if at is not None else None
+
+
+def get(db: Reader, ref: str) -> ReviewItem:
+    """One match, whatever its review status; StoreError when there is none."""
+    split_ref(ref)
+    found = queue(db, status=None, ref=ref)
+    if not found:
+        raise StoreError(f"no match {ref} (see `rempart review list --status all`)")
+    return found[0]
