@@ -50,6 +50,7 @@ if TYPE_CHECKING:
 
     from rempart.store.bank_index import BankIndex
     from rempart.store.db import Database
+    from rempart.store.light import Reader, SqliteReader
 
 audit = lazy_module("rempart.store.audit")
 
@@ -152,6 +153,7 @@ class CliContext:
 
     settings: Settings
     opened: list[Database] = field(default_factory=list)
+    readers: list[SqliteReader] = field(default_factory=list)
 
     def open_database(self) -> Database:
         from rempart.store.db import Database
@@ -159,6 +161,18 @@ class CliContext:
         database = Database(self.settings.db_url)
         self.opened.append(database)
         return database
+
+    def open_reader(self) -> Reader:
+        """The database for a listing that only reads (`bank list`, `review list`): an
+        up-to-date SQLite file through sqlite3, without importing SQLAlchemy (start-up);
+        otherwise (PostgreSQL, a database to create or migrate) `open_database()`."""
+        from rempart.store.light import quick_reader
+
+        reader = quick_reader(self.settings.db_url)
+        if reader is None:
+            return self.open_database()
+        self.readers.append(reader)  # read only: no audit head to write
+        return reader
 
     def open_index(self) -> tuple[Database, BankIndex]:
         from rempart.store.bank_index import BankIndex
@@ -175,6 +189,9 @@ class CliContext:
             except Exception as exc:  # never hide the command's own outcome
                 err.print(f"[yellow]warning:[/] could not record the audit head: {safe(exc)}")
         self.opened = []
+        for reader in self.readers:
+            reader.close()
+        self.readers = []
 
 
 _current: ContextVar[CliContext] = ContextVar("rempart_cli_context")
@@ -220,6 +237,10 @@ def open_database() -> Database:
 
 def open_index() -> tuple[Database, BankIndex]:
     return context().open_index()
+
+
+def open_reader() -> Reader:
+    return context().open_reader()
 
 
 def bank_hint(message: str, name: str) -> str:
