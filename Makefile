@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint bench bench-perception clean postgres chromium node hashpage
+.PHONY: demo test lint bench bench-perception clean postgres chromium node hashpage caddy
 
 $(STAMP): pyproject.toml setup.py constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -61,7 +61,25 @@ chromium:
 	  { echo "error: could not install chromium; the browser tests will fail" >&2; exit 1; }; \
 	fi
 
-test: $(STAMP) $(HASHPAGE) postgres chromium
+# The deployment test (tests/deploy) puts Debian's caddy, with its internal CA, in front of
+# `rempart serve` and trusts that CA in chromium's NSS database (certutil, libnss3-tools):
+# both installed here when missing. Debian starts no caddy service where policy-rc.d
+# forbids it; elsewhere the package's own caddy.service is stopped and disabled again (the
+# test runs its own).
+caddy:
+	@if ! command -v caddy >/dev/null 2>&1 || ! command -v certutil >/dev/null 2>&1; then \
+	  echo "Installing Caddy (Debian packages caddy, libnss3-tools) for the deployment test..."; \
+	  SUDO=""; [ "$$(id -u)" -eq 0 ] || SUDO=sudo; \
+	  had_caddy=$$(command -v caddy || true); \
+	  $$SUDO apt-get update -qq >/dev/null && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq caddy libnss3-tools >/dev/null || \
+	  { echo "error: could not install caddy; the deployment test will fail" >&2; exit 1; }; \
+	  if [ -z "$$had_caddy" ] && command -v systemctl >/dev/null 2>&1; then \
+	    $$SUDO systemctl disable --now caddy.service >/dev/null 2>&1 || true; \
+	  fi; \
+	fi
+
+test: $(STAMP) $(HASHPAGE) postgres chromium caddy
 	$(PY) -m ruff check src tests bench demo
 	$(PY) -m ruff format --check src tests bench demo
 	$(PY) -m mypy
