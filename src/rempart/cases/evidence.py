@@ -314,11 +314,34 @@ def export_package(
                     f"{scan_item.locator}: the file changed since it was scanned (SHA-256 differs)"
                 )
         files[f"media/{path.name}"] = data
+    manifest = write_signed(home, files, doc["package_id"], doc["created_at"], out)
+    with db.session() as s:
+        audit.record(
+            s,
+            "evidence-export",
+            case=item.case,
+            details={
+                "match": ref,
+                "package": doc["package_id"],
+                "file": str(out),
+                "media_included": include_media,
+            },
+        )
+    return manifest
+
+
+def write_signed(
+    home: Path, files: dict[str, bytes], package_id: str, created_at: str, out: Path
+) -> dict[str, Any]:
+    """Write `files` to the ZIP `out` with manifest.json (each file's SHA-256 and size) and
+    signature.json (this instance's Ed25519 signature of the manifest); returns the
+    manifest. Every signed package (a match's, a room's: rempart.cases.room_evidence) is
+    written here, so `verify_package` checks them all the same way."""
     manifest = {
         "format": FORMAT,
         "version": 1,
-        "package_id": doc["package_id"],
-        "created_at": doc["created_at"],
+        "package_id": package_id,
+        "created_at": created_at,
         "files": [
             {"name": n, "sha256": hashlib.sha256(b).hexdigest(), "size": len(b)}
             for n, b in sorted(files.items())
@@ -341,18 +364,6 @@ def export_package(
         zf.writestr("manifest.json", manifest_bytes)
         zf.writestr("signature.json", json.dumps(signature, indent=2))
     tmp.replace(out)
-    with db.session() as s:
-        audit.record(
-            s,
-            "evidence-export",
-            case=item.case,
-            details={
-                "match": ref,
-                "package": doc["package_id"],
-                "file": str(out),
-                "media_included": include_media,
-            },
-        )
     return manifest
 
 

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 COMMAND_MODULES = (
     "hash",
     "scan",
+    "rooms",
     "report",
     "serve",
     "bank",

@@ -79,8 +79,10 @@ def report_error(exc: RempartError) -> int:
 class _Commands(TyperGroup):
     """The top group. `rempart scan report SCAN_ID ...` runs the hidden `scan-report`
     command: `scan` takes paths, so its `report` is recognised here (when no file `report`
-    is here to scan, or a scan number follows it). Every command runs inside `invoke`, so a
-    RempartError from any of them is reported here, once."""
+    is here to scan, or a scan number follows it). `rempart rooms report ...` runs
+    `rooms-report` (`rooms` takes no argument, so its own options are unchanged). Every
+    command runs inside `invoke`, so a RempartError from any of them is reported here,
+    once."""
 
     def resolve_command(
         self, ctx: Context, args: list[str]
@@ -93,6 +95,10 @@ class _Commands(TyperGroup):
             command = self.get_command(ctx, "scan-report")
             if command is not None:
                 return "scan report", command, args[2:]
+        if args[:2] == ["rooms", "report"]:  # `rooms` takes no argument: its report
+            command = self.get_command(ctx, "rooms-report")
+            if command is not None:
+                return "rooms report", command, args[2:]
         return super().resolve_command(ctx, args)
 
     def invoke(self, ctx: Context) -> Any:

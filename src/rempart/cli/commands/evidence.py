@@ -53,6 +53,33 @@ def evidence_export(
     )
 
 
+@evidence_app.command("export-room")
+def evidence_export_room(
+    room: Annotated[
+        str,
+        typer.Argument(
+            help="The room: its key, a name or its chat id (every export of that chat), "
+            "as `rempart rooms` lists them."
+        ),
+    ],
+    out_file: Annotated[Path, typer.Option("--out", help="The package to write (.zip).")],
+) -> None:
+    """Write a signed evidence package for a room: every confirmed match found in it with
+    its provenance, the room's timeline and its links to other rooms (no media)."""
+    room_evidence = lazy_module("rempart.cases.room_evidence")
+    try:
+        manifest = room_evidence.export_room(open_database(), settings().home, room, out_file)
+    except OSError as exc:
+        raise fail(str(exc)) from exc
+    key = evidence.public_key_hex(evidence.signing_key(settings().home))
+    err.print(
+        f"Wrote {safe(str(out_file))}: {manifest['rooms']} room(s), "
+        f"{manifest['confirmed_matches']} confirmed match(es), "
+        f"{len(manifest['files'])} file(s), signed (key {evidence.fingerprint(key)})",
+        highlight=False,
+    )
+
+
 @evidence_app.command("verify")
 def evidence_verify(
     package: Annotated[Path, typer.Argument(help="An evidence package (.zip).")],
