@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from rempart.api.app import create_app as create_api
 from rempart.api.settings import ApiSettings
 from rempart.web.app import mount as mount_web_ui
+from rempart.web.casepage.serve import router as casepage_router
 from rempart.web.hashpage.serve import router as hashpage_router
 from rempart.web.settings import WebSettings
 
@@ -22,4 +23,5 @@ def create_app(settings: ApiSettings | None = None, web: WebSettings | None = No
     app = create_api(settings)
     mount_web_ui(app, app.state.services, web)  # the caseworker web UI (docs/web.md)
     app.include_router(hashpage_router)  # her hashing page at /hash/ (docs/victim-page.md)
+    app.include_router(casepage_router)  # her case page at /case/ (docs/victim-page.md)
     return app

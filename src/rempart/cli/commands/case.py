@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 records = lazy_module("rempart.store.records")
 returns = lazy_module("rempart.cases.returns")
+self_service = lazy_module("rempart.cases.self_service")
 stats = lazy_module("rempart.cases.stats")
 withdrawal = lazy_module("rempart.cases.withdrawal")
 workflow = lazy_module("rempart.cases.workflow")
@@ -181,3 +182,78 @@ def case_assign(
     """Give a case to an organisation: its caseworkers' API keys may then see it."""
     records.assign_case(open_database(), number, tenant)
     err.print(f"Case {safe(number)} now belongs to {safe(tenant)}.", highlight=False)
+
+
+@case_app.command("new-secret")
+def case_new_secret(number: Annotated[str, typer.Argument(help="Case number.")]) -> None:
+    """Give her a new secret (she lost hers, or someone else may know it): the old one
+    stops working at once, her open sessions on the case page end; printed once."""
+    secret = workflow.give_new_secret(open_database(), number)
+    err.print(
+        f"Case {safe(number)}: new secret (shown only now; the old one no longer works):",
+        highlight=False,
+    )
+    out.print(secret)
+
+
+@case_app.command("self-opened")
+def case_self_opened(
+    fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+) -> None:
+    """Cases people opened themselves on the case page that no caseworker has taken yet."""
+    rows = self_service.self_opened_cases(open_database())
+    if fmt == "json":
+        out.print_json(json.dumps([asdict(r) for r in rows]))
+        return
+    table = Table("case", "opened", "hashes waiting", "status")
+    for r in rows:
+        table.add_row(safe(r.case), r.opened_at, str(r.hashes_waiting), r.status)
+    out.print(table)
+    err.print(f"{len(rows)} self-opened case(s) waiting for a caseworker.", highlight=False)
+
+
+@case_app.command("take")
+def case_take(number: Annotated[str, typer.Argument(help="Case number.")]) -> None:
+    """Take a self-opened case (a caseworker has seen it): it leaves the separate list and
+    the hash files she sent are imported into the intake bank (matched from now on)."""
+    bank_index = open_index()
+    done = self_service.take_case(self_service.direct(bank_index), number)
+    err.print(
+        f"Case {safe(number)} taken: {done.imported_files} held file(s) imported, "
+        f"{done.added} hash(es) added to the intake bank.",
+        highlight=False,
+    )
+
+
+@case_app.command("page-settings")
+def case_page_settings(
+    self_open: Annotated[
+        bool | None,
+        typer.Option("--self-open/--no-self-open", help="May people open cases themselves?"),
+    ] = None,
+    intake_bank: Annotated[
+        str | None, typer.Option(help="The bank what people send goes to (created if new).")
+    ] = None,
+    act_before_review: Annotated[
+        bool | None,
+        typer.Option(
+            "--act-before-review/--review-first",
+            help="Match what she sends at once, or hold it until a caseworker takes the case.",
+        ),
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+) -> None:
+    """Show or change the organisation's settings for the case page (audited)."""
+    db = open_database()
+    if self_open is None and intake_bank is None and act_before_review is None:
+        current = self_service.org_settings(db)
+    else:
+        current = self_service.set_org_settings(
+            db, self_open=self_open, intake_bank=intake_bank, act_before_review=act_before_review
+        )
+    if fmt == "json":
+        out.print_json(json.dumps(current.to_json()))
+        return
+    out.print(f"self-open: {'yes' if current.self_open else 'no'}", highlight=False)
+    out.print(f"intake bank: {safe(current.intake_bank)}", highlight=False)
+    out.print(f"act before review: {'yes' if current.act_before_review else 'no'}", highlight=False)
