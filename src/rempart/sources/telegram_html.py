@@ -8,7 +8,7 @@ round_video_messages/ and stickers/ beside them; "Export Telegram data" writes
 export_results.html, lists/chats.html and chats/chat_NNN/messages*.html. A volunteer who
 exports with the defaults gets these files, so they must be read as well as result.json.
 
-The pages are read as a stream (html.parser fed 64 KB at a time, a small state machine over
+The pages are read as a stream (html.parser fed 32 KB at a time, a small state machine over
 the classes the exporter writes), one message at a time, so a page of any size takes the
 same memory; no DOM of a page is ever built. Per message: the same provenance as the JSON
 reader wherever the HTML has it (message id, chat name, sender, date with its time zone,
@@ -46,7 +46,7 @@ from rempart.sources.telegram import CAPTION_LIMIT, _resolve
 FORMAT = "telegram-html"
 ACCOUNT_FILE = "export_results.html"
 CHATS_LIST = "lists/chats.html"
-CHUNK = 64 * 1024  # characters fed to the parser at a time
+CHUNK = 32 * 1024  # bytes read and fed to the parser at a time
 MAX_PENDING = 1 << 20  # markup held unparsed (one tag or attribute) before it is dropped
 ATTR_LIMIT = 4096  # characters kept of an attribute
 NAME_LIMIT = 500  # characters kept of a name, a title, a date
