@@ -359,8 +359,8 @@ class HtmlChatWriter:
             "audio_file": ("media_audio_file", "Audio file"),
         }
         cls, title = titles.get(kind or "", ("media_file", m.file_name or "File"))
-        thumb = m.thumbnail if kind == "video_message" else None
-        self.generic(p, cls, title, "00:03, 1.2 MB", why, link, thumb)
+        round_thumb = m.thumbnail if kind == "video_message" else None
+        self.generic(p, cls, title, "00:03, 1.2 MB", why, link, round_thumb)
 
     def generic(
         self,
