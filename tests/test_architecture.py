@@ -48,6 +48,7 @@ DOMAIN = {
     "cases",
     "exchange",
     "access",
+    "ops",
 }
 
 # What each top-level package (or module) of rempart may NOT import. One line, one rule.
@@ -70,6 +71,8 @@ FORBIDDEN: dict[str, set[str]] = {
     "cases": {"access"} | FRONT_ENDS,
     # lists, sharing and sync are domain operations too
     "exchange": {"access"} | FRONT_ENDS,
+    # backups, restores and key care gather every layer's state, under the front-ends
+    "ops": {"access"} | FRONT_ENDS,
     # what the API and the web UI both need (keys, tenancy, limits, services)
     "access": FRONT_ENDS,
     # the API never imports the web UI (only the composition module joins them)

@@ -17,15 +17,52 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from rempart.errors import SetupError
 from rempart.store.repository import StoreError
 
 KEY_FILE = "evidence-media.key"
 
 
+def key_path(home: Path) -> Path:
+    return home / "keys" / KEY_FILE
+
+
+def pending_path(home: Path) -> Path:
+    """The next key while `rempart keys rotate --media` runs (rempart.ops.keys): each file
+    is re-encrypted in place (atomically), and a file opens with either key until the new
+    key replaces the old one, so a crash at any point leaves every file readable."""
+    return home / "keys" / (KEY_FILE + ".new")
+
+
+def _read_key(path: Path) -> bytes:
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o077:
+        raise SetupError(
+            f"{path}: the key is readable by other users of this machine (mode {mode:o}); "
+            f"refusing to use it: fix with chmod 600 {path} (and consider it exposed: "
+            "rotate it with `rempart keys rotate --media`)"
+        )
+    key = path.read_bytes()
+    if len(key) != 32:
+        raise SetupError(f"{path}: not a 256-bit key ({len(key)} bytes)")
+    return key
+
+
+def _keys(home: Path) -> list[bytes]:
+    """The keys to open preserved media with: the pending one first (during a rotation)."""
+    pending = pending_path(home)
+    return ([_read_key(pending)] if pending.exists() else []) + [_key(home)]
+
+
 def _key(home: Path) -> bytes:
-    path = home / "keys" / KEY_FILE
+    path = key_path(home)
     if path.exists():
-        return path.read_bytes()
+        return _read_key(path)
+    if any((home / "evidence").glob("*.bin")):
+        raise SetupError(
+            f"no preserved-media key at {path}, but preserved media is in {home / 'evidence'}: "
+            "put the key back (from a backup: rempart restore) instead of making a new one"
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     key = AESGCM.generate_key(bit_length=256)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -46,7 +83,7 @@ def preserve(home: Path, data: bytes) -> str:
         return digest
     path.parent.mkdir(parents=True, exist_ok=True)
     nonce = secrets.token_bytes(12)
-    blob = nonce + AESGCM(_key(home)).encrypt(nonce, data, digest.encode())
+    blob = nonce + AESGCM(_keys(home)[0]).encrypt(nonce, data, digest.encode())
     tmp = path.with_suffix(".tmp")
     tmp.write_bytes(blob)
     tmp.replace(path)
@@ -58,12 +95,24 @@ def load(home: Path, sha256: str) -> bytes | None:
     if not path.exists():
         return None
     blob = path.read_bytes()
-    try:
-        data = AESGCM(_key(home)).decrypt(blob[:12], blob[12:], sha256.encode())
-    except InvalidTag as exc:
-        raise StoreError(
-            f"{path}: preserved evidence does not decrypt (altered, or another key)"
-        ) from exc
+    data = open_blob(_keys(home), blob, sha256)
+    if data is None:
+        raise StoreError(f"{path}: preserved evidence does not decrypt (altered, or another key)")
     if hashlib.sha256(data).hexdigest() != sha256:
         raise StoreError(f"{path}: preserved evidence does not match its SHA-256")
     return data
+
+
+def open_blob(keys: list[bytes], blob: bytes, sha256: str) -> bytes | None:
+    """The plain media of a preserved file's bytes, under the first key that opens it."""
+    for key in keys:
+        try:
+            return AESGCM(key).decrypt(blob[:12], blob[12:], sha256.encode())
+        except InvalidTag:
+            continue
+    return None
+
+
+def seal_blob(key: bytes, data: bytes, sha256: str) -> bytes:
+    nonce = secrets.token_bytes(12)
+    return nonce + AESGCM(key).encrypt(nonce, data, sha256.encode())

@@ -30,6 +30,24 @@ def key_path(home: Path) -> Path:
     return home / "keys" / KEY_FILE
 
 
+def pending_path(home: Path) -> Path:
+    """The next key while `rempart keys rotate --templates` runs (rempart.ops.keys): new
+    templates are sealed with it, and templates open with either key until it replaces the
+    old one, so a crash at any point leaves every template readable."""
+    return home / "keys" / (KEY_FILE + ".new")
+
+
+def check_mode(path: Path) -> None:
+    """TemplateKeyError when a key file can be read by other users of the machine."""
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o077:
+        raise TemplateKeyError(
+            f"{path}: the key is readable by other users of this machine (mode {mode:o}); "
+            f"refusing to use it: fix with chmod 600 {path} (and consider it exposed: "
+            "rotate it with `rempart keys rotate --templates`)"
+        )
+
+
 def load_key(home: Path, *, create: bool) -> bytes:
     path = key_path(home)
     if not path.exists():
@@ -42,15 +60,30 @@ def load_key(home: Path, *, create: bool) -> bytes:
         with os.fdopen(fd, "wb") as fh:
             fh.write(key)
         return key
+    check_mode(path)
     key = path.read_bytes()
     if len(key) != 32:
         raise TemplateKeyError(f"{path}: not a 256-bit key ({len(key)} bytes)")
     return key
 
 
+def cipher(home: Path, *, create: bool) -> TemplateCipher:
+    """The cipher of this home's templates: sealing with the newest key (the pending one
+    during a rotation), opening with either."""
+    key = load_key(home, create=create)
+    pending = pending_path(home)
+    if pending.exists():
+        check_mode(pending)
+        new = pending.read_bytes()
+        if len(new) == 32:
+            return TemplateCipher(new, fallback=key)
+    return TemplateCipher(key)
+
+
 class TemplateCipher:
-    def __init__(self, key: bytes) -> None:
+    def __init__(self, key: bytes, fallback: bytes | None = None) -> None:
         self._aead = AESGCM(key)
+        self._fallback = AESGCM(fallback) if fallback is not None else None
 
     @staticmethod
     def _aad(case_number: str, template_ref: str) -> bytes:
@@ -63,8 +96,14 @@ class TemplateCipher:
         return nonce + self._aead.encrypt(nonce, vec.tobytes(), aad)
 
     def open(self, blob: bytes, case_number: str, template_ref: str) -> np.ndarray:
+        aad = self._aad(case_number, template_ref)
         try:
-            plain = self._aead.decrypt(blob[:12], blob[12:], self._aad(case_number, template_ref))
+            try:
+                plain = self._aead.decrypt(blob[:12], blob[12:], aad)
+            except InvalidTag:
+                if self._fallback is None:
+                    raise
+                plain = self._fallback.decrypt(blob[:12], blob[12:], aad)
         except InvalidTag as exc:
             raise TemplateKeyError(
                 f"face template {template_ref} of case {case_number} does not decrypt with "

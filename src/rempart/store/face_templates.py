@@ -12,7 +12,7 @@ import numpy as np
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
-from rempart.faces.crypto import TemplateCipher, load_key
+from rempart.faces.crypto import cipher as template_cipher
 from rempart.store import audit, repository
 from rempart.store.db import Database
 from rempart.store.models import Case, Consent, FaceTemplate, utcnow
@@ -43,7 +43,7 @@ def enroll(
 ) -> list[int]:
     """Store templates for a case, encrypted. Refuses (StoreError) without a consent record
     (given now, or already on the case and not withdrawn)."""
-    cipher = TemplateCipher(load_key(home, create=True))
+    cipher = template_cipher(home, create=True)  # the newest key (during a rotation too)
     with db.session() as s:
         case = repository.get_or_create_case(s, case_number)
         consent_row = repository.active_consent(s, case)
@@ -96,7 +96,7 @@ def load(db: Database, home: Path, cases: Sequence[str] = ()) -> LoadedTemplates
         rows = s.execute(query.order_by(FaceTemplate.id)).all()
     if not rows:
         return LoadedTemplates([], [], [], np.zeros((0, 128), dtype=np.float32))
-    cipher = TemplateCipher(load_key(home, create=False))
+    cipher = template_cipher(home, create=False)
     vectors = np.stack([cipher.open(t.ciphertext, number, t.ref) for t, number in rows])
     return LoadedTemplates(
         [t.id for t, _ in rows], [n for _, n in rows], [t.source for t, _ in rows], vectors

@@ -209,6 +209,20 @@ def read(path: Path) -> Ledger | None:
     return _parse(path, key, text)
 
 
+def check_key(path: Path, key: bytes) -> None:
+    """LedgerError unless the ledger at `path` (if any) opens with `key` (a restore checks
+    the key it brings before putting it beside the ledger)."""
+    if len(key) != 32:
+        raise LedgerError("the withdrawal ledger key in the backup is not a 256-bit key")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LedgerError(f"{path}: cannot read the withdrawal ledger ({exc})") from exc
+    _parse(path, key, text)
+
+
 @contextmanager
 def _locked(path: Path) -> Iterator[int]:
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)

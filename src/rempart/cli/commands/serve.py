@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from rempart.cli.core import app, err, fail, open_database, settings
+from rempart.cli.core import app, err, fail, open_index, settings
 
 
 @app.command("serve")
@@ -25,7 +25,21 @@ def serve(
     # Every worker process reads its settings from the environment.
     os.environ["REMPART_DB"] = settings().db_url
     os.environ["REMPART_HOME"] = str(settings().home)
-    open_database()  # migrate once, before the workers start
+    database, index = open_index()  # migrate once, before the workers start
+    # Nothing is served before the keys are sound and every withdrawal the ledger records
+    # is applied (a restored older database): rempart.ops, docs/operations.md.
+    from rempart.ops import keys as ops_keys
+    from rempart.store import withdrawal_ledger
+
+    ops_keys.check(settings().home, database)
+    again = withdrawal_ledger.enforce(index, settings().home, reason="serve")
+    if again.changed:
+        err.print(
+            f"Withdrawal ledger re-applied: {again.bank_entries} bank entries, "
+            f"{again.face_templates} face templates removed, {again.cases} case(s) marked "
+            "withdrawn again (recorded in the audit log).",
+            highlight=False,
+        )
     err.print(
         f"Rempart API on http://{host}:{port} ({workers} worker(s)); "
         f"documentation at http://{host}:{port}/docs",
