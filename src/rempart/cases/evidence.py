@@ -42,6 +42,7 @@ from rempart.cases import media_rules, media_store
 from rempart.cases.pdf import text_pdf
 from rempart.cases.review import get, match_row
 from rempart.config import Policy
+from rempart.errors import SetupError
 from rempart.store import audit
 from rempart.store.db import Database
 from rempart.store.models import ScanItem, ScanRun
@@ -62,6 +63,13 @@ def _key_path(home: Path) -> Path:
 def signing_key(home: Path) -> Ed25519PrivateKey:
     path = _key_path(home)
     if path.exists():
+        mode = path.stat().st_mode & 0o777
+        if mode & 0o077:
+            raise SetupError(
+                f"{path}: the signing key is readable by other users of this machine (mode "
+                f"{mode:o}); refusing to sign with it: fix with chmod 600 {path} (and "
+                "consider it exposed: rotate it with `rempart keys rotate --signing`)"
+            )
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
         if not isinstance(key, Ed25519PrivateKey):
             raise StoreError(f"{path}: not an Ed25519 key")

@@ -40,6 +40,8 @@ COMMAND_MODULES = (
     "notice",
     "apikey",
     "sync",
+    "backup",
+    "keys",
 )
 
 # names read through `rempart.cli.NAME`, and where they live

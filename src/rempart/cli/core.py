@@ -150,6 +150,16 @@ evidence_app.add_typer(trust_app, name="trust")
 app.add_typer(notice_app, name="notice")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(sync_app, name="sync")
+backup_app = typer.Typer(
+    help="Backups (encrypted with a passphrase): make one (--out FILE), verify one; "
+    "`rempart restore FILE` puts one back (docs/operations.md).",
+    invoke_without_command=True,
+)
+keys_app = typer.Typer(
+    help="Keys: status (what exists, fingerprints, permissions), rotate.", no_args_is_help=True
+)
+app.add_typer(backup_app, name="backup")
+app.add_typer(keys_app, name="keys")
 
 
 @dataclass
