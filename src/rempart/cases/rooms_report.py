@@ -249,16 +249,17 @@ def collect(
 ) -> dict[str, Any]:
     """The report's figures (a JSON-ready dict; see docs/rooms.md for each field)."""
     data = load_items(db)
-    missing: list[str] = []
-    if rooms:
-        data, missing = select_rooms(data, rooms)
     item_room = {it.id: key for key, rd in data.items() for it in rd.items}
     hits = sightings(db, set(item_room))
-    if cases is not None:
+    if cases is not None:  # first: a room out of scope is "not found", as one that is not
         allowed = set(cases)
         hits = [h for h in hits if h.case in allowed]
         matched_rooms = {item_room[h.item_id] for h in hits}
         data = {k: v for k, v in data.items() if k in matched_rooms}
+    missing: list[str] = []
+    if rooms:
+        data, missing = select_rooms(data, rooms)
+        hits = [h for h in hits if item_room[h.item_id] in data]
     by_room: dict[str, list[Hit]] = defaultdict(list)
     for h in hits:
         by_room[item_room[h.item_id]].append(h)

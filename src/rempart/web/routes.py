@@ -17,7 +17,16 @@ from starlette.datastructures import FormData
 from rempart.access import records
 from rempart.access.auth import Principal
 from rempart.access.tenancy import case_for, case_numbers, may_see_number, visible_banks
-from rempart.cases import evidence, media_rules, notices, preview, stats, workflow
+from rempart.cases import (
+    evidence,
+    media_rules,
+    notices,
+    preview,
+    rooms_render,
+    rooms_report,
+    stats,
+    workflow,
+)
 from rempart.cases import review as review_queue
 from rempart.cases.review import ReviewItem
 from rempart.store import audit
@@ -515,3 +524,22 @@ def stats_page(request: Request, case: str = "", p: Principal = Depends(current_
                     "data:image/png;base64," + base64.b64encode(f.read_bytes()).decode()
                 )
     return page(request, "stats.html", data=data, charts=charts, cases=numbers, case=case)
+
+
+# ---- rooms ------------------------------------------------------------------------------
+
+
+@router.get("/rooms")
+def rooms_page(request: Request, room: str = "", p: Principal = Depends(current_user)) -> Response:
+    """The rooms intelligence report (rempart.cases.rooms_report) over the rooms where her
+    organisation's cases were found (an admin: every room), in the page's language."""
+    db = services(request).db
+    cases = None if p.role == "admin" else case_numbers(db, p)
+    report = rooms_report.collect(db, [room[:500]] if room else None, cases)
+    lang = request.state.t.lang
+    images: dict[str, str] = {}
+    with tempfile.TemporaryDirectory(prefix="rempart-rooms-") as tmp:
+        for name, f in rooms_render.charts(report, Path(tmp), lang).items():
+            images[name] = "data:image/png;base64," + base64.b64encode(f.read_bytes()).decode()
+    body = rooms_render.body(report, lang, images)
+    return page(request, "rooms.html", report=report, body=body, room=room)
