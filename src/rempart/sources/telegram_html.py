@@ -184,6 +184,15 @@ class _PageParser(HTMLParser):
     def set_cdata_mode(self, *args: Any, **kwargs: Any) -> None:
         return None
 
+    # "<![word[ ... ]]>" with a word html.parser does not know raises AssertionError: the
+    # section is skipped as data instead (the rest of the page is read).
+    def parse_marked_section(self, i: int, report: bool = True) -> int:
+        try:
+            return int(super().parse_marked_section(i, report))
+        except AssertionError:
+            end = self.rawdata.find(">", i + 3)
+            return -1 if end < 0 else end + 1
+
     def _sink(self) -> str | None:
         return self.stack[-1][2] if self.stack else None
 
