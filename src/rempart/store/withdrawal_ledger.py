@@ -371,6 +371,11 @@ class Enforcement:
         return bool(self.bank_entries or self.face_templates or self.cases)
 
 
+def _utc(value: datetime) -> datetime:
+    """A time as an aware UTC datetime (SQLite gives naive UTC times, PostgreSQL aware)."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 def _db_head(s: Session) -> tuple[int, str] | None:
     from rempart.store.models import Meta
 
@@ -429,7 +434,7 @@ def enforce(bank_index: BankIndex, home: Path, *, reason: str, force: bool = Fal
         signal_sets.setdefault(cd, set()).update(entry.get("signals") or [])
         template_sets.setdefault(cd, set()).update(entry.get("templates") or [])
         if entry.get("event") == "case-withdraw":
-            at = datetime.fromisoformat(str(entry["at"])).replace(tzinfo=None)
+            at = _utc(datetime.fromisoformat(str(entry["at"])))
             case_withdrawn[cd] = max(case_withdrawn.get(cd, at), at)
     counts = {"items": 0, "templates": 0, "cases": 0, "indexed": 0}
 
@@ -469,11 +474,11 @@ def enforce(bank_index: BankIndex, home: Path, *, reason: str, force: bool = Fal
             if at is not None:
                 again = False
                 for consent in case.consents:
-                    if consent.withdrawn_at is None and consent.recorded_at <= at:
+                    if consent.withdrawn_at is None and _utc(consent.recorded_at) <= at:
                         consent.withdrawn_at = at
                         again = True
                 if case.status != "withdrawn" and not any(
-                    c.recorded_at > at for c in case.consents
+                    _utc(c.recorded_at) > at for c in case.consents
                 ):
                     s.add(
                         CaseEvent(
