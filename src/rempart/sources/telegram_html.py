@@ -463,8 +463,12 @@ class _ChatReader:
         self.root, self.folder, self.chat = root, folder, chat
         rel = os.path.relpath(folder, root)
         self.page_dir = "" if rel == "." else Path(rel).as_posix()
+        self.export = str(root)
+        self.page_name = ""
 
-    def provenance(self, page: Path, msg: _Message) -> dict[str, Any]:
+    def carry(self, msg: _Message) -> tuple[str, str, str]:
+        """The message's sender, bot and forward: its own, or for a "joined" message (and a
+        forward the exporter did not repeat) the previous message's; kept for the next."""
         chat = self.chat
         if msg.service:
             sender, via, fwd = "", "", ""
@@ -484,11 +488,15 @@ class _ChatReader:
                 else:
                     fwd = chat.forwarded_from
             chat.forwarded_from = fwd
+        return sender, via, fwd
+
+    def provenance(self, msg: _Message, sender: str, via: str, fwd: str) -> dict[str, Any]:
+        chat = self.chat
         out: dict[str, Any] = {
             "source": "telegram",
             "format": FORMAT,
-            "export": str(self.root),
-            "page": Path(os.path.relpath(page, self.root)).as_posix(),
+            "export": self.export,
+            "page": self.page_name,
             "chat": chat.name[:NAME_LIMIT],
             "chat_type": chat.chat_type,
             "message_id": msg.id,
@@ -504,9 +512,10 @@ class _ChatReader:
         return out
 
     def items(self, page: Path, msg: _Message) -> Iterator[MediaRef | SourceProblem]:
-        prov = self.provenance(page, msg)  # also keeps the sender for a joined message
+        who = self.carry(msg)
         if not msg.media and not msg.missing:
             return
+        prov = self.provenance(msg, *who)
         where = f"{page}: chat {prov.get('chat', '?')!r}, message {msg.id}"
         for kind, why, mtype in msg.missing:
             item_prov = {**prov, "media_field": kind, **({"media_type": mtype} if mtype else {})}
@@ -552,6 +561,7 @@ class _ChatReader:
 
     def page(self, page: Path) -> Iterator[MediaRef | SourceProblem]:
         parser = _PageParser(self.chat)
+        self.page_name = Path(os.path.relpath(page, self.root)).as_posix()
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         replaced = dropped = 0
         broken = ""
