@@ -9,6 +9,7 @@ import base64
 import tempfile
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -16,7 +17,7 @@ from starlette.datastructures import FormData
 
 from rempart.access import records
 from rempart.access.auth import Principal
-from rempart.access.tenancy import case_for, case_numbers, may_see_number, visible_banks
+from rempart.access.tenancy import case_for, case_numbers, may_see_number, own_case, visible_banks
 from rempart.cases import (
     evidence,
     media_rules,
@@ -24,12 +25,14 @@ from rempart.cases import (
     preview,
     rooms_render,
     rooms_report,
+    self_service,
     stats,
     workflow,
 )
 from rempart.cases import review as review_queue
 from rempart.cases.review import ReviewItem
 from rempart.store import audit
+from rempart.store.bank_index import BankIndex
 from rempart.store.db import Database
 from rempart.store.models import Notice
 from rempart.store.repository import StoreError
@@ -543,3 +546,67 @@ def rooms_page(request: Request, room: str = "", p: Principal = Depends(current_
             images[name] = "data:image/png;base64," + base64.b64encode(f.read_bytes()).decode()
     body = rooms_render.body(report, lang, images)
     return page(request, "rooms.html", report=report, body=body, room=room)
+
+
+# ---- her case page, the helpline's side (issue 14: rempart.cases.self_service) ------------
+
+
+@router.get("/self-cases")
+def self_cases_page(request: Request, p: Principal = Depends(current_user)) -> Response:
+    """Cases people opened themselves, apart until a caseworker takes them, and the
+    organisation's case-page settings (changed with `rempart case page-settings`)."""
+    db = services(request).db
+    return page(
+        request,
+        "self_cases.html",
+        cases=self_service.self_opened_cases(db),
+        settings=self_service.org_settings(db),
+    )
+
+
+@router.post("/self-cases/{number}/take")
+def self_case_take(
+    request: Request,
+    number: str,
+    p: Principal = Depends(current_user),
+    form: FormData = Depends(checked_form),
+) -> Response:
+    svc = services(request)
+    if not any(c.case == number for c in self_service.self_opened_cases(svc.db)):
+        raise WebNotFound("error.not_found")
+    with audit.acting_as(actor(p)):
+        self_service.take_case(
+            self_service.direct(BankIndex(svc.db, _home(request))),
+            number,
+            on_case=lambda s, case: own_case(s, p, case),  # her case is now this org's
+        )
+    _changed(request)
+    return RedirectResponse(f"/ui/cases/{quote(number, safe='')}", 303)
+
+
+@router.get("/cases/{number}/secret")
+def case_secret_page(
+    request: Request, number: str, p: Principal = Depends(current_user)
+) -> Response:
+    with services(request).db.session() as s:
+        case_for(s, p, number)
+    return page(request, "case_secret.html", number=number, secret="")
+
+
+@router.post("/cases/{number}/secret")
+def case_new_secret(
+    request: Request,
+    number: str,
+    p: Principal = Depends(current_user),
+    form: FormData = Depends(checked_form),
+) -> Response:
+    """A new secret for her (shown once); the old one stops working at once (audited)."""
+    svc = services(request)
+    with svc.db.session() as s:
+        case_for(s, p, number)
+    with audit.acting_as(actor(p)):
+        secret = workflow.give_new_secret(svc.db, number)
+    _changed(request)
+    response = page(request, "case_secret.html", number=number, secret=secret)
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -19,14 +19,17 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from sqlalchemy import func, select
-from tests.api.conftest import Server, World, build_world, jpeg
+from tests.api.conftest import CONSENT, Server, World, build_world, item, jpeg
 
 from rempart.cases import review, self_service
+from rempart.exchange.consent import ConsentRecord
+from rempart.exchange.submission import Submission
 from rempart.scan.pipeline import ScanOptions, run_scan
 from rempart.store import repository
 from rempart.store.bank_index import BankIndex
 from rempart.store.db import Database
 from rempart.store.models import AuditEntry, HeldSubmission, ItemSignal, Notice
+from rempart.web import casepage
 from rempart.web.hashpage.driver import HashPageRun
 
 PHONE = {"width": 390, "height": 844}
@@ -247,3 +250,195 @@ def test_her_case_from_opening_to_withdrawal(browser: Any, server: Server, world
     finally:
         context.close()
         db.dispose()
+
+
+SIGN_IN = "/v1/case-page/sign-in"
+
+
+def _open(c: httpx.Client) -> tuple[str, str, str]:
+    r = c.post("/v1/case-page/open", json={})
+    assert r.status_code == 201, r.text
+    d = r.json()
+    return d["case"], d["secret"], d["token"]
+
+
+def _hash_file(path: Path, seed: int, consent: bool = True) -> bytes:
+    doc = Submission(
+        [item(jpeg(seed))], consent=ConsentRecord.parse(CONSENT, "c") if consent else None
+    )
+    data = json.dumps(doc.to_json()).encode()
+    path.write_bytes(data)
+    return data
+
+
+def test_one_answer_lockout_across_workers_csrf_and_bad_input(server: Server, world: World) -> None:
+    db = Database(world.db_url)
+    fresh = lambda: httpx.Client(base_url=server.url, timeout=20)  # noqa: E731 (a new connection)
+    try:
+        with fresh() as c:
+            number, secret, token = _open(c)
+            # One answer for a case that does not exist and for a wrong secret.
+            a = c.post(SIGN_IN, json={"case": "NO-SUCH-CASE", "secret": "AAAAA-BBBBB"})
+            b = c.post(SIGN_IN, json={"case": number, "secret": "AAAAA-BBBBB"})
+            assert a.status_code == b.status_code == 403 and a.json() == b.json()
+            # Four more wrong secrets, each on a new connection (either of the two workers):
+            # the limit (5 per case number) is counted in the database, so the right secret
+            # is now refused by both workers, with the same answer.
+            for _ in range(4):
+                with fresh() as one:
+                    assert (
+                        one.post(SIGN_IN, json={"case": number, "secret": "X"}).status_code == 403
+                    )
+            for _ in range(4):
+                with fresh() as one:
+                    r = one.post(SIGN_IN, json={"case": number, "secret": secret})
+                    assert (r.status_code, r.json()) == (403, a.json())
+            assert _audit(db, "case-page-sign-in") >= 10
+            # The API's status check counts in the same place: 429 there (its contract).
+            r = c.post(
+                "/v1/status",
+                json={"case": number, "secret": secret},
+                headers={"Authorization": f"Bearer {world.keys['victim']}"},
+            )
+            assert r.status_code == 429 and int(r.headers["Retry-After"]) > 800
+
+            # CSRF: another site's page cannot sign in, open, send or withdraw.
+            number2, secret2, token2 = _open(c)
+            ok = {"case": number2, "secret": secret2}
+            for headers in ({"Origin": "http://evil.example"}, {"Sec-Fetch-Site": "cross-site"}):
+                assert c.post(SIGN_IN, json=ok, headers=headers).status_code == 403
+                assert c.post("/v1/case-page/open", json={}, headers=headers).status_code == 403
+                r = c.post(
+                    "/v1/case-page/withdraw",
+                    json={"confirm": True},
+                    headers={**headers, "X-Case-Session": token2},
+                )
+                assert r.status_code == 403
+            as_form = {"Content-Type": "application/x-www-form-urlencoded"}
+            form = c.post(SIGN_IN, content=b"case=x&secret=y", headers=as_form)
+            assert form.status_code == 422  # a plain form post is not accepted
+            for bad in ("", "forged.token", token2[:-2] + "AA"):
+                r = c.get("/v1/case-page/status", headers={"X-Case-Session": bad})
+                assert r.status_code == 401 and "sign in again" in r.json()["detail"]
+            session = {"X-Case-Session": token2, "Content-Type": "application/json"}
+            assert c.get("/v1/case-page/status", headers=session).json()["hashes_registered"] == 0
+
+            # Bad files: each refused with a message naming what is wrong; nothing kept.
+            send = "/v1/case-page/send"
+            r = c.post(send, content=b"\x00\xffnot json", headers=session)
+            assert r.status_code == 422 and "not a hash file" in r.json()["detail"]
+            r = c.post(send, content=b'{"hello": 1}', headers=session)
+            assert r.status_code == 422 and "not a hash file" in r.json()["detail"]
+            no_consent = _hash_file(world.root / "nc.json", 31, consent=False)
+            r = c.post(send, content=no_consent, headers=session)
+            assert r.status_code == 422 and "agreement" in r.json()["detail"]
+            r = c.post(send, content=b" " * (9 * 1024 * 1024), headers=session)
+            assert r.status_code == 413 and "too large" in r.json()["detail"]
+            r = c.post("/v1/case-page/withdraw", json={"confirm": False}, headers=session)
+            assert r.status_code == 422
+            assert c.get("/v1/case-page/status", headers=session).json()["hashes_waiting"] == 0
+
+            # A new secret (the helpline's web UI, CSRF-checked): the old secret and every
+            # session of it stop at once.
+            login = c.get("/ui/login")
+            csrf = _csrf(login.text)
+            r = c.post("/ui/login", data={"csrf": csrf, "key": world.keys["ca"], "next": "/ui/"})
+            assert r.status_code == 303, r.text
+            listing = c.get("/ui/self-cases")
+            assert number2 in listing.text and "content-security-policy" in listing.headers
+            csrf = _csrf(listing.text)
+            take = f"/ui/self-cases/{number2}/take"
+            assert c.post(take, data={}).status_code == 403  # no CSRF token
+            assert c.post(take, data={"csrf": csrf}).status_code == 303
+            assert number2 not in c.get("/ui/self-cases").text
+            assert c.get(f"/ui/cases/{number2}").status_code == 200  # now her organisation's
+            page = c.get(f"/ui/cases/{number2}/secret")
+            assert c.post(f"/ui/cases/{number2}/secret", data={}).status_code == 403
+            r = c.post(f"/ui/cases/{number2}/secret", data={"csrf": _csrf(page.text)})
+            new = r.text.split('id="new-secret"><code>')[1].split("<")[0]
+            assert len(new) == 11 and new != secret2
+            assert c.get("/v1/case-page/status", headers=session).status_code == 401
+            assert c.post(SIGN_IN, json=ok).status_code == 403
+            assert c.post(SIGN_IN, json={"case": number2, "secret": new}).status_code == 200
+            assert _audit(db, "case-new-secret", number2) == 1
+            assert _audit(db, "case-take", number2) == 1
+
+            # Where the helpline does not let people open cases: refused, and the page is told.
+            self_service.set_org_settings(db, self_open=False)
+            try:
+                assert c.get("/v1/case-page/config").json() == {"self_open": False}
+                assert c.post("/v1/case-page/open", json={}).status_code == 403
+            finally:
+                self_service.set_org_settings(db, self_open=True)
+    finally:
+        db.dispose()
+
+
+def _csrf(html: str) -> str:
+    return html.split('name="csrf" value="')[1].split('"')[0]
+
+
+def test_page_bad_files_lost_network_and_languages(
+    browser: Any, server: Server, world: World, tmp_path: Path
+) -> None:
+    with httpx.Client(base_url=server.url, timeout=20) as c:
+        number, secret, _ = _open(c)
+    context = browser.new_context(viewport=PHONE, locale="fr-FR", accept_downloads=True)
+    context.set_default_timeout(20_000)
+    try:
+        tab = Tab(context, server.url)
+        assert tab.page.text_content("h1") == "Votre dossier"  # the browser's language
+        tab.page.select_option("#lang", "en")
+        # the same words for a wrong secret and for a case that does not exist
+        tab.sign_in(number, "WRONG-SECRET")
+        tab.page.wait_for_selector("#signin-error:has-text('not recognised')")
+        wrong_secret = tab.page.text_content("#signin-error")
+        tab.page.evaluate("document.getElementById('signin-error').textContent = ''")
+        tab.sign_in("NO-SUCH-CASE", secret)
+        tab.page.wait_for_selector("#signin-error:has-text('not recognised')")
+        assert tab.page.text_content("#signin-error") == wrong_secret
+        tab.sign_in(number, secret)
+        tab.page.wait_for_selector("#case-step:not([hidden])")
+
+        def send(path: Path) -> str:
+            tab.page.set_input_files("#hash-file", str(path))
+            tab.page.click("#send-submit")
+            tab.page.wait_for_selector("#send-status:not(:empty):not(:has-text('Sending'))")
+            return tab.page.text_content("#send-status") or ""
+
+        text = tmp_path / "my-hashes.json"
+        text.write_text("these are not fingerprints")
+        assert send(text).startswith("This is not a fingerprint file")
+        huge = tmp_path / "huge.json"
+        huge.write_bytes(b" " * (9 * 1024 * 1024))
+        assert send(huge).startswith("This file is too large")
+        hashes = tmp_path / "hashes.json"
+        data = _hash_file(hashes, 41)
+        # The network gone while sending: said, and the file can be saved to send later.
+        context.set_offline(True)
+        assert send(hashes).startswith("No connection: nothing was sent")
+        link = tab.page.locator("#send-download")
+        assert (link.get_attribute("href") or "").startswith("blob:")
+        with tab.page.expect_download() as info:
+            link.click()
+        assert Path(info.value.path()).read_bytes() == data
+        context.set_offline(False)
+        assert send(hashes).startswith("Sent: 1 fingerprints")
+        tab.page.wait_for_selector('[data-count="hashes_waiting"]:has-text("1")')
+        tab.page.select_option("#lang", "ko")
+        assert (
+            tab.page.text_content("#send-status")
+            == "보냄: 지문 1개. 상담원이 확인할 때까지 검색하지 않습니다."
+        )
+        tab.page.screenshot(path=str(tmp_path / "case-ko.png"), full_page=True)
+        _storage_empty(context, tab)
+        assert tab.errors == []
+    finally:
+        context.close()
+
+
+def test_catalogues_have_every_key() -> None:
+    cats = casepage.catalogues()
+    keys = set(dict(cats["en"]["strings"]))  # type: ignore[call-overload]
+    for code, cat in cats.items():
+        assert set(dict(cat["strings"])) == keys, code  # type: ignore[call-overload]
