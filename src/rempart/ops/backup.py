@@ -229,11 +229,11 @@ def _records(fh: IO[bytes], where: Path, passphrase: str) -> Iterator[tuple[byte
                 continue
         if plain is None:
             raise BackupError(f"{where}: altered (record {seq} does not authenticate)")
+        if final and fh.read(1):
+            raise BackupError(f"{where}: altered (data after its manifest)")
         yield plain[:1], plain[1:], final
         seq += 1
         if final:
-            if fh.read(1):
-                raise BackupError(f"{where}: altered (data after its manifest)")
             return
 
 

@@ -398,10 +398,10 @@ def enforce(bank_index: BankIndex, home: Path, *, reason: str, force: bool = Fal
     `force`). LedgerError when the ledger is damaged, or shorter than what the database
     has seen."""
     path = ledger_path(home)
-    ledger = read(path)
     db = bank_index.db
     with db.session() as s:
         seen = _db_head(s)
+    ledger = read(path) if path.exists() else None
     if ledger is None:
         if seen is not None and seen[0] > 0:
             raise LedgerError(
