@@ -104,12 +104,12 @@ def test_interrupted_rotations_lose_nothing(
             raise OSError("power cut")  # after the commit, before the new key takes over
         real_replace(src, dst)
 
-    monkeypatch.setattr(ops_keys.os, "replace", crash_on_key)
+    monkeypatch.setattr(os, "replace", crash_on_key)
     with pytest.raises(OSError):
         ops_keys.rotate_templates(db, home)
     with pytest.raises(OSError):
         ops_keys.rotate_media(db, home)
-    monkeypatch.setattr(ops_keys.os, "replace", real_replace)
+    monkeypatch.setattr(os, "replace", real_replace)
     # both keys are kept: everything still opens
     assert crypto.pending_path(home).exists() and media_store.pending_path(home).exists()
     assert np.allclose(face_templates.load(db, home).vectors, vectors)
