@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -33,9 +32,14 @@ sys.path.insert(0, str(ROOT))  # tests.sources.telegram_html_writer: exports lik
 OUT = ROOT / "bench" / "out" / "rooms_bench.json"
 
 
-def _rss_kb() -> int:
-    with open("/proc/self/statm") as fh:
-        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
+def _status_kb(field: str) -> int:
+    """VmRSS (now) or VmHWM (peak) of this process, in KB. Not ru_maxrss: on Linux it keeps
+    the peak of the process that forked this one, across exec."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
 
 
 def child(fmt: str, path: str) -> None:
@@ -44,11 +48,11 @@ def child(fmt: str, path: str) -> None:
     from rempart.sources.telegram_html import iter_html_export
 
     reader = iter_export if fmt == "json" else iter_html_export
-    before = _rss_kb()
+    before = _status_kb("VmRSS")
     start = time.perf_counter()
     items = sum(1 for _ in reader(Path(path)))
     seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak = _status_kb("VmHWM")
     print(
         json.dumps({"items": items, "seconds": seconds, "rss_before_kb": before, "peak_kb": peak})
     )

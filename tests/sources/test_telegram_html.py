@@ -243,3 +243,23 @@ def test_a_big_page_is_read_in_bounded_memory(tmp_path: Path) -> None:
         tracemalloc.stop()
     assert count == 150  # every photo reported missing, one by one, with its caption
     assert peak < size / 5, (peak, size)
+
+
+def test_rooms_bench_parse_section_runs(tmp_path: Path) -> None:
+    """bench/rooms_bench.py's parse section at a tiny size, so that it cannot rot."""
+    import subprocess
+    import sys
+
+    bench = Path(__file__).resolve().parents[2] / "bench" / "rooms_bench.py"
+    out = tmp_path / "r.json"
+    proc = subprocess.run(
+        [sys.executable, str(bench), "--messages", "1500", "--section", "parse", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "messages/s" in proc.stdout and "HTML" in proc.stdout
+    parse = json.loads(out.read_text())["parse"]
+    assert parse["json"]["items"] == parse["html"]["items"] == 300  # a photo every 5th message
+    assert parse["html"]["files"] == 2
