@@ -346,3 +346,34 @@ def test_room_evidence_package_verifies_and_tamper_fails(world: World) -> None:
             dst.writestr(name, data)
     assert "room.json was altered" in rempart("evidence", "verify", str(tampered), code=1)
     rempart("evidence", "export-room", "no such room", "--out", str(package), code=1)
+
+
+def test_similar_media_from_one_search_equal_the_pairwise_count() -> None:
+    """rempart.scan.rooms counts look-alike pictures between rooms from one radius search
+    over all rooms (the report's 100 rooms are 4,950 pairs); the counts are those of the
+    pairwise comparison, at distances around the threshold (31) too."""
+    import random
+
+    from rempart.scan.rooms import Room, _similar, _similar_pairs
+
+    rng = random.Random(3)
+    base = [rng.getrandbits(256) for _ in range(60)]
+
+    def near(x: int, bits: int) -> str:
+        for _ in range(bits):
+            x ^= 1 << rng.randrange(256)
+        return f"{x:064x}"
+
+    rooms = {}
+    for r in range(12):
+        room = Room(f"e{r}|{r}", f"e{r}", str(r))
+        for _ in range(25):
+            room.media_pdq.add(near(rng.choice(base), rng.choice([0, 5, 20, 31, 32, 40, 90])))
+        rooms[room.key] = room
+    pairs = _similar_pairs(rooms)
+    assert sum(1 for v in pairs.values() if v) > 50
+    for ka, a in rooms.items():
+        for kb, b in rooms.items():
+            if ka != kb:
+                want = _similar(a.media_pdq - b.media_pdq, b.media_pdq - a.media_pdq)
+                assert pairs.get((ka, kb), 0) == want, (ka, kb)

@@ -11,11 +11,14 @@ never posted media is not seen.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from sqlalchemy import select
 
+from rempart.index.binary_index import BinaryHashIndex, hex_to_array
 from rempart.signals.pdq import DEFAULT_THRESHOLD, MIN_QUALITY, hex_words, within
 from rempart.store.db import Database
 from rempart.store.models import ScanItem
@@ -131,9 +134,40 @@ def _similar(a: set[str], b: set[str]) -> int:
     return int(close.any(axis=1).sum())
 
 
+def _similar_pairs(rooms: dict[str, Room]) -> dict[tuple[str, str], int]:
+    """`_similar(a - b, b - a)` for every ordered pair of rooms (a, b) that has look-alikes,
+    from one radius search over all the rooms' pictures (the index's multi-index hashing)
+    instead of one comparison per pair: 100 rooms are 4,950 pairs."""
+    holders: dict[str, list[str]] = defaultdict(list)  # picture -> the rooms holding it
+    for key, room in rooms.items():
+        for h in room.media_pdq:
+            holders[h].append(key)
+    hashes = sorted(holders)
+    if len(hashes) < 2:
+        return {}
+    index = BinaryHashIndex()
+    index.add(np.arange(len(hashes)), hex_to_array(hashes))
+    index.compact()
+    found: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for i, (ids, _) in enumerate(index.search(hex_to_array(hashes), DEFAULT_THRESHOLD)):
+        h = hashes[i]
+        for j in ids.tolist():
+            if j == i:
+                continue
+            g = hashes[j]
+            for ka in holders[h]:
+                if g in rooms[ka].media_pdq:
+                    continue
+                for kb in holders[g]:
+                    if kb != ka and h not in rooms[kb].media_pdq:
+                        found[(ka, kb)].add(h)
+    return {pair: len(pictures) for pair, pictures in found.items()}
+
+
 def link_rooms(rooms: dict[str, Room], min_members: int = 2) -> list[Link]:
     keys = sorted(rooms)
     links: list[Link] = []
+    similar_pairs = _similar_pairs(rooms)
     for i, ka in enumerate(keys):
         a = rooms[ka]
         for kb in keys[i + 1 :]:
@@ -145,7 +179,7 @@ def link_rooms(rooms: dict[str, Room], min_members: int = 2) -> list[Link]:
                     ev["renamed"] = [sorted(a.names), sorted(b.names)]
             if shared := sorted(a.media_sha & b.media_sha):
                 ev["identical_media"] = shared[:50]
-            if similar := _similar(a.media_pdq - b.media_pdq, b.media_pdq - a.media_pdq):
+            if similar := similar_pairs.get((ka, kb), 0):
                 ev["similar_media"] = similar
             members = sorted(set(a.members) & set(b.members))
             if len(members) >= min_members or (members and ev):
