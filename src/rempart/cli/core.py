@@ -39,6 +39,7 @@ from rich.progress import (
 )
 from typer.core import TyperGroup
 
+from rempart.cli.coercion import defer_coercion
 from rempart.config import Settings, load_settings
 from rempart.errors import RempartError
 from rempart.lazy import lazy_module
@@ -53,6 +54,8 @@ if TYPE_CHECKING:
     from rempart.store.light import Reader, SqliteReader
 
 audit = lazy_module("rempart.store.audit")
+# Typer builds its Pydantic coercion only for values that need it (start-up: coercion.py)
+defer_coercion()
 
 EXIT_SKIPPED = 3
 
