@@ -29,14 +29,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeRemainingColumn,
-)
 from typer.core import TyperGroup
 
 from rempart.cli.coercion import defer_coercion
@@ -46,6 +38,9 @@ from rempart.lazy import lazy_module
 from rempart.textsafe import safe
 
 if TYPE_CHECKING:
+    # imported by progress_bar() (start-up: rich.progress is not needed to list or help)
+    from rich.progress import Progress, TaskID
+
     # Typer 0.29 carries its own copy of Click: its types, for the checker only
     from typer._click.core import Command, Context
 
@@ -271,6 +266,14 @@ def bank_hint(message: str, name: str) -> str:
 
 
 def progress_bar() -> Progress:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
     return Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
