@@ -263,3 +263,13 @@ def test_rooms_bench_parse_section_runs(tmp_path: Path) -> None:
     parse = json.loads(out.read_text())["parse"]
     assert parse["json"]["items"] == parse["html"]["items"] == 300  # a photo every 5th message
     assert parse["html"]["files"] == 2
+
+
+def test_some_other_messages_html_is_not_taken_for_an_export(tmp_path: Path) -> None:
+    folder = tmp_path / "saved-site"
+    folder.mkdir()
+    (folder / "messages.html").write_text("<html><title>Inbox</title><div>hi</div></html>")
+    photo_like(4, (96, 96)).save(folder / "p.jpg")
+    refs, problems = split(list(iter_folder([folder])))
+    assert [(r.path.name, r.provenance["source"]) for r in refs] == [("p.jpg", "folder")]
+    assert not problems and not looks_like_html_export(folder)

@@ -390,7 +390,9 @@ def looks_like_html_page(path: Path) -> bool:
             head = fh.read(8192)
     except OSError:
         return False
-    return b"<html" in head.lower() and (b"page_wrap" in head or b"page_header" in head)
+    # Its <title> and first div, as export_output_html.cpp writes every page: a folder that
+    # only holds some other messages.html is walked as an ordinary folder.
+    return b"<title>Exported Data</title>" in head and b'class="page_wrap"' in head
 
 
 def _pages(folder: Path) -> dict[int, Path]:
