@@ -137,6 +137,8 @@ def test_whole_account_export(tmp_path: Path) -> None:
     # One chat's folder scanned alone still resolves its links from the export folder.
     alone, _ = split(list(iter_folder([root / "chats" / "chat_2"])))
     assert [r.provenance["chat"] for r in alone] == ["News"]
+    page, _ = split(list(iter_folder([root / "chats" / "chat_1" / "messages.html"])))
+    assert [(r.provenance["chat"], r.path.name) for r in page] == [("Room B", "p.jpg")]
 
 
 def test_both_formats_in_one_folder_are_read_once(tmp_path: Path) -> None:
