@@ -160,7 +160,8 @@ _CAPTURE = {"sender", "fwd_name", "caption", "header", "g_title", "g_desc"}
 
 
 class _PageParser(HTMLParser):
-    """One page: finished messages are queued in `done`, problems in `problems`."""
+    """One page: finished messages are queued in `done`; `ended`, `too_deep` say what the
+    page itself looked like."""
 
     def __init__(self, chat: _Chat) -> None:
         super().__init__(convert_charrefs=True)
