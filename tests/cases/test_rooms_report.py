@@ -334,6 +334,7 @@ def test_room_evidence_package_verifies_and_tamper_fails(world: World) -> None:
     )
     first = doc["confirmed_matches"][0]["found_in_room"]
     assert len(first) == 1 and first[0]["provenance"]["from"] == "Kim"
+    assert doc["confirmed_matches"][0]["possible_minor"] is False
     assert {k["b_number"] for k in doc["links"]} == {2, 3} and doc["cases"] == ["CASE-A"]
     assert doc["rooms"][0]["timeline"][0] == {"day": "2024-05-01", "messages": 2, "media": 2}
     # tampered: one byte of room.json changed

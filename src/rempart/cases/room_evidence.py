@@ -77,6 +77,7 @@ def collect(db: Database, room: str) -> dict[str, Any]:
                     "distance": item.distance,
                     "measure": item.measure,
                     "case": item.case,
+                    "possible_minor": item.possible_minor,
                     "details": item.details,
                     "review": {
                         "status": item.status,
@@ -127,13 +128,12 @@ def _lines(doc: dict[str, Any]) -> list[str]:
         lines.append("")
     lines.append("LINKS TO OTHER ROOMS")
     for k in doc["links"]:
-        lines.append(
-            f"  {k['a']} <-> {k['b']}: {', '.join(k['kinds'])} (strength {k['strength']})"
-        )
+        lines.append(f"  {k['a']} <-> {k['b']}: {', '.join(k['kinds'])} (strength {k['strength']})")
     lines += ["", f"CONFIRMED MATCHES ({len(doc['confirmed_matches'])})"]
     for m in doc["confirmed_matches"]:
         lines += [
-            f"  {m['ref']}  case {m['case']}  {m['kind']}  {m['measure']}",
+            f"  {m['ref']}  case {m['case']}  {m['kind']}  {m['measure']}"
+            + ("  POSSIBLE MINOR" if m["possible_minor"] else ""),
             f"    Review: {m['review']['status']} by {m['review']['by']} on "
             f"{m['review']['at']}: {m['review']['reason']}",
         ]

@@ -62,7 +62,8 @@ def rooms_report_cmd(
         raise fail(f"--lang must be en, fr or ko, not {lang!r}")
     if fmt == "html" and out_dir is None:
         raise fail("--out FOLDER is needed for the HTML report")
-    report = rooms_report.collect(open_database(), room or None, min_members=min_members)
+    with err.status("Reading the rooms, their links and matches..."):
+        report = rooms_report.collect(open_database(), room or None, min_members=min_members)
     missing = report["scope"]["rooms_not_found"]
     for name in missing:
         err.print(f"[yellow]room not found:[/] {safe(name)}", highlight=False)
@@ -70,7 +71,8 @@ def rooms_report_cmd(
         out.print_json(json.dumps(report, ensure_ascii=False))
     else:
         try:
-            files = rooms_render.write(report, out_dir, fmt, lang)
+            with err.status("Drawing the charts and writing the report..."):
+                files = rooms_render.write(report, out_dir, fmt, lang)
         except OSError as exc:
             raise fail(f"cannot write the report in {out_dir}: {exc}") from exc
         _summary(report)
