@@ -113,6 +113,7 @@ def build_world(root: Path, db_url: str | None) -> World:
     from rempart.store.models import BankShare, CaseOwner
 
     world = World(root, db_url or f"sqlite:///{root / 'rempart.db'}", root / "home")
+    world.home.mkdir(mode=0o700, parents=True, exist_ok=True)  # as Rempart asks of a home
     db = Database(world.db_url)
     with db.session() as s:
         repository.create_bank(s, "soak")

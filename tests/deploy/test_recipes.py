@@ -13,6 +13,7 @@ import re
 import shutil
 import stat
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -326,3 +327,44 @@ def test_compose_file_is_pinned_private_and_complete() -> None:
     for secret in compose["secrets"].values():
         assert secret["file"].startswith("./secrets/")
         assert secret["file"].removeprefix("./") in header  # its creation is explained
+
+
+def test_backup_script_writes_verifies_and_prunes(tmp_path: Path) -> None:
+    """deploy/rempart-backup.sh as the timer runs it, with the real `rempart backup`: a
+    backup written and verified; one older than the kept days deleted, a recent one kept;
+    an unreadable passphrase file refused before anything is written."""
+    home, backups = tmp_path / "home", tmp_path / "backups"
+    backups.mkdir()
+    passphrase = tmp_path / "backup-passphrase"
+    passphrase.write_text("a long test passphrase\n")
+    passphrase.chmod(0o600)
+    env = {
+        **os.environ,
+        "REMPART_HOME": str(home),
+        "REMPART_DB": f"sqlite:///{tmp_path / 'rempart.db'}",
+        "REMPART_BIN": str(VENV_BIN / "rempart"),
+        "REMPART_BACKUP_KEEP_DAYS": "14",
+    }
+    old, recent = backups / "rempart-20200101T000000Z.backup", backups / "rempart-recent.backup"
+    for path, days in ((old, 20), (recent, 3)):
+        path.write_bytes(b"x")
+        t = time.time() - days * 86400
+        os.utime(path, (t, t))
+    script = str(DEPLOY / "rempart-backup.sh")
+    proc = subprocess.run(
+        ["sh", script, str(backups), str(passphrase)], capture_output=True, text=True, env=env
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "rempart-backup: wrote and verified" in proc.stdout
+    written = [p for p in backups.iterdir() if p.name not in (recent.name,)]
+    assert len(written) == 1 and re.fullmatch(r"rempart-\d{8}T\d{6}Z\.backup", written[0].name)
+    assert stat.S_IMODE(written[0].stat().st_mode) == 0o600
+    assert not old.exists() and recent.exists()
+    missing = subprocess.run(
+        ["sh", script, str(backups), str(tmp_path / "nope")],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert missing.returncode == 2 and "cannot read the passphrase file" in missing.stderr
+    assert len(list(backups.iterdir())) == 2
