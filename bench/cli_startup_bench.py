@@ -10,9 +10,13 @@ and review list. Writes bench/out/cli_startup_bench.json.
 
     .venv/bin/python bench/cli_startup_bench.py               # best of 7
     .venv/bin/python bench/cli_startup_bench.py --repeat 3
+    .venv/bin/python bench/cli_startup_bench.py --baseline 5db30af   # before/after
 
 Timings depend on the machine's load: on a shared machine, the best of several runs and
-the CPU time are the figures to compare.
+the CPU time are the figures to compare. `--baseline REV` also runs the source of a
+commit (its src/ extracted with `git archive`, run with `python -m rempart` on the same
+interpreter, against its own database), alternating with this tree's runs, so both meet
+the same load, and prints the ratio of the two (this tree / the baseline).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 OUT = Path(__file__).resolve().parent / "out"
 TARGET_S = 0.5
@@ -85,12 +90,29 @@ def _command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "rempart"]
 
 
-def time_one(args: tuple[str, ...], env: dict[str, str]) -> tuple[float, float]:
+def baseline_env(rev: str, folder: Path) -> dict[str, str]:
+    """The environment that runs commit REV's rempart: its src/ extracted into `folder`,
+    first on the path, with its own home and database."""
+    src = folder / "baseline"
+    src.mkdir()
+    root = Path(__file__).resolve().parents[1]
+    archive = subprocess.run(
+        ["git", "-C", str(root), "archive", rev, "src"], capture_output=True, check=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(src)], input=archive, check=True)
+    env = _env(folder / "baseline-home")
+    env["PYTHONPATH"] = str(src / "src")
+    return env
+
+
+def time_one(
+    args: tuple[str, ...], env: dict[str, str], command: list[str] | None = None
+) -> tuple[float, float]:
     """(wall seconds, CPU seconds of the child) of one fresh `rempart ARGS`."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(
-        [*_command(), *args],
+        [*(command or _command()), *args],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -105,9 +127,21 @@ def time_one(args: tuple[str, ...], env: dict[str, str]) -> tuple[float, float]:
     return wall, cpu
 
 
+def _stats(runs: list[tuple[float, float]]) -> dict[str, float]:
+    walls = sorted(w for w, _ in runs)
+    cpus = sorted(c for _, c in runs)
+    return {
+        "best_s": round(walls[0], 3),
+        "median_s": round(statistics.median(walls), 3),
+        "cpu_best_s": round(cpus[0], 3),
+        "cpu_median_s": round(statistics.median(cpus), 3),
+    }
+
+
 def heavy_modules(args: tuple[str, ...], env: dict[str, str], folder: Path) -> list[str]:
     """The heavy libraries `rempart ARGS` imports."""
     path = folder / "modules.txt"
+    path.unlink(missing_ok=True)
     probe = _PROBE.replace("{HEAVY!r}", repr(set(HEAVY))).replace("{path!r}", repr(str(path)))
     subprocess.run(
         [sys.executable, "-c", probe, "rempart", *args],
@@ -124,31 +158,50 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=7, help="fresh processes per command")
     parser.add_argument("--out", type=Path, default=OUT / "cli_startup_bench.json")
+    parser.add_argument(
+        "--baseline", metavar="REV", help="also time this commit's source, runs interleaved"
+    )
     args = parser.parse_args()
-    rows = []
+    rows: list[dict[str, Any]] = []
+    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     with tempfile.TemporaryDirectory(prefix="rempart-startup-") as tmp:
         home = Path(tmp) / "home"
         env = _env(home)
         time_one(("bank", "list"), env)  # creates and migrates the database once
+        base_env = baseline_env(args.baseline, Path(tmp)) if args.baseline else None
+        python_m = [sys.executable, "-m", "rempart"]
+        if base_env is not None:
+            time_one(("bank", "list"), base_env, python_m)
         for command in COMMANDS:
-            runs = [time_one(command, env) for _ in range(max(1, args.repeat))]
-            walls = sorted(w for w, _ in runs)
-            cpus = sorted(c for _, c in runs)
-            rows.append(
-                {
-                    "command": "rempart " + " ".join(command),
-                    "best_s": round(walls[0], 3),
-                    "median_s": round(statistics.median(walls), 3),
-                    "cpu_best_s": round(cpus[0], 3),
-                    "runs": len(runs),
-                    "target_s": TARGET_S if command in TARGETED else None,
-                    "heavy_modules": heavy_modules(command, env, Path(tmp)),
+            # one untimed run each first (byte-code caches written, files read once)
+            time_one(command, env, python_m if base_env is not None else None)
+            if base_env is not None:
+                time_one(command, base_env, python_m)
+            runs, base_runs = [], []
+            for _ in range(max(1, args.repeat)):
+                if base_env is not None:  # both with `python -m rempart`, in turn
+                    runs.append(time_one(command, env, python_m))
+                    base_runs.append(time_one(command, base_env, python_m))
+                else:
+                    runs.append(time_one(command, env))
+            row: dict[str, Any] = {
+                "command": "rempart " + " ".join(command),
+                **_stats(runs),
+                "runs": len(runs),
+                "target_s": TARGET_S if command in TARGETED else None,
+                "heavy_modules": heavy_modules(command, env, Path(tmp)),
+            }
+            if base_env is not None:
+                row["baseline"] = {
+                    "rev": args.baseline,
+                    **_stats(base_runs),
+                    "heavy_modules": heavy_modules(command, base_env, Path(tmp)),
                 }
-            )
+            rows.append(row)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     print(
         f"rempart start-up, best of {args.repeat} fresh processes "
-        f"({os.cpu_count()} cores, load {load:.1f}):"
+        f"({os.cpu_count()} cores, load {load_before:.1f} before, {load:.1f} after):"
     )
     print(f"{'command':<26} {'best':>7} {'median':>7} {'cpu':>7}  heavy modules imported")
     for r in rows:
@@ -159,6 +212,18 @@ def main() -> None:
             f"{r['command']:<26} {r['best_s']:>6.3f}s {r['median_s']:>6.3f}s "
             f"{r['cpu_best_s']:>6.3f}s  {' '.join(r['heavy_modules']) or '-'}{flag}"
         )
+        base = r.get("baseline")
+        if base:
+            print(
+                f"{'  baseline ' + base['rev'][:12]:<26} {base['best_s']:>6.3f}s "
+                f"{base['median_s']:>6.3f}s {base['cpu_best_s']:>6.3f}s  "
+                f"{' '.join(base['heavy_modules']) or '-'}"
+            )
+            print(
+                f"{'  ratio (this / baseline)':<26} {r['best_s'] / base['best_s']:>6.2f}x "
+                f"{r['median_s'] / base['median_s']:>6.2f}x "
+                f"{r['cpu_best_s'] / max(base['cpu_best_s'], 1e-3):>6.2f}x"
+            )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(
         json.dumps(
@@ -166,6 +231,8 @@ def main() -> None:
                 "python": platform.python_version(),
                 "cores": os.cpu_count(),
                 "load": load,
+                "load_before": load_before,
+                "baseline": args.baseline,
                 "repeat": args.repeat,
                 "target_s": TARGET_S,
                 "commands": rows,
