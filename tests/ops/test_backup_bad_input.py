@@ -161,3 +161,40 @@ def test_a_damaged_ledger_stops_restore_and_serve(
     with db.session() as s:
         assert s.query(Case).filter_by(number="C-5").one().status == "withdrawn"
     db.dispose()
+
+
+def test_a_backup_taken_while_writes_go_on_is_consistent(
+    made: Path, rempart_env: Path, tmp_path: Path
+) -> None:
+    """Another connection appends audit entries all through the backup (as a serving
+    worker would): the backup finishes, and the restored copy's chain verifies."""
+    import threading
+
+    from rempart.store import audit
+
+    settings = load_settings()
+    db = Database(settings.db_url)
+    stop = threading.Event()
+    written = [0]
+
+    def writer() -> None:
+        while not stop.is_set():
+            with db.session() as s:
+                audit.record(s, "busy", details={"n": written[0]})
+            written[0] += 1
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        out = tmp_path / "busy.bak"
+        ops_backup.backup(settings, out, PASSPHRASE, scrypt_n=FAST)
+    finally:
+        stop.set()
+        thread.join()
+        db.dispose()
+    assert written[0] > 0
+    home2 = tmp_path / "home2"
+    settings2 = load_settings(db=f"sqlite:///{home2 / 'rempart.db'}", home=home2)
+    result = ops_backup.restore(settings2, out, PASSPHRASE)
+    assert result.audit_ok, result.audit_problems
+    assert 0 < result.audit_entries <= 1 + written[0] + result.manifest.audit_count

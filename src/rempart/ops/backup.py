@@ -430,7 +430,9 @@ def _backup_sqlite(db: Database, home: Path, writer: _Writer, progress: Progress
                 if progress:
                     progress("database snapshot", total - remaining, total)
 
-            src.backup(dst, pages=4096, progress=step)
+            # One step, under one read transaction: consistent, and never restarted by the
+            # server's writes (a step-by-step copy starts again after each foreign write).
+            src.backup(dst, pages=-1, progress=step)
             dst.execute("PRAGMA journal_mode=DELETE")  # one file, no -wal beside it
 
             def rows(sql: str) -> list[tuple[Any, ...]]:
