@@ -378,3 +378,85 @@ def test_similar_media_from_one_search_equal_the_pairwise_count() -> None:
             if ka != kb:
                 want = _similar(a.media_pdq - b.media_pdq, b.media_pdq - a.media_pdq)
                 assert pairs.get((ka, kb), 0) == want, (ka, kb)
+
+
+def test_html_export_rooms_have_no_chat_id(rempart_env: Path) -> None:
+    """A room read from an HTML export (no chat id, no sender ids): its members are counted
+    by name, and a room of the same name is linked as "same name", not as re-created (the
+    export cannot tell a new room from the same one)."""
+    from tests.sources.telegram_html_writer import Chat, Msg, write_html_chat
+
+    root = rempart_env / "exports"
+    html_root = root / "html-alpha"
+    (html_root / "photos").mkdir(parents=True)
+    for name, seed in (("a", 401), ("b", 402)):
+        (html_root / "photos" / f"{name}.jpg").write_bytes(jpeg(seed))
+    chat = Chat(
+        "Room Alpha",
+        [
+            Msg(1, 1714557600, sender="Kim", photo="photos/a.jpg"),
+            Msg(2, 1714561200, sender="Lee", photo="photos/b.jpg", via_bot=BOT),
+        ],
+    )
+    write_html_chat(html_root, chat)
+    _export(
+        root / "json-alpha",
+        "Room Alpha",
+        4004,
+        [{"mid": 1, "seed": 403, "date": "2024-05-03T10:00:00", **_who("user1", "Kim")}],
+    )
+    from rempart.cli import app
+
+    result = runner.invoke(app, ["scan", str(root)], env={"COLUMNS": "300"})
+    assert result.exit_code in (0, 3), result.output  # 3: the writer's "joined" messages
+    report = json.loads(rempart("rooms", "report", "--format", "json"))
+    rooms = {r["chat_id"]: r for r in report["rooms"]}
+    html_room = rooms[""]
+    assert html_room["names"] == ["Room Alpha"] and html_room["media"] == 2
+    assert [m["id"] for m in html_room["members"]] == ["name:Kim", "name:Lee"]
+    assert html_room["bots"] == [{"bot": BOT, "media": 1}]
+    assert html_room["timeline"][0]["day"] == "2024-05-01"
+    assert [k["kinds"] for k in report["links"]] == [["same-name"]]
+
+
+def test_face_matches_count_and_widen_the_scope(world: World) -> None:
+    """A face match (as a face scan records it) of CASE-B's person on a photo of the renamed
+    room: counted there, the room's cases targeted grow, and org-b's scope now holds that
+    room (its face match only: CASE-A's matches stay out of org-b's figures)."""
+    from sqlalchemy import select
+
+    from rempart.cases import rooms_report
+    from rempart.store import repository
+    from rempart.store.models import FaceMatch, FaceTemplate, ScanItem
+
+    db = _db(world)
+    with db.session() as s:
+        case = repository.get_case(s, "CASE-B")
+        assert case is not None
+        template = FaceTemplate(case_id=case.id, ref="t-rooms-test", ciphertext=b"\0" * 16)
+        s.add(template)
+        s.flush()
+        item = next(
+            i
+            for i in s.scalars(select(ScanItem).where(ScanItem.sha256.is_not(None)))
+            if i.provenance.get("chat") == "Room Alpha 2" and i.provenance["message_id"] == "11"
+        )
+        s.add(
+            FaceMatch(
+                scan_item_id=item.id,
+                template_id=template.id,
+                distance=0.4,
+                box=[1, 2, 3, 4],
+                content_sha256=item.sha256,
+            )
+        )
+    everything = rooms_report.collect(db)
+    theirs = rooms_report.collect(db, cases=["CASE-B"])
+    db.dispose()
+    renamed = _by_name(everything)[("1001", "Room Alpha 2")]
+    assert (renamed["face_matches"], renamed["cases"]) == (1, ["CASE-A", "CASE-B"])
+    assert everything["totals"]["face_matches"] == 1
+    assert everything["totals"]["cases_targeted"] == 2
+    scoped = _by_name(theirs)[("1001", "Room Alpha 2")]
+    assert (scoped["face_matches"], scoped["matched_media"], scoped["cases"]) == (1, 0, ["CASE-B"])
+    assert len(theirs["rooms"]) == 2 and {s["case"] for s in theirs["banked"]} == {"CASE-B"}

@@ -26,6 +26,12 @@ def rooms_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     srv.stop()
 
 
+def on_dialog(dialogs: list[str], dialog: Any) -> None:
+    """A script would have opened it: recorded (and dismissed) to fail the test."""
+    dialogs.append(dialog.message)
+    dialog.dismiss()
+
+
 def _page(browser: Any, server: Server) -> Any:
     ctx = browser.new_context(
         base_url=server.url, viewport={"width": 1200, "height": 900}, locale="en-GB"
@@ -39,7 +45,7 @@ def test_rooms_page_is_scoped_to_her_organisation(browser: Any, rooms_server: Se
     ctx_a = _page(browser, rooms_server)
     try:
         page = ctx_a.new_page()
-        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        page.on("dialog", lambda d: on_dialog(dialogs, d))
         sign_in(page, rooms_server.world.keys["ca"])
         page.click("#nav-rooms")
         page.wait_for_url("**/ui/rooms")
@@ -62,7 +68,7 @@ def test_rooms_page_is_scoped_to_her_organisation(browser: Any, rooms_server: Se
     ctx_b = _page(browser, rooms_server)
     try:
         page = ctx_b.new_page()
-        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        page.on("dialog", lambda d: on_dialog(dialogs, d))
         sign_in(page, rooms_server.world.keys["cb"])
         page.goto("/ui/rooms")
         table = page.inner_text("#rooms-table")

@@ -209,8 +209,9 @@ def _link_kinds(link: Link, rooms: dict[str, Room]) -> list[str]:
     kinds = []
     if ev.get("same_chat_id"):
         kinds.append("renamed" if ev.get("renamed") else "re-exported")
-    if ev.get("same_name"):
-        kinds.append("re-created")
+    if ev.get("same_name"):  # without a chat id (HTML exports) nothing tells which
+        both_ids = rooms[link.a].chat_id and rooms[link.b].chat_id
+        kinds.append("re-created" if both_ids else "same-name")
     if ev.get("identical_media") or ev.get("similar_media"):
         kinds.append("shared-media")
     if ev.get("forwards"):
