@@ -236,6 +236,7 @@ def charts(report: dict[str, Any], out: Path, lang: str = "en") -> dict[str, Pat
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib import font_manager
+    from matplotlib.ticker import MaxNLocator
 
     w = words(lang)
     plt.rcParams["font.family"] = ["DejaVu Sans", *_hangul_fonts(font_manager)]
@@ -279,17 +280,19 @@ def charts(report: dict[str, Any], out: Path, lang: str = "en") -> dict[str, Pat
         ax.set_xticks(x[::step], days[::step], rotation=30, ha="right", fontsize=7)
         ax.set_title(w["activity"])
         ax.set_ylabel(w["media"])
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.legend(fontsize=7, ncol=3)
         save(fig, "activity")
 
     shown = sorted(rooms, key=lambda r: r["number"])[:40]
-    fig, ax = plt.subplots(figsize=(8, 0.6 + 0.25 * len(shown)))
+    fig, ax = plt.subplots(figsize=(8, max(2.4, 0.9 + 0.25 * len(shown))))
     y = list(range(len(shown)))
     ax.barh(y, [r["media"] for r in shown], color=PALETTE[0], label=w["media"])
     ax.barh(y, [r["matched_media"] for r in shown], color=PALETTE[1], label=w["matched_media"])
     ax.set_yticks(y, [f"#{r['number']}" for r in shown], fontsize=7)
     ax.invert_yaxis()
     ax.set_title(w["media_vs_matched"])
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend(fontsize=7)
     save(fig, "media")
 
