@@ -322,7 +322,7 @@ def export_package(
                     f"{scan_item.locator}: the file changed since it was scanned (SHA-256 differs)"
                 )
         files[f"media/{path.name}"] = data
-    manifest = write_signed(home, files, doc["package_id"], doc["created_at"], out)
+    manifest = write_signed(home, files, str(doc["package_id"]), str(doc["created_at"]), out)
     with db.session() as s:
         audit.record(
             s,
