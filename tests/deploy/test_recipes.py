@@ -70,7 +70,7 @@ def test_service_is_hardened_and_listens_on_loopback() -> None:
         "PrivateDevices": "yes",
         "RestrictSUIDSGID": "yes",
         "CapabilityBoundingSet": "",
-        "StateDirectory": "rempart",
+        "StateDirectory": "rempart rempart-ledger",
         "StateDirectoryMode": "0700",
         "UMask": "0077",
         "EnvironmentFile": "/etc/rempart/rempart.env",
@@ -85,6 +85,8 @@ def test_service_is_hardened_and_listens_on_loopback() -> None:
         if line and not line.startswith("#")
     )
     assert env["REMPART_HOME"].startswith("/var/lib/rempart/")
+    # the withdrawal ledger outside the home (a restore must not roll it back), writable
+    assert env["REMPART_LEDGER"].startswith("/var/lib/rempart-ledger/")
     assert env["REMPART_TRUSTED_PROXIES"].split(",")[0] == "127.0.0.1"
     assert env["REMPART_WEB_COOKIE_SECURE"] == "1"
 
@@ -356,7 +358,9 @@ def test_backup_script_writes_verifies_and_prunes(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert "rempart-backup: wrote and verified" in proc.stdout
-    written = [p for p in backups.iterdir() if p.name not in (recent.name,)]
+    ledger = backups / "withdrawals.ledger"  # a copy beside the backups
+    assert ledger.read_bytes() == (home / "withdrawals.ledger").read_bytes()
+    written = [p for p in backups.iterdir() if p.name not in (recent.name, ledger.name)]
     assert len(written) == 1 and re.fullmatch(r"rempart-\d{8}T\d{6}Z\.backup", written[0].name)
     assert stat.S_IMODE(written[0].stat().st_mode) == 0o600
     assert not old.exists() and recent.exists()
@@ -367,4 +371,4 @@ def test_backup_script_writes_verifies_and_prunes(tmp_path: Path) -> None:
         env=env,
     )
     assert missing.returncode == 2 and "cannot read the passphrase file" in missing.stderr
-    assert len(list(backups.iterdir())) == 2
+    assert len(list(backups.iterdir())) == 3
