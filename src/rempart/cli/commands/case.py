@@ -216,7 +216,7 @@ def case_self_opened(
 def case_take(number: Annotated[str, typer.Argument(help="Case number.")]) -> None:
     """Take a self-opened case (a caseworker has seen it): it leaves the separate list and
     the hash files she sent are imported into the intake bank (matched from now on)."""
-    bank_index = open_index()
+    _, bank_index = open_index()
     done = self_service.take_case(self_service.direct(bank_index), number)
     err.print(
         f"Case {safe(number)} taken: {done.imported_files} held file(s) imported, "
