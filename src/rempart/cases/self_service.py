@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from rempart.cases import withdrawal, workflow
@@ -73,6 +73,7 @@ SESSION_MINUTES = 30
 MAX_FILE_BYTES = 8 * 1024 * 1024  # a hash file of a few hundred photos is well under
 MAX_FILE_ITEMS = 5000
 KEY_FILE = "case-page.key"
+CLAIM_STALE_S = 600  # a withdrawal claim older than this was left by a killed server
 DEFAULTS: dict[str, Any] = {"self_open": False, "intake_bank": "intake", "act_before_review": False}
 _NUMBER_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
@@ -492,7 +493,10 @@ def withdraw(
 
     def go(bank_index: BankIndex) -> withdrawal.CaseWithdrawal:
         db = bank_index.db
-        claim = secrets.token_hex(16)
+        # the claim starts with its time: one left by a server killed mid-withdrawal is
+        # taken over after CLAIM_STALE_S, so her case never stays half-withdrawn
+        now = int(time.time())
+        claim, stale = f"{now:012d}-{secrets.token_hex(8)}", f"{now - CLAIM_STALE_S:012d}"
         with db.session() as s:
             case = repository.get_case(s, number)
             if case is None:
@@ -503,7 +507,12 @@ def withdraw(
         with db.session() as s:
             won = s.execute(  # type: ignore[attr-defined]
                 update(CaseIntake)
-                .where(and_(CaseIntake.case_id == case_id, CaseIntake.withdraw_claim.is_(None)))
+                .where(
+                    and_(
+                        CaseIntake.case_id == case_id,
+                        or_(CaseIntake.withdraw_claim.is_(None), CaseIntake.withdraw_claim < stale),
+                    )
+                )
                 .values(withdraw_claim=claim)
             ).rowcount
         if won != 1:
