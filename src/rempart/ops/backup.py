@@ -660,19 +660,14 @@ def restore(
             f"the database is not empty ({why}): a restore never overwrites; restore into "
             "a new, empty database"
         )
-    verified = verify(path, passphrase, progress=progress)
-    manifest = verified.manifest
     backend = make_url(url).get_backend_name()
-    if manifest.backend != backend:
-        raise Refused(
-            f"{path} holds a {manifest.backend} database; the target is {backend} "
-            "(restore into the same kind of database)"
-        )
     lpath = ledger_path(home)
     if withdrawal_ledger.key_path(lpath).exists() or not lpath.exists():
         withdrawal_ledger.read(lpath)  # a damaged ledger stops the restore before any change
 
     home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    # One pass: everything is decrypted and checked into a private staging folder, and
+    # only a backup that verified in full is put in place.
     stage = Path(tempfile.mkdtemp(prefix=".restore-", dir=home))
     opened: dict[str, IO[bytes]] = {}
 
@@ -685,17 +680,27 @@ def restore(
         return fh.write
 
     try:
-        _read(path, passphrase, sink=sink, progress=progress)
+        manifest = _read(path, passphrase, sink=sink, progress=progress)
         for fh in opened.values():
             fh.close()
+        _known_schema(manifest.schema, path)
+        if manifest.backend != backend:
+            raise Refused(
+                f"{path} holds a {manifest.backend} database; the target is {backend} "
+                "(restore into the same kind of database)"
+            )
+        database = DB_SQLITE if backend == "sqlite" else DB_PGDUMP
+        missing = [n for n in (database, LEDGER_KEY) if not (stage / n).is_file()]
+        if missing:
+            raise BackupError(f"{path}: incomplete (no {', '.join(missing)})")
         ledger_key = (stage / LEDGER_KEY).read_bytes()
         if not withdrawal_ledger.key_path(lpath).exists():
             withdrawal_ledger.check_key(lpath, ledger_key)  # the ledger opens with it
             withdrawal_ledger.write_key(lpath, ledger_key)
         if backend == "sqlite":
-            _restore_sqlite(stage / DB_SQLITE, _sqlite_path(url))
+            _restore_sqlite(stage / database, _sqlite_path(url))
         else:
-            _restore_postgres(stage / DB_PGDUMP, url)
+            _restore_postgres(stage / database, url)
         files = 0
         for folder in FOLDERS:
             if (stage / folder).is_dir():
