@@ -20,6 +20,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 from tests.api.conftest import CONSENT, Server, World, build_world, item, jpeg
+from tests.web.conftest import ARTIFACTS
 
 from rempart.cases import review, self_service
 from rempart.exchange.consent import ConsentRecord
@@ -430,7 +431,8 @@ def test_page_bad_files_lost_network_and_languages(
             tab.page.text_content("#send-status")
             == "보냄: 지문 1개. 상담원이 확인할 때까지 검색하지 않습니다."
         )
-        tab.page.screenshot(path=str(tmp_path / "case-ko.png"), full_page=True)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)  # phone-sized, for a person to look at
+        tab.page.screenshot(path=str(ARTIFACTS / "casepage-ko.png"), full_page=True)
         _storage_empty(context, tab)
         assert tab.errors == []
     finally:
