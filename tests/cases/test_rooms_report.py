@@ -460,3 +460,16 @@ def test_face_matches_count_and_widen_the_scope(world: World) -> None:
     scoped = _by_name(theirs)[("1001", "Room Alpha 2")]
     assert (scoped["face_matches"], scoped["matched_media"], scoped["cases"]) == (1, 0, ["CASE-B"])
     assert len(theirs["rooms"]) == 2 and {s["case"] for s in theirs["banked"]} == {"CASE-B"}
+
+
+def test_chats_without_chat_id_in_one_export_stay_apart() -> None:
+    """A whole-account HTML export holds every chat under one folder and gives no chat id:
+    its chats are rooms of their own (by name), not one room."""
+    from rempart.scan.rooms import add_item
+
+    rooms: dict[str, Any] = {}
+    for chat in ("Room X", "Room Y", "Room X"):
+        prov = {"source": "telegram", "export": "/exp", "chat": chat, "from_id": None}
+        add_item(rooms, prov, None, None, None)
+    assert sorted(rooms) == ["/exp|name:Room X", "/exp|name:Room Y"]
+    assert all(r.chat_id == "" for r in rooms.values())

@@ -99,7 +99,9 @@ def add_item(
     if not prov or prov.get("source") != "telegram":
         return None
     export, chat_id = str(prov.get("export", "")), str(prov.get("chat_id", ""))
-    key = f"{export}|{chat_id}"
+    # HTML exports give no chat id: a whole-account one holds many chats under one folder,
+    # told apart by their names
+    key = f"{export}|{chat_id}" if chat_id else f"{export}|name:{prov.get('chat', '')}"
     room = rooms.get(key)
     if room is None:
         room = rooms[key] = Room(key, export, chat_id)
