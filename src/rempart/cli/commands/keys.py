@@ -31,7 +31,7 @@ def keys_status(as_json: Json = False) -> None:
     else:
         table = Table("key", "for", "where", "fingerprint", "mode", "status")
         for k in found:
-            state = "missing" if not k.exists else "ok"
+            state = "not made yet (made on first use)" if not k.exists else "ok"
             if k.problem:
                 state = f"[red]{safe(k.problem)}[/]"
             elif k.protects:
