@@ -419,3 +419,18 @@ def test_only_an_up_to_date_sqlite_file_takes_the_light_path(tmp_path: Path) -> 
     assert light.quick_reader(f"sqlite:///{path}") is None  # to migrate: the Database's job
     for url in ("sqlite://", "sqlite:///:memory:", f"sqlite:///{path}?mode=ro"):
         assert light.quick_reader(url) is None
+
+
+def test_a_listing_never_rewrites_the_audit_head(
+    populated: tuple[Database, dict[str, Any]], rempart_env: Path
+) -> None:
+    """A listing changes nothing: rewriting the audit head after it (as every command once
+    did) would make a log whose last entries were deleted look whole to `audit verify`."""
+    db, _ = populated
+    assert _cli("bank", "create", "another")[0] == 0  # a change: its entry, the head
+    with db.engine.begin() as c:
+        c.exec_driver_sql("DELETE FROM audit_log WHERE id = (SELECT max(id) FROM audit_log)")
+    for command in (("bank", "list"), ("review", "list", "--status", "all")):
+        assert _cli(*command)[0] == 0
+    code, out, err = _cli("audit", "verify")
+    assert code == 1 and "truncated log" in out + err, (out, err)

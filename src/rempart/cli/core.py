@@ -179,13 +179,17 @@ class CliContext:
     def open_reader(self) -> Reader:
         """The database for a listing that only reads (`bank list`, `review list`): an
         up-to-date SQLite file through sqlite3, without importing SQLAlchemy (start-up);
-        otherwise (PostgreSQL, a database to create or migrate) `open_database()`."""
+        otherwise (PostgreSQL, a database to create or migrate) the Database. Either way
+        the run writes no audit head for it: a listing changes nothing, and rewriting the
+        head after entries were deleted would hide the deletion from `audit verify`."""
         from rempart.store.light import quick_reader
 
         reader = quick_reader(self.settings.db_url)
         if reader is None:
-            return self.open_database()
-        self.readers.append(reader)  # read only: no audit head to write
+            from rempart.store.db import Database
+
+            return Database(self.settings.db_url)
+        self.readers.append(reader)
         return reader
 
     def open_index(self) -> tuple[Database, BankIndex]:
