@@ -155,6 +155,11 @@ class _Chat:
     messages: int = 0
 
 
+# The classes that give an element a role (see _role); an element with none of them has
+# none, except inside media and the page header.
+_KNOWN = frozenset(
+    {"message", "date", "from_name", "forwarded", "reply_to", "media_wrap", "text", "page_header"}
+)
 # Roles of tracked elements; the text inside some of them is collected.
 _CAPTURE = {"sender", "fwd_name", "caption", "header", "g_title", "g_desc"}
 
@@ -226,6 +231,9 @@ class _PageParser(HTMLParser):
         if self.overflow:
             self.overflow -= 1
             return
+        if self.stack and self.stack[-1][0] == tag:  # well-formed: the usual case
+            self._close(len(self.stack) - 1)
+            return
         for k in range(len(self.stack) - 1, max(-1, len(self.stack) - 64), -1):
             if self.stack[k][0] == tag:
                 while len(self.stack) > k:
@@ -259,6 +267,8 @@ class _PageParser(HTMLParser):
         cls = _classes(attrs)
         if tag in ("script", "style"):
             return "script"
+        if tag != "a" and cls.isdisjoint(_KNOWN) and not (self.in_media or self.in_header):
+            return ""  # most of a page: avatars, layout (fast path)
         if tag == "div" and "message" in cls and attrs.get("id", "").startswith("message"):
             self._finish()
             self.msg = _Message(
