@@ -53,6 +53,13 @@ def test_token_bucket_shared(db_url: str) -> None:
         assert one.take(8, 1.0) == 0  # another key has its own bucket
         time.sleep(1.05)
         assert two.take(7, 1.0) == 0  # refilled at the rate
+        # A fast key: each worker leases a few tokens at a time (one write per 5 requests
+        # at 100/s); the two together never get more than the bucket and its refill.
+        fast1, fast2 = RateLimiter(a), RateLimiter(b)
+        start = time.monotonic()
+        allowed = sum((fast2 if i % 2 else fast1).take(9, 100.0) == 0 for i in range(300))
+        elapsed = time.monotonic() - start
+        assert 200 - 2 * 5 <= allowed <= 200 + 100 * elapsed + 1
         # the in-memory limiter (no database) says the same for the same calls
         mem = RateLimiter()
         assert [mem.take(1, 1.0) == 0 for _ in range(3)] == [True, True, False]
