@@ -4,8 +4,9 @@
 a caption each, a photo link every fifth message) written as Telegram Desktop writes it in
 JSON (one result.json) and in HTML (messages.html ... messages100.html, 1,000 messages a
 page), then read by each reader (rempart.sources.telegram, rempart.sources.telegram_html)
-in a fresh process: messages/s, and the memory the reading added (peak RSS over the RSS
-before it). Both readers stream, so the memory should not follow the export's size.
+in a fresh process: messages/s (wall clock, and per CPU second: steadier on a busy machine),
+and the memory the reading added (peak RSS over the RSS before it). Both readers stream,
+so the memory should not follow the export's size.
 
 Sections are functions in SECTIONS (another section times the rooms report); run one with
 `--section NAME`, all by default. Results are printed side by side and written as JSON to
@@ -49,13 +50,12 @@ def child(fmt: str, path: str) -> None:
 
     reader = iter_export if fmt == "json" else iter_html_export
     before = _status_kb("VmRSS")
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     items = sum(1 for _ in reader(Path(path)))
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     peak = _status_kb("VmHWM")
-    print(
-        json.dumps({"items": items, "seconds": seconds, "rss_before_kb": before, "peak_kb": peak})
-    )
+    out = {"items": items, "seconds": seconds, "cpu_s": cpu}
+    print(json.dumps({**out, "rss_before_kb": before, "peak_kb": peak}))
 
 
 def _size(path: Path) -> int:
@@ -116,18 +116,23 @@ def section_parse(args: argparse.Namespace) -> dict[str, Any]:
                 "write_s": round(wrote, 2),
                 "items": best["items"],
                 "seconds": round(best["seconds"], 3),
+                "cpu_s": round(best["cpu_s"], 3),
                 "messages_per_s": round(n / best["seconds"]),
+                "messages_per_cpu_s": round(n / best["cpu_s"]),
                 "added_rss_mb": round((best["peak_kb"] - best["rss_before_kb"]) / 1024, 1),
                 "peak_rss_mb": round(best["peak_kb"] / 1024, 1),
             }
     j, h = results["json"], results["html"]
     results["html_over_json_time"] = round(h["seconds"] / j["seconds"], 2)
+    results["html_over_json_cpu"] = round(h["cpu_s"] / j["cpu_s"], 2)
     rows = [
         ("export size (MB)", j["bytes"] / 1e6, h["bytes"] / 1e6, ".1f"),
         ("files", j["files"], h["files"], "d"),
         ("items (media, problems)", j["items"], h["items"], "d"),
         ("parse time (s)", j["seconds"], h["seconds"], ".2f"),
         ("messages/s", j["messages_per_s"], h["messages_per_s"], ",d"),
+        ("CPU time (s)", j["cpu_s"], h["cpu_s"], ".2f"),
+        ("messages per CPU second", j["messages_per_cpu_s"], h["messages_per_cpu_s"], ",d"),
         ("memory added (MB, RSS)", j["added_rss_mb"], h["added_rss_mb"], ".1f"),
         ("peak RSS (MB)", j["peak_rss_mb"], h["peak_rss_mb"], ".1f"),
     ]
@@ -135,7 +140,10 @@ def section_parse(args: argparse.Namespace) -> dict[str, Any]:
     print(f"  {'':26} {'JSON':>12} {'HTML':>12}")
     for label, a, b, fmt_ in rows:
         print(f"  {label:26} {format(a, fmt_):>12} {format(b, fmt_):>12}")
-    print(f"  HTML takes {results['html_over_json_time']}x the JSON reader's time")
+    print(
+        f"  HTML takes {results['html_over_json_time']}x the JSON reader's time, "
+        f"{results['html_over_json_cpu']}x its CPU time"
+    )
     return results
 
 
