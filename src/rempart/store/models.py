@@ -347,6 +347,43 @@ class Notice(Base):
     removed_at: Mapped[datetime | None]
     next_notice_at: Mapped[datetime | None]
     times_sent: Mapped[int] = mapped_column(default=0)
+    # removed_at set by a fetch that saw every place gone, not by hand (migration 0014)
+    removal_verified: Mapped[bool] = mapped_column(default=False, server_default="0")
+
+
+class RemovalCheck(Base):
+    """What one fetch of a place a notice names showed (rempart.cases.removal_check): up,
+    gone, changed or unreachable, with the HTTP status, final URL and SHA-256 of the
+    response body as proof (migration 0014)."""
+
+    __tablename__ = "removal_checks"
+    __table_args__ = {"sqlite_autoincrement": True}  # ids are never given twice
+    id: Mapped[int] = mapped_column(primary_key=True)
+    notice_id: Mapped[int] = mapped_column(
+        ForeignKey("notices.id", ondelete="CASCADE"), index=True
+    )
+    place: Mapped[str] = mapped_column(Text)
+    url: Mapped[str] = mapped_column(Text)
+    checked_at: Mapped[datetime] = mapped_column(default=utcnow)
+    outcome: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(64))
+    http_status: Mapped[int | None]
+    final_url: Mapped[str | None] = mapped_column(Text)
+    body_sha256: Mapped[str | None] = mapped_column(String(64))
+    content_type: Mapped[str | None] = mapped_column(String(100))
+    detail: Mapped[str | None] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(200))
+
+
+class ScheduledJob(Base):
+    """A job `rempart serve` runs on a schedule (the removal check): the claim that lets
+    one worker only run it (`holder` until `locked_until`) and when it last ran (0014)."""
+
+    __tablename__ = "scheduled_jobs"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str | None] = mapped_column(String(200))
+    locked_until: Mapped[datetime | None]
+    last_run_at: Mapped[datetime | None]
 
 
 class Withdrawal(Base):
