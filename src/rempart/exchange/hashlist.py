@@ -21,18 +21,17 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from rempart.exchange.bank_import import import_submission
+from rempart.exchange.bank_import import ImportResult, import_submission, store_submission
 from rempart.exchange.consent import ConsentRecord
 from rempart.exchange.list_model import EXCHANGED_TYPES as EXCHANGED_TYPES  # re-exported
 from rempart.exchange.list_model import HEX_LENGTH as HEX_LENGTH
@@ -88,38 +87,25 @@ class _Tally:
         )
 
 
+Store = Callable[[list[SubmissionItem], str | None, ConsentRecord | None], ImportResult]
+
+
 def _import_by_label(
-    bank_index: BankIndex,
-    bank_name: str,
     parsed: ParsedList,
     tally: _Tally,
+    store: Store,
     *,
-    case_number: str,
     consent: ConsentRecord | None,
-    source_name: str,
     label: str | None = None,
-    index_sink: Callable[[list[tuple[int, str]]], None] | None = None,
-    check_duplicates: bool = True,
 ) -> None:
     """The list's items (all of them, or the batch read so far) under the case: one
-    submission per label (`label`, when given, for every item), the consent record with the
-    first; `tally` counts them. With an `index_sink`, the index is left to the caller."""
+    submission per label (`label`, when given, for every item) stored by `store(items,
+    label, consent)`, the consent record with the first; `tally` counts them."""
     by_label: dict[str | None, list[SubmissionItem]] = defaultdict(list)
     for item, item_label in zip(parsed.items, parsed.labels, strict=True):
         by_label[label if label is not None else item_label].append(item)
     for group_label, group in by_label.items():
-        result = import_submission(
-            bank_index,
-            bank_name,
-            Submission(items=group),
-            case_number=case_number,
-            consent=None if tally.consent_recorded else consent,
-            source_name=source_name[:500],
-            label=group_label,
-            save_index=index_sink is None,
-            index_sink=index_sink,
-            check_duplicates=check_duplicates,
-        )
+        result = store(group, group_label, None if tally.consent_recorded else consent)
         tally.consent_recorded = tally.consent_recorded or result.consent_recorded
         tally.added += result.added
         tally.duplicates += result.duplicates
@@ -162,15 +148,21 @@ def import_list(
         repository.get_bank(s, bank_name)  # an unknown bank is refused before anything
     source = f"{parsed.format}:{Path(parsed.source).name}"
     tally = _Tally()
-    _import_by_label(
-        bank_index,
-        bank_name,
-        parsed,
-        tally,
-        case_number=case_number,
-        consent=consent,
-        source_name=source,
-    )
+
+    def store(
+        items: list[SubmissionItem], label: str | None, record: ConsentRecord | None
+    ) -> ImportResult:
+        return import_submission(
+            bank_index,
+            bank_name,
+            Submission(items=items),
+            case_number=case_number,
+            consent=record,
+            source_name=source[:500],
+            label=label,
+        )
+
+    _import_by_label(parsed, tally, store, consent=consent)
     return tally.result(
         _apply_withdrawals(
             bank_index,
@@ -205,15 +197,19 @@ def import_list_file(
     batch: int = 20_000,
     progress: Callable[[ImportProgress], None] | None = None,
 ) -> tuple[ParsedList, ListImportResult]:
-    """Import a list file as it is read: each batch of `batch` hashes in its own
-    transaction (consent checked, change feed and audit written, as `import_submission`
-    does), the index saved once at the end. A list of a million hashes takes about a minute
-    and 410 MB (read whole, it took 18 minutes and 2.2 GB; bench/list_import_bench.py).
-    FormatError for a file that
-    cannot be read at all (nothing is imported: it is checked before the first batch);
-    StoreError when refused (no consent: nothing is stored). Withdrawals in the list are
-    applied after its additions (a withdrawal wins)."""
-    with bank_index.db.session() as s:
+    """Import a list file as it is read, in one transaction: each batch of `batch` hashes
+    stored as `import_submission` stores them (consent checked, change feed and audit
+    written), everything committed and indexed at the end, so that an import stopped
+    midway (an error, a killed process) leaves the banks as they were and can simply be run
+    again. The index's lock is held only for the commit (`BankIndex.commit_added`); readers
+    see the banks as they were until then. A list of a million hashes takes about half a
+    minute and 300 MB (read whole, it took 18 minutes and 2.2 GB;
+    bench/list_import_bench.py). FormatError for a file that cannot be read at all
+    (nothing is imported: it is checked before the first batch); StoreError when refused
+    (no consent: nothing is stored). Withdrawals in the list are applied after its
+    additions (a withdrawal wins)."""
+    db = bank_index.db
+    with db.session() as s:
         bank = repository.get_bank(s, bank_name)  # an unknown bank: refused before anything
         case = repository.get_case(s, case_number)
         # a case with no entries in the bank yet: no item can be there already (and the
@@ -231,43 +227,53 @@ def import_list_file(
         total = path.stat().st_size
     except OSError:
         total = 0
+    bank_index.load()  # the index the list's hashes are merged into once committed
     tally = _Tally()
-    # the PDQ hashes stored, indexed once at the end (40 bytes each: 40 MB for a million)
+    # the PDQ hashes stored, indexed once committed (40 bytes each: 40 MB for a million)
     new_ids: list[np.ndarray] = []
     new_hashes: list[np.ndarray] = []
+    source = f"{path.name}"
+    with db.session() as s:
+        bulk = _BulkWrites(s, keep_value_index=had_entries)
 
-    def to_index(added: list[tuple[int, str]]) -> None:
-        if added:
-            new_ids.append(np.fromiter((a[0] for a in added), np.int64, len(added)))
-            new_hashes.append(hex_to_array([a[1] for a in added]))
+        def store(
+            items: list[SubmissionItem], item_label: str | None, record: ConsentRecord | None
+        ) -> ImportResult:
+            result, added = store_submission(
+                s,
+                bank_name,
+                Submission(items=items),
+                case_number=case_number,
+                consent=record,
+                source_name=source[:500],
+                label=item_label,
+                check_duplicates=had_entries,
+            )
+            if added:
+                new_ids.append(np.fromiter((a[0] for a in added), np.int64, len(added)))
+                new_hashes.append(_hash_rows([a[1] for a in added]))
+            bulk.stored(result.added)
+            return result
 
-    def sink(parsed: ParsedList) -> None:
-        _import_by_label(
-            bank_index,
-            bank_name,
-            parsed,
-            tally,
-            case_number=case_number,
-            consent=consent,
-            source_name=f"{parsed.format}:{path.name}",
-            label=label,
-            index_sink=to_index,
-            check_duplicates=had_entries,
-        )
-        if progress is not None:
-            progress(ImportProgress(parsed.bytes_read, total, parsed.records, tally.added))
+        def sink(parsed: ParsedList) -> None:
+            nonlocal source
+            source = f"{parsed.format}:{path.name}"
+            _import_by_label(parsed, tally, store, consent=consent, label=label)
+            if progress is not None:
+                progress(ImportProgress(parsed.bytes_read, total, parsed.records, tally.added))
 
-    try:
-        with _bulk_writes(bank_index.db):
+        try:
             parsed = read_list(path, fmt, sink=sink, batch=batch)
-        parsed._seen.clear()  # the duplicate check's memory, before the index is built
-        _give_back_freed_memory()
-    finally:  # whatever was imported is indexed (in memory and in the index files)
+            parsed._seen.clear()  # the duplicate check's memory, before the index is built
+            bulk.finish()
+        finally:
+            bulk.restore()
         ids = np.concatenate(new_ids) if new_ids else np.empty(0, np.int64)
         new_ids.clear()
         hashes = np.concatenate(new_hashes) if new_hashes else np.empty((0, 32), np.uint8)
         new_hashes.clear()  # one copy of the hashes held while the index is built
-        bank_index.add_batch(ids, hashes)
+        _give_back_freed_memory()
+        bank_index.commit_added(s, ids, hashes)
         del ids, hashes
     withdrawn = _apply_withdrawals(
         bank_index,
@@ -279,6 +285,14 @@ def import_list_file(
     if progress is not None:
         progress(ImportProgress(total, total, parsed.records, tally.added))
     return parsed, tally.result(withdrawn)
+
+
+def _hash_rows(values: list[str]) -> np.ndarray:
+    """(n, 32) uint8 from stored PDQ hex values, converted at once (hex_to_array converts
+    and checks them one by one: two seconds for a million)."""
+    if values and {len(v) for v in values} == {64}:
+        return np.frombuffer(bytes.fromhex("".join(values)), np.uint8).reshape(-1, 32)
+    return hex_to_array(values)
 
 
 def _give_back_freed_memory() -> None:
@@ -293,40 +307,68 @@ def _give_back_freed_memory() -> None:
 
 
 SQLITE_IMPORT_CACHE_KB = 64 * 1024
+VALUE_INDEX = "ix_item_signals_type_value"
+# Stored rows past which the value index is dropped and built again at the end (and never
+# fewer than the hashes already stored: building it again sorts them all too).
+REBUILD_INDEX_AFTER = 100_000
 
 
-@contextmanager
-def _bulk_writes(db: Database) -> Iterator[None]:
-    """SQLite: a larger page cache on the connections a list import uses. The hash index
-    (item_signals by type and value) takes the new hashes at random places: with SQLite's
-    default 2 MB cache, every insert past the first few hundred thousand read its pages
-    back from the file (a million hashes: ~100 MB of index). The cache goes back to what it
-    was when the connection returns to the pool."""
-    if db.backend != "sqlite":
-        yield
-        return
+class _BulkWrites:
+    """SQLite, for the one transaction of a list import: a larger page cache, and the
+    index of hashes by value (item_signals by type and value) built once at the end
+    instead of taking a million random values one by one.
 
-    def grow(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
-        cursor = dbapi_connection.cursor()
-        if "rempart_cache_size" not in record.info:
-            record.info["rempart_cache_size"] = cursor.execute("PRAGMA cache_size").fetchone()[0]
-        cursor.execute(f"PRAGMA cache_size=-{SQLITE_IMPORT_CACHE_KB}")
-        cursor.close()
+    Taken one at a time, the new hashes went to random places of that index: past a few
+    hundred thousand, nearly every insert read and rewrote a page of it (a million hashes:
+    ~100 MB of index), and that was two thirds of the import. Once the import has stored
+    more rows than the table held before (and at least REBUILD_INDEX_AFTER), the index is
+    dropped inside the transaction and created again, sorted, before the commit: other
+    connections still read the banks as they were, index included, until the commit, and
+    an import stopped midway rolls the drop back with everything else. Kept when the case
+    already had entries in the bank (each batch looks its items up by value then).
+    PostgreSQL keeps its index (dropping it would lock the table against every reader)."""
 
-    def shrink(dbapi_connection: Any, record: Any) -> None:
-        size = record.info.pop("rempart_cache_size", None)
-        if dbapi_connection is not None and size is not None:
-            cursor = dbapi_connection.cursor()
-            cursor.execute(f"PRAGMA cache_size={int(size)}")
-            cursor.close()
+    def __init__(self, s: Session, *, keep_value_index: bool) -> None:
+        self.connection = s.connection()
+        self.sqlite = self.connection.dialect.name == "sqlite"
+        self.index_sql: str | None = None  # the dropped index's own statement
+        self.rows = 0
+        self.threshold = 0
+        self.cache_size: int | None = None
+        if not self.sqlite:
+            return
+        self.cache_size = int(self._sql("PRAGMA cache_size").scalar() or 0)
+        self._sql(f"PRAGMA cache_size=-{SQLITE_IMPORT_CACHE_KB}")
+        if not keep_value_index:
+            before = int(self._sql("SELECT count(*) FROM item_signals").scalar() or 0)
+            self.threshold = max(REBUILD_INDEX_AFTER, before)
 
-    event.listen(db.engine, "checkout", grow)
-    event.listen(db.engine, "checkin", shrink)
-    try:
-        yield
-    finally:
-        event.remove(db.engine, "checkout", grow)
-        event.remove(db.engine, "checkin", shrink)
+    def _sql(self, statement: str) -> Any:
+        return self.connection.exec_driver_sql(statement)
+
+    def stored(self, items: int) -> None:
+        """Items stored so far by the import (a hash each, at least): drop the value index
+        once they are many."""
+        self.rows += items
+        if self.threshold and self.index_sql is None and self.rows >= self.threshold:
+            sql = self.connection.exec_driver_sql(
+                "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?", (VALUE_INDEX,)
+            ).scalar()
+            if sql:
+                self._sql(f"DROP INDEX {VALUE_INDEX}")
+                self.index_sql = str(sql)
+
+    def finish(self) -> None:
+        """Build the value index again (the statement it was created with)."""
+        if self.index_sql is not None:
+            self._sql(self.index_sql)
+            self.index_sql = None
+
+    def restore(self) -> None:
+        """The connection's page cache back to what it was (it returns to the pool)."""
+        if self.cache_size is not None:
+            self._sql(f"PRAGMA cache_size={self.cache_size}")
+            self.cache_size = None
 
 
 def withdraw_hashes(

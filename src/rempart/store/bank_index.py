@@ -101,27 +101,52 @@ class BankIndex:
 
     def add_batch(self, ids: np.ndarray, hashes: np.ndarray) -> None:
         """Index hashes already stored by changes that handed them over instead of indexing
-        them (a list imported in batches): added in one go, which builds the search tables
-        once (a batch at a time, every batch rebuilt them: minutes for a million). If
-        another process changed the database meanwhile, the index is rebuilt from it."""
+        them: added in one go, which builds the search tables once (a batch at a time,
+        every batch rebuilt them: minutes for a million). If another process changed the
+        database meanwhile, the index is rebuilt from it."""
         with self._exclusive():
             if self._index is None or not self.is_current():
                 self._index = self._rebuild_locked()
                 return
             token = uuid.uuid4().hex
-            if len(ids):
-                with self.guard():  # new rows (fresh ids): merged straight into the main
-                    # segment, without add()'s per-id bookkeeping (a million Python ints)
-                    self._index.compact(
-                        extra=(
-                            np.asarray(ids, dtype=np.int64),
-                            np.ascontiguousarray(hashes, dtype=np.uint8),
-                        )
-                    )
-                    self._index.generation += 1
             self.db.set_meta(TOKEN_KEY, token)
-            self._save(self._index, token)
-            self.token = token
+            self._merge_locked(ids, hashes, token)
+
+    def commit_added(self, s: Session, ids: np.ndarray, hashes: np.ndarray) -> None:
+        """Commit a transaction that stored new PDQ hashes (signal ids, hashes as rows of
+        32 bytes) without holding the index's lock, then index them: a list import writes
+        for a minute and must not hold up the changes of others meanwhile (issue 19, M4);
+        the lock is held only from the token's change to the saved index, as `change`
+        holds it. Readers of the database see the hashes and the index sees them at the
+        same moment for every process (the token changes with the commit). If the index in
+        memory was not current (another process's change, or never loaded), it is rebuilt
+        from the database once committed."""
+        with self._exclusive():
+            current = self._index is not None and self.is_current()
+            token = uuid.uuid4().hex
+            self.db.set_meta(TOKEN_KEY, token, s)
+            s.commit()
+            if not current:
+                self._index = self._rebuild_locked()
+                return
+            self._merge_locked(ids, hashes, token)
+
+    def _merge_locked(self, ids: np.ndarray, hashes: np.ndarray, token: str) -> None:
+        """Merge new rows (fresh ids) into the index held in memory, and save it under the
+        token already committed to the database."""
+        assert self._index is not None
+        if len(ids):
+            with self.guard():  # new rows (fresh ids): merged straight into the main
+                # segment, without add()'s per-id bookkeeping (a million Python ints)
+                self._index.compact(
+                    extra=(
+                        np.asarray(ids, dtype=np.int64),
+                        np.ascontiguousarray(hashes, dtype=np.uint8),
+                    )
+                )
+                self._index.generation += 1
+        self._save(self._index, token)
+        self.token = token
 
     def save(self) -> None:
         """Write the index held in memory (after changes made with save=False)."""
