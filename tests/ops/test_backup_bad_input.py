@@ -162,6 +162,24 @@ def test_a_damaged_ledger_stops_restore_and_serve(
         assert s.query(Case).filter_by(number="C-5").one().status == "withdrawn"
     db.dispose()
 
+    # a backup made after the withdrawal, restored where its ledger is not: refused, unless
+    # the operator says the ledger is lost for good (audited)
+    after = tmp_path / "after.bak"
+    ops_backup.backup(settings, after, PASSPHRASE, scrypt_n=FAST)
+    home4 = tmp_path / "home4"
+    env4 = {
+        "REMPART_HOME": str(home4),
+        "REMPART_DB": f"sqlite:///{home4 / 'rempart.db'}",
+        "REMPART_LEDGER": str(tmp_path / "elsewhere" / "withdrawals.ledger"),
+    }
+    out = run("restore", str(after), code=1, env=env4)
+    assert "had ledgered 1 withdrawal(s)" in out and "is missing" in out and "--ledger-lost" in out
+    assert listing(home4) == {} and not (tmp_path / "elsewhere").exists()
+    run("restore", str(after), "--ledger-lost", code=0, env=env4)
+    actions = run("audit", "list", "--format", "json", code=0, env=env4)
+    assert "withdrawal-ledger-lost" in actions
+    run("audit", "verify", code=0, env=env4)
+
 
 def test_a_backup_taken_while_writes_go_on_is_consistent(
     made: Path, rempart_env: Path, tmp_path: Path

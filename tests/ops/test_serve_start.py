@@ -72,10 +72,12 @@ def test_serve_reapplies_the_ledger_before_listening(rempart_env: Path, consent_
         c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     shutil.copy(db_file, tmp / "before.db")
     rempart("case", "withdraw", "C-7", "--yes")
-    # the old database file put back by hand, as a restore outside Rempart would
-    for suffix in ("-wal", "-shm"):
-        Path(str(db_file) + suffix).unlink(missing_ok=True)
-    shutil.copy(tmp / "before.db", db_file)
+    # the old database put back by hand, as a restore outside Rempart would (through
+    # SQLite, so that connections still open in this process see it)
+    old, live = sqlite3.connect(tmp / "before.db"), sqlite3.connect(db_file)
+    old.backup(live)
+    old.close()
+    live.close()
     assert json.loads(rempart("case", "show", "C-7", "--format", "json"))["bank_entries"]
 
     code, printed = serve_until_listening(tmp / "serve.log")

@@ -97,6 +97,8 @@ class Manifest:
     audit_head: str | None
     ledger_key: str | None
     members: list[Member] = field(default_factory=list)
+    ledger_seen: int = 0  # withdrawals ledgered when the backup was made
+    ledger_head: str | None = None
 
     @property
     def size(self) -> int:
@@ -113,6 +115,7 @@ class Manifest:
             "instance_id": self.instance_id,
             "audit": {"count": self.audit_count, "head": self.audit_head},
             "ledger_key": self.ledger_key,
+            "ledger_seen": {"count": self.ledger_seen, "head": self.ledger_head},
             "members": [m.__dict__ for m in self.members],
         }
 
@@ -128,6 +131,8 @@ class Manifest:
                 audit_count=int(doc["audit"]["count"]),
                 audit_head=doc["audit"].get("head"),
                 ledger_key=doc.get("ledger_key"),
+                ledger_seen=int((doc.get("ledger_seen") or {}).get("count", 0)),
+                ledger_head=(doc.get("ledger_seen") or {}).get("head"),
                 members=[
                     Member(str(m["name"]), int(m["size"]), str(m["sha256"])) for m in doc["members"]
                 ],
@@ -296,17 +301,27 @@ class _Facts:
     instance_id: str | None
     audit_count: int
     audit_head: str | None
+    ledger_seen: int = 0  # withdrawals the database had ledgered (meta withdrawal_ledger)
+    ledger_head: str | None = None
 
 
 def _facts(rows: Callable[[str], list[tuple[Any, ...]]]) -> _Facts:
     schema = rows("SELECT version_num FROM alembic_version")
     instance = rows("SELECT value FROM meta WHERE key = 'instance_id'")
     last = rows("SELECT id, entry_hash FROM audit_log ORDER BY id DESC LIMIT 1")
+    ledger = rows(f"SELECT value FROM meta WHERE key = '{withdrawal_ledger.META_KEY}'")
+    try:
+        seen = json.loads(ledger[0][0]) if ledger else {}
+        seen_count, seen_head = int(seen.get("count", 0)), seen.get("head")
+    except (ValueError, TypeError, AttributeError):
+        seen_count, seen_head = 0, None
     return _Facts(
         schema[0][0] if schema else None,
         instance[0][0] if instance else None,
         int(last[0][0]) if last else 0,
         last[0][1] if last else None,
+        seen_count,
+        seen_head,
     )
 
 
@@ -404,6 +419,8 @@ def backup(
                     audit_head=facts.audit_head,
                     ledger_key=withdrawal_ledger.key_fingerprint(ledger_key),
                     members=writer.members,
+                    ledger_seen=facts.ledger_seen,
+                    ledger_head=facts.ledger_head,
                 )
                 sealer.record(b"M", json.dumps(manifest.as_dict()).encode(), final=True)
                 fh.flush()
@@ -642,11 +659,18 @@ def _home_in_use(home: Path, db_url: str) -> list[str]:
 
 
 def restore(
-    settings: Settings, path: Path, passphrase: str, *, progress: Progress | None = None
+    settings: Settings,
+    path: Path,
+    passphrase: str,
+    *,
+    progress: Progress | None = None,
+    ledger_lost: bool = False,
 ) -> RestoreResult:
     """Restore a backup into an empty home folder and an empty database (see the module's
     docstring). Nothing is changed when the backup does not verify, its schema is newer,
-    the home or the database is in use, or the withdrawal ledger is damaged."""
+    the home or the database is in use, or the withdrawal ledger is damaged, or holds fewer
+    withdrawals than the backed-up database had seen (unless `ledger_lost`: the operator
+    says it is lost for good; audited)."""
     home, url = settings.home, normalise_url(settings.db_url)
     busy = _home_in_use(home, url)
     if busy:
@@ -694,8 +718,14 @@ def restore(
         if missing:
             raise BackupError(f"{path}: incomplete (no {', '.join(missing)})")
         ledger_key = (stage / LEDGER_KEY).read_bytes()
-        if not withdrawal_ledger.key_path(lpath).exists():
-            withdrawal_ledger.check_key(lpath, ledger_key)  # the ledger opens with it
+        has_key = withdrawal_ledger.key_path(lpath).exists()
+        ledger = (
+            withdrawal_ledger.read(lpath)
+            if has_key
+            else withdrawal_ledger.check_key(lpath, ledger_key)  # the ledger opens with it
+        )
+        _check_ledger(manifest, ledger, lpath, ledger_lost)
+        if not has_key:
             withdrawal_ledger.write_key(lpath, ledger_key)
         if backend == "sqlite":
             _restore_sqlite(stage / database, _sqlite_path(url))
@@ -715,6 +745,8 @@ def restore(
     db = Database(url)  # migrates an older schema to this Rempart's
     try:
         index = BankIndex(db, home)
+        if ledger_lost:
+            withdrawal_ledger.accept_lost(index, home)
         reapplied = withdrawal_ledger.enforce(index, home, reason="restore", force=True)
         audit.write_head(db, home)
         verdict = audit.verify(db, home)
@@ -722,6 +754,30 @@ def restore(
         db.dispose()
     return RestoreResult(
         manifest, files, reapplied, verdict.entries, verdict.ok, list(verdict.problems)
+    )
+
+
+def _check_ledger(
+    manifest: Manifest, ledger: withdrawal_ledger.Ledger | None, where: Path, lost: bool
+) -> None:
+    """Refused when the ledger cannot be the one the backed-up database had seen: shorter
+    (truncated, an older copy, none) or another (its entry differs)."""
+    have = len(ledger.entries) if ledger else 0
+    seen, head = manifest.ledger_seen, manifest.ledger_head
+    if lost or not seen:
+        return
+    if have < seen:
+        problem = f"holds {have} withdrawal(s)" if ledger and where.exists() else "is missing"
+    elif ledger is not None and ledger.entries[seen - 1]["mac"] != head:
+        problem = "is another ledger (its entries differ)"
+    else:
+        return
+    raise Refused(
+        f"the backed-up database had ledgered {seen} withdrawal(s) but the withdrawal ledger "
+        f"{where} {problem}: restoring without it could bring withdrawn data back. Point "
+        "REMPART_LEDGER at the right ledger (and its .key); only if it is lost for good, "
+        "restore with --ledger-lost (audited; withdrawals made after the backup cannot be "
+        "re-applied then)"
     )
 
 

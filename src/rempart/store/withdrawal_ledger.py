@@ -209,18 +209,36 @@ def read(path: Path) -> Ledger | None:
     return _parse(path, key, text)
 
 
-def check_key(path: Path, key: bytes) -> None:
-    """LedgerError unless the ledger at `path` (if any) opens with `key` (a restore checks
-    the key it brings before putting it beside the ledger)."""
+def check_key(path: Path, key: bytes) -> Ledger:
+    """The ledger at `path` (empty when there is none) read with `key`; LedgerError unless
+    it opens with it (a restore checks the key it brings before putting it beside the
+    ledger)."""
     if len(key) != 32:
         raise LedgerError("the withdrawal ledger key in the backup is not a 256-bit key")
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        return
+        return Ledger(path, key)
     except (OSError, UnicodeDecodeError) as exc:
         raise LedgerError(f"{path}: cannot read the withdrawal ledger ({exc})") from exc
-    _parse(path, key, text)
+    return _parse(path, key, text)
+
+
+def accept_lost(bank_index: BankIndex, home: Path) -> None:
+    """The operator says the ledger the database had seen is lost (`rempart restore
+    --ledger-lost`): from now on the database follows the ledger there is (perhaps none
+    yet), and the audit log records how many ledgered withdrawals can no longer be
+    re-applied."""
+    ledger = read(ledger_path(home))
+    count = len(ledger.entries) if ledger else 0
+    with bank_index.db.session() as s:
+        seen = _db_head(s)
+        audit.record(
+            s,
+            "withdrawal-ledger-lost",
+            details={"database_had_seen": seen[0] if seen else 0, "ledger_entries": count},
+        )
+        _set_head(s, count, ledger.head if ledger else "")
 
 
 @contextmanager

@@ -151,13 +151,23 @@ def backup_verify(
 def restore(
     file: Annotated[Path, typer.Argument(help="The backup file (rempart backup --out).")],
     passphrase_file: PassphraseFile = None,
+    ledger_lost: Annotated[
+        bool,
+        typer.Option(
+            "--ledger-lost",
+            help="The withdrawal ledger is lost for good: restore anyway (audited; "
+            "withdrawals made after the backup cannot be re-applied).",
+        ),
+    ] = False,
     as_json: Json = False,
 ) -> None:
     """Restore a backup into an empty home folder and an empty database (never over
     existing data), then re-apply the withdrawal ledger and check the audit chain."""
     passphrase = _passphrase(passphrase_file, confirm=False)
     with progress_bar() as progress:
-        result = ops_backup.restore(settings(), file, passphrase, progress=_Bar(progress))
+        result = ops_backup.restore(
+            settings(), file, passphrase, progress=_Bar(progress), ledger_lost=ledger_lost
+        )
     again = result.reapplied
     summary: dict[str, Any] = {
         "file": str(file),
