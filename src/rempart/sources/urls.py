@@ -8,6 +8,8 @@ before any byte of the body is read (a DNS answer that changed in between is cau
 Limits: a size cap (from Content-Length, and while reading), connect/read timeouts and an
 overall deadline per URL (a server that drips bytes forever is cut off), and the content type
 must be an image or video (or octet-stream whose first bytes are media).
+`fetch_answer` gives any final answer (a 404, a platform's page) under the same guard and
+limits: what a removal check (rempart.cases.removal_check) reads.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -118,8 +120,27 @@ def _peer_ok(response: httpx.Response, options: FetchOptions) -> None:
             raise Refused("private-address", f"connected to {ip}, a private address: refused")
 
 
-def fetch(client: httpx.Client, url: str, options: FetchOptions) -> tuple[bytes, dict[str, str]]:
-    """The body of a media URL and facts about the fetch; Refused with a reason otherwise."""
+@dataclass(frozen=True)
+class Answer:
+    """The final answer to a URL, whatever its status and content type (a removal check
+    reads 404s and a platform's pages too)."""
+
+    status: int
+    final_url: str
+    content_type: str
+    body: bytes
+    fetched_at: str
+
+
+def _follow(
+    client: httpx.Client,
+    url: str,
+    options: FetchOptions,
+    accept: Callable[[httpx.Response, str], None] | None = None,
+) -> Answer:
+    """Follow redirects by hand, each hop's host checked, the peer checked, then read the
+    final body within the size and time limits; `accept` may refuse the final answer from
+    its status and headers before any byte of the body is read."""
     start = time.monotonic()
     current = url
     for _hop in range(MAX_REDIRECTS + 1):
@@ -135,15 +156,9 @@ def fetch(client: httpx.Client, url: str, options: FetchOptions) -> tuple[bytes,
                     raise Refused("http-error", f"redirect without a location ({current})")
                 current = urljoin(current, location)
                 continue
-            if response.status_code >= 400:
-                raise Refused("http-error", f"HTTP {response.status_code} from {current}")
+            if accept is not None:
+                accept(response, current)
             ctype = response.headers.get("content-type", "").split(";")[0].strip().lower()
-            if (
-                ctype
-                and not ctype.startswith(("image/", "video/"))
-                and ctype not in ("application/octet-stream", "binary/octet-stream")
-            ):
-                raise Refused("not-media", f"{current}: content type {ctype!r} is not media")
             length = response.headers.get("content-length")
             if length and length.isdigit() and int(length) > options.max_bytes:
                 raise Refused(
@@ -159,17 +174,48 @@ def fetch(client: httpx.Client, url: str, options: FetchOptions) -> tuple[bytes,
                     raise Refused(
                         "timeout", f"{current}: still sending after {options.deadline:.0f} s"
                     )
-            data = bytes(body)
-            if sniff(data[:16]) is None and not ctype.startswith("video/"):
-                raise Refused("not-media", f"{current}: the content is not a picture or video")
-            facts = {
-                "final_url": current,
-                "content_type": ctype,
-                "status": str(response.status_code),
-                "fetched_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            }
-            return data, facts
+            return Answer(
+                response.status_code,
+                current,
+                ctype,
+                bytes(body),
+                datetime.now(UTC).isoformat(timespec="seconds"),
+            )
     raise Refused("too-many-redirects", f"more than {MAX_REDIRECTS} redirects from {url}")
+
+
+def fetch_answer(client: httpx.Client, url: str, options: FetchOptions) -> Answer:
+    """The final answer to a URL, whatever its status or content type, under the same guard
+    and limits as `fetch` (every hop's address public unless allowed, the peer checked, at
+    most MAX_REDIRECTS, size cap, deadline); Refused with a reason otherwise."""
+    return _follow(client, url, options)
+
+
+def _media_only(response: httpx.Response, current: str) -> None:
+    if response.status_code >= 400:
+        raise Refused("http-error", f"HTTP {response.status_code} from {current}")
+    ctype = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    if (
+        ctype
+        and not ctype.startswith(("image/", "video/"))
+        and ctype not in ("application/octet-stream", "binary/octet-stream")
+    ):
+        raise Refused("not-media", f"{current}: content type {ctype!r} is not media")
+
+
+def fetch(client: httpx.Client, url: str, options: FetchOptions) -> tuple[bytes, dict[str, str]]:
+    """The body of a media URL and facts about the fetch; Refused with a reason otherwise."""
+    answer = _follow(client, url, options, _media_only)
+    data, ctype, current = answer.body, answer.content_type, answer.final_url
+    if sniff(data[:16]) is None and not ctype.startswith("video/"):
+        raise Refused("not-media", f"{current}: the content is not a picture or video")
+    facts = {
+        "final_url": current,
+        "content_type": ctype,
+        "status": str(answer.status),
+        "fetched_at": answer.fetched_at,
+    }
+    return data, facts
 
 
 def _one(client: httpx.Client, url: str, options: FetchOptions) -> MediaRef | SourceProblem:
