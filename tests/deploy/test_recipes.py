@@ -122,6 +122,16 @@ def test_systemd_parses_every_unit_without_a_complaint(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     # unknown keys and bad values are only warnings: none is allowed
     assert proc.stderr.strip() == "" and proc.stdout.strip() == "", proc.stderr + proc.stdout
+    # systemd's own rating of the service's exposure (0 = locked down, 10 = none): at
+    # most 2.0 ("OK"); 1.4 when written
+    service = next(c for c in copies if c.name == "rempart.service")
+    rating = subprocess.run(
+        [str(SYSTEMD_ANALYZE), "security", "--offline=true", "--threshold=20", str(service)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert rating.returncode == 0, rating.stdout[-1500:]
     calendar = unit_settings(DEPLOY / "systemd" / "rempart-backup.timer")["Timer.OnCalendar"][0]
     check = subprocess.run([str(SYSTEMD_ANALYZE), "calendar", calendar], capture_output=True)
     assert check.returncode == 0, check.stderr
