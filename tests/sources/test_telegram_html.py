@@ -118,6 +118,23 @@ def test_single_chat_over_pages_with_its_provenance(tmp_path: Path) -> None:
     assert "Exceeds maximum size" in six.detail and six.provenance["media_type"] == "video_file"
 
 
+def test_every_item_has_the_json_readers_provenance(tmp_path: Path) -> None:
+    """The same chat exported both ways: the same media items, with the same values in every
+    field both formats have (the forwarded video via a bot, replies, captions, dates)."""
+    html_root, json_root = tmp_path / "html", tmp_path / "json"
+    write_html_chat(html_root, room(html_root), per_page=3)
+    write_json_chat(json_root, room(json_root))
+    html_refs, _ = split(list(iter_html_export(html_root)))
+    json_refs, _ = split(list(iter_export(json_root / "result.json")))
+    html_by = {(r.provenance["message_id"], r.path.name): r.provenance for r in html_refs}
+    json_by = {(r.provenance["message_id"], r.path.name): r.provenance for r in json_refs}
+    assert set(html_by) == set(json_by) and len(html_by) == 5
+    for key, js in json_by.items():
+        html = html_by[key]
+        for field in set(js) - {"export", "chat_id", "chat_type", "from_id", "mime_type"}:
+            assert html.get(field) == js[field], (key, field)
+
+
 def test_whole_account_export(tmp_path: Path) -> None:
     root = tmp_path / "acc"
     chats = []
