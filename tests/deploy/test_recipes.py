@@ -140,7 +140,7 @@ def test_systemd_parses_every_unit_without_a_complaint(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "caddyfile, imported",
     [
-        ("Caddyfile", "/etc/rempart/rempart-proxy.caddy"),
+        ("Caddyfile", "/etc/caddy/rempart-proxy.caddy"),
         ("docker/Caddyfile", "/etc/caddy/rempart-proxy.caddy"),
     ],
 )
