@@ -52,6 +52,7 @@ ATTR_LIMIT = 4096  # characters kept of an attribute
 NAME_LIMIT = 500  # characters kept of a name, a title, a date
 MAX_DEPTH = 256  # open elements tracked; deeper ones are counted, not kept
 MAX_MEDIA = 16  # media links kept per message
+MAX_CHATS = 100_000  # chats taken from lists/chats.html (the chats/ folder is read anyway)
 _PAGE = re.compile(r"^messages([1-9][0-9]{0,5})?\.html$")
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
 _GO_TO = re.compile(r"go_to_message(-?[0-9]{1,12})$")
@@ -764,6 +765,8 @@ def _chat_list(root: Path) -> dict[str, tuple[str, str]]:
 def _add_entry(out: dict[str, tuple[str, str]], entry: dict[str, str]) -> None:
     href = entry["href"].split("#")[0]
     rel = _root_relative("lists", href)
+    if len(out) >= MAX_CHATS:
+        return
     if rel and rel.startswith("chats/") and _PAGE.match(posixpath.basename(rel)):
         name = " ".join(entry["name"].split())
         out[posixpath.dirname(rel)] = (name, " ".join(entry["type"].split()).lower())
