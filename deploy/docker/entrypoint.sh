@@ -1,8 +1,10 @@
 #!/bin/sh
 # The container's entrypoint: the database password comes from a secret file
 # (REMPART_DB_PASSWORD_FILE, e.g. /run/secrets/db_password), never from the environment:
-# it is written into a libpq password file in the container's private /tmp (mode 0600)
-# that psycopg reads, so REMPART_DB holds no password. Then the command runs.
+# it is written into a libpq password file in the container's private /tmp (mode 0600),
+# PGPASSFILE (compose.yaml sets it for every process, `docker compose exec` included, which
+# skips this entrypoint), that psycopg and pg_dump read, so REMPART_DB holds no password.
+# Then the command runs.
 set -eu
 if [ -n "${REMPART_DB_PASSWORD_FILE:-}" ]; then
 	if [ ! -r "$REMPART_DB_PASSWORD_FILE" ]; then
@@ -10,7 +12,7 @@ if [ -n "${REMPART_DB_PASSWORD_FILE:-}" ]; then
 		exit 2
 	fi
 	umask 077
-	PGPASSFILE=${TMPDIR:-/tmp}/rempart.pgpass
+	PGPASSFILE=${PGPASSFILE:-${TMPDIR:-/tmp}/rempart.pgpass}
 	printf '*:*:*:*:%s\n' "$(sed -e 's/\\/\\\\/g' -e 's/:/\\:/g' "$REMPART_DB_PASSWORD_FILE" | head -n 1)" >"$PGPASSFILE"
 	export PGPASSFILE
 fi

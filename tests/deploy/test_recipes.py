@@ -238,7 +238,11 @@ def test_entrypoint_writes_a_private_password_file(tmp_path: Path) -> None:
         ["sh", str(DEPLOY / "docker" / "entrypoint.sh"), "sh", "-c", 'echo "$PGPASSFILE"'],
         capture_output=True,
         text=True,
-        env={**os.environ, "TMPDIR": str(tmp_path), "REMPART_DB_PASSWORD_FILE": str(secret)},
+        env={
+            **{k: v for k, v in os.environ.items() if k != "PGPASSFILE"},
+            "TMPDIR": str(tmp_path),
+            "REMPART_DB_PASSWORD_FILE": str(secret),
+        },
     )
     assert proc.returncode == 0, proc.stderr
     pgpass = Path(proc.stdout.strip())
@@ -329,6 +333,8 @@ def test_compose_file_is_pinned_private_and_complete() -> None:
     env = services["rempart"]["environment"]
     assert env["REMPART_TRUSTED_PROXIES"] == caddy_ip
     assert "REMPART_DB_PASSWORD_FILE" in env and "@db:" in env["REMPART_DB"]
+    assert env["PGPASSFILE"].startswith("/tmp/")  # `compose exec` commands reach the database
+    assert "/tmp" in services["rempart"]["tmpfs"]
     assert ":" not in env["REMPART_DB"].split("//")[1].split("@")[0]  # no password in it
     assert services["db"]["healthcheck"]["test"][1] == "pg_isready"
     assert services["rempart"]["read_only"] is True
