@@ -217,6 +217,11 @@ def _sightings(db: Database, refs: list[str]) -> dict[str, list[tuple[dict[str, 
     return out
 
 
+def sightings(db: Database, refs: list[str]) -> dict[str, list[tuple[dict[str, Any], str]]]:
+    """Every sighting (provenance, locator) of these hash matches, oldest first."""
+    return _sightings(db, refs)
+
+
 def platforms_of(db: Database, items: list[ReviewItem], data: NoticeData) -> dict[str, list[str]]:
     """Match reference -> the platforms (keys of platforms.toml) it was seen on, at any
     sighting, in order."""
@@ -408,8 +413,17 @@ def create(
     return notice
 
 
-def mark(db: Database, notice_id: int, status: str, *, at: datetime | None = None) -> Notice:
-    """Record what happened to a notice (sent, acknowledged, removed, refused, no-answer)."""
+def mark(
+    db: Database,
+    notice_id: int,
+    status: str,
+    *,
+    at: datetime | None = None,
+    verified_by: str | None = None,
+) -> Notice:
+    """Record what happened to a notice (sent, acknowledged, removed, refused, no-answer).
+    `verified_by`: how a removal was verified ("fetch": rempart.cases.removal_check saw
+    every place gone); a removal marked by hand is not verified."""
     if status not in STATUSES[1:]:
         raise StoreError(f"status must be one of {', '.join(STATUSES[1:])}")
     when = at or utcnow()
@@ -426,6 +440,7 @@ def mark(db: Database, notice_id: int, status: str, *, at: datetime | None = Non
         if status == "removed":
             n.removed_at = when
             n.next_notice_at = None
+            n.removal_verified = verified_by is not None
         if status == "refused":
             n.next_notice_at = None
         before = n.status
@@ -440,6 +455,7 @@ def mark(db: Database, notice_id: int, status: str, *, at: datetime | None = Non
                 "from": before,
                 "to": status,
                 "at": when.isoformat(timespec="seconds"),
+                **({"verified_by": verified_by} if verified_by else {}),
             },
         )
         s.flush()
@@ -467,12 +483,17 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def removal_times(db: Database, cases: list[str] | None = None) -> dict[str, list[float]]:
+def removal_times(
+    db: Database, cases: list[str] | None = None, *, verified: bool | None = None
+) -> dict[str, list[float]]:
     """Hours from first sending to removal, per platform (of these cases' notices only, when
-    `cases` is given)."""
+    `cases` is given; only removals verified by fetching, or only those marked by hand,
+    when `verified` is True or False)."""
     out: dict[str, list[float]] = {}
     with db.session() as s:
         q = select(Notice).where(Notice.removed_at.is_not(None), Notice.sent_at.is_not(None))
+        if verified is not None:
+            q = q.where(Notice.removal_verified.is_(verified))
         if cases is not None:
             q = q.join(Case, Notice.case_id == Case.id).where(Case.number.in_(cases))
         for n in s.scalars(q):
@@ -507,6 +528,7 @@ def as_dict(n: Notice) -> dict[str, Any]:
         "times_sent": n.times_sent,
         "next_notice_at": n.next_notice_at,
         "removed_at": n.removed_at,
+        "removal_verified": n.removal_verified,
     }
 
 
