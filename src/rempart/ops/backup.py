@@ -68,8 +68,6 @@ DB_SQLITE = "database.sqlite"
 DB_PGDUMP = "database.pgdump"
 LEDGER_KEY = "ledger.key"
 FOLDERS = ("keys", "notices", "evidence")  # what of REMPART_HOME a backup carries
-# What may be in a home folder a restore goes into: the ledger and its key (kept apart
-# from backups on purpose) and nothing else.
 Progress = Callable[[str, int, int], None]  # (what, done, total; total 0: unknown)
 
 
@@ -201,7 +199,12 @@ def _records(fh: IO[bytes], where: Path, passphrase: str) -> Iterator[tuple[byte
             f"{where}: backup format {header.get('version')} is newer than this Rempart "
             f"reads ({VERSION}): restore it with the Rempart that made it"
         )
-    if not (1 << 10 <= n <= SCRYPT_MAX_N) or n & (n - 1) or not (0 < r <= 32 and 0 < p <= 16):
+    if (
+        not (1 << 10 <= n <= SCRYPT_MAX_N)
+        or n & (n - 1)
+        or not (0 < r <= 32 and 0 < p <= 16)
+        or 128 * n * r > 1 << 30  # at most 1 GiB of memory, whatever the header says
+    ):
         raise BackupError(f"{where}: altered (scrypt parameters out of range)")
     key = _derive(passphrase, salt, n, r, p)
     if not hmac.compare_digest(str(header.get("check", "")), _check_value(key)):
