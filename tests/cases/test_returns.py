@@ -67,3 +67,15 @@ def test_the_next_notice_names_where_it_came_back(rempart_env: Path, consent_fil
     assert "Room A" not in text  # removed there already
     notice = json.loads(rempart("notice", "list", "--format", "json"))[-1]
     assert [i["place"] for i in notice["items"]] == ["telegram:777/2"]
+
+
+def test_html_export_places_of_two_chats_stay_apart() -> None:
+    """HTML exports carry no chat id: message 5 of two chats must be two places, and the
+    JSON form (with a chat id) keeps its key."""
+    from rempart.cases.returns import place
+
+    a = {"source": "telegram", "export": "/e/x", "chat": "Room A", "message_id": 5}
+    b = {"source": "telegram", "export": "/e/x", "chat": "Room B", "message_id": 5}
+    assert place(a, "x") != place(b, "x")
+    assert "None" not in place(a, "x")
+    assert place({"source": "telegram", "chat_id": 42, "message_id": 5}, "x") == "telegram:42/5"

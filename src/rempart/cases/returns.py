@@ -36,9 +36,13 @@ from rempart.store.repository import StoreError
 
 def place(provenance: dict[str, Any], locator: str) -> str:
     """Where a copy was found, as a comparable key: telegram:<chat id>/<message>, the URL,
-    or the file's path."""
+    or the file's path. An HTML export has no chat id: its chat is named by the export and
+    the chat's name instead, so message 5 of two different chats stays two places."""
     if provenance.get("source") == "telegram":
-        return f"telegram:{provenance.get('chat_id')}/{provenance.get('message_id')}"
+        chat = provenance.get("chat_id")
+        if chat is None:
+            chat = f"{provenance.get('export')}|{provenance.get('chat')}"
+        return f"telegram:{chat}/{provenance.get('message_id')}"
     if provenance.get("source") == "url":
         return str(provenance.get("final_url") or provenance.get("url") or locator)
     return locator.split("#")[0]
