@@ -9,6 +9,13 @@ imports the UI and the UI never imports the API (tests/test_architecture.py chec
 
 from __future__ import annotations
 
+import ipaddress
+import os
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import replace
+
 from fastapi import FastAPI
 
 from rempart.api.app import create_app as create_api
@@ -24,4 +31,47 @@ def create_app(settings: ApiSettings | None = None, web: WebSettings | None = No
     mount_web_ui(app, app.state.services, web)  # the caseworker web UI (docs/web.md)
     app.include_router(hashpage_router)  # her hashing page at /hash/ (docs/victim-page.md)
     app.include_router(casepage_router)  # her case page at /case/ (docs/victim-page.md)
+    _schedule_removal_checks(app)
     return app
+
+
+def _schedule_removal_checks(app: FastAPI) -> None:
+    """`rempart serve --check-removals-every 24h` (REMPART_CHECK_REMOVALS_EVERY): every
+    worker runs a removal-check thread; a claim in the database lets one only run each
+    turn (rempart.cases.removal_check, docs/cases.md). Off unless asked for.
+    REMPART_CHECK_REMOVALS_ALLOW: private networks (CIDR, comma-separated) it may fetch
+    from, for a lab; none by default."""
+    every_text = os.environ.get("REMPART_CHECK_REMOVALS_EVERY", "").strip()
+    if not every_text:
+        return
+    from rempart.cases import removal_check
+
+    every = removal_check.parse_every(every_text)
+    allowed = tuple(
+        ipaddress.ip_network(n.strip(), strict=False)
+        for n in os.environ.get("REMPART_CHECK_REMOVALS_ALLOW", "").split(",")
+        if n.strip()
+    )
+    poll = float(os.environ.get("REMPART_CHECK_REMOVALS_POLL", "60"))
+    svc = app.state.services
+    schedule = removal_check.Schedule(
+        svc.db,
+        svc.settings.home,
+        every,
+        holder=f"{socket.gethostname()}:{os.getpid()}:{id(app)}",
+        poll=min(poll, every.total_seconds()),
+        options=replace(removal_check.CHECK_OPTIONS, allowed_networks=allowed),
+    )
+    app.state.removal_schedule = schedule
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(a: FastAPI) -> AsyncIterator[None]:
+        async with inner(a):
+            schedule.start()
+            try:
+                yield
+            finally:
+                schedule.stop()
+
+    app.router.lifespan_context = lifespan

@@ -9,11 +9,21 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from rempart.cli.core import err, notice_app, open_database, out, settings
+from rempart.cli.core import (
+    EXIT_SKIPPED,
+    err,
+    fail,
+    notice_app,
+    open_database,
+    out,
+    progress_bar,
+    settings,
+)
 from rempart.lazy import lazy_module
 from rempart.textsafe import plain_lines, safe
 
 notices = lazy_module("rempart.cases.notices")
+removal_check = lazy_module("rempart.cases.removal_check")
 # = rempart.cases.notices.ORGANISATION (a test checks), the default of `notice write
 # --organisation`, here so that building the command line does not import the notices
 NOTICE_ORGANISATION = "the helpline"
@@ -104,3 +114,97 @@ def notice_list(
             f"{n.next_notice_at:%Y-%m-%d %H:%M}" if n.next_notice_at else "",
         )
     out.print(table)
+
+
+@notice_app.command("check")
+def notice_check(
+    notice_ids: Annotated[
+        list[int] | None, typer.Argument(help="Notice numbers (N-12 is 12) to check.")
+    ] = None,
+    all_due: Annotated[
+        bool,
+        typer.Option("--all-due", help="Check every open notice (sent, acknowledged, no answer)."),
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    allow_network: Annotated[
+        list[str] | None,
+        typer.Option(help="Let the check fetch from this private network (CIDR), e.g. a lab."),
+    ] = None,
+    timeout: Annotated[
+        float, typer.Option(help="Seconds for one address, redirects and body included.")
+    ] = 60.0,
+    pace: Annotated[
+        float, typer.Option(help="Seconds at least between two fetches from one host.")
+    ] = 2.0,
+) -> None:
+    """Fetch the places notices name and record what is there: up (the same content),
+    gone (404/410, a removal page), changed, unreachable (tried again next time), unknown.
+    A notice whose places are all gone is marked removed (verified); content still up
+    makes its re-notice due. Exit code 3 when a place was unreachable or a notice unknown."""
+    import ipaddress
+    from dataclasses import replace
+
+    if not notice_ids and not all_due:
+        raise fail("name the notices to check (rempart notice check 12 13) or give --all-due")
+    if timeout <= 0 or pace < 0:
+        raise fail("--timeout must be more than 0 and --pace at least 0")
+    try:
+        networks = tuple(ipaddress.ip_network(n, strict=False) for n in allow_network or ())
+    except ValueError as exc:
+        raise fail(f"--allow-network: {exc}") from exc
+    options = replace(
+        removal_check.CHECK_OPTIONS,
+        allowed_networks=networks,
+        deadline=timeout,
+        read_timeout=min(timeout, removal_check.CHECK_OPTIONS.read_timeout),
+        connect_timeout=min(timeout, removal_check.CHECK_OPTIONS.connect_timeout),
+    )
+    with progress_bar() as progress:
+        task = progress.add_task("Checking", total=None, current="")
+
+        def step(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        result = removal_check.check_notices(
+            open_database(),
+            settings().home,
+            notice_ids,
+            all_due=all_due,
+            options=options,
+            pace=pace,
+            progress=step,
+        )
+    if as_json:
+        out.print_json(json.dumps(result.as_dict(), default=str))
+    else:
+        table = Table("notice", "place", "outcome", "why", "HTTP", "SHA-256 of the answer")
+        for n in result.notices:
+            if not n.places:
+                table.add_row(f"N-{n.notice}", "", "", safe(n.note), "", "")
+            for p in n.places:
+                table.add_row(
+                    f"N-{n.notice}",
+                    safe(p.url),
+                    p.outcome,
+                    safe(p.reason),
+                    str(p.http_status or ""),
+                    (p.body_sha256 or "")[:16],
+                )
+        out.print(table)
+        for n in result.notices:
+            if n.removal_verified:
+                err.print(f"N-{n.notice}: every place gone: marked removed (verified by fetch)")
+            elif n.renotice_due:
+                err.print(f"N-{n.notice}: content still up: the re-notice is due now")
+        counts = result.counts()
+        err.print(
+            f"Checked {len(result.notices)} notice(s): "
+            + (", ".join(f"{k} {v}" for k, v in counts.items()) or "no place fetched"),
+            highlight=False,
+        )
+    for problem in result.problems:
+        err.print(f"[yellow]{safe(problem)}[/]")
+    if result.unreachable or result.problems:
+        if not as_json:
+            err.print("Unreachable places are tried again at the next check.")
+        raise typer.Exit(EXIT_SKIPPED)

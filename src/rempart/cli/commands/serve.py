@@ -16,12 +16,25 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(help="Server processes (each holds the index).")] = 1,
     access_log: Annotated[bool, typer.Option(help="Log every request.")] = False,
+    check_removals_every: Annotated[
+        str | None,
+        typer.Option(
+            help="Fetch the places of every open notice this often (24h, 90m, 2d) and record "
+            "what is there (as `rempart notice check --all-due`); one worker runs it. Off "
+            "by default."
+        ),
+    ] = None,
 ) -> None:
     """Start the HTTP API (docs at /docs, OpenAPI schema at /openapi.json)."""
     import uvicorn
 
     if workers < 1 or not 0 < port < 65536:
         raise fail("--workers must be at least 1 and --port between 1 and 65535")
+    if check_removals_every is not None:
+        from rempart.cases.removal_check import parse_every
+
+        parse_every(check_removals_every)  # a bad interval stops here, named
+        os.environ["REMPART_CHECK_REMOVALS_EVERY"] = check_removals_every
     # Every worker process reads its settings from the environment.
     os.environ["REMPART_DB"] = settings().db_url
     os.environ["REMPART_HOME"] = str(settings().home)
