@@ -116,3 +116,44 @@ def test_concurrent_writers_keep_one_chain(rempart_env: Path) -> None:
         list(pool.map(check, range(8)))
     verdict = audit.verify(Database(url))
     assert verdict.ok and verdict.entries == 1 + 40, verdict.problems
+
+
+def test_head_file_written_by_many_writers_at_once(rempart_env: Path) -> None:
+    """Server workers write the head file at the same time (found by bench/soak.py: a shared
+    temporary name made one of them fail after its change was committed, a 500). Many
+    processes and threads writing at once: none fails, and the head is the newest entry."""
+    import multiprocessing
+    from concurrent.futures import ThreadPoolExecutor
+
+    from rempart.store import audit
+    from rempart.store.db import Database
+
+    url = os.environ["REMPART_DB"]
+    db = Database(url)
+    with db.session() as s:
+        audit.record(s, "test-entry", details={"k": 0})
+        s.commit()
+
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=_write_heads, args=(url, rempart_env)) for _ in range(3)]
+    for p in procs:
+        p.start()
+    with ThreadPoolExecutor(6) as pool:
+        list(pool.map(lambda _: _write_heads(url, rempart_env), range(6)))
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    head = json.loads((rempart_env / audit.HEAD_FILE).read_text())
+    verdict = audit.verify(Database(url), rempart_env)
+    assert verdict.ok, verdict.problems
+    assert head["count"] == verdict.entries
+    assert not list(rempart_env.glob("audit-head.*.tmp"))
+
+
+def _write_heads(url: str, home: Path) -> None:
+    from rempart.store import audit
+    from rempart.store.db import Database
+
+    db = Database(url)
+    for _ in range(40):
+        audit.write_head(db, home)

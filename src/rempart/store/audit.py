@@ -10,9 +10,12 @@ action they record: an action that fails leaves no entry, an entry never lacks i
 
 from __future__ import annotations
 
+import fcntl
 import getpass
 import hashlib
 import json
+import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -115,17 +118,24 @@ def record(
 
 
 def write_head(db: Database, home: Path) -> None:
-    """Keep the chain's head outside the database (after a committed change)."""
-    with db.session() as s:
-        last = s.execute(
-            select(AuditEntry.id, AuditEntry.entry_hash).order_by(AuditEntry.id.desc()).limit(1)
-        ).first()
-    if last is None:
-        return
+    """Keep the chain's head outside the database (after a committed change).
+
+    Server workers and threads write it at the same time: each holds an exclusive lock on
+    audit-head.lock while it reads the newest entry and replaces the file (through its own
+    temporary name), so a writer never loses the other's temporary file and an older head
+    never replaces a newer one."""
     home.mkdir(parents=True, exist_ok=True)
-    tmp = home / (HEAD_FILE + ".tmp")
-    tmp.write_text(json.dumps({"db": db.instance_id(), "count": last[0], "head": last[1]}))
-    tmp.replace(home / HEAD_FILE)
+    with open(home / (HEAD_FILE + ".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        with db.session() as s:
+            last = s.execute(
+                select(AuditEntry.id, AuditEntry.entry_hash).order_by(AuditEntry.id.desc()).limit(1)
+            ).first()
+        if last is None:
+            return
+        tmp = home / f"{HEAD_FILE}.{os.getpid()}.{threading.get_ident()}.tmp"
+        tmp.write_text(json.dumps({"db": db.instance_id(), "count": last[0], "head": last[1]}))
+        tmp.replace(home / HEAD_FILE)
 
 
 @dataclass(frozen=True)
