@@ -553,3 +553,40 @@ class HeldSubmission(Base):
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     items: Mapped[int]
     document: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+# ---- Notices sent by e-mail (migration 0015, rempart.cases.mailer) ----
+
+
+class SmtpSetting(Base):
+    """An organisation's SMTP server (`organisation`: a tenant's name, or "" for the
+    instance's own). The password is kept encrypted under the mail key, never in clear."""
+
+    __tablename__ = "smtp_settings"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation: Mapped[str] = mapped_column(String(100), unique=True)
+    host: Mapped[str] = mapped_column(String(255))
+    port: Mapped[int]
+    security: Mapped[str] = mapped_column(String(16))  # none, starttls, tls
+    username: Mapped[str] = mapped_column(String(255), default="")
+    password_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    from_address: Mapped[str] = mapped_column(String(320))
+    reply_to: Mapped[str] = mapped_column(String(320), default="")
+    updated_by: Mapped[str] = mapped_column(String(200), default="")
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class NoticeSending(Base):
+    """One e-mail a notice left by: its Message-ID, when, to whom, the server's answer."""
+
+    __tablename__ = "notice_sendings"
+    __table_args__ = {"sqlite_autoincrement": True}  # ids are never given twice
+    id: Mapped[int] = mapped_column(primary_key=True)
+    notice_id: Mapped[int] = mapped_column(
+        ForeignKey("notices.id", ondelete="CASCADE"), index=True
+    )
+    message_id: Mapped[str] = mapped_column(String(300))
+    sent_at: Mapped[datetime] = mapped_column(default=utcnow)
+    recipient: Mapped[str] = mapped_column(String(320))
+    smtp_answer: Mapped[str] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(200), default="")
