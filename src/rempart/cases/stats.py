@@ -53,6 +53,7 @@ def collect(
         scanned = s.scalar(select(ScanItem.id).order_by(ScanItem.id.desc()).limit(1)) or 0
     wanted = [case] if case else (list(cases) if cases is not None else None)
     times = removal_times(db, wanted)
+    verified = removal_times(db, wanted, verified=True)  # by a fetch (cases/removal_check)
     platforms = {}
     for p, counts in sorted(by_platform.items()):
         sent = sum(v for k, v in counts.items() if k != "draft")
@@ -63,6 +64,10 @@ def collect(
             "removal_rate": round(counts.get("removed", 0) / sent, 3) if sent else None,
             "median_hours_to_removal": round(statistics.median(times[p]), 1)
             if times.get(p)
+            else None,
+            "removed_verified": len(verified.get(p, [])),
+            "median_hours_to_verified_removal": round(statistics.median(verified[p]), 1)
+            if verified.get(p)
             else None,
             "statuses": dict(counts),
         }
@@ -154,9 +159,11 @@ def write(stats: dict[str, Any], out: Path, labels: dict[str, str] | None = None
     def row(p: str, v: dict[str, Any]) -> str:
         rate = "" if v["removal_rate"] is None else f"{100 * v['removal_rate']:.0f}%"
         hours = "" if v["median_hours_to_removal"] is None else v["median_hours_to_removal"]
+        vhours = v.get("median_hours_to_verified_removal")
         return (
             f"<tr><td>{html.escape(p)}</td><td>{v['sent']}</td><td>{v['removed']}</td>"
-            f"<td>{rate}</td><td>{hours}</td></tr>"
+            f"<td>{v.get('removed_verified', 0)}</td>"
+            f"<td>{rate}</td><td>{hours}</td><td>{'' if vhours is None else vhours}</td></tr>"
         )
 
     rows = "".join(row(p, v) for p, v in stats["platforms"].items())
@@ -167,7 +174,8 @@ def write(stats: dict[str, Any], out: Path, labels: dict[str, str] | None = None
         f"<p>Review decisions: {html.escape(counts_text(stats['review']))}</p>"
         "<img src='matches_over_time.png' alt='matches per day'>"
         "<h2>Platforms</h2><table border=1 cellpadding=4><tr><th>platform</th><th>sent"
-        "</th><th>removed</th><th>removal rate</th><th>median hours to removal</th></tr>"
+        "</th><th>removed</th><th>verified by fetch</th><th>removal rate</th>"
+        "<th>median hours to removal</th><th>median hours, verified</th></tr>"
         f"{rows}</table><img src='platforms.png' alt='removal per platform'>\n"
     )
     files.append(out / "report.html")
