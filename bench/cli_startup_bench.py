@@ -173,9 +173,8 @@ def main() -> None:
         if base_env is not None:
             time_one(("bank", "list"), base_env, python_m)
         for command in COMMANDS:
-            # one untimed run each first (byte-code caches written, files read once)
-            time_one(command, env, python_m if base_env is not None else None)
-            if base_env is not None:
+            if base_env is not None:  # one untimed run each (the baseline's byte-code)
+                time_one(command, env, python_m)
                 time_one(command, base_env, python_m)
             runs, base_runs = [], []
             for _ in range(max(1, args.repeat)):
