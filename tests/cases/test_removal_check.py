@@ -294,13 +294,8 @@ def test_pacing_between_fetches_from_one_host() -> None:
     assert len(slept) == 1 and 0.4 < slept[0] <= 0.5
 
 
-def test_the_schedule_runs_once_across_two_workers(
-    site: tuple[Site, str], rempart_env: Path
-) -> None:
-    """Two workers' schedules on one database: one check per interval, not two."""
-    state, server = site
-    state.after = True
-    db = Database(os.environ["REMPART_DB"])
+def sent_notice(db: Database, url: str) -> int:
+    """A sent notice naming one address (its match unknown: only 'gone' can be proven)."""
     with db.session() as s:
         case = Case(number="C-1")
         s.add(case)
@@ -310,7 +305,7 @@ def test_the_schedule_runs_once_across_two_workers(
             platform="lab",
             language="en",
             jurisdictions=[],
-            items=[{"match": "m1", "place": f"{server}/a/a1.jpg"}],
+            items=[{"match": "m1", "place": url}],
             text="",
             status="draft",
         )
@@ -318,6 +313,18 @@ def test_the_schedule_runs_once_across_two_workers(
         s.flush()
         nid = notice.id
     notices.mark(db, nid, "sent")
+    return nid
+
+
+@pytest.mark.both_databases
+def test_the_schedule_runs_once_across_two_workers(
+    site: tuple[Site, str], rempart_env: Path
+) -> None:
+    """Two workers' schedules on one database: one check per interval, not two."""
+    state, server = site
+    state.after = True
+    db = Database(os.environ["REMPART_DB"])
+    sent_notice(db, f"{server}/a/a1.jpg")
     options = FetchOptions(allowed_networks=(ipaddress.ip_network(LOOPBACK),), deadline=3.0)
     home = rempart_env / "home"
     workers = [
@@ -346,3 +353,33 @@ def test_the_schedule_runs_once_across_two_workers(
     (n,) = notices.all_notices(db)
     assert n.status == "removed" and n.removal_verified
     assert removal_check.run_scheduled(db, home, "worker-3", timedelta(hours=1)) is None
+
+
+def test_rempart_serve_runs_the_schedule(
+    site: tuple[Site, str], rempart_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server `rempart serve --check-removals-every` starts (rempart.server) runs the
+    check in the background while it answers; off without the setting."""
+    from fastapi.testclient import TestClient
+
+    from rempart.api.settings import ApiSettings
+    from rempart.server import create_app
+
+    state, server = site
+    state.after = True
+    db = Database(os.environ["REMPART_DB"])
+    nid = sent_notice(db, f"{server}/a/a2.jpg")
+    settings = ApiSettings(db_url=os.environ["REMPART_DB"], home=rempart_env / "home")
+    assert not hasattr(create_app(settings).state, "removal_schedule")  # off by default
+    monkeypatch.setenv("REMPART_CHECK_REMOVALS_EVERY", "1h")
+    monkeypatch.setenv("REMPART_CHECK_REMOVALS_ALLOW", LOOPBACK)
+    monkeypatch.setenv("REMPART_CHECK_REMOVALS_POLL", "0.05")
+    app = create_app(settings)
+    with TestClient(app) as client:
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and not app.state.removal_schedule.runs:
+            time.sleep(0.05)
+        assert client.get("/health").status_code == 200
+    assert app.state.removal_schedule.runs == 1
+    (n,) = notices.all_notices(db)
+    assert n.id == nid and n.status == "removed" and n.removal_verified
