@@ -359,9 +359,7 @@ class RemovalCheck(Base):
     __tablename__ = "removal_checks"
     __table_args__ = {"sqlite_autoincrement": True}  # ids are never given twice
     id: Mapped[int] = mapped_column(primary_key=True)
-    notice_id: Mapped[int] = mapped_column(
-        ForeignKey("notices.id", ondelete="CASCADE"), index=True
-    )
+    notice_id: Mapped[int] = mapped_column(ForeignKey("notices.id", ondelete="CASCADE"), index=True)
     place: Mapped[str] = mapped_column(Text)
     url: Mapped[str] = mapped_column(Text)
     checked_at: Mapped[datetime] = mapped_column(default=utcnow)
