@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 # scan, scan-report, rooms, match, report, serve) and each group's commands.
 COMMAND_MODULES = (
     "hash",
+    "inspect",
     "scan",
     "rooms",
     "report",
