@@ -104,7 +104,12 @@ DEFAULT_LIMITS = Limits()
 
 class Unreadable(Exception):
     """Raised by a detector for input it refuses or cannot read (the reason is reported for
-    the file; the other detectors still run)."""
+    the file; the other detectors still run). `findings`: what the detector had found in
+    the parts it could read (kept)."""
+
+    def __init__(self, reason: str, findings: list[Finding] | None = None) -> None:
+        super().__init__(reason)
+        self.findings = list(findings or [])
 
 
 # Each detector module has `detect(path: Path, kind: str, limits: Limits) -> list[Finding]`
@@ -164,6 +169,7 @@ def inspect_file(
         try:
             findings.extend(_detector(module)(path, kind, limits))
         except Unreadable as exc:
+            findings.extend(exc.findings)
             reasons.append(str(exc))
         except OSError as exc:
             reasons.append(f"cannot read: {exc.strerror or exc}")

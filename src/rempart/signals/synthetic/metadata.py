@@ -135,30 +135,55 @@ def png_chunks(fh: BinaryIO, limits: Limits) -> Iterator[tuple[bytes, bytes]]:
     raise Unreadable(f"PNG has more than {limits.max_chunks} chunks (refused)")
 
 
-def png_text(path: Path, limits: Limits) -> list[tuple[str, str]]:
-    """The PNG's text entries (keyword, text), compressed ones inflated within the limit."""
+def png_text(
+    path: Path, limits: Limits, problems: list[str] | None = None
+) -> list[tuple[str, str]]:
+    """The PNG's text entries (keyword, text), compressed ones inflated within the limit.
+    With `problems`, a refused chunk (a bomb, a lying size) is recorded there and the
+    entries read so far (and, past a bomb, after it) are still returned; without, it
+    raises Unreadable."""
     entries: list[tuple[str, str]] = []
+    try:
+        _read_text(path, limits, entries, problems)
+    except Unreadable as exc:
+        if problems is None:
+            raise
+        problems.append(str(exc))
+    return entries
+
+
+def _read_text(
+    path: Path, limits: Limits, entries: list[tuple[str, str]], problems: list[str] | None
+) -> None:
     with path.open("rb") as fh:
         for ctype, data in png_chunks(fh, limits):
             key, sep, rest = data.partition(b"\x00")
             if not sep:
                 continue
-            keyword = key.decode("latin-1")[:79]
-            what = f"PNG {ctype.decode()} {keyword!r}"
-            if ctype == b"tEXt":
-                text = rest[: limits.max_text_bytes].decode("latin-1")
-            elif ctype == b"zTXt":
-                text = _inflate(rest[1:], limits.max_text_bytes, what).decode("latin-1")
-            else:  # iTXt: flag, method, language\0, translated keyword\0, text
-                if len(rest) < 2:
-                    continue
-                compressed = rest[0] == 1
-                _lang, _, rest2 = rest[2:].partition(b"\x00")
-                _translated, _, body = rest2.partition(b"\x00")
-                raw = _inflate(body, limits.max_text_bytes, what) if compressed else body
-                text = raw[: limits.max_text_bytes].decode("utf-8", "replace")
-            entries.append((keyword, text))
-    return entries
+            try:
+                entries.append(_entry(ctype, key, rest, limits))
+            except Unreadable as exc:
+                if problems is None:
+                    raise
+                problems.append(str(exc))
+
+
+def _entry(ctype: bytes, key: bytes, rest: bytes, limits: Limits) -> tuple[str, str]:
+    """One text chunk's (keyword, text); compressed text inflated within the limit."""
+    keyword = key.decode("latin-1")[:79]
+    what = f"PNG {ctype.decode()} {keyword!r}"
+    if ctype == b"tEXt":
+        return keyword, rest[: limits.max_text_bytes].decode("latin-1")
+    if ctype == b"zTXt":
+        return keyword, _inflate(rest[1:], limits.max_text_bytes, what).decode("latin-1")
+    # iTXt: compression flag, method, language\0, translated keyword\0, text
+    if len(rest) < 2:
+        return keyword, ""
+    compressed = rest[0] == 1
+    _lang, _, rest2 = rest[2:].partition(b"\x00")
+    _translated, _, body = rest2.partition(b"\x00")
+    raw = _inflate(body, limits.max_text_bytes, what) if compressed else body
+    return keyword, raw[: limits.max_text_bytes].decode("utf-8", "replace")
 
 
 def exif_values(path: Path) -> dict[str, str]:
@@ -216,8 +241,14 @@ def detect(path: Path, kind: str, limits: Limits) -> list[Finding]:
     """Generator metadata in PNG text chunks and EXIF (XMP CreatorTool: see xmp.py)."""
     generators = _generators(GENERATORS_FILE)
     findings: list[Finding] = []
+    problems: list[str] = []
     if kind == "png":
-        findings += match_entries(generators, "png-text", png_text(path, limits))
+        findings += match_entries(generators, "png-text", png_text(path, limits, problems))
     if kind in ("jpeg", "png", "webp", "tiff"):
-        findings += match_entries(generators, "exif", list(exif_values(path).items()))
+        try:
+            findings += match_entries(generators, "exif", list(exif_values(path).items()))
+        except Unreadable as exc:
+            problems.append(str(exc))
+    if problems:
+        raise Unreadable("; ".join(problems), findings)
     return findings
