@@ -10,7 +10,12 @@ a new secret, and that a withdrawal happens once.
   `self_open` (may a person open a case herself on the page; off by default), `intake_bank`
   (the bank her hashes go to), `act_before_review` (match what she sends at once; off by
   default: her hash files are held, never indexed nor matched, until a caseworker takes her
-  case).
+  case); `intake_organisation` (an organisation's name, or None): on an instance several
+  organisations share, the organisation a self-opened case belongs to from the moment it is
+  opened (its case_owners row is written in the same transaction), so only its caseworkers
+  (and admins) see it, list it and take it; unset, today's single-organisation behaviour: any
+  caseworker sees the self-opened cases no organisation holds, and taking one gives it to
+  hers. `sees_self_opened` is the one rule the web UI and the command line apply.
 - Signing in (`sign_in`): her case number and secret; a wrong number, a wrong secret and a
   locked-out number get one answer (`NotRecognised`); wrong secrets are counted per case
   number by a FailureLimiter that counts in the database (every server worker shares it).
@@ -48,16 +53,18 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from rempart.cases import withdrawal, workflow
-from rempart.errors import Forbidden, InvalidInput, Refused, RempartError, TooLarge
+from rempart.errors import Forbidden, InvalidInput, NotFound, Refused, RempartError, TooLarge
 from rempart.exchange.bank_import import import_submission
 from rempart.exchange.submission import parse_submission
-from rempart.store import audit, repository
+from rempart.store import audit, repository, tenants
 from rempart.store.bank_index import BankIndex
 from rempart.store.db import Database
 from rempart.store.models import (
     BankItem,
     Case,
+    CaseEvent,
     CaseIntake,
+    CaseOwner,
     HeldSubmission,
     Notice,
     OrgSetting,
@@ -74,7 +81,12 @@ MAX_FILE_BYTES = 8 * 1024 * 1024  # a hash file of a few hundred photos is well 
 MAX_FILE_ITEMS = 5000
 KEY_FILE = "case-page.key"
 CLAIM_STALE_S = 600  # a withdrawal claim older than this was left by a killed server
-DEFAULTS: dict[str, Any] = {"self_open": False, "intake_bank": "intake", "act_before_review": False}
+DEFAULTS: dict[str, Any] = {
+    "self_open": False,
+    "intake_bank": "intake",
+    "act_before_review": False,
+    "intake_organisation": None,
+}
 _NUMBER_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
 
@@ -108,6 +120,17 @@ class SelfOpenOff(Forbidden):
     code = "self-open-off"
 
 
+class Viewer(Protocol):
+    """Who looks at the self-opened cases (rempart.access.auth.Principal, as used here):
+    an admin sees all, a caseworker her organisation's (see `sees_self_opened`)."""
+
+    @property
+    def role(self) -> str: ...
+
+    @property
+    def tenant_id(self) -> int | None: ...
+
+
 class FailureLimiterLike(Protocol):
     """rempart.access.ratelimit.FailureLimiter (counting in the database), as used here."""
 
@@ -125,12 +148,16 @@ class OrgSettings:
     self_open: bool  # may a person open a case herself on the case page
     intake_bank: str  # the bank what she sends goes to
     act_before_review: bool  # match what she sends before a caseworker has seen the case
+    # the organisation self-opened cases belong to from the start (None: no organisation
+    # holds them until a caseworker takes one; for instances one organisation runs)
+    intake_organisation: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
             "self_open": self.self_open,
             "intake_bank": self.intake_bank,
             "act_before_review": self.act_before_review,
+            "intake_organisation": self.intake_organisation,
         }
 
 
@@ -147,6 +174,9 @@ def _settings(s: Session) -> OrgSettings:
         self_open=bool(values["self_open"]),
         intake_bank=str(values["intake_bank"]),
         act_before_review=bool(values["act_before_review"]),
+        intake_organisation=str(values["intake_organisation"])
+        if values["intake_organisation"]
+        else None,
     )
 
 
@@ -156,18 +186,25 @@ def set_org_settings(
     self_open: bool | None = None,
     intake_bank: str | None = None,
     act_before_review: bool | None = None,
+    intake_organisation: str | None = None,
 ) -> OrgSettings:
     """Change the organisation's settings (audited: who, what from, what to). The intake
-    bank is created when it does not exist yet."""
-    wanted = {"self_open": self_open, "intake_bank": intake_bank}
+    bank is created when it does not exist yet. `intake_organisation`: an existing
+    organisation's name, or "" to unset it (StoreError: no such organisation)."""
+    wanted: dict[str, Any] = {"self_open": self_open, "intake_bank": intake_bank}
     wanted["act_before_review"] = act_before_review
     actor = audit.current_actor()
     with db.session() as s:
         before = _settings(s)
         if intake_bank is not None:
             _ensure_bank(s, intake_bank)
+        if intake_organisation is not None:
+            name = intake_organisation.strip()
+            if name:
+                _organisation(s, name)
+            wanted["intake_organisation"] = name or None
         for name, value in wanted.items():
-            if value is None:
+            if value is None and name != "intake_organisation":
                 continue
             row = s.get(OrgSetting, name)
             if row is None:
@@ -183,6 +220,14 @@ def set_org_settings(
             details={"before": before.to_json(), "after": after.to_json()},
         )
     return after
+
+
+def _organisation(s: Session, name: str) -> int:
+    """The id of the organisation (a helpline, not a platform) of this name; StoreError."""
+    tenant = tenants.get_tenant(s, name)
+    if tenant.kind != "organisation":
+        raise StoreError(f"tenant {name!r} is a {tenant.kind}, not an organisation")
+    return tenant.id
 
 
 def _ensure_bank(s: Session, name: str) -> None:
@@ -315,18 +360,49 @@ def open_self_case(db: Database, home: Path) -> Opened:
     """She opens a case herself (only when the organisation allows it: SelfOpenOff
     otherwise): a new case number and secret, shown to her once; the case is listed apart
     for the helpline until a caseworker takes it."""
+    off = SelfOpenOff("this helpline does not open cases here: contact it to get a case number")
     if not org_settings(db).self_open:
-        raise SelfOpenOff("this helpline does not open cases here: contact it to get a case number")
+        raise off
+    secret = workflow.new_secret()
+    secret_hash = workflow.hash_secret(secret)  # scrypt: before the transaction, not in it
     for _ in range(10):
         number = "S-" + "".join(secrets.choice(_NUMBER_ALPHABET) for _ in range(8))
         with db.session() as s:
             if repository.get_case(s, number) is not None:
                 continue
-        with audit.acting_as(VICTIM):
-            secret = workflow.open_case(db, number, self_opened=True)
-        with db.session() as s:
-            case = repository.get_case(s, number)
-            secret_hash = case.secret_hash if case is not None else None
+            settings = _settings(s)
+            if not settings.self_open:
+                raise off
+            owner: int | None = None
+            if settings.intake_organisation is not None:
+                try:
+                    owner = _organisation(s, settings.intake_organisation)
+                except StoreError as exc:  # the organisation is gone: open nothing unowned
+                    raise off from exc
+            # One transaction: the case, how it came in, and (on an instance several
+            # organisations share) the organisation it belongs to from the start.
+            case = repository.get_or_create_case(s, number)
+            s.flush()
+            case.secret_hash = secret_hash
+            s.add(
+                CaseEvent(
+                    case_id=case.id,
+                    actor=VICTIM,
+                    from_status=None,
+                    to_status="open",
+                    note="case opened",
+                )
+            )
+            s.add(CaseIntake(case_id=case.id, self_opened=True))
+            if owner is not None:
+                s.add(CaseOwner(case_id=case.id, tenant_id=owner))
+            audit.record(
+                s,
+                "case-open",
+                case=number,
+                actor=VICTIM,
+                details={"self_opened": True, "organisation": settings.intake_organisation},
+            )
         return Opened(number, secret, _token(home, number, secret_hash))
     raise StoreError("could not find a free case number: try again")
 
@@ -543,17 +619,43 @@ class SelfOpened:
     status: str
 
 
-def self_opened_cases(db: Database) -> list[SelfOpened]:
-    """Cases people opened themselves that no caseworker has taken yet, oldest first."""
+def sees_self_opened(s: Session, viewer: Viewer | None, owner: int | None) -> bool:
+    """Whether `viewer` may see (list, take, open) a self-opened case that organisation
+    `owner` holds (None: none does). The one rule the web UI and the command line apply:
+    the operator at the command line (viewer None) and an admin see every one; a caseworker
+    sees her organisation's, and the ones no organisation holds only while no intake
+    organisation is set (an instance one organisation runs) or when hers is the intake
+    organisation (cases opened before it was set); anyone else sees none."""
+    if viewer is None or viewer.role == "admin":
+        return True
+    if viewer.role != "caseworker" or viewer.tenant_id is None:
+        return False
+    if owner is not None:
+        return owner == viewer.tenant_id
+    intake = _settings(s).intake_organisation
+    if intake is None:
+        return True
+    try:
+        return _organisation(s, intake) == viewer.tenant_id
+    except StoreError:
+        return False
+
+
+def self_opened_cases(db: Database, viewer: Viewer | None = None) -> list[SelfOpened]:
+    """Cases people opened themselves that no caseworker has taken yet, oldest first: those
+    `viewer` may see (`sees_self_opened`; None, the command line's operator: all)."""
     with db.session() as s:
         rows = s.execute(
-            select(Case.number, Case.created_at, Case.status, Case.id)
+            select(Case.number, Case.created_at, Case.status, Case.id, CaseOwner.tenant_id)
             .join(CaseIntake, CaseIntake.case_id == Case.id)
+            .outerjoin(CaseOwner, CaseOwner.case_id == Case.id)
             .where(and_(CaseIntake.self_opened.is_(True), CaseIntake.taken_at.is_(None)))
             .order_by(Case.id)
         ).all()
         out = []
-        for number, created, state, case_id in rows:
+        for number, created, state, case_id, owner in rows:
+            if not sees_self_opened(s, viewer, owner):
+                continue
             held = s.scalar(
                 select(func.coalesce(func.sum(HeldSubmission.items), 0)).where(
                     HeldSubmission.case_id == case_id
@@ -577,17 +679,26 @@ def take_case(
     number: str,
     *,
     on_case: Callable[[Session, Case], None] | None = None,
+    viewer: Viewer | None = None,
 ) -> Taken:
     """A caseworker has seen a self-opened case: it leaves the separate list, and the hash
     files she sent are imported into the intake bank (matched from now on). `on_case` runs
     in the transaction that marks it taken (the web UI gives the case to the caseworker's
-    organisation there). StoreError: no such case, or it was withdrawn."""
+    organisation there). `viewer`: who takes it (None: the command line's operator, who may
+    take any); a case she may not see (`sees_self_opened`: another organisation's) is
+    NotFound, the same answer as no such case. StoreError: no such case (for the operator),
+    or it was withdrawn."""
     actor = audit.current_actor()
 
     def go(bank_index: BankIndex) -> Taken:
         db = bank_index.db
         with db.session() as s:
             case = repository.get_case(s, number)
+            if viewer is not None:
+                owner = s.get(CaseOwner, case.id) if case is not None else None
+                tenant = owner.tenant_id if owner is not None else None
+                if case is None or not sees_self_opened(s, viewer, tenant):
+                    raise NotFound("not found")
             if case is None:
                 raise StoreError(f"no case {number}")
             if case.status == "withdrawn":

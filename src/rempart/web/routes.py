@@ -31,6 +31,7 @@ from rempart.cases import (
 )
 from rempart.cases import review as review_queue
 from rempart.cases.review import ReviewItem
+from rempart.errors import NotFound
 from rempart.store import audit
 from rempart.store.bank_index import BankIndex
 from rempart.store.db import Database
@@ -559,7 +560,7 @@ def self_cases_page(request: Request, p: Principal = Depends(current_user)) -> R
     return page(
         request,
         "self_cases.html",
-        cases=self_service.self_opened_cases(db),
+        cases=self_service.self_opened_cases(db, p),  # her organisation's (an admin: all)
         settings=self_service.org_settings(db),
     )
 
@@ -572,14 +573,18 @@ def self_case_take(
     form: FormData = Depends(checked_form),
 ) -> Response:
     svc = services(request)
-    if not any(c.case == number for c in self_service.self_opened_cases(svc.db)):
-        raise WebNotFound("error.not_found")
-    with audit.acting_as(actor(p)):
-        self_service.take_case(
-            self_service.direct(BankIndex(svc.db, _home(request))),
-            number,
-            on_case=lambda s, case: own_case(s, p, case),  # her case is now this org's
-        )
+    if not any(c.case == number for c in self_service.self_opened_cases(svc.db, p)):
+        raise WebNotFound("error.not_found")  # none, taken, or another organisation's
+    try:
+        with audit.acting_as(actor(p)):
+            self_service.take_case(
+                self_service.direct(BankIndex(svc.db, _home(request))),
+                number,
+                on_case=lambda s, case: own_case(s, p, case),  # her case is now this org's
+                viewer=p,
+            )
+    except NotFound as exc:
+        raise WebNotFound("error.not_found") from exc
     _changed(request)
     return RedirectResponse(f"/ui/cases/{quote(number, safe='')}", 303)
 

@@ -107,10 +107,12 @@ def test_the_command_line(rempart_env: Path) -> None:
         "self_open": False,
         "intake_bank": "intake",
         "act_before_review": False,
+        "intake_organisation": None,
     }
     rempart("case", "page-settings", "--self-open", "--intake-bank", "page")
-    assert "self-open: yes intake bank: page act before review: no" in rempart(
-        "case", "page-settings"
+    assert (
+        "self-open: yes intake bank: page act before review: no intake organisation: (none)"
+        in rempart("case", "page-settings")
     )
     db = Database(os.environ["REMPART_DB"])
     home = Path(os.environ["REMPART_HOME"])

@@ -200,7 +200,8 @@ def case_new_secret(number: Annotated[str, typer.Argument(help="Case number.")])
 def case_self_opened(
     fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
 ) -> None:
-    """Cases people opened themselves on the case page that no caseworker has taken yet."""
+    """Cases people opened themselves on the case page that no caseworker has taken yet
+    (the operator sees every organisation's; the web UI shows a caseworker her own)."""
     rows = self_service.self_opened_cases(open_database())
     if fmt == "json":
         out.print_json(json.dumps([asdict(r) for r in rows]))
@@ -215,7 +216,8 @@ def case_self_opened(
 @case_app.command("take")
 def case_take(number: Annotated[str, typer.Argument(help="Case number.")]) -> None:
     """Take a self-opened case (a caseworker has seen it): it leaves the separate list and
-    the hash files she sent are imported into the intake bank (matched from now on)."""
+    the hash files she sent are imported into the intake bank (matched from now on). The
+    case keeps the organisation it belongs to (see page-settings --intake-organisation)."""
     _, bank_index = open_index()
     done = self_service.take_case(self_service.direct(bank_index), number)
     err.print(
@@ -241,15 +243,28 @@ def case_page_settings(
             help="Match what she sends at once, or hold it until a caseworker takes the case.",
         ),
     ] = None,
+    intake_organisation: Annotated[
+        str | None,
+        typer.Option(
+            help="On a server several organisations share: the organisation (an existing "
+            "one) self-opened cases belong to from the start; only its caseworkers see and "
+            "take them. '' unsets it (one organisation: any caseworker sees them).",
+        ),
+    ] = None,
     fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
 ) -> None:
     """Show or change the organisation's settings for the case page (audited)."""
     db = open_database()
-    if self_open is None and intake_bank is None and act_before_review is None:
+    changes = (self_open, intake_bank, act_before_review, intake_organisation)
+    if all(c is None for c in changes):
         current = self_service.org_settings(db)
     else:
         current = self_service.set_org_settings(
-            db, self_open=self_open, intake_bank=intake_bank, act_before_review=act_before_review
+            db,
+            self_open=self_open,
+            intake_bank=intake_bank,
+            act_before_review=act_before_review,
+            intake_organisation=intake_organisation,
         )
     if fmt == "json":
         out.print_json(json.dumps(current.to_json()))
@@ -257,3 +272,5 @@ def case_page_settings(
     out.print(f"self-open: {'yes' if current.self_open else 'no'}", highlight=False)
     out.print(f"intake bank: {safe(current.intake_bank)}", highlight=False)
     out.print(f"act before review: {'yes' if current.act_before_review else 'no'}", highlight=False)
+    org = current.intake_organisation
+    out.print(f"intake organisation: {safe(org) if org else '(none)'}", highlight=False)
