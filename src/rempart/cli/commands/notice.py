@@ -208,3 +208,169 @@ def notice_check(
         if not as_json:
             err.print("Unreachable places are tried again at the next check.")
         raise typer.Exit(EXIT_SKIPPED)
+
+
+# ---- e-mail (rempart.cases.mailer) ------------------------------------------------------
+
+mailer = lazy_module("rempart.cases.mailer")
+smtp_app = typer.Typer(
+    help="The SMTP server notices leave by (per organisation; the password kept encrypted).",
+    no_args_is_help=True,
+)
+notice_app.add_typer(smtp_app, name="smtp")
+OrganisationOption = Annotated[
+    str,
+    typer.Option(
+        "--organisation", help="Whose settings (a tenant's name; default: this instance's)."
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+
+
+def _smtp_password(path: Path | None, prompt: bool) -> str | None:
+    """The password from a file (first line) or a hidden prompt; never from the command
+    line. None: keep the one kept."""
+    if path is not None:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise fail(f"cannot read the password file {safe(str(path))}: {exc}") from exc
+        return text.splitlines()[0] if text.strip() else ""
+    if prompt:
+        return str(typer.prompt("SMTP password", hide_input=True, err=True))
+    return None
+
+
+def _show_smtp(cfg: object, as_json: bool) -> None:
+    d = cfg.as_dict()  # type: ignore[attr-defined]
+    if as_json:
+        out.print_json(json.dumps(d, default=str))
+        return
+    for key in ("organisation", "host", "port", "security", "username", "from_address"):
+        out.print(f"{key}: {safe(str(d[key]))}", highlight=False, markup=False)
+    out.print(f"reply_to: {safe(d['reply_to'])}", highlight=False, markup=False)
+    out.print(
+        "password: " + ("kept (encrypted)" if d["has_password"] else "none"),
+        highlight=False,
+        markup=False,
+    )
+
+
+@smtp_app.command("set")
+def smtp_set(
+    host: Annotated[str, typer.Option("--host", help="The SMTP server's host name.")],
+    from_address: Annotated[
+        str, typer.Option("--from", help="The From address, e.g. 'Helpline <notices@org.example>'.")
+    ],
+    port: Annotated[
+        int | None, typer.Option(help="Port (default: 587 starttls, 465 tls, 25 none).")
+    ] = None,
+    security: Annotated[str, typer.Option(help="starttls (default), tls or none.")] = "starttls",
+    user: Annotated[str, typer.Option("--user", help="The user name to sign in with.")] = "",
+    password_file: Annotated[
+        Path | None,
+        typer.Option(help="Read the password from this file (else a hidden prompt when --user)."),
+    ] = None,
+    keep_password: Annotated[
+        bool, typer.Option("--keep-password", help="Keep the password already kept.")
+    ] = False,
+    reply_to: Annotated[str, typer.Option("--reply-to", help="The Reply-To address.")] = "",
+    organisation: OrganisationOption = "",
+    as_json: JsonOption = False,
+) -> None:
+    """Keep the SMTP settings notices leave by (the password encrypted under the mail key,
+    never shown again)."""
+    password = None if keep_password else _smtp_password(password_file, bool(user))
+    if password is None and not user and not keep_password:
+        password = ""  # no user: no password kept
+    cfg = mailer.set_settings(
+        open_database(),
+        settings().home,
+        organisation=organisation,
+        host=host,
+        port=port,
+        security=security,
+        username=user,
+        password=password,
+        from_address=from_address,
+        reply_to=reply_to,
+    )
+    _show_smtp(cfg, as_json)
+    if not as_json:
+        err.print("SMTP settings kept; check them with `rempart notice smtp test`.")
+
+
+@smtp_app.command("show")
+def smtp_show(organisation: OrganisationOption = "", as_json: JsonOption = False) -> None:
+    """The SMTP settings (never the password: only whether one is kept)."""
+    cfg = mailer.get_settings(open_database(), organisation)
+    if cfg is None:
+        raise fail(f"no SMTP settings for {safe(organisation) or 'this instance'}")
+    _show_smtp(cfg, as_json)
+
+
+@smtp_app.command("test")
+def smtp_test(
+    organisation: OrganisationOption = "",
+    timeout: Annotated[float, typer.Option(help="Seconds for each exchange.")] = 30.0,
+) -> None:
+    """Connect, verify TLS, sign in and say NOOP: sends nothing."""
+    answer = mailer.check_server(open_database(), settings().home, organisation, timeout=timeout)
+    err.print(f"The SMTP server answered: {safe(answer)}", highlight=False, markup=False)
+
+
+@notice_app.command("preview")
+def notice_preview(
+    notice_id: Annotated[int, typer.Argument(help="Notice number (N-12 is 12).")],
+    as_json: JsonOption = False,
+) -> None:
+    """The exact message a notice leaves as (headers and body), or, for a platform that
+    takes a web form, the letter and the form's address to copy."""
+    p = mailer.build(open_database(), settings().home, notice_id)
+    if as_json:
+        out.print_json(json.dumps(p.as_dict(), default=str))
+        return
+    if not p.by_email:
+        err.print(
+            f"{safe(p.platform)} takes notices through a web form: copy the letter into "
+            f"{safe(p.form_url or '')}",
+            highlight=False,
+            markup=False,
+        )
+    out.print(plain_lines(p.as_text()), highlight=False, markup=False)
+
+
+@notice_app.command("send")
+def notice_send(
+    notice_id: Annotated[int, typer.Argument(help="Notice number (N-12 is 12).")],
+    yes: Annotated[bool, typer.Option("--yes", help="Send without asking.")] = False,
+    timeout: Annotated[float, typer.Option(help="Seconds for each exchange.")] = 30.0,
+    as_json: JsonOption = False,
+) -> None:
+    """Send a notice by e-mail: show the message, ask, send, record it and mark the notice
+    sent. A web-form platform: nothing is sent; the letter and the form's address are
+    shown to copy (exit code 1)."""
+    db, home = open_database(), settings().home
+    p = mailer.build(db, home, notice_id)
+    if not as_json or not yes:
+        (err if as_json else out).print(plain_lines(p.as_text()), highlight=False, markup=False)
+    if not p.by_email:
+        if as_json:
+            out.print_json(json.dumps(mailer.send(db, home, notice_id).as_dict(), default=str))
+        raise fail(
+            f"{safe(p.platform)} takes notices through a web form, not e-mail: copy the letter "
+            f"above into {safe(p.form_url or '')}, then run `rempart notice mark {notice_id} sent`"
+        )
+    if not yes and not typer.confirm(f"Send it to {safe(p.recipient or '')}?", err=True):
+        raise fail("not sent")
+    result = mailer.send(db, home, notice_id, preview=p, timeout=timeout)
+    if as_json:
+        out.print_json(json.dumps(result.as_dict(), default=str))
+        return
+    err.print(
+        f"Notice N-{notice_id} sent to {safe(result.recipient or '')} "
+        f"(Message-ID {safe(result.message_id or '')}; the server said: "
+        f"{safe(result.answer or '')}); due again in 24 hours unless removed.",
+        highlight=False,
+        markup=False,
+    )
