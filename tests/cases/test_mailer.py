@@ -27,6 +27,7 @@ from typer.testing import CliRunner
 from rempart.cases import mailer, notices
 from rempart.cli import app
 from rempart.errors import InvalidInput, SetupError
+from rempart.ops import keys
 from rempart.store.db import Database
 from rempart.store.models import Case, CaseOwner, Consent, Notice, Tenant, utcnow
 
@@ -399,6 +400,8 @@ def test_password_encrypted_per_organisation_never_in_clear(lab: SmtpLab, db: Da
     assert raw and PASSWORD.encode() not in raw and b"s3cret" not in raw
     key = mailer.key_path(home())
     assert key.stat().st_mode & 0o777 == 0o600
+    (listed,) = [k for k in keys.status(home(), None) if k.name == "mail"]
+    assert listed.exists and listed.mode == "600" and listed.problem is None
     key.chmod(0o644)  # loose: refused, nothing sent
     with pytest.raises(SetupError, match="readable by other users"):
         mailer.send(db, home(), make_notice(db, "C-org2", "telegram", "en", tenant="org-a"))

@@ -29,7 +29,7 @@ from typing import Any
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import select, text
 
-from rempart.cases import evidence, media_store
+from rempart.cases import evidence, mailer, media_store
 from rempart.config import ledger_path
 from rempart.errors import SetupError
 from rempart.faces import crypto
@@ -139,6 +139,7 @@ def status(home: Path, db: Database | None) -> list[KeyStatus]:
             True,
         ),
         signing,
+        _one("mail", "encrypts SMTP passwords (AES-256-GCM)", mailer.key_path(home), None, False),
         _one("web-session", "signs web UI sessions", keys / WEB_SESSION_KEY, None, False),
         _one(
             "ledger",
