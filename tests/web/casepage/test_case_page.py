@@ -31,7 +31,7 @@ from rempart.store.bank_index import BankIndex
 from rempart.store.db import Database
 from rempart.store.models import AuditEntry, HeldSubmission, ItemSignal, Notice
 from rempart.web import casepage
-from rempart.web.hashpage.driver import HashPageRun
+from rempart.web.hashpage.driver import HashPageRun, built_page
 
 PHONE = {"width": 390, "height": 844}
 IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG", b"RIFF", b"GIF8")
@@ -84,11 +84,34 @@ class Tab:
 
 
 def _make_hash_file(browser: Any, server: Server, world: World, out: Path) -> dict[str, Any]:
-    """Her hash file, made by the real hashing page served at /hash/."""
+    """Her hash file, made by the real hashing page served at /hash/ (which then links to
+    the case page on the same server)."""
     run = HashPageRun(browser, server.url + "/hash/", viewport=PHONE)
     try:
         run.set_options(robust=False)
-        return run.hash_files([world.root / "photos" / "mine.jpg"], out, 120_000, "Test Person")
+        made = run.hash_files([world.root / "photos" / "mine.jpg"], out, 120_000, "Test Person")
+        link = run.page.locator("#send-to-helpline")
+        assert link.is_visible() and link.get_attribute("href") == "../case/"
+        assert link.evaluate("a => a.href") == server.url + "/case/"
+        assert link.inner_text() == "Send it to your helpline"
+        return made
+    finally:
+        run.close()
+
+
+def test_no_send_link_in_the_page_opened_from_disk(
+    browser: Any, world: World, tmp_path: Path
+) -> None:
+    """`rempart hash-page --out`'s one file has no server behind it: no link to send."""
+    run = HashPageRun(browser, built_page(tmp_path / "page.html").as_uri(), viewport=PHONE)
+    try:
+        run.set_options(robust=False)
+        made = run.hash_files(
+            [world.root / "photos" / "mine.jpg"], tmp_path / "h.json", 120_000, "Test Person"
+        )
+        assert made["items"] and run.page.locator("#download").is_visible()
+        link = run.page.locator("#send-to-helpline")
+        assert link.is_hidden() and link.get_attribute("href") is None
     finally:
         run.close()
 

@@ -421,6 +421,10 @@ function renderStatus() {
 // ---- consent and the hash file ----------------------------------------------------------
 let downloadUrl = null;
 let saved = false; // she clicked the link of the current file
+// Served by `rempart serve` (at /hash/), the helpline's case page is at ../case/ on the same
+// server: she can send her file there. Opened from disk (`rempart hash-page --out`), there is
+// no server, and no such link.
+const SERVED = location.protocol === "http:" || location.protocol === "https:";
 
 function revokeDownload() {
   const link = $("download");
@@ -428,6 +432,9 @@ function revokeDownload() {
   downloadUrl = null;
   link.removeAttribute("href");
   link.hidden = true;
+  const send = $("send-to-helpline");
+  send.removeAttribute("href");
+  send.hidden = true;
 }
 
 function consentRecord() {
@@ -476,6 +483,11 @@ function renderResult() {
     const link = $("download");
     link.href = downloadUrl;
     link.hidden = false;
+    if (SERVED) {
+      const send = $("send-to-helpline");
+      send.href = "../case/";
+      send.hidden = false;
+    }
     const photos = done.filter((e) => e.item.media_type === "image").length;
     text = t("result.ready", { photos, videos: done.length - photos, failed: c.failed, size: size(blob.size) });
   }
