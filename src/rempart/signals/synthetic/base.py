@@ -119,6 +119,7 @@ DETECTORS: tuple[str, ...] = (
     "rempart.signals.synthetic.c2pa",
     "rempart.signals.synthetic.xmp",
     "rempart.signals.synthetic.metadata",
+    "rempart.signals.synthetic.watermark",
 )
 
 Detector = Callable[[Path, str, Limits], list[Finding]]
