@@ -11,6 +11,7 @@ import json
 import socket
 import string
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import EmailMessage
@@ -131,11 +132,12 @@ class SmtpLab:
     inbox: Inbox
 
 
-@pytest.fixture(scope="module")
-def smtp_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SmtpLab]:
+@contextmanager
+def running_lab(folder: Path) -> Iterator[SmtpLab]:
+    """Two aiosmtpd servers on loopback with AUTH under a certificate made here: one with
+    STARTTLS (required before AUTH), one with TLS from the start."""
     import ssl
 
-    folder = tmp_path_factory.mktemp("smtp")
     cert, key = make_cert(folder)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
@@ -160,6 +162,12 @@ def smtp_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SmtpLab]:
     finally:
         starttls.stop()
         implicit.stop()
+
+
+@pytest.fixture(scope="module")
+def smtp_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SmtpLab]:
+    with running_lab(tmp_path_factory.mktemp("smtp")) as lab:
+        yield lab
 
 
 @pytest.fixture

@@ -625,3 +625,22 @@ def sendings(db: Database, notice_id: int) -> list[dict[str, Any]]:
             }
             for r in rows
         ]
+
+
+@dataclass(frozen=True)
+class MailView:
+    """What a notice's page shows about e-mail: the message as it will leave (or the form to
+    copy the letter into), why it cannot leave yet (`problem`), and the e-mails sent."""
+
+    preview: Preview | None
+    problem: str | None
+    sent: list[dict[str, Any]]
+
+
+def view(db: Database, home: Path, notice_id: int) -> MailView:
+    try:
+        preview: Preview | None = build(db, home, notice_id)
+        problem = None
+    except (Refused, InvalidInput) as exc:
+        preview, problem = None, str(exc)
+    return MailView(preview, problem, sendings(db, notice_id))

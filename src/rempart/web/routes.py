@@ -20,6 +20,7 @@ from rempart.access.auth import Principal
 from rempart.access.tenancy import case_for, case_numbers, may_see_number, own_case, visible_banks
 from rempart.cases import (
     evidence,
+    mailer,
     media_rules,
     notices,
     preview,
@@ -31,7 +32,7 @@ from rempart.cases import (
 )
 from rempart.cases import review as review_queue
 from rempart.cases.review import ReviewItem
-from rempart.errors import NotFound
+from rempart.errors import InvalidInput, NotFound
 from rempart.store import audit
 from rempart.store.bank_index import BankIndex
 from rempart.store.db import Database
@@ -419,6 +420,7 @@ def notice_page(request: Request, notice_id: int, p: Principal = Depends(current
         statuses=notices.STATUSES[1:],
         platform=data.platforms.get(n.platform, {}).get("name", n.platform),
         contact=data.platforms.get(n.platform, {}).get("contact", ""),
+        mail=mailer.view(services(request).db, services(request).settings.home, notice_id),
     )
 
 
@@ -434,6 +436,92 @@ def notice_mark(
         notices.mark(services(request).db, notice_id, _field(form, "status"))
     _changed(request)
     return RedirectResponse(f"/ui/notices/{notice_id}", 303)
+
+
+@router.post("/notices/{notice_id}/send")
+def notice_send(
+    request: Request,
+    notice_id: int,
+    p: Principal = Depends(current_user),
+    form: FormData = Depends(checked_form),
+) -> Response:
+    """Send a notice by e-mail (rempart.cases.mailer): a caseworker of its case's
+    organisation or an admin; recorded, audited, marked sent. A web-form platform: nothing
+    sent, the page shows the form's address."""
+    _notice(request, p, notice_id)
+    svc = services(request)
+    with audit.acting_as(actor(p)):
+        mailer.send(svc.db, svc.settings.home, notice_id, actor=actor(p))
+    _changed(request)
+    return RedirectResponse(f"/ui/notices/{notice_id}#mail", 303)
+
+
+def _smtp_admin(p: Principal) -> str:
+    """The organisation whose SMTP settings this admin keeps ("" : the instance's)."""
+    if p.role != "admin":
+        raise WebForbidden("error.forbidden")
+    return p.tenant or ""
+
+
+@router.get("/settings/smtp")
+def smtp_page(request: Request, p: Principal = Depends(current_user)) -> Response:
+    organisation = _smtp_admin(p)
+    cfg = mailer.get_settings(services(request).db, organisation)
+    return page(
+        request,
+        "smtp.html",
+        cfg=cfg,
+        organisation=organisation,
+        securities=mailer.SECURITIES,
+        message=request.state.t("smtp.saved") if request.query_params.get("saved") else "",
+    )
+
+
+@router.post("/settings/smtp")
+def smtp_save(
+    request: Request, p: Principal = Depends(current_user), form: FormData = Depends(checked_form)
+) -> Response:
+    organisation = _smtp_admin(p)
+    port = _field(form, "port", 10)
+    if port and not port.isdigit():
+        raise InvalidInput(f"SMTP port must be a number, not {port!r}")
+    password = form.get("password")
+    svc = services(request)
+    mailer.set_settings(
+        svc.db,
+        svc.settings.home,
+        organisation=organisation,
+        host=_field(form, "host", 300),
+        port=int(port) if port else None,
+        security=_field(form, "security", 20) or "starttls",
+        username=_field(form, "user", 300),
+        password=(
+            ""
+            if _field(form, "forget")
+            else (password if isinstance(password, str) and password else None)
+        ),
+        from_address=_field(form, "from", 400),
+        reply_to=_field(form, "reply_to", 400),
+        actor=actor(p),
+    )
+    return RedirectResponse("/ui/settings/smtp?saved=1", 303)
+
+
+@router.post("/settings/smtp/test")
+def smtp_test(
+    request: Request, p: Principal = Depends(current_user), form: FormData = Depends(checked_form)
+) -> Response:
+    organisation = _smtp_admin(p)
+    svc = services(request)
+    answer = mailer.check_server(svc.db, svc.settings.home, organisation, timeout=15.0)
+    return page(
+        request,
+        "smtp.html",
+        cfg=mailer.get_settings(svc.db, organisation),
+        organisation=organisation,
+        securities=mailer.SECURITIES,
+        message=request.state.t("smtp.tested", answer=answer),
+    )
 
 
 # ---- scans ------------------------------------------------------------------------------
