@@ -106,6 +106,7 @@ bench: $(STAMP) bench-perception
 	$(PY) bench/face_bench.py
 	$(PY) bench/scan_bench.py
 	$(PY) bench/rooms_bench.py
+	$(PY) bench/synthetic_bench.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info demo/out node_modules src/rempart/web/hashpage/dist
