@@ -81,6 +81,20 @@ def test_a_truncated_log_is_found(rempart_env: Path, consent_file: Path) -> None
     assert "truncated" in out
 
 
+def test_a_truncation_stays_found_after_later_commands(
+    rempart_env: Path, consent_file: Path
+) -> None:
+    """Every command that opens the database rewrote the head file, so a second `audit
+    verify` (or any command) after a truncation made the log look whole again."""
+    db = setup_case(rempart_env, consent_file)
+    execute(db, "delete from audit_log where id = (select max(id) from audit_log)")
+    rempart("audit", "verify", code=1)
+    rempart("bank", "list")
+    rempart("bank", "create", "later")  # an audited change after the truncation
+    out = rempart("audit", "verify", code=1)
+    assert any(w in out for w in ("truncated", "missing", "differs")), out
+
+
 def test_a_failed_action_leaves_no_entry(rempart_env: Path, consent_file: Path) -> None:
     rempart("bank", "create", "b")
     rempart("bank", "import", "b", str(consent_file), "--case", "C-2", code=1)  # not a submission

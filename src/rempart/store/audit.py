@@ -123,7 +123,8 @@ def write_head(db: Database, home: Path) -> None:
     Server workers and threads write it at the same time: each holds an exclusive lock on
     audit-head.lock while it reads the newest entry and replaces the file (through its own
     temporary name), so a writer never loses the other's temporary file and an older head
-    never replaces a newer one."""
+    never replaces a newer one. A head is only moved forward along the same chain
+    (`_continues`): after a truncation or a changed last entry the old head stays."""
     home.mkdir(parents=True, exist_ok=True)
     with open(home / (HEAD_FILE + ".lock"), "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -131,11 +132,31 @@ def write_head(db: Database, home: Path) -> None:
             last = s.execute(
                 select(AuditEntry.id, AuditEntry.entry_hash).order_by(AuditEntry.id.desc()).limit(1)
             ).first()
-        if last is None:
-            return
+            if last is None or not _continues(s, db, home / HEAD_FILE):
+                return
         tmp = home / f"{HEAD_FILE}.{os.getpid()}.{threading.get_ident()}.tmp"
         tmp.write_text(json.dumps({"db": db.instance_id(), "count": last[0], "head": last[1]}))
         tmp.replace(home / HEAD_FILE)
+
+
+def _continues(s: Session, db: Database, path: Path) -> bool:
+    """Whether the log still holds the head recorded in `path` unchanged, so that writing a
+    newer head hides nothing. A log whose recorded last entry was deleted or changed keeps
+    its old head file: `verify` goes on reporting the truncation or the change, whatever
+    commands run after it (before, any command rewrote the head and hid a truncation)."""
+    try:
+        head = json.loads(path.read_text())
+    except FileNotFoundError:
+        return True
+    except (OSError, ValueError):
+        return False  # an unreadable head record is left for verify to report
+    if not isinstance(head, dict) or head.get("db") != db.instance_id():
+        return True  # another database's head (a restore, a new database): replaced
+    count, recorded = head.get("count"), head.get("head")
+    if not isinstance(count, int) or count < 1:
+        return True
+    stored = s.scalar(select(AuditEntry.entry_hash).where(AuditEntry.id == count))
+    return bool(stored == recorded)
 
 
 @dataclass(frozen=True)
