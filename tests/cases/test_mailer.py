@@ -27,7 +27,7 @@ from typer.testing import CliRunner
 
 from rempart.cases import mailer, notices
 from rempart.cli import app
-from rempart.errors import InvalidInput, SetupError
+from rempart.errors import InvalidInput, Refused, SetupError
 from rempart.ops import keys
 from rempart.store.db import Database
 from rempart.store.models import Case, CaseOwner, Consent, Notice, Tenant, utcnow
@@ -347,6 +347,11 @@ def test_tls_from_the_start(lab: SmtpLab, db: Database) -> None:
     assert mailer.check_server(db, home()).startswith("250")
     result = mailer.send(db, home(), notice_id)
     assert result.sent and lab.inbox.messages[-1].message["Message-ID"] == result.message_id
+    with pytest.raises(Refused, match="not sent twice"):  # a second click
+        mailer.send(db, home(), notice_id)
+    again = mailer.send(db, home(), notice_id, again=True)
+    assert again.sent and again.message_id != result.message_id
+    assert status_of(db, notice_id) == ("sent", 2) and len(lab.inbox.messages) == 2
 
 
 def test_failures_mark_nothing_sent(

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from tests.api.conftest import Server, World
 from tests.cases.test_mailer import FROM, PASSWORD, USER, SmtpLab, make_notice, running_lab
-from tests.web.conftest import sign_in
+from tests.web.conftest import Shots, sign_in
 
 from rempart.cases import mailer
 from rempart.store.db import Database
@@ -74,7 +74,7 @@ def _context(browser: Any, mw: MailWorld, locale: str = "en-GB") -> Any:
     return ctx
 
 
-def test_send_from_the_notice_page(browser: Any, mail_world: MailWorld) -> None:
+def test_send_from_the_notice_page(browser: Any, mail_world: MailWorld, shots: Shots) -> None:
     mw, inbox = mail_world, mail_world.lab.inbox
     ctx = _context(browser, mw)
     try:
@@ -91,6 +91,8 @@ def test_send_from_the_notice_page(browser: Any, mail_world: MailWorld) -> None:
         page.click("#mail-send")
         page.wait_for_selector("#mail-sent")
         assert page.inner_text("#notice-status") == "sent"
+        shots(page, "sent")
+        assert page.locator("#mail-send").count() == 0  # no second click
         (got,) = inbox.messages
         msg = got.message
         assert got.rcpt_tos == ["report@example.kr"] and msg["From"] == FROM
@@ -122,7 +124,7 @@ def test_send_from_the_notice_page(browser: Any, mail_world: MailWorld) -> None:
     assert len(inbox.messages) == 1
 
 
-def test_smtp_settings_page_for_admins(browser: Any, mail_world: MailWorld) -> None:
+def test_smtp_settings_page_for_admins(browser: Any, mail_world: MailWorld, shots: Shots) -> None:
     mw = mail_world
     ctx = _context(browser, mw, locale="fr-FR")
     try:
@@ -141,6 +143,7 @@ def test_smtp_settings_page_for_admins(browser: Any, mail_world: MailWorld) -> N
         assert page.inner_text("#smtp-password-state") == "un mot de passe est gardé"
         page.click("#smtp-test")  # connects, STARTTLS verified, signs in, NOOP
         assert "250" in page.inner_text("#smtp-message")
+        shots(page, "settings")
     finally:
         ctx.close()
     db = Database(mw.world.db_url)

@@ -29,7 +29,7 @@ import smtplib
 import socket
 import ssl
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import format_datetime, getaddresses, parseaddr
@@ -50,6 +50,7 @@ KEY_FILE = "mail.key"
 SECURITIES = ("starttls", "tls", "none")
 DEFAULT_PORTS = {"starttls": 587, "tls": 465, "none": 25}
 TIMEOUT = 30.0  # seconds for each exchange with the server
+RESEND_GUARD = timedelta(minutes=10)  # a second send this soon is a second click
 # The header lines a letter template starts with (templates/<language>.txt): they become the
 # message's headers, the rest is its body.
 SUBJECT_NAMES = ("subject", "objet", "제목")
@@ -534,11 +535,14 @@ def send(
     actor: str = "",
     preview: Preview | None = None,
     timeout: float = TIMEOUT,
+    again: bool = False,
 ) -> SendResult:
     """Send a notice by e-mail (the message `build` makes, or the `preview` shown): record
     the sending and mark the notice sent (both audited). A web-form platform gets nothing
     sent: the result carries the letter and the form's address to copy. MailError when the
-    server refuses, does not answer or refuses the password; nothing is marked sent."""
+    server refuses, does not answer or refuses the password; nothing is marked sent.
+    Refused when it left by e-mail less than RESEND_GUARD ago (a second click), unless
+    `again`."""
     p = preview if preview is not None and preview.notice_id == notice_id else None
     p = p or build(db, home, notice_id)
     if p.message is None or p.recipient is None:
@@ -549,6 +553,19 @@ def send(
             raise NotFound(f"no notice N-{notice_id}")
         if n.status in ("removed", "refused"):
             raise Refused(f"notice N-{notice_id} is {n.status}: nothing to send again")
+        last = s.scalar(
+            select(NoticeSending.sent_at)
+            .where(NoticeSending.notice_id == notice_id)
+            .order_by(NoticeSending.id.desc())
+            .limit(1)
+        )
+    if last is not None and not again:
+        last = _aware(last)
+        if utcnow() - last < RESEND_GUARD:
+            raise Refused(
+                f"notice N-{notice_id} left by e-mail at {last:%Y-%m-%d %H:%M} UTC, minutes "
+                "ago: not sent twice (rempart notice send --again sends it anyway)"
+            )
     row, _ = _settings_row(db, p.organisation)
     where = f"{row.host}:{row.port}"
     sender = parseaddr(row.from_address)[1]
@@ -635,6 +652,7 @@ class MailView:
     preview: Preview | None
     problem: str | None
     sent: list[dict[str, Any]]
+    recent: bool = False  # it left less than RESEND_GUARD ago: no Send button
 
 
 def view(db: Database, home: Path, notice_id: int) -> MailView:
@@ -643,4 +661,12 @@ def view(db: Database, home: Path, notice_id: int) -> MailView:
         problem = None
     except (Refused, InvalidInput) as exc:
         preview, problem = None, str(exc)
-    return MailView(preview, problem, sendings(db, notice_id))
+    sent = sendings(db, notice_id)
+    recent = bool(sent) and (
+        utcnow() - _aware(datetime.fromisoformat(sent[-1]["sent_at"])) < RESEND_GUARD
+    )
+    return MailView(preview, problem, sent, recent)
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

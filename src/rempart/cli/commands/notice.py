@@ -344,6 +344,9 @@ def notice_preview(
 def notice_send(
     notice_id: Annotated[int, typer.Argument(help="Notice number (N-12 is 12).")],
     yes: Annotated[bool, typer.Option("--yes", help="Send without asking.")] = False,
+    again: Annotated[
+        bool, typer.Option("--again", help="Send even if it left minutes ago (10 min guard).")
+    ] = False,
     timeout: Annotated[float, typer.Option(help="Seconds for each exchange.")] = 30.0,
     as_json: JsonOption = False,
 ) -> None:
@@ -363,7 +366,7 @@ def notice_send(
         )
     if not yes and not typer.confirm(f"Send it to {safe(p.recipient or '')}?", err=True):
         raise fail("not sent")
-    result = mailer.send(db, home, notice_id, preview=p, timeout=timeout)
+    result = mailer.send(db, home, notice_id, preview=p, timeout=timeout, again=again)
     if as_json:
         out.print_json(json.dumps(result.as_dict(), default=str))
         return
