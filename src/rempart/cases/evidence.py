@@ -43,9 +43,10 @@ from rempart.cases.pdf import text_pdf
 from rempart.cases.review import get, match_row
 from rempart.config import Policy
 from rempart.errors import SetupError
+from rempart.signals.synthetic import derivation, schematic
 from rempart.store import audit
 from rempart.store.db import Database
-from rempart.store.models import ScanItem, ScanRun
+from rempart.store.models import BankItem, Match, ScanItem, ScanRun
 from rempart.store.repository import StoreError
 
 KEY_FILE = "evidence-signing.pem"
@@ -275,6 +276,8 @@ def export_package(
             "scan_id": scan_item.scan_id,
             "scanned_at": run.started_at.isoformat(timespec="seconds") if run else None,
         }
+        banked = s.get(BankItem, row.bank_item_id) if isinstance(row, Match) else None
+        frame = (banked.width or 0, banked.height or 0) if banked is not None else (0, 0)
         review = {
             "status": row.review_status,
             "by": row.reviewed_by,
@@ -307,6 +310,14 @@ def export_package(
     lines = _report_lines(doc)
     files["report.html"] = _html(lines).encode()
     files["report.pdf"] = text_pdf("Rempart evidence", lines)
+    # a region or keypoint match of an altered copy: which part of her photo is unchanged,
+    # as the finding's JSON and a schematic (outlines only, no pixel of any picture)
+    derived = derivation.from_details(item.details)  # None for whole, video and face matches
+    if derived is not None:
+        files["derivation.json"] = json.dumps(derived.as_json(), indent=2).encode()
+        scale = 400 / max(frame) if min(frame) > 0 else 0.0
+        size = (round(frame[0] * scale), round(frame[1] * scale)) if scale else (400, 300)
+        files["derivation.png"] = schematic.draw(derived.evidence, size)
     if include_media:
         path = Path(scan_item.locator.split("!")[-1].split("#")[0])
         data = media_store.load(home, scan_item.sha256 or "") if scan_item.sha256 else None

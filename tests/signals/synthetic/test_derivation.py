@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -73,7 +74,9 @@ def scanned(rempart_env: Path, consent_file: Path) -> dict[str, dict[str, object
     return by_file
 
 
-def test_derivation_boxes_match_the_edits(scanned: dict[str, dict[str, object] | None]) -> None:
+def test_derivation_boxes_match_the_edits(
+    scanned: dict[str, dict[str, object] | None], rempart_env: Path
+) -> None:
     lower = derivation.from_details(scanned["lower55.png"])
     assert lower is not None, scanned["lower55.png"]
     assert (lower.type, lower.indicates, lower.strength) == ("derivation", "ai-modified", "strong")
@@ -100,6 +103,32 @@ def test_derivation_boxes_match_the_edits(scanned: dict[str, dict[str, object] |
     assert colours <= schematic.COLOURS and schematic.UNCHANGED in colours
     assert schematic.CHANGED in colours
     json.dumps(pasted.as_json())  # JSON-ready
+    # the same scan's evidence packages (one scan: scans are the slow part)
+    _evidence_package_carries_the_finding_and_schematic(rempart_env)
+
+
+def _export(ref: str, out: Path) -> dict[str, bytes]:
+    rempart("review", "decide", ref, "confirmed", "--reason", "her photo")
+    rempart("evidence", "export", ref, "--out", str(out))
+    assert "intact" in rempart("evidence", "verify", str(out))
+    with zipfile.ZipFile(out) as zf:
+        return {name: zf.read(name) for name in zf.namelist()}
+
+
+def _evidence_package_carries_the_finding_and_schematic(rempart_env: Path) -> None:
+    refs = {
+        Path(m["file"]).name: m["ref"]
+        for m in json.loads(rempart("review", "list", "--format", "json"))
+    }
+    files = _export(refs["pasted.png"], rempart_env / "pasted.zip")
+    finding = json.loads(files["derivation.json"])
+    assert finding["type"] == "derivation" and finding["indicates"] == "ai-modified"
+    assert derivation.iou(tuple(finding["unchanged"][0]), FACE) > 0.7
+    img = Image.open(io.BytesIO(files["derivation.png"]))
+    assert img.size == (400 + 2 * schematic.MARGIN, 300 + 2 * schematic.MARGIN + schematic.LEGEND)
+    assert {tuple(c) for c in np.asarray(img.convert("RGB")).reshape(-1, 3)} <= schematic.COLOURS
+    whole = _export(refs["whole.jpg"], rempart_env / "whole.zip")
+    assert "derivation.json" not in whole and "derivation.png" not in whole
 
 
 def test_details_that_are_not_derivations_or_are_bad() -> None:
