@@ -246,6 +246,7 @@ def _show_smtp(cfg: object, as_json: bool) -> None:
     if as_json:
         out.print_json(json.dumps(d, default=str))
         return
+    d["organisation"] = d["organisation"] or "(this instance)"
     for key in ("organisation", "host", "port", "security", "username", "from_address"):
         out.print(f"{key}: {safe(str(d[key]))}", highlight=False, markup=False)
     out.print(f"reply_to: {safe(d['reply_to'])}", highlight=False, markup=False)
