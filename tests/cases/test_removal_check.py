@@ -28,6 +28,7 @@ from rempart.samples import photo_like
 from rempart.sources.urls import FetchOptions
 from rempart.store.db import Database
 from rempart.store.models import AuditEntry, Case, Notice, RemovalCheck
+from rempart.store.repository import StoreError
 
 runner = CliRunner()
 LOOPBACK = "127.0.0.1/32"
@@ -281,8 +282,24 @@ def test_bad_requests_and_private_chat_links(rempart_env: Path) -> None:
     bad = rempart_env / "home"
     bad.mkdir(exist_ok=True)
     (bad / "removal_pages.toml").write_text("[x]\nmedia = ['(']\n")
-    with pytest.raises(removal_check.StoreError, match="removal_pages.toml"):
+    with pytest.raises(StoreError, match="removal_pages.toml"):
         removal_check.load_pages(bad)
+
+
+def test_pictures_named_by_a_page_hostile_pages_too() -> None:
+    telegram = next(p for p in removal_check.load_pages(None) if p.key == "telegram")
+    post = (
+        '<div class="tgme_widget_message"><a class="tgme_widget_message_photo_wrap" '
+        "style=\"width:800px;background-image:url('https://cdn.example/file/abc.jpg')\"></a>"
+        '<meta property="og:image" content="/og.jpg"><script>alert(1)</script>'
+    )
+    found = removal_check._page_media(post, "https://t.me/room/5?embed=1", telegram)
+    assert found == ["https://cdn.example/file/abc.jpg", "https://t.me/og.jpg"]  # page order
+    hostile = "<meta " * 200_000 + "<div " + "a" * 1_000_000 + '<meta name="twitter:image"'
+    start = time.monotonic()
+    assert removal_check._page_media(hostile, "https://x.test/", telegram) == []
+    assert time.monotonic() - start < 5
+    assert removal_check._page_media("<a href='javascript:x'>", "https://x.test/", None) == []
 
 
 def test_pacing_between_fetches_from_one_host() -> None:

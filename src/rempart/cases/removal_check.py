@@ -75,11 +75,8 @@ JOB = "removal-check"
 CHECK_OPTIONS = FetchOptions(
     max_bytes=64 * 1024 * 1024, connect_timeout=10.0, read_timeout=20.0, deadline=60.0
 )
-_META_IMAGE = re.compile(
-    r"<meta[^>]+(?:property|name)\s*=\s*[\"'](?:og:image|twitter:image)[\"'][^>]*>", re.I
-)
-_CONTENT = re.compile(r"content\s*=\s*[\"']([^\"']+)[\"']", re.I)
 _PAGE_BYTES = 2 * 1024 * 1024  # the part of a page searched for words and pictures
+_TAG_CHARS = 4096  # a longer tag is passed over (a picture's tag is far shorter)
 
 
 @dataclass(frozen=True)
@@ -334,14 +331,34 @@ def _same(data: bytes, ref: _Reference) -> tuple[bool, str]:
     return False, f"pdq distance {best[0]} (over {best[1]})"
 
 
+_ATTR = re.compile(r"""([a-zA-Z_:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+))""")
+
+
 def _page_media(text: str, base: str, platform: Platform | None) -> list[str]:
+    """The pictures a page names: og:image and twitter:image, and what the platform's
+    patterns find in a tag. Read as text, linearly: each tag is the part of the page
+    between a "<" and the next ">" (at most _TAG_CHARS long; a longer or broken one is
+    passed over), so a hostile page's scripts are never run and no markup slows it down
+    (html.parser takes quadratic time on a page of unclosed tags)."""
+    patterns = platform.media if platform else ()
     found: list[str] = []
-    for tag in _META_IMAGE.findall(text):
-        m = _CONTENT.search(tag)
-        if m:
-            found.append(m.group(1))
-    for pattern in platform.media if platform else ():
-        found += [m.group(1) for m in pattern.finditer(text)]
+    for chunk in text.split(">"):
+        if len(found) >= 16:
+            break
+        at = chunk.rfind("<")
+        tag = chunk[at:] if at >= 0 else ""
+        if not tag or len(tag) > _TAG_CHARS:
+            continue
+        if tag[1:5].lower() == "meta":
+            values = {
+                m.group(1).lower(): m.group(2) or m.group(3) or m.group(4) or ""
+                for m in _ATTR.finditer(tag)
+            }
+            kind = (values.get("property") or values.get("name") or "").lower()
+            if kind in ("og:image", "twitter:image") and values.get("content"):
+                found.append(values["content"])
+        for pattern in patterns:
+            found += [m.group(1) for m in pattern.finditer(tag + ">")][:4]
     out: list[str] = []
     for u in found:
         full = urljoin(base, html.unescape(u.strip()))
