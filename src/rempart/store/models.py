@@ -580,9 +580,7 @@ class NoticeSending(Base):
     __tablename__ = "notice_sendings"
     __table_args__ = {"sqlite_autoincrement": True}  # ids are never given twice
     id: Mapped[int] = mapped_column(primary_key=True)
-    notice_id: Mapped[int] = mapped_column(
-        ForeignKey("notices.id", ondelete="CASCADE"), index=True
-    )
+    notice_id: Mapped[int] = mapped_column(ForeignKey("notices.id", ondelete="CASCADE"), index=True)
     message_id: Mapped[str] = mapped_column(String(300))
     sent_at: Mapped[datetime] = mapped_column(default=utcnow)
     recipient: Mapped[str] = mapped_column(String(320))
