@@ -17,9 +17,13 @@ which is reported). Measured on the 2-core development machine (load average 8-1
 work running), SQLite, 1 M hashes (229 MB): 434 s wall, 74.6 s of CPU, peak 496 MB when
 the list was first streamed; 69.7 s wall (load average 2.5), 60.2 s of CPU, peak 411 MB
 once the change feed, dates and id read-backs went in bulk, SQLite had a 64 MB cache for
-the import and the freed memory was given back before the index build. What is left is
-about one third JSON reading and checking, two thirds SQLite inserts (three tables, five
-indexes, one of them on random hash values).
+the import and the freed memory was given back before the index build (then about one
+third JSON reading and checking, two thirds SQLite inserts: three tables, five indexes, one
+of them on random hash values). Issue 19's second pass (one transaction for the whole list,
+the index of hashes by value built once at its end, multi-row INSERTs), measured the same
+day at load average 3.9 before and 8.9 after: 119.4 s wall, 59.8 s of CPU, 416 MB before;
+303.4 s wall, 43.5 s of CPU, 380 MB after (the wall time there is the load's: seven other
+sessions ran their tests). Table and breakdown: docs/formats.md.
 """
 
 from __future__ import annotations
