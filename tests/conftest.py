@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -61,27 +62,31 @@ def postgres_server() -> PostgresServer:
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     stop_session_server()
+    for template in _TEMPLATE:
+        shutil.rmtree(template.parent, ignore_errors=True)
+    _TEMPLATE.clear()
 
 
-@pytest.fixture(scope="session")
-def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An SQLite file migrated to the newest schema once per session (Alembic's run costs
-    about a second of CPU and some forty fsyncs): `db_url` copies it for each test, as the
-    PostgreSQL tests copy their template database. Tests of the migrations themselves open
-    an empty file of their own (their `empty_db_url`)."""
-    from rempart.store.db import Database
-
-    path = tmp_path_factory.mktemp("template") / "rempart.db"
-    Database(f"sqlite:///{path}").dispose()
-    assert not path.with_name("rempart.db-wal").exists(), "the template's log was not merged"
-    return path
+_TEMPLATE: list[Path] = []
 
 
-def migrated_sqlite_copy(template: Path, target: Path) -> str:
-    """A private copy (mode 0600, as Rempart creates it) of the migrated template at
-    `target`; its SQLAlchemy URL."""
+def migrated_sqlite_url(target: Path) -> str:
+    """A private copy (mode 0600, as Rempart creates it) at `target` of an SQLite database
+    migrated to the newest schema once per session; its SQLAlchemy URL. Alembic's run costs
+    about a second of CPU and some forty fsyncs: `db_url` and the module worlds (tests/api,
+    tests/web, tests/sync) copy this file instead, as the PostgreSQL tests copy their
+    template database. Tests of the migrations themselves open an empty file of their own
+    (their `empty_db_url`)."""
+    if not _TEMPLATE:
+        from rempart.store.db import Database
+
+        folder = Path(tempfile.mkdtemp(prefix="rempart-template-"))
+        path = folder / "rempart.db"
+        Database(f"sqlite:///{path}").dispose()
+        assert not path.with_name("rempart.db-wal").exists(), "the template's log not merged"
+        _TEMPLATE.append(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(template, target)
+    shutil.copyfile(_TEMPLATE[0], target)
     target.chmod(0o600)
     return f"sqlite:///{target}"
 
@@ -92,8 +97,7 @@ def db_url(db_backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> I
     SQLAlchemy URL (SQLite: a copy of the session's migrated file; PostgreSQL: a copy of the
     server's migrated template database)."""
     if db_backend == "sqlite":
-        template: Path = request.getfixturevalue("migrated_sqlite")
-        yield migrated_sqlite_copy(template, tmp_path / "rempart.db")
+        yield migrated_sqlite_url(tmp_path / "rempart.db")
         return
     server: PostgresServer = request.getfixturevalue("postgres_server")
     with server.database() as url:

@@ -26,6 +26,7 @@ from rempart.store import repository
 from rempart.store.bank_index import BankIndex
 from rempart.store.db import Database
 from rempart.store.models import BankShare, CaseOwner
+from tests.conftest import migrated_sqlite_url
 
 CONSENT = {
     "given_by": "Test Person",
@@ -77,7 +78,7 @@ def build_world(root: Path, db_url: str | None = None) -> World:
     plat-a; org B has CASE-B with seed 4 in bank 'other', shared with plat-b."""
     from rempart.cases import workflow
 
-    world = World(root, db_url or f"sqlite:///{root / 'rempart.db'}", root / "home")
+    world = World(root, db_url or migrated_sqlite_url(root / "rempart.db"), root / "home")
     db = Database(world.db_url)
     bank_index = BankIndex(db, world.home)
     consent = ConsentRecord.parse(CONSENT, "consent")

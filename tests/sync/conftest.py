@@ -19,6 +19,7 @@ from rempart.store.bank_index import BankIndex
 from rempart.store.db import Database
 from rempart.store.models import BankShare
 from tests.api.conftest import World, item, jpeg
+from tests.conftest import migrated_sqlite_url
 
 SHARING = {
     "given_by": "Test Person",
@@ -55,7 +56,7 @@ class Sender:
 
 
 def build_sender(root: Path) -> Sender:
-    world = World(root, f"sqlite:///{root / 'a.db'}", root / "home")
+    world = World(root, migrated_sqlite_url(root / "a.db"), root / "home")
     db = Database(world.db_url)
     bank_index = BankIndex(db, world.home)
     with db.session() as s:
@@ -99,7 +100,7 @@ def build_sender(root: Path) -> Sender:
 
 
 def build_receiver(root: Path) -> World:
-    world = World(root, f"sqlite:///{root / 'b.db'}", root / "home")
+    world = World(root, migrated_sqlite_url(root / "b.db"), root / "home")
     db = Database(world.db_url)
     with db.session() as s:
         repository.create_bank(s, "from-a")

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from tests.api.conftest import CONSENT, Server, World, item
+from tests.conftest import migrated_sqlite_url
 from tests.sources.telegram_factory import message
 
 from rempart.exchange.bank_import import import_submission
@@ -55,7 +56,7 @@ def build_world(root: Path) -> World:
     from rempart.api import keys
     from rempart.cases import workflow
 
-    world = World(root, f"sqlite:///{root / 'rempart.db'}", root / "home")
+    world = World(root, migrated_sqlite_url(root / "rempart.db"), root / "home")
     db = Database(world.db_url)
     bank_index = BankIndex(db, world.home)
     consent = ConsentRecord.parse(CONSENT, "consent")
