@@ -147,6 +147,31 @@ def test_odd_bytes_and_truncated_pages_are_reported(tmp_path: Path) -> None:
     assert "truncated" in problems[0].detail and str(page) in problems[0].detail
 
 
+def test_a_page_ending_in_unclosed_tags_is_read_in_linear_time(tmp_path: Path) -> None:
+    """HTMLParser.close() retries unclosed markup from every "<" to the end of the page:
+    a page ending in 35,000 unclosed "<meta " kept a scan busy for minutes. The reader
+    drops such markup (reported) instead; run in a child process with a deadline."""
+    import subprocess
+    import sys
+
+    for tail in ("<meta " * 35_000, "<meta " * 9_000):  # over / under the pending limit
+        page = export_with(tmp_path / str(len(tail)), [])
+        data = page.read_text(encoding="utf-8")
+        page.write_text(data[: data.index('id="message2"') - 60] + tail, encoding="utf-8")
+        code = (
+            "import sys; from pathlib import Path;"
+            "from rempart.sources.telegram_html import iter_html_chat;"
+            "p = Path(sys.argv[1]);"
+            "out = list(iter_html_chat(p.parent, p.parent));"
+            "print([getattr(o, 'reason', 'media') for o in out])"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", code, str(page)], capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0, done.stderr
+        assert "'media'" in done.stdout and "malformed-export" in done.stdout, done.stdout
+
+
 def test_a_scan_goes_on_past_a_hostile_export(tmp_path: Path) -> None:
     page = export_with(tmp_path / "case" / "export", [Msg(2, T0 + 5, photo="/etc/passwd")])
     page.write_bytes(page.read_bytes()[:-200])  # truncated too
