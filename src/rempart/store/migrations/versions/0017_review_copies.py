@@ -7,8 +7,8 @@ audited reveal work as for a folder file. One row per match (`match_id` or
 `face_match_id`), with the encrypted file's path; deleted with the file on withdrawal and
 rejection (rempart.cases.review_copies).
 
-Revision ID: 0016_review_copies
-Revises: 0015_notice_mail
+Revision ID: 0017_review_copies
+Revises: 0016_synthetic_signals
 Create Date: 2026-12-02 05:40:00
 """
 
@@ -17,8 +17,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0016_review_copies"
-down_revision: str | None = "0015_notice_mail"
+revision: str = "0017_review_copies"
+down_revision: str | None = "0016_synthetic_signals"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
