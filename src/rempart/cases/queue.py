@@ -12,8 +12,9 @@ ORM's.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from rempart.store.errors import StoreError
@@ -38,6 +39,10 @@ class ReviewItem:
     possible_minor: bool = False
     reviewed_at: str | None = None  # ISO 8601, UTC
     sightings: int = 1  # how often this content was found (scans, places): reviewed once
+    first_seen: str | None = None  # ISO 8601, UTC: its first sighting
+    last_seen: str | None = None  # and its latest
+    transform: str | None = None  # how the found picture was turned to match (mirrored...)
+    threshold: int | None = None  # the bank's PDQ threshold: where matches start
 
     @property
     def keypoints(self) -> int | None:
@@ -70,7 +75,10 @@ _MATCHES = (
     "SELECT m.id, m.review_status, c.number, s.locator, m.signal_type, m.distance, b.name,"
     " m.details, s.provenance, m.reviewed_by, m.review_reason, m.possible_minor,"
     " m.reviewed_at,"
-    " (SELECT count(*) FROM match_occurrences o WHERE o.match_id = m.id)"
+    " (SELECT count(*) FROM match_occurrences o WHERE o.match_id = m.id) AS seen,"
+    " (SELECT min(o.seen_at) FROM match_occurrences o WHERE o.match_id = m.id) AS first,"
+    " (SELECT max(o.seen_at) FROM match_occurrences o WHERE o.match_id = m.id) AS last,"
+    " m.transform, b.pdq_threshold"
     " FROM matches m"
     " JOIN scan_items s ON m.scan_item_id = s.id"
     " JOIN bank_items i ON m.bank_item_id = i.id"
@@ -81,7 +89,11 @@ _MATCHES = (
 _FACE_MATCHES = (
     "SELECT f.id, f.review_status, c.number, s.locator, f.distance, f.box, f.time,"
     " s.provenance, f.reviewed_by, f.review_reason, f.possible_minor, f.reviewed_at,"
-    " (SELECT count(*) FROM face_match_occurrences o WHERE o.face_match_id = f.id)"
+    " (SELECT count(*) FROM face_match_occurrences o WHERE o.face_match_id = f.id) AS seen,"
+    " (SELECT min(o.seen_at) FROM face_match_occurrences o WHERE o.face_match_id = f.id)"
+    " AS first,"
+    " (SELECT max(o.seen_at) FROM face_match_occurrences o WHERE o.face_match_id = f.id)"
+    " AS last"
     " FROM face_matches f"
     " JOIN scan_items s ON f.scan_item_id = s.id"
     " JOIN face_templates t ON f.template_id = t.id"
@@ -89,8 +101,58 @@ _FACE_MATCHES = (
 )
 
 
+SORTS = ("found", "newest", "oldest", "closest", "sightings")
+# ORDER BY of each sort (fixed text): newest by latest sighting, oldest by first sighting,
+# closest by score (a keypoint match's distance is its normalised score: lower is closer
+# too), most sightings first; ties in the order they were found.
+_ORDER = {
+    "found": "{a}.id",
+    "newest": "last DESC, {a}.id",
+    "oldest": "first, {a}.id",
+    "closest": "{a}.distance, {a}.id",
+    "sightings": "seen DESC, {a}.id",
+}
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the queue shows (the web page's GET parameters, `review list`'s options): all
+    applied in the queries' WHERE, never over the whole table in Python."""
+
+    method: str | None = None  # a signal type (sha256, pdq, pdq-crop, vpdq, ...) or face
+    source: str | None = None  # a room, folder, archive or address: part of where it was found
+    since: str | None = None  # YYYY-MM-DD: seen on or after this day (UTC)
+    until: str | None = None  # YYYY-MM-DD: seen on or before this day (UTC)
+    minor: bool = False  # only matches flagged as possibly showing a minor
+    sort: str = "found"
+
+
+def _day(value: str | None, name: str, after: bool = False) -> str | None:
+    """A day as the timestamp text both databases compare (the next day's start for an
+    inclusive end); StoreError naming the bad value."""
+    if not value:
+        return None
+    try:
+        day = date.fromisoformat(value.strip())
+    except ValueError as exc:
+        raise StoreError(f"{name} must be a day like 2026-03-01, not {value!r}") from exc
+    if after:
+        day += timedelta(days=1)
+    return f"{day.isoformat()} 00:00:00"
+
+
+def _like(value: str) -> str:
+    """A LIKE pattern finding `value` anywhere (its % and _ taken literally, escape !)."""
+    escaped = value.lower().replace("!", "!!").replace("%", "!%").replace("_", "!_")
+    return f"%{escaped}%"
+
+
 def _where(
-    alias: str, case: str | None, status: str | None, match_id: int | None
+    alias: str,
+    case: str | None,
+    status: str | None,
+    match_id: int | None,
+    f: Filters = Filters(),
 ) -> tuple[str, dict[str, Any]]:
     """The filters and their order (fixed SQL text; the values are bound parameters)."""
     conditions: list[str] = []
@@ -104,8 +166,61 @@ def _where(
     if match_id is not None:
         conditions.append(f"{alias}.id = :id")
         params["id"] = match_id
+    if f.method:
+        if alias == "f":
+            conditions.append("'face' = :method")
+        else:
+            conditions.append("m.signal_type = :method")
+        params["method"] = f.method
+    if f.source and f.source.strip():
+        # where it was found: its locator (folder, archive member, address) or its
+        # provenance (room, sender...); the JSON text escapes non-ASCII, so both spellings
+        params["src"] = _like(f.source.strip())
+        params["src_json"] = _like(json.dumps(f.source.strip())[1:-1])
+        conditions.append(
+            "(lower(s.locator) LIKE :src ESCAPE '!'"
+            " OR lower(CAST(s.provenance AS TEXT)) LIKE :src ESCAPE '!'"
+            " OR lower(CAST(s.provenance AS TEXT)) LIKE :src_json ESCAPE '!')"
+        )
+    table, key = (
+        ("match_occurrences", "match_id")
+        if alias == "m"
+        else ("face_match_occurrences", "face_match_id")
+    )
+    since, until = _day(f.since, "--since"), _day(f.until, "--until", after=True)
+    if since or until:
+        seen = [f"o.{key} = {alias}.id"]
+        if since:
+            seen.append("o.seen_at >= :since")
+            params["since"] = since
+        if until:
+            seen.append("o.seen_at < :until")
+            params["until"] = until
+        conditions.append(f"EXISTS (SELECT 1 FROM {table} o WHERE {' AND '.join(seen)})")
+    if f.minor:
+        conditions.append(f"{alias}.possible_minor = :minor")
+        params["minor"] = True
+    if f.sort not in _ORDER:
+        raise StoreError(f"sort must be one of {', '.join(SORTS)}, not {f.sort!r}")
     where = " WHERE " + " AND ".join(conditions) if conditions else ""
-    return f"{where} ORDER BY {alias}.id", params
+    return f"{where} ORDER BY {_ORDER[f.sort].format(a=alias)}", params
+
+
+def _sort_key(sort: str) -> Any:
+    """The same order as the SQL's, to merge the two queries' sorted answers."""
+    if sort == "newest":
+        return lambda i: (i.possible_minor is False, _neg(i.last_seen))
+    if sort == "oldest":
+        return lambda i: (i.possible_minor is False, i.first_seen or "")
+    if sort == "closest":
+        return lambda i: (i.possible_minor is False, i.distance)
+    if sort == "sightings":
+        return lambda i: (i.possible_minor is False, -i.sightings)
+    return lambda i: not i.possible_minor
+
+
+def _neg(text: str | None) -> tuple[int, ...]:
+    return tuple(-ord(ch) for ch in (text or ""))
 
 
 def queue(
@@ -114,22 +229,24 @@ def queue(
     case: str | None = None,
     status: str | None = "pending",
     ref: str | None = None,
+    filters: Filters | None = None,
 ) -> list[ReviewItem]:
     """Matches with the given review status (all when None), of one case or all, or the one
     match `ref` names; possible minors first, then hash/video matches and face matches in
-    the order they were found."""
+    the order they were found (or in `filters.sort`'s order); `filters` narrow it in SQL."""
+    f = filters or Filters()
     kind, number = split_ref(ref) if ref else ("", 0)
     if number > MAX_ID:
         number = -1  # names no match (and no database integer overflows)
     m_id = (number if kind == "m" else -1) if ref else None
     f_id = (number if kind == "f" else -1) if ref else None
-    m_where, m_params = _where("m", case, status, m_id)
-    f_where, f_params = _where("f", case, status, f_id)
+    m_where, m_params = _where("m", case, status, m_id, f)
+    f_where, f_params = _where("f", case, status, f_id, f)
     matches, faces = db.read((_MATCHES + m_where, m_params), (_FACE_MATCHES + f_where, f_params))
     backend = db.backend
     out = [_match_item(row, backend) for row in matches]
     out += [_face_item(row, backend) for row in faces]
-    return sorted(out, key=lambda i: not i.possible_minor)  # possible minors first
+    return sorted(out, key=_sort_key(f.sort))  # possible minors first (stable sort)
 
 
 def _match_item(row: Row, backend: str) -> ReviewItem:
@@ -148,6 +265,10 @@ def _match_item(row: Row, backend: str) -> ReviewItem:
         minor,
         reviewed_at,
         sightings,
+        first,
+        last,
+        transform,
+        threshold,
     ) = row
     return ReviewItem(
         f"m{match_id}",
@@ -163,6 +284,10 @@ def _match_item(row: Row, backend: str) -> ReviewItem:
         bool(minor),
         _iso(timestamp(reviewed_at)),
         max(1, int(sightings or 0)),
+        _iso(timestamp(first)),
+        _iso(timestamp(last)),
+        transform,
+        None if threshold is None else int(threshold),
     )
 
 
@@ -181,6 +306,8 @@ def _face_item(row: Row, backend: str) -> ReviewItem:
         minor,
         reviewed_at,
         sightings,
+        first,
+        last,
     ) = row
     return ReviewItem(
         f"f{face_id}",
@@ -196,6 +323,8 @@ def _face_item(row: Row, backend: str) -> ReviewItem:
         bool(minor),
         _iso(timestamp(reviewed_at)),
         max(1, int(sightings or 0)),
+        _iso(timestamp(first)),
+        _iso(timestamp(last)),
     )
 
 
