@@ -88,8 +88,7 @@ class Guarded:
     def _scan_plain(self, data: bytes) -> None:
         """The same, for text without backslashes (hash lists, nearly always): only the
         quotes and brackets are looked at."""
-        a = np.frombuffer(data, dtype=np.uint8)
-        c = a[_SPECIAL[a]]
+        c = np.frombuffer(data.translate(None, _NOT_SPECIAL), dtype=np.uint8)
         if not len(c):
             return
         quote = c == 34
@@ -107,6 +106,9 @@ class Guarded:
 
 _SPECIAL = np.zeros(256, dtype=bool)
 _SPECIAL[[34, 91, 93, 123, 125]] = True  # " [ ] { }
+# every other byte: deleted by bytes.translate, which keeps the special ones in one pass
+# (five times faster than numpy's table lookup and mask: a second of a 229 MB list)
+_NOT_SPECIAL = bytes(b for b in range(256) if not _SPECIAL[b])
 
 
 def _open(path: Path) -> IO[bytes]:
