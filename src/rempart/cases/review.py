@@ -67,35 +67,101 @@ def decide(
     db: Database, ref: str, decision: str, reason: str, actor: str | None = None
 ) -> ReviewItem:
     """Record a decision on one match, with its reason and an audit entry."""
+    _check(ref, decision, reason)
+    who = actor or audit.current_actor()
+    with db.session() as s:
+        _decide_row(s, ref, decision, reason, who)
+    return get(db, ref)
+
+
+def _check(ref: str, decision: str, reason: str) -> None:
     if decision not in DECISIONS:
         raise StoreError(f"decision must be one of {', '.join(DECISIONS)}, not {decision!r}")
     if not reason.strip():
         raise StoreError("give the reason for the decision (--reason)")
     parse_ref(ref)
-    who = actor or audit.current_actor()
+
+
+def _decide_row(s: Session, ref: str, decision: str, reason: str, who: str | None) -> None:
+    row = match_row(s, ref)
+    if row is None:
+        raise StoreError(f"no match {ref}")
+    before = row.review_status
+    row.review_status, row.reviewed_by, row.reviewed_at = decision, who, utcnow()
+    row.review_reason = reason.strip()
+    item = s.get(ScanItem, row.scan_item_id)
+    case = _case_of(s, row)
+    audit.record(
+        s,
+        "review",
+        case=case,
+        actor=who,
+        details={
+            "match": ref,
+            "decision": decision,
+            "before": before,
+            "reason": reason.strip(),
+            "file": item.locator if item else None,
+        },
+    )
+
+
+def same_copies(db: Database, ref: str) -> list[ReviewItem]:
+    """The other pending hash/video matches of the same case whose found content is an exact
+    copy (same SHA-256) of this match's: what a decision on `ref` may be applied to. None
+    for a face match or a match without a content digest."""
+    kind, number = split_ref(ref)
+    if kind != "m":
+        return []
     with db.session() as s:
-        row = match_row(s, ref)
-        if row is None:
+        m = s.get(Match, number)
+        if m is None:
             raise StoreError(f"no match {ref}")
-        before = row.review_status
-        row.review_status, row.reviewed_by, row.reviewed_at = decision, who, utcnow()
-        row.review_reason = reason.strip()
-        item = s.get(ScanItem, row.scan_item_id)
-        case = _case_of(s, row)
-        audit.record(
-            s,
-            "review",
-            case=case,
-            actor=who,
-            details={
-                "match": ref,
-                "decision": decision,
-                "before": before,
-                "reason": reason.strip(),
-                "file": item.locator if item else None,
-            },
+        if not m.content_sha256:
+            return []
+        case_id = s.scalar(select(BankItem.case_id).where(BankItem.id == m.bank_item_id))
+        same_case = (
+            BankItem.case_id == case_id if case_id is not None else BankItem.case_id.is_(None)
         )
-    return get(db, ref)
+        ids = s.scalars(
+            select(Match.id)
+            .join(BankItem, BankItem.id == Match.bank_item_id)
+            .where(
+                Match.content_sha256 == m.content_sha256,
+                Match.id != m.id,
+                Match.review_status == "pending",
+                same_case,
+            )
+            .order_by(Match.id)
+        ).all()
+    return [get(db, f"m{i}") for i in ids]
+
+
+def decide_with_copies(
+    db: Database,
+    ref: str,
+    decision: str,
+    reason: str,
+    copies: list[str],
+    actor: str | None = None,
+) -> list[ReviewItem]:
+    """The decision on `ref` and on the listed exact copies (each still one of
+    `same_copies(ref)`: one decided or changed meanwhile is refused), in one transaction,
+    audited per match; the decided items, `ref` first."""
+    _check(ref, decision, reason)
+    allowed = {i.ref for i in same_copies(db, ref)}
+    stray = [c for c in copies if c not in allowed]
+    if stray:
+        raise StoreError(
+            f"not pending exact copies of {ref} in its case (any more): {', '.join(stray)}"
+        )
+    who = actor or audit.current_actor()
+    refs = [ref, *dict.fromkeys(copies)]
+    with db.session() as s:
+        for r in refs:
+            _decide_row(s, r, decision, reason, who)
+            s.flush()
+    return [get(db, r) for r in refs]
 
 
 def _case_of(s: Session, row: Match | FaceMatch) -> str | None:

@@ -23,6 +23,7 @@ media_rules = lazy_module("rempart.cases.media_rules")
 preview = lazy_module("rempart.cases.preview")
 review_queue = lazy_module("rempart.cases.review")
 listing = lazy_module("rempart.cases.queue")  # without SQLAlchemy
+words = lazy_module("rempart.cases.review_words")  # without SQLAlchemy either
 
 
 @review_app.command("list")
@@ -32,16 +33,46 @@ def review_list(
         str, typer.Option(help="pending (default), confirmed, not-her, unsure, or all.")
     ] = "pending",
     fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+    method: Annotated[
+        str | None,
+        typer.Option(help="Only this method: sha256, md5, pdq, pdq-crop, vpdq, face, ..."),
+    ] = None,
+    source: Annotated[
+        str | None,
+        typer.Option(help="Only items found there: part of a room, folder, archive or URL."),
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Only items seen on or after this day (YYYY-MM-DD).")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Only items seen on or before this day (YYYY-MM-DD).")
+    ] = None,
+    minor: Annotated[
+        bool, typer.Option("--minor", help="Only items flagged as possibly showing a minor.")
+    ] = False,
+    sort: Annotated[
+        str, typer.Option(help="found (default), newest, oldest, closest or sightings.")
+    ] = "found",
+    lang: Annotated[str, typer.Option(help="Language of the words: en, fr or ko.")] = "en",
 ) -> None:
-    """Matches waiting for a decision (or with the given one)."""
+    """Matches waiting for a decision (or with the given one), each in words: what was
+    found, how sure, where and when."""
     # only reads: an up-to-date SQLite file is read without SQLAlchemy (start-up);
     # listing.queue is rempart.cases.review.queue, the web UI's
-    items = listing.queue(open_reader(), case=case, status=None if status == "all" else status)
+    filters = listing.Filters(method, source, since, until, minor, sort)
+    items = listing.queue(
+        open_reader(), case=case, status=None if status == "all" else status, filters=filters
+    )
     if fmt == "json":
-        out.print_json(json.dumps([asdict(i) for i in items]))
+        out.print_json(
+            json.dumps([{**asdict(i), "words": words.describe(i, lang).as_dict()} for i in items])
+        )
         return
-    table = Table("match", "status", "case", "kind", "distance", "file", "from", "seen")
+    table = Table(
+        "match", "status", "case", "kind", "distance", "file", "from", "seen", "what", "where"
+    )
     for i in items:
+        described = words.describe(i, lang)
         origin = i.provenance.get("chat") or i.provenance.get("url") or ""
         ref = f"{i.ref} [MINOR?]" if i.possible_minor else i.ref
         table.add_row(
@@ -53,6 +84,8 @@ def review_list(
             safe(Path(i.file).name),
             safe(origin),
             f"{i.sightings}x",
+            safe(f"{described.what}: {described.how_sure}"),
+            safe(f"{described.where_text}; {described.when}"),
         )
     out.print(table)
     err.print(f"{len(items)} match(es)")
@@ -63,16 +96,43 @@ def review_decide(
     ref: Annotated[str, typer.Argument(help="Match reference from `review list`, e.g. m12.")],
     decision: Annotated[str, typer.Argument(help="confirmed, not-her or unsure.")],
     reason: Annotated[str, typer.Option(help="Why (kept with the decision).")] = "",
+    same_copies: Annotated[
+        bool,
+        typer.Option(
+            "--same-copies",
+            help="Also decide the other pending exact copies of this content in its case "
+            "(listed first; each audited).",
+        ),
+    ] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="With --same-copies: apply without asking.")
+    ] = False,
 ) -> None:
     """Record a decision on one match (logged in the audit log)."""
     db = open_database()
-    item = review_queue.decide(db, ref, decision, reason)
-    err.print(
-        f"{safe(item.ref)}: {safe(item.status)} by {safe(item.reviewed_by)} ({safe(item.reason)})",
-        highlight=False,
-    )
-    if decision == "confirmed":
-        _preserve(db, item)
+    if same_copies:
+        copies = review_queue.same_copies(db, ref)
+        err.print(f"{len(copies)} other pending exact cop(ies) of {safe(ref)} in its case:")
+        for c in copies:
+            err.print(f"  {safe(c.ref)}  {safe(c.file)}", highlight=False)
+        if (
+            copies
+            and not yes
+            and not typer.confirm(f"Record {decision} on {ref} and these {len(copies)}?", err=True)
+        ):
+            err.print("Nothing recorded.")
+            raise typer.Exit(1)
+        done = review_queue.decide_with_copies(db, ref, decision, reason, [c.ref for c in copies])
+    else:
+        done = [review_queue.decide(db, ref, decision, reason)]
+    for item in done:
+        err.print(
+            f"{safe(item.ref)}: {safe(item.status)} by {safe(item.reviewed_by)} "
+            f"({safe(item.reason)})",
+            highlight=False,
+        )
+        if decision == "confirmed":
+            _preserve(db, item)
 
 
 def _preserve(db: Database, item: ReviewItem) -> None:
