@@ -20,10 +20,10 @@ once the change feed, dates and id read-backs went in bulk, SQLite had a 64 MB c
 the import and the freed memory was given back before the index build (then about one
 third JSON reading and checking, two thirds SQLite inserts: three tables, five indexes, one
 of them on random hash values). Issue 19's second pass (one transaction for the whole list,
-the index of hashes by value built once at its end, multi-row INSERTs), measured the same
-day at load average 3.9 before and 8.9 after: 119.4 s wall, 59.8 s of CPU, 416 MB before;
-303.4 s wall, 43.5 s of CPU, 380 MB after (the wall time there is the load's: seven other
-sessions ran their tests). Table and breakdown: docs/formats.md.
+the index of hashes by value built once at its end, multi-row INSERTs, a faster depth
+guard), run one after the other at load average 4-5: 91.9 s wall, 59.7 s of CPU, 415 MB
+before; 62.2 s wall, 40.2 s of CPU, 381 MB after; finally 56.0 s wall, 32.1 s of CPU,
+382 MB (load average 5.8). Table and breakdown: docs/formats.md.
 """
 
 from __future__ import annotations

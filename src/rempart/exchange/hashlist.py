@@ -202,12 +202,12 @@ def import_list_file(
     written), everything committed and indexed at the end, so that an import stopped
     midway (an error, a killed process) leaves the banks as they were and can simply be run
     again. The index's lock is held only for the commit (`BankIndex.commit_added`); readers
-    see the banks as they were until then. A list of a million hashes takes 44 s of CPU
-    and 380 MB (read whole, it took 18 minutes and 2.2 GB; a transaction per batch, 60 s
-    and 416 MB; bench/list_import_bench.py, docs/formats.md). FormatError for a file that
-    cannot be read at all (nothing is imported: it is checked before the first batch);
-    StoreError when refused (no consent: nothing is stored). Withdrawals in the list are
-    applied after its additions (a withdrawal wins)."""
+    see the banks as they were until then. A list of a million hashes takes under a
+    minute, 32-40 s of CPU, and 380 MB (read whole, it took 18 minutes and 2.2 GB; a
+    transaction per batch, 60 s of CPU and 415 MB; bench/list_import_bench.py).
+    FormatError for a file that cannot be read at all (nothing is imported: it is checked
+    before the first batch); StoreError when refused (no consent: nothing is stored).
+    Withdrawals in the list are applied after its additions (a withdrawal wins)."""
     db = bank_index.db
     with db.session() as s:
         bank = repository.get_bank(s, bank_name)  # an unknown bank: refused before anything
