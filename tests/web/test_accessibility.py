@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 from tests.api.conftest import Server, World
-from tests.web.conftest import ARTIFACTS, build_world, jpeg, match_refs, sign_in
+from tests.web.conftest import ARTIFACTS, build_world, jpeg, sign_in
 
 from rempart.cases import notices, review
 from rempart.samples import photo_like
@@ -81,9 +81,7 @@ def a11y(tmp_path_factory: pytest.TempPathFactory) -> Iterator[A11yWorld]:
     tiny.mkdir(parents=True)
     for seed in (80, 81):
         photo_like(seed, (200, 150)).save(tiny / f"p{seed}.jpg", "JPEG")
-    server = Server(
-        world, REMPART_WEB_COOKIE_SECURE="0", REMPART_WEB_SCAN_ROOT=str(root / "inbox")
-    )
+    server = Server(world, REMPART_WEB_COOKIE_SECURE="0", REMPART_WEB_SCAN_ROOT=str(root / "inbox"))
     pages = {
         "cases": "/ui/",
         "case": "/ui/cases/CASE-A",
@@ -186,7 +184,6 @@ def test_axe_every_page_desktop(browser: Any, a11y: A11yWorld) -> None:
             if len(bad) < len(found):
                 minor.append(_readable(name, path, [v for v in found if v not in bad]))
             _shot(page, f"desktop-{name}")
-        del visits
         # The review queue and her case in French and Korean.
         for lang in ("fr", "ko"):
             page.goto("/ui/")
@@ -218,9 +215,7 @@ def test_phone_width_no_sideways_scroll(browser: Any, a11y: A11yWorld) -> None:
         checks += list(a11y.pages.items())
         for name, path in checks:
             _goto(page, name, path)
-            widths = page.evaluate(
-                "[document.documentElement.scrollWidth, window.innerWidth]"
-            )
+            widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
             if widths[0] > widths[1]:
                 wide.append(f"{name} ({path}): {widths[0]} px wide in a {widths[1]} px window")
             _shot(page, f"phone-{name}")
