@@ -13,10 +13,11 @@ ORM's.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from rempart.scan.synthetic import match_findings
 from rempart.store.errors import StoreError
 from rempart.store.light import Reader, Row, json_value, timestamp
 
@@ -43,6 +44,9 @@ class ReviewItem:
     last_seen: str | None = None  # and its latest
     transform: str | None = None  # how the found picture was turned to match (mirrored...)
     threshold: int | None = None  # the bank's PDQ threshold: where matches start
+    # synthetic-media signals (Finding JSON: the found item's, then the match's derivation;
+    # [] none found). Evidence, never a verdict (scan/synthetic.py)
+    synthetic: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def keypoints(self) -> int | None:
@@ -78,7 +82,7 @@ _MATCHES = (
     " (SELECT count(*) FROM match_occurrences o WHERE o.match_id = m.id) AS seen,"
     " (SELECT min(o.seen_at) FROM match_occurrences o WHERE o.match_id = m.id) AS first,"
     " (SELECT max(o.seen_at) FROM match_occurrences o WHERE o.match_id = m.id) AS last,"
-    " m.transform, b.pdq_threshold"
+    " m.transform, b.pdq_threshold, s.synthetic"
     " FROM matches m"
     " JOIN scan_items s ON m.scan_item_id = s.id"
     " JOIN bank_items i ON m.bank_item_id = i.id"
@@ -269,7 +273,9 @@ def _match_item(row: Row, backend: str) -> ReviewItem:
         last,
         transform,
         threshold,
+        synthetic,
     ) = row
+    details_value = json_value(details, backend) or {}
     return ReviewItem(
         f"m{match_id}",
         status,
@@ -277,7 +283,7 @@ def _match_item(row: Row, backend: str) -> ReviewItem:
         locator,
         signal_type,
         float(distance),
-        {"bank": bank, **(json_value(details, backend) or {})},
+        {"bank": bank, **details_value},
         json_value(provenance, backend) or {},
         reviewed_by,
         reason,
@@ -288,6 +294,7 @@ def _match_item(row: Row, backend: str) -> ReviewItem:
         _iso(timestamp(last)),
         transform,
         None if threshold is None else int(threshold),
+        match_findings(json_value(synthetic, backend), details_value),
     )
 
 

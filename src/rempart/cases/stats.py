@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from rempart.cases import synthetic_signals
 from rempart.store.db import Database
 from rempart.store.models import BankItem, Case, FaceMatch, FaceTemplate, Match, Notice, ScanItem
 
@@ -115,6 +116,7 @@ def collect(
                     (n.platform, sent.strftime("%Y-%m"), bool(n.removal_verified), hours)
                 )
         scanned = s.scalar(select(ScanItem.id).order_by(ScanItem.id.desc()).limit(1)) or 0
+        synthetic = synthetic_signals.counts(s, case, cases)
     times: dict[str, list[float]] = defaultdict(list)
     verified: dict[str, list[float]] = defaultdict(list)
     by_hand: dict[str, list[float]] = defaultdict(list)
@@ -156,6 +158,7 @@ def collect(
             "by_hand": spread([h for _, _, v, h in removals if not v]),
         },
         "removal_by_month": {m: spread(months[m]) for m in sorted(months)},
+        "synthetic": synthetic,  # matches with an AI signal (cases/synthetic_signals.py)
     }
 
 

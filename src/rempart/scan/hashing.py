@@ -28,6 +28,7 @@ from rempart.media.kinds import VIDEO_EXTENSIONS, is_animated_gif, media_kind, s
 from rempart.media.video import probe_video
 from rempart.scan.hash_cache import HashCache
 from rempart.scan.options import Outcome, ScanOptions, VideoProgressFn
+from rempart.scan.synthetic import item_findings
 from rempart.signals.exact import file_digests
 from rempart.signals.image_hashes import ImageHashes, hash_image_bytes
 from rempart.signals.vpdq import VideoHashes, hash_video_file
@@ -100,16 +101,17 @@ def hash_one(
                 f"{int(options.video_regions)}"
             )
             with _as_file(ref) as path:
+                synthetic = _synthetic(path, None, ref, options)
                 digests = None
                 if cache is not None and faces is None:
                     digests = file_digests(path)  # read once: the cache key and the hashes
                     known = cache.get(digests[1], recipe)
                     if isinstance(known, VideoHashes):
-                        return Outcome(ref, hashes=known, cached=True)
+                        return Outcome(ref, hashes=known, cached=True, synthetic=synthetic)
                 video = _hash_video(replace(ref, path=path), options, report, faces, digests)
             if cache is not None:
                 cache.put(recipe, video)
-            return Outcome(ref, hashes=video, faces=_tuple(faces))
+            return Outcome(ref, hashes=video, faces=_tuple(faces), synthetic=synthetic)
         data = ref.data
         if data is None:
             data = read_file_bytes(ref.path, max_bytes=options.max_bytes)
@@ -119,7 +121,9 @@ def hash_one(
         if cache is not None and faces is None:
             known = cache.get(hashlib.sha256(data).hexdigest(), recipe)
             if isinstance(known, ImageHashes):
-                return Outcome(ref, hashes=known, cached=True)
+                return Outcome(
+                    ref, hashes=known, cached=True, synthetic=_synthetic(None, data, ref, options)
+                )
         hashes = hash_image_bytes(
             data,
             name,
@@ -135,13 +139,27 @@ def hash_one(
                 data, name, max_pixels=options.max_pixels, reduce_for_hashing=False
             ).image
             faces.extend(find_faces(np.asarray(picture.convert("RGB"))))
-        return Outcome(ref, hashes=hashes, faces=_tuple(faces))
+        return Outcome(
+            ref, hashes=hashes, faces=_tuple(faces), synthetic=_synthetic(None, data, ref, options)
+        )
     except MediaError as exc:
         if ref.data is not None:  # name the archive member or URL, not a temporary file
             exc = MediaError(name, exc.reason, exc.detail)
         return Outcome(ref, error=exc)
     except Exception as exc:  # never let one file end the scan
         return Outcome(ref, error=MediaError(ref.path, "internal-error", repr(exc)))
+
+
+def _synthetic(
+    path: Path | None, data: bytes | None, ref: MediaRef, options: ScanOptions
+) -> tuple[dict[str, object], ...] | None:
+    """The item's synthetic-media findings on the same file or bytes it was hashed from;
+    None when the scan does not look (--no-synthetic)."""
+    if not options.synthetic:
+        return None
+    if path is None and ref.data is None:
+        path = ref.path  # a file: the readers open it, its bytes only choose the detectors
+    return tuple(item_findings(path, data, suffix=ref.path.suffix))
 
 
 def _kind(ref: MediaRef) -> str | None:

@@ -62,6 +62,9 @@ class ScanOptions:
     # `scan --resume` writes it when the scan was killed before it could.
     report: str | None = None
     report_format: str = "json"
+    # Synthetic-media signals (C2PA, XMP, generator metadata, the invisible watermark where
+    # it can survive) on found media, after hashing (scan/synthetic.py); --no-synthetic.
+    synthetic: bool = True
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,8 @@ class MatchRow:
     hit: Hit
     pdq_quality: int | None
     provenance: dict[str, Any] = field(default_factory=dict)
+    # synthetic-media findings: the found item's, then the match's derivation (Finding JSON)
+    synthetic: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -108,6 +113,8 @@ class ScanResult:
     faces_found: int = 0
     face_matches: list[FaceRow] = field(default_factory=list)
     faces_not_compared: list[FaceNote] = field(default_factory=list)
+    # synthetic-media findings of the scanned items that have some, by locator
+    synthetic: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     @property
     def matched_files(self) -> int:
@@ -124,3 +131,4 @@ class Outcome:
     faces: tuple[FaceFinding, ...] | None = None  # when the scan looks for faces
     cached: bool = False  # hashes reused from the cache (known content, not decoded again)
     near: Candidates | None = None  # index search already done (by a cluster worker)
+    synthetic: tuple[dict[str, Any], ...] | None = None  # None: not looked (--no-synthetic)

@@ -27,6 +27,7 @@ from rempart.scan.options import (
     ScanResult,
     Skipped,
 )
+from rempart.scan.synthetic import match_findings
 from rempart.scan.video_match import match_video
 from rempart.signals.image_hashes import ImageHashes
 from rempart.signals.pdq import MIN_QUALITY
@@ -65,6 +66,7 @@ def start_run(
                 "seconds_per_frame": options.seconds_per_frame,
                 "faces": options.faces,
                 "robust": options.robust,
+                "synthetic": options.synthetic,
                 **(
                     {"report": options.report, "report_format": options.report_format}
                     if options.report
@@ -178,8 +180,11 @@ def record_batch(
                 width=h.width,
                 height=h.height,
                 provenance=o.ref.provenance,
+                synthetic=list(o.synthetic) if o.synthetic is not None else None,
                 **extra,
             )
+            if o.synthetic:
+                result.synthetic[o.ref.locator] = list(o.synthetic)
             if o.faces is not None:
                 item.faces = [
                     {
@@ -196,7 +201,14 @@ def record_batch(
                 _record_faces(s, item, o, result, face_matcher)
             for hit in item_hits:
                 _record_match(s, item, h.sha256, hit)
-                result.matches.append(MatchRow(o.ref.locator, hit, quality))
+                result.matches.append(
+                    MatchRow(
+                        o.ref.locator,
+                        hit,
+                        quality,
+                        synthetic=match_findings(o.synthetic, hit.details),
+                    )
+                )
 
 
 def _record_match(s: Session, item: ScanItem, sha256: str, hit: Hit) -> None:
@@ -304,6 +316,8 @@ def load_result(
                 continue
             result.hashed += 1
             result.videos += item.media_type == "video"
+            if item.synthetic:
+                result.synthetic[item.locator] = list(item.synthetic)
             if item.status == "low-quality":
                 result.low_quality.append(item.locator)
             for face in item.faces or []:
@@ -343,7 +357,13 @@ def load_result(
                 m.details,
             )
             result.matches.append(
-                MatchRow(item.locator, hit, item.pdq_quality, item.provenance or {})
+                MatchRow(
+                    item.locator,
+                    hit,
+                    item.pdq_quality,
+                    item.provenance or {},
+                    match_findings(item.synthetic, m.details),
+                )
             )
         face_rows = (
             s.execute(

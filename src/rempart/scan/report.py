@@ -10,6 +10,7 @@ from typing import Any
 from rempart.scan.matcher import Hit
 from rempart.scan.options import ScanResult
 from rempart.scan.recording import load_result, summary
+from rempart.scan.synthetic import summary_text
 from rempart.store.db import Database
 from rempart.store.models import ScanRun
 from rempart.store.repository import StoreError
@@ -40,6 +41,8 @@ CSV_COLUMNS = (
     # robust stage: the match's normalised score (<= 1.0) and where it matched
     "score",
     "area",
+    # synthetic-media signals, "indicates:type;..." (scan/synthetic.py; empty: none found)
+    "synthetic",
 )
 
 
@@ -170,8 +173,13 @@ def report_json(result: ScanResult) -> dict[str, Any]:
                 "area": describe_area(m.hit) or None,
                 "details": m.hit.details,
                 "provenance": m.provenance or None,
+                "synthetic": m.synthetic,
             }
             for m in result.matches
+        ],
+        # every scanned item with a synthetic-media signal, as `rempart inspect` lists them
+        "synthetic": [
+            {"file": file, "signals": findings} for file, findings in result.synthetic.items()
         ],
         "skipped": [
             {
@@ -230,8 +238,15 @@ def csv_rows(result: ScanResult) -> list[dict[str, Any]]:
                 **_provenance_columns(m.provenance),
                 "score": (m.hit.details or {}).get("score", ""),
                 "area": describe_area(m.hit),
+                "synthetic": summary_text(m.synthetic),
             }
         )
+    matched = {m.file for m in result.matches}
+    for file, findings in result.synthetic.items():
+        if file not in matched:
+            rows.append(
+                {"file": file, "status": "synthetic-signal", "synthetic": summary_text(findings)}
+            )
     for f in result.face_matches:
         rows.append(
             {

@@ -179,6 +179,8 @@ class ScanItem(Base):
     duration: Mapped[float | None]  # seconds, for videos
     # With --faces: every face found, [{box, status, score, time}] (no template stored)
     faces: Mapped[list[Any] | None] = mapped_column(JSON)
+    # Synthetic-media findings (Finding.as_json() each; [] none found, None not looked)
+    synthetic: Mapped[list[Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

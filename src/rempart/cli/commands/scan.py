@@ -207,6 +207,14 @@ def scan_cmd(
     face_threshold: Annotated[
         float, typer.Option(help="Face distance at or under which faces match.")
     ] = DEFAULT_FACE_DISTANCE,
+    no_synthetic: Annotated[
+        bool,
+        typer.Option(
+            "--no-synthetic",
+            help="Do not look for synthetic-media signals (C2PA, XMP, generator metadata, "
+            "invisible watermark) in found media.",
+        ),
+    ] = False,
     resume: Annotated[
         bool,
         typer.Option("--resume", help="Finish the last scan that did not finish (or --scan-id)."),
@@ -261,6 +269,7 @@ def scan_cmd(
         robust="query" if robust else None,
         report=str(report.resolve()) if report is not None else None,
         report_format=fmt,
+        synthetic=not no_synthetic,
     )
     resume_id: int | None = None
     if resume:
