@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 COMMAND_MODULES = (
     "hash",
     "inspect",
+    "detector",
     "scan",
     "rooms",
     "report",

@@ -158,6 +158,12 @@ keys_app = typer.Typer(
 )
 app.add_typer(backup_app, name="backup")
 app.add_typer(keys_app, name="keys")
+detector_app = typer.Typer(
+    help="The optional learned detector (an ONNX model, off by default): check its config, "
+    "measure its false-positive rate (docs/synthetic.md).",
+    no_args_is_help=True,
+)
+app.add_typer(detector_app, name="detector")
 
 
 @dataclass

@@ -13,6 +13,7 @@ never "real" or "not generated". Nothing here touches the network.
 from __future__ import annotations
 
 import importlib
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,6 +123,21 @@ DETECTORS: tuple[str, ...] = (
     "rempart.signals.synthetic.watermark",
 )
 
+# The optional learned detector (an ONNX model an organisation brings; learned.py): off by
+# default, in a run only while this variable names its config. When it is unset, learned.py
+# is not imported and no model is read.
+LEARNED_DETECTOR_ENV = "REMPART_LEARNED_DETECTOR"
+LEARNED_DETECTOR = "rempart.signals.synthetic.learned"
+
+
+def detectors() -> tuple[str, ...]:
+    """The detectors of a run: DETECTORS, then the learned one when REMPART_LEARNED_DETECTOR
+    is set (docs/synthetic.md, "Learned detector (optional)")."""
+    if os.environ.get(LEARNED_DETECTOR_ENV, "").strip():
+        return (*DETECTORS, LEARNED_DETECTOR)
+    return DETECTORS
+
+
 Detector = Callable[[Path, str, Limits], list[Finding]]
 
 
@@ -166,7 +182,7 @@ def inspect_file(
         )
     findings: list[Finding] = []
     reasons: list[str] = []
-    for module in DETECTORS:
+    for module in detectors():
         try:
             findings.extend(_detector(module)(path, kind, limits))
         except Unreadable as exc:
