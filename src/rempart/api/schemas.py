@@ -47,6 +47,9 @@ class BatchOut(BaseModel):
 class MediaOut(BaseModel):
     hashes: dict[str, Any]
     matches: list[HitOut]
+    # synthetic-media signals found in the file (Finding JSON, as `rempart inspect`); []:
+    # no signal found, never "real" (docs/synthetic.md)
+    synthetic: list[dict[str, Any]] = []
 
 
 class UrlIn(BaseModel):

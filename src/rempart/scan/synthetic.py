@@ -140,7 +140,8 @@ def item_findings(
         else:
             assert data is not None
             with tempfile.TemporaryDirectory(prefix="rempart-syn-") as folder:
-                tmp = Path(folder) / f"item{suffix.lower()[:10]}"
+                ext = "".join(c for c in suffix.lower()[:10] if c.isascii() and c.isalnum())
+                tmp = Path(folder) / f"item.{ext or 'bin'}"
                 tmp.write_bytes(data)
                 found = _run(tmp, kind, modules, limits)
     except OSError:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,6 +17,7 @@ from rempart.api.routes.uploads import read_upload
 from rempart.api.schemas import BatchIn, BatchOut, LookupOut, MediaOut, UrlIn
 from rempart.api.services import Services, services
 from rempart.scan.matcher import Hit
+from rempart.scan.synthetic import item_findings
 from rempart.sources.urls import FetchOptions, Refused, fetch
 
 router = APIRouter(prefix="/v1", tags=["lookup"])
@@ -164,7 +166,12 @@ def lookup_batch(
 
 
 def media_result(
-    svc: Services, p: Principal, summary: dict[str, Any], hits: list[Hit], endpoint: str
+    svc: Services,
+    p: Principal,
+    summary: dict[str, Any],
+    hits: list[Hit],
+    endpoint: str,
+    synthetic: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     cases = visible_cases(svc.db, p, [hits])
     matches = present(hits, p, cases)
@@ -184,7 +191,13 @@ def media_result(
             )
         ],
     )
-    return {"hashes": summary, "matches": matches}
+    return {"hashes": summary, "matches": matches, "synthetic": synthetic or []}
+
+
+def file_signals(data: bytes, name: str) -> list[dict[str, Any]]:
+    """The synthetic-media signals of an uploaded or fetched file (scan/synthetic.py: the
+    scan's own function; nothing is kept)."""
+    return item_findings(None, data, suffix=Path(name or "").suffix)
 
 
 @router.post(
@@ -238,7 +251,8 @@ async def lookup_file(
 ) -> dict[str, Any]:
     data, name = await read_upload(request)
     summary, hits = await run_in_threadpool(svc.lookups.media, p, data, name)
-    return await run_in_threadpool(media_result, svc, p, summary, hits, "file")
+    synthetic = await run_in_threadpool(file_signals, data, name)
+    return await run_in_threadpool(media_result, svc, p, summary, hits, "file", synthetic)
 
 
 def fetch_url(svc: Services, url: str) -> bytes:
@@ -279,4 +293,4 @@ def lookup_url(
 ) -> dict[str, Any]:
     data = fetch_url(svc, body.url)
     summary, hits = svc.lookups.media(p, data, "download")
-    return media_result(svc, p, summary, hits, "url")
+    return media_result(svc, p, summary, hits, "url", file_signals(data, body.url))
