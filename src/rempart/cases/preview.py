@@ -7,17 +7,19 @@ matched range), blurred the same way; a file found in a Telegram export by the f
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 from PIL import Image, ImageFilter, ImageOps
 
-from rempart.cases import media_rules
+from rempart.cases import media_rules, media_store
+from rempart.cases.queue import split_ref
 from rempart.cases.review import ReviewItem, get
 from rempart.media.decode import decode_image, read_file_bytes
 from rempart.media.errors import MediaError
 from rempart.media.kinds import media_kind
 from rempart.media.video import iter_sampled_frames
-from rempart.store import audit
+from rempart.store import audit, review_copies
 from rempart.store.db import Database
 from rempart.store.repository import StoreError
 
@@ -54,6 +56,21 @@ def _keyframe(path: Path, at: float) -> Image.Image:
     return Image.fromarray(frame)
 
 
+def _review_copy(db: Database, ref: str) -> Image.Image | None:
+    """The match's review copy (media that came as bytes: rempart.store.review_copies),
+    decrypted with the media key; None when it has none."""
+    kind, number = split_ref(ref)
+    with db.session() as s:
+        row = review_copies.of_ref(s, kind, number)
+        if row is None:
+            return None
+        home, digest = review_copies.home_of(row), row.sha256
+    data = media_store.load(home, digest)
+    if data is None:
+        raise OSError(f"its review copy {digest}.bin is missing")
+    return Image.open(io.BytesIO(data))
+
+
 def matched_moment(details: dict[str, object]) -> float:
     """Where in a video the match is: the start of its first matched range (0 if none)."""
     ranges = details.get("query_ranges")
@@ -85,13 +102,17 @@ def write_preview(
         media_rules.check_reveal(get(db, ref))
     path = media_rules.file_of(locator)
     try:
-        if path.is_file() and media_kind(path) == "video":
+        kept = _review_copy(db, ref)
+        if kept is not None:
+            picture = kept
+        elif path.is_file() and media_kind(path) == "video":
             picture = _keyframe(path, at)
         else:
             picture = _picture(path)
     except (MediaError, OSError) as exc:
         raise StoreError(
-            f"{ref}: no preview: {exc} (archive members and downloads are not kept)"
+            f"{ref}: no preview: {exc} (no review copy was kept for it: it was scanned "
+            "before review copies, or could not be read again)"
         ) from exc
     if reveal:
         with db.session() as s:  # logged before anything is shown

@@ -8,6 +8,8 @@ line reads without SQLAlchemy; it is re-exported here.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -15,7 +17,7 @@ from rempart.cases.queue import ReviewItem as ReviewItem  # re-exported
 from rempart.cases.queue import get as get
 from rempart.cases.queue import queue as queue
 from rempart.cases.queue import split_ref
-from rempart.store import audit
+from rempart.store import audit, review_copies
 from rempart.store.db import Database
 from rempart.store.models import (
     BankItem,
@@ -70,7 +72,8 @@ def decide(
     _check(ref, decision, reason)
     who = actor or audit.current_actor()
     with db.session() as s:
-        _decide_row(s, ref, decision, reason, who)
+        dropped = _decide_row(s, ref, decision, reason, who)
+    _unlink(db, dropped)
     return get(db, ref)
 
 
@@ -82,7 +85,7 @@ def _check(ref: str, decision: str, reason: str) -> None:
     parse_ref(ref)
 
 
-def _decide_row(s: Session, ref: str, decision: str, reason: str, who: str | None) -> None:
+def _decide_row(s: Session, ref: str, decision: str, reason: str, who: str | None) -> list[Path]:
     row = match_row(s, ref)
     if row is None:
         raise StoreError(f"no match {ref}")
@@ -104,6 +107,15 @@ def _decide_row(s: Session, ref: str, decision: str, reason: str, who: str | Non
             "file": item.locator if item else None,
         },
     )
+    # not her: the review copy of media from an archive or a download goes at once
+    return review_copies.discard(s, *split_ref(ref)) if decision == "not-her" else []
+
+
+def _unlink(db: Database, dropped: list[Path]) -> None:
+    """The files of dropped review copies, after the decision's commit."""
+    if dropped:
+        with db.session() as s:
+            review_copies.unlink(s, dropped)
 
 
 def same_copies(db: Database, ref: str) -> list[ReviewItem]:
@@ -157,10 +169,12 @@ def decide_with_copies(
         )
     who = actor or audit.current_actor()
     refs = [ref, *dict.fromkeys(copies)]
+    dropped: list[Path] = []
     with db.session() as s:
         for r in refs:
-            _decide_row(s, r, decision, reason, who)
+            dropped += _decide_row(s, r, decision, reason, who)
             s.flush()
+    _unlink(db, dropped)
     return [get(db, r) for r in refs]
 
 

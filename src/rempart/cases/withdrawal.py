@@ -17,7 +17,8 @@ transaction where it touches the database:
   database (store/withdrawal_ledger.py), so that restoring an older backup re-applies it;
 - then the deleted rows leave the database files (purge_deleted: VACUUM on SQLite), and the
   cached hashes of scanned copies that matched her content are deleted from the home folder
-  (scan/hash_cache.py: read before her entries and their matches go).
+  (scan/hash_cache.py: read before her entries and their matches go), and so are the
+  review copies of her matches (store/review_copies.py: rows and encrypted files).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from rempart.scan import hash_cache
-from rempart.store import audit, face_templates, repository, withdrawal_ledger
+from rempart.store import audit, face_templates, repository, review_copies, withdrawal_ledger
 from rempart.store.bank_index import BankIndex
 from rempart.store.models import Case, CaseEvent, HeldSubmission, utcnow
 from rempart.store.repository import StoreError
@@ -61,6 +62,13 @@ class ItemsWithdrawal:
     cached_copies: int  # cached hash files of scanned copies of her content deleted
 
 
+def _unlink_copies(bank_index: BankIndex, paths: list[Path]) -> None:
+    """The encrypted files of her matches' review copies, once their rows are gone."""
+    if paths:
+        with bank_index.db.session() as s:
+            review_copies.unlink(s, paths)
+
+
 def _case(s: Session, number: str) -> Case:
     case = repository.get_case(s, number)
     if case is None:
@@ -82,10 +90,12 @@ def withdraw_case(
     NoSuchCase (a StoreError) when there is no such case; nothing changes then."""
     counts: dict[str, int] = {}
     copies: set[str] = set()  # scanned copies of her pictures: their cached hashes go too
+    kept: list[Path] = []  # review copies of her matches (store/review_copies.py) go too
 
     def apply(s: Session) -> tuple[list[tuple[int, str]], list[int]]:
         case = _case(s, number)
         copies.update(hash_cache.matched_content(s, case_id=case.id))
+        kept.extend(review_copies.discard_for_case(s, case.id))
         ledgered = withdrawal_ledger.prepare_case(s, case)  # her hashes, as digests
         removed = repository.delete_case_items(s, case)
         counts["templates"] = face_templates.delete_case_templates(s, case)
@@ -116,6 +126,7 @@ def withdraw_case(
         return [], removed
 
     bank_index.change(apply)
+    _unlink_copies(bank_index, kept)
     bank_index.db.purge_deleted()  # deleted rows (hashes, face templates) leave the files
     purged = hash_cache.purge_withdrawn(home, copies)
     return CaseWithdrawal(
@@ -141,11 +152,14 @@ def withdraw_items(
     item_ids, template_ids = list(items), list(templates)
     copies: set[str] = set()
     counts: dict[str, int] = {}
+    kept: list[Path] = []
 
     def apply(s: Session) -> tuple[list[tuple[int, str]], list[int]]:
         case = _case(s, number)
         if item_ids:
             copies.update(hash_cache.matched_content(s, item_ids))
+        kept.extend(review_copies.discard_for_bank_items(s, item_ids))
+        kept.extend(review_copies.discard_for_templates(s, template_ids))
         ledgered = withdrawal_ledger.prepare_items(s, case, item_ids, template_ids)
         removed = repository.delete_items(s, case, item_ids) if item_ids else []
         if template_ids:
@@ -162,6 +176,7 @@ def withdraw_items(
         return [], removed
 
     bank_index.change(apply)
+    _unlink_copies(bank_index, kept)
     bank_index.db.purge_deleted()
     purged = hash_cache.purge_withdrawn(home, copies)
     return ItemsWithdrawal(

@@ -180,6 +180,9 @@ def run_scan(
     if url_file is not None:
         total += len(read_url_list(url_file)[0])
     stream = _Stream(roots, done, url_file, fetch_options)
+    # review copies of matches from bytes go to the working folder whose hash cache the
+    # scan uses (REMPART_HOME/cache/hashes: the CLI and the web UI both set it)
+    home = Path(options.cache_dir).parents[1] if options.cache_dir else None
     batch: list[Outcome] = []
     n = 0
     with ExitStack() as stack:
@@ -202,10 +205,10 @@ def run_scan(
                 progress(n, max(total, n), outcome.ref.locator)
             if len(batch) >= BATCH:
                 record_problems(db, scan_id, stream.take_problems())
-                record_batch(db, matcher, live, batch, face_matcher)
+                record_batch(db, matcher, live, batch, face_matcher, home)
                 batch = []
     record_problems(db, scan_id, stream.take_problems())
-    record_batch(db, matcher, live, batch, face_matcher)
+    record_batch(db, matcher, live, batch, face_matcher, home)
     result = load_result(db, scan_id, banks=live.banks, faces_looked=options.faces)
     result.seconds = time.perf_counter() - start
     result.resumed_items = len(done) if resume is not None else 0

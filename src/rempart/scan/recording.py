@@ -33,7 +33,7 @@ from rempart.signals.image_hashes import ImageHashes
 from rempart.signals.pdq import MIN_QUALITY
 from rempart.signals.vpdq import VideoHashes
 from rempart.sources.base import SourceProblem
-from rempart.store import audit
+from rempart.store import audit, review_copies
 from rempart.store.db import Database
 from rempart.store.models import (
     Bank,
@@ -116,9 +116,11 @@ def record_batch(
     result: ScanResult,
     batch: list[Outcome],
     face_matcher: FaceMatcher | None = None,
+    home: Path | None = None,
 ) -> None:
     """Match a batch of outcomes against the banks (and faces against the templates) and
-    record its items, matches and sightings in one transaction; `result` counts them."""
+    record its items, matches and sightings in one transaction; `result` counts them.
+    `home`: where a match whose media came as bytes keeps its review copy (None: none)."""
     if not batch:
         return
     images = [o for o in batch if isinstance(o.hashes, ImageHashes)]
@@ -200,7 +202,9 @@ def record_batch(
             if o.faces is not None:
                 _record_faces(s, item, o, result, face_matcher)
             for hit in item_hits:
-                _record_match(s, item, h.sha256, hit)
+                match = _record_match(s, item, h.sha256, hit)
+                if home is not None and o.ref.data is not None:
+                    _keep_copy(s, home, o, match.id, review_copies.moment(hit.details))
                 result.matches.append(
                     MatchRow(
                         o.ref.locator,
@@ -211,7 +215,20 @@ def record_batch(
                 )
 
 
-def _record_match(s: Session, item: ScanItem, sha256: str, hit: Hit) -> None:
+def _keep_copy(s: Session, home: Path, o: Outcome, match_id: int, at: float) -> None:
+    """Keep the review copy of a match whose media came as bytes (store/review_copies.py);
+    media that cannot be read again only goes without one."""
+    assert o.ref.data is not None
+    try:
+        picture = review_copies.picture_of(
+            o.ref.data, o.ref.path, video=isinstance(o.hashes, VideoHashes), at=at
+        )
+        review_copies.keep(s, home, picture, match_id=match_id)
+    except (MediaError, OSError, ValueError):
+        pass
+
+
+def _record_match(s: Session, item: ScanItem, sha256: str, hit: Hit) -> Match:
     """One match per (found content, bank entry), reviewed once: content seen before
     (this scan or an earlier one) is another sighting of its match, not a new match."""
     match = s.scalar(
@@ -233,6 +250,7 @@ def _record_match(s: Session, item: ScanItem, sha256: str, hit: Hit) -> None:
         s.add(match)
         s.flush()
     s.add(MatchOccurrence(match_id=match.id, scan_item_id=item.id))
+    return match
 
 
 def _record_faces(

@@ -588,3 +588,24 @@ class NoticeSending(Base):
     recipient: Mapped[str] = mapped_column(String(320))
     smtp_answer: Mapped[str] = mapped_column(Text)
     actor: Mapped[str] = mapped_column(String(200), default="")
+
+
+class ReviewCopy(Base):
+    """A match's review copy (migration 0017): its media came as bytes (an archive member, a
+    download), gone after the scan, so a small greyscale copy is kept encrypted at `path`
+    (rempart.cases.review_copies) for its preview and audited reveal."""
+
+    __tablename__ = "review_copies"
+    __table_args__ = {"sqlite_autoincrement": True}  # ids are never given twice
+    id: Mapped[int] = mapped_column(primary_key=True)
+    match_id: Mapped[int | None] = mapped_column(
+        ForeignKey("matches.id", ondelete="CASCADE"), unique=True
+    )
+    face_match_id: Mapped[int | None] = mapped_column(
+        ForeignKey("face_matches.id", ondelete="CASCADE"), unique=True
+    )
+    path: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    width: Mapped[int]
+    height: Mapped[int]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
