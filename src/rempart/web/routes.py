@@ -609,13 +609,27 @@ def stats_page(request: Request, case: str = "", p: Principal = Depends(current_
         "removal_rate": t("stats.removal_rate") + " (%)",
         "median_hours": t("stats.median_hours"),
     }
+    labels |= {
+        k: t(f"stats.{k}")
+        for k in ("matches_per_week", "p90_hours", "hours_to_removal", "hours_by_month")
+        + ("no_matches", "no_notices", "no_removals", "in_all", "verified")
+    }
     with tempfile.TemporaryDirectory(prefix="rempart-stats-") as tmp:
-        for f in stats.write(data, Path(tmp), labels):
+        for f in stats.write(data, Path(tmp), labels, pdf=False):
             if f.suffix == ".png":
                 charts[f.stem] = (
                     "data:image/png;base64," + base64.b64encode(f.read_bytes()).decode()
                 )
-    return page(request, "stats.html", data=data, charts=charts, cases=numbers, case=case)
+    return page(
+        request,
+        "stats.html",
+        data=data,
+        charts=charts,
+        cases=numbers,
+        case=case,
+        alts=stats.alt_texts(data, labels),
+        empty=stats.empty_states(data, labels),
+    )
 
 
 # ---- rooms ------------------------------------------------------------------------------
