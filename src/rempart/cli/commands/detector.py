@@ -193,8 +193,7 @@ def detector_measure(
             "unreadable": [{"file": str(s.path), "reason": s.problem} for s in bad],
         }
         out.print_json(json.dumps(result, ensure_ascii=False))
-    else:
-        _summary(cfg.name, config, m, dry_run)
+    _summary(cfg.name, config, m, dry_run)  # on stderr, beside the JSON too
     if bad:
         err.print(
             f"[yellow]{len(bad)} picture(s) could not be read (left out of the rates):[/] "
