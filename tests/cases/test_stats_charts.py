@@ -269,3 +269,23 @@ def test_web_page_verified_column_and_empty_state(
             assert "9.1" in cells
             assert f'id="stats-empty-matches" class="empty-state">{empty}<' in page
             assert 'id="chart-removal-months"' in page and "8.2" in page  # alt with figures
+
+
+def test_report_command_in_french(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from rempart.cli import app
+
+    monkeypatch.setenv("REMPART_DB", str(db.engine.url))
+    monkeypatch.setenv("REMPART_HOME", str(tmp_path / "home"))
+    runner = CliRunner()
+    out = tmp_path / "report"
+    result = runner.invoke(app, ["report", "--out", str(out), "--lang", "fr"])
+    assert result.exit_code == 0, result.output
+    page = (out / "report.html").read_text("utf-8")
+    assert "Aucune correspondance pour l&#x27;instant" in page  # no match in this database
+    assert "90e centile, heures" in page and (out / "report_charts.pdf").is_file()
+    bad = runner.invoke(app, ["report", "--out", str(out), "--lang", "xx"])
+    assert bad.exit_code != 0 and "unknown language 'xx'" in bad.output

@@ -7,7 +7,7 @@ import html
 import json
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -182,6 +182,15 @@ CHART_LABELS = {
     "in_all": "in all",
     "verified": "verified by fetch",
 }
+
+
+def chart_labels(words: Callable[[str], str]) -> dict[str, str]:
+    """The charts' words from a catalogue (`words`: key -> text, as the web UI's Translator:
+    CHART_LABELS' keys under "stats."), for the web page and `rempart report --lang`."""
+    labels = {k: words(f"stats.{k}") for k in CHART_LABELS}
+    labels["removal_rate"] += " (%)"
+    return labels
+
 
 # Okabe & Ito's palette, told apart by the common colour-blindnesses; bars also differ by
 # hatching and carry their numbers, so that colour is never the only cue.
