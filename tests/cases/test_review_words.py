@@ -41,6 +41,7 @@ def item(kind: str, distance: float = 0, **extra: Any) -> ReviewItem:
         (item("sha256"), "exact", "exact copy"),
         (item("md5"), "exact", "exact copy"),
         (item("pdq", 12), "look-alike", "look-alike"),
+        (item("pdq", 12, transform="original"), "look-alike", "look-alike"),
         (item("pdq", 4, transform="mirror"), "turned", "mirrored/turned copy"),
         (item("pdq-crop", 8), "crop", "cropped copy"),
         (item("pdq-trimmed", 8), "frame", "her photo inside a frame"),

@@ -176,21 +176,22 @@ def _where(
         else:
             conditions.append("m.signal_type = :method")
         params["method"] = f.method
-    if f.source and f.source.strip():
-        # where it was found: its locator (folder, archive member, address) or its
-        # provenance (room, sender...); the JSON text escapes non-ASCII, so both spellings
-        params["src"] = _like(f.source.strip())
-        params["src_json"] = _like(json.dumps(f.source.strip())[1:-1])
-        conditions.append(
-            "(lower(s.locator) LIKE :src ESCAPE '!'"
-            " OR lower(CAST(s.provenance AS TEXT)) LIKE :src ESCAPE '!'"
-            " OR lower(CAST(s.provenance AS TEXT)) LIKE :src_json ESCAPE '!')"
-        )
     table, key = (
         ("match_occurrences", "match_id")
         if alias == "m"
         else ("face_match_occurrences", "face_match_id")
     )
+    if f.source and f.source.strip():
+        # where any sighting was found: its locator (folder, archive member, address) or its
+        # provenance (room, sender...); the JSON text escapes non-ASCII, so both spellings
+        params["src"] = _like(f.source.strip())
+        params["src_json"] = _like(json.dumps(f.source.strip())[1:-1])
+        conditions.append(
+            f"EXISTS (SELECT 1 FROM {table} so JOIN scan_items si ON si.id = so.scan_item_id"
+            f" WHERE so.{key} = {alias}.id AND (lower(si.locator) LIKE :src ESCAPE '!'"
+            " OR lower(CAST(si.provenance AS TEXT)) LIKE :src ESCAPE '!'"
+            " OR lower(CAST(si.provenance AS TEXT)) LIKE :src_json ESCAPE '!'))"
+        )
     since, until = _day(f.since, "--since"), _day(f.until, "--until", after=True)
     if since or until:
         seen = [f"o.{key} = {alias}.id"]

@@ -157,7 +157,7 @@ def what_key(item: ReviewItem) -> str:
         return "part-video"
     if item.kind == "pdq" and d.get("kind") == "photo in video":
         return "photo-in-video"
-    if item.kind == "pdq" and item.transform:
+    if item.kind == "pdq" and item.transform not in (None, "", "original"):
         return "turned"  # matched once mirrored or turned
     return _METHOD_WHAT.get(item.kind, "look-alike")
 
