@@ -10,16 +10,22 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import re
 import shutil
 from pathlib import Path
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
+from rempart.api import keys
 from rempart.cli import app
 from rempart.samples import photo_like
 from rempart.scan import synthetic
 from rempart.signals.synthetic import watermark as wm
+from rempart.store.db import Database
+from tests.api.conftest import Server, World
 from tests.signals.synthetic.media_builders import xmp_packet
 from tests.signals.synthetic.wm_embed import embed
 
@@ -120,6 +126,44 @@ def test_scan_report_review_and_report_carry_the_signals(scanned: dict[str, obje
     assert ai["matches_with_ai_signal"] >= 2
     assert ai["by_indicates"]["ai-modified"] >= 2
     assert ai["confirmed_with_strong_signal"] == 2
+    _web_badges(env, {Path(i["file"]).name: i["ref"] for i in listed})
+
+
+def _csrf(html: str) -> str:
+    m = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert m is not None
+    return m.group(1)
+
+
+def _web_badges(env: Path, refs: dict[str, str]) -> None:
+    """The review page, the match page and the case page show the badges through a real
+    `rempart serve`, in English and French; a plain match says no signal found."""
+    world = World(env, os.environ["REMPART_DB"], Path(os.environ["REMPART_HOME"]))
+    with Database(world.db_url).session() as s:
+        world.keys["admin"], _ = keys.create_key(s, "admin", None, label="admin")
+    server = Server(world, REMPART_WEB_COOKIE_SECURE="0")
+    try:
+        with httpx.Client(base_url=server.url, timeout=30) as c:
+            token = _csrf(c.get("/ui/login").text)
+            login = c.post("/ui/login", data={"csrf": token, "key": world.keys["admin"]})
+            assert login.status_code == 303, login.text[-2000:]
+            r = c.get("/ui/review", params={"status": "all"})
+            assert r.status_code == 200, r.text[:500]
+            review = r.text
+            assert "AI-altered signal · altered copy of her photo · strong" in review
+            assert "AI-altered signal · C2PA content credentials" in review
+            match = c.get(f"/ui/matches/{refs['lower55.png']}").text
+            assert 'data-type="derivation"' in match and "AI-altered signal" in match
+            assert "real" not in re.sub(r"<[^>]+>", " ", match).lower().split()
+            case = c.get("/ui/cases/C-1").text
+            assert case.count('data-type="derivation"') == 1  # confirmed matches only
+            if "marked.png" in refs:
+                marked = c.get(f"/ui/matches/{refs['marked.png']}").text
+                assert "invisible watermark" in marked and "fragile" in marked
+            fr = c.get(f"/ui/matches/{refs['ocsp.jpg']}", headers={"Accept-Language": "fr"}).text
+            assert "Signal : modifié par IA" in fr or "Signal : généré par IA" in fr
+    finally:
+        server.stop()
 
 
 def test_no_synthetic_flag_and_plain_photos(rempart_env: Path) -> None:
