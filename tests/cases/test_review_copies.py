@@ -15,10 +15,12 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageOps
 
-from rempart.samples import photo_like
+from rempart.samples import photo_like, scene_frames, write_video
+from rempart.store import review_copies
 from tests.cases.test_media_rules import web_client
 from tests.cases.test_review import rempart
 
@@ -79,9 +81,15 @@ def _scan_zip_and_urls(env: Path, consent: Path, server: str) -> dict[str, str]:
     links = env / "links.txt"
     links.write_text(f"{server}/found.jpg\n{server}/other.jpg\n")
     rempart(
-        "scan", str(found), "--urls", str(links), "--bank", "b",
-        "--allow-network", "127.0.0.1/32",
-    )  # fmt: skip
+        "scan",
+        str(found),
+        "--urls",
+        str(links),
+        "--bank",
+        "b",
+        "--allow-network",
+        "127.0.0.1/32",
+    )
     items = json.loads(rempart("review", "list", "--format", "json"))
     refs = {("zip" if "room.zip" in i["file"] else "url"): i["ref"] for i in items}
     assert len(items) == 2 and set(refs) == {"zip", "url"}, items
@@ -128,3 +136,18 @@ def test_review_copies_of_archive_members_and_downloads(
     # withdrawal: the rest goes
     rempart("case", "withdraw", "C-9", "--yes")
     assert _copies(home) == [] and not list((home / "evidence").glob("*.bin"))
+
+
+def test_a_video_from_bytes_keeps_its_frame_at_the_matched_moment(tmp_path: Path) -> None:
+    """A video member or download: its copy is the frame at the matched moment, greyscale and
+    at most 512 px, made from the bytes (the scan's temporary file is gone)."""
+    frames = scene_frames(3, 9, 4, (640, 360))  # a new scene every 4 seconds
+    data = write_video(tmp_path / "v.mp4", frames, fps=4).read_bytes()
+    moment = review_copies.moment({"query_ranges": [[5.0, 7.0]]})
+    picture = review_copies.picture_of(data, Path("room.zip!v.mp4"), video=True, at=moment)
+    grey = review_copies.small_grey(picture)
+    assert grey.mode == "L" and max(grey.size) == 512
+    later = np.asarray(ImageOps.grayscale(Image.fromarray(frames[20])), dtype=float)
+    first = np.asarray(ImageOps.grayscale(Image.fromarray(frames[0])), dtype=float)
+    seen = np.asarray(ImageOps.grayscale(picture), dtype=float)
+    assert np.abs(seen - later).mean() < np.abs(seen - first).mean()  # the moment, not frame 0

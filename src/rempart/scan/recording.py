@@ -200,7 +200,7 @@ def record_batch(
             s.add(item)
             s.flush()
             if o.faces is not None:
-                _record_faces(s, item, o, result, face_matcher)
+                _record_faces(s, item, o, result, face_matcher, home)
             for hit in item_hits:
                 match = _record_match(s, item, h.sha256, hit)
                 if home is not None and o.ref.data is not None:
@@ -215,7 +215,9 @@ def record_batch(
                 )
 
 
-def _keep_copy(s: Session, home: Path, o: Outcome, match_id: int, at: float) -> None:
+def _keep_copy(
+    s: Session, home: Path, o: Outcome, match_id: int, at: float, *, face: bool = False
+) -> None:
     """Keep the review copy of a match whose media came as bytes (store/review_copies.py);
     media that cannot be read again only goes without one."""
     assert o.ref.data is not None
@@ -223,7 +225,10 @@ def _keep_copy(s: Session, home: Path, o: Outcome, match_id: int, at: float) -> 
         picture = review_copies.picture_of(
             o.ref.data, o.ref.path, video=isinstance(o.hashes, VideoHashes), at=at
         )
-        review_copies.keep(s, home, picture, match_id=match_id)
+        if face:
+            review_copies.keep(s, home, picture, face_match_id=match_id)
+        else:
+            review_copies.keep(s, home, picture, match_id=match_id)
     except (MediaError, OSError, ValueError):
         pass
 
@@ -254,7 +259,12 @@ def _record_match(s: Session, item: ScanItem, sha256: str, hit: Hit) -> Match:
 
 
 def _record_faces(
-    s: Session, item: ScanItem, o: Outcome, result: ScanResult, face_matcher: FaceMatcher | None
+    s: Session,
+    item: ScanItem,
+    o: Outcome,
+    result: ScanResult,
+    face_matcher: FaceMatcher | None,
+    home: Path | None = None,
 ) -> None:
     faces = o.faces or ()
     result.faces_found += len(faces)
@@ -263,13 +273,15 @@ def _record_faces(
     )
     hits = face_matcher.match(faces) if face_matcher is not None else []
     for hit in hits:
-        _record_face_match(s, item, hit)
+        face_match = _record_face_match(s, item, hit)
+        if home is not None and o.ref.data is not None:
+            _keep_copy(s, home, o, face_match.id, hit.time or 0.0, face=True)
         result.face_matches.append(FaceRow(o.ref.locator, hit))
     if hits and item.status != "matched":
         item.status = "matched"
 
 
-def _record_face_match(s: Session, item: ScanItem, hit: FaceHit) -> None:
+def _record_face_match(s: Session, item: ScanItem, hit: FaceHit) -> FaceMatch:
     """One face match per (found content, template, face in it), reviewed once; a later
     sighting of the same content is a FaceMatchOccurrence."""
     match = None
@@ -296,6 +308,7 @@ def _record_face_match(s: Session, item: ScanItem, hit: FaceHit) -> None:
         s.add(match)
         s.flush()
     s.add(FaceMatchOccurrence(face_match_id=match.id, scan_item_id=item.id))
+    return match
 
 
 def load_result(
