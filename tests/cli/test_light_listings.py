@@ -73,8 +73,16 @@ def _iso(at: datetime | None) -> str | None:
 
 
 def orm_queue(
-    db: Database, *, case: str | None = None, status: str | None = "pending", ref: str | None = None
+    db: Database,
+    *,
+    case: str | None = None,
+    status: str | None = "pending",
+    ref: str | None = None,
+    filters: listing.Filters | None = None,
 ) -> list[ReviewItem]:
+    # the reference covers the listing as it was (filters and sorts: compared between the
+    # two readers in test_filters_and_sorts_through_both_readers)
+    assert filters is None or filters == listing.Filters()
     table, number = (Match if ref[0] == "m" else FaceMatch, int(ref[1:])) if ref else (None, 0)
     out: list[ReviewItem] = []
     with db.session() as s:
@@ -84,8 +92,14 @@ def orm_queue(
             .where(MatchOccurrence.match_id == Match.id)
             .scalar_subquery()
         )
+        first, last = (
+            select(agg(MatchOccurrence.seen_at))
+            .where(MatchOccurrence.match_id == Match.id)
+            .scalar_subquery()
+            for agg in (func.min, func.max)
+        )
         q = (
-            select(Match, ScanItem, Case.number, Bank.name, seen)
+            select(Match, ScanItem, Case.number, Bank.name, seen, first, last, Bank.pdq_threshold)
             .join(ScanItem, Match.scan_item_id == ScanItem.id)
             .join(BankItem, Match.bank_item_id == BankItem.id)
             .join(Bank, BankItem.bank_id == Bank.id)
@@ -97,7 +111,9 @@ def orm_queue(
             q = q.where(Match.review_status == status)
         if table is not None:
             q = q.where(Match.id == (number if table is Match else -1))
-        for m, item, case_number, bank, sightings in s.execute(q.order_by(Match.id)).all():
+        for m, item, case_number, bank, sightings, m_first, m_last, threshold in s.execute(
+            q.order_by(Match.id)
+        ).all():
             out.append(
                 ReviewItem(
                     f"m{m.id}",
@@ -113,6 +129,10 @@ def orm_queue(
                     m.possible_minor,
                     _iso(m.reviewed_at),
                     max(1, int(sightings or 0)),
+                    _iso(m_first),
+                    _iso(m_last),
+                    m.transform,
+                    threshold,
                 )
             )
         fseen = (
@@ -121,8 +141,14 @@ def orm_queue(
             .where(FaceMatchOccurrence.face_match_id == FaceMatch.id)
             .scalar_subquery()
         )
+        ffirst, flast = (
+            select(agg(FaceMatchOccurrence.seen_at))
+            .where(FaceMatchOccurrence.face_match_id == FaceMatch.id)
+            .scalar_subquery()
+            for agg in (func.min, func.max)
+        )
         fq = (
-            select(FaceMatch, ScanItem, Case.number, fseen)
+            select(FaceMatch, ScanItem, Case.number, fseen, ffirst, flast)
             .join(ScanItem, FaceMatch.scan_item_id == ScanItem.id)
             .join(FaceTemplate, FaceMatch.template_id == FaceTemplate.id)
             .join(Case, FaceTemplate.case_id == Case.id)
@@ -133,7 +159,9 @@ def orm_queue(
             fq = fq.where(FaceMatch.review_status == status)
         if table is not None:
             fq = fq.where(FaceMatch.id == (number if table is FaceMatch else -1))
-        for fm, item, case_number, fsightings in s.execute(fq.order_by(FaceMatch.id)).all():
+        for fm, item, case_number, fsightings, f_first, f_last in s.execute(
+            fq.order_by(FaceMatch.id)
+        ).all():
             out.append(
                 ReviewItem(
                     f"f{fm.id}",
@@ -149,6 +177,8 @@ def orm_queue(
                     fm.possible_minor,
                     _iso(fm.reviewed_at),
                     max(1, int(fsightings or 0)),
+                    _iso(f_first),
+                    _iso(f_last),
                 )
             )
     return sorted(out, key=lambda i: not i.possible_minor)
@@ -434,3 +464,48 @@ def test_a_listing_never_rewrites_the_audit_head(
         assert _cli(*command)[0] == 0
     code, out, err = _cli("audit", "verify")
     assert code == 1 and "truncated log" in out + err, (out, err)
+
+
+def test_filters_and_sorts_through_both_readers(
+    populated: tuple[Database, dict[str, Any]], db_url: str, db_backend: str
+) -> None:
+    """The queue's filters and sorts (issue 20) are SQL: sqlite3 and SQLAlchemy (SQLite or
+    PostgreSQL) give the same answers, and each narrows or orders as it says."""
+    db, _ = populated
+    readers: list[light.Reader] = [db]
+    quick = light.quick_reader(db_url)
+    if quick is not None:
+        readers.append(quick)
+    everything = listing.queue(db, status=None)
+    seen = [i for i in everything if i.first_seen]  # (matches recorded with sightings)
+    assert seen and all(i.last_seen for i in seen)
+    cases: list[listing.Filters] = [
+        listing.Filters(method="pdq"),
+        listing.Filters(method="face"),
+        listing.Filters(source="SECOND ROOM"),
+        listing.Filters(source="50%_no"),
+        listing.Filters(since="2000-01-01", until="2999-12-31"),
+        listing.Filters(until="2000-01-01"),
+        listing.Filters(minor=True),
+        *(listing.Filters(sort=s) for s in listing.SORTS),
+    ]
+    for reader in readers:
+        for f in cases:
+            assert _dump(listing.queue(reader, status=None, filters=f)) == _dump(
+                listing.queue(db, status=None, filters=f)
+            ), (reader, f)
+    answers = {f: listing.queue(db, status=None, filters=f) for f in cases}
+    assert {i.kind for i in answers[cases[0]]} == {"pdq"}
+    assert {i.kind for i in answers[cases[1]]} == {"face"}
+    # any sighting's place counts (its first one is the item's provenance)
+    assert 0 < len(answers[cases[2]]) < len(everything)
+    assert answers[cases[3]] == [] and answers[cases[5]] == []
+    assert {i.ref for i in answers[cases[4]]} == {i.ref for i in seen}
+    assert answers[cases[6]] and all(i.possible_minor for i in answers[cases[6]])
+    most = listing.queue(db, status=None, filters=listing.Filters(sort="sightings"))
+    plain = [i for i in most if not i.possible_minor]
+    assert [i.sightings for i in plain] == sorted((i.sightings for i in plain), reverse=True)
+    with pytest.raises(repository.StoreError, match="must be a day"):
+        listing.queue(db, filters=listing.Filters(since="yesterday"))
+    if quick is not None:
+        quick.close()
