@@ -317,3 +317,60 @@ def test_rempart_withdrawal_digests_reach_the_partner(banked: dict[str, Any]) ->
     assert "1 withdrawn entr(y/ies) deleted" in said
     assert hits(gone["pdq"]) == [] and hits(gone["sha256"]) == []
     assert len(hits(banked["shared"][1]["pdq"], "dst")) == 1
+
+
+def test_a_partner_lists_withdrawal_goes_into_the_withdrawal_ledger(rempart_env: Path) -> None:
+    """What a partner's list withdraws is ledgered like a case's own withdrawal, so that
+    restoring an older backup cannot bring it back (issue 18): the ledger names the hash by
+    its keyed digest only, and re-applying the ledger to a database that holds the hash
+    again (as a restored backup would) deletes it."""
+    from rempart.config import ledger_path
+    from rempart.store import withdrawal_ledger
+    from rempart.store.bank_index import BankIndex
+    from rempart.store.db import Database
+
+    rng = random.Random(23)
+    pdq_a = rand_hex(rng, 256)
+    rempart("bank", "create", "ncii")
+    partner = consent(rempart_env / "p.json", exchange=False, by="StopNCII.org")
+    active = stopncii_doc([("ImagePDQ", pdq_a, "Active", {"SN-1": "Active"})])
+    first = write_json(rempart_env / "f1.json", active)
+    rempart(
+        "bank",
+        "import-list",
+        "ncii",
+        str(first),
+        "--partner",
+        "stopncii",
+        "--consent",
+        str(partner),
+    )
+    [case] = {h["case"] for h in hits(pdq_a)}
+    withdrawn = stopncii_doc([("ImagePDQ", pdq_a, "Withdrawn", {"SN-1": "Withdrawn"})])
+    update = write_json(rempart_env / "f2.json", withdrawn)
+    rempart("bank", "import-list", "ncii", str(update), "--partner", "stopncii")
+    assert hits(pdq_a) == []
+    home = rempart_env / "home"
+    ledger = withdrawal_ledger.read(ledger_path(home))
+    assert ledger is not None and ledger.entries
+    text = ledger_path(home).read_text()
+    assert pdq_a not in text  # digests only
+    assert any(
+        ledger.signal_digest(case, "pdq", pdq_a) in (e.get("signals") or []) for e in ledger.entries
+    )
+    # the hash back in the database (an older backup restored), then the ledger re-applied
+    rempart(
+        "bank",
+        "import-list",
+        "ncii",
+        str(first),
+        "--partner",
+        "stopncii",
+        "--consent",
+        str(partner),
+    )
+    assert hits(pdq_a)
+    db = Database(os.environ["REMPART_DB"])
+    done = withdrawal_ledger.enforce(BankIndex(db, home), home, reason="restore", force=True)
+    db.dispose()
+    assert done.changed and hits(pdq_a) == []

@@ -52,7 +52,7 @@ from rempart.exchange.submission import Submission, SubmissionItem
 from rempart.index.binary_index import hex_to_array
 from rempart.scan import hash_cache
 from rempart.signals.vpdq import REGIONS, VpdqFrame
-from rempart.store import audit, repository
+from rempart.store import audit, repository, withdrawal_ledger
 from rempart.store.bank_index import BankIndex
 from rempart.store.db import Database
 from rempart.store.models import Bank, BankItem, Case, Consent, ItemSignal, Withdrawal, utcnow
@@ -391,6 +391,7 @@ def withdraw_hashes(
     wanted_digests = {(k, d.lower()) for k, d in digests}
     counts = {"removed": 0, "kept": 0}
     copies: set[str] = set()  # scanned copies of the withdrawn content: cached hashes go
+    home = bank_index.folder.parents[2]  # the bank index lives in HOME/index/<database>/pdq
 
     def apply(s: Session) -> tuple[list[tuple[int, str]], list[int]]:
         target = repository.get_case(s, case_number) if case_number is not None else None
@@ -408,6 +409,9 @@ def withdraw_hashes(
             case = s.get(Case, case_id)
             assert case is not None
             copies.update(hash_cache.matched_content(s, sorted(item_ids)))
+            # digests in the withdrawal ledger, as a case's own withdrawal: no restore of an
+            # older backup brings back what a partner's list withdrew
+            ledgered = withdrawal_ledger.prepare_items(s, case, sorted(item_ids), [])
             removed += repository.delete_items(s, case, sorted(item_ids))
             audit.record(
                 s,
@@ -415,6 +419,7 @@ def withdraw_hashes(
                 case=case.number,
                 details={"bank_entries": sorted(item_ids), "source": source},
             )
+            withdrawal_ledger.write(s, home, ledgered)
             counts["removed"] += len(item_ids)
         counts["kept"] = len(others)
         return [], removed
@@ -423,8 +428,7 @@ def withdraw_hashes(
     if counts["removed"]:
         bank_index.db.purge_deleted()
         # as rempart.cases.withdrawal does: nothing near the withdrawn hashes stays cached
-        # (the bank index lives in HOME/index/<database>/pdq)
-        hash_cache.purge_withdrawn(bank_index.folder.parents[2], copies)
+        hash_cache.purge_withdrawn(home, copies)
     return counts["removed"], counts["kept"]
 
 
