@@ -8,8 +8,10 @@ photographed at phone (390x844) and desktop (1280x800) widths into test-artifact
 and must not scroll sideways on a phone; the sign-in and decision forms are walked with the
 Tab key (every control reached, focus visible).
 
-The pages' Content-Security-Policy forbids inline scripts, so axe can only be injected with
-Playwright's bypass_csp; that is done here only, never in the other browser tests."""
+axe is added to each page as a Playwright init script (run by the browser through its
+DevTools protocol, like page.evaluate), so the pages keep their own Content-Security-Policy
+(no inline script) and are checked as served: no bypass_csp. A planted fault shows that axe
+really runs and reports."""
 
 from __future__ import annotations
 
@@ -108,9 +110,7 @@ def a11y(tmp_path_factory: pytest.TempPathFactory) -> Iterator[A11yWorld]:
 def _context(
     browser: Any, a11y: A11yWorld, viewport: dict[str, int], locale: str, axe: bool = False
 ) -> Any:
-    ctx = browser.new_context(
-        base_url=a11y.server.url, viewport=viewport, locale=locale, bypass_csp=True
-    )
+    ctx = browser.new_context(base_url=a11y.server.url, viewport=viewport, locale=locale)
     ctx.set_default_timeout(15_000)
     if axe:  # in every page of this context, before its own scripts
         ctx.add_init_script(path=str(AXE))
@@ -268,6 +268,18 @@ def test_keyboard_login_and_decision(browser: Any, a11y: A11yWorld) -> None:
         assert page.evaluate("document.activeElement.id") != "decision-confirmed"
     finally:
         ctx.close()
+
+
+def test_axe_finds_a_planted_fault(browser: Any) -> None:
+    """The check can fail: a page with a nameless image, an unlabelled field and no lang."""
+    page = browser.new_page()
+    try:
+        page.set_content("<title>t</title><main><img src='x.png'><input type='text'></main>")
+        page.add_script_tag(path=str(AXE))
+        found = {v["id"] for v in page.evaluate(RUN_AXE, TAGS) if v["impact"] in BLOCKING}
+    finally:
+        page.close()
+    assert {"image-alt", "label", "html-has-lang"} <= found, found
 
 
 def test_axe_is_the_pinned_package() -> None:
