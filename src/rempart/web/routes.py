@@ -9,7 +9,7 @@ import base64
 import tempfile
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -24,12 +24,14 @@ from rempart.cases import (
     media_rules,
     notices,
     preview,
+    review_words,
     rooms_render,
     rooms_report,
     self_service,
     stats,
     workflow,
 )
+from rempart.cases import queue as queue_listing
 from rempart.cases import review as review_queue
 from rempart.cases.review import ReviewItem
 from rempart.errors import InvalidInput, NotFound
@@ -211,19 +213,48 @@ def case_status(
 # ---- review -----------------------------------------------------------------------------
 
 
+REVIEW_FILTERS = ("case", "method", "source", "since", "until", "minor", "sort")
+
+
 @router.get("/review")
 def review_page(
     request: Request, status: str = "pending", p: Principal = Depends(current_user)
 ) -> Response:
+    """The queue, each card in words (rempart.cases.review_words), narrowed and sorted by
+    the GET parameters REVIEW_FILTERS (in the queue's SQL), which every link keeps."""
     db = services(request).db
     wanted = status if status in review_queue.DECISIONS or status == "pending" else None
     numbers = set(case_numbers(db, p))
-    items = [
-        i
-        for i in review_queue.queue(db, status=wanted)
-        if (i.case in numbers) or (p.role == "admin")
-    ]
-    return page(request, "review.html", items=items, status=wanted or "all")
+    q = {k: request.query_params.get(k, "").strip()[:200] for k in REVIEW_FILTERS}
+    sort = q["sort"] if q["sort"] in queue_listing.SORTS else "found"
+    filters = queue_listing.Filters(
+        q["method"] or None,
+        q["source"] or None,
+        q["since"] or None,
+        q["until"] or None,
+        q["minor"] == "1",
+        sort,
+    )
+    error = ""
+    try:
+        found = review_queue.queue(db, case=q["case"] or None, status=wanted, filters=filters)
+    except StoreError as exc:
+        found, error = [], str(exc)
+    items = [i for i in found if (i.case in numbers) or (p.role == "admin")]
+    lang = request.state.t.lang
+    kept = urlencode({k: v for k, v in q.items() if v})
+    return page(
+        request,
+        "review.html",
+        items=items,
+        words={i.ref: review_words.describe(i, lang) for i in items},
+        status=wanted or "all",
+        q=q,
+        kept=kept,
+        sorts=queue_listing.SORTS,
+        cases=sorted(numbers),
+        filter_error=error,
+    )
 
 
 def _png(db: Database, item: ReviewItem, reveal: bool) -> bytes:
@@ -239,6 +270,7 @@ def _match_page(request: Request, item: ReviewItem, status: int = 200, **extra: 
         "match.html",
         status,
         item=item,
+        words=review_words.describe(item, request.state.t.lang),
         decisions=review_queue.DECISIONS,
         media_allowed=media_rules.evidence_media_allowed(services(request).settings.policy),
         saved=request.query_params.get("saved", ""),
@@ -296,10 +328,51 @@ def match_decide(
     decision, reason = _field(form, "decision"), _field(form, "reason")
     if decision not in review_queue.DECISIONS or not reason:
         return _match_page(request, item, 400, error="match.reason_needed")
+    if _field(form, "same_copies") == "1":
+        # listed before anything is applied: a confirmation page with the copies
+        copies = review_queue.same_copies(svc.db, ref)
+        return page(
+            request,
+            "review_copies.html",
+            item=item,
+            copies=copies,
+            words={c.ref: review_words.describe(c, request.state.t.lang) for c in copies},
+            decision=decision,
+            reason=reason,
+        )
     with audit.acting_as(actor(p)):
         item = review_queue.decide(svc.db, ref, decision, reason, actor=actor(p))
         if decision == "confirmed":
             media_rules.preserve_confirmed(svc.db, svc.settings.home, item, svc.settings.policy)
+    _changed(request)
+    return RedirectResponse(f"/ui/matches/{ref}?saved=decided", 303)
+
+
+@router.post("/matches/{ref}/decide-copies")
+def match_decide_copies(
+    request: Request,
+    ref: str,
+    p: Principal = Depends(current_user),
+    form: FormData = Depends(checked_form),
+) -> Response:
+    """The decision on this match and on the exact copies the confirmation page listed (and
+    she kept ticked), in one transaction, audited per match."""
+    item = _match(request, p, ref)
+    svc = services(request)
+    decision, reason = _field(form, "decision"), _field(form, "reason")
+    if decision not in review_queue.DECISIONS or not reason:
+        return _match_page(request, item, 400, error="match.reason_needed")
+    copies = [c for c in form.getlist("copy") if isinstance(c, str)][:1000]
+    with audit.acting_as(actor(p)):
+        try:
+            done = review_queue.decide_with_copies(
+                svc.db, ref, decision, reason, copies, actor=actor(p)
+            )
+        except StoreError as exc:
+            return _match_page(request, item, 409, error="error.message_raw", message=str(exc))
+        if decision == "confirmed":
+            for one in done:
+                media_rules.preserve_confirmed(svc.db, svc.settings.home, one, svc.settings.policy)
     _changed(request)
     return RedirectResponse(f"/ui/matches/{ref}?saved=decided", 303)
 
