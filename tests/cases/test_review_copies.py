@@ -125,11 +125,18 @@ def test_review_copies_of_archive_members_and_downloads(
         r = client.get(f"/ui/matches/{refs['url']}/preview.png")
         assert r.status_code == 200 and r.content.startswith(b"\x89PNG")
     # a possible minor: the blurred preview still, never the reveal (CLI)
+    clear_copy = [p for m, p in copies if f"m{m}" == refs["url"]]
     rempart("review", "flag-minor", refs["url"], "--reason", "looks young")
     rempart("review", "preview", refs["url"], "--out", str(out))
     rempart("review", "preview", refs["url"], "--out", str(out), "--reveal", code=1)
+    # ... and nothing clearer than the blurred preview is kept of it any more
+    with sqlite3.connect(os.environ["REMPART_DB"].removeprefix("sqlite:///")) as con:
+        url_copy = con.execute(
+            "SELECT path, width, height FROM review_copies WHERE match_id = ?",
+            (int(refs["url"][1:]),),
+        ).fetchone()
+    assert max(url_copy[1:]) <= 320 and not Path(clear_copy[0]).exists()
     # rejection: her copy of this match goes, file and row
-    url_copy = [p for m, p in copies if f"m{m}" == refs["url"]]
     rempart("review", "decide", refs["url"], "not-her", "--reason", "another person")
     assert not Path(url_copy[0]).exists()
     assert [f"m{m}" for m, _ in _copies(home)] == [refs["zip"]]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from PIL import Image, ImageFilter, ImageOps
+from PIL import Image, ImageOps
 
 from rempart.cases import media_rules, media_store
 from rempart.cases.queue import split_ref
@@ -23,16 +23,13 @@ from rempart.store import audit, review_copies
 from rempart.store.db import Database
 from rempart.store.repository import StoreError
 
-PREVIEW_SIDE = 320
+PREVIEW_SIDE = review_copies.PREVIEW_SIDE
 
 
 def blurred(image: Image.Image) -> Image.Image:
     """Greyscale, small, and blurred enough that nothing intimate can be made out, while the
     layout (a person, a room) stays visible for triage."""
-    small = ImageOps.grayscale(image)
-    small.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE))
-    radius = max(6, max(small.size) // 18)
-    return small.filter(ImageFilter.GaussianBlur(radius))
+    return review_copies.blurred(image)  # one rule, also for copies of a possible minor
 
 
 def _picture(path: Path) -> Image.Image:

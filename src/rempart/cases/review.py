@@ -17,6 +17,7 @@ from rempart.cases.queue import ReviewItem as ReviewItem  # re-exported
 from rempart.cases.queue import get as get
 from rempart.cases.queue import queue as queue
 from rempart.cases.queue import split_ref
+from rempart.config import Policy
 from rempart.store import audit, review_copies
 from rempart.store.db import Database
 from rempart.store.models import (
@@ -63,6 +64,12 @@ def flag_minor(db: Database, ref: str, reason: str) -> None:
             case=_case_of(s, row),
             details={"match": ref, "reason": reason.strip()},
         )
+        # its review copy (media from an archive or a download) keeps only the blurred
+        # preview, unless the organisation is legally authorised
+        old = (
+            [] if Policy.from_env().csam_authorised else review_copies.blur_kept(s, *split_ref(ref))
+        )
+    _unlink(db, old)
 
 
 def decide(

@@ -27,8 +27,9 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from PIL import Image, ImageOps
+from PIL import Image, ImageFilter, ImageOps
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -39,6 +40,7 @@ from rempart.media.video import iter_sampled_frames
 from rempart.store.models import BankItem, FaceMatch, FaceTemplate, Match, ReviewCopy
 
 COPY_SIDE = 512  # longest side of a review copy, in pixels
+PREVIEW_SIDE = 320  # longest side of a blurred preview (rempart.cases.preview)
 KEY_FILE = "evidence-media.key"  # rempart.cases.media_store.KEY_FILE
 
 
@@ -56,6 +58,15 @@ def keyframe(path: Path, at: float) -> Image.Image:
     if frame is None:
         raise MediaError(path, "corrupt", "no frame could be decoded")
     return Image.fromarray(frame)
+
+
+def blurred(image: Image.Image) -> Image.Image:
+    """Greyscale, small, and blurred enough that nothing intimate can be made out, while the
+    layout (a person, a room) stays visible for triage (every blurred preview is this)."""
+    small = ImageOps.grayscale(image)
+    small.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE))
+    radius = max(6, max(small.size) // 18)
+    return small.filter(ImageFilter.GaussianBlur(radius))
 
 
 def small_grey(picture: Image.Image) -> Image.Image:
@@ -167,6 +178,36 @@ def of_ref(s: Session, kind: str, number: int) -> ReviewCopy | None:
     """The review copy of match `m<number>` (kind 'm') or face match `f<number>`."""
     column = ReviewCopy.match_id if kind == "m" else ReviewCopy.face_match_id
     return s.scalar(select(ReviewCopy).where(column == number))
+
+
+def _open(row: ReviewCopy) -> bytes:
+    """The copy's PNG, decrypted with the media key (or the pending one, mid-rotation)."""
+    keys = home_of(row) / "keys"
+    blob = Path(row.path).read_bytes()
+    for key_file in (keys / (KEY_FILE + ".new"), keys / KEY_FILE):
+        if not key_file.exists():
+            continue
+        try:
+            return AESGCM(_read_key(key_file)).decrypt(blob[:12], blob[12:], row.sha256.encode())
+        except InvalidTag:
+            continue
+    raise OSError(f"{row.path}: the review copy does not decrypt (altered, or another key)")
+
+
+def blur_kept(s: Session, kind: str, number: int) -> list[Path]:
+    """A match flagged as possibly showing a minor (organisation not authorised): its copy
+    is replaced by its blurred preview, so nothing clearer is kept; returns the old file
+    (for `unlink` after the commit)."""
+    row = of_ref(s, kind, number)
+    if row is None:
+        return []
+    old = Path(row.path)
+    picture = blurred(Image.open(io.BytesIO(_open(row))))
+    path, digest = seal(home_of(row), picture)
+    row.path, row.sha256 = str(path), digest
+    row.width, row.height = picture.width, picture.height
+    s.flush()
+    return [old] if old != path else []
 
 
 def home_of(row: ReviewCopy) -> Path:
