@@ -61,6 +61,7 @@ def _build(root: Path) -> World:
     with db.session() as s:
         for number in ("CASE-A", "CASE-B"):
             case = repository.get_case(s, number)
+            assert case is not None
             s.add(CaseOwner(case_id=case.id, tenant_id=keys.get_tenant(s, "org-a").id))
     # a Telegram room with an exact copy of photo 1; a folder with a re-saved photo 2; an
     # archive with a re-saved photo 3 and the exact copy of photo 1 again
