@@ -13,6 +13,7 @@ import json
 import os
 import re
 import shutil
+import zipfile
 from pathlib import Path
 
 import httpx
@@ -20,6 +21,8 @@ import pytest
 from typer.testing import CliRunner
 
 from rempart.api import keys
+from rempart.cases import notices
+from rempart.cases.queue import queue
 from rempart.cli import app
 from rempart.samples import photo_like
 from rempart.scan import synthetic
@@ -116,17 +119,46 @@ def test_scan_report_review_and_report_carry_the_signals(scanned: dict[str, obje
     review = {Path(i["file"]).name: i["synthetic"] for i in listed}
     assert _kinds(review["lower55.png"]) == {"ai-modified:derivation"}
     assert "ai-modified:c2pa" in _kinds(review["ocsp.jpg"])
+    review_refs = {Path(i["file"]).name: i["ref"] for i in listed}
     for name in ("lower55.png", "ocsp.jpg"):
-        ref = next(i["ref"] for i in listed if Path(i["file"]).name == name)
-        rempart("review", "decide", ref, "confirmed", "--reason", "hers")
+        rempart("review", "decide", review_refs[name], "confirmed", "--reason", "hers")
     env = scanned["env"]
     assert isinstance(env, Path)
+    # the evidence package of the C2PA match: the findings, the raw manifest store and the
+    # validation report, inside the signed manifest (verify still passes)
+    package = env / "ocsp.zip"
+    rempart("evidence", "export", review_refs["ocsp.jpg"], "--out", str(package))
+    assert "intact" in rempart("evidence", "verify", str(package))
+    with zipfile.ZipFile(package) as zf:
+        names = set(zf.namelist())
+        store = json.loads(zf.read("c2pa/manifest_store.json"))
+        validation = json.loads(zf.read("c2pa/validation_report.json"))
+        assert "ai-modified:c2pa" in _kinds(json.loads(zf.read("synthetic.json")))
+    assert {"c2pa/manifest_store.json", "c2pa/validation_report.json"} <= names
+    assert store["active_manifest"] in store["manifests"]
+    assert validation["validation_state"] and validation["active_manifest"]
     rempart("report", "--out", str(env / "stats"))
     ai = json.loads((env / "stats" / "stats.json").read_text())["synthetic"]
     assert ai["matches_with_ai_signal"] >= 2
     assert ai["by_indicates"]["ai-modified"] >= 2
     assert ai["confirmed_with_strong_signal"] == 2
     _web_badges(env, {Path(i["file"]).name: i["ref"] for i in listed})
+    _notice_sentences()
+
+
+def _notice_sentences() -> None:
+    """The notice sentence for confirmed matches with a strong signal, in each language;
+    none for the fragile watermark alone."""
+    data = notices.load_data(None)
+    items = {Path(i.file).name: i for i in queue(Database(os.environ["REMPART_DB"]), status=None)}
+    en = notices.ai_statement(items["lower55.png"], data.phrases["en"])
+    assert "generated or altered with AI, evidence: comparison with her original" in en
+    assert "AI-altered" in notices.ai_statement(items["ocsp.jpg"], data.phrases["en"])
+    assert "modifié par IA" in notices.ai_statement(items["ocsp.jpg"], data.phrases["fr"])
+    assert "AI로" in notices.ai_statement(items["lower55.png"], data.phrases["ko"])
+    if "marked.png" in items:
+        assert notices.ai_statement(items["marked.png"], data.phrases["en"]) == ""
+    assert "--state-ai" in rempart("notice", "create", "--help")
 
 
 def _csrf(html: str) -> str:

@@ -43,6 +43,7 @@ from rempart.cases.pdf import text_pdf
 from rempart.cases.review import get, match_row
 from rempart.config import Policy
 from rempart.errors import SetupError
+from rempart.scan import synthetic
 from rempart.signals.synthetic import derivation, schematic
 from rempart.store import audit
 from rempart.store.db import Database
@@ -318,6 +319,15 @@ def export_package(
         scale = 400 / max(frame) if min(frame) > 0 else 0.0
         size = (round(frame[0] * scale), round(frame[1] * scale)) if scale else (400, 300)
         files["derivation.png"] = schematic.draw(derived.evidence, size)
+    # synthetic-media signals (scan/synthetic.py): the findings, and for a C2PA finding the
+    # raw manifest store and its validation report, from the media as it was scanned
+    findings = synthetic.match_findings(scan_item.synthetic, item.details)
+    if findings:
+        files["synthetic.json"] = json.dumps(findings, indent=2, ensure_ascii=False).encode()
+    if any(f.get("type") == "c2pa" for f in findings):
+        scanned = _scanned_bytes(home, scan_item.locator, scan_item.sha256)
+        if scanned is not None:
+            files.update(synthetic.c2pa_files(scanned, Path(scan_item.locator).suffix))
     if include_media:
         path = Path(scan_item.locator.split("!")[-1].split("#")[0])
         data = media_store.load(home, scan_item.sha256 or "") if scan_item.sha256 else None
@@ -347,6 +357,20 @@ def export_package(
             },
         )
     return manifest
+
+
+def _scanned_bytes(home: Path, locator: str, sha256: str | None) -> bytes | None:
+    """The media as it was scanned: preserved, or the file as it is now if unchanged; None
+    when neither is at hand (the package then goes without the C2PA files)."""
+    if not sha256:
+        return None
+    data = media_store.load(home, sha256)
+    if data is None:
+        try:
+            data = media_rules.file_of(locator).read_bytes()
+        except OSError:
+            return None
+    return data if hashlib.sha256(data).hexdigest() == sha256 else None
 
 
 def write_signed(

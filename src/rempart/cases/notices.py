@@ -27,6 +27,7 @@ from sqlalchemy import select
 
 from rempart.cases.returns import place
 from rempart.cases.review import ReviewItem, queue
+from rempart.scan.synthetic import strong
 from rempart.store import audit, repository
 from rempart.store.db import Database
 from rempart.store.models import Case, MatchOccurrence, Notice, ScanItem, utcnow
@@ -267,7 +268,37 @@ def _entries(
     return out
 
 
-def _item_lines(entries: list[_Entry], words: dict[str, str], organisation: str) -> str:
+AI_PHRASES = ("ai_stated", "ai_generated", "ai_modified", "ai_evidence")
+
+
+def ai_statement(item: ReviewItem, words: dict[str, str]) -> str:
+    """The sentence "generated or altered with AI, evidence: ..." for a match with a strong
+    synthetic-media signal ("" when it has none: weak and fragile signals are never stated);
+    StoreError when the language's phrases lack it (an organisation's older copy)."""
+    found = [f for f in strong(item.synthetic) if f.get("indicates") in AI_INDICATES]
+    if not found:
+        return ""
+    missing = [k for k in AI_PHRASES if not isinstance(words.get(k), str)]
+    if missing:
+        raise StoreError(f"phrases.toml: no phrases {', '.join(missing)} to state AI signals")
+    evidence = "; ".join(
+        _say(
+            words,
+            "ai_evidence",
+            type=words.get("ai_type_" + str(f.get("type")).replace("-", "_"), f.get("type")),
+            indicates=words[AI_INDICATES[str(f.get("indicates"))]],
+        )
+        for f in found
+    )
+    return _say(words, "ai_stated", evidence=evidence)
+
+
+AI_INDICATES = {"ai-generated": "ai_generated", "ai-modified": "ai_modified"}
+
+
+def _item_lines(
+    entries: list[_Entry], words: dict[str, str], organisation: str, state_ai: bool = False
+) -> str:
     lines = []
     for n, e in enumerate(entries, 1):
         lines.append(
@@ -281,6 +312,7 @@ def _item_lines(entries: list[_Entry], words: dict[str, str], organisation: str)
                 organisation=organisation,
                 date=(e.item.reviewed_at or "")[:10],
             )
+            + (ai_statement(e.item, words) if state_ai else "")
         )
     return "\n".join(lines)
 
@@ -295,12 +327,14 @@ def create(
     refs: list[str] | None = None,
     organisation: str = ORGANISATION,
     name_her: bool = False,
+    state_ai: bool = False,
 ) -> Notice:
     """Write a notice to one platform: only the case's confirmed matches found on that
     platform (its messages or addresses), in the name of the organisation (never the
     victim's name unless she chose it: `name_her`, or her consent record's
     `"name_in_notices": true`; never a local path or an account name), every word from
-    the language's template and phrases."""
+    the language's template and phrases. `state_ai` (the caseworker ticks it): each match
+    with a strong synthetic-media signal says "generated or altered with AI, evidence: ..."."""
     data = load_data(home)
     if platform not in data.platforms:
         raise StoreError(
@@ -391,7 +425,7 @@ def create(
             organisation=organisation,
             laws="\n".join(laws),
             count=len(entries),
-            items=_item_lines(entries, words, organisation),
+            items=_item_lines(entries, words, organisation, state_ai),
             consent=consent_text,
             notice_id=f"N-{notice.id}",
             deadline=deadline_text,

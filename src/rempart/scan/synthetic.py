@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import importlib
 import io
+import json
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -187,3 +188,37 @@ def badges(findings: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:
         }
         for f in findings
     ]
+
+
+def c2pa_files(data: bytes, suffix: str = "") -> dict[str, bytes]:
+    """For an evidence package: the raw C2PA manifest store of a file (the c2pa reader's
+    JSON, as it is) and its validation report (state, status codes, results, the trust lists
+    used), as files; {} when the file carries no manifest or it cannot be read. No network:
+    the reader's settings turn remote manifests and OCSP off (signals/synthetic/c2pa.py)."""
+    from rempart.signals.synthetic import c2pa
+
+    kind = file_kind(data[:16])
+    if kind is None:
+        return {}
+    ext = "".join(c for c in suffix.lower()[:10] if c.isascii() and c.isalnum())
+    try:
+        with tempfile.TemporaryDirectory(prefix="rempart-c2pa-") as folder:
+            tmp = Path(folder) / f"item.{ext or 'bin'}"
+            tmp.write_bytes(data)
+            read = c2pa.read_store(tmp, kind, DEFAULT_LIMITS)
+    except (Unreadable, OSError):
+        return {}
+    if read is None:
+        return {}
+    store, state, trust_lists = read
+    report = {
+        "validation_state": state,
+        "validation_status": store.get("validation_status"),
+        "validation_results": store.get("validation_results"),
+        "active_manifest": store.get("active_manifest"),
+        "trust_lists": list(trust_lists),
+    }
+    return {
+        "c2pa/manifest_store.json": json.dumps(store, indent=2, ensure_ascii=False).encode(),
+        "c2pa/validation_report.json": json.dumps(report, indent=2, ensure_ascii=False).encode(),
+    }

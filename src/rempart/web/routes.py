@@ -475,6 +475,7 @@ def notice_create(
             language=language,
             refs=refs or None,
             organisation=p.tenant or notices.ORGANISATION,
+            state_ai=_field(form, "state_ai") == "1",
         )
     _changed(request)
     return RedirectResponse(f"/ui/notices/{n.id}", 303)

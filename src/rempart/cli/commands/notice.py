@@ -50,6 +50,15 @@ def notice_create(
             "only the organisation.",
         ),
     ] = False,
+    state_ai: Annotated[
+        bool,
+        typer.Option(
+            "--state-ai",
+            help="Say, for each match with a strong synthetic-media signal (C2PA, XMP, "
+            "generator metadata, an altered copy of her photo), that it was generated or "
+            "altered with AI, with the evidence. Weak and fragile signals are never stated.",
+        ),
+    ] = False,
 ) -> None:
     """Write a takedown notice for a case's confirmed matches on one platform."""
     n = notices.create(
@@ -61,6 +70,7 @@ def notice_create(
         refs=match,
         organisation=organisation,
         name_her=name_her,
+        state_ai=state_ai,
     )
     if out_file is not None:
         out_file.write_text(n.text, encoding="utf-8")
