@@ -120,15 +120,22 @@ def test_review_copies_of_archive_members_and_downloads(
     assert clear.mode == "L" and max(clear.size) == 512 < max(SIZE)
     log = json.loads(rempart("audit", "list", "--format", "json"))
     assert [e["details"]["match"] for e in log if e["action"] == "reveal"] == [refs["zip"]]
-    client, _ = web_client("C-9")
+    client, token = web_client("C-9")
     with client:
         r = client.get(f"/ui/matches/{refs['url']}/preview.png")
         assert r.status_code == 200 and r.content.startswith(b"\x89PNG")
+        r = client.post(f"/ui/matches/{refs['url']}/reveal", data={"csrf": token})
+        assert r.status_code == 200 and "data:image/png;base64," in r.text
+    log = json.loads(rempart("audit", "list", "--format", "json"))
+    assert [e["details"]["match"] for e in log if e["action"] == "reveal"][-1] == refs["url"]
     # a possible minor: the blurred preview still, never the reveal (CLI)
     clear_copy = [p for m, p in copies if f"m{m}" == refs["url"]]
     rempart("review", "flag-minor", refs["url"], "--reason", "looks young")
     rempart("review", "preview", refs["url"], "--out", str(out))
     rempart("review", "preview", refs["url"], "--out", str(out), "--reveal", code=1)
+    with client:
+        r = client.post(f"/ui/matches/{refs['url']}/reveal", data={"csrf": token})
+        assert r.status_code == 403 and "data:image" not in r.text
     # ... and nothing clearer than the blurred preview is kept of it any more
     with sqlite3.connect(os.environ["REMPART_DB"].removeprefix("sqlite:///")) as con:
         url_copy = con.execute(
