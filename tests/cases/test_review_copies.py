@@ -165,3 +165,38 @@ def test_a_video_from_bytes_keeps_its_frame_at_the_matched_moment(tmp_path: Path
     first = np.asarray(ImageOps.grayscale(Image.fromarray(frames[0])), dtype=float)
     seen = np.asarray(ImageOps.grayscale(picture), dtype=float)
     assert np.abs(seen - later).mean() < np.abs(seen - first).mean()  # the moment, not frame 0
+
+
+def test_a_restored_older_database_loses_the_withdrawn_copies_again(
+    rempart_env: Path, consent_file: Path, server: str
+) -> None:
+    """A backup taken before her withdrawal holds her matches' review copies (rows and
+    encrypted files). Restored, the withdrawal ledger's re-application deletes them again
+    with her bank entries, not only the hashes."""
+    from rempart.store import withdrawal_ledger
+    from rempart.store.bank_index import BankIndex
+    from rempart.store.db import Database
+
+    home = rempart_env / "home"
+    _scan_zip_and_urls(rempart_env, consent_file, server)
+    copies = _copies(home)
+    assert len(copies) == 2
+    db_file = Path(os.environ["REMPART_DB"].removeprefix("sqlite:///"))
+    with sqlite3.connect(db_file) as con:
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    saved_db = rempart_env / "before.db"
+    saved_files = {p: Path(p).read_bytes() for _, p in copies}
+    with sqlite3.connect(db_file) as live, sqlite3.connect(saved_db) as copy:
+        live.backup(copy)
+    rempart("case", "withdraw", "C-9", "--yes")
+    assert _copies(home) == [] and not any(Path(p).exists() for p in saved_files)
+    # the older backup put back: database and files
+    with sqlite3.connect(saved_db) as old, sqlite3.connect(db_file) as live:
+        old.backup(live)
+    for path, data in saved_files.items():
+        Path(path).write_bytes(data)
+    db = Database(os.environ["REMPART_DB"])
+    done = withdrawal_ledger.enforce(BankIndex(db, home), home, reason="restore")
+    db.dispose()
+    assert done.changed
+    assert _copies(home) == [] and not any(Path(p).exists() for p in saved_files)

@@ -49,7 +49,7 @@ from sqlalchemy.orm import Session
 
 from rempart.config import ledger_path
 from rempart.errors import SetupError
-from rempart.store import audit, face_templates, repository
+from rempart.store import audit, face_templates, repository, review_copies
 from rempart.store.bank_index import BankIndex
 from rempart.store.models import BankItem, Case, CaseEvent, FaceTemplate, ItemSignal
 
@@ -456,6 +456,8 @@ def enforce(bank_index: BankIndex, home: Path, *, reason: str, force: bool = Fal
             case_withdrawn[cd] = max(case_withdrawn.get(cd, at), at)
     counts = {"items": 0, "templates": 0, "cases": 0, "indexed": 0}
 
+    copy_files: list[Path] = []
+
     def apply(s: Session) -> tuple[list[tuple[int, str]], list[int]]:
         removed: list[int] = []
         for case in s.scalars(select(Case).order_by(Case.id)):
@@ -477,6 +479,9 @@ def enforce(bank_index: BankIndex, home: Path, *, reason: str, force: bool = Fal
                     if ledger.signal_digest(case.number, t, v) in wanted:
                         items.add(int(item_id))
             if items:
+                # the encrypted review copies of their matches go with them (an older backup
+                # brings their files back too)
+                copy_files.extend(review_copies.discard_for_bank_items(s, sorted(items)))
                 removed += repository.delete_items(s, case, sorted(items))
                 counts["items"] += len(items)
             refs = template_sets.get(cd) or set()
@@ -486,6 +491,7 @@ def enforce(bank_index: BankIndex, home: Path, *, reason: str, force: bool = Fal
                 if ledger.template_digest(case.number, t.ref) in refs
             ]
             if gone:
+                copy_files.extend(review_copies.discard_for_templates(s, gone))
                 face_templates.delete_templates(s, case, gone)
                 counts["templates"] += len(gone)
             at = case_withdrawn.get(cd)
@@ -528,6 +534,9 @@ def enforce(bank_index: BankIndex, home: Path, *, reason: str, force: bool = Fal
         return [], removed
 
     bank_index.change(apply)
+    if copy_files:
+        with db.session() as s:
+            review_copies.unlink(s, copy_files)
     if (counts["items"] or counts["templates"] or counts["cases"]) and not counts["indexed"]:
         db.purge_deleted()  # (change() purged already when indexed hashes went)
     return Enforcement(
