@@ -189,6 +189,7 @@ def _web_badges(env: Path, refs: dict[str, str]) -> None:
             assert "real" not in re.sub(r"<[^>]+>", " ", match).lower().split()
             case = c.get("/ui/cases/C-1").text
             assert case.count('data-type="derivation"') == 1  # confirmed matches only
+            assert 'name="state_ai"' in case  # the notice form's "state AI signals" box
             if "marked.png" in refs:
                 marked = c.get(f"/ui/matches/{refs['marked.png']}").text
                 assert "invisible watermark" in marked and "fragile" in marked

@@ -159,7 +159,8 @@ def _synthetic(
         return None
     if path is None and ref.data is None:
         path = ref.path  # a file: the readers open it, its bytes only choose the detectors
-    return tuple(item_findings(path, data, suffix=ref.path.suffix))
+    # the watermark decoder runs on matched pictures only (recording.py: its cost)
+    return tuple(item_findings(path, data, suffix=ref.path.suffix, watermark="never"))
 
 
 def _kind(ref: MediaRef) -> str | None:

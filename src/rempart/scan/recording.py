@@ -11,6 +11,7 @@ finished.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -27,7 +28,7 @@ from rempart.scan.options import (
     ScanResult,
     Skipped,
 )
-from rempart.scan.synthetic import match_findings
+from rempart.scan.synthetic import match_findings, watermark_findings
 from rempart.scan.video_match import match_video
 from rempart.signals.image_hashes import ImageHashes
 from rempart.signals.pdq import MIN_QUALITY
@@ -169,6 +170,7 @@ def record_batch(
                 quality, first, extra, note = h.pdq.quality, h.pdq.hex, {}, None
             if low:
                 result.low_quality.append(o.ref.locator)
+            signals = _signals(o, bool(item_hits) and isinstance(h, ImageHashes))
             item = ScanItem(
                 scan_id=result.scan_id,
                 locator=o.ref.locator,
@@ -182,11 +184,11 @@ def record_batch(
                 width=h.width,
                 height=h.height,
                 provenance=o.ref.provenance,
-                synthetic=list(o.synthetic) if o.synthetic is not None else None,
+                synthetic=signals,
                 **extra,
             )
-            if o.synthetic:
-                result.synthetic[o.ref.locator] = list(o.synthetic)
+            if signals:
+                result.synthetic[o.ref.locator] = signals
             if o.faces is not None:
                 item.faces = [
                     {
@@ -210,7 +212,7 @@ def record_batch(
                         o.ref.locator,
                         hit,
                         quality,
-                        synthetic=match_findings(o.synthetic, hit.details),
+                        synthetic=match_findings(signals, hit.details),
                     )
                 )
 
@@ -231,6 +233,17 @@ def _keep_copy(
             review_copies.keep(s, home, picture, match_id=match_id)
     except (MediaError, OSError, ValueError):
         pass
+
+
+def _signals(o: Outcome, matched: bool) -> list[dict[str, Any]] | None:
+    """The item's synthetic-media findings (None: not looked); a matched picture's invisible
+    watermark is looked for here, on matches only (its cost: scan/synthetic.py)."""
+    if o.synthetic is None:
+        return None
+    found = list(o.synthetic)
+    if matched:
+        found += watermark_findings(o.ref.path if o.ref.data is None else None, o.ref.data)
+    return found
 
 
 def _record_match(s: Session, item: ScanItem, sha256: str, hit: Hit) -> Match:
