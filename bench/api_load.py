@@ -39,6 +39,7 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -283,7 +284,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(url: str, home: Path, port: int, workers: int, log: Path) -> subprocess.Popen:
+def start_server(
+    url: str, home: Path, port: int, workers: int, log: Path
+) -> subprocess.Popen[bytes]:
     env = {**os.environ, "REMPART_DB": url, "REMPART_HOME": str(home)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "rempart", "serve", "--port", str(port), "--workers", str(workers)],
@@ -412,7 +415,7 @@ async def _load(
     }
 
 
-def client_process(args: tuple[int, str, int, int, float, int, list[str], int]) -> dict:
+def client_process(args: tuple[int, str, int, int, float, int, list[str], int]) -> dict[str, Any]:
     port, key, count, concurrency, seconds, batch, known, seed = args
     queries = make_queries(known, count, seed)
     deadline = time.monotonic() + seconds
@@ -422,7 +425,51 @@ def client_process(args: tuple[int, str, int, int, float, int, list[str], int]) 
         uvloop.install()
     except ImportError:
         pass
-    return asyncio.run(_load(port, key, queries, concurrency, deadline, batch))
+    cpu0 = time.process_time()  # the load's own CPU, without making the queries
+    out = asyncio.run(_load(port, key, queries, concurrency, deadline, batch))
+    out["cpu_s"] = time.process_time() - cpu0
+    return out
+
+
+# ---------------------------------------------------------------- CPU time per process
+
+TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def process_tree(root: int) -> list[int]:
+    """`root` and every process below it (uvicorn's supervisor and its workers), read
+    from /proc (Linux); [] elsewhere."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            ppid = int(cpu_fields(int(entry.name))[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        parents.setdefault(ppid, []).append(int(entry.name))
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo += parents.get(pid, [])
+    return out if Path(f"/proc/{root}").exists() else []
+
+
+def cpu_fields(pid: int) -> list[str]:
+    """/proc/PID/stat after the command name: [state, ppid, ...]."""
+    text = Path(f"/proc/{pid}/stat").read_text()
+    return text[text.rindex(")") + 2 :].split()
+
+
+def cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """User + system CPU seconds used so far by each process (utime + stime)."""
+    out = {}
+    for pid in pids:
+        try:
+            f = cpu_fields(pid)
+            out[pid] = (int(f[11]) + int(f[12])) / TICK
+        except (OSError, ValueError, IndexError):
+            continue
+    return out
 
 
 def run_load(
@@ -435,12 +482,16 @@ def run_load(
     concurrency: int,
     batch: int,
     seed: int,
+    server_pid: int | None = None,
 ) -> dict[str, object]:
     per = max(1, requests // clients) * max(1, batch)
     jobs = [(port, key, per, concurrency, seconds, batch, known, seed + i) for i in range(clients)]
+    pids = process_tree(server_pid) if server_pid else []
     t0 = time.perf_counter()
     with mp.get_context("spawn").Pool(clients) as pool:
+        cpu_before = cpu_seconds(pids)
         parts = pool.map(client_process, jobs)
+        cpu_after = cpu_seconds(pids)
     wall = time.perf_counter() - t0
     lat = np.array([x for p in parts for x in p["lat"]]) * 1000
     seconds_run = max(p["seconds"] for p in parts)
@@ -464,6 +515,34 @@ def run_load(
         "connections": clients * concurrency,
         "wall_s": round(wall, 2),
     }
+    # CPU seconds per process over the run: the server's (supervisor and workers) and the
+    # load generator's own; on one machine they share the cores, so the server's CPU ms per
+    # lookup is what tells its capacity where the load runs elsewhere.
+    server_cpu = {
+        str(pid): round(cpu_after[pid] - cpu_before[pid], 3)
+        for pid in cpu_after
+        if pid in cpu_before
+    }
+    client_cpu = [round(float(p.get("cpu_s", 0.0)), 3) for p in parts]
+    server_total = sum(server_cpu.values())
+    client_total = sum(client_cpu)
+    lookups = sum(p["lookups"] for p in parts)
+    out.update(
+        {
+            "server_cpu_s": server_cpu,
+            "server_cpu_total_s": round(server_total, 3),
+            "client_cpu_s": client_cpu,
+            "client_cpu_total_s": round(client_total, 3),
+            "server_cpu_ms_per_request": round(1000 * server_total / done, 4) if done else None,
+            "server_cpu_ms_per_lookup": round(1000 * server_total / lookups, 4)
+            if lookups
+            else None,
+            "client_cpu_share": round(client_total / (client_total + server_total), 3)
+            if client_total + server_total
+            else None,
+            "server_lookups_per_core_s": round(lookups / server_total, 1) if server_total else None,
+        }
+    )
     return out
 
 
@@ -479,6 +558,18 @@ def show(r: dict[str, object]) -> None:
     print(f"  failed requests {r['failed']}    wrong answers {r['wrong_answers']}")
     for f in r["failure_examples"]:  # type: ignore[attr-defined]
         print(f"    e.g. {f}")
+    if r.get("server_cpu_s"):
+        per = ", ".join(f"pid {k} {v} s" for k, v in r["server_cpu_s"].items())  # type: ignore[attr-defined]
+        print(
+            f"  CPU s: server {r['server_cpu_total_s']} ({per}); load generator "
+            f"{r['client_cpu_total_s']} ({', '.join(str(c) for c in r['client_cpu_s'])})"  # type: ignore[attr-defined]
+        )
+        print(
+            f"  server CPU ms per lookup {r['server_cpu_ms_per_lookup']} "
+            f"(per request {r['server_cpu_ms_per_request']}): "
+            f"{r['server_lookups_per_core_s']:,} lookups/s per core of server CPU; "
+            f"load generator's share of the CPU used {r['client_cpu_share']}"
+        )
 
 
 def main() -> None:
@@ -530,6 +621,7 @@ def main() -> None:
                     args.concurrency,
                     0,
                     1,
+                    proc.pid,
                 )
             ]
             if args.batch:
@@ -544,6 +636,7 @@ def main() -> None:
                         max(1, args.concurrency // 4),
                         args.batch,
                         1000,
+                        proc.pid,
                     )
                 )
             change = live_change(port, key, admin_key)
