@@ -80,7 +80,8 @@ def scanned(rempart_env: Path, consent_file: Path) -> dict[str, object]:
     photo_like(950, (W, H)).save(found / "plain.jpg", quality=90)
     photo_like(951, (W, H)).save(found / "plain.png")
     report = rempart_env / "r.json"
-    rempart("scan", str(found), "--bank", "b", "--workers", "1", "--report", str(report))
+    printed = rempart("scan", str(found), "--bank", "b", "--workers", "1", "--report", str(report))
+    assert "with a synthetic-media signal" in printed
     scan_id = str(json.loads(report.read_text())["scan_id"])
     rempart("scan", "report", scan_id, "--format", "csv", "--out", str(rempart_env / "r.csv"))
     return {

@@ -65,6 +65,8 @@ def _print_summary(result: ScanResult, report: Path | None) -> None:
         table.add_row("not in the export (Telegram)", str(len(result.not_exported)))
     if result.from_cache:
         table.add_row("known content (hashes reused)", str(result.from_cache))
+    if result.synthetic:  # evidence, never a verdict: none found is not "real"
+        table.add_row("with a synthetic-media signal", str(len(result.synthetic)))
     if result.resumed_items:
         table.add_row("already done before resuming", str(result.resumed_items))
     if result.faces_looked:
