@@ -14,7 +14,7 @@
 3. Clip: a 20-second clip cut from a longer generated video (moving abstract scenes),
    re-encoded as VP8/WebM at another size, must be found and located in the bank video.
 
-    .venv/bin/python bench/video_bench.py [--quick] [--repeat 3] [--workers 2]
+    .venv/bin/python bench/video_bench.py [--quick | --smoke] [--repeat 3] [--workers 2]
 """
 
 from __future__ import annotations
@@ -287,6 +287,11 @@ def clip_location(long_s: int) -> bool:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="3 videos, 1 run, a 60 s long video")
+    ap.add_argument(
+        "--smoke",
+        action="store_true",
+        help="the test suite's run: 3 short videos (one same-clip pair), 1 run, a 30 s long video",
+    )
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args(argv)
@@ -298,6 +303,14 @@ def main(argv: list[str] | None = None) -> int:
             for p in paths
             if p.stem in {"chair-20-sd-bar", "chair-19-sd-bar", "pattern-sd-grey-bar"}
         ]
+    if args.smoke:  # every step and both answers (same clip, other clip) on ~18 s of video
+        args.repeat = 1
+        paths = [
+            p
+            for p in paths
+            if p.stem
+            in {"pattern-sd-grey-bar", "pattern-sd-with-small-logo-bar", "doorknob-hd-no-bar"}
+        ]
     if not paths:
         print(f"no sample videos in {VIDEOS}")
         return 1
@@ -305,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
     plain_pairs(plain)
     with tempfile.TemporaryDirectory() as tmp:
         wrong = pairs(real_bank(Path(tmp), bank_side), scan_side)
-    ok = clip_location(60 if args.quick else 180)
+    ok = clip_location(30 if args.smoke else 60 if args.quick else 180)
     print("clip found and located" if ok else "clip NOT found or located")
     return 0 if ok and not wrong else 1
 

@@ -1,4 +1,4 @@
-"""The video benchmark runs (reduced: 3 sample videos, one run, a 60 s generated video)."""
+"""The video benchmark runs (--smoke: 3 short sample videos, one run, a 30 s generated video)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def test_video_bench_quick(
     monkeypatch.syspath_prepend(str(BENCH))  # importable by name: its workers unpickle it
     bench = importlib.import_module("video_bench")
     try:
-        assert bench.main(["--quick", "--workers", "2"]) == 0
+        assert bench.main(["--smoke", "--workers", "2"]) == 0
     finally:
         sys.modules.pop("video_bench", None)
     out = capsys.readouterr().out

@@ -15,7 +15,9 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy import func, select
+from typer.testing import CliRunner
 
+from rempart.cli import app
 from rempart.signals.image_hashes import hash_image_bytes
 from rempart.store.db import Database
 from rempart.store.models import Bank, BankItem, ItemSignal
@@ -26,10 +28,25 @@ from tests.sync.conftest import (
     Sender,
     build_receiver,
     build_sender,
-    rempart,
     write_json,
     write_key,
 )
+
+
+@dataclass
+class Ran:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def rempart(world: World, *args: str) -> Ran:
+    """`rempart ARGS` on that instance, in this process: the servers are real processes and
+    the pulls real HTTP; a child process per command only cost its start-up (about a second
+    of CPU each)."""
+    env = {"REMPART_DB": world.db_url, "REMPART_HOME": str(world.home), "COLUMNS": "500"}
+    done = CliRunner().invoke(app, list(args), env=env)
+    return Ran(done.exit_code, done.stdout, done.stderr)
 
 
 @dataclass
