@@ -78,6 +78,9 @@ def scanned(rempart_env: Path, consent_file: Path) -> dict[str, object]:
     _xmp_jpeg(900, found / "xmp.jpg")
     embed(photo_like(311, (W, H)), wm.PAYLOADS[2].bits, "rgb").save(found / "marked.png")
     photo_like(950, (W, H)).save(found / "plain.jpg", quality=90)
+    _xmp_jpeg(901, rempart_env / "member.jpg")  # an archive member: inspected as bytes
+    with zipfile.ZipFile(found / "pack.zip", "w") as zf:
+        zf.write(rempart_env / "member.jpg", "inside/member.jpg")
     photo_like(951, (W, H)).save(found / "plain.png")
     report = rempart_env / "r.json"
     printed = rempart("scan", str(found), "--bank", "b", "--workers", "1", "--report", str(report))
@@ -100,6 +103,7 @@ def test_scan_report_review_and_report_carry_the_signals(scanned: dict[str, obje
     assert isinstance(report, dict)
     by_file = {Path(e["file"]).name: e["signals"] for e in report["synthetic"]}
     assert _kinds(by_file["xmp.jpg"]) == {"ai-generated:xmp"}
+    assert _kinds(by_file["member.jpg"]) == {"ai-generated:xmp"}  # pack.zip!inside/member.jpg
     assert "ai-modified:c2pa" in _kinds(by_file["ocsp.jpg"])
     assert _kinds(by_file["marked.png"]) == {"ai-generated:invisible-watermark"}
     assert by_file["marked.png"][0]["strength"] == "fragile"
