@@ -33,6 +33,7 @@ from rempart.signals.synthetic.base import (
     Finding,
     Limits,
     Unreadable,
+    detectors,
     file_kind,
 )
 
@@ -126,7 +127,7 @@ def item_findings(
         kind = file_kind(head[:16])
         if kind is None:
             return []
-        modules = [m for m in DETECTORS if m != WATERMARK]
+        modules = [m for m in detectors() if m != WATERMARK]  # + the learned one if set
         if WATERMARK in DETECTORS and watermark != "never":
             if watermark == "always":
                 modules.append(WATERMARK)

@@ -358,3 +358,21 @@ print("RESULT", off, on)
     line = [x for x in done.stdout.splitlines() if x.startswith("RESULT")][-1]
     assert line == "RESULT (False, 0) (True, 1)", line
     assert '"learned-detector"' in done.stdout
+
+
+def test_scans_run_the_learned_detector_when_set(world: World, use_detector: UseDetector) -> None:
+    """A scan's per-item signals (scan/synthetic.item_findings) include the learned
+    detector's finding, with its measured false-positive rate, only while it is set."""
+    from rempart.scan.synthetic import item_findings
+
+    config = world.config("scan")
+    result = runner.invoke(
+        app,
+        ["detector", "measure", "--config", str(config), "--negatives", str(world.photos)],
+    )
+    assert result.exit_code == 0, result.output
+    name = next(n for n, b in world.brightness.items() if b >= THRESHOLD)
+    assert not [f for f in item_findings(world.photos / name) if f["type"] == "learned-detector"]
+    use_detector(config)
+    [found] = [f for f in item_findings(world.photos / name) if f["type"] == "learned-detector"]
+    assert isinstance(found["measured_fpr"], float) and found["measured_negatives"] == 16

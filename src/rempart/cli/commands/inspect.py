@@ -84,6 +84,8 @@ def _detail(signal: dict[str, Any]) -> str:
     for ingredient in signal.get("ingredients", [])[:3]:
         for action in ingredient.get("actions", [])[:2]:
             parts.append(f"ingredient {action.get('action')}: {action.get('digital_source_type')}")
+    if signal.get("type") == "learned-detector" and signal.get("wording"):
+        parts.append(str(signal["wording"]))  # the score beside its measured false positives
     return "; ".join(str(p) for p in parts)
 
 
