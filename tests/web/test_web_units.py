@@ -49,9 +49,13 @@ def test_catalogues_complete_and_consistent() -> None:
     assert len(used) > 100
     assert used <= set(english), sorted(used - set(english))
     for lang in LANGUAGES:
-        words = json.loads(
-            (resources.files("rempart") / "web" / "i18n" / f"{lang}.json").read_text("utf-8")
+        pairs = json.loads(
+            (resources.files("rempart") / "web" / "i18n" / f"{lang}.json").read_text("utf-8"),
+            object_pairs_hook=list,
         )
+        keys = [k for k, _ in pairs]
+        assert len(keys) == len(set(keys)), (lang, sorted({k for k in keys if keys.count(k) > 1}))
+        words = dict(pairs)
         assert set(words) == set(english), (lang, set(words) ^ set(english))
         for key, text in words.items():
             assert text.strip(), (lang, key)
