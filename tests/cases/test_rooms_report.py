@@ -221,7 +221,7 @@ def test_report_numbers(world: World) -> None:
     ]
     assert first["bots"] == [{"bot": BOT, "media": 2}]
     assert (first["matches"], first["cases"], first["cases_targeted"]) == (2, ["CASE-A"], 1)
-    assert first["face_matches"] == 0 and first["synthetic_media"] is None
+    assert first["face_matches"] == 0 and first["synthetic_media"] == 0  # looked: none
     assert (renamed["media"], renamed["matched_media"], renamed["bots"]) == (2, 1, [])
     assert recreated["forwarded_from"] == [{"name": "Room Alpha", "media": 1}]
     assert (hostile["cases"], hostile["members"][0]["name"]) == (["CASE-B"], "<b>evil</b>")
@@ -473,3 +473,25 @@ def test_chats_without_chat_id_in_one_export_stay_apart() -> None:
         add_item(rooms, prov, None, None, None)
     assert sorted(rooms) == ["/exp|name:Room X", "/exp|name:Room Y"]
     assert all(r.chat_id == "" for r in rooms.values())
+
+
+def test_synthetic_signals_stored_by_the_scan_are_counted(rempart_env: Path) -> None:
+    """The room's synthetic-media column counts items whose stored findings (the scan's
+    scan_items.synthetic) indicate AI generation or alteration; a room whose scan did not
+    look stays None (unknown), and plain algorithmicMedia markers are not counted."""
+    from rempart.cases import rooms_report
+
+    assert rooms_report._stored_synthetic([], {}) is False
+    assert rooms_report._stored_synthetic(None, {}) is None
+    found = [{"type": "xmp", "indicates": "ai-generated", "strength": "strong"}]
+    assert rooms_report._stored_synthetic(found, {}) is True
+    invalid = [{"type": "c2pa", "indicates": "provenance-invalid", "strength": "strong"}]
+    assert rooms_report._stored_synthetic(invalid, {}) is False
+    plain = {
+        "digital_source_type": "http://cv.iptc.org/newscodes/digitalsourcetype/algorithmicMedia"
+    }
+    assert not rooms_report._stored_synthetic(None, plain)
+    trained = {
+        "digital_source_type": "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
+    }
+    assert rooms_report._stored_synthetic(None, trained) is True

@@ -40,10 +40,13 @@ from rempart.store.models import (
 )
 
 FORMAT = "rempart-rooms-report"
-# Provenance keys a synthetic-media signal may write (none does yet: the column stays empty
-# until one does). A value that is true, or a non-empty text, counts.
+# The scan stores each item's synthetic-media findings (scan_items.synthetic: a list of
+# rempart.signals.synthetic Finding JSON; NULL when the scan did not look). Older scans may
+# carry a marker in the provenance instead: these keys are read then. Only the IPTC types of
+# AI-trained media count (plain algorithmicMedia is not AI-trained: docs/synthetic.md).
 SYNTHETIC_KEYS = ("synthetic", "synthetic_media", "digital_source_type")
-SYNTHETIC_TYPES = ("trainedalgorithmicmedia", "compositesynthetic", "algorithmicmedia")
+SYNTHETIC_TYPES = ("trainedalgorithmicmedia", "compositewithtrainedalgorithmicmedia")
+SYNTHETIC_INDICATES = ("ai-generated", "ai-modified")
 
 
 @dataclass
@@ -68,9 +71,19 @@ class RoomData:
     items: list[Item] = field(default_factory=list)
 
 
+def _stored_synthetic(findings: Any, prov: dict[str, Any]) -> bool | None:
+    """Whether the scan found an AI-generated/altered signal on the item (its stored
+    findings); None when the scan did not look (then the provenance's markers, if any)."""
+    if isinstance(findings, list):
+        return any(
+            isinstance(f, dict) and f.get("indicates") in SYNTHETIC_INDICATES for f in findings
+        )
+    return _synthetic(prov)
+
+
 def _synthetic(prov: dict[str, Any]) -> bool | None:
-    """Whether a synthetic-media signal marked the item; None when no signal wrote anything
-    (read defensively: the signals write these keys only once they exist)."""
+    """Whether a synthetic-media marker in the provenance marked the item; None when there
+    is none (read defensively)."""
     found = None
     holders = [prov]
     signals = prov.get("signals")
@@ -112,9 +125,10 @@ def load_items(db: Database) -> dict[str, RoomData]:
                 ScanItem.sha256,
                 ScanItem.pdq,
                 ScanItem.pdq_quality,
+                ScanItem.synthetic,
             ).order_by(ScanItem.id)
         ).all()
-    for item_id, prov, sha, pdq, quality in rows:
+    for item_id, prov, sha, pdq, quality, findings in rows:
         room = add_item(rooms, prov, sha, pdq, quality)
         if room is None:
             continue
@@ -134,7 +148,7 @@ def load_items(db: Database) -> dict[str, RoomData]:
                 sender_name=sender_name,
                 via_bot=_text(prov.get("via_bot")),
                 forwarded_from=_text(prov.get("forwarded_from")),
-                synthetic=_synthetic(prov),
+                synthetic=_stored_synthetic(findings, prov),
             )
         )
     return data
