@@ -299,3 +299,25 @@ def test_axe_is_the_pinned_package() -> None:
     pinned = json.loads((AXE.parents[2] / "package.json").read_text())["devDependencies"]
     installed = json.loads((AXE.parent / "package.json").read_text())["version"]
     assert pinned["axe-core"] == installed
+
+
+def test_axe_admin_pages(browser: Any, a11y: A11yWorld) -> None:
+    """The pages only an organisation's admin sees (the e-mail settings), at both widths."""
+    failures: list[str] = []
+    for viewport, width in ((DESKTOP, "desktop"), (PHONE, "phone")):
+        ctx = _context(browser, a11y, viewport, "en-GB", axe=True)
+        try:
+            page = ctx.new_page()
+            sign_in(page, a11y.world.keys["admin"])
+            for name, path in (("smtp", "/ui/settings/smtp"),):
+                _goto(page, name, path)
+                bad = [v for v in _axe(page) if v["impact"] in BLOCKING]
+                if bad:
+                    failures.append(_readable(f"{name} [{width}]", path, bad))
+                widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+                if widths[0] > widths[1]:
+                    failures.append(f"{name} ({path}): scrolls sideways at {width} width")
+                _shot(page, f"{width}-{name}")
+        finally:
+            ctx.close()
+    assert not failures, "\n".join(failures)
