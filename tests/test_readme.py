@@ -288,11 +288,16 @@ def test_every_readme_command_runs_as_written(tmp_path: Path) -> None:
     assert any(c.startswith("rempart bank import-list partner-hashes") for c in ran)
 
 
+def _literal(value: str) -> Callable[[re.Match[str]], str]:
+    """A replacement taken as it is (no backslash escapes)."""
+    return lambda _m: value
+
+
 def substitute(text: str, placeholders: dict[str, Callable[[], str]]) -> str:
     for name in sorted(placeholders, key=len, reverse=True):
         pattern = re.compile(rf"(?<![\w-]){re.escape(name)}(?![\w-])")
         if pattern.search(text):
-            text = pattern.sub(lambda _m, n=name: placeholders[n](), text)
+            text = pattern.sub(_literal(placeholders[name]()), text)
     return text
 
 
