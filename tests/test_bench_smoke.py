@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -31,6 +32,26 @@ def test_index_bench_small() -> None:
 def test_hash_bench_small() -> None:
     out = run("hash_bench.py", "--count", "1", "--sizes", "320x240", "--repeat", "1")
     assert "rempart img/s" in out and "2 process(es)" in out
+
+
+def test_rooms_report_bench_tiny(tmp_path: Path) -> None:
+    """The rooms report over 5 generated rooms (about 3 s of CPU): figures, charts, page."""
+    out_file = tmp_path / "r.json"
+    run(
+        "rooms_report_bench.py",
+        "--rooms",
+        "5",
+        "--items",
+        "10",
+        "--repeat",
+        "1",
+        "--out",
+        str(out_file),
+    )
+    result = json.loads(out_file.read_text())
+    assert result["rooms"] == 5 and result["items"] == 50 and result["matches"] > 0
+    assert result["report_totals"]["rooms"] == 5 and result["report_totals"]["media"] == 50
+    assert result["render_seconds_best"] > 0 and result["total_seconds_best"] > 0
 
 
 @pytest.mark.slow
