@@ -70,6 +70,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         json_items=settings.max_json_items,
         item_caps=item_caps,
     )
+    app.add_middleware(lookup.FastLookup)  # GET /v1/lookup's fast path (routes/lookup.py)
     for module in (health, lookup, hma, banks, feedback, cases, queries, admin, sync):
         app.include_router(module.router)
 

@@ -31,7 +31,7 @@ async def authenticate(request: Request, roles: tuple[str, ...]) -> Principal:
         raise HTTPException(
             401, "unknown or revoked API key", headers={"WWW-Authenticate": "Bearer"}
         )
-    wait = services.limiter.take(principal.id, principal.rate)
+    wait = await services.limiter.take_async(principal.id, principal.rate)
     if wait > 0:
         raise HTTPException(
             429,

@@ -9,9 +9,9 @@ import logging
 import threading
 import time
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, insert
+from sqlalchemy import Table, delete, insert
 
 from rempart.store.db import Database
 from rempart.store.models import ApiQuery, utcnow
@@ -78,8 +78,10 @@ class QueryLog:
             if not rows:
                 return
             try:
-                with self.db.session() as s:
-                    s.execute(insert(ApiQuery), rows)
+                # the table's INSERT, not the ORM's bulk insert: the same rows, a third
+                # less CPU (it runs on a thread, but takes the interpreter from lookups)
+                with self.db.engine.begin() as conn:
+                    conn.execute(insert(cast(Table, ApiQuery.__table__)), rows)
             except Exception:
                 log.exception("could not write %d query log rows; kept for later", len(rows))
                 with self._lock:
