@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -40,7 +41,7 @@ def bank(home: Path, consent: Path, *paths: Path, case: str = "CASE-V") -> None:
     rempart("bank", "import", "b", str(sub), "--case", case, "--consent", str(consent))
 
 
-def scan(home: Path, *paths: Path, code: int = 0) -> dict:
+def scan(home: Path, *paths: Path, code: int = 0) -> dict[str, Any]:
     report = home / "report.json"
     rempart(
         "scan",
@@ -56,8 +57,8 @@ def scan(home: Path, *paths: Path, code: int = 0) -> dict:
     return json.loads(report.read_text())
 
 
-def by_file(report: dict) -> dict[str, list[dict]]:
-    out: dict[str, list[dict]] = {}
+def by_file(report: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
     for m in report["matches"]:
         out.setdefault(Path(m["file"]).name, []).append(m)
     return out
