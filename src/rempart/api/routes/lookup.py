@@ -59,7 +59,8 @@ def lookup_hashes(
     svc: Services, p: Principal, queries: list[HashQuery], threshold: int | None, endpoint: str
 ) -> list[list[dict[str, Any]]]:
     hits = svc.lookups.hashes(p, queries, threshold)
-    cases = visible_cases(svc.db, p, hits)
+    # only admins and caseworkers are shown case numbers (present): no transaction for others
+    cases = visible_cases(svc.db, p, hits) if p.role in ("admin", "caseworker") else set()
     out = [present(h, p, cases) for h in hits]
     log_queries(svc, p, endpoint, queries, out)
     return out
