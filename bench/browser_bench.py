@@ -24,11 +24,13 @@ hashing speed as a multiple of real time (a 60 s video hashed in 20 s: 3.0x).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -103,9 +105,23 @@ def renderer_peak() -> int:
     return best
 
 
-def page_hash(page: Path, paths: list[Path], robust: bool, timeout_s: float = 3600) -> PageRun:
-    """Hash `paths` in the real page in a fresh chromium; time from choosing to all done."""
+SHARED: list[Any] = []  # --one-browser: the chromium every run uses
+
+
+@contextlib.contextmanager
+def chromium() -> Iterator[Any]:
+    """A fresh chromium, or with --one-browser the one shared by every run."""
+    if SHARED:
+        yield SHARED[0]
+        return
     with launch_chromium() as browser:
+        yield browser
+
+
+def page_hash(page: Path, paths: list[Path], robust: bool, timeout_s: float = 3600) -> PageRun:
+    """Hash `paths` in the real page in a fresh chromium (a fresh browser context in the
+    shared one with --one-browser); time from choosing to all done."""
+    with chromium() as browser:
         run = HashPageRun(browser, page.as_uri(), viewport=DESKTOP)
         try:
             run.set_options(robust=robust, keypoints=robust)
@@ -273,6 +289,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--video-seconds", type=float, default=20.0, help="length of the generated video (0: none)"
     )
+    ap.add_argument(
+        "--one-browser",
+        action="store_true",
+        help="one chromium for every run, a fresh context each (smoke runs: the tab peak "
+        "is then the largest over the runs)",
+    )
     args = ap.parse_args(argv)
     if args.quick:
         args.sizes, args.count, args.videos, args.video_seconds = "1,12", 2, 1, 5.0
@@ -282,6 +304,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     sizes = [float(s) for s in args.sizes.split(",") if s.strip()]
     work = Path(tempfile.mkdtemp(prefix="rempart-browser-bench-"))
+    shared = contextlib.ExitStack()
+    if args.one_browser:
+        SHARED.append(shared.enter_context(launch_chromium()))
     try:
         page = built_page(work / "page.html")
         print(
@@ -305,6 +330,8 @@ def main(argv: list[str] | None = None) -> int:
             bench_videos(page, work, videos)
         return 0
     finally:
+        shared.close()
+        SHARED.clear()
         shutil.rmtree(work, ignore_errors=True)
 
 

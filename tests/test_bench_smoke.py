@@ -74,7 +74,8 @@ def test_robustness_bench_quick() -> None:
 
 
 def test_browser_bench_tiny() -> None:
-    """The page in chromium and the CLI on one tiny photo and a 1-second video."""
+    """The page in chromium (one for the three runs) and the CLI on one tiny photo and a
+    1-second video."""
     out = run(
         "browser_bench.py",
         "--sizes",
@@ -85,6 +86,7 @@ def test_browser_bench_tiny() -> None:
         "0",
         "--video-seconds",
         "1",
+        "--one-browser",
     )
     from rempart.web.hashpage.driver import chromium_missing
 
