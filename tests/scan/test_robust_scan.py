@@ -5,6 +5,7 @@ copies, says how, and nothing else matches; bad inputs get a clear note."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -51,16 +52,28 @@ def _blur_pad(img: Image.Image) -> Image.Image:
     return canvas
 
 
-@pytest.fixture
-def banked(rempart_env: Path, consent_file: Path) -> Path:
-    photos = rempart_env / "photos"
+@pytest.fixture(scope="module")
+def hash_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Her photos through `rempart hash` once per module (it writes a file, not the
+    database: about 5 s of CPU); each test banks the file in its own database."""
+    folder = tmp_path_factory.mktemp("robust-hashes")
+    photos = folder / "photos"
     photos.mkdir()
     for i, seed in enumerate(SEEDS):
         photo_like(seed, (640, 480)).save(photos / f"p{i}.png")
     Image.new("RGB", (640, 480), (120, 120, 120)).save(photos / "flat.png")
     photo_like(399, (50, 40)).save(photos / "tiny.png")
-    out = rempart("hash", str(photos), "--out", str(rempart_env / "h.json"))
-    assert "2 with not enough content for crop/region/keypoint matching" in " ".join(out.split())
+    env = {"REMPART_HOME": str(folder / "home"), "REMPART_DB": str(folder / "unused.db")}
+    result = runner.invoke(app, ["hash", str(photos), "--out", str(folder / "h.json")], env=env)
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.output.split())
+    assert "2 with not enough content for crop/region/keypoint matching" in out
+    return folder / "h.json"
+
+
+@pytest.fixture
+def banked(rempart_env: Path, consent_file: Path, hash_file: Path) -> Path:
+    shutil.copyfile(hash_file, rempart_env / "h.json")
     rempart("bank", "create", "b")
     rempart(
         "bank",
