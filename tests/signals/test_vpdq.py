@@ -120,18 +120,19 @@ def test_hash_video_file(long_video: tuple) -> None:
     assert (h.md5, h.sha256) == (hashlib.md5(data).hexdigest(), hashlib.sha256(data).hexdigest())
 
 
-def test_a_20_second_clip_is_found_and_located(long_video: tuple, tmp_path: Path) -> None:
+def test_a_10_second_clip_is_found_and_located(long_video: tuple, tmp_path: Path) -> None:
     path, frames = long_video
-    clip = write_video(tmp_path / "clip.webm", frames[300:500], codec="libvpx")  # 30 s..50 s
+    # 30 s..40 s (10 s, not 20: the VP8 encoding was most of this test's time)
+    clip = write_video(tmp_path / "clip.webm", frames[300:400], codec="libvpx")
     stored, query = hash_video_file(path), hash_video_file(clip)
     m = match_videos(query.frames, stored.frames)
     assert is_match(m), m
     assert m.query_match_percent >= 90 and m.stored_match_percent < 50
     assert len(m.stored_ranges) == 1, m.stored_ranges
     (start, end), *_ = m.stored_ranges
-    assert 29 <= start <= 31 and 49 <= end <= 51, m.stored_ranges
-    assert m.query_ranges[0][0] <= 1 and m.query_ranges[-1][1] >= 19
-    other = write_video(tmp_path / "other.mp4", scene_frames(99, 20, 10, (320, 240)))
+    assert 29 <= start <= 31 and 39 <= end <= 41, m.stored_ranges
+    assert m.query_ranges[0][0] <= 1 and m.query_ranges[-1][1] >= 9
+    other = write_video(tmp_path / "other.mp4", scene_frames(99, 10, 10, (320, 240)))
     assert not is_match(match_videos(hash_video_file(other).frames, stored.frames))
 
 
