@@ -106,7 +106,7 @@ def long_video(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[np.
     return write_video(tmp_path_factory.mktemp("v") / "long.mp4", frames), frames
 
 
-def test_hash_video_file(long_video: tuple) -> None:
+def test_hash_video_file(long_video: tuple[Path, list[np.ndarray]]) -> None:
     path, _ = long_video
     seen: list[float] = []
     h = hash_video_file(path, progress=seen.append)
@@ -120,7 +120,9 @@ def test_hash_video_file(long_video: tuple) -> None:
     assert (h.md5, h.sha256) == (hashlib.md5(data).hexdigest(), hashlib.sha256(data).hexdigest())
 
 
-def test_a_10_second_clip_is_found_and_located(long_video: tuple, tmp_path: Path) -> None:
+def test_a_10_second_clip_is_found_and_located(
+    long_video: tuple[Path, list[np.ndarray]], tmp_path: Path
+) -> None:
     path, frames = long_video
     # 30 s..40 s (10 s, not 20: the VP8 encoding was most of this test's time)
     clip = write_video(tmp_path / "clip.webm", frames[300:400], codec="libvpx")
