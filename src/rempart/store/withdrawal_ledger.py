@@ -40,7 +40,7 @@ import secrets
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -294,7 +294,9 @@ def append(
         doc: dict[str, Any] = {
             "seq": seq,
             "prev": ledger.head,
-            "at": datetime.now(UTC).isoformat(timespec="seconds"),
+            # to the microsecond: a consent recorded in the same second as the withdrawal
+            # must still count as before it when the ledger is re-applied
+            "at": datetime.now(UTC).isoformat(timespec="microseconds"),
             "event": event,
             "case": ledger.case_digest(case),
             "signals": sorted({ledger.signal_digest(case, t, v) for t, v in signals}),
@@ -389,6 +391,15 @@ class Enforcement:
         return bool(self.bank_entries or self.face_templates or self.cases)
 
 
+def _entry_time(text: str) -> datetime:
+    """An entry's time; one written to the second (older ledgers) stands for the end of
+    that second, so that what was recorded within it counts as before the withdrawal."""
+    at = _utc(datetime.fromisoformat(text))
+    if "." not in text:
+        at += timedelta(microseconds=999_999)
+    return at
+
+
 def _utc(value: datetime) -> datetime:
     """A time as an aware UTC datetime (SQLite gives naive UTC times, PostgreSQL aware)."""
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
@@ -452,7 +463,7 @@ def enforce(bank_index: BankIndex, home: Path, *, reason: str, force: bool = Fal
         signal_sets.setdefault(cd, set()).update(entry.get("signals") or [])
         template_sets.setdefault(cd, set()).update(entry.get("templates") or [])
         if entry.get("event") == "case-withdraw":
-            at = _utc(datetime.fromisoformat(str(entry["at"])))
+            at = _entry_time(str(entry["at"]))
             case_withdrawn[cd] = max(case_withdrawn.get(cd, at), at)
     counts = {"items": 0, "templates": 0, "cases": 0, "indexed": 0}
 
