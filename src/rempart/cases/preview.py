@@ -18,7 +18,6 @@ from rempart.cases.review import ReviewItem, get
 from rempart.media.decode import decode_image, read_file_bytes
 from rempart.media.errors import MediaError
 from rempart.media.kinds import media_kind
-from rempart.media.video import iter_sampled_frames
 from rempart.store import audit, review_copies
 from rempart.store.db import Database
 from rempart.store.repository import StoreError
@@ -38,19 +37,8 @@ def _picture(path: Path) -> Image.Image:
 
 
 def _keyframe(path: Path, at: float) -> Image.Image:
-    """The video's frame at `at` seconds (the last one before, when it ends earlier)."""
-    frame = None
-    frames = iter_sampled_frames(path, seconds_per_frame=0.25)
-    try:
-        for _, ts, rgb in frames:
-            frame = rgb
-            if ts >= at:
-                break
-    finally:
-        frames.close()
-    if frame is None:
-        raise MediaError(path, "corrupt", "no frame could be decoded")
-    return Image.fromarray(frame)
+    """The video's frame at `at` seconds (one rule with the review copies' keyframe)."""
+    return review_copies.keyframe(path, at)
 
 
 def _review_copy(db: Database, ref: str) -> Image.Image | None:
@@ -70,11 +58,7 @@ def _review_copy(db: Database, ref: str) -> Image.Image | None:
 
 def matched_moment(details: dict[str, object]) -> float:
     """Where in a video the match is: the start of its first matched range (0 if none)."""
-    ranges = details.get("query_ranges")
-    try:
-        return max(0.0, float(ranges[0][0]))  # type: ignore[index]
-    except (TypeError, ValueError, IndexError, KeyError):
-        return 0.0
+    return review_copies.moment(details)
 
 
 def show(db: Database, item: ReviewItem, out: Path, *, reveal: bool = False) -> None:
