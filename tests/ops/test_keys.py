@@ -13,13 +13,13 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from rempart.cases import evidence, media_store
+from rempart.cases import evidence
 from rempart.cli import app
 from rempart.config import load_settings
 from rempart.errors import SetupError
 from rempart.faces import crypto
 from rempart.ops import keys as ops_keys
-from rempart.store import face_templates
+from rempart.store import face_templates, media_store
 from rempart.store.db import Database
 from rempart.store.models import Case
 

@@ -38,14 +38,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 
 from rempart import __version__
-from rempart.cases import media_rules, media_store
+from rempart.cases import media_rules
 from rempart.cases.pdf import text_pdf
 from rempart.cases.review import get, match_row
 from rempart.config import Policy
 from rempart.errors import SetupError
 from rempart.scan import synthetic
 from rempart.signals.synthetic import derivation, schematic
-from rempart.store import audit
+from rempart.store import audit, media_store
 from rempart.store.db import Database
 from rempart.store.models import BankItem, Match, ScanItem, ScanRun
 from rempart.store.repository import StoreError

@@ -17,10 +17,9 @@ import hashlib
 from collections.abc import Mapping
 from pathlib import Path
 
-from rempart.cases import media_store
 from rempart.cases.review import ReviewItem
 from rempart.config import Policy
-from rempart.store import audit
+from rempart.store import audit, media_store
 from rempart.store.db import Database
 from rempart.store.repository import StoreError
 

@@ -12,13 +12,13 @@ from pathlib import Path
 
 from PIL import Image, ImageOps
 
-from rempart.cases import media_rules, media_store
+from rempart.cases import media_rules
 from rempart.cases.queue import split_ref
 from rempart.cases.review import ReviewItem, get
 from rempart.media.decode import decode_image, read_file_bytes
 from rempart.media.errors import MediaError
 from rempart.media.kinds import media_kind
-from rempart.store import audit, review_copies
+from rempart.store import audit, media_store, review_copies
 from rempart.store.db import Database
 from rempart.store.repository import StoreError
 

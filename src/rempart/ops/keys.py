@@ -11,7 +11,7 @@ published. Rotation is crash-safe, the old key kept until the new one holds ever
   ones are sealed with the new key, so a crash or a concurrent enrolment loses nothing;
   running the rotation again finishes an interrupted one.
 - preserved media: same pending key; each file is re-encrypted and replaced atomically, then
-  the new key replaces the old; files open with either key meanwhile (cases/media_store.py).
+  the new key replaces the old; files open with either key meanwhile (store/media_store.py).
 - signing: a new Ed25519 key; the old public key joins the retired keys, so packages it
   signed still verify here, and `rempart evidence verify` names the key that signed.
 Each rotation is audited (old and new fingerprints, never a key).
@@ -29,11 +29,11 @@ from typing import Any
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import select, text
 
-from rempart.cases import evidence, mailer, media_store
+from rempart.cases import evidence, mailer
 from rempart.config import ledger_path
 from rempart.errors import SetupError
 from rempart.faces import crypto
-from rempart.store import audit, withdrawal_ledger
+from rempart.store import audit, media_store, withdrawal_ledger
 from rempart.store.db import Database
 from rempart.store.models import Case, FaceTemplate
 

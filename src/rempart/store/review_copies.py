@@ -5,7 +5,7 @@ gone once the scan is over, so its match had no preview and no reveal. For the m
 only (not every scanned file), the scan keeps a small greyscale copy (longest side
 COPY_SIDE px; a video's frame at the matched moment), never the original bytes, encrypted
 under the media key exactly as preserved media is (REMPART_HOME/evidence/<sha256>.bin,
-AES-256-GCM, rempart.cases.media_store's format, so backups and `rempart keys rotate
+AES-256-GCM, rempart.store.media_store's format, so backups and `rempart keys rotate
 --media` cover it). One `ReviewCopy` row per match names the file.
 
 The copy goes with its match's review: a rejection ('not-her') and a withdrawal delete the
@@ -13,35 +13,29 @@ rows and the files (`discard*` return the files, `unlink` removes those no row n
 more). Whether it may be shown clear is decided elsewhere (rempart.cases.media_rules:
 never a possible minor); this module only keeps, finds and deletes.
 
-It lives in store/ because scans (below cases/) write it; the key is read here the way
-rempart.cases.media_store reads it (same file, same mode check, made on first use).
+It lives in store/ because scans (below cases/) write it; the encryption, the key and the
+files are rempart.store.media_store's (the same key file, mode check and file format).
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
-import os
-import secrets
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from PIL import Image, ImageFilter, ImageOps
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from rempart.errors import SetupError
 from rempart.media.decode import decode_image
 from rempart.media.errors import MediaError
 from rempart.media.video import iter_sampled_frames
+from rempart.store import media_store
 from rempart.store.models import BankItem, FaceMatch, FaceTemplate, Match, ReviewCopy
 
 COPY_SIDE = 512  # longest side of a review copy, in pixels
 PREVIEW_SIDE = 320  # longest side of a blurred preview (rempart.cases.preview)
-KEY_FILE = "evidence-media.key"  # rempart.cases.media_store.KEY_FILE
 
 
 def keyframe(path: Path, at: float) -> Image.Image:
@@ -87,59 +81,13 @@ def picture_of(data: bytes, name: Path, *, video: bool, at: float = 0.0) -> Imag
         return keyframe(path, at)
 
 
-def _read_key(path: Path) -> bytes:
-    mode = path.stat().st_mode & 0o777
-    if mode & 0o077:
-        raise SetupError(
-            f"{path}: the key is readable by other users of this machine (mode {mode:o}); "
-            f"refusing to use it: fix with chmod 600 {path}"
-        )
-    key = path.read_bytes()
-    if len(key) != 32:
-        raise SetupError(f"{path}: not a 256-bit key ({len(key)} bytes)")
-    return key
-
-
-def _sealing_key(home: Path) -> bytes:
-    """The media key new files are sealed with (the pending one during a rotation)."""
-    keys = home / "keys"
-    pending = keys / (KEY_FILE + ".new")
-    if pending.exists():
-        return _read_key(pending)
-    path = keys / KEY_FILE
-    if path.exists():
-        return _read_key(path)
-    if any((home / "evidence").glob("*.bin")):
-        raise SetupError(
-            f"no preserved-media key at {path}, but preserved media is in {home / 'evidence'}: "
-            "put the key back (from a backup: rempart restore) instead of making a new one"
-        )
-    keys.mkdir(parents=True, exist_ok=True)
-    key = AESGCM.generate_key(bit_length=256)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # made meanwhile by another process
-        return _read_key(path)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(key)
-    return key
-
-
 def seal(home: Path, picture: Image.Image) -> tuple[Path, str]:
-    """Encode the copy (PNG) and keep it encrypted; returns its file and SHA-256."""
+    """Encode the copy (PNG) and keep it encrypted like preserved media; returns its file
+    and SHA-256."""
     buffer = io.BytesIO()
     picture.save(buffer, format="PNG")
-    data = buffer.getvalue()
-    digest = hashlib.sha256(data).hexdigest()
-    path = home / "evidence" / f"{digest}.bin"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        nonce = secrets.token_bytes(12)
-        blob = nonce + AESGCM(_sealing_key(home)).encrypt(nonce, data, digest.encode())
-        tmp = path.with_name(f".{digest}.{secrets.token_hex(4)}.tmp")
-        tmp.write_bytes(blob)
-        tmp.replace(path)
-    return path, digest
+    digest = media_store.preserve(home, buffer.getvalue())
+    return media_store.stored_path(home, digest), digest
 
 
 def keep(
@@ -182,16 +130,11 @@ def of_ref(s: Session, kind: str, number: int) -> ReviewCopy | None:
 
 def _open(row: ReviewCopy) -> bytes:
     """The copy's PNG, decrypted with the media key (or the pending one, mid-rotation)."""
-    keys = home_of(row) / "keys"
-    blob = Path(row.path).read_bytes()
-    for key_file in (keys / (KEY_FILE + ".new"), keys / KEY_FILE):
-        if not key_file.exists():
-            continue
-        try:
-            return AESGCM(_read_key(key_file)).decrypt(blob[:12], blob[12:], row.sha256.encode())
-        except InvalidTag:
-            continue
-    raise OSError(f"{row.path}: the review copy does not decrypt (altered, or another key)")
+    keys = media_store.existing_keys(home_of(row))
+    data = media_store.open_blob(keys, Path(row.path).read_bytes(), row.sha256)
+    if data is None:
+        raise OSError(f"{row.path}: the review copy does not decrypt (altered, or another key)")
+    return data
 
 
 def blur_kept(s: Session, kind: str, number: int) -> list[Path]:

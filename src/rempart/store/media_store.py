@@ -1,5 +1,8 @@
 """Found media kept as evidence, encrypted at rest (only where the organisation may keep it).
 
+Also the storage of review copies (rempart.store.review_copies): one key, one file format,
+one place, so backups and `rempart keys rotate --media` cover both.
+
 When a match is confirmed and the evidence mode allows it (REMPART_EVIDENCE_MEDIA=allowed),
 the file as found is copied into REMPART_HOME/evidence/<sha256>.bin, encrypted with
 AES-256-GCM under a key kept apart (REMPART_HOME/keys/evidence-media.key), so the proof
@@ -65,7 +68,10 @@ def _key(home: Path) -> bytes:
         )
     path.parent.mkdir(parents=True, exist_ok=True)
     key = AESGCM.generate_key(bit_length=256)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # made meanwhile by another process
+        return _read_key(path)
     with os.fdopen(fd, "wb") as fh:
         fh.write(key)
     return key
@@ -82,12 +88,21 @@ def preserve(home: Path, data: bytes) -> str:
     if path.exists():
         return digest
     path.parent.mkdir(parents=True, exist_ok=True)
-    nonce = secrets.token_bytes(12)
-    blob = nonce + AESGCM(_keys(home)[0]).encrypt(nonce, data, digest.encode())
-    tmp = path.with_suffix(".tmp")
+    blob = seal_blob(_keys(home)[0], data, digest)
+    tmp = path.with_name(f".{digest}.{secrets.token_hex(4)}.tmp")  # one per writer
     tmp.write_bytes(blob)
     tmp.replace(path)
     return digest
+
+
+def stored_path(home: Path, sha256: str) -> Path:
+    """Where media kept under this SHA-256 is (preserved evidence and review copies)."""
+    return _path(home, sha256)
+
+
+def existing_keys(home: Path) -> list[bytes]:
+    """The keys that exist, the pending one first; none is made (for reading only)."""
+    return [_read_key(p) for p in (pending_path(home), key_path(home)) if p.exists()]
 
 
 def load(home: Path, sha256: str) -> bytes | None:
