@@ -67,6 +67,11 @@ def _default_home() -> Path:
     return Path(os.environ.get("REMPART_HOME") or Path.home() / ".rempart")
 
 
+def default_home() -> Path:
+    """REMPART_HOME, or ~/.rempart: where the instance keeps its state (not created here)."""
+    return _default_home()
+
+
 def db_url_from(value: str | None, home: Path) -> str:
     """Turn REMPART_DB (a URL or a plain file path) into an SQLAlchemy URL."""
     if not value:

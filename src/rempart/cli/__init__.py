@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "hash",
     "inspect",
     "detector",
+    "c2pa_trust",
     "scan",
     "rooms",
     "report",

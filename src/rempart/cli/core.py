@@ -164,6 +164,12 @@ detector_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(detector_app, name="detector")
+c2pa_trust_app = typer.Typer(
+    help="C2PA trust lists that signers are checked against: list, add, remove "
+    "(docs/synthetic.md).",
+    no_args_is_help=True,
+)
+app.add_typer(c2pa_trust_app, name="c2pa-trust")
 
 
 @dataclass

@@ -64,15 +64,19 @@ def test_mapping_is_exact() -> None:
     assert source_type_indicates("http://example.org/trainedAlgorithmicMedia") is None
 
 
-def test_ocsp_firefly_composite_with_ingredient_evidence() -> None:
+def test_ocsp_firefly_composite_with_ingredient_evidence(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REMPART_HOME", str(tmp_path))  # the vendored list only
     findings, problem = inspect_file(C2PA_RS / "ocsp.jpg")
     assert problem is None
     assert [(f.type, f.indicates) for f in findings] == [("c2pa", "ai-modified")]
     evidence = findings[0].as_json()
     assert evidence["manifest"] == "active"
     assert evidence["validation_state"] == "Valid"
+    # Adobe's 2025 claim certificate is not on the C2PA trust list vendored here
     assert evidence["signer_trusted"] is False
-    assert evidence["trust_list"] == "none configured"
+    assert evidence["trust_list"] == "C2PA trust list (2026-08-14)"
     assert evidence["signer"] == {"subject": "Adobe C2PA", "issuer": "Adobe Inc."}
     assert evidence["claim_generator"].startswith("Adobe_Photoshop")
     assert evidence["signed_at"].startswith("2025-08-13")
@@ -150,9 +154,15 @@ def test_trust_list_makes_the_signer_trusted_and_is_checked(
         load_trust(bad)
 
 
-def test_vendored_trust_file_loads() -> None:
+def test_vendored_trust_file_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cryptography import x509
+
+    monkeypatch.setenv("REMPART_HOME", str(tmp_path))
     pem, names = load_trust()
-    assert (pem, names) == ("", [])  # none vendored yet: docs/synthetic.md says why
+    assert names == ["C2PA trust list (2026-08-14)"]
+    certs = x509.load_pem_x509_certificates(pem.encode("ascii"))
+    assert len(certs) == 30  # the C2PA conformance programme's list, unmodified
+    assert all(c.not_valid_after_utc.year >= 2027 for c in certs)
 
 
 def test_corrupt_and_oversized_manifests_reported(tmp_path: Path) -> None:

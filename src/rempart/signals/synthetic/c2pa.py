@@ -12,22 +12,19 @@ re-implementation would report forged claims as valid. We read its JSON report a
 - the signer (certificate subject and issuer), the claim generator and the signing time.
 
 Never a network call: OCSP and remote manifests are off in the reader's settings (a test
-runs the reader with sockets blocked). Trust: anchors come only from the vendored lists in
-rempart/data/c2pa/trust.toml or REMPART_C2PA_TRUST; with none, signers are reported as not
-on a trust list.
+runs the reader with sockets blocked). Trust: anchors come only from the lists trust.py
+names (the vendored C2PA trust list, the organisation's own, or REMPART_C2PA_TRUST); a
+signer not chaining to one is reported as not trusted.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import tomllib
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from rempart.errors import SetupError
+from rempart.signals.synthetic import trust
 from rempart.signals.synthetic.base import (
     Finding,
     Indicates,
@@ -37,8 +34,8 @@ from rempart.signals.synthetic.base import (
     source_type_term,
 )
 
-TRUST_ENV = "REMPART_C2PA_TRUST"
-VENDORED_TRUST = Path(__file__).resolve().parents[2] / "data" / "c2pa" / "trust.toml"
+TRUST_ENV = trust.TRUST_ENV
+VENDORED_TRUST = trust.VENDORED_TRUST
 
 _MIME = {
     "jpeg": "image/jpeg",
@@ -53,35 +50,10 @@ _RANK: dict[Indicates, int] = {"ai-generated": 2, "ai-modified": 1, "provenance-
 
 
 def load_trust(source: Path | None = None) -> tuple[str, list[str]]:
-    """The trust anchors (PEM text) and the names of the lists they came from. `source` (or
-    REMPART_C2PA_TRUST, or the vendored trust.toml) is a TOML listing PEM files with their
-    SHA-256, or one PEM file. A listed file whose digest differs is refused (SetupError)."""
-    if source is None:
-        env = os.environ.get(TRUST_ENV, "").strip()
-        source = Path(env) if env else VENDORED_TRUST
-    try:
-        raw = source.read_bytes()
-    except OSError as exc:
-        raise SetupError(f"C2PA trust list {source}: {exc.strerror or exc}") from exc
-    if source.suffix.lower() != ".toml":
-        return raw.decode("ascii", "replace"), [source.name]
-    try:
-        entries = tomllib.loads(raw.decode("utf-8")).get("list", [])
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise SetupError(f"C2PA trust list {source}: not valid TOML: {exc}") from exc
-    pems: list[str] = []
-    names: list[str] = []
-    for entry in entries:
-        file = source.parent / str(entry.get("file", ""))
-        try:
-            data = file.read_bytes()
-        except OSError as exc:
-            raise SetupError(f"C2PA trust list {file}: {exc.strerror or exc}") from exc
-        if hashlib.sha256(data).hexdigest() != str(entry.get("sha256", "")).lower():
-            raise SetupError(f"C2PA trust list {file}: SHA-256 differs from {source}; refused")
-        pems.append(data.decode("ascii", "replace"))
-        names.append(f"{entry.get('name', file.name)} ({entry.get('date', 'undated')})")
-    return "\n".join(pems), names
+    """The trust anchors (PEM text) and the labels of the lists they came from (trust.py:
+    `source` or REMPART_C2PA_TRUST alone, else the vendored lists and the organisation's).
+    A listed file whose digest differs is refused (SetupError)."""
+    return trust.load_anchors(trust.configured_lists(source))
 
 
 def reader_settings(trust_pem: str, limits: Limits) -> dict[str, Any]:
@@ -107,7 +79,8 @@ def reader_settings(trust_pem: str, limits: Limits) -> dict[str, Any]:
 def _context(trust_key: str, limits: Limits) -> tuple[Any, tuple[str, ...]]:
     import c2pa
 
-    pem, names = load_trust(Path(trust_key) if trust_key else None)
+    del trust_key  # the cache key only: it changes when the lists in effect may have
+    pem, names = load_trust()
     return c2pa.Context.from_dict(reader_settings(pem, limits)), tuple(names)
 
 
@@ -121,7 +94,7 @@ def read_store(
     mime = _MIME.get(kind)
     if mime is None:
         return None
-    context, names = _context(os.environ.get(TRUST_ENV, "").strip(), limits)
+    context, names = _context(trust.cache_key(), limits)
     try:
         with path.open("rb") as fh:
             reader = c2pa.Reader.try_create(mime, fh, None, context)
