@@ -80,6 +80,10 @@ def test_restore_of_an_older_backup_reapplies_withdrawals(
     db.dispose()
     assert len(stored) == 2
 
+    from tests.signals.synthetic.c2pa_signing import make_chain
+
+    (tmp / "ca.pem").write_text(make_chain().ca_pem, encoding="ascii")
+    rempart("c2pa-trust", "add", str(tmp / "ca.pem"), "--name", "Ours")  # REMPART_HOME state
     made = json.loads(rempart("backup", "--out", str(tmp / "week.bak"), "--json"))
     assert made["audit_entries"] >= 3 and made["backend"] in ("sqlite", "postgresql")
     rempart("case", "withdraw", "C-1", "--yes")
@@ -123,6 +127,8 @@ def test_restore_of_an_older_backup_reapplies_withdrawals(
     reapplied = [e for e in entries if e["action"] == "withdrawal-reapplied"]
     assert len(reapplied) == 1 and reapplied[0]["details"]["reason"] == "restore"
     assert reapplied[0]["details"]["bank_entries"] == 2
+    lists = json.loads(rempart("c2pa-trust", "list", "--json", env=env2))
+    assert [(t["name"], t["digest_ok"]) for t in lists][-1] == ("Ours", True)
     result = runner.invoke(app, ["audit", "verify"], env=env2)
     assert result.exit_code == 0, result.output
     # a second look (as `rempart serve` takes at start) finds nothing more to do

@@ -67,7 +67,7 @@ _TAG = 16
 DB_SQLITE = "database.sqlite"
 DB_PGDUMP = "database.pgdump"
 LEDGER_KEY = "ledger.key"
-FOLDERS = ("keys", "notices", "evidence")  # what of REMPART_HOME a backup carries
+FOLDERS = ("keys", "notices", "evidence", "c2pa-trust")  # what of REMPART_HOME a backup carries
 Progress = Callable[[str, int, int], None]  # (what, done, total; total 0: unknown)
 
 
