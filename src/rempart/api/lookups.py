@@ -23,18 +23,19 @@ from rempart.media.video import probe_video
 from rempart.scan.matcher import Hit, Matcher
 from rempart.scan.video_match import match_video
 from rempart.signals.image_hashes import hash_image_bytes
+from rempart.signals.types import REGISTRY
 from rempart.signals.vpdq import hash_video_file
 from rempart.store import repository
 from rempart.store.db import Database
 from rempart.store.repository import SignalHit, StoreError
 
-# Accepted names (HMA's video_md5 is the MD5 of the file, as here).
-SIGNAL_TYPES = {"pdq": "pdq", "md5": "md5", "sha256": "sha256", "video_md5": "md5"}
-_HEX = {
-    "pdq": re.compile(r"^[0-9a-f]{64}$"),
-    "md5": re.compile(r"^[0-9a-f]{32}$"),
-    "sha256": re.compile(r"^[0-9a-f]{64}$"),
-}
+# Accepted names (HMA's video_md5 is the MD5 of the file, as here): pdq, md5, sha256,
+# video_md5 (signals/types.py's lookup names).
+SIGNAL_TYPES = REGISTRY.lookup_names()
+_LENGTH = {kind: REGISTRY[kind].hex_chars or 0 for kind in set(SIGNAL_TYPES.values())}
+_HEX = {kind: re.compile(rf"^[0-9a-f]{{{n}}}$") for kind, n in _LENGTH.items()}
+_NEAR = {kind for kind in _LENGTH if REGISTRY[kind].index == "pdq"}  # pdq
+_EXACT = tuple(k for k in REGISTRY.family("exact-digest") if k in _LENGTH)  # md5, sha256
 
 
 @dataclass(frozen=True)
@@ -50,8 +51,7 @@ def parse_query(signal_type: str, value: str) -> Query:
         raise ValueError(f"unknown signal type {signal_type!r}: one of {', '.join(SIGNAL_TYPES)}")
     value = str(value).strip().lower()
     if not _HEX[kind].match(value):
-        size = 32 if kind == "md5" else 64
-        raise ValueError(f"a {kind} hash is {size} hexadecimal characters")
+        raise ValueError(f"a {kind} hash is {_LENGTH[kind]} hexadecimal characters")
     return Query(kind, value)
 
 
@@ -129,7 +129,7 @@ class LookupService:
         m = self.matcher(p)
         if m is None or not queries:
             return out
-        near = [i for i, q in enumerate(queries) if q.signal_type == "pdq"]
+        near = [i for i, q in enumerate(queries) if q.signal_type in _NEAR]
         found: list[tuple[int, int, int]] = []  # (query, signal id, distance)
         radius = m.radius if threshold is None else threshold
         if near:
@@ -142,8 +142,7 @@ class LookupService:
                         ]
         exact: list[tuple[int, int, str]] = []
         exact_idx = {
-            kind: [i for i, q in enumerate(queries) if q.signal_type == kind]
-            for kind in ("md5", "sha256")
+            kind: [i for i, q in enumerate(queries) if q.signal_type == kind] for kind in _EXACT
         }
         described: dict[int, SignalHit] = {}
         if found or any(exact_idx.values()):

@@ -15,11 +15,21 @@ from sqlalchemy.orm import Session
 from rempart.exchange.consent import ConsentRecord
 from rempart.exchange.submission import Submission, SubmissionItem
 from rempart.signals.pdq import MIN_QUALITY
+from rempart.signals.types import REGISTRY
 from rempart.store import audit, changefeed, repository
 from rempart.store.bank_index import BankIndex
 from rempart.store.models import BankItem, ItemSignal, utcnow
 from rempart.store.models import Submission as SubmissionRow
-from rempart.store.repository import FEATURES_SIGNAL, VARIANT_SIGNAL, StoreError
+from rempart.store.repository import (
+    FEATURES_SIGNAL,
+    INDEXED_SIGNAL_TYPES,
+    VARIANT_SIGNAL,
+    StoreError,
+)
+
+# The hashes that identify an entry, best first (sha256, md5, pdq): an entry is a duplicate
+# of one holding the same first of them (`item.sha256 or item.md5 or item.pdq` below).
+IDENTIFYING = REGISTRY.identifying()
 
 
 @dataclass(frozen=True)
@@ -202,9 +212,9 @@ def store_submission(
                     convert(signals_table, "extra", f.extra or {}),
                 )
             )
-            indexed.append(
-                f.signal_type == VARIANT_SIGNAL
-                or (f.signal_type != FEATURES_SIGNAL and (f.quality or 0) >= MIN_QUALITY)
+            indexed.append(  # a variant is indexed whatever its quality (robust stage)
+                f.signal_type in INDEXED_SIGNAL_TYPES
+                and (f.signal_type == VARIANT_SIGNAL or (f.quality or 0) >= MIN_QUALITY)
             )
     added: list[tuple[int, str]] = []
     item_ids: list[int] = []
@@ -404,7 +414,7 @@ def _known_keys(s: Session, bank_id: int, case_id: int, candidates: set[str]) ->
         holding.update(
             s.scalars(
                 select(ItemSignal.item_id).where(
-                    ItemSignal.signal_type.in_(("sha256", "md5", "pdq")),
+                    ItemSignal.signal_type.in_(IDENTIFYING),
                     ItemSignal.value.in_(values[start : start + 500]),
                 )
             )
@@ -427,7 +437,7 @@ def _known_keys(s: Session, bank_id: int, case_id: int, candidates: set[str]) ->
         rows += s.execute(
             select(ItemSignal.item_id, ItemSignal.signal_type, ItemSignal.value).where(
                 ItemSignal.item_id.in_(ids[start : start + 500]),
-                ItemSignal.signal_type.in_(("sha256", "md5", "pdq")),
+                ItemSignal.signal_type.in_(IDENTIFYING),
             )
         ).all()
     per_item: dict[int, dict[str, str]] = {}

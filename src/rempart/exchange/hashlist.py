@@ -51,6 +51,7 @@ from rempart.exchange.lists import read_list
 from rempart.exchange.submission import Submission, SubmissionItem
 from rempart.index.binary_index import hex_to_array
 from rempart.scan import hash_cache
+from rempart.signals.types import VPDQ, VPDQ_REGION
 from rempart.signals.vpdq import REGIONS, VpdqFrame
 from rempart.store import audit, repository, withdrawal_ledger
 from rempart.store.bank_index import BankIndex
@@ -548,15 +549,15 @@ def _submission_item(item: BankItem, sigs: list[ItemSignal]) -> SubmissionItem:
     regions: dict[str, list[VpdqFrame]] = defaultdict(list)
     for sig in sigs:
         extra = sig.extra or {}
-        if sig.signal_type in ("pdq", "md5", "sha256"):
+        if sig.signal_type in EXCHANGED_TYPES:  # pdq, md5, sha256: one each
             values.setdefault(sig.signal_type, sig)
             continue
         ts = float(extra.get("ts", 0.0))
         quality = sig.quality if sig.quality is not None else 100
-        if sig.signal_type == "vpdq":
+        if sig.signal_type == VPDQ.name:
             target = inside if extra.get("inside") else frames
             target.append(VpdqFrame(len(target), quality, sig.value, ts))
-        elif sig.signal_type == "vpdq-region" and extra.get("region") in REGIONS:
+        elif sig.signal_type == VPDQ_REGION.name and extra.get("region") in REGIONS:
             region = regions[str(extra["region"])]
             region.append(VpdqFrame(len(region), quality, sig.value, ts))
     pdq = values.get("pdq")

@@ -33,19 +33,22 @@ from rempart.exchange.list_model import (
     video_item,
     write_atomic,
 )
+from rempart.signals.types import MD5, PDQ, REGISTRY, SHA256
 
-# HMA / python-threatexchange signal type name -> Rempart signal
-KNOWN = {"pdq": "pdq", "video_md5": "md5", "video_sha256": "sha256"}
+# HMA / python-threatexchange signal type name -> Rempart signal (signals/types.py:
+# pdq -> pdq, video_md5 -> md5, video_sha256 -> sha256)
+KNOWN = {name: t.name for name, t in REGISTRY.in_list("hma").items()}
+TE_KNOWN = {name: t.name for name, t in REGISTRY.in_list("threatexchange").items()}
 OTHER_KNOWN = ("vpdq", "url", "url_md5", "raw_text", "trend_query", "tmk")
 
 
-def _content(parsed: ParsedList, number: int, signals: Any) -> None:
+def _content(parsed: ParsedList, number: int, signals: Any, names: dict[str, str] = KNOWN) -> None:
     if not isinstance(signals, dict) or not signals:
         parsed.problem(number, "'signals' must be an object of signal type -> value")
         return
     values: dict[str, str] = {}
     for name, raw in signals.items():
-        ours = KNOWN.get(name)
+        ours = names.get(name)
         if ours is None:
             known = name in OTHER_KNOWN
             parsed.problem(
@@ -108,7 +111,7 @@ def parse_lines(path: Path, parsed: ParsedList | None = None) -> ParsedList:
             continue
         parsed.records += 1
         name, _, value = text.partition(" ")
-        _content(parsed, number, {name: value.strip()})
+        _content(parsed, number, {name: value.strip()}, TE_KNOWN)
     return parsed
 
 
@@ -124,15 +127,17 @@ def read(path: Path) -> ParsedList:
     return parse_lines(path)
 
 
+_NAME = {ours: name for name, ours in KNOWN.items()}  # pdq, video_md5, video_sha256
+
+
 def to_json(export: ExportSet) -> dict[str, Any]:
     contents: list[dict[str, Any]] = []
     for e in export.items:
         if e.item.media_type == "image" and e.item.pdq:
-            signals = {"pdq": e.item.pdq}
+            signals = {_NAME[PDQ.name]: e.item.pdq}
         elif e.item.media_type == "video" and (e.item.md5 or e.item.sha256):
-            signals = {
-                k: v for k, v in (("video_md5", e.item.md5), ("video_sha256", e.item.sha256)) if v
-            }
+            pairs = ((_NAME[MD5.name], e.item.md5), (_NAME[SHA256.name], e.item.sha256))
+            signals = {k: v for k, v in pairs if v}
         else:
             continue
         contents.append(

@@ -19,14 +19,15 @@ from typing import Any
 
 from rempart.exchange.consent import FormatError
 from rempart.exchange.submission import SubmissionItem
+from rempart.signals.types import REGISTRY
 
 MAX_JSON_BYTES = 64 * 1024 * 1024  # a JSON document parsed whole: keep it bounded
 MAX_STREAMED_JSON_BYTES = 512 * 1024 * 1024  # JSON lists are read as a stream
 MAX_TEXT_BYTES = 512 * 1024 * 1024  # CSV and text lists are streamed line by line
 MAX_LINE_CHARS = 4096
 MAX_PROBLEMS_SHOWN = 1000  # past this, problems are counted, not all kept
-HEX_LENGTH = {"pdq": 64, "md5": 32, "sha256": 64}
-EXCHANGED_TYPES = ("pdq", "md5", "sha256")
+HEX_LENGTH = REGISTRY.hex_chars()  # of the exchanged types: pdq 64, md5 32, sha256 64
+EXCHANGED_TYPES = REGISTRY.exchanged()  # pdq, md5, sha256
 
 
 def clean_hex(value: Any, kind: str) -> str | None:

@@ -30,9 +30,15 @@ from rempart.exchange.list_model import (
     video_item,
     write_atomic,
 )
+from rempart.signals.types import MD5, PDQ, REGISTRY
 from rempart.store.models import utcnow
 
+# StopNCII's signal types (its enum); those Rempart matches are the registry's
+# (signals/types.py: ImagePDQ is pdq, VideoMD5 is md5).
 SIGNAL_TYPES = ("Unknown", "ImagePDQ", "VideoMD5", "VideoTMK", "Text", "URL")
+OURS = {name: t.name for name, t in REGISTRY.in_list("stopncii").items()}
+IMAGE_PDQ = PDQ.list_names["stopncii"]
+VIDEO_MD5 = MD5.list_names["stopncii"]
 STATUSES = ("Unknown", "Received", "Active", "Withdrawn", "Deleted")
 GONE = ("Withdrawn", "Deleted")
 _STATUS_SET = frozenset(STATUSES)
@@ -137,10 +143,10 @@ def parse_records(parsed: ParsedList, records: Iterable[Any]) -> ParsedList:
             parsed.problem(number, wrong)
             continue
         kind = raw["signalType"]
-        if kind not in ("ImagePDQ", "VideoMD5"):
+        ours = OURS.get(kind)
+        if ours is None:
             parsed.problem(number, f"signalType {kind} is not a hash Rempart matches: skipped")
             continue
-        ours = "pdq" if kind == "ImagePDQ" else "md5"
         value = clean_hex(raw["hashValue"], ours)
         if value is None:
             parsed.problem(
@@ -152,7 +158,7 @@ def parse_records(parsed: ParsedList, records: Iterable[Any]) -> ParsedList:
             parsed.add_withdrawal(number, ours, value)
         elif raw["hashStatus"] == "Unknown":
             parsed.problem(number, "hashStatus Unknown: not imported")
-        elif ours == "pdq":
+        elif ours == PDQ.name:
             parsed.add_item(number, image_item(value))
         else:
             parsed.add_item(number, video_item(md5=value))
@@ -172,7 +178,7 @@ def records(export: ExportSet) -> list[dict[str, Any]]:
             out.append(
                 {
                     "lastModtimestamp": ts,
-                    "signalType": "ImagePDQ",
+                    "signalType": IMAGE_PDQ,
                     "hashValue": e.item.pdq,
                     "hashStatus": "Active",
                     "caseNumbers": case,
@@ -183,7 +189,7 @@ def records(export: ExportSet) -> list[dict[str, Any]]:
             out.append(
                 {
                     "lastModtimestamp": ts,
-                    "signalType": "VideoMD5",
+                    "signalType": VIDEO_MD5,
                     "hashValue": e.item.md5,
                     "hashStatus": "Active",
                     "caseNumbers": case,

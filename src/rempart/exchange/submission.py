@@ -24,6 +24,7 @@ from rempart.signals.local_features import FeatureFormatError, Features
 from rempart.signals.pdq import PdqHash
 from rempart.signals.pdq_variants import REGIONS as IMAGE_REGIONS
 from rempart.signals.pdq_variants import Variant
+from rempart.signals.types import REGISTRY
 from rempart.signals.vpdq import (
     REGIONS,
     VideoHashes,
@@ -39,10 +40,9 @@ STORED_VARIANT_KINDS = ("crop", "rotation", "region")
 MAX_VARIANTS = 64
 _VARIANT_NAME = re.compile(r"^[a-z0-9+-]{1,16}$")
 
+# pdq: 64, md5: 32, sha256: 64 hex characters (signals/types.py)
 _HEX = {
-    "pdq": re.compile(r"^[0-9a-f]{64}$"),
-    "md5": re.compile(r"^[0-9a-f]{32}$"),
-    "sha256": re.compile(r"^[0-9a-f]{64}$"),
+    name: re.compile(rf"^[0-9a-f]{{{length}}}$") for name, length in REGISTRY.hex_chars().items()
 }
 
 

@@ -28,11 +28,12 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint, insert, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from rempart.signals.types import REGISTRY
 from rempart.store.models import BankItem, Base, Case, Consent, ItemSignal, utcnow
 
 ADDED = "added"
 WITHDRAWN = "withdrawn"
-EXCHANGED_TYPES = ("pdq", "md5", "sha256")
+EXCHANGED_TYPES = REGISTRY.exchanged()  # pdq, md5, sha256
 _PG_FEED_LOCK_KEY = 0x53594E43  # "SYNC": one feed writer at a time, until it commits
 
 

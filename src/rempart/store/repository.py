@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from sqlalchemy import delete, or_, select, text
 from sqlalchemy.orm import Session
 
+from rempart.signals.types import LOCAL_FEATURES, PDQ_VARIANT, REGISTRY
 from rempart.store import changefeed, light
 from rempart.store.errors import StoreError as StoreError  # re-exported
 from rempart.store.light import BankSummary as BankSummary  # re-exported
@@ -131,9 +132,10 @@ def record_consent(s: Session, case_id: int, record: ConsentRecordLike) -> Conse
 # and video frame halves. Stills and videos share one index, so each finds the other.
 # Photos also have PDQ variants (crops, rotations, regions: "pdq-variant", matched only by
 # the robust stage) and local features ("local-features": never indexed by value).
-VARIANT_SIGNAL = "pdq-variant"
-FEATURES_SIGNAL = "local-features"
-INDEXED_SIGNAL_TYPES = ("pdq", "vpdq", "vpdq-region", VARIANT_SIGNAL)
+VARIANT_SIGNAL = PDQ_VARIANT.name  # "pdq-variant"
+FEATURES_SIGNAL = LOCAL_FEATURES.name  # "local-features"
+# the types in the bank's PDQ index: pdq, vpdq, vpdq-region, pdq-variant
+INDEXED_SIGNAL_TYPES = REGISTRY.indexed("pdq")
 
 
 def pdq_signals(s: Session, min_quality: int) -> Sequence[tuple[int, str]]:
@@ -303,7 +305,7 @@ def record_withdrawals(s: Session, case_number: str, item_ids: Any) -> None:
     rows = s.execute(
         select(ItemSignal.signal_type, ItemSignal.value).where(
             ItemSignal.item_id.in_(item_ids),
-            ItemSignal.signal_type.in_(("pdq", "md5", "sha256")),
+            ItemSignal.signal_type.in_(REGISTRY.exchanged()),
         )
     ).all()
     for signal_type, value in rows:
