@@ -28,7 +28,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from rempart.exchange import rempart_list
-from rempart.exchange.hashlist import ExportItem, ExportSet, _submission_item
+from rempart.exchange.hashlist import EXCHANGED_TYPES, ExportItem, ExportSet, _submission_item
 from rempart.store.changefeed import (
     ADDED,
     WITHDRAWN,
@@ -155,11 +155,7 @@ def build_page(
                 withheld += 1
             else:
                 sub = _submission_item(item, signals[item.id])
-                keys = {
-                    (k, v)
-                    for k, v in (("pdq", sub.pdq), ("md5", sub.md5), ("sha256", sub.sha256))
-                    if v
-                }
+                keys = {(k, v) for k in EXCHANGED_TYPES if (v := getattr(sub, k))}
                 if {(k, hash_digest(v)) for k, v in keys} & page_withdrawn:
                     more = True  # withdrawn earlier in this page: it opens the next one
                     break

@@ -22,6 +22,7 @@ from rempart.signals import pdq_variants
 from rempart.signals.image_hashes import ImageHashes
 from rempart.signals.local_features import FeatureFormatError, Features, verify
 from rempart.signals.pdq import DIHEDRAL, MIN_QUALITY, hamming
+from rempart.signals.types import REGISTRY, VPDQ, VPDQ_REGION
 from rempart.store import repository
 from rempart.store.db import Database
 from rempart.store.models import Bank
@@ -31,6 +32,13 @@ _FLIPPED = frozenset({"flip_horizontal", "flip_vertical", "transpose", "transver
 # A dihedral variant T of the query matched the stored image, so the query is the stored image
 # transformed by the inverse of T: that inverse is what we report.
 _INVERSE = {"rotate90": "rotate270", "rotate270": "rotate90"}
+# The exact digests, in the order an item's hits are listed (sha256, then md5).
+EXACT_TYPES = REGISTRY.exact()
+# The hex length of each exact digest: a hex value's length says which it may be (md5: 32,
+# sha256: 64; 64 may also be a PDQ hash).
+_EXACT_BY_LENGTH = {REGISTRY[t].hex_chars: t for t in reversed(EXACT_TYPES)}
+# A banked video's signals in the PDQ index: vpdq, vpdq-region.
+_VIDEO_INDEXED = frozenset(t for t in REGISTRY.indexed("pdq") if REGISTRY[t].media == "video")
 
 
 class HasDigests(Protocol):
@@ -130,7 +138,7 @@ class Matcher:
         """A hit of a whole picture (a photo, or a video frame) on an indexed signal: a bank
         photo (pdq) or a frame of a bank video (vpdq, with its time). Halves of video frames
         (vpdq-region) only match halves, never whole pictures."""
-        if d is None or d.signal_type == "vpdq-region":
+        if d is None or d.signal_type == VPDQ_REGION.name:
             return None
         if d.signal_type == VARIANT_SIGNAL:  # a banked photo's crop or rotation; not regions
             kind = d.extra.get("kind")
@@ -141,7 +149,7 @@ class Matcher:
                 robust.VARIANT_THRESHOLD if limit is None else min(limit, robust.VARIANT_THRESHOLD)
             )
             return self.hit(d, robust.METHODS[kind], distance, transform, cap, details)
-        if d.signal_type == "vpdq":
+        if d.signal_type == VPDQ.name:
             details = {"stored_time": d.extra.get("ts"), "inside_bars": bool(d.extra.get("inside"))}
             return self.hit(d, "vpdq", distance, transform, limit, details)
         return self.hit(d, "pdq", distance, transform, limit)
@@ -152,12 +160,12 @@ class Matcher:
         with self.db.session() as s:
             by_type = {
                 t: repository.exact_lookup(s, t, [getattr(h, t) for h in hashes])
-                for t in ("sha256", "md5")
+                for t in EXACT_TYPES
             }
             ids = {sid for found in by_type.values() for sids in found.values() for sid in sids}
             described = repository.describe_signals(s, ids)
         for i, h in enumerate(hashes):
-            for signal_type in ("sha256", "md5"):
+            for signal_type in EXACT_TYPES:
                 for sid in by_type[signal_type].get(getattr(h, signal_type), []):
                     if (hit := self.hit(described.get(sid), signal_type)) is not None:
                         out[i].append(hit)
@@ -246,7 +254,7 @@ class Matcher:
             if d is None or d.bank_name not in self.thresholds:
                 continue
             for dist, name in pairs:
-                if d.signal_type in ("vpdq", "vpdq-region"):  # a frame of a banked video
+                if d.signal_type in _VIDEO_INDEXED:  # a frame of a banked video
                     if (
                         name in DIHEDRAL
                         and (hit := self.still_hit(d, dist, _INVERSE.get(name, name))) is not None
@@ -371,7 +379,7 @@ def lookup_hex(matcher: Matcher, value: str, threshold: int | None = None) -> li
         bytes.fromhex(value)
     except ValueError as exc:
         raise ValueError(f"{value!r} is not hexadecimal") from exc
-    kind = {32: "md5", 64: "sha256"}.get(len(value))
+    kind = _EXACT_BY_LENGTH.get(len(value))
     if kind is None:
         raise ValueError("a hash is 32 (MD5) or 64 (PDQ, SHA-256) hex characters")
     found: list[Hit | None] = []
@@ -385,10 +393,10 @@ def lookup_hex(matcher: Matcher, value: str, threshold: int | None = None) -> li
             described = repository.describe_signals(s, ids.tolist())
         for sid, dist in zip(ids.tolist(), dists.tolist(), strict=True):
             found.append(matcher.still_hit(described.get(sid), dist, limit=threshold))
-    hits = [h for h in found if h is not None and h.signal in ("md5", "sha256")]
+    hits = [h for h in found if h is not None and h.signal in EXACT_TYPES]
     near: dict[tuple[str, int], Hit] = {}  # one look-alike hit per entry, the whole photo's
     for h in sorted(
-        (h for h in found if h is not None and h.signal not in ("md5", "sha256")),
+        (h for h in found if h is not None and h.signal not in EXACT_TYPES),
         key=lambda h: (h.signal != "pdq", h.distance),
     ):
         near.setdefault((h.bank, h.bank_entry), h)

@@ -16,8 +16,8 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from rempart.api.auth import Principal, authenticate, require
+from rempart.api.lookups import SIGNAL_TYPES, parse_query
 from rempart.api.lookups import Query as HashQuery
-from rempart.api.lookups import parse_query
 from rempart.api.routes.lookup import (
     LOOKUP_ROLES,
     fetch_url,
@@ -29,6 +29,8 @@ from rempart.api.routes.uploads import read_upload
 from rempart.api.services import Services, services
 
 router = APIRouter(tags=["HMA-compatible"])
+# "pdq, md5, sha256 or video_md5": the API lookup's names (signals/types.py)
+_TYPE_NAMES = f"{', '.join(list(SIGNAL_TYPES)[:-1])} or {list(SIGNAL_TYPES)[-1]}"
 
 
 def _by_bank(matches: list[dict[str, Any]], banks: set[str] | None) -> dict[str, list[Any]]:
@@ -81,7 +83,7 @@ def _banks(banks: str | None) -> set[str] | None:
     summary="HMA: look up a hash, or the media at a URL",
     openapi_extra={
         "parameters": [
-            param("signal_type", "pdq, md5, sha256 or video_md5", False),
+            param("signal_type", _TYPE_NAMES, False),
             param("signal", "The hash, hexadecimal", False),
             param("url", "Instead of a hash: media to fetch (public addresses only)", False),
             param("banks", "Only these banks (comma-separated)", False),

@@ -19,6 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, cast
 
+from rempart.signals.types import LEARNED_DETECTOR as LEARNED_DETECTOR_TYPE
+from rempart.signals.types import REGISTRY
+
 Indicates = Literal["ai-generated", "ai-modified", "provenance-invalid"]
 Strength = Literal["strong", "weak", "fragile"]
 
@@ -114,20 +117,15 @@ class Unreadable(Exception):
 
 
 # Each detector module has `detect(path: Path, kind: str, limits: Limits) -> list[Finding]`
-# and raises Unreadable for bad input. Another detector (the invisible watermark, the
-# derivation signal) is added by one line here.
-DETECTORS: tuple[str, ...] = (
-    "rempart.signals.synthetic.c2pa",
-    "rempart.signals.synthetic.xmp",
-    "rempart.signals.synthetic.metadata",
-    "rempart.signals.synthetic.watermark",
-)
+# and raises Unreadable for bad input. Another detector is an assertion type registered in
+# signals/types.py with its `detector` module: c2pa, xmp, metadata, watermark, in order.
+DETECTORS: tuple[str, ...] = REGISTRY.detectors()
 
 # The optional learned detector (an ONNX model an organisation brings; learned.py): off by
 # default, in a run only while this variable names its config. When it is unset, learned.py
 # is not imported and no model is read.
 LEARNED_DETECTOR_ENV = "REMPART_LEARNED_DETECTOR"
-LEARNED_DETECTOR = "rempart.signals.synthetic.learned"
+LEARNED_DETECTOR = str(LEARNED_DETECTOR_TYPE.detector)  # rempart.signals.synthetic.learned
 
 
 def detectors() -> tuple[str, ...]:
