@@ -23,7 +23,6 @@ password is never sent over a connection without TLS.
 from __future__ import annotations
 
 import base64
-import os
 import secrets
 import smtplib
 import socket
@@ -40,6 +39,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import select
 
+from rempart import keyfile
 from rempart.cases import notices
 from rempart.errors import InvalidInput, NotFound, Refused, SetupError, Unavailable
 from rempart.store import audit, repository
@@ -69,6 +69,9 @@ def key_path(home: Path) -> Path:
     return home / "keys" / KEY_FILE
 
 
+_ADVICE = "and consider the SMTP password exposed: change it"
+
+
 def _key(home: Path, *, create: bool) -> bytes:
     path = key_path(home)
     if not path.exists():
@@ -77,24 +80,8 @@ def _key(home: Path, *, create: bool) -> bytes:
                 f"no mail key at {path}: the SMTP password cannot be read; put the key back "
                 "from a backup, or set the password again (rempart notice smtp set)"
             )
-        path.parent.mkdir(parents=True, exist_ok=True)
-        os.chmod(path.parent, 0o700)
-        key = AESGCM.generate_key(bit_length=256)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(key)
-        return key
-    mode = path.stat().st_mode & 0o777
-    if mode & 0o077:
-        raise SetupError(
-            f"{path}: the key is readable by other users of this machine (mode {mode:o}); "
-            f"refusing to use it: fix with chmod 600 {path} (and consider the SMTP password "
-            "exposed: change it)"
-        )
-    key = path.read_bytes()
-    if len(key) != 32:
-        raise SetupError(f"{path}: not a 256-bit key ({len(key)} bytes)")
-    return key
+        return keyfile.create_key(path, advice=_ADVICE)
+    return keyfile.read_key(path, SetupError, _ADVICE)
 
 
 def _aad(organisation: str) -> bytes:

@@ -8,7 +8,6 @@ database holds nothing usable; deleting the key makes every template unreadable 
 
 from __future__ import annotations
 
-import os
 import secrets
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import numpy as np
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from rempart import keyfile
 from rempart.errors import SetupError
 
 KEY_FILE = "face-templates.key"
@@ -37,15 +37,12 @@ def pending_path(home: Path) -> Path:
     return home / "keys" / (KEY_FILE + ".new")
 
 
+_ADVICE = "and consider it exposed: rotate it with `rempart keys rotate --templates`"
+
+
 def check_mode(path: Path) -> None:
     """TemplateKeyError when a key file can be read by other users of the machine."""
-    mode = path.stat().st_mode & 0o777
-    if mode & 0o077:
-        raise TemplateKeyError(
-            f"{path}: the key is readable by other users of this machine (mode {mode:o}); "
-            f"refusing to use it: fix with chmod 600 {path} (and consider it exposed: "
-            "rotate it with `rempart keys rotate --templates`)"
-        )
+    keyfile.check_private(path, TemplateKeyError, _ADVICE)
 
 
 def load_key(home: Path, *, create: bool) -> bytes:
@@ -53,18 +50,8 @@ def load_key(home: Path, *, create: bool) -> bytes:
     if not path.exists():
         if not create:
             raise TemplateKeyError(f"no face-template key at {path}: templates cannot be read")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        os.chmod(path.parent, 0o700)
-        key = AESGCM.generate_key(bit_length=256)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(key)
-        return key
-    check_mode(path)
-    key = path.read_bytes()
-    if len(key) != 32:
-        raise TemplateKeyError(f"{path}: not a 256-bit key ({len(key)} bytes)")
-    return key
+        return keyfile.create_key(path, error=TemplateKeyError, advice=_ADVICE)
+    return keyfile.read_key(path, TemplateKeyError, _ADVICE)
 
 
 def cipher(home: Path, *, create: bool) -> TemplateCipher:

@@ -26,9 +26,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import select, text
 
+from rempart import keyfile
 from rempart.cases import evidence, mailer
 from rempart.config import ledger_path
 from rempart.errors import SetupError
@@ -199,14 +199,7 @@ def _write_new(path: Path) -> bytes:
         if len(key) == 32:
             return key
         path.unlink()
-    key = AESGCM.generate_key(bit_length=256)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(key)
-        fh.flush()
-        os.fsync(fh.fileno())
-    _fsync_dir(path.parent)
-    return key
+    return keyfile.create_key(path, durable=True)
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -13,13 +13,13 @@ organisation is authorised (REMPART_CSAM_AUTHORISED=yes).
 from __future__ import annotations
 
 import hashlib
-import os
 import secrets
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from rempart import keyfile
 from rempart.errors import SetupError
 from rempart.store.repository import StoreError
 
@@ -37,18 +37,11 @@ def pending_path(home: Path) -> Path:
     return home / "keys" / (KEY_FILE + ".new")
 
 
+_ADVICE = "and consider it exposed: rotate it with `rempart keys rotate --media`"
+
+
 def _read_key(path: Path) -> bytes:
-    mode = path.stat().st_mode & 0o777
-    if mode & 0o077:
-        raise SetupError(
-            f"{path}: the key is readable by other users of this machine (mode {mode:o}); "
-            f"refusing to use it: fix with chmod 600 {path} (and consider it exposed: "
-            "rotate it with `rempart keys rotate --media`)"
-        )
-    key = path.read_bytes()
-    if len(key) != 32:
-        raise SetupError(f"{path}: not a 256-bit key ({len(key)} bytes)")
-    return key
+    return keyfile.read_key(path, SetupError, _ADVICE)
 
 
 def _keys(home: Path) -> list[bytes]:
@@ -66,15 +59,7 @@ def _key(home: Path) -> bytes:
             f"no preserved-media key at {path}, but preserved media is in {home / 'evidence'}: "
             "put the key back (from a backup: rempart restore) instead of making a new one"
         )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = AESGCM.generate_key(bit_length=256)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # made meanwhile by another process
-        return _read_key(path)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(key)
-    return key
+    return keyfile.create_key(path, advice=_ADVICE)  # or the one made meanwhile elsewhere
 
 
 def _path(home: Path, sha256: str) -> Path:

@@ -47,6 +47,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from rempart import keyfile
 from rempart.config import ledger_path
 from rempart.errors import SetupError
 from rempart.store import audit, face_templates, repository, review_copies
@@ -87,34 +88,14 @@ def _fsync_dir(folder: Path) -> None:
 
 def write_key(path: Path, key: bytes) -> None:
     """Put the ledger key beside the ledger at `path` (0600; refuses to replace another)."""
-    kp = key_path(path)
-    kp.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if kp.exists():
-        if kp.read_bytes() != key:
-            raise LedgerError(f"{kp}: another ledger key is already there")
-        return
-    fd = os.open(kp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(key)
-        fh.flush()
-        os.fsync(fh.fileno())
-    _fsync_dir(kp.parent)
+    keyfile.create_key(key_path(path), key, error=LedgerError, durable=True)
 
 
 def load_key(path: Path, *, create: bool) -> bytes | None:
     """The ledger's key; made when missing and `create` (and no ledger exists yet)."""
     kp = key_path(path)
     if kp.exists():
-        mode = kp.stat().st_mode & 0o777
-        if mode & 0o077:
-            raise LedgerError(
-                f"{kp}: the withdrawal ledger's key is readable by other users (mode {mode:o});"
-                f" fix: chmod 600 {kp}"
-            )
-        key = kp.read_bytes()
-        if len(key) != 32:
-            raise LedgerError(f"{kp}: not a 256-bit key ({len(key)} bytes)")
-        return key
+        return keyfile.read_key(kp, LedgerError, "the withdrawal ledger's key")
     if path.exists() and path.stat().st_size:
         raise LedgerError(
             f"the withdrawal ledger {path} has no key beside it ({kp}): restore the key from "
