@@ -381,3 +381,69 @@ def test_rule_table_names_real_packages(package: str) -> None:
     assert package in tops
     assert FORBIDDEN[package] <= tops | {"cli_api", "cli_cases", "cli_sync"}
     assert COMPOSERS <= set(_modules())
+
+
+# --- signal types: declared once, in signals/types.py (issue 15) ----------------------------
+
+SIGNAL_TYPES_MODULE = SRC / ROOT / "signals" / "types.py"
+# Modules that still declare their own list of signal types. May only shrink.
+KNOWN_TYPE_LISTS = {"rempart/store/withdrawal_ledger.py"}
+
+
+def _signal_type_names() -> set[str]:
+    """Every name and alias registered in signals/types.py, read from its source."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(SIGNAL_TYPES_MODULE.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "SignalType":
+            if node.args and isinstance(node.args[0], ast.Constant):
+                names.add(node.args[0].value)
+            for kw in node.keywords:
+                if kw.arg == "aliases" and isinstance(kw.value, ast.Tuple):
+                    names |= {e.value for e in kw.value.elts if isinstance(e, ast.Constant)}
+    return names
+
+
+def _type_lists(tree: ast.Module, names: set[str]) -> list[int]:
+    """Lines of module- or class-level assignments of a literal tuple, list, set, frozenset
+    or dict (its keys) of two or more strings that are all signal-type names."""
+    found: list[int] = []
+    bodies = [tree.body] + [n.body for n in tree.body if isinstance(n, ast.ClassDef)]
+    for node in (n for body in bodies for n in body):
+        if not isinstance(node, ast.Assign | ast.AnnAssign) or node.value is None:
+            continue
+        value = node.value
+        if isinstance(value, ast.Call) and getattr(value.func, "id", None) in (
+            "frozenset",
+            "set",
+            "tuple",
+            "list",
+        ):
+            value = value.args[0] if value.args else value
+        if isinstance(value, ast.Dict):
+            elts: list[ast.expr | None] = list(value.keys)
+        elif isinstance(value, ast.Tuple | ast.List | ast.Set):
+            elts = list(value.elts)
+        else:
+            continue
+        strings = [e.value for e in elts if isinstance(e, ast.Constant)]
+        if len(strings) >= 2 and len(strings) == len(elts) and set(strings) <= names:
+            found.append(node.lineno)
+    return found
+
+
+def test_signal_types_are_declared_once() -> None:
+    """No module but signals/types.py declares a list of signal types: they read its
+    REGISTRY (exchanged, indexed, identifying, names in each list format...)."""
+    names = _signal_type_names()
+    assert {"pdq", "md5", "sha256", "vpdq", "ImagePDQ", "video_md5"} <= names
+    found = {}
+    for path in sorted((SRC / ROOT).rglob("*.py")):
+        if path != SIGNAL_TYPES_MODULE:
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            if lines := _type_lists(tree, names):
+                found[str(path.relative_to(SRC))] = lines
+    new = {k: v for k, v in found.items() if k not in KNOWN_TYPE_LISTS}
+    assert not new, f"lists of signal types outside signals/types.py (read REGISTRY): {new}"
+    assert not KNOWN_TYPE_LISTS - set(found), "a listed module is fixed: remove it"
+    planted = ast.parse('EXCHANGED = ("pdq", "md5")\nclass K:\n    T = {"sha256": 64, "vpdq": 64}')
+    assert _type_lists(planted, names) == [1, 3]
