@@ -396,10 +396,10 @@ def _signal_type_names() -> set[str]:
     for node in ast.walk(ast.parse(SIGNAL_TYPES_MODULE.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "SignalType":
             if node.args and isinstance(node.args[0], ast.Constant):
-                names.add(node.args[0].value)
+                names.add(str(node.args[0].value))
             for kw in node.keywords:
                 if kw.arg == "aliases" and isinstance(kw.value, ast.Tuple):
-                    names |= {e.value for e in kw.value.elts if isinstance(e, ast.Constant)}
+                    names |= {str(e.value) for e in kw.value.elts if isinstance(e, ast.Constant)}
     return names
 
 
