@@ -6,6 +6,7 @@ import hashlib
 from pathlib import Path
 
 from rempart.media.errors import MediaError
+from rempart.signals.types import MD5, SHA256
 
 CHUNK = 1 << 20
 
@@ -26,3 +27,7 @@ def file_digests(path: Path) -> tuple[str, str]:
     except OSError as exc:
         raise MediaError(path, "unreadable", f"cannot read ({exc.strerror})") from exc
     return md5.hexdigest(), sha.hexdigest()
+
+
+# This module's signal types (declared in signals/types.py's registry).
+SIGNAL_TYPES = (MD5, SHA256)

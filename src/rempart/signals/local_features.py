@@ -25,6 +25,7 @@ from PIL import Image
 
 from rempart.errors import InvalidInput
 from rempart.media.reduce import reduce_to
+from rempart.signals.types import LOCAL_FEATURES
 
 WORK_SIDE = 512  # features are computed on a copy this size
 MAX_POINTS = 400
@@ -210,3 +211,7 @@ def verify(query: Features, stored: Features) -> Verification | None:
         _area(query.points[pairs[keep, 0]]),
         _area(stored.points[pairs[keep, 1]]),
     )
+
+
+# This module's signal types (declared in signals/types.py's registry).
+SIGNAL_TYPES = (LOCAL_FEATURES,)

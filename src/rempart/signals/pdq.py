@@ -13,6 +13,8 @@ import numpy as np
 import pdqhash
 from PIL import Image
 
+from rempart.signals.types import PDQ
+
 MIN_QUALITY = 50  # below this, "too little detail to hash": never used for near matching
 DEFAULT_THRESHOLD = 31  # Meta's PDQ_CONFIDENT_MATCH_THRESHOLD
 
@@ -82,3 +84,7 @@ def within(a: np.ndarray, b: np.ndarray, distance: int) -> np.ndarray:
             dist += np.bitwise_count(blk[:, w][:, None] ^ b[:, w][None, :])
         out[i : i + 1024] = dist <= distance
     return out
+
+
+# This module's signal types (declared in signals/types.py's registry).
+SIGNAL_TYPES = (PDQ,)

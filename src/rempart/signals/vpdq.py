@@ -32,6 +32,7 @@ from rempart.signals.pdq import (
     hex_words,
     within,
 )
+from rempart.signals.types import VPDQ, VPDQ_REGION
 
 # Consecutive sampled frames whose hashes are this close keep only the first (0 = identical
 # hashes only: vPDQ's matcher ignores repeated hashes anyway, so percentages are unchanged).
@@ -482,3 +483,7 @@ def match_video_hashes(
     )
     key = lambda m: (m.query_match_percent, m.stored_match_percent)  # noqa: E731
     return max(plain, inside, key=key)
+
+
+# This module's signal types (declared in signals/types.py's registry).
+SIGNAL_TYPES = (VPDQ, VPDQ_REGION)
