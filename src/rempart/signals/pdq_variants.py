@@ -31,6 +31,7 @@ from PIL import Image
 from rempart.media.reduce import reduce_to
 from rempart.signals.borders import ContentBox, content_box
 from rempart.signals.pdq import MIN_QUALITY, PdqHash, pdq_dihedral, pdq_hash
+from rempart.signals.types import PDQ_VARIANT
 
 WORK_SIDE = 512
 REGION_SIDE = 256
@@ -212,3 +213,7 @@ def compatible(query_kind: str, query_name: str, stored_kind: str, stored_name: 
             and (query_name == stored_name)
         )
     return query_kind in WHOLE_KINDS and stored_kind in WHOLE_KINDS
+
+
+# This module's signal types (declared in signals/types.py's registry).
+SIGNAL_TYPES = (PDQ_VARIANT,)
