@@ -28,11 +28,48 @@ from rempart.web.settings import WebSettings
 
 def create_app(settings: ApiSettings | None = None, web: WebSettings | None = None) -> FastAPI:
     app = create_api(settings)
+    if settings is None:  # uvicorn's factory, from the environment: `rempart serve` or not
+        _refuse_unsound_start(app)
     mount_web_ui(app, app.state.services, web)  # the caseworker web UI (docs/web.md)
     app.include_router(hashpage_router)  # her hashing page at /hash/ (docs/victim-page.md)
     app.include_router(casepage_router)  # her case page at /case/ (docs/victim-page.md)
     _schedule_removal_checks(app)
     return app
+
+
+def _refuse_unsound_start(app: FastAPI) -> None:
+    """Nothing is served before the keys are sound and every withdrawal the withdrawal
+    ledger records is applied (docs/operations.md). `rempart serve` does this before its
+    workers start, and then each worker finds nothing to do (the ledger's head is already
+    recorded in the database); a server started as `uvicorn rempart.server:create_app
+    --factory` (a deployment's own unit file) gets the same checks here. Workers take
+    turns (a lock file in the home folder), so two never re-apply the ledger at once. A
+    SetupError stops the worker, naming what is wrong."""
+    import fcntl
+    import logging
+
+    from rempart.ops import keys as ops_keys
+    from rempart.store import withdrawal_ledger
+    from rempart.store.bank_index import BankIndex
+
+    svc = app.state.services
+    home = svc.settings.home
+    home.mkdir(parents=True, exist_ok=True)
+    with open(home / "serve-start.lock", "a+b") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            ops_keys.check(home, svc.db)
+            again = withdrawal_ledger.enforce(BankIndex(svc.db, home), home, reason="serve")
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    if again.changed:
+        logging.getLogger("rempart").warning(
+            "Withdrawal ledger re-applied: %s bank entries, %s face templates removed, %s "
+            "case(s) marked withdrawn again (recorded in the audit log).",
+            again.bank_entries,
+            again.face_templates,
+            again.cases,
+        )
 
 
 def _schedule_removal_checks(app: FastAPI) -> None:

@@ -34,12 +34,17 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def serve_until_listening(log: Path) -> tuple[int, str]:
-    """Start `rempart serve`; stop it once it listens (or ends). Its exit code (0 when it
-    was listening and we stopped it) and what it printed."""
+def serve_until_listening(log: Path, uvicorn: bool = False) -> tuple[int, str]:
+    """Start `rempart serve` (or uvicorn on rempart.server's factory, as a deployment's own
+    unit file may); stop it once it listens (or ends). Its exit code (0 when it was
+    listening and we stopped it) and what it printed."""
+    port = str(free_port())
+    command = ["-m", "rempart", "serve", "--port", port]
+    if uvicorn:
+        command = ["-m", "uvicorn", "rempart.server:create_app", "--factory", "--port", port]
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "rempart", "serve", "--port", str(free_port())],
+            [sys.executable, *command],
             stdout=out,
             stderr=subprocess.STDOUT,
             env={**os.environ, "COLUMNS": "300"},
@@ -47,7 +52,7 @@ def serve_until_listening(log: Path) -> tuple[int, str]:
         deadline = time.monotonic() + 60
         try:
             while time.monotonic() < deadline and proc.poll() is None:
-                if b"Rempart API on" in log.read_bytes():
+                if b"Rempart API on" in log.read_bytes() or b"Uvicorn running" in log.read_bytes():
                     break
                 time.sleep(0.1)
             code = proc.poll()
@@ -95,3 +100,21 @@ def test_serve_reapplies_the_ledger_before_listening(rempart_env: Path, consent_
     code, printed = serve_until_listening(tmp / "serve2.log")
     assert code == 1 and "error:" in printed and "withdrawals.ledger" in printed, printed
     assert "Rempart API on" not in printed and "Traceback" not in printed
+
+    # the same checks when uvicorn is started on the factory directly (no `rempart serve`)
+    code, printed = serve_until_listening(tmp / "serve3.log", uvicorn=True)
+    assert code != 0 and "withdrawals.ledger" in printed, printed
+    assert "Uvicorn running" not in printed
+    ledger.write_text(ledger.read_text().replace('"seq":2', '"seq":1'))
+    old, live = sqlite3.connect(tmp / "before.db"), sqlite3.connect(db_file)
+    old.backup(live)
+    old.close()
+    live.close()
+    code, printed = serve_until_listening(tmp / "serve4.log", uvicorn=True)
+    assert code == 0 and "Withdrawal ledger re-applied" in printed, printed
+    shown = subprocess.run(  # a fresh process: this one's connections predate the swap
+        [sys.executable, "-m", "rempart", "case", "show", "C-7", "--format", "json"],
+        capture_output=True,
+        check=True,
+    )
+    assert json.loads(shown.stdout)["bank_entries"] == []
