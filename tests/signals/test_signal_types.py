@@ -332,8 +332,9 @@ def test_declarations_come_from_the_registry() -> None:
     from rempart.api import lookups
     from rempart.exchange import hma, list_model, stopncii, submission
     from rempart.scan import matcher, robust
+    from rempart.scan import synthetic as scan_synthetic
     from rempart.signals import pdq
-    from rempart.signals.synthetic import base
+    from rempart.signals.synthetic import base, learned
     from rempart.store import changefeed, repository, withdrawal_ledger
 
     # the same names, in the same order, as the lists they replaced
@@ -365,6 +366,8 @@ def test_declarations_come_from_the_registry() -> None:
     )
     assert base.LEARNED_DETECTOR == "rempart.signals.synthetic.learned"
     assert set(get_args(base.Indicates)) == set(INDICATES)
+    assert set(scan_synthetic.BADGES) == set(INDICATES)  # a badge for every `indicates`
+    assert learned.FINDING_TYPE in REGISTRY and REGISTRY[learned.FINDING_TYPE].optional
     assert withdrawal_ledger.DERIVED_SIGNALS == frozenset(REGISTRY.derived())
     # list_model keys a seen hash by its type's initial: the exchanged types' differ
     initials = [name[:1] for name in REGISTRY.exchanged()]
