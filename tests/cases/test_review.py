@@ -67,3 +67,33 @@ def test_pending_matches_are_decided_with_reasons(rempart_env: Path, consent_fil
     rempart("review", "decide", "m999", "confirmed", "--reason", "x", code=1)
     rempart("review", "decide", "x1", "confirmed", "--reason", "x", code=1)
     rempart("review", "decide", first, "maybe", "--reason", "x", code=1)
+
+
+def test_source_filter_finds_non_ascii_places(rempart_env: Path, consent_file: Path) -> None:
+    """A room or folder named in Korean or French is found by part of its name, in any case
+    (both databases lowercase only ASCII in SQL: the filter must not depend on it)."""
+    home = rempart_env
+    hers = home / "hers"
+    hers.mkdir()
+    photo_like(3, (320, 240)).save(hers / "3.jpg", quality=90)
+    rempart("hash", str(hers), "--out", str(home / "s.json"))
+    rempart("bank", "create", "b")
+    rempart(
+        "bank", "import", "b", str(home / "s.json"), "--case", "C-3", "--consent", str(consent_file)
+    )
+    for name, quality in (("Salon Élodie", 80), ("카파 방", 70)):  # two different files
+        found = home / name
+        found.mkdir()
+        photo_like(3, (320, 240)).save(found / "copy.jpg", quality=quality)
+        rempart("scan", str(found), "--bank", "b")
+
+    def where(text: str) -> list[str]:
+        rows = json.loads(
+            rempart("review", "list", "--status", "all", "--source", text, "--format", "json")
+        )
+        return sorted(Path(r["file"]).parent.name for r in rows)
+
+    assert where("카파") == ["카파 방"]
+    for typed in ("Élodie", "élodie", "ÉLODIE", "salon é"):
+        assert where(typed) == ["Salon Élodie"], typed
+    assert where("elodie") == []  # no accent folding: a different word

@@ -147,8 +147,23 @@ def _day(value: str | None, name: str, after: bool = False) -> str | None:
 
 def _like(value: str) -> str:
     """A LIKE pattern finding `value` anywhere (its % and _ taken literally, escape !)."""
-    escaped = value.lower().replace("!", "!!").replace("%", "!%").replace("_", "!_")
+    escaped = _ascii_lower(value).replace("!", "!!").replace("%", "!%").replace("_", "!_")
     return f"%{escaped}%"
+
+
+def _ascii_lower(value: str) -> str:
+    return "".join(c.lower() if c.isascii() else c for c in value)
+
+
+def _source_patterns(value: str) -> list[str]:
+    """LIKE patterns for part of a place's name, in any case, compared with SQL's lower():
+    SQLite's (and PostgreSQL's under the C locale) lowercases ASCII only, so "élodie" must
+    also be tried as "Élodie"; provenance is JSON text, where non-ASCII may be escaped
+    (\u00c9), so each spelling is tried escaped too. No accent folding."""
+    spellings = dict.fromkeys(_ascii_lower(v) for v in (value, value.lower(), value.upper()))
+    patterns = dict.fromkeys(_like(v) for v in spellings)
+    patterns.update(dict.fromkeys(_like(json.dumps(v)[1:-1]) for v in spellings))
+    return list(patterns)
 
 
 def _where(
@@ -183,14 +198,17 @@ def _where(
     )
     if f.source and f.source.strip():
         # where any sighting was found: its locator (folder, archive member, address) or its
-        # provenance (room, sender...); the JSON text escapes non-ASCII, so both spellings
-        params["src"] = _like(f.source.strip())
-        params["src_json"] = _like(json.dumps(f.source.strip())[1:-1])
+        # provenance (room, sender...), in each spelling _source_patterns gives
+        tests: list[str] = []
+        for n, pattern in enumerate(_source_patterns(f.source.strip())):
+            params[f"src{n}"] = pattern
+            tests.append(
+                f"lower(si.locator) LIKE :src{n} ESCAPE '!'"
+                f" OR lower(CAST(si.provenance AS TEXT)) LIKE :src{n} ESCAPE '!'"
+            )
         conditions.append(
             f"EXISTS (SELECT 1 FROM {table} so JOIN scan_items si ON si.id = so.scan_item_id"
-            f" WHERE so.{key} = {alias}.id AND (lower(si.locator) LIKE :src ESCAPE '!'"
-            " OR lower(CAST(si.provenance AS TEXT)) LIKE :src ESCAPE '!'"
-            " OR lower(CAST(si.provenance AS TEXT)) LIKE :src_json ESCAPE '!'))"
+            f" WHERE so.{key} = {alias}.id AND ({' OR '.join(tests)}))"
         )
     since, until = _day(f.since, "--since"), _day(f.until, "--until", after=True)
     if since or until:
