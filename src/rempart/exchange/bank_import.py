@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from rempart.exchange.consent import ConsentRecord
 from rempart.exchange.submission import Submission, SubmissionItem
 from rempart.signals.pdq import MIN_QUALITY
-from rempart.signals.types import REGISTRY
+from rempart.signals.types import MD5, PDQ, REGISTRY, SHA256, VPDQ, VPDQ_REGION
 from rempart.store import audit, changefeed, repository
 from rempart.store.bank_index import BankIndex
 from rempart.store.models import BankItem, ItemSignal, utcnow
@@ -178,15 +178,15 @@ def store_submission(
             )
         )
         if item.md5:
-            signal_rows.append((n, "md5", item.md5, None, no_extra))
+            signal_rows.append((n, MD5.name, item.md5, None, no_extra))
             indexed.append(False)
         if item.sha256:
-            signal_rows.append((n, "sha256", item.sha256, None, no_extra))
+            signal_rows.append((n, SHA256.name, item.sha256, None, no_extra))
             indexed.append(False)
         if item.pdq is not None:
             low = item.pdq_quality is not None and item.pdq_quality < MIN_QUALITY
             counts["low_quality"] += low
-            signal_rows.append((n, "pdq", item.pdq, item.pdq_quality, no_extra))
+            signal_rows.append((n, PDQ.name, item.pdq, item.pdq_quality, no_extra))
             indexed.append(not low)
         if not (
             item.frames or item.inside or item.regions or item.variants or item.features is not None
@@ -355,13 +355,13 @@ def video_signals(item: SubmissionItem) -> list[ItemSignal]:
     "vpdq", frame halves as "vpdq-region"; the time (and region) in `extra`."""
     out = [
         ItemSignal(
-            signal_type="vpdq", value=f.pdq_hex, quality=f.quality, extra={"ts": f.timestamp}
+            signal_type=VPDQ.name, value=f.pdq_hex, quality=f.quality, extra={"ts": f.timestamp}
         )
         for f in item.frames
     ]
     out += [
         ItemSignal(
-            signal_type="vpdq",
+            signal_type=VPDQ.name,
             value=f.pdq_hex,
             quality=f.quality,
             extra={"ts": f.timestamp, "inside": True},
@@ -371,7 +371,7 @@ def video_signals(item: SubmissionItem) -> list[ItemSignal]:
     for region, frames in item.regions.items():
         out += [
             ItemSignal(
-                signal_type="vpdq-region",
+                signal_type=VPDQ_REGION.name,
                 value=f.pdq_hex,
                 quality=f.quality,
                 extra={"ts": f.timestamp, "region": region},

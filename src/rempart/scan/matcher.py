@@ -22,7 +22,7 @@ from rempart.signals import pdq_variants
 from rempart.signals.image_hashes import ImageHashes
 from rempart.signals.local_features import FeatureFormatError, Features, verify
 from rempart.signals.pdq import DIHEDRAL, MIN_QUALITY, hamming
-from rempart.signals.types import REGISTRY, VPDQ, VPDQ_REGION
+from rempart.signals.types import PDQ, REGISTRY, VPDQ, VPDQ_REGION
 from rempart.store import repository
 from rempart.store.db import Database
 from rempart.store.models import Bank
@@ -325,7 +325,7 @@ def _candidate(d: SignalHit, dist: int, query: str) -> robust.Candidate | None:
         q_kind, q_name = "pdq", query
     else:
         q_kind, _, q_name = query.partition(":")
-    if d.signal_type == "pdq":
+    if d.signal_type == PDQ.name:
         s_kind, s_name = "pdq", "pdq"
     elif d.signal_type == VARIANT_SIGNAL:
         s_kind, s_name = str(d.extra.get("kind")), str(d.extra.get("name"))
