@@ -6,11 +6,25 @@ A face is reported with its box (in the picture's own pixels) and a status:
 - "blurred": too little sharpness in the face (variance of the Laplacian < MIN_SHARPNESS).
 Pictures are scaled to at most DETECT_SIDE px on their long side for detection; small
 pictures are upsampled once so faces down to ~40 px are found.
+
+Two detectors (issue 21): dlib's HOG frontal detector (fast, ~0.1 s a picture, but it misses
+turned faces) and dlib's CNN (MMOD) detector, which finds faces turned sideways or tilted but
+costs ~6 us a pixel on a CPU core (no BLAS in the dlib wheel). `detector` chooses:
+- "hog": HOG only;
+- "hog+cnn": HOG, then the CNN on a copy scaled to at most CNN_MAX_PIXELS, only when HOG
+  found no face of comparable size (most pictures with a face cost HOG alone);
+- "cnn": the CNN on the scaled copy only (HOG when the scan's CNN budget is spent).
+The CNN's time is bounded per picture (the pixel cap) and per scan (a `CnnBudget` in seconds:
+when spent, pictures get HOG alone and are counted). Landmarks and templates are the same
+for both detectors: the 5-point shape predictor and the ResNet encoder, on the picture at
+detection size.
 """
 
 from __future__ import annotations
 
+import time as clock
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -24,6 +38,18 @@ MIN_SHARPNESS = 12.0  # variance of the Laplacian of the face, grey 0-255, at 10
 MIN_SCORE = 0.0  # HOG detector score
 ENROLL_JITTERS = 10  # enrolment averages 10 jittered copies (+1 point of composite recall)
 
+DETECTORS = ("hog", "hog+cnn", "cnn")
+DEFAULT_DETECTOR = "hog+cnn"  # scans (bench/face_bench.py, docs/faces.md)
+ENROLL_DETECTOR = "hog+cnn"  # her reference photos: a turned face is enrolled too
+# The CNN runs on a copy of at most this many pixels, never upsampled: it finds faces of
+# ~80 px and more at that size (a face a sixth of the picture's width and more). Its time
+# is proportional to the pixels: this cap is the per-picture bound.
+CNN_MAX_PIXELS = 250_000
+CNN_MIN_CONFIDENCE = 0.3  # MMOD detection confidence (dlib's own threshold is 0)
+# Seconds of CNN time a scan may spend, all its worker processes together (each process
+# gets its share): about 400 pictures without a HOG face at ~1.5 s each on one core.
+DEFAULT_CNN_SECONDS = 600.0
+
 
 @dataclass(frozen=True)
 class FaceFinding:
@@ -33,10 +59,44 @@ class FaceFinding:
     sharpness: float
     template: tuple[float, ...] | None = None  # 128 floats when status is ok
     time: float | None = None  # for video frames: seconds
+    detector: str = "hog"  # which detector found it: hog or cnn
 
     @property
     def width(self) -> int:
         return self.box[2] - self.box[0]
+
+
+@dataclass
+class CnnBudget:
+    """The CNN time one scan (or this process's share of it) may spend."""
+
+    seconds: float = DEFAULT_CNN_SECONDS
+    spent: float = 0.0
+    runs: int = 0  # pictures given the CNN pass
+    skipped: int = 0  # pictures that needed it when the budget was spent
+
+    def allows(self) -> bool:
+        return self.spent < self.seconds
+
+
+_budgets: dict[str, CnnBudget] = {}
+
+
+def scan_budget(key: str, seconds: float, processes: int = 1) -> CnnBudget:
+    """This process's share of a scan's CNN budget (one per scan key, kept for the process's
+    life: worker processes hash many items of the same scan)."""
+    budget = _budgets.get(key)
+    if budget is None:
+        if len(_budgets) >= 16:  # an old scan's, in a long-lived process
+            _budgets.pop(next(iter(_budgets)))
+        budget = _budgets[key] = CnnBudget(seconds / max(1, processes))
+    return budget
+
+
+def check_detector(name: str) -> str:
+    if name not in DETECTORS:
+        raise ValueError(f"unknown face detector {name!r}: use one of {', '.join(DETECTORS)}")
+    return name
 
 
 def _sharpness(grey: np.ndarray) -> float:
@@ -58,40 +118,125 @@ def _face_sharpness(rgb: np.ndarray, box: tuple[int, int, int, int]) -> float:
     return _sharpness(np.asarray(img))
 
 
+def _resized(rgb: np.ndarray, scale: float) -> np.ndarray:
+    if scale >= 1.0:
+        return np.ascontiguousarray(rgb)
+    h, w = rgb.shape[:2]
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return np.ascontiguousarray(
+        np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.BILINEAR))
+    )
+
+
+def _hog(small: np.ndarray) -> list[tuple[Any, float]]:
+    """(rectangle in `small`'s pixels, score) for each face HOG finds."""
+    upsample = 1 if max(small.shape[:2]) <= UPSAMPLE_BELOW else 0
+    rects, scores, _ = models.detector().run(small, upsample, MIN_SCORE)
+    return [(r, float(s)) for r, s in zip(rects, scores, strict=True)]
+
+
+def cnn_pixels(h: int, w: int) -> int:
+    """The pixels the CNN pass works on for an h x w picture (its time is proportional)."""
+    scale = min(1.0, (CNN_MAX_PIXELS / (h * w)) ** 0.5)
+    return int(round(h * scale) * round(w * scale))
+
+
+def _cnn(rgb: np.ndarray, small_scale: float) -> list[tuple[Any, float]]:
+    """(rectangle in the detection copy's pixels, confidence) for each face the CNN finds on
+    a copy of the picture of at most CNN_MAX_PIXELS."""
+    import dlib
+
+    h, w = rgb.shape[:2]
+    scale = min(1.0, (CNN_MAX_PIXELS / (h * w)) ** 0.5)
+    copy = _resized(rgb, scale)
+    found = models.cnn_detector()(copy, 0)
+    ratio = small_scale / scale  # CNN copy -> detection copy
+    out: list[tuple[Any, float]] = []
+    for d in found:
+        if d.confidence < CNN_MIN_CONFIDENCE:
+            continue
+        r = d.rect
+        rect = dlib.rectangle(
+            round(r.left() * ratio),
+            round(r.top() * ratio),
+            round(r.right() * ratio),
+            round(r.bottom() * ratio),
+        )
+        out.append((rect, float(d.confidence)))
+    return out
+
+
+def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    """Intersection over the smaller box."""
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    if w <= 0 or h <= 0:
+        return 0.0
+    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return w * h / max(1, smaller)
+
+
 def find_faces(
-    rgb: np.ndarray, *, time: float | None = None, jitters: int = 0
+    rgb: np.ndarray,
+    *,
+    time: float | None = None,
+    jitters: int = 0,
+    detector: str = "hog",
+    budget: CnnBudget | None = None,
 ) -> list[FaceFinding]:
     """Every face in an RGB uint8 picture, largest first. `jitters` > 0 averages the
     template over that many randomly shifted, zoomed and mirrored copies of the face (dlib's
-    option): slower, steadier templates, used when enrolling."""
+    option): slower, steadier templates, used when enrolling. `detector`: hog, hog+cnn or
+    cnn (module docstring); `budget`: the scan's CNN time (None: no limit but the pixel
+    cap, as for enrolment)."""
+    check_detector(detector)
     h, w = rgb.shape[:2]
     if h < 20 or w < 20:
         return []
     scale = min(1.0, DETECT_SIDE / max(h, w))
-    small = rgb
-    if scale < 1.0:
-        size = (max(1, round(w * scale)), max(1, round(h * scale)))
-        small = np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.BILINEAR))
-    small = np.ascontiguousarray(small)
-    upsample = 1 if max(small.shape[:2]) <= UPSAMPLE_BELOW else 0
-    rects, scores, _ = models.detector().run(small, upsample, MIN_SCORE)
+    small = _resized(rgb, scale)
+    allowed = budget is None or budget.allows()
+    found: list[tuple[Any, float, str]] = []
+    if detector != "cnn" or not allowed:
+        found = [(r, s, "hog") for r, s in _hog(small)]
+    wants_cnn = detector == "cnn" or (
+        detector == "hog+cnn" and all(r.width() / scale < MIN_FACE_PX for r, _, _ in found)
+    )
+    if wants_cnn and allowed:
+        started = clock.perf_counter()
+        extra = _cnn(rgb, scale)
+        if budget is not None:
+            budget.spent += clock.perf_counter() - started
+            budget.runs += 1
+        for rect, conf in extra:
+            box = _box(rect, scale)
+            # a CNN face over a tiny HOG one replaces it
+            found = [f for f in found if _overlap(_box(f[0], scale), box) < 0.5]
+            found.append((rect, conf, "cnn"))
+    elif wants_cnn and budget is not None:
+        budget.skipped += 1
     out: list[FaceFinding] = []
-    for rect, score in zip(rects, scores, strict=True):
-        box = (
-            round(rect.left() / scale),
-            round(rect.top() / scale),
-            round(rect.right() / scale),
-            round(rect.bottom() / scale),
-        )
+    for rect, score, source in found:
+        box = _box(rect, scale)
         sharp = _face_sharpness(rgb, box)
         if box[2] - box[0] < MIN_FACE_PX:
-            out.append(FaceFinding(box, float(score), "too-small", sharp, None, time))
+            out.append(FaceFinding(box, score, "too-small", sharp, None, time, source))
             continue
         if sharp < MIN_SHARPNESS:
-            out.append(FaceFinding(box, float(score), "blurred", sharp, None, time))
+            out.append(FaceFinding(box, score, "blurred", sharp, None, time, source))
             continue
         shape = models.landmarks()(small, rect)
         vec = models.encoder().compute_face_descriptor(small, shape, jitters)
         template = tuple(float(v) for v in np.asarray(vec, dtype=np.float32))
-        out.append(FaceFinding(box, float(score), "ok", sharp, template, time))
+        out.append(FaceFinding(box, score, "ok", sharp, template, time, source))
     return sorted(out, key=lambda f: -f.width)
+
+
+def _box(rect: Any, scale: float) -> tuple[int, int, int, int]:
+    r = rect
+    return (
+        round(r.left() / scale),
+        round(r.top() / scale),
+        round(r.right() / scale),
+        round(r.bottom() / scale),
+    )

@@ -14,6 +14,7 @@ from rempart.errors import SetupError
 
 LANDMARKS_5 = "shape_predictor_5_face_landmarks.dat"
 EMBEDDING = "dlib_face_recognition_resnet_model_v1.dat"
+CNN_DETECTOR = "mmod_human_face_detector.dat"  # dlib's CNN (MMOD) face detector
 
 
 class FaceModelsMissing(SetupError, RuntimeError):
@@ -25,7 +26,7 @@ def model_dir() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise FaceModelsMissing("the face-recognition-models package is not installed")
     folder = Path(next(iter(spec.submodule_search_locations))) / "models"
-    for name in (LANDMARKS_5, EMBEDDING):
+    for name in (LANDMARKS_5, EMBEDDING, CNN_DETECTOR):
         if not (folder / name).is_file():
             raise FaceModelsMissing(f"face model file missing: {folder / name}")
     return folder
@@ -44,3 +45,9 @@ def landmarks() -> Any:
 @cache
 def encoder() -> Any:
     return dlib.face_recognition_model_v1(str(model_dir() / EMBEDDING))
+
+
+@cache
+def cnn_detector() -> Any:
+    """dlib's CNN face detector (finds turned faces HOG misses; ~6 us a pixel on one CPU core)."""
+    return dlib.cnn_face_detection_model_v1(str(model_dir() / CNN_DETECTOR))

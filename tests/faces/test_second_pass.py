@@ -1,0 +1,129 @@
+"""The second face-detector pass (issue 21): dlib's CNN finds the tilted faces HOG misses, in
+scanned pictures and in her reference photos, within its time bounds (pixels per picture,
+seconds per scan)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from rempart.cli.commands import scan as scan_cli
+from rempart.faces import detect, models
+from rempart.faces.detect import CnnBudget, find_faces, scan_budget
+from rempart.samples import photo_like
+from tests.conftest import TESTDATA
+from tests.scan.test_face_scan import rempart
+
+FACES = TESTDATA / "faces/face_recognition-examples"
+pytestmark = pytest.mark.skipif(not FACES.is_dir(), reason="needs ../shared/testdata")
+
+
+def distance(a: object, b: object) -> float:
+    return float(np.linalg.norm(np.asarray(a) - np.asarray(b)))
+
+
+@pytest.fixture(scope="module")
+def tilted() -> tuple[Image.Image, tuple[float, ...]]:
+    """Kit Harington's face tilted 50 degrees in a small picture (HOG misses it), and the
+    template of his upright face."""
+    img = Image.open(FACES / "knn_examples/test/johnsnow_test1.jpg").convert("RGB")
+    (face,) = find_faces(np.asarray(img))
+    assert face.template is not None
+    left, top, right, bottom = face.box
+    pad = face.width // 2
+    crop = img.crop((left - pad, top - pad, right + pad, bottom + pad)).resize((200, 200))
+    return crop.rotate(50, resample=Image.Resampling.BICUBIC, fillcolor=(128, 128, 128)), (
+        face.template
+    )
+
+
+def test_a_tilted_face_hog_misses_is_found_by_the_second_pass(
+    tilted: tuple[Image.Image, tuple[float, ...]],
+) -> None:
+    picture, upright = tilted
+    pixels = np.asarray(picture)
+    assert find_faces(pixels) == []  # HOG alone
+    budget = CnnBudget(60.0)
+    (face,) = find_faces(pixels, detector="hog+cnn", budget=budget)
+    assert face.detector == "cnn" and face.status == "ok"
+    assert distance(face.template, upright) < 0.4  # the same landmarks and encoder: him
+    assert budget.runs == 1 and budget.spent > 0
+    (alone,) = find_faces(pixels, detector="cnn")
+    assert alone.box == face.box
+    # a frontal face: HOG finds it and the CNN does not run
+    frontal = np.asarray(Image.open(FACES / "obama_small.jpg").convert("RGB"))
+    (face,) = find_faces(frontal, detector="hog+cnn", budget=budget)
+    assert face.detector == "hog" and budget.runs == 1
+    with pytest.raises(ValueError, match="unknown face detector 'dnn'"):
+        find_faces(frontal, detector="dnn")
+
+
+def test_the_scan_budget_when_spent_leaves_hog_alone(
+    tilted: tuple[Image.Image, tuple[float, ...]],
+) -> None:
+    pixels = np.asarray(tilted[0])
+    spent = CnnBudget(0.0)
+    assert find_faces(pixels, detector="hog+cnn", budget=spent) == []
+    assert spent.skipped == 1 and spent.runs == 0 and spent.spent == 0
+    frontal = np.asarray(Image.open(FACES / "obama_small.jpg").convert("RGB"))
+    (face,) = find_faces(frontal, detector="cnn", budget=spent)  # cnn falls back to HOG
+    assert face.detector == "hog" and face.status == "ok"
+    # each worker process takes its share of the scan's seconds, one budget per scan
+    share = scan_budget("scan-a", 10.0, 2)
+    assert share.seconds == 5.0 and scan_budget("scan-a", 10.0, 2) is share
+    assert scan_budget("scan-b", 10.0, 2) is not share
+
+
+def test_a_picture_without_a_face_costs_hog_and_a_bounded_cnn(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real = models.cnn_detector()
+    given: list[tuple[tuple[int, ...], int]] = []
+
+    def watched(img: np.ndarray, upsample: int) -> Any:  # the real detector, its input noted
+        given.append((img.shape, upsample))
+        return real(img, upsample)
+
+    monkeypatch.setattr(models, "cnn_detector", lambda: watched)
+    monkeypatch.setattr(detect, "CNN_MAX_PIXELS", 30_000)  # the per-picture bound, smaller
+    scene = np.asarray(photo_like(5, (1600, 1200)))
+    t0 = time.perf_counter()
+    assert find_faces(scene) == []
+    hog_s = time.perf_counter() - t0
+    budget = CnnBudget(60.0)
+    t0 = time.perf_counter()
+    assert find_faces(scene, detector="hog+cnn", budget=budget) == []
+    both_s = time.perf_counter() - t0
+    ((shape, upsample),) = given
+    assert shape[0] * shape[1] <= 30_000 and upsample == 0 and shape[1] / shape[0] == 4 / 3
+    assert budget.runs == 1 and budget.spent < 6.0  # 30,000 px, ~6 us a pixel when idle
+    assert both_s < 2 * hog_s + budget.spent + 1.0  # nothing else added
+
+
+def test_cli_detector_choice_scan_and_enrolment(
+    rempart_env: Path, consent_file: Path, tilted: tuple[Image.Image, tuple[float, ...]]
+) -> None:
+    assert scan_cli.FACE_DETECTORS == detect.DETECTORS
+    assert scan_cli.DEFAULT_FACE_DETECTOR == detect.DEFAULT_DETECTOR
+    assert scan_cli.DEFAULT_FACE_CNN_SECONDS == detect.DEFAULT_CNN_SECONDS
+    photo = rempart_env / "tilted.png"
+    tilted[0].save(photo)
+    out = rempart("scan", str(photo), "--faces", "--face-detector", "dnn", code=1)
+    assert "--face-detector 'dnn': use hog, hog+cnn, cnn" in out
+    # her reference photo with a tilted face is enrolled (the CNN pass at enrolment)
+    out = rempart("face", "enroll", str(photo), "--case", "CASE-T", "--consent", str(consent_file))
+    assert "Enrolled 1 face template" in out
+    report = rempart_env / "r.json"
+    found = FACES / "knn_examples/test/johnsnow_test1.jpg"
+    rempart("scan", str(photo), str(found), "--faces", "--workers", "1", "--report", str(report))
+    hits = json.loads(report.read_text())["face_matches"]
+    assert sorted(Path(h["file"]).name for h in hits) == ["johnsnow_test1.jpg", "tilted.png"]
+    args = ["scan", str(photo), "--faces", "--workers", "1", "--report", str(report)]
+    rempart(*args, "--face-detector", "hog")
+    assert json.loads(report.read_text())["face_matches"] == []  # HOG alone misses it
