@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rempart.faces.detect import FaceFinding, find_faces
+from rempart.faces.detect import CnnBudget, FaceFinding, find_faces, scan_budget
 from rempart.media.decode import decode_image, read_file_bytes
 from rempart.media.errors import MediaError
 from rempart.media.kinds import VIDEO_EXTENSIONS, is_animated_gif, media_kind, sniff
@@ -56,7 +56,9 @@ def _hash_video(
     def look_for_faces(ts: float, rgb: np.ndarray) -> None:
         if faces is not None and ts >= next_face[0]:
             next_face[0] = ts + options.face_seconds
-            faces.extend(find_faces(rgb, time=ts))
+            faces.extend(
+                find_faces(rgb, time=ts, detector=options.face_detector, budget=_budget(options))
+            )
 
     last = [-10.0]
 
@@ -81,6 +83,11 @@ def _hash_video(
     finally:
         if report is not None:
             report(ref.locator, -1.0, duration)
+
+
+def _budget(options: ScanOptions) -> CnnBudget:
+    """This process's share of the scan's CNN face-detection time."""
+    return scan_budget(options.face_budget_key, options.face_cnn_seconds, options.workers)
 
 
 def hash_one(
@@ -138,7 +145,8 @@ def hash_one(
             picture = decode_image(
                 data, name, max_pixels=options.max_pixels, reduce_for_hashing=False
             ).image
-            faces.extend(find_faces(np.asarray(picture.convert("RGB"))))
+            rgb = np.asarray(picture.convert("RGB"))
+            faces.extend(find_faces(rgb, detector=options.face_detector, budget=_budget(options)))
         return Outcome(
             ref, hashes=hashes, faces=_tuple(faces), synthetic=_synthetic(None, data, ref, options)
         )

@@ -9,12 +9,13 @@ its types (the pipeline <-> cluster import circle came from that).
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from rempart.faces.detect import FaceFinding
+from rempart.faces.detect import DEFAULT_CNN_SECONDS, DEFAULT_DETECTOR, FaceFinding
 from rempart.media.decode import DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_PIXELS
 from rempart.media.errors import MediaError
 from rempart.scan.face_match import FaceHit
@@ -47,6 +48,12 @@ class ScanOptions:
     # Faces (--faces): look for faces in photos, and in video frames every `face_seconds`.
     faces: bool = False
     face_seconds: float = 2.0
+    # The face detector (hog, hog+cnn, cnn: rempart.faces.detect, --face-detector) and the
+    # seconds of CNN time the scan may spend, its workers together (--face-cnn-seconds);
+    # the key names this scan's CNN budget in the worker processes.
+    face_detector: str = DEFAULT_DETECTOR
+    face_cnn_seconds: float = DEFAULT_CNN_SECONDS
+    face_budget_key: str = field(default_factory=lambda: secrets.token_hex(8))
     # Hashes of known content (by SHA-256) are reused from this folder instead of decoding.
     cache_dir: str | None = None
     # A Dask cluster to hash on: "local" (a cluster of `workers` processes) or an address.

@@ -39,12 +39,12 @@ def _parse_picks(picks: list[str]) -> dict[str, int]:
 def _faces_of(path: Path) -> list[FaceFinding]:
     import numpy as np
 
-    from rempart.faces.detect import ENROLL_JITTERS, find_faces
+    from rempart.faces.detect import ENROLL_DETECTOR, ENROLL_JITTERS, find_faces
     from rempart.media.decode import decode_image, read_file_bytes
 
     data = read_file_bytes(path)
     picture = decode_image(data, path, reduce_for_hashing=False).image.convert("RGB")
-    return find_faces(np.asarray(picture), jitters=ENROLL_JITTERS)
+    return find_faces(np.asarray(picture), jitters=ENROLL_JITTERS, detector=ENROLL_DETECTOR)
 
 
 def _describe(faces: list[FaceFinding]) -> str:

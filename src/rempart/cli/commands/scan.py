@@ -39,6 +39,10 @@ records = lazy_module("rempart.store.records")
 # = rempart.scan.face_match.DEFAULT_FACE_DISTANCE (a test checks), here for --help without
 # importing the face modules
 DEFAULT_FACE_DISTANCE = 0.55
+# = rempart.faces.detect's DETECTORS, DEFAULT_DETECTOR and DEFAULT_CNN_SECONDS (a test checks)
+FACE_DETECTORS = ("hog", "hog+cnn", "cnn")
+DEFAULT_FACE_DETECTOR = "hog+cnn"
+DEFAULT_FACE_CNN_SECONDS = 600.0
 
 
 def _short(path: str) -> str:
@@ -209,6 +213,18 @@ def scan_cmd(
     face_threshold: Annotated[
         float, typer.Option(help="Face distance at or under which faces match.")
     ] = DEFAULT_FACE_DISTANCE,
+    face_detector: Annotated[
+        str,
+        typer.Option(
+            envvar="REMPART_FACE_DETECTOR",
+            help="Face detector: hog (fast, frontal faces), hog+cnn (the CNN detector too when "
+            "HOG finds no face: turned and tilted faces) or cnn (slow).",
+        ),
+    ] = DEFAULT_FACE_DETECTOR,
+    face_cnn_seconds: Annotated[
+        float,
+        typer.Option(help="Seconds of CNN face detection the scan may spend (all workers)."),
+    ] = DEFAULT_FACE_CNN_SECONDS,
     no_synthetic: Annotated[
         bool,
         typer.Option(
@@ -262,12 +278,18 @@ def scan_cmd(
         raise fail(f"unknown format {fmt!r}: use json or csv")
     if not 0 < seconds_per_frame <= 3600:
         raise fail("--seconds-per-frame must be more than 0 and at most 3600")
+    if face_detector not in FACE_DETECTORS:
+        raise fail(f"--face-detector {face_detector!r}: use {', '.join(FACE_DETECTORS)}")
+    if face_cnn_seconds < 0:
+        raise fail("--face-cnn-seconds must be 0 or more")
     database, bank_index = open_index()
     options = ScanOptions(
         banks=tuple(bank or ()),
         workers=workers_or_cores(workers),
         seconds_per_frame=seconds_per_frame,
         faces=faces,
+        face_detector=face_detector,
+        face_cnn_seconds=face_cnn_seconds,
         robust="query" if robust else None,
         report=str(report.resolve()) if report is not None else None,
         report_format=fmt,
