@@ -9,7 +9,8 @@ rotation, and by 100+ bits when part of the picture is replaced. So:
   the frame (as photo editors straighten), and of fixed regions (the upper
   bands where a "nudified" photo keeps face, hair and background; halves; the centre);
 - the **query** side (every scanned picture) adds the hash of the picture found inside its
-  borders (pads, letterbox, screenshot frame: `signals.borders`), of a rotated picture turned
+  borders (pads, letterbox, screenshot frame: `signals.borders`; a picture inside a phone's
+  screenshot, between text lines as wide as itself: `picture_box`), of a rotated picture turned
   back upright (when its tilt can be read off the corners the rotation left), and of the same
   fixed regions, so that region meets region.
 
@@ -181,6 +182,78 @@ def deskew(work: Image.Image) -> Image.Image | None:
     )
 
 
+# A picture shown inside an app's screen (a phone's screenshot: status bar, header, text
+# above and below, the picture at 80-95% of the width) is an axis-aligned rectangle whose
+# four sides are long straight steps against the screen around it. `picture_box` looks for
+# it when the border walk found borders but maybe not all of them (text bands closer to
+# the picture than the walk crosses, an input bar with text).
+EDGE_LEVELS = 10  # a step of at least this many grey levels between neighbouring pixels
+EDGE_SPAN = 0.4  # an edge spans at least this share of the picture's width (height)
+EDGE_FILL = 0.85  # ... with a step on at least this share of its pixels
+EDGE_SLACK = 2  # pixels: the two sides' ends agree within this
+
+
+def _long_steps(steps: np.ndarray, span: int) -> list[tuple[int, int, int]]:
+    """(line, start, end) of lines whose steps cover a straight run of at least `span`
+    pixels, nearly without a gap: the longest such run of each line."""
+    out = []
+    counts = steps.sum(axis=1)
+    for y in np.flatnonzero(counts >= span * EDGE_FILL):
+        row = np.concatenate([[0], steps[y].astype(np.int32), [0]])
+        # runs of steps with gaps of at most 2 pixels closed
+        idx = np.flatnonzero(row[1:-1])
+        if idx.size == 0:
+            continue
+        breaks = np.flatnonzero(np.diff(idx) > 3)
+        starts = np.concatenate([[idx[0]], idx[breaks + 1]])
+        ends = np.concatenate([idx[breaks], [idx[-1]]]) + 1
+        k = int(np.argmax(ends - starts))
+        if ends[k] - starts[k] >= span:
+            out.append((int(y) + 1, int(starts[k]), int(ends[k])))
+    return out
+
+
+def _rectangles(
+    steps: np.ndarray, across: np.ndarray, span: float
+) -> tuple[int, int, int, int] | None:
+    """The largest rectangle (start, first line, end, last line) bounded by two parallel
+    long steps (`steps`: between lines) that start or end together (a picture's side can
+    fade into the screen around it for a while), whose two other sides are steps over at
+    least half their length (`across`: between the pixels of a line)."""
+    n, m = steps.shape
+    lines = _long_steps(steps, round(span * m))
+    best, area = None, 0
+    for i, (first, s0, e0) in enumerate(lines):
+        for last, s1, e1 in lines[i + 1 :]:
+            if abs(s0 - s1) > EDGE_SLACK and abs(e0 - e1) > EDGE_SLACK:
+                continue
+            start, end = min(s0, s1), max(e0, e1)
+            a = (end - start) * (last - first)
+            if a <= area or a > 0.95 * n * m or a < 0.1 * n * m or last - first < 16:
+                continue
+            sides = (
+                across[first:last, max(0, start - 2) : start + 1].any(axis=1).mean(),
+                across[first:last, max(0, end - 2) : end + 1].any(axis=1).mean(),
+            )
+            if min(sides) >= 0.5:
+                best, area = (start, first, end, last), a
+    return best
+
+
+def picture_box(work: Image.Image) -> tuple[int, int, int, int] | None:
+    """(left, top, right, bottom) of the largest rectangle in `work` bounded by long
+    straight steps (two parallel sides whole, the two others over half their length),
+    between 10% and 95% of its area; None when there is none. The left and right sides
+    are looked for first: an app's text lines can be as wide as the picture, never as
+    tall."""
+    grey = np.asarray(work.convert("L"), dtype=np.int16)
+    down = np.abs(np.diff(grey, axis=0)) >= EDGE_LEVELS  # between rows: (h - 1, w)
+    right = np.abs(np.diff(grey, axis=1)) >= EDGE_LEVELS  # between columns: (h, w - 1)
+    if (c := _rectangles(right.T, down.T, EDGE_SPAN / 2)) is not None:
+        return (c[1], c[0], c[3], c[2])
+    return _rectangles(down, right, EDGE_SPAN)
+
+
 def query_variants(image: Image.Image, box: ContentBox | None = None) -> list[Variant]:
     """The extra hashes computed for a scanned picture: inside its borders, and regions (of
     the inside, when it has borders)."""
@@ -192,6 +265,11 @@ def query_variants(image: Image.Image, box: ContentBox | None = None) -> list[Va
     inside = work
     if box.trimmed and not box.mostly_border:
         inside = _crop(work, box.relative())
+        if (found := picture_box(work)) is not None:
+            picture = work.crop(found)
+            if not too_small(picture) and picture.size != inside.size:
+                _keep_turned("trimmed", picture, out)
+                inside = picture
         if not too_small(inside):
             _keep_turned("trimmed", inside, out)
         else:
