@@ -1,4 +1,5 @@
-"""Build hook for Rempart's compiled index kernel (everything else is in pyproject.toml)."""
+"""Build hook for Rempart's compiled kernels: the index's (multi-index hashing) and PDQ's (a
+streaming, bit-exact PDQ); everything else is in pyproject.toml."""
 
 import platform
 from pathlib import Path
@@ -13,6 +14,12 @@ if platform.machine() in ("x86_64", "AMD64"):
 
 setup(
     ext_modules=[
-        Extension("rempart.index._mih", sources=[str(KERNEL)], extra_compile_args=compile_args)
+        Extension("rempart.index._mih", sources=[str(KERNEL)], extra_compile_args=compile_args),
+        # no fused multiply-add: PDQ must round as Meta's reference does, bit for bit
+        Extension(
+            "rempart.signals._pdq",
+            sources=["src/rempart/signals/_pdq.c"],
+            extra_compile_args=["-O3", "-std=c11", "-ffp-contract=off"],
+        ),
     ]
 )
