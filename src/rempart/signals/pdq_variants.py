@@ -31,7 +31,7 @@ from PIL import Image
 
 from rempart.media.reduce import reduce_to
 from rempart.signals.borders import ContentBox, content_box
-from rempart.signals.pdq import MIN_QUALITY, PdqHash, pdq_dihedral, pdq_hash
+from rempart.signals.pdq import MIN_QUALITY, Box, Luma, PdqHash, pdq_dihedral, pdq_hash
 from rempart.signals.types import PDQ_VARIANT
 
 WORK_SIDE = 512
@@ -70,9 +70,13 @@ def work_copy(image: Image.Image) -> Image.Image:
     return reduce_to(image.convert("RGB") if image.mode != "RGB" else image, WORK_SIDE)
 
 
+def _pixel_box(size: tuple[int, int], box: tuple[float, float, float, float]) -> Box:
+    w, h = size
+    return (round(box[0] * w), round(box[1] * h), round(box[2] * w), round(box[3] * h))
+
+
 def _crop(image: Image.Image, box: tuple[float, float, float, float]) -> Image.Image:
-    w, h = image.size
-    return image.crop((round(box[0] * w), round(box[1] * h), round(box[2] * w), round(box[3] * h)))
+    return image.crop(_pixel_box(image.size, box))
 
 
 def _keep(kind: str, name: str, h: PdqHash, out: list[Variant]) -> None:
@@ -98,12 +102,13 @@ def _regions(image: Image.Image, out: list[Variant], mirrored: bool = False) -> 
             (max(1, round(image.width * s)), max(1, round(image.height * s))),
             Image.Resampling.BILINEAR,
         )
+    luma = Luma(image)  # one luma for every region: each is a rectangle of it
     for name, box in REGIONS.items():
-        region = _crop(image, box)
+        region = _pixel_box(image.size, box)
         if not mirrored:
-            _keep("region", name, pdq_hash(region), out)
+            _keep("region", name, luma.hash(region), out)
             continue
-        turned = dict(pdq_dihedral(region))
+        turned = dict(luma.dihedral(region))
         _keep("region", name, turned["original"], out)
         _keep("mirrored-region", MIRROR_NAMES.get(name, name), turned["flip_horizontal"], out)
 
