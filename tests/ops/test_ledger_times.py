@@ -68,3 +68,28 @@ def test_consent_in_the_same_second_as_the_withdrawal(
     assert done.cases == 1, done
     view = json.loads(rempart("case", "show", "C-8", "--format", "json"))
     assert view["status"] == "withdrawn" and view["bank_entries"] == []
+
+
+def test_a_photo_registered_again_after_her_withdrawal_stays(
+    rempart_env: Path, consent_file: Path
+) -> None:
+    """She withdrew, then registered the same photo again (a new consent): re-applying the
+    ledger (a restore, a server start) removes what was registered before the withdrawal,
+    never her new registration."""
+    tmp, home = rempart_env, rempart_env / "home"
+    (tmp / "hers").mkdir()
+    photo_like(7, (160, 120)).save(tmp / "hers" / "7.jpg", quality=90)
+    rempart("hash", str(tmp / "hers"), "--out", str(tmp / "s.json"))
+    rempart("bank", "create", "b")
+    again = ("bank", "import", "b", str(tmp / "s.json"), "--consent", str(consent_file))
+    rempart(*again, "--case", "C-5")
+    rempart("case", "withdraw", "C-5", "--yes")
+    rempart(*again, "--case", "C-5")  # the same photo, her case again, a new consent
+    db = Database(os.environ["REMPART_DB"])
+    try:
+        done = withdrawal_ledger.enforce(BankIndex(db, home), home, reason="serve", force=True)
+    finally:
+        db.dispose()
+    assert (done.bank_entries, done.cases) == (0, 0), done
+    view = json.loads(rempart("case", "show", "C-5", "--format", "json"))
+    assert len(view["bank_entries"]) == 1

@@ -436,15 +436,22 @@ def enforce(bank_index: BankIndex, home: Path, *, reason: str, force: bool = Fal
             return Enforcement(count, checked=False)
     if not ledger.entries:
         return Enforcement(0, checked=True)
-    signal_sets: dict[str, set[str]] = {}
-    template_sets: dict[str, set[str]] = {}
+    # per case digest: each withdrawn signal's and template's digest -> when it was last
+    # withdrawn. Only what was registered by then goes again: a photo she withdrew and
+    # registered again later (a new consent) stays.
+    signal_sets: dict[str, dict[str, datetime]] = {}
+    template_sets: dict[str, dict[str, datetime]] = {}
     case_withdrawn: dict[str, datetime] = {}
     for entry in ledger.entries:
         cd = str(entry.get("case"))
-        signal_sets.setdefault(cd, set()).update(entry.get("signals") or [])
-        template_sets.setdefault(cd, set()).update(entry.get("templates") or [])
+        at = _entry_time(str(entry["at"]))
+        for digests, into in (
+            (entry.get("signals") or [], signal_sets.setdefault(cd, {})),
+            (entry.get("templates") or [], template_sets.setdefault(cd, {})),
+        ):
+            for d in digests:
+                into[d] = max(into.get(d, at), at)
         if entry.get("event") == "case-withdraw":
-            at = _entry_time(str(entry["at"]))
             case_withdrawn[cd] = max(case_withdrawn.get(cd, at), at)
     counts = {"items": 0, "templates": 0, "cases": 0, "indexed": 0}
 
@@ -460,15 +467,18 @@ def enforce(bank_index: BankIndex, home: Path, *, reason: str, force: bool = Fal
             items: set[int] = set()
             if wanted:
                 rows = s.execute(
-                    select(BankItem.id, ItemSignal.signal_type, ItemSignal.value)
+                    select(
+                        BankItem.id, BankItem.created_at, ItemSignal.signal_type, ItemSignal.value
+                    )
                     .join(ItemSignal, ItemSignal.item_id == BankItem.id)
                     .where(
                         BankItem.case_id == case.id,
                         ItemSignal.signal_type.not_in(DERIVED_SIGNALS),
                     )
                 )
-                for item_id, t, v in rows:
-                    if ledger.signal_digest(case.number, t, v) in wanted:
+                for item_id, created, t, v in rows:
+                    until = wanted.get(ledger.signal_digest(case.number, t, v))
+                    if until is not None and _utc(created) <= until:
                         items.add(int(item_id))
             if items:
                 # the encrypted review copies of their matches go with them (an older backup
@@ -476,12 +486,12 @@ def enforce(bank_index: BankIndex, home: Path, *, reason: str, force: bool = Fal
                 copy_files.extend(review_copies.discard_for_bank_items(s, sorted(items)))
                 removed += repository.delete_items(s, case, sorted(items))
                 counts["items"] += len(items)
-            refs = template_sets.get(cd) or set()
-            gone = [
-                t.id
-                for t in s.scalars(select(FaceTemplate).where(FaceTemplate.case_id == case.id))
-                if ledger.template_digest(case.number, t.ref) in refs
-            ]
+            refs = template_sets.get(cd) or {}
+            gone: list[int] = []
+            for tpl in s.scalars(select(FaceTemplate).where(FaceTemplate.case_id == case.id)):
+                until = refs.get(ledger.template_digest(case.number, tpl.ref))
+                if until is not None and _utc(tpl.created_at) <= until:
+                    gone.append(tpl.id)
             if gone:
                 copy_files.extend(review_copies.discard_for_templates(s, gone))
                 face_templates.delete_templates(s, case, gone)
