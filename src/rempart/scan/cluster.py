@@ -2,15 +2,24 @@
 
 `rempart scan --cluster tcp://SCHEDULER:8786` uses a running Dask cluster;
 `--cluster local` starts one on this machine with `--workers` worker processes. The index
-is shipped to every worker once (scattered, broadcast); each worker hashes an item and
-searches the index for it (photos: all 8 transforms), then the scan process matches the
-candidates against the banks' rules and records results, as without a cluster. Files must be
-readable at the same path on the workers (shared storage); items from archives and URLs
-travel with their bytes. Videos are hashed on the workers and matched in the scan process.
+is shipped to every worker once (scattered, broadcast); each task hashes a small batch of
+items and searches the index for its photos (all 8 transforms) in one call, then the scan
+process matches the candidates against the banks' rules and records results, as without a
+cluster. Files must be readable at the same path on the workers (shared storage); items
+from archives and URLs travel with their bytes (one way: results come back without them).
+Videos are hashed on the workers and matched in the scan process.
+
+Why batches, and why the allocator settings (docs/sources.md, "Scale-out on Dask"): one
+file per task cost the scheduler and this process about as much CPU as the hashing; and
+Dask's nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536, which pins glibc's mmap
+threshold at 128 KiB, so every decoded picture was mapped and page-faulted afresh (1.5x the
+CPU per photo). `_tune_allocator` sets the thresholds back on each worker, whoever started it.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -24,17 +33,78 @@ from rempart.signals.image_hashes import ImageHashes
 from rempart.sources.base import MediaRef
 
 if TYPE_CHECKING:
-    from distributed import Client
+    from distributed import Client, Future
+
+# Items per task, and the bytes that items read from archives or URLs may carry in one task.
+BATCH_ITEMS = 8
+BATCH_BYTES = 32 * 1024 * 1024
+# Tasks in flight per worker thread: one running, the next ones queued on the worker.
+TASKS_PER_THREAD = 3
+
+# glibc's mallopt parameters, and the values its own dynamic threshold reaches at most
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_MMAP_THRESHOLD = 32 * 1024 * 1024
+_tuned = False
+
+
+def _tune_allocator() -> None:
+    """Once per worker process: large buffers (decoded pictures) are reused from the heap
+    instead of mapped and zeroed for each file (a no-op where the C library is not glibc)."""
+    global _tuned
+    if _tuned:
+        return
+    _tuned = True
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return
+    mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)
+    mallopt(_M_TRIM_THRESHOLD, 2 * _MMAP_THRESHOLD)
 
 
 def hash_and_search(
     ref: MediaRef, options: ScanOptions, dihedral: bool, index: BinaryHashIndex, radius: int
 ) -> Outcome:
-    """Runs on a worker: hash one item and, for a photo, search the index for it."""
-    outcome = hash_one(ref, options, dihedral)
-    if isinstance(outcome.hashes, ImageHashes):
-        outcome = replace(outcome, near=near_candidates(index, [outcome.hashes], radius)[0])
-    return outcome
+    """Hash one item and, for a photo, search the index for it (one item of a batch)."""
+    return hash_batch([ref], options, dihedral, index, radius)[0]
+
+
+def hash_batch(
+    refs: list[MediaRef],
+    options: ScanOptions,
+    dihedral: bool,
+    index: BinaryHashIndex,
+    radius: int,
+) -> list[Outcome]:
+    """Runs on a worker: hash a batch of items and search the index for its photos in one
+    call. The outcomes come back without the items' bytes (the scan process has them)."""
+    _tune_allocator()
+    outcomes = [hash_one(ref, options, dihedral) for ref in refs]
+    photos = [i for i, o in enumerate(outcomes) if isinstance(o.hashes, ImageHashes)]
+    if photos:
+        hashes = [outcomes[i].hashes for i in photos]
+        found = near_candidates(index, hashes, radius)  # type: ignore[arg-type]
+        for i, near in zip(photos, found, strict=True):
+            outcomes[i] = replace(outcomes[i], near=near)
+    return [
+        replace(o, ref=replace(o.ref, data=None)) if o.ref.data is not None else o for o in outcomes
+    ]
+
+
+def _batches(refs: Iterable[MediaRef], items: int, max_bytes: int) -> Iterator[list[MediaRef]]:
+    """The items in batches of `items`, fewer where their bytes would pass `max_bytes`."""
+    batch: list[MediaRef] = []
+    size = 0
+    for ref in refs:
+        weight = len(ref.data) if ref.data is not None else 0
+        if batch and (len(batch) >= items or size + weight > max_bytes):
+            yield batch
+            batch, size = [], 0
+        batch.append(ref)
+        size += weight
+    if batch:
+        yield batch
 
 
 @contextmanager
@@ -62,28 +132,36 @@ def hash_on_cluster(
     dihedral: bool,
     index: BinaryHashIndex,
     radius: int,
+    batch_items: int = BATCH_ITEMS,
 ) -> Iterator[Outcome]:
-    """Outcomes as the cluster finishes them, with a bounded number of items in flight."""
+    """Outcomes as the cluster finishes them, a batch at a time, with a bounded number of
+    batches in flight."""
     from distributed import as_completed
 
     shipped = client.scatter(index, broadcast=True)  # the index goes to each worker once
-    n_workers = max(1, len(client.scheduler_info().get("workers", {})))
-    window = n_workers * 8
-    todo = iter(refs)
+    threads = sum(client.nthreads().values()) or 1
+    window = threads * TASKS_PER_THREAD
+    todo = _batches(refs, max(1, batch_items), BATCH_BYTES)
+    sent: dict[object, list[MediaRef]] = {}  # by task key
     futures = as_completed()
-    in_flight = 0
-    for ref in todo:
-        futures.add(
-            client.submit(hash_and_search, ref, options, dihedral, shipped, radius, pure=False)
+
+    def submit(batch: list[MediaRef]) -> None:
+        fut: Future[list[Outcome]] = client.submit(
+            hash_batch, batch, options, dihedral, shipped, radius, pure=False
         )
-        in_flight += 1
-        if in_flight >= window:
+        sent[fut.key] = batch
+        futures.add(fut)
+
+    for batch in todo:
+        submit(batch)
+        if len(sent) >= window:
             break
     for fut in futures:
-        yield fut.result()
+        batch = sent.pop(fut.key)
+        outcomes = fut.result()
         fut.release()
         nxt = next(todo, None)
         if nxt is not None:
-            futures.add(
-                client.submit(hash_and_search, nxt, options, dihedral, shipped, radius, pure=False)
-            )
+            submit(nxt)
+        for ref, outcome in zip(batch, outcomes, strict=True):
+            yield replace(outcome, ref=ref) if ref.data is not None else outcome
