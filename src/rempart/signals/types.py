@@ -76,7 +76,8 @@ class SignalType:
     index: str | None = None  # one of INDEXES, or None (kept, never searched by value)
     threshold: int | None = None  # default match threshold (Hamming bits, inliers; 0: exact)
     exchanged: bool = False  # partners may receive it in hash lists and its withdrawals
-    list_names: dict[str, str] = field(default_factory=dict)  # list format -> its name there
+    # list format -> its name there (not hashed: a type stays usable as a set member)
+    list_names: dict[str, str] = field(default_factory=dict, hash=False)
     lookup_names: tuple[str, ...] = ()  # names the API's hash lookup takes (name first)
     identifying: int | None = None  # rank as an entry's identifying hash (0 first)
     derived: bool = False  # computed from another of the entry's signals (a part, a variant)
