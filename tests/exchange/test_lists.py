@@ -371,6 +371,14 @@ def test_a_partner_lists_withdrawal_goes_into_the_withdrawal_ledger(rempart_env:
     )
     assert hits(pdq_a)
     db = Database(os.environ["REMPART_DB"])
+    with db.session() as s:  # as an older backup holds it: registered before the withdrawal
+        from datetime import datetime
+
+        from sqlalchemy import update
+
+        from rempart.store.models import BankItem
+
+        s.execute(update(BankItem).values(created_at=datetime(2020, 1, 1)))
     done = withdrawal_ledger.enforce(BankIndex(db, home), home, reason="restore", force=True)
     db.dispose()
     assert done.changed and hits(pdq_a) == []
