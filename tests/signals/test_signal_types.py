@@ -316,6 +316,7 @@ def test_names_are_unique_when_registered() -> None:
 
 def test_lookup_by_name_and_alias() -> None:
     assert REGISTRY.get("ImagePDQ").name == "pdq" and REGISTRY.get(" VIDEO_MD5 ").name == "md5"
+    assert len(set(REGISTRY)) == len(REGISTRY) == len(REGISTRY.names())  # hashable, distinct
     with pytest.raises(InvalidSignalValue, match="unknown signal type 'tmk': one of pdq, md5"):
         REGISTRY.get("tmk")
     with pytest.raises(InvalidSignalValue) as refused:
