@@ -1,8 +1,12 @@
-"""Scans on a real Dask cluster (several worker processes) give the same results."""
+"""Scans on a real Dask cluster (several worker processes) give the same results: files
+read by the workers, archive members sent with their bytes (results come back without them),
+items hashed in batches spread over two worker processes, a file that cannot be decoded."""
 
 from __future__ import annotations
 
+import io
 import json
+import zipfile
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -49,8 +53,12 @@ def test_local_cluster_and_scheduler_address_match_the_plain_scan(
     found.mkdir()
     photo_like(1, (320, 240)).rotate(90, expand=True).save(found / "rot.png")
     photo_like(2, (160, 120)).save(found / "small.jpg", quality=60)
-    for k in range(30):
-        photo_like(100 + k, (200, 150)).save(found / f"other{k}.jpg")
+    for k in range(10):  # with the others: more than one batch per worker
+        photo_like(100 + k, (160, 120)).save(found / f"other{k}.jpg")
+    member = io.BytesIO()
+    photo_like(3, (320, 240)).save(member, "JPEG", quality=80)
+    with zipfile.ZipFile(found / "sent.zip", "w") as z:
+        z.writestr("inside/copy.jpg", member.getvalue())
     write_video(found / "v.mp4", scene_frames(4, 3, 10, (160, 120)))
     (found / "broken.jpg").write_bytes(b"\xff\xd8\xff nothing")
     plain, local, remote = (rempart_env / f"{n}.json" for n in ("plain", "local", "remote"))
@@ -65,7 +73,7 @@ def test_local_cluster_and_scheduler_address_match_the_plain_scan(
         "--cluster",
         "local",
         "--workers",
-        "2",
+        "1",
         code=3,
     )
     with (
@@ -88,8 +96,12 @@ def test_local_cluster_and_scheduler_address_match_the_plain_scan(
             code=3,
         )
     assert matches(plain) == matches(local) == matches(remote)
-    assert {(f, sig) for f, _, sig in matches(plain)} == {("rot.png", "pdq"), ("small.jpg", "pdq")}
+    assert {(f, sig) for f, _, sig in matches(plain)} == {
+        ("rot.png", "pdq"),
+        ("small.jpg", "pdq"),
+        ("copy.jpg", "pdq"),  # an archive member: its bytes went to a worker
+    }
     for report in (plain, local, remote):
         data = json.loads(report.read_text())
-        assert data["summary"]["hashed"] == 33 and data["summary"]["videos"] == 1
+        assert data["summary"]["hashed"] == 14 and data["summary"]["videos"] == 1
         assert [Path(s["file"]).name for s in data["skipped"]] == ["broken.jpg"]
