@@ -32,3 +32,30 @@ def test_korean_titles_render_with_a_hangul_font(tmp_path: Path) -> None:
     assert all(f.stat().st_size > 1000 for f in files if f.suffix == ".png")
     missing = [w for w in caught if "Glyph" in str(w.message) and "missing" in str(w.message)]
     assert not missing, missing[0].message  # the machine's Hangul font was used
+
+
+def test_report_page_in_french_and_korean(tmp_path: Path) -> None:
+    """report.html speaks the reader's language: title, headings, table heads, review
+    decisions and AI-signal counts (a caseworker in Paris or Seoul prints it as it is)."""
+    from rempart.web.i18n import Translator
+
+    figures = {
+        **FIGURES,
+        "case": "C-4",
+        "review": {"pending": 2, "confirmed": 1},
+        "synthetic": {"matches_with_ai_signal": 1, "by_indicates": {"ai-modified": 1}},
+    }
+    pages = {}
+    for lang in ("en", "fr", "ko"):
+        out = tmp_path / lang
+        stats.write(figures, out, stats.chart_labels(Translator(lang)), pdf=False, lang=lang)
+        pages[lang] = (out / "report.html").read_text(encoding="utf-8")
+    assert "<h1>Rempart report: Case C-4</h1>" in pages["en"]
+    assert "waiting for review 2, confirmed (it is her) 1" in pages["en"]
+    fr, ko = pages["fr"], pages["ko"]
+    assert "lang='fr'" in fr and "<h1>Rapport Rempart: Dossier C-4</h1>" in fr
+    assert "en attente d'examen 2" in fr and "<th>plateforme</th>" in fr
+    assert "Signal : modifié par IA 1" in fr
+    assert "<h1>Rempart 보고서: 사건 C-4</h1>" in ko and "검토 대기 2" in ko
+    for english in ("Platforms", "platform</th>", "Review decisions", "Charts for printing"):
+        assert english not in fr and english not in ko, english

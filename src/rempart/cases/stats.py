@@ -184,12 +184,50 @@ CHART_LABELS = {
 }
 
 
+# The report page's own words (`rempart report`'s report.html), English by default; the
+# catalogue keys are "stats.<key>", except the review decisions' and the AI signals' own
+# ("decision.<status>", "synthetic.<indicates>"), shared with the web UI.
+PAGE_WORDS = {
+    "report_title": "Rempart report",
+    "case_title": "Case",
+    "all_cases_title": "All cases",
+    "review": "Review decisions",
+    "platforms": "Removal per platform",
+    "platform": "platform",
+    "sent": "Notices sent",
+    "removed": "Removed",
+    "removal_rate_col": "Removal rate",
+    "median_verified": "Median hours, verified by fetch",
+    "p90_verified": "90th percentile, verified",
+    "median_by_hand": "Median hours, marked by hand",
+    "p90_by_hand": "90th percentile, marked by hand",
+    "print_charts": "Charts for printing",
+    "ai_signals": "Matches with a sign of AI generation or alteration",
+    "none": "none",
+    "decision.pending": "waiting for review",
+    "decision.confirmed": "confirmed (it is her)",
+    "decision.not-her": "not her",
+    "decision.unsure": "unsure",
+    "decision.removed": "removed",
+    "synthetic.ai-generated": "AI-generated signal",
+    "synthetic.ai-modified": "AI-altered signal",
+    "synthetic.provenance-invalid": "provenance invalid",
+}
+
+
 def chart_labels(words: Callable[[str], str]) -> dict[str, str]:
-    """The charts' words from a catalogue (`words`: key -> text, as the web UI's Translator:
-    CHART_LABELS' keys under "stats."), for the web page and `rempart report --lang`."""
+    """The charts' and the report page's words from a catalogue (`words`: key -> text, as
+    the web UI's Translator: CHART_LABELS' and PAGE_WORDS' keys under "stats.", those with
+    a dot as they are), for the web page and `rempart report --lang`."""
     labels = {k: words(f"stats.{k}") for k in CHART_LABELS}
     labels["removal_rate"] += " (%)"
+    labels |= {k: words(k if "." in k else f"stats.{k}") for k in PAGE_WORDS}
     return labels
+
+
+def _counted(counts: dict[str, int], w: dict[str, str], prefix: str) -> str:
+    """Counts in the reader's words ("en attente d'examen 2, confirmée (c'est elle) 1")."""
+    return ", ".join(f"{w.get(prefix + k, k)} {v}" for k, v in counts.items()) or w["none"]
 
 
 # Okabe & Ito's palette, told apart by the common colour-blindnesses; bars also differ by
@@ -437,7 +475,12 @@ def _hangul_fonts(font_manager: Any) -> list[str]:
 
 
 def write(
-    stats: dict[str, Any], out: Path, labels: dict[str, str] | None = None, *, pdf: bool = True
+    stats: dict[str, Any],
+    out: Path,
+    labels: dict[str, str] | None = None,
+    *,
+    pdf: bool = True,
+    lang: str = "en",
 ) -> list[Path]:
     """Charts (PNG), the figures (JSON), a page (HTML) and the same charts in a PDF;
     `labels`: the charts' words in the reader's language (keys of CHART_LABELS; English
@@ -497,21 +540,43 @@ def write(
         return img
 
     rows = "".join(row(p, v) for p, v in stats["platforms"].items())
-    title = f"Case {stats['case']}" if stats["case"] else "All cases"
+    w = {**PAGE_WORDS, **words}
+
+    def e(text: str) -> str:  # text between tags
+        return html.escape(text, quote=False)
+
+    title = f"{w['case_title']} {stats['case']}" if stats["case"] else w["all_cases_title"]
+    headers = (
+        "platform",
+        "sent",
+        "removed",
+        "verified",
+        "removal_rate_col",
+        "median_hours",
+        "p90_hours",
+        "median_verified",
+        "p90_verified",
+        "median_by_hand",
+        "p90_by_hand",
+    )
+    ai = stats.get("synthetic") or {}
+    ai_line = ""
+    if ai.get("matches_with_ai_signal"):
+        kinds = _counted(ai.get("by_indicates") or {}, w, "synthetic.")
+        ai_line = f"<p id='ai-signals'>{e(w['ai_signals'])}: {ai['matches_with_ai_signal']}"
+        ai_line += f" ({e(kinds)})</p>"
     page = (
-        f"<!doctype html><meta charset='utf-8'><title>Rempart report</title>"
-        f"<h1>Rempart report: {html.escape(title)}</h1>"
-        f"<p>Review decisions: {html.escape(counts_text(stats['review']))}</p>"
+        f"<!doctype html><html lang='{html.escape(lang)}'><meta charset='utf-8'>"
+        f"<title>{e(w['report_title'])}</title>"
+        f"<h1>{e(w['report_title'])}: {e(title)}</h1>"
+        f"<p>{e(w['review'])}: {e(_counted(stats['review'], w, 'decision.'))}</p>{ai_line}"
         f"{chart('matches_over_time')}"
-        "<h2>Platforms</h2><table border=1 cellpadding=4><tr><th>platform</th><th>sent"
-        "</th><th>removed</th><th>verified by fetch</th><th>removal rate</th>"
-        "<th>median hours to removal</th><th>90th percentile, hours</th>"
-        "<th>median hours, verified</th><th>90th percentile, verified</th>"
-        "<th>median hours, by hand</th><th>90th percentile, by hand</th></tr>"
-        f"{rows}</table>{chart('platforms')}"
-        f"<h2>{html.escape(words['hours_by_month'])}</h2>{chart('removal_over_time')}"
+        f"<h2>{e(w['platforms'])}</h2><table border=1 cellpadding=4><tr>"
+        + "".join(f"<th>{e(w[h])}</th>" for h in headers)
+        + f"</tr>{rows}</table>{chart('platforms')}"
+        f"<h2>{e(words['hours_by_month'])}</h2>{chart('removal_over_time')}"
         + (
-            "<p>Charts for printing: <a href='report_charts.pdf'>report_charts.pdf</a></p>"
+            f"<p>{e(w['print_charts'])}: <a href='report_charts.pdf'>report_charts.pdf</a></p>"
             if pdf
             else ""
         )

@@ -19,7 +19,9 @@ stats = lazy_module("rempart.cases.stats")  # matplotlib: start-up
 def report_cmd(
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for report.html + charts.")],
     case: Annotated[str | None, typer.Option("--case", help="Only this case.")] = None,
-    lang: Annotated[str, typer.Option("--lang", help="The charts' words: en, fr or ko.")] = "en",
+    lang: Annotated[
+        str, typer.Option("--lang", help="The report's and charts' words: en, fr or ko.")
+    ] = "en",
 ) -> None:
     """Statistics with charts: matches per day (or week), removal rate and hours to removal
     (median and 90th percentile) per platform and by month sent (HTML, PNG, PDF and JSON)."""
@@ -28,5 +30,5 @@ def report_cmd(
     if lang not in LANGUAGES:
         raise InvalidInput(f"unknown language {lang!r}: one of {', '.join(LANGUAGES)}")
     data = stats.collect(open_database(), case)
-    files = stats.write(data, out_dir, stats.chart_labels(Translator(lang)))
+    files = stats.write(data, out_dir, stats.chart_labels(Translator(lang)), lang=lang)
     err.print(f"Report written: {safe(', '.join(str(f) for f in files))}", highlight=False)
