@@ -438,6 +438,77 @@ static PyObject *py_brute(PyObject *self, PyObject *args) {
     return pack_results(&res, counts, nq);
 }
 
+/* Descriptor votes (index/descriptor_index.py): for each query descriptor (32 bytes), the
+ * stored descriptors sharing one of its TABLES 16-bit keys (two of its bytes per table, in
+ * buckets no fuller than max_bucket) within max_distance bits; each owner (dense index)
+ * counts the query descriptors that found one of its descriptors, once each. */
+#define TABLES 8
+static PyObject *py_votes(PyObject *self, PyObject *args) {
+    Py_buffer ob, rb, wb, nb, qb;
+    int n_owners, max_bucket, max_distance;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*iy*ii", &ob, &rb, &wb, &nb, &n_owners, &qb,
+                          &max_bucket, &max_distance))
+        return NULL;
+    Py_ssize_t n = wb.len / 32, nq = qb.len / 32;
+    const uint32_t *offsets = ob.buf, *rows = rb.buf;
+    const int32_t *owner = nb.buf;
+    PyObject *out = NULL;
+    if (ob.len != (Py_ssize_t)sizeof(uint32_t) * ((TABLES << 16) + 1) || wb.len % 32 ||
+        qb.len % 32 || nb.len != (Py_ssize_t)sizeof(int32_t) * n ||
+        rb.len != (Py_ssize_t)sizeof(uint32_t) * n * TABLES || n_owners < 0 ||
+        offsets[TABLES << 16] != (uint32_t)(n * TABLES)) {
+        PyErr_SetString(PyExc_ValueError, "inconsistent descriptor tables");
+        goto done;
+    }
+    out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)sizeof(int32_t) * (n_owners ? n_owners : 1));
+    int32_t *stamp = malloc(sizeof(int32_t) * (n_owners ? n_owners : 1));
+    if (out == NULL || stamp == NULL) {
+        Py_XDECREF(out);
+        free(stamp);
+        out = PyErr_NoMemory();
+        goto done;
+    }
+    int32_t *counts = (int32_t *)PyBytes_AS_STRING(out);
+    int bad = 0;
+    Py_BEGIN_ALLOW_THREADS
+    memset(counts, 0, sizeof(int32_t) * (n_owners ? n_owners : 1));
+    for (int32_t o = 0; o < n_owners; o++) stamp[o] = -1;
+    const uint64_t *words = wb.buf;
+    for (Py_ssize_t qi = 0; qi < nq && !bad; qi++) {
+        const uint8_t *qd = (const uint8_t *)qb.buf + 32 * qi;
+        uint64_t q[4];
+        memcpy(q, qd, 32);
+        for (int tb = 0; tb < TABLES; tb++) {
+            uint32_t key = ((uint32_t)tb << 16) | ((uint32_t)qd[2 * tb] << 8) | qd[2 * tb + 1];
+            uint32_t lo = offsets[key], hi = offsets[key + 1];
+            if (hi <= lo || hi - lo > (uint32_t)max_bucket) continue;
+            for (uint32_t e = lo; e < hi; e++) {
+                uint32_t row = rows[e];
+                if ((Py_ssize_t)row >= n) { bad = 1; break; }
+                if (dist256(q, words + 4 * (size_t)row) > max_distance) continue;
+                int32_t o = owner[row];
+                if (o < 0 || o >= n_owners) { bad = 1; break; }
+                if (stamp[o] != (int32_t)qi) {
+                    stamp[o] = (int32_t)qi;
+                    counts[o]++;
+                }
+            }
+            if (bad) break;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    free(stamp);
+    if (bad) {
+        Py_DECREF(out);
+        out = NULL;
+        PyErr_SetString(PyExc_ValueError, "descriptor tables out of range");
+    }
+done:
+    PyBuffer_Release(&ob); PyBuffer_Release(&rb); PyBuffer_Release(&wb);
+    PyBuffer_Release(&nb); PyBuffer_Release(&qb);
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"build", py_build, METH_VARARGS, "build(hashes, entries_out, offsets_out)"},
     {"check", py_check, METH_VARARGS, "check(entries, offsets, n) -> bool: tables are sound"},
@@ -446,6 +517,9 @@ static PyMethodDef methods[] = {
      "each query's results sorted by (distance, row)"},
     {"brute", py_brute, METH_VARARGS,
      "brute(hashes, tombstones, queries, radius) -> (counts, rows, dists)"},
+    {"votes", py_votes, METH_VARARGS,
+     "votes(offsets, rows, descriptors, owners, n_owners, queries, max_bucket, max_distance)\n"
+     "-> int32 votes per owner (bytes)"},
     {NULL, NULL, 0, NULL},
 };
 

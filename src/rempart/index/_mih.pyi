@@ -30,3 +30,14 @@ def search(
 def brute(
     hashes: _Buf, tombstones: _Buf, queries: _Buf, radius: int, /
 ) -> tuple[bytes, bytes, bytes]: ...
+def votes(
+    offsets: _Buf,
+    rows: _Buf,
+    descriptors: _Buf,
+    owners: _Buf,
+    n_owners: int,
+    queries: _Buf,
+    max_bucket: int,
+    max_distance: int,
+    /,
+) -> bytes: ...
