@@ -4,7 +4,9 @@ Frames are decoded one at a time and only the sampled ones are converted to RGB,
 stays bounded whatever the length of the video. When sampling (not every frame), packets of
 frames that will not be sampled are decoded with FFmpeg's ``skip_frame=NONREF``: frames no
 other frame depends on are not decoded at all, which changes nothing in the sampled frames.
-Every failure is a MediaError naming the file, with a short reason code.
+`iter_frames` yields each sampled frame as a `DecodedFrame` that converts its pixels only
+when asked (RGB by libswscale, grey from that RGB), once, so every hash of a frame shares one
+conversion. Every failure is a MediaError naming the file, with a short reason code.
 """
 
 from __future__ import annotations
@@ -15,12 +17,20 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 
 from rempart.media.errors import MediaError
 from rempart.media.kinds import VIDEO_EXTENSIONS, read_head, sniff
 
-__all__ = ["VIDEO_EXTENSIONS", "VideoInfo", "iter_sampled_frames", "probe_video"]
+__all__ = [
+    "VIDEO_EXTENSIONS",
+    "DecodedFrame",
+    "VideoInfo",
+    "iter_frames",
+    "iter_sampled_frames",
+    "probe_video",
+]
 
 MAX_SIDE = 8192  # frames wider or taller than this are refused (absurd dimensions)
 MAX_FRAME_PIXELS = 40_000_000  # and frames with more pixels than this
@@ -111,10 +121,55 @@ def frame_step(fps: float | Fraction | None, seconds_per_frame: float) -> int:
     return max(1, int(seconds_per_frame * float(fps)))
 
 
+class DecodedFrame:
+    """One sampled frame: its number, time, and its pixels converted on demand, once.
+
+    `rgb()`: RGB uint8 HxWx3, C-contiguous (libswscale, as Meta's vPDQ converts frames);
+    `grey()`: uint8 HxW, the luma of that RGB (0.299 R + 0.587 G + 0.114 B, rounded: Meta's
+    PDQ luma to the nearest integer), for the cheaper looks at a frame (bars, faces, edges).
+    """
+
+    __slots__ = ("_frame", "_grey", "_rgb", "number", "time")
+
+    def __init__(self, number: int, time: float, frame: av.VideoFrame) -> None:
+        self.number = number
+        self.time = time
+        self._frame = frame
+        self._rgb: np.ndarray | None = None
+        self._grey: np.ndarray | None = None
+
+    @property
+    def width(self) -> int:
+        return int(self._frame.width)
+
+    @property
+    def height(self) -> int:
+        return int(self._frame.height)
+
+    def rgb(self) -> np.ndarray:
+        if self._rgb is None:
+            self._rgb = np.ascontiguousarray(self._frame.to_ndarray(format="rgb24"))
+        return self._rgb
+
+    def grey(self) -> np.ndarray:
+        if self._grey is None:
+            self._grey = cv2.cvtColor(self.rgb(), cv2.COLOR_RGB2GRAY)
+        return self._grey
+
+
 def iter_sampled_frames(
     path: Path, *, seconds_per_frame: float = 1.0, threads: int = 0
 ) -> Generator[tuple[int, float, np.ndarray], None, None]:
-    """(frame number, timestamp in seconds, RGB uint8 HxWx3) of the sampled frames.
+    """(frame number, timestamp in seconds, RGB uint8 HxWx3) of the sampled frames
+    (`iter_frames`, each converted to RGB)."""
+    for frame in iter_frames(path, seconds_per_frame=seconds_per_frame, threads=threads):
+        yield frame.number, frame.time, frame.rgb()
+
+
+def iter_frames(
+    path: Path, *, seconds_per_frame: float = 1.0, threads: int = 0
+) -> Generator[DecodedFrame, None, None]:
+    """The sampled frames of a video, each a `DecodedFrame` (number, time, pixels on demand).
 
     Sampling follows Meta's vPDQ: frame n is kept when n % step == 0, where
     step = int(seconds_per_frame * fps); `seconds_per_frame` 0 keeps every frame (as vPDQ's
@@ -181,7 +236,7 @@ def iter_sampled_frames(
                             f"frame {number} of {frame.width}x{frame.height} exceeds the limit",
                         )
                     yielded = True
-                    yield number, ts, frame.to_ndarray(format="rgb24")
+                    yield DecodedFrame(number, ts, frame)
         except av.error.FFmpegError as exc:
             if count < 0:
                 raise MediaError(path, "corrupt", f"no frame could be decoded ({exc})") from exc

@@ -18,17 +18,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pdqhash
 from PIL import Image
 
 from rempart.media.errors import MediaError
-from rempart.media.video import VideoInfo, iter_sampled_frames, probe_video
+from rempart.media.video import DecodedFrame, VideoInfo, iter_frames, probe_video
+from rempart.signals import _pdq as pdq_kernel
 from rempart.signals.exact import file_digests
 from rempart.signals.pdq import (
     DEFAULT_THRESHOLD,
+    DIHEDRAL,
     MIN_QUALITY,
-    bits_to_hex,
-    hamming,
     hex_words,
     within,
 )
@@ -75,15 +74,20 @@ class VideoHashes:
     seconds_per_frame: float = 1.0  # sampling used (0: every frame)
 
 
-def _bar_depth(lines: np.ndarray) -> int:
-    """How many leading lines (axis 0 of a lines x samples x 3 view) are black bar lines:
-    first on a 1-in-4 grid of lines, then line by line from the last grid hit."""
-    coarse = lines[::4].max(axis=(1, 2)) <= BAR_MAX_LEVEL
-    run = len(coarse) if coarse.all() else int(np.argmin(coarse))
+def _bar_run(coarse: np.ndarray) -> int:
+    """Leading True values of a boolean vector."""
+    return len(coarse) if coarse.all() else int(np.argmin(coarse))
+
+
+def _bar_depth(coarse: np.ndarray, line_max: Callable[[int], int], n: int) -> int:
+    """How many leading lines are black bar lines: `coarse` says it for every 4th line (from
+    the first), then line by line (`line_max(i)`: the brightest sample of line i) from the
+    last coarse hit."""
+    run = _bar_run(coarse)
     if run == 0:
         return 0
     depth = 4 * (run - 1) + 1
-    while depth < len(lines) and lines[depth].max() <= BAR_MAX_LEVEL:
+    while depth < n and line_max(depth) <= BAR_MAX_LEVEL:
         depth += 1
     return depth
 
@@ -93,15 +97,42 @@ def content_box(rgb: np.ndarray) -> tuple[int, int, int, int] | None:
 
     A bar line is a row or column at an edge where every pixel (looked at every 4th pixel)
     has all three channels <= BAR_MAX_LEVEL. Bars thinner than BAR_MIN_FRACTION of the side
-    are ignored; a frame that is mostly black (a fade) is left alone.
+    are ignored; a frame that is mostly black (a fade) is left alone. Every 4th line from
+    each side is read from a 1-in-16 sample of the frame (one to three of them); only the
+    lines near a bar's inner edge are read on their own.
     """
     h, w = rgb.shape[:2]
     if h < 32 or w < 32:
         return None
-    rows = rgb[:, ::4]
-    cols = rgb[::4].transpose(1, 0, 2)
-    top, bottom = _bar_depth(rows), _bar_depth(rows[::-1])
-    left, right = _bar_depth(cols), _bar_depth(cols[::-1])
+
+    def darkest(rows: slice, cols: slice) -> np.ndarray:
+        """The brightest channel of every 4th pixel of every 4th line."""
+        part: np.ndarray = rgb[rows, cols]
+        if part.ndim == 2:
+            return part
+        brightest: np.ndarray = np.maximum(np.maximum(part[..., 0], part[..., 1]), part[..., 2])
+        return brightest
+
+    every4 = slice(None, None, 4)
+    front = darkest(every4, every4)
+    dark_rows = front.max(axis=1) <= BAR_MAX_LEVEL  # rows 0, 4, 8, ...
+    dark_cols = front.max(axis=0) <= BAR_MAX_LEVEL  # columns 0, 4, 8, ...
+    # from the far sides: rows h-1, h-5, ... and columns w-1, w-5, ...
+    back_rows = front if (h - 1) % 4 == 0 else darkest(slice((h - 1) % 4, None, 4), every4)
+    back_cols = front if (w - 1) % 4 == 0 else darkest(every4, slice((w - 1) % 4, None, 4))
+    dark_rows_back = back_rows.max(axis=1)[::-1] <= BAR_MAX_LEVEL
+    dark_cols_back = back_cols.max(axis=0)[::-1] <= BAR_MAX_LEVEL
+
+    def row(i: int) -> int:
+        return int(rgb[i, ::4].max())
+
+    def col(j: int) -> int:
+        return int(rgb[::4, j].max())
+
+    top = _bar_depth(dark_rows, row, h)
+    bottom = _bar_depth(dark_rows_back, lambda i: row(h - 1 - i), h)
+    left = _bar_depth(dark_cols, col, w)
+    right = _bar_depth(dark_cols_back, lambda j: col(w - 1 - j), w)
     top, bottom = (v if v >= BAR_MIN_FRACTION * h else 0 for v in (top, bottom))
     left, right = (v if v >= BAR_MIN_FRACTION * w else 0 for v in (left, right))
     if not (top or bottom or left or right):
@@ -111,9 +142,21 @@ def content_box(rgb: np.ndarray) -> tuple[int, int, int, int] | None:
     return top, h - bottom, left, w - right
 
 
-def _pdq(rgb: np.ndarray) -> tuple[str, int]:
-    bits, quality = pdqhash.compute(np.ascontiguousarray(rgb))
-    return bits_to_hex(bits), int(quality)
+def pdq_of(pixels: np.ndarray, box: tuple[int, int, int, int] | None = None) -> tuple[str, int]:
+    """PDQ (hex, quality) of an RGB uint8 HxWx3 or grey uint8 HxW picture, or of the
+    rectangle `box` = (top, bottom, left, right) of it, hashed where it lies (no copy).
+
+    Bit for bit Meta's pdqhash on the same RGB pixels (Rempart's PDQ kernel, `_pdq`); a grey
+    picture hashes as its luma. This is the per-frame primitive: every hash of a frame
+    (whole, inside bars, halves, and any other rectangle) goes through it."""
+    pixels = np.ascontiguousarray(pixels)
+    h, w = pixels.shape[:2]
+    top, bottom, left, right = box if box is not None else (0, h, 0, w)
+    pixel = 1 if pixels.ndim == 2 else pixels.shape[2]
+    raw, quality = pdq_kernel.hash_pixels(
+        pixels, w, h, w * pixel, pixel, left, top, right, bottom, False
+    )
+    return raw.hex(), int(quality)
 
 
 REGIONS = ("top", "bottom", "left", "right")  # halves of the picture (inside any bars)
@@ -123,21 +166,85 @@ REGION_SIDE = 384  # halves are hashed from the picture scaled to fit this (spee
 # same scale whatever the video's resolution)
 
 
+def region_picture(picture: np.ndarray) -> np.ndarray:
+    """The picture scaled down to fit REGION_SIDE (BOX filter: area averaging),
+    C-contiguous. A grey picture is scaled as it is (a third of the work of RGB)."""
+    h, w = picture.shape[:2]
+    scale = REGION_SIDE / max(h, w)
+    if scale >= 1:
+        return np.ascontiguousarray(picture)
+    size = (max(2, round(w * scale)), max(2, round(h * scale)))
+    return np.asarray(Image.fromarray(picture).resize(size, Image.Resampling.BOX))
+
+
+def region_boxes(h: int, w: int) -> dict[str, tuple[int, int, int, int]]:
+    """(top, bottom, left, right) of each half of an h x w picture."""
+    return {
+        "top": (0, h // 2, 0, w),
+        "bottom": (h // 2, h, 0, w),
+        "left": (0, h, 0, w // 2),
+        "right": (0, h, w // 2, w),
+    }
+
+
 def region_views(rgb: np.ndarray) -> dict[str, np.ndarray]:
     """The four halves of a frame, from the frame scaled down to fit REGION_SIDE. A logo or
     caption covering part of a frame usually leaves one half untouched, so a half still
     matches when the whole frame no longer does."""
-    h, w = rgb.shape[:2]
-    scale = REGION_SIDE / max(h, w)
-    if scale < 1:
-        w, h = max(2, round(w * scale)), max(2, round(h * scale))
-        rgb = np.asarray(Image.fromarray(rgb).resize((w, h), Image.Resampling.BOX))
+    small = region_picture(rgb)
     return {
-        "top": rgb[: h // 2],
-        "bottom": rgb[h // 2 :],
-        "left": rgb[:, : w // 2],
-        "right": rgb[:, w // 2 :],
+        name: small[top:bottom, left:right]
+        for name, (top, bottom, left, right) in region_boxes(*small.shape[:2]).items()
     }
+
+
+def region_hashes(picture: np.ndarray) -> dict[str, tuple[str, int]]:
+    """PDQ (hex, quality) of each half (REGIONS) of `picture`, from one scaled-down copy."""
+    small = region_picture(picture)
+    return {name: pdq_of(small, box) for name, box in region_boxes(*small.shape[:2]).items()}
+
+
+@dataclass(frozen=True)
+class FrameHashes:
+    """The hashes of one frame: whole (vPDQ's), inside black bars (None without bars), and
+    of each half of the picture inside any bars (empty unless asked for)."""
+
+    whole: tuple[str, int]
+    inside: tuple[str, int] | None
+    halves: dict[str, tuple[str, int]]
+    box: tuple[int, int, int, int] | None  # (top, bottom, left, right) inside the bars
+    # the whole frame's 7 other rotations/flips (DIHEDRAL's names), when asked for
+    turned: dict[str, tuple[str, int]] = field(default_factory=dict)
+
+
+def _whole_dihedral(rgb: np.ndarray) -> tuple[tuple[str, int], dict[str, tuple[str, int]]]:
+    """The whole frame's PDQ and its 7 other rotations/flips, from one DCT."""
+    h, w = rgb.shape[:2]
+    raw, quality = pdq_kernel.hash_pixels(rgb, w, h, w * 3, 3, 0, 0, w, h, True)
+    hexes = [raw[32 * i : 32 * (i + 1)].hex() for i in range(len(DIHEDRAL))]
+    return (hexes[0], int(quality)), {
+        name: (value, int(quality)) for name, value in zip(DIHEDRAL[1:], hexes[1:], strict=True)
+    }
+
+
+def frame_hashes(
+    rgb: np.ndarray, *, inside: bool = True, halves: bool = False, dihedral: bool = False
+) -> FrameHashes:
+    """Every hash Rempart keeps of one decoded frame (RGB uint8 HxWx3), sharing its pixels:
+    the whole frame, the picture inside black bars (`inside`), its halves (`halves`), and
+    the whole frame's other rotations/flips (`dihedral`, from the same DCT)."""
+    turned: dict[str, tuple[str, int]] = {}
+    if dihedral:
+        whole, turned = _whole_dihedral(np.ascontiguousarray(rgb))
+    else:
+        whole = pdq_of(rgb)
+    box = content_box(rgb) if inside or halves else None
+    trimmed = pdq_of(rgb, box) if inside and box is not None else None
+    regions: dict[str, tuple[str, int]] = {}
+    if halves:
+        picture = rgb if box is None else rgb[box[0] : box[1], box[2] : box[3]]
+        regions = region_hashes(picture)
+    return FrameHashes(whole, trimmed, regions, box, turned)
 
 
 class _Stream:
@@ -146,16 +253,24 @@ class _Stream:
     def __init__(self, distance: int | None) -> None:
         self.distance = distance
         self.frames: list[VpdqFrame] = []
+        self._last = -1  # the last kept hash as an integer
 
     def add(self, frame: VpdqFrame) -> bool:
+        value = int(frame.pdq_hex, 16)
         if (
             self.distance is not None
-            and self.frames
-            and hamming(self.frames[-1].pdq_hex, frame.pdq_hex) <= self.distance
+            and self._last >= 0
+            and (self._last ^ value).bit_count() <= self.distance
         ):
             return False
         self.frames.append(frame)
+        self._last = value
         return True
+
+
+# Extra per-frame hashes (e.g. the robust stage's): (stream name, PDQ hex, quality) of one
+# decoded frame; each stream is kept in VideoHashes.regions, deduplicated like the halves.
+ExtraHashes = Callable[[DecodedFrame, FrameHashes], Iterable[tuple[str, str, int]]]
 
 
 def hash_frames(
@@ -169,6 +284,8 @@ def hash_frames(
     regions: dict[str, list[VpdqFrame]] | None = None,
     notes: list[str] | None = None,
     frame_hook: Callable[[float, np.ndarray], None] | None = None,
+    extra: ExtraHashes | None = None,
+    dihedral: bool = False,
 ) -> list[VpdqFrame]:
     """vPDQ frames of a video; with `trimmed` given, also fill it with inside-bars hashes,
     and with `regions` given, fill regions[name] with the hashes of each half (REGIONS) of
@@ -179,15 +296,17 @@ def hash_frames(
     the last frame it kept. `progress` gets the timestamp (seconds) of each frame hashed.
     With `notes` given, a file that breaks off mid-way keeps the frames hashed before the
     break and a note says so; otherwise MediaError "truncated". `frame_hook(time, rgb)` sees
-    every sampled frame (e.g. to look for faces).
+    every sampled frame (e.g. to look for faces). `extra(frame)` (with `regions`) adds named
+    streams of hashes per frame, from the same decoded frame (`DecodedFrame.rgb()`/`grey()`
+    convert once).
     """
     whole = _Stream(dedupe_distance)
     inside = _Stream(dedupe_distance)
-    halves = {name: _Stream(dedupe_distance) for name in REGIONS}
-    sampled = iter_sampled_frames(path, seconds_per_frame=seconds_per_frame, threads=threads)
+    streams: dict[str, _Stream] = {name: _Stream(dedupe_distance) for name in REGIONS}
+    sampled = iter_frames(path, seconds_per_frame=seconds_per_frame, threads=threads)
     while True:
         try:
-            number, ts, rgb = next(sampled)
+            decoded = next(sampled)
         except StopIteration:
             break
         except MediaError as exc:
@@ -195,29 +314,31 @@ def hash_frames(
                 raise
             notes.append(exc.detail)
             break
-        pdq_hex, quality = _pdq(rgb)
+        number, ts = decoded.number, decoded.time
+        rgb = decoded.rgb()
+        got = frame_hashes(
+            rgb, inside=trimmed is not None, halves=regions is not None, dihedral=dihedral
+        )
         if progress is not None:
             progress(ts)
         if frame_hook is not None:
             frame_hook(ts, rgb)
-        whole.add(VpdqFrame(number, quality, pdq_hex, ts))
-        box = content_box(rgb) if trimmed is not None or regions is not None else None
-        picture = rgb
-        if box is not None:
-            top, bottom, left, right = box
-            picture = rgb[top:bottom, left:right]
-            if trimmed is not None:
-                t_hex, t_quality = _pdq(picture)
-                inside.add(VpdqFrame(number, t_quality, t_hex, ts))
-        if regions is not None:
-            for name, view in region_views(picture).items():
-                r_hex, r_quality = _pdq(view)
-                halves[name].add(VpdqFrame(number, r_quality, r_hex, ts))
+        whole.add(VpdqFrame(number, got.whole[1], got.whole[0], ts))
+        if got.inside is not None:
+            inside.add(VpdqFrame(number, got.inside[1], got.inside[0], ts))
+        for name, (r_hex, r_quality) in got.halves.items():
+            streams[name].add(VpdqFrame(number, r_quality, r_hex, ts))
+        if extra is not None and regions is not None:
+            for name, e_hex, e_quality in extra(decoded, got):
+                stream = streams.get(name)
+                if stream is None:
+                    stream = streams[name] = _Stream(dedupe_distance)
+                stream.add(VpdqFrame(number, e_quality, e_hex, ts))
     if trimmed is not None:
         trimmed.extend(inside.frames)
     if regions is not None:
-        for name in REGIONS:
-            regions[name] = halves[name].frames
+        for name, stream in streams.items():
+            regions[name] = stream.frames
     return whole.frames
 
 
