@@ -382,3 +382,19 @@ def test_a_partner_lists_withdrawal_goes_into_the_withdrawal_ledger(rempart_env:
     done = withdrawal_ledger.enforce(BankIndex(db, home), home, reason="restore", force=True)
     db.dispose()
     assert done.changed and hits(pdq_a) == []
+    # the partner lists it again later (re-activated): registered after the withdrawal, so
+    # re-applying the ledger leaves it (it once deleted it again at every server start)
+    rempart(
+        "bank",
+        "import-list",
+        "ncii",
+        str(first),
+        "--partner",
+        "stopncii",
+        "--consent",
+        str(partner),
+    )
+    db = Database(os.environ["REMPART_DB"])
+    done = withdrawal_ledger.enforce(BankIndex(db, home), home, reason="serve", force=True)
+    db.dispose()
+    assert not done.changed and hits(pdq_a)

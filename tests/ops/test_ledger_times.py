@@ -70,26 +70,26 @@ def test_consent_in_the_same_second_as_the_withdrawal(
     assert view["status"] == "withdrawn" and view["bank_entries"] == []
 
 
-def test_a_photo_registered_again_after_her_withdrawal_stays(
-    rempart_env: Path, consent_file: Path
-) -> None:
-    """She withdrew, then registered the same photo again (a new consent): re-applying the
-    ledger (a restore, a server start) removes what was registered before the withdrawal,
-    never her new registration."""
+def test_a_withdrawn_case_takes_no_new_entries(rempart_env: Path, consent_file: Path) -> None:
+    """Her case withdrawn, an import into it is refused with a message (it was accepted and
+    left a withdrawn case holding live entries); a new case takes the same photo, and
+    re-applying the ledger leaves that one alone."""
     tmp, home = rempart_env, rempart_env / "home"
     (tmp / "hers").mkdir()
     photo_like(7, (160, 120)).save(tmp / "hers" / "7.jpg", quality=90)
     rempart("hash", str(tmp / "hers"), "--out", str(tmp / "s.json"))
     rempart("bank", "create", "b")
-    again = ("bank", "import", "b", str(tmp / "s.json"), "--consent", str(consent_file))
+    again = ["bank", "import", "b", str(tmp / "s.json"), "--consent", str(consent_file)]
     rempart(*again, "--case", "C-5")
     rempart("case", "withdraw", "C-5", "--yes")
-    rempart(*again, "--case", "C-5")  # the same photo, her case again, a new consent
+    refused = runner.invoke(app, [*again, "--case", "C-5"], env={"COLUMNS": "300"})
+    assert refused.exit_code == 1 and "C-5 was withdrawn" in refused.output, refused.output
+    assert json.loads(rempart("case", "show", "C-5", "--format", "json"))["bank_entries"] == []
+    rempart(*again, "--case", "C-6")
     db = Database(os.environ["REMPART_DB"])
     try:
         done = withdrawal_ledger.enforce(BankIndex(db, home), home, reason="serve", force=True)
     finally:
         db.dispose()
     assert (done.bank_entries, done.cases) == (0, 0), done
-    view = json.loads(rempart("case", "show", "C-5", "--format", "json"))
-    assert len(view["bank_entries"]) == 1
+    assert len(json.loads(rempart("case", "show", "C-6", "--format", "json"))["bank_entries"]) == 1

@@ -115,6 +115,11 @@ def store_submission(
     counts = {"added": 0, "duplicates": 0, "low_quality": 0, "consent": False}
     bank = repository.get_bank(s, bank_name)
     case = repository.get_or_create_case(s, case_number)
+    if case.status == "withdrawn":  # her data is gone; nothing may quietly come back
+        raise StoreError(
+            f"case {case_number} was withdrawn: it takes no new entries; for a new "
+            "registration, with her new consent, open a new case"
+        )
     if on_case is not None:
         on_case(s, case)
     record = consent or submission.consent
