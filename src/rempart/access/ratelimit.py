@@ -13,7 +13,15 @@ tests of other parts) the limiter counts in memory, as before.
 
 One race remains by design: two workers checking the same key at the same instant both see
 it below the limit, so at most one extra try per worker can slip in at the very edge; tries
-one after the other (what a person or a script guessing secrets does) are all counted."""
+one after the other (what a person or a script guessing secrets does) are all counted.
+
+A rate limit never makes a lookup wait for another process's write: SQLite has one writer
+at a time, and `rempart bank import-list` holds the write lock for the whole list (a
+minute for a million hashes). A lease write that cannot get the lock within LOCK_WAIT_S
+gives up; for the next DEGRADED_S the worker counts the key's tokens in memory, at the
+key's rate, as a limiter without a database does (so N workers let at most N times the rate
+through while the lock is held), then tries the database again. Failure counts (wrong
+secrets) still wait for the lock: they are never skipped."""
 
 from __future__ import annotations
 
@@ -33,6 +41,7 @@ from sqlalchemy import (
     create_engine,
     delete,
     event,
+    exc,
     func,
     insert,
     literal,
@@ -53,33 +62,44 @@ _ENGINES: dict[str, Engine] = {}
 _ENGINES_LOCK = threading.Lock()
 
 
-def _sqlite_fast(dbapi_connection: Any, _record: Any) -> None:
+LOCK_WAIT_S = 0.1  # a lease write waits this long for the write lock, then counts in memory
+DEGRADED_S = 1.0  # and goes on counting in memory this long before it tries again
+
+
+def _sqlite_fast(dbapi_connection: Any, _record: Any, busy_ms: int = 30000) -> None:
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
     cursor.execute("PRAGMA synchronous=NORMAL")  # WAL: no fsync per commit
     cursor.close()
 
 
+def _sqlite_brief(dbapi_connection: Any, record: Any) -> None:
+    _sqlite_fast(dbapi_connection, record, busy_ms=int(LOCK_WAIT_S * 1000))
+
+
 @contextmanager
-def _counting(db: Database) -> Iterator[Connection]:
+def _counting(db: Database, brief: bool = False) -> Iterator[Connection]:
     """A transaction for counting. A count need not survive a power cut, so it is not
     flushed to disk at each commit: an fsync per API request took ~7 ms on SQLite (WAL,
     synchronous=FULL), ~0.1 ms without. SQLite: an engine of its own over the same file
     (synchronous=NORMAL on its connections only); PostgreSQL: synchronous_commit off for
-    this transaction only."""
+    this transaction only. `brief`: the write lock is waited for LOCK_WAIT_S at most (an
+    OperationalError then), for the rate limiter's leases."""
     if db.engine.dialect.name == "sqlite":
         url = str(db.engine.url)
         with _ENGINES_LOCK:
-            engine = _ENGINES.get(url)
+            engine = _ENGINES.get(f"{url} brief" if brief else url)
             if engine is None:
                 engine = create_engine(url, poolclass=QueuePool, pool_size=2, max_overflow=8)
-                event.listen(engine, "connect", _sqlite_fast)
-                _ENGINES[url] = engine
+                event.listen(engine, "connect", _sqlite_brief if brief else _sqlite_fast)
+                _ENGINES[f"{url} brief" if brief else url] = engine
         with engine.begin() as conn:
             yield conn
         return
     with db.engine.begin() as conn:
         conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+        if brief:
+            conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{int(LOCK_WAIT_S * 1000)}ms'")
         yield conn
 
 
@@ -111,11 +131,17 @@ class RateLimiter:
         self._lock = threading.Lock()
         self.db = db
         self.scope = scope
+        self._degraded_until = 0.0  # counting in memory until then (the database was locked)
+        self.degraded = 0  # times a lease write gave up waiting for the write lock
 
     def take(self, key: int, rate: float, cost: float = 1.0) -> float:
         """0 if allowed (the cost is taken), else the seconds to wait."""
-        if self.db is not None:
+        if self.db is not None and time.monotonic() >= self._degraded_until:
             return self._take_leased(self.db, key, rate, cost)
+        return self._take_here(key, rate, cost)
+
+    def _take_here(self, key: int, rate: float, cost: float) -> float:
+        """The token bucket of this process (no database, or the database is locked)."""
         now = time.monotonic()
         depth = max(2.0, 2.0 * rate)
         with self._lock:
@@ -130,8 +156,8 @@ class RateLimiter:
     async def take_async(self, key: int, rate: float, cost: float = 1.0) -> float:
         """As `take`, for the event loop: from this worker's lease when it holds enough
         (no database, no thread hop), else the database write on a thread."""
-        if self.db is None:
-            return self.take(key, rate, cost)
+        if self.db is None or time.monotonic() < self._degraded_until:
+            return self._take_here(key, rate, cost)
         if self._spend(key, cost):
             return 0.0
         return await asyncio.to_thread(self._take_leased, self.db, key, rate, cost)
@@ -151,7 +177,13 @@ class RateLimiter:
             return 0.0
         units = max(1, round(cost))
         chunk = max(units, int(rate * LEASE_S))
-        taken, level = self._lease(db, str(key), rate, units, chunk)
+        try:
+            taken, level = self._lease(db, str(key), rate, units, chunk)
+        except exc.OperationalError:  # the write lock is held (an import): count here
+            with self._lock:
+                self._degraded_until = time.monotonic() + DEGRADED_S
+                self.degraded += 1
+            return self._take_here(key, rate, cost)
         if taken <= 0:
             return (units - level) / rate
         with self._lock:
@@ -194,7 +226,7 @@ class RateLimiter:
             )
             .returning(t.c.tokens, t.c.ok)
         )
-        with _counting(db) as conn:
+        with _counting(db, brief=True) as conn:
             tokens, ok = conn.execute(stmt).one()
         return int(ok), float(tokens)
 
