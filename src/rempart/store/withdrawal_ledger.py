@@ -50,6 +50,7 @@ from sqlalchemy.orm import Session
 from rempart import keyfile
 from rempart.config import ledger_path
 from rempart.errors import SetupError
+from rempart.signals.types import REGISTRY
 from rempart.store import audit, face_templates, repository, review_copies
 from rempart.store.bank_index import BankIndex
 from rempart.store.models import BankItem, Case, CaseEvent, FaceTemplate, ItemSignal
@@ -59,7 +60,7 @@ VERSION = 1
 META_KEY = "withdrawal_ledger"
 # Derived hashes of a picture (its crops, regions, keypoints): the item's own hashes are
 # enough to know it again.
-DERIVED_SIGNALS = frozenset({"pdq-variant", "vpdq-region", "local-features"})
+DERIVED_SIGNALS = frozenset(REGISTRY.derived())
 
 
 class LedgerError(SetupError):
