@@ -86,6 +86,7 @@ FORBIDDEN: dict[str, set[str]] = {
     "textsafe": DOMAIN | FRONT_ENDS,
     "lazy": DOMAIN | FRONT_ENDS,
     "keyfile": DOMAIN | FRONT_ENDS,
+    "tokens": DOMAIN | FRONT_ENDS,
     # generated test media (ordinary photos, videos) depend on nothing of rempart's
     "samples": DOMAIN | FRONT_ENDS,
 }

@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 import secrets
 import stat
+import time
 from pathlib import Path
 
 from rempart.errors import SetupError
@@ -55,6 +56,14 @@ def read_key(path: Path, error: type[SetupError] = SetupError, advice: str = "")
     return key
 
 
+def load_or_create(path: Path, error: type[SetupError] = SetupError, advice: str = "") -> bytes:
+    """The key at `path`, made on first use (several workers starting at once read the
+    same one)."""
+    if path.exists():
+        return read_key(path, error, advice)
+    return create_key(path, error=error, advice=advice)
+
+
 def fsync_dir(folder: Path) -> None:
     fd = os.open(folder, os.O_RDONLY)
     try:
@@ -84,6 +93,10 @@ def create_key(
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
+        for _ in range(50):  # the other process may be writing it this very moment
+            if path.stat().st_size >= KEY_BYTES:
+                break
+            time.sleep(0.01)
         there = read_key(path, error, advice)
         if key is not None and there != key:
             raise error(f"{path}: another key is already there") from None

@@ -37,11 +37,9 @@ Every action is in the audit log (actor "victim (case page)" for hers).
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import json
-import os
 import secrets
 import time
 from collections.abc import Callable
@@ -52,6 +50,7 @@ from typing import Any, ClassVar, Protocol
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from rempart import keyfile, tokens
 from rempart.cases import withdrawal, workflow
 from rempart.errors import Forbidden, InvalidInput, NotFound, Refused, RempartError, TooLarge
 from rempart.exchange.bank_import import import_submission
@@ -242,26 +241,7 @@ def _ensure_bank(s: Session, name: str) -> None:
 
 def _key(home: Path) -> bytes:
     """32 random bytes, made on first use (mode 0600); two workers racing read the same."""
-    path = home / "keys" / KEY_FILE
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        else:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(secrets.token_bytes(32))
-    for _ in range(50):
-        key = path.read_bytes()
-        if len(key) == 32:
-            return key
-        time.sleep(0.01)
-    raise StoreError(f"{path}: not a case-page key (expected 32 bytes)")
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+    return keyfile.load_or_create(home / "keys" / KEY_FILE)
 
 
 def _fingerprint(secret_hash: str | None) -> str:
@@ -269,28 +249,18 @@ def _fingerprint(secret_hash: str | None) -> str:
 
 
 def _token(home: Path, number: str, secret_hash: str | None) -> str:
-    body = _b64(
-        json.dumps(
-            {"c": number, "f": _fingerprint(secret_hash), "e": time.time() + SESSION_MINUTES * 60},
-            separators=(",", ":"),
-        ).encode()
-    )
-    mac = _b64(hmac.new(_key(home), body.encode(), hashlib.sha256).digest())
-    return f"{body}.{mac}"
+    expires = time.time() + SESSION_MINUTES * 60
+    return tokens.sign({"c": number, "f": _fingerprint(secret_hash), "e": expires}, _key(home))
 
 
 def session_case(db: Database, home: Path, token: str) -> str:
     """The case number her session token names; SessionEnded when it is forged, expired or
     the secret changed since; CaseClosed when the case was withdrawn."""
     ended = SessionEnded("your session has ended: sign in again with your case number and secret")
-    if not token or token.count(".") != 1 or len(token) > 1000:
-        raise ended
-    body, mac = token.split(".")
-    want = _b64(hmac.new(_key(home), body.encode(), hashlib.sha256).digest())
-    if not hmac.compare_digest(mac.encode(), want.encode()):
+    data = tokens.open_signed(token, _key(home), max_chars=1000)
+    if data is None:
         raise ended
     try:
-        data = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
         number, fingerprint, expires = str(data["c"]), str(data["f"]), float(data["e"])
     except (ValueError, KeyError, TypeError) as exc:
         raise ended from exc

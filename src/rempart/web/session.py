@@ -6,15 +6,13 @@ revoked key ends its sessions at once."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
-import json
-import os
 import secrets
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+
+from rempart import keyfile, tokens
 
 COOKIE = "rempart_session"
 KEY_FILE = "web-session.key"
@@ -22,22 +20,7 @@ KEY_FILE = "web-session.key"
 
 def signing_key(home: Path) -> bytes:
     """32 random bytes, made on first use (mode 0600); two workers racing read the same."""
-    path = home / "keys" / KEY_FILE
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        else:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(secrets.token_bytes(32))
-    for _ in range(50):  # the other worker may be writing it right now
-        key = path.read_bytes()
-        if len(key) == 32:
-            return key
-        time.sleep(0.01)
-    raise RuntimeError(f"{path}: not a session key (expected 32 bytes)")
+    return keyfile.load_or_create(home / "keys" / KEY_FILE)
 
 
 @dataclass(frozen=True)
@@ -62,30 +45,16 @@ class Session:
         return bool(token) and hmac.compare_digest(token.encode(), self.csrf.encode())
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
 def encode(session: Session, key: bytes) -> str:
-    body = _b64(json.dumps(asdict(session), separators=(",", ":")).encode())
-    mac = _b64(hmac.new(key, body.encode(), hashlib.sha256).digest())
-    return f"{body}.{mac}"
+    return tokens.sign(asdict(session), key)
 
 
 def decode(value: str | None, key: bytes) -> Session | None:
     """The session a cookie holds; None when missing, forged, malformed or expired."""
-    if not value or value.count(".") != 1 or len(value) > 4096:
-        return None
-    body, mac = value.split(".")
-    want = _b64(hmac.new(key, body.encode(), hashlib.sha256).digest())
-    if not hmac.compare_digest(mac.encode(), want.encode()):
+    data = tokens.open_signed(value, key)
+    if data is None:
         return None
     try:
-        data = json.loads(_unb64(body))
         session = Session(
             csrf=str(data["csrf"]),
             lang=str(data["lang"]),
