@@ -1,5 +1,6 @@
-"""Build hook for Rempart's compiled kernels: the index's (multi-index hashing) and PDQ's (a
-streaming, bit-exact PDQ); everything else is in pyproject.toml."""
+"""Build hook for Rempart's compiled kernels: the index's (multi-index hashing, descriptor
+votes), PDQ's (a streaming, bit-exact PDQ) and the keypoint pairs' of local-feature
+verification; everything else is in pyproject.toml."""
 
 import platform
 from pathlib import Path
@@ -20,6 +21,11 @@ setup(
             "rempart.signals._pdq",
             sources=["src/rempart/signals/_pdq.c"],
             extra_compile_args=["-O3", "-std=c11", "-ffp-contract=off"],
+        ),
+        Extension(
+            "rempart.signals._keypoints",
+            sources=["src/rempart/signals/_keypoints.c"],
+            extra_compile_args=compile_args,
         ),
     ]
 )

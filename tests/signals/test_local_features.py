@@ -55,3 +55,29 @@ def test_unrelated_pictures_do_not_verify() -> None:
     assert worst < 12  # robust.MIN_INLIERS
     mirrored = extract(ImageOps.mirror(photo_like(100, (640, 480))))
     assert verify(mirrored, stored[0]) is None or verify(mirrored, stored[0]).inliers < 12
+
+
+def test_pairs_equal_opencvs_matcher() -> None:
+    """The C kernel's pairs equal OpenCV's brute-force matcher's (mutual best, first on
+    ties, ratio test) on copies, mirror images and unrelated pictures, and on duplicates
+    (ties everywhere)."""
+    import numpy as np
+
+    from rempart.signals.local_features import _pairs, _pairs_opencv
+
+    feats = []
+    for k in range(4):
+        img = photo_like(700 + k, (400, 300))
+        for copy in (img, ImageOps.mirror(img), img.resize((330, 250)).rotate(3)):
+            f = extract(copy)
+            assert f is not None
+            feats.append(f.descriptors)
+    feats.append(np.repeat(feats[0][:40], 3, axis=0))  # every distance tied three times
+    found = 0
+    for a in feats:
+        for b in feats:
+            ours = _pairs(a, b)
+            assert np.array_equal(ours, _pairs_opencv(a, b))
+            found += len(ours)
+    assert found > 1000
+    assert _pairs(feats[0][:1], feats[1]).shape == (0, 2)
