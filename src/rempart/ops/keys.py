@@ -202,14 +202,6 @@ def _write_new(path: Path) -> bytes:
     return keyfile.create_key(path, durable=True)
 
 
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 @dataclass(frozen=True)
 class Rotation:
     key: str
@@ -250,7 +242,7 @@ def rotate_templates(db: Database, home: Path) -> Rotation:
             },
         )
     os.replace(pending, old_path)  # committed: the new key takes the old one's place
-    _fsync_dir(old_path.parent)
+    keyfile.fsync_dir(old_path.parent)
     return Rotation("templates", secret_fingerprint(old), secret_fingerprint(new), len(rows))
 
 
@@ -284,7 +276,7 @@ def rotate_media(db: Database, home: Path) -> Rotation:
         os.replace(tmp, path)
         done += 1
     if folder.is_dir():
-        _fsync_dir(folder)
+        keyfile.fsync_dir(folder)
     with db.session() as s:
         audit.record(
             s,
@@ -297,7 +289,7 @@ def rotate_media(db: Database, home: Path) -> Rotation:
             },
         )
     os.replace(pending, old_path)
-    _fsync_dir(old_path.parent)
+    keyfile.fsync_dir(old_path.parent)
     return Rotation("media", secret_fingerprint(old), secret_fingerprint(new), done)
 
 

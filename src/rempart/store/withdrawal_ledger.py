@@ -79,14 +79,6 @@ def key_fingerprint(key: bytes) -> str:
     return hashlib.sha256(b"rempart-ledger-key:" + key).hexdigest()[:16]
 
 
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def write_key(path: Path, key: bytes) -> None:
     """Put the ledger key beside the ledger at `path` (0600; refuses to replace another)."""
     keyfile.create_key(key_path(path), key, error=LedgerError, durable=True)
@@ -248,7 +240,7 @@ def ensure(home: Path) -> bytes:
             line = dict(header, mac=ledger.mac(header))
             os.write(fd, _canonical(line) + b"\n")
             os.fsync(fd)
-            _fsync_dir(path.parent)
+            keyfile.fsync_dir(path.parent)
     return key
 
 
