@@ -31,13 +31,17 @@ CANDIDATE_RADIUS = 40
 MAX_VERIFIED = 8  # candidates verified per found picture, closest first
 MIN_INLIERS = 12  # agreeing keypoint pairs for a local-feature match
 MIN_AREA = 0.08  # ... spread over at least this share of the banked picture's area
+# Agreeing keypoints over a smaller share of it count for less (in proportion): a copy
+# that keeps only a band of her photo (a "nudified" fake keeping the upper 30%) shows
+# many keypoints close together, a shared logo or watermark a few; never under this share.
+MIN_AREA_FLOOR = 0.02
 # Descriptor votes: the found picture's strongest QUERY_DESCRIPTORS are looked up among every
 # banked picture's strongest INDEXED_DESCRIPTORS within DESCRIPTOR_RADIUS bits; a banked
 # picture with MIN_VOTES of them (MAX_VOTED at most, most voted first) is verified.
 QUERY_DESCRIPTORS = 400
 INDEXED_DESCRIPTORS = 400
 DESCRIPTOR_RADIUS = 16
-MIN_VOTES = 6
+MIN_VOTES = 4
 MAX_VOTED = 4
 
 METHODS = {
@@ -130,13 +134,25 @@ def best_hash_verdict(candidates: Iterable[Candidate], bank_threshold: int) -> V
     return min(best.values(), key=lambda v: v.score, default=None)
 
 
-def _spread(v: Verification) -> bool:
+def _area(v: Verification) -> float:
     x0, y0, x1, y1 = v.stored_area
-    return (x1 - x0) * (y1 - y0) >= MIN_AREA
+    return (x1 - x0) * (y1 - y0)
+
+
+def _spread(v: Verification) -> bool:
+    return _area(v) >= MIN_AREA_FLOOR
+
+
+def evidence(v: Verification) -> float:
+    """The agreeing keypoints, counted in full when they cover at least MIN_AREA of the
+    banked picture and in proportion to the area they cover below that (none under
+    MIN_AREA_FLOOR)."""
+    area = _area(v)
+    return 0.0 if area < MIN_AREA_FLOOR else v.inliers * min(1.0, area / MIN_AREA)
 
 
 def accept_verification(v: Verification | None) -> bool:
-    return v is not None and v.inliers >= MIN_INLIERS and _spread(v)
+    return v is not None and evidence(v) >= MIN_INLIERS
 
 
 def unmirror(v: Verification) -> Verification:
@@ -148,7 +164,7 @@ def unmirror(v: Verification) -> Verification:
 
 def local_verdict(v: Verification, hash_verdict: Verdict | None) -> Verdict:
     return Verdict(
-        MIN_INLIERS / max(v.inliers, 1),
+        MIN_INLIERS / max(evidence(v), 0.1),
         "local-features",
         hash_verdict.distance if hash_verdict else None,
         hash_verdict.variant if hash_verdict else None,
