@@ -80,6 +80,30 @@ def test_the_scan_budget_when_spent_leaves_hog_alone(
     assert scan_budget("scan-b", 10.0, 2) is not share
 
 
+def _in_forked_child(pixels: np.ndarray, out: Any) -> None:
+    budget = CnnBudget(60.0)
+    found = find_faces(pixels, detector="hog+cnn", budget=budget)
+    out.put((len(found), budget.skipped))
+
+
+def test_a_process_forked_after_the_cnn_ran_gives_it_up_instead_of_hanging(
+    tilted: tuple[Image.Image, tuple[float, ...]],
+) -> None:
+    import multiprocessing
+
+    pixels = np.asarray(tilted[0])
+    find_faces(pixels, detector="cnn")
+    ctx = multiprocessing.get_context("fork")
+    out = ctx.Queue()
+    child = ctx.Process(target=_in_forked_child, args=(pixels, out))
+    child.start()
+    child.join(60)
+    hung = child.is_alive()
+    if hung:
+        child.kill()
+    assert not hung and out.get(timeout=5) == (0, 1)  # HOG alone there, the pass skipped
+
+
 def test_a_picture_without_a_face_costs_hog_and_a_bounded_cnn(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -121,7 +145,9 @@ def test_cli_detector_choice_scan_and_enrolment(
     assert "Enrolled 1 face template" in out
     report = rempart_env / "r.json"
     found = FACES / "knn_examples/test/johnsnow_test1.jpg"
-    rempart("scan", str(photo), str(found), "--faces", "--workers", "1", "--report", str(report))
+    # two workers, in a process that has run the CNN: not forked (dlib's CNN hung in them)
+    assert detect.cnn_ran_here()
+    rempart("scan", str(photo), str(found), "--faces", "--workers", "2", "--report", str(report))
     hits = json.loads(report.read_text())["face_matches"]
     assert sorted(Path(h["file"]).name for h in hits) == ["johnsnow_test1.jpg", "tilted.png"]
     args = ["scan", str(photo), "--faces", "--workers", "1", "--report", str(report)]

@@ -22,6 +22,8 @@ detection size.
 
 from __future__ import annotations
 
+import logging
+import os
 import time as clock
 from dataclasses import dataclass
 from typing import Any
@@ -80,6 +82,28 @@ class CnnBudget:
 
 
 _budgets: dict[str, CnnBudget] = {}
+
+# dlib's CNN starts a thread pool in the process that first runs it; a process forked after
+# that inherits the pool without its threads, and the CNN then waits for them for ever. So:
+# the scan's worker pool is not forked from a process where the CNN ran (cnn_ran_here();
+# rempart.scan.hashing uses the forkserver then), and a process forked anyway gives up the
+# CNN pass (HOG alone, counted as skipped, logged) instead of hanging.
+_cnn_pid: int | None = None  # the process that ran the CNN
+_cnn_broken = False  # this process was forked from one that had run the CNN
+
+
+def _after_fork_in_child() -> None:
+    global _cnn_broken
+    if _cnn_pid is not None and _cnn_pid != os.getpid():
+        _cnn_broken = True
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def cnn_ran_here() -> bool:
+    """Whether this process has run the CNN (a process forked from it could not)."""
+    return _cnn_pid == os.getpid()
 
 
 def scan_budget(key: str, seconds: float, processes: int = 1) -> CnnBudget:
@@ -146,6 +170,9 @@ def _cnn(rgb: np.ndarray, small_scale: float) -> list[tuple[Any, float]]:
     a copy of the picture of at most CNN_MAX_PIXELS."""
     import dlib
 
+    global _cnn_pid
+    _cnn_pid = os.getpid()
+
     h, w = rgb.shape[:2]
     scale = min(1.0, (CNN_MAX_PIXELS / (h * w)) ** 0.5)
     copy = _resized(rgb, scale)
@@ -195,7 +222,12 @@ def find_faces(
         return []
     scale = min(1.0, DETECT_SIDE / max(h, w))
     small = _resized(rgb, scale)
-    allowed = budget is None or budget.allows()
+    allowed = (budget is None or budget.allows()) and not _cnn_broken
+    if _cnn_broken and detector != "hog":
+        logging.getLogger(__name__).warning(
+            "face detector: the CNN cannot run in a process forked from one that ran it; "
+            "HOG alone here"
+        )
     found: list[tuple[Any, float, str]] = []
     if detector != "cnn" or not allowed:
         found = [(r, s, "hog") for r, s in _hog(small)]

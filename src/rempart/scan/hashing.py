@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rempart.faces.detect import CnnBudget, FaceFinding, find_faces, scan_budget
+from rempart.faces.detect import CnnBudget, FaceFinding, cnn_ran_here, find_faces, scan_budget
 from rempart.media.decode import decode_image, read_file_bytes
 from rempart.media.errors import MediaError
 from rempart.media.kinds import VIDEO_EXTENSIONS, is_animated_gif, media_kind, sniff
@@ -76,6 +76,7 @@ def _hash_video(
             allow_truncated=True,
             dedupe_distance=options.video_dedupe,
             regions=options.video_regions,
+            robust=options.robust,
             frame_hook=look_for_faces if faces is not None else None,
             info=info,
             digests=digests,
@@ -83,6 +84,15 @@ def _hash_video(
     finally:
         if report is not None:
             report(ref.locator, -1.0, duration)
+
+
+def _pool_context() -> multiprocessing.context.BaseContext:
+    """The default (fork), or the forkserver when this process has run dlib's CNN face
+    detector: its thread pool does not survive a fork (rempart.faces.detect)."""
+    if not cnn_ran_here():
+        return multiprocessing.get_context()
+    multiprocessing.set_forkserver_preload(["rempart.scan.hashing"])
+    return multiprocessing.get_context("forkserver")
 
 
 def _budget(options: ScanOptions) -> CnnBudget:
@@ -105,7 +115,7 @@ def hash_one(
                 report = lambda *event: events.put(event)  # noqa: E731
             recipe = (
                 f"video-{options.seconds_per_frame:g}-{options.video_dedupe}-"
-                f"{int(options.video_regions)}"
+                f"{int(options.video_regions)}-{options.robust or 'plain'}"
             )
             with _as_file(ref) as path:
                 synthetic = _synthetic(path, None, ref, options)
@@ -223,9 +233,13 @@ def hash_refs(
             yield hash_one(ref, options, dihedral, on_video)
         return
     window = options.workers * 8
-    events: multiprocessing.Queue[tuple[str, float, float | None]] = multiprocessing.Queue()
+    context = _pool_context()
+    events: multiprocessing.Queue[tuple[str, float, float | None]] = context.Queue()
     with ProcessPoolExecutor(
-        max_workers=options.workers, initializer=_init_worker, initargs=(events,)
+        max_workers=options.workers,
+        initializer=_init_worker,
+        initargs=(events,),
+        mp_context=context,
     ) as pool:
         pending: set[Future[Outcome]] = set()
         todo = iter(refs)
