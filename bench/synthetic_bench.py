@@ -20,7 +20,13 @@ recall "as found" tests the readers, not the world: the robustness slices (JPEG 
 resize 50%, screenshot: the metadata a re-encode drops) show what survives.
 Seconds per image are wall time of `inspect_file` per file, all detectors included.
 
-Run: `python bench/synthetic_bench.py [--photos N] [--quick]`
+Recall is also given per source (the generator or tool a positive comes from, where known).
+An organisation with a labelled set of its own measures it with `--labelled DIR`: every
+file under DIR/ai/<source>/ is a positive of that source (Firefly, Midjourney, a face-swap
+app...), every file under DIR/real/<kind>/ a negative of that kind; their robustness slices
+are added as for the built-in files.
+
+Run: `python bench/synthetic_bench.py [--photos N] [--quick] [--labelled DIR]`
 (JSON in bench/out/synthetic_bench.json).
 """
 
@@ -64,6 +70,7 @@ class Item:
     indicates: set[str] = field(default_factory=set)
     strong: set[str] = field(default_factory=set)
     by_type: dict[str, set[str]] = field(default_factory=dict)
+    source: str = ""  # the generator or tool behind a positive, where known
     problem: str | None = None
     seconds: float = 0.0
 
@@ -131,6 +138,42 @@ def made_positives(out: Path) -> list[tuple[str, bytes]]:
     ]
 
 
+SOURCES = {  # the built-in positives' sources
+    "ocsp.jpg": "Adobe Firefly (C2PA)",
+    "a1111.png": "AUTOMATIC1111 (metadata)",
+    "comfy.png": "ComfyUI (metadata)",
+    "invoke.png": "InvokeAI (metadata)",
+    "xmp-gen.jpg": "XMP trainedAlgorithmicMedia",
+    "xmp-mod.png": "XMP compositeWithTrainedAlgorithmicMedia",
+    "xmp-gen.webp": "XMP trainedAlgorithmicMedia",
+}
+PICTURES = (".jpg", ".jpeg", ".png", ".webp")
+
+
+def labelled(root: Path, work: Path) -> list[Item]:
+    """An organisation's labelled set: root/ai/<source>/* positives, root/real/<kind>/*
+    negatives (files directly under ai/ or real/ have source or kind "unlabelled")."""
+    items: list[Item] = []
+    for label, folder in (("ai", root / "ai"), ("negative", root / "real")):
+        for path in sorted(folder.rglob("*")) if folder.is_dir() else []:
+            if not path.is_file() or path.suffix.lower() not in PICTURES:
+                continue
+            group = path.parent.name if path.parent != folder else "unlabelled"
+            source = group if label == "ai" else ""
+            name = f"{label}/{group}/{path.name}"
+            items.append(Item(name, path, label, "as found" if source else group, source=source))
+            (work / f"l{len(items)}").mkdir(parents=True, exist_ok=True)
+            try:
+                sliced = slices(path, work / f"l{len(items)}")
+            except (OSError, ValueError, Image.DecompressionBombError) as exc:
+                # unreadable as a picture: inspect still reads it as found
+                print(f"  {name}: no slices ({exc})", file=sys.stderr)
+                continue
+            for slice_name, copy in sliced.items():
+                items.append(Item(f"{name} {slice_name}", copy, label, slice_name, source=source))
+    return items
+
+
 def collect(work: Path, photos: int, quick: bool = False) -> list[Item]:
     items: list[Item] = []
     # AI positives, as found, and their robustness slices
@@ -139,9 +182,11 @@ def collect(work: Path, photos: int, quick: bool = False) -> list[Item]:
         (work / name).write_bytes(data)
         positives.append((name, work / name))
     for name, path in positives:
-        items.append(Item(name, path, "ai", "as found"))
+        items.append(Item(name, path, "ai", "as found", source=SOURCES.get(name, "")))
         for slice_name, sliced in slices(path, work).items():
-            items.append(Item(f"{name} {slice_name}", sliced, "ai", slice_name))
+            items.append(
+                Item(f"{name} {slice_name}", sliced, "ai", slice_name, source=SOURCES.get(name, ""))
+            )
     # tampered C2PA
     tampered = [C2PA_RS / "E-sig-CA.jpg", C2PA_RS / "XCA.jpg"]
     if not quick:
@@ -210,9 +255,20 @@ def main() -> None:
         "--quick", action="store_true", help="c2pa-rs fixtures and generated files only (tests)"
     )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "synthetic_bench.json")
+    parser.add_argument(
+        "--labelled",
+        type=Path,
+        help="an organisation's labelled set: DIR/ai/<source>/* and DIR/real/<kind>/*",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         items = collect(Path(tmp), args.photos, args.quick)
+        if args.labelled:
+            (Path(tmp) / "labelled").mkdir()
+            added = labelled(args.labelled, Path(tmp) / "labelled")
+            if not added:
+                parser.error(f"--labelled {args.labelled}: no picture under ai/ or real/")
+            items += added
         start = time.perf_counter()
         run(items)
         total = time.perf_counter() - start
@@ -242,6 +298,16 @@ def main() -> None:
         k = sum(1 for i in group if i.indicates & AI)
         recall_by_slice[kind] = {"hits": k, "of": len(group), "recall_95": wilson(k, len(group))}
     report["ai_recall_by_slice"] = recall_by_slice
+    recall_by_source = {}
+    for source in sorted({i.source for i in items if i.label == "ai" and i.source}):
+        group = [i for i in items if i.label == "ai" and i.source == source]
+        found = [i for i in group if i.kind == "as found"]
+        k, kf = (sum(1 for i in g if i.indicates & AI) for g in (group, found))
+        recall_by_source[source] = {
+            "as_found": {"hits": kf, "of": len(found), "recall_95": wilson(kf, len(found))},
+            "with_slices": {"hits": k, "of": len(group), "recall_95": wilson(k, len(group))},
+        }
+    report["ai_recall_by_source"] = recall_by_source
     fp_by_kind = {}
     for kind in sorted({i.kind for i in items if i.label == "negative"}):
         group = [i for i in items if i.label == "negative" and i.kind == kind]
@@ -276,6 +342,13 @@ def main() -> None:
     )
     for kind, r in recall_by_slice.items():
         print(f"  AI recall {kind:11} {r['hits']}/{r['of']}")
+    for source, r in recall_by_source.items():
+        a, w = r["as_found"], r["with_slices"]
+        print(
+            f"  AI recall, {source:42} as found {a['hits']}/{a['of']}, "
+            f"with re-encoded copies {w['hits']}/{w['of']} "
+            f"[{w['recall_95'][0]:.2f}, {w['recall_95'][1]:.2f}]"
+        )
     for kind, r in fp_by_kind.items():
         print(f"  negatives with a finding, {kind:18} {r['any_finding']}/{r['of']}")
     s = report["seconds_per_image"]
