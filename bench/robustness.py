@@ -783,6 +783,12 @@ def main(argv: list[str] | None = None) -> int:
         "fresh-seed confirmation",
     )
     ap.add_argument("--no-cost", dest="cost", action="store_false", help="leave out the scan cost")
+    ap.add_argument(
+        "--negatives-only",
+        action="store_true",
+        help="only Rempart's false matches at its threshold among the distractors and the "
+        "same-scene negatives (no edited copies): the fresh-seed confirmation",
+    )
     ap.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = ap.parse_args(argv)
     if args.rempart_only:
@@ -808,6 +814,20 @@ def _run(args: argparse.Namespace, work: Path) -> int:
     dis = unrelated + people + frames
     kinds = np.array([0] * len(unrelated) + [1] * len(people) + [2] * len(frames))
     rempart = RempartRobust(work)
+    if args.negatives_only:
+        rempart.setup(origs)
+        neg = rempart.scores(dis, "distractors").min(axis=1)
+        print(
+            f"{len(origs)} originals, {len(unrelated)} distractors from seed "
+            f"{args.distractor_seed} (1 in 5 framed), {len(people)} other photos of the same "
+            f"people, {len(frames)} other frames of the banked video: {len(dis) * len(origs):,} "
+            f"pairs; false matches at 1.0: {int((neg <= 1.0).sum())} (unrelated "
+            f"{int((neg[kinds == 0] <= 1.0).sum())}, same-scene "
+            f"{int((neg[kinds > 0] <= 1.0).sum())}); closest unrelated score "
+            f"{float(neg[kinds == 0].min()):.3g}, closest same-scene "
+            f"{float(neg[kinds > 0].min()):.3g}"
+        )
+        return 0
     methods: list[Method] = (
         [rempart] if args.rempart_only else [PlainPdq(), PHash(), RempartBefore(), rempart]
     )
