@@ -11,10 +11,10 @@ import httpx
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import Headers, QueryParams
+from starlette.datastructures import QueryParams
 
 from rempart.api import errors
-from rempart.api.auth import Principal, authenticate, key_from, require
+from rempart.api.auth import Principal, authenticate, require
 from rempart.api.lookups import Query as HashQuery
 from rempart.api.lookups import parse_query, present, visible_cases
 from rempart.api.routes.uploads import read_upload
@@ -170,17 +170,77 @@ class FastLookup:
         await self.app(scope, receive, send)
 
 
-async def fast_lookup(scope: dict[str, Any]) -> Response | None:
+class _JsonAnswer:
+    """A 200 JSON answer sent as the two ASGI messages Starlette's Response sends (the same
+    status, headers and body), without building a Response."""
+
+    __slots__ = ("body",)
+    status_code = 200
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-length", str(len(self.body)).encode()),
+                    (b"content-type", b"application/json"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": self.body})
+
+
+def _key_and_body(raw: list[tuple[bytes, bytes]]) -> tuple[str | None, bool]:
+    """The API key as `key_from` reads it (the first Authorization header, a Bearer one,
+    else the first X-API-Key), and whether a body is announced: one pass over the raw
+    headers (ASGI names are lower case) instead of a Headers object and three searches."""
+    authorization: bytes | None = None
+    api_key: bytes | None = None
+    body = False
+    for name, value in raw:
+        if name == b"authorization":
+            if authorization is None:
+                authorization = value
+        elif name == b"x-api-key":
+            if api_key is None:
+                api_key = value
+        elif name == b"content-length" or name == b"transfer-encoding":
+            body = True
+    if authorization:
+        text = authorization.decode("latin-1")
+        if text[:7].lower() == "bearer ":
+            return text[7:].strip() or None, body
+    return (api_key.decode("latin-1") or None) if api_key else None, body
+
+
+def _arguments(query_string: bytes) -> dict[str, str]:
+    """The query's parameters as QueryParams reads them (the last value of a name wins,
+    blank values kept); split by hand when nothing in it is escaped, the common case."""
+    text = query_string.decode("latin-1")
+    if "%" in text or "+" in text:
+        return dict(QueryParams(query_string))
+    out: dict[str, str] = {}
+    for part in text.split("&"):
+        if part:
+            name, _, value = part.partition("=")
+            out[name] = value
+    return out
+
+
+async def fast_lookup(scope: dict[str, Any]) -> Response | _JsonAnswer | None:
     """The answer to a GET /v1/lookup, or None: the application answers (see FastLookup)."""
-    headers = Headers(scope=scope)
-    if "content-length" in headers or "transfer-encoding" in headers:
+    key, body = _key_and_body(scope["headers"])
+    if body:
         return None  # a body: the body limits apply
     svc: Services = scope["app"].state.services
-    key = key_from(headers)
     p = svc.auth.check(key) if key else None
     if p is None or p.role not in LOOKUP_ROLES:
         return None
-    args = QueryParams(scope["query_string"])
+    args = _arguments(scope["query_string"])
     try:
         q = _query(args.get("signal_type") or "", args.get("signal") or "")
         threshold = threshold_param(args.get("threshold"))
@@ -195,7 +255,8 @@ async def fast_lookup(scope: dict[str, Any]) -> Response | None:
     except Exception:
         log.exception("internal error on GET /v1/lookup")
         return JSONResponse({"detail": errors.INTERNAL}, status_code=500)
-    return json_response({"signal_type": q.signal_type, "signal": q.value, "matches": matches})
+    answer = {"signal_type": q.signal_type, "signal": q.value, "matches": matches}
+    return _JsonAnswer(json.dumps(answer, separators=(",", ":")).encode())
 
 
 @router.post(
