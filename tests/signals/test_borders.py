@@ -60,3 +60,30 @@ def test_flat_tiny_and_mostly_border_pictures() -> None:
     canvas = Image.new("RGB", (800, 800), (255, 255, 255))
     canvas.paste(small, (370, 380))
     assert content_box(canvas).mostly_border
+
+
+def test_flat_mask_equals_the_plain_numpy_filter() -> None:
+    """The OpenCV box filter gives the very mask of the nine shifted sums it replaced."""
+    import numpy as np
+
+    from rempart.signals.borders import _flat_mask, _luma
+
+    def plain(grey: np.ndarray) -> np.ndarray:
+        p = np.pad(grey, 1, mode="edge")
+        h, w = grey.shape
+        taps = np.zeros_like(grey)
+        for dy in range(3):
+            for dx in range(3):
+                taps = taps + p[dy : dy + h, dx : dx + w]
+        blur = taps / 9.0
+        q = np.pad(blur, 1, mode="edge")
+        lap = np.abs(4 * blur - q[:-2, 1:-1] - q[2:, 1:-1] - q[1:-1, :-2] - q[1:-1, 2:])
+        middle = lap[h // 4 : h - h // 4, w // 4 : w - w // 4]
+        limit = max(0.75, min(3.0, 0.25 * float(np.quantile(middle, 0.75))))
+        return np.asarray(lap <= limit)
+
+    for k in range(6):
+        grey = _luma(photo_like(900 + k, (640, 480)))[0]
+        assert np.array_equal(_flat_mask(grey), plain(grey))
+    flat = np.full((20, 300), 7, np.float32)
+    assert np.array_equal(_flat_mask(flat), plain(flat))
