@@ -222,7 +222,9 @@ def hash_media(data: bytes, name: str, max_video_seconds: float = 600.0) -> Medi
                     f"{max_video_seconds:.0f} s; hash longer ones with "
                     "`rempart hash` and look up the hashes",
                 )
-            video = hash_video_file(path, seconds_per_frame=1.0, regions=True, info=info)
+            video = hash_video_file(
+                path, seconds_per_frame=1.0, regions=True, info=info, robust="query"
+            )
         summary = {
             "media_type": "video",
             "md5": video.md5,

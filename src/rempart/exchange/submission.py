@@ -25,6 +25,7 @@ from rempart.signals.pdq import PdqHash
 from rempart.signals.pdq_variants import REGIONS as IMAGE_REGIONS
 from rempart.signals.pdq_variants import Variant
 from rempart.signals.types import REGISTRY
+from rempart.signals.video_variants import CROP_NAMES
 from rempart.signals.vpdq import (
     REGIONS,
     VideoHashes,
@@ -117,8 +118,12 @@ class SubmissionItem:
             out["vpdq"] = frames_to_list(self.frames)
             if self.inside:
                 out["vpdq_inside"] = frames_to_list(self.inside)
-            if self.regions:
-                out["vpdq_regions"] = {k: frames_to_list(v) for k, v in self.regions.items()}
+            halves = {k: v for k, v in self.regions.items() if k in REGIONS}
+            if halves:
+                out["vpdq_regions"] = {k: frames_to_list(v) for k, v in halves.items()}
+            crops = {k: v for k, v in self.regions.items() if k in CROP_NAMES}
+            if crops:  # the robust stage's centre crops of her frames (older readers skip it)
+                out["vpdq_crops"] = {k: frames_to_list(v) for k, v in crops.items()}
         if self.variants:
             out["pdq_variants"] = [
                 {"kind": v.kind, "name": v.name, "pdq": v.hash.hex, "quality": v.hash.quality}
@@ -192,7 +197,7 @@ def parse_item(raw: Any, where: str) -> SubmissionItem:
     video: dict[str, Any] = {}
     if media_type == "video":
         video = _video_fields(raw, where)
-    elif any(k in raw for k in ("vpdq", "vpdq_inside", "vpdq_regions")):
+    elif any(k in raw for k in ("vpdq", "vpdq_inside", "vpdq_regions", "vpdq_crops")):
         raise FormatError(f"{where}: frame hashes (vpdq) on an item that is not a video")
     else:
         video = _robust_fields(raw, where)
@@ -260,6 +265,10 @@ def _video_fields(raw: dict[str, Any], where: str) -> dict[str, Any]:
     if not isinstance(regions, dict) or not set(regions) <= set(REGIONS):
         raise FormatError(f"{where}: 'vpdq_regions' must map {', '.join(REGIONS)} to lists")
     out["regions"] = {k: frames(v, f"vpdq_regions.{k}") for k, v in regions.items()}
+    crops = raw.get("vpdq_crops", {})
+    if not isinstance(crops, dict) or not set(crops) <= set(CROP_NAMES):
+        raise FormatError(f"{where}: 'vpdq_crops' must map {', '.join(CROP_NAMES)} to lists")
+    out["regions"].update({k: frames(v, f"vpdq_crops.{k}") for k, v in crops.items()})
     for key in ("duration", "seconds_per_frame"):
         value = raw.get(key)
         if value is not None and (

@@ -17,12 +17,14 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PIL import Image
 
 from rempart.media.errors import MediaError
 from rempart.media.video import DecodedFrame, VideoInfo, iter_frames, probe_video
 from rempart.signals import _pdq as pdq_kernel
+from rempart.signals import video_variants
 from rempart.signals.exact import file_digests
 from rempart.signals.pdq import (
     DEFAULT_THRESHOLD,
@@ -228,11 +230,22 @@ def _whole_dihedral(rgb: np.ndarray) -> tuple[tuple[str, int], dict[str, tuple[s
 
 
 def frame_hashes(
-    rgb: np.ndarray, *, inside: bool = True, halves: bool = False, dihedral: bool = False
+    rgb: np.ndarray,
+    *,
+    inside: bool = True,
+    halves: bool = False,
+    dihedral: bool = False,
+    grey: np.ndarray | None = None,
 ) -> FrameHashes:
     """Every hash Rempart keeps of one decoded frame (RGB uint8 HxWx3), sharing its pixels:
     the whole frame, the picture inside black bars (`inside`), its halves (`halves`), and
-    the whole frame's other rotations/flips (`dihedral`, from the same DCT)."""
+    the whole frame's other rotations/flips (`dihedral`, from the same DCT).
+
+    The whole frame and the picture inside the bars are hashed from the RGB pixels (bit for
+    bit Meta's vPDQ); the halves from the frame's grey copy (`grey`, the luma of `rgb`
+    rounded, as `DecodedFrame.grey()`; made here when not given), scaled down: a third of
+    the work of scaling RGB, and within a few bits of it (the luma of a scaled picture is the
+    scaled luma, up to rounding)."""
     turned: dict[str, tuple[str, int]] = {}
     if dihedral:
         whole, turned = _whole_dihedral(np.ascontiguousarray(rgb))
@@ -242,7 +255,13 @@ def frame_hashes(
     trimmed = pdq_of(rgb, box) if inside and box is not None else None
     regions: dict[str, tuple[str, int]] = {}
     if halves:
-        picture = rgb if box is None else rgb[box[0] : box[1], box[2] : box[3]]
+        top, bottom, left, right = box if box is not None else (0, rgb.shape[0], 0, rgb.shape[1])
+        if grey is None:
+            picture = cv2.cvtColor(
+                np.ascontiguousarray(rgb[top:bottom, left:right]), cv2.COLOR_RGB2GRAY
+            )
+        else:
+            picture = grey[top:bottom, left:right]
         regions = region_hashes(picture)
     return FrameHashes(whole, trimmed, regions, box, turned)
 
@@ -317,7 +336,11 @@ def hash_frames(
         number, ts = decoded.number, decoded.time
         rgb = decoded.rgb()
         got = frame_hashes(
-            rgb, inside=trimmed is not None, halves=regions is not None, dihedral=dihedral
+            rgb,
+            inside=trimmed is not None,
+            halves=regions is not None,
+            dihedral=dihedral,
+            grey=decoded.grey() if regions is not None else None,
         )
         if progress is not None:
             progress(ts)
@@ -354,8 +377,13 @@ def hash_video_file(
     frame_hook: Callable[[float, np.ndarray], None] | None = None,
     info: VideoInfo | None = None,
     digests: tuple[str, str] | None = None,
+    robust: str | None = None,
 ) -> VideoHashes:
     """MD5, SHA-256 and vPDQ frames of a video file. MediaError (naming it) when unusable.
+
+    `robust` (with `regions`): the robust stage's per-frame hashes (signals/video_variants)
+    in `regions` beside the halves: "query" a scanned copy's (rotations/flips, the picture
+    inside a frame, insets), "stored" hers (centre crops).
 
     A file that breaks off before its announced duration raises MediaError "truncated",
     unless `allow_truncated`: then the frames decoded before the break are kept, with a note.
@@ -383,6 +411,8 @@ def hash_video_file(
         dedupe_distance=dedupe_distance,
         notes=notes if allow_truncated else None,
         frame_hook=frame_hook,
+        extra=video_variants.extra_hashes(robust) if regions else None,
+        dihedral=bool(regions) and robust == "query",
     )
     last = seen[0]
     slack = max(2.0, 2 * seconds_per_frame, 0.1 * (info.duration or 0.0))
