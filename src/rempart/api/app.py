@@ -48,8 +48,9 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             svc.stop()
 
     # /docs and /redoc: our own script-free page (api/apidocs.py), not FastAPI's, which
-    # loads Swagger UI and ReDoc from a CDN
-    app = FastAPI(
+    # loads Swagger UI and ReDoc from a CDN. FastLookupApp: FastAPI, with GET /v1/lookup's
+    # fast path tried before FastAPI's own per-request work (routes/lookup.py)
+    app = lookup.FastLookupApp(
         title="Rempart API",
         version=__version__,
         description=DESCRIPTION,
