@@ -13,11 +13,12 @@ naive restore of last week's copy would bring back what a person withdrew since.
   preserved media and the withdrawal ledger's key (never the ledger itself: a backup
   cannot roll it back), and a manifest (every member's size and SHA-256, the schema
   revision, the audit head, the instance id).
-- The file: a short plain header (format, scrypt parameters and salt, a passphrase check
-  value), then records of at most CHUNK bytes, each sealed with AES-256-GCM under the
-  scrypt-derived key, its number as nonce, the header's digest and a "last record" flag
-  as associated data: a record changed, dropped, moved or cut off at the end is found;
-  a large database is streamed through, never held in memory.
+- The file (rempart.ops.container: the format, apart from what goes in it): a short plain
+  header (format, scrypt parameters and salt, a passphrase check value), then records of
+  at most CHUNK bytes, each sealed with AES-256-GCM under the scrypt-derived key, its
+  number as nonce, the header's digest and a "last record" flag as associated data: a
+  record changed, dropped, moved or cut off at the end is found; a large database is
+  streamed through, never held in memory.
 - `verify` decrypts and checks everything, restoring nothing; `restore` verifies first,
   then restores into an empty home and an empty database only, re-applies the withdrawal
   ledger (store/withdrawal_ledger.py) before returning, writes the audit head and checks
@@ -28,58 +29,42 @@ naive restore of last week's copy would bring back what a person withdrew since.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import os
 import shutil
 import sqlite3
-import struct
 import subprocess
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from sqlalchemy.engine import make_url
 
 from rempart import __version__
 from rempart.config import Settings, ledger_path
 from rempart.errors import InvalidInput, Refused, SetupError
+from rempart.ops import container
+from rempart.ops.container import (
+    CHUNK,
+    FORMAT,
+    SCRYPT_N,
+    VERSION,
+    BackupError,
+    Member,
+    Progress,
+)
 from rempart.store import audit, withdrawal_ledger
 from rempart.store.bank_index import BankIndex
 from rempart.store.db import Database, normalise_url
 
-FORMAT = "rempart-backup"
-VERSION = 1
-MAGIC = b"REMPART-BACKUP\n"
-CHUNK = 1 << 20  # plaintext bytes per record
-SCRYPT_N = 1 << 17  # 128 MiB of memory, about half a second: slow to guess
-SCRYPT_MAX_N = 1 << 20  # a header asking for more is refused (memory)
 MIN_PASSPHRASE = 10
-_MAX_HEADER = 4096
-_TAG = 16
 DB_SQLITE = "database.sqlite"
 DB_PGDUMP = "database.pgdump"
 LEDGER_KEY = "ledger.key"
 FOLDERS = ("keys", "notices", "evidence", "c2pa-trust")  # what of REMPART_HOME a backup carries
-Progress = Callable[[str, int, int], None]  # (what, done, total; total 0: unknown)
-
-
-class BackupError(SetupError):
-    """A backup that cannot be read: wrong passphrase, truncated, altered, or newer."""
-
-
-@dataclass(frozen=True)
-class Member:
-    name: str
-    size: int
-    sha256: str
 
 
 @dataclass(frozen=True)
@@ -139,151 +124,7 @@ class Manifest:
             raise BackupError(f"{where}: its manifest is malformed ({exc})") from exc
 
 
-# -- the sealed stream --------------------------------------------------------------------
-
-
-def _derive(passphrase: str, salt: bytes, n: int, r: int, p: int) -> bytes:
-    return Scrypt(salt=salt, length=32, n=n, r=r, p=p).derive(passphrase.encode("utf-8"))
-
-
-def _check_value(key: bytes) -> str:
-    return hmac.new(key, b"rempart-backup-passphrase-check", hashlib.sha256).hexdigest()[:32]
-
-
-class _Sealer:
-    def __init__(self, fh: IO[bytes], passphrase: str, n: int) -> None:
-        salt = os.urandom(16)
-        self.key = _derive(passphrase, salt, n, 8, 1)
-        header = {
-            "format": FORMAT,
-            "version": VERSION,
-            "kdf": {"name": "scrypt", "n": n, "r": 8, "p": 1, "salt": salt.hex()},
-            "check": _check_value(self.key),
-            "chunk": CHUNK,
-        }
-        raw = json.dumps(header, sort_keys=True).encode()
-        fh.write(MAGIC + struct.pack(">I", len(raw)) + raw)
-        self.aad = hashlib.sha256(MAGIC + raw).digest()
-        self.aead = AESGCM(self.key)
-        self.fh = fh
-        self.seq = 0
-
-    def record(self, kind: bytes, payload: bytes, final: bool = False) -> None:
-        nonce = self.seq.to_bytes(12, "big")
-        sealed = self.aead.encrypt(nonce, kind + payload, self.aad + (b"\1" if final else b"\0"))
-        self.fh.write(struct.pack(">I", len(sealed)) + sealed)
-        self.seq += 1
-
-
-def _records(fh: IO[bytes], where: Path, passphrase: str) -> Iterator[tuple[bytes, bytes, bool]]:
-    """(kind, payload, final) of each record, checked; BackupError at the first problem."""
-    if fh.read(len(MAGIC)) != MAGIC:
-        raise BackupError(f"{where}: not a Rempart backup")
-    head = fh.read(4)
-    if len(head) < 4:
-        raise BackupError(f"{where}: truncated (the header is cut off)")
-    (length,) = struct.unpack(">I", head)
-    if length > _MAX_HEADER:
-        raise BackupError(f"{where}: altered (impossible header length)")
-    raw = fh.read(length)
-    try:
-        header = json.loads(raw)
-        kdf = header["kdf"]
-        n, r, p, salt = int(kdf["n"]), int(kdf["r"]), int(kdf["p"]), bytes.fromhex(kdf["salt"])
-    except (ValueError, KeyError, TypeError) as exc:
-        raise BackupError(f"{where}: altered or truncated (unreadable header)") from exc
-    if header.get("format") != FORMAT or kdf.get("name") != "scrypt":
-        raise BackupError(f"{where}: not a Rempart backup")
-    if header.get("version") != VERSION:
-        raise BackupError(
-            f"{where}: backup format {header.get('version')} is newer than this Rempart "
-            f"reads ({VERSION}): restore it with the Rempart that made it"
-        )
-    if (
-        not (1 << 10 <= n <= SCRYPT_MAX_N)
-        or n & (n - 1)
-        or not (0 < r <= 32 and 0 < p <= 16)
-        or 128 * n * r > 1 << 30  # at most 1 GiB of memory, whatever the header says
-    ):
-        raise BackupError(f"{where}: altered (scrypt parameters out of range)")
-    key = _derive(passphrase, salt, n, r, p)
-    if not hmac.compare_digest(str(header.get("check", "")), _check_value(key)):
-        raise BackupError(f"{where}: wrong passphrase (or an altered header)")
-    aead = AESGCM(key)
-    aad = hashlib.sha256(MAGIC + raw).digest()
-    seq = 0
-    limit = CHUNK + 1 + _TAG + 64
-    while True:
-        size = fh.read(4)
-        if not size:
-            raise BackupError(f"{where}: truncated (it ends before its manifest)")
-        if len(size) < 4:
-            raise BackupError(f"{where}: truncated")
-        (length,) = struct.unpack(">I", size)
-        if length > limit or length < _TAG + 1:
-            raise BackupError(f"{where}: altered (record {seq} has an impossible length)")
-        sealed = fh.read(length)
-        if len(sealed) < length:
-            raise BackupError(f"{where}: truncated (record {seq} is cut off)")
-        nonce = seq.to_bytes(12, "big")
-        plain: bytes | None = None
-        final = False
-        for flag in (b"\0", b"\1"):
-            try:
-                plain = aead.decrypt(nonce, sealed, aad + flag)
-                final = flag == b"\1"
-                break
-            except InvalidTag:
-                continue
-        if plain is None:
-            raise BackupError(f"{where}: altered (record {seq} does not authenticate)")
-        if final and fh.read(1):
-            raise BackupError(f"{where}: altered (data after its manifest)")
-        yield plain[:1], plain[1:], final
-        seq += 1
-        if final:
-            return
-
-
 # -- making a backup ----------------------------------------------------------------------
-
-
-class _Writer:
-    def __init__(self, sealer: _Sealer, progress: Progress | None) -> None:
-        self.sealer = sealer
-        self.members: list[Member] = []
-        self.progress = progress
-
-    def add(self, name: str, chunks: Iterable[bytes], total: int = 0) -> Member:
-        self.sealer.record(b"B", name.encode("utf-8"))
-        digest = hashlib.sha256()
-        size = 0
-        buffer = b""
-        for chunk in chunks:
-            buffer += chunk
-            while len(buffer) >= CHUNK:
-                piece, buffer = buffer[:CHUNK], buffer[CHUNK:]
-                digest.update(piece)
-                size += len(piece)
-                self.sealer.record(b"D", piece)
-                if self.progress:
-                    self.progress(name, size, total)
-        if buffer:
-            digest.update(buffer)
-            size += len(buffer)
-            self.sealer.record(b"D", buffer)
-        self.sealer.record(b"E", b"")
-        if self.progress:
-            self.progress(name, size, size)
-        member = Member(name, size, digest.hexdigest())
-        self.members.append(member)
-        return member
-
-
-def _file_chunks(path: Path) -> Iterator[bytes]:
-    with path.open("rb") as fh:
-        while chunk := fh.read(CHUNK):
-            yield chunk
 
 
 def _home_files(home: Path) -> list[tuple[str, Path]]:
@@ -401,8 +242,8 @@ def backup(
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
             with os.fdopen(fd, "wb") as fh:
-                sealer = _Sealer(fh, passphrase, scrypt_n)
-                writer = _Writer(sealer, progress)
+                sealer = container.Sealer(fh, passphrase, scrypt_n)
+                writer = container.Writer(sealer, progress)
                 if db.backend == "sqlite":
                     facts = _backup_sqlite(db, home, writer, progress)
                 elif db.backend == "postgresql":
@@ -411,7 +252,7 @@ def backup(
                     raise SetupError(f"backups of a {db.backend} database are not supported")
                 writer.add(LEDGER_KEY, [ledger_key])
                 for name, path in _home_files(home):
-                    writer.add(name, _file_chunks(path), path.stat().st_size)
+                    writer.add(name, container.file_chunks(path), path.stat().st_size)
                 manifest = Manifest(
                     created_at=datetime.now(UTC).isoformat(timespec="seconds"),
                     rempart=__version__,
@@ -425,7 +266,7 @@ def backup(
                     ledger_seen=facts.ledger_seen,
                     ledger_head=facts.ledger_head,
                 )
-                sealer.record(b"M", json.dumps(manifest.as_dict()).encode(), final=True)
+                writer.finish(manifest.as_dict())
                 fh.flush()
                 os.fsync(fh.fileno())
             tmp.replace(out)
@@ -437,7 +278,9 @@ def backup(
         db.dispose()
 
 
-def _backup_sqlite(db: Database, home: Path, writer: _Writer, progress: Progress | None) -> _Facts:
+def _backup_sqlite(
+    db: Database, home: Path, writer: container.Writer, progress: Progress | None
+) -> _Facts:
     source = _sqlite_path(db.url)
     scratch = Path(tempfile.mkdtemp(prefix=".backup-", dir=home))  # 0700, in her home
     try:
@@ -465,13 +308,13 @@ def _backup_sqlite(db: Database, home: Path, writer: _Writer, progress: Progress
         finally:
             dst.close()
             src.close()
-        writer.add(DB_SQLITE, _file_chunks(copy), copy.stat().st_size)
+        writer.add(DB_SQLITE, container.file_chunks(copy), copy.stat().st_size)
         return facts
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _backup_postgres(db: Database, writer: _Writer) -> _Facts:
+def _backup_postgres(db: Database, writer: container.Writer) -> _Facts:
     tool = pg_tool("pg_dump")
     with db.engine.connect() as c:
         c.exec_driver_sql("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
@@ -517,51 +360,8 @@ def _read(
     progress: Progress | None = None,
 ) -> Manifest:
     """Decrypt and check the whole backup; `sink(name)` gives where a member's bytes go."""
-    try:
-        fh = path.open("rb")
-    except OSError as exc:
-        raise BackupError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    total = path.stat().st_size
-    seen: dict[str, Member] = {}
-    with fh:
-        current: str | None = None
-        digest = hashlib.sha256()
-        size = 0
-        target: Callable[[bytes], Any] | None = None
-        for kind, payload, final in _records(fh, path, passphrase):
-            if kind == b"B" and current is None and not final:
-                current = payload.decode("utf-8", "replace")
-                _check_name(current, path)
-                if current in seen:
-                    raise BackupError(f"{path}: altered ({current} twice)")
-                digest, size = hashlib.sha256(), 0
-                target = sink(current) if sink else None
-            elif kind == b"D" and current is not None and not final:
-                digest.update(payload)
-                size += len(payload)
-                if target:
-                    target(payload)
-                if progress:
-                    progress("reading", fh.tell(), total)
-            elif kind == b"E" and current is not None and not final:
-                seen[current] = Member(current, size, digest.hexdigest())
-                current, target = None, None
-            elif kind == b"M" and final and current is None:
-                manifest = Manifest.from_dict(json.loads(payload), path)
-                listed = {m.name: m for m in manifest.members}
-                if listed != seen:
-                    bad = sorted(set(listed) ^ set(seen)) or sorted(
-                        n for n in listed if listed[n] != seen.get(n)
-                    )
-                    raise BackupError(
-                        f"{path}: altered (does not match its manifest: {', '.join(bad[:5])})"
-                    )
-                if progress:
-                    progress("reading", total, total)
-                return manifest
-            else:
-                raise BackupError(f"{path}: altered (records out of order)")
-    raise BackupError(f"{path}: truncated")  # pragma: no cover (the reader raises first)
+    doc = container.read(path, passphrase, check_name=_check_name, sink=sink, progress=progress)
+    return Manifest.from_dict(doc, path)
 
 
 def _check_name(name: str, where: Path) -> None:
