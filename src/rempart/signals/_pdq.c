@@ -30,8 +30,14 @@
 #define MIN_DIM 5 /* Meta's MIN_HASHABLE_DIM: smaller pictures hash to zero, quality 0 */
 
 static float DCT[16][64];
+static double LUMA_R[256], LUMA_G[256], LUMA_B[256];
 
-static void init_dct(void) {
+static void init_tables(void) {
+    for (int v = 0; v < 256; v++) {
+        LUMA_R[v] = (double)v * 0.299;
+        LUMA_G[v] = (double)v * 0.587;
+        LUMA_B[v] = (double)v * 0.114;
+    }
     const double pi = 3.14159265358979323846;
     const float scale = (float)sqrt(2.0 / 64.0);
     for (int i = 0; i < 16; i++)
@@ -100,17 +106,19 @@ static void luma_row(const source_t *s, int r, float *dst) {
         for (int j = 0; j < cols; j++) dst[j] = (float)p[j];
         return;
     }
-    /* the reference binding: R*0.299 + G*0.587 + B*0.114 in double, then float */
+    /* the reference binding: R*0.299 + G*0.587 + B*0.114 in double, then float; the
+     * products come from tables of the very same doubles */
     int px = s->pixel;
     for (int j = 0; j < cols; j++) {
         const uint8_t *q = p + (Py_ssize_t)j * px;
-        dst[j] = (float)((double)q[0] * 0.299 + (double)q[1] * 0.587 + (double)q[2] * 0.114);
+        dst[j] = (float)(LUMA_R[q[0]] + LUMA_G[q[1]] + LUMA_B[q[2]]);
     }
 }
 
 typedef struct {
     const source_t *src;
     int cols, w;     /* row length, and the window along rows */
+    Py_ssize_t pitch; /* floats from one row of the buffers to the next */
     float *ring;     /* the first pass along rows: the rows the column window still needs */
     int ring_rows;
     float *tmp;      /* G rows of luma */
@@ -123,26 +131,26 @@ static const float *first_pass_row(rows_t *rs, int r) {
         const float *in[G];
         float *out[G];
         for (int k = 0; k < g; k++) {
-            float *t = rs->tmp + (Py_ssize_t)k * rs->cols;
+            float *t = rs->tmp + (Py_ssize_t)k * rs->pitch;
             luma_row(rs->src, rs->next + k, t);
             in[k] = t;
-            out[k] = rs->ring + (Py_ssize_t)((rs->next + k) % rs->ring_rows) * rs->cols;
+            out[k] = rs->ring + (Py_ssize_t)((rs->next + k) % rs->ring_rows) * rs->pitch;
         }
         box_lines(in, out, g, rs->cols, rs->w);
         rs->next += g;
     }
-    return rs->ring + (Py_ssize_t)(r % rs->ring_rows) * rs->cols;
+    return rs->ring + (Py_ssize_t)(r % rs->ring_rows) * rs->pitch;
 }
 
 /* The second pass along rows of g rows of the first column pass; the 64 kept columns of
  * each go to `compact`. */
-static void flush(float *col, float *row2, int g, int cols, int wr, float *compact,
-                  const int *inj) {
+static void flush(float *col, float *row2, int g, int cols, Py_ssize_t pitch, int wr,
+                  float *compact, const int *inj) {
     const float *in[G];
     float *out[G];
     for (int k = 0; k < g; k++) {
-        in[k] = col + (Py_ssize_t)k * cols;
-        out[k] = row2 + (Py_ssize_t)k * cols;
+        in[k] = col + (Py_ssize_t)k * pitch;
+        out[k] = row2 + (Py_ssize_t)k * pitch;
     }
     box_lines(in, out, g, cols, wr);
     for (int k = 0; k < g; k++)
@@ -163,17 +171,21 @@ static int downsample(const source_t *s, float out64[64][64]) {
     size_t ncols = (size_t)cols;
     /* rows li..r are needed while rows up to r + G - 1 are produced */
     int ring_rows = wc + G + 1;
-    float *ring = malloc(sizeof(float) * ncols * (size_t)ring_rows);
-    float *tmp = malloc(sizeof(float) * ncols * G);
+    /* rows of the buffers an odd number of cache lines apart (modulo 4 KB): G rows read
+     * at once would otherwise fall in one cache set when a row is a multiple of 4 KB */
+    Py_ssize_t pitch = (Py_ssize_t)((cols + 31) / 32 * 32 + 16);
+    size_t np = (size_t)pitch;
+    float *ring = malloc(sizeof(float) * np * (size_t)ring_rows);
+    float *tmp = malloc(sizeof(float) * np * G);
     float *sum = malloc(sizeof(float) * ncols);
-    float *col = malloc(sizeof(float) * ncols * G);  /* G rows of the first column pass */
-    float *row2 = malloc(sizeof(float) * ncols * G); /* ... after the second row pass */
+    float *col = malloc(sizeof(float) * np * G);  /* G rows of the first column pass */
+    float *row2 = malloc(sizeof(float) * np * G); /* ... after the second row pass */
     float *compact = malloc(sizeof(float) * OUT * (size_t)rows); /* kept columns, all rows */
     if (!ring || !tmp || !sum || !col || !row2 || !compact) {
         free(ring), free(tmp), free(sum), free(col), free(row2), free(compact);
         return 0;
     }
-    rows_t rs = {s, cols, wr, ring, ring_rows, tmp, 0};
+    rows_t rs = {s, cols, wr, pitch, ring, ring_rows, tmp, 0};
     int pending = 0; /* rows of `col` waiting for the second pass along rows */
     /* first pass along columns, row by row across all columns; each finished row goes
      * through the second pass along rows, of which the decimation keeps 64 columns */
@@ -182,7 +194,7 @@ static int downsample(const source_t *s, float out64[64][64]) {
 #define EMIT()                                                                   \
     do {                                                                         \
         if (++pending == G) {                                                    \
-            flush(col, row2, pending, cols, wr, compact + (Py_ssize_t)oi * OUT, inj); \
+            flush(col, row2, pending, cols, pitch, wr, compact + (Py_ssize_t)oi * OUT, inj); \
             oi += pending;                                                       \
             pending = 0;                                                         \
         }                                                                        \
@@ -194,7 +206,7 @@ static int downsample(const source_t *s, float out64[64][64]) {
     }
     for (int i = 0; i < p2; i++) {
         const float *a = first_pass_row(&rs, ri++);
-        float *cur = col + (Py_ssize_t)pending * cols;
+        float *cur = col + (Py_ssize_t)pending * pitch;
         cws++;
         float f = (float)cws;
         for (int j = 0; j < cols; j++) {
@@ -205,8 +217,8 @@ static int downsample(const source_t *s, float out64[64][64]) {
     }
     for (int i = 0; i < p3; i++) {
         const float *a = first_pass_row(&rs, ri++);
-        const float *b = rs.ring + (Py_ssize_t)(li++ % rs.ring_rows) * cols;
-        float *cur = col + (Py_ssize_t)pending * cols;
+        const float *b = rs.ring + (Py_ssize_t)(li++ % rs.ring_rows) * pitch;
+        float *cur = col + (Py_ssize_t)pending * pitch;
         float f = (float)cws;
         for (int j = 0; j < cols; j++) {
             sum[j] += a[j];
@@ -216,8 +228,8 @@ static int downsample(const source_t *s, float out64[64][64]) {
         EMIT();
     }
     for (int i = 0; i < p4; i++) {
-        const float *b = rs.ring + (Py_ssize_t)(li++ % rs.ring_rows) * cols;
-        float *cur = col + (Py_ssize_t)pending * cols;
+        const float *b = rs.ring + (Py_ssize_t)(li++ % rs.ring_rows) * pitch;
+        float *cur = col + (Py_ssize_t)pending * pitch;
         cws--;
         float f = (float)cws;
         for (int j = 0; j < cols; j++) {
@@ -228,7 +240,7 @@ static int downsample(const source_t *s, float out64[64][64]) {
     }
 #undef EMIT
     if (pending) {
-        flush(col, row2, pending, cols, wr, compact + (Py_ssize_t)oi * OUT, inj);
+        flush(col, row2, pending, cols, pitch, wr, compact + (Py_ssize_t)oi * OUT, inj);
         oi += pending;
     }
     /* second pass along columns, on the 64 kept columns; the decimation keeps 64 rows */
@@ -469,6 +481,6 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_pdq",
                                     methods};
 
 PyMODINIT_FUNC PyInit__pdq(void) {
-    init_dct();
+    init_tables();
     return PyModule_Create(&module);
 }
