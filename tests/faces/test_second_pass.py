@@ -117,17 +117,17 @@ def test_a_picture_without_a_face_costs_hog_and_a_bounded_cnn(
     monkeypatch.setattr(models, "cnn_detector", lambda: watched)
     monkeypatch.setattr(detect, "CNN_MAX_PIXELS", 30_000)  # the per-picture bound, smaller
     scene = np.asarray(photo_like(5, (1600, 1200)))
-    t0 = time.perf_counter()
+    t0 = time.process_time()  # CPU time, as the budget counts: the machine may be loaded
     assert find_faces(scene) == []
-    hog_s = time.perf_counter() - t0
+    hog_s = time.process_time() - t0
     budget = CnnBudget(60.0)
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     assert find_faces(scene, detector="hog+cnn", budget=budget) == []
-    both_s = time.perf_counter() - t0
+    both_s = time.process_time() - t0
     ((shape, upsample),) = given
     assert shape[0] * shape[1] <= 30_000 and upsample == 0 and shape[1] / shape[0] == 4 / 3
-    assert budget.runs == 1 and budget.spent < 6.0  # 30,000 px, ~6 us a pixel when idle
-    assert both_s < 2 * hog_s + budget.spent + 1.0  # nothing else added
+    assert budget.runs == 1 and budget.spent < 1.0  # 30,000 px at ~7 CPU us a pixel: 0.2 s
+    assert both_s < 1.5 * hog_s + budget.spent + 0.3  # nothing else added
 
 
 def test_cli_detector_choice_scan_and_enrolment(

@@ -70,7 +70,7 @@ class FaceFinding:
 
 @dataclass
 class CnnBudget:
-    """The CNN time one scan (or this process's share of it) may spend."""
+    """The CNN time (CPU seconds) one scan, or this process's share of it, may spend."""
 
     seconds: float = DEFAULT_CNN_SECONDS
     spent: float = 0.0
@@ -90,6 +90,7 @@ _budgets: dict[str, CnnBudget] = {}
 # CNN pass (HOG alone, counted as skipped, logged) instead of hanging.
 _cnn_pid: int | None = None  # the process that ran the CNN
 _cnn_broken = False  # this process was forked from one that had run the CNN
+_warned = False
 
 
 def _after_fork_in_child() -> None:
@@ -223,7 +224,9 @@ def find_faces(
     scale = min(1.0, DETECT_SIDE / max(h, w))
     small = _resized(rgb, scale)
     allowed = (budget is None or budget.allows()) and not _cnn_broken
-    if _cnn_broken and detector != "hog":
+    global _warned
+    if _cnn_broken and detector != "hog" and not _warned:
+        _warned = True
         logging.getLogger(__name__).warning(
             "face detector: the CNN cannot run in a process forked from one that ran it; "
             "HOG alone here"
@@ -235,10 +238,10 @@ def find_faces(
         detector == "hog+cnn" and all(r.width() / scale < MIN_FACE_PX for r, _, _ in found)
     )
     if wants_cnn and allowed:
-        started = clock.perf_counter()
+        started = clock.process_time()  # CPU: the same on a loaded machine
         extra = _cnn(rgb, scale)
         if budget is not None:
-            budget.spent += clock.perf_counter() - started
+            budget.spent += clock.process_time() - started
             budget.runs += 1
         for rect, conf in extra:
             box = _box(rect, scale)
