@@ -101,7 +101,12 @@ def test_local_cluster_and_scheduler_address_match_the_plain_scan(
         ("small.jpg", "pdq"),
         ("copy.jpg", "pdq"),  # an archive member: its bytes went to a worker
     }
-    for report in (plain, local, remote):
+    reused = {}
+    for name, report in (("plain", plain), ("local", local), ("remote", remote)):
         data = json.loads(report.read_text())
         assert data["summary"]["hashed"] == 14 and data["summary"]["videos"] == 1
+        reused[name] = data["summary"]["known_content_reused"]
         assert [Path(s["file"]).name for s in data["skipped"]] == ["broken.jpg"]
+    # this machine's hash cache (purged on withdrawal) serves its own local cluster; the
+    # workers of a cluster reached by address use none
+    assert reused["plain"] == 0 and reused["local"] >= 12 and reused["remote"] == 0

@@ -7,7 +7,9 @@ items and searches the index for its photos (all 8 transforms) in one call, then
 process matches the candidates against the banks' rules and records results, as without a
 cluster. Files must be readable at the same path on the workers (shared storage); items
 from archives and URLs travel with their bytes (one way: results come back without them).
-Videos are hashed on the workers and matched in the scan process.
+Videos are hashed on the workers and matched in the scan process. Workers of a cluster
+reached by its address keep no hash cache (a withdrawal purges the cache of this machine's
+home folder only); those of `--cluster local` share this machine's.
 
 Why batches, and why the allocator settings (docs/sources.md, "Scale-out on Dask"): one
 file per task cost the scheduler and this process about as much CPU as the hashing; and
@@ -138,6 +140,10 @@ def hash_on_cluster(
     batches in flight."""
     from distributed import as_completed
 
+    if getattr(client, "cluster", None) is None:
+        # a cluster reached by its address: its workers' disks are not this machine's home
+        # folder, where a withdrawal purges cached hashes close to hers; they cache nothing
+        options = replace(options, cache_dir=None)
     shipped = client.scatter(index, broadcast=True)  # the index goes to each worker once
     threads = sum(client.nthreads().values()) or 1
     window = threads * TASKS_PER_THREAD
