@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image, ImageOps
+from PIL import Image
 
 from rempart.media.decode import (
     DEFAULT_MAX_FILE_BYTES,
@@ -57,8 +57,13 @@ def robust_signals(
         return (), None, None, (f"{NOT_ENOUGH_CONTENT} (smaller than {MIN_SIDE} pixels)",)
     work = work_copy(image)  # reduced once, for every variant and the features
     variants = tuple(stored_variants(work) if side == "stored" else query_variants(work))
-    features = extract(work)
-    mirrored = extract(ImageOps.mirror(work)) if side == "query" and features else None
+    grey = work.convert("L")  # once for both: the mirror image's grey is the grey's mirror
+    features = extract(grey)
+    mirrored = (
+        extract(grey.transpose(Image.Transpose.FLIP_LEFT_RIGHT))
+        if side == "query" and features
+        else None
+    )
     notes: tuple[str, ...] = ()
     if not variants and features is None:
         notes = (f"{NOT_ENOUGH_CONTENT} (too little detail: flat, or mostly border)",)
