@@ -275,6 +275,93 @@ def lookups_during_import(
     }
 
 
+def lookups_during_list_import(
+    port: int,
+    key: str,
+    admin_key: str,
+    known: list[str],
+    server_env: dict[str, str],
+    root: Path,
+    entries: int,
+    rate: float,
+    clients: int,
+    server_pid: int,
+) -> dict[str, object]:
+    """`rempart bank import-list` of a StopNCII list of `entries` hashes (bench/
+    list_import_bench.py writes it) run as its own process against the server's database,
+    while single lookups go on at `rate` requests/s (open loop), until 10 s after the import
+    ended (the server reloads its index after the import's commit): their latency, and how
+    long after the import's end a hash of the list was matched through the API."""
+    import threading
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from list_import_bench import write_list
+
+    listing = root / "partner-list.json"
+    sample = write_list(listing, entries)
+    consent = root / "partner-consent.json"
+    consent.write_text(
+        json.dumps(
+            {
+                "given_by": "Partner helpline (statement of the consent it holds)",
+                "given_at": "2026-12-01",
+                "purpose": "find and remove copies",
+                "allow_exchange": False,
+            }
+        )
+    )
+    env = {**os.environ, **server_env, "COLUMNS": "300"}
+    cli = [sys.executable, "-m", "rempart", "bank"]
+    subprocess.run([*cli, "create", "partner"], env=env, check=True, capture_output=True)
+    stop = root / "stop-lookups"
+    outcome: dict[str, object] = {}
+
+    def importer() -> None:
+        time.sleep(1.0)  # lookups running before the import starts
+        t0 = time.perf_counter()
+        run = subprocess.run(
+            [*cli, "import-list", "partner", str(listing), "--partner", "stopncii"]
+            + ["--consent", str(consent)],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        ended = time.perf_counter()
+        outcome["import_s"] = round(ended - t0, 1)
+        outcome["import_exit"] = run.returncode
+        if run.returncode not in (0, 3):
+            outcome["import_error"] = run.stderr[-500:]
+        while time.perf_counter() - ended < 120:  # until the server matches the list
+            r = httpx.get(
+                f"http://127.0.0.1:{port}/v1/lookup",
+                params={"signal_type": "pdq", "signal": sample[0]},
+                headers={"Authorization": f"Bearer {admin_key}"},
+                timeout=60,
+            )
+            if r.status_code == 200 and r.json()["matches"]:
+                outcome["matched_after_import_s"] = round(time.perf_counter() - ended, 2)
+                break
+            time.sleep(0.1)
+        time.sleep(max(0.0, 10.0 - (time.perf_counter() - ended)))
+        stop.touch()
+
+    thread = threading.Thread(target=importer)
+    thread.start()
+    try:
+        result = run_load(
+            port, key, known, 0, 3600, clients, 32, 0, 4000, server_pid, rate, str(stop)
+        )
+    finally:
+        stop.touch()
+        thread.join()
+    result["mode"] = (
+        f"single lookups at {rate:,.0f}/s offered while `bank import-list` adds "
+        f"{entries:,} hashes (another process, same database)"
+    )
+    result.update(outcome)
+    return result
+
+
 # ---------------------------------------------------------------- the server
 
 
@@ -351,23 +438,59 @@ async def _load(
     concurrency: int,
     deadline: float,
     batch: int,
+    rate: float = 0.0,
+    stop_file: str | None = None,
 ) -> dict[str, object]:
+    """Closed loop (`rate` 0): each connection sends its next request when the last is
+    answered. Open loop (`rate` > 0, requests/s from this process): requests are due at a
+    fixed pace whatever the answers, and a request's latency counts from when it was due,
+    so the time it waited for a free connection is in it (no coordinated omission). Either
+    stops at `deadline`, or as soon as `stop_file` exists."""
     lat: list[float] = []
     failures: list[str] = []
     wrong = 0
     lookups = 0
     nxt = 0
     step = max(1, batch)
+    chunks = (len(queries) + step - 1) // step
+    due: asyncio.Queue[tuple[float, int] | None] = asyncio.Queue()
+    checked = [0.0, False]  # when the stop file was last looked for, and whether it was there
+
+    def over() -> bool:
+        now = time.monotonic()
+        if stop_file is not None and now - checked[0] > 0.1:
+            checked[:] = [now, os.path.exists(stop_file)]
+        return now >= deadline or bool(checked[1])
+
+    async def pace() -> None:
+        start = time.perf_counter()
+        for i in range(chunks):
+            at = start + i / rate
+            wait = at - time.perf_counter()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            if over():
+                break
+            due.put_nowait((at, i))
+        for _ in range(concurrency):
+            due.put_nowait(None)
+
+    async def take() -> tuple[float, int] | None:
+        nonlocal nxt
+        if rate > 0:
+            return await due.get()
+        if nxt >= chunks or over():
+            return None
+        nxt += 1
+        return time.perf_counter(), nxt - 1
 
     async def worker() -> None:
-        nonlocal nxt, wrong, lookups
+        nonlocal wrong, lookups
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         try:
-            while time.monotonic() < deadline:
-                if nxt >= len(queries):
-                    return
-                chunk = queries[nxt : nxt + step]
-                nxt += step
+            while (item := await take()) is not None:
+                t0, i = item
+                chunk = queries[i * step : (i + 1) * step]
                 if batch:
                     body = json.dumps(
                         {"queries": [{"signal_type": "pdq", "signal": h} for h, _ in chunk]}
@@ -383,7 +506,6 @@ async def _load(
                         f"GET /v1/lookup?signal_type=pdq&signal={chunk[0][0]} HTTP/1.1\r\n"
                         f"Host: bench\r\nAuthorization: Bearer {key}\r\n\r\n"
                     ).encode()
-                t0 = time.perf_counter()
                 try:
                     status, data = await _request(reader, writer, head, body)
                 except (OSError, ValueError, asyncio.IncompleteReadError) as exc:
@@ -405,7 +527,10 @@ async def _load(
             writer.close()
 
     t0 = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    tasks = [worker() for _ in range(concurrency)]
+    if rate > 0:
+        tasks.append(pace())
+    await asyncio.gather(*tasks)
     return {
         "lat": lat,
         "failures": failures,
@@ -415,8 +540,10 @@ async def _load(
     }
 
 
-def client_process(args: tuple[int, str, int, int, float, int, list[str], int]) -> dict[str, Any]:
-    port, key, count, concurrency, seconds, batch, known, seed = args
+def client_process(
+    args: tuple[int, str, int, int, float, int, list[str], int, float, str | None],
+) -> dict[str, Any]:
+    port, key, count, concurrency, seconds, batch, known, seed, rate, stop_file = args
     queries = make_queries(known, count, seed)
     deadline = time.monotonic() + seconds
     try:
@@ -426,7 +553,7 @@ def client_process(args: tuple[int, str, int, int, float, int, list[str], int]) 
     except ImportError:
         pass
     cpu0 = time.process_time()  # the load's own CPU, without making the queries
-    out = asyncio.run(_load(port, key, queries, concurrency, deadline, batch))
+    out = asyncio.run(_load(port, key, queries, concurrency, deadline, batch, rate, stop_file))
     out["cpu_s"] = time.process_time() - cpu0
     return out
 
@@ -483,9 +610,17 @@ def run_load(
     batch: int,
     seed: int,
     server_pid: int | None = None,
+    rate: float = 0.0,
+    stop_file: str | None = None,
 ) -> dict[str, object]:
+    """One run: closed loop, or open loop at `rate` requests/s offered in all (see _load)."""
     per = max(1, requests // clients) * max(1, batch)
-    jobs = [(port, key, per, concurrency, seconds, batch, known, seed + i) for i in range(clients)]
+    if rate > 0:  # enough queries for the whole run at that pace
+        per = max(per, int(rate * seconds / clients + 1) * max(1, batch))
+    jobs = [
+        (port, key, per, concurrency, seconds, batch, known, seed + i, rate / clients, stop_file)
+        for i in range(clients)
+    ]
     pids = process_tree(server_pid) if server_pid else []
     t0 = time.perf_counter()
     with mp.get_context("spawn").Pool(clients) as pool:
@@ -498,7 +633,9 @@ def run_load(
     failures = [f for p in parts for f in p["failures"]]
     done = len(lat)
     out = {
-        "mode": f"batch of {batch}" if batch else "single lookups",
+        "mode": (f"batch of {batch}" if batch else "single lookups")
+        + (f", open loop at {rate:,.0f} requests/s offered" if rate > 0 else ""),
+        "offered_per_s": rate or None,
         "requests": done,
         "lookups": sum(p["lookups"] for p in parts),
         "seconds": round(seconds_run, 2),
@@ -558,6 +695,11 @@ def show(r: dict[str, object]) -> None:
     print(f"  failed requests {r['failed']}    wrong answers {r['wrong_answers']}")
     for f in r["failure_examples"]:  # type: ignore[attr-defined]
         print(f"    e.g. {f}")
+    if "import_s" in r:
+        print(
+            f"  the import took {r['import_s']} s (exit {r.get('import_exit')}); its hashes "
+            f"were matched {r.get('matched_after_import_s', 'NOT')} s after it ended"
+        )
     if r.get("server_cpu_s"):
         per = ", ".join(f"pid {k} {v} s" for k, v in r["server_cpu_s"].items())  # type: ignore[attr-defined]
         print(
@@ -590,11 +732,28 @@ def main() -> None:
     )
     ap.add_argument("--batch-requests", type=int, default=2000)
     ap.add_argument(
+        "--rate",
+        type=float,
+        nargs="*",
+        default=[],
+        help="also open-loop runs of single lookups at these offered rates (requests/s in "
+        "all, for --seconds each): latency below saturation, counted from when each "
+        "request was due",
+    )
+    ap.add_argument(
         "--import-entries",
         type=int,
         default=20_000,
         help="also lookups during an import of this many entries (0: none)",
     )
+    ap.add_argument(
+        "--import-list",
+        type=int,
+        default=0,
+        help="also lookups at --import-rate while `rempart bank import-list` of a list of "
+        "this many hashes runs in another process (0: none)",
+    )
+    ap.add_argument("--import-rate", type=float, default=1000.0)
     ap.add_argument("--json", type=Path, default=OUT / "api_load.json")
     args = ap.parse_args()
     cores = len(os.sched_getaffinity(0))
@@ -624,6 +783,22 @@ def main() -> None:
                     proc.pid,
                 )
             ]
+            for rate in args.rate:
+                results.append(
+                    run_load(
+                        port,
+                        key,
+                        known,
+                        0,
+                        args.seconds,
+                        args.clients,
+                        max(args.concurrency, 32),
+                        0,
+                        2000 + int(rate),
+                        proc.pid,
+                        rate,
+                    )
+                )
             if args.batch:
                 results.append(
                     run_load(
@@ -636,6 +811,21 @@ def main() -> None:
                         max(1, args.concurrency // 4),
                         args.batch,
                         1000,
+                        proc.pid,
+                    )
+                )
+            if args.import_list:
+                results.append(
+                    lookups_during_list_import(
+                        port,
+                        key,
+                        admin_key,
+                        known,
+                        {"REMPART_DB": url, "REMPART_HOME": str(home)},
+                        root,
+                        args.import_list,
+                        args.import_rate,
+                        args.clients,
                         proc.pid,
                     )
                 )
@@ -672,7 +862,11 @@ def main() -> None:
     print(
         f"no request failed: {'yes' if ok else 'NO'}; target >= 2,000 lookups/s and p99 < 50 "
         f"ms on 2 cores: single {target['lookups_per_s']:,}/s p99 {target['p99_ms']} ms"
-        + (f"; batch {results[1]['lookups_per_s']:,} lookups/s" if len(results) > 1 else "")
+        + "".join(
+            f"; batch {r['lookups_per_s']:,} lookups/s"
+            for r in results[1:]
+            if str(r["mode"]).startswith("batch")
+        )
     )
     per_core = target.get("server_lookups_per_core_s")
     if isinstance(per_core, float):
