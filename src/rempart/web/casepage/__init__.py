@@ -6,21 +6,21 @@ the API's keyless /v1/case-page/... (rempart.api.routes.cases, rempart.cases.sel
 
 Why a page of its own beside the hashing page: the hashing page must send nothing at all
 (connect-src 'none', it works from file://), while this one must talk to the helpline's
-server. So this page is one HTML text with the hashing page's look (its page.css) and the same
-languages, its script (case.js, plain, no build step) and catalogues inlined, and a strict
-Content-Security-Policy allowing exactly those inline blocks (by their SHA-256), connections
-to its own origin only, and no form submission (the forms are sent by the script, as JSON)."""
+server. So this page is one HTML text with the hashing page's look (its page.css), head,
+language chooser and language code (rempart.web.pageshell), its script (case.js, plain, no
+build step) and catalogues inlined, and a strict Content-Security-Policy allowing exactly
+those inline blocks (by their SHA-256), connections to its own origin only, and no form
+submission (the forms are sent by the script, as JSON)."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 from dataclasses import dataclass
 from importlib import resources
 from importlib.resources.abc import Traversable
 
 from rempart.errors import SetupError
+from rempart.web import pageshell
 
 CSP_TEMPLATE = (
     "default-src 'none'; script-src {script}; style-src {style}; img-src data:; "
@@ -56,12 +56,6 @@ def folder() -> Traversable:
     return resources.files("rempart") / "web" / "casepage"
 
 
-def _sha256(text: str) -> str:
-    return (
-        "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode() + "'"
-    )
-
-
 def catalogues(base: Traversable | None = None) -> dict[str, dict[str, object]]:
     """The page's catalogues, by language code (every one has every key of en.json)."""
     here = (base or folder()) / "i18n"
@@ -85,15 +79,15 @@ def build_page() -> CasePage:
         + "\n"
         + (base / "case.css").read_text(encoding="utf-8")
     )
-    script = (base / "case.js").read_text(encoding="utf-8")
+    script = pageshell.script((base / "case.js").read_text(encoding="utf-8"))
     for text, what in ((css, "the style"), (script, "case.js")):
         lowered = text.lower()
         if "</style" in lowered or "</script" in lowered or "<!--" in lowered:
             raise CasePageError(f"{what} cannot be inlined ('</style', '</script' or '<!--')")
-    cats = json.dumps(catalogues(base), ensure_ascii=False, sort_keys=True).replace("<", "\\u003c")
-    policy = CSP_TEMPLATE.format(script=_sha256(script), style=_sha256(css))
-    parts = {"{{CSP}}": policy, "{{CSS}}": css, "{{CATALOGUES}}": cats, "{{SCRIPT}}": script}
-    html = (base / "case.html").read_text(encoding="utf-8")
-    for placeholder, value in parts.items():
-        html = html.replace(placeholder, value, 1)
+    cats = pageshell.catalogues_json(catalogues(base))
+    policy = CSP_TEMPLATE.format(
+        script=pageshell.csp_source(script), style=pageshell.csp_source(css)
+    )
+    parts = {"CSP": policy, "CSS": css, "CATALOGUES": cats, "SCRIPT": script}
+    html = pageshell.fill((base / "case.html").read_text(encoding="utf-8"), parts)
     return CasePage(html=html, csp=policy)

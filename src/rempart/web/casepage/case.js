@@ -4,7 +4,8 @@
 // connect-src 'self'), sends only what she typed and the fingerprint file she chose (never a
 // picture), keeps her session token in this script's memory only (no cookie, no
 // localStorage, sessionStorage, IndexedDB or cache), and forgets it when the page closes.
-// Plain script, no import: inlined as it is by rempart.web.casepage (no build step).
+// Plain script, no import: inlined as it is by rempart.web.casepage (no build step), after
+// the language code both her pages share (rempart.web.pageshell's languages.js).
 (() => {
   "use strict";
   const MAX_FILE_BYTES = 8 * 1024 * 1024; // as rempart.cases.self_service.MAX_FILE_BYTES
@@ -12,53 +13,19 @@
   const API = "/v1/case-page";
   const $ = (id) => document.getElementById(id);
 
-  // ---- languages ------------------------------------------------------------------------
-  const catalogues = JSON.parse($("catalogues").textContent);
-  let lang = "en";
-  function pickLanguage() {
-    const wanted = navigator.languages && navigator.languages.length ? navigator.languages : [navigator.language || "en"];
-    for (const tag of wanted) {
-      const code = String(tag).toLowerCase();
-      if (catalogues[code]) return code;
-      const primary = code.split("-")[0];
-      if (catalogues[primary]) return primary;
-    }
-    return "en";
-  }
-  function t(key, vars = {}) {
-    const own = catalogues[lang] && catalogues[lang].strings[key];
-    const text = own ?? (catalogues.en && catalogues.en.strings[key]) ?? key;
-    return text.replace(/\{(\w+)\}/g, (m, name) => (name in vars ? String(vars[name]) : m));
-  }
+  // ---- languages (rempart.web.pageshell's languages.js, inlined before this script) -------
+  /* global rempartLanguages */
+  const languages = rempartLanguages(() => {
+    for (const [id, value] of Object.entries(shown)) $(id).textContent = value ? t(value[0], value[1]) : "";
+    if (lastStatus) renderStatus(lastStatus);
+  });
+  const t = languages.t;
   // Messages shown are kept as keys, so a change of language re-renders them.
   const shown = { notice: null, "signin-error": null, "send-status": null, "withdraw-status": null };
   function say(id, key, vars) {
     shown[id] = key ? [key, vars || {}] : null;
     $(id).textContent = key ? t(key, vars) : "";
   }
-  function applyLanguage() {
-    document.documentElement.lang = lang;
-    document.title = t("page_title");
-    for (const el of document.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
-    for (const [id, value] of Object.entries(shown)) $(id).textContent = value ? t(value[0], value[1]) : "";
-    if (lastStatus) renderStatus(lastStatus);
-  }
-  function setupLanguageChooser() {
-    const select = $("lang");
-    const codes = Object.keys(catalogues).sort((a, b) => (a === "en" ? -1 : b === "en" ? 1 : a.localeCompare(b)));
-    for (const code of codes) {
-      const option = document.createElement("option");
-      option.value = code;
-      option.textContent = catalogues[code].name || code;
-      select.append(option);
-    }
-    select.value = lang;
-    select.addEventListener("change", () => {
-      lang = select.value;
-      applyLanguage();
-    });
-  }
-
   // ---- her session: in memory only --------------------------------------------------------
   let token = null;
   let caseNumber = null;
@@ -188,7 +155,7 @@
   function renderStatus(st) {
     for (const dd of document.querySelectorAll("[data-count]")) dd.textContent = String(st[dd.dataset.count] ?? 0);
     $("case-waiting").hidden = !!st.seen_by_caseworker;
-    $("checked-at").textContent = t("case.checked", { time: new Date().toLocaleTimeString(lang) });
+    $("checked-at").textContent = t("case.checked", { time: new Date().toLocaleTimeString(languages.lang()) });
   }
 
   async function refresh() {
@@ -353,9 +320,8 @@
     }
   }
 
-  lang = pickLanguage();
-  setupLanguageChooser();
-  applyLanguage();
+  languages.setupChooser();
+  languages.apply();
   $("signin-form").addEventListener("submit", signIn);
   $("open-case").addEventListener("click", openCase);
   $("opened-ok").addEventListener("change", () => {

@@ -5,14 +5,14 @@ Why one file: it must work opened from disk (file://) with no network, and be ho
 is (`rempart serve` serves it at /hash/). So the style, the catalogues (i18n/*.json: adding a
 language is adding a file), the page's script and the hashing worker's script (built by
 `make hashpage` into dist/, the worker kept as inert text and started from a blob: URL) are
-all inlined here, and a strict Content-Security-Policy allows exactly those inline blocks (by
-their SHA-256) and nothing else: no connection, no remote script, style, font or image.
+all inlined here, with the head, the language chooser and the language code it shares with
+her case page (rempart.web.pageshell), and a strict Content-Security-Policy allows exactly
+those inline blocks (by their SHA-256) and nothing else: no connection, no remote script,
+style, font or image.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -21,6 +21,7 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from rempart.errors import SetupError
+from rempart.web import pageshell
 
 GENERATOR = "rempart-page 0.1.0"
 
@@ -31,7 +32,6 @@ CSP_TEMPLATE = (
     "base-uri 'none'"
 )
 HEADER_EXTRA = "; frame-ancestors 'none'"
-_PLACEHOLDER = re.compile(r"\{\{(CSP|CSS|CATALOGUES|WORKER|PAGE)\}\}")
 _LANG_FILE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})?\.json$")
 
 
@@ -64,11 +64,6 @@ class HashPage:
 
 def page_folder() -> Traversable:
     return resources.files("rempart") / "web" / "hashpage"
-
-
-def _sha256(text: str) -> str:
-    digest = hashlib.sha256(text.encode("utf-8")).digest()
-    return "'sha256-" + base64.b64encode(digest).decode() + "'"
 
 
 def _script_text(text: str, what: str) -> str:
@@ -117,10 +112,11 @@ def build_page(folder: Traversable | None = None) -> HashPage:
     css = (base / "page.css").read_text(encoding="utf-8")
     if "</style" in css.lower():
         raise HashPageError("page.css contains '</style'")
-    # JSON inside <script type="application/json">: '<' escaped, so no tag can end it.
-    cats = json.dumps(catalogues(base), ensure_ascii=False, sort_keys=True).replace("<", "\\u003c")
-    page_script = scripts["page"]
-    policy = CSP_TEMPLATE.format(script=_sha256(page_script), style=_sha256(css))
+    cats = pageshell.catalogues_json(catalogues(base))
+    page_script = _script_text(pageshell.script(scripts["page"]), "the page's script")
+    policy = CSP_TEMPLATE.format(
+        script=pageshell.csp_source(page_script), style=pageshell.csp_source(css)
+    )
     parts = {
         "CSP": policy,
         "CSS": css,
@@ -128,8 +124,7 @@ def build_page(folder: Traversable | None = None) -> HashPage:
         "WORKER": scripts["worker"],
         "PAGE": page_script,
     }
-    template = (base / "page.html").read_text(encoding="utf-8")
-    html = _PLACEHOLDER.sub(lambda m: parts[m.group(1)], template)
+    html = pageshell.fill((base / "page.html").read_text(encoding="utf-8"), parts)
     return HashPage(html=html, csp=policy)
 
 

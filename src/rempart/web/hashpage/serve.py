@@ -11,6 +11,7 @@ from functools import lru_cache
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
+from rempart.web import pageshell
 from rempart.web.hashpage import HashPage, HashPageError, build_page, page_folder
 
 router = APIRouter(include_in_schema=False)
@@ -18,11 +19,13 @@ router = APIRouter(include_in_schema=False)
 
 def _stamp() -> tuple[float, ...]:
     """When the page's parts last changed (a rebuild is served without a restart)."""
-    base = page_folder()
+    base, shared = page_folder(), pageshell.folder()
     out: list[float] = []
-    for rel in ("page.html", "page.css", "dist/page.js", "dist/worker.js"):
+    for part in [
+        base / rel for rel in ("page.html", "page.css", "dist/page.js", "dist/worker.js")
+    ] + [shared / file for file in (*pageshell.INCLUDES.values(), "languages.js")]:
         try:
-            out.append(os.stat(str(base / rel)).st_mtime)
+            out.append(os.stat(str(part)).st_mtime)
         except OSError:
             out.append(-1.0)
     return tuple(out)

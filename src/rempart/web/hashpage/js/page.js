@@ -17,57 +17,18 @@ const QUIET_CODES = new Set(["cancelled", "not-media"]);
 
 const $ = (id) => document.getElementById(id);
 
-// ---- languages ------------------------------------------------------------------------
-const catalogues = JSON.parse($("catalogues").textContent);
-let lang = "en";
-
-function pickLanguage() {
-  const wanted = navigator.languages && navigator.languages.length ? navigator.languages : [navigator.language || "en"];
-  for (const tag of wanted) {
-    const code = String(tag).toLowerCase();
-    if (catalogues[code]) return code;
-    const primary = code.split("-")[0];
-    if (catalogues[primary]) return primary;
-  }
-  return catalogues.en ? "en" : Object.keys(catalogues)[0];
-}
-
-function t(key, vars = {}) {
-  const own = catalogues[lang] && catalogues[lang].strings[key];
-  const text = own ?? (catalogues.en && catalogues.en.strings[key]) ?? key;
-  return text.replace(/\{(\w+)\}/g, (m, name) => (name in vars ? String(vars[name]) : m));
-}
-
-function applyLanguage() {
-  const cat = catalogues[lang];
-  document.documentElement.lang = lang;
-  document.documentElement.dir = cat.dir === "rtl" ? "rtl" : "ltr";
-  document.title = t("page_title");
-  for (const el of document.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
+// ---- languages (rempart.web.pageshell's languages.js, inlined before this script) ---------
+/* global rempartLanguages */
+const languages = rempartLanguages(() => {
   const purpose = $("purpose");
   if (!purpose.dataset.edited) purpose.value = t("consent.purpose_default");
   for (const entry of entries) renderEntry(entry);
   renderStatus();
   renderResult();
-}
-
-function setupLanguageChooser() {
-  const select = $("lang");
-  const codes = Object.keys(catalogues).sort((a, b) => (a === "en" ? -1 : b === "en" ? 1 : a.localeCompare(b)));
-  for (const code of codes) {
-    const option = document.createElement("option");
-    option.value = code;
-    option.textContent = catalogues[code].name || code;
-    option.lang = code;
-    select.append(option);
-  }
-  lang = pickLanguage();
-  select.value = lang;
-  select.addEventListener("change", () => {
-    lang = select.value;
-    applyLanguage();
-  });
-}
+});
+const t = languages.t;
+const applyLanguage = languages.apply;
+const setupLanguageChooser = languages.setupChooser;
 
 // ---- formatting -----------------------------------------------------------------------
 function isoSeconds(date) {
