@@ -206,7 +206,8 @@ def test_hash_writes_vpdq_text_and_submission_frames(rempart_env: Path) -> None:
     rempart("hash", str(video), "--out", str(sub))
     (item,) = read_submission(sub).items
     assert item.media_type == "video" and item.duration == pytest.approx(6.0, abs=0.2)
-    assert len(item.frames) > 30 and set(item.regions) == {"top", "bottom", "left", "right"}
+    halves_and_crops = {"top", "bottom", "left", "right", "crop90", "crop80"}  # crops: issue 21
+    assert len(item.frames) > 30 and set(item.regions) == halves_and_crops
     assert item.seconds_per_frame == 0.0
 
 
