@@ -223,7 +223,7 @@ def scan_cmd(
     ] = DEFAULT_FACE_DETECTOR,
     face_cnn_seconds: Annotated[
         float,
-        typer.Option(help="Seconds of CNN face detection the scan may spend (all workers)."),
+        typer.Option(help="CPU seconds of CNN face detection the scan may spend (all workers)."),
     ] = DEFAULT_FACE_CNN_SECONDS,
     no_synthetic: Annotated[
         bool,
