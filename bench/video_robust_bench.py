@@ -1,0 +1,221 @@
+"""Video robust stage benchmark (issue 21 item 2): re-posted copies that plain vPDQ misses.
+
+Each sample video (../shared/testdata/threatexchange/tmk/sample-videos) is banked as `rempart
+hash` does (every frame, halves, centre crops; its own case, through a real SQLite bank),
+then each is re-posted with each edit of tests/media/video_edits.py (mirrored; inside a
+blurred vertical 9:16 frame at 70% of its width; cropped 10% a side at 150 kbit/s;
+picture-in-picture: at 1/4 of the area in the top right corner of another, generated, video)
+and scanned as `rempart scan` does (1 frame/s, with the robust stage). A copy is found when it
+hits a bank entry of the same clip (chair, pattern, doorknob...); a hit on another clip is a
+false match. Unrelated generated videos, edited the same way, are negatives too: any hit is
+false. For comparison, the same copies scanned without the robust stage.
+
+Cost: the added hashing time per video, scan side (1 frame/s) and bank side (every frame),
+with and without the stage in alternating rounds (best of --repeat), same process.
+
+    .venv/bin/python bench/video_robust_bench.py [--quick] [--repeat 2] [--json bench/out/x.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # tests.media: the edits and generated videos
+sys.path.insert(0, str(ROOT / "bench"))
+
+from tests.media.video_edits import EDITS, decoded, edit_video  # noqa: E402
+from tests.media.video_factory import scene_frames, write_video  # noqa: E402
+
+from rempart.scan.video_match import match_video  # noqa: E402
+from rempart.signals.vpdq import (  # noqa: E402
+    BANK_DEDUPE_DISTANCE,
+    BANK_SECONDS_PER_FRAME,
+    VideoHashes,
+    hash_video_file,
+)
+from video_bench import VIDEOS, clip_of, real_bank  # noqa: E402
+
+QUICK = ("chair-orig-22-sd-bar", "chair-19-sd-bar", "pattern-hd-no-bar", "doorknob-hd-no-bar")
+
+
+def bank_side(path: Path, robust: str | None = "stored") -> VideoHashes:
+    return hash_video_file(
+        path,
+        seconds_per_frame=BANK_SECONDS_PER_FRAME,
+        dedupe_distance=BANK_DEDUPE_DISTANCE,
+        regions=True,
+        robust=robust,
+        threads=1,
+    )
+
+
+def scan_side(path: Path, robust: str | None = "query") -> VideoHashes:
+    return hash_video_file(path, regions=True, robust=robust, threads=1)
+
+
+def _bank_job(path: Path) -> tuple[str, VideoHashes]:
+    return path.stem, bank_side(path)
+
+
+def _edit_job(job: tuple[Path, str, Path]) -> tuple[str, str, VideoHashes, VideoHashes]:
+    """Make one edited copy and scan it with and without the stage."""
+    source, edit, out = job
+    other = None
+    if edit == "picture-in-picture":  # over a generated video of the same size
+        first = next(decoded(source)[0])
+        other = scene_frames(91, 8, 10, (first.shape[1], first.shape[0]))
+    edit_video(source, edit, out, other=other)
+    return source.stem, edit, scan_side(out), scan_side(out, None)
+
+
+def _generated(folder: Path, n: int) -> list[Path]:
+    """Unrelated videos (moving generated scenes), 12 s, in the sizes of the samples."""
+    sizes = [(480, 720), (1280, 720), (720, 480)]
+    return [
+        write_video(folder / f"unrelated-{i}.mp4", scene_frames(300 + i, 12, 10, sizes[i % 3]))
+        for i in range(n)
+    ]
+
+
+def cost(paths: list[Path], repeat: int) -> dict[str, float]:
+    """Seconds of hashing per second of video, with and without the stage (alternating
+    rounds, best of `repeat`), scan side and bank side, this process."""
+    out: dict[str, float] = {}
+    seconds = 0.0
+    for side, fn, robust in (("scan", scan_side, "query"), ("bank", bank_side, "stored")):
+        best = {"plain": float("inf"), "robust": float("inf")}
+        for _ in range(repeat):
+            for label, r in (("plain", None), ("robust", robust)):
+                t0 = time.process_time()
+                total = 0.0
+                for p in paths:
+                    total += fn(p, r).duration or 0.0
+                best[label] = min(best[label], time.process_time() - t0)
+                seconds = total
+        out[f"{side}_plain_cpu_per_video_s"] = best["plain"] / seconds
+        out[f"{side}_robust_cpu_per_video_s"] = best["robust"] / seconds
+        out[f"{side}_added"] = best["robust"] / best["plain"] - 1
+    out["video_seconds"] = seconds
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help=f"{len(QUICK)} sample videos")
+    ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--unrelated", type=int, default=3, help="generated negatives")
+    ap.add_argument("--json", type=Path, default=None)
+    args = ap.parse_args(argv)
+    paths = sorted(VIDEOS.glob("*.mp4"))
+    if args.quick:
+        paths = [p for p in paths if p.stem in QUICK]
+    if not paths:
+        print(f"no sample videos in {VIDEOS}")
+        return 1
+    load = os.getloadavg()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        negatives = _generated(folder, args.unrelated)
+        jobs = [
+            (p, e, folder / f"{p.stem}-{i}.mp4")
+            for p in paths + negatives
+            for i, e in enumerate(EDITS)
+        ]
+        with ProcessPoolExecutor(args.workers) as pool:
+            bank = dict(pool.map(_bank_job, paths))
+            scanned = list(pool.map(_edit_job, jobs))
+        matcher = real_bank(folder, bank)
+        found: Counter[str] = Counter()
+        plain_found: Counter[str] = Counter()
+        methods: dict[str, Counter[str]] = {e: Counter() for e in EDITS}
+        false: Counter[str] = Counter()
+        total: Counter[str] = Counter()
+        rows = []
+        for name, edit, robust, plain in scanned:
+            unrelated = name.startswith("unrelated-")
+            hits = match_video(matcher, robust)
+            right = [h for h in hits if not unrelated and clip_of(h.case or "") == clip_of(name)]
+            wrong = [h for h in hits if h not in right]
+            plain_right = [
+                h
+                for h in match_video(matcher, plain)
+                if not unrelated and clip_of(h.case or "") == clip_of(name)
+            ]
+            false[edit] += len(wrong)
+            if not unrelated:
+                total[edit] += 1
+                found[edit] += bool(right)
+                plain_found[edit] += bool(plain_right)
+                for h in right[:1]:
+                    methods[edit][str((h.details or {}).get("method"))] += 1
+            rows.append(
+                {
+                    "video": name,
+                    "edit": edit,
+                    "found": bool(right),
+                    "found_without_stage": bool(plain_right),
+                    "hits": [
+                        {"case": h.case, "method": (h.details or {}).get("method")} for h in hits
+                    ],
+                }
+            )
+            flag = "" if unrelated or right else "  <-- missed"
+            flag += "  <-- FALSE MATCH" if wrong else ""
+            print(
+                f"{name:32} {edit:22} "
+                + ", ".join(f"{h.case}:{(h.details or {}).get('method')}" for h in hits)
+                + flag
+            )
+    print(
+        f"\n{len(paths)} sample videos banked, each re-posted 4 ways, and {args.unrelated} "
+        f"unrelated generated videos edited the same way (load {load[0]:.1f})\n"
+    )
+    print(f"{'edit':22} {'found':>7} {'without stage':>14} {'false':>6}  methods")
+    for edit in EDITS:
+        print(
+            f"{edit:22} {found[edit]:>3}/{total[edit]:<3} {plain_found[edit]:>9}/{total[edit]:<4} "
+            f"{false[edit]:>6}  " + ", ".join(f"{m} {n}" for m, n in methods[edit].most_common())
+        )
+    figures = cost(paths[:2], args.repeat)
+    print(
+        f"\ncost ({figures['video_seconds']:.0f} s of video, CPU per second of video, best of "
+        f"{args.repeat}): scan side {1000 * figures['scan_plain_cpu_per_video_s']:.1f} -> "
+        f"{1000 * figures['scan_robust_cpu_per_video_s']:.1f} ms "
+        f"(+{100 * figures['scan_added']:.0f}%), "
+        f"bank side {1000 * figures['bank_plain_cpu_per_video_s']:.0f} -> "
+        f"{1000 * figures['bank_robust_cpu_per_video_s']:.0f} ms "
+        f"(+{100 * figures['bank_added']:.0f}%); "
+        f"load {os.getloadavg()[0]:.1f}"
+    )
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(
+            json.dumps(
+                {
+                    "load": load,
+                    "found": found,
+                    "found_without_stage": plain_found,
+                    "total": total,
+                    "false": false,
+                    "methods": methods,
+                    "cost": figures,
+                    "rows": rows,
+                },
+                indent=1,
+            )
+        )
+    return 0 if not sum(false.values()) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
