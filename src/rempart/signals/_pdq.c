@@ -29,7 +29,7 @@
 #define OUT 64
 #define MIN_DIM 5 /* Meta's MIN_HASHABLE_DIM: smaller pictures hash to zero, quality 0 */
 
-static float DCT[16][64];
+static float DCT[16][64], DCT_T[64][16];
 static double LUMA_R[256], LUMA_G[256], LUMA_B[256];
 
 static void init_tables(void) {
@@ -43,6 +43,8 @@ static void init_tables(void) {
     for (int i = 0; i < 16; i++)
         for (int j = 0; j < 64; j++)
             DCT[i][j] = (float)(scale * cos((pi / 2.0 / 64.0) * (double)(i + 1) * (double)(2 * j + 1)));
+    for (int i = 0; i < 16; i++)
+        for (int j = 0; j < 64; j++) DCT_T[j][i] = DCT[i][j];
 }
 
 static int window(int old_dim) { return (old_dim + 2 * OUT - 1) / (2 * OUT); }
@@ -313,34 +315,54 @@ static int quality_of(float a[64][64]) {
     return q > 100 ? 100 : q;
 }
 
+/* B = D A Dt. Each output is the same sum as Meta's, in the same order (k ascending,
+ * product then add); the loops run across outputs (j innermost) so that the independent
+ * sums advance together instead of one long chain at a time. */
 static void dct(float a[64][64], float b[16][16]) {
     float t[16][64];
-    for (int i = 0; i < 16; i++)
-        for (int j = 0; j < 64; j++) {
-            float s = 0.0f;
-            for (int k = 0; k < 64; k++) s += DCT[i][k] * a[k][j];
-            t[i][j] = s;
+    for (int i = 0; i < 16; i++) {
+        for (int j = 0; j < 64; j++) t[i][j] = 0.0f;
+        for (int k = 0; k < 64; k++) {
+            float d = DCT[i][k];
+            for (int j = 0; j < 64; j++) t[i][j] += d * a[k][j];
         }
-    for (int i = 0; i < 16; i++)
-        for (int j = 0; j < 16; j++) {
-            float s = 0.0f;
-            for (int k = 0; k < 64; k++) s += t[i][k] * DCT[j][k];
-            b[i][j] = s;
+    }
+    for (int i = 0; i < 16; i++) {
+        for (int j = 0; j < 16; j++) b[i][j] = 0.0f;
+        for (int k = 0; k < 64; k++) {
+            float v = t[i][k];
+            for (int j = 0; j < 16; j++) b[i][j] += v * DCT_T[k][j];
         }
+    }
 }
 
-static int cmp_float(const void *x, const void *y) {
-    float a = *(const float *)x, b = *(const float *)y;
-    return (a > b) - (a < b);
+/* The 128th smallest of 256 values (what Meta's torben returns for 256), by selection. */
+static float median256(const float *values) {
+    float v[256];
+    memcpy(v, values, sizeof(v));
+    int lo = 0, hi = 255, k = 127;
+    while (lo < hi) {
+        float pivot = v[(lo + hi) / 2];
+        int i = lo, j = hi;
+        while (i <= j) {
+            while (v[i] < pivot) i++;
+            while (v[j] > pivot) j--;
+            if (i <= j) {
+                float x = v[i];
+                v[i] = v[j], v[j] = x;
+                i++, j--;
+            }
+        }
+        if (k <= j) hi = j;
+        else if (k >= i) lo = i;
+        else break;
+    }
+    return v[k];
 }
 
-/* Bits over the median (the 128th smallest of 256, what Meta's torben returns), written
- * as Meta's hex: bit i*16+j of the 256-bit number, most significant byte first. */
-static void to_bits(float b[16][16], uint8_t out[32]) {
-    float sorted[256];
-    memcpy(sorted, b, sizeof(sorted));
-    qsort(sorted, 256, sizeof(float), cmp_float);
-    float median = sorted[127];
+/* Bits over the median, written as Meta's hex: bit i*16+j of the 256-bit number, most
+ * significant byte first. */
+static void to_bits(float b[16][16], float median, uint8_t out[32]) {
     memset(out, 0, 32);
     for (int k = 0; k < 256; k++)
         if (b[k >> 4][k & 15] > median) out[31 - (k >> 3)] |= (uint8_t)(1u << (k & 7));
@@ -377,9 +399,15 @@ static int hash_source(const source_t *s, int n, uint8_t *out, int *quality) {
     if (ok) {
         *quality = quality_of(a);
         dct(a, b);
+        /* the 8 are the same values under 4 sign patterns (a transpose keeps them):
+         * original and flip +1, rotate90 and flip y, rotate180 and flip -1, rotate270
+         * and flip x share a median */
+        static const int SAME[8] = {0, 1, 2, 3, 3, 1, 0, 2};
+        float medians[4];
         for (int k = 0; k < n; k++) {
             dihedral(b, k, c);
-            to_bits(c, out + 32 * k);
+            if (k < 4) medians[k] = median256(&c[0][0]);
+            to_bits(c, medians[SAME[k]], out + 32 * k);
         }
     }
     Py_END_ALLOW_THREADS
