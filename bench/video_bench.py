@@ -2,10 +2,12 @@
 
 1. Speed: every sample video in ../shared/testdata/threatexchange/tmk/sample-videos hashed at
    1 frame per second in 2 worker processes (1 decoding thread each), as seconds of video per
-   second of wall time; best of --repeat runs: plain vPDQ, and as `rempart scan` hashes
-   (plus inside-bars and frame-half hashes). Side by side with Meta's `vpdq` package (its
-   own FFmpeg hasher) when it is installed, with the distance between its hashes and ours.
-   Also the bank side (`rempart hash`: every frame, with halves), once.
+   second of wall time, and the CPU time the workers spent; best of --repeat alternating
+   rounds: plain vPDQ, and as `rempart scan` hashes (plus inside-bars and frame-half
+   hashes). Side by side, in the same rounds, with Meta's `vpdq` package (its own FFmpeg
+   decoding, 1 hashing thread) when it is installed, with the distance between its hashes
+   and ours. Also the bank side (`rempart hash`: every frame, with halves), --bank-repeat
+   rounds, and with --bank-threads N one video at a time with N FFmpeg threads.
 2. Pairs, end to end through a real bank: every sample video banked as `rempart hash` does
    (its own case), every sample video scanned as `rempart scan` does; a pair matches when
    either one's scan hits the other's bank entry. Same clip (same name prefix: chair,
@@ -15,6 +17,7 @@
    re-encoded as VP8/WebM at another size, must be found and located in the bank video.
 
     .venv/bin/python bench/video_bench.py [--quick | --smoke] [--repeat 3] [--workers 2]
+        [--bank-repeat 1] [--bank-threads 2] [--speed-only]
 """
 
 from __future__ import annotations
@@ -24,8 +27,11 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -65,11 +71,11 @@ def _scan_side(path: Path) -> tuple[str, VideoHashes]:
     return path.stem, hash_video_file(path, seconds_per_frame=1.0, threads=1, regions=True)
 
 
-def _bank_side(path: Path) -> tuple[str, VideoHashes]:
+def _bank_side(path: Path, threads: int = 1) -> tuple[str, VideoHashes]:
     h = hash_video_file(
         path,
         seconds_per_frame=BANK_SECONDS_PER_FRAME,
-        threads=1,
+        threads=threads,
         regions=True,
         dedupe_distance=BANK_DEDUPE_DISTANCE,
     )
@@ -77,84 +83,151 @@ def _bank_side(path: Path) -> tuple[str, VideoHashes]:
 
 
 def _theirs(path: Path) -> tuple[str, list[tuple[int, str, int]]]:
-    import vpdq  # type: ignore[import-not-found]
+    import vpdq  # type: ignore[import-not-found,unused-ignore]
 
     feats = vpdq.computeHash(str(path), seconds_per_hash=1, thread_count=1)
     return path.stem, [(f.frame_number, f.hex, f.quality) for f in feats]
+
+
+# What each timed row runs on one file, in a worker process (1 decoding/hashing thread).
+JOBS: dict[str, Callable[[Path], tuple[str, object]]] = {
+    "vpdq": _theirs,
+    "ours": _ours,
+    "scan": _scan_side,
+    "bank": _bank_side,
+}
+
+
+def _measured(job: tuple[str, Path]) -> tuple[str, object, float]:
+    """One file through one row's job, with the CPU time the worker process spent on it
+    (every thread of the process: FFmpeg's too)."""
+    kind, path = job
+    c0 = time.process_time()
+    name, result = JOBS[kind](path)
+    return name, result, time.process_time() - c0
 
 
 def _warm(_: int) -> int:
     return 0
 
 
-def timed(fn: object, paths: list[Path], workers: int, repeat: int) -> tuple[dict, list[float]]:
-    walls: list[float] = []
-    out: dict = {}
+@dataclass
+class Row:
+    """One timed row: wall time of each round (all files on the pool) and CPU seconds."""
+
+    walls: list[float] = field(default_factory=list)
+    cpus: list[float] = field(default_factory=list)
+    results: dict[str, Any] = field(default_factory=dict)
+
+    def line(self, seconds: float) -> str:
+        return (
+            f"{seconds / min(self.walls):.1f}x real time (best of {len(self.walls)}; median "
+            f"{seconds / statistics.median(self.walls):.1f}x; CPU {min(self.cpus):.1f} s, "
+            f"{seconds / min(self.cpus):.1f} s of video per CPU second)"
+        )
+
+
+def timed_rounds(kinds: list[str], paths: list[Path], workers: int, repeat: int) -> dict[str, Row]:
+    """Every row's job over every file on one pool of `workers` processes, in alternating
+    rounds (round 1 in the order given, round 2 reversed, ...), so that a change of load on
+    the machine hits each row alike; best of `repeat` rounds."""
+    rows = {k: Row() for k in kinds}
     with ProcessPoolExecutor(workers) as pool:
         list(pool.map(_warm, range(workers)))  # start the workers before timing
-        for _ in range(repeat):
-            t0 = time.perf_counter()
-            out = dict(pool.map(fn, paths))  # type: ignore[arg-type]
-            walls.append(time.perf_counter() - t0)
-    return out, walls
+        for r in range(repeat):
+            for kind in kinds if r % 2 == 0 else kinds[::-1]:
+                t0 = time.perf_counter()
+                out = list(pool.map(_measured, [(kind, p) for p in paths]))
+                rows[kind].walls.append(time.perf_counter() - t0)
+                rows[kind].cpus.append(sum(c for _, _, c in out))
+                rows[kind].results = {name: res for name, res, _ in out}
+    return rows
+
+
+def _bank_one_by_one(paths: list[Path], threads: int) -> tuple[float, float]:
+    """The bank side as `rempart hash` runs it on her videos: one video after the other in
+    this process, FFmpeg decoding on `threads` threads beside the hashing (wall, CPU)."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    for p in paths:
+        _bank_side(p, threads=threads)
+    return time.perf_counter() - t0, time.process_time() - c0
 
 
 def speed(
     args: argparse.Namespace, paths: list[Path]
 ) -> tuple[dict[str, VideoHashes], dict[str, VideoHashes], dict[str, VideoHashes]]:
-    ours, walls = timed(_ours, paths, args.workers, args.repeat)
+    try:
+        import vpdq  # type: ignore[import-not-found,unused-ignore]  # noqa: F401
+
+        have_vpdq = True
+    except ImportError as exc:
+        print(f"Meta's vpdq package: not installed here ({exc}); no side-by-side figure")
+        have_vpdq = False
+    print(f"load before: {_load()}")
+    kinds = (["vpdq"] if have_vpdq else []) + ["ours", "scan"]
+    rows = timed_rounds(kinds, paths, args.workers, args.repeat)
+    ours, scan = rows["ours"].results, rows["scan"].results
     seconds = sum(h.duration or 0 for h in ours.values())
-    best, median = seconds / min(walls), seconds / statistics.median(walls)
     print(
-        f"Rempart vPDQ: {len(ours)} videos, {seconds:.0f} s of video at 1 frame/s on "
-        f"{args.workers} processes: {best:.1f}x real time (best of {args.repeat}; "
-        f"median {median:.1f}x)"
+        f"{len(ours)} videos, {seconds:.0f} s of video at 1 frame/s on {args.workers} "
+        f"processes, 1 thread each, {args.repeat} alternating rounds:"
     )
-    scan, walls = timed(_scan_side, paths, args.workers, args.repeat)
+    print(f"Rempart vPDQ: {rows['ours'].line(seconds)}")
     print(
-        f"Rempart scan hashing (vPDQ + inside bars + 4 halves per frame): "
-        f"{seconds / min(walls):.1f}x real time (best of {args.repeat}; median "
-        f"{seconds / statistics.median(walls):.1f}x)"
+        "Rempart scan hashing (vPDQ + inside bars + 4 halves per frame): "
+        f"{rows['scan'].line(seconds)}"
     )
-    bank, walls = timed(_bank_side, paths, args.workers, 1)
+    if have_vpdq:
+        theirs = rows["vpdq"].results
+        print(f"Meta's vpdq {_version()}: {rows['vpdq'].line(seconds)}, same files")
+        for kind, label in (("ours", "Rempart vPDQ"), ("scan", "Rempart scan hashing")):
+            wall = min(rows["vpdq"].walls) / min(rows[kind].walls)
+            cpu = min(rows["vpdq"].cpus) / min(rows[kind].cpus)
+            print(f"  {label} / Meta's vpdq: {wall:.2f}x (wall), {cpu:.2f}x (CPU)")
+        same = total = 0
+        dists: list[int] = []
+        for name, feats in theirs.items():
+            mine = {f.frame: f for f in ours[name].frames}
+            for number, hex_, quality in feats:
+                total += 1
+                if number in mine:
+                    same += 1
+                    if quality >= 50 and mine[number].quality >= 50:
+                        dists.append(hamming(hex_, mine[number].pdq_hex))
+        print(
+            f"  sampled frames: vpdq {total}, ours (after deduplication) "
+            f"{sum(len(h.frames) for h in ours.values())}, same frame numbers {same}; "
+            f"distance ours vs vpdq: max {max(dists, default=0)}, "
+            f"mean {np.mean(dists) if dists else 0:.2f}"
+        )
+    bank_rows = timed_rounds(["bank"], paths, args.workers, args.bank_repeat)
+    bank = bank_rows["bank"].results
     n_bank = sum(
         len(h.frames) + len(h.trimmed_frames) + sum(map(len, h.regions.values()))
         for h in bank.values()
     )
     print(
         f"Rempart bank hashing (`rempart hash`: every frame, deduplicated within "
-        f"{BANK_DEDUPE_DISTANCE} bits, with halves): {seconds / min(walls):.1f}x real time; "
-        f"{n_bank} hashes for {seconds:.0f} s ({n_bank / seconds:.0f} per second of video)"
+        f"{BANK_DEDUPE_DISTANCE} bits, with halves), {args.workers} processes: "
+        f"{bank_rows['bank'].line(seconds)}; {n_bank} hashes for {seconds:.0f} s "
+        f"({n_bank / seconds:.0f} per second of video)"
     )
-    result = (ours, scan, bank)
+    if args.bank_threads:
+        wall, cpu = _bank_one_by_one(paths, args.bank_threads)
+        print(
+            f"Rempart bank hashing, one video after the other in one process, FFmpeg "
+            f"decoding on {args.bank_threads} threads: {seconds / wall:.1f}x real time "
+            f"(CPU {cpu:.1f} s)"
+        )
+    print(f"load after: {_load()}")
+    return ours, scan, bank
+
+
+def _load() -> str:
     try:
-        import vpdq  # type: ignore[import-not-found]  # noqa: F401
-    except ImportError as exc:
-        print(f"Meta's vpdq package: not installed here ({exc}); no side-by-side figure")
-        return result
-    theirs, walls = timed(_theirs, paths, args.workers, args.repeat)
-    print(
-        f"Meta's vpdq {_version()}: {seconds / min(walls):.1f}x real time (best of "
-        f"{args.repeat}; median {seconds / statistics.median(walls):.1f}x), same files, "
-        f"1 hashing thread per process"
-    )
-    same = total = 0
-    dists: list[int] = []
-    for name, feats in theirs.items():
-        mine = {f.frame: f for f in ours[name].frames}
-        for number, hex_, quality in feats:
-            total += 1
-            if number in mine:
-                same += 1
-                if quality >= 50 and mine[number].quality >= 50:
-                    dists.append(hamming(hex_, mine[number].pdq_hex))
-    print(
-        f"  sampled frames: vpdq {total}, ours (after deduplication) "
-        f"{sum(len(h.frames) for h in ours.values())}, same frame numbers {same}; "
-        f"distance ours vs vpdq: max {max(dists, default=0)}, "
-        f"mean {np.mean(dists) if dists else 0:.2f}"
-    )
-    return result
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "?"
 
 
 def _version() -> str:
@@ -294,6 +367,20 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--bank-repeat", type=int, default=1, help="rounds of the bank side")
+    ap.add_argument(
+        "--bank-threads",
+        type=int,
+        default=0,
+        help="also time the bank side one video at a time with this many FFmpeg threads",
+    )
+    ap.add_argument("--speed-only", action="store_true", help="only the speed figures")
+    ap.add_argument(
+        "--edits",
+        action="store_true",
+        help="also the robust stage's edits (mirrored, vertical frame, crop, picture-in-"
+        "picture): bench/video_robust_bench.py",
+    )
     args = ap.parse_args(argv)
     paths = sorted(VIDEOS.glob("*.mp4"), key=lambda p: -p.stat().st_size)  # longest first
     if args.quick:
@@ -315,11 +402,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no sample videos in {VIDEOS}")
         return 1
     plain, scan_side, bank_side = speed(args, paths)
+    if args.speed_only:
+        return 0
     plain_pairs(plain)
     with tempfile.TemporaryDirectory() as tmp:
         wrong = pairs(real_bank(Path(tmp), bank_side), scan_side)
     ok = clip_location(30 if args.smoke else 60 if args.quick else 180)
     print("clip found and located" if ok else "clip NOT found or located")
+    if args.edits:  # issue 21 item 2: the edits over the sample clips, their own table
+        import video_robust_bench
+
+        wrong += video_robust_bench.main(["--quick"] if args.quick or args.smoke else [])
     return 0 if ok and not wrong else 1
 
 
