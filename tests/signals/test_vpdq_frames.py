@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import av
 import cv2
 import numpy as np
 import pdqhash
@@ -136,7 +137,10 @@ def test_decoded_frames_convert_once_and_match_the_rgb_iterator(tmp_path: Path) 
     decoded = list(iter_frames(video, seconds_per_frame=1.0, threads=1))
     plain = list(iter_sampled_frames(video, seconds_per_frame=1.0, threads=1))
     assert [(d.number, d.time) for d in decoded] == [(n, t) for n, t, _ in plain]
+    with av.open(str(video)) as container:  # each frame converted on its own by PyAV
+        alone = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
     for d, (_, _, rgb) in zip(decoded, plain, strict=True):
+        assert np.array_equal(rgb, alone[d.number])  # the shared scaler changes no pixel
         assert (d.width, d.height) == (160, 120)
         assert d.rgb() is d.rgb() and np.array_equal(d.rgb(), rgb)
         assert d.rgb().flags.c_contiguous

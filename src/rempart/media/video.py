@@ -19,6 +19,7 @@ from pathlib import Path
 import av
 import cv2
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from rempart.media.errors import MediaError
 from rempart.media.kinds import VIDEO_EXTENSIONS, read_head, sniff
@@ -129,12 +130,19 @@ class DecodedFrame:
     PDQ luma to the nearest integer), for the cheaper looks at a frame (bars, faces, edges).
     """
 
-    __slots__ = ("_frame", "_grey", "_rgb", "number", "time")
+    __slots__ = ("_frame", "_grey", "_reformatter", "_rgb", "number", "time")
 
-    def __init__(self, number: int, time: float, frame: av.VideoFrame) -> None:
+    def __init__(
+        self,
+        number: int,
+        time: float,
+        frame: av.VideoFrame,
+        reformatter: VideoReformatter | None = None,
+    ) -> None:
         self.number = number
         self.time = time
         self._frame = frame
+        self._reformatter = reformatter
         self._rgb: np.ndarray | None = None
         self._grey: np.ndarray | None = None
 
@@ -148,7 +156,11 @@ class DecodedFrame:
 
     def rgb(self) -> np.ndarray:
         if self._rgb is None:
-            self._rgb = np.ascontiguousarray(self._frame.to_ndarray(format="rgb24"))
+            if self._reformatter is None:
+                rgb = self._frame.to_ndarray(format="rgb24")
+            else:  # one libswscale context for the whole video, not one a frame
+                rgb = self._reformatter.reformat(self._frame, format="rgb24").to_ndarray()
+            self._rgb = np.ascontiguousarray(rgb)
         return self._rgb
 
     def grey(self) -> np.ndarray:
@@ -201,6 +213,7 @@ def iter_frames(
         def number_of(pts: int | None) -> int | None:
             return None if pts is None else max(0, round((pts - start) * per_tick))
 
+        reformatter = VideoReformatter()  # frames of one video share its scaler
         count = -1  # decoded frames so far, minus one
         next_due = 0
         yielded = False
@@ -236,7 +249,7 @@ def iter_frames(
                             f"frame {number} of {frame.width}x{frame.height} exceeds the limit",
                         )
                     yielded = True
-                    yield DecodedFrame(number, ts, frame)
+                    yield DecodedFrame(number, ts, frame, reformatter)
         except av.error.FFmpegError as exc:
             if count < 0:
                 raise MediaError(path, "corrupt", f"no frame could be decoded ({exc})") from exc
