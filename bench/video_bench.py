@@ -7,7 +7,8 @@
    hashes). Side by side, in the same rounds, with Meta's `vpdq` package (its own FFmpeg
    decoding, 1 hashing thread) when it is installed, with the distance between its hashes
    and ours. Also the bank side (`rempart hash`: every frame, with halves), --bank-repeat
-   rounds, and with --bank-threads N one video at a time with N FFmpeg threads.
+   rounds, and with --bank-threads N one video at a time with N FFmpeg threads; with
+   --robust-rows, scan and bank hashing with the robust stage too (the commands' default).
 2. Pairs, end to end through a real bank: every sample video banked as `rempart hash` does
    (its own case), every sample video scanned as `rempart scan` does; a pair matches when
    either one's scan hits the other's bank entry. Same clip (same name prefix: chair,
@@ -17,7 +18,7 @@
    re-encoded as VP8/WebM at another size, must be found and located in the bank video.
 
     .venv/bin/python bench/video_bench.py [--quick | --smoke] [--repeat 3] [--workers 2]
-        [--bank-repeat 1] [--bank-threads 2] [--speed-only]
+        [--bank-repeat 1] [--bank-threads 2] [--robust-rows] [--speed-only]
 """
 
 from __future__ import annotations
@@ -82,6 +83,23 @@ def _bank_side(path: Path, threads: int = 1) -> tuple[str, VideoHashes]:
     return path.stem, h
 
 
+def _scan_side_robust(path: Path) -> tuple[str, VideoHashes]:
+    h = hash_video_file(path, seconds_per_frame=1.0, threads=1, regions=True, robust="query")
+    return path.stem, h
+
+
+def _bank_side_robust(path: Path) -> tuple[str, VideoHashes]:
+    h = hash_video_file(
+        path,
+        seconds_per_frame=BANK_SECONDS_PER_FRAME,
+        threads=1,
+        regions=True,
+        dedupe_distance=BANK_DEDUPE_DISTANCE,
+        robust="stored",
+    )
+    return path.stem, h
+
+
 def _theirs(path: Path) -> tuple[str, list[tuple[int, str, int]]]:
     import vpdq  # type: ignore[import-not-found,unused-ignore]
 
@@ -95,6 +113,8 @@ JOBS: dict[str, Callable[[Path], tuple[str, object]]] = {
     "ours": _ours,
     "scan": _scan_side,
     "bank": _bank_side,
+    "scan-robust": _scan_side_robust,
+    "bank-robust": _bank_side_robust,
 }
 
 
@@ -212,6 +232,14 @@ def speed(
         f"{bank_rows['bank'].line(seconds)}; {n_bank} hashes for {seconds:.0f} s "
         f"({n_bank / seconds:.0f} per second of video)"
     )
+    if args.robust_rows:  # what the commands run by default: with the robust stage too
+        robust = timed_rounds(["scan-robust", "bank-robust"], paths, args.workers, 1)
+        print(
+            "With the robust stage (issue 21; `rempart scan` and `rempart hash` by default), "
+            f"{args.workers} processes, 1 round: scan side (plus rotations/flips, inside a "
+            f"frame, insets) {robust['scan-robust'].line(seconds)}; bank side (plus centre "
+            f"crops) {robust['bank-robust'].line(seconds)}"
+        )
     if args.bank_threads:
         wall, cpu = _bank_one_by_one(paths, args.bank_threads)
         print(
@@ -375,6 +403,11 @@ def main(argv: list[str] | None = None) -> int:
         help="also time the bank side one video at a time with this many FFmpeg threads",
     )
     ap.add_argument("--speed-only", action="store_true", help="only the speed figures")
+    ap.add_argument(
+        "--robust-rows",
+        action="store_true",
+        help="also time scan and bank hashing with the robust stage (the commands' default)",
+    )
     ap.add_argument(
         "--edits",
         action="store_true",
