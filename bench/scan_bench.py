@@ -86,9 +86,24 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--bank", type=int, default=10_000, help="random PDQ hashes in the bank")
     ap.add_argument("--json", type=Path, default=OUT, help="where the figures go")
+    ap.add_argument(
+        "--same-allocator",
+        action="store_true",
+        help="set glibc's thresholds as Dask workers do (rempart.scan.cluster) in this process "
+        "too, so 1 process and the pool (forked from it) use them: the ratio then shows Dask's "
+        "scaling alone, not the allocator's gain",
+    )
     args = ap.parse_args(argv)
     w, h = (int(v) for v in args.size.split("x"))
+    import dask
     from distributed import Client, LocalCluster
+
+    from rempart.scan.cluster import QUIET
+
+    if args.same_allocator:
+        from rempart.scan.cluster import _tune_allocator
+
+        _tune_allocator()
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -98,8 +113,10 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{args.images} photos of {w}x{h}, bank of {args.bank:,} hashes, best of "
             f"{args.repeat} alternating rounds; load {load_before[0]:.1f}"
+            + ("; the workers' allocator settings everywhere" if args.same_allocator else "")
         )
         with (
+            dask.config.set(QUIET),  # as docs/sources.md says to start a cluster
             LocalCluster(
                 n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
             ) as cluster,
@@ -153,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
                     "size": args.size,
                     "bank": args.bank,
                     "repeat": args.repeat,
+                    "same_allocator": args.same_allocator,
                     "cpus": os.cpu_count(),
                     "load_before": [round(v, 2) for v in load_before],
                     "load_after": [round(v, 2) for v in load_after],
