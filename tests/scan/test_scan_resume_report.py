@@ -118,3 +118,22 @@ def test_killed_scan_writes_its_report_on_resume(rempart_env: Path, consent_file
     assert len([r for r in rows if r["status"] == "match"]) == n_copies
     out = rempart("scan", "report", "999", "--out", str(rempart_env / "y.json"), code=1)
     assert "no scan 999" in out
+
+
+def test_resume_keeps_the_face_detector(tmp_path: Path) -> None:
+    """A scan started with --face-detector hog resumes with hog, whatever the default."""
+    from rempart.cli.commands.scan import _resumable
+    from rempart.scan.options import ScanOptions
+    from rempart.scan.recording import start_run
+    from rempart.store.db import Database
+    from tests.conftest import migrated_sqlite_url
+
+    db = Database(migrated_sqlite_url(tmp_path / "r.db"))
+    try:
+        (tmp_path / "found").mkdir()
+        run_id = start_run(db, [tmp_path / "found"], ScanOptions(faces=True, face_detector="hog"))
+        _, roots, resumed = _resumable(db, run_id, ScanOptions(face_detector="hog+cnn"))
+    finally:
+        db.dispose()
+    assert roots == [tmp_path / "found"]
+    assert (resumed.faces, resumed.face_detector) == (True, "hog")

@@ -66,6 +66,7 @@ def start_run(
                 "workers": options.workers,
                 "seconds_per_frame": options.seconds_per_frame,
                 "faces": options.faces,
+                "face_detector": options.face_detector,
                 "robust": options.robust,
                 "synthetic": options.synthetic,
                 **(

@@ -177,6 +177,7 @@ def _resumable(
         banks=tuple(stored.get("banks", options.banks)),
         seconds_per_frame=float(stored.get("seconds_per_frame", options.seconds_per_frame)),
         faces=bool(stored.get("faces", options.faces)),
+        face_detector=str(stored.get("face_detector", options.face_detector)),
         robust=stored.get("robust", options.robust),
         report=stored.get("report"),
         report_format=str(stored.get("report_format") or "json"),
