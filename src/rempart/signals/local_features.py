@@ -137,13 +137,13 @@ def extract(image: Image.Image) -> Features | None:
     if len(found) < MIN_POINTS:
         return None
     gw, gh = arr.shape[1], arr.shape[0]
-    pts = np.array([kp.pt for kp in found], np.float32)
+    pts = np.asarray(cv2.KeyPoint.convert(found), np.float32).reshape(-1, 2)  # kp.pt, in C
     chosen = _spread(pts, np.array([kp.response for kp in found], np.float32), (gw, gh))
     # descriptors only for the chosen keypoints (compute may drop some near the edges)
     keypoints, descriptors = _ORB.compute(arr, [found[i] for i in chosen.tolist()])
     if descriptors is None or len(keypoints) < MIN_POINTS:
         return None
-    pts = np.array([kp.pt for kp in keypoints], np.float32)
+    pts = np.asarray(cv2.KeyPoint.convert(keypoints), np.float32).reshape(-1, 2)
     rel = pts / np.array([gw, gh], np.float32)
     return Features(np.clip(rel, 0, 1), np.ascontiguousarray(descriptors, np.uint8), w, h)
 
