@@ -42,6 +42,7 @@ if TYPE_CHECKING:  # vpdq calls this module (its hooks); types only, no import c
 # already moves PDQ by 20-30 bits, one of 10% by 60+.
 CROPS: tuple[tuple[str, float], ...] = (("crop90", 0.9), ("crop80", 0.8))
 CROP_NAMES = tuple(name for name, _ in CROPS)
+BANK_DEDUPE = 8  # = vpdq.BANK_DEDUPE_DISTANCE (her frames' deduplication)
 BANK_SIDE = 384  # crops are hashed from the frame scaled to fit this (as the halves)
 # Scan side: the frame and inset analysis runs on a grey copy this size (longest side).
 WORK_SIDE = 256
@@ -237,16 +238,22 @@ class ScanStage:
         self.frame = _Votes()
         self.insets = {corner: _Votes() for corner in CORNERS}
 
-    def hashes(self, rgb: np.ndarray, grey: np.ndarray) -> list[Hashed]:
+    def hashes(
+        self, rgb: np.ndarray, grey: np.ndarray, bars: tuple[int, int, int, int] | None = None
+    ) -> list[Hashed]:
         """The robust hashes of one sampled frame (RGB, and its luma), but the whole frame's
         rotations/flips (those come with its hash, `vpdq.frame_hashes`): the picture inside
         a frame or border under all 8 ("frame/NAME"), and insets in corners ("pip/CORNER"),
-        each where this frame shows one, at the place most frames so far showed it."""
+        each where this frame shows one, at the place most frames so far showed it. A frame
+        that is only black bars (`bars`: vpdq's (top, bottom, left, right)) is left to the
+        inside-bars hash and the whole frame's flips."""
         h, w = rgb.shape[:2]
         rgb = np.ascontiguousarray(rgb)
         small = small_grey(grey)
         out: list[Hashed] = []
         box = frame_box(small, (w, h))
+        if box is not None and bars is not None and _same_box(box, bars, w, h):
+            box = None
         if box is not None and (box := self.frame.add(box)) is not None:
             inner, q = pdq_box(rgb, box, dihedral=True)
             out += [(f"frame/{n}", value, q) for n, value in zip(DIHEDRAL, inner, strict=True)]
@@ -255,6 +262,16 @@ class ScanStage:
                 (value,), q = pdq_box(rgb, steady)
                 out.append((f"pip/{corner}", value, q))
         return out
+
+
+def _same_box(box: Box, bars: tuple[int, int, int, int], w: int, h: int) -> bool:
+    """Whether a frame box (left, top, right, bottom) is the black bars' (top, bottom, left,
+    right) box, within 2% of each side."""
+    top, bottom, left, right = bars
+    return all(
+        abs(a - b) <= 0.02 * side
+        for a, b, side in zip(box, (left, top, right, bottom), (w, h, w, h), strict=True)
+    )
 
 
 def scan_hashes(rgb: np.ndarray, grey: np.ndarray) -> list[Hashed]:
@@ -281,11 +298,22 @@ class _ScanExtra:
 
     def __call__(self, frame: DecodedFrame, got: FrameHashes) -> list[Hashed]:
         turned = [(f"whole/{name}", value, q) for name, (value, q) in got.turned.items()]
-        return turned + self.stage.hashes(frame.rgb(), frame.grey())
+        return turned + self.stage.hashes(frame.rgb(), frame.grey(), got.box)
 
 
-def _bank_extra(frame: DecodedFrame, got: FrameHashes) -> list[Hashed]:
-    return bank_hashes(frame.rgb())
+class _BankExtra:
+    """Her frames' crops, computed only for frames that moved: a frame whose whole hash is
+    within BANK_DEDUPE bits of the last one cropped would give crops the deduplication drops."""
+
+    def __init__(self) -> None:
+        self.last = -1
+
+    def __call__(self, frame: DecodedFrame, got: FrameHashes) -> list[Hashed]:
+        value = int(got.whole[0], 16)
+        if self.last >= 0 and (self.last ^ value).bit_count() <= BANK_DEDUPE:
+            return []
+        self.last = value
+        return bank_hashes(frame.rgb())
 
 
 def extra_hashes(robust: str | None) -> ExtraHashes | None:
@@ -293,7 +321,7 @@ def extra_hashes(robust: str | None) -> ExtraHashes | None:
     None (none)."""
     if robust == "query":
         return _ScanExtra()  # one per video
-    return _bank_extra if robust == "stored" else None
+    return _BankExtra() if robust == "stored" else None
 
 
 def stream_kind(name: str) -> str:
