@@ -3,15 +3,25 @@
 Tests (or modules) marked `both_databases` run twice: on SQLite and on a real PostgreSQL
 server that the session starts (tests/postgres.py). A test obtains its database through
 `db_url` (an SQLAlchemy URL) or `rempart_env` (which points REMPART_DB at it).
+
+`make test` runs the files on several worker processes (pytest-xdist, `--dist loadfile`: a
+file's tests, and its module fixtures, stay on one worker). Every session fixture is per
+worker: its own PostgreSQL server, migrated SQLite template, temporary folders, free ports and
+chromium. The workers take the files longest first, by the times in tests/durations.json
+(a hint: a file not listed there is guessed from its number of tests), so that no long file
+starts last; `--store-durations PATH` writes a run's times to refresh it.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
+from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,10 +36,69 @@ TESTDATA = Path(__file__).resolve().parents[1].parent / "shared" / "testdata"
 BACKENDS = ("sqlite", "postgresql")
 
 
+DURATIONS = Path(__file__).with_name("durations.json")
+# A file missing from DURATIONS (a new one) is guessed at this many seconds per test.
+GUESS_PER_TEST = 1.0
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--store-durations",
+        metavar="PATH",
+        help="write each test file's time in seconds (setup, call and teardown of its tests) "
+        "to PATH as JSON: tests/durations.json orders the files of a parallel run",
+    )
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "both_databases: run on SQLite and on PostgreSQL (a real server)"
     )
+    sent = getattr(config, "workerinput", {}).get("rempart_environ")
+    if sent is not None:
+        # An xdist worker starts with COLUMNS=80 and LINES=24 set by readline (stdin is not a
+        # terminal): rich would then print 80 columns where a test asks for more. The
+        # controller's own values (usually none) again.
+        for key, value in sent.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    if getattr(config.option, "dist", "no") in ("loadfile", "loadscope"):
+        # the files come longest first (pytest_collection_modifyitems): xdist must keep that
+        # order, not put the files with the most tests first
+        config.option.loadscopereorder = False
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist, on the controller: what each worker's environment must match (see above)."""
+    node.workerinput["rempart_environ"] = {k: os.environ.get(k) for k in ("COLUMNS", "LINES")}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On an xdist worker, the files longest first (within a file, the tests' own order): a
+    long file started last would leave the other workers idle while it runs. Every worker
+    computes the same order, as xdist requires."""
+    if not hasattr(config, "workerinput"):
+        return
+    try:
+        known = {str(k): float(v) for k, v in json.loads(DURATIONS.read_text()).items()}
+    except (OSError, ValueError, AttributeError):
+        known = {}
+    files: dict[str, list[pytest.Item]] = defaultdict(list)
+    for item in items:
+        files[item.nodeid.split("::", 1)[0]].append(item)
+    order = sorted(files, key=lambda f: -known.get(f, GUESS_PER_TEST * len(files[f])))
+    items[:] = [item for f in order for item in files[f]]
+
+
+_FILE_SECONDS: dict[str, float] = defaultdict(float)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.duration:
+        _FILE_SECONDS[report.nodeid.split("::", 1)[0]] += report.duration
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -61,6 +130,10 @@ def postgres_server() -> PostgresServer:
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
+    out = session.config.getoption("store_durations")
+    if out and not hasattr(session.config, "workerinput") and _FILE_SECONDS:
+        times = {f: round(t, 1) for f, t in sorted(_FILE_SECONDS.items())}
+        Path(out).write_text(json.dumps(times, indent=0) + "\n")
     stop_session_server()
     for template in _TEMPLATE:
         shutil.rmtree(template.parent, ignore_errors=True)

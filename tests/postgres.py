@@ -136,7 +136,7 @@ class PostgresServer:
         with psycopg.connect(
             host="127.0.0.1", port=self.port, user=USER, dbname="postgres", autocommit=True
         ) as conn:
-            conn.execute(statement)  # type: ignore[arg-type]
+            conn.execute(statement)  # type: ignore[arg-type,unused-ignore]
 
     def make_template(self) -> None:
         """A database migrated to the newest schema, copied for each test."""

@@ -9,6 +9,7 @@ outside CI."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import os
@@ -44,6 +45,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "web"
+HERE = Path(__file__).resolve().parent
 
 
 def jpeg(seed: int, size: tuple[int, int] = (480, 360), quality: int = 90) -> bytes:
@@ -158,9 +160,29 @@ def web_server(web_world: World) -> Iterator[Server]:
     srv.stop()
 
 
+# The event loop of the session's Playwright. Its sync API marks that loop as running in
+# this thread from its start to its end: any later test (on the same xdist worker) that runs
+# an event loop of its own, asyncio.run() or another sync_playwright(), would be refused.
+# The mark is set only while a test that uses the browser runs (pytest_runtest_protocol).
+_PLAYWRIGHT_LOOP: list[asyncio.AbstractEventLoop] = []
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    # (this file's `browser`: tests elsewhere may have their own, tests/deploy/test_https.py)
+    uses = "browser" in getattr(item, "fixturenames", ()) and item.path.is_relative_to(HERE)
+    if uses and _PLAYWRIGHT_LOOP:
+        asyncio.events._set_running_loop(_PLAYWRIGHT_LOOP[0])
+    try:
+        return (yield)
+    finally:
+        if uses and _PLAYWRIGHT_LOOP:
+            asyncio.events._set_running_loop(None)
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
-    """One headless Debian chromium for the session."""
+    """One headless Debian chromium for the session (per xdist worker)."""
     if os.environ.get("REMPART_SKIP_BROWSER") == "1" and not os.environ.get("CI"):
         pytest.skip("REMPART_SKIP_BROWSER=1: browser tests not run")
     from playwright.sync_api import Error, sync_playwright
@@ -176,7 +198,10 @@ def browser() -> Iterator[Any]:
     except Error as exc:
         pw.stop()
         pytest.fail(f"chromium could not start: {exc}", pytrace=False)
+    _PLAYWRIGHT_LOOP.append(asyncio.get_running_loop())
     yield b
+    # the session may end after a test that does not use the browser
+    asyncio.events._set_running_loop(_PLAYWRIGHT_LOOP.pop())
     b.close()
     pw.stop()
 
