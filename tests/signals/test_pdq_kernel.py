@@ -49,7 +49,7 @@ def test_reference_images() -> None:
     files = sorted(p for p in TE_DATA.rglob("*") if p.suffix.lower() in (".jpg", ".png"))
     if not files:
         pytest.skip(f"Meta's test images are not in {TE_DATA}")
-    for path in files[:40]:
+    for path in [p for p in files if p.stat().st_size < 150_000][:25]:  # not the 12 Mpx ones
         with Image.open(path) as opened:
             img = opened.convert("RGB")
         rgb = np.asarray(img)
