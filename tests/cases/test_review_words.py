@@ -69,6 +69,35 @@ def item(kind: str, distance: float = 0, **extra: Any) -> ReviewItem:
             "photo-in-video",
             "her photo inside a video",
         ),
+        (
+            item("vpdq", 9, details={"method": "vpdq-mirrored", "query_percent": 95.0}),
+            "turned-video",
+            "her video, mirrored or turned",
+        ),
+        (
+            item("vpdq", 9, details={"method": "vpdq-inside-frame"}),
+            "framed-video",
+            "her video inside a frame",
+        ),
+        (
+            item("vpdq", 9, details={"method": "vpdq-crop"}),
+            "cropped-video",
+            "cropped copy of her video",
+        ),
+        (
+            item("vpdq", 9, details={"method": "vpdq-pip"}),
+            "pip-video",
+            "her video in a corner of another video",
+        ),
+        (
+            item(
+                "vpdq",
+                6,
+                details={"method": "vpdq", "query_percent": 100.0, "stored_percent": 97.0},
+            ),
+            "same-video",
+            "same video",
+        ),
     ],
 )
 def test_each_method_says_what_was_found(found: ReviewItem, key: str, words: str) -> None:

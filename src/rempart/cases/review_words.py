@@ -46,6 +46,26 @@ _WHAT: dict[str, dict[str, str]] = {
         "fr": "une partie de sa vidéo",
         "ko": "그녀 동영상의 일부",
     },
+    "turned-video": {
+        "en": "her video, mirrored or turned",
+        "fr": "sa vidéo, retournée ou tournée",
+        "ko": "뒤집히거나 회전된 그녀의 동영상",
+    },
+    "framed-video": {
+        "en": "her video inside a frame",
+        "fr": "sa vidéo dans un cadre",
+        "ko": "테두리 안에 든 그녀의 동영상",
+    },
+    "cropped-video": {
+        "en": "cropped copy of her video",
+        "fr": "copie recadrée de sa vidéo",
+        "ko": "잘라낸 그녀의 동영상",
+    },
+    "pip-video": {
+        "en": "her video in a corner of another video",
+        "fr": "sa vidéo dans un coin d'une autre vidéo",
+        "ko": "다른 동영상 구석에 든 그녀의 동영상",
+    },
     "photo-in-video": {
         "en": "her photo inside a video",
         "fr": "sa photo dans une vidéo",
@@ -147,10 +167,23 @@ def _t(key: str, lang: str, **values: Any) -> str:
     return table.get(lang, table["en"]).format(**values)
 
 
+# A video found by the robust stage: its method (scan/video_match.py) -> a key of _WHAT
+_VIDEO_METHOD_WHAT = {
+    "vpdq-mirrored": "turned-video",
+    "vpdq-rotated": "turned-video",
+    "vpdq-inside-frame": "framed-video",
+    "vpdq-crop": "cropped-video",
+    "vpdq-pip": "pip-video",
+}
+
+
 def what_key(item: ReviewItem) -> str:
     """The kind of find, as a key of _WHAT (language-free; tests and filters use it)."""
     d = item.details or {}
     if item.kind == "vpdq":
+        robust = _VIDEO_METHOD_WHAT.get(str(d.get("method", "")))
+        if robust:  # found by the robust stage (signals/video_variants.py)
+            return robust
         q, s = d.get("query_percent"), d.get("stored_percent")
         if isinstance(q, int | float) and isinstance(s, int | float) and min(q, s) >= 90:
             return "same-video"
