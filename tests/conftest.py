@@ -15,6 +15,7 @@ starts last; `--store-durations PATH` writes a run's times to refresh it.
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import shutil
 import tempfile
@@ -56,6 +57,10 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     sent = getattr(config, "workerinput", {}).get("rempart_environ")
     if sent is not None:
+        # An xdist worker has a thread of its own (execnet's): a process pool forked from it
+        # can hang in a lock that thread held (the face scan's pool did). Pools start from a
+        # forkserver there, as the scan already does after dlib's CNN has run.
+        multiprocessing.set_start_method("forkserver", force=True)
         # An xdist worker starts with COLUMNS=80 and LINES=24 set by readline (stdin is not a
         # terminal): rich would then print 80 columns where a test asks for more. The
         # controller's own values (usually none) again.
