@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint bench bench-perception clean postgres chromium node hashpage caddy
+.PHONY: demo test test-fast lint bench bench-perception clean postgres chromium node hashpage caddy
 
 $(STAMP): pyproject.toml setup.py constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -79,11 +79,24 @@ caddy:
 	  fi; \
 	fi
 
+# pytest runs the files on TEST_WORKERS processes (pytest-xdist; default: one per core, at
+# least 2: many tests wait on servers, chromium or PostgreSQL), each file whole on one worker
+# (tests/conftest.py keeps the workers' servers, databases and folders apart).
+# TEST_WORKERS=0 runs them in this process, one after the other.
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ $$n -ge 2 ] && echo $$n || echo 2)
+PYTEST := $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
+
 test: $(STAMP) $(HASHPAGE) postgres chromium caddy
 	$(PY) -m ruff check src tests bench demo
 	$(PY) -m ruff format --check src tests bench demo
 	$(PY) -m mypy
-	$(PY) -m pytest
+	$(PYTEST)
+
+# For iteration only (make test stays the gate): pytest alone, no lint or type check, the
+# tests that failed last time first, stopping at the first failure.
+# ARGS picks tests: make test-fast ARGS=tests/cases
+test-fast: $(STAMP) $(HASHPAGE)
+	$(PYTEST) --failed-first -x -q $(ARGS)
 
 demo: $(STAMP) $(HASHPAGE) chromium
 	$(VENV)/bin/python demo/run_demo.py
