@@ -22,7 +22,7 @@ SEEDS = (300, 301, 302, 303, 304, 308)
 
 
 def rempart(*args: str, code: int = 0) -> str:
-    result = runner.invoke(app, list(args))
+    result = runner.invoke(app, list(args), env={"COLUMNS": "300"})  # no wrapped paths
     assert result.exit_code == code, result.output
     return result.output
 

@@ -23,7 +23,7 @@ runner = CliRunner()
 
 
 def rempart(*args: str, code: int = 0) -> str:
-    result = runner.invoke(app, list(args))
+    result = runner.invoke(app, list(args), env={"COLUMNS": "300"})  # no wrapped paths
     assert result.exit_code == code, result.output
     return result.output
 

@@ -38,7 +38,7 @@ OCSP = Path("/work/shared/testdata/c2pa/c2pa-rs/ocsp.jpg")
 
 
 def rempart(*args: str) -> str:
-    result = runner.invoke(app, list(args))
+    result = runner.invoke(app, list(args), env={"COLUMNS": "300"})  # no wrapped paths
     assert result.exit_code == 0, result.output
     return result.output
 

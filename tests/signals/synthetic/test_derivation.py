@@ -31,7 +31,7 @@ FACE: derivation.Box = (0.3, 0.12, 0.75, 0.62)  # the pasted region of her photo
 
 
 def rempart(*args: str) -> str:
-    result = runner.invoke(app, list(args))
+    result = runner.invoke(app, list(args), env={"COLUMNS": "300"})  # no wrapped paths
     assert result.exit_code == 0, result.output
     return result.output
 
