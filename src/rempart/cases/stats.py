@@ -559,6 +559,10 @@ def write(
         "median_by_hand",
         "p90_by_hand",
     )
+    # English keeps the status names it always printed ("pending 2"): scripts read them
+    review = (
+        counts_text(stats["review"]) if lang == "en" else _counted(stats["review"], w, "decision.")
+    )
     ai = stats.get("synthetic") or {}
     ai_line = ""
     if ai.get("matches_with_ai_signal"):
@@ -569,7 +573,7 @@ def write(
         f"<!doctype html><html lang='{html.escape(lang)}'><meta charset='utf-8'>"
         f"<title>{e(w['report_title'])}</title>"
         f"<h1>{e(w['report_title'])}: {e(title)}</h1>"
-        f"<p>{e(w['review'])}: {e(_counted(stats['review'], w, 'decision.'))}</p>{ai_line}"
+        f"<p>{e(w['review'])}: {e(review)}</p>{ai_line}"
         f"{chart('matches_over_time')}"
         f"<h2>{e(w['platforms'])}</h2><table border=1 cellpadding=4><tr>"
         + "".join(f"<th>{e(w[h])}</th>" for h in headers)

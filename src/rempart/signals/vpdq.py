@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 from PIL import Image
 
@@ -241,11 +240,10 @@ def frame_hashes(
     the whole frame, the picture inside black bars (`inside`), its halves (`halves`), and
     the whole frame's other rotations/flips (`dihedral`, from the same DCT).
 
-    The whole frame and the picture inside the bars are hashed from the RGB pixels (bit for
-    bit Meta's vPDQ); the halves from the frame's grey copy (`grey`, the luma of `rgb`
-    rounded, as `DecodedFrame.grey()`; made here when not given), scaled down: a third of
-    the work of scaling RGB, and within a few bits of it (the luma of a scaled picture is the
-    scaled luma, up to rounding)."""
+    Every hash is from the RGB pixels: the whole frame and the picture inside the bars bit for
+    bit Meta's vPDQ; the halves from the RGB scaled down, as her hashing page does (`grey` is
+    accepted for callers that have it and is not used: scaling the grey copy instead was a
+    third of the work but differed from the page by a few bits)."""
     turned: dict[str, tuple[str, int]] = {}
     if dihedral:
         whole, turned = _whole_dihedral(np.ascontiguousarray(rgb))
@@ -255,13 +253,9 @@ def frame_hashes(
     trimmed = pdq_of(rgb, box) if inside and box is not None else None
     regions: dict[str, tuple[str, int]] = {}
     if halves:
-        top, bottom, left, right = box if box is not None else (0, rgb.shape[0], 0, rgb.shape[1])
-        if grey is None:
-            picture = cv2.cvtColor(
-                np.ascontiguousarray(rgb[top:bottom, left:right]), cv2.COLOR_RGB2GRAY
-            )
-        else:
-            picture = grey[top:bottom, left:right]
+        # from the RGB pixels, as her hashing page computes them (tests/web/hashpage checks
+        # the page's halves against these bit for bit: a grey copy differed by a few bits)
+        picture = rgb if box is None else rgb[box[0] : box[1], box[2] : box[3]]
         regions = region_hashes(picture)
     return FrameHashes(whole, trimmed, regions, box, turned)
 
@@ -340,7 +334,6 @@ def hash_frames(
             inside=trimmed is not None,
             halves=regions is not None,
             dihedral=dihedral,
-            grey=decoded.grey() if regions is not None else None,
         )
         if progress is not None:
             progress(ts)
