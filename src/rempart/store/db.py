@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event, select, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from rempart.store.light import MIGRATIONS as MIGRATIONS  # re-exported
@@ -185,15 +185,36 @@ class Database:
         but its write-ahead log still holds old pages until it is checkpointed and
         truncated. PostgreSQL keeps deleted rows in the table files until they are
         vacuumed, and a plain VACUUM only marks their space free: VACUUM FULL rewrites the
-        tables holding a victim's data into new files and removes the old ones. (Its
+        tables holding a victim's data into new files and removes the old ones, and the
+        planner's statistics are recomputed and their catalog rewritten. (Its
         write-ahead log keeps the rows until its segments are recycled: see
         docs/postgresql.md.)"""
         if self.backend == "sqlite":
             with self.engine.connect() as c:
                 c.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
         elif self.backend == "postgresql":
+            tables = ", ".join(_PURGED_TABLES)
             with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
-                c.exec_driver_sql("VACUUM FULL " + ", ".join(_PURGED_TABLES))
+                c.exec_driver_sql("VACUUM FULL " + tables)
+                # The planner's statistics (pg_statistic, refreshed by autovacuum's ANALYZE)
+                # keep sample values of columns, her hashes among them (bank entries, scanned
+                # items, matches...): recompute every table's from what is left (a sample per
+                # table: seconds, even on a large database), then rewrite the catalog
+                # without the old rows. (A role that neither owns the database nor is a
+                # superuser gets a warning, not an error, for the catalog.)
+                # ANALYZE leaves an empty table's old statistics as they were: those rows are
+                # deleted first (a superuser may; for another role they stay until the table
+                # has rows again and is analysed: docs/postgresql.md)
+                try:
+                    c.exec_driver_sql(
+                        "DELETE FROM pg_catalog.pg_statistic WHERE starelid IN ("
+                        + ", ".join(f"'{t}'::regclass" for t in _PURGED_TABLES)
+                        + ")"
+                    )
+                except DBAPIError:
+                    pass
+                c.exec_driver_sql("ANALYZE")
+                c.exec_driver_sql("VACUUM FULL pg_catalog.pg_statistic")
 
     def dispose(self) -> None:
         self.engine.dispose()
