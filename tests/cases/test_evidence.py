@@ -159,7 +159,8 @@ def test_confirmed_media_preserved_encrypted_survives_removal(
         (media,) = [n for n in zf.namelist() if n.startswith("media/")]
         assert zf.read(media) == original
     assert "intact" in rempart("evidence", "verify", str(pkg))
-    kept.write_bytes(kept.read_bytes()[:-1] + b"\x00")  # tampered at rest
+    data = kept.read_bytes()  # tampered at rest (the last byte flipped: set to 0 it
+    kept.write_bytes(data[:-1] + bytes([data[-1] ^ 0xFF]))  # was unchanged 1 time in 256)
     out = rempart(
         "evidence",
         "export",
