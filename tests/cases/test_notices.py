@@ -19,6 +19,7 @@ from rempart.store.db import Database
 from rempart.store.models import utcnow
 from tests.postgres import execute
 from tests.sources.telegram_factory import chat_export
+from tests.worlds import Restored
 
 pytestmark = pytest.mark.both_databases
 runner = CliRunner()
@@ -44,8 +45,8 @@ def confirmed_telegram_match(home: Path, consent: Path) -> str:
     return str(item["ref"])
 
 
-def test_notice_in_three_languages_cites_the_rules(rempart_env: Path, consent_file: Path) -> None:
-    ref = confirmed_telegram_match(rempart_env, consent_file)
+def test_notice_in_three_languages_cites_the_rules(telegram_case: Restored) -> None:
+    ref = telegram_case.value
     en = rempart(
         "notice",
         "create",
@@ -70,8 +71,7 @@ def test_notice_in_three_languages_cites_the_rules(rempart_env: Path, consent_fi
     assert [n["status"] for n in listed] == ["draft"] * 3
 
 
-def test_refusals(rempart_env: Path, consent_file: Path) -> None:
-    confirmed_telegram_match(rempart_env, consent_file)
+def test_refusals(telegram_case: Restored) -> None:
     assert "no platform 'myspace'" in rempart(
         "notice", "create", "--case", "C-7", "--platform", "myspace", code=1
     )
@@ -87,8 +87,7 @@ def test_refusals(rempart_env: Path, consent_file: Path) -> None:
     assert json.loads(rempart("notice", "list", "--format", "json")) == []  # nothing half-made
 
 
-def test_tracking_renotice_and_removal_time(rempart_env: Path, consent_file: Path) -> None:
-    confirmed_telegram_match(rempart_env, consent_file)
+def test_tracking_renotice_and_removal_time(telegram_case: Restored) -> None:
     rempart("notice", "create", "--case", "C-7", "--platform", "telegram")
     rempart("notice", "mark", "1", "sent")
     db = Database(os.environ["REMPART_DB"])
@@ -107,8 +106,8 @@ def test_tracking_renotice_and_removal_time(rempart_env: Path, consent_file: Pat
     assert actions.count("notice-status") == 3 and "notice-create" in actions
 
 
-def test_an_organisation_edits_its_own_data_files(rempart_env: Path, consent_file: Path) -> None:
-    confirmed_telegram_match(rempart_env, consent_file)
+def test_an_organisation_edits_its_own_data_files(telegram_case: Restored) -> None:
+    rempart_env = telegram_case.path
     own = rempart_env / "home" / "notices"
     shutil.copytree(Path(str(resources.files("rempart") / "data" / "notices")), own)
     text = (
@@ -125,8 +124,8 @@ def test_an_organisation_edits_its_own_data_files(rempart_env: Path, consent_fil
     )
 
 
-def test_content_that_comes_back_reopens_the_case(rempart_env: Path, consent_file: Path) -> None:
-    confirmed_telegram_match(rempart_env, consent_file)
+def test_content_that_comes_back_reopens_the_case(telegram_case: Restored) -> None:
+    rempart_env = telegram_case.path
     rempart("notice", "create", "--case", "C-7", "--platform", "telegram")
     rempart("notice", "mark", "1", "sent")
     rempart("notice", "mark", "1", "removed")
@@ -145,8 +144,8 @@ def test_content_that_comes_back_reopens_the_case(rempart_env: Path, consent_fil
     assert "content-returned" in actions
 
 
-def test_report_with_charts(rempart_env: Path, consent_file: Path) -> None:
-    confirmed_telegram_match(rempart_env, consent_file)
+def test_report_with_charts(telegram_case: Restored) -> None:
+    rempart_env = telegram_case.path
     rempart("notice", "create", "--case", "C-7", "--platform", "telegram")
     db = Database(os.environ["REMPART_DB"])
     notices.mark(db, 1, "sent", at=utcnow() - timedelta(hours=10))
@@ -164,9 +163,9 @@ def test_report_with_charts(rempart_env: Path, consent_file: Path) -> None:
 
 
 def test_possible_minor_is_prioritised_routed_and_kept_out_of_packages(
-    rempart_env: Path, consent_file: Path
+    telegram_case: Restored,
 ) -> None:
-    ref = confirmed_telegram_match(rempart_env, consent_file)
+    rempart_env, ref = telegram_case.path, telegram_case.value
     rempart("review", "flag-minor", ref, code=1)  # a reason is required
     rempart("review", "flag-minor", ref, "--reason", "looks under 18")
     listed = json.loads(rempart("review", "list", "--status", "all", "--format", "json"))

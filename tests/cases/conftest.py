@@ -1,0 +1,34 @@
+"""Case states that several tests start from, built once per module and backend (tests/worlds.py).
+
+- `telegram_case`: her photo hashed and banked under case C-7 with consent, a Telegram export
+  (chat 'Room A', id 555) scanned, the match of message 2 confirmed by caseworker `cw`
+  (`confirmed_telegram_match` in test_notices.py); its `value` is the match's reference.
+
+Each test gets its own copy (its folder restored, its own database), so a test that changes
+the state changes only its copy, as when it ran the commands itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.worlds import Restored, Worlds, worlds_fixture
+
+
+def _confirmed_telegram_match(home: Path, consent: Path) -> str:
+    from tests.cases.test_notices import confirmed_telegram_match
+
+    return confirmed_telegram_match(home, consent)
+
+
+telegram_worlds = worlds_fixture(_confirmed_telegram_match)
+
+
+@pytest.fixture
+def telegram_case(
+    telegram_worlds: Worlds, db_backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[Restored]:
+    yield from telegram_worlds.restore(db_backend, request, tmp_path)
