@@ -15,6 +15,7 @@ import pytest
 from rempart.samples import photo_like
 from tests.cases.test_media_rules import web_client
 from tests.cases.test_notices import confirmed_telegram_match, rempart
+from tests.worlds import Restored
 
 pytestmark = pytest.mark.both_databases
 
@@ -33,9 +34,9 @@ ENGLISH = (
 )
 
 
-def _two_places(home: Path, consent: Path) -> tuple[str, str]:
-    """A confirmed match in a Telegram export and one in a local folder."""
-    tg = confirmed_telegram_match(home, consent)
+def _two_places(case: Restored) -> tuple[str, str]:
+    """A confirmed match in a Telegram export (`telegram_case`) and one in a local folder."""
+    home, tg = case.path, str(case.value)
     local = home / "found"
     local.mkdir()
     photo_like(1, (320, 240)).rotate(90, expand=True).save(local / "cropped.png")
@@ -45,10 +46,9 @@ def _two_places(home: Path, consent: Path) -> tuple[str, str]:
     return tg, str(item["ref"])
 
 
-def test_a_notice_lists_only_its_platform_and_names_nobody(
-    rempart_env: Path, consent_file: Path
-) -> None:
-    tg, local = _two_places(rempart_env, consent_file)
+def test_a_notice_lists_only_its_platform_and_names_nobody(telegram_case: Restored) -> None:
+    rempart_env = telegram_case.path
+    tg, local = _two_places(telegram_case)
     text = rempart(
         "notice",
         "create",
@@ -97,10 +97,7 @@ def test_her_name_only_when_she_chose_it(rempart_env: Path, tmp_path: Path) -> N
 
 
 @pytest.mark.parametrize("language", ["fr", "ko"])
-def test_letters_are_wholly_in_their_language(
-    rempart_env: Path, consent_file: Path, language: str
-) -> None:
-    confirmed_telegram_match(rempart_env, consent_file)
+def test_letters_are_wholly_in_their_language(telegram_case: Restored, language: str) -> None:
     text = rempart(
         "notice", "create", "--case", "C-7", "--platform", "telegram", "--language", language
     )
@@ -114,10 +111,8 @@ def test_letters_are_wholly_in_their_language(
         assert "상담 기관" in text and "미국" in text and "48 시간" in text
 
 
-def test_the_web_form_ticks_only_the_platforms_matches(
-    rempart_env: Path, consent_file: Path
-) -> None:
-    tg, local = _two_places(rempart_env, consent_file)
+def test_the_web_form_ticks_only_the_platforms_matches(telegram_case: Restored) -> None:
+    tg, local = _two_places(telegram_case)
     client, token = web_client("C-7")
     with client:
         page = client.get("/ui/cases/C-7").text

@@ -8,26 +8,28 @@ from pathlib import Path
 
 import pytest
 
-from tests.cases.test_notices import confirmed_telegram_match, rempart
+from tests.cases.test_notices import rempart
 from tests.sources.telegram_factory import chat_export
+from tests.worlds import Restored
 
 pytestmark = pytest.mark.both_databases
 
 
-def _removed(home: Path, consent: Path) -> None:
-    confirmed_telegram_match(home, consent)  # her photo in Telegram chat 'Room A' (id 555)
+def _removed(case: Restored) -> Path:
+    # confirmed_telegram_match: her photo in Telegram chat 'Room A' (id 555), built once
     rempart("notice", "create", "--case", "C-7", "--platform", "telegram")
     rempart("notice", "mark", "1", "sent")
     rempart("notice", "mark", "1", "removed")
     rempart("case", "set-status", "C-7", "monitoring", "--note", "removed")
+    return case.path
 
 
 def _status() -> str:
     return str(json.loads(rempart("case", "show", "C-7", "--format", "json"))["status"])
 
 
-def test_only_a_new_untrusted_place_is_a_return(rempart_env: Path, consent_file: Path) -> None:
-    _removed(rempart_env, consent_file)
+def test_only_a_new_untrusted_place_is_a_return(telegram_case: Restored) -> None:
+    rempart_env = _removed(telegram_case)
     # Her own originals, marked as hers: not a return.
     rempart("case", "trust-source", "C-7", str(rempart_env / "hers"))
     view = json.loads(rempart("case", "show", "C-7", "--format", "json"))
@@ -56,8 +58,8 @@ def test_only_a_new_untrusted_place_is_a_return(rempart_env: Path, consent_file:
     rempart("case", "trust-source", "C-404", str(rempart_env / "hers"), code=1)
 
 
-def test_the_next_notice_names_where_it_came_back(rempart_env: Path, consent_file: Path) -> None:
-    _removed(rempart_env, consent_file)
+def test_the_next_notice_names_where_it_came_back(telegram_case: Restored) -> None:
+    rempart_env = _removed(telegram_case)
     chat_export(rempart_env / "export-b", name="Room B", chat_id=777, photo_seeds=(1, 3))
     assert "came back" in rempart("scan", str(rempart_env / "export-b"), "--bank", "b", code=3)
     pending = json.loads(rempart("review", "list", "--format", "json"))
