@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PIL import Image
 
@@ -160,6 +161,13 @@ def pdq_of(pixels: np.ndarray, box: tuple[int, int, int, int] | None = None) -> 
     return raw.hex(), int(quality)
 
 
+def grey_of(rgb: np.ndarray) -> np.ndarray:
+    """The grey copy of RGB uint8 pixels as `DecodedFrame.grey()` makes it (OpenCV's
+    RGB2GRAY: (9798 R + 19235 G + 3735 B + 2^14) >> 15, the luma rounded), C-contiguous.
+    Her hashing page computes the same integers (vpdq.js greyFromRgb)."""
+    return np.asarray(cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY))
+
+
 REGIONS = ("top", "bottom", "left", "right")  # halves of the picture (inside any bars)
 
 
@@ -240,10 +248,13 @@ def frame_hashes(
     the whole frame, the picture inside black bars (`inside`), its halves (`halves`), and
     the whole frame's other rotations/flips (`dihedral`, from the same DCT).
 
-    Every hash is from the RGB pixels: the whole frame and the picture inside the bars bit for
-    bit Meta's vPDQ; the halves from the RGB scaled down, as her hashing page does (`grey` is
-    accepted for callers that have it and is not used: scaling the grey copy instead was a
-    third of the work but differed from the page by a few bits)."""
+    The whole frame and the picture inside the bars are hashed from the RGB pixels (bit for
+    bit Meta's vPDQ); the halves from the frame's grey copy (`grey`: the luma of `rgb`
+    rounded, `DecodedFrame.grey()`, made here when not given), scaled down: a third of the
+    work of scaling RGB. Her hashing page computes the same grey copy (`grey_of`'s
+    arithmetic) and the same halves, bit for bit. Halves hashed before (from the RGB scaled
+    down) lie within a few bits of these: matching is by distance, so older banks still
+    match."""
     turned: dict[str, tuple[str, int]] = {}
     if dihedral:
         whole, turned = _whole_dihedral(np.ascontiguousarray(rgb))
@@ -253,9 +264,11 @@ def frame_hashes(
     trimmed = pdq_of(rgb, box) if inside and box is not None else None
     regions: dict[str, tuple[str, int]] = {}
     if halves:
-        # from the RGB pixels, as her hashing page computes them (tests/web/hashpage checks
-        # the page's halves against these bit for bit: a grey copy differed by a few bits)
-        picture = rgb if box is None else rgb[box[0] : box[1], box[2] : box[3]]
+        top, bottom, left, right = box if box is not None else (0, rgb.shape[0], 0, rgb.shape[1])
+        if grey is None:
+            picture = grey_of(rgb[top:bottom, left:right])
+        else:
+            picture = grey[top:bottom, left:right]
         regions = region_hashes(picture)
     return FrameHashes(whole, trimmed, regions, box, turned)
 
@@ -334,6 +347,7 @@ def hash_frames(
             inside=trimmed is not None,
             halves=regions is not None,
             dihedral=dihedral,
+            grey=decoded.grey() if regions is not None else None,
         )
         if progress is not None:
             progress(ts)

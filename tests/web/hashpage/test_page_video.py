@@ -52,6 +52,14 @@ def test_short_video_equals_cli(hash_page: HashPageRun, tmp_path: Path) -> None:
         distances.append(bin(int(gh, 16) ^ int(wh, 16)).count("1"))
     assert max(distances) <= 31, distances
     assert set(got.get("vpdq_regions", {})) == set(want.get("vpdq_regions", {}))
+    assert (
+        set(got.get("vpdq_crops", {}))
+        == set(want.get("vpdq_crops", {}))
+        == {
+            "crop90",
+            "crop80",
+        }
+    )
     print(
         f"video frames: PDQ distance to the CLI's max {max(distances)}, "
         f"mean {sum(distances) / len(distances):.1f} bits"

@@ -4,7 +4,7 @@ CLI's bank side (`rempart hash --out`) on the same files, and against Meta's vPD
 - Generated clips in every container and codec the page reads (H.264 in MP4 and MKV with black
   bars, VP8 and VP9 in WebM, VP9 and AV1 in MP4, AV1 in WebM, animated GIFs with even and
   uneven delays): the page's item equals the CLI's (every frame list: whole frames, inside
-  bars, halves; size, duration, sampling, timestamps).
+  bars, halves, centre crops; size, duration, sampling, timestamps).
 - Meta's sample videos: the page's frames equal the CLI's, and every frame of quality >= 50
   lies within 31 bits of Meta's reference hash of the same frame.
 - What Chromium cannot decode (HEVC, AVI): the exact hashes only, with the page's clear note.
@@ -50,6 +50,7 @@ VIDEO_FIELDS = (
     "vpdq",
     "vpdq_inside",
     "vpdq_regions",
+    "vpdq_crops",
 )
 # A subset of Meta's samples keeps `make test` short: HD and SD, bars, logo, odd coding size,
 # each cut to its first two groups of pictures (4 s: every frame of a group decodes as in the

@@ -4,8 +4,9 @@ PyAV decodes every frame (as rempart.media.video does) and hands its YUV planes 
 (tests/web/hashpage/video_vpdq.mjs), where vpdq.js turns them into RGB as FFmpeg's swscale
 does for PyAV's `to_ndarray("rgb24")` and hashes them as `rempart hash --out` does (every
 frame, inside black bars, four halves, each stream dropping a frame within 8 bits of the last
-one kept). Both must be equal bit for bit: the RGB bytes of every frame, and the frame lists
-of the hash file.
+one kept; the halves from the frame's grey copy; the centre crops crop90 and crop80 of the
+robust stage's stored side). Both must be equal bit for bit: the RGB bytes of every frame, and
+the frame lists of the hash file.
 """
 
 from __future__ import annotations
@@ -81,12 +82,17 @@ def decoded(path: Path) -> tuple[list[av.VideoFrame], dict[str, Any]]:
 def cli_item(path: Path) -> dict[str, Any]:
     """The frame lists `rempart hash --out` writes for this video (the bank side)."""
     h = hash_video_file(
-        path, seconds_per_frame=0.0, dedupe_distance=BANK_DEDUPE_DISTANCE, regions=True
+        path,
+        seconds_per_frame=0.0,
+        dedupe_distance=BANK_DEDUPE_DISTANCE,
+        regions=True,
+        robust="stored",
     )
     from rempart.exchange.submission import SubmissionItem
 
     item = SubmissionItem.from_video(h).to_json()
-    return {k: item[k] for k in ("vpdq", "vpdq_inside", "vpdq_regions") if k in item}
+    keys = ("vpdq", "vpdq_inside", "vpdq_regions", "vpdq_crops")
+    return {k: item[k] for k in keys if k in item}
 
 
 @pytest.fixture(scope="module")
@@ -117,6 +123,8 @@ def test_vpdq_js_equals_cli(name: str, barred_clip: Path) -> None:
     assert got["result"]["vpdq"] == expected["vpdq"]
     assert got["result"].get("vpdq_inside") == expected.get("vpdq_inside")
     assert got["result"]["vpdq_regions"] == expected["vpdq_regions"]
+    assert expected.get("vpdq_crops"), "the CLI keeps centre crops of her frames"
+    assert got["result"].get("vpdq_crops") == expected["vpdq_crops"]
     if name == "barred":
         assert expected.get("vpdq_inside"), "the barred clip must have inside-bars hashes"
 

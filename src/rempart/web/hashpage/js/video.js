@@ -148,8 +148,9 @@ class FrameReader {
 }
 
 // {media_type: "video", pdq: null, pdq_quality: null, width, height, duration,
-//  seconds_per_frame: 0, vpdq, vpdq_inside?, vpdq_regions, notes} for a video file.
-export async function hashVideo(blob, { onProgress, signal } = {}) {
+//  seconds_per_frame: 0, vpdq, vpdq_inside?, vpdq_regions, vpdq_crops?, notes} for a video
+// file; `robust` (default true) adds the centre crops, as `rempart hash` (--robust) does.
+export async function hashVideo(blob, { onProgress, signal, robust = true } = {}) {
   if (typeof VideoDecoder === "undefined") {
     throw new HashError("codec-unsupported", "this browser has no video decoder (WebCodecs)");
   }
@@ -161,7 +162,7 @@ export async function hashVideo(blob, { onProgress, signal } = {}) {
   if (kind === "mp4") demux = await openMp4(read, size);
   else if (kind === "webm") demux = await openWebm(read, size);
   else if (kind === "animated GIF" && typeof ImageDecoder !== "undefined") {
-    return hashGif(blob, { onProgress, signal });
+    return hashGif(blob, { onProgress, signal, robust });
   } else {
     throw new HashError("codec-unsupported",
       kind === "unknown" ? "this video's container is not one this page reads (MP4, MOV, WebM)"
@@ -193,7 +194,7 @@ export async function hashVideo(blob, { onProgress, signal } = {}) {
       `this browser cannot decode ${codecName(demux.codec)} video (${demux.codec})`);
   }
 
-  const hasher = new VpdqHasher();
+  const hasher = new VpdqHasher({ crops: robust });
   const frames = []; // decoded, waiting to be hashed
   let decodeError = null;
   let wake = null;
@@ -326,7 +327,7 @@ export async function hashVideo(blob, { onProgress, signal } = {}) {
 
 // An animated GIF, which Rempart hashes as a video (every frame matters): its frames composed
 // by the browser's ImageDecoder, as FFmpeg's GIF decoder composes them for the CLI.
-async function hashGif(blob, { onProgress, signal } = {}) {
+async function hashGif(blob, { onProgress, signal, robust = true } = {}) {
   let decoder;
   try {
     decoder = new ImageDecoder({ data: blob.stream(), type: "image/gif" });
@@ -336,7 +337,7 @@ async function hashGif(blob, { onProgress, signal } = {}) {
     if (decoder) decoder.close();
     throw new HashError("undecodable", `the animated GIF cannot be read (${err && err.message})`);
   }
-  const hasher = new VpdqHasher();
+  const hasher = new VpdqHasher({ crops: robust });
   const frameReader = new FrameReader();
   const notes = [];
   let width = null;

@@ -9,12 +9,16 @@
 //   frame's colour matrix and range). yuvToRgb reproduces that arithmetic exactly, so the
 //   same YUV planes (H.264, VP8, VP9 and AV1 decoding is bit-exact) give the same RGB bytes,
 //   hence the same PDQ hashes. Odd frame heights take another swscale path: approximated.
-// - content_box (black bars), the halves scaled to fit 384 px with Pillow's BOX filter, the
-//   dedupe of each stream (a frame within 8 bits of the last kept one is dropped) and the
-//   timestamps' "%.3f" text are ports of the Python, step by step.
+// - content_box (black bars), the halves (from the frame's grey copy, OpenCV's RGB2GRAY
+//   integers, scaled to fit 384 px with Pillow's BOX filter), the centre crops crop90 and
+//   crop80 (signals/video_variants.py bank_hashes: the RGB frame scaled to fit 384 px with
+//   OpenCV's INTER_AREA, computed for frames whose whole hash moved more than 8 bits from
+//   the last frame cropped), the dedupe of each stream (a frame within 8 bits of the last
+//   kept one is dropped) and the timestamps' "%.3f" text are ports of the Python, step by
+//   step.
 // Pure computation: no DOM, no browser-only API, so Node runs it in the conformance tests.
 
-import { pdqFromRgb, hamming } from "./pdq.js";
+import { pdqFromLuma, pdqFromRgb, hamming } from "./pdq.js";
 import { BOX, PRECISION_BITS, pyRound, resampleCoeffs } from "./pillow.js";
 
 export const BANK_DEDUPE_DISTANCE = 8; // rempart.signals.vpdq.BANK_DEDUPE_DISTANCE
@@ -23,6 +27,10 @@ export const BAR_MIN_FRACTION = 0.04;
 export const CONTENT_MIN_FRACTION = 0.4;
 export const REGIONS = ["top", "bottom", "left", "right"];
 export const REGION_SIDE = 384;
+// rempart.signals.video_variants: CROPS (share of each side kept), BANK_SIDE, BANK_DEDUPE.
+export const CROPS = [["crop90", 0.9], ["crop80", 0.8]];
+export const CROP_NAMES = CROPS.map(([name]) => name);
+export const CROP_SIDE = 384;
 
 // --- YUV -> RGB as swscale (libswscale/yuv2rgb.c tables, x86/yuv_2_rgb.asm arithmetic) -------
 
@@ -253,12 +261,26 @@ export function contentBox(rgb, width, height) {
   return [top, height - bottom, left, width - right];
 }
 
-// rgb[top:bottom, left:right] as a packed copy.
-export function cropRgb(rgb, width, top, bottom, left, right) {
+// pixels[top:bottom, left:right] as a packed copy (cn bytes a pixel: 3 RGB, 1 grey).
+export function cropRgb(rgb, width, top, bottom, left, right, cn = 3) {
   const w = right - left;
-  const out = new Uint8Array(w * (bottom - top) * 3);
-  for (let r = top, o = 0; r < bottom; r++, o += w * 3) {
-    out.set(rgb.subarray((r * width + left) * 3, (r * width + right) * 3), o);
+  const out = new Uint8Array(w * (bottom - top) * cn);
+  for (let r = top, o = 0; r < bottom; r++, o += w * cn) {
+    out.set(rgb.subarray((r * width + left) * cn, (r * width + right) * cn), o);
+  }
+  return out;
+}
+
+// The grey copy of rgb[top:bottom, left:right] as the CLI makes it (DecodedFrame.grey():
+// OpenCV's COLOR_RGB2GRAY on 8-bit pixels, 15-bit fixed point, rounded).
+export function greyFromRgb(rgb, width, top, bottom, left, right) {
+  const w = right - left;
+  const out = new Uint8Array(w * (bottom - top));
+  let o = 0;
+  for (let r = top; r < bottom; r++) {
+    for (let p = (r * width + left) * 3, end = (r * width + right) * 3; p < end; p += 3) {
+      out[o++] = (rgb[p] * 9798 + rgb[p + 1] * 19235 + rgb[p + 2] * 3735 + 16384) >> 15;
+    }
   }
   return out;
 }
@@ -275,7 +297,7 @@ function clip8(ss) {
   return v > 255 ? 255 : v;
 }
 
-function boxPasses(data, width, height, outW, outH) {
+function boxPasses(data, width, height, outW, outH, cn) {
   const needH = outW !== width;
   const needV = outH !== height;
   if (!needH && !needV) return data;
@@ -288,10 +310,21 @@ function boxPasses(data, width, height, outW, outH) {
     const yLast = needV ? vert.bounds[outH * 2 - 2] + vert.bounds[outH * 2 - 1] : height;
     const rows = yLast - yFirst;
     const { ksize, bounds, kk } = boxCoeffs(width, outW);
-    const tmp = new Uint8Array(outW * rows * 3);
+    const tmp = new Uint8Array(outW * rows * cn);
     for (let yy = 0; yy < rows; yy++) {
-      const rowIn = (yy + yFirst) * width * 3;
-      const rowOut = yy * outW * 3;
+      const rowIn = (yy + yFirst) * width * cn;
+      const rowOut = yy * outW * cn;
+      if (cn === 1) {
+        for (let xx = 0; xx < outW; xx++) {
+          const xmin = bounds[xx * 2];
+          const xmax = bounds[xx * 2 + 1];
+          const kb = xx * ksize;
+          let s0 = 1 << (PRECISION_BITS - 1);
+          for (let x = 0, p = rowIn + xmin; x < xmax; x++, p++) s0 += data[p] * kk[kb + x];
+          tmp[rowOut + xx] = clip8(s0);
+        }
+        continue;
+      }
       for (let xx = 0; xx < outW; xx++) {
         const xmin = bounds[xx * 2];
         const xmax = bounds[xx * 2 + 1];
@@ -314,9 +347,9 @@ function boxPasses(data, width, height, outW, outH) {
     srcW = outW;
     if (!needV) return src;
   }
-  const out = new Uint8Array(srcW * outH * 3);
+  const out = new Uint8Array(srcW * outH * cn);
   const { ksize, bounds, kk } = vert;
-  const stride = srcW * 3;
+  const stride = srcW * cn;
   const acc = new Float64Array(stride); // sums stay integers below 2^31: exact
   for (let yy = 0; yy < outH; yy++) {
     const ymin = bounds[yy * 2] - yFirst;
@@ -334,23 +367,158 @@ function boxPasses(data, width, height, outW, outH) {
   return out;
 }
 
-// Image.fromarray(rgb).resize((outW, outH), Image.Resampling.BOX) on packed RGB.
-export function resizeBox(rgb, width, height, outW, outH) {
+// Image.fromarray(pixels).resize((outW, outH), Image.Resampling.BOX) on packed RGB (cn 3)
+// or grey (cn 1) pixels: the same integer arithmetic per channel.
+export function resizeBox(rgb, width, height, outW, outH, cn = 3) {
   if (outW === width && outH === height) return rgb;
   // Pillow 13 runs the vertical pass first when the height shrinks much more than the width
   // (as pillow.js resizeBilinear; ImagingResampleInner).
   if (outH < height && height - outH > 2 * (width - outW) && outW !== width) {
-    const mid = boxPasses(rgb, width, height, width, outH);
-    return boxPasses(mid, width, outH, outW, outH);
+    const mid = boxPasses(rgb, width, height, width, outH, cn);
+    return boxPasses(mid, width, outH, outW, outH, cn);
   }
-  return boxPasses(rgb, width, height, outW, outH);
+  return boxPasses(rgb, width, height, outW, outH, cn);
+}
+
+// --- OpenCV's resize with INTER_AREA on packed RGB (imgproc/src/resize.cpp) -------------------
+// The crops' scaled copy (video_variants._resized). Integer factors take OpenCV's fast path
+// (block sums; 2x2 blocks rounded as (sum + 2) >> 2, others as float32 sum / area rounded
+// half to even); other factors its ResizeArea_Invoker: float32 weights from
+// computeResizeAreaTab, each source row summed across then weighted into its output row,
+// every product and sum rounded to float32 as the C++ does, then rounded half to even.
+
+function areaTab(ssize, dsize, scale, cn) {
+  const di = [];
+  const si = [];
+  const alpha = [];
+  for (let dx = 0; dx < dsize; dx++) {
+    const fsx1 = dx * scale;
+    const fsx2 = fsx1 + scale;
+    const cellWidth = Math.min(scale, ssize - fsx1);
+    let sx1 = Math.ceil(fsx1);
+    let sx2 = Math.floor(fsx2);
+    sx2 = Math.min(sx2, ssize - 1);
+    sx1 = Math.min(sx1, sx2);
+    if (sx1 - fsx1 > 1e-3) {
+      di.push(dx * cn);
+      si.push((sx1 - 1) * cn);
+      alpha.push(Math.fround((sx1 - fsx1) / cellWidth));
+    }
+    for (let sx = sx1; sx < sx2; sx++) {
+      di.push(dx * cn);
+      si.push(sx * cn);
+      alpha.push(Math.fround(1.0 / cellWidth));
+    }
+    if (fsx2 - sx2 > 1e-3) {
+      di.push(dx * cn);
+      si.push(sx2 * cn);
+      alpha.push(Math.fround(Math.min(Math.min(fsx2 - sx2, 1.0), cellWidth) / cellWidth));
+    }
+  }
+  return { di: Int32Array.from(di), si: Int32Array.from(si), alpha: Float32Array.from(alpha) };
+}
+
+// cvRound then saturate_cast<uchar>: half to even, clamped.
+function roundU8(v) {
+  let r = Math.round(v);
+  if (r - v === 0.5 && r % 2 !== 0) r -= 1; // a tie rounded up to odd: take the even one
+  return r < 0 ? 0 : r > 255 ? 255 : r;
+}
+
+function areaFast(rgb, width, kx, ky, outW, outH) {
+  const out = new Uint8Array(outW * outH * 3);
+  const scale = Math.fround(1 / (kx * ky));
+  const halfAndHalf = kx === 2 && ky === 2;
+  for (let dy = 0; dy < outH; dy++) {
+    for (let dx = 0; dx < outW; dx++) {
+      for (let c = 0; c < 3; c++) {
+        let sum = 0;
+        for (let y = dy * ky; y < dy * ky + ky; y++) {
+          for (let x = dx * kx, p = (y * width + x) * 3 + c; x < dx * kx + kx; x++, p += 3) {
+            sum += rgb[p];
+          }
+        }
+        out[(dy * outW + dx) * 3 + c] = halfAndHalf ? (sum + 2) >> 2
+          : roundU8(Math.fround(sum * scale));
+      }
+    }
+  }
+  return out;
+}
+
+// cv2.resize(rgb, (outW, outH), interpolation=cv2.INTER_AREA) for a reduction.
+export function resizeArea(rgb, width, height, outW, outH) {
+  if (outW === width && outH === height) return rgb;
+  const scaleX = 1 / (outW / width);
+  const scaleY = 1 / (outH / height);
+  const ix = Math.round(scaleX);
+  const iy = Math.round(scaleY);
+  if (Math.abs(scaleX - ix) < Number.EPSILON && Math.abs(scaleY - iy) < Number.EPSILON) {
+    return areaFast(rgb, width, ix, iy, outW, outH);
+  }
+  const xt = areaTab(width, outW, scaleX, 3);
+  const yt = areaTab(height, outH, scaleY, 1);
+  const n = outW * 3;
+  const out = new Uint8Array(n * outH);
+  const buf = new Float32Array(n);
+  const sum = new Float32Array(n);
+  const { di, si, alpha } = xt;
+  let prev = yt.di[0];
+  for (let j = 0; j < yt.di.length; j++) {
+    const beta = yt.alpha[j];
+    const dy = yt.di[j];
+    const row = yt.si[j] * width * 3;
+    buf.fill(0);
+    for (let k = 0; k < di.length; k++) {
+      const d = di[k];
+      const s = row + si[k];
+      const a = alpha[k];
+      buf[d] += Math.fround(rgb[s] * a);
+      buf[d + 1] += Math.fround(rgb[s + 1] * a);
+      buf[d + 2] += Math.fround(rgb[s + 2] * a);
+    }
+    if (dy !== prev) {
+      const o = prev * n;
+      for (let i = 0; i < n; i++) {
+        out[o + i] = roundU8(sum[i]);
+        sum[i] = beta * buf[i];
+      }
+      prev = dy;
+    } else {
+      for (let i = 0; i < n; i++) sum[i] += Math.fround(beta * buf[i]);
+    }
+  }
+  const o = prev * n;
+  for (let i = 0; i < n; i++) out[o + i] = roundU8(sum[i]);
+  return out;
+}
+
+// video_variants.bank_hashes: [{name, hex, quality}] of each centre crop (CROPS) of a frame,
+// from the frame scaled to fit CROP_SIDE.
+export function cropHashes(rgb, width, height) {
+  let w = width;
+  let h = height;
+  let small = rgb;
+  const scale = CROP_SIDE / Math.max(h, w);
+  if (scale < 1) {
+    w = Math.max(2, pyRound(w * scale));
+    h = Math.max(2, pyRound(h * scale));
+    small = resizeArea(rgb, width, height, w, h);
+  }
+  return CROPS.map(([name, keep]) => {
+    const dy = pyRound((h * (1 - keep)) / 2);
+    const dx = pyRound((w * (1 - keep)) / 2);
+    const r = pdqFromRgb(cropRgb(small, w, dy, h - dy, dx, w - dx), w - 2 * dx, h - 2 * dy);
+    return { name, hex: r.hex, quality: r.quality };
+  });
 }
 
 // Python's round(): half to even (pillow.js's).
 export { pyRound };
 
-// region_views: the four halves of a picture scaled down to fit REGION_SIDE.
-export function regionViews(rgb, width, height) {
+// region_views: the four halves of a picture scaled down to fit REGION_SIDE (cn bytes a
+// pixel: 3 RGB, 1 grey; each view's pixels in `rgb` either way).
+export function regionViews(rgb, width, height, cn = 3) {
   let w = width;
   let h = height;
   let pic = rgb;
@@ -358,15 +526,15 @@ export function regionViews(rgb, width, height) {
   if (scale < 1) {
     w = Math.max(2, pyRound(w * scale));
     h = Math.max(2, pyRound(h * scale));
-    pic = resizeBox(rgb, width, height, w, h);
+    pic = resizeBox(rgb, width, height, w, h, cn);
   }
   const h2 = h >> 1;
   const w2 = w >> 1;
   return {
-    top: { rgb: cropRgb(pic, w, 0, h2, 0, w), width: w, height: h2 },
-    bottom: { rgb: cropRgb(pic, w, h2, h, 0, w), width: w, height: h - h2 },
-    left: { rgb: cropRgb(pic, w, 0, h, 0, w2), width: w2, height: h },
-    right: { rgb: cropRgb(pic, w, 0, h, w2, w), width: w - w2, height: h },
+    top: { rgb: cropRgb(pic, w, 0, h2, 0, w, cn), width: w, height: h2 },
+    bottom: { rgb: cropRgb(pic, w, h2, h, 0, w, cn), width: w, height: h - h2 },
+    left: { rgb: cropRgb(pic, w, 0, h, 0, w2, cn), width: w2, height: h },
+    right: { rgb: cropRgb(pic, w, 0, h, w2, w, cn), width: w - w2, height: h },
   };
 }
 
@@ -405,13 +573,21 @@ class Stream {
 }
 
 // The bank side's hashes of a video, fed one decoded frame at a time (hash_frames with
-// seconds_per_frame 0, regions and inside-bars): whole frames, the picture inside black bars
-// for frames that have bars, and the four halves, each stream deduplicated on its own.
+// seconds_per_frame 0, regions, inside-bars and robust "stored"): whole frames, the picture
+// inside black bars for frames that have bars, the four halves (from the grey copy) and,
+// with `crops`, the centre crops of frames that moved (the robust stage's; `rempart hash`
+// keeps them unless --no-robust), each stream deduplicated on its own.
 export class VpdqHasher {
-  constructor({ dedupe = BANK_DEDUPE_DISTANCE, regions = true, inside = true } = {}) {
+  constructor({
+    dedupe = BANK_DEDUPE_DISTANCE, regions = true, inside = true, crops = true,
+  } = {}) {
     this.whole = new Stream(dedupe);
     this.inside = inside ? new Stream(dedupe) : null;
     this.halves = regions ? Object.fromEntries(REGIONS.map((n) => [n, new Stream(dedupe)])) : null;
+    // video_variants._BankExtra (only with the regions, as hash_frames calls it)
+    this.crops = regions && crops
+      ? Object.fromEntries(CROP_NAMES.map((n) => [n, new Stream(dedupe)])) : null;
+    this.lastCropped = null; // the whole hash of the last frame cropped
     this.count = 0;
   }
 
@@ -421,36 +597,40 @@ export class VpdqHasher {
     this.whole.add(whole.hex, whole.quality, ts);
     this.count++;
     const box = this.inside || this.halves ? contentBox(rgb, width, height) : null;
-    let pic = rgb;
-    let w = width;
-    let h = height;
-    if (box !== null) {
-      const [top, bottom, left, right] = box;
-      pic = cropRgb(rgb, width, top, bottom, left, right);
-      w = right - left;
-      h = bottom - top;
-      if (this.inside) {
-        const t = pdqFromRgb(pic, w, h);
-        this.inside.add(t.hex, t.quality, ts);
-      }
+    const [top, bottom, left, right] = box !== null ? box : [0, height, 0, width];
+    if (box !== null && this.inside) {
+      const t = pdqFromRgb(cropRgb(rgb, width, top, bottom, left, right), right - left,
+        bottom - top);
+      this.inside.add(t.hex, t.quality, ts);
     }
     if (this.halves) {
-      const views = regionViews(pic, w, h);
+      // from the grey copy of the picture inside any bars, as the CLI (vpdq.frame_hashes)
+      const w = right - left;
+      const views = regionViews(greyFromRgb(rgb, width, top, bottom, left, right), w,
+        bottom - top, 1);
       for (const name of REGIONS) {
         const v = views[name];
-        const r = pdqFromRgb(v.rgb, v.width, v.height);
+        const r = pdqFromLuma(Float32Array.from(v.rgb), v.width, v.height);
         this.halves[name].add(r.hex, r.quality, ts);
       }
+    }
+    if (this.crops && (this.lastCropped === null
+        || hamming(this.lastCropped, whole.hex) > BANK_DEDUPE_DISTANCE)) {
+      this.lastCropped = whole.hex;
+      for (const c of cropHashes(rgb, width, height)) this.crops[c.name].add(c.hex, c.quality, ts);
     }
     return whole;
   }
 
-  // {vpdq, vpdq_inside?, vpdq_regions?} in the submission file's JSON form.
+  // {vpdq, vpdq_inside?, vpdq_regions?, vpdq_crops?} in the submission file's JSON form.
   result() {
     const out = { vpdq: this.whole.frames };
     if (this.inside && this.inside.frames.length) out.vpdq_inside = this.inside.frames;
     if (this.halves) {
       out.vpdq_regions = Object.fromEntries(REGIONS.map((n) => [n, this.halves[n].frames]));
+    }
+    if (this.crops && this.crops[CROP_NAMES[0]].frames.length) {
+      out.vpdq_crops = Object.fromEntries(CROP_NAMES.map((n) => [n, this.crops[n].frames]));
     }
     return out;
   }

@@ -63,7 +63,7 @@ async function hashPhoto(file, options, signal, progress, heif = false) {
   return { item, notes };
 }
 
-async function hashVideoFile(file, signal, progress) {
+async function hashVideoFile(file, options, signal, progress) {
   progress("reading", 0, file.size);
   const exact = await digestFile(file, {
     signal,
@@ -76,6 +76,7 @@ async function hashVideoFile(file, signal, progress) {
     video = await hashVideo(file, {
       signal,
       onProgress: ({ done, total }) => progress("video", done, total),
+      robust: options.robust !== false,
     });
   } catch (err) {
     const e = toHashError(err);
@@ -100,6 +101,7 @@ async function hashVideoFile(file, signal, progress) {
   };
   if (video.vpdq_inside && video.vpdq_inside.length) item.vpdq_inside = video.vpdq_inside;
   if (video.vpdq_regions && Object.keys(video.vpdq_regions).length) item.vpdq_regions = video.vpdq_regions;
+  if (video.vpdq_crops && Object.keys(video.vpdq_crops).length) item.vpdq_crops = video.vpdq_crops;
   if (video.notes) notes.push(...video.notes);
   return { item, notes, fallback: notes.length > 0 && item.vpdq.length === 0 };
 }
@@ -109,7 +111,7 @@ export async function hashFile(file, options = {}, { signal, onProgress } = {}) 
   const { kind, head } = await kindOf(file);
   throwIfCancelled(signal);
   const out = kind === "video"
-    ? await hashVideoFile(file, signal, progress)
+    ? await hashVideoFile(file, options, signal, progress)
     : await hashPhoto(file, options, signal, progress, isHeif(head));
   return { ...out, kind };
 }

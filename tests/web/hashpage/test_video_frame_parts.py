@@ -1,0 +1,64 @@
+"""The pieces of her page's video hashes (vpdq.js) against the CLI's, on single frames of the
+sizes videos come in, cheaply (no video coding): the grey copy the halves are hashed from
+(OpenCV's RGB2GRAY), the crops' copy scaled to fit 384 px (OpenCV's INTER_AREA: its general
+path, and its fast path for whole factors, 2x2 rounded otherwise than the rest), the centre
+crops crop90/crop80 (signals/video_variants.bank_hashes) and the halves (vpdq.frame_hashes).
+test_video_vpdq.py and test_video_browser.py compare whole videos; HD frames there are few
+and costly, so the scaling's cases are covered here."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+from tests.web.hashpage.nodejs import rgb_jobs, run_node
+
+from rempart.samples import photo_like
+from rempart.signals import video_variants
+from rempart.signals.vpdq import frame_hashes, grey_of
+
+SCRIPT = Path(__file__).with_name("video_frame_parts.mjs")
+# (width, height): 16:9 HD (general path), 2x (fast, 2x2), 5x (fast), square, portrait SD,
+# a size not worth scaling, odd sizes
+SIZES = ((1280, 720), (768, 432), (1920, 1080), (1080, 1080), (480, 720), (250, 142), (402, 771))
+
+
+def frames() -> list[np.ndarray]:
+    out = []
+    rng = np.random.default_rng(5)
+    for k, (w, h) in enumerate(SIZES):
+        rgb = np.asarray(photo_like(40 + k, (w, h)).convert("RGB"), np.uint8).copy()
+        if k % 2:  # noise makes ties and rounding differences likely
+            rgb = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+        if k == 0:  # letterboxed: the halves come from the picture inside the bars
+            rgb[: h // 8] = 0
+            rgb[h - h // 8 :] = 0
+        out.append(rgb)
+    return out
+
+
+def test_frame_parts_equal_cli(tmp_path: Path) -> None:
+    images = frames()
+    got = run_node(SCRIPT, rgb_jobs(images, tmp_path))
+    for rgb, answer in zip(images, got, strict=True):
+        size = f"{rgb.shape[1]}x{rgb.shape[0]}"
+        assert answer["grey"] == hashlib.md5(grey_of(rgb).tobytes()).hexdigest(), size
+        small = video_variants._resized(rgb, video_variants.BANK_SIDE)
+        want_area = [small.shape[1], small.shape[0], hashlib.md5(small.tobytes()).hexdigest()]
+        assert answer["area"] == want_area, size
+        crops = [list(c) for c in video_variants.bank_hashes(rgb)]
+        assert answer["crops"] == crops, size
+        halves = frame_hashes(rgb, inside=False, halves=True).halves
+        assert answer["halves"] == {k: list(v) for k, v in halves.items()}, size
+
+
+def test_grey_is_the_page_arithmetic() -> None:
+    """OpenCV's grey copy is the 15-bit fixed point vpdq.js computes, for every colour (an
+    OpenCV that changed it would split the page's halves from the CLI's)."""
+    v = np.arange(256)
+    r, g, b = np.meshgrid(v, v, v, indexing="ij")
+    rgb = np.stack([r, g, b], -1).astype(np.uint8).reshape(4096, 4096, 3)
+    i = rgb.astype(np.int32)
+    want = (i[..., 0] * 9798 + i[..., 1] * 19235 + i[..., 2] * 3735 + (1 << 14)) >> 15
+    assert np.array_equal(grey_of(rgb), want.astype(np.uint8))
