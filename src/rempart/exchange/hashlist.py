@@ -52,6 +52,7 @@ from rempart.exchange.submission import Submission, SubmissionItem
 from rempart.index.binary_index import hex_to_array
 from rempart.scan import hash_cache
 from rempart.signals.types import VPDQ, VPDQ_REGION
+from rempart.signals.video_variants import CROP_NAMES
 from rempart.signals.vpdq import REGIONS, VpdqFrame
 from rempart.store import audit, repository, withdrawal_ledger
 from rempart.store.bank_index import BankIndex
@@ -542,6 +543,11 @@ def _cases_allowing_exchange(s: Session) -> set[int]:
     return {cid for cid, c in newest.items() if c.allow_exchange and cid not in withdrawn_cases}
 
 
+# The vpdq-region streams an export carries: the halves, and the centre crops of her frames
+# (the robust stage's; exported as `vpdq_crops`, read back by submission.parse_item).
+STREAMS = (*REGIONS, *CROP_NAMES)
+
+
 def _submission_item(item: BankItem, sigs: list[ItemSignal]) -> SubmissionItem:
     values: dict[str, ItemSignal] = {}
     frames: list[VpdqFrame] = []
@@ -557,7 +563,7 @@ def _submission_item(item: BankItem, sigs: list[ItemSignal]) -> SubmissionItem:
         if sig.signal_type == VPDQ.name:
             target = inside if extra.get("inside") else frames
             target.append(VpdqFrame(len(target), quality, sig.value, ts))
-        elif sig.signal_type == VPDQ_REGION.name and extra.get("region") in REGIONS:
+        elif sig.signal_type == VPDQ_REGION.name and extra.get("region") in STREAMS:
             region = regions[str(extra["region"])]
             region.append(VpdqFrame(len(region), quality, sig.value, ts))
     pdq = values.get("pdq")
