@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 from tests.api.conftest import Server, World
+from tests.media.video_factory import scene_frames, write_video
 from tests.web.hashpage.conftest import HashPageRun
 
 from rempart.samples import photo_like
@@ -102,21 +103,47 @@ def test_the_page_needs_its_build(tmp_path: Path) -> None:
         build_page(fake)
 
 
+# What a saved item may hold: hashes, sizes and times, never pixels or names.
+ITEM_FIELDS = {
+    "media_type",
+    "pdq",
+    "pdq_quality",
+    "md5",
+    "sha256",
+    "width",
+    "height",
+    "pdq_variants",
+    "local_features",
+    "duration",
+    "seconds_per_frame",
+    "vpdq",
+    "vpdq_inside",
+    "vpdq_regions",
+    "vpdq_crops",
+}
+
+
 def test_nothing_sent_from_file_and_offline(hash_page: HashPageRun, tmp_path: Path) -> None:
-    """From file://, put offline after loading: photos and a non-media file are chosen and
-    hashed, the file is saved; the only request ever made is the page itself."""
+    """From file://, put offline after loading: photos, a video and a non-media file are
+    chosen and hashed, the file is saved; the only request ever made is the page itself, and
+    the saved items hold hashes only (the video's crops are hashes too)."""
     page = hash_page.page
     hash_page.context.set_offline(True)
     (tmp_path / "notes.txt").write_text("not a picture")
-    files = photos(tmp_path) + [tmp_path / "notes.txt"]
+    clip = write_video(tmp_path / "clip.mp4", scene_frames(3, 1.0, 10, (160, 120)), fps=10)
+    files = photos(tmp_path) + [clip, tmp_path / "notes.txt"]
     hash_page.choose(files)
     hash_page.wait_all_finished()
     entries = {e["name"]: e for e in hash_page.entries()}
     assert entries["notes.txt"]["code"] == "not-media"
-    assert [entries[p.name]["status"] for p in files[:2]] == ["done", "done"], entries
+    assert [entries[p.name]["status"] for p in files[:3]] == ["done"] * 3, entries
     hash_page.agree()
     sub = hash_page.download()
-    assert sub["generator"] == "rempart-page 0.1.0" and len(sub["items"]) == 2
+    assert sub["generator"] == "rempart-page 0.1.0" and len(sub["items"]) == 3
+    for item in sub["items"]:
+        assert set(item) <= ITEM_FIELDS, set(item) - ITEM_FIELDS
+    (video,) = [i for i in sub["items"] if i["media_type"] == "video"]
+    assert set(video["vpdq_crops"]) == {"crop90", "crop80"}
     assert hash_page.requests.network() == [hash_page.url]
     assert hash_page.requests.routed == [hash_page.url]
     assert not hash_page.errors

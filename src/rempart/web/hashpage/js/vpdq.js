@@ -446,6 +446,8 @@ function areaFast(rgb, width, kx, ky, outW, outH) {
   return out;
 }
 
+const areaTabs = new Map();
+
 // cv2.resize(rgb, (outW, outH), interpolation=cv2.INTER_AREA) for a reduction.
 export function resizeArea(rgb, width, height, outW, outH) {
   if (outW === width && outH === height) return rgb;
@@ -456,8 +458,14 @@ export function resizeArea(rgb, width, height, outW, outH) {
   if (Math.abs(scaleX - ix) < Number.EPSILON && Math.abs(scaleY - iy) < Number.EPSILON) {
     return areaFast(rgb, width, ix, iy, outW, outH);
   }
-  const xt = areaTab(width, outW, scaleX, 3);
-  const yt = areaTab(height, outH, scaleY, 1);
+  const key = `${width}x${height}>${outW}x${outH}`;
+  let tabs = areaTabs.get(key);
+  if (!tabs) { // a video's frames share one size: its tables are computed once
+    tabs = [areaTab(width, outW, scaleX, 3), areaTab(height, outH, scaleY, 1)];
+    if (areaTabs.size > 8) areaTabs.clear();
+    areaTabs.set(key, tabs);
+  }
+  const [xt, yt] = tabs;
   const n = outW * 3;
   const out = new Uint8Array(n * outH);
   const buf = new Float32Array(n);
