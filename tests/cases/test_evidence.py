@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from rempart.cli import app
 from tests.cases.test_review import rempart as review_rempart
 from tests.cases.test_review import scanned_case
+from tests.worlds import Restored
 
 pytestmark = pytest.mark.both_databases
 runner = CliRunner()
@@ -24,6 +25,7 @@ def rempart(*args: str, code: int = 0, env: dict[str, str] | None = None) -> str
 
 
 def confirmed(home: Path, consent: Path) -> str:
+    """scanned_case, and its first match confirmed (tests/cases/test_evidence_trust.py)."""
     scanned_case(home, consent)
     ref = json.loads(review_rempart("review", "list", "--format", "json"))[0]["ref"]
     review_rempart("review", "decide", ref, "confirmed", "--reason", "her photo")
@@ -43,8 +45,16 @@ def rewrite(src: Path, dst: Path, change: dict[str, bytes | None]) -> None:
                 zout.writestr(name, data)
 
 
-def test_export_and_verify_a_package(rempart_env: Path, consent_file: Path) -> None:
-    ref = confirmed(rempart_env, consent_file)
+def _confirm_first() -> str:
+    """review_case's first match confirmed (what `confirmed` does after scanned_case)."""
+    ref = json.loads(review_rempart("review", "list", "--format", "json"))[0]["ref"]
+    review_rempart("review", "decide", ref, "confirmed", "--reason", "her photo")
+    return str(ref)
+
+
+def test_export_and_verify_a_package(review_case: Restored) -> None:
+    rempart_env = review_case.path
+    ref = _confirm_first()
     pkg = rempart_env / "p.zip"
     rempart("evidence", "export", ref, "--out", str(pkg))
     with zipfile.ZipFile(pkg) as zf:
@@ -70,8 +80,9 @@ def test_export_and_verify_a_package(rempart_env: Path, consent_file: Path) -> N
     assert "evidence-export" in actions
 
 
-def test_tampering_is_detected(rempart_env: Path, consent_file: Path) -> None:
-    ref = confirmed(rempart_env, consent_file)
+def test_tampering_is_detected(review_case: Restored) -> None:
+    rempart_env = review_case.path
+    ref = _confirm_first()
     pkg = rempart_env / "p.zip"
     rempart("evidence", "export", ref, "--out", str(pkg))
     with zipfile.ZipFile(pkg) as zf:
@@ -102,10 +113,8 @@ def test_tampering_is_detected(rempart_env: Path, consent_file: Path) -> None:
     assert "no such file" in rempart("evidence", "verify", str(rempart_env / "no.zip"), code=1)
 
 
-def test_only_confirmed_matches_and_media_only_when_allowed(
-    rempart_env: Path, consent_file: Path
-) -> None:
-    scanned_case(rempart_env, consent_file)
+def test_only_confirmed_matches_and_media_only_when_allowed(review_case: Restored) -> None:
+    rempart_env = review_case.path
     ref = json.loads(review_rempart("review", "list", "--format", "json"))[0]["ref"]
     out = rempart("evidence", "export", ref, "--out", str(rempart_env / "p.zip"), code=1)
     assert "only a confirmed match" in out and not (rempart_env / "p.zip").exists()
@@ -128,12 +137,8 @@ def test_only_confirmed_matches_and_media_only_when_allowed(
     assert "intact" in rempart("evidence", "verify", str(rempart_env / "p.zip"))
 
 
-def test_confirmed_media_preserved_encrypted_survives_removal(
-    rempart_env: Path, consent_file: Path
-) -> None:
-    from tests.cases.test_review import scanned_case as setup
-
-    setup(rempart_env, consent_file)
+def test_confirmed_media_preserved_encrypted_survives_removal(review_case: Restored) -> None:
+    rempart_env = review_case.path
     item = json.loads(review_rempart("review", "list", "--format", "json"))[0]
     original = Path(item["file"]).read_bytes()
     result = runner.invoke(

@@ -16,17 +16,18 @@ from sqlalchemy import create_engine, func, select, text
 from rempart.samples import photo_like
 from rempart.store.db import Database, alembic_config, normalise_url
 from rempart.store.models import BankItem, Match, MatchOccurrence
-from tests.cases.test_review import rempart, scanned_case
+from tests.cases.test_review import rempart
 from tests.postgres import PostgresServer
+from tests.worlds import Restored
 
 pytestmark = pytest.mark.both_databases
 _names = itertools.count(1)
 
 
 def test_bank_entry_ids_are_not_reused_after_a_withdrawal(
-    rempart_env: Path, consent_file: Path
+    review_case: Restored, consent_file: Path
 ) -> None:
-    scanned_case(rempart_env, consent_file)  # two entries under C-9, two matches
+    rempart_env = review_case.path  # scanned_case: two entries under C-9, two matches
     before = json.loads(rempart("case", "show", "C-9", "--format", "json"))["bank_entries"]
     matches = [m["ref"] for m in json.loads(rempart("review", "list", "--format", "json"))]
     rempart("case", "withdraw", "C-9", "--yes")
@@ -47,10 +48,8 @@ def test_bank_entry_ids_are_not_reused_after_a_withdrawal(
     assert len(again) == 2 and not set(again) & set(matches), (matches, again)
 
 
-def test_a_folder_scanned_three_times_is_reviewed_once(
-    rempart_env: Path, consent_file: Path
-) -> None:
-    scanned_case(rempart_env, consent_file)
+def test_a_folder_scanned_three_times_is_reviewed_once(review_case: Restored) -> None:
+    rempart_env = review_case.path  # scanned_case
     found = rempart_env / "found"
     photo_like(1, (320, 240)).rotate(90, expand=True).save(found / "same-again.png")  # a dup
     for n in (2, 3):
