@@ -5,10 +5,19 @@ video (vPDQ frames at `seconds_per_frame`, inside black bars, and frame halves),
 faces when asked, and reuses the hashes of known content from the hash cache. Workers report
 how far they are in each video through a queue, for per-video progress. `hash_one` is what
 the Dask cluster's workers run too (cluster.py), so both ways of scanning hash alike.
+
+The allocator (`tune_allocator`): the scanning process and every pool worker keep freed
+buffers of up to 32 MiB in the heap instead of returning them to the system, so each
+file's decoded picture and its reduced copies reuse memory instead of being mapped and
+page-faulted afresh (glibc trims the heap once 2x its dynamic threshold lies free at its
+top, which a decoded picture and its copies exceed): measured on 1024x768 JPEG files, the
+system CPU time per photo fell from 1.0-1.7 ms to 0.3-0.8 ms (docs/matching.md, "Cost").
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import hashlib
 import multiprocessing
 import queue
@@ -36,10 +45,32 @@ from rempart.sources.base import MediaRef
 
 _video_events: multiprocessing.Queue[tuple[str, float, float | None]] | None = None
 
+# glibc's mallopt parameters, and the largest value its own dynamic mmap threshold reaches
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+MMAP_THRESHOLD = 32 * 1024 * 1024
+_tuned = False
+
+
+def tune_allocator() -> None:
+    """Once per process: buffers under MMAP_THRESHOLD come from the heap, which keeps up to
+    twice that free before it is trimmed (a no-op where the C library is not glibc)."""
+    global _tuned
+    if _tuned:
+        return
+    _tuned = True
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return
+    mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+    mallopt(_M_TRIM_THRESHOLD, 2 * MMAP_THRESHOLD)
+
 
 def _init_worker(events: multiprocessing.Queue[tuple[str, float, float | None]]) -> None:
     global _video_events
     _video_events = events
+    tune_allocator()  # a forkserver's worker does not inherit the scanning process's
 
 
 def _hash_video(
@@ -228,6 +259,7 @@ def hash_refs(
 ) -> Iterator[Outcome]:
     """Hash every ref, on `options.workers` processes, yielding outcomes as they complete.
     `on_video` hears how far each video is (from the workers, in this process)."""
+    tune_allocator()
     if options.workers <= 1:
         for ref in refs:
             yield hash_one(ref, options, dihedral, on_video)
