@@ -87,3 +87,26 @@ def test_flat_mask_equals_the_plain_numpy_filter() -> None:
         assert np.array_equal(_flat_mask(grey), plain(grey))
     flat = np.full((20, 300), 7, np.float32)
     assert np.array_equal(_flat_mask(flat), plain(flat))
+
+
+def test_boxes_unchanged_by_the_early_return_for_pictures_with_nothing_to_trim() -> None:
+    """content_box returns the whole box before its full-size grey copy when no side walked
+    past MIN_TRIM (issue 22: most photos): the boxes of photos with and without thin or
+    thick pads are those the previous code gave (recorded from it)."""
+    cases: list[tuple[Image.Image, tuple[int, int, int, int]]] = [
+        (photo_like(40 + seed, (512, 384)), (0, 0, 512, 384)) for seed in range(4)
+    ]
+    for pad, sides, want in (
+        (3, "t", (0, 0, 480, 363)),
+        (12, "l", (0, 0, 492, 360)),
+        (30, "tb", (0, 30, 480, 390)),
+        (6, "lrtb", (0, 0, 492, 372)),
+        (50, "r", (0, 0, 480, 360)),
+    ):
+        left, top, right, bottom = (pad if s in sides else 0 for s in "ltrb")
+        canvas = Image.new("RGB", (480 + left + right, 360 + top + bottom), (20, 20, 20))
+        canvas.paste(photo_like(60 + pad, (480, 360)), (left, top))
+        cases.append((canvas, want))
+    for img, want in cases:
+        box = content_box(img)
+        assert (box.box, box.size, box.mostly_border) == (want, img.size, False)

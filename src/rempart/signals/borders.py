@@ -130,6 +130,14 @@ def content_box(image: Image.Image) -> ContentBox:
     if bottom - top < MIN_KEEP * gh or right - left < MIN_KEEP * gw:
         # a (nearly) flat picture, or one that is mostly border
         return ContentBox((0, 0, w, h), (w, h), mostly_border=True)
+    trims = (
+        top >= MIN_TRIM * gh,
+        gh - bottom >= MIN_TRIM * gh,
+        left >= MIN_TRIM * gw,
+        gw - right >= MIN_TRIM * gw,
+    )
+    if not any(trims):  # no side to trim (most photos): no full-size grey copy needed
+        return whole
     # fine: each candidate edge put on the sharpest straight step nearby, in full size
     full = np.asarray(image.convert("L"), dtype=np.float32)
     reach = int(3 / min(sx, sy)) + 2
@@ -138,13 +146,13 @@ def content_box(image: Image.Image) -> ContentBox:
     span_rows = full[:, x0:x1] if x1 - x0 >= 8 else full
     span_cols = (full[y0:y1, :] if y1 - y0 >= 8 else full).T
     box = [0, 0, w, h]
-    if top >= MIN_TRIM * gh and (e := _edge(span_rows, y0, reach)) is not None:
+    if trims[0] and (e := _edge(span_rows, y0, reach)) is not None:
         box[1] = e
-    if gh - bottom >= MIN_TRIM * gh and (e := _edge(span_rows, y1, reach)) is not None:
+    if trims[1] and (e := _edge(span_rows, y1, reach)) is not None:
         box[3] = e
-    if left >= MIN_TRIM * gw and (e := _edge(span_cols, x0, reach)) is not None:
+    if trims[2] and (e := _edge(span_cols, x0, reach)) is not None:
         box[0] = e
-    if gw - right >= MIN_TRIM * gw and (e := _edge(span_cols, x1, reach)) is not None:
+    if trims[3] and (e := _edge(span_cols, x1, reach)) is not None:
         box[2] = e
     if box[2] - box[0] < MIN_KEEP * w or box[3] - box[1] < MIN_KEEP * h:
         return ContentBox((0, 0, w, h), (w, h), mostly_border=True)
