@@ -21,6 +21,7 @@ How a copy is made, so that it is the same as if the test had run the commands i
 
 from __future__ import annotations
 
+import copy
 import itertools
 import os
 import shutil
@@ -41,7 +42,7 @@ _names = itertools.count(1)
 @dataclass
 class Restored:
     """A test's copy: `path` is the folder (rempart_env's layout: home/ inside), `value`
-    what the build returned (a match reference, ...)."""
+    a copy of what the build returned (a match reference, ...)."""
 
     path: Path
     value: Any
@@ -143,7 +144,7 @@ class Worlds:
             mp.setenv("REMPART_HOME", str(live / "home"))
             mp.setenv("REMPART_DB", url)
             try:
-                yield Restored(live, built.value, url)
+                yield Restored(live, copy.deepcopy(built.value), url)
             finally:
                 if name:
                     self._servers[backend].admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import random
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from typer.testing import CliRunner
 
 from rempart.cli import app
 from tests.postgres import database_bytes
+from tests.worlds import Worlds, worlds_fixture
 
 pytestmark = pytest.mark.both_databases
 runner = CliRunner()
@@ -86,8 +88,7 @@ def hits(value: str, bank: str | None = None) -> list[dict[str, Any]]:
     return json.loads(rempart(*args))
 
 
-@pytest.fixture
-def banked(rempart_env: Path) -> dict[str, Any]:
+def _bank_two_cases(rempart_env: Path, _consent: Path) -> dict[str, Any]:
     """Bank `src`: case C-1 (consent to exchange: two photos, one video) and case C-2
     (no consent to exchange: one photo). Bank `dst` is empty."""
     rng = random.Random(7)
@@ -120,7 +121,21 @@ def banked(rempart_env: Path) -> dict[str, Any]:
         exchange=False,
         by="Partner helpline (consent held by the partner)",
     )
-    return {"shared": shared, "private": private, "partner": partner, "home": rempart_env}
+    return {"shared": shared, "private": private, "partner": partner}
+
+
+# The banks are made once per backend (the same commands); each test gets its own copy of
+# the folder and database (tests/worlds.py).
+banked_worlds = worlds_fixture(_bank_two_cases)
+
+
+@pytest.fixture
+def banked(
+    banked_worlds: Worlds, db_backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[dict[str, Any]]:
+    """`_bank_two_cases`' banks: its answer, and "home", the folder (as rempart_env)."""
+    for restored in banked_worlds.restore(db_backend, request, tmp_path):
+        yield {**restored.value, "home": restored.path}
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
