@@ -4,19 +4,19 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from rempart.cases.evidence import _report_lines
 from rempart.cases.review import ReviewItem
-from tests.cases.test_review import rempart, scanned_case
+from tests.cases.test_review import rempart
+from tests.worlds import Restored
 
 pytestmark = pytest.mark.both_databases
 
 
-def test_case_show_and_report_print_counts(rempart_env: Path, consent_file: Path) -> None:
-    scanned_case(rempart_env, consent_file)
+def test_case_show_and_report_print_counts(review_case: Restored) -> None:
+    rempart_env = review_case.path  # scanned_case: C-9 with two pending matches
     out = rempart("case", "show", "C-9")
     assert "Matches: pending 2." in out and "{" not in out and "}" not in out
     rempart("report", "--out", str(rempart_env / "r"))
@@ -76,7 +76,6 @@ def test_keypoint_matches_are_agreeing_keypoints() -> None:
     assert "57 agreeing keypoints" in text and "distance" not in text
 
 
-def test_review_list_json_unchanged(rempart_env: Path, consent_file: Path) -> None:
-    scanned_case(rempart_env, consent_file)
+def test_review_list_json_unchanged(review_case: Restored) -> None:  # after scanned_case
     items = json.loads(rempart("review", "list", "--format", "json"))
     assert all("distance" in i and "kind" in i for i in items)
