@@ -92,3 +92,31 @@ def test_bad_geometry_is_refused_not_read_out_of_bounds() -> None:
         _pdq.hash_luma(bytes(16), 30, 20, 0, 0, 30, 20, False)
     with pytest.raises(ValueError):
         _pdq.luma(data, 30, 21, 90, 3)
+
+
+def test_pixels_borrowed_from_pillow_hash_as_the_copied_ones(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 22: the kernel reads Pillow's own RGBX rows (signals.pixels) instead of a
+    `tobytes` copy; every hash and the luma of shared rectangles are the copy's, for RGB
+    and grey pictures, odd sizes, and a picture Pillow keeps in several blocks (not lent:
+    copied as before)."""
+    from rempart.signals import pdq as pdq_module
+    from rempart.signals.pixels import borrowed
+
+    pictures = [photo_like(k, size) for k, size in enumerate(((97, 61), (640, 480), (5, 300)))]
+    pictures += [photo_like(7, (333, 257)).convert("L"), Image.new("RGB", (3000, 2500), "red")]
+    assert borrowed(pictures[1]) is not None and borrowed(pictures[3]) is not None
+    assert borrowed(pictures[-1]) is None  # 30 MB in several blocks: Pillow lends none
+
+    def hashes() -> list[object]:
+        out: list[object] = []
+        for p in pictures:
+            out.append(pdq_dihedral(p))
+            luma = Luma(p)
+            out.append(luma.dihedral((1, 2, p.width - 1, p.height // 2)))
+        return out
+
+    lent = hashes()
+    monkeypatch.setattr(pdq_module, "borrowed", lambda image: None)
+    assert hashes() == lent

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from PIL import Image
 
 from rempart.signals import _pdq
+from rempart.signals.pixels import borrowed
 from rempart.signals.types import PDQ
 
 MIN_QUALITY = 50  # below this, "too little detail to hash": never used for near matching
@@ -54,14 +56,15 @@ Box = tuple[int, int, int, int]  # left, top, right, bottom, in pixels
 _NOTHING = "0" * 64  # Meta's hash of a picture under 5 pixels a side (quality 0)
 
 
-def _pixels(image: Image.Image) -> tuple[bytes, int]:
+def _pixels(image: Image.Image) -> tuple[Any, int]:
     """The picture's bytes as the reference hashes them (RGB; grey as it is: Meta's luma of
-    a grey pixel is its value), and the bytes per pixel."""
-    if image.mode == "L":
-        return image.tobytes(), 1
-    if image.mode != "RGB":
+    a grey pixel is its value), and the bytes per pixel: Pillow's own memory where it lends
+    it (RGBX rows, signals.pixels), else a copy."""
+    if image.mode not in ("L", "RGB"):
         image = image.convert("RGB")
-    return image.tobytes(), 3
+    if (lent := borrowed(image)) is not None:
+        return lent
+    return image.tobytes(), 1 if image.mode == "L" else 3
 
 
 def _named(raw: bytes, quality: int) -> list[tuple[str, PdqHash]]:
