@@ -1,18 +1,28 @@
 """Scans on a real Dask cluster (several worker processes) give the same results: files
 read by the workers, archive members sent with their bytes (results come back without them),
-items hashed in batches spread over two worker processes, a file that cannot be decoded."""
+items hashed in batches spread over two worker processes, a file that cannot be decoded.
+Batches are large, and small at the end so that the workers finish together; the scan
+process and the workers set glibc's allocator thresholds (rempart.scan.allocator)."""
 
 from __future__ import annotations
 
+import ctypes
 import io
 import json
+import os
+import subprocess
+import sys
+import textwrap
 import zipfile
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from rempart.cli import app
 from rempart.samples import photo_like, scene_frames, write_video
+from rempart.scan import allocator, cluster
+from rempart.sources.base import MediaRef
 
 runner = CliRunner()
 
@@ -29,9 +39,14 @@ def matches(report: Path) -> set[tuple[str, int, str]]:
 
 
 def test_local_cluster_and_scheduler_address_match_the_plain_scan(
-    rempart_env: Path, consent_file: Path
+    rempart_env: Path, consent_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from distributed import Client, LocalCluster
+
+    tuning: list[bool] = []  # the scan process tunes its allocator (its pool forks from it)
+    monkeypatch.setattr(
+        "rempart.scan.pipeline.tune_allocator", lambda: tuning.append(allocator.tune_allocator())
+    )
 
     hers = rempart_env / "hers"
     hers.mkdir()
@@ -79,8 +94,8 @@ def test_local_cluster_and_scheduler_address_match_the_plain_scan(
     with (
         LocalCluster(
             n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as cluster,
-        Client(cluster) as client,
+        ) as dask_cluster,
+        Client(dask_cluster) as client,
     ):
         pids = set(client.run(lambda: __import__("os").getpid()).values())
         assert len(pids) == 2
@@ -92,9 +107,14 @@ def test_local_cluster_and_scheduler_address_match_the_plain_scan(
             "--report",
             str(remote),
             "--cluster",
-            cluster.scheduler_address,
+            dask_cluster.scheduler_address,
             code=3,
         )
+        # each worker set the thresholds on its first task, whatever its environment
+        # (Dask's nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536)
+        on_glibc = hasattr(ctypes.CDLL(None), "mallopt")
+        assert set(client.run(allocator.tuned).values()) == {on_glibc}
+    assert tuning and tuning[0] == on_glibc
     assert matches(plain) == matches(local) == matches(remote)
     assert {(f, sig) for f, _, sig in matches(plain)} == {
         ("rot.png", "pdq"),
@@ -110,3 +130,76 @@ def test_local_cluster_and_scheduler_address_match_the_plain_scan(
     # this machine's hash cache (purged on withdrawal) serves its own local cluster; the
     # workers of a cluster reached by address use none
     assert reused["plain"] == 0 and reused["local"] >= 12 and reused["remote"] == 0
+
+
+def _refs(names: list[str], data: bytes | None = None) -> list[MediaRef]:
+    return [MediaRef(path=Path(n), locator=n, data=data) for n in names]
+
+
+def test_batches_are_large_then_shrink_at_the_end() -> None:
+    names = [f"{k}.jpg" for k in range(400)]
+    sizes = [len(b) for b in cluster._batches(_refs(names), 32, 1 << 30, parts=4)]
+    assert sum(sizes) == 400 and max(sizes) == 32
+    assert sizes[:4] == [32, 32, 32, 32]  # the end not in sight: full batches
+    tail = sizes[next(i for i, n in enumerate(sizes) if n < 32) :]  # the end in sight
+    assert tail == sorted(tail, reverse=True) and len(tail) >= 8
+    assert tail[-2] == cluster.MIN_BATCH_ITEMS  # then what is left
+    # in order, each item once
+    flat = [r.locator for b in cluster._batches(_refs(names), 32, 1 << 30, parts=4) for r in b]
+    assert flat == names
+    # a short scan is spread over the parts from the start
+    assert [len(b) for b in cluster._batches(_refs(names[:14]), 32, 1 << 30, parts=4)] == [
+        4,
+        3,
+        2,
+        2,
+        2,
+        1,
+    ]
+    # without parts: plain batches, as before
+    assert [len(b) for b in cluster._batches(_refs(names[:70]), 32, 1 << 30)] == [32, 32, 6]
+
+
+def test_batches_keep_videos_alone_and_bytes_bounded() -> None:
+    refs = _refs(["a.jpg", "b.jpg", "v.mp4", "c.jpg", "d.jpg", "e.jpg"])
+    batches = [[r.locator for r in b] for b in cluster._batches(refs, 4, 1 << 30)]
+    assert batches == [["a.jpg", "b.jpg"], ["v.mp4"], ["c.jpg", "d.jpg", "e.jpg"]]
+    members = _refs([f"m{k}.jpg" for k in range(10)], data=b"x" * 100)
+    sizes = [len(b) for b in cluster._batches(members, 32, 250, parts=2)]
+    assert sum(sizes) == 10 and max(sizes) <= 2  # 250 bytes: two members of 100 at most
+
+
+@pytest.mark.skipif(
+    not hasattr(ctypes.CDLL(None), "mallinfo2"), reason="glibc 2.33+ (mallinfo2) only"
+)
+def test_tuned_allocator_keeps_a_decoded_picture_in_the_heap() -> None:
+    """As a Dask worker starts (MALLOC_TRIM_THRESHOLD_=65536), every 3 MB buffer is mapped
+    afresh; after tune_allocator, it comes from the heap."""
+    code = textwrap.dedent(
+        """
+        import ctypes
+        from rempart.scan.allocator import tune_allocator
+        libc = ctypes.CDLL(None)
+        class Info(ctypes.Structure):
+            _fields_ = [(n, ctypes.c_size_t) for n in "arena ordblks smblks hblks hblkhd "
+                        "usmblks fsmblks uordblks fordblks keepcost".split()]
+        libc.mallinfo2.restype = Info
+        libc.malloc.restype = ctypes.c_void_p
+        libc.malloc.argtypes = [ctypes.c_size_t]
+        libc.free.argtypes = [ctypes.c_void_p]
+        def mapped():
+            before = libc.mallinfo2().hblks
+            p = libc.malloc(3 << 20)
+            n = libc.mallinfo2().hblks - before
+            libc.free(p)
+            return n
+        print(mapped(), mapped(), tune_allocator(), mapped())
+        """
+    )
+    env = {**os.environ, "MALLOC_TRIM_THRESHOLD_": "65536"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    first, again, tuned, after = out.stdout.split()
+    assert (first, again, tuned) == ("1", "1", "True")  # mapped each time, then tuned
+    assert after == "0"

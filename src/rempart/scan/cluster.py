@@ -11,23 +11,29 @@ Videos are hashed on the workers and matched in the scan process. Workers of a c
 reached by its address keep no hash cache (a withdrawal purges the cache of this machine's
 home folder only); those of `--cluster local` share this machine's.
 
-Why batches, and why the allocator settings (docs/sources.md, "Scale-out on Dask"): one
-file per task cost the scheduler and this process about as much CPU as the hashing; and
-Dask's nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536, which pins glibc's mmap
+Why batches, and why the allocator settings (docs/sources.md, "Scale-out on Dask"): each
+task costs the scheduler, this process and the worker 15-20 ms of CPU whatever it does (one
+file per task cost about as much as the hashing; 8 files, 8-10% more CPU per photo), so a
+task takes up to 32 items, and the last ones fewer ("guided": once the end of the items is
+in sight, each batch takes a share of what is left) so that the workers finish together.
+And Dask's nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536, which pins glibc's mmap
 threshold at 128 KiB, so every decoded picture was mapped and page-faulted afresh (1.5x the
-CPU per photo). `_tune_allocator` sets the thresholds back on each worker, whoever started it.
+CPU per photo): each worker sets the thresholds back on its first task, whoever started it
+(rempart.scan.allocator, which the scan process and its process pool use too).
 """
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
+import math
+from collections import deque
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from rempart.index.binary_index import BinaryHashIndex
+from rempart.media.kinds import VIDEO_EXTENSIONS
+from rempart.scan.allocator import tune_allocator
 from rempart.scan.hashing import hash_one
 from rempart.scan.matcher import near_candidates
 from rempart.scan.options import Outcome, ScanOptions
@@ -37,32 +43,18 @@ from rempart.sources.base import MediaRef
 if TYPE_CHECKING:
     from distributed import Client, Future
 
-# Items per task, and the bytes that items read from archives or URLs may carry in one task.
-BATCH_ITEMS = 8
+# The most items per task, the fewest once the end is in sight, and the bytes that items read
+# from archives or URLs may carry in one task (and wait, read ahead, in this process).
+BATCH_ITEMS = 32
+MIN_BATCH_ITEMS = 2
 BATCH_BYTES = 32 * 1024 * 1024
-# Tasks in flight per worker thread: one running, the next ones queued on the worker.
-TASKS_PER_THREAD = 3
+# Tasks in flight per worker thread: one running, the next one waiting on the worker.
+TASKS_PER_THREAD = 2
+# The last items are spread over this many tasks per worker thread (guided batches).
+TAIL_PARTS_PER_THREAD = 2
 
-# glibc's mallopt parameters, and the values its own dynamic threshold reaches at most
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
-_MMAP_THRESHOLD = 32 * 1024 * 1024
-_tuned = False
-
-
-def _tune_allocator() -> None:
-    """Once per worker process: large buffers (decoded pictures) are reused from the heap
-    instead of mapped and zeroed for each file (a no-op where the C library is not glibc)."""
-    global _tuned
-    if _tuned:
-        return
-    _tuned = True
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
-        return
-    mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)
-    mallopt(_M_TRIM_THRESHOLD, 2 * _MMAP_THRESHOLD)
+# kept for callers of the former name (bench/scan_bench.py of earlier versions)
+_tune_allocator = tune_allocator
 
 
 def hash_and_search(
@@ -81,7 +73,7 @@ def hash_batch(
 ) -> list[Outcome]:
     """Runs on a worker: hash a batch of items and search the index for its photos in one
     call. The outcomes come back without the items' bytes (the scan process has them)."""
-    _tune_allocator()
+    tune_allocator()
     outcomes = [hash_one(ref, options, dihedral) for ref in refs]
     photos = [i for i, o in enumerate(outcomes) if isinstance(o.hashes, ImageHashes)]
     if photos:
@@ -94,18 +86,50 @@ def hash_batch(
     ]
 
 
-def _batches(refs: Iterable[MediaRef], items: int, max_bytes: int) -> Iterator[list[MediaRef]]:
-    """The items in batches of `items`, fewer where their bytes would pass `max_bytes`."""
-    batch: list[MediaRef] = []
-    size = 0
-    for ref in refs:
-        weight = len(ref.data) if ref.data is not None else 0
-        if batch and (len(batch) >= items or size + weight > max_bytes):
-            yield batch
-            batch, size = [], 0
-        batch.append(ref)
-        size += weight
-    if batch:
+def _weight(ref: MediaRef, items: int) -> int:
+    """Items a ref counts for: a video (seconds to minutes of hashing) fills a batch alone."""
+    return items if ref.path.suffix.lower() in VIDEO_EXTENSIONS else 1
+
+
+def _batches(
+    refs: Iterable[MediaRef], items: int, max_bytes: int, parts: int = 0
+) -> Iterator[list[MediaRef]]:
+    """The items in batches of `items`, fewer where their bytes would pass `max_bytes`, a
+    video alone. With `parts`, the items are read ahead (`parts` full batches, at most
+    `max_bytes` of bytes) and, once the end is in sight, each batch takes 1/`parts` of what
+    is left (at least MIN_BATCH_ITEMS): the last tasks are small, and the workers finish
+    together instead of one waiting for another's last large batch."""
+    todo = iter(refs)
+    ahead: deque[MediaRef] = deque()
+    ahead_bytes = 0
+    ended = False
+    lookahead = max(1, parts) * items
+    while True:
+        while not ended and len(ahead) < lookahead and (not ahead or ahead_bytes < max_bytes):
+            ref = next(todo, None)
+            if ref is None:
+                ended = True
+                break
+            ahead.append(ref)
+            ahead_bytes += len(ref.data) if ref.data is not None else 0
+        if not ahead:
+            return
+        size = items
+        if ended and parts > 0:
+            left = sum(_weight(r, items) for r in ahead)
+            size = min(items, max(MIN_BATCH_ITEMS, math.ceil(left / parts)))
+        batch: list[MediaRef] = []
+        count = weight = 0
+        while ahead:
+            ref = ahead[0]
+            nbytes = len(ref.data) if ref.data is not None else 0
+            w = _weight(ref, items)
+            if batch and (count + w > size or weight + nbytes > max_bytes):
+                break
+            batch.append(ahead.popleft())
+            ahead_bytes -= nbytes
+            count += w
+            weight += nbytes
         yield batch
 
 
@@ -166,7 +190,7 @@ def hash_on_cluster(
     shipped = client.scatter(index, broadcast=True)  # the index goes to each worker once
     threads = sum(client.nthreads().values()) or 1
     window = threads * TASKS_PER_THREAD
-    todo = _batches(refs, max(1, batch_items), BATCH_BYTES)
+    todo = _batches(refs, max(1, batch_items), BATCH_BYTES, threads * TAIL_PARTS_PER_THREAD)
     sent: dict[object, list[MediaRef]] = {}  # by task key
     futures = as_completed()
 
