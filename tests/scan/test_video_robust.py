@@ -24,6 +24,7 @@ from rempart.signals.vpdq import (
     BANK_DEDUPE_DISTANCE,
     BANK_SECONDS_PER_FRAME,
     VideoHashes,
+    VpdqFrame,
     hash_video_file,
 )
 from rempart.store import repository
@@ -138,3 +139,54 @@ def test_consistent_keeps_frames_in_order() -> None:
     # several stored frames per query time: one pair per query time
     many = [(0.0, 1.0, 3), (0.0, 2.0, 3), (1.0, 2.5, 3)]
     assert [q for q, _, _ in consistent(many)] == [0.0, 1.0]
+
+
+def _short_copy(world: World, matched: int, frames: int) -> VideoHashes:
+    """A scanned clip of `frames` seconds (1 frame/s) whose mirrored frames are her frames
+    2 s on for the first `matched` seconds, and unrelated (random hashes) for the rest."""
+    rng = np.random.default_rng(frames * 10 + matched)
+    hers = sorted(world.stored.frames, key=lambda f: f.timestamp)
+
+    def at(t: float) -> str:
+        return min(hers, key=lambda f: abs(f.timestamp - t)).pdq_hex
+
+    def random_hex() -> str:
+        return bytes(rng.integers(0, 256, 32, dtype=np.uint8)).hex()
+
+    whole = tuple(VpdqFrame(t, 100, random_hex(), float(t)) for t in range(frames))
+    flipped = tuple(
+        VpdqFrame(t, 100, at(t + 2.0) if t < matched else random_hex(), float(t))
+        for t in range(frames)
+    )
+    return VideoHashes(
+        "0" * 32,
+        "0" * 64,
+        whole,
+        float(frames),
+        SIZE[0],
+        SIZE[1],
+        regions={"whole/flip_horizontal": flipped},
+    )
+
+
+@pytest.mark.parametrize(
+    ("matched", "frames", "found"),
+    [
+        (5, 7, True),  # 71% of a 7-second clip: missed under a plain 80% share
+        (4, 6, True),  # 67%
+        (2, 2, True),  # a clip with two usable frames, both hers
+        (3, 7, False),  # 43%: too little of the clip
+        (2, 7, False),  # under 3 frames of a longer clip
+        (1, 1, False),  # one frame is never enough for a robust method
+    ],
+)
+def test_short_clips_found_by_frame_count_not_plain_share(
+    world: World, matched: int, frames: int, found: bool
+) -> None:
+    """Short clips (issue 21 item 2): a robust run of at least 3 consistent frames (all of a
+    clip's if it has fewer, at least 2) holding 60% of the clip is a match; 80% left a 7 s
+    clip found in 5 of its 7 frames unmatched."""
+    hits = match_video(world.matcher, _short_copy(world, matched, frames))
+    assert [h.case for h in hits] == (["C-1"] if found else []), hits
+    if found:
+        assert (hits[0].details or {})["method"] == "vpdq-mirrored"

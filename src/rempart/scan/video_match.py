@@ -19,7 +19,9 @@ frame or border, and as an inset in a corner; her frames' centre crops are in th
 video that the plain rule does not match is matched by one robust method when enough frames
 agree on it *consistently*: the same method and transform on every frame, and the stored
 times in the same order as the scanned ones (the longest such run counts). The same shares
-and the 10-second rule then apply to those frames, with at least MIN_ROBUST_FRAMES of them.
+and the 10-second rule then apply to those frames, with at least MIN_ROBUST_FRAMES of them
+(all the usable frames of a shorter clip, at least 2), the scanned share lowered to 60%: a
+short clip has few frames (`robust_run_passes`).
 The hit says how (`details["method"]`: vpdq-mirrored, vpdq-rotated, vpdq-inside-frame,
 vpdq-crop, vpdq-pip; `details["transform"]`).
 """
@@ -51,8 +53,16 @@ class VideoRule:
 
 # Robust methods: at least this many consistent frames, each within ROBUST_THRESHOLD (or the
 # bank's threshold when lower); a run of them stays consistent while the stored time does not
-# go back by more than ROBUST_SLACK seconds (still scenes repeat frames).
+# go back by more than ROBUST_SLACK seconds (still scenes repeat frames). A scanned clip with
+# fewer usable frames than MIN_ROBUST_FRAMES (a 4-second clip whose last seconds are a plain
+# wall) is matched by all of them, but never by fewer than SHORT_CLIP_FRAMES.
 MIN_ROBUST_FRAMES = 3
+SHORT_CLIP_FRAMES = 2
+# The share of the scanned clip's usable frames a consistent run must hold when it is shorter
+# than the rule's seconds (clips under ~12 s): 80% of 5-7 frames left a clip found in 4 of 5
+# or 5 of 7 frames unmatched, while no run of different content reached 3 frames (see
+# docs/video.md). Longer clips meet the 10-second rule first.
+ROBUST_QUERY_PERCENT = 60.0
 ROBUST_THRESHOLD = 31
 ROBUST_SLACK = 0.5
 # The most direct first: the report names the first method that matches.
@@ -287,6 +297,24 @@ def consistent(pairs: Sequence[tuple[float, float, int]]) -> list[tuple[float, f
     return [p for p in out if not (p[0] in seen or seen.add(p[0]))]  # type: ignore[func-returns-value]
 
 
+def robust_run_passes(
+    frames: int, q_pct: float, s_pct: float, query_frames: int, step: float, rule: VideoRule
+) -> bool:
+    """Whether a consistent run of `frames` scanned frames (q_pct of the scanned clip's
+    `query_frames` usable frames, s_pct of her seconds) is a match: at least
+    MIN_ROBUST_FRAMES frames (all of a shorter clip's, at least SHORT_CLIP_FRAMES), and then
+    the rule's shares or seconds, the scanned share lowered to ROBUST_QUERY_PERCENT (or the
+    rule's own when lower): a short clip has few frames to lose (4 of 5 is 80%, 5 of 7 71%)."""
+    need = max(SHORT_CLIP_FRAMES, min(MIN_ROBUST_FRAMES, query_frames))
+    if frames < need:
+        return False
+    return (
+        q_pct >= min(rule.query_percent, ROBUST_QUERY_PERCENT)
+        or s_pct >= rule.stored_percent
+        or frames * step >= rule.min_seconds
+    )
+
+
 def _robust_verdict(
     f: _Found,
     rule: VideoRule,
@@ -305,18 +333,14 @@ def _robust_verdict(
             run = consistent(pairs)
             if best is None or len(run) > len(best[0]):
                 best = (run, transform)
-        if best is None or len(best[0]) < MIN_ROBUST_FRAMES:
+        if best is None:
             continue
         run, transform = best
         times = {q for q, _, _ in run}
         stored = {s for _, s, _ in run}
         q_pct = 100.0 * len(times & query_times) / max(1, len(query_times))
         s_pct = 100.0 * len({int(s) for s in stored} & have) / max(1, len(have))
-        if not (
-            q_pct >= rule.query_percent
-            or s_pct >= rule.stored_percent
-            or len(times) * step >= rule.min_seconds
-        ):
+        if not robust_run_passes(len(times), q_pct, s_pct, len(query_times), step, rule):
             continue
         details: dict[str, object] = {
             "matched_frames": len(times),
