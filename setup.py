@@ -1,6 +1,7 @@
 """Build hook for Rempart's compiled kernels: the index's (multi-index hashing, descriptor
-votes), PDQ's (a streaming, bit-exact PDQ) and the keypoint pairs' of local-feature
-verification; everything else is in pyproject.toml."""
+votes), PDQ's (a streaming, bit-exact PDQ), the robust stage's reduced copies (Pillow's
+pixels) and the keypoint pairs' of local-feature verification; everything else is in
+pyproject.toml."""
 
 import platform
 from pathlib import Path
@@ -20,6 +21,12 @@ setup(
         Extension(
             "rempart.signals._pdq",
             sources=["src/rempart/signals/_pdq.c"],
+            extra_compile_args=["-O3", "-std=c11", "-ffp-contract=off"],
+        ),
+        # reduced copies pixel for pixel as Pillow's: coefficients rounded as its are
+        Extension(
+            "rempart.signals._resample",
+            sources=["src/rempart/signals/_resample.c"],
             extra_compile_args=["-O3", "-std=c11", "-ffp-contract=off"],
         ),
         Extension(

@@ -21,6 +21,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from rempart.signals import resample
+
 WORK_SIDE = 384  # the analysis runs on a copy this size (the box is returned in full size)
 MIN_KEEP = 0.3  # a box is at least this fraction of the width and of the height
 FLAT_SHARE = 0.9  # a border row: at least this share of its pixels is flat
@@ -51,14 +53,9 @@ class ContentBox:
 def _luma(image: Image.Image) -> tuple[np.ndarray, float, float]:
     w, h = image.size
     scale = min(1.0, WORK_SIDE / max(w, h))
-    small = (
-        image
-        if scale == 1.0
-        else image.resize(
-            (max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.BILINEAR
-        )
-    )
-    grey = np.asarray(small.convert("L"), dtype=np.float32)
+    size = (w, h) if scale == 1.0 else (max(1, round(w * scale)), max(1, round(h * scale)))
+    # Pillow's BILINEAR copy in grey (L), pixel for pixel, from the signals.resample kernel
+    grey = resample.resize_grey(image, size).astype(np.float32)
     return grey, grey.shape[1] / w, grey.shape[0] / h
 
 

@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from rempart.media.reduce import reduce_to
+from rempart.signals import resample
 from rempart.signals.borders import ContentBox, content_box
 from rempart.signals.pdq import MIN_QUALITY, Box, Luma, PdqHash, pdq_dihedral, pdq_hash
 from rempart.signals.types import PDQ_VARIANT
@@ -66,8 +66,9 @@ class Variant:
 
 
 def work_copy(image: Image.Image) -> Image.Image:
-    """An RGB copy of at most WORK_SIDE pixels a side."""
-    return reduce_to(image.convert("RGB") if image.mode != "RGB" else image, WORK_SIDE)
+    """An RGB copy of at most WORK_SIDE pixels a side (media.reduce.reduce_to's pixels,
+    from the signals.resample kernel)."""
+    return resample.reduce_to(image.convert("RGB") if image.mode != "RGB" else image, WORK_SIDE)
 
 
 def _pixel_box(size: tuple[int, int], box: tuple[float, float, float, float]) -> Box:
@@ -98,9 +99,8 @@ def _regions(image: Image.Image, out: list[Variant], mirrored: bool = False) -> 
     is if the found picture is a mirrored copy (left and right swap)."""
     if max(image.size) > REGION_SIDE:
         s = REGION_SIDE / max(image.size)
-        image = image.resize(
-            (max(1, round(image.width * s)), max(1, round(image.height * s))),
-            Image.Resampling.BILINEAR,
+        image = resample.resize(  # Pillow's BILINEAR, pixel for pixel
+            image, (max(1, round(image.width * s)), max(1, round(image.height * s)))
         )
     luma = Luma(image)  # one luma for every region: each is a rectangle of it
     for name, box in REGIONS.items():
