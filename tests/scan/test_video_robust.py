@@ -190,3 +190,19 @@ def test_short_clips_found_by_frame_count_not_plain_share(
     assert [h.case for h in hits] == (["C-1"] if found else []), hits
     if found:
         assert (hits[0].details or {})["method"] == "vpdq-mirrored"
+
+
+def test_inset_edge_is_the_step_nearest_the_middle() -> None:
+    """An inset whose own picture has a stronger straight step than its edge (black bars
+    beside colour bars, as a padded test pattern) is cut at its edge, not at that step."""
+    h = w = 256
+    ys, xs = np.mgrid[0:h, 0:w]
+    frame = (90 + 30 * np.sin(xs / 40.0) * np.cos(ys / 50.0)).astype(np.float32)  # background
+    x0, y0, x1, y1 = 120, 8, 248, 136  # the inset, top right
+    inset = np.zeros((y1 - y0, x1 - x0), np.float32)  # black bars left and right...
+    stripes = ((np.arange(64) // 8) % 2) * 200 + 40
+    inset[:, 32:96] = stripes[None, :]  # ...around bright vertical stripes
+    frame[y0:y1, x0:x1] = inset
+    boxes = video_variants.pip_boxes(frame.astype(np.uint8), (w, h))
+    left, top, right, bottom = boxes["top-right"]
+    assert abs(left - x0) <= 2 and abs(bottom - y1) <= 2, boxes

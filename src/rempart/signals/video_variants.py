@@ -149,18 +149,24 @@ def frame_box(grey: np.ndarray, size: tuple[int, int]) -> Box | None:
     )
 
 
-def _straight(profile: np.ndarray, lo: int, hi: int) -> int | None:
+def _straight(profile: np.ndarray, lo: int, hi: int, toward: int = 0) -> int | None:
     """The index in [lo, hi) of a clear straight step in `profile` (median step per line),
-    or None."""
+    or None: the strongest one, or with `toward` +1 (-1) the last (first) clear one, on its
+    sharpest line. An inset's inner edge is the clear step nearest the frame's middle: the
+    inset's own picture may hold stronger straight steps (its black bars, a colour bar)."""
     lo, hi = max(0, lo), min(len(profile), hi)
     if hi - lo < 3:
         return None
     part = profile[lo:hi]
-    k = int(np.argmax(part))
     typical = float(np.median(profile))
-    if part[k] < PIP_STEP or part[k] < PIP_RATIO * (typical + 0.5):
+    clear = np.flatnonzero((part >= PIP_STEP) & (part >= PIP_RATIO * (typical + 0.5)))
+    if not len(clear):
         return None
-    return lo + k
+    if not toward:
+        return lo + int(np.argmax(part))
+    k = int(clear[-1] if toward > 0 else clear[0])
+    near = slice(max(0, k - 2), k + 3)  # the same edge spread over neighbouring lines
+    return lo + near.start + int(np.argmax(part[near]))
 
 
 def pip_boxes(grey: np.ndarray, size: tuple[int, int]) -> dict[str, tuple[int, int, int, int]]:
@@ -181,8 +187,9 @@ def pip_boxes(grey: np.ndarray, size: tuple[int, int]) -> dict[str, tuple[int, i
         top_side, left_side = corner.startswith("top"), corner.endswith("left")
         rows = slice(0, gh // 2) if top_side else slice(gh // 2, gh)
         cols = slice(0, gw // 2) if left_side else slice(gw // 2, gw)
-        inner_x = _straight(np.median(gx[rows], axis=0), *mid_x)
-        inner_y = _straight(np.median(gy[:, cols], axis=1), *mid_y)
+        # the inner edges: the clear step nearest the frame's middle
+        inner_x = _straight(np.median(gx[rows], axis=0), *mid_x, 1 if left_side else -1)
+        inner_y = _straight(np.median(gy[:, cols], axis=1), *mid_y, 1 if top_side else -1)
         if inner_x is None or inner_y is None:
             continue
         # the inset's rows and columns, to look for its outer edges along them
