@@ -1,4 +1,4 @@
-"""State that many tests start from, built once per module and backend, restored per test.
+"""State that many tests start from, built once per module or session and backend, copied per test.
 
 Many case tests begin with the same dozen CLI commands (hash her photo, bank it, scan a chat
 export, confirm the match) before the lines that check something; the commands cost more CPU
@@ -12,10 +12,12 @@ How a copy is made, so that it is the same as if the test had run the commands i
   hash cache) is restored at the same path for every test of the module and backend (the
   database holds absolute paths into it: a scanned file's path, a trusted source), after the
   previous test's folder is deleted;
-- the database is a new one per test: on SQLite the built file copied (SQLite's backup, which
-  includes its write-ahead log) to the test's tmp_path, so its URL is the test's own and no
-  engine cached in the process (tests/api's rate limits) reaches another test's file; on
-  PostgreSQL `CREATE DATABASE ... TEMPLATE` of the built database on the session's server;
+- the database is a new one per test: on SQLite the built file and its write-ahead log copied
+  byte for byte (what a check of the file's bytes reads is what the commands wrote) to the
+  test's tmp_path, so its URL is the test's own and no engine cached in the process (tests/api's
+  rate limits) reaches another test's file; on PostgreSQL `CREATE DATABASE ... TEMPLATE` of
+  the built database on the session's server (its files hold what the commands wrote, as
+  the template copy of tests/conftest.py's `db_url` does);
 - REMPART_HOME and REMPART_DB point at them, as `rempart_env` does.
 """
 
@@ -25,7 +27,6 @@ import copy
 import itertools
 import os
 import shutil
-import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -105,6 +106,12 @@ class Worlds:
             )
         snapshot = self.root / f"snapshot-{backend}"
         shutil.copytree(live, snapshot, symlinks=True)
+        if backend == "sqlite":  # its bytes now: a connection closed later would merge the log
+            kept = self.root / f"snapshot-{backend}.db"
+            for suffix in ("", "-wal"):
+                if Path(db + suffix).exists():
+                    shutil.copyfile(db + suffix, str(kept) + suffix)
+            db = str(kept)
         return _Built(snapshot, value, db)
 
     def restore(
@@ -119,14 +126,11 @@ class Worlds:
         name = ""
         if backend == "sqlite":
             target = tmp_path / "rempart.db"
-            src = sqlite3.connect(built.db)
-            dst = sqlite3.connect(target)
-            try:
-                src.backup(dst)
-            finally:
-                dst.close()
-                src.close()
-            target.chmod(0o600)  # as Rempart creates it
+            for suffix in ("", "-wal"):  # byte for byte, its log as the commands left it
+                made = Path(built.db + suffix)
+                if made.exists():
+                    shutil.copyfile(made, str(target) + suffix)
+                    Path(str(target) + suffix).chmod(0o600)  # as Rempart creates them
             url = f"sqlite:///{target}"
         else:
             server = self._servers[backend]
@@ -160,11 +164,12 @@ class Worlds:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def worlds_fixture(build: Callable[[Path, Path], Any]) -> Any:
-    """A module-scoped fixture of `Worlds` for `build`: pair it with a function-scoped
-    fixture that calls `restore` with the test's `db_backend` (see tests/cases)."""
+def worlds_fixture(build: Callable[[Path, Path], Any], scope: str = "module") -> Any:
+    """A fixture of `Worlds` for `build` (module- or session-scoped: built once per module,
+    or once per session and xdist worker, for each backend): pair it with a function-scoped
+    fixture that calls `restore` with the test's `db_backend` (see tests/cases/conftest.py)."""
 
-    @pytest.fixture(scope="module")
+    @pytest.fixture(scope=scope)
     def fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worlds]:
         worlds = Worlds(tmp_path_factory.mktemp("world"), build)
         yield worlds

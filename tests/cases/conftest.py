@@ -1,4 +1,5 @@
-"""Case states that several tests start from, built once per module and backend (tests/worlds.py).
+"""Case states that tests of several files start from, built once per session (per xdist
+worker) and backend (tests/worlds.py).
 
 - `telegram_case`: her photo hashed and banked under case C-7 with consent, a Telegram export
   (chat 'Room A', id 555) scanned, the match of message 2 confirmed by caseworker `cw`
@@ -33,8 +34,8 @@ def _scanned_case(home: Path, consent: Path) -> None:
     scanned_case(home, consent)
 
 
-telegram_worlds = worlds_fixture(_confirmed_telegram_match)
-review_worlds = worlds_fixture(_scanned_case)
+telegram_worlds = worlds_fixture(_confirmed_telegram_match, scope="session")
+review_worlds = worlds_fixture(_scanned_case, scope="session")
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ her photos (near-identical to hers): they are named from the database and purged
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -13,15 +12,14 @@ from rempart.scan.hash_cache import HashCache, matched_content
 from rempart.signals.exact import file_digests
 from rempart.store.db import Database
 from rempart.store.models import BankItem, Case
-from tests.cases.test_review import rempart, scanned_case
+from tests.cases.test_review import rempart
+from tests.worlds import Restored
 
 pytestmark = pytest.mark.both_databases
 
 
-def test_cached_hashes_of_her_matched_copies_are_purged(
-    rempart_env: Path, consent_file: Path
-) -> None:
-    scanned_case(rempart_env, consent_file)  # found/copy1.png, copy2.png match; other.jpg not
+def test_cached_hashes_of_her_matched_copies_are_purged(review_case: Restored) -> None:
+    rempart_env = review_case.path  # scanned_case: found/copy1.png, copy2.png match; other.jpg not
     cache = HashCache(rempart_env / "home" / "cache" / "hashes")
     digests = {p.name: file_digests(p)[1] for p in (rempart_env / "found").iterdir()}
     cached = {p.name.split(".")[0] for p in cache.folder.rglob("*.json")}

@@ -1,19 +1,19 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from tests.cases.test_review import rempart, scanned_case
+from tests.cases.test_review import rempart
+from tests.worlds import Restored
 
 pytestmark = pytest.mark.both_databases
 
 
-def test_blurred_by_default_reveal_logged(rempart_env: Path, consent_file: Path) -> None:
-    scanned_case(rempart_env, consent_file)
+def test_blurred_by_default_reveal_logged(review_case: Restored) -> None:
+    rempart_env = review_case.path  # scanned_case
     ref = json.loads(rempart("review", "list", "--format", "json"))[0]["ref"]
     rempart("review", "preview", ref, "--out", str(rempart_env / "p.png"))
     blurred = Image.open(rempart_env / "p.png")

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from rempart.cli import app
 from rempart.samples import photo_like
+from tests.worlds import Restored
 
 pytestmark = pytest.mark.both_databases
 
@@ -36,8 +37,8 @@ def scanned_case(home: Path, consent: Path) -> None:
     rempart("scan", str(found), "--bank", "b")
 
 
-def test_pending_matches_are_decided_with_reasons(rempart_env: Path, consent_file: Path) -> None:
-    scanned_case(rempart_env, consent_file)
+def test_pending_matches_are_decided_with_reasons(review_case: Restored) -> None:
+    # review_case: scanned_case's state, made once (tests/cases/conftest.py)
     pending = json.loads(rempart("review", "list", "--format", "json"))
     assert len(pending) == 2 and {p["status"] for p in pending} == {"pending"}
     first, second = (p["ref"] for p in pending)
