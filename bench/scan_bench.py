@@ -1,14 +1,19 @@
 """Scan throughput: images/s for 1 process, a process pool of 2, and Dask with 2 worker
 processes, over the same generated photos against a bank of 10,000 hashes, in alternating
-rounds (best of --repeat); prints each one's rate and its ratio to 1 process, side by side.
+rounds; prints each one's rate (best round), its ratio to 1 process, its CPU per photo (median
+round, every process of the scan) and the ratio CPU time alone predicts on 2 idle cores, with
+the load average at the start and the end.
 
 Dask is measured two ways: a local cluster already running, reached by its address (as a
 helpline's cluster is: `rempart scan --cluster tcp://HOST:8786`), and `--cluster local`,
-which starts and stops a cluster for the scan (its start-up is included). The CPU seconds of
-every process per photo (this one, the pool's or the cluster's workers, the scheduler) show
-what each way costs beside the wall clock. JSON goes to bench/out/scan_bench.json.
+which starts and stops a cluster for the scan (its start-up is included). Every scan sets
+glibc's allocator thresholds itself (rempart.scan.allocator), so each way of scanning has them.
+JSON goes to bench/out/scan_bench.json. One command, about 2 minutes on 2 idle cores:
 
     .venv/bin/python bench/scan_bench.py [--images 400] [--size 1024x768] [--repeat 3]
+
+The wall-clock ratios mean something only on an otherwise idle machine (the bench says when
+the load average was above half the cores); the CPU columns hold under load.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import psutil
 
 from rempart.exchange.bank_import import import_submission
 from rempart.exchange.consent import ConsentRecord
@@ -37,17 +43,33 @@ from rempart.store.db import Database
 OUT = Path(__file__).parent / "out" / "scan_bench.json"
 
 
-def _own_cpu() -> float:
-    """CPU seconds of this process and its finished children (the process pool's)."""
+def _thread_cpu() -> float:
+    """CPU seconds of this thread: a scan in one process runs in it alone (the running
+    cluster's event loops, idle meanwhile, run in other threads of this process)."""
+    return time.thread_time()
+
+
+def _pool_cpu() -> float:
+    """This thread and the finished children (the process pool's workers, joined at the
+    end of the scan)."""
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.thread_time() + kids.ru_utime + kids.ru_stime
+
+
+def _tree_cpu() -> tuple[float, float]:
+    """(this process and its finished children, its live descendants: a local cluster's
+    workers): the CPU of every process a Dask scan runs in, each counted once (a local
+    cluster's scheduler and nannies run in this process)."""
     me = resource.getrusage(resource.RUSAGE_SELF)
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
-
-
-def _cpu_now() -> tuple[int, float]:
-    """(pid, CPU seconds so far) of the process it runs in (a worker, the scheduler)."""
-    me = resource.getrusage(resource.RUSAGE_SELF)
-    return os.getpid(), me.ru_utime + me.ru_stime
+    live = 0.0
+    for child in psutil.Process().children(recursive=True):
+        try:
+            times = child.cpu_times()
+        except psutil.Error:
+            continue
+        live += times.user + times.system
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime, live
 
 
 def _setup(root: Path, images: int, size: tuple[int, int], bank: int) -> tuple[Database, Path]:
@@ -78,19 +100,29 @@ def _setup(root: Path, images: int, size: tuple[int, int], bank: int) -> tuple[D
     return db, media
 
 
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--images", type=int, default=400)
     ap.add_argument("--size", default="1024x768")
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--repeat", type=int, default=3, help="alternating rounds")
     ap.add_argument("--bank", type=int, default=10_000, help="random PDQ hashes in the bank")
     ap.add_argument("--json", type=Path, default=OUT, help="where the figures go")
     ap.add_argument(
+        "--no-local",
+        action="store_true",
+        help="leave out `--cluster local` (its start-up dominates a short run)",
+    )
+    ap.add_argument(
         "--same-allocator",
         action="store_true",
-        help="set glibc's thresholds as Dask workers do (rempart.scan.cluster) in this process "
-        "too, so 1 process and the pool (forked from it) use them: the ratio then shows Dask's "
-        "scaling alone, not the allocator's gain",
+        help="kept for earlier command lines: every scan now sets glibc's thresholds itself "
+        "(rempart.scan.allocator: 1 process, the pool forked from it, Dask's workers)",
     )
     args = ap.parse_args(argv)
     w, h = (int(v) for v in args.size.split("x"))
@@ -99,20 +131,15 @@ def main(argv: list[str] | None = None) -> int:
 
     from rempart.scan.cluster import QUIET
 
-    if args.same_allocator:
-        from rempart.scan.cluster import _tune_allocator
-
-        _tune_allocator()
-
+    cores = os.cpu_count() or 1
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         db, media = _setup(root, args.images, (w, h), args.bank)
         index = BankIndex(db, root / "home")
         load_before = os.getloadavg()
         print(
-            f"{args.images} photos of {w}x{h}, bank of {args.bank:,} hashes, best of "
-            f"{args.repeat} alternating rounds; load {load_before[0]:.1f}"
-            + ("; the workers' allocator settings everywhere" if args.same_allocator else "")
+            f"{args.images} photos of {w}x{h}, bank of {args.bank:,} hashes, {args.repeat} "
+            f"alternating rounds; {cores} cores, load {load_before[0]:.1f} at the start"
         )
         with (
             dask.config.set(QUIET),  # as docs/sources.md says to start a cluster
@@ -121,50 +148,82 @@ def main(argv: list[str] | None = None) -> int:
             ) as cluster,
             Client(cluster) as client,
         ):
+            client.run(os.getpid)  # the workers are up
 
-            def cluster_cpu() -> float:
-                """The workers' and scheduler's CPU, each process once (a local cluster's
-                scheduler runs in this process, already counted)."""
-                seen = {os.getpid(): 0.0}
-                for pid, cpu in [*client.run(_cpu_now).values(), client.run_on_scheduler(_cpu_now)]:
-                    seen.setdefault(pid, cpu)
-                return sum(seen.values())
+            def tree() -> float:
+                return sum(_tree_cpu())
 
             modes: list[tuple[str, ScanOptions, Callable[[], float]]] = [
-                ("1 process", ScanOptions(workers=1), _own_cpu),
-                ("process pool, 2", ScanOptions(workers=2), _own_cpu),
+                ("1 process", ScanOptions(workers=1), _thread_cpu),
+                ("process pool, 2", ScanOptions(workers=2), _pool_cpu),
                 (
                     "Dask, 2 workers (running)",
                     ScanOptions(workers=2, cluster=cluster.scheduler_address),
-                    lambda: _own_cpu() + cluster_cpu(),
+                    tree,
                 ),
-                ("Dask --cluster local, 2", ScanOptions(workers=2, cluster="local"), _own_cpu),
             ]
+            if not args.no_local:
+                modes.append(
+                    ("Dask --cluster local, 2", ScanOptions(workers=2, cluster="local"), tree)
+                )
             walls: dict[str, list[float]] = {label: [] for label, _, _ in modes}
             cpus: dict[str, list[float]] = {label: [] for label, _, _ in modes}
+            split: list[tuple[float, float]] = []  # Dask (running): this process, workers
             for _ in range(args.repeat):
                 for label, options, cpu in modes:
+                    parts = _tree_cpu()
                     c0, t0 = cpu(), time.perf_counter()
                     result = run_scan(db, index, [media], options)
                     walls[label].append(time.perf_counter() - t0)
                     cpus[label].append(cpu() - c0)
+                    if "running" in label:
+                        after = _tree_cpu()
+                        split.append((after[0] - parts[0], after[1] - parts[1]))
                     assert result.hashed == args.images, (label, result.hashed)
         load_after = os.getloadavg()
-        base = args.images / min(walls["1 process"])
+        base_rate = args.images / min(walls["1 process"])
+        base_cpu = _median(cpus["1 process"])
         rows = []
+        print(
+            f"  {'':28} {'images/s':>9} {'x 1 process':>12} {'CPU ms/photo':>13} "
+            f"{'x 1 process, 2 free cores (CPU)':>32}"
+        )
         for label, _, _ in modes:
             rate = args.images / min(walls[label])
-            cpu_ms = 1000 * min(cpus[label]) / args.images
+            cpu_ms = 1000 * _median(cpus[label]) / args.images
+            workers = 1 if label == "1 process" else 2
+            by_cpu = min(workers, min(workers, cores) * base_cpu / _median(cpus[label]))
             rows.append(
-                {"mode": label, "images_per_s": round(rate, 1), "ratio": round(rate / base, 2)}
-                | ({"cpu_ms_per_image": round(cpu_ms, 1)} if "local" not in label else {})
+                {
+                    "mode": label,
+                    "images_per_s": round(rate, 1),
+                    "ratio": round(rate / base_rate, 2),
+                    "cpu_ms_per_image": round(cpu_ms, 1),
+                    "ratio_by_cpu": round(by_cpu, 2),
+                    "wall_s": [round(v, 3) for v in walls[label]],
+                    "cpu_s": [round(v, 3) for v in cpus[label]],
+                }
             )
-            cpu_note = f"  {cpu_ms:5.1f} ms CPU/photo" if "local" not in label else ""
-            print(f"  {label:28} {rate:7.1f} images/s  {rate / base:5.2f}x{cpu_note}")
+            print(
+                f"  {label:28} {rate:9.1f} {rate / base_rate:11.2f}x {cpu_ms:13.1f} {by_cpu:31.2f}x"
+            )
+        this, workers_cpu = (_median([p[i] for p in split]) for i in (0, 1))
         print(
-            "  (CPU: every process of the run; `--cluster local` includes starting and stopping "
-            f"its cluster; its workers' CPU is not counted); load {load_after[0]:.1f}"
+            f"  Dask (running), CPU ms/photo: workers {1000 * workers_cpu / args.images:.1f}, "
+            f"this process (scheduler, client, matching, recording) "
+            f"{1000 * this / args.images:.1f}"
         )
+        print(
+            f"  load {load_before[0]:.1f} at the start, {load_after[0]:.1f} at the end. "
+            "images/s: the best round; CPU: the median round, every process of the scan "
+            "(`--cluster local`: with its start and stop). The last column is what CPU time "
+            "alone predicts on 2 idle cores."
+        )
+        if max(load_before[0], load_after[0]) > cores / 2:
+            print(
+                f"  the machine was busy (load > {cores / 2:g}): the wall-clock ratios show its "
+                "other jobs, not scaling; compare CPU, or rerun on an idle machine"
+            )
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(
             json.dumps(
@@ -173,11 +232,14 @@ def main(argv: list[str] | None = None) -> int:
                     "size": args.size,
                     "bank": args.bank,
                     "repeat": args.repeat,
-                    "same_allocator": args.same_allocator,
-                    "cpus": os.cpu_count(),
+                    "cpus": cores,
                     "load_before": [round(v, 2) for v in load_before],
                     "load_after": [round(v, 2) for v in load_after],
                     "rows": rows,
+                    "dask_cpu_ms_per_image": {
+                        "workers": round(1000 * workers_cpu / args.images, 1),
+                        "scan_process": round(1000 * this / args.images, 1),
+                    },
                 },
                 indent=2,
             )
