@@ -3,13 +3,14 @@
 Many case tests begin with the same dozen CLI commands (hash her photo, bank it, scan a chat
 export, confirm the match) before the lines that check something; the commands cost more CPU
 than the checks (tests/cases/test_notices.py, test_returns.py, test_notice_privacy.py,
-test_evidence.py). A `Worlds` runs those commands once per module and database backend, in the
-same way as before (the same CLI commands, on the same kind of database), and gives each test
-a copy of the result: nothing a test changes reaches the next one.
+test_evidence.py). A `Worlds` runs those commands once per module (or session: per xdist
+worker) and database backend, in the same way as before (the same CLI commands, on the same
+kind of database), and gives each test a copy of the result: nothing a test changes reaches
+the next one.
 
 How a copy is made, so that it is the same as if the test had run the commands itself:
 - the folder the commands ran in (her photos, the export, REMPART_HOME with its keys, blobs and
-  hash cache) is restored at the same path for every test of the module and backend (the
+  hash cache) is restored at the same path for every test that uses the world (the
   database holds absolute paths into it: a scanned file's path, a trusted source), after the
   previous test's folder is deleted;
 - the database is a new one per test: on SQLite the built file and its write-ahead log copied
