@@ -206,3 +206,15 @@ def test_inset_edge_is_the_step_nearest_the_middle() -> None:
     boxes = video_variants.pip_boxes(frame.astype(np.uint8), (w, h))
     left, top, right, bottom = boxes["top-right"]
     assert abs(left - x0) <= 2 and abs(bottom - y1) <= 2, boxes
+
+
+def test_a_layout_seen_on_most_frames_is_hashed_where_a_frame_hides_it() -> None:
+    """A textured picture hides its inset's edges on some frames: the inset seen on 2 frames
+    and on at least half of those so far is still hashed where it was; one seen once is not."""
+    box = (10, 20, 110, 90)
+    votes = video_variants._Votes()
+    assert votes.add(box) == box
+    assert votes.add(None) is None  # seen once
+    assert votes.add(box) == box
+    assert votes.add(None) == box  # seen on 2 of 4 frames
+    assert votes.add(None) is None  # 2 of 5

@@ -56,6 +56,9 @@ PIP_OUTER = 0.15  # an inset's outer edges lie within this share of the frame's 
 PIP_STEP = 6.0
 PIP_RATIO = 3.0
 CORNERS = ("top-left", "top-right", "bottom-left", "bottom-right")
+# An inset not seen on a frame is still hashed where it was when this many frames, and at
+# least half of the frames so far, showed it.
+PERSIST_SEEN = 2
 
 Hashed = tuple[str, str, int]  # (stream name, PDQ hex, quality)
 Box = tuple[int, int, int, int]  # (left, top, right, bottom) in pixels
@@ -228,11 +231,21 @@ class _Votes:
 
     def __init__(self) -> None:
         self.edges: list[Counter[int]] = [Counter() for _ in range(4)]
+        self.seen = 0  # frames that showed the box
+        self.frames = 0  # frames looked at
 
-    def add(self, box: Box) -> Box | None:
-        """Count this frame's box; the box of the most frequent edges so far."""
-        for counter, value in zip(self.edges, box, strict=True):
-            counter[value] += 1
+    def add(self, box: Box | None) -> Box | None:
+        """Count this frame's box (None: not seen on it); the box of the most frequent edges
+        so far, when this frame shows one or the layout persists (PERSIST_SEEN frames and at
+        least half of those so far showed it: a textured picture hides its inset's edges on
+        some frames)."""
+        self.frames += 1
+        if box is not None:
+            self.seen += 1
+            for counter, value in zip(self.edges, box, strict=True):
+                counter[value] += 1
+        elif self.seen < PERSIST_SEEN or 2 * self.seen < self.frames:
+            return None
         left, top, right, bottom = (c.most_common(1)[0][0] for c in self.edges)
         return (left, top, right, bottom) if right - left >= 8 and bottom - top >= 8 else None
 
@@ -251,7 +264,8 @@ class ScanStage:
         """The robust hashes of one sampled frame (RGB, and its luma), but the whole frame's
         rotations/flips (those come with its hash, `vpdq.frame_hashes`): the picture inside
         a frame or border under all 8 ("frame/NAME"), and insets in corners ("pip/CORNER"),
-        each where this frame shows one, at the place most frames so far showed it. A frame
+        each where this frame shows one (or the layout persists: `_Votes`), at the place
+        most frames so far showed it. A frame
         that is only black bars (`bars`: vpdq's (top, bottom, left, right)) is left to the
         inside-bars hash and the whole frame's flips."""
         h, w = rgb.shape[:2]
@@ -261,11 +275,12 @@ class ScanStage:
         box = frame_box(small, (w, h))
         if box is not None and bars is not None and _same_box(box, bars, w, h):
             box = None
-        if box is not None and (box := self.frame.add(box)) is not None:
+        if (box := self.frame.add(box)) is not None:
             inner, q = pdq_box(rgb, box, dihedral=True)
             out += [(f"frame/{n}", value, q) for n, value in zip(DIHEDRAL, inner, strict=True)]
-        for corner, inset in pip_boxes(small, (w, h)).items():
-            if (steady := self.insets[corner].add(inset)) is not None:
+        found = pip_boxes(small, (w, h))
+        for corner, votes in self.insets.items():
+            if (steady := votes.add(found.get(corner))) is not None:
                 (value,), q = pdq_box(rgb, steady)
                 out.append((f"pip/{corner}", value, q))
         return out
