@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
+import numpy as np
+
 from rempart.errors import Unavailable
 from rempart.index.binary_index import BinaryHashIndex
 from rempart.index.descriptor_index import DescriptorIndex
@@ -38,19 +40,25 @@ class RWLock:
         self._writer = False
         self._waiting = 0
 
-    @contextmanager
-    def read(self) -> Iterator[None]:
+    def acquire_read(self) -> None:
         with self._cond:
             while self._writer or self._waiting:
                 self._cond.wait()
             self._readers += 1
+
+    def release_read(self) -> None:
+        with self._cond:
+            self._readers -= 1
+            if not self._readers:
+                self._cond.notify_all()
+
+    @contextmanager
+    def read(self) -> Iterator[None]:
+        self.acquire_read()
         try:
             yield
         finally:
-            with self._cond:
-                self._readers -= 1
-                if not self._readers:
-                    self._cond.notify_all()
+            self.release_read()
 
     @property
     def busy(self) -> bool:
@@ -152,6 +160,23 @@ class IndexKeeper:
             raise NotReady("the index is loading")
         with self._lock.read():
             yield self._index
+
+    def search(self, queries: np.ndarray, radius: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """`index.search` under the read lock: what a lookup does, without the two
+        generator context managers of `reading()` (a few microseconds per lookup)."""
+        index = self._index
+        if index is None:
+            raise NotReady("the index is loading")
+        lock = self._lock
+        lock.acquire_read()
+        try:
+            index = self._index  # the index held now (a reload may have swapped it)
+            assert index is not None
+            if not len(index):
+                return [(np.empty(0, np.int64), np.empty(0, np.int32)) for _ in queries]
+            return index.search(queries, radius)
+        finally:
+            lock.release_read()
 
     def change(self, fn: Callable[[BankIndex], T]) -> T:
         """Run an import or withdrawal, one at a time through this server. Searches go on

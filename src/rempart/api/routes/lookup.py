@@ -289,6 +289,13 @@ async def fast_lookup(scope: Scope) -> Response | _JsonAnswer | None:
     except Exception:
         log.exception("internal error on GET /v1/lookup")
         return JSONResponse({"detail": errors.INTERNAL}, status_code=500)
+    if not matches:  # most lookups: the bytes json.dumps makes, without it
+        # (a signal type from the registry's names and a hash checked as hexadecimal:
+        # nothing in them to escape)
+        return _JsonAnswer(
+            b'{"signal_type":"%s","signal":"%s","matches":[]}'
+            % (q.signal_type.encode(), q.value.encode())
+        )
     answer = {"signal_type": q.signal_type, "signal": q.value, "matches": matches}
     return _JsonAnswer(json.dumps(answer, separators=(",", ":")).encode())
 
