@@ -26,7 +26,9 @@ import tempfile
 import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # tests.media: the edits and generated videos
@@ -36,10 +38,13 @@ from tests.media.video_edits import EDITS, decoded, edit_video  # noqa: E402
 from tests.media.video_factory import scene_frames, write_video  # noqa: E402
 
 from rempart.scan.video_match import match_video  # noqa: E402
+from rempart.signals.pdq import MIN_QUALITY  # noqa: E402
 from rempart.signals.vpdq import (  # noqa: E402
     BANK_DEDUPE_DISTANCE,
     BANK_SECONDS_PER_FRAME,
+    REGIONS,
     VideoHashes,
+    VpdqFrame,
     hash_video_file,
 )
 from video_bench import VIDEOS, clip_of, real_bank  # noqa: E402
@@ -66,15 +71,23 @@ def _bank_job(path: Path) -> tuple[str, VideoHashes]:
     return path.stem, bank_side(path)
 
 
+def without_stage(robust: VideoHashes) -> VideoHashes:
+    """The scan without the stage: the same frames, inside-bars hashes and halves (each
+    stream is kept on its own, so they are what a scan without the stage computes), less
+    the stage's streams."""
+    return replace(robust, regions={k: v for k, v in robust.regions.items() if k in REGIONS})
+
+
 def _edit_job(job: tuple[Path, str, Path]) -> tuple[str, str, VideoHashes, VideoHashes]:
-    """Make one edited copy and scan it with and without the stage."""
+    """Make one edited copy and scan it with and without the stage (one decoding)."""
     source, edit, out = job
     other = None
     if edit == "picture-in-picture":  # over a generated video of the same size
         first = next(decoded(source)[0])
         other = scene_frames(91, 8, 10, (first.shape[1], first.shape[0]))
     edit_video(source, edit, out, other=other)
-    return source.stem, edit, scan_side(out), scan_side(out, None)
+    robust = scan_side(out)
+    return source.stem, edit, robust, without_stage(robust)
 
 
 def _generated(folder: Path, n: int) -> list[Path]:
@@ -108,6 +121,58 @@ def cost(paths: list[Path], repeat: int) -> dict[str, float]:
     return out
 
 
+def _dump(h: VideoHashes) -> dict[str, object]:
+    def frames(fs: tuple[VpdqFrame, ...]) -> list[list[object]]:
+        return [[f.frame, f.quality, f.pdq_hex, f.timestamp] for f in fs]
+
+    return {
+        "md5": h.md5,
+        "sha256": h.sha256,
+        "frames": frames(h.frames),
+        "duration": h.duration,
+        "width": h.width,
+        "height": h.height,
+        "trimmed": frames(h.trimmed_frames),
+        "regions": {k: frames(v) for k, v in h.regions.items()},
+        "spf": h.seconds_per_frame,
+    }
+
+
+def _load(d: dict[str, Any]) -> VideoHashes:
+    def frames(fs: list[list[Any]]) -> tuple[VpdqFrame, ...]:
+        return tuple(VpdqFrame(*f) for f in fs)
+
+    regions = {k: frames(v) for k, v in d["regions"].items()}
+    return VideoHashes(
+        d["md5"], d["sha256"], frames(d["frames"]), d["duration"], d["width"], d["height"],
+        frames(d["trimmed"]), (), regions, d["spf"],
+    )  # fmt: skip
+
+
+def _hashed(
+    cache: Path | None, keys: list[str], jobs: list[Any], fn: Any, pool: ProcessPoolExecutor
+) -> list[Any]:
+    """fn over jobs in the pool; with `cache`, each result's hashes kept in cache/KEY.json
+    and read from there when present (the decision rerun on the same hashes without
+    decoding, editing or hashing again)."""
+    files = [cache / f"{key}.json" if cache else None for key in keys]
+    todo = [i for i, f in enumerate(files) if f is None or not f.exists()]
+    done = dict(zip(todo, pool.map(fn, [jobs[i] for i in todo]), strict=True))
+    out = []
+    for i, f in enumerate(files):
+        if i in done:
+            result = done[i]
+            if f is not None:
+                f.write_text(json.dumps([_dump(v) if isinstance(v, VideoHashes) else v
+                                         for v in result]))  # fmt: skip
+        else:
+            assert f is not None
+            result = tuple(_load(v) if isinstance(v, dict) else v
+                           for v in json.loads(f.read_text()))  # fmt: skip
+        out.append(result)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--quick", action="store_true", help=f"{len(QUICK)} sample videos")
@@ -115,6 +180,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--unrelated", type=int, default=3, help="generated negatives")
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument(
+        "--cache",
+        type=Path,
+        default=None,
+        help="keep the hashes (JSON) and the generated videos in this folder, and reuse them",
+    )
     args = ap.parse_args(argv)
     paths = sorted(VIDEOS.glob("*.mp4"))
     if args.quick:
@@ -125,15 +196,26 @@ def main(argv: list[str] | None = None) -> int:
     load = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        negatives = _generated(folder, args.unrelated)
-        jobs = [
-            (p, e, folder / f"{p.stem}-{i}.mp4")
-            for p in paths + negatives
-            for i, e in enumerate(EDITS)
-        ]
+        if args.cache:
+            (args.cache / "generated").mkdir(parents=True, exist_ok=True)
+            negatives = sorted((args.cache / "generated").glob("unrelated-*.mp4"))
+            if len(negatives) != args.unrelated:
+                negatives = _generated(args.cache / "generated", args.unrelated)
+        else:
+            negatives = _generated(folder, args.unrelated)
+        sources = paths + negatives
+        jobs = [(p, e, folder / f"{p.stem}-{i}.mp4") for p in sources for i, e in enumerate(EDITS)]
         with ProcessPoolExecutor(args.workers) as pool:
-            bank = dict(pool.map(_bank_job, paths))
-            scanned = list(pool.map(_edit_job, jobs))
+            bank = {
+                name: h
+                for p, (name, h) in zip(
+                    paths,
+                    _hashed(args.cache, [f"bank-{p.stem}" for p in paths], paths, _bank_job, pool),
+                    strict=True,
+                )
+            }
+            keys = [f"scan-{p.stem}-{i}" for p in sources for i in range(len(EDITS))]
+            scanned = _hashed(args.cache, keys, jobs, _edit_job, pool)
         matcher = real_bank(folder, bank)
         found: Counter[str] = Counter()
         plain_found: Counter[str] = Counter()
@@ -141,8 +223,11 @@ def main(argv: list[str] | None = None) -> int:
         false: Counter[str] = Counter()
         total: Counter[str] = Counter()
         rows = []
+        usable: dict[str, int] = {}
         for name, edit, robust, plain in scanned:
             unrelated = name.startswith("unrelated-")
+            if edit == next(iter(EDITS)):  # the mirrored copy: her frames' quality
+                usable[name] = sum(f.quality >= MIN_QUALITY for f in robust.frames)
             hits = match_video(matcher, robust)
             right = [h for h in hits if not unrelated and clip_of(h.case or "") == clip_of(name)]
             wrong = [h for h in hits if h not in right]
@@ -186,17 +271,27 @@ def main(argv: list[str] | None = None) -> int:
             f"{edit:22} {found[edit]:>3}/{total[edit]:<3} {plain_found[edit]:>9}/{total[edit]:<4} "
             f"{false[edit]:>6}  " + ", ".join(f"{m} {n}" for m, n in methods[edit].most_common())
         )
-    figures = cost(paths[:2], args.repeat)
-    print(
-        f"\ncost ({figures['video_seconds']:.0f} s of video, CPU per second of video, best of "
-        f"{args.repeat}): scan side {1000 * figures['scan_plain_cpu_per_video_s']:.1f} -> "
-        f"{1000 * figures['scan_robust_cpu_per_video_s']:.1f} ms "
-        f"(+{100 * figures['scan_added']:.0f}%), "
-        f"bank side {1000 * figures['bank_plain_cpu_per_video_s']:.0f} -> "
-        f"{1000 * figures['bank_robust_cpu_per_video_s']:.0f} ms "
-        f"(+{100 * figures['bank_added']:.0f}%); "
-        f"load {os.getloadavg()[0]:.1f}"
-    )
+    # per clip: which edits found it (markdown, for docs/video.md), and how many usable frames
+    # (quality >= 50) its mirrored copy had at 1 frame/s
+    print("\n| video | frames | " + " | ".join(EDITS) + " |")
+    print("|---|---:|" + "---|" * len(EDITS))
+    for p in paths:
+        mine = [r for r in rows if r["video"] == p.stem]
+        cells = ["found" if r["found"] else "**missed**" for r in mine]
+        print(f"| {p.stem} | {usable[p.stem]} | " + " | ".join(cells) + " |")
+    figures: dict[str, float] = {}
+    if args.repeat > 0:  # --repeat 0: no cost measurement
+        figures = cost(paths[:2], args.repeat)
+        print(
+            f"\ncost ({figures['video_seconds']:.0f} s of video, CPU per second of video, best of "
+            f"{args.repeat}): scan side {1000 * figures['scan_plain_cpu_per_video_s']:.1f} -> "
+            f"{1000 * figures['scan_robust_cpu_per_video_s']:.1f} ms "
+            f"(+{100 * figures['scan_added']:.0f}%), "
+            f"bank side {1000 * figures['bank_plain_cpu_per_video_s']:.0f} -> "
+            f"{1000 * figures['bank_robust_cpu_per_video_s']:.0f} ms "
+            f"(+{100 * figures['bank_added']:.0f}%); "
+            f"load {os.getloadavg()[0]:.1f}"
+        )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(
