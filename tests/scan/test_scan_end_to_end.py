@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -28,10 +29,12 @@ def rempart(*args: str, code: int = 0) -> str:
     return result.output
 
 
-@pytest.fixture
-def world(rempart_env: Path, consent_file: Path) -> Path:
-    """Her photos hashed and banked; a folder of found files with copies, edits and junk."""
-    photos, found = rempart_env / "photos", rempart_env / "found"
+@pytest.fixture(scope="module")
+def made(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Her photos, their hash file (from the real `hash` command) and the found files, made
+    once per module: every test (on both databases) reads them and hashes nothing again."""
+    root = tmp_path_factory.mktemp("made")
+    photos, found = root / "photos", root / "found"
     photos.mkdir()
     found.mkdir()
     originals = [photo_like(100 + i, (640, 480)) for i in range(4)]
@@ -49,8 +52,21 @@ def world(rempart_env: Path, consent_file: Path) -> Path:
     data = (photos / "p0.jpg").read_bytes()
     (found / "cut.jpg").write_bytes(data[: len(data) // 4])
     (found / "sub").mkdir()
+    with pytest.MonkeyPatch.context() as mp:  # hashing reads no database, writes no home
+        mp.setenv("REMPART_HOME", str(root / "home"))
+        mp.setenv("REMPART_DB", f"sqlite:///{root / 'unused.db'}")
+        rempart("hash", str(photos), "--out", str(root / "h.json"))
+    return root
+
+
+@pytest.fixture
+def world(made: Path, rempart_env: Path, consent_file: Path) -> Path:
+    """Her photos hashed and banked; a folder of found files with copies, edits and junk."""
+    shutil.copytree(made / "photos", rempart_env / "photos")
+    shutil.copytree(made / "found", rempart_env / "found")
+    shutil.copyfile(made / "h.json", rempart_env / "h.json")
+    found = rempart_env / "found"
     (found / "sub" / "loop").symlink_to(found / "sub")  # a folder link loop
-    rempart("hash", str(photos), "--out", str(rempart_env / "h.json"))
     rempart("bank", "create", "victim-cases")
     rempart(
         "bank",
@@ -177,8 +193,6 @@ def test_index_rebuilds_when_its_files_are_stale_or_lost(world: Path) -> None:
     for token in (world / "home").rglob("token"):
         token.write_text("stale")
     assert json.loads(rempart("match", item["pdq"], "--format", "json"))[0]["distance"] == 0
-    import shutil
-
     shutil.rmtree(world / "home" / "index")
     assert json.loads(rempart("match", item["pdq"], "--format", "json"))[0]["distance"] == 0
 

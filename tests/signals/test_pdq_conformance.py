@@ -7,6 +7,7 @@ Also: EXIF orientation on Meta's rotated photos, every colour mode of misc-image
 from __future__ import annotations
 
 import csv
+import functools
 from collections import defaultdict
 from pathlib import Path
 
@@ -207,6 +208,20 @@ def test_draft_decoding_of_reference_photos_stays_within_tolerance() -> None:
     assert drafted >= 4  # the 4032x3024 exif-rotn photos decode at 1008x756
 
 
+@functools.cache
+def _large_scene() -> Image.Image:
+    return photo_like(43, (4000, 3000))
+
+
+def _large_photo(size: tuple[int, int]) -> Image.Image:
+    """A photo-like picture of `size`: one 4000x3000 scene (4 CPU-s to make) scaled down
+    (turned for a portrait size), instead of a new scene per size (11 CPU-s for the seven)."""
+    scene = _large_scene()
+    if size[1] > size[0]:
+        scene = scene.transpose(Image.Transpose.ROTATE_90)
+    return scene if scene.size == size else scene.resize(size, Image.Resampling.LANCZOS)
+
+
 @pytest.mark.parametrize(
     ("size", "fmt", "mode"),
     [
@@ -224,8 +239,11 @@ def test_draft_decoding_of_large_generated_photos(
 ) -> None:
     from tests.media.conftest import encode
 
-    img = photo_like(40 + size[0] + len(mode), size).convert(mode)
-    extra = {"save_all": True, "append_images": [photo_like(1, size)]} if fmt == "MPO" else {}
+    img = _large_photo(size).convert(mode)
+    extra = {}
+    if fmt == "MPO":  # a second frame: the same scene upside down
+        second = _large_photo(size).transpose(Image.Transpose.FLIP_TOP_BOTTOM)
+        extra = {"save_all": True, "append_images": [second]}
     data = encode(img, fmt, quality=90, **extra)
     distance, fast_size, full_size = _draft_vs_full(data, f"{size}.jpg")
     assert full_size == size
