@@ -14,6 +14,7 @@ from rempart.cases.preview import matched_moment
 from rempart.samples import scene_frames, write_video
 from tests.cases.test_media_rules import web_client
 from tests.cases.test_review import rempart
+from tests.worlds import Restored
 
 
 def test_a_video_match_has_a_blurred_keyframe(rempart_env: Path, consent_file: Path) -> None:
@@ -53,12 +54,9 @@ def test_the_matched_moment() -> None:
     assert matched_moment({}) == 0.0 and matched_moment({"query_ranges": "x"}) == 0.0
 
 
-def test_a_photo_from_a_telegram_export_has_its_preview(
-    rempart_env: Path, consent_file: Path
-) -> None:
-    from tests.cases.test_notices import confirmed_telegram_match
-
-    ref = confirmed_telegram_match(rempart_env, consent_file)  # locator: ...jpg#message=2
+def test_a_photo_from_a_telegram_export_has_its_preview(telegram_case: Restored) -> None:
+    # confirmed_telegram_match, made once (tests/cases/conftest.py)
+    rempart_env, ref = telegram_case.path, telegram_case.value  # locator: ...jpg#message=2
     out = rempart_env / "t.png"
     rempart("review", "preview", ref, "--out", str(out))
     assert max(Image.open(out).size) <= 320
