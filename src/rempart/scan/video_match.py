@@ -20,7 +20,7 @@ video that the plain rule does not match is matched by one robust method when en
 agree on it *consistently*: the same method and transform on every frame, and the stored
 times in the same order as the scanned ones (the longest such run counts). The same shares
 and the 10-second rule then apply to those frames, with at least MIN_ROBUST_FRAMES of them
-(all the usable frames of a shorter clip, at least 2), the scanned share lowered to 60%: a
+(all the usable frames of a shorter clip, at least 2), the scanned share lowered to 50%: a
 short clip has few frames (`robust_run_passes`).
 The hit says how (`details["method"]`: vpdq-mirrored, vpdq-rotated, vpdq-inside-frame,
 vpdq-crop, vpdq-pip; `details["transform"]`).
@@ -59,10 +59,10 @@ class VideoRule:
 MIN_ROBUST_FRAMES = 3
 SHORT_CLIP_FRAMES = 2
 # The share of the scanned clip's usable frames a consistent run must hold when it is shorter
-# than the rule's seconds (clips under ~12 s): 80% of 5-7 frames left a clip found in 4 of 5
-# or 5 of 7 frames unmatched, while no run of different content reached 3 frames (see
-# docs/video.md). Longer clips meet the 10-second rule first.
-ROBUST_QUERY_PERCENT = 60.0
+# than the rule's seconds (clips under 20 s): 80% of 5-8 frames left clips found in 5 of 7 or
+# 4 of 8 frames unmatched, while no frame of a different clip or an unrelated video met a
+# robust stream on the sample clips (docs/video.md). Longer clips meet the 10-second rule first.
+ROBUST_QUERY_PERCENT = 50.0
 ROBUST_THRESHOLD = 31
 ROBUST_SLACK = 0.5
 # The most direct first: the report names the first method that matches.
@@ -304,7 +304,7 @@ def robust_run_passes(
     `query_frames` usable frames, s_pct of her seconds) is a match: at least
     MIN_ROBUST_FRAMES frames (all of a shorter clip's, at least SHORT_CLIP_FRAMES), and then
     the rule's shares or seconds, the scanned share lowered to ROBUST_QUERY_PERCENT (or the
-    rule's own when lower): a short clip has few frames to lose (4 of 5 is 80%, 5 of 7 71%)."""
+    rule's own when lower): a short clip has few frames to lose (5 of 7 is 71%, 4 of 8 50%)."""
     need = max(SHORT_CLIP_FRAMES, min(MIN_ROBUST_FRAMES, query_frames))
     if frames < need:
         return False
