@@ -64,7 +64,7 @@ from rempart.exchange.consent import ConsentRecord
 from rempart.exchange.submission import Submission, SubmissionItem, read_submission
 from rempart.media.decode import decode_image
 from rempart.samples import photo_like
-from rempart.scan.hashing import tune_allocator
+from rempart.scan.allocator import tune_allocator
 from rempart.scan.matcher import Matcher
 from rempart.scan.pipeline import ScanOptions, run_scan
 from rempart.signals.image_hashes import hash_image
@@ -689,7 +689,7 @@ def scan_cost(
     programs on the machine disturb less): Meta's PDQ alone (decode + hash), and a real scan
     of the same JPEG files (1 worker, in this process) against the bench's bank, without and
     with the robust stage. The three are run in turn `rounds` times; the best round counts.
-    The allocator is tuned as the scan tunes it (scan.hashing.tune_allocator) before any
+    The allocator is tuned as the scan tunes it (scan.allocator.tune_allocator) before any
     of them runs: untuned, Meta's binding spent up to 12 ms of system time per photo
     mapping and faulting its float buffers afresh (or not, as the heap happened to lie),
     which made its figure swing by half from one run to the next."""

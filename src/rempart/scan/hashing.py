@@ -6,18 +6,16 @@ faces when asked, and reuses the hashes of known content from the hash cache. Wo
 how far they are in each video through a queue, for per-video progress. `hash_one` is what
 the Dask cluster's workers run too (cluster.py), so both ways of scanning hash alike.
 
-The allocator (`tune_allocator`): the scanning process and every pool worker keep freed
-buffers of up to 32 MiB in the heap instead of returning them to the system, so each
-file's decoded picture and its reduced copies reuse memory instead of being mapped and
-page-faulted afresh (glibc trims the heap once 2x its dynamic threshold lies free at its
-top, which a decoded picture and its copies exceed): measured on 1024x768 JPEG files, the
-system CPU time per photo fell from 1.0-1.7 ms to 0.3-0.8 ms (docs/matching.md, "Cost").
+The allocator (scan/allocator.py): the hashing process and every pool worker, a
+forkserver's too (it does not inherit the scanning process's setting), keep freed buffers
+of up to 32 MiB in the heap, so each file's decoded picture and its reduced copies reuse
+memory instead of being mapped and page-faulted afresh: measured on 1024x768 JPEG files
+with the robust stage, the system CPU time per photo fell from 1.0-1.7 ms to 0.3-0.8 ms
+(docs/matching.md, "Cost").
 """
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import hashlib
 import multiprocessing
 import queue
@@ -35,6 +33,7 @@ from rempart.media.decode import decode_image, read_file_bytes
 from rempart.media.errors import MediaError
 from rempart.media.kinds import VIDEO_EXTENSIONS, is_animated_gif, media_kind, sniff
 from rempart.media.video import probe_video
+from rempart.scan.allocator import tune_allocator
 from rempart.scan.hash_cache import HashCache
 from rempart.scan.options import Outcome, ScanOptions, VideoProgressFn
 from rempart.scan.synthetic import item_findings
@@ -44,27 +43,6 @@ from rempart.signals.vpdq import VideoHashes, hash_video_file
 from rempart.sources.base import MediaRef
 
 _video_events: multiprocessing.Queue[tuple[str, float, float | None]] | None = None
-
-# glibc's mallopt parameters, and the largest value its own dynamic mmap threshold reaches
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
-MMAP_THRESHOLD = 32 * 1024 * 1024
-_tuned = False
-
-
-def tune_allocator() -> None:
-    """Once per process: buffers under MMAP_THRESHOLD come from the heap, which keeps up to
-    twice that free before it is trimmed (a no-op where the C library is not glibc)."""
-    global _tuned
-    if _tuned:
-        return
-    _tuned = True
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
-        return
-    mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
-    mallopt(_M_TRIM_THRESHOLD, 2 * MMAP_THRESHOLD)
 
 
 def _init_worker(events: multiprocessing.Queue[tuple[str, float, float | None]]) -> None:
