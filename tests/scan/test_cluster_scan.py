@@ -7,6 +7,7 @@ process and the workers set glibc's allocator thresholds (rempart.scan.allocator
 from __future__ import annotations
 
 import ctypes
+import gc
 import io
 import json
 import os
@@ -114,6 +115,8 @@ def test_local_cluster_and_scheduler_address_match_the_plain_scan(
         # (Dask's nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536)
         on_glibc = hasattr(ctypes.CDLL(None), "mallopt")
         assert set(client.run(allocator.tuned).values()) == {on_glibc}
+        # and froze what they held then, so that they stop in a moment (cluster._settle_worker)
+        assert all(n > 0 for n in client.run(gc.get_freeze_count).values())
     assert tuning and tuning[0] == on_glibc
     assert matches(plain) == matches(local) == matches(remote)
     assert {(f, sig) for f, _, sig in matches(plain)} == {
