@@ -2,7 +2,7 @@
 
 `rempart scan --cluster tcp://SCHEDULER:8786` uses a running Dask cluster;
 `--cluster local` starts one on this machine with `--workers` worker processes. The index
-is shipped to every worker once (scattered, broadcast); each task hashes a small batch of
+is shipped to every worker once (scattered, broadcast); each task hashes a batch of up to 32
 items and searches the index for its photos (all 8 transforms) in one call, then the scan
 process matches the candidates against the banks' rules and records results, as without a
 cluster. Files must be readable at the same path on the workers (shared storage); items
