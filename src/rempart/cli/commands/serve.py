@@ -68,4 +68,8 @@ def serve(
         log_level="info",
         timeout_graceful_shutdown=10,  # X-Forwarded-For: see access/proxies.py
         proxy_headers=False,
+        # uvicorn's httptools protocol writing each answer's head and body in one write
+        # (rempart.api.httpproto; issue 22 item 3)
+        http=os.environ.get("REMPART_HTTP_PROTOCOL")
+        or "rempart.api.httpproto:OneWriteHttpToolsProtocol",
     )
