@@ -45,6 +45,8 @@ import httpx
 import numpy as np
 
 OUT = Path(__file__).resolve().parent / "out"
+SERVER_CPUS: list[int] = []  # --server-cpus: the server's cores (empty: any)
+CLIENT_CPUS: list[int] = []  # --client-cpus: the load processes' cores (empty: any)
 HMA_RPS = "~450-500 requests/s with 10 pods (Meta's HMA, production figure from its docs)"
 
 
@@ -375,11 +377,14 @@ def start_server(
     url: str, home: Path, port: int, workers: int, log: Path
 ) -> subprocess.Popen[bytes]:
     env = {**os.environ, "REMPART_DB": url, "REMPART_HOME": str(home)}
+    cpus = SERVER_CPUS
     proc = subprocess.Popen(
         [sys.executable, "-m", "rempart", "serve", "--port", str(port), "--workers", str(workers)],
         env=env,
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
+        # the server and its workers on these cores only (--server-cpus)
+        preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
     )
     deadline = time.monotonic() + 300
     ready_count = 0
@@ -451,6 +456,7 @@ async def _load(
     wrong = 0
     lookups = 0
     nxt = 0
+    unsent = 0  # open loop: requests due that no connection was free to send by the end
     step = max(1, batch)
     chunks = (len(queries) + step - 1) // step
     due: asyncio.Queue[tuple[float, int] | None] = asyncio.Queue()
@@ -476,9 +482,15 @@ async def _load(
             due.put_nowait(None)
 
     async def take() -> tuple[float, int] | None:
-        nonlocal nxt
+        nonlocal nxt, unsent
         if rate > 0:
-            return await due.get()
+            item = await due.get()
+            if item is not None and over():  # due but not sent by the end: counted, dropped
+                unsent += 1 + sum(1 for x in iter_nowait(due) if x is not None)
+                for _ in range(concurrency):
+                    due.put_nowait(None)
+                return None
+            return item
         if nxt >= chunks or over():
             return None
         nxt += 1
@@ -536,14 +548,25 @@ async def _load(
         "failures": failures,
         "wrong": wrong,
         "lookups": lookups,
+        "unsent": unsent,
         "seconds": time.perf_counter() - t0,
     }
 
 
+def iter_nowait(q: asyncio.Queue[Any]) -> list[Any]:
+    """Empty a queue without waiting: its items."""
+    out = []
+    while not q.empty():
+        out.append(q.get_nowait())
+    return out
+
+
 def client_process(
-    args: tuple[int, str, int, int, float, int, list[str], int, float, str | None],
+    args: tuple[int, str, int, int, float, int, list[str], int, float, str | None, list[int]],
 ) -> dict[str, Any]:
-    port, key, count, concurrency, seconds, batch, known, seed, rate, stop_file = args
+    port, key, count, concurrency, seconds, batch, known, seed, rate, stop_file, cpus = args
+    if cpus:
+        os.sched_setaffinity(0, cpus)
     queries = make_queries(known, count, seed)
     deadline = time.monotonic() + seconds
     try:
@@ -587,6 +610,19 @@ def cpu_fields(pid: int) -> list[str]:
     return text[text.rindex(")") + 2 :].split()
 
 
+def user_sys(pids: list[int]) -> tuple[float, float]:
+    """User and system CPU seconds used so far by these processes together."""
+    user = system = 0.0
+    for pid in pids:
+        try:
+            f = cpu_fields(pid)
+        except (OSError, ValueError, IndexError):
+            continue
+        user += int(f[11]) / TICK
+        system += int(f[12]) / TICK
+    return user, system
+
+
 def cpu_seconds(pids: list[int]) -> dict[int, float]:
     """User + system CPU seconds used so far by each process (utime + stime)."""
     out = {}
@@ -618,16 +654,31 @@ def run_load(
     if rate > 0:  # enough queries for the whole run at that pace
         per = max(per, int(rate * seconds / clients + 1) * max(1, batch))
     jobs = [
-        (port, key, per, concurrency, seconds, batch, known, seed + i, rate / clients, stop_file)
+        (
+            port,
+            key,
+            per,
+            concurrency,
+            seconds,
+            batch,
+            known,
+            seed + i,
+            rate / clients,
+            stop_file,
+            CLIENT_CPUS,
+        )
         for i in range(clients)
     ]
     pids = process_tree(server_pid) if server_pid else []
+    load_before = os.getloadavg()[0]
+    split_before = user_sys(pids)
     t0 = time.perf_counter()
     with mp.get_context("spawn").Pool(clients) as pool:
         cpu_before = cpu_seconds(pids)
         parts = pool.map(client_process, jobs)
         cpu_after = cpu_seconds(pids)
     wall = time.perf_counter() - t0
+    split_after = user_sys(pids)
     lat = np.array([x for p in parts for x in p["lat"]]) * 1000
     seconds_run = max(p["seconds"] for p in parts)
     failures = [f for p in parts for f in p["failures"]]
@@ -648,9 +699,17 @@ def run_load(
         "failed": len(failures),
         "failure_examples": failures[:5],
         "wrong_answers": sum(p["wrong"] for p in parts),
+        "unsent": sum(p.get("unsent", 0) for p in parts),
         "clients": clients,
         "connections": clients * concurrency,
         "wall_s": round(wall, 2),
+        "loadavg_before_after": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+        "server_cpus": SERVER_CPUS or None,
+        "client_cpus": CLIENT_CPUS or None,
+        "server_user_sys_s": [
+            round(split_after[0] - split_before[0], 3),
+            round(split_after[1] - split_before[1], 3),
+        ],
     }
     # CPU seconds per process over the run: the server's (supervisor and workers) and the
     # load generator's own; on one machine they share the cores, so the server's CPU ms per
@@ -671,6 +730,9 @@ def run_load(
             "client_cpu_s": client_cpu,
             "client_cpu_total_s": round(client_total, 3),
             "server_cpu_ms_per_request": round(1000 * server_total / done, 4) if done else None,
+            "client_cpu_ms_per_lookup": round(1000 * client_total / lookups, 4)
+            if lookups
+            else None,
             "server_cpu_ms_per_lookup": round(1000 * server_total / lookups, 4)
             if lookups
             else None,
@@ -692,7 +754,11 @@ def show(r: dict[str, object]) -> None:
     print(
         f"  latency ms  p50 {r['p50_ms']}  p90 {r['p90_ms']}  p99 {r['p99_ms']}  max {r['max_ms']}"
     )
-    print(f"  failed requests {r['failed']}    wrong answers {r['wrong_answers']}")
+    print(
+        f"  failed requests {r['failed']}    wrong answers {r['wrong_answers']}"
+        + (f"    due but not sent by the end (overload) {r['unsent']:,}" if r.get("unsent") else "")
+        + f"    load average {r.get('loadavg_before_after')}"
+    )
     for f in r["failure_examples"]:  # type: ignore[attr-defined]
         print(f"    e.g. {f}")
     if "import_s" in r:
@@ -710,7 +776,9 @@ def show(r: dict[str, object]) -> None:
             f"  server CPU ms per lookup {r['server_cpu_ms_per_lookup']} "
             f"(per request {r['server_cpu_ms_per_request']}): "
             f"{r['server_lookups_per_core_s']:,} lookups/s per core of server CPU; "
-            f"load generator's share of the CPU used {r['client_cpu_share']}"
+            f"load generator's share of the CPU used {r['client_cpu_share']} "
+            f"({r['client_cpu_ms_per_lookup']} ms per lookup); server user/system s "
+            f"{r.get('server_user_sys_s')}"
         )
 
 
@@ -754,12 +822,27 @@ def main() -> None:
         "this many hashes runs in another process (0: none)",
     )
     ap.add_argument("--import-rate", type=float, default=1000.0)
+    ap.add_argument(
+        "--server-cpus",
+        default="",
+        help="cores for the server and its workers, e.g. 0,1 (with --client-cpus 2,3 on a "
+        "4-core machine: the load runs elsewhere, the server has exactly 2 cores)",
+    )
+    ap.add_argument("--client-cpus", default="", help="cores for the load processes")
     ap.add_argument("--json", type=Path, default=OUT / "api_load.json")
     args = ap.parse_args()
-    cores = len(os.sched_getaffinity(0))
+    SERVER_CPUS[:] = [int(c) for c in args.server_cpus.split(",") if c.strip()]
+    CLIENT_CPUS[:] = [int(c) for c in args.client_cpus.split(",") if c.strip()]
+    cores = len(SERVER_CPUS) or len(os.sched_getaffinity(0))
     print(
         f"API load benchmark: {args.hashes:,} hashes, {args.workers} server worker(s), "
-        f"{args.clients} load process(es) on the same machine ({cores} cores shared)"
+        f"{args.clients} load process(es) on the same machine "
+        + (
+            f"(server on cores {SERVER_CPUS}, load on {CLIENT_CPUS or 'any'})"
+            if SERVER_CPUS
+            else f"({cores} cores shared)"
+        )
+        + f"; load average {os.getloadavg()}"
     )
     with tempfile.TemporaryDirectory(prefix="rempart-api-load-") as tmp:
         root = Path(tmp)
