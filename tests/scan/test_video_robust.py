@@ -203,10 +203,12 @@ def test_inset_edge_is_the_step_nearest_the_middle() -> None:
     inset = np.zeros((y1 - y0, x1 - x0), np.float32)  # black bars left and right...
     stripes = ((np.arange(64) // 8) % 2) * 200 + 40
     inset[:, 32:96] = stripes[None, :]  # ...around bright vertical stripes
+    inset[:, 110:116] = 250  # and a bright line near its outer edge
     frame[y0:y1, x0:x1] = inset
     boxes = video_variants.pip_boxes(frame.astype(np.uint8), (w, h))
     left, top, right, bottom = boxes["top-right"]
     assert abs(left - x0) <= 2 and abs(bottom - y1) <= 2, boxes
+    assert abs(right - x1) <= 2, boxes  # the outer edge: the clear step nearest the frame's
 
 
 def test_a_layout_seen_on_most_frames_is_hashed_where_a_frame_hides_it() -> None:

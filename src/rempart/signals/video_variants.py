@@ -201,17 +201,18 @@ def pip_boxes(grey: np.ndarray, size: tuple[int, int]) -> dict[str, tuple[int, i
         col_profile = np.median(gx[ys], axis=0)
         row_profile = np.median(gy[:, xs], axis=1)
         reach_x, reach_y = int(PIP_OUTER * gw), int(PIP_OUTER * gh)
+        # the outer edges: the clear step nearest the frame's edge
         if left_side:
-            outer = _straight(col_profile, 0, reach_x)
+            outer = _straight(col_profile, 0, reach_x, -1)
             x0, x1 = (outer + 1 if outer is not None else 0), inner_x + 1
         else:
-            outer = _straight(col_profile, gw - 1 - reach_x, gw - 1)
+            outer = _straight(col_profile, gw - 1 - reach_x, gw - 1, 1)
             x0, x1 = inner_x + 1, (outer + 1 if outer is not None else gw)
         if top_side:
-            outer = _straight(row_profile, 0, reach_y)
+            outer = _straight(row_profile, 0, reach_y, -1)
             y0, y1 = (outer + 1 if outer is not None else 0), inner_y + 1
         else:
-            outer = _straight(row_profile, gh - 1 - reach_y, gh - 1)
+            outer = _straight(row_profile, gh - 1 - reach_y, gh - 1, 1)
             y0, y1 = inner_y + 1, (outer + 1 if outer is not None else gh)
         if x1 - x0 < 8 or y1 - y0 < 8:
             continue
