@@ -14,6 +14,10 @@ Cost: the added hashing time per video, scan side (1 frame/s) and bank side (eve
 with and without the stage in alternating rounds (best of --repeat), same process.
 
     .venv/bin/python bench/video_robust_bench.py [--quick] [--repeat 2] [--json bench/out/x.json]
+        [--cache DIR]   (hashes kept as JSON in DIR and reused: the decision reruns in seconds)
+
+The copy without the stage is the scan with it less the stage's streams (the same frames, bars
+and halves), so each copy is decoded once. After the summary, a per-clip table (markdown).
 """
 
 from __future__ import annotations
