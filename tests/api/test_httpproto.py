@@ -133,7 +133,7 @@ def port() -> Iterator[int]:
 
 def _read_answers(sock: socket.socket, count: int) -> list[bytes]:
     """`count` answers with content-length off a socket, as bytes (head and body)."""
-    data, out = b"", []
+    data, out = b"", list[bytes]()
     while len(out) < count:
         while b"\r\n\r\n" not in data:
             data += sock.recv(65536)

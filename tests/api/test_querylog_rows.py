@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from rempart.api import querylog
 from rempart.api.querylog import QueryLog
@@ -45,7 +45,7 @@ def test_rows_stored_as_the_tables_insert_stores_them(
     rows.append(querylog._as_dict((None, None, AT, "lookup", "md5", "f" * 32, [])))
     core = Database(migrated_sqlite_url(tmp_path / "core.db"))
     with core.engine.begin() as conn:
-        conn.execute(querylog.insert(querylog._TABLE), rows)
+        conn.execute(insert(querylog._TABLE), rows)
     assert _raw(fast) == _raw(core)
     assert _raw(fast)[0][2] == "2026-12-02 14:30:00.000000"
     with fast.session() as s:
