@@ -64,13 +64,20 @@ def scene_frames(seed: int, seconds: float, fps: int, size: tuple[int, int]) -> 
 
 
 def write_video(
-    path: Path, frames: list[np.ndarray], fps: int = 10, codec: str = "libx264"
+    path: Path,
+    frames: list[np.ndarray],
+    fps: int = 10,
+    codec: str = "libx264",
+    threads: int | None = None,
 ) -> Path:
-    """Encode RGB frames into a video file (container from the file name) with PyAV."""
+    """Encode RGB frames into a video file (container from the file name) with PyAV;
+    `threads`: the encoder's thread count (None: the codec's default)."""
     with av.open(str(path), "w") as out:
         stream = out.add_stream(codec, rate=fps)
         if not isinstance(stream, av.VideoStream):
             raise ValueError(f"{codec!r} is not a video codec")
+        if threads is not None:
+            stream.codec_context.thread_count = threads
         stream.width, stream.height = frames[0].shape[1], frames[0].shape[0]
         stream.pix_fmt = "yuv420p"
         stream.time_base = Fraction(1, fps)
