@@ -11,8 +11,8 @@ gives video frames the same ideas, within a video's budget (many frames):
   or border (`signals.borders.content_box` on a small grey copy: blurred pads, solid pads,
   bars), with its 8 rotations/flips; and an inset in a corner (picture-in-picture) found as
   two long straight edges near the middle of the frame, hashed as it stands;
-- bank side, per frame of hers (`bank_hashes`): centre crops (CROPS), hashed from a copy
-  scaled to fit BANK_SIDE, kept per frame and deduplicated like her frames (stored as
+- bank side, per frame of hers (`bank_hashes`): centre crops (CROPS), hashed from a grey
+  copy scaled to fit BANK_SIDE, kept per frame and deduplicated like her frames (stored as
   "vpdq-region" signals named by the crop, so existing banks and readers are unchanged).
 
 Each hash is a stream named `KIND/NAME` ("whole/flip_horizontal", "frame/original",
@@ -65,11 +65,12 @@ Box = tuple[int, int, int, int]  # (left, top, right, bottom) in pixels
 
 
 def pdq_box(rgb: np.ndarray, box: Box, dihedral: bool = False) -> tuple[list[str], int]:
-    """PDQ hex of the rectangle `box` of a C-contiguous RGB frame, where it lies (no copy);
-    with `dihedral`, its 8 rotations/flips in DIHEDRAL's order from one DCT."""
+    """PDQ hex of the rectangle `box` of a C-contiguous RGB (or grey: 2-D) frame, where it lies
+    (no copy); with `dihedral`, its 8 rotations/flips in DIHEDRAL's order from one DCT."""
     h, w = rgb.shape[:2]
+    cn = 1 if rgb.ndim == 2 else 3
     left, top, right, bottom = box
-    raw, quality = pdq_kernel.hash_pixels(rgb, w, h, w * 3, 3, left, top, right, bottom, dihedral)
+    raw, quality = pdq_kernel.hash_pixels(rgb, w, h, w * cn, cn, left, top, right, bottom, dihedral)
     return [raw[i : i + 32].hex() for i in range(0, len(raw), 32)], int(quality)
 
 
@@ -302,10 +303,16 @@ def scan_hashes(rgb: np.ndarray, grey: np.ndarray) -> list[Hashed]:
     return ScanStage().hashes(rgb, grey)
 
 
-def bank_hashes(rgb: np.ndarray) -> list[Hashed]:
-    """The bank side's robust hashes of one frame of hers: its centre crops (CROPS), from a
-    copy scaled to fit BANK_SIDE."""
-    small = _resized(rgb, BANK_SIDE)
+def bank_hashes(picture: np.ndarray) -> list[Hashed]:
+    """The bank side's robust hashes of one frame of hers: its centre crops (CROPS), from its
+    grey copy (`DecodedFrame.grey()`, the one the halves use; an RGB frame is made grey first,
+    as `vpdq.grey_of`) scaled to fit BANK_SIDE. Grey, not RGB: the scaling, most of the
+    crops' cost, is a third of the work (crops from RGB, as banks made before hold, are
+    within a few bits of these: docs/video.md)."""
+    grey = picture
+    if picture.ndim == 3:
+        grey = cv2.cvtColor(np.ascontiguousarray(picture), cv2.COLOR_RGB2GRAY)
+    small = _resized(grey, BANK_SIDE)
     sh, sw = small.shape[:2]
     out: list[Hashed] = []
     for name, keep in CROPS:
@@ -336,7 +343,7 @@ class _BankExtra:
         if self.last >= 0 and (self.last ^ value).bit_count() <= BANK_DEDUPE:
             return []
         self.last = value
-        return bank_hashes(frame.rgb())
+        return bank_hashes(frame.grey())
 
 
 def extra_hashes(robust: str | None) -> ExtraHashes | None:

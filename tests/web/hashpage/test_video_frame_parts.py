@@ -1,8 +1,9 @@
 """The pieces of her page's video hashes (vpdq.js) against the CLI's, on single frames of the
 sizes videos come in, cheaply (no video coding): the grey copy the halves are hashed from
-(OpenCV's RGB2GRAY), the crops' copy scaled to fit 384 px (OpenCV's INTER_AREA: its general
-path, and its fast path for whole factors, 2x2 rounded otherwise than the rest), the centre
-crops crop90/crop80 (signals/video_variants.bank_hashes) and the halves (vpdq.frame_hashes).
+(OpenCV's RGB2GRAY), the frame's and its grey copy's (the crops') copies scaled to fit
+384 px (OpenCV's INTER_AREA: its general path, and its fast path for whole factors, 2x2
+rounded otherwise than the rest), the centre crops crop90/crop80 (from the grey copy:
+signals/video_variants.bank_hashes) and the halves (vpdq.frame_hashes).
 test_video_vpdq.py and test_video_browser.py compare whole videos; HD frames there are few
 and costly, so the scaling's cases are covered here."""
 
@@ -50,10 +51,19 @@ def test_frame_parts_equal_cli(tmp_path: Path) -> None:
         small = video_variants._resized(rgb, video_variants.BANK_SIDE)
         want_area = [small.shape[1], small.shape[0], hashlib.md5(small.tobytes()).hexdigest()]
         assert answer["area"] == want_area, size
+        grey_small = video_variants._resized(grey_of(rgb), video_variants.BANK_SIDE)
+        want_area = [grey_small.shape[1], grey_small.shape[0], _md5(grey_small)]
+        assert answer["areaGrey"] == want_area, size  # the crops' copy: grey (one channel)
         crops = [list(c) for c in video_variants.bank_hashes(rgb)]
+        assert [list(c) for c in video_variants.bank_hashes(grey_of(rgb))] == crops, size
         assert answer["crops"] == crops, size
+        assert answer["cropsGrey"] == crops, size
         halves = frame_hashes(rgb, inside=False, halves=True).halves
         assert answer["halves"] == {k: list(v) for k, v in halves.items()}, size
+
+
+def _md5(pixels: np.ndarray) -> str:
+    return hashlib.md5(pixels.tobytes()).hexdigest()
 
 
 def test_grey_is_the_page_arithmetic() -> None:

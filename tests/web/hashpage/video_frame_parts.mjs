@@ -1,7 +1,7 @@
 // Runs vpdq.js in Node for test_video_frame_parts.py: a JSON list of jobs {rgb: path of raw
 // RGB pixels, width, height} on stdin; per job on stdout the pieces of one frame's bank-side
-// hashes: the grey copy (MD5), the crops' scaled copy (OpenCV INTER_AREA: size and MD5), the
-// centre crops' hashes and the halves' hashes (from the grey copy inside any black bars).
+// hashes: the grey copy (MD5), the scaled copy (OpenCV INTER_AREA: size and MD5) of the RGB
+// frame and of its grey copy (the crops'), the centre crops' hashes (from RGB and from grey) and the halves' hashes (from the grey copy inside any black bars).
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { pdqFromLuma } from "../../../src/rempart/web/hashpage/js/pdq.js";
@@ -33,10 +33,13 @@ for (const { rgb: path, width, height } of jobs) {
     const r = pdqFromLuma(Float32Array.from(v.rgb), v.width, v.height);
     halves[name] = [r.hex, r.quality];
   }
+  const whole = greyFromRgb(rgb, width, 0, height, 0, width);
   out.push({
-    grey: md5(greyFromRgb(rgb, width, 0, height, 0, width)),
+    grey: md5(whole),
     area: [w, h, md5(resizeArea(rgb, width, height, w, h))],
+    areaGrey: [w, h, md5(resizeArea(whole, width, height, w, h, 1))],
     crops: cropHashes(rgb, width, height).map((c) => [c.name, c.hex, c.quality]),
+    cropsGrey: cropHashes(whole, width, height, 1).map((c) => [c.name, c.hex, c.quality]),
     halves,
   });
 }

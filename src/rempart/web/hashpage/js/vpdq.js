@@ -11,8 +11,8 @@
 //   hence the same PDQ hashes. Odd frame heights take another swscale path: approximated.
 // - content_box (black bars), the halves (from the frame's grey copy, OpenCV's RGB2GRAY
 //   integers, scaled to fit 384 px with Pillow's BOX filter), the centre crops crop90 and
-//   crop80 (signals/video_variants.py bank_hashes: the RGB frame scaled to fit 384 px with
-//   OpenCV's INTER_AREA, computed for frames whose whole hash moved more than 8 bits from
+//   crop80 (signals/video_variants.py bank_hashes: the frame's grey copy scaled to fit 384 px
+//   with OpenCV's INTER_AREA, computed for frames whose whole hash moved more than 8 bits from
 //   the last frame cropped), the dedupe of each stream (a frame within 8 bits of the last
 //   kept one is dropped) and the timestamps' "%.3f" text are ports of the Python, step by
 //   step.
@@ -380,7 +380,7 @@ export function resizeBox(rgb, width, height, outW, outH, cn = 3) {
   return boxPasses(rgb, width, height, outW, outH, cn);
 }
 
-// --- OpenCV's resize with INTER_AREA on packed RGB (imgproc/src/resize.cpp) -------------------
+// --- OpenCV's resize with INTER_AREA on packed pixels (imgproc/src/resize.cpp) ----------------
 // The crops' scaled copy (video_variants._resized). Integer factors take OpenCV's fast path
 // (block sums; 2x2 blocks rounded as (sum + 2) >> 2, others as float32 sum / area rounded
 // half to even); other factors its ResizeArea_Invoker: float32 weights from
@@ -425,20 +425,20 @@ function roundU8(v) {
   return r < 0 ? 0 : r > 255 ? 255 : r;
 }
 
-function areaFast(rgb, width, kx, ky, outW, outH) {
-  const out = new Uint8Array(outW * outH * 3);
+function areaFast(rgb, width, kx, ky, outW, outH, cn) {
+  const out = new Uint8Array(outW * outH * cn);
   const scale = Math.fround(1 / (kx * ky));
   const halfAndHalf = kx === 2 && ky === 2;
   for (let dy = 0; dy < outH; dy++) {
     for (let dx = 0; dx < outW; dx++) {
-      for (let c = 0; c < 3; c++) {
+      for (let c = 0; c < cn; c++) {
         let sum = 0;
         for (let y = dy * ky; y < dy * ky + ky; y++) {
-          for (let x = dx * kx, p = (y * width + x) * 3 + c; x < dx * kx + kx; x++, p += 3) {
+          for (let x = dx * kx, p = (y * width + x) * cn + c; x < dx * kx + kx; x++, p += cn) {
             sum += rgb[p];
           }
         }
-        out[(dy * outW + dx) * 3 + c] = halfAndHalf ? (sum + 2) >> 2
+        out[(dy * outW + dx) * cn + c] = halfAndHalf ? (sum + 2) >> 2
           : roundU8(Math.fround(sum * scale));
       }
     }
@@ -448,25 +448,26 @@ function areaFast(rgb, width, kx, ky, outW, outH) {
 
 const areaTabs = new Map();
 
-// cv2.resize(rgb, (outW, outH), interpolation=cv2.INTER_AREA) for a reduction.
-export function resizeArea(rgb, width, height, outW, outH) {
+// cv2.resize(rgb, (outW, outH), interpolation=cv2.INTER_AREA) for a reduction (cn bytes a
+// pixel: 3 RGB, 1 grey).
+export function resizeArea(rgb, width, height, outW, outH, cn = 3) {
   if (outW === width && outH === height) return rgb;
   const scaleX = 1 / (outW / width);
   const scaleY = 1 / (outH / height);
   const ix = Math.round(scaleX);
   const iy = Math.round(scaleY);
   if (Math.abs(scaleX - ix) < Number.EPSILON && Math.abs(scaleY - iy) < Number.EPSILON) {
-    return areaFast(rgb, width, ix, iy, outW, outH);
+    return areaFast(rgb, width, ix, iy, outW, outH, cn);
   }
-  const key = `${width}x${height}>${outW}x${outH}`;
+  const key = `${width}x${height}>${outW}x${outH}x${cn}`;
   let tabs = areaTabs.get(key);
   if (!tabs) { // a video's frames share one size: its tables are computed once
-    tabs = [areaTab(width, outW, scaleX, 3), areaTab(height, outH, scaleY, 1)];
+    tabs = [areaTab(width, outW, scaleX, cn), areaTab(height, outH, scaleY, 1)];
     if (areaTabs.size > 8) areaTabs.clear();
     areaTabs.set(key, tabs);
   }
   const [xt, yt] = tabs;
-  const n = outW * 3;
+  const n = outW * cn;
   const out = new Uint8Array(n * outH);
   const buf = new Float32Array(n);
   const sum = new Float32Array(n);
@@ -475,15 +476,17 @@ export function resizeArea(rgb, width, height, outW, outH) {
   for (let j = 0; j < yt.di.length; j++) {
     const beta = yt.alpha[j];
     const dy = yt.di[j];
-    const row = yt.si[j] * width * 3;
+    const row = yt.si[j] * width * cn;
     buf.fill(0);
-    for (let k = 0; k < di.length; k++) {
-      const d = di[k];
-      const s = row + si[k];
-      const a = alpha[k];
-      buf[d] += Math.fround(rgb[s] * a);
-      buf[d + 1] += Math.fround(rgb[s + 1] * a);
-      buf[d + 2] += Math.fround(rgb[s + 2] * a);
+    if (cn === 1) {
+      for (let k = 0; k < di.length; k++) buf[di[k]] += Math.fround(rgb[row + si[k]] * alpha[k]);
+    } else {
+      for (let k = 0; k < di.length; k++) {
+        const d = di[k];
+        const s = row + si[k];
+        const a = alpha[k];
+        for (let c = 0; c < cn; c++) buf[d + c] += Math.fround(rgb[s + c] * a);
+      }
     }
     if (dy !== prev) {
       const o = prev * n;
@@ -502,21 +505,24 @@ export function resizeArea(rgb, width, height, outW, outH) {
 }
 
 // video_variants.bank_hashes: [{name, hex, quality}] of each centre crop (CROPS) of a frame,
-// from the frame scaled to fit CROP_SIDE.
-export function cropHashes(rgb, width, height) {
+// from its grey copy (greyFromRgb; cn = 1: `pixels` is that copy already) scaled to fit
+// CROP_SIDE: grey, as the CLI, a third of the scaling's work of RGB.
+export function cropHashes(pixels, width, height, cn = 3) {
+  const grey = cn === 1 ? pixels : greyFromRgb(pixels, width, 0, height, 0, width);
   let w = width;
   let h = height;
-  let small = rgb;
+  let small = grey;
   const scale = CROP_SIDE / Math.max(h, w);
   if (scale < 1) {
     w = Math.max(2, pyRound(w * scale));
     h = Math.max(2, pyRound(h * scale));
-    small = resizeArea(rgb, width, height, w, h);
+    small = resizeArea(grey, width, height, w, h, 1);
   }
   return CROPS.map(([name, keep]) => {
     const dy = pyRound((h * (1 - keep)) / 2);
     const dx = pyRound((w * (1 - keep)) / 2);
-    const r = pdqFromRgb(cropRgb(small, w, dy, h - dy, dx, w - dx), w - 2 * dx, h - 2 * dy);
+    const luma = Float32Array.from(cropRgb(small, w, dy, h - dy, dx, w - dx, 1));
+    const r = pdqFromLuma(luma, w - 2 * dx, h - 2 * dy);
     return { name, hex: r.hex, quality: r.quality };
   });
 }
@@ -611,21 +617,26 @@ export class VpdqHasher {
         bottom - top);
       this.inside.add(t.hex, t.quality, ts);
     }
+    const crop = this.crops && (this.lastCropped === null
+      || hamming(this.lastCropped, whole.hex) > BANK_DEDUPE_DISTANCE);
+    let grey = null; // the whole frame's grey copy, when the halves' picture is the frame
     if (this.halves) {
       // from the grey copy of the picture inside any bars, as the CLI (vpdq.frame_hashes)
       const w = right - left;
-      const views = regionViews(greyFromRgb(rgb, width, top, bottom, left, right), w,
-        bottom - top, 1);
+      const picture = greyFromRgb(rgb, width, top, bottom, left, right);
+      if (box === null) grey = picture;
+      const views = regionViews(picture, w, bottom - top, 1);
       for (const name of REGIONS) {
         const v = views[name];
         const r = pdqFromLuma(Float32Array.from(v.rgb), v.width, v.height);
         this.halves[name].add(r.hex, r.quality, ts);
       }
     }
-    if (this.crops && (this.lastCropped === null
-        || hamming(this.lastCropped, whole.hex) > BANK_DEDUPE_DISTANCE)) {
+    if (crop) {
       this.lastCropped = whole.hex;
-      for (const c of cropHashes(rgb, width, height)) this.crops[c.name].add(c.hex, c.quality, ts);
+      const crops = grey !== null ? cropHashes(grey, width, height, 1)
+        : cropHashes(rgb, width, height);
+      for (const c of crops) this.crops[c.name].add(c.hex, c.quality, ts);
     }
     return whole;
   }
