@@ -122,6 +122,13 @@ def frame_step(fps: float | Fraction | None, seconds_per_frame: float) -> int:
     return max(1, int(seconds_per_frame * float(fps)))
 
 
+def grey_of(rgb: np.ndarray) -> np.ndarray:
+    """The grey copy of RGB uint8 pixels (OpenCV's RGB2GRAY: (9798 R + 19235 G + 3735 B +
+    2^14) >> 15, the luma rounded), C-contiguous: what `DecodedFrame.grey()` is, and what her
+    hashing page computes (vpdq.js greyFromRgb)."""
+    return np.asarray(cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY))
+
+
 class DecodedFrame:
     """One sampled frame: its number, time, and its pixels converted on demand, once.
 
@@ -165,7 +172,7 @@ class DecodedFrame:
 
     def grey(self) -> np.ndarray:
         if self._grey is None:
-            self._grey = cv2.cvtColor(self.rgb(), cv2.COLOR_RGB2GRAY)
+            self._grey = grey_of(self.rgb())
         return self._grey
 
 

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
+from rempart.media.video import grey_of
 from rempart.signals import _pdq as pdq_kernel
 from rempart.signals import borders
 from rempart.signals.pdq import DIHEDRAL
@@ -306,13 +307,10 @@ def scan_hashes(rgb: np.ndarray, grey: np.ndarray) -> list[Hashed]:
 def bank_hashes(picture: np.ndarray) -> list[Hashed]:
     """The bank side's robust hashes of one frame of hers: its centre crops (CROPS), from its
     grey copy (`DecodedFrame.grey()`, the one the halves use; an RGB frame is made grey first,
-    as `vpdq.grey_of`) scaled to fit BANK_SIDE. Grey, not RGB: the scaling, most of the
+    as `media.video.grey_of`) scaled to fit BANK_SIDE. Grey, not RGB: the scaling, most of the
     crops' cost, is a third of the work (crops from RGB, as banks made before hold, are
     within a few bits of these: docs/video.md)."""
-    grey = picture
-    if picture.ndim == 3:
-        grey = cv2.cvtColor(np.ascontiguousarray(picture), cv2.COLOR_RGB2GRAY)
-    small = _resized(grey, BANK_SIDE)
+    small = _resized(grey_of(picture) if picture.ndim == 3 else picture, BANK_SIDE)
     sh, sw = small.shape[:2]
     out: list[Hashed] = []
     for name, keep in CROPS:

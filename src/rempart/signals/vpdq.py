@@ -17,12 +17,11 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 from PIL import Image
 
 from rempart.media.errors import MediaError
-from rempart.media.video import DecodedFrame, VideoInfo, iter_frames, probe_video
+from rempart.media.video import DecodedFrame, VideoInfo, grey_of, iter_frames, probe_video
 from rempart.signals import _pdq as pdq_kernel
 from rempart.signals import video_variants
 from rempart.signals.exact import file_digests
@@ -159,13 +158,6 @@ def pdq_of(pixels: np.ndarray, box: tuple[int, int, int, int] | None = None) -> 
         pixels, w, h, w * pixel, pixel, left, top, right, bottom, False
     )
     return raw.hex(), int(quality)
-
-
-def grey_of(rgb: np.ndarray) -> np.ndarray:
-    """The grey copy of RGB uint8 pixels as `DecodedFrame.grey()` makes it (OpenCV's
-    RGB2GRAY: (9798 R + 19235 G + 3735 B + 2^14) >> 15, the luma rounded), C-contiguous.
-    Her hashing page computes the same integers (vpdq.js greyFromRgb)."""
-    return np.asarray(cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY))
 
 
 REGIONS = ("top", "bottom", "left", "right")  # halves of the picture (inside any bars)

@@ -16,9 +16,10 @@ import cv2
 import numpy as np
 from tests.web.hashpage.nodejs import rgb_jobs, run_node
 
+from rempart.media.video import grey_of
 from rempart.samples import photo_like
 from rempart.signals import video_variants
-from rempart.signals.vpdq import frame_hashes, grey_of
+from rempart.signals.vpdq import frame_hashes
 
 SCRIPT = Path(__file__).with_name("video_frame_parts.mjs")
 # (width, height): 16:9 HD (general path), 2x (fast, 2x2), 5x (fast), square, portrait SD,
