@@ -101,7 +101,7 @@ def test_pixels_borrowed_from_pillow_hash_as_the_copied_ones(
     `tobytes` copy; every hash and the luma of shared rectangles are the copy's, for RGB
     and grey pictures, odd sizes, and a picture Pillow keeps in several blocks (not lent:
     copied as before)."""
-    from rempart.signals import pdq as pdq_module
+    from rempart.signals import pixels
     from rempart.signals.pixels import borrowed
 
     pictures = [photo_like(k, size) for k, size in enumerate(((97, 61), (640, 480), (5, 300)))]
@@ -118,5 +118,5 @@ def test_pixels_borrowed_from_pillow_hash_as_the_copied_ones(
         return out
 
     lent = hashes()
-    monkeypatch.setattr(pdq_module, "borrowed", lambda image: None)
+    monkeypatch.setattr(pixels, "borrowed", lambda image: None)  # pixels_of copies
     assert hashes() == lent

@@ -10,7 +10,7 @@ from PIL import Image
 
 from rempart.media.reduce import reduce_to as pillow_reduce_to
 from rempart.samples import photo_like
-from rempart.signals import resample
+from rempart.signals import pixels, resample
 
 
 def _pictures() -> list[Image.Image]:
@@ -35,7 +35,7 @@ def _same(a: Image.Image | np.ndarray, b: Image.Image | np.ndarray) -> bool:
 @pytest.mark.parametrize("copied", [False, True])
 def test_every_reduced_copy_is_pillows(copied: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     if copied:  # pixels from tobytes (3 bytes a pixel) instead of Pillow's own RGBX rows
-        monkeypatch.setattr(resample, "borrowed", lambda image: None)
+        monkeypatch.setattr(pixels, "borrowed", lambda image: None)  # pixels_of copies
     rng = np.random.default_rng(5)
     for img in _pictures():
         w, h = img.size

@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image
 
 from rempart.signals import _pdq
-from rempart.signals.pixels import borrowed
+from rempart.signals.pixels import pixels_of
 from rempart.signals.types import PDQ
 
 MIN_QUALITY = 50  # below this, "too little detail to hash": never used for near matching
@@ -62,9 +62,7 @@ def _pixels(image: Image.Image) -> tuple[Any, int]:
     it (RGBX rows, signals.pixels), else a copy."""
     if image.mode not in ("L", "RGB"):
         image = image.convert("RGB")
-    if (lent := borrowed(image)) is not None:
-        return lent
-    return image.tobytes(), 1 if image.mode == "L" else 3
+    return pixels_of(image)
 
 
 def _named(raw: bytes, quality: int) -> list[tuple[str, PdqHash]]:

@@ -69,3 +69,12 @@ def borrowed(image: Image.Image) -> tuple[Any, int] | None:
     data = (ctypes.c_uint8 * (n * pixel)).from_address(address)
     data._capsule = capsule  # type: ignore[attr-defined]  # the memory lives while this does
     return data, pixel
+
+
+def pixels_of(image: Image.Image) -> tuple[Any, int]:
+    """An RGB or L picture's pixels for the kernels and the bytes per pixel: `borrowed`
+    where Pillow lends them (RGBX rows: 4), else a copy (`tobytes`: RGB 3, L 1)."""
+    lent = borrowed(image)
+    if lent is not None:
+        return lent
+    return image.tobytes(), 1 if image.mode == "L" else 3

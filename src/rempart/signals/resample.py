@@ -14,25 +14,17 @@ Pillow itself.
 from __future__ import annotations
 
 from types import ModuleType
-from typing import Any
 
 import numpy as np
 from PIL import Image
 
-from rempart.signals.pixels import borrowed
+from rempart.signals.pixels import pixels_of as _pixels
 
 _kernel: ModuleType | None
 try:
     from rempart.signals import _resample as _kernel
 except ImportError:  # a checkout built before the kernel existed: Pillow does it all
     _kernel = None
-
-
-def _pixels(image: Image.Image) -> tuple[Any, int]:
-    lent = borrowed(image)
-    if lent is not None:
-        return lent
-    return image.tobytes(), 1 if image.mode == "L" else 3
 
 
 def _native(image: Image.Image) -> bool:
