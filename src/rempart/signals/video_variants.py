@@ -75,12 +75,20 @@ def pdq_box(rgb: np.ndarray, box: Box, dihedral: bool = False) -> tuple[list[str
     return [raw[i : i + 32].hex() for i in range(0, len(raw), 32)], int(quality)
 
 
-def _resized(pixels: np.ndarray, side: int) -> np.ndarray:
-    h, w = pixels.shape[:2]
+def fit_size(w: int, h: int, side: int) -> tuple[int, int] | None:
+    """(width, height) of a w x h picture scaled down to fit `side` pixels (at least 2 a
+    side), or None when it fits already: the size of every scaled frame copy (crops, halves,
+    the stage's work copies; her page's fitSize)."""
     scale = side / max(h, w)
     if scale >= 1:
+        return None
+    return max(2, round(w * scale)), max(2, round(h * scale))
+
+
+def _resized(pixels: np.ndarray, side: int) -> np.ndarray:
+    size = fit_size(pixels.shape[1], pixels.shape[0], side)
+    if size is None:
         return np.ascontiguousarray(pixels)
-    size = (max(2, round(w * scale)), max(2, round(h * scale)))
     return cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
 
 

@@ -170,11 +170,9 @@ REGION_SIDE = 384  # halves are hashed from the picture scaled to fit this (spee
 def region_picture(picture: np.ndarray) -> np.ndarray:
     """The picture scaled down to fit REGION_SIDE (BOX filter: area averaging),
     C-contiguous. A grey picture is scaled as it is (a third of the work of RGB)."""
-    h, w = picture.shape[:2]
-    scale = REGION_SIDE / max(h, w)
-    if scale >= 1:
+    size = video_variants.fit_size(picture.shape[1], picture.shape[0], REGION_SIDE)
+    if size is None:
         return np.ascontiguousarray(picture)
-    size = (max(2, round(w * scale)), max(2, round(h * scale)))
     return np.asarray(Image.fromarray(picture).resize(size, Image.Resampling.BOX))
 
 

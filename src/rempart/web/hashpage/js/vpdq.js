@@ -504,20 +504,22 @@ export function resizeArea(rgb, width, height, outW, outH, cn = 3) {
   return out;
 }
 
+// video_variants.fit_size: [width, height] of a picture scaled down to fit `side` pixels (at
+// least 2 a side), or null when it fits already.
+function fitSize(width, height, side) {
+  const scale = side / Math.max(height, width);
+  if (scale >= 1) return null;
+  return [Math.max(2, pyRound(width * scale)), Math.max(2, pyRound(height * scale))];
+}
+
 // video_variants.bank_hashes: [{name, hex, quality}] of each centre crop (CROPS) of a frame,
 // from its grey copy (greyFromRgb; cn = 1: `pixels` is that copy already) scaled to fit
 // CROP_SIDE: grey, as the CLI, a third of the scaling's work of RGB.
 export function cropHashes(pixels, width, height, cn = 3) {
   const grey = cn === 1 ? pixels : greyFromRgb(pixels, width, 0, height, 0, width);
-  let w = width;
-  let h = height;
-  let small = grey;
-  const scale = CROP_SIDE / Math.max(h, w);
-  if (scale < 1) {
-    w = Math.max(2, pyRound(w * scale));
-    h = Math.max(2, pyRound(h * scale));
-    small = resizeArea(grey, width, height, w, h, 1);
-  }
+  const fitted = fitSize(width, height, CROP_SIDE);
+  const [w, h] = fitted ?? [width, height];
+  const small = fitted ? resizeArea(grey, width, height, w, h, 1) : grey;
   return CROPS.map(([name, keep]) => {
     const dy = pyRound((h * (1 - keep)) / 2);
     const dx = pyRound((w * (1 - keep)) / 2);
@@ -533,15 +535,9 @@ export { pyRound };
 // region_views: the four halves of a picture scaled down to fit REGION_SIDE (cn bytes a
 // pixel: 3 RGB, 1 grey; each view's pixels in `rgb` either way).
 export function regionViews(rgb, width, height, cn = 3) {
-  let w = width;
-  let h = height;
-  let pic = rgb;
-  const scale = REGION_SIDE / Math.max(h, w);
-  if (scale < 1) {
-    w = Math.max(2, pyRound(w * scale));
-    h = Math.max(2, pyRound(h * scale));
-    pic = resizeBox(rgb, width, height, w, h, cn);
-  }
+  const fitted = fitSize(width, height, REGION_SIDE);
+  const [w, h] = fitted ?? [width, height];
+  const pic = fitted ? resizeBox(rgb, width, height, w, h, cn) : rgb;
   const h2 = h >> 1;
   const w2 = w >> 1;
   return {
