@@ -81,9 +81,9 @@ def _schedule_removal_checks(app: FastAPI) -> None:
     every_text = os.environ.get("REMPART_CHECK_REMOVALS_EVERY", "").strip()
     if not every_text:
         return
-    from rempart.cases import removal_check
+    from rempart.cases import removal_check, removal_schedule
 
-    every = removal_check.parse_every(every_text)
+    every = removal_schedule.parse_every(every_text)
     allowed = tuple(
         ipaddress.ip_network(n.strip(), strict=False)
         for n in os.environ.get("REMPART_CHECK_REMOVALS_ALLOW", "").split(",")
@@ -91,7 +91,7 @@ def _schedule_removal_checks(app: FastAPI) -> None:
     )
     poll = float(os.environ.get("REMPART_CHECK_REMOVALS_POLL", "60"))
     svc = app.state.services
-    schedule = removal_check.Schedule(
+    schedule = removal_schedule.Schedule(
         svc.db,
         svc.settings.home,
         every,

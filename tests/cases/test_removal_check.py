@@ -22,7 +22,7 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from rempart.cases import notices, removal_check, stats
+from rempart.cases import notices, removal_check, removal_schedule, stats
 from rempart.cli import app
 from rempart.samples import photo_like
 from rempart.sources.urls import FetchOptions
@@ -345,7 +345,7 @@ def test_the_schedule_runs_once_across_two_workers(
     options = FetchOptions(allowed_networks=(ipaddress.ip_network(LOOPBACK),), deadline=3.0)
     home = rempart_env / "home"
     workers = [
-        removal_check.Schedule(
+        removal_schedule.Schedule(
             Database(os.environ["REMPART_DB"]),
             home,
             timedelta(hours=1),
@@ -369,7 +369,7 @@ def test_the_schedule_runs_once_across_two_workers(
         assert len(list(s.scalars(select(RemovalCheck)))) == 1
     (n,) = notices.all_notices(db)
     assert n.status == "removed" and n.removal_verified
-    assert removal_check.run_scheduled(db, home, "worker-3", timedelta(hours=1)) is None
+    assert removal_schedule.run_scheduled(db, home, "worker-3", timedelta(hours=1)) is None
 
 
 def test_rempart_serve_runs_the_schedule(

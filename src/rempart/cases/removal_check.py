@@ -19,8 +19,7 @@ most once per PACE_S seconds per host, and what was seen is recorded:
 Each fetch is a row of `removal_checks` (time, status, final URL, SHA-256 of the body) and
 each notice's check one audit entry. A notice all of whose places are gone gets its
 removal time (notices.mark, "verified by fetch"); content still up makes its re-notice due
-now (notices.due lists it). The schedule of `rempart serve` (`run_scheduled`) claims a row
-of `scheduled_jobs` first, so one worker only runs it.
+now (notices.due lists it). `rempart serve` runs it on a schedule (cases/removal_schedule.py).
 """
 
 from __future__ import annotations
@@ -29,21 +28,19 @@ import hashlib
 import html
 import logging
 import re
-import threading
 import time
 import tomllib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
-from sqlalchemy import or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import or_, select
 
 from rempart.cases import notices
 from rempart.cases.returns import place as place_of
@@ -61,7 +58,6 @@ from rempart.store.models import (
     Notice,
     RemovalCheck,
     ScanItem,
-    ScheduledJob,
     utcnow,
 )
 from rempart.store.repository import StoreError
@@ -71,7 +67,6 @@ log = logging.getLogger("rempart.removal_check")
 OUTCOMES = ("up", "gone", "changed", "unreachable", "unknown")
 PACE_S = 2.0  # at least this long between two fetches from one host
 PDQ_THRESHOLD = 31  # when the bank's is unknown (a face match's content)
-JOB = "removal-check"
 CHECK_OPTIONS = FetchOptions(
     max_bytes=64 * 1024 * 1024, connect_timeout=10.0, read_timeout=20.0, deadline=60.0
 )
@@ -645,119 +640,3 @@ def history(db: Database, notice_id: int) -> list[dict[str, Any]]:
             ).as_dict()
             for r in rows
         ]
-
-
-# ---- the schedule of `rempart serve` ----
-
-
-def claim(db: Database, holder: str, every: timedelta, lease: timedelta) -> bool:
-    """Take the scheduled check if it is due (not run within `every`) and no other worker
-    holds it (or its claim ran out): one atomic UPDATE, so two workers never both win."""
-    now = utcnow()
-    try:
-        with db.session() as s:
-            if s.get(ScheduledJob, JOB) is None:
-                s.add(ScheduledJob(name=JOB))
-    except IntegrityError:  # another worker made the row first
-        pass
-    with db.session() as s:
-        won = s.execute(
-            update(ScheduledJob)
-            .where(
-                ScheduledJob.name == JOB,
-                or_(ScheduledJob.locked_until.is_(None), ScheduledJob.locked_until < now),
-                or_(ScheduledJob.last_run_at.is_(None), ScheduledJob.last_run_at <= now - every),
-            )
-            .values(holder=holder[:200], locked_until=now + lease)
-            .execution_options(synchronize_session=False)
-        )
-        return bool(won.rowcount)  # type: ignore[attr-defined]
-
-
-def release(db: Database, holder: str) -> None:
-    with db.session() as s:
-        s.execute(
-            update(ScheduledJob)
-            .where(ScheduledJob.name == JOB, ScheduledJob.holder == holder[:200])
-            .values(holder=None, locked_until=None, last_run_at=utcnow())
-            .execution_options(synchronize_session=False)
-        )
-
-
-def run_scheduled(
-    db: Database,
-    home: Path,
-    holder: str,
-    every: timedelta,
-    *,
-    options: FetchOptions = CHECK_OPTIONS,
-    pace: float = PACE_S,
-) -> CheckResult | None:
-    """One turn of the schedule: the check of every open notice if this worker won the
-    claim, else None."""
-    if not claim(db, holder, every, lease=timedelta(hours=2)):
-        return None
-    try:
-        with audit.acting_as("rempart serve (scheduled removal check)"):
-            return check_notices(db, home, all_due=True, options=options, pace=pace)
-    finally:
-        release(db, holder)
-
-
-class Schedule:
-    """A thread of a server worker that runs the removal check every `every`; it wakes
-    every `poll` seconds and runs only when the database's claim says it is due."""
-
-    def __init__(
-        self,
-        db: Database,
-        home: Path,
-        every: timedelta,
-        holder: str,
-        poll: float = 60.0,
-        options: FetchOptions = CHECK_OPTIONS,
-        pace: float = PACE_S,
-    ) -> None:
-        self.db, self.home, self.every, self.holder = db, home, every, holder
-        self.poll, self.options, self.pace = poll, options, pace
-        self.runs = 0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="rempart-removals", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                done = run_scheduled(
-                    self.db,
-                    self.home,
-                    self.holder,
-                    self.every,
-                    options=self.options,
-                    pace=self.pace,
-                )
-                if done is not None:
-                    self.runs += 1
-                    log.info("removal check: %s", done.counts())
-            except Exception:  # keep serving; say so in the log, try again next turn
-                log.exception("scheduled removal check failed")
-            self._stop.wait(self.poll)
-
-
-def parse_every(text: str) -> timedelta:
-    """'24h', '90m', '30s', '2d' as a timedelta; StoreError for anything else."""
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd])\s*", text or "")
-    if not m:
-        raise StoreError(f"{text!r}: give an interval such as 24h, 90m or 2d")
-    value = float(m.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
-    if value <= 0:
-        raise StoreError(f"{text!r}: the interval must be more than zero")
-    return timedelta(seconds=value)

@@ -31,7 +31,7 @@ def serve(
     if workers < 1 or not 0 < port < 65536:
         raise fail("--workers must be at least 1 and --port between 1 and 65535")
     if check_removals_every is not None:
-        from rempart.cases.removal_check import parse_every
+        from rempart.cases.removal_schedule import parse_every
 
         parse_every(check_removals_every)  # a bad interval stops here, named
         os.environ["REMPART_CHECK_REMOVALS_EVERY"] = check_removals_every
