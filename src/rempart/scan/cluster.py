@@ -55,8 +55,6 @@ TASKS_PER_THREAD = 2
 # The last items are spread over this many tasks per worker thread (guided batches).
 TAIL_PARTS_PER_THREAD = 2
 
-# kept for callers of the former name (bench/scan_bench.py of earlier versions)
-_tune_allocator = tune_allocator
 _settled = False
 
 
