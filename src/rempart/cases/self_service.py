@@ -1,21 +1,15 @@
 """Her case without an account (issue 14): what the case page does with her case number and
-secret, and what the helpline sets and does about it. The API's keyless routes for the page
-(rempart.api.routes.cases), the web UI and the command line all call these functions.
+secret. The API's keyless routes for the page (rempart.api.routes.cases) call these
+functions; the organisation's settings are in rempart.cases.self_settings, the helpline's
+side (listing and taking self-opened cases) in rempart.cases.self_opened.
 
-Why one module: the page, the caseworker's screen and `rempart case ...` must agree on what
-a self-opened case is, when what she sends may be matched, how her session ends when she gets
-a new secret, and that a withdrawal happens once.
+Why a module of its own: her session, what she may see and send, and her one withdrawal are
+the page's whole trust boundary (no account, one secret); kept together, how her session ends
+when she gets a new secret and that a withdrawal happens once are read in one place.
 
-- The organisation's settings (`org_settings`, `set_org_settings`; table org_settings):
-  `self_open` (may a person open a case herself on the page; off by default), `intake_bank`
-  (the bank her hashes go to), `act_before_review` (match what she sends at once; off by
-  default: her hash files are held, never indexed nor matched, until a caseworker takes her
-  case); `intake_organisation` (an organisation's name, or None): on an instance several
-  organisations share, the organisation a self-opened case belongs to from the moment it is
-  opened (its case_owners row is written in the same transaction), so only its caseworkers
-  (and admins) see it, list it and take it; unset, today's single-organisation behaviour: any
-  caseworker sees the self-opened cases no organisation holds, and taking one gives it to
-  hers. `sees_self_opened` is the one rule the web UI and the command line apply.
+- Opening a case herself (`open_self_case`), where the organisation allows it (SelfOpenOff
+  otherwise): a new case number and secret, its intake organisation's case_owners row in the
+  same transaction.
 - Signing in (`sign_in`): her case number and secret; a wrong number, a wrong secret and a
   locked-out number get one answer (`NotRecognised`); wrong secrets are counted per case
   number by a FailureLimiter that counts in the database (every server worker shares it).
@@ -30,9 +24,7 @@ a new secret, and that a withdrawal happens once.
 - Withdrawing (`withdraw`): claimed once (case_intake.withdraw_claim, an atomic conditional
   update: two tabs withdrawing at once make one withdrawal, audited once), then
   rempart.cases.withdrawal.withdraw_case, the same as `rempart case withdraw`.
-- The helpline's side: `self_opened_cases` (listed apart until taken), `take_case` (a
-  caseworker has seen it: held files are imported), and workflow.give_new_secret.
-Every action is in the audit log (actor "victim (case page)" for hers).
+Every action is in the audit log (actor "victim (case page)").
 """
 
 from __future__ import annotations
@@ -42,56 +34,38 @@ import hmac
 import json
 import secrets
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 from sqlalchemy import and_, func, or_, select, update
-from sqlalchemy.orm import Session
 
 from rempart import keyfile, tokens
 from rempart.cases import withdrawal, workflow
-from rempart.errors import Forbidden, InvalidInput, NotFound, Refused, RempartError, TooLarge
+from rempart.cases.self_settings import (
+    Runner,
+    ensure_bank,
+    intake_of,
+    org_settings,
+    organisation_id,
+    settings_in,
+)
+from rempart.errors import Forbidden, InvalidInput, Refused, RempartError, TooLarge
 from rempart.exchange.bank_import import import_submission
 from rempart.exchange.submission import parse_submission
-from rempart.store import audit, repository, tenants
+from rempart.store import audit, repository
 from rempart.store.bank_index import BankIndex
 from rempart.store.db import Database
-from rempart.store.models import (
-    BankItem,
-    Case,
-    CaseEvent,
-    CaseIntake,
-    CaseOwner,
-    HeldSubmission,
-    Notice,
-    OrgSetting,
-    utcnow,
-)
+from rempart.store.models import CaseEvent, CaseIntake, CaseOwner, HeldSubmission, Notice
 from rempart.store.repository import StoreError
 
-# Runs a function with the bank index, one change at a time: the server's index keeper's
-# `change`, or `direct(bank_index)` (the command line, tests).
-Runner = Callable[[Callable[[BankIndex], Any]], Any]
 VICTIM = "victim (case page)"  # the audit log's actor for what she does on the page
 SESSION_MINUTES = 30
 MAX_FILE_BYTES = 8 * 1024 * 1024  # a hash file of a few hundred photos is well under
 MAX_FILE_ITEMS = 5000
 KEY_FILE = "case-page.key"
 CLAIM_STALE_S = 600  # a withdrawal claim older than this was left by a killed server
-DEFAULTS: dict[str, Any] = {
-    "self_open": False,
-    "intake_bank": "intake",
-    "act_before_review": False,
-    "intake_organisation": None,
-}
 _NUMBER_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
-
-
-def direct(bank_index: BankIndex) -> Runner:
-    """A Runner for one process (the command line, tests): runs the function at once."""
-    return lambda fn: fn(bank_index)
 
 
 class NotRecognised(Forbidden):
@@ -119,17 +93,6 @@ class SelfOpenOff(Forbidden):
     code = "self-open-off"
 
 
-class Viewer(Protocol):
-    """Who looks at the self-opened cases (rempart.access.auth.Principal, as used here):
-    an admin sees all, a caseworker her organisation's (see `sees_self_opened`)."""
-
-    @property
-    def role(self) -> str: ...
-
-    @property
-    def tenant_id(self) -> int | None: ...
-
-
 class FailureLimiterLike(Protocol):
     """rempart.access.ratelimit.FailureLimiter (counting in the database), as used here."""
 
@@ -140,100 +103,6 @@ class FailureLimiterLike(Protocol):
 
 NOT_RECOGNISED = "case number or secret not recognised"
 CLOSED = "this case is closed: everything in it was withdrawn"
-
-
-@dataclass(frozen=True)
-class OrgSettings:
-    self_open: bool  # may a person open a case herself on the case page
-    intake_bank: str  # the bank what she sends goes to
-    act_before_review: bool  # match what she sends before a caseworker has seen the case
-    # the organisation self-opened cases belong to from the start (None: no organisation
-    # holds them until a caseworker takes one; for instances one organisation runs)
-    intake_organisation: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "self_open": self.self_open,
-            "intake_bank": self.intake_bank,
-            "act_before_review": self.act_before_review,
-            "intake_organisation": self.intake_organisation,
-        }
-
-
-def org_settings(db: Database) -> OrgSettings:
-    with db.session() as s:
-        return _settings(s)
-
-
-def _settings(s: Session) -> OrgSettings:
-    values = dict(DEFAULTS)
-    for row in s.scalars(select(OrgSetting).where(OrgSetting.name.in_(list(DEFAULTS)))):
-        values[row.name] = row.value
-    return OrgSettings(
-        self_open=bool(values["self_open"]),
-        intake_bank=str(values["intake_bank"]),
-        act_before_review=bool(values["act_before_review"]),
-        intake_organisation=str(values["intake_organisation"])
-        if values["intake_organisation"]
-        else None,
-    )
-
-
-def set_org_settings(
-    db: Database,
-    *,
-    self_open: bool | None = None,
-    intake_bank: str | None = None,
-    act_before_review: bool | None = None,
-    intake_organisation: str | None = None,
-) -> OrgSettings:
-    """Change the organisation's settings (audited: who, what from, what to). The intake
-    bank is created when it does not exist yet. `intake_organisation`: an existing
-    organisation's name, or "" to unset it (StoreError: no such organisation)."""
-    wanted: dict[str, Any] = {"self_open": self_open, "intake_bank": intake_bank}
-    wanted["act_before_review"] = act_before_review
-    actor = audit.current_actor()
-    with db.session() as s:
-        before = _settings(s)
-        if intake_bank is not None:
-            _ensure_bank(s, intake_bank)
-        if intake_organisation is not None:
-            name = intake_organisation.strip()
-            if name:
-                _organisation(s, name)
-            wanted["intake_organisation"] = name or None
-        for name, value in wanted.items():
-            if value is None and name != "intake_organisation":
-                continue
-            row = s.get(OrgSetting, name)
-            if row is None:
-                s.add(OrgSetting(name=name, value=value, updated_by=actor))
-            else:
-                row.value, row.updated_by, row.updated_at = value, actor, utcnow()
-        s.flush()
-        after = _settings(s)
-        audit.record(
-            s,
-            "org-settings",
-            actor=actor,
-            details={"before": before.to_json(), "after": after.to_json()},
-        )
-    return after
-
-
-def _organisation(s: Session, name: str) -> int:
-    """The id of the organisation (a helpline, not a platform) of this name; StoreError."""
-    tenant = tenants.get_tenant(s, name)
-    if tenant.kind != "organisation":
-        raise StoreError(f"tenant {name!r} is a {tenant.kind}, not an organisation")
-    return tenant.id
-
-
-def _ensure_bank(s: Session, name: str) -> None:
-    try:
-        repository.get_bank(s, name)
-    except StoreError:
-        repository.create_bank(s, name, description="what people send from the case page")
 
 
 # ---- her session ------------------------------------------------------------------------
@@ -340,13 +209,13 @@ def open_self_case(db: Database, home: Path) -> Opened:
         with db.session() as s:
             if repository.get_case(s, number) is not None:
                 continue
-            settings = _settings(s)
+            settings = settings_in(s)
             if not settings.self_open:
                 raise off
             owner: int | None = None
             if settings.intake_organisation is not None:
                 try:
-                    owner = _organisation(s, settings.intake_organisation)
+                    owner = organisation_id(s, settings.intake_organisation)
                 except StoreError as exc:  # the organisation is gone: open nothing unowned
                     raise off from exc
             # One transaction: the case, how it came in, and (on an instance several
@@ -378,15 +247,6 @@ def open_self_case(db: Database, home: Path) -> Opened:
 
 
 # ---- what she sees and sends ------------------------------------------------------------
-
-
-def _intake(s: Session, case: Case) -> CaseIntake:
-    row = s.get(CaseIntake, case.id)
-    if row is None:  # a case a caseworker opened: taken from the start
-        row = CaseIntake(case_id=case.id, self_opened=False, taken_by="", taken_at=case.created_at)
-        s.add(row)
-        s.flush()
-    return row
 
 
 def status(db: Database, number: str) -> dict[str, Any]:
@@ -488,8 +348,8 @@ def _submit(bank_index: BankIndex, number: str, document: Any, sub: Any) -> Sent
             raise SessionEnded("your session has ended: sign in again")
         if case.status == "withdrawn":
             raise CaseClosed(CLOSED)
-        settings = _settings(s)
-        intake = _intake(s, case)
+        settings = settings_in(s)
+        intake = intake_of(s, case)
         hold = intake.taken_at is None and not settings.act_before_review
         if hold:
             s.add(HeldSubmission(case_id=case.id, items=len(sub.items), document=document))
@@ -501,7 +361,7 @@ def _submit(bank_index: BankIndex, number: str, document: Any, sub: Any) -> Sent
                 details={"items": len(sub.items), "held": True},
             )
             return Sent(number, len(sub.items), True, 0, 0)
-        _ensure_bank(s, settings.intake_bank)
+        ensure_bank(s, settings.intake_bank)
     with audit.acting_as(VICTIM):
         result = import_submission(
             bank_index,
@@ -549,7 +409,7 @@ def withdraw(
                 raise SessionEnded("your session has ended: sign in again")
             if case.status == "withdrawn":
                 raise CaseClosed(CLOSED)
-            case_id = _intake(s, case).case_id
+            case_id = intake_of(s, case).case_id
         with db.session() as s:
             won = s.execute(  # type: ignore[attr-defined]
                 update(CaseIntake)
@@ -576,151 +436,3 @@ def withdraw(
 
     done: withdrawal.CaseWithdrawal = change(go)
     return done
-
-
-# ---- the helpline's side ----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SelfOpened:
-    case: str
-    opened_at: str
-    hashes_waiting: int
-    status: str
-
-
-def sees_self_opened(s: Session, viewer: Viewer | None, owner: int | None) -> bool:
-    """Whether `viewer` may see (list, take, open) a self-opened case that organisation
-    `owner` holds (None: none does). The one rule the web UI and the command line apply:
-    the operator at the command line (viewer None) and an admin see every one; a caseworker
-    sees her organisation's, and the ones no organisation holds only while no intake
-    organisation is set (an instance one organisation runs) or when hers is the intake
-    organisation (cases opened before it was set); anyone else sees none."""
-    if viewer is None or viewer.role == "admin":
-        return True
-    if viewer.role != "caseworker" or viewer.tenant_id is None:
-        return False
-    if owner is not None:
-        return owner == viewer.tenant_id
-    intake = _settings(s).intake_organisation
-    if intake is None:
-        return True
-    try:
-        return _organisation(s, intake) == viewer.tenant_id
-    except StoreError:
-        return False
-
-
-def self_opened_cases(db: Database, viewer: Viewer | None = None) -> list[SelfOpened]:
-    """Cases people opened themselves that no caseworker has taken yet, oldest first: those
-    `viewer` may see (`sees_self_opened`; None, the command line's operator: all)."""
-    with db.session() as s:
-        rows = s.execute(
-            select(Case.number, Case.created_at, Case.status, Case.id, CaseOwner.tenant_id)
-            .join(CaseIntake, CaseIntake.case_id == Case.id)
-            .outerjoin(CaseOwner, CaseOwner.case_id == Case.id)
-            .where(and_(CaseIntake.self_opened.is_(True), CaseIntake.taken_at.is_(None)))
-            .order_by(Case.id)
-        ).all()
-        out = []
-        for number, created, state, case_id, owner in rows:
-            if not sees_self_opened(s, viewer, owner):
-                continue
-            held = s.scalar(
-                select(func.coalesce(func.sum(HeldSubmission.items), 0)).where(
-                    HeldSubmission.case_id == case_id
-                )
-            )
-            out.append(
-                SelfOpened(number, created.isoformat(timespec="seconds"), int(held or 0), state)
-            )
-        return out
-
-
-@dataclass(frozen=True)
-class Taken:
-    case: str
-    imported_files: int
-    added: int  # hashes now in the intake bank (matched from now on)
-
-
-def take_case(
-    change: Runner,
-    number: str,
-    *,
-    on_case: Callable[[Session, Case], None] | None = None,
-    viewer: Viewer | None = None,
-) -> Taken:
-    """A caseworker has seen a self-opened case: it leaves the separate list, and the hash
-    files she sent are imported into the intake bank (matched from now on). `on_case` runs
-    in the transaction that marks it taken (the web UI gives the case to the caseworker's
-    organisation there). `viewer`: who takes it (None: the command line's operator, who may
-    take any); a case she may not see (`sees_self_opened`: another organisation's) is
-    NotFound, the same answer as no such case. StoreError: no such case (for the operator),
-    or it was withdrawn."""
-    actor = audit.current_actor()
-
-    def go(bank_index: BankIndex) -> Taken:
-        db = bank_index.db
-        with db.session() as s:
-            case = repository.get_case(s, number)
-            if viewer is not None:
-                owner = s.get(CaseOwner, case.id) if case is not None else None
-                tenant = owner.tenant_id if owner is not None else None
-                if case is None or not sees_self_opened(s, viewer, tenant):
-                    raise NotFound("not found")
-            if case is None:
-                raise StoreError(f"no case {number}")
-            if case.status == "withdrawn":
-                raise StoreError(f"case {number} was withdrawn")
-            intake = _intake(s, case)
-            if intake.taken_at is None:
-                intake.taken_at, intake.taken_by = utcnow(), actor
-            if on_case is not None:
-                on_case(s, case)
-            bank = _settings(s).intake_bank
-            _ensure_bank(s, bank)
-            held = [
-                (h.id, h.document)
-                for h in s.scalars(
-                    select(HeldSubmission)
-                    .where(HeldSubmission.case_id == case.id)
-                    .order_by(HeldSubmission.id)
-                )
-            ]
-            audit.record(
-                s, "case-take", case=number, actor=actor, details={"held_files": len(held)}
-            )
-        added = 0
-        for held_id, document in held:
-            sub = parse_submission(document, "held file")
-            with audit.acting_as(actor):
-                result = import_submission(
-                    bank_index,
-                    bank,
-                    sub,
-                    case_number=number,
-                    consent=sub.consent,
-                    source_name="case page",
-                )
-            added += result.added
-            with db.session() as s:
-                row = s.get(HeldSubmission, held_id)
-                if row is not None:
-                    s.delete(row)
-        return Taken(number, len(held), added)
-
-    taken: Taken = change(go)
-    return taken
-
-
-def bank_entries(db: Database, number: str) -> int:
-    """How many bank entries her case has (tests and the CLI's summary)."""
-    with db.session() as s:
-        case = repository.get_case(s, number)
-        if case is None:
-            return 0
-        return int(
-            s.scalar(select(func.count()).select_from(BankItem).where(BankItem.case_id == case.id))
-            or 0
-        )

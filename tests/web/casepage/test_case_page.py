@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from tests.api.conftest import CONSENT, Server, World, build_world, item, jpeg
 from tests.web.conftest import ARTIFACTS
 
-from rempart.cases import review, self_service
+from rempart.cases import review, self_opened, self_settings
 from rempart.exchange.consent import ConsentRecord
 from rempart.exchange.submission import Submission
 from rempart.scan.pipeline import ScanOptions, run_scan
@@ -40,7 +40,7 @@ IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG", b"RIFF", b"GIF8")
 def _world(root: Path, db_url: str | None = None) -> World:
     world = build_world(root, db_url)
     db = Database(world.db_url)
-    self_service.set_org_settings(db, self_open=True, intake_bank="intake")
+    self_settings.set_org_settings(db, self_open=True, intake_bank="intake")
     db.dispose()
     (root / "photos").mkdir()
     (root / "photos" / "mine.jpg").write_bytes(jpeg(101, (320, 240)))
@@ -180,7 +180,7 @@ def test_her_case_from_opening_to_withdrawal(browser: Any, server: Server, world
         tab.page.wait_for_selector("#case-step:not([hidden])")
         assert tab.page.text_content("#opened-secret") == ""  # not left in the page
         tab.page.wait_for_selector("#case-waiting:not([hidden])")
-        assert [c.case for c in self_service.self_opened_cases(db)] == [number]
+        assert [c.case for c in self_opened.self_opened_cases(db)] == [number]
 
         # She sends the page-made hash file: held until a caseworker has seen the case.
         tab.page.set_input_files("#hash-file", str(hash_file))
@@ -188,13 +188,13 @@ def test_her_case_from_opening_to_withdrawal(browser: Any, server: Server, world
         tab.page.wait_for_selector("#send-status:has-text('Sent')")
         tab.page.wait_for_selector(f'[data-count="hashes_waiting"]:has-text("{len(pdqs)}")')
         assert tab.count("hashes_registered") == 0
-        assert self_service.bank_entries(db, number) == 0  # nothing matched before review
+        assert self_opened.bank_entries(db, number) == 0  # nothing matched before review
         with db.session() as s:
             assert s.scalar(select(func.count()).select_from(HeldSubmission)) == 1
 
         # A caseworker takes it: her hashes enter the intake bank; a scan finds a copy.
         bank_index = BankIndex(db, world.home)
-        taken = self_service.take_case(self_service.direct(bank_index), number)
+        taken = self_opened.take_case(self_settings.direct(bank_index), number)
         assert (taken.imported_files, taken.added) == (1, len(pdqs))
         found = world.root / "found"
         found.mkdir()
@@ -245,7 +245,7 @@ def test_her_case_from_opening_to_withdrawal(browser: Any, server: Server, world
         assert tab.page.is_hidden("#send-box")
 
         # Gone: from the database file, the index, and the server's lookups.
-        assert self_service.bank_entries(db, number) == 0
+        assert self_opened.bank_entries(db, number) == 0
         with db.session() as s:
             assert s.scalar(select(func.count()).select_from(HeldSubmission)) == 0
             assert not s.scalars(select(ItemSignal).where(ItemSignal.value.in_(pdqs))).all()
@@ -388,12 +388,12 @@ def test_one_answer_lockout_across_workers_csrf_and_bad_input(server: Server, wo
             assert _audit(db, "case-take", number2) == 1
 
             # Where the helpline does not let people open cases: refused, and the page is told.
-            self_service.set_org_settings(db, self_open=False)
+            self_settings.set_org_settings(db, self_open=False)
             try:
                 assert c.get("/v1/case-page/config").json() == {"self_open": False}
                 assert c.post("/v1/case-page/open", json={}).status_code == 403
             finally:
-                self_service.set_org_settings(db, self_open=True)
+                self_settings.set_org_settings(db, self_open=True)
     finally:
         db.dispose()
 

@@ -17,7 +17,7 @@ from tests.api.conftest import Server, World
 from tests.postgres import PostgresServer
 from tests.web.casepage.test_case_page import PHONE, SIGN_IN, Tab, _audit, _hash_file, _world
 
-from rempart.cases import self_service
+from rempart.cases import self_opened, self_service
 from rempart.store.db import Database
 from rempart.store.models import LimitFailure
 
@@ -58,7 +58,7 @@ def test_her_case_on_postgresql(
         tab.page.click("#send-submit")
         tab.page.wait_for_selector("#send-status:has-text('Sent')")
         tab.page.wait_for_selector('[data-count="hashes_waiting"]:has-text("1")')
-        assert [c.case for c in self_service.self_opened_cases(db)] == [number]
+        assert [c.case for c in self_opened.self_opened_cases(db)] == [number]
 
         tab2 = Tab(context, pg_server.url)
         tab2.sign_in(number, secret)

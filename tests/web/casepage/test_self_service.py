@@ -15,7 +15,7 @@ from tests.api.conftest import CONSENT, item, jpeg
 from tests.cases.test_review import rempart
 
 from rempart.access.ratelimit import FailureLimiter
-from rempart.cases import self_service, workflow
+from rempart.cases import self_opened, self_service, self_settings, workflow
 from rempart.errors import RempartError
 from rempart.exchange.consent import ConsentRecord
 from rempart.exchange.submission import Submission
@@ -32,24 +32,24 @@ def _doc(seed: int) -> dict[str, object]:
 def test_settings_held_or_imported_and_one_withdrawal(tmp_path: Path) -> None:
     db = Database(f"sqlite:///{tmp_path / 'r.db'}")
     home = tmp_path / "home"
-    run = self_service.direct(BankIndex(db, home))
+    run = self_settings.direct(BankIndex(db, home))
     limiter = FailureLimiter(5, 900.0, db, scope="victim-secret")
     try:
         with pytest.raises(self_service.SelfOpenOff):
             self_service.open_self_case(db, home)  # off by default
-        self_service.set_org_settings(db, self_open=True)
+        self_settings.set_org_settings(db, self_open=True)
         held = self_service.open_self_case(db, home)
         assert self_service.session_case(db, home, held.token) == held.case
         sent = self_service.submit(run, home, held.case, _doc(1))
         assert (sent.held, sent.added) == (True, 0)
-        assert self_service.bank_entries(db, held.case) == 0
+        assert self_opened.bank_entries(db, held.case) == 0
         # Acting before review: what she sends is imported (and matched) at once.
-        self_service.set_org_settings(db, act_before_review=True, intake_bank="from-page")
+        self_settings.set_org_settings(db, act_before_review=True, intake_bank="from-page")
         quick = self_service.open_self_case(db, home)
         sent = self_service.submit(run, home, quick.case, _doc(2))
         assert (sent.held, sent.added) == (False, 1)
-        assert self_service.bank_entries(db, quick.case) == 1
-        assert [c.case for c in self_service.self_opened_cases(db)] == [held.case, quick.case]
+        assert self_opened.bank_entries(db, quick.case) == 1
+        assert [c.case for c in self_opened.self_opened_cases(db)] == [held.case, quick.case]
         # A new secret: the old one and its sessions stop at once.
         new = workflow.give_new_secret(db, held.case)
         with pytest.raises(self_service.SessionEnded):
@@ -118,7 +118,7 @@ def test_the_command_line(rempart_env: Path) -> None:
     home = Path(os.environ["REMPART_HOME"])
     try:
         opened = self_service.open_self_case(db, home)
-        self_service.submit(self_service.direct(BankIndex(db, home)), home, opened.case, _doc(5))
+        self_service.submit(self_settings.direct(BankIndex(db, home)), home, opened.case, _doc(5))
     finally:
         db.dispose()
     listed = json.loads(rempart("case", "self-opened", "--format", "json"))

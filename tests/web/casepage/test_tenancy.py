@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from tests.cases.test_review import rempart
 
 from rempart.access import keys
-from rempart.cases import self_service
+from rempart.cases import self_service, self_settings
 from rempart.store import repository
 from rempart.store.db import Database
 from rempart.store.models import CaseOwner
@@ -92,10 +92,10 @@ def test_intake_organisation_keeps_other_organisations_out(
         # Checked: an organisation that does not exist, a platform, are refused.
         for wrong in ("nope", "plat-a"):
             with pytest.raises(StoreError):
-                self_service.set_org_settings(db, intake_organisation=wrong)
-        self_service.set_org_settings(db, self_open=True)
+                self_settings.set_org_settings(db, intake_organisation=wrong)
+        self_settings.set_org_settings(db, self_open=True)
         before = self_service.open_self_case(db, home)  # no intake organisation yet
-        self_service.set_org_settings(db, intake_organisation="org-a")
+        self_settings.set_org_settings(db, intake_organisation="org-a")
         opened = self_service.open_self_case(db, home)
         with db.session() as s:
             case = repository.get_case(s, opened.case)
@@ -137,8 +137,8 @@ def test_intake_organisation_keeps_other_organisations_out(
     # case taken belongs to her organisation); org-a's own case stays org-a's.
     db = Database(f"sqlite:///{root / 'r.db'}")
     try:
-        self_service.set_org_settings(db, intake_organisation="")
-        assert self_service.org_settings(db).intake_organisation is None
+        self_settings.set_org_settings(db, intake_organisation="")
+        assert self_settings.org_settings(db).intake_organisation is None
         later = self_service.open_self_case(db, home)
     finally:
         db.dispose()

@@ -20,7 +20,7 @@ from rempart.access.ratelimit import FailureLimiter
 from rempart.access.tenancy import MAX_ID, case_for, may_see_case, not_found, own_case
 from rempart.api.auth import Principal, require
 from rempart.api.services import Services, services
-from rempart.cases import self_service, withdrawal, workflow
+from rempart.cases import self_service, self_settings, withdrawal, workflow
 from rempart.errors import Forbidden, InvalidInput, RempartError, TooLarge
 from rempart.store import audit, repository
 from rempart.store.repository import StoreError
@@ -211,7 +211,7 @@ _NO_STORE = {"Cache-Control": "no-store"}
 
 @router.get("/case-page/config", summary="Her case page: what this helpline allows")
 def case_page_config(svc: Services = Depends(services)) -> JSONResponse:
-    cfg = self_service.org_settings(svc.db)
+    cfg = self_settings.org_settings(svc.db)
     return JSONResponse({"self_open": cfg.self_open}, headers=_NO_STORE)
 
 

@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 
 records = lazy_module("rempart.store.records")
 returns = lazy_module("rempart.cases.returns")
-self_service = lazy_module("rempart.cases.self_service")
+self_opened = lazy_module("rempart.cases.self_opened")
+self_settings = lazy_module("rempart.cases.self_settings")
 stats = lazy_module("rempart.cases.stats")
 withdrawal = lazy_module("rempart.cases.withdrawal")
 workflow = lazy_module("rempart.cases.workflow")
@@ -202,7 +203,7 @@ def case_self_opened(
 ) -> None:
     """Cases people opened themselves on the case page that no caseworker has taken yet
     (the operator sees every organisation's; the web UI shows a caseworker her own)."""
-    rows = self_service.self_opened_cases(open_database())
+    rows = self_opened.self_opened_cases(open_database())
     if fmt == "json":
         out.print_json(json.dumps([asdict(r) for r in rows]))
         return
@@ -219,7 +220,7 @@ def case_take(number: Annotated[str, typer.Argument(help="Case number.")]) -> No
     the hash files she sent are imported into the intake bank (matched from now on). The
     case keeps the organisation it belongs to (see page-settings --intake-organisation)."""
     _, bank_index = open_index()
-    done = self_service.take_case(self_service.direct(bank_index), number)
+    done = self_opened.take_case(self_settings.direct(bank_index), number)
     err.print(
         f"Case {safe(number)} taken: {done.imported_files} held file(s) imported, "
         f"{done.added} hash(es) added to the intake bank.",
@@ -257,9 +258,9 @@ def case_page_settings(
     db = open_database()
     changes = (self_open, intake_bank, act_before_review, intake_organisation)
     if all(c is None for c in changes):
-        current = self_service.org_settings(db)
+        current = self_settings.org_settings(db)
     else:
-        current = self_service.set_org_settings(
+        current = self_settings.set_org_settings(
             db,
             self_open=self_open,
             intake_bank=intake_bank,

@@ -1,4 +1,4 @@
-"""Her case page, the helpline's side (issue 14: rempart.cases.self_service): cases people
+"""Her case page, the helpline's side (issue 14: rempart.cases.self_opened): cases people
 opened themselves, taking one, and a new secret for her."""
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from starlette.datastructures import FormData
 from rempart.access.auth import Principal
 from rempart.access.tenancy import case_for, own_case
 from rempart.cases import (
-    self_service,
+    self_opened,
+    self_settings,
     workflow,
 )
 from rempart.errors import NotFound
@@ -23,7 +24,7 @@ from rempart.web.render import page
 from rempart.web.routes.common import changed, checked_form, home, router
 from rempart.web.routing import current_user, services
 
-# ---- her case page, the helpline's side (issue 14: rempart.cases.self_service) ------------
+# ---- her case page, the helpline's side (issue 14: rempart.cases.self_opened) -------------
 
 
 @router.get("/self-cases")
@@ -34,8 +35,8 @@ def self_cases_page(request: Request, p: Principal = Depends(current_user)) -> R
     return page(
         request,
         "self_cases.html",
-        cases=self_service.self_opened_cases(db, p),  # her organisation's (an admin: all)
-        settings=self_service.org_settings(db),
+        cases=self_opened.self_opened_cases(db, p),  # her organisation's (an admin: all)
+        settings=self_settings.org_settings(db),
     )
 
 
@@ -47,12 +48,12 @@ def self_case_take(
     form: FormData = Depends(checked_form),
 ) -> Response:
     svc = services(request)
-    if not any(c.case == number for c in self_service.self_opened_cases(svc.db, p)):
+    if not any(c.case == number for c in self_opened.self_opened_cases(svc.db, p)):
         raise WebNotFound("error.not_found")  # none, taken, or another organisation's
     try:
         with audit.acting_as(actor(p)):
-            self_service.take_case(
-                self_service.direct(BankIndex(svc.db, home(request))),
+            self_opened.take_case(
+                self_settings.direct(BankIndex(svc.db, home(request))),
                 number,
                 on_case=lambda s, case: own_case(s, p, case),  # her case is now this org's
                 viewer=p,
