@@ -85,11 +85,14 @@ def without_stage(robust: VideoHashes) -> VideoHashes:
 def _edit_job(job: tuple[Path, str, Path]) -> tuple[str, str, VideoHashes, VideoHashes]:
     """Make one edited copy and scan it with and without the stage (one decoding)."""
     source, edit, out = job
-    other = None
-    if edit == "picture-in-picture":  # over a generated video of the same size
-        first = next(decoded(source)[0])
-        other = scene_frames(91, 8, 10, (first.shape[1], first.shape[0]))
-    edit_video(source, edit, out, other=other)
+    if not out.exists():  # kept in --cache DIR/edited: --rescan hashes them again
+        other = None
+        if edit == "picture-in-picture":  # over a generated video of the same size
+            first = next(decoded(source)[0])
+            other = scene_frames(91, 8, 10, (first.shape[1], first.shape[0]))
+        part = out.with_name(f"part-{out.name}")  # a run cut off leaves no half-written copy
+        edit_video(source, edit, part, other=other)
+        part.rename(out)
     robust = scan_side(out)
     return source.stem, edit, robust, without_stage(robust)
 
@@ -188,12 +191,22 @@ def main(argv: list[str] | None = None) -> int:
         "--cache",
         type=Path,
         default=None,
-        help="keep the hashes (JSON) and the generated videos in this folder, and reuse them",
+        help="keep the hashes (JSON) and the generated and edited videos in this folder, and "
+        "reuse them",
     )
+    ap.add_argument(
+        "--rescan",
+        action="store_true",
+        help="with --cache: hash the edited copies again (the scan side changed), keeping her "
+        "videos' hashes",
+    )
+    ap.add_argument("--only", nargs="*", default=None, help="these sample videos (names)")
     args = ap.parse_args(argv)
     paths = sorted(VIDEOS.glob("*.mp4"))
     if args.quick:
         paths = [p for p in paths if p.stem in QUICK]
+    if args.only:
+        paths = [p for p in paths if p.stem in args.only]
     if not paths:
         print(f"no sample videos in {VIDEOS}")
         return 1
@@ -205,10 +218,16 @@ def main(argv: list[str] | None = None) -> int:
             negatives = sorted((args.cache / "generated").glob("unrelated-*.mp4"))
             if len(negatives) != args.unrelated:
                 negatives = _generated(args.cache / "generated", args.unrelated)
+            edited = args.cache / "edited"
+            edited.mkdir(exist_ok=True)
+            if args.rescan:
+                for old in args.cache.glob("scan-*.json"):
+                    old.unlink()
         else:
             negatives = _generated(folder, args.unrelated)
+            edited = folder
         sources = paths + negatives
-        jobs = [(p, e, folder / f"{p.stem}-{i}.mp4") for p in sources for i, e in enumerate(EDITS)]
+        jobs = [(p, e, edited / f"{p.stem}-{i}.mp4") for p in sources for i, e in enumerate(EDITS)]
         with ProcessPoolExecutor(args.workers) as pool:
             bank = {
                 name: h

@@ -20,6 +20,7 @@ from rempart.exchange.submission import Submission, SubmissionItem, parse_submis
 from rempart.scan.matcher import Matcher
 from rempart.scan.video_match import consistent, match_video
 from rempart.signals import video_variants
+from rempart.signals.pdq import hamming
 from rempart.signals.vpdq import (
     BANK_DEDUPE_DISTANCE,
     BANK_SECONDS_PER_FRAME,
@@ -87,9 +88,16 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     )
 
 
+def _copy(world: World, frames: list[np.ndarray], edit: str, name: str) -> Path:
+    """The edited copy (made once per module: the tests below share it)."""
+    path = world.folder / f"{name}.mp4"
+    if not path.exists():
+        edit_video(frames, edit, path, fps=FPS, other=world.background)
+    return path
+
+
 def _scanned(world: World, frames: list[np.ndarray], edit: str, name: str) -> VideoHashes:
-    path = edit_video(frames, edit, world.folder / f"{name}.mp4", fps=FPS, other=world.background)
-    return hash_video_file(path, regions=True, robust="query")
+    return hash_video_file(_copy(world, frames, edit, name), regions=True, robust="query")
 
 
 def test_bank_keeps_crops_of_her_frames(world: World) -> None:
@@ -121,8 +129,7 @@ def test_without_the_robust_stage_the_edits_are_missed(world: World) -> None:
     """What the stage adds: scanned without it (plain vPDQ, inside bars, halves), the copies
     are not found, but the cropped one through her frames' stored crops (bank side)."""
     for edit, method in EDITS:
-        path = world.folder / f"copy-{method}.mp4"
-        assert path.exists()
+        path = _copy(world, world.hers, edit, f"copy-{method}")
         hits = match_video(world.matcher, hash_video_file(path, regions=True))
         assert [(h.details or {}).get("method") for h in hits] == (
             ["vpdq-crop"] if method == "vpdq-crop" else []
@@ -221,3 +228,122 @@ def test_a_layout_seen_on_most_frames_is_hashed_where_a_frame_hides_it() -> None
     assert votes.add(box) == box
     assert votes.add(None) == box  # seen on 2 of 4 frames
     assert votes.add(None) is None  # 2 of 5
+
+
+def _bars_picture(h: int, w: int, box: tuple[int, int, int, int]) -> np.ndarray:
+    """A grey frame: a soft background with sharp vertical colour bars inside `box` (a test
+    pattern: PDQ of such a picture moves by tens of bits when cut 2 pixels off its edge)."""
+    ys, xs = np.mgrid[0:h, 0:w]
+    frame = (100 + 20 * np.sin(xs / 37.0) + 20 * np.cos(ys / 29.0)).astype(np.float32)
+    left, top, right, bottom = box
+    levels = np.array([235, 180, 150, 110, 75, 40, 20], np.float32)
+    bars = levels[(np.arange(right - left) * len(levels)) // (right - left)]
+    frame[top:bottom, left:right] = bars[None, :]
+    frame[top + (bottom - top) * 2 // 3 : bottom, left:right] = 30.0  # a dark band below
+    return frame.astype(np.uint8)
+
+
+def test_refine_puts_each_edge_on_its_full_size_pixel() -> None:
+    """The box found on the small copy is a few pixels off at full size; refined on the full
+    frame it lands on the picture's edges, and its hash comes back within a few bits."""
+    true = (508, 32, 1048, 572)
+    grey = _bars_picture(720, 1080, true)
+    rough = (504, 36, 1044, 576)  # one small-copy pixel (4 px) off
+    refined = video_variants.refine(grey, rough, 6)
+    assert all(abs(a - b) <= 1 for a, b in zip(refined, true, strict=True)), refined
+    (exact,), _ = video_variants.pdq_box(grey, true)
+    (got,), _ = video_variants.pdq_box(grey, refined)
+    (off,), _ = video_variants.pdq_box(grey, rough)
+    assert hamming(got, exact) <= 8 < hamming(off, exact)
+    # nothing straight near a guess: the edge is kept where it was
+    flat = np.full((200, 200), 90, np.uint8)
+    assert video_variants.refine(flat, (50, 50, 150, 150), 6) == (50, 50, 150, 150)
+
+
+def test_centred_box_takes_the_farther_edge_of_each_pair() -> None:
+    # a plain door beside the picture read as frame on the right: the centred twin restores it
+    assert video_variants.centred((196, 889, 916, 1387), 1280, 2276) == (196, 889, 1084, 1387)
+    assert video_variants.centred((100, 200, 540, 1000), 640, 1200) == (100, 200, 540, 1000)
+
+
+def test_votes_count_edges_a_pixel_or_two_apart_as_one() -> None:
+    votes = video_variants._Votes()
+    votes.add((745, 20, 1240, 380), 5)  # a frame fooled by a line inside the inset
+    votes.add((600, 20, 1240, 380), 5)
+    votes.add((597, 21, 1240, 380), 5)
+    assert votes.add((603, 20, 1241, 380), 5) == (600, 20, 1240, 380)
+    assert votes.steady() == (600, 20, 1240, 380)
+
+
+def test_late_pass_hashes_the_first_frames_where_the_layout_settled(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The first frame's layout is wrong (or missing), the next frames agree: `finish` hashes
+    the first frames again where the layout settled, and only those."""
+    true = (40, 60, 200, 180)
+    grey = _bars_picture(240, 240, true)
+    seen = iter([(40, 60, 120, 180), None, true, true, true])
+    monkeypatch.setattr(video_variants, "frame_box", lambda small, size: next(seen))
+    monkeypatch.setattr(video_variants, "refine", lambda grey, box, reach: box)
+    monkeypatch.setattr(video_variants, "pip_boxes", lambda *_: {})
+    stage = video_variants.ScanStage()
+    for n in range(5):
+        stage.hashes(grey, None, n * 30, float(n))
+    late = stage.finish()
+    (expected,), _ = video_variants.pdq_box(grey, true)
+    redone = {(n, t) for n, t, name, value, _ in late if name == "frame/original"}
+    assert redone == {(0, 0.0), (30, 1.0)}
+    assert all(value == expected for _, _, name, value, _ in late if name == "frame/original")
+    assert stage.finish() == []  # the kept frames are let go
+
+
+def test_layout_looked_for_on_the_first_frames_then_every_few(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The frame box is looked for on the first SETTLE_FRAMES frames and then on every
+    ANALYSE_EVERY-th; the frames between are hashed where it steadily was."""
+    box = (40, 60, 200, 180)
+    calls: list[int] = []
+    stage = video_variants.ScanStage()
+
+    def looked(small: np.ndarray, size: tuple[int, int]) -> tuple[int, int, int, int]:
+        calls.append(stage.count)
+        return box
+
+    monkeypatch.setattr(video_variants, "frame_box", looked)
+    monkeypatch.setattr(video_variants, "pip_boxes", lambda *_: {})
+    grey = _bars_picture(240, 240, box)
+    for n in range(20):
+        names = [name for name, _, _ in stage.hashes(grey, None, n, float(n))]
+        assert "frame/original" in names, n
+    every = video_variants.ANALYSE_EVERY
+    settle = video_variants.SETTLE_FRAMES
+    assert calls == [n for n in range(20) if n < settle or n % every == 0]
+
+
+def _pip_copy(world: World, flat: bool) -> VideoHashes:
+    """A 4-second picture-in-picture copy: the background usable on every frame, her inset
+    found on the first 2 frames; on the last 2 the inset is dark (quality under 50) when
+    `flat`, else not hashed at all."""
+    rng = np.random.default_rng(7)
+    hers = sorted(world.stored.frames, key=lambda f: f.timestamp)
+
+    def random_hex() -> str:
+        return bytes(rng.integers(0, 256, 32, dtype=np.uint8)).hex()
+
+    whole = tuple(VpdqFrame(t, 100, random_hex(), float(t)) for t in range(4))
+    inset = [VpdqFrame(t, 100, hers[3 * t].pdq_hex, float(t)) for t in range(2)]
+    if flat:
+        inset += [VpdqFrame(t, 12, random_hex(), float(t)) for t in (2, 3)]
+    return VideoHashes(
+        "0" * 32, "0" * 64, whole, 4.0, SIZE[0], SIZE[1], regions={"pip/top-right": tuple(inset)}
+    )
+
+
+def test_frames_too_dark_in_the_inset_do_not_count_against_it(world: World) -> None:
+    """Her clip's last seconds are dark: the inset cannot be hashed there (quality under
+    50) while the video around it can. Those frames leave the clip's count: her 2 usable
+    frames are all of it. An inset simply not found on 2 of 4 frames does not pass."""
+    hits = match_video(world.matcher, _pip_copy(world, flat=True))
+    assert [(h.case, (h.details or {}).get("method")) for h in hits] == [("C-1", "vpdq-pip")]
+    assert match_video(world.matcher, _pip_copy(world, flat=False)) == []

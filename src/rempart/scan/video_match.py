@@ -315,6 +315,19 @@ def robust_run_passes(
     )
 
 
+def _flat_only(video: VideoHashes, method: str, transform: str) -> set[float]:
+    """Times at which a robust method's own stream has hashes but none usable (quality under
+    MIN_QUALITY): an inset or a framed picture too dark or flat to hash on a frame whose
+    whole picture is usable (picture-in-picture over a bright video). Those frames do not
+    count against the method: her dark seconds cannot be found in any copy."""
+    kind = {"vpdq-inside-frame": "frame", "vpdq-pip": "pip"}.get(method)
+    if kind is None:  # the whole frame's flips and crops: the whole frame's quality
+        return set()
+    stream = video.regions.get(f"{kind}/{transform}", ())
+    flat = {f.timestamp for f in stream if f.quality < MIN_QUALITY}
+    return flat - {f.timestamp for f in stream if f.quality >= MIN_QUALITY}
+
+
 def _robust_verdict(
     f: _Found,
     rule: VideoRule,
@@ -338,9 +351,10 @@ def _robust_verdict(
         run, transform = best
         times = {q for q, _, _ in run}
         stored = {s for _, s, _ in run}
-        q_pct = 100.0 * len(times & query_times) / max(1, len(query_times))
+        usable = query_times - _flat_only(video, method, transform)
+        q_pct = 100.0 * len(times & usable) / max(1, len(usable))
         s_pct = 100.0 * len({int(s) for s in stored} & have) / max(1, len(have))
-        if not robust_run_passes(len(times), q_pct, s_pct, len(query_times), step, rule):
+        if not robust_run_passes(len(times), q_pct, s_pct, len(usable), step, rule):
             continue
         details: dict[str, object] = {
             "matched_frames": len(times),

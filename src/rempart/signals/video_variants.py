@@ -6,7 +6,7 @@ frame, cropped, or shown small in a corner of another video: each moves every fr
 far beyond the threshold. Photos have a robust stage for this (docs/matching.md); this module
 gives video frames the same ideas, within a video's budget (many frames):
 
-- scan side, per sampled frame (`scan_hashes`): the 8 rotations/flips of the whole frame from
+- scan side, per sampled frame (`ScanStage`): the 8 rotations/flips of the whole frame from
   one DCT (`pdqhash.compute_dihedral` costs what one hash costs); the picture inside a frame
   or border (`signals.borders.content_box` on a small grey copy: blurred pads, solid pads,
   bars), with its 8 rotations/flips; and an inset in a corner (picture-in-picture) found as
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import cv2
@@ -60,6 +61,13 @@ CORNERS = ("top-left", "top-right", "bottom-left", "bottom-right")
 # An inset not seen on a frame is still hashed where it was when this many frames, and at
 # least half of the frames so far, showed it.
 PERSIST_SEEN = 2
+# The layout is looked for on the first SETTLE_FRAMES sampled frames, then on every
+# ANALYSE_EVERY-th; the first KEEP_FRAMES frames (at most KEEP_PIXELS grey pixels in all: 12
+# frames of 1080p) are kept for the late pass.
+SETTLE_FRAMES = 8
+ANALYSE_EVERY = 4
+KEEP_FRAMES = 12
+KEEP_PIXELS = 12 * 1920 * 1080
 
 Hashed = tuple[str, str, int]  # (stream name, PDQ hex, quality)
 Box = tuple[int, int, int, int]  # (left, top, right, bottom) in pixels
@@ -182,10 +190,17 @@ def _straight(profile: np.ndarray, lo: int, hi: int, toward: int = 0) -> int | N
     return lo + near.start + int(np.argmax(part[near]))
 
 
-def pip_boxes(grey: np.ndarray, size: tuple[int, int]) -> dict[str, tuple[int, int, int, int]]:
+def pip_boxes(
+    grey: np.ndarray,
+    size: tuple[int, int],
+    weak: dict[str, tuple[bool, bool, bool, bool]] | None = None,
+) -> dict[str, tuple[int, int, int, int]]:
     """Insets found in the frame's corners, in full-size pixels: a corner has one when a
     vertical and a horizontal straight edge, each along most of the inset's side, cross near
-    the middle of the frame; its outer edges are the frame's, or a straight edge near them."""
+    the middle of the frame; its outer edges are the frame's, or a straight edge near them.
+    With `weak` given, weak[corner] says which edges (left, top, right, bottom) are the
+    frame's only because no straight edge was found near them (a textured inset hides its
+    outer edges on some frames: `_Votes` lets a found edge outvote those)."""
     g = grey.astype(np.float32)
     gh, gw = g.shape
     if gh < 32 or gw < 32:
@@ -196,13 +211,14 @@ def pip_boxes(grey: np.ndarray, size: tuple[int, int]) -> dict[str, tuple[int, i
     mid_y = (int(PIP_MIDDLE[0] * gh), int(PIP_MIDDLE[1] * gh))
     out: dict[str, tuple[int, int, int, int]] = {}
     w, h = size
+    # the median step per line over each half of the frame (two corners share each)
+    across = {True: np.median(gx[: gh // 2], axis=0), False: np.median(gx[gh // 2 :], axis=0)}
+    down = {True: np.median(gy[:, : gw // 2], axis=1), False: np.median(gy[:, gw // 2 :], axis=1)}
     for corner in CORNERS:
         top_side, left_side = corner.startswith("top"), corner.endswith("left")
-        rows = slice(0, gh // 2) if top_side else slice(gh // 2, gh)
-        cols = slice(0, gw // 2) if left_side else slice(gw // 2, gw)
         # the inner edges: the clear step nearest the frame's middle
-        inner_x = _straight(np.median(gx[rows], axis=0), *mid_x, 1 if left_side else -1)
-        inner_y = _straight(np.median(gy[:, cols], axis=1), *mid_y, 1 if top_side else -1)
+        inner_x = _straight(across[top_side], *mid_x, 1 if left_side else -1)
+        inner_y = _straight(down[left_side], *mid_y, 1 if top_side else -1)
         if inner_x is None or inner_y is None:
             continue
         # the inset's rows and columns, to look for its outer edges along them
@@ -213,19 +229,27 @@ def pip_boxes(grey: np.ndarray, size: tuple[int, int]) -> dict[str, tuple[int, i
         reach_x, reach_y = int(PIP_OUTER * gw), int(PIP_OUTER * gh)
         # the outer edges: the clear step nearest the frame's edge
         if left_side:
-            outer = _straight(col_profile, 0, reach_x, -1)
-            x0, x1 = (outer + 1 if outer is not None else 0), inner_x + 1
+            outer_x = _straight(col_profile, 0, reach_x, -1)
+            x0, x1 = (outer_x + 1 if outer_x is not None else 0), inner_x + 1
         else:
-            outer = _straight(col_profile, gw - 1 - reach_x, gw - 1, 1)
-            x0, x1 = inner_x + 1, (outer + 1 if outer is not None else gw)
+            outer_x = _straight(col_profile, gw - 1 - reach_x, gw - 1, 1)
+            x0, x1 = inner_x + 1, (outer_x + 1 if outer_x is not None else gw)
         if top_side:
-            outer = _straight(row_profile, 0, reach_y, -1)
-            y0, y1 = (outer + 1 if outer is not None else 0), inner_y + 1
+            outer_y = _straight(row_profile, 0, reach_y, -1)
+            y0, y1 = (outer_y + 1 if outer_y is not None else 0), inner_y + 1
         else:
-            outer = _straight(row_profile, gh - 1 - reach_y, gh - 1, 1)
-            y0, y1 = inner_y + 1, (outer + 1 if outer is not None else gh)
+            outer_y = _straight(row_profile, gh - 1 - reach_y, gh - 1, 1)
+            y0, y1 = inner_y + 1, (outer_y + 1 if outer_y is not None else gh)
         if x1 - x0 < 8 or y1 - y0 < 8:
             continue
+        if weak is not None:
+            no_x, no_y = outer_x is None, outer_y is None
+            weak[corner] = (
+                left_side and no_x,
+                top_side and no_y,
+                not left_side and no_x,
+                not top_side and no_y,
+            )
         out[corner] = (
             round(x0 * w / gw),
             round(y0 * h / gh),
@@ -235,65 +259,213 @@ def pip_boxes(grey: np.ndarray, size: tuple[int, int]) -> dict[str, tuple[int, i
     return out
 
 
+def refine(grey: np.ndarray, box: Box, reach: int) -> Box:
+    """`box` (found on the small copy) with each edge inside the frame put on the sharpest
+    straight step
+    within `reach` full-size pixels (`borders._edge` on the full-size grey frame,
+    every second line along the edge): one pixel of the small copy is 3-8 of the frame's, and a
+    picture cut 2 pixels off its edge (sharp colour bars) can be 30 bits away."""
+    h, w = grey.shape
+    left, top, right, bottom = box
+    out = list(box)
+    columns = grey[top:bottom:2].T  # the columns as lines, over the box's rows
+    rows = grey[:, left:right:2]
+    for i, (lines, guess, extent) in enumerate(
+        ((columns, left, w), (rows, top, h), (columns, right, w), (rows, bottom, h))
+    ):
+        if not 0 < guess < extent:
+            continue
+        lo = max(0, guess - reach - 1)  # the lines around the guess, as numbers
+        near = lines[lo : guess + reach + 1].astype(np.float32)
+        if (edge := borders._edge(near, guess - lo, reach)) is not None:
+            out[i] = lo + edge
+    left, top, right, bottom = out
+    return (left, top, right, bottom) if right - left >= 8 and bottom - top >= 8 else box
+
+
+def centred(box: Box, w: int, h: int) -> Box:
+    """The box widened to be centred in a w x h frame (each pair of edges as far out as the
+    farther one): re-post layouts centre the picture, and a flat part of it (a plain door, a
+    sky) next to the frame can be taken for frame on one side."""
+    left, top, right, bottom = box
+    left, top = min(left, w - right), min(top, h - bottom)
+    return (left, top, w - left, h - top)
+
+
+def _near(a: Box | None, b: Box | None, tol: int) -> bool:
+    if a is None or b is None:
+        return a is b
+    return all(abs(x - y) <= tol for x, y in zip(a, b, strict=True))
+
+
 class _Votes:
     """Each edge of a box as seen on the frames so far: a re-post's layout (its frame, its
     inset) stays put for the whole video, while one frame's analysis can be fooled by flat
-    parts of the picture (a sky, a wall) next to the frame."""
+    parts of the picture (a sky, a wall) next to the frame. Edges within `tol` pixels of
+    each other count as one (the same edge found a pixel or two apart)."""
 
     def __init__(self) -> None:
         self.edges: list[Counter[int]] = [Counter() for _ in range(4)]
+        self.weak: list[Counter[int]] = [Counter() for _ in range(4)]  # edges only assumed
+        self.last: list[dict[int, int]] = [{} for _ in range(4)]  # value -> last frame seen
         self.seen = 0  # frames that showed the box
         self.frames = 0  # frames looked at
+        self.tol = 0
 
-    def add(self, box: Box | None) -> Box | None:
-        """Count this frame's box (None: not seen on it); the box of the most frequent edges
-        so far, when this frame shows one or the layout persists (PERSIST_SEEN frames and at
-        least half of those so far showed it: a textured picture hides its inset's edges on
-        some frames)."""
+    def add(
+        self, box: Box | None, tol: int = 0, weak: tuple[bool, ...] = (False,) * 4
+    ) -> Box | None:
+        """Count this frame's box (None: not seen on it; `weak` edges were only assumed, the
+        frame's own, and count only while no frame found that edge); the box of the most
+        supported edges so far, when this frame shows one or the layout persists (`steady`)."""
         self.frames += 1
+        self.tol = tol
         if box is not None:
             self.seen += 1
-            for counter, value in zip(self.edges, box, strict=True):
-                counter[value] += 1
-        elif self.seen < PERSIST_SEEN or 2 * self.seen < self.frames:
+            for i, value in enumerate(box):
+                (self.weak if weak[i] else self.edges)[i][value] += 1
+                self.last[i][value] = self.frames
+        elif not self.persists():
             return None
-        left, top, right, bottom = (c.most_common(1)[0][0] for c in self.edges)
+        return self.box()
+
+    def persists(self) -> bool:
+        """Whether the layout was seen on PERSIST_SEEN frames and on at least half of those
+        looked at: a textured picture hides its inset's edges on some frames."""
+        return self.seen >= PERSIST_SEEN and 2 * self.seen >= self.frames
+
+    def steady(self) -> Box | None:
+        """The layout where most frames showed it, when it persists (a frame not looked at)."""
+        return self.box() if self.persists() else None
+
+    def box(self) -> Box | None:
+        if not self.seen:
+            return None
+        left, top, right, bottom = (
+            self._edge(found or assumed, last)
+            for found, assumed, last in zip(self.edges, self.weak, self.last, strict=True)
+        )
         return (left, top, right, bottom) if right - left >= 8 and bottom - top >= 8 else None
+
+    def _edge(self, counter: Counter[int], last: dict[int, int]) -> int:
+        # the value with the most votes within tol of it; ties: the most votes of its own,
+        # then the one seen last (a layout seen once each way: the later frame's)
+        def support(v: int) -> tuple[int, int, int]:
+            near = sum(n for u, n in counter.items() if abs(u - v) <= self.tol)
+            return near, counter[v], last[v]
+
+        return max(counter, key=support)
+
+
+@dataclass
+class _Kept:
+    """A frame of the start of the video, kept for the late pass: its grey pixels and the
+    boxes its hashes were made of (None: no hash)."""
+
+    number: int
+    time: float
+    grey: np.ndarray
+    hashed: dict[str, Box | None]
 
 
 class ScanStage:
     """The scan side's robust hashes of one video's sampled frames, in order (one instance
-    per video: the layout found on earlier frames steadies the later ones)."""
+    per video: the layout found on earlier frames steadies the later ones).
+
+    The frame box and the insets are looked for on the first SETTLE_FRAMES frames and then on
+    every ANALYSE_EVERY-th: a re-post's layout does not move, and the looking costs more than
+    the hashing; the frames between are hashed where the layout steadily was. The first
+    frames are kept (KEEP_PIXELS of grey in all) until `finish`, which hashes them again
+    where the layout settled when they were hashed elsewhere or not at all: a layout is
+    seldom clear on the first frame, and a short clip has few frames to lose."""
 
     def __init__(self) -> None:
         self.frame = _Votes()
         self.insets = {corner: _Votes() for corner in CORNERS}
+        self.count = 0
+        self.kept: list[_Kept] = []
+        self.kept_pixels = 0
 
     def hashes(
-        self, rgb: np.ndarray, grey: np.ndarray, bars: tuple[int, int, int, int] | None = None
+        self,
+        grey: np.ndarray,
+        bars: tuple[int, int, int, int] | None = None,
+        number: int = 0,
+        time: float = 0.0,
     ) -> list[Hashed]:
-        """The robust hashes of one sampled frame (RGB, and its luma), but the whole frame's
+        """The robust hashes of one sampled frame (its luma), but the whole frame's
         rotations/flips (those come with its hash, `vpdq.frame_hashes`): the picture inside
-        a frame or border under all 8 ("frame/NAME"), and insets in corners ("pip/CORNER"),
-        each where this frame shows one (or the layout persists: `_Votes`), at the place
-        most frames so far showed it. A frame
-        that is only black bars (`bars`: vpdq's (top, bottom, left, right)) is left to the
-        inside-bars hash and the whole frame's flips."""
-        h, w = rgb.shape[:2]
-        rgb = np.ascontiguousarray(rgb)
-        small = small_grey(grey)
+        a frame or border under all 8 ("frame/NAME"; also centred, when the box is not),
+        and insets in corners ("pip/CORNER"), each where this frame shows one (or the layout
+        persists: `_Votes`), at the place most frames so far showed it. Hashed from the grey
+        frame (the PDQ kernel's luma, rounded: within a bit or two of the RGB's hash). A
+        frame that is only black bars (`bars`: vpdq's (top, bottom, left, right)) is left to
+        the inside-bars hash and the whole frame's flips."""
+        h, w = grey.shape
+        grey = np.ascontiguousarray(grey)
+        tol = max(2, round(max(w, h) / WORK_SIDE))
+        hashed: dict[str, Box | None] = {}
+        if self.count < SETTLE_FRAMES or self.count % ANALYSE_EVERY == 0:
+            small = small_grey(grey)
+            reach = tol + 2
+            box = frame_box(small, (w, h))
+            if box is not None and bars is not None and _same_box(box, bars, w, h):
+                box = None
+            if box is not None:
+                box = refine(grey, box, reach)
+            hashed["frame"] = self.frame.add(box, tol)
+            weak: dict[str, tuple[bool, bool, bool, bool]] = {}
+            found = pip_boxes(small, (w, h), weak)
+            for corner, votes in self.insets.items():
+                inset = found.get(corner)
+                if inset is not None:
+                    inset = refine(grey, inset, reach)
+                hashed[corner] = votes.add(inset, tol, weak.get(corner, (False,) * 4))
+        else:
+            hashed["frame"] = self.frame.steady()
+            for corner, votes in self.insets.items():
+                hashed[corner] = votes.steady()
+        self.count += 1
+        size = grey.size
+        if self.count <= KEEP_FRAMES and self.kept_pixels + size <= KEEP_PIXELS:
+            self.kept.append(_Kept(number, time, grey, hashed))
+            self.kept_pixels += size
+        return self._hash(grey, hashed)
+
+    def _hash(self, grey: np.ndarray, boxes: dict[str, Box | None]) -> list[Hashed]:
+        h, w = grey.shape
         out: list[Hashed] = []
-        box = frame_box(small, (w, h))
-        if box is not None and bars is not None and _same_box(box, bars, w, h):
-            box = None
-        if (box := self.frame.add(box)) is not None:
-            inner, q = pdq_box(rgb, box, dihedral=True)
-            out += [(f"frame/{n}", value, q) for n, value in zip(DIHEDRAL, inner, strict=True)]
-        found = pip_boxes(small, (w, h))
-        for corner, votes in self.insets.items():
-            if (steady := votes.add(found.get(corner))) is not None:
-                (value,), q = pdq_box(rgb, steady)
-                out.append((f"pip/{corner}", value, q))
+        for key, box in boxes.items():
+            if box is None:
+                continue
+            if key != "frame":
+                (value,), q = pdq_box(grey, box)
+                out.append((f"pip/{key}", value, q))
+                continue
+            twin = centred(box, w, h)
+            tol = max(2, round(max(w, h) / WORK_SIDE))
+            for b in (box,) if _near(twin, box, tol) else (box, twin):
+                inner, q = pdq_box(grey, b, dihedral=True)
+                out += [(f"frame/{n}", v, q) for n, v in zip(DIHEDRAL, inner, strict=True)]
+        return out
+
+    def finish(self) -> list[tuple[int, float, str, str, int]]:
+        """The late pass: (frame number, time, stream, hex, quality) of the kept first frames
+        hashed again where the layout settled, when they were hashed elsewhere or not at
+        all."""
+        final = {"frame": self.frame.steady()}
+        final.update({corner: votes.steady() for corner, votes in self.insets.items()})
+        out: list[tuple[int, float, str, str, int]] = []
+        for kept in self.kept:
+            h, w = kept.grey.shape
+            tol = max(2, round(max(w, h) / WORK_SIDE))
+            redo = {
+                key: box
+                for key, box in final.items()
+                if box is not None and not _near(box, kept.hashed.get(key), tol)
+            }
+            out += [(kept.number, kept.time, *got) for got in self._hash(kept.grey, redo)]
+        self.kept.clear()
         return out
 
 
@@ -305,11 +477,6 @@ def _same_box(box: Box, bars: tuple[int, int, int, int], w: int, h: int) -> bool
         abs(a - b) <= 0.02 * side
         for a, b, side in zip(box, (left, top, right, bottom), (w, h, w, h), strict=True)
     )
-
-
-def scan_hashes(rgb: np.ndarray, grey: np.ndarray) -> list[Hashed]:
-    """ScanStage's hashes of a single frame."""
-    return ScanStage().hashes(rgb, grey)
 
 
 def bank_hashes(picture: np.ndarray) -> list[Hashed]:
@@ -334,7 +501,10 @@ class _ScanExtra:
 
     def __call__(self, frame: DecodedFrame, got: FrameHashes) -> list[Hashed]:
         turned = [(f"whole/{name}", value, q) for name, (value, q) in got.turned.items()]
-        return turned + self.stage.hashes(frame.rgb(), frame.grey(), got.box)
+        return turned + self.stage.hashes(frame.grey(), got.box, frame.number, frame.time)
+
+    def finish(self) -> list[tuple[int, float, str, str, int]]:
+        return self.stage.finish()
 
 
 class _BankExtra:
@@ -350,6 +520,9 @@ class _BankExtra:
             return []
         self.last = value
         return bank_hashes(frame.grey())
+
+    def finish(self) -> list[tuple[int, float, str, str, int]]:
+        return []
 
 
 def extra_hashes(robust: str | None) -> ExtraHashes | None:

@@ -16,6 +16,7 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 from PIL import Image
@@ -284,9 +285,18 @@ class _Stream:
         return True
 
 
-# Extra per-frame hashes (e.g. the robust stage's): (stream name, PDQ hex, quality) of one
-# decoded frame; each stream is kept in VideoHashes.regions, deduplicated like the halves.
-ExtraHashes = Callable[[DecodedFrame, FrameHashes], Iterable[tuple[str, str, int]]]
+class ExtraHashes(Protocol):
+    """Extra per-frame hashes (the robust stage's, signals/video_variants): each stream is
+    kept in VideoHashes.regions, deduplicated like the halves."""
+
+    def __call__(self, frame: DecodedFrame, got: FrameHashes) -> Iterable[tuple[str, str, int]]:
+        """(stream name, PDQ hex, quality) of one decoded frame, in order."""
+        ...
+
+    def finish(self) -> Iterable[tuple[int, float, str, str, int]]:
+        """After the last frame: (frame number, time, stream, hex, quality) of earlier frames
+        hashed again (a layout known only once several frames were seen)."""
+        ...
 
 
 def hash_frames(
@@ -354,6 +364,13 @@ def hash_frames(
                 if stream is None:
                     stream = streams[name] = _Stream(dedupe_distance)
                 stream.add(VpdqFrame(number, e_quality, e_hex, ts))
+    if extra is not None and regions is not None:
+        late = list(extra.finish())
+        for number, ts, name, e_hex, e_quality in late:
+            stream = streams.setdefault(name, _Stream(dedupe_distance))
+            stream.frames.append(VpdqFrame(number, e_quality, e_hex, ts))
+        for name in {name for _, _, name, _, _ in late}:
+            streams[name].frames.sort(key=lambda f: f.frame)
     if trimmed is not None:
         trimmed.extend(inside.frames)
     if regions is not None:
