@@ -185,7 +185,7 @@ def take_case(
 
 
 def bank_entries(db: Database, number: str) -> int:
-    """How many bank entries her case has (tests and the CLI's summary)."""
+    """How many bank entries her case has (the tests check her submission landed)."""
     with db.session() as s:
         case = repository.get_case(s, number)
         if case is None:

@@ -518,7 +518,7 @@ class LimitFailure(Base):
 
 
 class OrgSetting(Base):
-    """One of the organisation's settings (rempart.cases.self_service: may she open a case
+    """One of the organisation's settings (rempart.cases.self_settings: may she open a case
     herself, into which intake bank, act before review)."""
 
     __tablename__ = "org_settings"

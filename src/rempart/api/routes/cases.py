@@ -2,7 +2,7 @@
 case number and secret (wrong secrets are limited per case number, counted in the database
 for every worker), and the keyless routes of her case page (/v1/case-page/...: sign in,
 open a case where the helpline allows it, status, send a hash file, withdraw; domain in
-rempart.cases.self_service)."""
+rempart.cases.self_service; the settings in rempart.cases.self_settings)."""
 
 from __future__ import annotations
 
