@@ -133,12 +133,18 @@ def test_stills_and_videos_find_each_other(rempart_env: Path, consent_file: Path
     found.mkdir()
     # a screenshot of her video at 6.3 s, and a slideshow video that shows her photo
     Image.fromarray(frames[63]).save(found / "screenshot.jpg", quality=85)
+    # a screenshot cut 10% a side (at 3.1 s): it meets her frame's stored centre crop
+    Image.fromarray(frames[31][24:216, 32:288]).save(found / "cropped-shot.jpg", quality=85)
     slides = [np.asarray(photo_like(40 + k, (320, 240))) for k in range(3)]
     slideshow = [slides[0]] * 30 + [np.asarray(Image.open(her_photo))] * 30 + [slides[1]] * 30
     write_video(found / "slideshow.mp4", slideshow)
     hits = by_file(scan(rempart_env, found))
     (shot,) = hits["screenshot.jpg"]
     assert shot["signal"] == "vpdq" and abs(shot["details"]["stored_time"] - 6.3) <= 0.5
+    (cropped,) = hits["cropped-shot.jpg"]
+    assert cropped["signal"] == "vpdq" and cropped["details"]["method"] == "vpdq-crop"
+    assert cropped["details"]["crop"] == "crop80"
+    assert abs(cropped["details"]["stored_time"] - 3.1) <= 0.5
     (slide,) = hits["slideshow.mp4"]
     assert slide["signal"] == "pdq" and slide["details"]["kind"] == "photo in video"
     assert slide["details"]["query_ranges"] == [[3.0, 6.0]]

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from rempart.index.binary_index import BinaryHashIndex, hex_to_array
 from rempart.index.descriptor_index import DescriptorIndex
 from rempart.scan import robust
-from rempart.signals import pdq_variants
+from rempart.signals import pdq_variants, video_variants
 from rempart.signals.image_hashes import ImageHashes
 from rempart.signals.local_features import FeatureFormatError, Features, verify
 from rempart.signals.pdq import DIHEDRAL, MIN_QUALITY, hamming
@@ -136,10 +136,21 @@ class Matcher:
         limit: int | None = None,
     ) -> Hit | None:
         """A hit of a whole picture (a photo, or a video frame) on an indexed signal: a bank
-        photo (pdq) or a frame of a bank video (vpdq, with its time). Halves of video frames
-        (vpdq-region) only match halves, never whole pictures."""
-        if d is None or d.signal_type == VPDQ_REGION.name:
+        photo (pdq), a frame of a bank video (vpdq, with its time), or a frame's centre crop
+        (vpdq-region crop90/crop80: a screenshot of her video, cut at its sides; the method
+        vpdq-crop, within VARIANT_THRESHOLD like a photo's crops). Halves of video frames
+        (the other vpdq-region signals) only match halves, never whole pictures."""
+        if d is None:
             return None
+        if d.signal_type == VPDQ_REGION.name:
+            crop = d.extra.get("region")
+            if crop not in video_variants.CROP_NAMES:
+                return None
+            details = {"stored_time": d.extra.get("ts"), "method": "vpdq-crop", "crop": crop}
+            cap = (
+                robust.VARIANT_THRESHOLD if limit is None else min(limit, robust.VARIANT_THRESHOLD)
+            )
+            return self.hit(d, "vpdq", distance, transform, cap, details)
         if d.signal_type == VARIANT_SIGNAL:  # a banked photo's crop or rotation; not regions
             kind = d.extra.get("kind")
             if kind not in ("crop", "rotation"):
