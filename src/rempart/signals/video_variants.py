@@ -170,17 +170,57 @@ def frame_box(grey: np.ndarray, size: tuple[int, int]) -> Box | None:
     )
 
 
-def _straight(profile: np.ndarray, lo: int, hi: int, toward: int = 0) -> int | None:
+SIDE_WIDTH = 6  # lines on each side of a step whose median step is its side's
+SIDE_REACH = SIDE_WIDTH + 2  # the farthest such line from the step
+
+
+def _smoother_side(profile: np.ndarray, width: int = SIDE_WIDTH) -> np.ndarray:
+    """Per line, the median step over the smoother of the `width` lines on either side (from
+    2 lines off): an inset's edge against a plain background is clear however textured the
+    inset's own picture is (a woven fabric's lines, which a whole-frame median makes typical)."""
+    n, pad = len(profile), width + 2
+    windows = np.lib.stride_tricks.sliding_window_view(np.pad(profile, pad, mode="edge"), width)
+    ordered = np.sort(windows, axis=1)  # a few lines: sorting beats np.median's overhead
+    medians = (ordered[:, (width - 1) // 2] + ordered[:, width // 2]) / 2
+    before, after = medians[:n], medians[width + 5 : width + 5 + n]
+    return np.minimum(before, after)
+
+
+def _medians(a: np.ndarray, axis: int) -> np.ndarray:
+    """np.median(a, axis) of a 2-D array, through one partition (5x faster on these sizes)."""
+    n = a.shape[axis]
+    lo, hi = (n - 1) // 2, n // 2
+    part = np.partition(a, [lo, hi], axis=axis)
+    pick = (lambda i: part[i]) if axis == 0 else (lambda i: part[:, i])
+    return np.asarray((pick(lo) + pick(hi)) / 2)
+
+
+def _middle(values: np.ndarray) -> float:
+    """The median of a 1-D array (np.median without its overhead: called many times a frame)."""
+    n = len(values)
+    part = np.partition(values, [(n - 1) // 2, n // 2])
+    return float(part[(n - 1) // 2] + part[n // 2]) / 2
+
+
+def _straight(
+    profile: np.ndarray, lo: int, hi: int, toward: int = 0, typical: float | None = None
+) -> int | None:
     """The index in [lo, hi) of a clear straight step in `profile` (median step per line),
     or None: the strongest one, or with `toward` +1 (-1) the last (first) clear one, on its
-    sharpest line. An inset's inner edge is the clear step nearest the frame's middle: the
-    inset's own picture may hold stronger straight steps (its black bars, a colour bar)."""
-    lo, hi = max(0, lo), min(len(profile), hi)
+    sharpest line. Clear: at least PIP_STEP, and PIP_RATIO times the typical step (`typical`,
+    by default the profile's median) or that of the smoother side next to it
+    (`_smoother_side`). An inset's inner edge is the clear step nearest the frame's middle:
+    the inset's own picture may hold stronger straight steps (its black bars, a colour bar)."""
+    n = len(profile)
+    lo, hi = max(0, lo), min(n, hi)
     if hi - lo < 3:
         return None
     part = profile[lo:hi]
-    typical = float(np.median(profile))
-    clear = np.flatnonzero((part >= PIP_STEP) & (part >= PIP_RATIO * (typical + 0.5)))
+    if typical is None:
+        typical = _middle(profile)
+    a, b = max(0, lo - SIDE_REACH), min(n, hi + SIDE_REACH)  # all the side windows need
+    base = np.minimum(typical, _smoother_side(profile[a:b])[lo - a : hi - a])
+    clear = np.flatnonzero((part >= PIP_STEP) & (part >= PIP_RATIO * (base + 0.5)))
     if not len(clear):
         return None
     if not toward:
@@ -212,8 +252,8 @@ def pip_boxes(
     out: dict[str, tuple[int, int, int, int]] = {}
     w, h = size
     # the median step per line over each half of the frame (two corners share each)
-    across = {True: np.median(gx[: gh // 2], axis=0), False: np.median(gx[gh // 2 :], axis=0)}
-    down = {True: np.median(gy[:, : gw // 2], axis=1), False: np.median(gy[:, gw // 2 :], axis=1)}
+    across = {True: _medians(gx[: gh // 2], 0), False: _medians(gx[gh // 2 :], 0)}
+    down = {True: _medians(gy[:, : gw // 2], 1), False: _medians(gy[:, gw // 2 :], 1)}
     for corner in CORNERS:
         top_side, left_side = corner.startswith("top"), corner.endswith("left")
         # the inner edges: the clear step nearest the frame's middle
@@ -224,21 +264,35 @@ def pip_boxes(
         # the inset's rows and columns, to look for its outer edges along them
         ys = slice(0, inner_y + 1) if top_side else slice(inner_y + 1, gh)
         xs = slice(0, inner_x + 1) if left_side else slice(inner_x + 1, gw)
-        col_profile = np.median(gx[ys], axis=0)
-        row_profile = np.median(gy[:, xs], axis=1)
         reach_x, reach_y = int(PIP_OUTER * gw), int(PIP_OUTER * gh)
-        # the outer edges: the clear step nearest the frame's edge
+        # the outer edges: the clear step nearest the frame's edge, on the inset's lines
+        # near it only (the typical step: the half frame's)
+        zx = (
+            slice(0, reach_x + SIDE_REACH)
+            if left_side
+            else slice(gw - 1 - reach_x - SIDE_REACH, gw - 1)
+        )
+        zy = (
+            slice(0, reach_y + SIDE_REACH)
+            if top_side
+            else slice(gh - 1 - reach_y - SIDE_REACH, gh - 1)
+        )
+        col_profile = _medians(gx[ys, zx], 0)
+        row_profile = _medians(gy[zy, xs], 1)
+        tx, ty = _middle(across[top_side]), _middle(down[left_side])
         if left_side:
-            outer_x = _straight(col_profile, 0, reach_x, -1)
+            outer_x = _straight(col_profile, 0, reach_x, -1, tx)
             x0, x1 = (outer_x + 1 if outer_x is not None else 0), inner_x + 1
         else:
-            outer_x = _straight(col_profile, gw - 1 - reach_x, gw - 1, 1)
+            outer_x = _straight(col_profile, SIDE_REACH, SIDE_REACH + reach_x, 1, tx)
+            outer_x = None if outer_x is None else outer_x + zx.start
             x0, x1 = inner_x + 1, (outer_x + 1 if outer_x is not None else gw)
         if top_side:
-            outer_y = _straight(row_profile, 0, reach_y, -1)
+            outer_y = _straight(row_profile, 0, reach_y, -1, ty)
             y0, y1 = (outer_y + 1 if outer_y is not None else 0), inner_y + 1
         else:
-            outer_y = _straight(row_profile, gh - 1 - reach_y, gh - 1, 1)
+            outer_y = _straight(row_profile, SIDE_REACH, SIDE_REACH + reach_y, 1, ty)
+            outer_y = None if outer_y is None else outer_y + zy.start
             y0, y1 = inner_y + 1, (outer_y + 1 if outer_y is not None else gh)
         if x1 - x0 < 8 or y1 - y0 < 8:
             continue
