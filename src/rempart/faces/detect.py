@@ -11,13 +11,16 @@ Two detectors (issue 21): dlib's HOG frontal detector (fast, ~0.1 s a picture, b
 turned faces) and dlib's CNN (MMOD) detector, which finds faces turned sideways or tilted but
 costs ~6 us a pixel on a CPU core (no BLAS in the dlib wheel). `detector` chooses:
 - "hog": HOG only;
-- "hog+cnn": HOG, then the CNN on a copy scaled to at most CNN_MAX_PIXELS, only when HOG
-  found no face of comparable size (most pictures with a face cost HOG alone);
+- "hog+cnn": HOG; when it found no face of comparable size, HOG again on the detection copy
+  turned by -ROLL_ANGLE and +ROLL_ANGLE (a face tilted 30-75 degrees in the picture's plane
+  stands upright there: HOG finds it, and its landmarks and template come from that upright
+  copy, where the 5-point predictor places them well); when that finds none either, the CNN
+  on a copy scaled to at most CNN_MAX_PIXELS (most pictures with a face cost HOG alone);
 - "cnn": the CNN on the scaled copy only (HOG when the scan's CNN budget is spent).
-The CNN's time is bounded per picture (the pixel cap) and per scan (a `CnnBudget` in seconds:
-when spent, pictures get HOG alone and are counted). Landmarks and templates are the same
-for both detectors: the 5-point shape predictor and the ResNet encoder, on the picture at
-detection size.
+The second passes' time (turned HOG and CNN) is bounded per picture (the pixel cap) and per
+scan (a `CnnBudget` in CPU seconds: when spent, pictures get HOG alone and are counted).
+Landmarks and templates are the same for every detector: the 5-point shape predictor and
+the ResNet encoder, on the picture at detection size (turned, for a face found turned).
 """
 
 from __future__ import annotations
@@ -41,6 +44,11 @@ MIN_SCORE = 0.0  # HOG detector score
 ENROLL_JITTERS = 10  # enrolment averages 10 jittered copies (+1 point of composite recall)
 
 DETECTORS = ("hog", "hog+cnn", "cnn")
+# "hog+cnn" looks for tilted faces on the detection copy turned by this many degrees each
+# way before the CNN: HOG finds faces within about 30 degrees of upright, so +-45 covers
+# faces tilted 15-75 degrees (bench/face_bench.py: tilted 45 and 60).
+ROLL_ANGLE = 45.0
+UPRIGHT_WITHIN = 20.0  # a face tilted more gets its landmarks again on an upright copy
 DEFAULT_DETECTOR = "hog+cnn"  # scans (bench/face_bench.py, docs/faces.md)
 ENROLL_DETECTOR = "hog+cnn"  # her reference photos: a turned face is enrolled too
 # The CNN runs on a copy of at most this many pixels, never upsampled: it finds faces of
@@ -61,7 +69,7 @@ class FaceFinding:
     sharpness: float
     template: tuple[float, ...] | None = None  # 128 floats when status is ok
     time: float | None = None  # for video frames: seconds
-    detector: str = "hog"  # which detector found it: hog or cnn
+    detector: str = "hog"  # which detector found it: hog, hog-turned (on a turned copy), cnn
 
     @property
     def width(self) -> int:
@@ -194,6 +202,53 @@ def _cnn(rgb: np.ndarray, small_scale: float) -> list[tuple[Any, float]]:
     return out
 
 
+@dataclass(frozen=True)
+class _Turned:
+    """A face HOG found on the detection copy turned by `angle` degrees (counter-clockwise):
+    the turned copy (landmarks and the template are computed there, upright), the face's
+    rectangle in it, and its box back in the detection copy's pixels."""
+
+    picture: np.ndarray
+    rect: Any
+    score: float
+    box: tuple[int, int, int, int]
+
+
+def _turned_hog(small: np.ndarray, angles: tuple[float, ...]) -> list[_Turned]:
+    """Faces HOG finds on `small` turned by each angle (the canvas grown to hold it all), each
+    with its axis-aligned box in `small`'s pixels."""
+    import cv2
+
+    h, w = small.shape[:2]
+    out: list[_Turned] = []
+    for angle in angles:
+        turned, m = _turn(small, angle)
+        back = cv2.invertAffineTransform(m)
+        for rect, score in _hog(turned):
+            corners = np.array(
+                [
+                    [rect.left(), rect.top(), 1.0],
+                    [rect.right(), rect.top(), 1.0],
+                    [rect.left(), rect.bottom(), 1.0],
+                    [rect.right(), rect.bottom(), 1.0],
+                ]
+            )
+            xy = corners @ back.T
+            box = (
+                max(0, int(np.floor(xy[:, 0].min()))),
+                max(0, int(np.floor(xy[:, 1].min()))),
+                min(w, int(np.ceil(xy[:, 0].max()))),
+                min(h, int(np.ceil(xy[:, 1].max()))),
+            )
+            out.append(_Turned(turned, rect, score, box))
+    # one face seen on both turned copies (near 0 or 90 degrees): the better score
+    kept: list[_Turned] = []
+    for t in sorted(out, key=lambda t: -t.score):
+        if all(_overlap(t.box, k.box) < 0.5 for k in kept):
+            kept.append(t)
+    return kept
+
+
 def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
     """Intersection over the smaller box."""
     w = min(a[2], b[2]) - max(a[0], b[0])
@@ -237,6 +292,20 @@ def find_faces(
     wants_cnn = detector == "cnn" or (
         detector == "hog+cnn" and all(r.width() / scale < MIN_FACE_PX for r, _, _ in found)
     )
+    turned: list[_Turned] = []
+    if wants_cnn and allowed and detector == "hog+cnn":  # tilted faces, upright on a copy
+        started = clock.process_time()
+        turned = [
+            t
+            for t in _turned_hog(small, (-ROLL_ANGLE, ROLL_ANGLE))
+            if (t.box[2] - t.box[0]) / scale >= MIN_FACE_PX
+        ]
+        if budget is not None:
+            budget.spent += clock.process_time() - started
+        if turned:
+            wants_cnn = False
+            found = [f for f in found if all(_overlap(_box(f[0], scale), t.box) < 0.5
+                                             for t in turned)]  # fmt: skip
     if wants_cnn and allowed:
         started = clock.process_time()  # CPU: the same on a loaded machine
         extra = _cnn(rgb, scale)
@@ -260,18 +329,74 @@ def find_faces(
         if sharp < MIN_SHARPNESS:
             out.append(FaceFinding(box, score, "blurred", sharp, None, time, source))
             continue
-        shape = models.landmarks()(small, rect)
-        vec = models.encoder().compute_face_descriptor(small, shape, jitters)
-        template = tuple(float(v) for v in np.asarray(vec, dtype=np.float32))
-        out.append(FaceFinding(box, score, "ok", sharp, template, time, source))
+        out.append(
+            FaceFinding(box, score, "ok", sharp, _template(small, rect, jitters), time, source)
+        )
+    for t in turned:
+        box = _box_of(t.box, scale)
+        sharp = _face_sharpness(rgb, box)
+        if sharp < MIN_SHARPNESS:
+            out.append(FaceFinding(box, t.score, "blurred", sharp, None, time, "hog-turned"))
+            continue
+        template = _template(t.picture, t.rect, jitters)
+        out.append(FaceFinding(box, t.score, "ok", sharp, template, time, "hog-turned"))
     return sorted(out, key=lambda f: -f.width)
 
 
-def _box(rect: Any, scale: float) -> tuple[int, int, int, int]:
-    r = rect
+def _template(picture: np.ndarray, rect: Any, jitters: int) -> tuple[float, ...]:
+    """The face's 128-d template: 5 landmarks, then the ResNet encoder (dlib aligns the face
+    chip on the landmarks). A face tilted more than UPRIGHT_WITHIN degrees (its eyes' line)
+    gets its landmarks again on a copy turned to hold it upright: the 5-point predictor
+    places them worse on a tilted face, and the template drifts (a face HOG finds tilted 45
+    degrees was matched 10 times in 12, 12 in 12 upright)."""
+    import dlib
+
+    shape = models.landmarks()(picture, rect)
+    points = [(shape.part(i).x, shape.part(i).y) for i in range(4)]
+    (ax, ay), (bx, by) = np.mean(points[:2], axis=0), np.mean(points[2:4], axis=0)
+    # the eyes' line, left to right in the picture: down to the right (> 0) is a face tilted
+    # clockwise, which turning the picture that many degrees counter-clockwise sets upright
+    angle = float(np.degrees(np.arctan2(ay - by, ax - bx)))
+    if abs(angle) > 90:  # measured right to left: the same line
+        angle -= 180 if angle > 0 else -180
+    if abs(angle) > UPRIGHT_WITHIN:
+        turned, m = _turn(picture, angle)
+        cx, cy = (rect.left() + rect.right()) / 2, (rect.top() + rect.bottom()) / 2
+        x, y = m @ np.array([cx, cy, 1.0])
+        half_w, half_h = rect.width() / 2, rect.height() / 2
+        rect = dlib.rectangle(
+            round(x - half_w), round(y - half_h), round(x + half_w), round(y + half_h)
+        )
+        picture = turned
+        shape = models.landmarks()(picture, rect)
+    vec = models.encoder().compute_face_descriptor(picture, shape, jitters)
+    return tuple(float(v) for v in np.asarray(vec, dtype=np.float32))
+
+
+def _turn(picture: np.ndarray, angle: float) -> tuple[np.ndarray, np.ndarray]:
+    """`picture` turned `angle` degrees counter-clockwise about its centre on a canvas grown
+    to hold all of it, and the 2x3 matrix from its pixels to the turned copy's."""
+    import cv2
+
+    h, w = picture.shape[:2]
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
+    cos, sin = abs(m[0, 0]), abs(m[0, 1])
+    nw, nh = round(w * cos + h * sin), round(w * sin + h * cos)
+    m[0, 2] += nw / 2 - w / 2
+    m[1, 2] += nh / 2 - h / 2
+    return cv2.warpAffine(picture, m, (nw, nh), flags=cv2.INTER_LINEAR), m
+
+
+def _box_of(box: tuple[int, int, int, int], scale: float) -> tuple[int, int, int, int]:
+    """A box in the detection copy's pixels, in the picture's own."""
     return (
-        round(r.left() / scale),
-        round(r.top() / scale),
-        round(r.right() / scale),
-        round(r.bottom() / scale),
+        round(box[0] / scale),
+        round(box[1] / scale),
+        round(box[2] / scale),
+        round(box[3] / scale),
     )
+
+
+def _box(rect: Any, scale: float) -> tuple[int, int, int, int]:
+    """A dlib rectangle in the detection copy's pixels, as a box in the picture's own."""
+    return _box_of((rect.left(), rect.top(), rect.right(), rect.bottom()), scale)
