@@ -15,7 +15,7 @@
    build time, query time, recall against exact.
 5. Hard faces, per detector (hog, hog+cnn, cnn; issue 21): composites of her face (photos
    not used to enroll, none byte-equal to one that was) pasted onto generated scenes frontal,
-   tilted (roll 15/30/45 degrees, the face turned in the picture's plane), with the eyes or
+   tilted (roll 15/30/45/60 degrees, the face turned in the picture's plane), with the eyes or
    the lower face covered by a plain band or block, and small (40/60/80 px wide in a
    1600x1200 scene); plus scenes without a face. Recall, false matches per face (Wilson 95%
    interval) and ms per picture. Turned sideways (yaw) cannot be made from a 2D photo and the
@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageOps
 
-from rempart.faces.detect import DETECTORS, ENROLL_JITTERS, MIN_FACE_PX, FaceFinding, find_faces
+from rempart.faces.detect import DETECTORS, ENROLL_JITTERS, FaceFinding, find_faces
 from rempart.faces.index import TemplateIndex
 from rempart.samples import paste_region, photo_like
 from rempart.scan.face_match import DEFAULT_FACE_DISTANCE
@@ -328,6 +328,7 @@ HARD_KINDS = (
     "roll 15",
     "roll 30",
     "roll 45",
+    "roll 60",
     "eyes covered",
     "lower face covered",
     "small 40 px",
@@ -421,14 +422,6 @@ def hard_cases(
                 )
 
 
-def _combined(hog: list[FaceFinding], cnn: list[FaceFinding]) -> list[FaceFinding]:
-    """What find_faces(detector="hog+cnn") returns, from the hog and cnn runs: HOG's faces
-    when one is of comparable size, else the CNN's (checked against the real call below)."""
-    if any(f.width >= MIN_FACE_PX for f in hog):
-        return hog
-    return cnn
-
-
 def _inside(face: FaceFinding, region: tuple[int, int, int, int]) -> bool:
     x = (face.box[0] + face.box[2]) / 2
     y = (face.box[1] + face.box[3]) / 2
@@ -449,9 +442,9 @@ def hard_faces(
         f"onto {n_scenes} scene(s) per kind; threshold {t}"
     )
     print(
-        "   (hog and cnn run on every picture; hog+cnn is what find_faces gives from them: "
-        "HOG's faces, or the CNN's when HOG found none of comparable size; its time is HOG's "
-        "plus the CNN's when it runs; times are CPU ms of this process)"
+        "   (each detector runs on every picture: hog; hog+cnn, HOG then, when it found no "
+        "face of comparable size, HOG on the picture turned 45 degrees each way, then the "
+        "CNN; cnn alone. Times are CPU ms of this process)"
     )
     cases = list(hard_cases(sources, n_scenes))
     blanks = [photo_like(9900 + i, (1200, 900)) for i in range(3 if quick else 20)]
@@ -463,23 +456,16 @@ def hard_faces(
     ms: dict[str, list[float]] = {d: [] for d in detectors}
     blank_ms: dict[str, list[float]] = {d: [] for d in detectors}
     blank_faces = {d: 0 for d in detectors}
-    checked = 0
+    by_pass: dict[str, int] = {}  # which detector found the faces hog+cnn compared
 
     def run(pixels: np.ndarray) -> dict[str, tuple[list[FaceFinding], float]]:
-        nonlocal checked
         got: dict[str, tuple[list[FaceFinding], float]] = {}
-        for det in ("hog", "cnn"):
+        for det in detectors:
             t0 = time.process_time()  # CPU time: the machine is shared, its load varies
             got[det] = (find_faces(pixels, detector=det), 1000 * (time.process_time() - t0))
-        both = _combined(got["hog"][0], got["cnn"][0])
-        extra = got["cnn"][1] if both is not got["hog"][0] else 0.0
-        got["hog+cnn"] = (both, got["hog"][1] + extra)
-        if checked < 8 and both is not got["hog"][0]:  # the rule above is find_faces's
-            real = find_faces(pixels, detector="hog+cnn")
-            assert [f.template for f in real if f.status == "ok"] == [
-                f.template for f in both if f.status == "ok"
-            ], "hog+cnn differs from find_faces"
-            checked += 1
+        for f in got.get("hog+cnn", ([], 0.0))[0]:
+            if f.status == "ok":
+                by_pass[f.detector] = by_pass.get(f.detector, 0) + 1
         return got
 
     for person, kind, comp, region in cases:
@@ -529,7 +515,8 @@ def hard_faces(
         )
         print(f"{label:<{width}} {cells}   {n}")
     print(
-        f"(scenes without a face: {len(blanks)}; hog+cnn checked against find_faces on {checked})"
+        f"(scenes without a face: {len(blanks)}; hog+cnn's faces compared, by the pass that "
+        f"found them: {', '.join(f'{k} {v}' for k, v in sorted(by_pass.items()))})"
     )
     print(
         f"{'detector':>9} {'CPU ms/pic':>11} {'.., no face':>12} {'faces compared':>15} "

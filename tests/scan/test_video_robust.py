@@ -19,7 +19,7 @@ from rempart.exchange.consent import ConsentRecord
 from rempart.exchange.submission import Submission, SubmissionItem, parse_submission
 from rempart.scan.matcher import Matcher
 from rempart.scan.video_match import consistent, match_video
-from rempart.signals import video_variants
+from rempart.signals import video_layout, video_variants
 from rempart.signals.pdq import hamming
 from rempart.signals.vpdq import (
     BANK_DEDUPE_DISTANCE,
@@ -212,7 +212,7 @@ def test_inset_edge_is_the_step_nearest_the_middle() -> None:
     inset[:, 32:96] = stripes[None, :]  # ...around bright vertical stripes
     inset[:, 110:116] = 250  # and a bright line near its outer edge
     frame[y0:y1, x0:x1] = inset
-    boxes = video_variants.pip_boxes(frame.astype(np.uint8), (w, h))
+    boxes = video_layout.pip_boxes(frame.astype(np.uint8), (w, h))
     left, top, right, bottom = boxes["top-right"]
     assert abs(left - x0) <= 2 and abs(bottom - y1) <= 2, boxes
     assert abs(right - x1) <= 2, boxes  # the outer edge: the clear step nearest the frame's
@@ -222,7 +222,7 @@ def test_a_layout_seen_on_most_frames_is_hashed_where_a_frame_hides_it() -> None
     """A textured picture hides its inset's edges on some frames: the inset seen on 2 frames
     and on at least half of those so far is still hashed where it was; one seen once is not."""
     box = (10, 20, 110, 90)
-    votes = video_variants._Votes()
+    votes = video_layout.Votes()
     assert votes.add(box) == box
     assert votes.add(None) is None  # seen once
     assert votes.add(box) == box
@@ -249,7 +249,7 @@ def test_refine_puts_each_edge_on_its_full_size_pixel() -> None:
     true = (508, 32, 1048, 572)
     grey = _bars_picture(720, 1080, true)
     rough = (504, 36, 1044, 576)  # one small-copy pixel (4 px) off
-    refined = video_variants.refine(grey, rough, 6)
+    refined = video_layout.refine(grey, rough, 6)
     assert all(abs(a - b) <= 1 for a, b in zip(refined, true, strict=True)), refined
     (exact,), _ = video_variants.pdq_box(grey, true)
     (got,), _ = video_variants.pdq_box(grey, refined)
@@ -257,17 +257,17 @@ def test_refine_puts_each_edge_on_its_full_size_pixel() -> None:
     assert hamming(got, exact) <= 8 < hamming(off, exact)
     # nothing straight near a guess: the edge is kept where it was
     flat = np.full((200, 200), 90, np.uint8)
-    assert video_variants.refine(flat, (50, 50, 150, 150), 6) == (50, 50, 150, 150)
+    assert video_layout.refine(flat, (50, 50, 150, 150), 6) == (50, 50, 150, 150)
 
 
 def test_centred_box_takes_the_farther_edge_of_each_pair() -> None:
     # a plain door beside the picture read as frame on the right: the centred twin restores it
-    assert video_variants.centred((196, 889, 916, 1387), 1280, 2276) == (196, 889, 1084, 1387)
-    assert video_variants.centred((100, 200, 540, 1000), 640, 1200) == (100, 200, 540, 1000)
+    assert video_layout.centred((196, 889, 916, 1387), 1280, 2276) == (196, 889, 1084, 1387)
+    assert video_layout.centred((100, 200, 540, 1000), 640, 1200) == (100, 200, 540, 1000)
 
 
 def test_votes_count_edges_a_pixel_or_two_apart_as_one() -> None:
-    votes = video_variants._Votes()
+    votes = video_layout.Votes()
     votes.add((745, 20, 1240, 380), 5)  # a frame fooled by a line inside the inset
     votes.add((600, 20, 1240, 380), 5)
     votes.add((597, 21, 1240, 380), 5)
@@ -283,9 +283,9 @@ def test_late_pass_hashes_the_first_frames_where_the_layout_settled(
     true = (40, 60, 200, 180)
     grey = _bars_picture(240, 240, true)
     seen = iter([(40, 60, 120, 180), None, true, true, true])
-    monkeypatch.setattr(video_variants, "frame_box", lambda small, size: next(seen))
-    monkeypatch.setattr(video_variants, "refine", lambda grey, box, reach: box)
-    monkeypatch.setattr(video_variants, "pip_boxes", lambda *_: {})
+    monkeypatch.setattr(video_layout, "frame_box", lambda small, size: next(seen))
+    monkeypatch.setattr(video_layout, "refine", lambda grey, box, reach: box)
+    monkeypatch.setattr(video_layout, "pip_boxes", lambda *_: {})
     stage = video_variants.ScanStage()
     for n in range(5):
         stage.hashes(grey, None, n * 30, float(n))
@@ -310,8 +310,8 @@ def test_layout_looked_for_on_the_first_frames_then_every_few(
         calls.append(stage.count)
         return box
 
-    monkeypatch.setattr(video_variants, "frame_box", looked)
-    monkeypatch.setattr(video_variants, "pip_boxes", lambda *_: {})
+    monkeypatch.setattr(video_layout, "frame_box", looked)
+    monkeypatch.setattr(video_layout, "pip_boxes", lambda *_: {})
     grey = _bars_picture(240, 240, box)
     for n in range(20):
         names = [name for name, _, _ in stage.hashes(grey, None, n, float(n))]

@@ -15,7 +15,7 @@ import pytest
 
 from rempart.media.video import iter_frames, iter_sampled_frames
 from rempart.samples import photo_like
-from rempart.signals import video_variants
+from rempart.signals import video_layout, video_variants
 from rempart.signals.pdq import bits_to_hex, hamming
 from rempart.signals.vpdq import (
     BAR_MAX_LEVEL,
@@ -139,7 +139,7 @@ def test_crops_from_the_grey_copy_are_within_a_few_bits_of_rgb_crops() -> None:
     sample videos at 1 frame/s: max 4, mean 0.6 bits), so old banks still match."""
     for seed in range(2):
         rgb = np.asarray(photo_like(110 + seed, (960, 540)).convert("RGB"))
-        small = video_variants._resized(rgb, video_variants.BANK_SIDE)
+        small = video_layout.scaled(rgb, video_variants.BANK_SIDE)
         sh, sw = small.shape[:2]
         got = video_variants.bank_hashes(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY))
         assert got == video_variants.bank_hashes(rgb)  # an RGB frame is made grey first

@@ -24,7 +24,7 @@ from PIL import Image
 from rempart.media.errors import MediaError
 from rempart.media.video import DecodedFrame, VideoInfo, grey_of, iter_frames, probe_video
 from rempart.signals import _pdq as pdq_kernel
-from rempart.signals import video_variants
+from rempart.signals import video_layout, video_variants
 from rempart.signals.exact import file_digests
 from rempart.signals.pdq import (
     DEFAULT_THRESHOLD,
@@ -171,7 +171,7 @@ REGION_SIDE = 384  # halves are hashed from the picture scaled to fit this (spee
 def region_picture(picture: np.ndarray) -> np.ndarray:
     """The picture scaled down to fit REGION_SIDE (BOX filter: area averaging),
     C-contiguous. A grey picture is scaled as it is (a third of the work of RGB)."""
-    size = video_variants.fit_size(picture.shape[1], picture.shape[0], REGION_SIDE)
+    size = video_layout.fit_size(picture.shape[1], picture.shape[0], REGION_SIDE)
     if size is None:
         return np.ascontiguousarray(picture)
     return np.asarray(Image.fromarray(picture).resize(size, Image.Resampling.BOX))

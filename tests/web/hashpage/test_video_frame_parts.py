@@ -18,7 +18,7 @@ from tests.web.hashpage.nodejs import rgb_jobs, run_node
 
 from rempart.media.video import grey_of
 from rempart.samples import photo_like
-from rempart.signals import video_variants
+from rempart.signals import video_layout, video_variants
 from rempart.signals.vpdq import frame_hashes
 
 SCRIPT = Path(__file__).with_name("video_frame_parts.mjs")
@@ -49,10 +49,10 @@ def test_frame_parts_equal_cli(tmp_path: Path) -> None:
     for rgb, answer in zip(images, got, strict=True):
         size = f"{rgb.shape[1]}x{rgb.shape[0]}"
         assert answer["grey"] == hashlib.md5(grey_of(rgb).tobytes()).hexdigest(), size
-        small = video_variants._resized(rgb, video_variants.BANK_SIDE)
+        small = video_layout.scaled(rgb, video_variants.BANK_SIDE)
         want_area = [small.shape[1], small.shape[0], hashlib.md5(small.tobytes()).hexdigest()]
         assert answer["area"] == want_area, size
-        grey_small = video_variants._resized(grey_of(rgb), video_variants.BANK_SIDE)
+        grey_small = video_layout.scaled(grey_of(rgb), video_variants.BANK_SIDE)
         want_area = [grey_small.shape[1], grey_small.shape[0], _md5(grey_small)]
         assert answer["areaGrey"] == want_area, size  # the crops' copy: grey (one channel)
         crops = [list(c) for c in video_variants.bank_hashes(rgb)]

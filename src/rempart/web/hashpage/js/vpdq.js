@@ -381,7 +381,7 @@ export function resizeBox(rgb, width, height, outW, outH, cn = 3) {
 }
 
 // --- OpenCV's resize with INTER_AREA on packed pixels (imgproc/src/resize.cpp) ----------------
-// The crops' scaled copy (video_variants._resized). Integer factors take OpenCV's fast path
+// The crops' scaled copy (video_layout.scaled). Integer factors take OpenCV's fast path
 // (block sums; 2x2 blocks rounded as (sum + 2) >> 2, others as float32 sum / area rounded
 // half to even); other factors its ResizeArea_Invoker: float32 weights from
 // computeResizeAreaTab, each source row summed across then weighted into its output row,
@@ -504,7 +504,7 @@ export function resizeArea(rgb, width, height, outW, outH, cn = 3) {
   return out;
 }
 
-// video_variants.fit_size: [width, height] of a picture scaled down to fit `side` pixels (at
+// video_layout.fit_size: [width, height] of a picture scaled down to fit `side` pixels (at
 // least 2 a side), or null when it fits already.
 function fitSize(width, height, side) {
   const scale = side / Math.max(height, width);
