@@ -26,7 +26,7 @@ from typer.testing import CliRunner, Result
 
 from rempart.cli import app
 from rempart.samples import photo_like
-from rempart.signals.synthetic import base, learned
+from rempart.signals.synthetic import base, learned, learned_config, learned_measure
 from rempart.signals.synthetic.base import LEARNED_DETECTOR_ENV, inspect_file
 from tests.signals.synthetic.onnx_tiny import brightness_model
 
@@ -127,7 +127,7 @@ def test_measure_writes_the_rates_and_findings_carry_them(
     m = report["measurement"]
     assert (m["negatives"], m["false_positives"]) == (len(world.brightness), flagged)
     assert m["false_positive_rate"] == pytest.approx(flagged / len(world.brightness), abs=1e-6)
-    low, high = learned.wilson(flagged, len(world.brightness))
+    low, high = learned_measure.wilson(flagged, len(world.brightness))
     assert m["false_positive_rate_95"] == pytest.approx([low, high], abs=1e-6)
     assert (m["positives"], m["true_positives"]) == (3, 2)  # 200 and 230 over 0.55, 90 not
     assert report["written"] is True
@@ -135,7 +135,7 @@ def test_measure_writes_the_rates_and_findings_carry_them(
 
     text = config.read_text()
     assert text.startswith("# the organisation's own notes")  # the rest kept as written
-    written = learned.load_config(config).require_measurement()
+    written = learned_config.load_config(config).require_measurement()
     assert written.measured_on == 'generated "photos" 64x48'
     assert written.false_positives == flagged and written.threshold == THRESHOLD
 
@@ -164,7 +164,7 @@ def test_measure_writes_the_rates_and_findings_carry_them(
     )
     assert again.exit_code == 0, again.output
     assert config.read_text().count("[measurement]") == 1
-    assert learned.load_config(config).require_measurement().positives == 0
+    assert learned_config.load_config(config).require_measurement().positives == 0
 
     check = runner.invoke(app, ["detector", "check", "--config", str(config), "--json"])
     assert check.exit_code == 0, check.output
@@ -272,37 +272,39 @@ def test_corrupt_onnx_file_is_a_clear_problem(world: World, use_detector: UseDet
 def test_bad_config_is_named(world: World, edit: Callable[[str], str], message: str) -> None:
     config = world.config("bad")
     config.write_text(edit(config.read_text()))
-    with pytest.raises(learned.LearnedDetectorError, match="learned detector config") as info:
-        learned.load_config(config)
+    with pytest.raises(
+        learned_config.LearnedDetectorError, match="learned detector config"
+    ) as info:
+        learned_config.load_config(config)
     assert message in info.value.message
 
 
 def test_measurement_text_round_trips_and_keeps_the_rest(world: World) -> None:
-    config = learned.load_config(world.config("text"))
+    config = learned_config.load_config(world.config("text"))
     odd = 'intake "2026"\\ with a\nnewline and \x7f and 한국어'
-    m = learned.measurement(
+    m = learned_measure.measurement(
         config,
         [
-            learned.Scored(Path("a"), 0.9),
-            learned.Scored(Path("b"), 0.1),
-            learned.Scored(Path("c"), None, "bad"),
+            learned_measure.Scored(Path("a"), 0.9),
+            learned_measure.Scored(Path("b"), 0.1),
+            learned_measure.Scored(Path("c"), None, "bad"),
         ],
         None,
         measured_on=odd,
     )
     assert (m.false_positives, m.negatives, m.unreadable) == (1, 2, 1)
-    text = learned.with_measurement(
+    text = learned_measure.with_measurement(
         "[model]\nx = 1 # kept\n\n[measurement]\nold = 1\n\n[tail]\ny = 2\n", m
     )
     assert "old = 1" not in text and "x = 1 # kept" in text and "[tail]\ny = 2" in text
-    parsed = learned.parse_config(
-        learned.with_measurement(config.source.read_text(), m), config.source
+    parsed = learned_config.parse_config(
+        learned_measure.with_measurement(config.source.read_text(), m), config.source
     ).require_measurement()
     assert parsed.measured_on == odd and parsed.false_positive_rate == 0.5
 
 
 def test_blob_follows_the_config(world: World) -> None:
-    config = learned.load_config(world.config("blob"))
+    config = learned_config.load_config(world.config("blob"))
     detector = learned.load(config)
     picture = np.zeros((20, 40, 3), np.uint8)
     picture[:, :, 0] = 255  # red

@@ -24,9 +24,13 @@ from rempart.lazy import lazy_module
 from rempart.textsafe import safe
 
 if TYPE_CHECKING:
-    from rempart.signals.synthetic.learned import LearnedDetector, Measurement, Scored
+    from rempart.signals.synthetic.learned import LearnedDetector
+    from rempart.signals.synthetic.learned_config import Measurement
+    from rempart.signals.synthetic.learned_measure import Scored
 
 learned = lazy_module("rempart.signals.synthetic.learned")
+learned_config = lazy_module("rempart.signals.synthetic.learned_config")
+learned_measure = lazy_module("rempart.signals.synthetic.learned_measure")
 Json = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 ConfigOption = Annotated[
     Path, typer.Option("--config", help="The detector's TOML config (docs/synthetic.md).")
@@ -69,12 +73,12 @@ def detector_check(config: ConfigOption, as_json: Json = False) -> None:
     """Validate a config: the model file's SHA-256, OpenCV loads it, one inference on a grey
     picture; say whether its false-positive rate is measured (findings are refused until it
     is). Exit 1 when the model cannot be used."""
-    cfg = learned.load_config(config)
+    cfg = learned_config.load_config(config)
     grey_score = learned.check(cfg)
     ready, why = True, ""
     try:
         cfg.require_measurement()
-    except learned.LearnedDetectorError as exc:
+    except learned_config.LearnedDetectorError as exc:
         ready, why = False, exc.message
     m = cfg.measurement
     if as_json:
@@ -122,7 +126,7 @@ def _score(
     with progress_bar() as progress:
         task = progress.add_task("scoring", total=total, current="")
         for label, files in folders:
-            for item in learned.score_all(detector, files):
+            for item in learned_measure.score_all(detector, files):
                 scored[label].append(item)
                 progress.update(task, current=safe(item.path.name)[:40])
                 progress.advance(task)
@@ -132,7 +136,7 @@ def _score(
 def _pictures(folder: Path, what: str) -> list[Path]:
     if not folder.is_dir():
         raise fail(f"{what} folder {safe(folder)} is not a folder")
-    files = list(learned.pictures(folder))
+    files = list(learned_measure.pictures(folder))
     if not files:
         raise fail(f"{what} folder {safe(folder)} holds no picture")
     return files
@@ -168,13 +172,13 @@ def detector_measure(
     """Measure the false-positive rate on real photos (and the true-positive rate on known
     generated pictures) at the configured threshold, with 95% Wilson intervals, and write
     them into the config. Exit 3 when some pictures could not be read (listed)."""
-    cfg = learned.load_config(config)
+    cfg = learned_config.load_config(config)
     detector = learned.load(cfg)
     folders = [("negatives", _pictures(negatives, "--negatives"))]
     if positives is not None:
         folders.append(("positives", _pictures(positives, "--positives")))
     scored = _score(detector, folders)
-    m = learned.measurement(
+    m = learned_measure.measurement(
         cfg,
         scored["negatives"],
         scored.get("positives"),
@@ -182,7 +186,7 @@ def detector_measure(
         positives_on=(positives_name or str(positives)) if positives is not None else None,
     )
     if not dry_run:
-        learned.write_measurement(cfg, m)
+        learned_measure.write_measurement(cfg, m)
     bad = [s for items in scored.values() for s in items if s.score is None]
     if as_json:
         result = {
