@@ -218,13 +218,17 @@ def scan_cmd(
         str,
         typer.Option(
             envvar="REMPART_FACE_DETECTOR",
-            help="Face detector: hog (fast, frontal faces), hog+cnn (the CNN detector too when "
-            "HOG finds no face: turned and tilted faces) or cnn (slow).",
+            help="Face detector: hog (fast, frontal faces), hog+cnn (when HOG finds no face: "
+            "HOG on the picture turned 45 degrees each way, then the CNN detector: tilted and "
+            "turned faces) or cnn (slow).",
         ),
     ] = DEFAULT_FACE_DETECTOR,
     face_cnn_seconds: Annotated[
         float,
-        typer.Option(help="CPU seconds of CNN face detection the scan may spend (all workers)."),
+        typer.Option(
+            help="CPU seconds of second-pass face detection (turned copies and CNN) the scan "
+            "may spend (all workers)."
+        ),
     ] = DEFAULT_FACE_CNN_SECONDS,
     no_synthetic: Annotated[
         bool,
