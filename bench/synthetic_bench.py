@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 import tempfile
@@ -52,6 +51,7 @@ from tests.signals.synthetic import media_builders as mb  # noqa: E402
 
 from rempart.samples import photo_like  # noqa: E402
 from rempart.signals.synthetic import inspect_file  # noqa: E402
+from rempart.signals.synthetic.learned_measure import wilson  # noqa: E402
 
 TESTDATA = ROOT.parent / "shared" / "testdata"
 C2PA_RS = TESTDATA / "c2pa" / "c2pa-rs"
@@ -73,17 +73,6 @@ class Item:
     source: str = ""  # the generator or tool behind a positive, where known
     problem: str | None = None
     seconds: float = 0.0
-
-
-def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """95% Wilson score interval of a proportion k/n ((0, 1) when n is 0)."""
-    if n == 0:
-        return 0.0, 1.0
-    p = k / n
-    centre = p + z * z / (2 * n)
-    margin = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    den = 1 + z * z / n
-    return max(0.0, (centre - margin) / den), min(1.0, (centre + margin) / den)
 
 
 def _save(image: Image.Image, path: Path, quality: int | None = None) -> Path:

@@ -237,20 +237,10 @@ def pip_boxes(
         col_profile = _medians(gx[ys, zx], 0)
         row_profile = _medians(gy[zy, xs], 1)
         tx, ty = _middle(across[top_side]), _middle(down[left_side])
-        if left_side:
-            outer_x = _straight(col_profile, 0, reach_x, -1, tx)
-            x0, x1 = (outer_x + 1 if outer_x is not None else 0), inner_x + 1
-        else:
-            outer_x = _straight(col_profile, SIDE_REACH, SIDE_REACH + reach_x, 1, tx)
-            outer_x = None if outer_x is None else outer_x + zx.start
-            x0, x1 = inner_x + 1, (outer_x + 1 if outer_x is not None else gw)
-        if top_side:
-            outer_y = _straight(row_profile, 0, reach_y, -1, ty)
-            y0, y1 = (outer_y + 1 if outer_y is not None else 0), inner_y + 1
-        else:
-            outer_y = _straight(row_profile, SIDE_REACH, SIDE_REACH + reach_y, 1, ty)
-            outer_y = None if outer_y is None else outer_y + zy.start
-            y0, y1 = inner_y + 1, (outer_y + 1 if outer_y is not None else gh)
+        outer_x = _outer(col_profile, left_side, reach_x, tx, zx.start)
+        outer_y = _outer(row_profile, top_side, reach_y, ty, zy.start)
+        x0, x1 = _span(inner_x, outer_x, left_side, gw)
+        y0, y1 = _span(inner_y, outer_y, top_side, gh)
         if x1 - x0 < 8 or y1 - y0 < 8:
             continue
         if weak is not None:
@@ -268,6 +258,26 @@ def pip_boxes(
             round(y1 * h / gh),
         )
     return out
+
+
+def _outer(
+    profile: np.ndarray, at_start: bool, reach: int, typical: float, offset: int
+) -> int | None:
+    """An inset's outer edge: the clear step nearest the frame's edge (its start, or its
+    end), in a profile of the lines near that edge only (starting at line `offset`), in the
+    frame's lines; None when there is none (the inset reaches the frame's edge)."""
+    if at_start:
+        return _straight(profile, 0, reach, -1, typical)
+    k = _straight(profile, SIDE_REACH, SIDE_REACH + reach, 1, typical)
+    return None if k is None else k + offset
+
+
+def _span(inner: int, outer: int | None, at_start: bool, extent: int) -> tuple[int, int]:
+    """An inset's first and last-plus-one line along one axis from its inner edge's step
+    and its outer edge's (None: the frame's edge)."""
+    if at_start:
+        return (outer + 1 if outer is not None else 0), inner + 1
+    return inner + 1, (outer + 1 if outer is not None else extent)
 
 
 def refine(grey: np.ndarray, box: Box, reach: int) -> Box:
