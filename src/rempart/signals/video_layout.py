@@ -140,7 +140,7 @@ def _smoother_side(profile: np.ndarray, width: int = SIDE_WIDTH) -> np.ndarray:
     ordered = np.sort(windows, axis=1)  # a few lines: sorting beats np.median's overhead
     medians = (ordered[:, (width - 1) // 2] + ordered[:, width // 2]) / 2
     before, after = medians[:n], medians[width + 5 : width + 5 + n]
-    return np.minimum(before, after)
+    return np.asarray(np.minimum(before, after))
 
 
 def _medians(a: np.ndarray, axis: int) -> np.ndarray:

@@ -25,7 +25,7 @@ beside the halves, and `scan.video_match` matches them per method with a consist
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -144,7 +144,7 @@ class ScanStage:
             self.kept_pixels += size
         return self._hash(grey, hashed)
 
-    def _hash(self, grey: np.ndarray, boxes: dict[str, Box | None]) -> list[Hashed]:
+    def _hash(self, grey: np.ndarray, boxes: Mapping[str, Box | None]) -> list[Hashed]:
         h, w = grey.shape
         out: list[Hashed] = []
         for key, box in boxes.items():
