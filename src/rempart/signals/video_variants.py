@@ -110,9 +110,9 @@ class ScanStage:
         and insets in corners ("pip/CORNER"), each where this frame shows one (or the layout
         persists: `video_layout.Votes`), at the place most frames so far showed it. Hashed
         from the grey frame (the PDQ kernel's luma, rounded: within a bit or two of the RGB's
-        hash). A
-        frame that is only black bars (`bars`: vpdq's (top, bottom, left, right)) is left to
-        the inside-bars hash and the whole frame's flips."""
+        hash). A frame that is only black bars (`bars`: vpdq's (top, bottom, left, right)) is
+        left to the inside-bars hash and the whole frame's flips. `number` and `time` are kept
+        with the first frames for the late pass (`finish`)."""
         h, w = grey.shape
         grey = np.ascontiguousarray(grey)
         tol = layout.tolerance(w, h)
