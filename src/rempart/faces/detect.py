@@ -12,7 +12,7 @@ turned faces) and dlib's CNN (MMOD) detector, which finds faces turned sideways 
 costs ~6 us a pixel on a CPU core (no BLAS in the dlib wheel). `detector` chooses:
 - "hog": HOG only;
 - "hog+cnn": HOG; when it found no face of comparable size, HOG again on the detection copy
-  turned by -ROLL_ANGLE and +ROLL_ANGLE (a face tilted 30-75 degrees in the picture's plane
+  turned by -ROLL_ANGLE and +ROLL_ANGLE (a face tilted 15-75 degrees in the picture's plane
   stands upright there: HOG finds it, and its landmarks and template come from that upright
   copy, where the 5-point predictor places them well); when that finds none either, the CNN
   on a copy scaled to at most CNN_MAX_PIXELS (most pictures with a face cost HOG alone);
@@ -204,9 +204,9 @@ def _cnn(rgb: np.ndarray, small_scale: float) -> list[tuple[Any, float]]:
 
 @dataclass(frozen=True)
 class _Turned:
-    """A face HOG found on the detection copy turned by `angle` degrees (counter-clockwise):
-    the turned copy (landmarks and the template are computed there, upright), the face's
-    rectangle in it, and its box back in the detection copy's pixels."""
+    """A face HOG found on a turned copy of the detection copy: that copy (landmarks and the
+    template are computed there, upright), the face's rectangle in it, and its box back in
+    the detection copy's pixels."""
 
     picture: np.ndarray
     rect: Any
@@ -244,9 +244,14 @@ def _turned_hog(small: np.ndarray, angles: tuple[float, ...]) -> list[_Turned]:
     # one face seen on both turned copies (near 0 or 90 degrees): the better score
     kept: list[_Turned] = []
     for t in sorted(out, key=lambda t: -t.score):
-        if all(_overlap(t.box, k.box) < 0.5 for k in kept):
+        if not _covered(t.box, kept):
             kept.append(t)
     return kept
+
+
+def _covered(box: tuple[int, int, int, int], turned: list[_Turned]) -> bool:
+    """Whether a face's box is mostly that of one found on a turned copy already."""
+    return any(_overlap(box, t.box) >= 0.5 for t in turned)
 
 
 def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
@@ -304,8 +309,7 @@ def find_faces(
             budget.spent += clock.process_time() - started
         if turned:
             wants_cnn = False
-            found = [f for f in found if all(_overlap(_box(f[0], scale), t.box) < 0.5
-                                             for t in turned)]  # fmt: skip
+            found = [f for f in found if not _covered(_box(f[0], scale), turned)]
     if wants_cnn and allowed:
         started = clock.process_time()  # CPU: the same on a loaded machine
         extra = _cnn(rgb, scale)
