@@ -1,4 +1,5 @@
-"""Notices sent by e-mail (rempart.cases.mailer) against a real SMTP server on loopback
+"""Notices sent by e-mail (rempart.cases.mailer; the letter: mail_letter; the settings and
+the sealed password: mail_settings) against a real SMTP server on loopback
 (aiosmtpd with STARTTLS under a certificate made here, and AUTH): the message received is
 checked headers and all, in each language; failures mark nothing sent; a web-form platform
 gets nothing sent; the password is never in the database in clear."""
@@ -25,7 +26,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from rempart.cases import mailer, notices
+from rempart.cases import mail_letter, mail_settings, mailer, notices
 from rempart.cli import app
 from rempart.errors import InvalidInput, Refused, SetupError
 from rempart.ops import keys
@@ -280,7 +281,7 @@ def home() -> Path:
 def configure(
     db: Database, port: int, security: str = "starttls", password: str = PASSWORD
 ) -> None:
-    mailer.set_settings(
+    mail_settings.set_settings(
         db,
         home(),
         host="127.0.0.1",
@@ -312,7 +313,7 @@ def test_sent_in_each_language_headers_and_all(lab: SmtpLab, db: Database) -> No
         ("ko", "example-kr", "report@example.kr"),
     ):
         notice_id = make_notice(db, f"C-{language}", platform, language)
-        preview = mailer.build(db, home(), notice_id)
+        preview = mail_letter.build(db, home(), notice_id)
         assert preview.by_email and preview.recipient == to
         result = mailer.send(db, home(), notice_id, actor="test", preview=preview)
         assert result.sent and result.answer == "250 2.0.0 queued as test-42"
@@ -382,7 +383,7 @@ def test_failures_mark_nothing_sent(
 def test_web_form_platform_gets_no_mail(lab: SmtpLab, db: Database) -> None:
     configure(db, lab.port)
     notice_id = make_notice(db, "C-x", "x", "en")
-    preview = mailer.build(db, home(), notice_id)
+    preview = mail_letter.build(db, home(), notice_id)
     assert not preview.by_email
     assert preview.form_url == "https://help.x.com/forms/report-intimate-media"
     result = mailer.send(db, home(), notice_id)
@@ -393,7 +394,7 @@ def test_web_form_platform_gets_no_mail(lab: SmtpLab, db: Database) -> None:
 
 def test_password_encrypted_per_organisation_never_in_clear(lab: SmtpLab, db: Database) -> None:
     configure(db, lab.port)
-    mailer.set_settings(
+    mail_settings.set_settings(
         db,
         home(),
         organisation="org-a",
@@ -403,7 +404,7 @@ def test_password_encrypted_per_organisation_never_in_clear(lab: SmtpLab, db: Da
         password=PASSWORD,
         from_address="org-a <n@org-a.example>",
     )
-    shown = mailer.get_settings(db, "org-a")
+    shown = mail_settings.get_settings(db, "org-a")
     assert shown is not None and shown.has_password and "password" not in shown.as_dict()
     notice_id = make_notice(db, "C-org", "telegram", "en", tenant="org-a")
     result = mailer.send(db, home(), notice_id)
@@ -411,7 +412,7 @@ def test_password_encrypted_per_organisation_never_in_clear(lab: SmtpLab, db: Da
     db.dispose()
     raw = b"".join(p.read_bytes() for p in home().parent.glob("rempart.db*"))
     assert raw and PASSWORD.encode() not in raw and b"s3cret" not in raw
-    key = mailer.key_path(home())
+    key = mail_settings.key_path(home())
     assert key.stat().st_mode & 0o777 == 0o600
     (listed,) = [k for k in keys.status(home(), None) if k.name == "mail"]
     assert listed.exists and listed.mode == "600" and listed.problem is None
@@ -420,11 +421,11 @@ def test_password_encrypted_per_organisation_never_in_clear(lab: SmtpLab, db: Da
         mailer.send(db, home(), make_notice(db, "C-org2", "telegram", "en", tenant="org-a"))
     key.chmod(0o600)
     with pytest.raises(InvalidInput, match="never sent without TLS"):
-        mailer.set_settings(
+        mail_settings.set_settings(
             db, home(), host="h.example", security="none", password="x", from_address=FROM
         )
     with pytest.raises(InvalidInput, match="From address"):
-        mailer.set_settings(db, home(), host="h.example", from_address="not an address")
+        mail_settings.set_settings(db, home(), host="h.example", from_address="not an address")
 
 
 def rempart(*args: str, code: int = 0, stdin: str | None = None) -> str:

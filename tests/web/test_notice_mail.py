@@ -17,7 +17,7 @@ from tests.api.conftest import Server, World
 from tests.cases.test_mailer import FROM, PASSWORD, USER, SmtpLab, make_notice, running_lab
 from tests.web.conftest import Shots, sign_in
 
-from rempart.cases import mailer
+from rempart.cases import mail_settings
 from rempart.store.db import Database
 
 
@@ -48,7 +48,7 @@ def mail_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MailWorld]:
                 world.keys[name] = key
         korean = make_notice(db, "C-WEB", "example-kr", "ko", tenant="org-a")
         form = make_notice(db, "C-WEB-X", "x", "en", tenant="org-a")
-        mailer.set_settings(
+        mail_settings.set_settings(
             db,
             world.home,
             organisation="org-a",
@@ -148,7 +148,7 @@ def test_smtp_settings_page_for_admins(browser: Any, mail_world: MailWorld, shot
         ctx.close()
     db = Database(mw.world.db_url)
     try:
-        cfg = mailer.get_settings(db, "")
+        cfg = mail_settings.get_settings(db, "")
         assert cfg is not None and cfg.has_password and cfg.port == mw.lab.port
     finally:
         db.dispose()

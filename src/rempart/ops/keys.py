@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy import select, text
 
 from rempart import keyfile
-from rempart.cases import evidence, mailer
+from rempart.cases import evidence, mail_settings
 from rempart.config import ledger_path
 from rempart.errors import SetupError
 from rempart.faces import crypto
@@ -139,7 +139,13 @@ def status(home: Path, db: Database | None) -> list[KeyStatus]:
             True,
         ),
         signing,
-        _one("mail", "encrypts SMTP passwords (AES-256-GCM)", mailer.key_path(home), None, False),
+        _one(
+            "mail",
+            "encrypts SMTP passwords (AES-256-GCM)",
+            mail_settings.key_path(home),
+            None,
+            False,
+        ),
         _one("web-session", "signs web UI sessions", keys / WEB_SESSION_KEY, None, False),
         _one(
             "ledger",

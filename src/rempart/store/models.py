@@ -555,7 +555,7 @@ class HeldSubmission(Base):
     document: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
-# ---- Notices sent by e-mail (migration 0015, rempart.cases.mailer) ----
+# ---- Notices sent by e-mail (migration 0015, rempart.cases.mail_settings and mailer) ----
 
 
 class SmtpSetting(Base):

@@ -220,8 +220,10 @@ def notice_check(
         raise typer.Exit(EXIT_SKIPPED)
 
 
-# ---- e-mail (rempart.cases.mailer) ------------------------------------------------------
+# ---- e-mail (rempart.cases.mail_settings, mail_letter, mailer) -------------------------
 
+mail_settings = lazy_module("rempart.cases.mail_settings")
+mail_letter = lazy_module("rempart.cases.mail_letter")
 mailer = lazy_module("rempart.cases.mailer")
 smtp_app = typer.Typer(
     help="The SMTP server notices leave by (per organisation; the password kept encrypted).",
@@ -294,7 +296,7 @@ def smtp_set(
     password = None if keep_password else _smtp_password(password_file, bool(user))
     if password is None and not user and not keep_password:
         password = ""  # no user: no password kept
-    cfg = mailer.set_settings(
+    cfg = mail_settings.set_settings(
         open_database(),
         settings().home,
         organisation=organisation,
@@ -314,7 +316,7 @@ def smtp_set(
 @smtp_app.command("show")
 def smtp_show(organisation: OrganisationOption = "", as_json: JsonOption = False) -> None:
     """The SMTP settings (never the password: only whether one is kept)."""
-    cfg = mailer.get_settings(open_database(), organisation)
+    cfg = mail_settings.get_settings(open_database(), organisation)
     if cfg is None:
         raise fail(f"no SMTP settings for {safe(organisation) or 'this instance'}")
     _show_smtp(cfg, as_json)
@@ -337,7 +339,7 @@ def notice_preview(
 ) -> None:
     """The exact message a notice leaves as (headers and body), or, for a platform that
     takes a web form, the letter and the form's address to copy."""
-    p = mailer.build(open_database(), settings().home, notice_id)
+    p = mail_letter.build(open_database(), settings().home, notice_id)
     if as_json:
         out.print_json(json.dumps(p.as_dict(), default=str))
         return
@@ -365,7 +367,7 @@ def notice_send(
     sent. A web-form platform: nothing is sent; the letter and the form's address are
     shown to copy (exit code 1)."""
     db, home = open_database(), settings().home
-    p = mailer.build(db, home, notice_id)
+    p = mail_letter.build(db, home, notice_id)
     if not as_json or not yes:
         (err if as_json else out).print(plain_lines(p.as_text()), highlight=False, markup=False)
     if not p.by_email:

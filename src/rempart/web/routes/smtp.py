@@ -1,5 +1,5 @@
 """The SMTP settings an admin keeps for her organisation (or the instance), and a test of the
-server (rempart.cases.mailer)."""
+server (rempart.cases.mail_settings; the test: rempart.cases.mailer)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from starlette.datastructures import FormData
 
 from rempart.access.auth import Principal
 from rempart.cases import (
+    mail_settings,
     mailer,
 )
 from rempart.errors import InvalidInput
@@ -28,13 +29,13 @@ def _smtp_admin(p: Principal) -> str:
 @router.get("/settings/smtp")
 def smtp_page(request: Request, p: Principal = Depends(current_user)) -> Response:
     organisation = _smtp_admin(p)
-    cfg = mailer.get_settings(services(request).db, organisation)
+    cfg = mail_settings.get_settings(services(request).db, organisation)
     return page(
         request,
         "smtp.html",
         cfg=cfg,
         organisation=organisation,
-        securities=mailer.SECURITIES,
+        securities=mail_settings.SECURITIES,
         message=request.state.t("smtp.saved") if request.query_params.get("saved") else "",
     )
 
@@ -49,7 +50,7 @@ def smtp_save(
         raise InvalidInput(f"SMTP port must be a number, not {port!r}")
     password = form.get("password")
     svc = services(request)
-    mailer.set_settings(
+    mail_settings.set_settings(
         svc.db,
         svc.settings.home,
         organisation=organisation,
@@ -79,8 +80,8 @@ def smtp_test(
     return page(
         request,
         "smtp.html",
-        cfg=mailer.get_settings(svc.db, organisation),
+        cfg=mail_settings.get_settings(svc.db, organisation),
         organisation=organisation,
-        securities=mailer.SECURITIES,
+        securities=mail_settings.SECURITIES,
         message=request.state.t("smtp.tested", answer=answer),
     )

@@ -3,7 +3,7 @@
 1. `smtp_settings`: one row per organisation (`organisation`: a tenant's name, or "" for
    the instance's own settings the command line uses): host, port, security (none,
    starttls, tls), user, the password encrypted under the mail key (REMPART_HOME/keys/
-   mail.key, rempart.cases.mailer; never stored in clear), From and Reply-To.
+   mail.key, rempart.cases.mail_settings; never stored in clear), From and Reply-To.
 2. `notice_sendings`: each e-mail a notice left by: the Message-ID, time, recipient, the
    SMTP server's answer and who sent it.
 
