@@ -48,10 +48,8 @@ from rempart.signals.vpdq import (
     BANK_SECONDS_PER_FRAME,
     VideoHashes,
     hash_video_file,
-    is_match,
-    match_video_hashes,
-    match_videos,
 )
+from rempart.signals.vpdq_match import is_match, match_video_hashes, match_videos
 from rempart.store import repository
 from rempart.store.bank_index import BankIndex
 from rempart.store.db import Database

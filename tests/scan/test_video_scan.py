@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from rempart.cli import app
 from rempart.exchange.submission import read_submission
 from rempart.samples import photo_like
-from rempart.signals.vpdq import frames_from_text
+from rempart.signals.vpdq_text import frames_from_text
 from rempart.store.bank_index import BankIndex
 from rempart.store.db import Database
 from rempart.store.models import ScanItem

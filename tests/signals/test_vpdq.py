@@ -9,17 +9,13 @@ import numpy as np
 import pytest
 
 from rempart.media.errors import MediaError
-from rempart.signals.vpdq import (
-    VpdqFrame,
-    content_box,
+from rempart.signals.vpdq import VpdqFrame, content_box, hash_video_file
+from rempart.signals.vpdq_match import is_match, match_video_hashes, match_videos
+from rempart.signals.vpdq_text import (
     frames_from_json,
     frames_from_text,
     frames_to_json,
     frames_to_text,
-    hash_video_file,
-    is_match,
-    match_video_hashes,
-    match_videos,
 )
 from tests.conftest import TESTDATA
 from tests.media.video_factory import scene_frames, write_video

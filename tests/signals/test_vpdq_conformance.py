@@ -17,7 +17,8 @@ from concurrent.futures import ProcessPoolExecutor
 import pytest
 
 from rempart.signals.pdq import hamming
-from rempart.signals.vpdq import frames_from_text, hash_frames
+from rempart.signals.vpdq import hash_frames
+from rempart.signals.vpdq_text import frames_from_text
 from tests.conftest import TESTDATA
 
 TE = TESTDATA / "threatexchange"

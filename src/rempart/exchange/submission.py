@@ -26,13 +26,8 @@ from rempart.signals.pdq_variants import REGIONS as IMAGE_REGIONS
 from rempart.signals.pdq_variants import Variant
 from rempart.signals.types import REGISTRY
 from rempart.signals.video_variants import CROP_NAMES
-from rempart.signals.vpdq import (
-    REGIONS,
-    VideoHashes,
-    VpdqFrame,
-    frames_from_list,
-    frames_to_list,
-)
+from rempart.signals.vpdq import REGIONS, VideoHashes, VpdqFrame
+from rempart.signals.vpdq_text import frames_from_list, frames_to_list
 
 FORMAT = "rempart-hash-submission"
 VERSION = 1

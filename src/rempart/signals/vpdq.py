@@ -1,19 +1,18 @@
-"""Video hashing compatible with Meta's vPDQ: a PDQ hash per sampled frame, and matching.
+"""Video hashing compatible with Meta's vPDQ: a PDQ hash per sampled frame.
 
-Text form, one line per frame, as Meta's vPDQ writes it (see docs/video.md):
-    frame_number,quality,pdq_hex,timestamp_seconds      e.g. 0,100,e271...055c,0.000
-JSON form (hash-submission files), as python-threatexchange's VPDQ signal type writes it:
-    ["e271...055c,100,0.000", ...]                       (pdq_hex,quality,timestamp)
+This module hashes a video's frames (`hash_video_file`, `hash_frames`, `frame_hashes`) and
+holds the types the other vPDQ modules share (`VpdqFrame`, `VideoHashes`) and the constants.
+vPDQ's text and JSON forms are read and written by signals/vpdq_text.py, two videos are
+compared by signals/vpdq_match.py; both import this module, never the other way round.
 
 Beyond vPDQ, frames framed by black bars (letterbox/pillarbox) get a second hash of the
 picture inside the bars (`VideoHashes.trimmed_frames`), so that a copy with bars added or
-removed still matches (`match_video_hashes`).
+removed still matches (`vpdq_match.match_video_hashes`).
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -26,13 +25,7 @@ from rempart.media.video import DecodedFrame, VideoInfo, grey_of, iter_frames, p
 from rempart.signals import _pdq as pdq_kernel
 from rempart.signals import video_layout, video_variants
 from rempart.signals.exact import file_digests
-from rempart.signals.pdq import (
-    DEFAULT_THRESHOLD,
-    DIHEDRAL,
-    MIN_QUALITY,
-    hex_words,
-    within,
-)
+from rempart.signals.pdq import DIHEDRAL
 from rempart.signals.types import VPDQ, VPDQ_REGION
 
 # Consecutive sampled frames whose hashes are this close keep only the first (0 = identical
@@ -43,7 +36,8 @@ DEDUPE_DISTANCE = 0
 # whatever the cut, frame rate or time shift (1 frame/s on both sides misses re-cut copies).
 BANK_SECONDS_PER_FRAME = 0.0
 BANK_DEDUPE_DISTANCE = 8
-# Default decision (python-threatexchange's VPDQ signal type uses the same two numbers):
+# Default decision of vpdq_match.is_match (python-threatexchange's VPDQ signal type uses the
+# same two numbers):
 QUERY_MATCH_PERCENT = 80.0  # share of the query's frames found in the stored video
 STORED_MATCH_PERCENT = 0.0  # share of the stored video's frames found in the query
 # Bars: edge rows/columns with no channel above this level are trimmed for `trimmed_frames`.
@@ -448,206 +442,6 @@ def hash_video_file(
         {name: tuple(fs) for name, fs in (halves or {}).items()},
         seconds_per_frame,
     )
-
-
-# --- serialisation -----------------------------------------------------------------------
-
-
-def frames_to_text(frames: Iterable[VpdqFrame]) -> str:
-    """vPDQ's text form: `frame,quality,pdq_hex,timestamp` with 3 decimals, one per line."""
-    return "".join(f"{f.frame},{f.quality},{f.pdq_hex},{f.timestamp:.3f}\n" for f in frames)
-
-
-def _check(frame: VpdqFrame) -> VpdqFrame:
-    if len(frame.pdq_hex) != 64:
-        raise ValueError("the PDQ hash must be 64 hex digits")
-    int(frame.pdq_hex, 16)
-    if not 0 <= frame.quality <= 100:
-        raise ValueError(f"quality {frame.quality} out of 0..100")
-    if frame.frame < 0 or not frame.timestamp >= 0 or frame.timestamp == float("inf"):
-        raise ValueError("negative frame number or bad timestamp")
-    return frame
-
-
-def frames_from_text(text: str, source: str) -> list[VpdqFrame]:
-    """Parse vPDQ text; a malformed line raises ValueError naming the source and line.
-
-    Also reads Meta's older 3-field lines (`frame,quality,pdq_hex`, timestamp 0).
-    """
-    out: list[VpdqFrame] = []
-    for lineno, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        parts = [p.strip() for p in line.split(",")]
-        try:
-            if len(parts) not in (3, 4):
-                raise ValueError("expected frame,quality,pdq_hex,timestamp")
-            ts = float(parts[3]) if len(parts) == 4 else 0.0
-            out.append(_check(VpdqFrame(int(parts[0]), int(parts[1]), parts[2].lower(), ts)))
-        except ValueError as exc:
-            raise ValueError(f"{source}: line {lineno}: {exc}: {line[:100]!r}") from exc
-    return out
-
-
-def frames_to_json(frames: Iterable[VpdqFrame]) -> str:
-    """JSON list of `pdq_hex,quality,timestamp` strings (python-threatexchange's VPDQ form)."""
-    return json.dumps(frames_to_list(frames))
-
-
-def frames_to_list(frames: Iterable[VpdqFrame]) -> list[str]:
-    """The JSON form as a Python list (to embed in a larger JSON document)."""
-    return [f"{f.pdq_hex},{f.quality},{f.timestamp:.3f}" for f in frames]
-
-
-def frames_from_json(text: str, source: str) -> list[VpdqFrame]:
-    """Parse the JSON form; frame numbers are the positions in the list."""
-    try:
-        items = json.loads(text or "[]")
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{source}: not JSON ({exc})") from exc
-    return frames_from_list(items, source)
-
-
-def frames_from_list(items: object, source: str) -> list[VpdqFrame]:
-    """Parse the JSON form already loaded: a list of 'pdq_hex,quality,timestamp' strings."""
-    if not isinstance(items, list):
-        raise ValueError(f"{source}: expected a JSON list of 'pdq_hex,quality,timestamp'")
-    out: list[VpdqFrame] = []
-    for i, item in enumerate(items):
-        try:
-            if not isinstance(item, str) or len(parts := item.split(",")) != 3:
-                raise ValueError("expected 'pdq_hex,quality,timestamp'")
-            out.append(_check(VpdqFrame(i, int(parts[1]), parts[0].lower(), float(parts[2]))))
-        except ValueError as exc:
-            raise ValueError(f"{source}: item {i}: {exc}: {str(item)[:100]!r}") from exc
-    return out
-
-
-# --- matching ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class VpdqMatch:
-    query_match_percent: float
-    stored_match_percent: float
-    query_ranges: list[tuple[float, float]]
-    stored_ranges: list[tuple[float, float]]
-
-
-def _unique_good(frames: Sequence[VpdqFrame], quality: int) -> list[str]:
-    """vPDQ's filtering: first occurrence of each hash, then the quality filter."""
-    seen: set[str] = set()
-    out: list[str] = []
-    for f in frames:
-        if f.pdq_hex in seen:
-            continue
-        seen.add(f.pdq_hex)
-        if f.quality >= quality:
-            out.append(f.pdq_hex)
-    return out
-
-
-def _ranges(
-    frames: Sequence[VpdqFrame], matched: Sequence[bool], end: float
-) -> list[tuple[float, float]]:
-    """Merge consecutive matched frames into (start, end) seconds; a frame lasts until the
-    next sampled frame (the last one until `end`)."""
-    out: list[tuple[float, float]] = []
-    prev_matched = False
-    for i, f in enumerate(frames):
-        if not matched[i]:
-            prev_matched = False
-            continue
-        stop = frames[i + 1].timestamp if i + 1 < len(frames) else max(end, f.timestamp)
-        if out and prev_matched:
-            out[-1] = (out[-1][0], stop)
-        else:
-            out.append((f.timestamp, stop))
-        prev_matched = True
-    return out
-
-
-def _frame_step(frames: Sequence[VpdqFrame]) -> float:
-    gaps = [b.timestamp - a.timestamp for a, b in zip(frames, frames[1:], strict=False)]
-    gaps = [g for g in gaps if g > 0]
-    return float(min(gaps)) if gaps else 1.0
-
-
-def match_videos(
-    query: Sequence[VpdqFrame],
-    stored: Sequence[VpdqFrame],
-    *,
-    distance: int = DEFAULT_THRESHOLD,
-    quality: int = MIN_QUALITY,
-) -> VpdqMatch:
-    """vPDQ's two percentages, and the matched time ranges on both sides.
-
-    As Meta's vPDQ (python-threatexchange's brute matcher): each side keeps the first
-    occurrence of each distinct hash, then drops frames of quality < `quality`;
-    query_match_percent is the share of those query hashes within `distance` (inclusive)
-    of some stored hash, stored_match_percent the same the other way round. Ranges: the
-    matched sampled frames (same rule), consecutive ones merged, in seconds.
-    """
-    q_unique, s_unique = _unique_good(query, quality), _unique_good(stored, quality)
-    if not q_unique or not s_unique:
-        return VpdqMatch(0.0, 0.0, [], [])
-    close = within(hex_words(q_unique), hex_words(s_unique), distance)
-    q_hit = dict(zip(q_unique, np.any(close, axis=1).tolist(), strict=True))
-    s_hit = dict(zip(s_unique, np.any(close, axis=0).tolist(), strict=True))
-    q_end = query[-1].timestamp + _frame_step(query)
-    s_end = stored[-1].timestamp + _frame_step(stored)
-    return VpdqMatch(
-        100.0 * sum(q_hit.values()) / len(q_unique),
-        100.0 * sum(s_hit.values()) / len(s_unique),
-        _ranges(
-            query, [f.quality >= quality and q_hit.get(f.pdq_hex, False) for f in query], q_end
-        ),
-        _ranges(
-            stored, [f.quality >= quality and s_hit.get(f.pdq_hex, False) for f in stored], s_end
-        ),
-    )
-
-
-def is_match(
-    m: VpdqMatch,
-    *,
-    query_percent: float = QUERY_MATCH_PERCENT,
-    stored_percent: float = STORED_MATCH_PERCENT,
-) -> bool:
-    """Match when >= 80% of the query's frames are in the stored video (and >= 0% the other
-    way): a short clip cut from a long stored video matches; a long video that merely
-    contains the stored clip does not, unless the caller also checks the reverse direction
-    (`is_match(match_videos(stored, query))`) or lowers `query_percent`.
-    These are python-threatexchange's defaults for the VPDQ signal type."""
-    return m.query_match_percent >= query_percent and m.stored_match_percent >= stored_percent
-
-
-def content_frames(frames: Sequence[VpdqFrame], trimmed: Sequence[VpdqFrame]) -> list[VpdqFrame]:
-    """Per sampled frame, the inside-bars hash when the frame has bars, else the plain one."""
-    inside = {f.frame: f for f in trimmed}
-    return [inside.get(f.frame, f) for f in frames]
-
-
-def match_video_hashes(
-    query: VideoHashes,
-    stored: VideoHashes,
-    *,
-    distance: int = DEFAULT_THRESHOLD,
-    quality: int = MIN_QUALITY,
-) -> VpdqMatch:
-    """The better (by query share, then stored share) of plain vPDQ matching and matching
-    of the pictures inside black bars (identical to plain vPDQ when neither has bars)."""
-    plain = match_videos(query.frames, stored.frames, distance=distance, quality=quality)
-    if not query.trimmed_frames and not stored.trimmed_frames:
-        return plain
-    inside = match_videos(
-        content_frames(query.frames, query.trimmed_frames),
-        content_frames(stored.frames, stored.trimmed_frames),
-        distance=distance,
-        quality=quality,
-    )
-    key = lambda m: (m.query_match_percent, m.stored_match_percent)  # noqa: E731
-    return max(plain, inside, key=key)
 
 
 # This module's signal types (declared in signals/types.py's registry).

@@ -32,7 +32,7 @@ from tests.web.hashpage.conftest import HashPageRun
 
 from rempart.samples import photo_like
 from rempart.signals.pdq import hamming
-from rempart.signals.vpdq import frames_from_text
+from rempart.signals.vpdq_text import frames_from_text
 
 TESTDATA = nodejs.THREATEXCHANGE
 SAMPLES = TESTDATA / "tmk" / "sample-videos"

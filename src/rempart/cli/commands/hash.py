@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 def _write_vpdq(videos: list[tuple[str, VideoHashes]], out_file: Path | None) -> None:
     """vPDQ text, one line per frame: to stdout or a file (one video), or a folder."""
-    from rempart.signals.vpdq import frames_to_text
+    from rempart.signals.vpdq_text import frames_to_text
 
     if out_file is None:
         if len(videos) > 1:
