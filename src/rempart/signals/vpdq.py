@@ -36,10 +36,6 @@ DEDUPE_DISTANCE = 0
 # whatever the cut, frame rate or time shift (1 frame/s on both sides misses re-cut copies).
 BANK_SECONDS_PER_FRAME = 0.0
 BANK_DEDUPE_DISTANCE = 8
-# Default decision of vpdq_match.is_match (python-threatexchange's VPDQ signal type uses the
-# same two numbers):
-QUERY_MATCH_PERCENT = 80.0  # share of the query's frames found in the stored video
-STORED_MATCH_PERCENT = 0.0  # share of the stored video's frames found in the query
 # Bars: edge rows/columns with no channel above this level are trimmed for `trimmed_frames`.
 BAR_MAX_LEVEL = 40
 BAR_MIN_FRACTION = 0.04  # bars thinner than this share of the side are ignored

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from rempart.signals.pdq import DEFAULT_THRESHOLD, MIN_QUALITY, hex_words, within
-from rempart.signals.vpdq import (
-    QUERY_MATCH_PERCENT,
-    STORED_MATCH_PERCENT,
-    VideoHashes,
-    VpdqFrame,
-)
+from rempart.signals.vpdq import VideoHashes, VpdqFrame
+
+# Default decision of is_match (python-threatexchange's VPDQ signal type uses the same two
+# numbers):
+QUERY_MATCH_PERCENT = 80.0  # share of the query's frames found in the stored video
+STORED_MATCH_PERCENT = 0.0  # share of the stored video's frames found in the query
 
 
 @dataclass(frozen=True)
