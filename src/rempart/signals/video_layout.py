@@ -159,32 +159,34 @@ def _middle(values: np.ndarray) -> float:
     return float(part[(n - 1) // 2] + part[n // 2]) / 2
 
 
-def _straight(
-    profile: np.ndarray, lo: int, hi: int, toward: int = 0, typical: float | None = None
-) -> int | None:
-    """The index in [lo, hi) of a clear straight step in `profile` (median step per line),
-    or None: the strongest one, or with `toward` +1 (-1) the last (first) clear one, on its
-    sharpest line. Clear: at least PIP_STEP, and PIP_RATIO times the typical step (`typical`,
-    by default the profile's median) or that of the smoother side next to it
-    (`_smoother_side`). An inset's inner edge is the clear step nearest the frame's middle:
-    the inset's own picture may hold stronger straight steps (its black bars, a colour bar)."""
+def _clear_steps(profile: np.ndarray, lo: int, hi: int, typical: float) -> tuple[slice, np.ndarray]:
+    """The band [lo, hi) of `profile` (median step per line), clipped to it, and the lines in
+    it that are clear straight steps: at least PIP_STEP, and PIP_RATIO times the typical step
+    (`typical`, the half frame's median) or that of the smoother side next to the line
+    (`_smoother_side`)."""
     n = len(profile)
-    lo, hi = max(0, lo), min(n, hi)
-    if hi - lo < 3:
-        return None
-    part = profile[lo:hi]
-    if typical is None:
-        typical = _middle(profile)
-    a, b = max(0, lo - SIDE_REACH), min(n, hi + SIDE_REACH)  # all the side windows need
-    base = np.minimum(typical, _smoother_side(profile[a:b])[lo - a : hi - a])
-    clear = np.flatnonzero((part >= PIP_STEP) & (part >= PIP_RATIO * (base + 0.5)))
+    band = slice(max(0, lo), min(n, hi))
+    if band.stop - band.start < 3:
+        return band, np.empty(0, np.intp)
+    part = profile[band]
+    a, b = max(0, band.start - SIDE_REACH), min(n, band.stop + SIDE_REACH)  # the side windows
+    side = _smoother_side(profile[a:b])[band.start - a : band.stop - a]
+    base = np.minimum(typical, side)
+    return band, band.start + np.flatnonzero(
+        (part >= PIP_STEP) & (part >= PIP_RATIO * (base + 0.5))
+    )
+
+
+def _straight(profile: np.ndarray, band: slice, clear: np.ndarray, toward: int) -> int | None:
+    """Of the clear steps (`_clear_steps`), the last (`toward` +1) or the first (-1), on its
+    sharpest line; None when there is none. An inset's inner edge is the clear step nearest
+    the frame's middle: the inset's own picture may hold stronger straight steps (its black
+    bars, a colour bar)."""
     if not len(clear):
         return None
-    if not toward:
-        return lo + int(np.argmax(part))
     k = int(clear[-1] if toward > 0 else clear[0])
-    near = slice(max(0, k - 2), k + 3)  # the same edge spread over neighbouring lines
-    return lo + near.start + int(np.argmax(part[near]))
+    near = slice(max(band.start, k - 2), min(band.stop, k + 3))  # one edge over a few lines
+    return near.start + int(np.argmax(profile[near]))
 
 
 def pip_boxes(
@@ -208,14 +210,19 @@ def pip_boxes(
     mid_y = (int(PIP_MIDDLE[0] * gh), int(PIP_MIDDLE[1] * gh))
     out: dict[str, tuple[int, int, int, int]] = {}
     w, h = size
-    # the median step per line over each half of the frame (two corners share each)
+    # the median step per line over each half of the frame, its typical step, and its clear
+    # steps in the middle band (two corners share each half)
     across = {True: _medians(gx[: gh // 2], 0), False: _medians(gx[gh // 2 :], 0)}
     down = {True: _medians(gy[:, : gw // 2], 1), False: _medians(gy[:, gw // 2 :], 1)}
+    typical_x = {k: _middle(v) for k, v in across.items()}
+    typical_y = {k: _middle(v) for k, v in down.items()}
+    clear_x = {k: _clear_steps(v, *mid_x, typical_x[k]) for k, v in across.items()}
+    clear_y = {k: _clear_steps(v, *mid_y, typical_y[k]) for k, v in down.items()}
     for corner in CORNERS:
         top_side, left_side = corner.startswith("top"), corner.endswith("left")
         # the inner edges: the clear step nearest the frame's middle
-        inner_x = _straight(across[top_side], *mid_x, 1 if left_side else -1)
-        inner_y = _straight(down[left_side], *mid_y, 1 if top_side else -1)
+        inner_x = _straight(across[top_side], *clear_x[top_side], 1 if left_side else -1)
+        inner_y = _straight(down[left_side], *clear_y[left_side], 1 if top_side else -1)
         if inner_x is None or inner_y is None:
             continue
         # the inset's rows and columns, to look for its outer edges along them
@@ -236,9 +243,8 @@ def pip_boxes(
         )
         col_profile = _medians(gx[ys, zx], 0)
         row_profile = _medians(gy[zy, xs], 1)
-        tx, ty = _middle(across[top_side]), _middle(down[left_side])
-        outer_x = _outer(col_profile, left_side, reach_x, tx, zx.start)
-        outer_y = _outer(row_profile, top_side, reach_y, ty, zy.start)
+        outer_x = _outer(col_profile, left_side, reach_x, typical_x[top_side], zx.start)
+        outer_y = _outer(row_profile, top_side, reach_y, typical_y[left_side], zy.start)
         x0, x1 = _span(inner_x, outer_x, left_side, gw)
         y0, y1 = _span(inner_y, outer_y, top_side, gh)
         if x1 - x0 < 8 or y1 - y0 < 8:
@@ -267,8 +273,9 @@ def _outer(
     end), in a profile of the lines near that edge only (starting at line `offset`), in the
     frame's lines; None when there is none (the inset reaches the frame's edge)."""
     if at_start:
-        return _straight(profile, 0, reach, -1, typical)
-    k = _straight(profile, SIDE_REACH, SIDE_REACH + reach, 1, typical)
+        return _straight(profile, *_clear_steps(profile, 0, reach, typical), -1)
+    band = _clear_steps(profile, SIDE_REACH, SIDE_REACH + reach, typical)
+    k = _straight(profile, *band, 1)
     return None if k is None else k + offset
 
 
