@@ -186,7 +186,7 @@ def _straight(profile: np.ndarray, band: slice, clear: np.ndarray, toward: int) 
         return None
     k = int(clear[-1] if toward > 0 else clear[0])
     near = slice(max(band.start, k - 2), min(band.stop, k + 3))  # one edge over a few lines
-    return near.start + int(np.argmax(profile[near]))
+    return int(near.start) + int(np.argmax(profile[near]))
 
 
 def pip_boxes(
