@@ -142,23 +142,19 @@ class Matcher:
         (the other vpdq-region signals) only match halves, never whole pictures."""
         if d is None:
             return None
+        # a stored crop or rotation (of a photo or a video frame): within VARIANT_THRESHOLD
+        cap = robust.VARIANT_THRESHOLD if limit is None else min(limit, robust.VARIANT_THRESHOLD)
         if d.signal_type == VPDQ_REGION.name:
             crop = d.extra.get("region")
             if crop not in video_variants.CROP_NAMES:
                 return None
             details = {"stored_time": d.extra.get("ts"), "method": "vpdq-crop", "crop": crop}
-            cap = (
-                robust.VARIANT_THRESHOLD if limit is None else min(limit, robust.VARIANT_THRESHOLD)
-            )
             return self.hit(d, "vpdq", distance, transform, cap, details)
         if d.signal_type == VARIANT_SIGNAL:  # a banked photo's crop or rotation; not regions
             kind = d.extra.get("kind")
             if kind not in ("crop", "rotation"):
                 return None
             details = {"method": robust.METHODS[kind], "variant": d.extra.get("name")}
-            cap = (
-                robust.VARIANT_THRESHOLD if limit is None else min(limit, robust.VARIANT_THRESHOLD)
-            )
             return self.hit(d, robust.METHODS[kind], distance, transform, cap, details)
         if d.signal_type == VPDQ.name:
             details = {"stored_time": d.extra.get("ts"), "inside_bars": bool(d.extra.get("inside"))}
