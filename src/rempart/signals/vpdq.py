@@ -12,6 +12,7 @@ removed still matches (`vpdq_match.match_video_hashes`).
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -274,6 +275,11 @@ class _Stream:
         self._last = value
         return True
 
+    def insert(self, frame: VpdqFrame) -> None:
+        """A frame hashed after later ones (the robust stage's late pass), kept in frame order
+        (after any frame of the same number) and never deduplicated."""
+        bisect.insort(self.frames, frame, key=lambda f: f.frame)
+
 
 class ExtraHashes(Protocol):
     """Extra per-frame hashes (the robust stage's, signals/video_variants): each stream is
@@ -355,12 +361,10 @@ def hash_frames(
                     stream = streams[name] = _Stream(dedupe_distance)
                 stream.add(VpdqFrame(number, e_quality, e_hex, ts))
     if extra is not None and regions is not None:
-        late = list(extra.finish())
-        for number, ts, name, e_hex, e_quality in late:
-            stream = streams.setdefault(name, _Stream(dedupe_distance))
-            stream.frames.append(VpdqFrame(number, e_quality, e_hex, ts))
-        for name in {name for _, _, name, _, _ in late}:
-            streams[name].frames.sort(key=lambda f: f.frame)
+        for number, ts, name, e_hex, e_quality in extra.finish():
+            if name not in streams:
+                streams[name] = _Stream(dedupe_distance)
+            streams[name].insert(VpdqFrame(number, e_quality, e_hex, ts))
     if trimmed is not None:
         trimmed.extend(inside.frames)
     if regions is not None:
